@@ -1,0 +1,40 @@
+/* crash.h — named crash points: with --enable-crash-points, SHMBOX_CRASH_AT=name[:n] makes the
+ * process SIGKILL itself at the n-th pass (default 1) of that point. The one list of points. */
+#pragma once
+
+/*
+ * Every point a test can kill a process at. Tests refer to them by these names; `shmboxd
+ * --list-crash-points` prints them. Add a point here and at its place, nowhere else.
+ */
+#define CRASH_POINT_LIST(X)                                                                        \
+        X(send_before_lock)   /* send: nothing taken yet */                                        \
+        X(send_locked)        /* send: holding the lock, slot not claimed */                       \
+        X(send_claimed)       /* send: slot CLAIMED, lock released, nothing copied */              \
+        X(send_half_copied)   /* send: half of the payload copied */                               \
+        X(send_committed)     /* send: READY, items not yet announced */                           \
+        X(send_before_sleep)  /* send: counted as a sleeper, about to sleep for space */           \
+        X(recv_before_lock)   /* recv: nothing taken yet */                                        \
+        X(recv_locked)        /* recv: holding the lock, slot not taken */                         \
+        X(recv_taken)         /* recv: slot TAKEN, lock released, nothing copied */                \
+        X(recv_half_copied)   /* recv: half of the payload copied out */                           \
+        X(recv_consumed)      /* recv: DONE, head not yet advanced */                              \
+        X(recv_head_locked)   /* recv: holding the lock to advance head */                         \
+        X(recv_before_sleep)  /* recv: counted as a sleeper, about to sleep for items */           \
+        X(attach_half)        /* client attach: daemon replied, mailbox not yet mapped */          \
+        X(detach_half)        /* client detach: request sent, reply not read */                    \
+        X(daemon_create_half) /* daemon create: semaphores made, segment not published */          \
+        X(daemon_destroy_half) /* daemon destroy: segment unlinked, semaphores not */              \
+        X(daemon_repair_half) /* daemon repair: holding the mailbox lock, half repaired */         \
+        X(daemon_adopt_half)  /* daemon start-up: half of the mailboxes adopted */
+
+#ifdef SHMBOX_CRASH_POINTS
+void crash_point(const char *name);
+#define CRASH_POINT(name) crash_point(#name)
+#else
+#define CRASH_POINT(name)                                                                          \
+        do {                                                                                       \
+        } while (0)
+#endif
+
+/* The names of all points, NULL-terminated (also without --enable-crash-points). */
+extern const char *const crash_point_names[];

@@ -1,0 +1,136 @@
+/* layout.h — the mailbox segment in shared memory: header, slot words, and their validation.
+ *
+ * The segment is `header_size` bytes of header followed by `slots` slots of `slot_stride`
+ * bytes; each slot is a 64-byte slot head (the slot word on its own cache line, the length)
+ * and then the payload. Everything here is read by processes that do not trust each other:
+ * layout_check() validates the immutable part once, and the ring (ring.c) validates every
+ * mutable field it reads.
+ */
+#pragma once
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAYOUT_MAGIC UINT64_C(0x31584f424d485300) /* "\0SHMBOX1" little-endian */
+#define LAYOUT_VERSION 1u
+#define LAYOUT_CACHE_LINE 64u
+#define LAYOUT_SLOT_HEAD 64u
+
+/* Attachments per mailbox: each owns one bit of each sleeper mask and one token entry. */
+#define LAYOUT_ATT_MAX 256u
+#define LAYOUT_ATT_WORDS (LAYOUT_ATT_MAX / 64u)
+
+/* Tokens identify the holder of anything a crash can strand. Issued by the daemon, per
+ * attachment; 0 is nobody, 1 is the daemon itself (while it repairs). */
+#define TOKEN_NONE 0u
+#define TOKEN_DAEMON 1u
+#define TOKEN_FIRST 2u
+
+/* The lock word: holder token in the low 32 bits, W set when someone may sleep on it. */
+#define LOCK_W (UINT64_C(1) << 32)
+#define LOCK_TOKEN(v) ((uint32_t)(v))
+
+/* Header flags. */
+#define HDR_DESTROYED 1u
+
+/* Slot states. FREE is 0, so a zero-filled segment is a ring of free slots at lap 0. */
+typedef enum SlotState {
+        SLOT_FREE = 0,
+        SLOT_CLAIMED = 1,   /* a sender holds it (token), payload being written */
+        SLOT_READY = 2,     /* committed: complete and visible */
+        SLOT_TAKEN = 3,     /* a receiver holds it (token), payload being read */
+        SLOT_DONE = 4,      /* consumed; head will pass it */
+        SLOT_ABANDONED = 5, /* its sender died before committing; head will pass it */
+        _SLOT_STATE_MAX,
+} SlotState;
+
+/* Slot word: state:8 | lap:24 | token:32. lap(p) = (p / slots) mod 2^24. */
+#define LAP_MASK 0xffffffu
+static inline uint64_t slot_word(unsigned state, uint32_t lap, uint32_t token) {
+        return ((uint64_t)(state & 0xff) << 56) | ((uint64_t)(lap & LAP_MASK) << 32) | token;
+}
+static inline unsigned slot_word_state(uint64_t w) {
+        return (unsigned)(w >> 56);
+}
+static inline uint32_t slot_word_lap(uint64_t w) {
+        return (uint32_t)(w >> 32) & LAP_MASK;
+}
+static inline uint32_t slot_word_token(uint64_t w) {
+        return (uint32_t)w;
+}
+
+typedef struct SlotHead {
+        _Atomic uint64_t word;
+        uint32_t len; /* written by the sender before the commit CAS; untrusted */
+        uint32_t reserved0;
+        uint8_t reserved[LAYOUT_SLOT_HEAD - 16];
+} SlotHead;
+
+/*
+ * The header. Groups that different parties write live on separate cache lines: the lock and
+ * the statistics changed under it; tail; head; the rarely written control words; the sleeper
+ * masks (written by sleepers, read by every poster); the attachment table (daemon-written).
+ */
+typedef struct MboxHeader {
+        /* immutable after publication, covered by `checksum` (detects accidents, not attacks) */
+        alignas(LAYOUT_CACHE_LINE) uint64_t magic;
+        uint32_t version;
+        uint32_t header_size; /* offset of slot 0 */
+        uint32_t slots;
+        uint32_t slot_size;   /* largest payload */
+        uint32_t slot_stride; /* LAYOUT_SLOT_HEAD + slot_size rounded up to a cache line */
+        uint32_t checksum;
+        uint64_t generation; /* unique per creation of a name: the client checks it at attach */
+        uint64_t total_size;
+
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t lock;
+        _Atomic uint64_t sent;      /* committed messages */
+        _Atomic uint64_t received;  /* taken messages, counted before the consuming CAS */
+        _Atomic uint64_t recovered; /* TAKEN slots of dead receivers turned back to READY */
+
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t tail; /* next position to claim */
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t head; /* oldest unfinished position */
+
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t epoch; /* bumped by a daemon that adopts it */
+        _Atomic uint32_t flags;                            /* HDR_DESTROYED */
+        uint32_t reserved0;
+
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t items_sleepers[LAYOUT_ATT_WORDS];
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t space_sleepers[LAYOUT_ATT_WORDS];
+
+        /* the token of each attachment index, 0 when free: written by the daemon only */
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint32_t att[LAYOUT_ATT_MAX];
+} MboxHeader;
+
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
+_Static_assert(sizeof(SlotHead) == LAYOUT_SLOT_HEAD, "slot head is one cache line");
+_Static_assert(offsetof(MboxHeader, lock) == 64, "layout v1: lock line");
+_Static_assert(offsetof(MboxHeader, tail) == 128, "layout v1: tail line");
+_Static_assert(offsetof(MboxHeader, head) == 192, "layout v1: head line");
+_Static_assert(offsetof(MboxHeader, epoch) == 256, "layout v1: control line");
+_Static_assert(offsetof(MboxHeader, items_sleepers) == 320, "layout v1: items sleepers");
+_Static_assert(offsetof(MboxHeader, space_sleepers) == 384, "layout v1: space sleepers");
+_Static_assert(offsetof(MboxHeader, att) == 448, "layout v1: attachment table");
+_Static_assert(sizeof(MboxHeader) == 448 + 4 * LAYOUT_ATT_MAX, "layout v1: header size");
+
+/* The slots start on a page of their own. */
+#define LAYOUT_HEADER_SIZE 4096u
+_Static_assert(sizeof(MboxHeader) <= LAYOUT_HEADER_SIZE, "header fits its page");
+
+/* Geometry limits (the daemon may set a lower cap on the product). */
+#define LAYOUT_SLOTS_MAX 65536u
+#define LAYOUT_SLOT_SIZE_MAX (16u * 1024 * 1024)
+
+/* A validated private copy of the immutable header fields. */
+typedef struct LayoutGeometry {
+        uint32_t slots, slot_size, slot_stride, header_size;
+        uint64_t generation, total_size;
+} LayoutGeometry;
+
+int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, LayoutGeometry *ret);
+void layout_init(void *map, const LayoutGeometry *g);
+int layout_check(const void *map, uint64_t map_size, LayoutGeometry *ret);
+uint32_t layout_checksum(const MboxHeader *h);

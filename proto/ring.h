@@ -1,0 +1,67 @@
+/* ring.h — the mailbox ring and its lock: send, receive and repair on a mapped segment. */
+#pragma once
+
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "proto/layout.h"
+#include "proto/names.h"
+
+/* The longest single sleep: a missed wake-up costs at most this, never liveness. */
+#define RING_SLICE_NS (250 * 1000 * 1000L)
+
+/* A view of one mapped mailbox. All geometry is the validated private copy. */
+typedef struct Ring {
+        MboxHeader *hdr;
+        uint8_t *base; /* the mapping */
+        LayoutGeometry geo;
+        sem_t *sem[_SEM_ROLE_MAX];
+} Ring;
+
+/* A deadline on CLOCK_MONOTONIC; `forever` ignores `at`, `now` means never block. */
+typedef struct RingDeadline {
+        bool forever;
+        bool now;
+        struct timespec at;
+} RingDeadline;
+
+void ring_deadline_init(RingDeadline *d, int timeout_ms);
+
+static inline SlotHead *ring_slot(const Ring *r, uint64_t pos) {
+        return (SlotHead *)(r->base + r->geo.header_size + (pos % r->geo.slots) * r->geo.slot_stride);
+}
+static inline uint8_t *ring_payload(const Ring *r, uint64_t pos) {
+        return (uint8_t *)ring_slot(r, pos) + LAYOUT_SLOT_HEAD;
+}
+static inline uint32_t ring_lap(const Ring *r, uint64_t pos) {
+        return (uint32_t)(pos / r->geo.slots) & LAP_MASK;
+}
+
+int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, const RingDeadline *dl);
+ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl);
+
+/* What a repair found and did (for the daemon's log line and the crash tests). */
+typedef struct RingRepair {
+        bool held_lock;         /* the dead session held the lock */
+        unsigned rolled;        /* half-done critical-section steps rolled forward */
+        unsigned abandoned;     /* CLAIMED slots abandoned */
+        unsigned redelivered;   /* TAKEN slots turned back to READY */
+        unsigned head_advanced; /* slots head passed */
+} RingRepair;
+
+int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
+void ring_wake_all(Ring *r);
+void ring_mark_destroyed(Ring *r);
+
+/* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */
+typedef struct RingCounts {
+        uint64_t head, tail;
+        uint32_t ready, claimed, taken, done, abandoned, bad;
+        uint32_t lock_holder;
+        bool lock_waiters;
+} RingCounts;
+
+void ring_count(const Ring *r, RingCounts *ret);

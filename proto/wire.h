@@ -1,0 +1,81 @@
+/* wire.h — the control protocol between libshmbox and shmboxd: framing, messages, limits.
+ *
+ * A frame is a 16-byte header (all integers little-endian)
+ *     u32 magic "SHBX" | u16 version | u16 type | u32 body length | u32 serial
+ * and a body. A reply has the request's type with WIRE_REPLY set and the request's serial;
+ * its body starts with an i32 status, 0 or a negative errno. Strings are u16 length + bytes.
+ * Encoding and decoding are pure functions (no I/O), so they can be unit-tested and fuzzed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/names.h"
+
+#define WIRE_MAGIC 0x58424853u /* "SHBX" */
+#define WIRE_VERSION 1u
+#define WIRE_HEADER_SIZE 16u
+#define WIRE_REQUEST_MAX 1024u          /* largest request body the daemon accepts */
+#define WIRE_REPLY_MAX (256u * 1024)    /* largest reply body a client accepts */
+#define WIRE_LIST_MAX 1024u             /* entries in one list reply */
+#define WIRE_REPLY 0x8000u
+
+typedef enum WireType {
+        WIRE_HELLO = 1,
+        WIRE_CREATE = 2,
+        WIRE_DESTROY = 3,
+        WIRE_ATTACH = 4,
+        WIRE_DETACH = 5,
+        WIRE_LIST = 6,
+        WIRE_INFO = 7,
+        _WIRE_TYPE_MAX,
+} WireType;
+
+/* Rights of an attachment. */
+#define WIRE_RIGHT_R 1u
+#define WIRE_RIGHT_W 2u
+
+typedef struct WireInfo {
+        uint32_t slots, slot_size, mode, queued, attached, uid, gid;
+        uint64_t sent, received, recovered;
+        /* for operators: who holds what right now */
+        uint32_t lock_holder_pid, claimed, taken, orphaned;
+        uint64_t generation;
+} WireInfo;
+
+/* One decoded message; which fields are meaningful depends on type (see wire.c). */
+typedef struct WireMsg {
+        uint16_t type; /* with WIRE_REPLY for replies */
+        uint32_t serial;
+        int32_t status; /* replies */
+
+        char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests */
+        uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights) */
+        uint32_t token, idx;             /* ATTACH reply; DETACH request (token) */
+        uint64_t generation, epoch, size; /* ATTACH reply */
+        uint32_t version;                /* HELLO both ways */
+        WireInfo info;                   /* INFO reply */
+
+        /* LIST reply: entries stay in the decoded buffer; walk them with wire_list_next() */
+        uint32_t list_count;
+        const uint8_t *list;
+        size_t list_len;
+} WireMsg;
+
+int wire_frame_size(const uint8_t *hdr, size_t avail, bool reply, size_t *ret);
+int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret);
+int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m);
+
+/* Building a LIST reply entry by entry. */
+typedef struct WireListWriter {
+        uint8_t *buf;
+        size_t cap, len;
+        uint32_t count;
+} WireListWriter;
+
+int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial);
+int wire_list_add(WireListWriter *w, const char *name, const WireInfo *info);
+size_t wire_list_end(WireListWriter *w);
+int wire_list_next(const uint8_t **pos, const uint8_t *end, char name[NAMES_NAME_MAX + 1], WireInfo *ret);
