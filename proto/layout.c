@@ -1,4 +1,6 @@
 /* layout.c — computing, initialising and validating the mailbox segment's header. */
+#include "config.h"
+
 #include "proto/layout.h"
 
 #include <errno.h>

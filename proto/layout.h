@@ -87,7 +87,7 @@ typedef struct MboxHeader {
         uint64_t total_size;
 
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t lock;
-        _Atomic uint64_t sent;      /* committed messages */
+        _Atomic uint64_t abandoned; /* claims abandoned by repair: sent = tail - abandoned - CLAIMED */
         _Atomic uint64_t received;  /* taken messages, counted before the consuming CAS */
         _Atomic uint64_t recovered; /* TAKEN slots of dead receivers turned back to READY */
 

@@ -13,6 +13,8 @@
  * same name can never pair the new semaphores with the old segment. A prefix never contains a
  * '.', and "sem" is refused as a prefix: its segments would live in the semaphores' namespace.
  */
+#include "config.h"
+
 #include "proto/names.h"
 
 #include <errno.h>

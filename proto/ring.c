@@ -324,7 +324,7 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         if (!atomic_compare_exchange_strong(&s->word, &expect, slot_word(SLOT_READY, lap, me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
-        atomic_fetch_add_explicit(&r->hdr->sent, 1, memory_order_relaxed);
+        /* no counter here: sent is derived (ring_count), so no kill can make it drift */
         wake(r, SEM_ITEMS);
         return 0;
 }
@@ -488,6 +488,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 
                 expect = slot_word(SLOT_CLAIMED, lap, dead);
                 if (atomic_compare_exchange_strong(&s->word, &expect, slot_word(SLOT_ABANDONED, lap, 0))) {
+                        atomic_fetch_add(&r->hdr->abandoned, 1);
                         rep.abandoned++;
                         continue;
                 }
@@ -563,6 +564,7 @@ void ring_count(const Ring *r, RingCounts *ret) {
                 *ret = c;
                 return;
         }
+        c.abandoned_total = atomic_load(&r->hdr->abandoned);
         for (uint64_t p = c.head; p != c.tail; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
@@ -575,5 +577,7 @@ void ring_count(const Ring *r, RingCounts *ret) {
                 default: c.bad++; break;
                 }
         }
+        /* every position below tail was claimed once: committed, abandoned, or still claimed */
+        c.sent = c.tail - c.abandoned_total - c.claimed;
         *ret = c;
 }

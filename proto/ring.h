@@ -59,6 +59,7 @@ void ring_mark_destroyed(Ring *r);
 /* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */
 typedef struct RingCounts {
         uint64_t head, tail;
+        uint64_t abandoned_total, sent; /* sent is derived: tail - abandoned - claimed */
         uint32_t ready, claimed, taken, done, abandoned, bad;
         uint32_t lock_holder;
         bool lock_waiters;

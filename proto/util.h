@@ -15,6 +15,13 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* An assertion that is never compiled out: for our own invariants, never for input. */
+#define assert_se(x)                                                                               \
+        do {                                                                                       \
+                if (_unlikely_(!(x)))                                                              \
+                        abort();                                                                   \
+        } while (0)
+
 /* Hand ownership out of a _cleanup_ variable: `*ret = TAKE_PTR(p);`. */
 #define TAKE_PTR(p)                                                                                \
         ({                                                                                         \

@@ -3,7 +3,7 @@
  * Every read goes through a bounds-checked cursor; any shortfall, any trailing byte, any length
  * above its limit makes the whole frame invalid (-EBADMSG), and the decoder never allocates.
  * Body of each message (requests / replies after the i32 status):
- *   HELLO    u32 version                       / u32 version
+ *   HELLO    u32 version                       / u32 version, str prefix
  *   CREATE   str name, u32 slots, slot_size, mode / -
  *   DESTROY  str name                          / -
  *   ATTACH   str name                          / u32 rights, token, idx, slots, slot_size,
@@ -13,6 +13,8 @@
  *   INFO     str name                          / info
  * A reply with a status < 0 has no further body.
  */
+#include "config.h"
+
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -205,6 +207,8 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
         case WIRE_HELLO:
                 if (!reply || m.status == 0)
                         m.version = get_u32(&c);
+                if (reply && m.status == 0)
+                        get_str(&c, m.name);
                 break;
         case WIRE_CREATE:
                 if (!reply) {
@@ -304,6 +308,8 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
         case WIRE_HELLO:
                 if (!reply || m->status == 0)
                         put_u32(&c, m->version);
+                if (reply && m->status == 0)
+                        put_str(&c, m->name);
                 break;
         case WIRE_CREATE:
                 if (!reply) {

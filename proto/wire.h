@@ -51,7 +51,7 @@ typedef struct WireMsg {
         uint32_t serial;
         int32_t status; /* replies */
 
-        char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests */
+        char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests; HELLO reply: prefix */
         uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights) */
         uint32_t token, idx;             /* ATTACH reply; DETACH request (token) */
         uint64_t generation, epoch, size; /* ATTACH reply */

@@ -3,7 +3,7 @@
 # prefix stem, runs it, then fails it if it left objects in /dev/shm or processes behind.
 # (tests/check.sh prints every suite's Check summary from the .log files at the end.)
 suite=$(basename "$1")
-stem="shmboxt$(printf '%s' "$suite" | tr -cd 'a-z' | cut -c5-12)$$"
+stem="shmboxt$(printf '%s' "$suite" | tr -cd 'a-z' | cut -c5-8)$$"
 SHMBOX_TEST_PREFIX=$stem
 export SHMBOX_TEST_PREFIX
 "$@"

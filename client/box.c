@@ -1,0 +1,233 @@
+/* box.c — libshmbox's data plane: attaching a mailbox, and send/receive through its mapping.
+ *
+ * Attach asks the daemon for an attachment (rights, token, index, generation), then maps the
+ * segment by name and opens its semaphores. The reply and the mapping are checked against
+ * each other: between the reply and shm_open() the name may have been destroyed and created
+ * again, which the generation in the validated header reveals (-ENOENT, as if we had come a
+ * moment later). From then on shmbox_send()/shmbox_recv() are ring operations (proto/ring.c)
+ * on the mapping, preceded by two loads: the fork generation and the rights.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "client/client.h"
+#include "proto/crash.h"
+#include "proto/util.h"
+
+static void box_unmap(shmbox *box) {
+        bool forked = box->fork_gen != atomic_load(&client_fork_generation);
+
+        /* In a child the mapping was not inherited (MADV_DONTFORK): its range may be reused
+         * by now, so it must not be unmapped there. The semaphore mappings were inherited. */
+        if (box->ring.base && !forked)
+                munmap(box->ring.base, box->ring.geo.total_size);
+        box->ring.base = NULL;
+        box->ring.hdr = NULL;
+        for (int i = 0; i < _SEM_ROLE_MAX; i++)
+                if (box->ring.sem[i]) {
+                        sem_close(box->ring.sem[i]);
+                        box->ring.sem[i] = NULL;
+                }
+        box->mapped = false;
+}
+
+static void box_unlink(shmbox *box) {
+        shmbox_client *c = box->client;
+
+        if (!c)
+                return;
+        if (box->prev)
+                box->prev->next = box->next;
+        else
+                c->boxes = box->next;
+        if (box->next)
+                box->next->prev = box->prev;
+        box->client = NULL;
+        box->next = box->prev = NULL;
+}
+
+/* Tell the daemon we let go of the attachment; failures only mean it will find out itself. */
+static void box_detach_request(shmbox_client *c, uint32_t token) {
+        WireMsg req = { .type = WIRE_DETACH, .token = token }, reply;
+
+        (void)client_call(c, &req, &reply, NULL);
+}
+
+static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
+        char path[NAMES_OBJECT_MAX];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        void *map;
+        int r;
+
+        r = names_segment(path, sizeof(path), prefix, box->name);
+        if (r < 0)
+                return r;
+        fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t)st.st_size < grant->size || grant->size < LAYOUT_HEADER_SIZE)
+                return -EBADMSG;
+        map = mmap(NULL, grant->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (map == MAP_FAILED)
+                return -errno;
+        box->ring.base = map;
+        box->ring.hdr = map;
+        box->mapped = true;
+        (void)madvise(map, grant->size, MADV_DONTFORK);
+
+        r = layout_check(map, grant->size, &box->ring.geo);
+        if (r < 0)
+                return r;
+        if (box->ring.geo.generation != grant->generation)
+                return -ENOENT; /* destroyed and created again since the daemon replied */
+        if (box->ring.geo.slots != grant->slots || box->ring.geo.slot_size != grant->slot_size ||
+            box->ring.geo.total_size != grant->size)
+                return -EBADMSG;
+
+        for (int i = 0; i < _SEM_ROLE_MAX; i++) {
+                r = names_semaphore(path, sizeof(path), prefix, box->name, (SemRole)i, grant->generation);
+                if (r < 0)
+                        return r;
+                box->ring.sem[i] = sem_open(path, 0);
+                if (box->ring.sem[i] == SEM_FAILED) {
+                        box->ring.sem[i] = NULL;
+                        return errno == ENOENT ? -ENOENT : -errno;
+                }
+        }
+        if (atomic_load(&box->ring.hdr->att[box->idx]) != box->token)
+                return -ESTALE;
+        return 0;
+}
+
+SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox **ret) {
+        WireMsg req = { .type = WIRE_ATTACH }, grant;
+        shmbox *box;
+        int r;
+
+        if (!client || !ret || !names_mailbox_valid(name))
+                return -EINVAL;
+        strcpy(req.name, name);
+        r = client_call(client, &req, &grant, NULL);
+        if (r < 0)
+                return r;
+        if (grant.status < 0)
+                return grant.status;
+        CRASH_POINT(attach_half);
+
+        box = calloc(1, sizeof(*box));
+        if (!box) {
+                box_detach_request(client, grant.token);
+                return -ENOMEM;
+        }
+        strcpy(box->name, name);
+        box->token = grant.token;
+        box->idx = grant.idx;
+        box->rights = grant.mode;
+        box->epoch = grant.epoch;
+        box->fork_gen = atomic_load(&client_fork_generation);
+        if (box->idx >= LAYOUT_ATT_MAX || box->token < TOKEN_FIRST)
+                r = -EPROTO;
+        else
+                r = box_map(box, client->prefix, &grant);
+        if (r < 0) {
+                box_unmap(box);
+                free(box);
+                box_detach_request(client, grant.token);
+                return r;
+        }
+        box->client = client;
+        box->next = client->boxes;
+        if (box->next)
+                box->next->prev = box;
+        client->boxes = box;
+        *ret = box;
+        return 0;
+}
+
+SHMBOX_PUBLIC int shmbox_detach(shmbox *box) {
+        if (!box)
+                return 0;
+        if (box->client && box->fork_gen == atomic_load(&client_fork_generation)) {
+                shmbox_client *c = box->client;
+
+                box_unlink(box);
+                box_unmap(box); /* first: the daemon may reuse our index once it replies */
+                CRASH_POINT(detach_half);
+                box_detach_request(c, box->token);
+        } else {
+                box_unlink(box);
+                box_unmap(box);
+        }
+        free(box);
+        return 0;
+}
+
+SHMBOX_PUBLIC void shmbox_disconnect(shmbox_client *client) {
+        bool forked;
+
+        if (!client)
+                return;
+        forked = client->fork_gen != atomic_load(&client_fork_generation);
+        while (client->boxes) {
+                shmbox *box = client->boxes;
+
+                box_unlink(box);
+                box_unmap(box);
+                if (!forked)
+                        box_detach_request(client, box->token);
+        }
+        safe_close(client->fd);
+        free(client);
+}
+
+/* The checks every data-plane call makes: loads only, no system call. */
+static int box_usable(const shmbox *box, uint32_t right) {
+        if (_unlikely_(box->fork_gen != atomic_load_explicit(&client_fork_generation, memory_order_relaxed)))
+                return -ESTALE;
+        if (_unlikely_(!box->mapped))
+                return -ENOTCONN;
+        if (_unlikely_(!(box->rights & right)))
+                return -EACCES;
+        return 0;
+}
+
+SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || (!data && len > 0))
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_W);
+        if (r < 0)
+                return r;
+        ring_deadline_init(&dl, timeout_ms);
+        return ring_send(&box->ring, box->token, box->idx, data, len, &dl);
+}
+
+SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || (!buf && cap > 0))
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_R);
+        if (r < 0)
+                return r;
+        ring_deadline_init(&dl, timeout_ms);
+        return ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl);
+}
+
+SHMBOX_PUBLIC size_t shmbox_slot_size(const shmbox *box) {
+        return box && box->mapped ? box->ring.geo.slot_size : 0;
+}
+
+SHMBOX_PUBLIC uint32_t shmbox_slots(const shmbox *box) {
+        return box && box->mapped ? box->ring.geo.slots : 0;
+}

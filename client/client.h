@@ -1,0 +1,42 @@
+/* client.h — libshmbox internals: the connection, the attached box, and the control call. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/shmbox.h"
+#include "proto/ring.h"
+#include "proto/wire.h"
+
+#define SHMBOX_PUBLIC __attribute__((visibility("default")))
+
+/* How long a control call waits for the daemon's reply. */
+#define CLIENT_CALL_TIMEOUT_MS 30000
+
+struct shmbox_client {
+        int fd;                /* -1 once the daemon is gone */
+        uint32_t serial;
+        unsigned fork_gen;     /* client_fork_generation when connected */
+        char prefix[NAMES_PREFIX_MAX + 1];
+        struct shmbox *boxes;  /* attached through this client */
+};
+
+struct shmbox {
+        shmbox_client *client; /* NULL once the client disconnected */
+        struct shmbox *next, *prev;
+        unsigned fork_gen;
+        bool mapped;           /* false after disconnect: the box is only a shell to free */
+        Ring ring;
+        uint32_t token, idx, rights;
+        uint64_t epoch;
+        char name[NAMES_NAME_MAX + 1];
+};
+
+/*
+ * The one global of the library: bumped in the child by a pthread_atfork() handler, so that
+ * each call can see, with one load, that its handle was inherited across fork().
+ */
+extern atomic_uint client_fork_generation;
+
+int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame);

@@ -1,0 +1,982 @@
+/* shmboxctl.c — the command-line tool for shmboxd mailboxes, built only on <shmbox.h>.
+ *
+ * The command line: global options (--socket, --help, --version) come before the command; a
+ * command's options may come before or after NAME, with one exception: `send` stops parsing
+ * options at NAME, so that a message may start with '-'. There, every argument after NAME is
+ * a message, except that one "--" right after NAME is skipped. "--" ends the options of every
+ * command; "COMMAND --help" (before NAME for send) prints the command's usage.
+ *
+ * Messages are bytes. By default one message is one line: recv escapes what would break the
+ * line ('\\' -> "\\\\", newline -> "\\n", other bytes below 0x20 and 0x7f -> "\\xHH"), and send
+ * takes each line of stdin literally, minus its trailing newline. --null switches both to raw
+ * payloads separated by NUL bytes, so any payload round-trips: recv --null | send --null.
+ *
+ * Errors are one line on stderr, "shmboxctl: NAME: <shmbox_strerror()>". Exit status: 0 on
+ * success (recv: at least one message received), 1 on a runtime failure or a recv that got no
+ * message before its timeout, 2 on a usage error. Nothing is left allocated or attached on any
+ * path: owned locals are _cleanup_ variables, and the box is detached before its client goes.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "client/shmbox.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+#define EXIT_USAGE 2
+#define PARSE_HELP 1 /* parse_args(): --help was printed, exit 0 */
+
+/* --socket PATH, or NULL: the library then looks at $SHMBOX_SOCKET and the default. */
+static const char *arg_socket;
+
+static void freep(void *p) {
+        free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+static void shmbox_disconnectp(shmbox_client **client) {
+        shmbox_disconnect(*client);
+}
+
+static void shmbox_detachp(shmbox **box) {
+        shmbox_detach(*box);
+}
+
+static void json_object_putp(json_object **obj) {
+        json_object_put(*obj); /* NULL-safe */
+}
+
+static bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+/* One option of a command: either it takes a value (@value) or it is a flag (@flag). */
+typedef struct Option {
+        const char *name; /* without the leading "--" */
+        const char **value;
+        bool *flag;
+} Option;
+
+typedef struct Command Command;
+struct Command {
+        const char *name;
+        const char *synopsis; /* what follows "shmboxctl [--socket PATH] " */
+        const char *help;     /* description and options */
+        int (*run)(const Command *cmd, int argc, char **argv);
+};
+
+static void log_error(const char *fmt, ...) _printf_(1, 2);
+static void log_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("shmboxctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/*
+ * usage_error() - report a usage error of @cmd (NULL: of the global command line) in one line
+ *
+ * Return: -EINVAL, so that callers can `return usage_error(...)`.
+ */
+static int usage_error(const Command *cmd, const char *fmt, ...) _printf_(2, 3);
+static int usage_error(const Command *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fputs("shmboxctl: ", stderr);
+        if (cmd)
+                fprintf(stderr, "%s: ", cmd->name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (see 'shmboxctl %s%s--help')\n", cmd ? cmd->name : "", cmd ? " " : "");
+        return -EINVAL;
+}
+
+/* The exit status for a negative errno of our own helpers: a usage error or a failure. */
+static int exit_status(int r) {
+        return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/*
+ * parse_args() - sort a command's arguments into options and operands
+ * @cmd:        the command, for messages and --help
+ * @argc, @argv: the arguments after the command word
+ * @options:    the command's options, ended by an entry whose name is NULL
+ * @stop_after: every argument after this many operands is an operand (send: 1); 0: never stop
+ * @ret_operands: the operands in order, a malloc'ed array of pointers into @argv
+ * @ret_n:      their number
+ *
+ * Options are long options, "--name VALUE" or "--name=VALUE"; "-h" is "--help". "--" ends the
+ * options; "-" alone is an operand. A repeated option: the last one counts.
+ *
+ * Return: 0; PARSE_HELP if the help was printed; -EINVAL after reporting a usage error;
+ *         -ENOMEM after reporting it. The outputs are written only on 0.
+ */
+static int parse_args(const Command *cmd, int argc, char **argv, const Option *options,
+                      size_t stop_after, char ***ret_operands, size_t *ret_n) {
+        _cleanup_free_ char **operands = NULL;
+        bool options_done = false;
+        size_t n = 0;
+
+        operands = calloc((size_t)argc + 1, sizeof(char *));
+        if (!operands) {
+                log_error("out of memory");
+                return -ENOMEM;
+        }
+
+        for (int i = 0; i < argc; i++) {
+                const char *a = argv[i];
+                const Option *o;
+                size_t len;
+
+                if (options_done || a[0] != '-' || a[1] == '\0') {
+                        operands[n++] = argv[i];
+                        if (stop_after > 0 && n >= stop_after)
+                                options_done = true;
+                        continue;
+                }
+                if (streq(a, "--")) {
+                        options_done = true;
+                        continue;
+                }
+                if (streq(a, "--help") || streq(a, "-h")) {
+                        printf("Usage: shmboxctl [--socket PATH] %s\n\n%s", cmd->synopsis,
+                               cmd->help);
+                        return PARSE_HELP;
+                }
+                if (a[1] != '-')
+                        return usage_error(cmd, "unknown option '%s'", a);
+
+                len = strcspn(a + 2, "=");
+                for (o = options; o->name; o++)
+                        if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0)
+                                break;
+                if (!o->name) {
+                        if ((len == 6 && strncmp(a + 2, "socket", 6) == 0) ||
+                            (len == 7 && strncmp(a + 2, "version", 7) == 0))
+                                return usage_error(cmd,
+                                                   "unknown option '%.*s'; global options go "
+                                                   "before the command",
+                                                   (int)len + 2, a);
+                        return usage_error(cmd, "unknown option '%.*s'", (int)len + 2, a);
+                }
+
+                if (!o->value) {
+                        if (a[2 + len] == '=')
+                                return usage_error(cmd, "option '--%s' takes no value", o->name);
+                        *o->flag = true;
+                } else if (a[2 + len] == '=') {
+                        *o->value = a + 3 + len;
+                } else {
+                        if (i + 1 >= argc)
+                                return usage_error(cmd, "option '--%s' needs a value", o->name);
+                        *o->value = argv[++i];
+                }
+        }
+
+        *ret_operands = operands;
+        operands = NULL;
+        *ret_n = n;
+        return 0;
+}
+
+/*
+ * parse_ulong() - parse @s strictly: digits only in @base, the whole string, @min to @max
+ *
+ * strtoul() alone would accept blanks, a sign (negating "-1" to ULONG_MAX) and trailing junk.
+ *
+ * Return: 0 and *@ret; -EINVAL.
+ */
+static int parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
+                       unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        if (!isdigit((unsigned char)s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, base);
+        if (errno != 0 || *end != '\0' || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* A decimal option value, @min to @max. Return: 0 and *@ret; -EINVAL after reporting it. */
+static int parse_number(const Command *cmd, const char *option, const char *s, unsigned long min,
+                        unsigned long max, unsigned long *ret) {
+        if (parse_ulong(s, 10, min, max, ret) < 0)
+                return usage_error(cmd, "--%s: invalid value '%s' (expected %lu to %lu)", option,
+                                   s, min, max);
+        return 0;
+}
+
+/* --timeout MS: 0 never waits, otherwise milliseconds; without it, -1 (wait forever). */
+static int parse_timeout(const Command *cmd, const char *s, int *ret) {
+        unsigned long v;
+        int r;
+
+        if (!s) {
+                *ret = -1;
+                return 0;
+        }
+        r = parse_number(cmd, "timeout", s, 0, INT_MAX, &v);
+        if (r < 0)
+                return r;
+        *ret = (int)v;
+        return 0;
+}
+
+/*
+ * name_operand() - the single NAME operand of a command that takes exactly one
+ *
+ * The name rule is the one of <shmbox.h>: [A-Za-z0-9._-]{1,SHMBOX_NAME_MAX}, not starting with
+ * '.'. Checking it here makes a bad name a usage error (2), not a failure of the daemon (1).
+ *
+ * Return: 0 and *@ret; -EINVAL after reporting the usage error.
+ */
+static int name_operand(const Command *cmd, char **operands, size_t n, size_t max,
+                        const char **ret) {
+        const char *name;
+        size_t len;
+
+        if (n == 0)
+                return usage_error(cmd, "missing NAME");
+        if (n > max)
+                return usage_error(cmd, "unexpected argument '%s'", operands[max]);
+
+        name = operands[0];
+        len = strlen(name);
+        if (len == 0 || len > SHMBOX_NAME_MAX || name[0] == '.' ||
+            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                    len)
+                return usage_error(cmd,
+                                   "invalid mailbox name '%s' (1 to %d of A-Z a-z 0-9 . _ -, not "
+                                   "starting with '.')",
+                                   name, SHMBOX_NAME_MAX);
+        *ret = name;
+        return 0;
+}
+
+/* The socket the library will use, for messages only: it repeats shmbox_connect()'s lookup. */
+static const char *socket_path(void) {
+        const char *e;
+
+        if (arg_socket)
+                return arg_socket;
+        e = getenv("SHMBOX_SOCKET");
+        if (e && e[0])
+                return e;
+        return SHMBOX_DEFAULT_SOCKET;
+}
+
+/* Connect, or report "cannot connect to PATH: ..." and return the negative errno. */
+static int connect_client(shmbox_client **ret) {
+        int r;
+
+        r = shmbox_connect(arg_socket, ret);
+        if (r < 0)
+                log_error("cannot connect to %s: %s", socket_path(), shmbox_strerror(r));
+        return r;
+}
+
+/* Connect and attach @name, reporting failures; the caller owns both outputs on success. */
+static int connect_and_attach(const char *name, shmbox_client **ret_client, shmbox **ret_box) {
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        shmbox *box = NULL;
+        int r;
+
+        r = connect_client(&client);
+        if (r < 0)
+                return r;
+        r = shmbox_attach(client, name, &box);
+        if (r < 0) {
+                log_error("%s: %s", name, shmbox_strerror(r));
+                return r;
+        }
+        *ret_box = box;
+        *ret_client = client;
+        client = NULL;
+        return 0;
+}
+
+/* Flush stdout and report a write error (a full disk, a closed pipe with SIGPIPE ignored). */
+static int flush_stdout(void) {
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return 0;
+        log_error("cannot write to stdout: %s", strerror(errno));
+        return -EIO;
+}
+
+/*
+ * write_escaped() - write a message as one line's worth of text, without the newline
+ *
+ * '\\' becomes "\\\\", '\n' becomes "\\n", every other byte below 0x20 and 0x7f becomes
+ * "\\xHH" (lower-case hex); everything else, bytes of 0x80 and above (UTF-8) included, is
+ * written as it is. Nothing is escaped that the rules do not name, so the output is stable.
+ */
+static void write_escaped(FILE *f, const unsigned char *data, size_t len) {
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = data[i];
+
+                if (c == '\\')
+                        fputs("\\\\", f);
+                else if (c == '\n')
+                        fputs("\\n", f);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+}
+
+static int cmd_create(const Command *cmd, int argc, char **argv) {
+        const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *name;
+        const Option options[] = {
+                { "slots", &slots_s, NULL },
+                { "slot-size", &slot_size_s, NULL },
+                { "mode", &mode_s, NULL },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ char **operands = NULL;
+        struct shmbox_config config = {};
+        unsigned long v;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, 1, &name);
+        if (r < 0)
+                return exit_status(r);
+
+        /* 0 in the config means "the default", so 0 is refused here rather than reinterpreted. */
+        if (slots_s) {
+                r = parse_number(cmd, "slots", slots_s, 1, SHMBOX_SLOTS_MAX, &v);
+                if (r < 0)
+                        return exit_status(r);
+                config.slots = (uint32_t)v;
+        }
+        if (slot_size_s) {
+                r = parse_number(cmd, "slot-size", slot_size_s, 1, SHMBOX_SLOT_SIZE_MAX, &v);
+                if (r < 0)
+                        return exit_status(r);
+                config.slot_size = (uint32_t)v;
+        }
+        if (mode_s) {
+                /* Octal, rw bits only: x and special bits mean nothing for a mailbox. */
+                if (parse_ulong(mode_s, 8, 1, 0666, &v) < 0 || (v & ~0666UL))
+                        return exit_status(usage_error(cmd,
+                                                       "--mode: invalid mode '%s' (octal, read "
+                                                       "and write bits only, 1 to 0666, e.g. 0660)",
+                                                       mode_s));
+                config.mode = (uint32_t)v;
+        }
+
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_create(client, name, &config);
+        if (r < 0) {
+                log_error("%s: %s", name, shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int cmd_destroy(const Command *cmd, int argc, char **argv) {
+        const Option options[] = { {} };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ char **operands = NULL;
+        const char *name;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, 1, &name);
+        if (r < 0)
+                return exit_status(r);
+
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_destroy(client, name);
+        if (r < 0) {
+                log_error("%s: %s", name, shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/*
+ * send_one() - send message number @index of @len bytes, reporting failures
+ * @what: how the user counts the messages, "line" (stdin by lines) or "message"
+ *
+ * A message longer than the slot size is refused here with its size, clearer than -EMSGSIZE.
+ *
+ * Return: 0; a negative errno after reporting it.
+ */
+static int send_one(shmbox *box, const char *name, const char *what, unsigned long index,
+                    const void *data, size_t len, int timeout) {
+        size_t slot_size = shmbox_slot_size(box);
+        int r;
+
+        if (len > slot_size) {
+                log_error("%s: %s %lu: message of %zu bytes exceeds the slot size %zu", name, what,
+                          index, len, slot_size);
+                return -EMSGSIZE;
+        }
+        r = shmbox_send(box, data, len, timeout);
+        if (r < 0)
+                log_error("%s: %s %lu: %s", name, what, index, shmbox_strerror(r));
+        return r;
+}
+
+/*
+ * send_stdin() - send each record of stdin as one message, in order, stopping at the first error
+ * @delim: '\n' (lines) or '\0' (--null); one trailing @delim is not part of the message
+ *
+ * The last record needs no delimiter; an empty record ("\n\n") is an empty message.
+ *
+ * Return: 0; a negative errno after reporting it (the messages before it were sent).
+ */
+static int send_stdin(shmbox *box, const char *name, int delim, int timeout) {
+        const char *what = delim == '\n' ? "line" : "message";
+        _cleanup_free_ char *line = NULL;
+        unsigned long index = 0;
+        size_t cap = 0;
+        ssize_t len;
+        int r;
+
+        while ((len = getdelim(&line, &cap, delim, stdin)) >= 0) {
+                index++;
+                if (len > 0 && line[len - 1] == (char)delim)
+                        len--;
+                r = send_one(box, name, what, index, line, (size_t)len, timeout);
+                if (r < 0)
+                        return r;
+        }
+        if (ferror(stdin)) {
+                log_error("cannot read stdin: %s", strerror(errno));
+                return -EIO;
+        }
+        return 0;
+}
+
+static int cmd_send(const Command *cmd, int argc, char **argv) {
+        const char *timeout_s = NULL, *name;
+        bool null = false;
+        const Option options[] = {
+                { "timeout", &timeout_s, NULL },
+                { "null", NULL, &null },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_(shmbox_detachp) shmbox *box = NULL;
+        _cleanup_free_ char **operands = NULL;
+        size_t n, first;
+        int r, timeout;
+
+        /* Options end at NAME: every later argument is a message, even one starting with '-'. */
+        r = parse_args(cmd, argc, argv, options, 1, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, n > 0 ? n : 1, &name);
+        if (r < 0)
+                return exit_status(r);
+        r = parse_timeout(cmd, timeout_s, &timeout);
+        if (r < 0)
+                return exit_status(r);
+
+        /* One "--" right after NAME is skipped, so `send NAME -- -x` works as users expect. */
+        first = 1;
+        if (n > 1 && streq(operands[1], "--"))
+                first = 2;
+
+        r = connect_and_attach(name, &client, &box);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        if (first >= n)
+                return send_stdin(box, name, null ? '\0' : '\n', timeout) < 0 ? EXIT_FAILURE
+                                                                              : EXIT_SUCCESS;
+
+        for (size_t i = first; i < n; i++) {
+                r = send_one(box, name, "message", (unsigned long)(i - first + 1), operands[i],
+                             strlen(operands[i]), timeout);
+                if (r < 0)
+                        return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int cmd_recv(const Command *cmd, int argc, char **argv) {
+        const char *count_s = NULL, *timeout_s = NULL, *name;
+        bool null = false;
+        const Option options[] = {
+                { "count", &count_s, NULL },
+                { "timeout", &timeout_s, NULL },
+                { "null", NULL, &null },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_(shmbox_detachp) shmbox *box = NULL;
+        _cleanup_free_ char **operands = NULL;
+        _cleanup_free_ unsigned char *buf = NULL;
+        unsigned long count = 1;
+        size_t n, cap;
+        int r, timeout;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, 1, &name);
+        if (r < 0)
+                return exit_status(r);
+        if (count_s) {
+                r = parse_number(cmd, "count", count_s, 1, UINT_MAX, &count);
+                if (r < 0)
+                        return exit_status(r);
+        }
+        r = parse_timeout(cmd, timeout_s, &timeout);
+        if (r < 0)
+                return exit_status(r);
+
+        r = connect_and_attach(name, &client, &box);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        /* A slot holds the largest message, so a receive never fails with -EMSGSIZE. */
+        cap = shmbox_slot_size(box);
+        buf = malloc(cap > 0 ? cap : 1);
+        if (!buf) {
+                log_error("out of memory");
+                return EXIT_FAILURE;
+        }
+
+        for (unsigned long i = 0; i < count; i++) {
+                ssize_t len = shmbox_recv(box, buf, cap, timeout);
+
+                if (len < 0) {
+                        /* Some messages, then a timeout: what there was has been delivered. */
+                        if (i > 0 && (len == -ETIMEDOUT || len == -EAGAIN))
+                                break;
+                        log_error("%s: %s", name, shmbox_strerror((int)len));
+                        return EXIT_FAILURE;
+                }
+
+                if (null) {
+                        fwrite(buf, 1, (size_t)len, stdout);
+                        fputc('\0', stdout);
+                } else {
+                        write_escaped(stdout, buf, (size_t)len);
+                        fputc('\n', stdout);
+                }
+                /* Each message is out before the next wait: a reader of a pipe sees it now. */
+                if (flush_stdout() < 0)
+                        return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+/* "user:group" of @uid and @gid, by name where the system knows one, else by number. */
+static void format_owner(char *buf, size_t size, uid_t uid, gid_t gid) {
+        struct passwd *pw = getpwuid(uid);
+        struct group *gr = getgrgid(gid);
+        char u[32], g[32];
+
+        snprintf(u, sizeof(u), "%" PRIu32, (uint32_t)uid);
+        snprintf(g, sizeof(g), "%" PRIu32, (uint32_t)gid);
+        snprintf(buf, size, "%s:%s", pw ? pw->pw_name : u, gr ? gr->gr_name : g);
+}
+
+/*
+ * info_to_json() - a JSON object of @name and every field of @info by its C name
+ *
+ * Return: a new object owned by the caller; NULL when out of memory.
+ */
+static json_object *info_to_json(const char *name, const struct shmbox_info *info) {
+        _cleanup_(json_object_putp) json_object *obj = json_object_new_object();
+        const struct {
+                const char *key;
+                uint64_t value;
+        } fields[] = {
+                { "slots", info->slots },       { "slot_size", info->slot_size },
+                { "mode", info->mode },         { "queued", info->queued },
+                { "attached", info->attached }, { "uid", info->uid },
+                { "gid", info->gid },           { "sent", info->sent },
+                { "received", info->received }, { "recovered", info->recovered },
+        };
+        json_object *v;
+
+        if (!obj)
+                return NULL;
+        v = json_object_new_string(name);
+        if (!v || json_object_object_add(obj, "name", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+                v = json_object_new_uint64(fields[i].value);
+                if (!v || json_object_object_add(obj, fields[i].key, v) < 0) {
+                        json_object_put(v);
+                        return NULL;
+                }
+        }
+        v = obj;
+        obj = NULL;
+        return v;
+}
+
+/* Print @obj as pretty JSON and a newline. Return: 0; -ENOMEM after reporting it. */
+static int print_json(json_object *obj) {
+        const char *s = json_object_to_json_string_ext(
+                obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                             JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        if (!s) {
+                log_error("out of memory");
+                return -ENOMEM;
+        }
+        puts(s);
+        return 0;
+}
+
+static int compare_entries(const void *a, const void *b) {
+        const struct shmbox_entry *x = a, *y = b;
+
+        return strcmp(x->name, y->name);
+}
+
+#define LIST_COLUMNS 9
+#define LIST_CELL 80 /* a name (64), or an owner of two short names, or a number */
+
+/* The list as a table: a header line, then one line per mailbox, columns as wide as needed. */
+static int print_table(const struct shmbox_entry *entries, size_t n) {
+        static const char *const header[LIST_COLUMNS] = {
+                "NAME",     "SLOTS", "SLOT_SIZE", "MODE",    "QUEUED",
+                "ATTACHED", "OWNER", "SENT",      "RECEIVED",
+        };
+        _cleanup_free_ char(*cells)[LIST_COLUMNS][LIST_CELL] = NULL;
+        size_t width[LIST_COLUMNS] = {};
+
+        cells = calloc(n + 1, sizeof(*cells));
+        if (!cells) {
+                log_error("out of memory");
+                return -ENOMEM;
+        }
+        for (size_t c = 0; c < LIST_COLUMNS; c++)
+                snprintf(cells[0][c], LIST_CELL, "%s", header[c]);
+        for (size_t i = 0; i < n; i++) {
+                const struct shmbox_info *info = &entries[i].info;
+                char(*row)[LIST_CELL] = cells[i + 1];
+
+                snprintf(row[0], LIST_CELL, "%s", entries[i].name);
+                snprintf(row[1], LIST_CELL, "%" PRIu32, info->slots);
+                snprintf(row[2], LIST_CELL, "%" PRIu32, info->slot_size);
+                snprintf(row[3], LIST_CELL, "%04" PRIo32, info->mode);
+                snprintf(row[4], LIST_CELL, "%" PRIu32, info->queued);
+                snprintf(row[5], LIST_CELL, "%" PRIu32, info->attached);
+                format_owner(row[6], LIST_CELL, info->uid, info->gid);
+                snprintf(row[7], LIST_CELL, "%" PRIu64, info->sent);
+                snprintf(row[8], LIST_CELL, "%" PRIu64, info->received);
+        }
+
+        for (size_t i = 0; i <= n; i++)
+                for (size_t c = 0; c < LIST_COLUMNS; c++) {
+                        size_t w = strlen(cells[i][c]);
+                        if (w > width[c])
+                                width[c] = w;
+                }
+        for (size_t i = 0; i <= n; i++)
+                for (size_t c = 0; c < LIST_COLUMNS; c++)
+                        if (c + 1 < LIST_COLUMNS)
+                                printf("%-*s  ", (int)width[c], cells[i][c]);
+                        else
+                                printf("%s\n", cells[i][c]);
+        return 0;
+}
+
+static int cmd_list(const Command *cmd, int argc, char **argv) {
+        bool json = false;
+        const Option options[] = {
+                { "json", NULL, &json },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ struct shmbox_entry *entries = NULL;
+        _cleanup_free_ char **operands = NULL;
+        size_t n, count;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        if (n > 0)
+                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_list(client, &entries, &count);
+        if (r < 0) {
+                log_error("cannot list mailboxes: %s", shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+        if (count > 1)
+                qsort(entries, count, sizeof(entries[0]), compare_entries);
+
+        if (json) {
+                _cleanup_(json_object_putp) json_object *array = json_object_new_array();
+
+                if (!array) {
+                        log_error("out of memory");
+                        return EXIT_FAILURE;
+                }
+                for (size_t i = 0; i < count; i++) {
+                        json_object *obj = info_to_json(entries[i].name, &entries[i].info);
+
+                        if (!obj || json_object_array_add(array, obj) < 0) {
+                                json_object_put(obj);
+                                log_error("out of memory");
+                                return EXIT_FAILURE;
+                        }
+                }
+                r = print_json(array);
+        } else
+                r = print_table(entries, count);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int cmd_info(const Command *cmd, int argc, char **argv) {
+        bool json = false;
+        const Option options[] = {
+                { "json", NULL, &json },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ char **operands = NULL;
+        struct shmbox_info info;
+        const char *name;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, 1, &name);
+        if (r < 0)
+                return exit_status(r);
+
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_info(client, name, &info);
+        if (r < 0) {
+                log_error("%s: %s", name, shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+
+        if (json) {
+                _cleanup_(json_object_putp) json_object *obj = info_to_json(name, &info);
+
+                if (!obj) {
+                        log_error("out of memory");
+                        return EXIT_FAILURE;
+                }
+                return print_json(obj) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+
+        printf("name: %s\n", name);
+        printf("slots: %" PRIu32 "\n", info.slots);
+        printf("slot_size: %" PRIu32 "\n", info.slot_size);
+        printf("mode: %04" PRIo32 "\n", info.mode);
+        printf("queued: %" PRIu32 "\n", info.queued);
+        printf("attached: %" PRIu32 "\n", info.attached);
+        printf("uid: %" PRIu32 "\n", info.uid);
+        printf("gid: %" PRIu32 "\n", info.gid);
+        printf("sent: %" PRIu64 "\n", info.sent);
+        printf("received: %" PRIu64 "\n", info.received);
+        printf("recovered: %" PRIu64 "\n", info.recovered);
+        return EXIT_SUCCESS;
+}
+
+static const Command commands[] = {
+        {
+                "create",
+                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL]",
+                "Create a mailbox owned by the caller: N slots of BYTES each, so it holds N\n"
+                "messages of at most BYTES bytes.\n"
+                "\n"
+                "Options (before or after NAME):\n"
+                "  --slots N          number of slots, 1 to 65536 (default 64)\n"
+                "  --slot-size BYTES  largest message, 1 to 16777216 (default 4096)\n"
+                "  --mode OCTAL       who may use it, rw bits only: r receives, w sends\n"
+                "                     (default 0600; e.g. 0660 for the owner's group)\n"
+                "  -h, --help         show this help\n",
+                cmd_create,
+        },
+        {
+                "destroy",
+                "destroy NAME",
+                "Destroy a mailbox and the messages in it (owner or root only). Attached\n"
+                "processes get an error on their next send or receive.\n"
+                "\n"
+                "Options:\n"
+                "  -h, --help  show this help\n",
+                cmd_destroy,
+        },
+        {
+                "send",
+                "send [--timeout MS] [--null] NAME [--] [MESSAGE...]",
+                "Send each MESSAGE argument as one message. Without MESSAGE, send each line of\n"
+                "stdin as one message, taken literally (no unescaping) without its newline; a\n"
+                "line longer than the slot size stops the command with an error naming the\n"
+                "line (the lines before it were sent).\n"
+                "\n"
+                "Options end at NAME: every later argument is a message, even one that starts\n"
+                "with '-' (one '--' right after NAME is skipped; '--' also ends the options\n"
+                "before NAME).\n"
+                "\n"
+                "Options (before NAME):\n"
+                "  --timeout MS  wait at most MS milliseconds for a free slot (0: do not\n"
+                "                wait); default: wait as long as it takes\n"
+                "  --null        stdin holds raw messages separated by NUL bytes\n"
+                "  -h, --help    show this help\n",
+                cmd_send,
+        },
+        {
+                "recv",
+                "recv NAME [--count N] [--timeout MS] [--null]",
+                "Receive messages and print one per line on stdout. Backslash is printed as\n"
+                "'\\\\', newline as '\\n', other bytes below 0x20 and 0x7f as '\\xHH'.\n"
+                "\n"
+                "Options (before or after NAME):\n"
+                "  --count N     receive N messages, 1 to 4294967295 (default 1)\n"
+                "  --timeout MS  wait at most MS milliseconds for each message (0: do not\n"
+                "                wait); default: wait as long as it takes\n"
+                "  --null        print raw messages, each followed by a NUL byte\n"
+                "  -h, --help    show this help\n"
+                "\n"
+                "Exit status 0 if at least one message was received; 1 if none came before\n"
+                "the timeout.\n",
+                cmd_recv,
+        },
+        {
+                "list",
+                "list [--json]",
+                "List the mailboxes of the daemon, sorted by name: a table with a header line,\n"
+                "or a JSON array.\n"
+                "\n"
+                "Options:\n"
+                "  --json      print a JSON array of objects: name, slots, slot_size, mode,\n"
+                "              queued, attached, uid, gid, sent, received, recovered\n"
+                "  -h, --help  show this help\n",
+                cmd_list,
+        },
+        {
+                "info",
+                "info NAME [--json]",
+                "Show what the daemon knows of one mailbox, as 'key: value' lines.\n"
+                "\n"
+                "Options (before or after NAME):\n"
+                "  --json      print one JSON object with the same keys\n"
+                "  -h, --help  show this help\n",
+                cmd_info,
+        },
+};
+
+static void print_usage(FILE *f) {
+        fputs("Usage: shmboxctl [--socket PATH] COMMAND [OPTIONS] [ARGS]\n"
+              "\n"
+              "Create, use and inspect the shared-memory mailboxes of shmboxd.\n"
+              "\n"
+              "Commands:\n",
+              f);
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %s\n", commands[i].synopsis);
+        fputs("\n"
+              "Global options (before COMMAND):\n"
+              "  --socket PATH  the daemon's socket (default: $SHMBOX_SOCKET, else\n"
+              "                 " SHMBOX_DEFAULT_SOCKET ")\n"
+              "  -h, --help     show this help\n"
+              "  --version      show the version\n"
+              "\n"
+              "Command options may come before or after NAME, except for send, which takes\n"
+              "every argument after NAME as a message. '--' ends the options.\n"
+              "Messages are printed one per line, escaped; --null: raw and NUL-separated.\n"
+              "'shmboxctl COMMAND --help' describes a command.\n"
+              "\n"
+              "Exit status: 0 success; 1 failure, or recv received nothing; 2 usage error.\n",
+              f);
+}
+
+int main(int argc, char **argv) {
+        const Command *cmd = NULL;
+        int i, status;
+
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (streq(a, "--help") || streq(a, "-h")) {
+                        print_usage(stdout);
+                        return flush_stdout() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                }
+                if (streq(a, "--version")) {
+#ifdef PACKAGE_VERSION
+                        printf("shmboxctl %s (libshmbox %s)\n", PACKAGE_VERSION, shmbox_version());
+#else
+                        printf("shmboxctl (libshmbox %s)\n", shmbox_version());
+#endif
+                        return flush_stdout() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                }
+                if (streq(a, "--socket")) {
+                        if (i + 1 >= argc)
+                                return exit_status(
+                                        usage_error(NULL, "option '--socket' needs a value"));
+                        arg_socket = argv[++i];
+                } else if (strncmp(a, "--socket=", 9) == 0)
+                        arg_socket = a + 9;
+                else if (a[0] == '-')
+                        return exit_status(usage_error(NULL, "unknown option '%s'", a));
+                else
+                        break;
+                if (arg_socket[0] == '\0')
+                        return exit_status(usage_error(NULL, "--socket: empty path"));
+        }
+        if (i >= argc)
+                return exit_status(usage_error(NULL, "missing COMMAND"));
+
+        for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+                if (streq(argv[i], commands[c].name))
+                        cmd = &commands[c];
+        if (!cmd)
+                return exit_status(usage_error(NULL, "unknown command '%s'", argv[i]));
+
+        status = cmd->run(cmd, argc - i - 1, argv + i + 1);
+        if (flush_stdout() < 0 && status == EXIT_SUCCESS)
+                status = EXIT_FAILURE;
+        return status;
+}

@@ -1,0 +1,346 @@
+/* conn.c — one client connection: non-blocking framing over a libevent bufferevent, and the
+ * dispatch of each control request to the registry (manager.c) and the session (session.c).
+ *
+ * Requests are served in order, one at a time; a create that preallocates in steps holds the
+ * next requests back until its reply is queued. Every length is capped before anything is
+ * buffered for it (WIRE_REQUEST_MAX, the input watermark); a frame that does not decode closes
+ * this connection only; a client that lets CONN_OUTPUT_MAX of replies pile up is dropped. So a
+ * slow, silent or hostile client never stalls the others.
+ */
+#include "config.h"
+
+#include "daemon/conn.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "daemon/mailbox.h"
+#include "daemon/manager.h"
+#include "proto/util.h"
+#include "proto/wire.h"
+
+struct Conn {
+        Manager *manager;
+        struct bufferevent *bev;
+        Session *session;
+        Build *build;          /* a create in progress: requests after it wait */
+        uint32_t build_serial;
+        char build_name[NAMES_NAME_MAX + 1];
+};
+
+static void conn_process(Conn *c);
+static void conn_build_done(void *userdata, int status);
+
+static void conn_reply(Conn *c, const WireMsg *reply) {
+        uint8_t buf[WIRE_HEADER_SIZE + 512];
+        int n = wire_encode(buf, sizeof(buf), reply);
+
+        assert_se(n > 0);
+        bufferevent_write(c->bev, buf, (size_t)n);
+}
+
+static void conn_reply_status(Conn *c, const WireMsg *req, int status) {
+        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .status = status };
+
+        conn_reply(c, &reply);
+}
+
+static int do_create(Conn *c, const WireMsg *req) {
+        Manager *m = c->manager;
+        Session *s = c->session;
+        uint32_t slots = req->slots ? req->slots : 64, slot_size = req->slot_size ? req->slot_size : 4096;
+        uint32_t mode = req->mode ? req->mode : 0600;
+        LayoutGeometry geo;
+        Mailbox *mb = NULL;
+        int r;
+
+        if (!names_mailbox_valid(req->name) || (req->mode & ~0666u))
+                return -EINVAL;
+        r = layout_geometry(slots, slot_size, 0, &geo);
+        if (r < 0)
+                return r;
+        if (geo.total_size > m->config.max_mailbox_bytes) {
+                log_notice("refused create of %s by uid %u: %llu bytes above the cap of %llu", req->name,
+                           (unsigned)s->cred.uid, (unsigned long long)geo.total_size,
+                           (unsigned long long)m->config.max_mailbox_bytes);
+                return -ENOSPC;
+        }
+        if (manager_name_taken(m, req->name))
+                return -EEXIST;
+        if (m->n_mailboxes >= MANAGER_MAX_MAILBOXES) {
+                log_notice("refused create of %s by uid %u: %u mailboxes exist", req->name,
+                           (unsigned)s->cred.uid, m->n_mailboxes);
+                return -ENOSPC;
+        }
+        geo.generation = manager_generation_new(m);
+        r = mailbox_prepare(m->config.prefix, req->name, &geo, s->cred.uid, s->cred.gid, mode, &mb);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "create of %s failed", req->name);
+        r = manager_build_start(m, mb, conn_build_done, c, &c->build);
+        if (r < 0) {
+                mailbox_free(mb);
+                return r;
+        }
+        c->build_serial = req->serial;
+        strcpy(c->build_name, req->name);
+        return 1; /* the reply comes when the build is done */
+}
+
+static int do_destroy(Conn *c, const WireMsg *req) {
+        Session *s = c->session;
+        Mailbox *mb;
+
+        if (!names_mailbox_valid(req->name))
+                return -EINVAL;
+        mb = manager_find(c->manager, req->name);
+        if (!mb)
+                return -ENOENT;
+        if (s->cred.uid != 0 && s->cred.uid != mb->uid) {
+                log_notice("refused destroy of %s by uid %u: not the owner", req->name, (unsigned)s->cred.uid);
+                return -EPERM;
+        }
+        log_info("destroy %s by uid %u (pid %d), %u attached", req->name, (unsigned)s->cred.uid,
+                 (int)s->cred.pid, mb->n_att);
+        manager_destroy_mailbox(c->manager, mb);
+        return 0;
+}
+
+static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
+        Session *s = c->session;
+        Attachment *a;
+        Mailbox *mb;
+        uint32_t rights;
+        int r;
+
+        if (!names_mailbox_valid(req->name))
+                return -EINVAL;
+        mb = manager_find(c->manager, req->name);
+        if (!mb)
+                return -ENOENT;
+        rights = mailbox_rights(mb, s->cred.uid, s->cred.gid, s->groups, s->n_groups);
+        if (!rights) {
+                log_notice("refused attach of %s by uid %u: no access", req->name, (unsigned)s->cred.uid);
+                return -EACCES;
+        }
+        r = mailbox_check(mb);
+        if (r < 0)
+                return log_errno(LOG_WARNING, r, "attach of %s refused: mailbox damaged", req->name);
+        r = session_attach(s, mb, rights, &a);
+        if (r < 0)
+                return r;
+        log_debug("attach %s by pid %d: token %u index %u", req->name, (int)s->cred.pid, a->token, a->idx);
+        reply->mode = rights;
+        reply->token = a->token;
+        reply->idx = a->idx;
+        reply->slots = mb->geo.slots;
+        reply->slot_size = mb->geo.slot_size;
+        reply->generation = mb->geo.generation;
+        reply->epoch = atomic_load(&mb->ring.hdr->epoch);
+        reply->size = mb->geo.total_size;
+        return 0;
+}
+
+static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
+        mailbox_info(mb, info);
+        if (mailbox_check(mb) >= 0) {
+                uint32_t holder = LOCK_TOKEN(atomic_load(&mb->ring.hdr->lock));
+                info->lock_holder_pid = holder >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, holder) : 0;
+        }
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
+                Attachment *a = mb->att[i];
+                if (a && a != MAILBOX_ATT_FOREIGN && a->session && !a->session->conn)
+                        info->orphaned++;
+        }
+}
+
+static void do_list(Conn *c, const WireMsg *req) {
+        static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
+        WireListWriter w;
+
+        assert_se(wire_list_begin(&w, buf, sizeof(buf), req->serial) == 0);
+        for (Mailbox *mb = c->manager->mailboxes; mb; mb = mb->next) {
+                WireInfo info;
+
+                fill_info(c->manager, mb, &info);
+                if (wire_list_add(&w, mb->name, &info) < 0)
+                        break; /* capped: MANAGER_MAX_MAILBOXES entries always fit */
+        }
+        bufferevent_write(c->bev, buf, wire_list_end(&w));
+}
+
+/* Serve one decoded request. Returns 1 if the reply is deferred. */
+static int conn_dispatch(Conn *c, const WireMsg *req) {
+        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial };
+        Mailbox *mb;
+        int r = 0;
+
+        switch (req->type) {
+        case WIRE_HELLO:
+                if (req->version != WIRE_VERSION) {
+                        r = -EPROTO;
+                        break;
+                }
+                reply.version = WIRE_VERSION;
+                strcpy(reply.name, c->manager->config.prefix);
+                break;
+        case WIRE_CREATE:
+                r = do_create(c, req);
+                if (r > 0)
+                        return 1;
+                break;
+        case WIRE_DESTROY:
+                r = do_destroy(c, req);
+                break;
+        case WIRE_ATTACH:
+                r = do_attach(c, req, &reply);
+                break;
+        case WIRE_DETACH:
+                r = session_detach(c->session, req->token);
+                break;
+        case WIRE_LIST:
+                do_list(c, req);
+                return 0;
+        case WIRE_INFO:
+                if (!names_mailbox_valid(req->name)) {
+                        r = -EINVAL;
+                        break;
+                }
+                mb = manager_find(c->manager, req->name);
+                if (!mb) {
+                        r = -ENOENT;
+                        break;
+                }
+                fill_info(c->manager, mb, &reply.info);
+                break;
+        default:
+                r = -EBADMSG;
+                break;
+        }
+        if (r < 0) {
+                conn_reply_status(c, req, r);
+                return 0;
+        }
+        conn_reply(c, &reply);
+        return 0;
+}
+
+static void conn_build_done(void *userdata, int status) {
+        Conn *c = userdata;
+        WireMsg req = { .type = WIRE_CREATE, .serial = c->build_serial };
+
+        c->build = NULL;
+        if (status >= 0)
+                log_info("create %s by uid %u", c->build_name, (unsigned)c->session->cred.uid);
+        conn_reply_status(c, &req, status);
+        conn_process(c); /* requests that arrived meanwhile */
+}
+
+/* Decode and serve every complete frame in the input buffer. */
+static void conn_process(Conn *c) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+
+        while (!c->build) {
+                uint8_t hdr[WIRE_HEADER_SIZE], frame[WIRE_HEADER_SIZE + WIRE_REQUEST_MAX];
+                size_t avail = evbuffer_get_length(in), size;
+                WireMsg req;
+                int r;
+
+                if (avail < WIRE_HEADER_SIZE)
+                        return;
+                evbuffer_copyout(in, hdr, sizeof(hdr));
+                r = wire_frame_size(hdr, sizeof(hdr), false, &size);
+                if (r < 0) {
+                        log_notice("pid %d sent a bad frame header (%s): closing its connection",
+                                   (int)c->session->cred.pid, strerror(-r));
+                        conn_free(c);
+                        return;
+                }
+                if (avail < size)
+                        return;
+                evbuffer_remove(in, frame, size);
+                r = wire_decode(frame, size, &req);
+                if (r < 0 || (req.type & WIRE_REPLY)) {
+                        log_notice("pid %d sent a malformed request: closing its connection",
+                                   (int)c->session->cred.pid);
+                        conn_free(c);
+                        return;
+                }
+                if (conn_dispatch(c, &req) > 0)
+                        return; /* conn_build_done() carries on */
+                if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONN_OUTPUT_MAX) {
+                        log_notice("pid %d does not read its replies: dropping it", (int)c->session->cred.pid);
+                        conn_free(c);
+                        return;
+                }
+        }
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *userdata) {
+        conn_process(userdata);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *userdata) {
+        Conn *c = userdata;
+
+        if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+                conn_free(c);
+}
+
+/*
+ * conn_new() - serve the accepted socket @fd (ownership passes to the connection, also on failure)
+ *
+ * Return: 0; -ENOMEM; a negative errno from session_new().
+ */
+int conn_new(Manager *m, int fd, Conn **ret) {
+        Conn *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(fd);
+                return -ENOMEM;
+        }
+        c->manager = m;
+        c->bev = bufferevent_socket_new(m->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (!c->bev) {
+                close(fd);
+                free(c);
+                return -ENOMEM;
+        }
+        r = session_new(m, fd, &c->session);
+        if (r < 0) {
+                bufferevent_free(c->bev);
+                free(c);
+                return r;
+        }
+        c->session->conn = c;
+        /* stop reading while a whole maximal request is buffered and unserved */
+        bufferevent_setwatermark(c->bev, EV_READ, 0, WIRE_HEADER_SIZE + WIRE_REQUEST_MAX);
+        bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        *ret = c;
+        return 0;
+}
+
+/*
+ * conn_free() - close the connection; the session is hung up (freed, or orphaned while it holds
+ * attachments)
+ *
+ * Return: NULL.
+ */
+Conn *conn_free(Conn *c) {
+        if (!c)
+                return NULL;
+        if (c->build)
+                manager_build_cancel(c->manager, c->build);
+        bufferevent_free(c->bev);
+        if (c->session)
+                session_hangup(c->session);
+        free(c);
+        return NULL;
+}

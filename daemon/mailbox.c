@@ -1,0 +1,467 @@
+/* mailbox.c — one mailbox as the daemon owns it: building, publishing, adopting and removing its
+ * objects in /dev/shm, its access policy, and its attachment indexes.
+ *
+ * Creation is ordered so that a crash at any point leaves only provable garbage, never a
+ * half-made mailbox under its name: semaphores first (O_EXCL, carrying the generation), then the
+ * segment under a temporary "<prefix>..tmp.NAME.GEN" name, sized and preallocated with
+ * fallocate() (a full /dev/shm fails here, not later with SIGBUS in a client), initialised,
+ * given its ACL, and published last with link(), which never replaces an existing name.
+ * Preallocation runs in chunks (mailbox_prealloc_step) so that the event loop can serve other
+ * clients while a large mailbox is built. Destruction unlinks the segment first, so the name
+ * disappears at once, then the semaphores.
+ *
+ * Access: the objects belong to the daemon's user and are created 0600; a POSIX ACL then grants
+ * rw to the mailbox's owner, group and others as its mode says (any of r or w maps to rw: the
+ * kernel decides access-or-not, the daemon and library split receiving from sending). That
+ * needs no capability and does not depend on the umask.
+ */
+#include "config.h"
+
+#include "daemon/mailbox.h"
+
+#include <acl/libacl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/acl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "proto/crash.h"
+#include "proto/util.h"
+
+static int shm_path(char *buf, size_t size, const char *shm_name) {
+        int n = snprintf(buf, size, SHM_DIR "%s", shm_name);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int sem_path(char *buf, size_t size, const char *sem_name) {
+        int n = snprintf(buf, size, SHM_DIR "/sem.%s", sem_name + 1);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static void acl_freep(acl_t *a) {
+        if (*a)
+                acl_free(*a);
+}
+
+static int acl_add(acl_t *acl, acl_tag_t tag, const void *qualifier, bool rw) {
+        acl_entry_t e;
+        acl_permset_t ps;
+
+        if (acl_create_entry(acl, &e) < 0 || acl_set_tag_type(e, tag) < 0)
+                return -errno;
+        if (qualifier && acl_set_qualifier(e, qualifier) < 0)
+                return -errno;
+        if (acl_get_permset(e, &ps) < 0 || acl_clear_perms(ps) < 0)
+                return -errno;
+        if (rw && (acl_add_perm(ps, ACL_READ) < 0 || acl_add_perm(ps, ACL_WRITE) < 0))
+                return -errno;
+        return 0;
+}
+
+/* Build the access ACL of a mailbox's objects from its owner, group and mode. */
+static int mailbox_acl(const Mailbox *m, acl_t *ret) {
+        _cleanup_(acl_freep) acl_t acl = acl_init(5);
+        uid_t me = geteuid();
+        int r;
+
+        if (!acl)
+                return -errno;
+        r = acl_add(&acl, ACL_USER_OBJ, NULL, true);
+        if (r >= 0 && (m->mode & 0600) && m->uid != me)
+                r = acl_add(&acl, ACL_USER, &m->uid, true);
+        if (r >= 0)
+                r = acl_add(&acl, ACL_GROUP_OBJ, NULL, false);
+        if (r >= 0 && (m->mode & 0060))
+                r = acl_add(&acl, ACL_GROUP, &m->gid, true);
+        if (r >= 0)
+                r = acl_add(&acl, ACL_MASK, NULL, true);
+        if (r >= 0)
+                r = acl_add(&acl, ACL_OTHER, NULL, (m->mode & 0006) != 0);
+        if (r < 0)
+                return r;
+        if (acl_valid(acl) < 0)
+                return -EINVAL;
+        *ret = TAKE_PTR(acl);
+        return 0;
+}
+
+static int mailbox_apply_acl(const Mailbox *m) {
+        _cleanup_(acl_freep) acl_t acl = NULL;
+        char name[NAMES_OBJECT_MAX], path[NAMES_OBJECT_MAX + 16];
+        int r;
+
+        r = mailbox_acl(m, &acl);
+        if (r < 0)
+                return r;
+        if (acl_set_fd(m->fd, acl) < 0)
+                return -errno;
+        for (int i = 0; i < _SEM_ROLE_MAX; i++) {
+                r = names_semaphore(name, sizeof(name), m->prefix, m->name, (SemRole)i, m->geo.generation);
+                if (r >= 0)
+                        r = sem_path(path, sizeof(path), name);
+                if (r < 0)
+                        return r;
+                if (acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+static Mailbox *mailbox_alloc(const char *prefix, const char *name, uid_t uid, gid_t gid, uint32_t mode) {
+        Mailbox *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return NULL;
+        m->fd = -1;
+        snprintf(m->prefix, sizeof(m->prefix), "%s", prefix);
+        snprintf(m->name, sizeof(m->name), "%s", name);
+        m->uid = uid;
+        m->gid = gid;
+        m->mode = mode;
+        return m;
+}
+
+static int mailbox_open_sems(Mailbox *m, int oflag) {
+        char name[NAMES_OBJECT_MAX];
+        int r;
+
+        for (int i = 0; i < _SEM_ROLE_MAX; i++) {
+                r = names_semaphore(name, sizeof(name), m->prefix, m->name, (SemRole)i, m->geo.generation);
+                if (r < 0)
+                        return r;
+                m->ring.sem[i] = sem_open(name, oflag, 0600, 0);
+                if (m->ring.sem[i] == SEM_FAILED) {
+                        m->ring.sem[i] = NULL;
+                        return -errno;
+                }
+                if (oflag & O_CREAT)
+                        m->sems_made = true;
+        }
+        return 0;
+}
+
+/*
+ * mailbox_prepare() - start building mailbox @name: semaphores and a sized temporary segment
+ * @ret: the new mailbox, owned by the caller; freeing it before mailbox_publish() removes
+ *       everything it made
+ *
+ * Call mailbox_prealloc_step() until it returns 0, then mailbox_publish().
+ *
+ * Return: 0; -EEXIST if an object of this generation exists; -ENOSPC, -ENOMEM, -EMFILE, or
+ *         another negative errno.
+ */
+int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid,
+                    gid_t gid, uint32_t mode, Mailbox **ret) {
+        _cleanup_(mailbox_freep) Mailbox *m = NULL;
+        char tmp[NAMES_OBJECT_MAX];
+        int r;
+
+        m = mailbox_alloc(prefix, name, uid, gid, mode);
+        if (!m)
+                return -ENOMEM;
+        m->geo = *geo;
+        r = mailbox_open_sems(m, O_CREAT | O_EXCL);
+        if (r < 0)
+                return r;
+        r = names_segment_tmp(tmp, sizeof(tmp), prefix, name, geo->generation);
+        if (r < 0)
+                return r;
+        m->fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (m->fd < 0)
+                return -errno;
+        m->tmp_made = true;
+        if (ftruncate(m->fd, (off_t)geo->total_size) < 0)
+                return errno == EFBIG ? -ENOSPC : -errno;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+/*
+ * mailbox_prealloc_step() - preallocate at most @chunk more bytes of the segment
+ *
+ * Return: 1 if more remains; 0 when the whole segment is allocated; -ENOSPC if /dev/shm is full.
+ */
+int mailbox_prealloc_step(Mailbox *m, uint64_t chunk) {
+        uint64_t len = MIN(chunk, m->geo.total_size - m->preallocated);
+        int r;
+
+        if (len == 0)
+                return 0;
+        r = posix_fallocate(m->fd, (off_t)m->preallocated, (off_t)len);
+        if (r != 0)
+                return r == EFBIG ? -ENOSPC : -r;
+        m->preallocated += len;
+        return m->preallocated < m->geo.total_size;
+}
+
+static int mailbox_map(Mailbox *m) {
+        void *map = mmap(NULL, m->geo.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+
+        if (map == MAP_FAILED)
+                return -errno;
+        m->ring.base = map;
+        m->ring.hdr = map;
+        m->ring.geo = m->geo;
+        return 0;
+}
+
+/*
+ * mailbox_publish() - initialise the header, set the ACL and give the segment its name
+ *
+ * Return: 0; -EEXIST if the name exists (nothing of ours is then visible); another errno.
+ */
+int mailbox_publish(Mailbox *m) {
+        char tmp[NAMES_OBJECT_MAX], final[NAMES_OBJECT_MAX];
+        char tmp_path[NAMES_OBJECT_MAX + 16], final_path[NAMES_OBJECT_MAX + 16];
+        int r;
+
+        r = mailbox_map(m);
+        if (r < 0)
+                return r;
+        layout_init(m->ring.base, &m->geo);
+        r = mailbox_apply_acl(m);
+        if (r < 0)
+                return r;
+        CRASH_POINT(daemon_create_half);
+        if (names_segment_tmp(tmp, sizeof(tmp), m->prefix, m->name, m->geo.generation) < 0 ||
+            names_segment(final, sizeof(final), m->prefix, m->name) < 0 ||
+            shm_path(tmp_path, sizeof(tmp_path), tmp) < 0 || shm_path(final_path, sizeof(final_path), final) < 0)
+                return -ENAMETOOLONG;
+        if (link(tmp_path, final_path) < 0)
+                return -errno;
+        m->published = true;
+        m->sems_made = false;
+        (void)unlink(tmp_path);
+        m->tmp_made = false;
+        return 0;
+}
+
+/*
+ * mailbox_adopt() - take over an existing mailbox found in /dev/shm and in the policy state
+ *
+ * Nothing read from /dev/shm is trusted: the segment must be a regular file owned by this
+ * daemon's user, of a size that holds the layout its validated header describes, with the
+ * generation the state file recorded; the semaphores of that generation must exist.
+ *
+ * Return: 0; -ENOENT (segment or semaphores missing); -EPERM (not ours); -EPROTO (another
+ *         layout version); -EBADMSG (corrupt, or another generation); another errno.
+ */
+int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid,
+                  uint32_t mode, Mailbox **ret) {
+        _cleanup_(mailbox_freep) Mailbox *m = NULL;
+        char seg[NAMES_OBJECT_MAX];
+        struct stat st;
+        int r;
+
+        m = mailbox_alloc(prefix, name, uid, gid, mode);
+        if (!m)
+                return -ENOMEM;
+        r = names_segment(seg, sizeof(seg), prefix, name);
+        if (r < 0)
+                return r;
+        m->fd = shm_open(seg, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+        if (m->fd < 0)
+                return -errno;
+        if (fstat(m->fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                return -EPERM;
+        if ((uint64_t)st.st_size < LAYOUT_HEADER_SIZE)
+                return -EBADMSG;
+        {
+                void *map = mmap(NULL, LAYOUT_HEADER_SIZE, PROT_READ, MAP_SHARED, m->fd, 0);
+                if (map == MAP_FAILED)
+                        return -errno;
+                r = layout_check(map, (uint64_t)st.st_size, &m->geo);
+                munmap(map, LAYOUT_HEADER_SIZE);
+                if (r < 0)
+                        return r;
+        }
+        if (m->geo.generation != generation)
+                return -EBADMSG;
+        r = mailbox_map(m);
+        if (r < 0)
+                return r;
+        r = mailbox_open_sems(m, 0);
+        if (r < 0)
+                return r;
+        m->published = true;
+        m->preallocated = m->geo.total_size;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if (atomic_load(&m->ring.hdr->att[i]) != TOKEN_NONE) {
+                        m->att[i] = MAILBOX_ATT_FOREIGN;
+                        m->n_att++;
+                }
+        atomic_fetch_add(&m->ring.hdr->epoch, 1);
+        ring_wake_all(&m->ring);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void unlink_sems(Mailbox *m) {
+        char name[NAMES_OBJECT_MAX];
+
+        for (int i = 0; i < _SEM_ROLE_MAX; i++)
+                if (names_semaphore(name, sizeof(name), m->prefix, m->name, (SemRole)i, m->geo.generation) >= 0)
+                        (void)sem_unlink(name);
+}
+
+/*
+ * mailbox_unlink() - destroy: remove the names (segment first), mark the header DESTROYED and
+ * wake every sleeper. The object stays usable for repairs until mailbox_free().
+ */
+void mailbox_unlink(Mailbox *m) {
+        char seg[NAMES_OBJECT_MAX];
+
+        if (m->destroyed)
+                return;
+        m->destroyed = true;
+        if (m->published && names_segment(seg, sizeof(seg), m->prefix, m->name) >= 0)
+                (void)shm_unlink(seg);
+        CRASH_POINT(daemon_destroy_half);
+        unlink_sems(m);
+        if (m->ring.hdr)
+                ring_mark_destroyed(&m->ring);
+}
+
+/*
+ * mailbox_free() - unmap and close; a mailbox never published takes its objects with it
+ *
+ * Return: NULL.
+ */
+Mailbox *mailbox_free(Mailbox *m) {
+        char tmp[NAMES_OBJECT_MAX];
+
+        if (!m)
+                return NULL;
+        if (m->tmp_made && names_segment_tmp(tmp, sizeof(tmp), m->prefix, m->name, m->geo.generation) >= 0)
+                (void)shm_unlink(tmp);
+        if (m->sems_made && !m->published)
+                unlink_sems(m);
+        if (m->ring.base)
+                munmap(m->ring.base, m->geo.total_size);
+        for (int i = 0; i < _SEM_ROLE_MAX; i++)
+                if (m->ring.sem[i])
+                        sem_close(m->ring.sem[i]);
+        safe_close(m->fd);
+        free(m);
+        return NULL;
+}
+
+/*
+ * mailbox_check() - whether the segment still holds its layout (a peer may have truncated it)
+ *
+ * The daemon calls this before it inspects the mapping, so that a truncation makes the mailbox
+ * unusable, not the daemon crash.
+ *
+ * Return: 0; -EBADMSG if the segment is shorter than its layout; -errno from fstat.
+ */
+int mailbox_check(const Mailbox *m) {
+        struct stat st;
+
+        if (!m->ring.hdr)
+                return -EBADMSG;
+        if (fstat(m->fd, &st) < 0)
+                return -errno;
+        return (uint64_t)st.st_size < m->geo.total_size ? -EBADMSG : 0;
+}
+
+/*
+ * mailbox_rights() - the WIRE_RIGHT_* bits the credentials get: the owner class, else the group
+ * class (primary or supplementary group), else others, like file permission bits. root gets rw.
+ */
+uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        unsigned bits;
+        bool in_group = gid == m->gid;
+
+        if (uid == 0)
+                return WIRE_RIGHT_R | WIRE_RIGHT_W;
+        for (size_t i = 0; i < n_groups && !in_group; i++)
+                in_group = groups[i] == m->gid;
+        if (uid == m->uid)
+                bits = (m->mode >> 6) & 7;
+        else if (in_group)
+                bits = (m->mode >> 3) & 7;
+        else
+                bits = m->mode & 7;
+        return ((bits & 4) ? WIRE_RIGHT_R : 0) | ((bits & 2) ? WIRE_RIGHT_W : 0);
+}
+
+/*
+ * mailbox_att_alloc() - give @a a free attachment index and publish @token in the header
+ *
+ * Return: 0 and *@ret_idx; -EMFILE when LAYOUT_ATT_MAX attachments exist.
+ */
+int mailbox_att_alloc(Mailbox *m, Attachment *a, uint32_t token, unsigned *ret_idx) {
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
+                if (m->att[i])
+                        continue;
+                /* a stale token (a peer may write the table) must not survive into a new grant */
+                atomic_store(&m->ring.hdr->att[i], token);
+                m->att[i] = a;
+                m->n_att++;
+                *ret_idx = i;
+                return 0;
+        }
+        return -EMFILE;
+}
+
+/*
+ * mailbox_att_free() - release index @idx once its holder's ring state is repaired
+ */
+void mailbox_att_free(Mailbox *m, unsigned idx) {
+        if (idx >= LAYOUT_ATT_MAX || !m->att[idx])
+                return;
+        m->att[idx] = NULL;
+        m->n_att--;
+        if (m->ring.hdr)
+                atomic_store(&m->ring.hdr->att[idx], TOKEN_NONE);
+}
+
+/*
+ * mailbox_max_token() - the largest token present anywhere in the mapping (lock, slots, table),
+ * so that a restarted daemon issues tokens above every one it adopted
+ */
+uint32_t mailbox_max_token(const Mailbox *m) {
+        uint32_t max = LOCK_TOKEN(atomic_load(&m->ring.hdr->lock));
+
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                max = MAX(max, atomic_load(&m->ring.hdr->att[i]));
+        for (uint64_t p = 0; p < m->geo.slots; p++)
+                max = MAX(max, slot_word_token(atomic_load(&ring_slot(&m->ring, p)->word)));
+        return max;
+}
+
+/*
+ * mailbox_info() - what info and list report; the ring is read without its lock
+ */
+void mailbox_info(const Mailbox *m, WireInfo *ret) {
+        WireInfo i = {
+                .slots = m->geo.slots,
+                .slot_size = m->geo.slot_size,
+                .mode = m->mode,
+                .attached = m->n_att,
+                .uid = (uint32_t)m->uid,
+                .gid = (uint32_t)m->gid,
+                .generation = m->geo.generation,
+        };
+
+        if (mailbox_check(m) >= 0) {
+                RingCounts c;
+
+                ring_count(&m->ring, &c);
+                i.queued = c.ready;
+                i.claimed = c.claimed;
+                i.taken = c.taken;
+                i.sent = c.sent;
+                i.received = atomic_load(&m->ring.hdr->received);
+                i.recovered = atomic_load(&m->ring.hdr->recovered);
+        }
+        *ret = i;
+}

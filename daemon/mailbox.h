@@ -1,0 +1,57 @@
+/* mailbox.h — one mailbox as the daemon owns it: its objects in /dev/shm, its policy, its slots
+ * of attachment. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/layout.h"
+#include "proto/names.h"
+#include "proto/ring.h"
+#include "proto/wire.h"
+
+typedef struct Attachment Attachment;
+
+/* Marks an attachment index held by a session of an earlier daemon (found at adoption). */
+#define MAILBOX_ATT_FOREIGN ((Attachment *)1)
+
+typedef struct Mailbox {
+        struct Mailbox *next; /* in the manager's registry, or its list of destroyed ones */
+        char name[NAMES_NAME_MAX + 1];
+        char prefix[NAMES_PREFIX_MAX + 1];
+        uid_t uid;
+        gid_t gid;
+        uint32_t mode;
+        LayoutGeometry geo;
+
+        int fd;             /* the segment */
+        Ring ring;          /* mapped once published or adopted; semaphores open */
+        bool sems_made;     /* we created the semaphores: unlink them if never published */
+        bool tmp_made;      /* the temporary segment name exists */
+        bool published;     /* under its final name */
+        bool destroyed;     /* names removed; the object lives on while attachments remain */
+        uint64_t preallocated;
+
+        Attachment *att[LAYOUT_ATT_MAX];
+        unsigned n_att;
+} Mailbox;
+
+int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid,
+                    gid_t gid, uint32_t mode, Mailbox **ret);
+int mailbox_prealloc_step(Mailbox *m, uint64_t chunk);
+int mailbox_publish(Mailbox *m);
+int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid,
+                  uint32_t mode, Mailbox **ret);
+void mailbox_unlink(Mailbox *m);
+Mailbox *mailbox_free(Mailbox *m);
+static inline void mailbox_freep(Mailbox **m) {
+        mailbox_free(*m);
+}
+
+int mailbox_check(const Mailbox *m);
+uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
+int mailbox_att_alloc(Mailbox *m, Attachment *a, uint32_t token, unsigned *ret_idx);
+void mailbox_att_free(Mailbox *m, unsigned idx);
+uint32_t mailbox_max_token(const Mailbox *m);
+void mailbox_info(const Mailbox *m, WireInfo *ret);

@@ -1,0 +1,651 @@
+/* manager.c — the daemon as a whole: start-up (instance lock, adoption, socket), the event
+ * loop, the registry of mailboxes, creates in progress, repairs waiting for a lock, shutdown.
+ *
+ * Start-up order matters: the prefix's flock comes before anything touches /dev/shm or the
+ * socket (one daemon per prefix); then mailboxes recorded in the private state file are
+ * adopted (each validated, its epoch bumped so clients notice the new daemon); then only
+ * provable garbage is removed (temporaries of an interrupted create, semaphores whose segment
+ * is gone) and everything else that is not ours to judge is reported and kept; the socket is
+ * bound last, so a client that can connect finds every mailbox already there.
+ *
+ * The daemon never blocks on anything a client can hold: repairs that find the lock held by a
+ * live process wait in a queue retried from a timer; large creates preallocate in steps
+ * scheduled as zero-timeouts, so I/O of other clients is polled between two steps.
+ */
+#include "config.h"
+
+#include "daemon/manager.h"
+
+#include <dirent.h>
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/state.h"
+#include "proto/crash.h"
+#include "proto/util.h"
+
+/* Preallocation per loop iteration: ~8 ms of fallocate on tmpfs here. */
+#define BUILD_CHUNK (UINT64_C(32) << 20)
+#define RELEASE_RETRY_US 2000
+#define ACCEPT_RETRY_MS 100
+
+struct Build {
+        Build *next;
+        Manager *manager;
+        Mailbox *mb;
+        struct event *ev;
+        BuildDone done;
+        void *userdata;
+};
+
+Mailbox *manager_find(Manager *m, const char *name) {
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                if (strcmp(mb->name, name) == 0)
+                        return mb;
+        return NULL;
+}
+
+/* A name is taken by a published mailbox or by a create in progress. */
+bool manager_name_taken(Manager *m, const char *name) {
+        if (manager_find(m, name))
+                return true;
+        for (Build *b = m->builds; b; b = b->next)
+                if (strcmp(b->mb->name, name) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * manager_token_new() - a fresh attachment token: never 0 or TOKEN_DAEMON, and above every
+ * token adopted at start-up, so none is reused while present anywhere
+ */
+uint32_t manager_token_new(Manager *m) {
+        if (m->next_token < TOKEN_FIRST) {
+                log_warning("attachment tokens wrapped around");
+                m->next_token = TOKEN_FIRST;
+        }
+        return m->next_token++;
+}
+
+/* A generation unique per creation, also across daemon restarts (wall clock, strictly rising). */
+uint64_t manager_generation_new(Manager *m) {
+        struct timespec ts;
+        uint64_t g;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        g = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (g <= m->last_generation)
+                g = m->last_generation + 1;
+        m->last_generation = g;
+        return g;
+}
+
+int manager_save_state(Manager *m) {
+        _cleanup_free_ StateEntry *v = calloc(m->n_mailboxes + 1, sizeof(*v));
+        size_t n = 0;
+        int r;
+
+        if (!v)
+                return log_errno(LOG_ERR, -ENOMEM, "cannot save state");
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next, n++) {
+                v[n] = (StateEntry){ .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode };
+                strcpy(v[n].name, mb->name);
+        }
+        r = state_save(m->state_path, v, n);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot save state to %s", m->state_path);
+        return 0;
+}
+
+/* Keep the registry sorted by name, so list output is stable. */
+void manager_add_mailbox(Manager *m, Mailbox *mb) {
+        Mailbox **p = &m->mailboxes;
+
+        while (*p && strcmp((*p)->name, mb->name) < 0)
+                p = &(*p)->next;
+        mb->next = *p;
+        *p = mb;
+        m->n_mailboxes++;
+}
+
+static void unlink_from(Mailbox **list, Mailbox *mb) {
+        for (Mailbox **p = list; *p; p = &(*p)->next)
+                if (*p == mb) {
+                        *p = mb->next;
+                        mb->next = NULL;
+                        return;
+                }
+}
+
+/*
+ * manager_destroy_mailbox() - remove @mb's names and policy; the object lives on until its
+ * last attachment is released, so repairs still find it
+ */
+void manager_destroy_mailbox(Manager *m, Mailbox *mb) {
+        unlink_from(&m->mailboxes, mb);
+        m->n_mailboxes--;
+        mailbox_unlink(mb);
+        (void)manager_save_state(m);
+        if (mb->n_att == 0) {
+                mailbox_free(mb);
+                return;
+        }
+        mb->next = m->destroyed;
+        m->destroyed = mb;
+}
+
+/* Repair and free one released attachment. Returns false while a live process holds the lock. */
+static bool release_try(Manager *m, Attachment *a) {
+        Mailbox *mb = a->mailbox;
+        RingRepair rep = {};
+        int r;
+
+        r = mailbox_check(mb);
+        if (r >= 0)
+                r = ring_repair(&mb->ring, a->token, a->idx, &rep);
+        if (r == -EBUSY)
+                return false;
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "repair of %s for token %u impossible", mb->name, a->token);
+        else if (rep.held_lock || rep.rolled || rep.abandoned || rep.redelivered)
+                log_info("repaired %s after token %u: lock %s, %u step(s) rolled forward, %u claim(s) "
+                         "abandoned, %u message(s) redelivered, head passed %u slot(s)",
+                         mb->name, a->token, rep.held_lock ? "released" : "free", rep.rolled,
+                         rep.abandoned, rep.redelivered, rep.head_advanced);
+        mailbox_att_free(mb, a->idx);
+        free(a);
+        if (mb->destroyed && mb->n_att == 0) {
+                unlink_from(&m->destroyed, mb);
+                mailbox_free(mb);
+        }
+        return true;
+}
+
+static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
+        Manager *m = userdata;
+        Attachment **p = &m->releases;
+
+        while (*p) {
+                Attachment *a = *p;
+
+                *p = a->next;
+                if (!release_try(m, a)) {
+                        a->next = *p;
+                        *p = a;
+                        p = &a->next;
+                }
+        }
+        if (m->releases) {
+                struct timeval tv = { 0, RELEASE_RETRY_US };
+                evtimer_add(m->release_timer, &tv);
+        }
+}
+
+/*
+ * manager_release() - repair the ring state of a finished attachment and free its index; the
+ * caller has unlinked @a from its session, and the daemon owns it from here
+ */
+void manager_release(Manager *m, Attachment *a) {
+        a->session = NULL;
+        if (release_try(m, a))
+                return;
+        a->next = m->releases;
+        m->releases = a;
+        if (!evtimer_pending(m->release_timer, NULL)) {
+                struct timeval tv = { 0, RELEASE_RETRY_US };
+                evtimer_add(m->release_timer, &tv);
+        }
+}
+
+static void build_free(Manager *m, Build *b) {
+        for (Build **p = &m->builds; *p; p = &(*p)->next)
+                if (*p == b) {
+                        *p = b->next;
+                        break;
+                }
+        if (b->ev)
+                event_free(b->ev);
+        mailbox_free(b->mb); /* NULL once published */
+        free(b);
+}
+
+static void build_step(evutil_socket_t fd, short what, void *userdata) {
+        Build *b = userdata;
+        Manager *m = b->manager;
+        BuildDone done = b->done;
+        void *ud = b->userdata;
+        int r;
+
+        r = mailbox_prealloc_step(b->mb, BUILD_CHUNK);
+        if (r > 0) {
+                struct timeval zero = { 0, 0 };
+                evtimer_add(b->ev, &zero);
+                return;
+        }
+        if (r == 0)
+                r = mailbox_publish(b->mb);
+        if (r >= 0) {
+                manager_add_mailbox(m, TAKE_PTR(b->mb));
+                (void)manager_save_state(m);
+        } else if (r != -EEXIST)
+                log_errno(LOG_ERR, r, "create of %s failed", b->mb->name);
+        build_free(m, b);
+        done(ud, r);
+}
+
+/*
+ * manager_build_start() - preallocate and publish @mb in steps; @done gets 0 or a negative errno
+ * @mb: owned by the build from here on, also on failure
+ *
+ * Return: 0 and *@ret (to cancel with manager_build_cancel() before @done is called); -ENOMEM.
+ */
+int manager_build_start(Manager *m, Mailbox *mb, BuildDone done, void *userdata, Build **ret) {
+        struct timeval zero = { 0, 0 };
+        Build *b = calloc(1, sizeof(*b));
+
+        if (!b) {
+                mailbox_free(mb);
+                return -ENOMEM;
+        }
+        *b = (Build){ .manager = m, .mb = mb, .done = done, .userdata = userdata };
+        b->next = m->builds;
+        m->builds = b;
+        b->ev = evtimer_new(m->base, build_step, b);
+        if (!b->ev || evtimer_add(b->ev, &zero) < 0) {
+                build_free(m, b);
+                return -ENOMEM;
+        }
+        *ret = b;
+        return 0;
+}
+
+/* Cancel a create in progress (its client went away): everything it made is removed. */
+void manager_build_cancel(Manager *m, Build *b) {
+        build_free(m, b);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *userdata) {
+        Manager *m = userdata;
+        Conn *c;
+        int r;
+
+        if (m->n_sessions >= MANAGER_MAX_CONNECTIONS) {
+                log_warning("refused a connection: %u sessions exist", m->n_sessions);
+                close(fd);
+                return;
+        }
+        r = conn_new(m, fd, &c);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot serve a new connection");
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *userdata) {
+        evconnlistener_enable(userdata);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *userdata) {
+        Manager *m = userdata;
+        int e = EVUTIL_SOCKET_ERROR();
+        struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+        /* Out of file descriptors: the pending connection stays pending, so libevent would
+         * report it again at once. Pause the listener and retry from a timer. */
+        log_errno(LOG_WARNING, -e, "accept failed, pausing for %d ms", ACCEPT_RETRY_MS);
+        evconnlistener_disable(l);
+        event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, l, &tv);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        if (m->listener)
+                evconnlistener_disable(m->listener);
+        event_base_loopbreak(m->base);
+}
+
+static int take_instance_lock(Manager *m) {
+        int r;
+
+        r = names_lockfile(m->lock_path, sizeof(m->lock_path), m->config.prefix);
+        if (r < 0)
+                return r;
+        for (int tries = 0; tries < 5; tries++) {
+                struct stat a, b;
+                int fd = open(m->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+                if (fd < 0)
+                        return log_errno(LOG_ERR, -errno, "cannot open %s", m->lock_path);
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = -errno;
+                        close(fd);
+                        if (r == -EWOULDBLOCK)
+                                return log_errno(LOG_ERR, -EADDRINUSE,
+                                                 "another shmboxd already serves prefix \"%s\" (%s is locked)",
+                                                 m->config.prefix, m->lock_path);
+                        return log_errno(LOG_ERR, r, "cannot lock %s", m->lock_path);
+                }
+                /* the previous holder may have unlinked it between our open and our lock */
+                if (fstat(fd, &a) == 0 && stat(m->lock_path, &b) == 0 && a.st_ino == b.st_ino) {
+                        m->lock_fd = fd;
+                        return 0;
+                }
+                close(fd);
+        }
+        return log_errno(LOG_ERR, -EAGAIN, "cannot lock %s", m->lock_path);
+}
+
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[4096];
+        size_t n = strlen(path);
+
+        if (n >= sizeof(buf))
+                return -ENAMETOOLONG;
+        memcpy(buf, path, n + 1);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int adopt_mailboxes(Manager *m) {
+        _cleanup_free_ StateEntry *v = NULL;
+        size_t n = 0, adopted = 0;
+        int r;
+
+        r = state_load(m->state_path, &v, &n);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot read state file %s", m->state_path);
+        if (r > 0)
+                log_warning("state file %s: skipped %d invalid line(s)", m->state_path, r);
+        for (size_t i = 0; i < n; i++) {
+                Mailbox *mb;
+
+                if (i == n / 2 && n > 1)
+                        CRASH_POINT(daemon_adopt_half);
+                if (manager_find(m, v[i].name))
+                        continue;
+                r = mailbox_adopt(m->config.prefix, v[i].name, v[i].generation, v[i].uid, v[i].gid, v[i].mode, &mb);
+                if (r < 0) {
+                        log_errno(LOG_WARNING, r, "not adopting mailbox %s (kept as it is)", v[i].name);
+                        continue;
+                }
+                m->next_token = MAX(m->next_token, mailbox_max_token(mb) + 1);
+                m->last_generation = MAX(m->last_generation, mb->geo.generation);
+                manager_add_mailbox(m, mb);
+                adopted++;
+                log_info("adopted mailbox %s (%u x %u bytes, %u attachment(s) of an earlier daemon)",
+                         mb->name, mb->geo.slots, mb->geo.slot_size, mb->n_att);
+        }
+        if (adopted != n)
+                (void)manager_save_state(m);
+        return 0;
+}
+
+/* Parse "sem.<prefix>.NAME.<role>.<16 hex>" into NAME and generation. */
+static bool parse_sem_entry(const char *prefix, const char *entry, char name[NAMES_NAME_MAX + 1], uint64_t *gen) {
+        size_t pl = strlen(prefix), n = strlen(entry);
+        const char *rest, *dot;
+
+        if (strncmp(entry, "sem.", 4) != 0 || strncmp(entry + 4, prefix, pl) != 0 || entry[4 + pl] != '.')
+                return false;
+        rest = entry + 5 + pl;
+        if (n < (size_t)(rest - entry) + 18 || entry[n - 17] != '.')
+                return false;
+        *gen = strtoull(entry + n - 16, NULL, 16);
+        dot = entry + n - 17;
+        while (dot > rest && dot[-1] != '.')
+                dot--;
+        if (dot <= rest + 1 || (size_t)(dot - 1 - rest) > NAMES_NAME_MAX)
+                return false;
+        memcpy(name, rest, (size_t)(dot - 1 - rest));
+        name[dot - 1 - rest] = 0;
+        return names_mailbox_valid(name);
+}
+
+/* Remove what can only be garbage of an earlier daemon of this prefix; report the rest. */
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static void sweep_shm(Manager *m) {
+        _cleanup_(closedirp) DIR *d = opendir(SHM_DIR);
+        const char *prefix = m->config.prefix;
+        size_t pl = strlen(prefix);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                const char *e = de->d_name;
+                char name[NAMES_NAME_MAX + 1], path[sizeof(SHM_DIR) + 256 + 8];
+                uint64_t gen;
+                Mailbox *mb;
+
+                if (strncmp(e, prefix, pl) == 0 && e[pl] == '.') {
+                        if (strncmp(e + pl, "..tmp.", 6) == 0) {
+                                snprintf(path, sizeof(path), SHM_DIR "/%s", e);
+                                if (unlinkat(dirfd(d), e, 0) == 0)
+                                        log_notice("removed %s, left by an interrupted create", path);
+                        } else if (e[pl + 1] != '.' && !manager_find(m, e + pl + 1))
+                                log_warning("keeping " SHM_DIR "/%s: not a mailbox of this daemon's state", e);
+                        continue;
+                }
+                if (!parse_sem_entry(prefix, e, name, &gen))
+                        continue;
+                mb = manager_find(m, name);
+                if (mb && mb->geo.generation == gen)
+                        continue;
+                snprintf(path, sizeof(path), SHM_DIR "/%s.%s", prefix, name);
+                if (!mb && access(path, F_OK) == 0) {
+                        log_warning("keeping " SHM_DIR "/%s: its segment exists but is not adopted", e);
+                        continue;
+                }
+                if (unlinkat(dirfd(d), e, 0) == 0)
+                        log_notice("removed " SHM_DIR "/%s: a semaphore without its segment", e);
+        }
+}
+
+static int bind_socket(Manager *m) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *path = m->config.socket_path;
+        _cleanup_free_ char *dir = NULL;
+        struct stat st;
+        char *slash;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return log_errno(LOG_ERR, -ENAMETOOLONG, "socket path %s", path);
+        strcpy(sa.sun_path, path);
+
+        dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                r = mkdir_parents(dir, 0755);
+                if (r < 0)
+                        return log_errno(LOG_ERR, r, "cannot create %s", dir);
+        }
+        if (lstat(path, &st) == 0) {
+                _cleanup_close_ int fd = -1;
+
+                if (!S_ISSOCK(st.st_mode))
+                        return log_errno(LOG_ERR, -EEXIST, "%s exists and is not a socket", path);
+                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN))
+                        return log_errno(LOG_ERR, -EADDRINUSE, "%s is served by another daemon", path);
+                if (unlink(path) < 0)
+                        return log_errno(LOG_ERR, -errno, "cannot remove stale socket %s", path);
+                log_info("removed stale socket %s", path);
+        }
+        m->listener = evconnlistener_new_bind(m->base, accept_cb, m,
+                                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+                                              (struct sockaddr *)&sa, sizeof(sa));
+        if (!m->listener)
+                return log_errno(LOG_ERR, -errno, "cannot listen on %s", path);
+        m->socket_bound = true;
+        evconnlistener_set_error_cb(m->listener, accept_error_cb);
+        /* every user may connect: access is decided per request */
+        if (chmod(path, 0666) < 0)
+                return log_errno(LOG_ERR, -errno, "cannot chmod %s", path);
+        return 0;
+}
+
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+/*
+ * manager_new() - start a daemon instance: lock, adopt, sweep, listen
+ * @ret: the manager, freed with manager_free()
+ *
+ * Return: 0; -EADDRINUSE if another daemon holds the prefix or serves the socket; another
+ *         negative errno (already logged).
+ */
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        m->lock_fd = -1;
+        m->next_token = TOKEN_FIRST;
+        if (!names_prefix_valid(config->prefix))
+                return log_errno(LOG_ERR, -EINVAL, "invalid prefix \"%s\"", config->prefix);
+        if (snprintf(m->state_path, sizeof(m->state_path), "%s/%s.mailboxes", config->state_dir,
+                     config->prefix) >= (int)sizeof(m->state_path))
+                return -ENAMETOOLONG;
+
+        raise_fd_limit();
+        signal(SIGPIPE, SIG_IGN);
+        m->base = event_base_new();
+        if (!m->base)
+                return -ENOMEM;
+
+        r = take_instance_lock(m);
+        if (r < 0)
+                return r;
+        r = mkdir_parents(config->state_dir, 0700);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot create state directory %s", config->state_dir);
+        r = adopt_mailboxes(m);
+        if (r < 0)
+                return r;
+        sweep_shm(m);
+
+        m->release_timer = evtimer_new(m->base, release_timer_cb, m);
+        m->sig_term = evsignal_new(m->base, SIGTERM, signal_cb, m);
+        m->sig_int = evsignal_new(m->base, SIGINT, signal_cb, m);
+        if (!m->release_timer || !m->sig_term || !m->sig_int || evsignal_add(m->sig_term, NULL) < 0 ||
+            evsignal_add(m->sig_int, NULL) < 0)
+                return -ENOMEM;
+
+        r = bind_socket(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        log_info("shmboxd %s serving %s, prefix \"%s\", %u mailbox(es)", PACKAGE_VERSION,
+                 m->config.socket_path, m->config.prefix, m->n_mailboxes);
+        if (event_base_dispatch(m->base) < 0)
+                return log_errno(LOG_ERR, -EIO, "event loop failed");
+        return 0;
+}
+
+/*
+ * manager_free() - stop: close every session without repairing anything (the clients carry
+ * on through shared memory), unmap the mailboxes without removing them, remove the socket and
+ * the instance lock
+ *
+ * Return: NULL.
+ */
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->sessions) {
+                Session *s = m->sessions;
+
+                /* drop the books first, so the hang-up frees the session instead of orphaning it */
+                while (s->atts) {
+                        Attachment *a = s->atts;
+                        s->atts = a->next;
+                        free(a);
+                }
+                s->n_atts = 0;
+                if (s->conn)
+                        conn_free(s->conn);
+                else
+                        session_free(s);
+        }
+        while (m->builds)
+                build_free(m, m->builds);
+        while (m->releases) {
+                Attachment *a = m->releases;
+                m->releases = a->next;
+                free(a);
+        }
+        while (m->mailboxes) {
+                Mailbox *mb = m->mailboxes;
+                m->mailboxes = mb->next;
+                mailbox_free(mb);
+        }
+        while (m->destroyed) {
+                Mailbox *mb = m->destroyed;
+                m->destroyed = mb->next;
+                mailbox_free(mb);
+        }
+        if (m->listener)
+                evconnlistener_free(m->listener);
+        if (m->socket_bound)
+                (void)unlink(m->config.socket_path);
+        if (m->release_timer)
+                event_free(m->release_timer);
+        if (m->sig_term)
+                event_free(m->sig_term);
+        if (m->sig_int)
+                event_free(m->sig_int);
+        if (m->base)
+                event_base_free(m->base);
+        if (m->lock_fd >= 0) {
+                (void)unlink(m->lock_path); /* while still holding it: see take_instance_lock() */
+                close(m->lock_fd);
+        }
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,73 @@
+/* manager.h — the daemon as a whole: the event loop, the listening socket, the registry of
+ * mailboxes and sessions, start-up adoption and shutdown. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/mailbox.h"
+#include "daemon/session.h"
+#include "proto/names.h"
+
+struct event_base;
+struct evconnlistener;
+struct event;
+
+#define MANAGER_DEFAULT_MAX_MAILBOX_BYTES (UINT64_C(1) << 30)
+#define MANAGER_DEFAULT_STATE_DIR "/var/lib/shmbox"
+#define MANAGER_MAX_MAILBOXES 1024u
+#define MANAGER_MAX_CONNECTIONS 4096u
+
+typedef struct ManagerConfig {
+        const char *socket_path;
+        const char *prefix;
+        const char *state_dir;
+        uint64_t max_mailbox_bytes; /* cap on a mailbox's total size */
+} ManagerConfig;
+
+typedef struct Build Build;
+
+typedef struct Manager {
+        ManagerConfig config;
+        char state_path[4096];
+        char lock_path[NAMES_OBJECT_MAX + 16];
+        int lock_fd;
+        bool socket_bound;
+
+        struct event_base *base;
+        struct evconnlistener *listener;
+        struct event *sig_term, *sig_int, *release_timer;
+
+        Mailbox *mailboxes;     /* published, by name (a list: counts are capped) */
+        Mailbox *destroyed;     /* destroyed, kept until their last attachment is released */
+        unsigned n_mailboxes;
+        Build *builds;          /* creates in progress */
+        Session *sessions;
+        unsigned n_sessions;
+        Attachment *releases;   /* attachments whose repair waits for a live lock holder */
+
+        uint32_t next_token;
+        uint64_t last_generation;
+        uint64_t next_session_id;
+} Manager;
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}
+int manager_run(Manager *m);
+
+Mailbox *manager_find(Manager *m, const char *name);
+bool manager_name_taken(Manager *m, const char *name);
+uint32_t manager_token_new(Manager *m);
+uint64_t manager_generation_new(Manager *m);
+int manager_save_state(Manager *m);
+void manager_add_mailbox(Manager *m, Mailbox *mb);
+void manager_destroy_mailbox(Manager *m, Mailbox *mb);
+void manager_release(Manager *m, Attachment *a);
+
+/* An asynchronous create: preallocation in steps, then the reply through @done. */
+typedef void (*BuildDone)(void *userdata, int status);
+int manager_build_start(Manager *m, Mailbox *mb, BuildDone done, void *userdata, Build **ret);
+void manager_build_cancel(Manager *m, Build *b);

@@ -1,0 +1,221 @@
+/* session.c — one client connection's identity and holdings, and the proof of its death.
+ *
+ * Credentials (SO_PEERCRED, SO_PEERGROUPS) are taken once, at accept, and never again: a
+ * process that changes its uid reconnects. Death is seen from the kernel: the peer's pidfd
+ * (SO_PEERPIDFD, or pidfd_open() of the peer's pid where the kernel lacks it) becomes readable
+ * when the process exits, and only then are its attachments repaired (DESIGN.md invariant 5).
+ * A socket hang-up alone makes a session that still holds attachments *orphaned*: no more
+ * requests, holdings pinned until the pidfd proves death. A peer in another pid namespace has
+ * pid 0 in SO_PEERCRED; pidfd_open(0) is never called — SO_PEERPIDFD names it regardless.
+ */
+#include "config.h"
+
+#include "daemon/session.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "daemon/conn.h"
+#include "daemon/log.h"
+#include "daemon/mailbox.h"
+#include "daemon/manager.h"
+#include "proto/util.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; missing from Debian 12's headers */
+#endif
+
+static int peer_pidfd(int fd, pid_t pid) {
+        int pidfd = -1;
+        socklen_t len = sizeof(pidfd);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+                return pidfd;
+        if (pid <= 0)
+                return -ESRCH;
+        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        return pidfd >= 0 ? pidfd : -errno;
+}
+
+static void session_died(evutil_socket_t fd, short what, void *userdata) {
+        Session *s = userdata;
+        Manager *m = s->manager;
+        unsigned n = s->n_atts;
+
+        log_full(n ? LOG_INFO : LOG_DEBUG, "session %llu (pid %d) ended, releasing %u attachment(s)",
+                 (unsigned long long)s->id, (int)s->cred.pid, n);
+        while (s->atts) {
+                Attachment *a = s->atts;
+
+                s->atts = a->next;
+                s->n_atts--;
+                manager_release(m, a);
+        }
+        if (s->conn)
+                conn_free(s->conn); /* hangs the session up, which frees it: it holds nothing */
+        else
+                session_free(s);
+}
+
+/*
+ * session_new() - a session for the connected socket @fd, with the peer's credentials and pidfd
+ * @ret: the session, linked into @m; freed with session_free()
+ *
+ * Return: 0; -ENOMEM; a negative errno from getsockopt() or the event loop.
+ */
+int session_new(Manager *m, int fd, Session **ret) {
+        Session *s;
+        socklen_t len;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->manager = m;
+        s->pidfd = -1;
+        len = sizeof(s->cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &s->cred, &len) < 0) {
+                free(s);
+                return -errno;
+        }
+        len = sizeof(s->groups);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0)
+                s->n_groups = len / sizeof(gid_t);
+        else if (errno == ERANGE)
+                log_warning("peer pid %d has more than %d groups; only its primary group counts",
+                            (int)s->cred.pid, SESSION_GROUPS_MAX);
+
+        s->pidfd = peer_pidfd(fd, s->cred.pid);
+        if (s->pidfd < 0) {
+                log_warning("no pidfd for peer pid %d (%s): its death cannot be proven, so what it "
+                            "attaches stays pinned", (int)s->cred.pid, strerror(-s->pidfd));
+                s->pidfd = -1;
+        } else {
+                s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, session_died, s);
+                if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
+                        session_free(s);
+                        return -ENOMEM;
+                }
+        }
+        s->id = ++m->next_session_id;
+        s->next = m->sessions;
+        if (s->next)
+                s->next->prev = s;
+        m->sessions = s;
+        m->n_sessions++;
+        *ret = s;
+        return 0;
+}
+
+/*
+ * session_hangup() - the socket is gone: free the session if it holds nothing, else keep its
+ * holdings pinned (orphaned) until its pidfd proves the process dead
+ */
+void session_hangup(Session *s) {
+        s->conn = NULL;
+        if (s->n_atts == 0) {
+                session_free(s);
+                return;
+        }
+        log_info("session %llu (pid %d) hung up holding %u attachment(s): orphaned until it exits",
+                 (unsigned long long)s->id, (int)s->cred.pid, s->n_atts);
+}
+
+/*
+ * session_free() - unlink and free; attachments are dropped from the daemon's books without
+ * touching shared memory (used at shutdown, where the clients carry on without the daemon)
+ *
+ * Return: NULL.
+ */
+Session *session_free(Session *s) {
+        Manager *m;
+
+        if (!s)
+                return NULL;
+        m = s->manager;
+        while (s->atts) {
+                Attachment *a = s->atts;
+
+                s->atts = a->next;
+                if (a->mailbox->att[a->idx] == a)
+                        a->mailbox->att[a->idx] = MAILBOX_ATT_FOREIGN;
+                free(a);
+        }
+        if (s->prev)
+                s->prev->next = s->next;
+        else if (m->sessions == s)
+                m->sessions = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        m->n_sessions--;
+        if (s->pidfd_event)
+                event_free(s->pidfd_event);
+        safe_close(s->pidfd);
+        free(s);
+        return NULL;
+}
+
+/*
+ * session_attach() - record a new attachment of @s to @mb with @rights
+ *
+ * Return: 0; -EMFILE at SESSION_ATTACHMENTS_MAX attachments of this session or LAYOUT_ATT_MAX of
+ *         the mailbox; -ENOMEM.
+ */
+int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret) {
+        Attachment *a;
+        int r;
+
+        if (s->n_atts >= SESSION_ATTACHMENTS_MAX)
+                return -EMFILE;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->session = s;
+        a->mailbox = mb;
+        a->rights = rights;
+        a->token = manager_token_new(s->manager);
+        r = mailbox_att_alloc(mb, a, a->token, &a->idx);
+        if (r < 0) {
+                free(a);
+                return r;
+        }
+        a->next = s->atts;
+        s->atts = a;
+        s->n_atts++;
+        *ret = a;
+        return 0;
+}
+
+/*
+ * session_detach() - the client let go of the attachment @token; its ring state is repaired
+ * (normally there is nothing to repair) before its index is reused
+ *
+ * Return: 0; -ENOENT if this session holds no such attachment.
+ */
+int session_detach(Session *s, uint32_t token) {
+        for (Attachment **p = &s->atts; *p; p = &(*p)->next) {
+                Attachment *a = *p;
+
+                if (a->token != token)
+                        continue;
+                *p = a->next;
+                s->n_atts--;
+                manager_release(s->manager, a);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/*
+ * session_token_pid() - the pid of the session holding attachment @token, or 0
+ */
+pid_t session_token_pid(Manager *m, uint32_t token) {
+        for (Session *s = m->sessions; s; s = s->next)
+                for (Attachment *a = s->atts; a; a = a->next)
+                        if (a->token == token)
+                                return s->cred.pid;
+        return 0;
+}

@@ -1,0 +1,73 @@
+/* crash-child.c — a peer process for the crash tests: attaches to a mailbox and sends, receives
+ * or idles, reporting on stdout; run with SHMBOX_CRASH_AT=point to die at a crash point.
+ *
+ *   crash-child SOCKET NAME send COUNT SIZE   send COUNT messages of SIZE bytes "<i>:<pattern>"
+ *   crash-child SOCKET NAME recv COUNT        receive COUNT messages, print "got LEN PAYLOAD"
+ *   crash-child SOCKET NAME idle              attach and wait to be killed
+ * Every mode first prints "attached" once the box is usable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/shmbox.h"
+
+static int fail(const char *what, int r) {
+        fprintf(stderr, "crash-child: %s: %s\n", what, shmbox_strerror(r));
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        shmbox_client *c;
+        shmbox *box;
+        long count = argc > 4 ? atol(argv[4]) : 1;
+        int r;
+
+        if (argc < 4) {
+                fprintf(stderr, "usage: crash-child SOCKET NAME send|recv|idle [COUNT [SIZE]]\n");
+                return 2;
+        }
+        setvbuf(stdout, NULL, _IONBF, 0);
+        r = shmbox_connect(argv[1], &c);
+        if (r < 0)
+                return fail("connect", r);
+        r = shmbox_attach(c, argv[2], &box);
+        if (r < 0)
+                return fail("attach", r);
+        printf("attached\n");
+
+        if (strcmp(argv[3], "send") == 0) {
+                size_t size = argc > 5 ? (size_t)atol(argv[5]) : 16;
+                char *buf = malloc(size + 32);
+
+                for (long i = 0; i < count; i++) {
+                        int n = snprintf(buf, size + 32, "%ld:", i);
+                        for (size_t k = (size_t)n; k < size; k++)
+                                buf[k] = (char)('a' + k % 26);
+                        r = shmbox_send(box, buf, size > (size_t)n ? size : (size_t)n, -1);
+                        if (r < 0)
+                                return fail("send", r);
+                }
+                printf("sent %ld\n", count);
+                free(buf);
+        } else if (strcmp(argv[3], "recv") == 0) {
+                size_t cap = shmbox_slot_size(box);
+                char *buf = malloc(cap + 1);
+
+                for (long i = 0; i < count; i++) {
+                        ssize_t n = shmbox_recv(box, buf, cap, -1);
+                        if (n < 0)
+                                return fail("recv", (int)n);
+                        printf("got %zd %.*s\n", n, (int)(n > 40 ? 40 : n), buf);
+                }
+                free(buf);
+        } else if (strcmp(argv[3], "idle") == 0) {
+                for (;;)
+                        pause();
+        } else
+                return 2;
+        shmbox_detach(box);
+        shmbox_disconnect(c);
+        return 0;
+}

@@ -1,0 +1,340 @@
+/* harness.c — the end-to-end suites' own daemons, deadlines and cleanup (see harness.h). */
+#include "config.h"
+
+#include "tests/harness.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double harness_scale(void) {
+        const char *e = getenv("SHMBOX_TEST_TIMEOUT_SCALE");
+        double s = e ? strtod(e, NULL) : 1.0;
+
+        return s >= 1.0 ? s : 1.0;
+}
+
+int harness_ms(int ms) {
+        return (int)(ms * harness_scale());
+}
+
+int64_t harness_now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char *harness_stem(void) {
+        static char stem[24];
+        const char *e = getenv("SHMBOX_TEST_PREFIX");
+
+        if (!stem[0]) {
+                if (e && *e && strlen(e) < 20)
+                        snprintf(stem, sizeof(stem), "%s", e);
+                else
+                        snprintf(stem, sizeof(stem), "shmboxt%d", (int)getpid() % 1000000);
+        }
+        return stem;
+}
+
+static void msleep(int ms) {
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void print_log(const TestDaemon *d) {
+        char buf[4096];
+        FILE *f = fopen(d->log, "re");
+        size_t n;
+
+        if (!f)
+                return;
+        fprintf(stderr, "---- shmboxd log (%s) ----\n", d->log);
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                fwrite(buf, 1, n, stderr);
+        fprintf(stderr, "---- end of log ----\n");
+        fclose(f);
+}
+
+static void spawn(TestDaemon *d) {
+        const char *bin = getenv("SHMBOXD");
+        const char *argv[16];
+        int n = 0, fd;
+        pid_t pid;
+
+        ck_assert_msg(bin && *bin, "SHMBOXD is not set (run the suites through make check)");
+        argv[n++] = bin;
+        argv[n++] = "--socket";
+        argv[n++] = d->socket;
+        argv[n++] = "--prefix";
+        argv[n++] = d->prefix;
+        argv[n++] = "--state-dir";
+        argv[n++] = d->state_dir;
+        argv[n++] = "--log-level";
+        argv[n++] = "debug";
+        for (int i = 0; i < 4; i++)
+                if (d->extra[i][0])
+                        argv[n++] = d->extra[i];
+        argv[n] = NULL;
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (fd >= 0) {
+                        dup2(fd, STDERR_FILENO);
+                        dup2(fd, STDOUT_FILENO);
+                }
+                unsetenv("SHMBOX_CRASH_AT");
+                execv(bin, (char **)argv);
+                _exit(127);
+        }
+        d->pid = pid;
+
+        /* up when a client can connect: the daemon binds its socket last */
+        int64_t deadline = harness_now_us() + (int64_t)harness_ms(10000) * 1000;
+        for (;;) {
+                shmbox_client *c;
+                int status;
+
+                if (shmbox_connect(d->socket, &c) == 0) {
+                        shmbox_disconnect(c);
+                        return;
+                }
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        d->pid = 0;
+                        print_log(d);
+                        ck_abort_msg("shmboxd exited during start-up (status 0x%x)", status);
+                }
+                if (harness_now_us() > deadline) {
+                        print_log(d);
+                        ck_abort_msg("shmboxd did not come up within %d ms", harness_ms(10000));
+                }
+                msleep(5);
+        }
+}
+
+void harness_daemon_start(TestDaemon *d, const char *const *extra) {
+        static unsigned counter;
+        const char *tmp = getenv("TMPDIR");
+
+        memset(d, 0, sizeof(*d));
+        snprintf(d->prefix, sizeof(d->prefix), "%s_%d_%u", harness_stem(), (int)getpid() % 100000, counter++);
+        snprintf(d->dir, sizeof(d->dir), "%s/shmboxtest.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+        ck_assert_msg(mkdtemp(d->dir), "mkdtemp %s: %s", d->dir, strerror(errno));
+        snprintf(d->socket, sizeof(d->socket), "%s/sock", d->dir);
+        snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
+        snprintf(d->log, sizeof(d->log), "%s/shmboxd.log", d->dir);
+        for (int i = 0; extra && extra[i] && i < 4; i++)
+                snprintf(d->extra[i], sizeof(d->extra[i]), "%s", extra[i]);
+        spawn(d);
+}
+
+void harness_daemon_restart(TestDaemon *d) {
+        ck_assert_int_eq(d->pid, 0);
+        spawn(d);
+}
+
+void harness_daemon_stop(TestDaemon *d) {
+        int status;
+
+        if (d->pid <= 0)
+                return;
+        kill(d->pid, SIGTERM);
+        status = harness_wait_exit(d->pid, harness_ms(10000));
+        d->pid = 0;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                print_log(d);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "shmboxd did not exit cleanly on SIGTERM (status 0x%x)", status);
+}
+
+void harness_daemon_kill(TestDaemon *d) {
+        if (d->pid <= 0)
+                return;
+        kill(d->pid, SIGKILL);
+        harness_wait_exit(d->pid, harness_ms(10000));
+        d->pid = 0;
+}
+
+static void rm_rf_dir(const char *dir) {
+        DIR *dd = opendir(dir);
+        struct dirent *de;
+        char path[512];
+
+        if (!dd)
+                return;
+        while ((de = readdir(dd))) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                if (de->d_type == DT_DIR)
+                        rm_rf_dir(path);
+                else
+                        unlink(path);
+        }
+        closedir(dd);
+        rmdir(dir);
+}
+
+void harness_daemon_done(TestDaemon *d) {
+        unsigned left;
+
+        harness_daemon_stop(d);
+        left = harness_count_objects(d->prefix);
+        if (left) {
+                print_log(d);
+                harness_sweep(d->prefix);
+        }
+        rm_rf_dir(d->dir);
+        ck_assert_msg(left == 0, "%u object(s) of prefix %s left in /dev/shm", left, d->prefix);
+}
+
+shmbox_client *harness_connect(const TestDaemon *d) {
+        shmbox_client *c = NULL;
+        int r = shmbox_connect(d->socket, &c);
+
+        ck_assert_msg(r == 0, "connect to %s: %s", d->socket, shmbox_strerror(r));
+        return c;
+}
+
+static bool object_of(const char *entry, const char *prefix) {
+        size_t n = strlen(prefix);
+
+        if (strncmp(entry, "sem.", 4) == 0)
+                entry += 4;
+        return strncmp(entry, prefix, n) == 0;
+}
+
+unsigned harness_count_objects(const char *prefix) {
+        DIR *d = opendir("/dev/shm");
+        struct dirent *de;
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (object_of(de->d_name, prefix))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* SIGKILL processes whose command line has "--prefix" followed by an argument starting with @prefix. */
+static void kill_daemons(const char *prefix) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char path[64], buf[4096];
+                ssize_t n;
+                int fd;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n <= 0)
+                        continue;
+                buf[n] = 0;
+                for (char *p = buf; p < buf + n; p += strlen(p) + 1)
+                        if (strcmp(p, "--prefix") == 0 && p + strlen(p) + 1 < buf + n &&
+                            strncmp(p + strlen(p) + 1, prefix, strlen(prefix)) == 0) {
+                                pid_t pid = (pid_t)atoi(de->d_name);
+                                kill(pid, SIGKILL);
+                                waitpid(pid, NULL, 0);
+                                break;
+                        }
+        }
+        closedir(d);
+}
+
+unsigned harness_sweep(const char *prefix) {
+        DIR *d;
+        struct dirent *de;
+        unsigned n = 0;
+
+        kill_daemons(prefix);
+        d = opendir("/dev/shm");
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (object_of(de->d_name, prefix) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+bool harness_wait_sleeping(pid_t pid, int ms) {
+        int64_t deadline = harness_now_us() + (int64_t)ms * 1000;
+
+        for (;;) {
+                char path[64], buf[512], *p;
+                ssize_t n;
+                int fd;
+
+                snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return false;
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n > 0) {
+                        buf[n] = 0;
+                        p = strrchr(buf, ')');
+                        if (p && p[1] == ' ' && p[2] == 'S')
+                                return true;
+                }
+                if (harness_now_us() > deadline)
+                        return false;
+                msleep(1);
+        }
+}
+
+int harness_wait_exit(pid_t pid, int ms) {
+        int64_t deadline = harness_now_us() + (int64_t)ms * 1000;
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+
+                if (r == pid)
+                        return status;
+                if (r < 0)
+                        return -1;
+                if (harness_now_us() > deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        return -1;
+                }
+                msleep(1);
+        }
+}
+
+void harness_unchecked_setup(void) {
+        harness_sweep(harness_stem());
+}
+
+void harness_unchecked_teardown(void) {
+        unsigned n = harness_sweep(harness_stem());
+
+        if (n)
+                fprintf(stderr, "harness: swept %u object(s) of %s left by a failed test\n", n, harness_stem());
+}

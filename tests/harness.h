@@ -1,0 +1,60 @@
+/* harness.h — what the end-to-end suites share: their own shmboxd per test (temporary socket,
+ * unique prefix, private state directory), scaled deadlines, and cleanup of /dev/shm.
+ *
+ * Uses only libc, Check and <shmbox.h>, so test-api can link the shared library alone.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "client/shmbox.h"
+
+typedef struct TestDaemon {
+        pid_t pid;
+        char dir[128];       /* temporary directory under $TMPDIR: socket, state, log */
+        char socket[108];
+        char prefix[33];
+        char state_dir[160];
+        char log[160];
+        char extra[4][64];   /* extra command-line arguments, "" when unused */
+} TestDaemon;
+
+/* SHMBOX_TEST_TIMEOUT_SCALE (default 1): multiply every deadline by it under valgrind/sanitizers. */
+double harness_scale(void);
+int harness_ms(int ms);
+int64_t harness_now_us(void);
+
+/* The prefix stem of this suite ($SHMBOX_TEST_PREFIX from tests/run-suite.sh, else derived). */
+const char *harness_stem(void);
+
+/* Start a daemon with a fresh prefix and socket; fails the test (ck_assert) if it does not come
+ * up. @extra: NULL-terminated extra arguments, or NULL. */
+void harness_daemon_start(TestDaemon *d, const char *const *extra);
+/* Start again with the same socket, prefix and state (after a stop or a kill). */
+void harness_daemon_restart(TestDaemon *d);
+/* SIGTERM, wait, and assert a clean exit 0. */
+void harness_daemon_stop(TestDaemon *d);
+/* SIGKILL and reap. */
+void harness_daemon_kill(TestDaemon *d);
+/* Stop if running, remove the temporary directory; assert nothing of the prefix is left. */
+void harness_daemon_done(TestDaemon *d);
+
+/* Connect to @d, asserting success. */
+shmbox_client *harness_connect(const TestDaemon *d);
+
+/* Objects in /dev/shm whose name starts with @prefix (segments, semaphores as sem.<prefix>...). */
+unsigned harness_count_objects(const char *prefix);
+/* Remove every object of @prefix (for unchecked teardowns) and SIGKILL any daemon started with
+ * it; returns how many objects were removed. */
+unsigned harness_sweep(const char *prefix);
+
+/* Wait until @pid sleeps (state S in /proc/PID/stat) or @ms passes; false on timeout. */
+bool harness_wait_sleeping(pid_t pid, int ms);
+/* Wait for @pid to end; returns its wait status, or -1 after @ms (the process is then killed). */
+int harness_wait_exit(pid_t pid, int ms);
+
+/* An unchecked fixture pair that sweeps the suite's stem: add to every end-to-end TCase. */
+void harness_unchecked_setup(void);
+void harness_unchecked_teardown(void);
