@@ -1,9 +1,10 @@
 /* client.c — libshmbox's control plane: the connection to shmboxd and the requests over it.
  *
  * A control call is a blocking request/reply exchange on the client's Unix socket, bounded by
- * CLIENT_CALL_TIMEOUT_MS. If the daemon goes away the connection is marked dead and every
- * later control call returns -ENOTCONN at once; attached boxes keep working through shared
- * memory (box.c), since the daemon is never on the message path.
+ * CLIENT_CALL_TIMEOUT_MS. If the daemon goes away the connection is closed; the next control
+ * call tries once to connect again (no thread, no timer: only when the caller asks for
+ * something) and returns -ENOTCONN while no daemon answers. Attached boxes keep working
+ * through shared memory all along (box.c), since the daemon is never on the message path.
  */
 #include "config.h"
 
@@ -89,16 +90,9 @@ static int read_all(int fd, uint8_t *p, size_t n, int64_t deadline) {
         return 0;
 }
 
-/*
- * client_call() - send @req and wait for its reply
- * @ret:       the decoded reply (status included), written on success only
- * @ret_frame: NULL, or receives the reply frame (malloc'ed; LIST entries point into it)
- *
- * Return: 0 when a reply arrived (its own status is in ret->status); -ENOTCONN if the daemon
- *         is gone; -ETIMEDOUT; -EPROTO for a reply that is not ours or does not parse;
- *         -ENOMEM. After -ENOTCONN, -ETIMEDOUT or -EPROTO the connection is closed.
- */
-int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame) {
+/* One request/reply exchange on the open socket. After -ENOTCONN, -ETIMEDOUT or -EPROTO the
+ * connection is closed. */
+static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame) {
         _cleanup_free_ uint8_t *frame = NULL;
         uint8_t out[WIRE_HEADER_SIZE + WIRE_REQUEST_MAX];
         uint8_t hdr[WIRE_HEADER_SIZE];
@@ -107,10 +101,6 @@ int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **re
         int64_t deadline = now_ms() + CLIENT_CALL_TIMEOUT_MS;
         int r;
 
-        if (client_forked(c))
-                return -ESTALE;
-        if (c->fd < 0)
-                return -ENOTCONN;
         m.serial = ++c->serial;
         r = wire_encode(out, sizeof(out), &m);
         if (r < 0)
@@ -145,30 +135,13 @@ int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **re
         return 0;
 }
 
-static bool name_arg_ok(const char *name) {
-        return names_mailbox_valid(name);
-}
-
-SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
-        _cleanup_free_ shmbox_client *c = NULL;
+/* Open the socket and say hello; on success c->fd and c->prefix are set. */
+static int client_open(shmbox_client *c) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         WireMsg hello = { .type = WIRE_HELLO, .version = WIRE_VERSION }, reply;
         int r;
 
-        if (!ret)
-                return -EINVAL;
-        if (!socket_path)
-                socket_path = getenv("SHMBOX_SOCKET");
-        if (!socket_path || !*socket_path)
-                socket_path = SHMBOX_DEFAULT_SOCKET;
-        if (strlen(socket_path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, socket_path);
-
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->fork_gen = atomic_load(&client_fork_generation);
+        strcpy(sa.sun_path, c->socket_path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return -errno;
@@ -178,7 +151,7 @@ SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
                 /* whatever connect() said, for the caller there is no daemon there */
                 return r == EMFILE || r == ENFILE || r == ENOMEM ? -r : -ECONNREFUSED;
         }
-        r = client_call(c, &hello, &reply, NULL);
+        r = client_exchange(c, &hello, &reply, NULL);
         if (r == -ENOTCONN)
                 r = -ECONNREFUSED; /* accepted, then closed: not a daemon that serves us */
         if (r >= 0 && reply.status < 0)
@@ -190,6 +163,50 @@ SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
                 return r;
         }
         strcpy(c->prefix, reply.name);
+        return 0;
+}
+
+/*
+ * client_call() - send @req and wait for its reply, connecting again first if the daemon had
+ * gone away
+ * @ret:       the decoded reply (status included), written on success only
+ * @ret_frame: NULL, or receives the reply frame (malloc'ed; LIST entries point into it)
+ *
+ * Return: 0 when a reply arrived (its own status is in ret->status); -ENOTCONN if no daemon
+ *         answers; -ESTALE in a child after fork(); -ETIMEDOUT; -EPROTO; -ENOMEM.
+ */
+int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame) {
+        if (client_forked(c))
+                return -ESTALE;
+        if (c->fd < 0 && client_open(c) < 0)
+                return -ENOTCONN;
+        return client_exchange(c, req, ret, ret_frame);
+}
+
+static bool name_arg_ok(const char *name) {
+        return names_mailbox_valid(name);
+}
+
+SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
+        _cleanup_free_ shmbox_client *c = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (!socket_path)
+                socket_path = getenv("SHMBOX_SOCKET");
+        if (!socket_path || !*socket_path)
+                socket_path = SHMBOX_DEFAULT_SOCKET;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        if (strlen(socket_path) >= sizeof(c->socket_path))
+                return -ENAMETOOLONG;
+        strcpy(c->socket_path, socket_path);
+        c->fork_gen = atomic_load(&client_fork_generation);
+        r = client_open(c);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(c);
         return 0;
 }

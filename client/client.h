@@ -18,6 +18,7 @@ struct shmbox_client {
         int fd;                /* -1 once the daemon is gone */
         uint32_t serial;
         unsigned fork_gen;     /* client_fork_generation when connected */
+        char socket_path[108]; /* to connect again, lazily, once a daemon is back */
         char prefix[NAMES_PREFIX_MAX + 1];
         struct shmbox *boxes;  /* attached through this client */
 };

@@ -1,0 +1,58 @@
+#!/bin/bash
+# demo.sh — the one command that shows shmbox on a fresh Debian 12 machine: installs missing
+# build dependencies, builds in build-demo/, starts a private shmboxd in a temporary directory,
+# has two separate processes exchange messages through a mailbox, and cleans everything up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/deps.sh
+shmbox_install_deps
+
+echo "== building (build-demo/)"
+autoreconf -fi >/dev/null
+mkdir -p build-demo
+cd build-demo
+[ -f Makefile ] || ../configure -q
+make -s -j"$(nproc)" >/dev/null
+
+tmp=$(mktemp -d)
+prefix="shmboxdemo$$"
+sock="$tmp/shmboxd.sock"
+ctl() { ./shmboxctl --socket "$sock" "$@"; }
+cleanup() {
+        [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+echo "== starting shmboxd: socket $sock, prefix $prefix"
+./shmboxd --socket "$sock" --prefix "$prefix" --state-dir "$tmp/state" 2>"$tmp/shmboxd.log" &
+daemon=$!
+for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.05; done
+
+echo "== control plane: create a mailbox of 8 slots x 256 bytes"
+ctl create orders --slots 8 --slot-size 256
+echo "\$ ls -l /dev/shm | grep $prefix"
+ls -l /dev/shm | grep "$prefix" || true
+
+echo "== data plane: a receiver process waits, a sender process sends 5 messages"
+./examples/receiver --socket "$sock" orders 5 5000 > "$tmp/received" &
+receiver=$!
+./examples/sender --socket "$sock" orders 5
+wait $receiver
+sed 's/^/receiver got: /' "$tmp/received"
+
+echo "== the daemon's view"
+ctl info orders
+
+echo "== shmboxctl moves messages too (one per line of stdin)"
+printf 'hello\nworld\n' | ctl send orders
+ctl recv orders --count 2
+
+echo "== destroy; nothing of the mailbox is left in /dev/shm"
+ctl destroy orders
+kill "$daemon"; wait "$daemon" || true; daemon=""
+left=$(ls /dev/shm | grep -c "$prefix" || true)
+echo "objects of $prefix left in /dev/shm: $left"
+echo "== daemon log"
+cat "$tmp/shmboxd.log"
+[ "$left" -eq 0 ]
