@@ -976,7 +976,8 @@ int main(int argc, char **argv) {
                 return exit_status(usage_error(NULL, "unknown command '%s'", argv[i]));
 
         status = cmd->run(cmd, argc - i - 1, argv + i + 1);
-        if (flush_stdout() < 0 && status == EXIT_SUCCESS)
+        /* a command that failed has said why; a write error it did not see is reported here */
+        if (status == EXIT_SUCCESS && flush_stdout() < 0)
                 status = EXIT_FAILURE;
         return status;
 }
