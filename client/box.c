@@ -5,7 +5,10 @@
  * each other: between the reply and shm_open() the name may have been destroyed and created
  * again, which the generation in the validated header reveals (-ENOENT, as if we had come a
  * moment later). From then on shmbox_send()/shmbox_recv() are ring operations (proto/ring.c)
- * on the mapping, preceded by two loads: the fork generation and the rights.
+ * on the mapping, preceded by three loads: the fork generation, the rights, and the mailbox's
+ * epoch. A daemon that adopts a mailbox after a restart bumps its epoch; the next call of each
+ * box sees it and re-registers (one control call, REATTACH), so the new daemon knows which
+ * session holds it. No thread, no timer: the library works only inside the caller's calls.
  */
 #include "config.h"
 
@@ -198,6 +201,35 @@ static int box_usable(const shmbox *box, uint32_t right) {
         return 0;
 }
 
+/*
+ * A new daemon adopted the mailbox: tell it that this box is ours. If no daemon answers yet, or
+ * it no longer knows the mailbox, the box carries on through shared memory as before; only a
+ * repaired attachment (-ESTALE) is an error, and the ring reports that by itself.
+ */
+static void box_reregister(shmbox *box, uint64_t epoch) {
+        WireMsg req = { .type = WIRE_REATTACH, .token = box->token, .idx = box->idx,
+                        .generation = box->ring.geo.generation },
+                reply;
+
+        if (!box->client)
+                return;
+        strcpy(req.name, box->name);
+        if (client_call(box->client, &req, &reply, NULL) < 0)
+                return; /* no daemon yet: try again at the next call */
+        box->epoch = epoch;
+        if (reply.status == 0) {
+                box->rights = reply.mode;
+                box->epoch = reply.epoch;
+        }
+}
+
+static inline void box_check_epoch(shmbox *box) {
+        uint64_t epoch = atomic_load_explicit(&box->ring.hdr->epoch, memory_order_relaxed);
+
+        if (_unlikely_(epoch != box->epoch))
+                box_reregister(box, epoch);
+}
+
 SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int timeout_ms) {
         RingDeadline dl;
         int r;
@@ -207,6 +239,7 @@ SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int tim
         r = box_usable(box, WIRE_RIGHT_W);
         if (r < 0)
                 return r;
+        box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
         return ring_send(&box->ring, box->token, box->idx, data, len, &dl);
 }
@@ -220,6 +253,7 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
         r = box_usable(box, WIRE_RIGHT_R);
         if (r < 0)
                 return r;
+        box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
         return ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl);
 }

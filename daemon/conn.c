@@ -145,6 +145,40 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
         return 0;
 }
 
+/* A box of this process granted earlier (under an earlier daemon, or through an earlier
+ * connection) comes back to this session: same token, same index, rights as the policy says now. */
+static int do_reattach(Conn *c, const WireMsg *req, WireMsg *reply) {
+        Session *s = c->session;
+        Attachment *a;
+        Mailbox *mb;
+
+        if (!names_mailbox_valid(req->name) || req->idx >= LAYOUT_ATT_MAX)
+                return -EINVAL;
+        mb = manager_find(c->manager, req->name);
+        if (!mb || mb->geo.generation != req->generation)
+                return -ENOENT;
+        a = mb->att[req->idx];
+        if (!a || a->token != req->token || !a->session)
+                return -ESTALE;
+        if (a->session != s) {
+                a = session_take_own(s, req->token);
+                if (!a)
+                        return -ESTALE; /* another process's, or already released */
+                session_add(s, a);
+        }
+        a->rights = mailbox_rights(mb, s->cred.uid, s->cred.gid, s->groups, s->n_groups);
+        log_debug("re-attach %s by pid %d: token %u index %u", req->name, (int)s->cred.pid, a->token, a->idx);
+        reply->mode = a->rights;
+        reply->token = a->token;
+        reply->idx = a->idx;
+        reply->slots = mb->geo.slots;
+        reply->slot_size = mb->geo.slot_size;
+        reply->generation = mb->geo.generation;
+        reply->epoch = atomic_load(&mb->ring.hdr->epoch);
+        reply->size = mb->geo.total_size;
+        return 0;
+}
+
 static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
         mailbox_info(mb, info);
         if (mailbox_check(mb) >= 0) {
@@ -153,7 +187,7 @@ static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
         }
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
                 Attachment *a = mb->att[i];
-                if (a && a != MAILBOX_ATT_FOREIGN && a->session && !a->session->conn)
+                if (a && a->session && !a->session->conn)
                         info->orphaned++;
         }
 }
@@ -198,6 +232,9 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
                 break;
         case WIRE_ATTACH:
                 r = do_attach(c, req, &reply);
+                break;
+        case WIRE_REATTACH:
+                r = do_reattach(c, req, &reply);
                 break;
         case WIRE_DETACH:
                 r = session_detach(c->session, req->token);

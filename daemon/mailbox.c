@@ -293,11 +293,7 @@ int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid
                 return r;
         m->published = true;
         m->preallocated = m->geo.total_size;
-        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
-                if (atomic_load(&m->ring.hdr->att[i]) != TOKEN_NONE) {
-                        m->att[i] = MAILBOX_ATT_FOREIGN;
-                        m->n_att++;
-                }
+        /* the attachments in the header are the manager's to sort out, with the journal */
         atomic_fetch_add(&m->ring.hdr->epoch, 1);
         ring_wake_all(&m->ring);
         *ret = TAKE_PTR(m);
@@ -394,22 +390,30 @@ uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *gro
 }
 
 /*
- * mailbox_att_alloc() - give @a a free attachment index and publish @token in the header
+ * mailbox_att_alloc() - give @a a free attachment index (the daemon's books only)
+ *
+ * The token is published in shared memory by mailbox_att_publish(), once the journal knows it.
  *
  * Return: 0 and *@ret_idx; -EMFILE when LAYOUT_ATT_MAX attachments exist.
  */
-int mailbox_att_alloc(Mailbox *m, Attachment *a, uint32_t token, unsigned *ret_idx) {
+int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
                 if (m->att[i])
                         continue;
-                /* a stale token (a peer may write the table) must not survive into a new grant */
-                atomic_store(&m->ring.hdr->att[i], token);
                 m->att[i] = a;
                 m->n_att++;
                 *ret_idx = i;
                 return 0;
         }
         return -EMFILE;
+}
+
+/*
+ * mailbox_att_publish() - write @token into the header's entry @idx: from now on the holder of
+ * @token may use the ring (a stale value a peer wrote there is overwritten)
+ */
+void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token) {
+        atomic_store(&m->ring.hdr->att[idx], token);
 }
 
 /*

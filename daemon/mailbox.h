@@ -13,9 +13,6 @@
 
 typedef struct Attachment Attachment;
 
-/* Marks an attachment index held by a session of an earlier daemon (found at adoption). */
-#define MAILBOX_ATT_FOREIGN ((Attachment *)1)
-
 typedef struct Mailbox {
         struct Mailbox *next; /* in the manager's registry, or its list of destroyed ones */
         char name[NAMES_NAME_MAX + 1];
@@ -51,7 +48,8 @@ static inline void mailbox_freep(Mailbox **m) {
 
 int mailbox_check(const Mailbox *m);
 uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
-int mailbox_att_alloc(Mailbox *m, Attachment *a, uint32_t token, unsigned *ret_idx);
+int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx);
+void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token);
 void mailbox_att_free(Mailbox *m, unsigned idx);
 uint32_t mailbox_max_token(const Mailbox *m);
 void mailbox_info(const Mailbox *m, WireInfo *ret);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/journal.h"
 #include "daemon/mailbox.h"
 #include "daemon/session.h"
 #include "proto/names.h"
@@ -30,6 +31,8 @@ typedef struct Build Build;
 typedef struct Manager {
         ManagerConfig config;
         char state_path[4096];
+        char journal_path[4096];
+        Journal journal;
         char lock_path[NAMES_OBJECT_MAX + 16];
         int lock_fd;
         bool socket_bound;
@@ -66,6 +69,7 @@ int manager_save_state(Manager *m);
 void manager_add_mailbox(Manager *m, Mailbox *mb);
 void manager_destroy_mailbox(Manager *m, Mailbox *mb);
 void manager_release(Manager *m, Attachment *a);
+int manager_journal_add(Manager *m, const Session *s, const Attachment *a);
 
 /* An asynchronous create: preallocation in steps, then the reply through @done. */
 typedef void (*BuildDone)(void *userdata, int status);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon/conn.h"
+#include "daemon/journal.h"
 #include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
@@ -39,6 +40,15 @@ static int peer_pidfd(int fd, pid_t pid) {
                 return -ESRCH;
         pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         return pidfd >= 0 ? pidfd : -errno;
+}
+
+static void session_link(Manager *m, Session *s) {
+        s->id = ++m->next_session_id;
+        s->next = m->sessions;
+        if (s->next)
+                s->next->prev = s;
+        m->sessions = s;
+        m->n_sessions++;
 }
 
 static void session_died(evutil_socket_t fd, short what, void *userdata) {
@@ -89,6 +99,10 @@ int session_new(Manager *m, int fd, Session **ret) {
                             (int)s->cred.pid, SESSION_GROUPS_MAX);
 
         s->pidfd = peer_pidfd(fd, s->cred.pid);
+        /* read after the pidfd pins the process: if the pid was reused since connect(), the
+         * pidfd has fired already and the session dies at once, whatever the start time says */
+        if (s->pidfd >= 0 && proc_starttime(s->cred.pid, &s->starttime) < 0)
+                s->starttime = 0;
         if (s->pidfd < 0) {
                 log_warning("no pidfd for peer pid %d (%s): its death cannot be proven, so what it "
                             "attaches stays pinned", (int)s->cred.pid, strerror(-s->pidfd));
@@ -100,12 +114,49 @@ int session_new(Manager *m, int fd, Session **ret) {
                         return -ENOMEM;
                 }
         }
-        s->id = ++m->next_session_id;
-        s->next = m->sessions;
-        if (s->next)
-                s->next->prev = s;
-        m->sessions = s;
-        m->n_sessions++;
+        session_link(m, s);
+        *ret = s;
+        return 0;
+}
+
+/*
+ * session_new_ghost() - a session without connection for the live process @pid that held
+ * attachments under an earlier daemon (from the journal)
+ *
+ * The process is the same only if its start time is still @starttime; this is checked after
+ * pidfd_open(), so a pid reused in between is never mistaken for it.
+ *
+ * Return: 0; -ESRCH if that process is gone; -ENOMEM. A @pid of 0 (a peer in another pid
+ *         namespace) cannot be watched: the ghost then pins its attachments until it
+ *         re-registers.
+ */
+int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret) {
+        Session *s;
+        uint64_t now;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->manager = m;
+        s->pidfd = -1;
+        s->cred = (struct ucred){ .pid = pid, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+        s->starttime = starttime;
+        if (pid > 0) {
+                s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+                if (s->pidfd < 0 || proc_starttime(pid, &now) < 0 || now != starttime) {
+                        safe_close(s->pidfd);
+                        free(s);
+                        return -ESRCH;
+                }
+                s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, session_died, s);
+                if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
+                        session_free(s);
+                        return -ENOMEM;
+                }
+        } else
+                log_warning("an attachment of a process in another pid namespace cannot be watched "
+                            "after a restart: pinned until that process re-registers");
+        session_link(m, s);
         *ret = s;
         return 0;
 }
@@ -140,8 +191,10 @@ Session *session_free(Session *s) {
                 Attachment *a = s->atts;
 
                 s->atts = a->next;
-                if (a->mailbox->att[a->idx] == a)
-                        a->mailbox->att[a->idx] = MAILBOX_ATT_FOREIGN;
+                if (a->mailbox->att[a->idx] == a) {
+                        a->mailbox->att[a->idx] = NULL;
+                        a->mailbox->n_att--;
+                }
                 free(a);
         }
         if (s->prev)
@@ -158,11 +211,20 @@ Session *session_free(Session *s) {
         return NULL;
 }
 
+/* Link @a into @s (which takes it over). */
+void session_add(Session *s, Attachment *a) {
+        a->session = s;
+        a->next = s->atts;
+        s->atts = a;
+        s->n_atts++;
+}
+
 /*
- * session_attach() - record a new attachment of @s to @mb with @rights
+ * session_attach() - grant @s a new attachment to @mb with @rights: books, journal, then the
+ * token in shared memory
  *
  * Return: 0; -EMFILE at SESSION_ATTACHMENTS_MAX attachments of this session or LAYOUT_ATT_MAX of
- *         the mailbox; -ENOMEM.
+ *         the mailbox; -ENOMEM; the journal's errno (nothing is granted then).
  */
 int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret) {
         Attachment *a;
@@ -173,29 +235,28 @@ int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret) {
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
-        a->session = s;
         a->mailbox = mb;
         a->rights = rights;
         a->token = manager_token_new(s->manager);
-        r = mailbox_att_alloc(mb, a, a->token, &a->idx);
+        r = mailbox_att_alloc(mb, a, &a->idx);
         if (r < 0) {
                 free(a);
                 return r;
         }
-        a->next = s->atts;
-        s->atts = a;
-        s->n_atts++;
+        r = manager_journal_add(s->manager, s, a);
+        if (r < 0) {
+                mailbox_att_free(mb, a->idx);
+                free(a);
+                return r;
+        }
+        mailbox_att_publish(mb, a->idx, a->token);
+        session_add(s, a);
         *ret = a;
         return 0;
 }
 
-/*
- * session_detach() - the client let go of the attachment @token; its ring state is repaired
- * (normally there is nothing to repair) before its index is reused
- *
- * Return: 0; -ENOENT if this session holds no such attachment.
- */
-int session_detach(Session *s, uint32_t token) {
+/* Unlink the attachment @token from @s and hand it to the caller; NULL if @s has none. */
+Attachment *session_take(Session *s, uint32_t token) {
         for (Attachment **p = &s->atts; *p; p = &(*p)->next) {
                 Attachment *a = *p;
 
@@ -203,10 +264,51 @@ int session_detach(Session *s, uint32_t token) {
                         continue;
                 *p = a->next;
                 s->n_atts--;
-                manager_release(s->manager, a);
-                return 0;
+                a->next = NULL;
+                a->session = NULL;
+                return a;
         }
-        return -ENOENT;
+        return NULL;
+}
+
+/*
+ * session_take_own() - like session_take(), but also from the orphaned or ghost sessions of the
+ * same process (same pid and start time): a client that connected again takes back what it held
+ * through its earlier connection, or under an earlier daemon. An emptied session is freed.
+ */
+Attachment *session_take_own(Session *s, uint32_t token) {
+        Attachment *a = session_take(s, token);
+
+        if (a)
+                return a;
+        if (s->cred.pid <= 0)
+                return NULL;
+        for (Session *o = s->manager->sessions; o; o = o->next) {
+                if (o == s || o->conn || o->cred.pid != s->cred.pid || o->starttime != s->starttime)
+                        continue;
+                a = session_take(o, token);
+                if (!a)
+                        continue;
+                if (o->n_atts == 0)
+                        session_free(o);
+                return a;
+        }
+        return NULL;
+}
+
+/*
+ * session_detach() - the client let go of the attachment @token; its ring state is repaired
+ * (normally there is nothing to repair) before its index is reused
+ *
+ * Return: 0; -ENOENT if this process holds no such attachment.
+ */
+int session_detach(Session *s, uint32_t token) {
+        Attachment *a = session_take_own(s, token);
+
+        if (!a)
+                return -ENOENT;
+        manager_release(s->manager, a);
+        return 0;
 }
 
 /*

@@ -1,5 +1,5 @@
-/* session.h — one client connection's identity and holdings: credentials and pidfd taken at
- * accept, its attachments, and what happens when it hangs up or dies. */
+/* session.h — one client process's identity and holdings: credentials and pidfd taken at accept,
+ * its attachments, and what happens when it hangs up or dies. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,24 +24,35 @@ typedef struct Attachment {
         unsigned idx;
 } Attachment;
 
+/*
+ * A session is a client process as the daemon knows it: normally one connection. Without a
+ * connection it is *orphaned* (the socket hung up, the process lives: its holdings stay pinned)
+ * or a *ghost* (attachments of a live process found in the journal by a restarted daemon, until
+ * that process re-registers them or dies).
+ */
 typedef struct Session {
         struct Session *next, *prev;
         Manager *manager;
         uint64_t id;
         struct ucred cred;
+        uint64_t starttime; /* with cred.pid, names the process across daemon restarts */
         gid_t groups[SESSION_GROUPS_MAX];
         size_t n_groups;
         int pidfd;
         struct event *pidfd_event;
-        Conn *conn;         /* NULL once the socket hung up: orphaned while it holds something */
+        Conn *conn;
         Attachment *atts;
         unsigned n_atts;
 } Session;
 
 int session_new(Manager *m, int fd, Session **ret);
+int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret);
 void session_hangup(Session *s);
 Session *session_free(Session *s);
 
 int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret);
+void session_add(Session *s, Attachment *a);
+Attachment *session_take(Session *s, uint32_t token);
+Attachment *session_take_own(Session *s, uint32_t token);
 int session_detach(Session *s, uint32_t token);
 pid_t session_token_pid(Manager *m, uint32_t token);

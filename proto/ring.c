@@ -428,7 +428,9 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
 /*
  * ring_repair() - release everything the dead attachment @dead (index @idx) holds in the ring
  *
- * Called by the daemon only once the holder's death is proven (DESIGN.md invariant 5). Never
+ * Called by the daemon only once the holder's death is proven (DESIGN.md invariant 5); @dead
+ * may be TOKEN_DAEMON with @idx LAYOUT_ATT_MAX to take over the lock of a daemon that died in a
+ * repair. Never
  * blocks: if a live process holds the lock, it returns -EBUSY and the caller retries later.
  * Steps (RING.md): take the lock (from the dead holder, or free); roll forward the dead
  * holder's half-done critical section; abandon its CLAIMED slots and turn its TAKEN slots
@@ -444,7 +446,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         uint64_t v, head, tail, w, expect;
         int k;
 
-        if (dead < TOKEN_FIRST || idx >= LAYOUT_ATT_MAX)
+        if (dead == TOKEN_NONE || (dead != TOKEN_DAEMON && idx >= LAYOUT_ATT_MAX))
                 return -EINVAL;
 
         /* 1. take the lock: from the dead holder, or free (W set, so unlock wakes a sleeper) */
@@ -467,18 +469,19 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 return -EBADMSG;
         }
 
-        /* 2. roll forward what the dead holder left half-done under the lock */
-        if (rep.held_lock) {
-                w = atomic_load(&ring_slot(r, tail)->word);
-                if (tail - head < r->geo.slots && w == slot_word(SLOT_CLAIMED, ring_lap(r, tail), dead)) {
-                        atomic_store(&r->hdr->tail, ++tail);
-                        rep.rolled++;
-                }
-                w = atomic_load(&ring_slot(r, head)->word);
-                if (head != tail && w == slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0)) {
-                        atomic_store(&r->hdr->head, ++head);
-                        rep.rolled++;
-                }
+        /* 2. roll forward a half-done critical section. We hold the lock, so no live process
+         * is inside one: whatever is half done was left by a dead holder — this one, or one
+         * whose lock an earlier daemon took over and then died itself. */
+        w = atomic_load(&ring_slot(r, tail)->word);
+        if (tail - head < r->geo.slots && slot_word_state(w) == SLOT_CLAIMED &&
+            slot_word_lap(w) == ring_lap(r, tail)) {
+                atomic_store(&r->hdr->tail, ++tail);
+                rep.rolled++;
+        }
+        w = atomic_load(&ring_slot(r, head)->word);
+        if (head != tail && w == slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0)) {
+                atomic_store(&r->hdr->head, ++head);
+                rep.rolled++;
         }
 
         /* 3. abandon its claims, redeliver what it was reading */
@@ -505,10 +508,13 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 rep.head_advanced = (unsigned)k;
 
         /* 5. the dead attachment's bits and entry */
-        atomic_fetch_and(&r->hdr->items_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
-        atomic_fetch_and(&r->hdr->space_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
-        uint32_t att = dead;
-        atomic_compare_exchange_strong(&r->hdr->att[idx], &att, 0);
+        if (idx < LAYOUT_ATT_MAX) {
+                uint32_t att = dead;
+
+                atomic_fetch_and(&r->hdr->items_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
+                atomic_fetch_and(&r->hdr->space_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
+                atomic_compare_exchange_strong(&r->hdr->att[idx], &att, 0);
+        }
 
         /* 6. unlock and wake everyone who may have waited on the dead */
         ring_unlock(r, TOKEN_DAEMON);

@@ -11,6 +11,7 @@
  *   DETACH   u32 token                         / -
  *   LIST     -                                 / u32 count, count x (str name, info)
  *   INFO     str name                          / info
+ *   REATTACH str name, u32 token, idx, u64 generation / as ATTACH
  * A reply with a status < 0 has no further body.
  */
 #include "config.h"
@@ -223,9 +224,15 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                         get_str(&c, m.name);
                 break;
         case WIRE_ATTACH:
-                if (!reply)
+        case WIRE_REATTACH:
+                if (!reply) {
                         get_str(&c, m.name);
-                else if (m.status == 0) {
+                        if ((m.type & ~WIRE_REPLY) == WIRE_REATTACH) {
+                                m.token = get_u32(&c);
+                                m.idx = get_u32(&c);
+                                m.generation = get_u64(&c);
+                        }
+                } else if (m.status == 0) {
                         m.mode = get_u32(&c);
                         m.token = get_u32(&c);
                         m.idx = get_u32(&c);
@@ -327,9 +334,15 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                         put_info(&c, &m->info);
                 break;
         case WIRE_ATTACH:
-                if (!reply)
+        case WIRE_REATTACH:
+                if (!reply) {
                         put_str(&c, m->name);
-                else if (m->status == 0) {
+                        if ((m->type & ~WIRE_REPLY) == WIRE_REATTACH) {
+                                put_u32(&c, m->token);
+                                put_u32(&c, m->idx);
+                                put_u64(&c, m->generation);
+                        }
+                } else if (m->status == 0) {
                         put_u32(&c, m->mode);
                         put_u32(&c, m->token);
                         put_u32(&c, m->idx);

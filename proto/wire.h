@@ -30,6 +30,7 @@ typedef enum WireType {
         WIRE_DETACH = 5,
         WIRE_LIST = 6,
         WIRE_INFO = 7,
+        WIRE_REATTACH = 8, /* a box of this process, granted by an earlier daemon */
         _WIRE_TYPE_MAX,
 } WireType;
 
@@ -53,8 +54,9 @@ typedef struct WireMsg {
 
         char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests; HELLO reply: prefix */
         uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights) */
-        uint32_t token, idx;             /* ATTACH reply; DETACH request (token) */
-        uint64_t generation, epoch, size; /* ATTACH reply */
+        uint32_t token, idx;             /* ATTACH and REATTACH replies and REATTACH requests;
+                                            DETACH request (token) */
+        uint64_t generation, epoch, size; /* ATTACH and REATTACH replies; REATTACH request (generation) */
         uint32_t version;                /* HELLO both ways */
         WireInfo info;                   /* INFO reply */
 
