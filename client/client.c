@@ -106,6 +106,10 @@ static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, u
         if (r < 0)
                 return r;
         r = write_all(c->fd, out, (size_t)r);
+        if (r == -EPIPE || r == -ECONNRESET) {
+                client_broken(c);
+                return -EPIPE; /* not delivered: client_call() may connect again and retry */
+        }
         if (r >= 0)
                 r = read_all(c->fd, hdr, sizeof(hdr), deadline);
         if (r >= 0)
@@ -123,7 +127,7 @@ static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, u
                 r = -EPROTO;
         if (r < 0) {
                 client_broken(c);
-                if (r == -EPIPE || r == -ECONNRESET)
+                if (r == -ECONNRESET)
                         return -ENOTCONN;
                 if (r == -EBADMSG || r == -EMSGSIZE)
                         return -EPROTO;
@@ -152,7 +156,7 @@ static int client_open(shmbox_client *c) {
                 return r == EMFILE || r == ENFILE || r == ENOMEM ? -r : -ECONNREFUSED;
         }
         r = client_exchange(c, &hello, &reply, NULL);
-        if (r == -ENOTCONN)
+        if (r == -ENOTCONN || r == -EPIPE)
                 r = -ECONNREFUSED; /* accepted, then closed: not a daemon that serves us */
         if (r >= 0 && reply.status < 0)
                 r = reply.status;
@@ -176,11 +180,25 @@ static int client_open(shmbox_client *c) {
  *         answers; -ESTALE in a child after fork(); -ETIMEDOUT; -EPROTO; -ENOMEM.
  */
 int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame) {
+        bool fresh = false;
+        int r;
+
         if (client_forked(c))
                 return -ESTALE;
-        if (c->fd < 0 && client_open(c) < 0)
-                return -ENOTCONN;
-        return client_exchange(c, req, ret, ret_frame);
+        if (c->fd < 0) {
+                if (client_open(c) < 0)
+                        return -ENOTCONN;
+                fresh = true;
+        }
+        r = client_exchange(c, req, ret, ret_frame);
+        /* The connection was to a daemon that has gone since our last call, and the request
+         * never left: connect to whoever serves the socket now, and send it there. */
+        if (r == -EPIPE && !fresh) {
+                if (client_open(c) < 0)
+                        return -ENOTCONN;
+                r = client_exchange(c, req, ret, ret_frame);
+        }
+        return r == -EPIPE ? -ENOTCONN : r;
 }
 
 static bool name_arg_ok(const char *name) {

@@ -140,7 +140,7 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
         reply->slots = mb->geo.slots;
         reply->slot_size = mb->geo.slot_size;
         reply->generation = mb->geo.generation;
-        reply->epoch = atomic_load(&mb->ring.hdr->epoch);
+        reply->epoch = mailbox_epoch(mb);
         reply->size = mb->geo.total_size;
         return 0;
 }
@@ -174,17 +174,17 @@ static int do_reattach(Conn *c, const WireMsg *req, WireMsg *reply) {
         reply->slots = mb->geo.slots;
         reply->slot_size = mb->geo.slot_size;
         reply->generation = mb->geo.generation;
-        reply->epoch = atomic_load(&mb->ring.hdr->epoch);
+        reply->epoch = mailbox_epoch(mb);
         reply->size = mb->geo.total_size;
         return 0;
 }
 
 static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
+        uint32_t holder;
+
         mailbox_info(mb, info);
-        if (mailbox_check(mb) >= 0) {
-                uint32_t holder = LOCK_TOKEN(atomic_load(&mb->ring.hdr->lock));
-                info->lock_holder_pid = holder >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, holder) : 0;
-        }
+        holder = mailbox_lock_holder(mb);
+        info->lock_holder_pid = holder >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, holder) : 0;
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
                 Attachment *a = mb->att[i];
                 if (a && a->session && !a->session->conn)

@@ -10,6 +10,10 @@
  * clients while a large mailbox is built. Destruction unlinks the segment first, so the name
  * disappears at once, then the semaphores.
  *
+ * Every access of the daemon to a mapping goes through daemon/guard.c after an fstat() size
+ * check, so a peer that truncates a segment makes that mailbox report -EBADMSG, never the
+ * daemon crash.
+ *
  * Access: the objects belong to the daemon's user and are created 0600; a POSIX ACL then grants
  * rw to the mailbox's owner, group and others as its mode says (any of r or w maps to rw: the
  * kernel decides access-or-not, the daemon and library split receiving from sending). That
@@ -30,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/guard.h"
 #include "daemon/log.h"
 #include "proto/crash.h"
 #include "proto/util.h"
@@ -242,6 +247,15 @@ int mailbox_publish(Mailbox *m) {
         return 0;
 }
 
+/* Tell the clients a new daemon is here: they re-register at their next call. */
+static int adopt_announce(void *userdata) {
+        Mailbox *m = userdata;
+
+        atomic_fetch_add(&m->ring.hdr->epoch, 1);
+        ring_wake_all(&m->ring);
+        return 0;
+}
+
 /*
  * mailbox_adopt() - take over an existing mailbox found in /dev/shm and in the policy state
  *
@@ -294,8 +308,9 @@ int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid
         m->published = true;
         m->preallocated = m->geo.total_size;
         /* the attachments in the header are the manager's to sort out, with the journal */
-        atomic_fetch_add(&m->ring.hdr->epoch, 1);
-        ring_wake_all(&m->ring);
+        r = guard_call(adopt_announce, m);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -306,6 +321,13 @@ static void unlink_sems(Mailbox *m) {
         for (int i = 0; i < _SEM_ROLE_MAX; i++)
                 if (names_semaphore(name, sizeof(name), m->prefix, m->name, (SemRole)i, m->geo.generation) >= 0)
                         (void)sem_unlink(name);
+}
+
+static int mark_destroyed(void *userdata) {
+        Mailbox *m = userdata;
+
+        ring_mark_destroyed(&m->ring);
+        return 0;
 }
 
 /*
@@ -322,8 +344,8 @@ void mailbox_unlink(Mailbox *m) {
                 (void)shm_unlink(seg);
         CRASH_POINT(daemon_destroy_half);
         unlink_sems(m);
-        if (m->ring.hdr)
-                ring_mark_destroyed(&m->ring);
+        if (m->ring.hdr && mailbox_check(m) >= 0)
+                (void)guard_call(mark_destroyed, m);
 }
 
 /*
@@ -413,7 +435,71 @@ int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
  * @token may use the ring (a stale value a peer wrote there is overwritten)
  */
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token) {
-        atomic_store(&m->ring.hdr->att[idx], token);
+        (void)guard_store_u32(&m->ring.hdr->att[idx], token);
+}
+
+/*
+ * mailbox_att_token() - the token in the header's entry @idx (0 if the mapping is unreadable)
+ */
+uint32_t mailbox_att_token(const Mailbox *m, unsigned idx) {
+        uint32_t v = 0;
+
+        if (idx < LAYOUT_ATT_MAX)
+                (void)guard_load_u32(&m->ring.hdr->att[idx], &v);
+        return v;
+}
+
+/*
+ * mailbox_lock_holder() - the token holding the mailbox's lock (0: free or unreadable)
+ */
+uint32_t mailbox_lock_holder(const Mailbox *m) {
+        uint64_t v = 0;
+
+        if (mailbox_check(m) >= 0)
+                (void)guard_load_u64(&m->ring.hdr->lock, &v);
+        return LOCK_TOKEN(v);
+}
+
+/*
+ * mailbox_epoch() - the mailbox's current epoch (0 if the mapping is unreadable)
+ */
+uint64_t mailbox_epoch(const Mailbox *m) {
+        uint64_t v = 0;
+
+        (void)guard_load_u64(&m->ring.hdr->epoch, &v);
+        return v;
+}
+
+typedef struct RepairCall {
+        Mailbox *m;
+        uint32_t token;
+        unsigned idx;
+        RingRepair rep;
+} RepairCall;
+
+static int repair_cb(void *userdata) {
+        RepairCall *c = userdata;
+
+        return ring_repair(&c->m->ring, c->token, c->idx, &c->rep);
+}
+
+/*
+ * mailbox_repair() - ring_repair() for the attachment @token at @idx, after a size check and
+ * under the SIGBUS guard
+ *
+ * Return: as ring_repair(); -EBADMSG also for a truncated segment.
+ */
+int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret) {
+        RepairCall c = { .m = m, .token = token, .idx = idx };
+        int r;
+
+        r = mailbox_check(m);
+        if (r < 0)
+                return r;
+        r = guard_call(repair_cb, &c);
+        if (r >= 0 && ret)
+                *ret = c.rep;
+        return r;
 }
 
 /*
@@ -424,22 +510,55 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
                 return;
         m->att[idx] = NULL;
         m->n_att--;
-        if (m->ring.hdr)
-                atomic_store(&m->ring.hdr->att[idx], TOKEN_NONE);
+        if (m->ring.hdr && mailbox_check(m) >= 0)
+                (void)guard_store_u32(&m->ring.hdr->att[idx], TOKEN_NONE);
+}
+
+typedef struct MaxTokenCall {
+        const Mailbox *m;
+        uint32_t max;
+} MaxTokenCall;
+
+static int max_token_cb(void *userdata) {
+        MaxTokenCall *c = userdata;
+        const Ring *r = &c->m->ring;
+        uint32_t max = LOCK_TOKEN(atomic_load(&r->hdr->lock));
+
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                max = MAX(max, atomic_load(&r->hdr->att[i]));
+        for (uint64_t p = 0; p < c->m->geo.slots; p++)
+                max = MAX(max, slot_word_token(atomic_load(&ring_slot(r, p)->word)));
+        c->max = max;
+        return 0;
 }
 
 /*
  * mailbox_max_token() - the largest token present anywhere in the mapping (lock, slots, table),
- * so that a restarted daemon issues tokens above every one it adopted
+ * so that a restarted daemon issues tokens above every one it adopted (0 if unreadable)
  */
 uint32_t mailbox_max_token(const Mailbox *m) {
-        uint32_t max = LOCK_TOKEN(atomic_load(&m->ring.hdr->lock));
+        MaxTokenCall c = { .m = m };
 
-        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
-                max = MAX(max, atomic_load(&m->ring.hdr->att[i]));
-        for (uint64_t p = 0; p < m->geo.slots; p++)
-                max = MAX(max, slot_word_token(atomic_load(&ring_slot(&m->ring, p)->word)));
-        return max;
+        return mailbox_check(m) >= 0 && guard_call(max_token_cb, &c) >= 0 ? c.max : 0;
+}
+
+typedef struct InfoCall {
+        const Mailbox *m;
+        WireInfo *i;
+} InfoCall;
+
+static int info_cb(void *userdata) {
+        InfoCall *c = userdata;
+        RingCounts counts;
+
+        ring_count(&c->m->ring, &counts);
+        c->i->queued = counts.ready;
+        c->i->claimed = counts.claimed;
+        c->i->taken = counts.taken;
+        c->i->sent = counts.sent;
+        c->i->received = atomic_load(&c->m->ring.hdr->received);
+        c->i->recovered = atomic_load(&c->m->ring.hdr->recovered);
+        return 0;
 }
 
 /*
@@ -455,17 +574,9 @@ void mailbox_info(const Mailbox *m, WireInfo *ret) {
                 .gid = (uint32_t)m->gid,
                 .generation = m->geo.generation,
         };
+        InfoCall c = { .m = m, .i = &i };
 
-        if (mailbox_check(m) >= 0) {
-                RingCounts c;
-
-                ring_count(&m->ring, &c);
-                i.queued = c.ready;
-                i.claimed = c.claimed;
-                i.taken = c.taken;
-                i.sent = c.sent;
-                i.received = atomic_load(&m->ring.hdr->received);
-                i.recovered = atomic_load(&m->ring.hdr->recovered);
-        }
+        if (mailbox_check(m) >= 0)
+                (void)guard_call(info_cb, &c);
         *ret = i;
 }

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "daemon/conn.h"
+#include "daemon/guard.h"
 #include "daemon/log.h"
 #include "daemon/state.h"
 #include "proto/crash.h"
@@ -160,9 +161,7 @@ static bool release_try(Manager *m, Attachment *a) {
         RingRepair rep = {};
         int r;
 
-        r = mailbox_check(mb);
-        if (r >= 0)
-                r = ring_repair(&mb->ring, a->token, a->idx, &rep);
+        r = mailbox_repair(mb, a->token, a->idx, &rep);
         if (r == -EBUSY)
                 return false;
         if (r < 0)
@@ -447,13 +446,13 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
         RingRepair rep;
 
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
-        if (LOCK_TOKEN(atomic_load(&mb->ring.hdr->lock)) == TOKEN_DAEMON &&
-            ring_repair(&mb->ring, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
+        if (mailbox_lock_holder(mb) == TOKEN_DAEMON &&
+            mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
                 log_notice("%s: took over the lock of a daemon that died in a repair (%u step(s) rolled forward)",
                            mb->name, rep.rolled);
 
         for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++) {
-                uint32_t token = atomic_load(&mb->ring.hdr->att[idx]);
+                uint32_t token = mailbox_att_token(mb, idx);
                 const JournalRecord *rec;
                 Session *ghost = NULL;
                 Attachment *a;
@@ -680,6 +679,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 
         raise_fd_limit();
         signal(SIGPIPE, SIG_IGN);
+        r = guard_install();
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot install the SIGBUS guard");
         m->base = event_base_new();
         if (!m->base)
                 return -ENOMEM;

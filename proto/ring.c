@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "proto/crash.h"
+#include "proto/util.h"
 
 /* How long the lock may be waited for when the caller asked not to block (timeout 0): the
  * lock is only ever held for a few instructions, so only a preempted or stopped holder is
@@ -181,11 +182,23 @@ static void wake(Ring *r, SemRole role) {
                 sem_post(r->sem[role]);
 }
 
+/* Wake up to @n sleepers of @role: one per slot freed, no more than there are sleepers. */
+static void wake_n(Ring *r, SemRole role, unsigned n) {
+        _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
+
+        if (!mask_any(mask))
+                return;
+        n = MIN(n, mask_count(mask));
+        while (n--)
+                sem_post(r->sem[role]);
+}
+
 /* Ring predicates, read without the lock: hints that decide whether to sleep. */
 static bool has_space(const Ring *r) {
         uint64_t head = atomic_load(&r->hdr->head), tail = atomic_load(&r->hdr->tail);
 
-        return tail - head < r->geo.slots;
+        /* corrupt (tail - head > slots): "yes", so that the locked path reports it */
+        return tail - head != r->geo.slots;
 }
 
 static bool has_ready(const Ring *r) {
@@ -421,7 +434,7 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         k = tail - head <= r->geo.slots ? advance_head(r, head, tail) : -EBADMSG;
         ring_unlock(r, me);
         if (k > 0)
-                wake(r, SEM_SPACE);
+                wake_n(r, SEM_SPACE, (unsigned)k);
         return len;
 }
 
@@ -446,7 +459,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         uint64_t v, head, tail, w, expect;
         int k;
 
-        if (dead == TOKEN_NONE || (dead != TOKEN_DAEMON && idx >= LAYOUT_ATT_MAX))
+        if (dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX) || idx > LAYOUT_ATT_MAX)
                 return -EINVAL;
 
         /* 1. take the lock: from the dead holder, or free (W set, so unlock wakes a sleeper) */

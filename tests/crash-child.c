@@ -4,6 +4,7 @@
  *   crash-child SOCKET NAME send COUNT SIZE   send COUNT messages of SIZE bytes "<i>:<pattern>"
  *   crash-child SOCKET NAME recv COUNT        receive COUNT messages, print "got LEN PAYLOAD"
  *   crash-child SOCKET NAME idle              attach and wait to be killed
+ *   crash-child SOCKET NAME recvwait COUNT    like recv, after a line on stdin ("go")
  * Every mode first prints "attached" once the box is usable.
  */
 #include <stdio.h>
@@ -51,10 +52,12 @@ int main(int argc, char **argv) {
                 }
                 printf("sent %ld\n", count);
                 free(buf);
-        } else if (strcmp(argv[3], "recv") == 0) {
+        } else if (strcmp(argv[3], "recv") == 0 || strcmp(argv[3], "recvwait") == 0) {
                 size_t cap = shmbox_slot_size(box);
                 char *buf = malloc(cap + 1);
 
+                if (strcmp(argv[3], "recvwait") == 0 && !fgets(buf, (int)cap, stdin))
+                        return 1;
                 for (long i = 0; i < count; i++) {
                         ssize_t n = shmbox_recv(box, buf, cap, -1);
                         if (n < 0)

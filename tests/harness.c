@@ -67,7 +67,7 @@ static void print_log(const TestDaemon *d) {
         fclose(f);
 }
 
-static void spawn(TestDaemon *d) {
+static void spawn(TestDaemon *d, bool wait_ready) {
         const char *bin = getenv("SHMBOXD");
         const char *argv[16];
         int n = 0, fd;
@@ -96,11 +96,16 @@ static void spawn(TestDaemon *d) {
                         dup2(fd, STDERR_FILENO);
                         dup2(fd, STDOUT_FILENO);
                 }
-                unsetenv("SHMBOX_CRASH_AT");
+                if (d->crash_at[0])
+                        setenv("SHMBOX_CRASH_AT", d->crash_at, 1);
+                else
+                        unsetenv("SHMBOX_CRASH_AT");
                 execv(bin, (char **)argv);
                 _exit(127);
         }
         d->pid = pid;
+        if (!wait_ready)
+                return;
 
         /* up when a client can connect: the daemon binds its socket last */
         int64_t deadline = harness_now_us() + (int64_t)harness_ms(10000) * 1000;
@@ -131,19 +136,39 @@ void harness_daemon_start(TestDaemon *d, const char *const *extra) {
 
         memset(d, 0, sizeof(*d));
         snprintf(d->prefix, sizeof(d->prefix), "%s_%d_%u", harness_stem(), (int)getpid() % 100000, counter++);
+        /* sun_path holds 108 bytes: distcheck's deep TMPDIRs fall back to /tmp */
         snprintf(d->dir, sizeof(d->dir), "%s/shmboxtest.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
         ck_assert_msg(mkdtemp(d->dir), "mkdtemp %s: %s", d->dir, strerror(errno));
-        snprintf(d->socket, sizeof(d->socket), "%s/sock", d->dir);
+        ck_assert_int_lt(strlen(d->dir) + 6, sizeof(d->socket));
+        memcpy(d->socket, d->dir, strlen(d->dir));
+        strcpy(d->socket + strlen(d->dir), "/sock");
         snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
         snprintf(d->log, sizeof(d->log), "%s/shmboxd.log", d->dir);
         for (int i = 0; extra && extra[i] && i < 4; i++)
                 snprintf(d->extra[i], sizeof(d->extra[i]), "%s", extra[i]);
-        spawn(d);
+        spawn(d, true);
 }
 
 void harness_daemon_restart(TestDaemon *d) {
         ck_assert_int_eq(d->pid, 0);
-        spawn(d);
+        spawn(d, true);
+}
+
+void harness_daemon_restart_crashing(TestDaemon *d) {
+        ck_assert_int_eq(d->pid, 0);
+        spawn(d, false);
+        harness_daemon_expect_killed(d);
+}
+
+void harness_daemon_expect_killed(TestDaemon *d) {
+        int status = harness_wait_exit(d->pid, harness_ms(10000));
+
+        d->pid = 0;
+        d->crash_at[0] = 0;
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+                print_log(d);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "shmboxd did not die at its crash point (status 0x%x)", status);
 }
 
 void harness_daemon_stop(TestDaemon *d) {
@@ -239,7 +264,7 @@ static void kill_daemons(const char *prefix) {
         if (!d)
                 return;
         while ((de = readdir(d))) {
-                char path[64], buf[4096];
+                char path[300], buf[4096];
                 ssize_t n;
                 int fd;
 

@@ -19,6 +19,7 @@ typedef struct TestDaemon {
         char state_dir[160];
         char log[160];
         char extra[4][64];   /* extra command-line arguments, "" when unused */
+        char crash_at[64];   /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
 } TestDaemon;
 
 /* SHMBOX_TEST_TIMEOUT_SCALE (default 1): multiply every deadline by it under valgrind/sanitizers. */
@@ -34,6 +35,10 @@ const char *harness_stem(void);
 void harness_daemon_start(TestDaemon *d, const char *const *extra);
 /* Start again with the same socket, prefix and state (after a stop or a kill). */
 void harness_daemon_restart(TestDaemon *d);
+/* Start again with d->crash_at set, expecting the daemon to kill itself during start-up. */
+void harness_daemon_restart_crashing(TestDaemon *d);
+/* Wait until the daemon killed itself at its crash point (assert SIGKILL). */
+void harness_daemon_expect_killed(TestDaemon *d);
 /* SIGTERM, wait, and assert a clean exit 0. */
 void harness_daemon_stop(TestDaemon *d);
 /* SIGKILL and reap. */
