@@ -1,0 +1,377 @@
+/* End-to-end tests of the daemon's death: kill -9 of shmboxd with mailboxes holding messages and
+ * clients blocked in send and recv, a client dying while the daemon is away, and the daemon
+ * killed at each of its own crash points (half-way through create, destroy, repair and
+ * adoption). Nothing committed is lost, clients carry on and re-register, nothing leaks.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto/layout.h"
+#include "tests/harness.h"
+
+typedef struct Peer {
+        pid_t pid;
+        FILE *out;
+        FILE *in;
+} Peer;
+
+static TestDaemon d;
+static shmbox_client *client;
+
+static void setup(void) {
+        harness_daemon_start(&d, NULL);
+        client = harness_connect(&d);
+}
+
+static void teardown(void) {
+        shmbox_disconnect(client);
+        client = NULL;
+        harness_daemon_done(&d);
+}
+
+static void create(const char *name, uint32_t slots) {
+        struct shmbox_config cfg = { .slots = slots, .slot_size = 1024 };
+
+        ck_assert_int_eq(shmbox_create(client, name, &cfg), 0);
+}
+
+/* Start tests/crash-child; returns once it printed "attached". */
+static Peer peer_start(const char *name, const char *mode, const char *count, const char *crash_at) {
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        int out[2], in[2];
+        char line[256];
+        Peer p = {};
+
+        ck_assert_msg(bin, "SHMBOX_CRASH_CHILD is not set");
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+        p.pid = fork();
+        ck_assert_int_ge(p.pid, 0);
+        if (p.pid == 0) {
+                dup2(out[1], STDOUT_FILENO);
+                dup2(in[0], STDIN_FILENO);
+                if (crash_at)
+                        setenv("SHMBOX_CRASH_AT", crash_at, 1);
+                else
+                        unsetenv("SHMBOX_CRASH_AT");
+                execl(bin, bin, d.socket, name, mode, count, "100", (char *)NULL);
+                _exit(127);
+        }
+        close(out[1]);
+        close(in[0]);
+        p.out = fdopen(out[0], "r");
+        p.in = fdopen(in[1], "w");
+        ck_assert_msg(fgets(line, sizeof(line), p.out) && strcmp(line, "attached\n") == 0, "peer did not attach");
+        return p;
+}
+
+static int peer_wait(Peer *p) {
+        int status = harness_wait_exit(p->pid, harness_ms(10000));
+
+        fclose(p->out);
+        fclose(p->in);
+        return status;
+}
+
+static const MboxHeader *map_header(const char *name) {
+        char path[256];
+        void *m;
+        int fd;
+
+        snprintf(path, sizeof(path), "/dev/shm/%s.%s", d.prefix, name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        m = mmap(NULL, LAYOUT_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        ck_assert_ptr_ne(m, MAP_FAILED);
+        return m;
+}
+
+static bool any(const _Atomic uint64_t *mask) {
+        for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
+                if (atomic_load(&mask[i]))
+                        return true;
+        return false;
+}
+
+static void wait_sleeper(const Peer *p, const _Atomic uint64_t *mask) {
+        int64_t deadline = harness_now_us() + harness_ms(5000) * 1000LL;
+
+        while (!any(mask))
+                ck_assert_msg(harness_now_us() < deadline, "peer never registered as a sleeper");
+        ck_assert(harness_wait_sleeping(p->pid, harness_ms(5000)));
+}
+
+static void expect(shmbox *box, const char *what) {
+        char buf[1024];
+        ssize_t n = shmbox_recv(box, buf, sizeof(buf), harness_ms(5000));
+
+        ck_assert_msg(n >= 0, "recv: %s", shmbox_strerror((int)n));
+        ck_assert_msg((size_t)n == strlen(what) && memcmp(buf, what, (size_t)n) == 0, "got \"%.*s\", expected \"%s\"",
+                      (int)n, buf, what);
+}
+
+static uint32_t attached(const char *name) {
+        struct shmbox_info info;
+
+        ck_assert_int_eq(shmbox_info(client, name, &info), 0);
+        return info.attached;
+}
+
+START_TEST(test_messages_and_blocked_clients_survive_a_daemon_kill)
+{
+        const MboxHeader *hrx, *htx;
+        shmbox *keep;
+        struct shmbox_info info;
+        Peer rx, tx;
+        int64_t t0, t_back;
+        int status, r;
+
+        create("keep", 8);
+        create("rx", 4);
+        create("tx", 1);
+        ck_assert_int_eq(shmbox_attach(client, "keep", &keep), 0);
+        ck_assert_int_eq(shmbox_send(keep, "m0", 2, 0), 0);
+        ck_assert_int_eq(shmbox_send(keep, "m1", 2, 0), 0);
+        hrx = map_header("rx");
+        htx = map_header("tx");
+
+        {
+                shmbox *txbox;
+                ck_assert_int_eq(shmbox_attach(client, "tx", &txbox), 0);
+                ck_assert_int_eq(shmbox_send(txbox, "full", 4, 0), 0);
+                shmbox_detach(txbox);
+        }
+        rx = peer_start("rx", "recv", "1", NULL);
+        tx = peer_start("tx", "send", "1", NULL);
+        wait_sleeper(&rx, hrx->items_sleepers);
+        wait_sleeper(&tx, htx->space_sleepers);
+
+        harness_daemon_kill(&d);
+        t0 = harness_now_us();
+        /* no daemon: control calls fail at once, the data plane goes on */
+        r = shmbox_info(client, "keep", &info);
+        ck_assert_int_eq(r, -ENOTCONN);
+        printf("restart: a control call without daemon failed in %.2f ms\n", (double)(harness_now_us() - t0) / 1000);
+        ck_assert_int_eq(shmbox_send(keep, "m2", 2, 0), 0);
+        expect(keep, "m0");
+
+        harness_daemon_restart(&d);
+        t_back = harness_now_us();
+        printf("restart: daemon back after %.1f ms\n", (double)(t_back - t0) / 1000);
+
+        /* the blocked receiver gets a message sent after the restart */
+        {
+                shmbox *rxbox;
+                ck_assert_int_eq(shmbox_attach(client, "rx", &rxbox), 0);
+                ck_assert_int_eq(shmbox_send(rxbox, "wake", 4, 0), 0);
+                shmbox_detach(rxbox);
+        }
+        status = peer_wait(&rx);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "receiver status 0x%x", status);
+        /* the blocked sender completes once there is space */
+        {
+                shmbox *txbox;
+                char buf[1024];
+                ck_assert_int_eq(shmbox_attach(client, "tx", &txbox), 0);
+                ck_assert_int_eq(shmbox_recv(txbox, buf, sizeof(buf), harness_ms(5000)), 4);
+                ck_assert(memcmp(buf, "full", 4) == 0);
+                ck_assert_int_ge(shmbox_recv(txbox, buf, sizeof(buf), harness_ms(5000)), 2);
+                ck_assert(memcmp(buf, "0:", 2) == 0);
+                shmbox_detach(txbox);
+        }
+        status = peer_wait(&tx);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sender status 0x%x", status);
+        printf("restart: blocked clients completed %.1f ms after the restart\n", (double)(harness_now_us() - t_back) / 1000);
+
+        /* messages queued before the kill are all there, in order */
+        expect(keep, "m1");
+        expect(keep, "m2");
+        /* the peers detached through the new daemon: only our own box is left */
+        ck_assert_int_eq(attached("rx"), 0);
+        ck_assert_int_eq(attached("tx"), 0);
+        ck_assert_int_eq(attached("keep"), 1);
+        shmbox_detach(keep);
+        ck_assert_int_eq(attached("keep"), 0);
+        munmap((void *)hrx, LAYOUT_HEADER_SIZE);
+        munmap((void *)htx, LAYOUT_HEADER_SIZE);
+        ck_assert_int_eq(shmbox_destroy(client, "keep"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "rx"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "tx"), 0);
+}
+END_TEST
+
+START_TEST(test_a_client_dying_while_the_daemon_is_away_is_repaired_at_restart)
+{
+        struct shmbox_info info;
+        shmbox *box;
+        Peer victim;
+        int status;
+
+        create("away", 4);
+        ck_assert_int_eq(shmbox_attach(client, "away", &box), 0);
+        ck_assert_int_eq(shmbox_send(box, "victim", 6, 0), 0);
+        victim = peer_start("away", "recvwait", "1", "recv_taken");
+        harness_daemon_kill(&d);
+        fputs("go\n", victim.in);
+        fflush(victim.in);
+        status = peer_wait(&victim);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "victim status 0x%x", status);
+
+        /* the message is TAKEN by a dead process: nobody can have it until a daemon is back */
+        {
+                char buf[64];
+                ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+        }
+        harness_daemon_restart(&d);
+        expect(box, "victim");
+        ck_assert_int_eq(shmbox_info(client, "away", &info), 0);
+        ck_assert_int_eq(info.recovered, 1);
+        ck_assert_int_eq(info.attached, 1);
+        shmbox_detach(box);
+        ck_assert_int_eq(shmbox_destroy(client, "away"), 0);
+}
+END_TEST
+
+START_TEST(test_a_daemon_killed_half_way_through_create_leaves_no_trace)
+{
+        struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
+        shmbox_client *c;
+        int r;
+
+        harness_daemon_stop(&d);
+        snprintf(d.crash_at, sizeof(d.crash_at), "daemon_create_half");
+        harness_daemon_restart(&d);
+        c = harness_connect(&d);
+        r = shmbox_create(c, "half", &cfg);
+        ck_assert_int_eq(r, -ENOTCONN);
+        shmbox_disconnect(c);
+        harness_daemon_expect_killed(&d);
+        /* semaphores and the temporary segment of the half-made mailbox are there ... */
+        ck_assert_uint_gt(harness_count_objects(d.prefix), 1);
+        harness_daemon_restart(&d);
+        /* ... and the next daemon removed them: only its lock file is left */
+        ck_assert_uint_eq(harness_count_objects(d.prefix), 1);
+        {
+                struct shmbox_info info;
+                ck_assert_int_eq(shmbox_info(client, "half", &info), -ENOENT);
+        }
+        ck_assert_int_eq(shmbox_create(client, "half", &cfg), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "half"), 0);
+}
+END_TEST
+
+START_TEST(test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart)
+{
+        struct shmbox_info info;
+
+        create("gone", 4);
+        harness_daemon_stop(&d);
+        snprintf(d.crash_at, sizeof(d.crash_at), "daemon_destroy_half");
+        harness_daemon_restart(&d);
+        ck_assert_int_eq(shmbox_destroy(client, "gone"), -ENOTCONN);
+        harness_daemon_expect_killed(&d);
+        harness_daemon_restart(&d);
+        ck_assert_int_eq(shmbox_info(client, "gone", &info), -ENOENT);
+        ck_assert_uint_eq(harness_count_objects(d.prefix), 1);
+}
+END_TEST
+
+START_TEST(test_a_daemon_killed_in_a_repair_is_taken_over_at_restart)
+{
+        struct shmbox_info info;
+        shmbox *box;
+        Peer victim;
+
+        create("rep", 4);
+        ck_assert_int_eq(shmbox_attach(client, "rep", &box), 0);
+        ck_assert_int_eq(shmbox_send(box, "victim", 6, 0), 0);
+        harness_daemon_stop(&d);
+        snprintf(d.crash_at, sizeof(d.crash_at), "daemon_repair_half");
+        harness_daemon_restart(&d);
+        /* the victim dies holding the lock; the daemon dies half-way through its repair */
+        victim = peer_start("rep", "recv", "1", "recv_locked");
+        peer_wait(&victim);
+        harness_daemon_expect_killed(&d);
+        harness_daemon_restart(&d);
+        expect(box, "victim");
+        ck_assert_int_eq(shmbox_send(box, "after", 5, harness_ms(5000)), 0);
+        expect(box, "after");
+        ck_assert_int_eq(shmbox_info(client, "rep", &info), 0);
+        ck_assert_int_eq(info.attached, 1);
+        shmbox_detach(box);
+        ck_assert_int_eq(shmbox_destroy(client, "rep"), 0);
+}
+END_TEST
+
+START_TEST(test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time)
+{
+        const char *names[] = { "a1", "a2", "a3", "a4" };
+        shmbox *box;
+
+        for (int i = 0; i < 4; i++) {
+                create(names[i], 4);
+                ck_assert_int_eq(shmbox_attach(client, names[i], &box), 0);
+                ck_assert_int_eq(shmbox_send(box, names[i], 2, 0), 0);
+                shmbox_detach(box);
+        }
+        harness_daemon_kill(&d);
+        snprintf(d.crash_at, sizeof(d.crash_at), "daemon_adopt_half");
+        harness_daemon_restart_crashing(&d);
+        harness_daemon_restart(&d);
+        for (int i = 0; i < 4; i++) {
+                ck_assert_int_eq(shmbox_attach(client, names[i], &box), 0);
+                expect(box, names[i]);
+                shmbox_detach(box);
+                ck_assert_int_eq(shmbox_destroy(client, names[i]), 0);
+        }
+}
+END_TEST
+
+static Suite *restart_suite(void) {
+        Suite *s = suite_create("restart");
+        TCase *tc = tcase_create("the daemon killed");
+        TCase *tp = tcase_create("the daemon killed at its crash points");
+
+        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60 * harness_scale());
+        tcase_add_test(tc, test_messages_and_blocked_clients_survive_a_daemon_kill);
+        tcase_add_test(tc, test_a_client_dying_while_the_daemon_is_away_is_repaired_at_restart);
+        suite_add_tcase(s, tc);
+
+        tcase_add_unchecked_fixture(tp, harness_unchecked_setup, harness_unchecked_teardown);
+        tcase_add_checked_fixture(tp, setup, teardown);
+        tcase_set_timeout(tp, 60 * harness_scale());
+        tcase_add_test(tp, test_a_daemon_killed_half_way_through_create_leaves_no_trace);
+        tcase_add_test(tp, test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart);
+        tcase_add_test(tp, test_a_daemon_killed_in_a_repair_is_taken_over_at_restart);
+        tcase_add_test(tp, test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time);
+        suite_add_tcase(s, tp);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr;
+        int failed;
+
+#ifndef SHMBOX_CRASH_POINTS
+        fprintf(stderr, "SKIP: test-restart needs the crash points: ./configure --enable-crash-points\n");
+        return 77;
+#endif
+        sr = srunner_create(restart_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
