@@ -276,6 +276,15 @@ static void info_from_wire(struct shmbox_info *out, const WireInfo *in) {
                 .sent = in->sent,
                 .received = in->received,
                 .recovered = in->recovered,
+                .repairs = in->repairs,
+                .lock_holder_pid = in->lock_holder_pid,
+                .orphaned = in->orphaned,
+                .claimed = in->claimed,
+                .taken = in->taken,
+                .oldest_claimed_pid = in->oldest_claimed_pid,
+                .oldest_taken_pid = in->oldest_taken_pid,
+                .oldest_claimed_age_ms = in->oldest_claimed_age_ms,
+                .oldest_taken_age_ms = in->oldest_taken_age_ms,
         };
 }
 

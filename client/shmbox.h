@@ -73,12 +73,23 @@ struct shmbox_config {
 
 /*
  * What the daemon knows of a mailbox. queued: committed messages not yet taken; attached:
- * attachments (boxes) over all sessions; sent/received/recovered: see shmbox(3).
+ * attachments (boxes) over all sessions; sent: committed messages; received: messages taken
+ * by receivers (counted before the consuming step); recovered: messages whose receiver died
+ * before consuming them, put back for another receiver.
+ * For an operator when a mailbox seems stuck: repairs done after dead peers; the pid holding
+ * the lock (0: free, or not known to this daemon); slots being written (claimed) and read
+ * (taken) right now, with the pid holding the oldest of each and how long it has held it;
+ * orphaned: attachments of processes that hung up their connection but still run.
  */
 struct shmbox_info {
         uint32_t slots, slot_size, mode, queued, attached, uid, gid;
         uint64_t sent, received, recovered;
-        uint64_t reserved[8];
+        uint64_t repairs;
+        uint32_t lock_holder_pid, orphaned;
+        uint32_t claimed, taken;
+        uint32_t oldest_claimed_pid, oldest_taken_pid;
+        uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
+        uint64_t reserved[3];
 };
 
 /* One entry of shmbox_list(). */

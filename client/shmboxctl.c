@@ -628,6 +628,12 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 { "attached", info->attached }, { "uid", info->uid },
                 { "gid", info->gid },           { "sent", info->sent },
                 { "received", info->received }, { "recovered", info->recovered },
+                { "repairs", info->repairs },   { "lock_holder_pid", info->lock_holder_pid },
+                { "orphaned", info->orphaned }, { "claimed", info->claimed },
+                { "taken", info->taken },       { "oldest_claimed_pid", info->oldest_claimed_pid },
+                { "oldest_taken_pid", info->oldest_taken_pid },
+                { "oldest_claimed_age_ms", info->oldest_claimed_age_ms },
+                { "oldest_taken_age_ms", info->oldest_taken_age_ms },
         };
         json_object *v;
 
@@ -820,6 +826,17 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         printf("sent: %" PRIu64 "\n", info.sent);
         printf("received: %" PRIu64 "\n", info.received);
         printf("recovered: %" PRIu64 "\n", info.recovered);
+        printf("repairs: %" PRIu64 "\n", info.repairs);
+        printf("orphaned: %" PRIu32 "\n", info.orphaned);
+        /* what an operator needs when a mailbox seems stuck */
+        if (info.lock_holder_pid)
+                printf("lock_holder_pid: %" PRIu32 "\n", info.lock_holder_pid);
+        if (info.claimed)
+                printf("claimed: %" PRIu32 " (oldest by pid %" PRIu32 " for %" PRIu32 " ms)\n", info.claimed,
+                       info.oldest_claimed_pid, info.oldest_claimed_age_ms);
+        if (info.taken)
+                printf("taken: %" PRIu32 " (oldest by pid %" PRIu32 " for %" PRIu32 " ms)\n", info.taken,
+                       info.oldest_taken_pid, info.oldest_taken_age_ms);
         return EXIT_SUCCESS;
 }
 

@@ -180,11 +180,13 @@ static int do_reattach(Conn *c, const WireMsg *req, WireMsg *reply) {
 }
 
 static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
-        uint32_t holder;
+        uint32_t holder, claimed, taken;
 
-        mailbox_info(mb, info);
+        mailbox_info(mb, info, &claimed, &taken);
         holder = mailbox_lock_holder(mb);
         info->lock_holder_pid = holder >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, holder) : 0;
+        info->oldest_claimed_pid = claimed >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, claimed) : 0;
+        info->oldest_taken_pid = taken >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, taken) : 0;
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
                 Attachment *a = mb->att[i];
                 if (a && a->session && !a->session->conn)

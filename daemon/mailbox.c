@@ -545,7 +545,18 @@ uint32_t mailbox_max_token(const Mailbox *m) {
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;
+        uint32_t oldest_claimed, oldest_taken;
 } InfoCall;
+
+/* Milliseconds since @stamp (CLOCK_MONOTONIC_COARSE ns written by a peer: untrusted). */
+static uint32_t age_ms(uint64_t stamp) {
+        struct timespec ts;
+        uint64_t now;
+
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        return stamp <= now ? (uint32_t)MIN((now - stamp) / 1000000u, UINT32_MAX) : 0;
+}
 
 static int info_cb(void *userdata) {
         InfoCall *c = userdata;
@@ -556,6 +567,11 @@ static int info_cb(void *userdata) {
         c->i->claimed = counts.claimed;
         c->i->taken = counts.taken;
         c->i->sent = counts.sent;
+        c->i->repairs = counts.repairs;
+        c->oldest_claimed = counts.oldest_claimed_token;
+        c->oldest_taken = counts.oldest_taken_token;
+        c->i->oldest_claimed_age_ms = counts.claimed ? age_ms(counts.oldest_claimed_stamp) : 0;
+        c->i->oldest_taken_age_ms = counts.taken ? age_ms(counts.oldest_taken_stamp) : 0;
         c->i->received = atomic_load(&c->m->ring.hdr->received);
         c->i->recovered = atomic_load(&c->m->ring.hdr->recovered);
         return 0;
@@ -563,8 +579,9 @@ static int info_cb(void *userdata) {
 
 /*
  * mailbox_info() - what info and list report; the ring is read without its lock
+ * @ret_claimed, @ret_taken: the tokens holding the oldest CLAIMED and TAKEN slots (0: none)
  */
-void mailbox_info(const Mailbox *m, WireInfo *ret) {
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken) {
         WireInfo i = {
                 .slots = m->geo.slots,
                 .slot_size = m->geo.slot_size,
@@ -579,4 +596,6 @@ void mailbox_info(const Mailbox *m, WireInfo *ret) {
         if (mailbox_check(m) >= 0)
                 (void)guard_call(info_cb, &c);
         *ret = i;
+        *ret_claimed = c.oldest_claimed;
+        *ret_taken = c.oldest_taken;
 }

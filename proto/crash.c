@@ -21,6 +21,7 @@ static struct {
         atomic_int parsed; /* 0 not yet, 1 parsed */
         char name[64];
         unsigned long target;
+        int sig;
         atomic_ulong passes;
 } crash;
 
@@ -39,6 +40,7 @@ static void crash_parse(void) {
         memcpy(crash.name, e, n);
         crash.name[n] = 0;
         crash.target = colon ? strtoul(colon + 1, NULL, 10) : 1;
+        crash.sig = colon && strstr(colon + 1, ":stop") ? SIGSTOP : SIGKILL;
 }
 
 void crash_point(const char *name) {
@@ -49,6 +51,6 @@ void crash_point(const char *name) {
         if (crash.target == 0 || strcmp(name, crash.name) != 0)
                 return;
         if (atomic_fetch_add(&crash.passes, 1) + 1 == crash.target)
-                raise(SIGKILL);
+                raise(crash.sig);
 }
 #endif

@@ -66,7 +66,8 @@ typedef struct SlotHead {
         _Atomic uint64_t word;
         uint32_t len; /* written by the sender before the commit CAS; untrusted */
         uint32_t reserved0;
-        uint8_t reserved[LAYOUT_SLOT_HEAD - 16];
+        uint64_t stamp; /* CLOCK_MONOTONIC_COARSE ns of the last claim or take: diagnostics only */
+        uint8_t reserved[LAYOUT_SLOT_HEAD - 24];
 } SlotHead;
 
 /*
@@ -97,6 +98,7 @@ typedef struct MboxHeader {
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t epoch; /* bumped by a daemon that adopts it */
         _Atomic uint32_t flags;                            /* HDR_DESTROYED */
         uint32_t reserved0;
+        _Atomic uint64_t repairs; /* repairs that found something to do (daemon-written) */
 
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t items_sleepers[LAYOUT_ATT_WORDS];
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t space_sleepers[LAYOUT_ATT_WORDS];

@@ -82,6 +82,15 @@ void ring_deadline_init(RingDeadline *d, int timeout_ms) {
         }
 }
 
+/* A timestamp for operators (how long has this slot been held?): the vDSO's coarse clock, a
+ * few ns and no system call. */
+static inline uint64_t stamp_now(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static bool destroyed(const Ring *r) {
         return atomic_load_explicit(&r->hdr->flags, memory_order_acquire) & HDR_DESTROYED;
 }
@@ -327,6 +336,7 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
                 break;
         }
 
+        s->stamp = stamp_now();
         CRASH_POINT(send_claimed);
         memcpy(ring_payload(r, p), data, len / 2);
         CRASH_POINT(send_half_copied);
@@ -414,6 +424,7 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
                 break;
         }
 
+        s->stamp = stamp_now();
         CRASH_POINT(recv_taken);
         memcpy(buf, ring_payload(r, p), len / 2);
         CRASH_POINT(recv_half_copied);
@@ -520,6 +531,9 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         if (k > 0)
                 rep.head_advanced = (unsigned)k;
 
+        if (rep.held_lock || rep.rolled || rep.abandoned || rep.redelivered)
+                atomic_fetch_add(&r->hdr->repairs, 1);
+
         /* 5. the dead attachment's bits and entry */
         if (idx < LAYOUT_ATT_MAX) {
                 uint32_t att = dead;
@@ -584,13 +598,24 @@ void ring_count(const Ring *r, RingCounts *ret) {
                 return;
         }
         c.abandoned_total = atomic_load(&r->hdr->abandoned);
+        c.repairs = atomic_load(&r->hdr->repairs);
         for (uint64_t p = c.head; p != c.tail; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
                 switch (slot_word_state(w)) {
                 case SLOT_READY: c.ready++; break;
-                case SLOT_CLAIMED: c.claimed++; break;
-                case SLOT_TAKEN: c.taken++; break;
+                case SLOT_CLAIMED:
+                        if (c.claimed++ == 0) {
+                                c.oldest_claimed_token = slot_word_token(w);
+                                c.oldest_claimed_stamp = ring_slot(r, p)->stamp;
+                        }
+                        break;
+                case SLOT_TAKEN:
+                        if (c.taken++ == 0) {
+                                c.oldest_taken_token = slot_word_token(w);
+                                c.oldest_taken_stamp = ring_slot(r, p)->stamp;
+                        }
+                        break;
                 case SLOT_DONE: c.done++; break;
                 case SLOT_ABANDONED: c.abandoned++; break;
                 default: c.bad++; break;

@@ -124,6 +124,11 @@ static void put_info(Cursor *c, const WireInfo *i) {
         put_u32(c, i->taken);
         put_u32(c, i->orphaned);
         put_u64(c, i->generation);
+        put_u64(c, i->repairs);
+        put_u32(c, i->oldest_claimed_pid);
+        put_u32(c, i->oldest_taken_pid);
+        put_u32(c, i->oldest_claimed_age_ms);
+        put_u32(c, i->oldest_taken_age_ms);
 }
 
 static void get_info(Cursor *c, WireInfo *i) {
@@ -142,6 +147,11 @@ static void get_info(Cursor *c, WireInfo *i) {
         i->taken = get_u32(c);
         i->orphaned = get_u32(c);
         i->generation = get_u64(c);
+        i->repairs = get_u64(c);
+        i->oldest_claimed_pid = get_u32(c);
+        i->oldest_taken_pid = get_u32(c);
+        i->oldest_claimed_age_ms = get_u32(c);
+        i->oldest_taken_age_ms = get_u32(c);
 }
 
 /*

@@ -43,7 +43,9 @@ typedef struct WireInfo {
         uint64_t sent, received, recovered;
         /* for operators: who holds what right now */
         uint32_t lock_holder_pid, claimed, taken, orphaned;
-        uint64_t generation;
+        uint64_t generation, repairs;
+        uint32_t oldest_claimed_pid, oldest_taken_pid;
+        uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
 } WireInfo;
 
 /* One decoded message; which fields are meaningful depends on type (see wire.c). */

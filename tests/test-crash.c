@@ -301,6 +301,74 @@ START_TEST(test_receiver_killed_inside_recv_leaves_the_message_to_another)
 }
 END_TEST
 
+static bool wait_stopped(pid_t pid) {
+        int64_t deadline = harness_now_us() + harness_ms(5000) * 1000LL;
+        char path[64], buf[512], *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        while (harness_now_us() < deadline) {
+                FILE *f = fopen(path, "re");
+                size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+                if (f)
+                        fclose(f);
+                buf[n] = 0;
+                p = strrchr(buf, ')');
+                if (p && p[1] == ' ' && p[2] == 'T')
+                        return true;
+                usleep(500);
+        }
+        return false;
+}
+
+/* A peer frozen while it holds something: info names it, says for how long, and the repair
+ * after its death is counted. */
+START_TEST(test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock)
+{
+        static const struct {
+                const char *point, *mode;
+        } cases[] = {
+                { "send_claimed:1:stop", "send" },
+                { "recv_taken:1:stop", "recv" },
+                { "send_locked:1:stop", "send" },
+        };
+        struct shmbox_info info;
+        Victim v;
+
+        make_box("stuck", 4);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                if (strcmp(cases[i].mode, "recv") == 0)
+                        ck_assert_int_eq(shmbox_send(box, "victim", 6, 0), 0);
+                v = victim_start("stuck", cases[i].mode, "1", cases[i].point);
+                ck_assert(wait_stopped(v.pid));
+                usleep(50 * 1000);
+                ck_assert_int_eq(shmbox_info(client, "stuck", &info), 0);
+                printf("info: %-20s lock_holder_pid %u, claimed %u (pid %u, %u ms), taken %u (pid %u, %u ms)\n",
+                       cases[i].point, info.lock_holder_pid, info.claimed, info.oldest_claimed_pid,
+                       info.oldest_claimed_age_ms, info.taken, info.oldest_taken_pid, info.oldest_taken_age_ms);
+                if (i == 0) {
+                        ck_assert_uint_eq(info.claimed, 1);
+                        ck_assert_uint_eq(info.oldest_claimed_pid, (uint32_t)v.pid);
+                        ck_assert_uint_ge(info.oldest_claimed_age_ms, 20);
+                } else if (i == 1) {
+                        ck_assert_uint_eq(info.taken, 1);
+                        ck_assert_uint_eq(info.oldest_taken_pid, (uint32_t)v.pid);
+                        ck_assert_uint_ge(info.oldest_taken_age_ms, 20);
+                } else
+                        ck_assert_uint_eq(info.lock_holder_pid, (uint32_t)v.pid);
+                ck_assert_uint_eq(info.repairs, i);
+                victim_kill(&v);
+                wait_attached("stuck", 1, harness_now_us());
+                ck_assert_int_eq(shmbox_info(client, "stuck", &info), 0);
+                ck_assert_uint_eq(info.repairs, i + 1);
+                ck_assert_uint_eq(info.claimed + info.taken + info.lock_holder_pid, 0);
+        }
+        expect_message("victim", harness_ms(1000)); /* the one its frozen receiver had taken */
+        expect_empty();
+        drop_box("stuck");
+}
+END_TEST
+
 static Suite *crash_suite(void) {
         Suite *s = suite_create("crash");
         TCase *tc = tcase_create("a client killed while attached");
@@ -309,6 +377,7 @@ static Suite *crash_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 30 * harness_scale());
         tcase_add_test(tc, test_killed_idle_client_is_detached_and_mailbox_keeps_working);
+        tcase_add_test(tc, test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock);
         tcase_add_test(tc, test_client_killed_blocked_in_recv_loses_nothing);
         tcase_add_test(tc, test_client_killed_blocked_in_send_frees_its_wait);
         tcase_add_loop_test(tc, test_sender_killed_inside_send_never_delivers_a_torn_message, 0,

@@ -677,8 +677,10 @@ static int json_count(const Json *j, int object) {
 
 /* The keys of struct shmbox_info, as shmboxctl names them, besides "name". */
 static const char *const info_keys[] = {
-        "slots",    "slot_size", "mode", "queued", "attached",
-        "uid",      "gid",       "sent", "received", "recovered",
+        "slots",           "slot_size", "mode",     "queued", "attached",
+        "uid",             "gid",       "sent",     "received", "recovered",
+        "repairs",         "lock_holder_pid", "orphaned", "claimed", "taken",
+        "oldest_claimed_pid", "oldest_taken_pid", "oldest_claimed_age_ms", "oldest_taken_age_ms",
 };
 
 /* Object @object of @j is exactly a mailbox: "name" @name, and every info key once, a number. */
@@ -697,7 +699,7 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
                 ck_assert_msg(!m->string && strspn(m->value, "0123456789") == strlen(m->value),
                               "\"%s\" is not an unsigned number: %s", info_keys[i], m->value);
         }
-        ck_assert_int_eq(json_count(j, object), 11); /* nothing else, nothing twice */
+        ck_assert_int_eq(json_count(j, object), 20); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                          \
         do {                                                                                    \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                              \
@@ -723,7 +725,7 @@ static void assert_info_text(const char *name, unsigned slots, unsigned slot_siz
 
         snprintf(want, sizeof(want),
                  "name: %s\nslots: %u\nslot_size: %u\nmode: %04o\nqueued: %u\nattached: 0\n"
-                 "uid: %u\ngid: %u\nsent: %u\nreceived: %u\nrecovered: 0\n",
+                 "uid: %u\ngid: %u\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
                  name, slots, slot_size, mode, queued, (unsigned)geteuid(), (unsigned)getegid(),
                  sent, received);
         assert_exit(ctl("info", name), 0);

@@ -10,6 +10,9 @@
 
 #include "proto/wire.h"
 
+/* The encoded size of a WireInfo: 15 u32 and 5 u64 fields. */
+#define INFO_SIZE (15 * 4 + 5 * 8)
+
 #define BUF_MAX (WIRE_HEADER_SIZE + WIRE_REPLY_MAX + 4096)
 
 /* --- helpers ------------------------------------------------------------------------------- */
@@ -98,6 +101,11 @@ static WireInfo make_info(uint32_t seed) {
                 .taken = seed + 6,
                 .orphaned = seed + 7,
                 .generation = UINT64_C(0xf1f2f3f4f5f6f7f8) - seed,
+                .repairs = UINT64_C(0x3132333435363738) + seed,
+                .oldest_claimed_pid = 5000000 + seed,
+                .oldest_taken_pid = 6000000 + seed,
+                .oldest_claimed_age_ms = seed + 8,
+                .oldest_taken_age_ms = seed + 9,
         };
 }
 
@@ -117,6 +125,11 @@ static void assert_info_eq(const WireInfo *a, const WireInfo *b) {
         ck_assert_uint_eq(a->taken, b->taken);
         ck_assert_uint_eq(a->orphaned, b->orphaned);
         ck_assert_uint_eq(a->generation, b->generation);
+        ck_assert_uint_eq(a->repairs, b->repairs);
+        ck_assert_uint_eq(a->oldest_claimed_pid, b->oldest_claimed_pid);
+        ck_assert_uint_eq(a->oldest_taken_pid, b->oldest_taken_pid);
+        ck_assert_uint_eq(a->oldest_claimed_age_ms, b->oldest_claimed_age_ms);
+        ck_assert_uint_eq(a->oldest_taken_age_ms, b->oldest_taken_age_ms);
 }
 
 /* Every field of a decoded message, including those its type leaves zero. */
@@ -258,7 +271,7 @@ START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says)
                 { WIRE_REATTACH, 2 + 6 + 4 + 4 + 8 },
                 { WIRE_REATTACH | WIRE_REPLY, 4 + 5 * 4 + 3 * 8 },
                 { WIRE_LIST | WIRE_REPLY, 4 + 4 },
-                { WIRE_INFO | WIRE_REPLY, 4 + 11 * 4 + 4 * 8 },
+                { WIRE_INFO | WIRE_REPLY, 4 + INFO_SIZE },
         };
         static uint8_t buf[BUF_MAX];
 
@@ -346,7 +359,7 @@ START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order)
                 ck_assert_int_eq(wire_list_add(&w, names[i], &want), 0);
         }
         len = wire_list_end(&w);
-        ck_assert_uint_eq(len, WIRE_HEADER_SIZE + 8 + 4 * 76 + 2 * 4 + 1 + 6 + 7 + 64);
+        ck_assert_uint_eq(len, WIRE_HEADER_SIZE + 8 + 4 * INFO_SIZE + 2 * 4 + 1 + 6 + 7 + 64);
 
         ck_assert_int_eq(wire_decode(buf, len, &got), 0);
         ck_assert_uint_eq(got.type, WIRE_LIST | WIRE_REPLY);
@@ -416,7 +429,7 @@ START_TEST(test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_i
         WireListWriter w;
         WireInfo info = make_info(1);
         WireMsg got;
-        size_t cap = WIRE_HEADER_SIZE + 8 + 2 + 5 + 76 + 30; /* one "first" entry and change */
+        size_t cap = WIRE_HEADER_SIZE + 8 + 2 + 5 + INFO_SIZE + 30; /* one "first" entry and change */
         size_t len;
 
         ck_assert_int_eq(wire_list_begin(&w, buf, cap, 3), 0);
@@ -746,8 +759,8 @@ START_TEST(test_a_string_over_64_in_a_list_entry_is_ebadmsg)
         frame_u32(&f, 1);
         frame_u16(&f, NAMES_NAME_MAX + 1);
         frame_bytes(&f, name, NAMES_NAME_MAX + 1);
-        memset(f.b + f.len, 0, 76);
-        f.len += 76;
+        memset(f.b + f.len, 0, INFO_SIZE);
+        f.len += INFO_SIZE;
         frame_finish(&f);
         ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
 }
@@ -797,8 +810,8 @@ START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg)
         frame_u32(&f, 1);
         frame_u16(&f, 3);
         frame_bytes(&f, "x\0y", 3);
-        memset(f.b + f.len, 0, 76);
-        f.len += 76;
+        memset(f.b + f.len, 0, INFO_SIZE);
+        f.len += INFO_SIZE;
         frame_finish(&f);
         ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
 }
@@ -851,8 +864,8 @@ START_TEST(test_a_list_count_above_wire_list_max_is_ebadmsg)
         len = wire_list_end(&w);
         ck_assert_int_eq(decode_copy(buf, len, &m), 0);
         p = buf + len;
-        memcpy(p, buf + WIRE_HEADER_SIZE + 8, 2 + 1 + 76);
-        len += 2 + 1 + 76;
+        memcpy(p, buf + WIRE_HEADER_SIZE + 8, 2 + 1 + INFO_SIZE);
+        len += 2 + 1 + INFO_SIZE;
         put_le32(buf + 8, (uint32_t)(len - WIRE_HEADER_SIZE));
         put_le32(buf + WIRE_HEADER_SIZE + 4, WIRE_LIST_MAX + 1);
         ck_assert_int_eq(decode_copy(buf, len, &m), -EBADMSG);
