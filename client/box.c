@@ -70,6 +70,9 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
         r = names_segment(path, sizeof(path), prefix, box->name);
         if (r < 0)
                 return r;
+        r = FAULT_POINT(client_shm_open);
+        if (r)
+                return -r;
         fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : -errno;
@@ -77,6 +80,9 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
                 return -errno;
         if ((uint64_t)st.st_size < grant->size || grant->size < LAYOUT_HEADER_SIZE)
                 return -EBADMSG;
+        r = FAULT_POINT(client_mmap);
+        if (r)
+                return -r;
         map = mmap(NULL, grant->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
                 return -errno;
@@ -98,6 +104,9 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
                 r = names_semaphore(path, sizeof(path), prefix, box->name, (SemRole)i, grant->generation);
                 if (r < 0)
                         return r;
+                r = FAULT_POINT(client_sem_open);
+                if (r)
+                        return -r;
                 box->ring.sem[i] = sem_open(path, 0);
                 if (box->ring.sem[i] == SEM_FAILED) {
                         box->ring.sem[i] = NULL;

@@ -21,6 +21,7 @@
 #include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
+#include "proto/crash.h"
 #include "proto/util.h"
 #include "proto/wire.h"
 
@@ -339,7 +340,7 @@ int conn_new(Manager *m, int fd, Conn **ret) {
         Conn *c;
         int r;
 
-        c = calloc(1, sizeof(*c));
+        c = FAULT_POINT(malloc_conn) ? NULL : calloc(1, sizeof(*c));
         if (!c) {
                 close(fd);
                 return -ENOMEM;

@@ -119,7 +119,7 @@ static int mailbox_apply_acl(const Mailbox *m) {
 }
 
 static Mailbox *mailbox_alloc(const char *prefix, const char *name, uid_t uid, gid_t gid, uint32_t mode) {
-        Mailbox *m = calloc(1, sizeof(*m));
+        Mailbox *m = FAULT_POINT(malloc_mailbox) ? NULL : calloc(1, sizeof(*m));
 
         if (!m)
                 return NULL;
@@ -140,7 +140,13 @@ static int mailbox_open_sems(Mailbox *m, int oflag) {
                 r = names_semaphore(name, sizeof(name), m->prefix, m->name, (SemRole)i, m->geo.generation);
                 if (r < 0)
                         return r;
-                m->ring.sem[i] = sem_open(name, oflag, 0600, 0);
+                int fault = (oflag & O_CREAT) ? FAULT_POINT(sem_open) : 0;
+
+                if (fault) {
+                        errno = fault;
+                        m->ring.sem[i] = SEM_FAILED;
+                } else
+                        m->ring.sem[i] = sem_open(name, oflag, 0600, 0);
                 if (m->ring.sem[i] == SEM_FAILED) {
                         m->ring.sem[i] = NULL;
                         return -errno;
@@ -177,10 +183,16 @@ int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *
         r = names_segment_tmp(tmp, sizeof(tmp), prefix, name, geo->generation);
         if (r < 0)
                 return r;
+        r = FAULT_POINT(shm_open);
+        if (r)
+                return -r;
         m->fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (m->fd < 0)
                 return -errno;
         m->tmp_made = true;
+        r = FAULT_POINT(ftruncate);
+        if (r)
+                return -r;
         if (ftruncate(m->fd, (off_t)geo->total_size) < 0)
                 return errno == EFBIG ? -ENOSPC : -errno;
         *ret = TAKE_PTR(m);
@@ -198,7 +210,9 @@ int mailbox_prealloc_step(Mailbox *m, uint64_t chunk) {
 
         if (len == 0)
                 return 0;
-        r = posix_fallocate(m->fd, (off_t)m->preallocated, (off_t)len);
+        r = FAULT_POINT(fallocate);
+        if (r == 0)
+                r = posix_fallocate(m->fd, (off_t)m->preallocated, (off_t)len);
         if (r != 0)
                 return r == EFBIG ? -ENOSPC : -r;
         m->preallocated += len;
@@ -206,10 +220,11 @@ int mailbox_prealloc_step(Mailbox *m, uint64_t chunk) {
 }
 
 static int mailbox_map(Mailbox *m) {
-        void *map = mmap(NULL, m->geo.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+        int fault = FAULT_POINT(mmap);
+        void *map = fault ? MAP_FAILED : mmap(NULL, m->geo.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 
         if (map == MAP_FAILED)
-                return -errno;
+                return fault ? -fault : -errno;
         m->ring.base = map;
         m->ring.hdr = map;
         m->ring.geo = m->geo;

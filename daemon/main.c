@@ -89,7 +89,9 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_CRASH:
                         for (const char *const *n = crash_point_names; *n; n++)
-                                puts(*n);
+                                printf("crash %s\n", *n);
+                        for (const char *const *n = fault_point_names; *n; n++)
+                                printf("fault %s\n", *n);
                         return 0;
                 case 'h':
                         help();

@@ -331,11 +331,20 @@ void manager_build_cancel(Manager *m, Build *b) {
         build_free(m, b);
 }
 
+static void accept_error_cb(struct evconnlistener *l, void *userdata);
+
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *userdata) {
         Manager *m = userdata;
         Conn *c;
         int r;
 
+        r = FAULT_POINT(accept);
+        if (r) { /* as if accept() had failed: the connection is dropped, the listener paused */
+                close(fd);
+                EVUTIL_SET_SOCKET_ERROR(r);
+                accept_error_cb(l, m);
+                return;
+        }
         if (m->n_sessions >= MANAGER_MAX_CONNECTIONS) {
                 log_warning("refused a connection: %u sessions exist", m->n_sessions);
                 close(fd);

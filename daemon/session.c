@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
+#include "proto/crash.h"
 #include "proto/util.h"
 
 #ifndef SO_PEERPIDFD
@@ -232,7 +233,7 @@ int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret) {
 
         if (s->n_atts >= SESSION_ATTACHMENTS_MAX)
                 return -EMFILE;
-        a = calloc(1, sizeof(*a));
+        a = FAULT_POINT(malloc_attach) ? NULL : calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
         a->mailbox = mb;

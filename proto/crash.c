@@ -8,6 +8,7 @@
 
 #include "proto/crash.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #define NAME_STR(n) #n,
 const char *const crash_point_names[] = { CRASH_POINT_LIST(NAME_STR) NULL };
+const char *const fault_point_names[] = { FAULT_POINT_LIST(NAME_STR) NULL };
 
 #ifdef SHMBOX_CRASH_POINTS
 static struct {
@@ -52,5 +54,62 @@ void crash_point(const char *name) {
                 return;
         if (atomic_fetch_add(&crash.passes, 1) + 1 == crash.target)
                 raise(crash.sig);
+}
+
+static struct {
+        atomic_int parsed;
+        char name[64];
+        int err;
+        unsigned long target;
+        atomic_ulong passes;
+} fault;
+
+static int errno_by_name(const char *s) {
+        static const struct {
+                const char *name;
+                int value;
+        } table[] = {
+                { "ENOSPC", ENOSPC }, { "EMFILE", EMFILE }, { "ENFILE", ENFILE }, { "ENOMEM", ENOMEM },
+                { "EACCES", EACCES }, { "EIO", EIO },       { "EFBIG", EFBIG },   { "EAGAIN", EAGAIN },
+        };
+
+        for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+                if (strcmp(s, table[i].name) == 0)
+                        return table[i].value;
+        return atoi(s);
+}
+
+static void fault_parse(void) {
+        const char *e = getenv("SHMBOX_FAIL_AT");
+        const char *c1, *c2;
+        char err[32];
+        size_t n;
+
+        fault.target = 0;
+        if (!e || !(c1 = strchr(e, ':')))
+                return;
+        n = (size_t)(c1 - e);
+        if (n >= sizeof(fault.name))
+                return;
+        memcpy(fault.name, e, n);
+        fault.name[n] = 0;
+        c2 = strchr(c1 + 1, ':');
+        n = c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
+        if (n >= sizeof(err))
+                return;
+        memcpy(err, c1 + 1, n);
+        err[n] = 0;
+        fault.err = errno_by_name(err);
+        fault.target = c2 ? strtoul(c2 + 1, NULL, 10) : 1;
+}
+
+int fault_point(const char *name) {
+        if (!atomic_load_explicit(&fault.parsed, memory_order_acquire)) {
+                fault_parse();
+                atomic_store_explicit(&fault.parsed, 1, memory_order_release);
+        }
+        if (fault.target == 0 || fault.err <= 0 || strcmp(name, fault.name) != 0)
+                return 0;
+        return atomic_fetch_add(&fault.passes, 1) + 1 == fault.target ? fault.err : 0;
 }
 #endif

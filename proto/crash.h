@@ -29,14 +29,37 @@
         X(daemon_repair_half) /* daemon repair: holding the mailbox lock, half repaired */         \
         X(daemon_adopt_half)  /* daemon start-up: half of the mailboxes adopted */
 
+/*
+ * Fault points: with --enable-crash-points, SHMBOX_FAIL_AT=name:ERRNO[:n] makes the n-th pass
+ * (default 1) of that point fail as if the call had failed with ERRNO (a name like ENOSPC, or
+ * a number). The daemon's and the library's resource acquisitions, one list.
+ */
+#define FAULT_POINT_LIST(X)                                                                        \
+        X(shm_open)           /* daemon: creating a segment */                                     \
+        X(ftruncate)          /* daemon: sizing it */                                              \
+        X(fallocate)          /* daemon: preallocating it */                                       \
+        X(mmap)               /* daemon: mapping it */                                             \
+        X(sem_open)           /* daemon: creating a semaphore */                                   \
+        X(accept)             /* daemon: accepting a connection */                                 \
+        X(malloc_conn)        /* daemon: memory for a connection */                                \
+        X(malloc_attach)      /* daemon: memory for an attachment */                               \
+        X(malloc_mailbox)     /* daemon: memory for a mailbox */                                   \
+        X(client_shm_open)    /* library: opening a segment at attach */                           \
+        X(client_mmap)        /* library: mapping it */                                            \
+        X(client_sem_open)    /* library: opening a semaphore */
+
 #ifdef SHMBOX_CRASH_POINTS
 void crash_point(const char *name);
+int fault_point(const char *name);
+#define FAULT_POINT(name) fault_point(#name)
 #define CRASH_POINT(name) crash_point(#name)
 #else
 #define CRASH_POINT(name)                                                                          \
         do {                                                                                       \
         } while (0)
+#define FAULT_POINT(name) 0
 #endif
 
 /* The names of all points, NULL-terminated (also without --enable-crash-points). */
 extern const char *const crash_point_names[];
+extern const char *const fault_point_names[];

@@ -100,6 +100,10 @@ static void spawn(TestDaemon *d, bool wait_ready) {
                         setenv("SHMBOX_CRASH_AT", d->crash_at, 1);
                 else
                         unsetenv("SHMBOX_CRASH_AT");
+                if (d->fail_at[0])
+                        setenv("SHMBOX_FAIL_AT", d->fail_at, 1);
+                else
+                        unsetenv("SHMBOX_FAIL_AT");
                 execv(bin, (char **)argv);
                 _exit(127);
         }

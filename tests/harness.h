@@ -20,6 +20,7 @@ typedef struct TestDaemon {
         char log[160];
         char extra[4][64];   /* extra command-line arguments, "" when unused */
         char crash_at[64];   /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
+        char fail_at[64];    /* SHMBOX_FAIL_AT likewise */
 } TestDaemon;
 
 /* SHMBOX_TEST_TIMEOUT_SCALE (default 1): multiply every deadline by it under valgrind/sanitizers. */
