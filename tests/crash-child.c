@@ -5,6 +5,8 @@
  *   crash-child SOCKET NAME recv COUNT        receive COUNT messages, print "got LEN PAYLOAD"
  *   crash-child SOCKET NAME idle              attach and wait to be killed
  *   crash-child SOCKET NAME recvwait COUNT    like recv, after a line on stdin ("go")
+ *   crash-child SOCKET NAME pingpong COUNT    for each line on stdin: COUNT x (send, then receive
+ *                                             it, never waiting), then print "done"
  * Every mode first prints "attached" once the box is usable.
  */
 #include <stdio.h>
@@ -65,6 +67,20 @@ int main(int argc, char **argv) {
                         printf("got %zd %.*s\n", n, (int)(n > 40 ? 40 : n), buf);
                 }
                 free(buf);
+        } else if (strcmp(argv[3], "pingpong") == 0) {
+                char buf[64];
+
+                while (fgets(buf, sizeof(buf), stdin)) {
+                        for (long i = 0; i < count; i++) {
+                                r = shmbox_send(box, "ping", 4, 0);
+                                if (r < 0)
+                                        return fail("send", r);
+                                r = (int)shmbox_recv(box, buf, sizeof(buf), 0);
+                                if (r < 0)
+                                        return fail("recv", r);
+                        }
+                        printf("done\n");
+                }
         } else if (strcmp(argv[3], "idle") == 0) {
                 for (;;)
                         pause();

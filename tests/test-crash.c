@@ -369,6 +369,126 @@ START_TEST(test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock)
 }
 END_TEST
 
+/* The futex() calls @pinger (a crash child in pingpong mode) makes for one round, counted by
+ * strace attached to it for that round only. */
+static long futex_calls(pid_t pinger, FILE *in, FILE *out) {
+        char path[256], pidstr[16], line[256];
+        long calls = 0;
+        pid_t tracer;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/strace.out", d.dir);
+        snprintf(pidstr, sizeof(pidstr), "%d", (int)pinger);
+        tracer = fork();
+        ck_assert_int_ge(tracer, 0);
+        if (tracer == 0) {
+                execlp("strace", "strace", "-c", "-e", "trace=futex", "-o", path, "-p", pidstr, (char *)NULL);
+                _exit(127);
+        }
+        /* attached once the pinger's TracerPid says so */
+        for (int64_t dl = harness_now_us() + harness_ms(5000) * 1000LL;;) {
+                char status[64];
+                bool traced = false;
+
+                snprintf(status, sizeof(status), "/proc/%d/status", (int)pinger);
+                f = fopen(status, "re");
+                while (f && fgets(line, sizeof(line), f))
+                        if (strncmp(line, "TracerPid:", 10) == 0)
+                                traced = atoi(line + 10) != 0;
+                if (f)
+                        fclose(f);
+                if (traced)
+                        break;
+                ck_assert_msg(harness_now_us() < dl, "strace did not attach");
+                usleep(1000);
+        }
+        fputs("go\n", in);
+        fflush(in);
+        ck_assert(fgets(line, sizeof(line), out) && strcmp(line, "done\n") == 0);
+        kill(tracer, SIGINT);
+        ck_assert_int_ne(harness_wait_exit(tracer, harness_ms(5000)), -1);
+
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f)) {
+                char sc[64];
+                double pct, secs;
+                long usecs, c, errs;
+
+                if ((sscanf(line, "%lf %lf %ld %ld %ld %63s", &pct, &secs, &usecs, &c, &errs, sc) == 6 ||
+                     sscanf(line, "%lf %lf %ld %ld %63s", &pct, &secs, &usecs, &c, sc) == 5) &&
+                    strcmp(sc, "futex") == 0)
+                        calls = c;
+        }
+        fclose(f);
+        unlink(path);
+        return calls;
+}
+
+/*
+ * glibc's sem_t counts its waiters; a SIGKILLed sleeper is never uncounted, so every later
+ * sem_post on that semaphore makes a FUTEX_WAKE system call. shmbox posts only when a sleeper is
+ * recorded in the header, so once the daemon has cleared the dead sleeper's bit, the message
+ * path is free of system calls again. Shown with strace, before and after the repair (the
+ * daemon is frozen meanwhile, so the "before" really is before).
+ */
+START_TEST(test_message_path_is_syscall_free_again_after_a_sleeper_is_killed)
+{
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        const MboxHeader *h;
+        long before, after;
+        int in[2], out[2];
+        FILE *pin, *pout;
+        pid_t pinger;
+        char line[64];
+        Victim v;
+
+        ck_assert_msg(system("strace -V >/dev/null 2>&1") == 0, "strace is needed (tests/deps.sh installs it)");
+        make_box("futex", 4);
+        h = map_header("futex");
+
+        ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+        pinger = fork();
+        ck_assert_int_ge(pinger, 0);
+        if (pinger == 0) {
+                dup2(in[0], STDIN_FILENO);
+                dup2(out[1], STDOUT_FILENO);
+                unsetenv("SHMBOX_CRASH_AT");
+                execl(bin, bin, d.socket, "futex", "pingpong", "1000", (char *)NULL);
+                _exit(127);
+        }
+        close(in[0]);
+        close(out[1]);
+        pin = fdopen(in[1], "w");
+        pout = fdopen(out[0], "r");
+        ck_assert(fgets(line, sizeof(line), pout) && strcmp(line, "attached\n") == 0);
+
+        v = victim_start("futex", "recv", "1", NULL);
+        for (int64_t dl = harness_now_us() + harness_ms(5000) * 1000LL; !mask_any(h->items_sleepers);)
+                ck_assert_msg(harness_now_us() < dl, "the receiver never registered as a sleeper");
+        ck_assert(harness_wait_sleeping(v.pid, harness_ms(5000)));
+
+        /* freeze the daemon so that the dead sleeper stays unrepaired for one round */
+        kill(d.pid, SIGSTOP);
+        victim_kill(&v);
+        before = futex_calls(pinger, pin, pout);
+        kill(d.pid, SIGCONT);
+        wait_attached("futex", 2, harness_now_us());
+        ck_assert(!mask_any(h->items_sleepers));
+        after = futex_calls(pinger, pin, pout);
+        printf("syscalls: 1000 send+recv pairs made %ld futex calls while a killed sleeper was unrepaired, "
+               "%ld after the repair\n", before, after);
+        fclose(pin);
+        fclose(pout);
+        ck_assert_int_eq(harness_wait_exit(pinger, harness_ms(5000)), 0);
+        ck_assert_int_ge(before, 1000);
+        ck_assert_int_eq(after, 0);
+        munmap((void *)h, LAYOUT_HEADER_SIZE);
+        drop_box("futex");
+}
+END_TEST
+
 static Suite *crash_suite(void) {
         Suite *s = suite_create("crash");
         TCase *tc = tcase_create("a client killed while attached");
@@ -378,6 +498,7 @@ static Suite *crash_suite(void) {
         tcase_set_timeout(tc, 30 * harness_scale());
         tcase_add_test(tc, test_killed_idle_client_is_detached_and_mailbox_keeps_working);
         tcase_add_test(tc, test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock);
+        tcase_add_test(tc, test_message_path_is_syscall_free_again_after_a_sleeper_is_killed);
         tcase_add_test(tc, test_client_killed_blocked_in_recv_loses_nothing);
         tcase_add_test(tc, test_client_killed_blocked_in_send_frees_its_wait);
         tcase_add_loop_test(tc, test_sender_killed_inside_send_never_delivers_a_torn_message, 0,
