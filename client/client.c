@@ -240,13 +240,15 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name,
                 for (size_t i = 0; i < ELEMENTSOF(config->reserved); i++)
                         if (config->reserved[i] != 0)
                                 return -EINVAL;
-                if (config->mode & ~0666u)
+                if ((config->mode & ~0666u) || (config->flags & ~SHMBOX_CONFIG_GID))
                         return -EINVAL;
                 if (config->slots > SHMBOX_SLOTS_MAX || config->slot_size > SHMBOX_SLOT_SIZE_MAX)
                         return -EINVAL;
                 req.slots = config->slots;
                 req.slot_size = config->slot_size;
                 req.mode = config->mode;
+                req.flags = config->flags & SHMBOX_CONFIG_GID ? WIRE_CREATE_GID : 0;
+                req.gid = config->gid;
         }
         strcpy(req.name, name);
         r = client_call(client, &req, &reply, NULL);
@@ -260,6 +262,27 @@ SHMBOX_PUBLIC int shmbox_destroy(shmbox_client *client, const char *name) {
         if (!client || !name_arg_ok(name))
                 return -EINVAL;
         strcpy(req.name, name);
+        r = client_call(client, &req, &reply, NULL);
+        return r < 0 ? r : reply.status;
+}
+
+SHMBOX_PUBLIC int shmbox_chmod(shmbox_client *client, const char *name, uint32_t mode, uint32_t gid) {
+        WireMsg req = { .type = WIRE_CHMOD, .mode = mode, .gid = gid }, reply;
+        int r;
+
+        if (!client || !name_arg_ok(name) || (mode != SHMBOX_KEEP && (mode & ~0666u)))
+                return -EINVAL;
+        strcpy(req.name, name);
+        r = client_call(client, &req, &reply, NULL);
+        return r < 0 ? r : reply.status;
+}
+
+SHMBOX_PUBLIC int shmbox_reload(shmbox_client *client) {
+        WireMsg req = { .type = WIRE_RELOAD }, reply;
+        int r;
+
+        if (!client)
+                return -EINVAL;
         r = client_call(client, &req, &reply, NULL);
         return r < 0 ? r : reply.status;
 }

@@ -26,9 +26,12 @@
  *
  * Errors, by function (any call: -EINVAL for a bad argument, -ESTALE after fork):
  *   shmbox_connect    -ECONNREFUSED (no daemon there), -ENAMETOOLONG, -EPROTO, -ENOMEM, -EMFILE
- *   shmbox_create     -EEXIST, -EINVAL (name, geometry, mode, reserved words), -ENOSPC (size
- *                     above the daemon's cap or /dev/shm full), -EDQUOT, -ENOTCONN
+ *   shmbox_create     -EEXIST, -EINVAL (name, geometry, mode, flags, reserved words), -EPERM
+ *                     (a group the caller is not in), -ENOSPC (size above the daemon's cap,
+ *                     global limits, or /dev/shm full), -EDQUOT (the owner's quota), -ENOTCONN
  *   shmbox_destroy    -ENOENT, -EPERM (not the owner or root), -ENOTCONN
+ *   shmbox_chmod      -ENOENT, -EPERM, -EINVAL, -ENOTCONN
+ *   shmbox_reload     -EPERM, -EINVAL (the config file does not parse), -ENOTCONN
  *   shmbox_attach     -ENOENT, -EACCES (neither r nor w), -EMFILE (attachments per mailbox),
  *                     -EPROTO (layout version), -EBADMSG, -ENOMEM, -ENOTCONN
  *   shmbox_detach     never fails for a valid box (it is freed); -ENOTCONN is not reported
@@ -61,14 +64,19 @@ typedef struct shmbox_client shmbox_client; /* a connection to shmboxd */
 typedef struct shmbox shmbox;               /* an attached mailbox */
 
 /*
- * Geometry and access of a new mailbox. 0 = default (64 slots of 4096 bytes, mode 0600).
- * mode holds rw bits only (mask 0666): r may receive, w may send; x or special bits are
- * -EINVAL. The reserved words must be 0 (-EINVAL otherwise): new fields take their place.
- * slots x slot_size is also capped by the daemon (default 1 GiB): above it, -ENOSPC.
+ * Geometry and access of a new mailbox. 0 = default (64 slots of 4096 bytes, mode 0600, the
+ * creator's primary group). mode holds rw bits only (mask 0666): r may receive, w may send; x
+ * or special bits are -EINVAL. With SHMBOX_CONFIG_GID in flags, gid is the mailbox's group (the
+ * creator must belong to it, unless root: -EPERM). Unknown flags and the reserved words must
+ * be 0 (-EINVAL otherwise): new fields take their place. The daemon's limits apply (see
+ * shmboxd(8)): a mailbox above max-mailbox-bytes or the global limits is -ENOSPC, above the
+ * owner's quota -EDQUOT.
  */
+#define SHMBOX_CONFIG_GID 1u
 struct shmbox_config {
         uint32_t slots, slot_size, mode;
-        uint32_t reserved[8];
+        uint32_t flags, gid;
+        uint32_t reserved[6];
 };
 
 /*
@@ -110,6 +118,16 @@ int shmbox_create(shmbox_client *client, const char *name, const struct shmbox_c
 
 /* Destroy a mailbox (owner or root): its names go at once; attached boxes get -EIDRM. */
 int shmbox_destroy(shmbox_client *client, const char *name);
+
+/* Change a mailbox's mode and/or group (owner or root; the owner only to a group it belongs
+ * to: -EPERM). SHMBOX_KEEP leaves either as it is. Boxes attached before keep their rights,
+ * like open files. */
+#define SHMBOX_KEEP UINT32_MAX
+int shmbox_chmod(shmbox_client *client, const char *name, uint32_t mode, uint32_t gid);
+
+/* Ask the daemon to re-read its config file (root or the daemon's user: else -EPERM); returns
+ * once done: 0, or -EINVAL if the file does not parse (the running limits stay). */
+int shmbox_reload(shmbox_client *client);
 
 /* Attach: needs r or w on the mailbox; the box remembers which (send without w, recv without
  * r: -EACCES). */

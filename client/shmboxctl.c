@@ -348,12 +348,28 @@ static void write_escaped(FILE *f, const unsigned char *data, size_t len) {
         }
 }
 
+/* --group: a group name, or a number. */
+static int parse_group(const Command *cmd, const char *s, uint32_t *ret) {
+        struct group *g = getgrnam(s);
+        unsigned long v;
+
+        if (g) {
+                *ret = (uint32_t)g->gr_gid;
+                return 0;
+        }
+        if (parse_ulong(s, 10, 0, UINT32_MAX - 1, &v) < 0)
+                return usage_error(cmd, "--group: no such group '%s'", s);
+        *ret = (uint32_t)v;
+        return 0;
+}
+
 static int cmd_create(const Command *cmd, int argc, char **argv) {
-        const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *name;
+        const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *group_s = NULL, *name;
         const Option options[] = {
                 { "slots", &slots_s, NULL },
                 { "slot-size", &slot_size_s, NULL },
                 { "mode", &mode_s, NULL },
+                { "group", &group_s, NULL },
                 {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
@@ -392,6 +408,12 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
                                                        mode_s));
                 config.mode = (uint32_t)v;
         }
+        if (group_s) {
+                r = parse_group(cmd, group_s, &config.gid);
+                if (r < 0)
+                        return exit_status(r);
+                config.flags |= SHMBOX_CONFIG_GID;
+        }
 
         r = connect_client(&client);
         if (r < 0)
@@ -399,6 +421,71 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         r = shmbox_create(client, name, &config);
         if (r < 0) {
                 log_error("%s: %s", name, shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int cmd_chmod(const Command *cmd, int argc, char **argv) {
+        const char *group_s = NULL, *name;
+        const Option options[] = { { "group", &group_s, NULL }, {} };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ char **operands = NULL;
+        uint32_t mode = SHMBOX_KEEP, gid = SHMBOX_KEEP;
+        unsigned long v;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        r = name_operand(cmd, operands, n, 2, &name);
+        if (r < 0)
+                return exit_status(r);
+        if (n == 2) {
+                if (parse_ulong(operands[1], 8, 0, 0666, &v) < 0 || (v & ~0666UL))
+                        return exit_status(usage_error(cmd, "invalid mode '%s' (octal, read and write bits only, "
+                                                            "0 to 0666)", operands[1]));
+                mode = (uint32_t)v;
+        }
+        if (group_s) {
+                r = parse_group(cmd, group_s, &gid);
+                if (r < 0)
+                        return exit_status(r);
+        }
+        if (mode == SHMBOX_KEEP && gid == SHMBOX_KEEP)
+                return exit_status(usage_error(cmd, "missing MODE or --group"));
+
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_chmod(client, name, mode, gid);
+        if (r < 0) {
+                log_error("%s: %s", name, shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
+static int cmd_reload(const Command *cmd, int argc, char **argv) {
+        const Option options[] = { {} };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_free_ char **operands = NULL;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        if (n > 0)
+                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+        r = connect_client(&client);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = shmbox_reload(client);
+        if (r < 0) {
+                log_error("reload: %s%s", shmbox_strerror(r),
+                          r == -EINVAL ? " (the config file does not parse: see the daemon's log)" : "");
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -852,8 +939,32 @@ static const Command commands[] = {
                 "  --slot-size BYTES  largest message, 1 to 16777216 (default 4096)\n"
                 "  --mode OCTAL       who may use it, rw bits only: r receives, w sends\n"
                 "                     (default 0600; e.g. 0660 for the owner's group)\n"
+                "  --group GROUP      the mailbox's group, a name or a number (default: the\n"
+                "                     caller's primary group; the caller must belong to it)\n"
                 "  -h, --help         show this help\n",
                 cmd_create,
+        },
+        {
+                "chmod",
+                "chmod NAME [MODE] [--group GROUP]",
+                "Change who may use a mailbox (owner or root only): MODE in octal, rw bits\n"
+                "only, and/or its group (the owner only to a group it belongs to). Processes\n"
+                "attached before keep the rights they had, like open files.\n"
+                "\n"
+                "Options (before or after NAME):\n"
+                "  --group GROUP  a group name or number\n"
+                "  -h, --help     show this help\n",
+                cmd_chmod,
+        },
+        {
+                "reload",
+                "reload",
+                "Make the daemon read its config file again (limits and quotas); returns once\n"
+                "it is done. Root or the daemon's user only. Mailboxes are all kept.\n"
+                "\n"
+                "Options:\n"
+                "  -h, --help  show this help\n",
+                cmd_reload,
         },
         {
                 "destroy",

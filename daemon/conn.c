@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 #include "daemon/mailbox.h"
@@ -51,45 +52,147 @@ static void conn_reply_status(Conn *c, const WireMsg *req, int status) {
         conn_reply(c, &reply);
 }
 
+/* Whether the session's process belongs to group @gid (primary or supplementary). */
+static bool session_in_group(const Session *s, gid_t gid) {
+        if (s->cred.gid == gid)
+                return true;
+        for (size_t i = 0; i < s->n_groups; i++)
+                if (s->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+/*
+ * Check a new mailbox of @bytes for @uid against the limits, in the documented order: the
+ * mailbox's own size, the owner's quota (root is exempt), the global limits. One log line
+ * names the uid and the limit that refused it.
+ */
+static int check_limits(Manager *m, const char *name, uid_t uid, uint64_t bytes) {
+        const Limits *l = &m->limits;
+        uint64_t uid_bytes = 0, total_bytes = 0;
+        unsigned uid_count = 0, total_count = 0;
+
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next) {
+                total_count++;
+                total_bytes += mb->geo.total_size;
+                if (mb->uid == uid) {
+                        uid_count++;
+                        uid_bytes += mb->geo.total_size;
+                }
+        }
+        manager_builds_usage(m, uid, &uid_count, &uid_bytes, &total_count, &total_bytes);
+
+        if (bytes > l->max_mailbox_bytes) {
+                log_notice("refused create of %s by uid %u: %llu bytes, above max-mailbox-bytes %llu", name,
+                           (unsigned)uid, (unsigned long long)bytes, (unsigned long long)l->max_mailbox_bytes);
+                return -ENOSPC;
+        }
+        if (uid != 0 && uid_count + 1 > l->max_mailboxes_per_uid) {
+                log_notice("refused create of %s by uid %u: it has %u mailboxes, max-mailboxes-per-uid is %u", name,
+                           (unsigned)uid, uid_count, l->max_mailboxes_per_uid);
+                return -EDQUOT;
+        }
+        if (uid != 0 && uid_bytes + bytes > l->max_bytes_per_uid) {
+                log_notice("refused create of %s by uid %u: %llu + %llu bytes, above max-bytes-per-uid %llu", name,
+                           (unsigned)uid, (unsigned long long)uid_bytes, (unsigned long long)bytes,
+                           (unsigned long long)l->max_bytes_per_uid);
+                return -EDQUOT;
+        }
+        if (total_count + 1 > l->max_mailboxes) {
+                log_notice("refused create of %s by uid %u: %u mailboxes exist, max-mailboxes is %u", name,
+                           (unsigned)uid, total_count, l->max_mailboxes);
+                return -ENOSPC;
+        }
+        if (total_bytes + bytes > l->max_total_bytes) {
+                log_notice("refused create of %s by uid %u: %llu + %llu bytes, above max-total-bytes %llu", name,
+                           (unsigned)uid, (unsigned long long)total_bytes, (unsigned long long)bytes,
+                           (unsigned long long)l->max_total_bytes);
+                return -ENOSPC;
+        }
+        return 0;
+}
+
 static int do_create(Conn *c, const WireMsg *req) {
         Manager *m = c->manager;
         Session *s = c->session;
         uint32_t slots = req->slots ? req->slots : 64, slot_size = req->slot_size ? req->slot_size : 4096;
         uint32_t mode = req->mode ? req->mode : 0600;
+        gid_t gid = s->cred.gid;
         LayoutGeometry geo;
         Mailbox *mb = NULL;
         int r;
 
-        if (!names_mailbox_valid(req->name) || (req->mode & ~0666u))
+        if (!names_mailbox_valid(req->name) || (req->mode & ~0666u) || (req->flags & ~WIRE_CREATE_GID))
                 return -EINVAL;
+        if (req->flags & WIRE_CREATE_GID) {
+                gid = req->gid;
+                if (s->cred.uid != 0 && !session_in_group(s, gid)) {
+                        log_notice("refused create of %s by uid %u: not a member of group %u", req->name,
+                                   (unsigned)s->cred.uid, (unsigned)gid);
+                        return -EPERM;
+                }
+        }
         r = layout_geometry(slots, slot_size, 0, &geo);
         if (r < 0)
                 return r;
-        if (geo.total_size > m->config.max_mailbox_bytes) {
-                log_notice("refused create of %s by uid %u: %llu bytes above the cap of %llu", req->name,
-                           (unsigned)s->cred.uid, (unsigned long long)geo.total_size,
-                           (unsigned long long)m->config.max_mailbox_bytes);
-                return -ENOSPC;
-        }
         if (manager_name_taken(m, req->name))
                 return -EEXIST;
-        if (m->n_mailboxes >= MANAGER_MAX_MAILBOXES) {
-                log_notice("refused create of %s by uid %u: %u mailboxes exist", req->name,
-                           (unsigned)s->cred.uid, m->n_mailboxes);
-                return -ENOSPC;
-        }
+        r = check_limits(m, req->name, s->cred.uid, geo.total_size);
+        if (r < 0)
+                return r;
         geo.generation = manager_generation_new(m);
-        r = mailbox_prepare(m->config.prefix, req->name, &geo, s->cred.uid, s->cred.gid, mode, &mb);
+        r = mailbox_prepare(m->config.prefix, req->name, &geo, s->cred.uid, gid, mode, &mb);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "create of %s failed", req->name);
         r = manager_build_start(m, mb, conn_build_done, c, &c->build);
-        if (r < 0) {
-                mailbox_free(mb);
+        if (r < 0)
                 return r;
-        }
         c->build_serial = req->serial;
         strcpy(c->build_name, req->name);
         return 1; /* the reply comes when the build is done */
+}
+
+/* Owner or root: change the mode and/or the group (the owner only to a group it belongs to). */
+static int do_chmod(Conn *c, const WireMsg *req) {
+        Session *s = c->session;
+        uint32_t mode;
+        gid_t gid;
+        Mailbox *mb;
+        int r;
+
+        if (!names_mailbox_valid(req->name) || (req->mode != WIRE_KEEP && (req->mode & ~0666u)))
+                return -EINVAL;
+        mb = manager_find(c->manager, req->name);
+        if (!mb)
+                return -ENOENT;
+        if (s->cred.uid != 0 && s->cred.uid != mb->uid) {
+                log_notice("refused chmod of %s by uid %u: not the owner", req->name, (unsigned)s->cred.uid);
+                return -EPERM;
+        }
+        mode = req->mode == WIRE_KEEP ? mb->mode : req->mode;
+        gid = req->gid == WIRE_KEEP ? mb->gid : (gid_t)req->gid;
+        if (gid != mb->gid && s->cred.uid != 0 && !session_in_group(s, gid)) {
+                log_notice("refused chgrp of %s by uid %u: not a member of group %u", req->name,
+                           (unsigned)s->cred.uid, (unsigned)gid);
+                return -EPERM;
+        }
+        r = mailbox_set_policy(mb, mode, gid);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "chmod of %s failed", req->name);
+        (void)manager_save_state(c->manager);
+        log_info("chmod %s by uid %u: mode %04o group %u", req->name, (unsigned)s->cred.uid, mode, (unsigned)gid);
+        return 0;
+}
+
+/* Root or the daemon's own user: re-read the config file, answered when done. */
+static int do_reload(Conn *c) {
+        Session *s = c->session;
+
+        if (s->cred.uid != 0 && s->cred.uid != geteuid()) {
+                log_notice("refused reload by uid %u", (unsigned)s->cred.uid);
+                return -EPERM;
+        }
+        return manager_reload(c->manager);
 }
 
 static int do_destroy(Conn *c, const WireMsg *req) {
@@ -205,7 +308,7 @@ static void do_list(Conn *c, const WireMsg *req) {
 
                 fill_info(c->manager, mb, &info);
                 if (wire_list_add(&w, mb->name, &info) < 0)
-                        break; /* capped: MANAGER_MAX_MAILBOXES entries always fit */
+                        break; /* capped: max-mailboxes is at most WIRE_LIST_MAX */
         }
         bufferevent_write(c->bev, buf, wire_list_end(&w));
 }
@@ -238,6 +341,12 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
                 break;
         case WIRE_REATTACH:
                 r = do_reattach(c, req, &reply);
+                break;
+        case WIRE_CHMOD:
+                r = do_chmod(c, req);
+                break;
+        case WIRE_RELOAD:
+                r = do_reload(c);
                 break;
         case WIRE_DETACH:
                 r = session_detach(c->session, req->token);

@@ -158,6 +158,29 @@ static int mailbox_open_sems(Mailbox *m, int oflag) {
 }
 
 /*
+ * mailbox_set_policy() - change the mode and the group of a published mailbox: its ACLs follow
+ *
+ * Attachments granted before keep their rights, like open file descriptors.
+ *
+ * Return: 0; a negative errno from libacl (the old policy stays).
+ */
+int mailbox_set_policy(Mailbox *m, uint32_t mode, gid_t gid) {
+        uint32_t old_mode = m->mode;
+        gid_t old_gid = m->gid;
+        int r;
+
+        m->mode = mode;
+        m->gid = gid;
+        r = mailbox_apply_acl(m);
+        if (r < 0) {
+                m->mode = old_mode;
+                m->gid = old_gid;
+                (void)mailbox_apply_acl(m);
+        }
+        return r;
+}
+
+/*
  * mailbox_prepare() - start building mailbox @name: semaphores and a sized temporary segment
  * @ret: the new mailbox, owned by the caller; freeing it before mailbox_publish() removes
  *       everything it made

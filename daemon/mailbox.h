@@ -47,6 +47,7 @@ static inline void mailbox_freep(Mailbox **m) {
 }
 
 int mailbox_check(const Mailbox *m);
+int mailbox_set_policy(Mailbox *m, uint32_t mode, gid_t gid);
 uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx);
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token);

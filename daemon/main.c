@@ -15,7 +15,9 @@
 static const char *arg_socket;
 static const char *arg_prefix = NAMES_DEFAULT_PREFIX;
 static const char *arg_state_dir = MANAGER_DEFAULT_STATE_DIR;
-static uint64_t arg_max_mailbox_bytes = MANAGER_DEFAULT_MAX_MAILBOX_BYTES;
+static const char *arg_config = CONFIG_DEFAULT_PATH;
+static uint64_t arg_max_mailbox_bytes; /* 0: as the config file says */
+static int arg_log_level = -1;         /* -1: as the config file says */
 
 static void help(void) {
         printf("Usage: shmboxd [OPTION...]\n"
@@ -24,22 +26,25 @@ static void help(void) {
                "  --socket PATH            listen on PATH (default: $SHMBOX_SOCKET, else %s)\n"
                "  --prefix NAME            name objects in /dev/shm NAME.* ([A-Za-z0-9_-]{1,32}, default %s)\n"
                "  --state-dir DIR          keep the private policy state in DIR (default %s)\n"
+               "  --config PATH            limits and quotas (default %s; missing: defaults)\n"
                "  --max-mailbox-bytes N    refuse mailboxes larger than N bytes (default %llu)\n"
                "  --log-level LEVEL        err, warning, notice, info (default) or debug\n"
                "  -v, --verbose            same as --log-level debug\n"
                "  --list-crash-points      print the names SHMBOX_CRASH_AT accepts and exit\n"
                "  -h, --help               show this help and exit\n"
                "  --version                show the version and exit\n",
-               "/run/shmbox/shmboxd.sock", NAMES_DEFAULT_PREFIX, MANAGER_DEFAULT_STATE_DIR,
-               (unsigned long long)MANAGER_DEFAULT_MAX_MAILBOX_BYTES);
+               "/run/shmbox/shmboxd.sock", NAMES_DEFAULT_PREFIX, MANAGER_DEFAULT_STATE_DIR, CONFIG_DEFAULT_PATH,
+               (unsigned long long)(UINT64_C(1) << 30));
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_SOCKET = 0x100, ARG_PREFIX, ARG_STATE_DIR, ARG_MAX_BYTES, ARG_LOG_LEVEL, ARG_CRASH, ARG_VERSION };
+        enum { ARG_SOCKET = 0x100, ARG_PREFIX, ARG_STATE_DIR, ARG_CONFIG, ARG_MAX_BYTES, ARG_LOG_LEVEL, ARG_CRASH,
+               ARG_VERSION };
         static const struct option options[] = {
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "prefix", required_argument, NULL, ARG_PREFIX },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "max-mailbox-bytes", required_argument, NULL, ARG_MAX_BYTES },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "verbose", no_argument, NULL, 'v' },
@@ -65,6 +70,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_STATE_DIR:
                         arg_state_dir = optarg;
                         break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        break;
                 case ARG_MAX_BYTES: {
                         char *end;
                         errno = 0;
@@ -82,10 +90,10 @@ static int parse_argv(int argc, char **argv) {
                                 fprintf(stderr, "shmboxd: invalid log level \"%s\"\n", optarg);
                                 return -EINVAL;
                         }
-                        log_max_level = r;
+                        arg_log_level = r;
                         break;
                 case 'v':
-                        log_max_level = LOG_DEBUG;
+                        arg_log_level = LOG_DEBUG;
                         break;
                 case ARG_CRASH:
                         for (const char *const *n = crash_point_names; *n; n++)
@@ -128,8 +136,12 @@ int main(int argc, char **argv) {
                 .socket_path = arg_socket,
                 .prefix = arg_prefix,
                 .state_dir = arg_state_dir,
+                .config_path = arg_config,
                 .max_mailbox_bytes = arg_max_mailbox_bytes,
+                .log_level = arg_log_level,
         };
+        if (arg_log_level >= 0)
+                log_max_level = arg_log_level;
         r = manager_new(&config, &m);
         if (r < 0)
                 return 1;

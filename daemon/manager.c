@@ -276,6 +276,17 @@ static void build_free(Manager *m, Build *b) {
         free(b);
 }
 
+/* A create found its name taken in /dev/shm by something that is not ours: say whose it is. */
+static void log_squatter(Manager *m, const char *name) {
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+
+        snprintf(path, sizeof(path), SHM_DIR "/%s.%s", m->config.prefix, name);
+        if (lstat(path, &st) == 0)
+                log_warning("create of %s refused: %s exists and belongs to uid %u, not to this daemon", name, path,
+                            (unsigned)st.st_uid);
+}
+
 static void build_step(evutil_socket_t fd, short what, void *userdata) {
         Build *b = userdata;
         Manager *m = b->manager;
@@ -294,7 +305,9 @@ static void build_step(evutil_socket_t fd, short what, void *userdata) {
         if (r >= 0) {
                 manager_add_mailbox(m, TAKE_PTR(b->mb));
                 (void)manager_save_state(m);
-        } else if (r != -EEXIST)
+        } else if (r == -EEXIST)
+                log_squatter(m, b->mb->name);
+        else
                 log_errno(LOG_ERR, r, "create of %s failed", b->mb->name);
         build_free(m, b);
         done(ud, r);
@@ -326,6 +339,19 @@ int manager_build_start(Manager *m, Mailbox *mb, BuildDone done, void *userdata,
         return 0;
 }
 
+/* Add the creates in progress to the usage counts of check_limits() (conn.c). */
+void manager_builds_usage(Manager *m, uid_t uid, unsigned *uid_count, uint64_t *uid_bytes, unsigned *total_count,
+                          uint64_t *total_bytes) {
+        for (Build *b = m->builds; b; b = b->next) {
+                (*total_count)++;
+                *total_bytes += b->mb->geo.total_size;
+                if (b->mb->uid == uid) {
+                        (*uid_count)++;
+                        *uid_bytes += b->mb->geo.total_size;
+                }
+        }
+}
+
 /* Cancel a create in progress (its client went away): everything it made is removed. */
 void manager_build_cancel(Manager *m, Build *b) {
         build_free(m, b);
@@ -345,7 +371,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 accept_error_cb(l, m);
                 return;
         }
-        if (m->n_sessions >= MANAGER_MAX_CONNECTIONS) {
+        if (m->n_sessions >= m->limits.max_connections) {
                 log_warning("refused a connection: %u sessions exist", m->n_sessions);
                 close(fd);
                 return;
@@ -371,9 +397,48 @@ static void accept_error_cb(struct evconnlistener *l, void *userdata) {
         event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, l, &tv);
 }
 
+/* Read the config file again (or for the first time) over the defaults; the command line wins. */
+static int load_config(Manager *m) {
+        Limits limits;
+        int level = log_max_level, r;
+        char error[512];
+
+        limits_default(&limits);
+        r = config_load(m->config.config_path, &limits, &level, error, sizeof(error));
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "config file %s refused, %s", m->config.config_path, error);
+        if (m->config.max_mailbox_bytes)
+                limits.max_mailbox_bytes = m->config.max_mailbox_bytes;
+        if (m->config.log_level >= 0)
+                level = m->config.log_level;
+        m->limits = limits;
+        log_max_level = level;
+        return 0;
+}
+
+/*
+ * manager_reload() - apply the config file again; existing mailboxes and sessions are kept, a
+ * mailbox above a lowered limit too (new requests only are refused)
+ *
+ * Return: 0; -EINVAL if the file does not parse (the running limits stay; logged).
+ */
+int manager_reload(Manager *m) {
+        int r = load_config(m);
+
+        if (r >= 0)
+                log_info("reloaded %s: max %u mailboxes (%u per uid), %llu bytes per mailbox", m->config.config_path,
+                         m->limits.max_mailboxes, m->limits.max_mailboxes_per_uid,
+                         (unsigned long long)m->limits.max_mailbox_bytes);
+        return r;
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *userdata) {
         Manager *m = userdata;
 
+        if (sig == SIGHUP) {
+                (void)manager_reload(m);
+                return;
+        }
         log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         if (m->listener)
                 evconnlistener_disable(m->listener);
@@ -686,6 +751,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return -ENAMETOOLONG;
         m->journal.fd = -1;
 
+        r = load_config(m);
+        if (r < 0)
+                return r;
         raise_fd_limit();
         signal(SIGPIPE, SIG_IGN);
         r = guard_install();
@@ -711,8 +779,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
 
         m->sig_term = evsignal_new(m->base, SIGTERM, signal_cb, m);
         m->sig_int = evsignal_new(m->base, SIGINT, signal_cb, m);
-        if (!m->sig_term || !m->sig_int || evsignal_add(m->sig_term, NULL) < 0 ||
-            evsignal_add(m->sig_int, NULL) < 0)
+        m->sig_hup = evsignal_new(m->base, SIGHUP, signal_cb, m);
+        if (!m->sig_term || !m->sig_int || !m->sig_hup || evsignal_add(m->sig_term, NULL) < 0 ||
+            evsignal_add(m->sig_int, NULL) < 0 || evsignal_add(m->sig_hup, NULL) < 0)
                 return -ENOMEM;
 
         r = bind_socket(m);
@@ -782,6 +851,8 @@ Manager *manager_free(Manager *m) {
                 event_free(m->sig_term);
         if (m->sig_int)
                 event_free(m->sig_int);
+        if (m->sig_hup)
+                event_free(m->sig_hup);
         if (m->base)
                 event_base_free(m->base);
         journal_close(&m->journal);

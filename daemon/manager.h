@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/limits.h"
 #include "daemon/journal.h"
 #include "daemon/mailbox.h"
 #include "daemon/session.h"
@@ -14,22 +15,22 @@ struct event_base;
 struct evconnlistener;
 struct event;
 
-#define MANAGER_DEFAULT_MAX_MAILBOX_BYTES (UINT64_C(1) << 30)
 #define MANAGER_DEFAULT_STATE_DIR "/var/lib/shmbox"
-#define MANAGER_MAX_MAILBOXES 1024u
-#define MANAGER_MAX_CONNECTIONS 4096u
 
 typedef struct ManagerConfig {
         const char *socket_path;
         const char *prefix;
         const char *state_dir;
-        uint64_t max_mailbox_bytes; /* cap on a mailbox's total size */
+        const char *config_path;    /* limits and quotas; re-read at reload */
+        uint64_t max_mailbox_bytes; /* from the command line: wins over the file; 0 = unset */
+        int log_level;              /* from the command line: wins over the file; -1 = unset */
 } ManagerConfig;
 
 typedef struct Build Build;
 
 typedef struct Manager {
         ManagerConfig config;
+        Limits limits;              /* in force: defaults < config file < command line */
         char state_path[4096];
         char journal_path[4096];
         Journal journal;
@@ -39,7 +40,7 @@ typedef struct Manager {
 
         struct event_base *base;
         struct evconnlistener *listener;
-        struct event *sig_term, *sig_int, *release_timer;
+        struct event *sig_term, *sig_int, *sig_hup, *release_timer;
 
         Mailbox *mailboxes;     /* published, by name (a list: counts are capped) */
         Mailbox *destroyed;     /* destroyed, kept until their last attachment is released */
@@ -60,6 +61,7 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 int manager_run(Manager *m);
+int manager_reload(Manager *m);
 
 Mailbox *manager_find(Manager *m, const char *name);
 bool manager_name_taken(Manager *m, const char *name);
@@ -75,3 +77,5 @@ int manager_journal_add(Manager *m, const Session *s, const Attachment *a);
 typedef void (*BuildDone)(void *userdata, int status);
 int manager_build_start(Manager *m, Mailbox *mb, BuildDone done, void *userdata, Build **ret);
 void manager_build_cancel(Manager *m, Build *b);
+void manager_builds_usage(Manager *m, uid_t uid, unsigned *uid_count, uint64_t *uid_bytes, unsigned *total_count,
+                          uint64_t *total_bytes);

@@ -231,8 +231,11 @@ int session_attach(Session *s, Mailbox *mb, uint32_t rights, Attachment **ret) {
         Attachment *a;
         int r;
 
-        if (s->n_atts >= SESSION_ATTACHMENTS_MAX)
+        if (s->n_atts >= s->manager->limits.max_attachments_per_session) {
+                log_notice("refused attach by uid %u (pid %d): %u attachments, the limit per session",
+                           (unsigned)s->cred.uid, (int)s->cred.pid, s->n_atts);
                 return -EMFILE;
+        }
         a = FAULT_POINT(malloc_attach) ? NULL : calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;

@@ -13,7 +13,6 @@ typedef struct Conn Conn;
 struct event;
 
 #define SESSION_GROUPS_MAX 256
-#define SESSION_ATTACHMENTS_MAX 256
 
 typedef struct Attachment {
         struct Attachment *next; /* in its session, or in the manager's release queue */

@@ -4,7 +4,7 @@
  * above its limit makes the whole frame invalid (-EBADMSG), and the decoder never allocates.
  * Body of each message (requests / replies after the i32 status):
  *   HELLO    u32 version                       / u32 version, str prefix
- *   CREATE   str name, u32 slots, slot_size, mode / -
+ *   CREATE   str name, u32 slots, slot_size, mode, flags, gid / -
  *   DESTROY  str name                          / -
  *   ATTACH   str name                          / u32 rights, token, idx, slots, slot_size,
  *                                                u64 generation, epoch, size
@@ -12,6 +12,8 @@
  *   LIST     -                                 / u32 count, count x (str name, info)
  *   INFO     str name                          / info
  *   REATTACH str name, u32 token, idx, u64 generation / as ATTACH
+ *   CHMOD    str name, u32 mode, gid             / -
+ *   RELOAD   -                                   / -
  * A reply with a status < 0 has no further body.
  */
 #include "config.h"
@@ -227,7 +229,18 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                         m.slots = get_u32(&c);
                         m.slot_size = get_u32(&c);
                         m.mode = get_u32(&c);
+                        m.flags = get_u32(&c);
+                        m.gid = get_u32(&c);
                 }
+                break;
+        case WIRE_CHMOD:
+                if (!reply) {
+                        get_str(&c, m.name);
+                        m.mode = get_u32(&c);
+                        m.gid = get_u32(&c);
+                }
+                break;
+        case WIRE_RELOAD:
                 break;
         case WIRE_DESTROY:
                 if (!reply)
@@ -334,7 +347,18 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                         put_u32(&c, m->slots);
                         put_u32(&c, m->slot_size);
                         put_u32(&c, m->mode);
+                        put_u32(&c, m->flags);
+                        put_u32(&c, m->gid);
                 }
+                break;
+        case WIRE_CHMOD:
+                if (!reply) {
+                        put_str(&c, m->name);
+                        put_u32(&c, m->mode);
+                        put_u32(&c, m->gid);
+                }
+                break;
+        case WIRE_RELOAD:
                 break;
         case WIRE_DESTROY:
         case WIRE_INFO:

@@ -31,8 +31,13 @@ typedef enum WireType {
         WIRE_LIST = 6,
         WIRE_INFO = 7,
         WIRE_REATTACH = 8, /* a box of this process, granted by an earlier daemon */
+        WIRE_CHMOD = 9,
+        WIRE_RELOAD = 10,  /* re-read the config file; answered when done */
         _WIRE_TYPE_MAX,
 } WireType;
+
+#define WIRE_CREATE_GID 1u
+#define WIRE_KEEP UINT32_MAX /* CHMOD: leave mode or gid as it is */
 
 /* Rights of an attachment. */
 #define WIRE_RIGHT_R 1u
@@ -55,7 +60,8 @@ typedef struct WireMsg {
         int32_t status; /* replies */
 
         char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests; HELLO reply: prefix */
-        uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights) */
+        uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights); CHMOD */
+        uint32_t flags, gid;             /* CREATE (WIRE_CREATE_GID: gid is set); CHMOD */
         uint32_t token, idx;             /* ATTACH and REATTACH replies and REATTACH requests;
                                             DETACH request (token) */
         uint64_t generation, epoch, size; /* ATTACH and REATTACH replies; REATTACH request (generation) */

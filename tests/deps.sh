@@ -3,7 +3,7 @@
 # Sourced by tests/check.sh and examples/demo.sh; needs root (or sudo) only when installing.
 shmbox_install_deps() {
         local pkgs=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
-                    libacl1-dev procps strace)
+                    libacl1-dev libinih-dev procps strace)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

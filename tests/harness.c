@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,6 +82,8 @@ static void spawn(TestDaemon *d, bool wait_ready) {
         argv[n++] = d->prefix;
         argv[n++] = "--state-dir";
         argv[n++] = d->state_dir;
+        argv[n++] = "--config";
+        argv[n++] = d->config;
         argv[n++] = "--log-level";
         argv[n++] = "debug";
         for (int i = 0; i < 4; i++)
@@ -104,6 +107,8 @@ static void spawn(TestDaemon *d, bool wait_ready) {
                         setenv("SHMBOX_FAIL_AT", d->fail_at, 1);
                 else
                         unsetenv("SHMBOX_FAIL_AT");
+                if (d->user != 0 && (setgroups(0, NULL) < 0 || setgid(d->group) < 0 || setuid(d->user) < 0))
+                        _exit(126);
                 execv(bin, (char **)argv);
                 _exit(127);
         }
@@ -135,10 +140,16 @@ static void spawn(TestDaemon *d, bool wait_ready) {
 }
 
 void harness_daemon_start(TestDaemon *d, const char *const *extra) {
+        harness_daemon_start_as(d, extra, 0, 0);
+}
+
+void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user, gid_t group) {
         static unsigned counter;
         const char *tmp = getenv("TMPDIR");
 
         memset(d, 0, sizeof(*d));
+        d->user = user;
+        d->group = group;
         snprintf(d->prefix, sizeof(d->prefix), "%s_%d_%u", harness_stem(), (int)getpid() % 100000, counter++);
         /* sun_path holds 108 bytes: distcheck's deep TMPDIRs fall back to /tmp */
         snprintf(d->dir, sizeof(d->dir), "%s/shmboxtest.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
@@ -148,8 +159,14 @@ void harness_daemon_start(TestDaemon *d, const char *const *extra) {
         strcpy(d->socket + strlen(d->dir), "/sock");
         snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
         snprintf(d->log, sizeof(d->log), "%s/shmboxd.log", d->dir);
+        snprintf(d->config, sizeof(d->config), "%s/shmboxd.conf", d->dir);
         for (int i = 0; extra && extra[i] && i < 4; i++)
                 snprintf(d->extra[i], sizeof(d->extra[i]), "%s", extra[i]);
+        if (user != 0) {
+                /* its directory must be its own; others need to reach the socket inside */
+                ck_assert_int_eq(chown(d->dir, user, group), 0);
+                ck_assert_int_eq(chmod(d->dir, 0755), 0);
+        }
         spawn(d, true);
 }
 

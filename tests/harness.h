@@ -18,10 +18,16 @@ typedef struct TestDaemon {
         char prefix[33];
         char state_dir[160];
         char log[160];
+        char config[160];    /* --config: absent unless a test writes it, never /etc's */
         char extra[4][64];   /* extra command-line arguments, "" when unused */
         char crash_at[64];   /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
         char fail_at[64];    /* SHMBOX_FAIL_AT likewise */
+        uid_t user;          /* run the daemon as this uid/gid (0: as we are), as in production */
+        gid_t group;
 } TestDaemon;
+
+/* Like harness_daemon_start(), with the daemon running as @user:@group (needs root). */
+void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user, gid_t group);
 
 /* SHMBOX_TEST_TIMEOUT_SCALE (default 1): multiply every deadline by it under valgrind/sanitizers. */
 double harness_scale(void);

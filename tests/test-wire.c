@@ -141,6 +141,8 @@ static void assert_msg_eq(const WireMsg *a, const WireMsg *b) {
         ck_assert_uint_eq(a->slots, b->slots);
         ck_assert_uint_eq(a->slot_size, b->slot_size);
         ck_assert_uint_eq(a->mode, b->mode);
+        ck_assert_uint_eq(a->flags, b->flags);
+        ck_assert_uint_eq(a->gid, b->gid);
         ck_assert_uint_eq(a->token, b->token);
         ck_assert_uint_eq(a->idx, b->idx);
         ck_assert_uint_eq(a->generation, b->generation);
@@ -166,7 +168,11 @@ static const WireMsg *msg_case(unsigned i) {
         if (n == 0) {
                 cases[n++] = (WireMsg){ .type = WIRE_HELLO, .serial = 1, .version = WIRE_VERSION };
                 cases[n++] = (WireMsg){ .type = WIRE_CREATE, .serial = 2, .name = "orders",
-                                        .slots = 16, .slot_size = 4096, .mode = 0640 };
+                                        .slots = 16, .slot_size = 4096, .mode = 0640,
+                                        .flags = WIRE_CREATE_GID, .gid = 2100 };
+                cases[n++] = (WireMsg){ .type = WIRE_CHMOD, .serial = 21, .name = "orders",
+                                        .mode = WIRE_KEEP, .gid = 77 };
+                cases[n++] = (WireMsg){ .type = WIRE_RELOAD, .serial = 22 };
                 cases[n++] = (WireMsg){ .type = WIRE_CREATE, .serial = 0xffffffffu,
                                         .slots = 0xfffffffeu, .slot_size = 0x80000001u,
                                         .mode = 0xdeadbeefu,
@@ -260,7 +266,7 @@ START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says)
                 size_t body;
         } sizes[] = {
                 { WIRE_HELLO, 4 },
-                { WIRE_CREATE, 2 + 6 + 12 },
+                { WIRE_CREATE, 2 + 6 + 20 },
                 { WIRE_DESTROY, 2 + 9 },
                 { WIRE_ATTACH, 2 + 1 },
                 { WIRE_DETACH, 4 },
@@ -272,6 +278,8 @@ START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says)
                 { WIRE_REATTACH | WIRE_REPLY, 4 + 5 * 4 + 3 * 8 },
                 { WIRE_LIST | WIRE_REPLY, 4 + 4 },
                 { WIRE_INFO | WIRE_REPLY, 4 + INFO_SIZE },
+                { WIRE_CHMOD, 2 + 6 + 8 },
+                { WIRE_RELOAD, 0 },
         };
         static uint8_t buf[BUF_MAX];
 
@@ -786,6 +794,8 @@ START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg)
                                 frame_u32(&f, 4);    /* slots */
                                 frame_u32(&f, 64);   /* slot_size */
                                 frame_u32(&f, 0600); /* mode */
+                                frame_u32(&f, 0);    /* flags */
+                                frame_u32(&f, 0);    /* gid */
                         } else if (types[i] == WIRE_REATTACH) {
                                 frame_u32(&f, 7);    /* token */
                                 frame_u32(&f, 3);    /* idx */
