@@ -69,21 +69,30 @@ static int acl_add(acl_t *acl, acl_tag_t tag, const void *qualifier, bool rw) {
         return 0;
 }
 
-/* Build the access ACL of a mailbox's objects from its owner, group and mode. */
+/*
+ * Build the access ACL of a mailbox's objects from its owner, group and mode, so that the
+ * kernel decides like the daemon: the owner by the owner bits alone (a named user entry, also
+ * when it grants nothing, so the owner never falls through to its groups), members of the
+ * group by the group bits (a named group entry, also when empty, so they never fall through
+ * to the other bits), everybody else by the other bits. The daemon's own group (the
+ * owning group of the objects) gets the other bits. Limits: a mailbox owned by the daemon's
+ * own user is always rw for it, and when the mailbox's group is the daemon's group its members
+ * get group and other bits together.
+ */
 static int mailbox_acl(const Mailbox *m, acl_t *ret) {
-        _cleanup_(acl_freep) acl_t acl = acl_init(5);
+        _cleanup_(acl_freep) acl_t acl = acl_init(6);
         uid_t me = geteuid();
         int r;
 
         if (!acl)
                 return -errno;
         r = acl_add(&acl, ACL_USER_OBJ, NULL, true);
-        if (r >= 0 && (m->mode & 0600) && m->uid != me)
-                r = acl_add(&acl, ACL_USER, &m->uid, true);
+        if (r >= 0 && m->uid != me)
+                r = acl_add(&acl, ACL_USER, &m->uid, (m->mode & 0600) != 0);
         if (r >= 0)
-                r = acl_add(&acl, ACL_GROUP_OBJ, NULL, false);
-        if (r >= 0 && (m->mode & 0060))
-                r = acl_add(&acl, ACL_GROUP, &m->gid, true);
+                r = acl_add(&acl, ACL_GROUP_OBJ, NULL, (m->mode & 0006) != 0);
+        if (r >= 0)
+                r = acl_add(&acl, ACL_GROUP, &m->gid, (m->mode & 0060) != 0);
         if (r >= 0)
                 r = acl_add(&acl, ACL_MASK, NULL, true);
         if (r >= 0)

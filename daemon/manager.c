@@ -161,7 +161,8 @@ static bool release_try(Manager *m, Attachment *a) {
         RingRepair rep = {};
         int r;
 
-        r = mailbox_repair(mb, a->token, a->idx, &rep);
+        /* a destroyed mailbox needs no repair: nobody can use it any more */
+        r = mb->destroyed ? 0 : mailbox_repair(mb, a->token, a->idx, &rep);
         if (r == -EBUSY)
                 return false;
         if (r < 0)

@@ -114,6 +114,24 @@ static int sem_sleep(sem_t *sem, const RingDeadline *dl) {
         return 0;
 }
 
+/* Whether @token holds an attachment of this mailbox: a lock holder always does (or is the
+ * daemon); any other value can only be a scribble. Scanned only before a sleep. */
+static bool token_attached(const Ring *r, uint32_t token) {
+        if (token == TOKEN_DAEMON)
+                return true;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if (atomic_load_explicit(&r->hdr->att[i], memory_order_relaxed) == token)
+                        return true;
+        return false;
+}
+
+/* A slot word that may stand at position @p between head and tail. */
+static bool slot_word_valid(const Ring *r, uint64_t w, uint64_t p) {
+        unsigned st = slot_word_state(w);
+
+        return st != SLOT_FREE && st < _SLOT_STATE_MAX && slot_word_lap(w) == ring_lap(r, p);
+}
+
 /*
  * The lock (RING.md): CAS(0 -> me) when free; else set W and sleep on the lock semaphore,
  * re-checking after every wake. A winner after a sleep takes the lock with W set, since other
@@ -151,6 +169,8 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                         sem_post(r->sem[SEM_LOCK]); /* pass the wake-up on */
                         return -EIDRM;
                 }
+                if (!token_attached(r, LOCK_TOKEN(v)))
+                        return -EBADMSG;
                 int k = sem_sleep(r->sem[SEM_LOCK], &lock_dl);
                 if (k == -ETIMEDOUT)
                         return dl->now ? -EAGAIN : -ETIMEDOUT;
@@ -217,7 +237,8 @@ static bool has_ready(const Ring *r) {
                 return true; /* corrupt: let the locked path report it */
         for (uint64_t p = head; p != tail; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
-                if (slot_word_state(w) == SLOT_READY)
+                /* READY, or corrupt: the locked path reports that */
+                if (slot_word_state(w) == SLOT_READY || !slot_word_valid(r, w, p))
                         return true;
         }
         return false;
@@ -392,6 +413,10 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
                 for (p = head; p != tail; p++) {
                         s = ring_slot(r, p);
                         w = atomic_load(&s->word);
+                        if (!slot_word_valid(r, w, p)) {
+                                ring_unlock(r, me);
+                                return -EBADMSG;
+                        }
                         if (slot_word_state(w) == SLOT_READY)
                                 break;
                 }
@@ -482,7 +507,9 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         } else if (v == 0) {
                 if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | LOCK_W))
                         return -EBUSY;
-        } else
+        } else if (!token_attached(r, LOCK_TOKEN(v)))
+                return -EBADMSG; /* held by no attachment: a scribble, no one to wait for */
+        else
                 return -EBUSY;
         CRASH_POINT(daemon_repair_half);
 

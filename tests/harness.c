@@ -162,11 +162,10 @@ void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user
         snprintf(d->config, sizeof(d->config), "%s/shmboxd.conf", d->dir);
         for (int i = 0; extra && extra[i] && i < 4; i++)
                 snprintf(d->extra[i], sizeof(d->extra[i]), "%s", extra[i]);
-        if (user != 0) {
-                /* its directory must be its own; others need to reach the socket inside */
+        /* other users must reach the socket inside; an unprivileged daemon owns its directory */
+        ck_assert_int_eq(chmod(d->dir, 0755), 0);
+        if (user != 0)
                 ck_assert_int_eq(chown(d->dir, user, group), 0);
-                ck_assert_int_eq(chmod(d->dir, 0755), 0);
-        }
         spawn(d, true);
 }
 

@@ -1,0 +1,496 @@
+/* test-corrupt.c — shared memory is untrusted input (DESIGN.md invariant 4): a peer scribbles
+ * on an attached mailbox — random bytes over one header field at a time (fixed seeds), invalid
+ * slot states, wrong laps, lengths past slot_size — or truncates its segment, and then:
+ *   - its users get -EBADMSG (or, where the scribble is indistinguishable from a legal state,
+ *     what that state means: -EIDRM for the DESTROYED flag, -ESTALE for a foreign token in
+ *     their attachment entry); after a truncation they may also die of SIGBUS, nothing more;
+ *   - the daemon stays up: info and list on it keep answering, a bystander mailbox on the same
+ *     daemon still sends, receives and reports, and the daemon survives the repairs of the
+ *     corrupt mailbox's users when they die or detach;
+ *   - the corrupt mailbox can still be destroyed, and nothing of it stays in /dev/shm.
+ * Each case prints one row: the corruption, what a user's send, receive and blocking receive
+ * returned, and what a fresh attach returned.
+ *
+ * test-errors.c covers the other corruptions (tail exactly past head + slots, the immutable
+ * header's checksum, magic and version, a truncated segment nobody is attached to); this suite
+ * does not repeat them.
+ *
+ * The users run in forked children that attached before the corruption and report each result
+ * as an int64 through a pipe: a child never calls ck_assert, and its SIGBUS is only its own.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/shmbox.h"
+#include "proto/layout.h"
+#include "proto/names.h"
+#include "tests/harness.h"
+
+#define TIMEOUT_S 60
+
+/* Outcomes beside return values (which are lengths or negative errnos). */
+#define OUT_BLOCKS 1000    /* still waiting when the test stopped looking */
+#define OUT_SIGBUS 1001    /* the user died of SIGBUS */
+#define OUT_DIED 1002      /* the user died otherwise */
+#define OUT_CRASH_OK 1003  /* expected: SIGBUS or -EBADMSG, either is allowed */
+
+/* The victim: small, so that every slot is at a known place. Two messages are queued in slots
+ * 0 and 1 before the corruption; tail is at slot 2. */
+static const struct shmbox_config victim_cfg = { .slots = 4, .slot_size = 64 };
+#define FIRST "first"     /* 5 bytes, slot 0 */
+#define SECOND "second!"  /* 7 bytes, slot 1 */
+#define MINE "u"          /* 1 byte, what a user sends */
+
+static TestDaemon d;
+static shmbox_client *client;
+static shmbox *bystander, *victim;
+
+static void setup(void) {
+        harness_daemon_start(&d, NULL);
+        client = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(client, "bystander", NULL), 0);
+        ck_assert_int_eq(shmbox_attach(client, "bystander", &bystander), 0);
+        ck_assert_int_eq(shmbox_create(client, "victim", &victim_cfg), 0);
+        ck_assert_int_eq(shmbox_attach(client, "victim", &victim), 0);
+        ck_assert_int_eq(shmbox_send(victim, FIRST, strlen(FIRST), 0), 0);
+        ck_assert_int_eq(shmbox_send(victim, SECOND, strlen(SECOND), 0), 0);
+}
+
+static void teardown(void) {
+        shmbox_detach(victim); /* NULL unless the case failed before it let go */
+        victim = NULL;
+        (void)shmbox_destroy(client, "victim");
+        shmbox_detach(bystander);
+        bystander = NULL;
+        ck_assert_int_eq(shmbox_destroy(client, "bystander"), 0);
+        shmbox_disconnect(client);
+        client = NULL;
+        harness_daemon_done(&d);
+}
+
+/* splitmix64: the fixed-seed source of every random byte here. */
+static uint64_t random_next(uint64_t *state) {
+        uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+/* The bystander on the same daemon: send, receive and info all work. */
+static void assert_bystander_works(void) {
+        struct shmbox_info info;
+        char got[16];
+
+        ck_assert_int_eq(shmbox_send(bystander, "alive", 5, 0), 0);
+        ck_assert_int_eq(shmbox_info(client, "bystander", &info), 0);
+        ck_assert_uint_eq(info.queued, 1);
+        ck_assert_int_eq(shmbox_recv(bystander, got, sizeof(got), 0), 5);
+        ck_assert_mem_eq(got, "alive", 5);
+}
+
+static void assert_list_count(size_t want) {
+        struct shmbox_entry *entries;
+        size_t n;
+
+        ck_assert_int_eq(shmbox_list(client, &entries, &n), 0);
+        ck_assert_uint_eq(n, want);
+        free(entries);
+}
+
+/* --- the user of the corrupt mailbox --------------------------------------------------------- */
+
+typedef struct User {
+        pid_t pid;
+        int rfd, gofd;
+        bool reaped;
+        int status;
+} User;
+
+static void report(int wfd, int64_t v) {
+        if (write(wfd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+                _exit(3);
+}
+
+/* Child: attach, report, wait for "go", then send, receive, and receive blocking. */
+static void user_main(int wfd, int gofd) {
+        shmbox_client *c;
+        shmbox *box;
+        char buf[64], byte;
+        int r;
+
+        r = shmbox_connect(d.socket, &c);
+        if (r >= 0)
+                r = shmbox_attach(c, "victim", &box);
+        report(wfd, r);
+        if (r < 0)
+                _exit(5);
+        if (read(gofd, &byte, 1) != 1)
+                _exit(6);
+        report(wfd, shmbox_send(box, MINE, strlen(MINE), 0));
+        report(wfd, shmbox_recv(box, buf, sizeof(buf), 0));
+        report(wfd, shmbox_recv(box, buf, sizeof(buf), -1));
+        for (;;)
+                pause();
+}
+
+static User user_start(void) {
+        pid_t parent = getpid();
+        int rep[2], go[2];
+        User u = {};
+        int64_t v = -1;
+        struct pollfd pfd;
+
+        ck_assert_int_eq(pipe2(rep, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        fflush(NULL);
+        u.pid = fork();
+        ck_assert_int_ge(u.pid, 0);
+        if (u.pid == 0) {
+                /* a failed test must not leave its peers behind */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(4);
+                user_main(rep[1], go[0]);
+        }
+        close(rep[1]);
+        close(go[0]);
+        u.rfd = rep[0];
+        u.gofd = go[1];
+        pfd = (struct pollfd){ .fd = u.rfd, .events = POLLIN };
+        ck_assert_msg(poll(&pfd, 1, harness_ms(5000)) == 1 &&
+                              read(u.rfd, &v, sizeof(v)) == (ssize_t)sizeof(v) && v == 0,
+                      "the user did not attach (%lld)", (long long)v);
+        return u;
+}
+
+/* The user's next result within @ms, or how it failed to give one. */
+static int64_t user_result(User *u, int ms) {
+        struct pollfd pfd = { .fd = u->rfd, .events = POLLIN };
+        int64_t v;
+        int r;
+
+        do
+                r = poll(&pfd, 1, ms);
+        while (r < 0 && errno == EINTR);
+        if (r == 1 && read(u->rfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+                return v;
+        if (!u->reaped && waitpid(u->pid, &u->status, r == 1 ? 0 : WNOHANG) == u->pid)
+                u->reaped = true;
+        if (!u->reaped)
+                return OUT_BLOCKS;
+        return WIFSIGNALED(u->status) && WTERMSIG(u->status) == SIGBUS ? OUT_SIGBUS : OUT_DIED;
+}
+
+/* Let the user go; its three results: send, recv (timeout 0), recv (forever). */
+static void user_run(User *u, int64_t ret[3]) {
+        ck_assert_int_eq(write(u->gofd, "g", 1), 1);
+        ret[0] = user_result(u, harness_ms(2000));
+        ret[1] = ret[0] == OUT_SIGBUS || ret[0] == OUT_DIED ? ret[0] : user_result(u, harness_ms(2000));
+        ret[2] = ret[1] == OUT_SIGBUS || ret[1] == OUT_DIED ? ret[1] : user_result(u, harness_ms(500));
+}
+
+/* Kill and reap the user: its death makes the daemon repair its attachment on the corrupt ring. */
+static void user_stop(User *u) {
+        if (!u->reaped) {
+                kill(u->pid, SIGKILL);
+                ck_assert_int_ne(harness_wait_exit(u->pid, harness_ms(10000)), -1);
+        }
+        close(u->rfd);
+        close(u->gofd);
+}
+
+/* --- corruptions ----------------------------------------------------------------------------- */
+
+typedef enum Kind {
+        HEAD,
+        TAIL,
+        LOCK,
+        FLAGS_DESTROYED,
+        FLAGS_UNKNOWN,
+        ATT_TABLE,
+        EPOCH,
+        SLEEPERS,
+        SLOT_STATE,     /* slot 0 (a queued message): state := arg, lap and token kept */
+        SLOT_LAP,       /* slot 0: READY with the next lap */
+        SLOT_LEN,       /* slot 0: len := arg */
+        TAIL_STATE,     /* slot 2 (the next to claim): state := arg at its lap */
+        TAIL_LAP,       /* slot 2: FREE with the next lap */
+        TRUNCATE,       /* the segment: size := total * arg / 2 */
+} Kind;
+
+typedef struct Case {
+        const char *what;
+        Kind kind;
+        uint64_t arg; /* the seed of random scribbles; the value for the others */
+        int64_t send, recv, recv_forever, attach; /* what must come out */
+} Case;
+
+static const Case header_cases[] = {
+        { "head: random (seed 1)", HEAD, 1, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "head: random (seed 2)", HEAD, 2, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "tail: random (seed 3)", TAIL, 3, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "tail: random (seed 4)", TAIL, 4, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "lock: random (seed 5)", LOCK, 5, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "lock: random (seed 6)", LOCK, 6, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        /* a peer can write what destroy writes: the users see a destroyed mailbox */
+        { "flags: random with DESTROYED (seed 7)", FLAGS_DESTROYED, 7, -EIDRM, -EIDRM, -EIDRM, 0 },
+        { "flags: random, DESTROYED clear (seed 8)", FLAGS_UNKNOWN, 8, 0, 5, 7, 0 },
+        /* a foreign token in one's entry is what a repaired attachment sees */
+        { "att table: random (seed 9)", ATT_TABLE, 9, -ESTALE, -ESTALE, -ESTALE, 0 },
+        /* an epoch change only makes each box re-register with the daemon */
+        { "epoch: random (seed 10)", EPOCH, 10, 0, 5, 7, 0 },
+        /* sleeper bits are hints: at most spurious posts */
+        { "sleeper masks: random (seed 11)", SLEEPERS, 11, 0, 5, 7, 0 },
+};
+
+static const Case slot_cases[] = {
+        { "slot 0: state 0x7f", SLOT_STATE, 0x7f, 0, -EBADMSG, -EBADMSG, 0 },
+        { "slot 0: state 6 (one past the last)", SLOT_STATE, _SLOT_STATE_MAX, 0, -EBADMSG, -EBADMSG, 0 },
+        { "slot 0: READY at the next lap", SLOT_LAP, 0, 0, -EBADMSG, -EBADMSG, 0 },
+        { "slot 0: len = slot_size + 1", SLOT_LEN, 64 + 1, 0, -EBADMSG, -EBADMSG, 0 },
+        { "slot 0: len = 0xffffffff", SLOT_LEN, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0 },
+        { "slot 2 (tail): READY", TAIL_STATE, SLOT_READY, -EBADMSG, 5, 7, 0 },
+        { "slot 2 (tail): state 0xff", TAIL_STATE, 0xff, -EBADMSG, 5, 7, 0 },
+        { "slot 2 (tail): FREE at the next lap", TAIL_LAP, 0, -EBADMSG, 5, 7, 0 },
+};
+
+static const Case truncation_cases[] = {
+        { "segment: ftruncate to 0", TRUNCATE, 0, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG },
+        { "segment: ftruncate to half", TRUNCATE, 1, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG },
+};
+
+static int segment_open(void) {
+        char path[NAMES_OBJECT_MAX];
+        int fd;
+
+        ck_assert_int_ge(names_segment(path, sizeof(path), d.prefix, "victim"), 0);
+        fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        ck_assert_msg(fd >= 0, "shm_open %s: %s", path, strerror(errno));
+        return fd;
+}
+
+static _Atomic uint64_t *slot_word_at(MboxHeader *h, unsigned i) {
+        return &((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE + (size_t)i * h->slot_stride))->word;
+}
+
+/* Apply @k to the victim; describes the value written in @what. */
+static void corrupt(const Case *k, char *what, size_t size) {
+        uint64_t seed = k->arg, v = 0;
+        _Atomic uint64_t *w;
+        MboxHeader *h;
+        struct stat st;
+        int fd = segment_open();
+
+        ck_assert_int_eq(fstat(fd, &st), 0);
+        if (k->kind == TRUNCATE) {
+                off_t to = (off_t)((uint64_t)st.st_size * k->arg / 2);
+
+                ck_assert_int_eq(ftruncate(fd, to), 0);
+                snprintf(what, size, "%lld of %lld bytes", (long long)to, (long long)st.st_size);
+                close(fd);
+                return;
+        }
+        h = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        ck_assert(h != MAP_FAILED);
+
+        switch (k->kind) {
+        case HEAD:
+                atomic_store(&h->head, v = random_next(&seed));
+                break;
+        case TAIL:
+                atomic_store(&h->tail, v = random_next(&seed));
+                break;
+        case LOCK:
+                atomic_store(&h->lock, v = random_next(&seed));
+                break;
+        case FLAGS_DESTROYED:
+                atomic_store(&h->flags, (uint32_t)(v = (uint32_t)random_next(&seed) | HDR_DESTROYED));
+                break;
+        case FLAGS_UNKNOWN:
+                atomic_store(&h->flags, (uint32_t)(v = (uint32_t)random_next(&seed) & ~HDR_DESTROYED));
+                break;
+        case ATT_TABLE:
+                for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                        atomic_store(&h->att[i], (uint32_t)(v = random_next(&seed)));
+                break;
+        case EPOCH:
+                atomic_store(&h->epoch, v = random_next(&seed));
+                break;
+        case SLEEPERS:
+                for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++) {
+                        atomic_store(&h->items_sleepers[i], random_next(&seed));
+                        atomic_store(&h->space_sleepers[i], v = random_next(&seed));
+                }
+                break;
+        case SLOT_STATE:
+                w = slot_word_at(h, 0);
+                v = atomic_load(w);
+                atomic_store(w, v = slot_word((unsigned)k->arg, slot_word_lap(v), slot_word_token(v)));
+                break;
+        case SLOT_LAP:
+                w = slot_word_at(h, 0);
+                v = atomic_load(w);
+                atomic_store(w, v = slot_word(SLOT_READY, slot_word_lap(v) + 1, slot_word_token(v)));
+                break;
+        case SLOT_LEN:
+                ((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE))->len = (uint32_t)(v = k->arg);
+                break;
+        case TAIL_STATE:
+                w = slot_word_at(h, 2);
+                atomic_store(w, v = slot_word((unsigned)k->arg, 0, 0));
+                break;
+        case TAIL_LAP:
+                w = slot_word_at(h, 2);
+                atomic_store(w, v = slot_word(SLOT_FREE, 1, 0));
+                break;
+        case TRUNCATE:
+                break;
+        }
+        snprintf(what, size, "0x%llx", (unsigned long long)v);
+        munmap(h, (size_t)st.st_size);
+}
+
+/* --- the cases ------------------------------------------------------------------------------- */
+
+static const char *outcome(int64_t v, char buf[24]) {
+        switch (v) {
+        case OUT_BLOCKS: return "blocks";
+        case OUT_SIGBUS: return "SIGBUS";
+        case OUT_DIED: return "died";
+        case OUT_CRASH_OK: return "SIGBUS|EBADMSG";
+        case -EBADMSG: return "EBADMSG";
+        case -EIDRM: return "EIDRM";
+        case -ESTALE: return "ESTALE";
+        case -EAGAIN: return "EAGAIN";
+        case -ETIMEDOUT: return "ETIMEDOUT";
+        case -ENOENT: return "ENOENT";
+        case -EPROTO: return "EPROTO";
+        default:
+                if (v >= 0)
+                        snprintf(buf, 24, "ok %lld", (long long)v);
+                else
+                        snprintf(buf, 24, "%s", strerrorname_np((int)-v) ?: "?");
+                return buf;
+        }
+}
+
+static bool matches(int64_t want, int64_t got) {
+        if (want == OUT_CRASH_OK)
+                return got == OUT_SIGBUS || got == -EBADMSG;
+        return want == got;
+}
+
+/* Corrupt the victim under an attached user; check that only the victim's users are hurt. */
+static void run_case(const Case *k) {
+        static const char *const ops[] = { "send", "recv", "recv(-1)", "attach" };
+        char obj[NAMES_OBJECT_MAX], what[64], b[4][24], e[24];
+        struct shmbox_info info;
+        shmbox *fresh = NULL;
+        int64_t got[4], want[4] = { k->send, k->recv, k->recv_forever, k->attach };
+        User u;
+
+        assert_bystander_works();
+        u = user_start();
+        corrupt(k, what, sizeof(what));
+        user_run(&u, got);
+        got[3] = shmbox_attach(client, "victim", &fresh);
+
+        /* the daemon still answers for the corrupt mailbox and serves the bystander */
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        assert_list_count(2);
+        assert_bystander_works();
+
+        /* its users die or let go: the daemon repairs (or gives up on) the corrupt ring */
+        user_stop(&u);
+        shmbox_detach(fresh);
+        shmbox_detach(victim);
+        victim = NULL;
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        assert_bystander_works();
+
+        /* destroy still works and takes every object of the victim */
+        ck_assert_int_eq(shmbox_destroy(client, "victim"), 0);
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), -ENOENT);
+        snprintf(obj, sizeof(obj), "%s.victim", d.prefix);
+        ck_assert_msg(harness_count_objects(obj) == 0, "objects of the destroyed victim stay in /dev/shm");
+        assert_list_count(1);
+        assert_bystander_works();
+
+        printf("corrupt: %-40s %-20s send %-9s recv %-9s recv(-1) %-9s attach %-8s daemon: serves\n",
+               k->what, what, outcome(got[0], b[0]), outcome(got[1], b[1]), outcome(got[2], b[2]),
+               outcome(got[3], b[3]));
+        fflush(stdout);
+        for (int i = 0; i < 4; i++)
+                ck_assert_msg(matches(want[i], got[i]), "%s: %s gave %s, expected %s", k->what, ops[i],
+                              outcome(got[i], b[i]), outcome(want[i], e));
+}
+
+START_TEST(test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox)
+{
+        run_case(&header_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_a_scribbled_slot_hurts_only_the_users_of_its_mailbox)
+{
+        run_case(&slot_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox)
+{
+        run_case(&truncation_cases[_i]);
+}
+END_TEST
+
+static TCase *tcase_e2e(Suite *s, const char *name) {
+        TCase *tc = tcase_create(name);
+
+        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
+        suite_add_tcase(s, tc);
+        return tc;
+}
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *corrupt_suite(void) {
+        Suite *s = suite_create("corrupt");
+        TCase *tc;
+
+        tc = tcase_e2e(s, "scribbled header");
+        tcase_add_loop_test(tc, test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox, 0,
+                            N(header_cases));
+        tc = tcase_e2e(s, "scribbled slots");
+        tcase_add_loop_test(tc, test_a_scribbled_slot_hurts_only_the_users_of_its_mailbox, 0, N(slot_cases));
+        tc = tcase_e2e(s, "truncated segment");
+        tcase_add_loop_test(tc, test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox, 0,
+                            N(truncation_cases));
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(corrupt_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed != 0;
+}
