@@ -234,6 +234,45 @@ START_TEST(test_every_class_and_right_is_enforced_with_an_unprivileged_daemon)
 }
 END_TEST
 
+/* Anyone may create a file in /dev/shm named like a mailbox: the create fails, the log names
+ * the squatter, and the daemon neither adopts nor deletes the file. */
+START_TEST(test_a_squatted_name_fails_the_create_and_names_the_squatter)
+{
+        char path[256], log[65536];
+        shmbox_client *c;
+        FILE *f;
+        size_t n;
+        pid_t pid;
+
+        harness_daemon_start(&d, NULL);
+        snprintf(path, sizeof(path), "/dev/shm/%s.squat", d.prefix);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int fd;
+                if (setgroups(0, NULL) < 0 || setgid(2004) < 0 || setuid(2004) < 0)
+                        _exit(126);
+                fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+                _exit(fd < 0 ? 1 : 0);
+        }
+        ck_assert_int_eq(harness_wait_exit(pid, harness_ms(5000)), 0);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "squat", NULL), -EEXIST);
+        ck_assert_int_eq(access(path, F_OK), 0); /* not ours: left alone */
+        f = fopen(d.log, "re");
+        ck_assert_ptr_nonnull(f);
+        n = fread(log, 1, sizeof(log) - 1, f);
+        fclose(f);
+        log[n] = 0;
+        ck_assert_msg(strstr(log, "belongs to uid 2004"), "log: %s", log);
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(shmbox_create(c, "squat", NULL), 0);
+        ck_assert_int_eq(shmbox_destroy(c, "squat"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
 static Suite *access_suite(void) {
         Suite *s = suite_create("access");
         TCase *tc = tcase_create("users and rights");
@@ -242,6 +281,7 @@ static Suite *access_suite(void) {
         tcase_set_timeout(tc, 60 * harness_scale());
         tcase_add_test(tc, test_every_class_and_right_is_enforced_with_the_daemon_as_root);
         tcase_add_test(tc, test_every_class_and_right_is_enforced_with_an_unprivileged_daemon);
+        tcase_add_test(tc, test_a_squatted_name_fails_the_create_and_names_the_squatter);
         suite_add_tcase(s, tc);
         return s;
 }
