@@ -13,9 +13,11 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "client/client.h"
 #include "proto/crash.h"
@@ -143,6 +145,7 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
         box->idx = grant.idx;
         box->rights = grant.mode;
         box->epoch = grant.epoch;
+        box->ring.spin_ns = RING_DEFAULT_SPIN_NS;
         box->fork_gen = atomic_load(&client_fork_generation);
         if (box->idx >= LAYOUT_ATT_MAX || box->token < TOKEN_FIRST)
                 r = -EPROTO;
@@ -265,6 +268,117 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
         box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
         return ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl);
+}
+
+SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || !msgs || n == 0)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_W);
+        if (r < 0)
+                return r;
+        box_check_epoch(box);
+        ring_deadline_init(&dl, timeout_ms);
+        return ring_send_many(&box->ring, box->token, box->idx, msgs, n, &dl);
+}
+
+SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t *ret_lens,
+                                       int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || !bufs || !ret_lens || n == 0)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_R);
+        if (r < 0)
+                return r;
+        box_check_epoch(box);
+        ring_deadline_init(&dl, timeout_ms);
+        return ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl);
+}
+
+SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void **ret_slot) {
+        RingDeadline dl;
+        uint64_t pos;
+        int r;
+
+        if (!box || !ret_slot)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_W);
+        if (r < 0)
+                return r;
+        if (len > box->ring.geo.slot_size)
+                return -EMSGSIZE;
+        box_check_epoch(box);
+        ring_deadline_init(&dl, timeout_ms);
+        r = ring_claim(&box->ring, box->token, box->idx, 1, &dl, &pos);
+        if (r < 0)
+                return r;
+        *ret_slot = ring_payload(&box->ring, pos);
+        return 0;
+}
+
+SHMBOX_PUBLIC int shmbox_commit(shmbox *box, void *slot, size_t len) {
+        int r;
+
+        if (!box || !slot)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_W);
+        if (r < 0)
+                return r;
+        return ring_commit(&box->ring, box->token, slot, len, true);
+}
+
+SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
+        int r;
+
+        if (!box || !slot)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_W);
+        if (r < 0)
+                return r;
+        return ring_abort(&box->ring, box->token, slot);
+}
+
+SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_data) {
+        RingDeadline dl;
+        void *payload;
+        uint32_t len;
+        ssize_t k;
+        int r;
+
+        if (!box || !ret_data)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_R);
+        if (r < 0)
+                return r;
+        box_check_epoch(box);
+        ring_deadline_init(&dl, timeout_ms);
+        k = ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len);
+        if (k < 0)
+                return k;
+        *ret_data = payload;
+        return len;
+}
+
+SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
+        int r;
+
+        if (!box || !data)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_R);
+        if (r < 0)
+                return r;
+        return ring_consume(&box->ring, box->token, data, true);
+}
+
+SHMBOX_PUBLIC int shmbox_set_spin(shmbox *box, unsigned spin_us) {
+        if (!box || spin_us > 1000000)
+                return -EINVAL;
+        box->ring.spin_ns = spin_us * 1000u;
+        return 0;
 }
 
 SHMBOX_PUBLIC size_t shmbox_slot_size(const shmbox *box) {

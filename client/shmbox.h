@@ -143,6 +143,47 @@ int shmbox_send(shmbox *box, const void *data, size_t len, int timeout_ms);
  * same way and returns the length of the oldest message without taking it. */
 ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeout_ms);
 
+/*
+ * Zero-copy: write or read a message in place, in the slot itself.
+ * - shmbox_reserve() claims a slot and returns its payload (slot_size bytes, len is checked
+ *   against it); fill it and shmbox_commit() it with its final length (the COMMIT point, as
+ *   for send), or shmbox_abort() it (never delivered). A writer that dies holding a
+ *   reservation has it abandoned by the daemon.
+ * - shmbox_peek() takes the oldest message and returns its length and a pointer to it;
+ *   shmbox_release() consumes it (the CONSUME point). A reader that dies holding a peeked
+ *   message has it delivered again: at-least-once through the application's processing. The
+ *   message counts as received only if release returns 0; -ESTALE means the daemon gave it
+ *   to another reader meanwhile.
+ * A box may hold any number of reservations and peeks at once (up to the slots), but each one
+ * holds its slot: the ring cannot wrap past it. The bytes of a peek live in memory that every
+ * process with access may write while you read them: parse from a private copy when the peers
+ * are not trusted.
+ * Errors: as shmbox_send/recv; -EINVAL for a pointer that is not a slot of this box, -ESTALE
+ * for a slot this box does not hold (any more).
+ */
+int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void **ret_slot);
+int shmbox_commit(shmbox *box, void *slot, size_t len);
+int shmbox_abort(shmbox *box, void *slot);
+ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_data);
+int shmbox_release(shmbox *box, const void *data);
+
+/*
+ * Batches: many messages for one lock round and one wake-up.
+ * shmbox_send_many() sends msgs[0..n) in order and returns how many were committed (>= 1:
+ * as many as there is room for once there is room for one; the rest are the caller's to send
+ * again). shmbox_recv_many() receives up to n messages (at most 64), message i into bufs[i]
+ * with its length in ret_lens[i], and returns how many (>= 1); a message longer than the
+ * smallest buffer ends the batch before it (-EMSGSIZE if it is the first).
+ */
+struct iovec;
+int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms);
+ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t *ret_lens, int timeout_ms);
+
+/* How long a send or receive that must wait polls the mailbox before it sleeps: a peer that
+ * is running answers in about a microsecond, a wake-up from sleep costs tens. Default 10 us;
+ * 0 sleeps at once (no CPU spent waiting). At most 1000000 (-EINVAL above). */
+int shmbox_set_spin(shmbox *box, unsigned spin_us);
+
 /* What the daemon knows of a mailbox. */
 int shmbox_info(shmbox_client *client, const char *name, struct shmbox_info *ret);
 
@@ -158,6 +199,62 @@ const char *shmbox_strerror(int err);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *shmbox_version(void);
+
+/* ---- introspection: what an attached box and its mapping hold right now ------------------ */
+
+#define SHMBOX_PATH_MAX 224 /* a path of a mailbox object in /dev/shm, with its NUL */
+
+/* A mailbox's semaphores, in the order of sem_value[] and sem_path[]. They are wake-up
+ * channels, never the lock and never counts of messages: a value says how many posts wait for
+ * a sleeper to take them (usually 0). */
+enum {
+        SHMBOX_SEM_LOCK = 0, /* where losers of the mailbox lock sleep */
+        SHMBOX_SEM_ITEMS,    /* where receivers sleep on an empty mailbox */
+        SHMBOX_SEM_SPACE,    /* where senders sleep on a full mailbox */
+        SHMBOX_SEM_COUNT,
+};
+
+#define SHMBOX_STAT_RECV 1u      /* rights: this box may receive */
+#define SHMBOX_STAT_SEND 2u      /* rights: this box may send */
+#define SHMBOX_STAT_DESTROYED 1u /* flags: the mailbox was destroyed */
+
+/*
+ * A snapshot of an attached box (shmbox_stat()), read from the mapping without the lock.
+ * - The mapping in this process: map_addr, map_size (header + slots).
+ * - Geometry, from the header validated at attach: header_size bytes of header, then slots
+ *   slots of slot_stride bytes each; a slot is slot_head bytes (its state word and length)
+ *   then up to slot_size bytes of payload. The payload of ring position p is at
+ *   map_addr + header_size + (p % slots) * slot_stride + slot_head.
+ * - The ring: head (oldest unfinished position) and tail (next position a sender claims);
+ *   of the slots in [head, tail): ready (committed, waiting), claimed (being written),
+ *   taken (being read); processes recorded as sleeping for a message (recv_sleepers) or for
+ *   space (send_sleepers); lock_token: who holds the mailbox lock (0: free).
+ * - epoch (bumped by a daemon that adopts the mailbox after a restart), generation (unique
+ *   per creation of the name), flags (SHMBOX_STAT_DESTROYED).
+ * - This box: its attachment token and index, and rights (SHMBOX_STAT_RECV|SHMBOX_STAT_SEND).
+ * - sem_value: sem_getvalue() of each semaphore (SHMBOX_SEM_*).
+ * - segment, sem_path: the paths of the mailbox's objects in /dev/shm, from the prefix the
+ *   client learned from the daemon when it connected.
+ * The reserved words are 0; new fields take their place.
+ */
+struct shmbox_stat {
+        uint64_t map_addr, map_size;
+        uint64_t generation, epoch;
+        uint64_t head, tail;
+        uint32_t slots, slot_size, slot_stride, slot_head, header_size;
+        uint32_t token, index, rights, flags;
+        uint32_t ready, claimed, taken;
+        uint32_t recv_sleepers, send_sleepers, lock_token;
+        int32_t sem_value[SHMBOX_SEM_COUNT];
+        char segment[SHMBOX_PATH_MAX];
+        char sem_path[SHMBOX_SEM_COUNT][SHMBOX_PATH_MAX];
+        uint64_t reserved[8];
+};
+
+/* Fill *ret with a snapshot of box: no system call but sem_getvalue(), no request to the
+ * daemon, no lock. Errors: -EINVAL, -ESTALE (after fork), -ENOTCONN (client disconnected),
+ * -EBADMSG (corrupt positions). */
+int shmbox_stat(const shmbox *box, struct shmbox_stat *ret);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "proto/crash.h"
 #include "proto/util.h"
@@ -244,6 +245,28 @@ static bool has_ready(const Ring *r) {
         return false;
 }
 
+/* Poll @ready for up to r->spin_ns: a peer that is running answers within a microsecond or
+ * two, far below the cost of a sleep and a wake-up (a futex round trip, ~46 us here across
+ * CPUs). Bounded, so an idle waiter soon sleeps and costs nothing. */
+static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
+        struct timespec start, now;
+
+        if (r->spin_ns == 0)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (unsigned i = 1;; i++) {
+                if (ready(r) || destroyed(r))
+                        return true;
+                cpu_relax();
+                if (i % 64 == 0) {
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
+                            (long)r->spin_ns)
+                                return false;
+                }
+        }
+}
+
 /* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. */
 static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *),
                      const RingDeadline *dl) {
@@ -253,6 +276,8 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
 
         if (dl->now)
                 return -EAGAIN;
+        if (spin_until(r, ready))
+                return 0;
         atomic_fetch_or(&mask[idx / 64], bit);
         if (ready(r) || destroyed(r)) {
                 atomic_fetch_and(&mask[idx / 64], ~bit);
@@ -303,21 +328,19 @@ static int advance_head(Ring *r, uint64_t head, uint64_t tail) {
 }
 
 /*
- * ring_send() - copy @len bytes into the next slot and commit them
- * @me, @idx: this attachment's token and index (issued by the daemon)
+ * ring_claim() - claim up to @want consecutive slots at tail for writing (CLAIMED, our token)
+ * @ret_pos: the position of the first; the others follow it
  *
- * Return: 0 once committed (the message will be delivered); -EMSGSIZE if @len > slot_size;
- *         -EAGAIN (never block) or -ETIMEDOUT when the ring stays full; -EIDRM if destroyed;
- *         -ESTALE if this attachment was repaired; -EBADMSG if the mailbox is corrupt.
+ * One lock for the whole batch: a batch costs the lock traffic of one message.
+ *
+ * Return: the number claimed (1 to @want); -EAGAIN (never block) or -ETIMEDOUT while the ring
+ *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
-int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, const RingDeadline *dl) {
-        uint64_t p, head, expect;
-        SlotHead *s;
-        uint32_t lap;
+int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+        uint64_t p, head;
+        uint32_t n;
         int k;
 
-        if (len > r->geo.slot_size)
-                return -EMSGSIZE;
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
@@ -339,54 +362,200 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
                         ring_unlock(r, me);
                         return -EBADMSG;
                 }
-                if (p - head == r->geo.slots) { /* filled since we looked: wait again */
+                n = (uint32_t)MIN((uint64_t)want, r->geo.slots - (p - head));
+                if (n == 0) { /* filled since we looked: wait again */
                         ring_unlock(r, me);
                         continue;
                 }
-                s = ring_slot(r, p);
-                lap = ring_lap(r, p);
-                expect = slot_word(SLOT_FREE, lap, 0);
-                if (!atomic_compare_exchange_strong(&s->word, &expect, slot_word(SLOT_CLAIMED, lap, me))) {
-                        ring_unlock(r, me);
-                        return -EBADMSG;
+                for (uint32_t i = 0; i < n; i++) {
+                        uint64_t expect = slot_word(SLOT_FREE, ring_lap(r, p + i), 0);
+
+                        if (!atomic_compare_exchange_strong(&ring_slot(r, p + i)->word, &expect,
+                                                            slot_word(SLOT_CLAIMED, ring_lap(r, p + i), me))) {
+                                /* those claimed so far stay claimed and are counted by tail */
+                                if (i > 0)
+                                        atomic_store(&r->hdr->tail, p + i);
+                                ring_unlock(r, me);
+                                return -EBADMSG;
+                        }
+                        atomic_store(&r->hdr->tail, p + i + 1); /* slot word first, index second */
                 }
-                atomic_store(&r->hdr->tail, p + 1);
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
-                break;
+                for (uint32_t i = 0; i < n; i++)
+                        ring_slot(r, p + i)->stamp = stamp_now();
+                *ret_pos = p;
+                return (int)n;
         }
+}
 
-        s->stamp = stamp_now();
-        CRASH_POINT(send_claimed);
-        memcpy(ring_payload(r, p), data, len / 2);
-        CRASH_POINT(send_half_copied);
-        memcpy(ring_payload(r, p) + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
-        s->len = (uint32_t)len;
+/*
+ * ring_held() - the position of the slot at @payload if it is held by @me in @state
+ *
+ * For the zero-copy calls, which hand out payload pointers: the position's lap is read from
+ * the slot word, which only @me (or a repair) can change while @me holds it.
+ *
+ * Return: 0 and the current slot word; -EINVAL if @payload is not a slot's payload; -ESTALE
+ *         if the slot is not (or no longer) held by @me in @state.
+ */
+int ring_held(const Ring *r, uint32_t me, const void *payload, unsigned state, uint64_t *ret_word) {
+        const uint8_t *p = payload;
+        const uint8_t *first = r->base + r->geo.header_size + LAYOUT_SLOT_HEAD;
+        uint64_t off, w;
 
-        expect = slot_word(SLOT_CLAIMED, lap, me);
-        if (!atomic_compare_exchange_strong(&s->word, &expect, slot_word(SLOT_READY, lap, me)))
-                return -ESTALE; /* repaired meanwhile: our slot was abandoned */
-        CRASH_POINT(send_committed);
-        /* no counter here: sent is derived (ring_count), so no kill can make it drift */
-        wake(r, SEM_ITEMS);
+        if (p < first || p >= first + (uint64_t)r->geo.slots * r->geo.slot_stride)
+                return -EINVAL;
+        off = (uint64_t)(p - first);
+        if (off % r->geo.slot_stride)
+                return -EINVAL;
+        w = atomic_load(&((SlotHead *)(p - LAYOUT_SLOT_HEAD))->word);
+        if (slot_word_state(w) != state || slot_word_token(w) != me)
+                return -ESTALE;
+        *ret_word = w;
         return 0;
 }
 
 /*
- * ring_recv() - take the oldest committed message, copy it into @buf and consume it
+ * ring_commit() - publish the claimed slot at @payload with @len bytes: the COMMIT point
  *
- * With @buf NULL and @cap 0, waits like a receive and returns the length of the oldest
- * message without taking it.
+ * @wake: post to a sleeping receiver (false inside a batch, which wakes once at its end).
  *
- * Return: the length; -EMSGSIZE if it is longer than @cap (it stays queued); -EAGAIN,
- *         -ETIMEDOUT, -EIDRM, -ESTALE (the copy is discarded: the message went back to the
- *         ring for another receiver), -EBADMSG as for ring_send().
+ * Return: 0 (the message will be delivered); -EMSGSIZE; -EINVAL; -ESTALE if the slot was
+ *         abandoned by a repair meanwhile.
  */
-ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl) {
-        uint64_t p, head, tail, w = 0, expect;
-        SlotHead *s = NULL;
-        uint32_t lap, len;
+int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) {
+        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
+        uint64_t w;
+        int k;
+
+        if (len > r->geo.slot_size)
+                return -EMSGSIZE;
+        k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
+        if (k < 0)
+                return k;
+        s->len = (uint32_t)len;
+        if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
+                return -ESTALE; /* repaired meanwhile: our slot was abandoned */
+        CRASH_POINT(send_committed);
+        /* no counter here: sent is derived (ring_count), so no kill can make it drift */
+        if (wake_now)
+                wake(r, SEM_ITEMS);
+        return 0;
+}
+
+/* Pass head over what is finished, under the lock, and wake senders for the slots freed. */
+static void ring_finish(Ring *r, uint32_t me) {
+        RingDeadline forever = { .forever = true };
+        uint64_t head, tail;
+        int k;
+
+        if (ring_lock(r, me, &forever) < 0)
+                return; /* destroyed meanwhile: nobody needs the slots */
+        CRASH_POINT(recv_head_locked);
+        head = atomic_load(&r->hdr->head);
+        tail = atomic_load(&r->hdr->tail);
+        k = tail - head <= r->geo.slots ? advance_head(r, head, tail) : -EBADMSG;
+        ring_unlock(r, me);
+        if (k > 0)
+                wake_n(r, SEM_SPACE, (unsigned)k);
+}
+
+/*
+ * ring_abort() - give back the claimed slot at @payload unwritten: it becomes ABANDONED and
+ * is never delivered
+ *
+ * Return: 0; -EINVAL; -ESTALE (already abandoned by a repair).
+ */
+int ring_abort(Ring *r, uint32_t me, void *payload) {
+        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
+        uint64_t w;
+        int k;
+
+        k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
+        if (k < 0)
+                return k;
+        if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_ABANDONED, slot_word_lap(w), 0)))
+                return -ESTALE;
+        atomic_fetch_add(&r->hdr->abandoned, 1);
+        ring_finish(r, me);
+        return 0;
+}
+
+/*
+ * ring_send() - copy @len bytes into the next slot and commit them
+ * @me, @idx: this attachment's token and index (issued by the daemon)
+ *
+ * Return: 0 once committed (the message will be delivered); -EMSGSIZE if @len > slot_size;
+ *         -EAGAIN (never block) or -ETIMEDOUT when the ring stays full; -EIDRM if destroyed;
+ *         -ESTALE if this attachment was repaired; -EBADMSG if the mailbox is corrupt.
+ */
+int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, const RingDeadline *dl) {
+        uint8_t *payload;
+        uint64_t p;
+        int k;
+
+        if (len > r->geo.slot_size)
+                return -EMSGSIZE;
+        k = ring_claim(r, me, idx, 1, dl, &p);
+        if (k < 0)
+                return k;
+        payload = ring_payload(r, p);
+        CRASH_POINT(send_claimed);
+        memcpy(payload, data, len / 2);
+        CRASH_POINT(send_half_copied);
+        memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
+        return ring_commit(r, me, payload, len, true);
+}
+
+/*
+ * ring_send_many() - send @n messages with one lock and one wake-up for the whole batch
+ *
+ * Return: the number of messages committed from the start of @msgs (at least 1: what fits in
+ *         the ring now, after waiting as for one send); a negative errno as ring_send() if
+ *         none was.
+ */
+int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl) {
+        uint64_t p;
+        int k, done = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (msgs[i].iov_len > r->geo.slot_size)
+                        return i == 0 ? -EMSGSIZE : (int)MIN(i, (size_t)INT32_MAX);
+        k = ring_claim(r, me, idx, (uint32_t)MIN(n, (size_t)UINT32_MAX), dl, &p);
+        if (k < 0)
+                return k;
+        for (int i = 0; i < k; i++) {
+                uint8_t *payload = ring_payload(r, p + (uint64_t)i);
+                int c;
+
+                memcpy(payload, msgs[i].iov_base, msgs[i].iov_len);
+                c = ring_commit(r, me, payload, msgs[i].iov_len, false);
+                if (c < 0)
+                        return done ? done : c;
+                done++;
+        }
+        wake_n(r, SEM_ITEMS, (unsigned)done);
+        return done;
+}
+
+/*
+ * ring_take() - take up to @want of the oldest committed messages (READY -> TAKEN, our token)
+ * @ret_payload, @ret_len: arrays of @want entries; filled for the messages taken
+ * @cap: the caller's buffer size for the first message (SIZE_MAX: any size is fine)
+ *
+ * With @want 0, waits like a take and returns the length of the oldest message without
+ * taking it.
+ *
+ * Return: the number taken (>= 1), or the length for @want 0; -EMSGSIZE if the oldest
+ *         message is longer than @cap (it stays queued); -EAGAIN, -ETIMEDOUT, -EIDRM,
+ *         -ESTALE, -EBADMSG.
+ */
+ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                  void **ret_payload, uint32_t *ret_len) {
+        uint64_t head, tail, w = 0;
+        SlotHead *s;
+        uint32_t got = 0, len;
         int k;
 
         for (;;) {
@@ -410,68 +579,131 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
                         ring_unlock(r, me);
                         return -EBADMSG;
                 }
-                for (p = head; p != tail; p++) {
+                for (uint64_t p = head; p != tail && (got < want || (want == 0 && got == 0)); p++) {
                         s = ring_slot(r, p);
                         w = atomic_load(&s->word);
                         if (!slot_word_valid(r, w, p)) {
                                 ring_unlock(r, me);
-                                return -EBADMSG;
+                                return got ? (ssize_t)got : -EBADMSG;
                         }
-                        if (slot_word_state(w) == SLOT_READY)
-                                break;
+                        if (slot_word_state(w) != SLOT_READY)
+                                continue;
+                        len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
+                        if (len > r->geo.slot_size) {
+                                ring_unlock(r, me);
+                                return got ? (ssize_t)got : -EBADMSG;
+                        }
+                        if (want == 0) {
+                                ring_unlock(r, me);
+                                return len;
+                        }
+                        if (got == 0 && len > cap) {
+                                ring_unlock(r, me);
+                                return -EMSGSIZE;
+                        }
+                        if (got > 0 && len > cap)
+                                break; /* the batch ends before a message its buffer cannot hold */
+                        /* counted before the take, so it never falls behind what was taken */
+                        atomic_fetch_add_explicit(&r->hdr->received, 1, memory_order_relaxed);
+                        if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_TAKEN, slot_word_lap(w), me))) {
+                                ring_unlock(r, me);
+                                return got ? (ssize_t)got : -EBADMSG;
+                        }
+                        ret_payload[got] = ring_payload(r, p);
+                        ret_len[got] = len;
+                        got++;
                 }
-                if (p == tail) { /* taken by another receiver since we looked */
+                if (got == 0) { /* taken by another receiver since we looked */
                         ring_unlock(r, me);
                         continue;
-                }
-                lap = ring_lap(r, p);
-                len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
-                if (slot_word_lap(w) != lap || len > r->geo.slot_size) {
-                        ring_unlock(r, me);
-                        return -EBADMSG;
-                }
-                if (!buf && cap == 0) {
-                        ring_unlock(r, me);
-                        return len;
-                }
-                if (len > cap) {
-                        ring_unlock(r, me);
-                        return -EMSGSIZE;
-                }
-                atomic_fetch_add_explicit(&r->hdr->received, 1, memory_order_relaxed);
-                if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_TAKEN, lap, me))) {
-                        ring_unlock(r, me);
-                        return -EBADMSG;
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
-                break;
+                for (uint32_t i = 0; i < got; i++)
+                        ((SlotHead *)((uint8_t *)ret_payload[i] - LAYOUT_SLOT_HEAD))->stamp = stamp_now();
+                CRASH_POINT(recv_taken);
+                return got;
         }
+}
 
-        s->stamp = stamp_now();
-        CRASH_POINT(recv_taken);
-        memcpy(buf, ring_payload(r, p), len / 2);
-        CRASH_POINT(recv_half_copied);
-        memcpy((uint8_t *)buf + len / 2, ring_payload(r, p) + len / 2, len - len / 2);
+/*
+ * ring_consume() - finish the taken slot at @payload: the CONSUME point. With @finish, also
+ * pass head over it (a batch finishes once at its end).
+ *
+ * Return: 0; -EINVAL; -ESTALE if a repair gave the message to another receiver meanwhile
+ *         (the caller must drop its copy).
+ */
+int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
+        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
+        uint64_t w;
+        int k;
 
-        expect = slot_word(SLOT_TAKEN, lap, me);
-        if (!atomic_compare_exchange_strong(&s->word, &expect, slot_word(SLOT_DONE, lap, 0)))
+        k = ring_held(r, me, payload, SLOT_TAKEN, &w);
+        if (k < 0)
+                return k;
+        if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
                 return -ESTALE; /* repaired meanwhile: it was redelivered, drop our copy */
         CRASH_POINT(recv_consumed);
+        if (finish)
+                ring_finish(r, me);
+        return 0;
+}
 
-        /* The message is ours; now let head pass it so senders get the slot back. */
-        RingDeadline forever = { .forever = true };
-        if (ring_lock(r, me, &forever) < 0)
-                return len; /* destroyed meanwhile: nobody needs the slot */
-        CRASH_POINT(recv_head_locked);
-        head = atomic_load(&r->hdr->head);
-        tail = atomic_load(&r->hdr->tail);
-        k = tail - head <= r->geo.slots ? advance_head(r, head, tail) : -EBADMSG;
-        ring_unlock(r, me);
-        if (k > 0)
-                wake_n(r, SEM_SPACE, (unsigned)k);
-        return len;
+/*
+ * ring_recv() - take the oldest committed message, copy it into @buf and consume it
+ *
+ * With @buf NULL and @cap 0, waits like a receive and returns the length of the oldest
+ * message without taking it.
+ *
+ * Return: the length; -EMSGSIZE if it is longer than @cap (it stays queued); -EAGAIN,
+ *         -ETIMEDOUT, -EIDRM, -ESTALE (the copy is discarded: the message went back to the
+ *         ring for another receiver), -EBADMSG as for ring_send().
+ */
+ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl) {
+        void *payload;
+        uint32_t len;
+        ssize_t k;
+
+        k = ring_take(r, me, idx, buf || cap ? 1 : 0, cap, dl, &payload, &len);
+        if (k < 0 || (!buf && cap == 0))
+                return k;
+        memcpy(buf, payload, len / 2);
+        CRASH_POINT(recv_half_copied);
+        memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
+        k = ring_consume(r, me, payload, true);
+        return k < 0 ? k : (ssize_t)len;
+}
+
+/*
+ * ring_recv_many() - receive up to @n messages with one lock for the takes and one for head
+ * @bufs: @n buffers; @ret_lens: their messages' lengths
+ *
+ * Return: the number received (>= 1); a negative errno as ring_recv() if none was. A message
+ *         a repair took back meanwhile is dropped from the batch (it is redelivered).
+ */
+ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *bufs, size_t n, size_t *ret_lens,
+                       const RingDeadline *dl) {
+        void *payload[RING_BATCH_MAX];
+        uint32_t len[RING_BATCH_MAX];
+        size_t cap = SIZE_MAX;
+        ssize_t k;
+        size_t out = 0;
+
+        n = MIN(n, (size_t)RING_BATCH_MAX);
+        /* a batch holds messages while each fits its buffer: the smallest buffer bounds them */
+        for (size_t i = 0; i < n; i++)
+                cap = MIN(cap, bufs[i].iov_len);
+        k = ring_take(r, me, idx, (uint32_t)n, cap, dl, payload, len);
+        if (k < 0)
+                return k;
+        for (ssize_t i = 0; i < k; i++) {
+                memcpy(bufs[out].iov_base, payload[i], len[i]);
+                if (ring_consume(r, me, payload[i], false) == 0)
+                        ret_lens[out++] = len[i];
+        }
+        ring_finish(r, me);
+        return out ? (ssize_t)out : -ESTALE;
 }
 
 /*

@@ -19,7 +19,10 @@ typedef struct Ring {
         uint8_t *base; /* the mapping */
         LayoutGeometry geo;
         sem_t *sem[_SEM_ROLE_MAX];
+        uint32_t spin_ns; /* how long a waiter polls before it sleeps (0: sleep at once) */
 } Ring;
+
+#define RING_DEFAULT_SPIN_NS 10000u
 
 /* A deadline on CLOCK_MONOTONIC; `forever` ignores `at`, `now` means never block. */
 typedef struct RingDeadline {
@@ -40,8 +43,25 @@ static inline uint32_t ring_lap(const Ring *r, uint64_t pos) {
         return (uint32_t)(pos / r->geo.slots) & LAP_MASK;
 }
 
+/* Messages one batch call moves at most. */
+#define RING_BATCH_MAX 64
+
+struct iovec;
+
 int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, const RingDeadline *dl);
 ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl);
+int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl);
+ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *bufs, size_t n, size_t *ret_lens,
+                       const RingDeadline *dl);
+
+/* The steps, for zero-copy: claim/commit/abort for writers, take/consume for readers. */
+int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos);
+int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now);
+int ring_abort(Ring *r, uint32_t me, void *payload);
+ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                  void **ret_payload, uint32_t *ret_len);
+int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish);
+int ring_held(const Ring *r, uint32_t me, const void *payload, unsigned state, uint64_t *ret_word);
 
 /* What a repair found and did (for the daemon's log line and the crash tests). */
 typedef struct RingRepair {

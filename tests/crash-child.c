@@ -5,6 +5,9 @@
  *   crash-child SOCKET NAME recv COUNT        receive COUNT messages, print "got LEN PAYLOAD"
  *   crash-child SOCKET NAME idle              attach and wait to be killed
  *   crash-child SOCKET NAME recvwait COUNT    like recv, after a line on stdin ("go")
+ *   crash-child SOCKET NAME reserve           reserve a slot, write half of it, print "reserved",
+ *                                             wait to be killed
+ *   crash-child SOCKET NAME peek              peek a message, print "peeked LEN", wait to be killed
  *   crash-child SOCKET NAME pingpong COUNT    for each line on stdin: COUNT x (send, then receive
  *                                             it, never waiting), then print "done"
  * Every mode first prints "attached" once the box is usable.
@@ -81,6 +84,25 @@ int main(int argc, char **argv) {
                         }
                         printf("done\n");
                 }
+        } else if (strcmp(argv[3], "reserve") == 0) {
+                void *slot;
+
+                r = shmbox_reserve(box, 8, -1, &slot);
+                if (r < 0)
+                        return fail("reserve", r);
+                memcpy(slot, "torn", 4);
+                printf("reserved\n");
+                for (;;)
+                        pause();
+        } else if (strcmp(argv[3], "peek") == 0) {
+                const void *data;
+                ssize_t n = shmbox_peek(box, -1, &data);
+
+                if (n < 0)
+                        return fail("peek", (int)n);
+                printf("peeked %zd\n", n);
+                for (;;)
+                        pause();
         } else if (strcmp(argv[3], "idle") == 0) {
                 for (;;)
                         pause();

@@ -1,0 +1,281 @@
+/* End-to-end tests of zero-copy (reserve/commit/abort, peek/release), batches and the spin
+ * setting: the same slot states and repair rules as send and recv — a reservation of a dead
+ * writer is abandoned, a peek of a dead reader is delivered again.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+static TestDaemon d;
+static shmbox_client *client;
+static shmbox *box;
+
+static void setup(void) {
+        struct shmbox_config cfg = { .slots = 4, .slot_size = 256 };
+
+        harness_daemon_start(&d, NULL);
+        client = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(client, "zc", &cfg), 0);
+        ck_assert_int_eq(shmbox_attach(client, "zc", &box), 0);
+}
+
+static void teardown(void) {
+        shmbox_detach(box);
+        box = NULL;
+        ck_assert_int_eq(shmbox_destroy(client, "zc"), 0);
+        shmbox_disconnect(client);
+        client = NULL;
+        harness_daemon_done(&d);
+}
+
+static void expect(const char *what) {
+        char buf[256];
+        ssize_t n = shmbox_recv(box, buf, sizeof(buf), 1000);
+
+        ck_assert_msg(n == (ssize_t)strlen(what) && memcmp(buf, what, (size_t)n) == 0, "got %zd \"%.*s\", expected \"%s\"",
+                      n, (int)(n > 0 ? n : 0), buf, what);
+}
+
+static void expect_empty(void) {
+        char buf[256];
+
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+}
+
+START_TEST(test_a_reserved_slot_is_delivered_once_committed)
+{
+        void *slot;
+
+        ck_assert_int_eq(shmbox_reserve(box, 5, 0, &slot), 0);
+        expect_empty(); /* not visible before the commit */
+        memcpy(slot, "hello", 5);
+        ck_assert_int_eq(shmbox_commit(box, slot, 5), 0);
+        expect("hello");
+        ck_assert_int_eq(shmbox_reserve(box, 257, 0, &slot), -EMSGSIZE);
+        ck_assert_int_eq(shmbox_commit(box, slot, 5), -ESTALE); /* consumed long ago */
+        ck_assert_int_eq(shmbox_commit(box, (char *)slot + 1, 5), -EINVAL);
+        ck_assert_int_eq(shmbox_commit(box, &slot, 5), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_an_aborted_reservation_is_never_delivered_and_frees_its_slot)
+{
+        void *slot;
+
+        /* far more than the 4 slots: each abort must give its slot back */
+        for (int i = 0; i < 40; i++) {
+                ck_assert_int_eq(shmbox_reserve(box, 4, 0, &slot), 0);
+                memcpy(slot, "junk", 4);
+                ck_assert_int_eq(shmbox_abort(box, slot), 0);
+                ck_assert_int_eq(shmbox_abort(box, slot), -ESTALE);
+        }
+        expect_empty();
+        ck_assert_int_eq(shmbox_send(box, "real", 4, 0), 0);
+        expect("real");
+        {
+                struct shmbox_info info;
+                ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+                ck_assert_uint_eq(info.sent, 1); /* aborted ones are not sent */
+        }
+}
+END_TEST
+
+START_TEST(test_several_reservations_may_be_held_at_once)
+{
+        void *slot[4], *more;
+
+        for (int i = 0; i < 4; i++)
+                ck_assert_int_eq(shmbox_reserve(box, 1, 0, &slot[i]), 0);
+        ck_assert_int_eq(shmbox_reserve(box, 1, 0, &more), -EAGAIN); /* every slot is held */
+        for (int i = 3; i >= 0; i--) {
+                *(char *)slot[i] = (char)('a' + i);
+                ck_assert_int_eq(shmbox_commit(box, slot[i], 1), 0);
+        }
+        /* all committed: delivered in the order reserved */
+        expect("a");
+        expect("b");
+        expect("c");
+        expect("d");
+}
+END_TEST
+
+START_TEST(test_a_peeked_message_counts_once_released)
+{
+        const void *data;
+        struct shmbox_info info;
+
+        ck_assert_int_eq(shmbox_send(box, "first", 5, 0), 0);
+        ck_assert_int_eq(shmbox_send(box, "second", 6, 0), 0);
+        ck_assert_int_eq(shmbox_peek(box, 0, &data), 5);
+        ck_assert(memcmp(data, "first", 5) == 0);
+        /* held: another receive gets the next message */
+        expect("second");
+        ck_assert_int_eq(shmbox_release(box, data), 0);
+        ck_assert_int_eq(shmbox_release(box, data), -ESTALE);
+        expect_empty();
+        ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+        ck_assert_uint_eq(info.received, 2);
+        ck_assert_int_eq(shmbox_peek(box, 0, &data), -EAGAIN);
+}
+END_TEST
+
+static pid_t child(const char *mode, char *line, size_t size) {
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        int p[2];
+        pid_t pid;
+        FILE *f;
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                unsetenv("SHMBOX_CRASH_AT");
+                execl(bin, bin, d.socket, "zc", mode, (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        f = fdopen(p[0], "r");
+        ck_assert(fgets(line, (int)size, f) && strcmp(line, "attached\n") == 0);
+        ck_assert(fgets(line, (int)size, f));
+        fclose(f);
+        return pid;
+}
+
+static void wait_attached(uint32_t n) {
+        struct shmbox_info info;
+
+        for (int64_t dl = harness_now_us() + harness_ms(5000) * 1000LL;;) {
+                ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+                if (info.attached == n)
+                        return;
+                ck_assert(harness_now_us() < dl);
+                usleep(500);
+        }
+}
+
+START_TEST(test_a_dead_writers_reservation_is_abandoned)
+{
+        char line[64];
+        pid_t pid = child("reserve", line, sizeof(line));
+
+        ck_assert_str_eq(line, "reserved\n");
+        kill(pid, SIGKILL);
+        harness_wait_exit(pid, harness_ms(5000));
+        wait_attached(1);
+        expect_empty(); /* the half-written reservation never appears */
+        for (int i = 0; i < 8; i++) { /* and its slot is reused */
+                ck_assert_int_eq(shmbox_send(box, "after", 5, 0), 0);
+                expect("after");
+        }
+}
+END_TEST
+
+START_TEST(test_a_dead_readers_peek_is_delivered_again)
+{
+        struct shmbox_info info;
+        char line[64];
+        pid_t pid;
+
+        ck_assert_int_eq(shmbox_send(box, "twice", 5, 0), 0);
+        pid = child("peek", line, sizeof(line));
+        ck_assert_str_eq(line, "peeked 5\n");
+        kill(pid, SIGKILL);
+        harness_wait_exit(pid, harness_ms(5000));
+        wait_attached(1);
+        expect("twice");
+        ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+        ck_assert_uint_eq(info.recovered, 1);
+}
+END_TEST
+
+START_TEST(test_batches_move_what_fits_in_order)
+{
+        struct iovec msgs[6], bufs[8];
+        char store[8][256];
+        size_t lens[8];
+        const char *text[] = { "m0", "m1", "m2", "m3", "m4", "m5" };
+
+        for (int i = 0; i < 6; i++)
+                msgs[i] = (struct iovec){ (void *)text[i], 2 };
+        for (int i = 0; i < 8; i++)
+                bufs[i] = (struct iovec){ store[i], sizeof(store[i]) };
+        /* 4 slots: 4 go now, the caller sends the rest again */
+        ck_assert_int_eq(shmbox_send_many(box, msgs, 6, 0), 4);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 8, lens, 0), 4);
+        for (int i = 0; i < 4; i++) {
+                ck_assert_uint_eq(lens[i], 2);
+                ck_assert(memcmp(store[i], text[i], 2) == 0);
+        }
+        ck_assert_int_eq(shmbox_send_many(box, msgs + 4, 2, 0), 2);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 1, lens, 0), 1);
+        ck_assert(memcmp(store[0], "m4", 2) == 0);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 8, lens, 0), 1);
+        ck_assert(memcmp(store[0], "m5", 2) == 0);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 8, lens, 0), -EAGAIN);
+
+        /* a message longer than the smallest buffer ends the batch before it */
+        ck_assert_int_eq(shmbox_send(box, "ab", 2, 0), 0);
+        ck_assert_int_eq(shmbox_send(box, "abcdef", 6, 0), 0);
+        bufs[1].iov_len = 4;
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 2, lens, 0), 1);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs + 1, 1, lens, 0), -EMSGSIZE);
+        expect("abcdef");
+        ck_assert_int_eq(shmbox_send_many(box, msgs, 0, 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_the_spin_is_bounded_and_can_be_turned_off)
+{
+        char buf[8];
+        int64_t t0;
+
+        ck_assert_int_eq(shmbox_set_spin(box, 1000001), -EINVAL);
+        ck_assert_int_eq(shmbox_set_spin(box, 0), 0);
+        t0 = harness_now_us();
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 20), -ETIMEDOUT);
+        ck_assert_int_ge(harness_now_us() - t0, 20000);
+        ck_assert_int_eq(shmbox_set_spin(box, 50), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 20), -ETIMEDOUT);
+}
+END_TEST
+
+static Suite *zerocopy_suite(void) {
+        Suite *s = suite_create("zerocopy");
+        TCase *tc = tcase_create("in place and in batches");
+
+        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 30 * harness_scale());
+        tcase_add_test(tc, test_a_reserved_slot_is_delivered_once_committed);
+        tcase_add_test(tc, test_an_aborted_reservation_is_never_delivered_and_frees_its_slot);
+        tcase_add_test(tc, test_several_reservations_may_be_held_at_once);
+        tcase_add_test(tc, test_a_peeked_message_counts_once_released);
+        tcase_add_test(tc, test_a_dead_writers_reservation_is_abandoned);
+        tcase_add_test(tc, test_a_dead_readers_peek_is_delivered_again);
+        tcase_add_test(tc, test_batches_move_what_fits_in_order);
+        tcase_add_test(tc, test_the_spin_is_bounded_and_can_be_turned_off);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(zerocopy_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? 1 : 0;
+}
