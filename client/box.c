@@ -28,10 +28,15 @@ static void box_unmap(shmbox *box) {
 
         /* In a child the mapping was not inherited (MADV_DONTFORK): its range may be reused
          * by now, so it must not be unmapped there. The semaphore mappings were inherited. */
+        if (box->ring.base && !forked && box->polling)
+                ring_poll(&box->ring, box->idx, false); /* no more bytes in the FIFO for us */
         if (box->ring.base && !forked)
                 munmap(box->ring.base, box->ring.geo.total_size);
         box->ring.base = NULL;
         box->ring.hdr = NULL;
+        if (box->ring.has_fifo)
+                close(box->ring.fifo_fd);
+        box->ring.has_fifo = false;
         for (int i = 0; i < _SEM_ROLE_MAX; i++)
                 if (box->ring.sem[i]) {
                         sem_close(box->ring.sem[i]);
@@ -115,6 +120,13 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
                         return errno == ENOENT ? -ENOENT : -errno;
                 }
         }
+        r = names_fifo(path, sizeof(path), prefix, box->name, grant->generation);
+        if (r < 0)
+                return r;
+        box->ring.fifo_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (box->ring.fifo_fd < 0)
+                return errno == ENOENT ? -ENOENT : -errno;
+        box->ring.has_fifo = true;
         if (atomic_load(&box->ring.hdr->att[box->idx]) != box->token)
                 return -ESTALE;
         return 0;
@@ -256,6 +268,14 @@ SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int tim
         return ring_send(&box->ring, box->token, box->idx, data, len, &dl);
 }
 
+/* After a receive on a box an event loop watches: keep the FIFO readable exactly while
+ * messages are queued. Costs system calls only for such boxes. */
+static inline ssize_t box_settle(shmbox *box, ssize_t r) {
+        if (_unlikely_(box->polling))
+                ring_fifo_settle(&box->ring);
+        return r;
+}
+
 SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeout_ms) {
         RingDeadline dl;
         int r;
@@ -267,7 +287,24 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
                 return r;
         box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
-        return ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl);
+        return box_settle(box, ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl));
+}
+
+SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
+        int r;
+
+        if (!box)
+                return -EINVAL;
+        r = box_usable(box, WIRE_RIGHT_R);
+        if (r < 0)
+                return r;
+        if (!box->ring.has_fifo)
+                return -ENOTCONN;
+        if (!box->polling) {
+                box->polling = true;
+                ring_poll(&box->ring, box->idx, true);
+        }
+        return box->ring.fifo_fd;
 }
 
 SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms) {
@@ -296,7 +333,7 @@ SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, si
                 return r;
         box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
-        return ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl);
+        return box_settle(box, ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl));
 }
 
 SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void **ret_slot) {
@@ -356,7 +393,7 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
                 return r;
         box_check_epoch(box);
         ring_deadline_init(&dl, timeout_ms);
-        k = ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len);
+        k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
         if (k < 0)
                 return k;
         *ret_data = payload;

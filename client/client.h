@@ -28,6 +28,7 @@ struct shmbox {
         struct shmbox *next, *prev;
         unsigned fork_gen;
         bool mapped;           /* false after disconnect: the box is only a shell to free */
+        bool polling;          /* shmbox_fd() was called: settle the FIFO after receiving */
         Ring ring;
         uint32_t token, idx, rights;
         uint64_t epoch;

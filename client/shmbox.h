@@ -179,6 +179,14 @@ struct iovec;
 int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms);
 ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t *ret_lens, int timeout_ms);
 
+/*
+ * Event loops: a file descriptor that polls readable (POLLIN) while messages are queued, for
+ * poll, epoll or libevent. Owned by the box (do not close or read it); valid until detach.
+ * Then receive with timeout 0 until -EAGAIN. A send makes a system call for it only while
+ * some box polls the mailbox. Needs r (-EACCES).
+ */
+int shmbox_fd(shmbox *box);
+
 /* How long a send or receive that must wait polls the mailbox before it sleeps: a peer that
  * is running answers in about a microsecond, a wake-up from sleep costs tens. Default 10 us;
  * 0 sleeps at once (no CPU spent waiting). At most 1000000 (-EINVAL above). */

@@ -21,6 +21,7 @@
 #endif
 
 #include "client/shmbox.h"
+#include "client/walkthrough.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -927,10 +928,64 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         return EXIT_SUCCESS;
 }
 
+/* The prefix of walkthrough's temporary daemon: the rule of shmboxd --prefix. */
+static bool prefix_valid(const char *s) {
+        size_t len = strlen(s);
+
+        return len >= 1 && len <= 32 && !streq(s, "sem") &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+static int cmd_walkthrough(const Command *cmd, int argc, char **argv) {
+        const char *size_s = NULL;
+        WalkthroughOptions o = { .socket = arg_socket, .size = WALKTHROUGH_DEFAULT_SIZE };
+        const Option options[] = {
+                { "size", &size_s, NULL },
+                { "json", NULL, &o.json },
+                { "quiet", NULL, &o.quiet },
+                { "hierarchy", NULL, &o.hierarchy },
+                { "quick", NULL, &o.quick },
+                { "plot", &o.plot, NULL },
+                { "own-daemon", NULL, &o.own_daemon },
+                { "prefix", &o.prefix, NULL },
+                {},
+        };
+        _cleanup_free_ char **operands = NULL;
+        unsigned long v;
+        size_t n;
+        int r;
+
+        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        if (n > 0)
+                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+        if (size_s) {
+                r = parse_number(cmd, "size", size_s, 0, SHMBOX_SLOT_SIZE_MAX, &v);
+                if (r < 0)
+                        return exit_status(r);
+                o.size = v;
+        }
+        if (o.hierarchy && size_s)
+                return exit_status(usage_error(cmd, "--size and --hierarchy exclude each other"));
+        if (!o.hierarchy && (o.plot || o.quick))
+                return exit_status(usage_error(cmd, "--%s needs --hierarchy", o.plot ? "plot" : "quick"));
+        if (o.json && o.quiet)
+                return exit_status(usage_error(cmd, "--json and --quiet exclude each other"));
+        if (o.plot && !o.plot[0])
+                return exit_status(usage_error(cmd, "--plot: empty file name"));
+        if (o.prefix && !prefix_valid(o.prefix))
+                return exit_status(usage_error(cmd,
+                                               "--prefix: invalid prefix '%s' (1 to 32 of A-Z a-z 0-9 _ -, "
+                                               "not 'sem')",
+                                               o.prefix));
+        return walkthrough_run(&o);
+}
+
 static const Command commands[] = {
         {
                 "create",
-                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL]",
+                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL] [--group GROUP]",
                 "Create a mailbox owned by the caller: N slots of BYTES each, so it holds N\n"
                 "messages of at most BYTES bytes.\n"
                 "\n"
@@ -1019,8 +1074,11 @@ static const Command commands[] = {
                 "or a JSON array.\n"
                 "\n"
                 "Options:\n"
-                "  --json      print a JSON array of objects: name, slots, slot_size, mode,\n"
-                "              queued, attached, uid, gid, sent, received, recovered\n"
+                "  --json      print a JSON array of objects: name and every field of struct\n"
+                "              shmbox_info by its C name (slots, slot_size, mode, queued,\n"
+                "              attached, uid, gid, sent, received, recovered, repairs,\n"
+                "              lock_holder_pid, orphaned, claimed, taken, oldest_claimed_pid,\n"
+                "              oldest_taken_pid, oldest_claimed_age_ms, oldest_taken_age_ms)\n"
                 "  -h, --help  show this help\n",
                 cmd_list,
         },
@@ -1033,6 +1091,32 @@ static const Command commands[] = {
                 "  --json      print one JSON object with the same keys\n"
                 "  -h, --help  show this help\n",
                 cmd_info,
+        },
+        {
+                "walkthrough",
+                "walkthrough [--size BYTES | --hierarchy [--quick] [--plot FILE.svg]] [--json | --quiet]",
+                "Run a real exchange between two processes, a sender and a receiver (both\n"
+                "shmboxctl, exec'd), and narrate each step with the values read from them:\n"
+                "create (the objects in /dev/shm, semaphores, header geometry), attach (each\n"
+                "process's virtual address, the physical frames behind it, page faults), write\n"
+                "(slot, cache lines, this core's caches, the commit), read (time from commit\n"
+                "to receipt, whether the receiver slept), detach and destroy (nothing left in\n"
+                "/dev/shm). Uses the daemon on the socket, or starts a temporary shmboxd\n"
+                "($SHMBOXD, the installed one, or the one beside shmboxctl) if none answers.\n"
+                "\n"
+                "Options:\n"
+                "  --size BYTES      the message, 0 to 16777216 bytes (default 256)\n"
+                "  --json            print one JSON record of every step instead\n"
+                "  --quiet           print the summary line only\n"
+                "  --own-daemon      start a temporary daemon even if one answers\n"
+                "  --prefix PREFIX   the temporary daemon's prefix (default shmboxwt<pid>)\n"
+                "  --hierarchy       stream messages through rings from 128 B to past the\n"
+                "                    last cache level (always a temporary daemon): cost per\n"
+                "                    byte and bandwidth next to this machine's cache sizes\n"
+                "  --quick           with --hierarchy: a few small sizes, in about a second\n"
+                "  --plot FILE.svg   with --hierarchy: also draw the curve as an SVG chart\n"
+                "  -h, --help        show this help\n",
+                cmd_walkthrough,
         },
 };
 
@@ -1096,6 +1180,10 @@ int main(int argc, char **argv) {
         }
         if (i >= argc)
                 return exit_status(usage_error(NULL, "missing COMMAND"));
+
+        /* the walkthrough's sender and receiver: a hidden command, not for people */
+        if (streq(argv[i], WALKTHROUGH_PEER))
+                return walkthrough_peer(arg_socket, argc - i - 1, argv + i + 1);
 
         for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
                 if (streq(argv[i], commands[c].name))

@@ -3,15 +3,20 @@
  * The file (default /etc/shmbox/shmboxd.conf, read with inih; missing means defaults):
  *
  *     [limits]
- *     max-mailbox-bytes = 1073741824       # one mailbox (slots x slot size, rounded up)
- *     max-mailboxes = 1024                 # all users together
- *     max-total-bytes = 4294967296         # all users together
- *     max-mailboxes-per-uid = 64           # per owner; root is exempt
- *     max-bytes-per-uid = 268435456        # per owner; root is exempt
+ *     ; one mailbox (4 KiB header + slots x (64 + slot size rounded up to 64))
+ *     max-mailbox-bytes = 1073741824
+ *     ; all users together
+ *     max-mailboxes = 1024
+ *     max-total-bytes = 4294967296
+ *     ; per owner; root is exempt
+ *     max-mailboxes-per-uid = 64
+ *     max-bytes-per-uid = 268435456
  *     max-connections = 4096
  *     max-attachments-per-session = 256
  *     [log]
  *     level = info
+ *
+ * (inih takes comments on lines of their own, starting with ';' or '#'.)
  *
  * Precedence: a command-line option wins over the file, the file over the defaults. A reload
  * (SIGHUP, `shmboxctl reload`) reads the file again; a file that does not parse is refused as a

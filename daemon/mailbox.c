@@ -124,6 +124,11 @@ static int mailbox_apply_acl(const Mailbox *m) {
                 if (acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0)
                         return -errno;
         }
+        r = names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation);
+        if (r < 0)
+                return r;
+        if (acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0)
+                return -errno;
         return 0;
 }
 
@@ -133,6 +138,7 @@ static Mailbox *mailbox_alloc(const char *prefix, const char *name, uid_t uid, g
         if (!m)
                 return NULL;
         m->fd = -1;
+        m->ring.fifo_fd = -1;
         snprintf(m->prefix, sizeof(m->prefix), "%s", prefix);
         snprintf(m->name, sizeof(m->name), "%s", name);
         m->uid = uid;
@@ -189,6 +195,27 @@ int mailbox_set_policy(Mailbox *m, uint32_t mode, gid_t gid) {
         return r;
 }
 
+/* The FIFO event loops poll (shmbox_fd): created like the semaphores, before the segment. */
+static int make_fifo(Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+        int r;
+
+        r = names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation);
+        if (r < 0)
+                return r;
+        if (mkfifo(path, 0600) < 0)
+                return -errno;
+        m->fifo_made = true;
+        return 0;
+}
+
+static void unlink_fifo(const Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+
+        if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) >= 0)
+                (void)unlink(path);
+}
+
 /*
  * mailbox_prepare() - start building mailbox @name: semaphores and a sized temporary segment
  * @ret: the new mailbox, owned by the caller; freeing it before mailbox_publish() removes
@@ -210,6 +237,9 @@ int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *
                 return -ENOMEM;
         m->geo = *geo;
         r = mailbox_open_sems(m, O_CREAT | O_EXCL);
+        if (r < 0)
+                return r;
+        r = make_fifo(m);
         if (r < 0)
                 return r;
         r = names_segment_tmp(tmp, sizeof(tmp), prefix, name, geo->generation);
@@ -289,6 +319,7 @@ int mailbox_publish(Mailbox *m) {
                 return -errno;
         m->published = true;
         m->sems_made = false;
+        m->fifo_made = false;
         (void)unlink(tmp_path);
         m->tmp_made = false;
         return 0;
@@ -352,6 +383,27 @@ int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid
         r = mailbox_open_sems(m, 0);
         if (r < 0)
                 return r;
+        /* a FIFO someone removed is made again: it holds no state, only a wake-up */
+        {
+                char path[NAMES_OBJECT_MAX + 16];
+                struct stat fst;
+
+                r = names_fifo(path, sizeof(path), prefix, name, generation);
+                if (r < 0)
+                        return r;
+                if (lstat(path, &fst) < 0) {
+                        if (errno != ENOENT)
+                                return -errno;
+                        r = make_fifo(m);
+                        if (r < 0)
+                                return r;
+                        m->fifo_made = false;
+                        r = mailbox_apply_acl(m);
+                        if (r < 0)
+                                return r;
+                } else if (!S_ISFIFO(fst.st_mode) || fst.st_uid != geteuid())
+                        return -EPERM;
+        }
         m->published = true;
         m->preallocated = m->geo.total_size;
         /* the attachments in the header are the manager's to sort out, with the journal */
@@ -391,6 +443,7 @@ void mailbox_unlink(Mailbox *m) {
                 (void)shm_unlink(seg);
         CRASH_POINT(daemon_destroy_half);
         unlink_sems(m);
+        unlink_fifo(m);
         if (m->ring.hdr && mailbox_check(m) >= 0)
                 (void)guard_call(mark_destroyed, m);
 }
@@ -409,6 +462,8 @@ Mailbox *mailbox_free(Mailbox *m) {
                 (void)shm_unlink(tmp);
         if (m->sems_made && !m->published)
                 unlink_sems(m);
+        if (m->fifo_made && !m->published)
+                unlink_fifo(m);
         if (m->ring.base)
                 munmap(m->ring.base, m->geo.total_size);
         for (int i = 0; i < _SEM_ROLE_MAX; i++)

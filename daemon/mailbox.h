@@ -26,6 +26,7 @@ typedef struct Mailbox {
         Ring ring;          /* mapped once published or adopted; semaphores open */
         bool sems_made;     /* we created the semaphores: unlink them if never published */
         bool tmp_made;      /* the temporary segment name exists */
+        bool fifo_made;     /* we created the FIFO: unlink it if never published */
         bool published;     /* under its final name */
         bool destroyed;     /* names removed; the object lives on while attachments remain */
         uint64_t preallocated;

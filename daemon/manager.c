@@ -40,6 +40,7 @@
 #include "daemon/conn.h"
 #include "daemon/guard.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/state.h"
 #include "proto/crash.h"
 #include "proto/util.h"
@@ -49,6 +50,7 @@
 #define BUILD_CHUNK (UINT64_C(8) << 20)
 #define RELEASE_RETRY_US 2000
 #define ACCEPT_RETRY_MS 100
+#define ACCEPT_BATCH 16
 
 struct Build {
         Build *next;
@@ -359,6 +361,8 @@ void manager_build_cancel(Manager *m, Build *b) {
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *userdata);
+static void accept_resume_cb(evutil_socket_t fd, short what, void *userdata);
+static bool reserve_take(Manager *m);
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *userdata) {
         Manager *m = userdata;
@@ -373,17 +377,81 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
                 return;
         }
         if (m->n_sessions >= m->limits.max_connections) {
-                log_warning("refused a connection: %u sessions exist", m->n_sessions);
+                /* one line per second at most: a local client must not flood the journal */
+                time_t now = time(NULL);
+
+                m->refused++;
+                if (now != m->refused_logged) {
+                        log_warning("refused a connection: %u sessions exist (%u refused since the last report)",
+                                    m->n_sessions, m->refused);
+                        m->refused = 0;
+                        m->refused_logged = now;
+                }
                 close(fd);
-                return;
+        } else {
+                r = conn_new(m, fd, &c);
+                if (r < 0)
+                        log_errno(LOG_WARNING, r, "cannot serve a new connection");
+                if (!reserve_take(m)) {
+                        /* the spares went to this peer: accept no more until they are back */
+                        struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+                        log_warning("out of file descriptors: pausing new connections");
+                        evconnlistener_disable(l);
+                        event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, m, &tv);
+                        return;
+                }
         }
-        r = conn_new(m, fd, &c);
-        if (r < 0)
-                log_errno(LOG_WARNING, r, "cannot serve a new connection");
+        /* libevent accepts in a loop until the backlog is empty; hang-ups of the peers just
+         * accepted are only seen after it. Yield after a batch, so that a connect/close storm
+         * cannot fill the session table with peers that are already gone. */
+        if (++m->accepted_this_turn >= ACCEPT_BATCH) {
+                struct timeval zero = { 0, 0 };
+
+                evconnlistener_disable(l);
+                event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, m, &zero);
+        }
+}
+
+/*
+ * The spare descriptors. A connection needs three fds to be served: its socket, the peer's
+ * pidfd and, briefly, /proc/PID/stat for its start time. When accept() took the last one, the
+ * daemon gives up its two spares to identify that peer fully, then pauses the listener until it
+ * can hold its spares again: connections wait in the backlog rather than being refused, and a
+ * peer is never served half-identified.
+ */
+static bool reserve_take(Manager *m) {
+        for (int i = 0; i < 2; i++)
+                if (m->reserve[i] < 0) {
+                        m->reserve[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        if (m->reserve[i] < 0)
+                                return false;
+                }
+        return true;
+}
+
+/* Give up the spares (session.c calls this when a peer's pidfd or start time hit EMFILE). */
+bool manager_use_reserve(Manager *m) {
+        bool had = false;
+
+        for (int i = 0; i < 2; i++)
+                if (m->reserve[i] >= 0) {
+                        m->reserve[i] = safe_close(m->reserve[i]);
+                        had = true;
+                }
+        return had;
 }
 
 static void accept_resume_cb(evutil_socket_t fd, short what, void *userdata) {
-        evconnlistener_enable(userdata);
+        Manager *m = userdata;
+        struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+        m->accepted_this_turn = 0;
+        if (!reserve_take(m)) { /* still out of descriptors: wait on */
+                event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, m, &tv);
+                return;
+        }
+        evconnlistener_enable(m->listener);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *userdata) {
@@ -395,7 +463,7 @@ static void accept_error_cb(struct evconnlistener *l, void *userdata) {
          * report it again at once. Pause the listener and retry from a timer. */
         log_errno(LOG_WARNING, -e, "accept failed, pausing for %d ms", ACCEPT_RETRY_MS);
         evconnlistener_disable(l);
-        event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, l, &tv);
+        event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, m, &tv);
 }
 
 /* Read the config file again (or for the first time) over the defaults; the command line wins. */
@@ -441,6 +509,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *userdata) {
                 return;
         }
         log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        notify_stopping();
         if (m->listener)
                 evconnlistener_disable(m->listener);
         event_base_loopbreak(m->base);
@@ -645,6 +714,28 @@ static void sweep_shm(Manager *m) {
                 uint64_t gen;
                 Mailbox *mb;
 
+                if (strncmp(e, prefix, pl) == 0 && strncmp(e + pl, "..fifo.", 7) == 0) {
+                        size_t n = strlen(e), nl;
+
+                        /* <prefix>..fifo.NAME.<16 hex>: garbage only if its segment is gone */
+                        if (n < pl + 7 + 18 || e[n - 17] != '.')
+                                continue;
+                        nl = n - 17 - (pl + 7);
+                        if (nl > NAMES_NAME_MAX)
+                                continue;
+                        memcpy(name, e + pl + 7, nl);
+                        name[nl] = 0;
+                        gen = strtoull(e + n - 16, NULL, 16);
+                        mb = manager_find(m, name);
+                        if (mb && mb->geo.generation == gen)
+                                continue;
+                        snprintf(path, sizeof(path), SHM_DIR "/%s.%s", prefix, name);
+                        if (!mb && access(path, F_OK) == 0)
+                                continue;
+                        if (unlinkat(dirfd(d), e, 0) == 0)
+                                log_notice("removed " SHM_DIR "/%s: a FIFO without its segment", e);
+                        continue;
+                }
                 if (strncmp(e, prefix, pl) == 0 && e[pl] == '.') {
                         if (strncmp(e + pl, "..tmp.", 6) == 0) {
                                 snprintf(path, sizeof(path), SHM_DIR "/%s", e);
@@ -675,7 +766,32 @@ static int bind_socket(Manager *m) {
         _cleanup_free_ char *dir = NULL;
         struct stat st;
         char *slash;
-        int r;
+        int lfd, r;
+
+        r = notify_listen_fd(&lfd);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "systemd passed no usable socket (one listening AF_UNIX "
+                                 "stream socket expected)");
+        if (r > 0) {
+                /* Socket activation: systemd owns the socket file and keeps the listening socket
+                 * while the daemon restarts. No probe for another daemon (the prefix lock is
+                 * taken already, and connecting would only queue on our own socket) and no
+                 * unlink at exit: socket_bound stays false. */
+                if (evutil_make_socket_nonblocking(lfd) == 0)
+                        m->listener = evconnlistener_new(m->base, accept_cb, m,
+                                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, lfd);
+                if (!m->listener) {
+                        r = -errno_or(ENOMEM);
+                        safe_close(lfd);
+                        return log_errno(LOG_ERR, r, "cannot serve the socket passed by systemd");
+                }
+                evconnlistener_set_error_cb(m->listener, accept_error_cb);
+                if (getsockname(lfd, (struct sockaddr *)&sa, &(socklen_t){ sizeof(sa) }) < 0)
+                        strcpy(sa.sun_path, "?");
+                if (strcmp(sa.sun_path, path) != 0)
+                        log_notice("systemd passed a socket on %s, not %s: serving it", sa.sun_path, path);
+                return 0;
+        }
 
         if (strlen(path) >= sizeof(sa.sun_path))
                 return log_errno(LOG_ERR, -ENAMETOOLONG, "socket path %s", path);
@@ -740,6 +856,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->journal.fd = -1;
+        m->reserve[0] = m->reserve[1] = -1;
         m->config = *config;
         m->lock_fd = -1;
         m->next_token = TOKEN_FIRST;
@@ -760,6 +877,8 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         r = guard_install();
         if (r < 0)
                 return log_errno(LOG_ERR, r, "cannot install the SIGBUS guard");
+        if (!reserve_take(m))
+                return log_errno(LOG_ERR, -errno, "cannot open /dev/null");
         m->base = event_base_new();
         if (!m->base)
                 return -ENOMEM;
@@ -792,9 +911,24 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         return 0;
 }
 
+/*
+ * manager_run() - serve until SIGTERM or SIGINT; tells systemd READY=1 first (manager_new() has
+ * adopted the mailboxes and listens by now) and keeps its watchdog and STATUS= fed meanwhile
+ *
+ * Return: 0; -EIO if the event loop failed; a negative errno if the watchdog timer cannot be
+ *         set up (logged).
+ */
 int manager_run(Manager *m) {
+        _cleanup_(notify_timer_freep) NotifyTimer *timer = NULL;
+        int r;
+
+        r = notify_timer_new(m, &timer);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot set up the watchdog timer");
         log_info("shmboxd %s serving %s, prefix \"%s\", %u mailbox(es)", PACKAGE_VERSION,
-                 m->config.socket_path, m->config.prefix, m->n_mailboxes);
+                 m->socket_bound ? m->config.socket_path : "the socket passed by systemd", m->config.prefix,
+                 m->n_mailboxes);
+        notify_ready(m);
         if (event_base_dispatch(m->base) < 0)
                 return log_errno(LOG_ERR, -EIO, "event loop failed");
         return 0;
@@ -857,6 +991,7 @@ Manager *manager_free(Manager *m) {
         if (m->base)
                 event_base_free(m->base);
         journal_close(&m->journal);
+        manager_use_reserve(m);
         if (m->lock_fd >= 0) {
                 (void)unlink(m->lock_path); /* while still holding it: see take_instance_lock() */
                 close(m->lock_fd);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "daemon/limits.h"
 #include "daemon/journal.h"
@@ -50,6 +51,11 @@ typedef struct Manager {
         unsigned n_sessions;
         Attachment *releases;   /* attachments whose repair waits for a live lock holder */
 
+        unsigned accepted_this_turn; /* accepts since the listener last yielded */
+        int reserve[2];              /* spare fds, given up to identify the last peer accepted */
+        unsigned refused;            /* connections refused since the last log line */
+        time_t refused_logged;
+
         uint32_t next_token;
         uint64_t last_generation;
         uint64_t next_session_id;
@@ -62,6 +68,7 @@ static inline void manager_freep(Manager **m) {
 }
 int manager_run(Manager *m);
 int manager_reload(Manager *m);
+bool manager_use_reserve(Manager *m);
 
 Mailbox *manager_find(Manager *m, const char *name);
 bool manager_name_taken(Manager *m, const char *name);

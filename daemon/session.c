@@ -44,6 +44,7 @@ static int peer_pidfd(int fd, pid_t pid) {
 }
 
 static void session_link(Manager *m, Session *s) {
+        s->linked = true;
         s->id = ++m->next_session_id;
         s->next = m->sessions;
         if (s->next)
@@ -99,16 +100,36 @@ int session_new(Manager *m, int fd, Session **ret) {
                 log_warning("peer pid %d has more than %d groups; only its primary group counts",
                             (int)s->cred.pid, SESSION_GROUPS_MAX);
 
+        /* Without a pidfd the peer's death could never be proven, and without its start time a
+         * restarted daemon could not tell it from a new process under the same pid: a peer the
+         * daemon cannot identify fully is refused, never served half-identified. */
         s->pidfd = peer_pidfd(fd, s->cred.pid);
-        /* read after the pidfd pins the process: if the pid was reused since connect(), the
-         * pidfd has fired already and the session dies at once, whatever the start time says */
-        if (s->pidfd >= 0 && proc_starttime(s->cred.pid, &s->starttime) < 0)
-                s->starttime = 0;
+        if ((s->pidfd == -EMFILE || s->pidfd == -ENFILE) && manager_use_reserve(m))
+                s->pidfd = peer_pidfd(fd, s->cred.pid);
         if (s->pidfd < 0) {
-                log_warning("no pidfd for peer pid %d (%s): its death cannot be proven, so what it "
-                            "attaches stays pinned", (int)s->cred.pid, strerror(-s->pidfd));
-                s->pidfd = -1;
-        } else {
+                int r = s->pidfd;
+
+                log_warning("refused peer pid %d: no pidfd for it (%s)", (int)s->cred.pid, strerror(-r));
+                free(s);
+                return r == -EMFILE || r == -ENFILE ? r : -ESRCH;
+        }
+        /* read after the pidfd pins the process: if the pid was reused since connect(), the
+         * pidfd has fired already and the session dies at once, whatever the start time says.
+         * A peer in another pid namespace (pid 0) has none we can read. */
+        if (s->cred.pid > 0) {
+                int r = proc_starttime(s->cred.pid, &s->starttime);
+
+                if ((r == -EMFILE || r == -ENFILE) && manager_use_reserve(m))
+                        r = proc_starttime(s->cred.pid, &s->starttime);
+                if (r < 0) {
+                        log_warning("refused peer pid %d: cannot read its start time (%s)", (int)s->cred.pid,
+                                    strerror(-r));
+                        safe_close(s->pidfd);
+                        free(s);
+                        return r;
+                }
+        }
+        {
                 s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, session_died, s);
                 if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
                         session_free(s);
@@ -198,13 +219,15 @@ Session *session_free(Session *s) {
                 }
                 free(a);
         }
-        if (s->prev)
-                s->prev->next = s->next;
-        else if (m->sessions == s)
-                m->sessions = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
-        m->n_sessions--;
+        if (s->linked) {
+                if (s->prev)
+                        s->prev->next = s->next;
+                else
+                        m->sessions = s->next;
+                if (s->next)
+                        s->next->prev = s->prev;
+                m->n_sessions--;
+        }
         if (s->pidfd_event)
                 event_free(s->pidfd_event);
         safe_close(s->pidfd);

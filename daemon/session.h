@@ -42,6 +42,7 @@ typedef struct Session {
         Conn *conn;
         Attachment *atts;
         unsigned n_atts;
+        bool linked; /* in the manager's list */
 } Session;
 
 int session_new(Manager *m, int fd, Session **ret);

@@ -103,6 +103,11 @@ typedef struct MboxHeader {
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t items_sleepers[LAYOUT_ATT_WORDS];
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t space_sleepers[LAYOUT_ATT_WORDS];
 
+        /* event loops: boxes that poll the mailbox's FIFO (shmbox_fd), and whether the FIFO
+         * holds its one byte (it is readable while messages are queued) */
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t pollers[LAYOUT_ATT_WORDS];
+        _Atomic uint32_t fifo_signaled;
+
         /* the token of each attachment index, 0 when free: written by the daemon only */
         alignas(LAYOUT_CACHE_LINE) _Atomic uint32_t att[LAYOUT_ATT_MAX];
 } MboxHeader;
@@ -115,8 +120,9 @@ _Static_assert(offsetof(MboxHeader, head) == 192, "layout v1: head line");
 _Static_assert(offsetof(MboxHeader, epoch) == 256, "layout v1: control line");
 _Static_assert(offsetof(MboxHeader, items_sleepers) == 320, "layout v1: items sleepers");
 _Static_assert(offsetof(MboxHeader, space_sleepers) == 384, "layout v1: space sleepers");
-_Static_assert(offsetof(MboxHeader, att) == 448, "layout v1: attachment table");
-_Static_assert(sizeof(MboxHeader) == 448 + 4 * LAYOUT_ATT_MAX, "layout v1: header size");
+_Static_assert(offsetof(MboxHeader, pollers) == 448, "layout v1: pollers");
+_Static_assert(offsetof(MboxHeader, att) == 512, "layout v1: attachment table");
+_Static_assert(sizeof(MboxHeader) == 512 + 4 * LAYOUT_ATT_MAX, "layout v1: header size");
 
 /* The slots start on a page of their own. */
 #define LAYOUT_HEADER_SIZE 4096u

@@ -7,6 +7,7 @@
  *   sem.<prefix>.NAME.<role>.<gen>      the named semaphores (role: lock, items, space)
  *   <prefix>..tmp.NAME.<gen>            a segment being built, published with link() when done
  *   <prefix>..lock                      the instance's flock (one daemon per prefix)
+ *   <prefix>..fifo.NAME.<gen>           the FIFO that event loops poll (shmbox_fd)
  *
  * Mailbox names never start with '.', so "<prefix>.." names can never collide with a mailbox.
  * The semaphores carry the mailbox generation, so a client that raced a destroy + create of the
@@ -118,6 +119,17 @@ int names_semaphore(char *buf, size_t size, const char *prefix, const char *name
                 return -EINVAL;
         return format(buf, size, "/%s.%s.%s.%016llx", prefix, name, names_role_str(role),
                       (unsigned long long)gen);
+}
+
+/*
+ * names_fifo() - the path of a mailbox's FIFO in /dev/shm (a path: mkfifo() and open() take one)
+ *
+ * Return: as names_segment().
+ */
+int names_fifo(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen) {
+        if (!names_prefix_valid(prefix) || !names_mailbox_valid(name))
+                return -EINVAL;
+        return format(buf, size, SHM_DIR "/%s..fifo.%s.%016llx", prefix, name, (unsigned long long)gen);
 }
 
 /*

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "proto/crash.h"
 #include "proto/util.h"
@@ -210,6 +211,15 @@ static void wake(Ring *r, SemRole role) {
 
         if (mask_any(mask))
                 sem_post(r->sem[role]);
+}
+
+/* Put the FIFO's one byte in, if a box polls it and it is not there already: a send pays this
+ * system call only when an event loop is watching. */
+static void fifo_signal(Ring *r) {
+        if (!r->has_fifo || !mask_any(r->hdr->pollers))
+                return;
+        if (atomic_exchange(&r->hdr->fifo_signaled, 1) == 0)
+                (void)!write(r->fifo_fd, "", 1);
 }
 
 /* Wake up to @n sleepers of @role: one per slot freed, no more than there are sleepers. */
@@ -439,8 +449,10 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
         /* no counter here: sent is derived (ring_count), so no kill can make it drift */
-        if (wake_now)
+        if (wake_now) {
                 wake(r, SEM_ITEMS);
+                fifo_signal(r);
+        }
         return 0;
 }
 
@@ -536,6 +548,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                 done++;
         }
         wake_n(r, SEM_ITEMS, (unsigned)done);
+        fifo_signal(r);
         return done;
 }
 
@@ -799,6 +812,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 
                 atomic_fetch_and(&r->hdr->items_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_fetch_and(&r->hdr->space_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
+                atomic_fetch_and(&r->hdr->pollers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_compare_exchange_strong(&r->hdr->att[idx], &att, 0);
         }
 
@@ -810,6 +824,39 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         if (ret)
                 *ret = rep;
         return 0;
+}
+
+/*
+ * ring_fifo_settle() - after a polling box received (or found nothing): empty the FIFO when no
+ * message is left, and signal it again if one arrived meanwhile, so that it stays readable
+ * exactly while messages are queued (give or take a spurious wake-up)
+ */
+void ring_fifo_settle(Ring *r) {
+        char buf[64];
+
+        if (!r->has_fifo || has_ready(r))
+                return;
+        atomic_store(&r->hdr->fifo_signaled, 0);
+        while (read(r->fifo_fd, buf, sizeof(buf)) > 0)
+                ;
+        if (has_ready(r))
+                fifo_signal(r);
+}
+
+/*
+ * ring_poll() - start (or stop) watching the FIFO for attachment @idx
+ */
+void ring_poll(Ring *r, unsigned idx, bool on) {
+        uint64_t bit = UINT64_C(1) << (idx % 64);
+
+        if (idx >= LAYOUT_ATT_MAX)
+                return;
+        if (on) {
+                atomic_fetch_or(&r->hdr->pollers[idx / 64], bit);
+                if (has_ready(r))
+                        fifo_signal(r);
+        } else
+                atomic_fetch_and(&r->hdr->pollers[idx / 64], ~bit);
 }
 
 /*

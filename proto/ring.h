@@ -20,6 +20,8 @@ typedef struct Ring {
         LayoutGeometry geo;
         sem_t *sem[_SEM_ROLE_MAX];
         uint32_t spin_ns; /* how long a waiter polls before it sleeps (0: sleep at once) */
+        bool has_fifo;    /* fifo_fd is open (a client's box; never in the daemon) */
+        int fifo_fd;      /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u
@@ -74,6 +76,8 @@ typedef struct RingRepair {
 
 int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
 void ring_wake_all(Ring *r);
+void ring_fifo_settle(Ring *r);
+void ring_poll(Ring *r, unsigned idx, bool on);
 void ring_mark_destroyed(Ring *r);
 
 /* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */

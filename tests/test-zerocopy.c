@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -251,6 +252,52 @@ START_TEST(test_the_spin_is_bounded_and_can_be_turned_off)
 }
 END_TEST
 
+static bool readable(int fd, int timeout_ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
+}
+
+START_TEST(test_the_event_fd_is_readable_while_messages_are_queued)
+{
+        int fd = shmbox_fd(box);
+        char buf[16];
+        pid_t pid;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(shmbox_fd(box), fd);
+        ck_assert(!readable(fd, 0));
+        ck_assert_int_eq(shmbox_send(box, "a", 1, 0), 0);
+        ck_assert_int_eq(shmbox_send(box, "b", 1, 0), 0);
+        ck_assert(readable(fd, 0));
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1);
+        ck_assert(readable(fd, 0)); /* one is still queued */
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1);
+        ck_assert(!readable(fd, 0));
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+
+        /* a sender in another process wakes a loop that sleeps in poll() */
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                shmbox_client *c;
+                shmbox *b;
+
+                usleep(50 * 1000);
+                if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "zc", &b) < 0 || shmbox_send(b, "z", 1, 0) < 0)
+                        _exit(1);
+                shmbox_detach(b);
+                shmbox_disconnect(c);
+                _exit(0);
+        }
+        ck_assert(readable(fd, harness_ms(5000)));
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1);
+        ck_assert_int_eq(buf[0], 'z');
+        ck_assert(!readable(fd, 0));
+        ck_assert_int_eq(harness_wait_exit(pid, harness_ms(5000)), 0);
+}
+END_TEST
+
 static Suite *zerocopy_suite(void) {
         Suite *s = suite_create("zerocopy");
         TCase *tc = tcase_create("in place and in batches");
@@ -266,6 +313,7 @@ static Suite *zerocopy_suite(void) {
         tcase_add_test(tc, test_a_dead_readers_peek_is_delivered_again);
         tcase_add_test(tc, test_batches_move_what_fits_in_order);
         tcase_add_test(tc, test_the_spin_is_bounded_and_can_be_turned_off);
+        tcase_add_test(tc, test_the_event_fd_is_readable_while_messages_are_queued);
         suite_add_tcase(s, tc);
         return s;
 }
