@@ -2,58 +2,208 @@
 # check.sh — the one command that tests shmbox on a fresh Debian 12 machine: installs missing
 # build dependencies, builds in build-check/ with warnings as errors and the crash points
 # compiled in, runs every suite (make -j2 check), prints each suite's Check summary and a
-# closing "N passed, N failed" line. With --distcheck it also runs make distcheck.
+# closing "N passed, N failed" line. Options add runs, in this order (the closing line sums
+# them all):
+#   --distcheck   make distcheck
+#   --sanitizers  the whole suite again, built with ASan and UBSan in build-asan/
+#                 (configure --enable-sanitizers); any sanitizer report fails the run
+#   --valgrind    the in-process suites under valgrind memcheck (make check-valgrind)
+#   --fuzz        each libFuzzer target for FUZZ_SECONDS (default 60) seconds (make fuzz)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
 shmbox_install_deps || { echo "cannot install the build dependencies"; exit 1; }
 
+opt_distcheck=no opt_sanitizers=no opt_valgrind=no opt_fuzz=no
+for arg in "$@"; do
+        case "$arg" in
+        --distcheck) opt_distcheck=yes ;;
+        --sanitizers) opt_sanitizers=yes ;;
+        --valgrind) opt_valgrind=yes ;;
+        --fuzz) opt_fuzz=yes ;;
+        *) echo "usage: $0 [--distcheck] [--sanitizers] [--valgrind] [--fuzz]" >&2; exit 2 ;;
+        esac
+done
+
+top=$PWD
+rc=0
+passed=0 failed=0 skipped=0
+part_start=0
+timings=()
+
+part_begin() {
+        part_start=$SECONDS
+}
+
+part_end() {
+        timings+=("$1: $((SECONDS - part_start)) s")
+        echo "-- $1 took $((SECONDS - part_start)) s"
+}
+
+# Print each suite's Check summary from the .log files under tests/ of the current build
+# directory and add them up; with a marker file, only logs newer than it (the suites of the
+# run that just ended). A suite whose harness result is FAIL although Check counted no
+# failure (valgrind's errors outside a test, a leak at exit, objects left behind) counts once.
+summarize() {
+        local marker=${1:-} log suite line n f e trs
+        local logs=()
+
+        for log in tests/*.log; do
+                [ -f "$log" ] || continue
+                [ -n "$marker" ] && ! [ "$log" -nt "$marker" ] && continue
+                logs+=("$log")
+        done
+        for log in "${logs[@]}"; do
+                suite=$(basename "$log" .log)
+                trs=${log%.log}.trs
+                line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
+                if [ -n "$line" ]; then
+                        echo "$suite: $line"
+                        n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+                        f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+                        e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+                        passed=$((passed + n - f - e))
+                        failed=$((failed + f + e))
+                        if [ $((f + e)) -eq 0 ] && grep -qE '^:test-result: (FAIL|ERROR)' "$trs" 2>/dev/null; then
+                                echo "$suite: failed outside its Check tests (see $log)"
+                                failed=$((failed + 1))
+                        fi
+                elif grep -q '^SKIP' "$log"; then
+                        echo "$suite: $(grep -m1 '^SKIP' "$log")"
+                        skipped=$((skipped + 1))
+                elif grep -qE '^:test-result: PASS' "$trs" 2>/dev/null; then
+                        echo "$suite: passed (no Check summary: a script)"
+                        passed=$((passed + 1))
+                else
+                        echo "$suite: no Check summary (crashed?)"
+                        failed=$((failed + 1))
+                fi
+        done
+}
+
+# Show the end of the log of every suite that failed.
+show_failures() {
+        local log
+        for log in $(grep -lE '^:test-result: (FAIL|ERROR)' tests/*.trs 2>/dev/null | sed 's/\.trs$/.log/'); do
+                echo "== $log"
+                tail -n 60 "$log"
+        done
+}
+
+# Run COMMAND (a make that runs suites) in the current build directory with its output in OUT,
+# then print and add up the Check summaries of the suites it ran. Returns its status.
+run_suites() {
+        local out=$1 marker status
+        shift
+        marker=$(mktemp)
+        "$@" >"$out" 2>&1
+        status=$?
+        grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS):' "$out"
+        echo "== Check summaries"
+        summarize "$marker"
+        rm -f "$marker"
+        if [ $status -ne 0 ]; then
+                show_failures
+                grep -qE '^(PASS|FAIL|ERROR|SKIP):' "$out" || tail -n 40 "$out"
+        fi
+        return $status
+}
+
 set -e
 echo "== building"
+part_begin
 autoreconf -fi >/dev/null
 mkdir -p build-check
 cd build-check
 [ -f Makefile ] || ../configure -q --enable-crash-points --enable-werror
 make -s -j"$(nproc)" >/dev/null
 set +e
+part_end "build"
 
 echo "== running the suites"
-make -j2 check >make-check.out 2>&1
-rc=$?
-grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS):' make-check.out
+part_begin
+before=$failed
+run_suites make-check.out make -j2 check || rc=1
+[ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
+part_end "make check"
 
-echo "== Check summaries"
-passed=0 failed=0 skipped=0
-for log in tests/test-*.log; do
-        suite=$(basename "$log" .log)
-        line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
-        if [ -n "$line" ]; then
-                echo "$suite: $line"
-                n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
-                f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
-                e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
-                passed=$((passed + n - f - e))
-                failed=$((failed + f + e))
-        elif grep -q '^SKIP' "$log"; then
-                echo "$suite: $(grep -m1 '^SKIP' "$log")"
-                skipped=$((skipped + 1))
-        else
-                echo "$suite: no Check summary (crashed?)"
-                failed=$((failed + 1))
-        fi
-done
-if [ $rc -ne 0 ]; then
-        for log in $(grep -lE '^(FAIL|ERROR)' tests/*.trs 2>/dev/null | sed 's/\.trs$/.log/'); do
-                echo "== $log"
-                tail -n 60 "$log"
-        done
-fi
-
-if [ $rc -eq 0 ] && [ "${1:-}" = "--distcheck" ]; then
+if [ $rc -eq 0 ] && [ $opt_distcheck = yes ]; then
         echo "== make distcheck"
-        make -s distcheck >make-distcheck.out 2>&1 || { rc=$?; tail -n 60 make-distcheck.out; }
-        [ $rc -eq 0 ] && echo "distcheck: passed"
+        part_begin
+        if make -s distcheck >make-distcheck.out 2>&1; then
+                echo "distcheck: passed"
+        else
+                rc=1
+                failed=$((failed + 1))
+                tail -n 60 make-distcheck.out
+                echo "distcheck: failed"
+        fi
+        part_end "make distcheck"
 fi
+
+if [ $opt_sanitizers = yes ]; then
+        echo "== the whole suite with ASan and UBSan (build-asan/)"
+        part_begin
+        cd "$top"
+        mkdir -p build-asan
+        cd build-asan
+        rm -rf sanitizer-reports
+        # no -Werror here: the sanitizers change what gcc can prove, and warnings are the
+        # main build's job
+        if { [ -f Makefile ] || ../configure -q --enable-crash-points --enable-sanitizers; } &&
+           make -s -j"$(nproc)" >make-build.out 2>&1; then
+                before=$failed
+                # the sanitized daemons and suites are slower: give their deadlines room
+                run_suites make-check.out env \
+                        SHMBOX_TEST_TIMEOUT_SCALE="${SHMBOX_TEST_TIMEOUT_SCALE:-2}" \
+                        CK_TIMEOUT_MULTIPLIER="${CK_TIMEOUT_MULTIPLIER:-2}" make -j2 check || rc=1
+                reports=$(ls sanitizer-reports 2>/dev/null)
+                for r in $reports; do
+                        echo "== sanitizer report build-asan/sanitizer-reports/$r"
+                        head -n 60 "sanitizer-reports/$r"
+                        failed=$((failed + 1))
+                        rc=1
+                done
+                echo "sanitizer reports: $(wc -w <<<"$reports")"
+                [ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
+        else
+                tail -n 40 make-build.out 2>/dev/null
+                echo "sanitizer build: failed"
+                failed=$((failed + 1))
+                rc=1
+        fi
+        part_end "sanitizers (build and make check)"
+        cd "$top/build-check"
+fi
+
+if [ $opt_valgrind = yes ]; then
+        echo "== the in-process suites under valgrind memcheck"
+        part_begin
+        before=$failed
+        run_suites make-valgrind.out make -j2 check-valgrind || rc=1
+        [ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
+        part_end "valgrind"
+fi
+
+if [ $opt_fuzz = yes ]; then
+        echo "== fuzzing, ${FUZZ_SECONDS:-60} s per target"
+        part_begin
+        make -j2 fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" >make-fuzz.out 2>&1
+        status=$?
+        grep -vE '^(make|  GEN)' make-fuzz.out
+        n=$(grep -cE '^fuzz-[a-z]+: PASS' make-fuzz.out)
+        f=$(grep -cE '^fuzz-[a-z]+: FAIL' make-fuzz.out)
+        passed=$((passed + n))
+        failed=$((failed + f))
+        if [ $status -ne 0 ]; then
+                rc=1
+                [ "$f" -eq 0 ] && failed=$((failed + 1))
+        fi
+        part_end "fuzzing"
+fi
+
+echo "== time per part"
+printf '%s\n' "${timings[@]}"
 [ $rc -ne 0 ] && [ $failed -eq 0 ] && failed=1
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $rc

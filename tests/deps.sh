@@ -3,7 +3,8 @@
 # Sourced by tests/check.sh and examples/demo.sh; needs root (or sudo) only when installing.
 shmbox_install_deps() {
         local pkgs=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
-                    libacl1-dev libinih-dev procps strace)
+                    libacl1-dev libinih-dev procps strace
+                    valgrind clang-14 libclang-rt-14-dev)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,4 +14,29 @@ shmbox_install_deps() {
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# shmbox_fetch_nspawn — systemd-nspawn for tests/systemd/run.sh, without installing it:
+# `apt-get install systemd-container` would upgrade the host's systemd packages, so the two
+# .debs of the installed systemd version are downloaded and unpacked (dpkg-deb -x) into
+# $SHMBOX_NSPAWN_DIR (default /var/cache/shmbox-test/nspawn), where the test finds them.
+# Needs root; does nothing if systemd-nspawn is installed or unpacked already.
+shmbox_fetch_nspawn() {
+        local dir=${SHMBOX_NSPAWN_DIR:-/var/cache/shmbox-test/nspawn} ver deb
+        command -v systemd-nspawn >/dev/null && return 0
+        [ -x "$dir/usr/bin/systemd-nspawn" ] && return 0
+        [ "$(id -u)" -eq 0 ] || return 1
+        ver=$(dpkg-query -W -f='${Version}' systemd 2>/dev/null) || return 1
+        echo "== fetching systemd-nspawn $ver into $dir (not installed)"
+        mkdir -p "$dir/debs" || return 1
+        (
+                cd "$dir/debs" || exit 1
+                apt-get download -qq "systemd-container=$ver" "libsystemd-shared=$ver" >/dev/null 2>&1 ||
+                        { apt-get update -qq && apt-get download -qq "systemd-container=$ver" "libsystemd-shared=$ver" >/dev/null; }
+        ) || return 1
+        for deb in "$dir"/debs/*.deb; do
+                dpkg-deb -x "$deb" "$dir" || return 1
+        done
+        rm -rf "$dir/debs"
+        [ -x "$dir/usr/bin/systemd-nspawn" ]
 }

@@ -1,0 +1,395 @@
+/* report.c — collect the benchmark's figures and print them as a table or as JSON.
+ *
+ * Each figure holds, per transport, the value of every repetition and a note (not run, limits,
+ * error, one CPU). report_finish() takes the medians and derives 4x4 / 1x1. The table has one
+ * row per figure, one column per transport, and shmbox's ratio to each alternative (pipe, Unix
+ * socket, mq, naive ring); where the zero-copy or batch calls of shmbox have a value, a sub-row
+ * gives their ratios too. Ratios within one run are what to compare: the machine's speed
+ * changes between runs.
+ */
+#include "config.h"
+
+#include "bench/report.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "proto/util.h"
+
+#define REPS_MAX 64
+#define MB 1e6 /* MB/s are 10^6 bytes per second */
+
+const size_t report_sizes[REPORT_SIZES] = { 64, 1024, 64 * 1024, 1024 * 1024 };
+
+typedef enum Unit {
+        UNIT_MSGS,   /* messages per second */
+        UNIT_MBS,    /* 10^6 bytes per second */
+        UNIT_US,     /* microseconds */
+        UNIT_NS,     /* nanoseconds of CPU per message */
+        UNIT_CPU_US, /* microseconds of CPU */
+        UNIT_RATIO,
+} Unit;
+
+typedef struct Figure {
+        char id[40];
+        char label[40];
+        Unit unit;
+        bool higher_better;
+        double rep[_TRANSPORT_MAX][REPS_MAX];
+        unsigned nrep[_TRANSPORT_MAX];
+        Note note[_TRANSPORT_MAX];
+        double value[_TRANSPORT_MAX]; /* the median; NAN if none */
+} Figure;
+
+static Figure figs[_FIG_MAX];
+
+/* The table's rows, in order; the JSON has every figure. */
+static const unsigned table_rows[] = {
+        FIG_TPUT_MSGS + 0, FIG_TPUT_MBS + 0, FIG_TPUT_MSGS + 1, FIG_TPUT_MBS + 1,
+        FIG_TPUT_MSGS + 2, FIG_TPUT_MBS + 2, FIG_TPUT_MSGS + 3, FIG_TPUT_MBS + 3,
+        FIG_RTT_OTHER + 0, FIG_RTT_OTHER + 1, FIG_RTT_OTHER + 2,
+        FIG_RTT_SAME + 0, FIG_RTT_SAME + 1, FIG_RTT_SAME + 2,
+        FIG_MPMC, FIG_MPMC_RATIO,
+        FIG_CPU_SEND + 0, FIG_CPU_RECV + 0, FIG_CPU_SEND + 3, FIG_CPU_RECV + 3,
+        FIG_IDLE,
+};
+
+/* The columns shmbox is divided by, and the shmbox calls whose ratios are shown. */
+static const TransportId alternatives[] = { TRANSPORT_PIPE, TRANSPORT_UNIX, TRANSPORT_MQ, TRANSPORT_NAIVE };
+static const TransportId ours[] = { TRANSPORT_SHMBOX, TRANSPORT_ZEROCOPY, TRANSPORT_BATCH };
+
+/* report_size_name() - "64 B", "1 KiB", ... for report_sizes[@i] */
+const char *report_size_name(unsigned i) {
+        static const char *const names[REPORT_SIZES] = { "64 B", "1 KiB", "64 KiB", "1 MiB" };
+
+        return i < REPORT_SIZES ? names[i] : "?";
+}
+
+static void fig_init(unsigned f, const char *id, Unit unit, bool higher, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void fig_init(unsigned f, const char *id, Unit unit, bool higher, const char *fmt, ...) {
+        Figure *fg = &figs[f];
+        va_list ap;
+
+        snprintf(fg->id, sizeof(fg->id), "%s", id);
+        va_start(ap, fmt);
+        vsnprintf(fg->label, sizeof(fg->label), fmt, ap);
+        va_end(ap);
+        fg->unit = unit;
+        fg->higher_better = higher;
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                fg->note[t] = NOTE_NOT_RUN;
+                fg->value[t] = NAN;
+        }
+}
+
+/* report_init() - name every figure; @idle_s goes into the idle row's label */
+void report_init(unsigned idle_s) {
+        static const char *const pname[3] = { "p50", "p99", "p99.9" }, *const pid[3] = { "p50", "p99", "p999" };
+        char id[40];
+
+        memset(figs, 0, sizeof(figs));
+        for (unsigned i = 0; i < REPORT_SIZES; i++) {
+                const char *sz = report_size_name(i);
+                size_t s = report_sizes[i];
+
+                snprintf(id, sizeof(id), "throughput_%zu_msgs_per_s", s);
+                fig_init(FIG_TPUT_MSGS + i, id, UNIT_MSGS, true, "%s one-way, msgs/s", sz);
+                snprintf(id, sizeof(id), "throughput_%zu_mb_per_s", s);
+                fig_init(FIG_TPUT_MBS + i, id, UNIT_MBS, true, "%s one-way, MB/s", sz);
+                snprintf(id, sizeof(id), "cpu_send_%zu_ns_per_msg", s);
+                fig_init(FIG_CPU_SEND + i, id, UNIT_NS, false, "%s CPU per msg, sender", sz);
+                snprintf(id, sizeof(id), "cpu_recv_%zu_ns_per_msg", s);
+                fig_init(FIG_CPU_RECV + i, id, UNIT_NS, false, "%s CPU per msg, receiver", sz);
+        }
+        for (unsigned p = 0; p < 3; p++) {
+                snprintf(id, sizeof(id), "rtt_64_other_cpu_%s_us", pid[p]);
+                fig_init(FIG_RTT_OTHER + p, id, UNIT_US, false, "64 B round trip, other CPU, %s", pname[p]);
+                snprintf(id, sizeof(id), "rtt_64_same_cpu_%s_us", pid[p]);
+                fig_init(FIG_RTT_SAME + p, id, UNIT_US, false, "64 B round trip, same CPU, %s", pname[p]);
+        }
+        fig_init(FIG_MPMC, "mpmc_4x4_64_msgs_per_s", UNIT_MSGS, true, "64 B 4x4 on one channel, msgs/s");
+        fig_init(FIG_MPMC_RATIO, "mpmc_4x4_vs_1x1", UNIT_RATIO, true, "64 B 4x4 / 1x1");
+        fig_init(FIG_IDLE, "idle_receiver_cpu_us", UNIT_CPU_US, false, "idle receiver, CPU in %u s", idle_s);
+}
+
+/* report_add() - one repetition's @value of figure @fig for @t */
+void report_add(unsigned fig, TransportId t, double value) {
+        Figure *fg = &figs[fig];
+
+        if (fg->nrep[t] < REPS_MAX)
+                fg->rep[t][fg->nrep[t]++] = value;
+        if (fg->note[t] == NOTE_NOT_RUN)
+                fg->note[t] = NOTE_NONE;
+}
+
+/* report_note() - figure @fig of @t could not be measured; an error outranks the others */
+void report_note(unsigned fig, TransportId t, Note note) {
+        if (note == NOTE_ERROR || figs[fig].note[t] == NOTE_NOT_RUN)
+                figs[fig].note[t] = note;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* report_finish() - the medians, and 4x4 / 1x1 from them */
+void report_finish(void) {
+        for (unsigned f = 0; f < _FIG_MAX; f++)
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                        Figure *fg = &figs[f];
+                        unsigned n = fg->nrep[t];
+
+                        if (n == 0 || fg->note[t] != NOTE_NONE)
+                                continue;
+                        qsort(fg->rep[t], n, sizeof(double), cmp_double);
+                        fg->value[t] = n % 2 ? fg->rep[t][n / 2] : (fg->rep[t][n / 2 - 1] + fg->rep[t][n / 2]) / 2;
+                }
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                double a = figs[FIG_MPMC].value[t], b = figs[FIG_TPUT_MSGS].value[t];
+
+                if (!isnan(a) && !isnan(b) && b > 0) {
+                        figs[FIG_MPMC_RATIO].value[t] = a / b;
+                        figs[FIG_MPMC_RATIO].note[t] = NOTE_NONE;
+                } else if (figs[FIG_MPMC].note[t] != NOTE_NONE)
+                        figs[FIG_MPMC_RATIO].note[t] = figs[FIG_MPMC].note[t];
+        }
+}
+
+static bool ratio(const Figure *fg, TransportId a, TransportId b, double *ret) {
+        double x = fg->value[a], y = fg->value[b];
+
+        /* below a microsecond of idle CPU a ratio says nothing */
+        if (isnan(x) || isnan(y) || y <= 0 || (fg->unit == UNIT_CPU_US && (x < 1 || y < 1)))
+                return false;
+        *ret = x / y;
+        return true;
+}
+
+static const char *note_text(Note n) {
+        switch (n) {
+        case NOTE_LIMITS: return "(limits)";
+        case NOTE_ERROR: return "(error)";
+        case NOTE_ONE_CPU: return "(1 CPU)";
+        default: return "-";
+        }
+}
+
+static void fmt_thousands(char *buf, size_t size, double v) {
+        char tmp[32];
+        size_t n, o = 0;
+
+        snprintf(tmp, sizeof(tmp), "%.0f", v);
+        n = strlen(tmp);
+        for (size_t i = 0; i < n && o + 2 < size; i++) {
+                if (i > 0 && (n - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = tmp[i];
+        }
+        buf[o] = '\0';
+}
+
+static void fmt_value(char *buf, size_t size, Unit u, double v) {
+        switch (u) {
+        case UNIT_MSGS:
+                if (v >= 1e6)
+                        snprintf(buf, size, "%.2f M", v / 1e6);
+                else
+                        snprintf(buf, size, "%.1f k", v / 1e3);
+                break;
+        case UNIT_MBS:
+                fmt_thousands(buf, size, v);
+                break;
+        case UNIT_US:
+                snprintf(buf, size, v < 10 ? "%.2f us" : v < 100 ? "%.1f us" : "%.0f us", v);
+                break;
+        case UNIT_NS:
+                if (v >= 10000)
+                        snprintf(buf, size, "%.1f us", v / 1e3);
+                else
+                        snprintf(buf, size, "%.0f ns", v);
+                break;
+        case UNIT_CPU_US:
+                if (v >= 10000)
+                        snprintf(buf, size, "%.1f ms", v / 1e3);
+                else
+                        snprintf(buf, size, "%.0f us", v);
+                break;
+        case UNIT_RATIO:
+                snprintf(buf, size, "%.2fx", v);
+                break;
+        }
+}
+
+static bool has_value(const Figure *fg, TransportId t) {
+        return !isnan(fg->value[t]);
+}
+
+/* A transport gets a column if any of its figures was tried. */
+static bool shown(TransportId t) {
+        for (unsigned f = 0; f < _FIG_MAX; f++)
+                if (figs[f].note[t] != NOTE_NOT_RUN)
+                        return true;
+        return false;
+}
+
+/* The ratio columns of the row of @mine. */
+static void print_ratios(const Figure *fg, TransportId mine) {
+        char buf[16];
+        double r;
+
+        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++) {
+                if (!shown(alternatives[a]))
+                        continue;
+                if (ratio(fg, mine, alternatives[a], &r))
+                        snprintf(buf, sizeof(buf), r >= 100 ? "%.0fx" : "%.2fx", r);
+                else
+                        snprintf(buf, sizeof(buf), "-");
+                printf(" %7s", buf);
+        }
+        printf("\n");
+}
+
+/* report_print_table() - the table, its legend and the run's settings, on stdout */
+void report_print_table(const ReportInfo *info) {
+        struct utsname u;
+        int columns = 0;
+        char buf[32];
+
+        uname(&u);
+        printf("shmbox-bench %s: %ld CPUs, Linux %s; median of %u; each side in its own process\n\n",
+               shmbox_version(), sysconf(_SC_NPROCESSORS_ONLN), u.release, info->reps);
+        printf("%-34s", "figure");
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                if (shown(t)) {
+                        printf(" %9s", transport_name(t));
+                        columns++;
+                }
+        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++)
+                if (shown(alternatives[a])) {
+                        snprintf(buf, sizeof(buf), "/%s", transport_name(alternatives[a]));
+                        printf(" %7s", buf);
+                }
+        printf("\n");
+        for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++) {
+                const Figure *fg = &figs[table_rows[i]];
+                bool any = false;
+
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                        any |= fg->note[t] != NOTE_NOT_RUN;
+                if (!any)
+                        continue;
+                printf("%-34s", fg->label);
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                        if (!shown(t))
+                                continue;
+                        if (has_value(fg, t))
+                                fmt_value(buf, sizeof(buf), fg->unit, fg->value[t]);
+                        else
+                                snprintf(buf, sizeof(buf), "%s", note_text(fg->note[t]));
+                        printf(" %9s", buf);
+                }
+                print_ratios(fg, TRANSPORT_SHMBOX);
+                /* MB/s repeats the msgs/s ratios; 4x4 / 1x1 is a ratio already */
+                if (fg->unit == UNIT_MBS || fg->unit == UNIT_RATIO)
+                        continue;
+                for (unsigned k = 1; k < ELEMENTSOF(ours); k++)
+                        if (has_value(fg, ours[k])) {
+                                snprintf(buf, sizeof(buf), "  %s/X", transport_name(ours[k]));
+                                printf("%-*s", 34 + 10 * columns, buf);
+                                print_ratios(fg, ours[k]);
+                        }
+        }
+
+        printf("\n/X: shmbox's figure divided by X's; throughput above 1 and latency and CPU below 1 favour "
+               "shmbox.\n");
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                if (shown(t))
+                        printf("  %-9s %s\n", transport_name(t), transport_title(t));
+        printf("Channels hold %u messages; pipes and sockets their default buffers", info->depth);
+        if (shown(TRANSPORT_MQ)) {
+                printf("; POSIX mq");
+                for (unsigned i = 0; i < REPORT_SIZES; i++)
+                        if (info->mq_depth[i])
+                                printf(" %u at %s,", info->mq_depth[i], report_size_name(i));
+                printf(" as many as fit (%s)", info->mq_limits);
+        }
+        printf(".\n");
+        printf("%u ms per throughput and 4x4 run, %u ms per latency run; round trips pinned to CPUs %d "
+               "and %d; shmbox spin: ", info->duration_ms, info->rtt_ms, info->cpus[0], info->cpus[1]);
+        if (info->spin_us < 0)
+                printf("the library's default.\n");
+        else
+                printf("%d us (--spin).\n", info->spin_us);
+        printf("Compare figures only within one run: this machine's speed changes between runs.\n");
+}
+
+static void json_number(double v) {
+        if (isnan(v) || isinf(v))
+                printf("null");
+        else
+                printf("%.6g", v);
+}
+
+/* report_print_json() - every figure, the notes and the ratios, as one JSON object on stdout */
+void report_print_json(const ReportInfo *info) {
+        static const char *const units[] = { "msgs/s", "MB/s", "us", "ns/msg", "us", "ratio" };
+        static const char *const notes[] = { "", "not run", "limits", "error", "one CPU" };
+        struct utsname u;
+
+        uname(&u);
+        printf("{\n  \"tool\": \"shmbox-bench\",\n  \"version\": \"%s\",\n", shmbox_version());
+        printf("  \"cpus\": %ld,\n  \"kernel\": \"%s\",\n", sysconf(_SC_NPROCESSORS_ONLN), u.release);
+        printf("  \"reps\": %u,\n  \"quick\": %s,\n  \"duration_ms\": %u,\n  \"rtt_duration_ms\": %u,\n"
+               "  \"idle_s\": %u,\n  \"depth\": %u,\n  \"pinned_cpus\": [%d, %d],\n  \"spin_us\": %d,\n",
+               info->reps, info->quick ? "true" : "false", info->duration_ms, info->rtt_ms, info->idle_s,
+               info->depth, info->cpus[0], info->cpus[1], info->spin_us);
+        printf("  \"mq_depth\": {");
+        for (unsigned i = 0; i < REPORT_SIZES; i++)
+                printf("%s\"%zu\": %u", i ? ", " : "", report_sizes[i], info->mq_depth[i]);
+        printf("},\n  \"transports\": [");
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                printf("%s\"%s\"", t ? ", " : "", transport_name(t));
+        printf("],\n  \"figures\": [");
+        for (unsigned f = 0; f < _FIG_MAX; f++) {
+                const Figure *fg = &figs[f];
+                bool first = true;
+
+                printf("%s\n    {\"id\": \"%s\", \"label\": \"%s\", \"unit\": \"%s\", \"better\": \"%s\",\n",
+                       f ? "," : "", fg->id, fg->label, units[fg->unit], fg->higher_better ? "higher" : "lower");
+                printf("     \"values\": {");
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                        printf("%s\"%s\": ", t ? ", " : "", transport_name(t));
+                        json_number(fg->value[t]);
+                }
+                printf("},\n     \"notes\": {");
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                        if (fg->note[t] != NOTE_NONE) {
+                                printf("%s\"%s\": \"%s\"", first ? "" : ", ", transport_name(t), notes[fg->note[t]]);
+                                first = false;
+                        }
+                printf("},\n     \"ratios\": {");
+                for (unsigned k = 0; k < ELEMENTSOF(ours); k++) {
+                        printf("%s\"%s\": {", k ? ", " : "", transport_name(ours[k]));
+                        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++) {
+                                double r;
+
+                                printf("%s\"%s\": ", a ? ", " : "", transport_name(alternatives[a]));
+                                if (ratio(fg, ours[k], alternatives[a], &r))
+                                        json_number(r);
+                                else
+                                        printf("null");
+                        }
+                        printf("}");
+                }
+                printf("}}");
+        }
+        printf("\n  ],\n  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
+}

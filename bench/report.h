@@ -1,0 +1,52 @@
+/* report.h — the benchmark's figures: the median of the repetitions of each, the table with
+ * shmbox's ratio to each alternative, and the same as JSON. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bench/transport.h"
+
+#define REPORT_SIZES 4
+extern const size_t report_sizes[REPORT_SIZES]; /* 64 B, 1 KiB, 64 KiB, 1 MiB */
+
+typedef enum Note {
+        NOTE_NONE,
+        NOTE_NOT_RUN,
+        NOTE_LIMITS,  /* the system's limits do not allow it (POSIX mq) */
+        NOTE_ERROR,   /* it failed: the run's exit status is 1 */
+        NOTE_ONE_CPU, /* needs two CPUs */
+} Note;
+
+/* The figures; those per size are followed by one per size index. */
+enum {
+        FIG_TPUT_MSGS = 0,
+        FIG_TPUT_MBS = FIG_TPUT_MSGS + REPORT_SIZES,
+        FIG_CPU_SEND = FIG_TPUT_MBS + REPORT_SIZES,
+        FIG_CPU_RECV = FIG_CPU_SEND + REPORT_SIZES,
+        FIG_RTT_OTHER = FIG_CPU_RECV + REPORT_SIZES, /* then p99, p99.9 */
+        FIG_RTT_SAME = FIG_RTT_OTHER + 3,            /* then p99, p99.9 */
+        FIG_MPMC = FIG_RTT_SAME + 3,
+        FIG_MPMC_RATIO,                              /* derived: 4x4 / 1x1 */
+        FIG_IDLE,
+        _FIG_MAX,
+};
+
+/* What the legend and the JSON say about the run. */
+typedef struct ReportInfo {
+        unsigned reps, duration_ms, rtt_ms, idle_s, depth;
+        bool quick;
+        int cpus[2];
+        int spin_us;                         /* -1: the library's default */
+        unsigned mq_depth[REPORT_SIZES];     /* 0: no queue of that size was made */
+        const char *mq_limits;               /* how the mq limits were treated, in words */
+        unsigned failures;
+} ReportInfo;
+
+const char *report_size_name(unsigned size_index);
+void report_init(unsigned idle_s);
+void report_add(unsigned fig, TransportId t, double value);
+void report_note(unsigned fig, TransportId t, Note note);
+void report_finish(void);
+void report_print_table(const ReportInfo *info);
+void report_print_json(const ReportInfo *info);

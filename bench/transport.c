@@ -1,0 +1,393 @@
+/* transport.c — the five transports behind one interface, each the way a user would set it up.
+ *
+ * A Channel carries messages of one size in one direction. The driver creates it before it
+ * forks the workers (pipes and socket pairs must exist then; named objects are created here so
+ * that creation cost stays out of the measurement), and each worker opens its end by itself:
+ * shmbox and the POSIX queue and the naive ring by name, through their own connection or
+ * mapping, as separate programs would. Stream transports (pipe, Unix socket) carry fixed-size
+ * frames of the channel's message size; the others keep message boundaries themselves.
+ */
+#include "config.h"
+
+#include "bench/transport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/naive.h"
+#include "proto/util.h"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* The shmbox variants share everything but the calls the workers make. */
+static bool is_shmbox(TransportId t) {
+        return t == TRANSPORT_SHMBOX || t == TRANSPORT_ZEROCOPY || t == TRANSPORT_BATCH;
+}
+
+struct Channel {
+        TransportId t;
+        size_t size;
+        unsigned depth;
+        char name[96]; /* shmbox: the mailbox; mq: "/<prefix>-mqK"; naive: "/<prefix>-naiveK" */
+        int fd[2];     /* pipe, unix: [0] is read by the receiver, [1] written by the sender */
+        shmbox_client *client;
+};
+
+struct Endpoint {
+        TransportId t;
+        size_t size;
+        int fd;
+        mqd_t mq;
+        NaiveRing *naive;
+        shmbox_client *client;
+        shmbox *box;
+};
+
+static const struct {
+        const char *name, *title;
+} transports[_TRANSPORT_MAX] = {
+        [TRANSPORT_SHMBOX] = { "shmbox", "shmbox_send/shmbox_recv: copy in, copy out" },
+        [TRANSPORT_ZEROCOPY] = { "zerocopy", "shmbox_reserve/commit and shmbox_peek/release: written and "
+                                             "checked in the slot" },
+        [TRANSPORT_BATCH] = { "batch", "shmbox_send_many/recv_many, " STRINGIFY(TRANSPORT_BATCH_N)
+                                       " messages a call (copy in, copy out)" },
+        [TRANSPORT_PIPE] = { "pipe", "pipe" },
+        [TRANSPORT_UNIX] = { "unix", "Unix stream socket" },
+        [TRANSPORT_MQ] = { "mq", "POSIX mq" },
+        [TRANSPORT_NAIVE] = { "naive", "naive shm ring, 3 named semaphores, copy under lock" },
+};
+
+/* transport_name() - the short name (--only, JSON) of @t */
+const char *transport_name(TransportId t) {
+        return transports[t].name;
+}
+
+/* transport_title() - what @t is, for the table's legend */
+const char *transport_title(TransportId t) {
+        return transports[t].title;
+}
+
+/* transport_from_name() - Return: the TransportId named @name, or -ENOENT */
+int transport_from_name(const char *name) {
+        for (int t = 0; t < _TRANSPORT_MAX; t++)
+                if (strcmp(name, transports[t].name) == 0)
+                        return t;
+        return -ENOENT;
+}
+
+/*
+ * channel_new() - create channel number @k of transport @t for messages of @msg_size bytes
+ * @depth: messages the channel holds (shmbox slots, mq maxmsg, naive slots); pipes and sockets
+ *         keep their default buffers, as an application would
+ *
+ * Return: 0 and @ret, freed (and its named objects removed) with channel_free(); -EDQUOT if the
+ *         system's limits do not allow the channel (POSIX mq: msgsize_max, or not even one
+ *         message within RLIMIT_MSGQUEUE); another negative errno.
+ */
+int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth,
+                Channel **ret) {
+        Channel *c;
+        int r = 0;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (Channel){ .t = t, .size = msg_size, .depth = depth, .fd = { -1, -1 } };
+
+        switch (t) {
+        case TRANSPORT_SHMBOX:
+        case TRANSPORT_ZEROCOPY:
+        case TRANSPORT_BATCH: {
+                struct shmbox_config cfg = { .slots = depth, .slot_size = (uint32_t)msg_size, .mode = 0600 };
+
+                snprintf(c->name, sizeof(c->name), "bench%u", k);
+                r = shmbox_create(env->client, c->name, &cfg);
+                if (r == 0)
+                        c->client = env->client;
+                break;
+        }
+        case TRANSPORT_PIPE:
+                if (pipe2(c->fd, O_CLOEXEC) < 0)
+                        r = -errno;
+                break;
+        case TRANSPORT_UNIX: {
+                int sv[2];
+
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        r = -errno;
+                else {
+                        c->fd[0] = sv[0];
+                        c->fd[1] = sv[1];
+                }
+                break;
+        }
+        case TRANSPORT_MQ: {
+                struct mq_attr attr = { .mq_maxmsg = depth, .mq_msgsize = (long)msg_size };
+                mqd_t q;
+
+                /* RLIMIT_MSGQUEUE caps the bytes of all of a user's queues (EMFILE), and only
+                 * CAP_SYS_RESOURCE raises it: a queue gets as many messages as fit, as an
+                 * application would have to do. */
+                snprintf(c->name, sizeof(c->name), "/%s-mq%u", env->prefix, k);
+                for (;;) {
+                        q = mq_open(c->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
+                        if (q != (mqd_t)-1 || errno != EMFILE || attr.mq_maxmsg <= 1)
+                                break;
+                        attr.mq_maxmsg--;
+                }
+                if (q == (mqd_t)-1) {
+                        r = errno == EINVAL || errno == EMFILE || errno == ENOMEM ? -EDQUOT : -errno;
+                        c->name[0] = '\0';
+                } else {
+                        mq_close(q);
+                        c->depth = (unsigned)attr.mq_maxmsg;
+                }
+                break;
+        }
+        case TRANSPORT_NAIVE:
+                snprintf(c->name, sizeof(c->name), "/%s-naive%u", env->prefix, k);
+                r = naive_create(c->name, depth, msg_size);
+                if (r < 0)
+                        c->name[0] = '\0';
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                c->name[0] = '\0';
+                channel_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+/* channel_transport() - the transport of @c */
+TransportId channel_transport(const Channel *c) {
+        return c->t;
+}
+
+/* channel_depth() - how many messages @c holds: the requested depth, or fewer for a POSIX
+ * queue that had to fit RLIMIT_MSGQUEUE; 0 for pipes and sockets (their kernel buffers) */
+unsigned channel_depth(const Channel *c) {
+        return c->t == TRANSPORT_PIPE || c->t == TRANSPORT_UNIX ? 0 : c->depth;
+}
+
+/* channel_free() - close the channel and remove its named objects; NULL is accepted.
+ * Returns NULL. */
+Channel *channel_free(Channel *c) {
+        if (!c)
+                return NULL;
+        safe_close(c->fd[0]);
+        safe_close(c->fd[1]);
+        if (c->name[0]) {
+                if (is_shmbox(c->t) && c->client)
+                        (void)shmbox_destroy(c->client, c->name);
+                else if (c->t == TRANSPORT_MQ)
+                        (void)mq_unlink(c->name);
+                else if (c->t == TRANSPORT_NAIVE)
+                        naive_unlink(c->name);
+        }
+        free(c);
+        return NULL;
+}
+
+/*
+ * endpoint_open() - open the sending or the receiving end of @c in this (worker) process
+ *
+ * shmbox: a connection of its own to the daemon and an attachment; mq and naive: by name.
+ *
+ * Return: 0 and @ret, freed with endpoint_free(); a negative errno.
+ */
+int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoint **ret) {
+        Endpoint *e;
+        int r = 0;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        *e = (Endpoint){ .t = c->t, .size = c->size, .fd = -1, .mq = (mqd_t)-1 };
+
+        switch (c->t) {
+        case TRANSPORT_SHMBOX:
+        case TRANSPORT_ZEROCOPY:
+        case TRANSPORT_BATCH:
+                r = shmbox_connect(env->socket, &e->client);
+                if (r == 0)
+                        r = shmbox_attach(e->client, c->name, &e->box);
+                if (r == 0 && env->spin_us >= 0)
+                        r = shmbox_set_spin(e->box, (unsigned)env->spin_us);
+                break;
+        case TRANSPORT_PIPE:
+        case TRANSPORT_UNIX:
+                e->fd = fcntl(c->fd[sender ? 1 : 0], F_DUPFD_CLOEXEC, 3);
+                if (e->fd < 0)
+                        r = -errno;
+                break;
+        case TRANSPORT_MQ:
+                e->mq = mq_open(c->name, (sender ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+                if (e->mq == (mqd_t)-1)
+                        r = -errno;
+                break;
+        case TRANSPORT_NAIVE:
+                r = naive_open(c->name, &e->naive);
+                break;
+        default:
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                endpoint_free(e);
+                return r;
+        }
+        *ret = e;
+        return 0;
+}
+
+/* endpoint_free() - close this end (shmbox: detach and disconnect); NULL is accepted.
+ * Returns NULL. */
+Endpoint *endpoint_free(Endpoint *e) {
+        if (!e)
+                return NULL;
+        shmbox_detach(e->box);
+        shmbox_disconnect(e->client);
+        safe_close(e->fd);
+        if (e->mq != (mqd_t)-1)
+                mq_close(e->mq);
+        naive_close(e->naive);
+        free(e);
+        return NULL;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len, bool socket) {
+        while (len > 0) {
+                ssize_t n = socket ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* One frame of exactly @len bytes; -EPIPE at end of stream. */
+static ssize_t read_frame(int fd, uint8_t *p, size_t len) {
+        size_t got = 0;
+
+        while (got < len) {
+                ssize_t n = read(fd, p + got, len - got);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EPIPE;
+                got += (size_t)n;
+        }
+        return (ssize_t)len;
+}
+
+/*
+ * endpoint_send() - send one message of @len bytes (stream transports: exactly the channel's
+ * message size), blocking while the channel is full
+ *
+ * The shmbox variants take the copy path here; the workers make their own calls through
+ * endpoint_box().
+ *
+ * Return: 0; a negative errno.
+ */
+int endpoint_send(Endpoint *e, const void *buf, size_t len) {
+        switch (e->t) {
+        case TRANSPORT_SHMBOX:
+        case TRANSPORT_ZEROCOPY:
+        case TRANSPORT_BATCH:
+                return shmbox_send(e->box, buf, len, -1);
+        case TRANSPORT_PIPE:
+        case TRANSPORT_UNIX:
+                if (len != e->size)
+                        return -EINVAL;
+                return write_all(e->fd, buf, len, e->t == TRANSPORT_UNIX);
+        case TRANSPORT_MQ:
+                while (mq_send(e->mq, buf, len, 0) < 0)
+                        if (errno != EINTR)
+                                return -errno;
+                return 0;
+        case TRANSPORT_NAIVE:
+                return naive_send(e->naive, buf, len);
+        default:
+                return -EINVAL;
+        }
+}
+
+/*
+ * endpoint_recv() - receive one message into @buf (@cap at least the channel's message size)
+ * @timeout_ms: -1 blocks until a message comes; > 0 at most that long
+ *
+ * Return: its length; -ETIMEDOUT; -EPIPE if a stream ended; another negative errno.
+ */
+ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
+        struct timespec until;
+        ssize_t n;
+
+        if (cap < e->size)
+                return -EINVAL;
+        switch (e->t) {
+        case TRANSPORT_SHMBOX:
+        case TRANSPORT_ZEROCOPY:
+        case TRANSPORT_BATCH:
+                return shmbox_recv(e->box, buf, cap, timeout_ms);
+        case TRANSPORT_PIPE:
+        case TRANSPORT_UNIX:
+                if (timeout_ms >= 0) {
+                        struct pollfd p = { .fd = e->fd, .events = POLLIN };
+                        int k;
+
+                        do
+                                k = poll(&p, 1, timeout_ms);
+                        while (k < 0 && errno == EINTR);
+                        if (k < 0)
+                                return -errno;
+                        if (k == 0)
+                                return -ETIMEDOUT;
+                }
+                return read_frame(e->fd, buf, e->size);
+        case TRANSPORT_MQ:
+                if (timeout_ms >= 0) {
+                        clock_gettime(CLOCK_REALTIME, &until);
+                        until.tv_sec += timeout_ms / 1000;
+                        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+                        if (until.tv_nsec >= 1000000000L) {
+                                until.tv_sec++;
+                                until.tv_nsec -= 1000000000L;
+                        }
+                }
+                do
+                        n = timeout_ms >= 0 ? mq_timedreceive(e->mq, buf, cap, NULL, &until)
+                                            : mq_receive(e->mq, buf, cap, NULL);
+                while (n < 0 && errno == EINTR);
+                return n < 0 ? -errno : n;
+        case TRANSPORT_NAIVE:
+                return naive_recv(e->naive, buf, cap, timeout_ms);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* endpoint_box() - the attached box of a shmbox end (for the variants' own calls), else NULL */
+shmbox *endpoint_box(Endpoint *e) {
+        return e->box;
+}

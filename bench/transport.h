@@ -1,0 +1,50 @@
+/* transport.h — one interface over the transports the benchmark compares: shmbox, a pipe, a
+ * Unix stream socket, a POSIX message queue and the naive ring. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "client/shmbox.h"
+
+typedef enum TransportId {
+        TRANSPORT_SHMBOX,   /* shmbox_send/shmbox_recv */
+        TRANSPORT_ZEROCOPY, /* shmbox_reserve/commit, shmbox_peek/release: one-way runs only */
+        TRANSPORT_BATCH,    /* shmbox_send_many/recv_many: 1 x 1 one-way runs only */
+        TRANSPORT_PIPE,
+        TRANSPORT_UNIX,
+        TRANSPORT_MQ,
+        TRANSPORT_NAIVE,
+        _TRANSPORT_MAX,
+} TransportId;
+
+/* What the transports need from the driver. */
+typedef struct TransportEnv {
+        const char *socket;     /* shmboxd's socket: each worker connects on its own */
+        const char *prefix;     /* every named object is "<prefix>-..." (shmboxd: "<prefix>.") */
+        shmbox_client *client;  /* the driver's connection, for create and destroy */
+        int spin_us;            /* shmbox_set_spin() on every shmbox end; -1: the default */
+} TransportEnv;
+
+typedef struct Channel Channel;   /* one direction, made by the driver before workers fork */
+typedef struct Endpoint Endpoint; /* one worker's end of a channel */
+
+/* How many messages one batch call of TRANSPORT_BATCH carries. */
+#define TRANSPORT_BATCH_N 16
+
+const char *transport_name(TransportId t);
+const char *transport_title(TransportId t);
+int transport_from_name(const char *name);
+
+int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth,
+                Channel **ret);
+TransportId channel_transport(const Channel *c);
+unsigned channel_depth(const Channel *c);
+Channel *channel_free(Channel *c);
+
+int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoint **ret);
+Endpoint *endpoint_free(Endpoint *e);
+int endpoint_send(Endpoint *e, const void *buf, size_t len);
+ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms);
+shmbox *endpoint_box(Endpoint *e);

@@ -1,0 +1,33 @@
+/* link.h — shmbox-bridge's connection to NATS: connect, reconnect forever, and the JetStream
+ * assets (streams, durable consumers) the mailboxes need. */
+#pragma once
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bridge/settings.h"
+#include "bridge/status.h"
+
+typedef struct Link {
+        natsConnection *nc;
+        atomic_bool connected;
+        _Atomic uint64_t reconnects;
+        pthread_mutex_t lock;             /* guards last_error */
+        char last_error[STATUS_ERROR_MAX];
+} Link;
+
+int link_new(const Settings *s, Link **ret);
+Link *link_free(Link *l);
+static inline void link_freep(Link **l) {
+        link_free(*l);
+}
+
+void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, char *err, size_t err_size);
+
+int link_jetstream(Link *l, jsPubAckHandler on_ack, void *closure, int64_t max_pending, jsCtx **ret);
+int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, char *err, size_t err_size);
+int link_consumer_ensure(jsCtx *js, const MailboxSettings *m, uint32_t slots, char *err, size_t err_size);
+void link_error_text(natsStatus s, jsErrCode je, char *buf, size_t size);

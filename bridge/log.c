@@ -1,0 +1,74 @@
+/* log.c — shmbox-bridge's logging: "<N>message" lines on stderr, which journald files by priority.
+ *
+ * The bridge logs where it decides something (connected, lost the connection, a mailbox
+ * attached or detached, a stream or consumer created, an error that it retries), never once
+ * per message. Worker threads log too: each line is one fprintf(), which stdio locks, so lines
+ * do not interleave.
+ */
+#include "config.h"
+
+#include "bridge/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int log_max_level = LOG_INFO;
+
+/*
+ * log_parse_level() - a level name (err, warning, notice, info, debug) or number 0-7
+ *
+ * Return: the level; -EINVAL for anything else.
+ */
+int log_parse_level(const char *s) {
+        static const char *const names[] = { "emerg", "alert", "crit", "err",
+                                             "warning", "notice", "info", "debug" };
+
+        for (int i = 0; i < 8; i++)
+                if (strcasecmp(s, names[i]) == 0)
+                        return i;
+        if (strcasecmp(s, "error") == 0)
+                return LOG_ERR;
+        if (s[0] >= '0' && s[0] <= '7' && s[1] == 0)
+                return s[0] - '0';
+        return -EINVAL;
+}
+
+static void log_v(int prio, int r, const char *fmt, va_list ap) {
+        char buf[1024];
+
+        if (prio > log_max_level)
+                return;
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        if (r < 0)
+                fprintf(stderr, "<%d>%s: %s\n", prio, buf, strerror(-r));
+        else
+                fprintf(stderr, "<%d>%s\n", prio, buf);
+}
+
+/* log_full() - log one line at @prio, if the level lets it through. */
+void log_full(int prio, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_v(prio, 0, fmt, ap);
+        va_end(ap);
+}
+
+/*
+ * log_errno() - log one line at @prio with strerror(-@r) appended
+ *
+ * Return: @r, so that callers can `return log_errno(...)`; errno is kept.
+ */
+int log_errno(int prio, int r, const char *fmt, ...) {
+        va_list ap;
+        int saved = errno;
+
+        va_start(ap, fmt);
+        log_v(prio, r, fmt, ap);
+        va_end(ap);
+        errno = saved;
+        return r;
+}

@@ -1,0 +1,206 @@
+/* status.c — the bridge's counters and its status file.
+ *
+ * The running bridge rewrites its status file twice a second (a temporary file renamed over
+ * the old one, so a reader never sees half of it). It is an INI file — the format the bridge
+ * reads its configuration in — with a [bridge] section (pid, time written, connected or not,
+ * server, reconnects, last error) and one [mailbox NAME] section per bridged mailbox.
+ * `shmbox-bridge --status` parses it with inih and prints it; it also says when the file is
+ * stale (the pid is gone, or it was not rewritten for 5 seconds), which is how a killed bridge
+ * shows. Scripts may read the file directly: keys are stable, values are one line.
+ */
+#include "config.h"
+
+#include "bridge/status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bridge/util.h"
+
+/* stats_init() - zero counters and an empty last error. */
+void stats_init(Stats *st) {
+        memset(st, 0, sizeof(*st));
+        pthread_mutex_init(&st->lock, NULL);
+}
+
+/* stats_done() - undo stats_init(). */
+void stats_done(Stats *st) {
+        pthread_mutex_destroy(&st->lock);
+}
+
+/* stats_error() - record @fmt as the mailbox's last error and count it. Any thread. */
+void stats_error(Stats *st, const char *fmt, ...) {
+        va_list ap;
+
+        pthread_mutex_lock(&st->lock);
+        va_start(ap, fmt);
+        vsnprintf(st->last_error, sizeof(st->last_error), fmt, ap);
+        va_end(ap);
+        pthread_mutex_unlock(&st->lock);
+        atomic_fetch_add(&st->errors, 1);
+}
+
+/* stats_last_error() - copy the last error ("" if none) into @buf. */
+void stats_last_error(Stats *st, char *buf, size_t size) {
+        pthread_mutex_lock(&st->lock);
+        snprintf(buf, size, "%s", st->last_error);
+        pthread_mutex_unlock(&st->lock);
+}
+
+static int errno_or_eio(void) {
+        return errno > 0 ? errno : EIO;
+}
+
+/* A value on one line: newlines would start a new key for the reader. */
+static void put_line(FILE *f, const char *key, const char *value) {
+        fprintf(f, "%s = ", key);
+        for (const char *c = value; *c; c++)
+                fputc(*c == '\n' || *c == '\r' ? ' ' : *c, f);
+        fputc('\n', f);
+}
+
+#define PUT_U64(f, key, v) fprintf(f, "%s = %" PRIu64 "\n", key, (uint64_t)(v))
+
+/*
+ * status_write() - write the status file @path for the bridge @b and its mailboxes @m[0..n)
+ *
+ * Written to "@path.tmp" and renamed, so that a reader sees the old or the new file whole.
+ *
+ * Return: 0; a negative errno from creating, writing or renaming the file.
+ */
+int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n) {
+        char tmp[512];
+        FILE *f;
+        int fd, r = 0;
+
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+                return -ENAMETOOLONG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "w");
+        if (!f) {
+                r = -errno;
+                close(fd);
+                unlink(tmp);
+                return r;
+        }
+        fprintf(f, "# shmbox-bridge status, rewritten twice a second; see shmbox-bridge(1)\n[bridge]\n");
+        PUT_U64(f, "pid", getpid());
+        PUT_U64(f, "written", time(NULL));
+        put_line(f, "connected", b->connected ? "yes" : "no");
+        put_line(f, "server", b->server ? b->server : "");
+        PUT_U64(f, "reconnects", b->reconnects);
+        put_line(f, "last-error", b->last_error ? b->last_error : "");
+        for (size_t i = 0; i < n; i++) {
+                const MailboxSettings *ms = m[i].settings;
+                Stats *st = m[i].stats;
+                char err[STATUS_ERROR_MAX];
+
+                fprintf(f, "\n[mailbox %s]\n", ms->name);
+                put_line(f, "direction", direction_to_string(ms->direction));
+                put_line(f, "subject", ms->subject);
+                put_line(f, "stream", ms->stream);
+                put_line(f, "state", atomic_load(&st->ready)      ? "running"
+                                     : atomic_load(&st->attached) ? "waiting for the stream"
+                                                                  : "waiting for the mailbox");
+                PUT_U64(f, "in-flight", atomic_load(&st->in_flight));
+                if (ms->direction == DIRECTION_OUTBOUND) {
+                        PUT_U64(f, "published", atomic_load(&st->published));
+                        PUT_U64(f, "acked", atomic_load(&st->acked));
+                        PUT_U64(f, "retried", atomic_load(&st->retried));
+                        PUT_U64(f, "duplicates", atomic_load(&st->duplicates));
+                        PUT_U64(f, "stale", atomic_load(&st->stale));
+                } else {
+                        put_line(f, "durable", ms->durable);
+                        PUT_U64(f, "fetched", atomic_load(&st->fetched));
+                        PUT_U64(f, "committed", atomic_load(&st->committed));
+                        PUT_U64(f, "acked", atomic_load(&st->acked));
+                        PUT_U64(f, "redelivered", atomic_load(&st->redelivered));
+                        PUT_U64(f, "rejected", atomic_load(&st->rejected));
+                }
+                PUT_U64(f, "errors", atomic_load(&st->errors));
+                stats_last_error(st, err, sizeof(err));
+                put_line(f, "last-error", err);
+        }
+        if (fflush(f) != 0 || ferror(f))
+                r = -errno_or_eio();
+        if (fclose(f) != 0 && r == 0)
+                r = -errno_or_eio();
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                unlink(tmp);
+        return r;
+}
+
+/* ---- reading it back: shmbox-bridge --status -------------------------------------------- */
+
+typedef struct Reader {
+        FILE *out;
+        char section[128];
+        pid_t pid;
+        time_t written;
+        bool connected;
+} Reader;
+
+static int on_status_key(void *user, const char *section, const char *key, const char *value) {
+        Reader *r = user;
+
+        if (!streq(r->section, section)) {
+                snprintf(r->section, sizeof(r->section), "%s", section);
+                fprintf(r->out, "%s\n", section);
+        }
+        if (streq(section, "bridge")) {
+                if (streq(key, "pid"))
+                        r->pid = (pid_t)strtol(value, NULL, 10);
+                else if (streq(key, "written"))
+                        r->written = (time_t)strtoll(value, NULL, 10);
+                else if (streq(key, "connected"))
+                        r->connected = streq(value, "yes");
+        }
+        fprintf(r->out, "  %-12s %s\n", key, value[0] ? value : "-");
+        return 1;
+}
+
+/*
+ * status_print() - print the status file @path to @out, and judge whether it is current
+ *
+ * Return: 0 if the bridge runs and is connected; 1 if it does not run (no file, a dead pid, or
+ *         a file not rewritten for 5 seconds); 3 if it runs but is not connected to NATS. These
+ *         are the exit statuses of `shmbox-bridge --status`.
+ */
+int status_print(const char *path, FILE *out) {
+        Reader r = { .out = out };
+        FILE *f = fopen(path, "re");
+        int line;
+
+        if (!f) {
+                fprintf(out, "shmbox-bridge is not running (no status file %s: %s)\n", path, strerror(errno));
+                return 1;
+        }
+        line = ini_parse_file(f, on_status_key, &r);
+        fclose(f);
+        if (line != 0 || r.pid <= 0) {
+                fprintf(out, "shmbox-bridge: %s is not a status file (line %d)\n", path, line);
+                return 1;
+        }
+        if (kill(r.pid, 0) < 0 && errno == ESRCH) {
+                fprintf(out, "shmbox-bridge is not running (pid %d is gone; the figures above are its last)\n",
+                        (int)r.pid);
+                return 1;
+        }
+        if (time(NULL) - r.written > 5) {
+                fprintf(out, "shmbox-bridge (pid %d) has not updated its status for %lld s: hung?\n", (int)r.pid,
+                        (long long)(time(NULL) - r.written));
+                return 1;
+        }
+        return r.connected ? 0 : 3;
+}
