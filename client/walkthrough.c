@@ -453,9 +453,12 @@ static int peer_error(const PeerState *s, const char *what, int r) {
 static json_object *stat_json(const struct shmbox_stat *st) {
         static const char *const roles[SHMBOX_SEM_COUNT] = { "lock", "items", "space" };
         _cleanup_json_ json_object *o = json_object_new_object();
-        json_object *sems = json_object_new_object(), *paths = json_object_new_object();
+        json_object *sems = json_object_new_object(), *paths;
 
-        if (jput(o, "semaphores", sems) < 0 || jput(o, "sem_paths", paths) < 0)
+        if (jput(o, "semaphores", sems) < 0)
+                return NULL;
+        paths = json_object_new_object();
+        if (jput(o, "sem_paths", paths) < 0)
                 return NULL;
         for (int i = 0; i < SHMBOX_SEM_COUNT; i++)
                 if (jput_i(sems, roles[i], st->sem_value[i]) < 0 ||
@@ -596,7 +599,7 @@ static int peer_send(PeerState *s, size_t size) {
         struct rusage r0, r1;
         Cache caches[CACHES_MAX];
         size_t ncaches;
-        uint64_t pos, payload;
+        uint64_t pos, payload, slot_start, slot_len;
         unsigned line;
         int64_t t0, t1, t2, t3;
         json_object *ev;
@@ -639,6 +642,8 @@ static int peer_send(PeerState *s, size_t size) {
         /* where the message went: the pointer reserve returned, and, as a check, the ring
          * positions (the only sender: its message is the last position claimed) */
         payload = (uint64_t)(uintptr_t)slot;
+        slot_start = payload - st1.slot_head; /* the slot head: the claim and the commit write it */
+        slot_len = st1.slot_head + size;
         pos = st1.tail - 1;
         ncaches = caches_read(cpu >= 0 ? cpu : 0, caches, ELEMENTSOF(caches));
         line = caches_line(caches, ncaches);
@@ -661,8 +666,8 @@ static int peer_send(PeerState *s, size_t size) {
             jput_s(ev, "fnv1a", hash) < 0 ||
             jput(ev, "stat_before", stat_json(&st0)) < 0 || jput(ev, "stat", stat_json(&st1)) < 0 ||
             jput(ev, "pages_before", jref(before)) < 0 ||
-            jput_i(ev, "slot_pages", page_span(s, payload - st1.slot_head, st1.slot_head + size)) < 0 ||
-            jput(ev, "pages", pages_json(s, st1.map_addr, payload - st1.slot_head, st1.slot_head + size)) < 0) {
+            jput_i(ev, "slot_pages", page_span(s, slot_start, slot_len)) < 0 ||
+            jput(ev, "pages", pages_json(s, st1.map_addr, slot_start, slot_len)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -674,7 +679,7 @@ static int peer_recv(PeerState *s) {
         struct shmbox_stat st0, st1;
         struct rusage r0, rw, r1;
         size_t cap;
-        uint64_t pos, payload;
+        uint64_t pos, payload, slot_len;
         int64_t t;
         ssize_t n;
         bool waited = false;
@@ -721,6 +726,7 @@ static int peer_recv(PeerState *s) {
         if (r < 0)
                 return peer_error(s, "stat", r);
         payload = payload_addr(&st1, pos);
+        slot_len = st1.slot_head + (uint64_t)n;
         snprintf(hash, sizeof(hash), "%016" PRIx64, fnv1a(buf, (size_t)n));
         preview(text, sizeof(text), buf, (size_t)n);
 
@@ -736,8 +742,8 @@ static int peer_recv(PeerState *s) {
             jput_s(ev, "fnv1a", hash) < 0 || jput_s(ev, "preview", text) < 0 ||
             jput(ev, "stat_before", stat_json(&st0)) < 0 || jput(ev, "stat", stat_json(&st1)) < 0 ||
             jput(ev, "pages_before", jref(before)) < 0 ||
-            jput_i(ev, "slot_pages", page_span(s, payload - st1.slot_head, st1.slot_head + (uint64_t)n)) < 0 ||
-            jput(ev, "pages", pages_json(s, st1.map_addr, payload - st1.slot_head, st1.slot_head + (uint64_t)n)) < 0) {
+            jput_i(ev, "slot_pages", page_span(s, payload - st1.slot_head, slot_len)) < 0 ||
+            jput(ev, "pages", pages_json(s, st1.map_addr, payload - st1.slot_head, slot_len)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -1397,8 +1403,14 @@ static bool object_matches(const char *e, const char *prefix, const char *base) 
         snprintf(buf, sizeof(buf), "sem.%s.", base);
         if (startswith(e, buf))
                 return true;
-        /* a segment under construction: <prefix>..tmp.<name>.<gen> */
-        snprintf(buf, sizeof(buf), "%s..tmp.%s.", prefix, base + strlen(prefix) + 1);
+        /* the instance's helper objects of the mailbox: <prefix>..<kind>.<name>.<gen> (a segment
+         * under construction "tmp", a FIFO for event loops "fifo", and whatever comes next) */
+        snprintf(buf, sizeof(buf), "%s..", prefix);
+        if (!startswith(e, buf))
+                return false;
+        e += strlen(buf);
+        e += strcspn(e, ".");
+        snprintf(buf, sizeof(buf), ".%s.", base + strlen(prefix) + 1);
         return startswith(e, buf);
 }
 
@@ -1535,7 +1547,9 @@ static const char *plural(int64_t n, const char *one, const char *many) {
 static int64_t pages_present(json_object *pages) {
         int64_t n = 0;
 
-        for (size_t i = 0; pages && json_object_is_type(pages, json_type_array) && i < json_object_array_length(pages); i++)
+        if (!pages || !json_object_is_type(pages, json_type_array))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(pages); i++)
                 n += jbool(json_object_array_get_idx(pages, i), "present");
         return n;
 }
@@ -1560,16 +1574,89 @@ static void print_faults(json_object *ev, const char *action) {
                 printf("%" PRId64 " of the first %" PRId64 " mapped in this process already", mapped, listed);
         else
                 printf("%" PRId64 " of them mapped in this process already", mapped);
-        printf("%s\n", faults == 0 && mapped > 0 ? " (the fault at attach mapped the neighbouring pages of the "
-                                                   "file too: fault-around)"
-                                                 : "");
+        if (faults == 0 && mapped > 0)
+                printf(" (the fault at attach mapped the neighbouring pages of the file too: fault-around)");
+        printf("\n");
 }
 
 /* ---- the walkthrough ------------------------------------------------------------------------ */
 
-/* Step 1: the daemon creates the mailbox; we look at its objects and, through a short
- * attachment of our own, at its header. */
-static int step_create(Walk *w, size_t size, json_object *steps, struct shmbox_stat *ret) {
+/* What the five steps gather: the peers' events, and what the orchestrator makes of them. */
+typedef struct Exchange {
+        json_object *steps;    /* the record's array of steps (owned by the record) */
+        json_object *sa, *ra;  /* the attach events of sender and receiver */
+        json_object *se, *re;  /* the send and the recv event */
+        Frames header, slot;   /* the frames both processes see */
+        int64_t latency;       /* ns from just before the commit to the copy being out */
+        bool asleep;           /* the receiver was seen asleep before the sender sent */
+        bool same_content;
+        int left, prefix_left; /* objects left in /dev/shm: of the mailbox; of a temporary prefix */
+        char base[300];        /* the segment's name: <prefix>.<name> */
+} Exchange;
+
+static void exchange_done(Exchange *x) {
+        json_object_put(x->sa);
+        json_object_put(x->ra);
+        json_object_put(x->se);
+        json_object_put(x->re);
+}
+
+/* A new object appended to @steps with "step": @name; NULL when out of memory. */
+static json_object *step_new(json_object *steps, const char *name) {
+        json_object *step = json_object_new_object();
+
+        if (jappend(steps, step) < 0 || jput_s(step, "step", name) < 0)
+                return NULL;
+        return step;
+}
+
+static const char *role_name(int role) {
+        static const char *const names[SHMBOX_SEM_COUNT] = { "lock", "items", "space" };
+
+        return role >= 0 && role < SHMBOX_SEM_COUNT ? names[role] : "?";
+}
+
+static void print_create(const Walk *w, const Exchange *x, const struct shmbox_stat *st,
+                         const ShmObject *objs, int n) {
+        char b[32];
+
+        printf("1. create: the daemon made mailbox %s (%" PRIu32 " slots x %" PRIu32 " bytes); in " SHM_DIR
+               ":\n",
+               w->mailbox, st->slots, st->slot_size);
+        for (int i = 0; i < n; i++) {
+                int role = -1;
+
+                for (int k = 0; k < SHMBOX_SEM_COUNT; k++)
+                        if (strcmp(strrchr(st->sem_path[k], '/') + 1, objs[i].name) == 0)
+                                role = k;
+                printf("   " SHM_DIR "/%s  size %" PRIu64 "  mode %04o  owner %u:%u  ", objs[i].name,
+                       objs[i].size, objs[i].mode, objs[i].uid, objs[i].gid);
+                if (role >= 0)
+                        printf("semaphore %s = %" PRId32 "\n", role_name(role), st->sem_value[role]);
+                else if (strcmp(objs[i].name, x->base) == 0)
+                        printf("segment: header + slots\n");
+                else if (strstr(objs[i].name, "..fifo."))
+                        printf("FIFO: readiness for event loops (poll)\n");
+                else
+                        printf("object\n");
+        }
+        printf("   header: %" PRIu32 " bytes (geometry and checksum; lock; tail; head; epoch; sleeper "
+               "masks; attachment table), each group on its own cache line\n",
+               st->header_size);
+        printf("   slots: %" PRIu32 " x stride %" PRIu32 " bytes = %" PRIu32 "-byte slot head (state "
+               "word, length) + %" PRIu32 " bytes of payload, rounded up to whole cache lines; slot 0 at "
+               "offset %" PRIu32 "; %s mapped in all\n",
+               st->slots, st->slot_stride, st->slot_head, st->slot_size, st->header_size,
+               fmt_bytes(b, sizeof(b), st->map_size));
+        printf("   semaphores: lock %" PRId32 ", items %" PRId32 ", space %" PRId32 " (wake-up channels, "
+               "posted only when someone sleeps; the lock is a word in the header)\n\n",
+               st->sem_value[SHMBOX_SEM_LOCK], st->sem_value[SHMBOX_SEM_ITEMS],
+               st->sem_value[SHMBOX_SEM_SPACE]);
+}
+
+/* Step 1: the daemon creates the mailbox; we look at its objects in /dev/shm and, through a
+ * short attachment of our own, at its header. */
+static int step_create(Walk *w, Exchange *x, size_t size) {
         struct shmbox_config cfg = { .slots = WALK_SLOTS, .slot_size = (uint32_t)(size ? size : 1),
                                      .mode = 0600 };
         ShmObject objs[16];
@@ -1577,7 +1664,6 @@ static int step_create(Walk *w, size_t size, json_object *steps, struct shmbox_s
         shmbox *observer = NULL;
         json_object *step, *geo;
         const char *base;
-        char b[32];
         int n, r;
 
         snprintf(w->mailbox, sizeof(w->mailbox), "walkthrough-%d", (int)getpid());
@@ -1601,57 +1687,27 @@ static int step_create(Walk *w, size_t size, json_object *steps, struct shmbox_s
         /* the prefix, as the segment's name shows it: /dev/shm/<prefix>.<name> */
         base = strrchr(st.segment, '/');
         base = base ? base + 1 : st.segment;
+        snprintf(x->base, sizeof(x->base), "%s", base);
         snprintf(w->prefix, sizeof(w->prefix), "%.*s", (int)strcspn(base, "."), base);
-        n = shm_objects(w->prefix, base, objs, ELEMENTSOF(objs));
+        n = shm_objects(w->prefix, x->base, objs, ELEMENTSOF(objs));
         if (n < 0) {
                 log_error(SHM_DIR ": %s", strerror(-n));
                 return n;
         }
 
-        step = json_object_new_object();
-        if (jappend(steps, step) < 0 || jput_s(step, "step", "create") < 0 ||
-            jput_s(step, "mailbox", w->mailbox) < 0 || jput(step, "objects", objects_json(objs, n)) < 0 ||
-            jput(step, "stat", stat_json(&st)) < 0 || jput(step, "geometry", geo = json_object_new_object()) < 0 ||
+        step = step_new(x->steps, "create");
+        geo = json_object_new_object();
+        if (jput_s(step, "mailbox", w->mailbox) < 0 || jput(step, "objects", objects_json(objs, n)) < 0 ||
+            jput(step, "stat", stat_json(&st)) < 0 || jput(step, "geometry", geo) < 0 ||
             jput_i(geo, "slots", st.slots) < 0 || jput_i(geo, "slot_size", st.slot_size) < 0 ||
             jput_i(geo, "slot_stride", st.slot_stride) < 0 || jput_i(geo, "slot_head", st.slot_head) < 0 ||
-            jput_i(geo, "header_size", st.header_size) < 0 || jput_i(geo, "map_size", (int64_t)st.map_size) < 0)
+            jput_i(geo, "header_size", st.header_size) < 0 ||
+            jput_i(geo, "map_size", (int64_t)st.map_size) < 0)
                 return -ENOMEM;
-
         if (w->text) {
-                printf("1. create: the daemon made mailbox %s (%" PRIu32 " slots x %" PRIu32 " bytes); in " SHM_DIR ":\n",
-                       w->mailbox, st.slots, st.slot_size);
-                for (int i = 0; i < n; i++) {
-                        const char *kind = "object";
-                        int role = -1;
-
-                        for (int k = 0; k < SHMBOX_SEM_COUNT; k++)
-                                if (strcmp(strrchr(st.sem_path[k], '/') + 1, objs[i].name) == 0)
-                                        role = k;
-                        if (strcmp(objs[i].name, base) == 0)
-                                kind = "segment: header + slots";
-                        printf("   " SHM_DIR "/%s  size %" PRIu64 "  mode %04o  owner %u:%u  ", objs[i].name,
-                               objs[i].size, objs[i].mode, objs[i].uid, objs[i].gid);
-                        if (role >= 0)
-                                printf("semaphore %s = %" PRId32 "\n",
-                                       role == SHMBOX_SEM_LOCK ? "lock" : role == SHMBOX_SEM_ITEMS ? "items" : "space",
-                                       st.sem_value[role]);
-                        else
-                                printf("%s\n", kind);
-                }
-                printf("   header: %" PRIu32 " bytes (geometry and checksum; lock; tail; head; epoch; sleeper "
-                       "masks; attachment table), each group on its own cache line\n",
-                       st.header_size);
-                printf("   slots: %" PRIu32 " x stride %" PRIu32 " bytes = %" PRIu32 "-byte slot head (state "
-                       "word, length) + %" PRIu32 " bytes of payload, rounded up to whole cache lines; slot 0 at "
-                       "offset %" PRIu32 "; %s mapped in all\n",
-                       st.slots, st.slot_stride, st.slot_head, st.slot_size, st.header_size,
-                       fmt_bytes(b, sizeof(b), st.map_size));
-                printf("   semaphores: lock %" PRId32 ", items %" PRId32 ", space %" PRId32
-                       " (wake-up channels, posted only when someone sleeps; the lock is a word in the header)\n\n",
-                       st.sem_value[SHMBOX_SEM_LOCK], st.sem_value[SHMBOX_SEM_ITEMS], st.sem_value[SHMBOX_SEM_SPACE]);
+                print_create(w, x, &st, objs, n);
                 fflush(stdout);
         }
-        *ret = st;
         return 0;
 }
 
@@ -1659,170 +1715,169 @@ static void print_attach(const char *role, json_object *ev) {
         json_object *st = jget(ev, "stat");
         int64_t faults = jint(ev, "minor_faults");
 
-        printf("   %s pid %" PRId64 ": mapped at 0x%" PRIx64 ", %" PRId64 " bytes; token %" PRId64 ", index %" PRId64
-               "; %" PRId64 " minor %s in attach (first touch of the header)\n",
-               role, jint(ev, "pid"), (uint64_t)jint(st, "map_addr"), jint(st, "map_size"), jint(st, "token"),
-               jint(st, "index"), faults, plural(faults, "fault", "faults"));
+        printf("   %s pid %" PRId64 ": mapped at 0x%" PRIx64 ", %" PRId64 " bytes; token %" PRId64
+               ", index %" PRId64 "; %" PRId64 " minor %s in attach (first touch of the header)\n",
+               role, jint(ev, "pid"), (uint64_t)jint(st, "map_addr"), jint(st, "map_size"),
+               jint(st, "token"), jint(st, "index"), faults, plural(faults, "fault", "faults"));
 }
 
-static int walkthrough_exchange(Walk *w, json_object *record) {
-        _cleanup_json_ json_object *sa = NULL, *ra = NULL, *se = NULL, *re = NULL, *wait_ev = NULL;
-        _cleanup_json_ json_object *sd = NULL, *rd = NULL;
-        json_object *steps = json_object_new_array(), *step, *summary;
-        size_t size = w->opt->size;
-        struct shmbox_stat st;
+/* Step 2: both peers attach; their addresses, faults, and the frame behind the header. */
+static int step_attach(Walk *w, Exchange *x) {
+        Peer *s = &w->peers[SENDER], *rcv = &w->peers[RECEIVER];
+        int64_t addr_s, addr_r;
+        json_object *step;
+        int r;
+
+        if ((r = peer_command(s, "attach %s", w->mailbox)) < 0 ||
+            (r = peer_event(s, "attach", NULL, EVENT_TIMEOUT_MS, &x->sa)) < 0 ||
+            (r = peer_command(rcv, "attach %s", w->mailbox)) < 0 ||
+            (r = peer_event(rcv, "attach", NULL, EVENT_TIMEOUT_MS, &x->ra)) < 0)
+                return r;
+        x->header = frames_compare(jget(x->sa, "pages"), jget(x->ra, "pages"));
+        addr_s = jint(jget(x->sa, "stat"), "map_addr");
+        addr_r = jint(jget(x->ra, "stat"), "map_addr");
+
+        step = step_new(x->steps, "attach");
+        if (jput(step, "sender", jref(x->sa)) < 0 || jput(step, "receiver", jref(x->ra)) < 0 ||
+            jput(step, "header_frames", frames_json(&x->header)) < 0 ||
+            jput_b(step, "same_address", addr_s == addr_r) < 0)
+                return -ENOMEM;
+        if (w->text) {
+                printf("2. attach: two separate programs (exec'd, so ASLR places each mapping on its own) "
+                       "map the segment\n");
+                print_attach("sender", x->sa);
+                print_attach("receiver", x->ra);
+                if (addr_s == addr_r)
+                        printf("   the same virtual address in both: address-space randomisation is off "
+                               "here\n");
+                print_frames("header page", &x->header);
+                printf("\n");
+                fflush(stdout);
+        }
+        return 0;
+}
+
+static void print_write(const Exchange *x) {
+        json_object *se = x->se, *s1 = jget(se, "stat"), *s0 = jget(se, "stat_before");
+        int64_t lines = jint(se, "lines");
         Cache caches[CACHES_MAX];
-        ShmObject objs[16];
-        Frames header, slot;
-        size_t ncaches;
-        int64_t latency;
-        bool slept, same_content, asleep = false;
-        char b[32], cbuf[256], base[300];
-        int n, left, prefix_left = -1, r;
+        size_t ncaches = caches_from_json(jget(se, "caches"), caches, ELEMENTSOF(caches));
+        char cbuf[256];
 
-        if (jput(record, "steps", steps) < 0)
-                return -ENOMEM;
-        if (w->text) {
-                printf("shmboxctl walkthrough: %zu bytes from one process to another through shared memory\n", size);
-                if (w->temporary)
-                        printf("daemon: temporary shmboxd pid %d (%s), socket %s\n\n", (int)w->daemon_pid,
-                               w->daemon_bin, w->socket);
-                else
-                        printf("daemon: shmboxd on %s\n\n", w->socket);
-                fflush(stdout);
-        }
-
-        r = step_create(w, size, steps, &st);
-        if (r < 0)
-                return r;
-        snprintf(base, sizeof(base), "%s.%s", w->prefix, w->mailbox);
-
-        /* 2. attach: two exec'd processes */
-        r = peer_spawn(w, &w->peers[SENDER], "sender");
-        if (r >= 0)
-                r = peer_spawn(w, &w->peers[RECEIVER], "receiver");
-        if (r < 0) {
-                log_error("cannot start the peers: %s", strerror(-r));
-                return r;
-        }
-        if ((r = peer_command(&w->peers[SENDER], "attach %s", w->mailbox)) < 0 ||
-            (r = peer_event(&w->peers[SENDER], "attach", NULL, EVENT_TIMEOUT_MS, &sa)) < 0 ||
-            (r = peer_command(&w->peers[RECEIVER], "attach %s", w->mailbox)) < 0 ||
-            (r = peer_event(&w->peers[RECEIVER], "attach", NULL, EVENT_TIMEOUT_MS, &ra)) < 0)
-                return r;
-        header = frames_compare(jget(sa, "pages"), jget(ra, "pages"));
-        step = json_object_new_object();
-        if (jappend(steps, step) < 0 || jput_s(step, "step", "attach") < 0 || jput(step, "sender", jref(sa)) < 0 ||
-            jput(step, "receiver", jref(ra)) < 0 || jput(step, "header_frames", frames_json(&header)) < 0 ||
-            jput_b(step, "same_address", jint(jget(sa, "stat"), "map_addr") == jint(jget(ra, "stat"), "map_addr")) < 0)
-                return -ENOMEM;
-        if (w->text) {
-                printf("2. attach: two separate programs (exec'd, so ASLR places each mapping on its own) map the segment\n");
-                print_attach("sender", sa);
-                print_attach("receiver", ra);
-                if (jint(jget(sa, "stat"), "map_addr") == jint(jget(ra, "stat"), "map_addr"))
-                        printf("   the same virtual address in both: address-space randomisation is off here\n");
-                print_frames("header page", &header);
-                printf("\n");
-                fflush(stdout);
-        }
-
-        /* 3 and 4: the receiver waits, the sender writes and commits, the receiver wakes */
-        if ((r = peer_command(&w->peers[RECEIVER], "recv")) < 0 ||
-            (r = peer_event(&w->peers[RECEIVER], "waiting", "recv", EVENT_TIMEOUT_MS, &wait_ev)) < 0)
-                return r;
-        if (strcmp(jstr(wait_ev, "event"), "waiting") == 0)
-                asleep = wait_sleeping(w->peers[RECEIVER].pid, SLEEP_WAIT_MS);
-        else {
-                re = wait_ev;
-                wait_ev = NULL;
-        }
-        if ((r = peer_command(&w->peers[SENDER], "send %zu", size)) < 0 ||
-            (r = peer_event(&w->peers[SENDER], "send", NULL, EVENT_TIMEOUT_MS, &se)) < 0)
-                return r;
-        if (!re && (r = peer_event(&w->peers[RECEIVER], "recv", NULL, EVENT_TIMEOUT_MS, &re)) < 0)
-                return r;
-
-        ncaches = caches_from_json(jget(se, "caches"), caches, ELEMENTSOF(caches));
         caches_format(cbuf, sizeof(cbuf), caches, ncaches);
-        slot = frames_compare(jget(se, "pages"), jget(re, "pages"));
-        latency = jint(re, "t_received") - jint(se, "t_commit");
-        slept = jbool(re, "slept");
-        same_content = strcmp(jstr(se, "fnv1a"), jstr(re, "fnv1a")) == 0 && jint(se, "bytes") == jint(re, "bytes");
+        printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n",
+               jint(se, "bytes"), jint(se, "slot"));
+        printf("   slot %" PRId64 ": payload at 0x%" PRIx64 " in the sender (offset %" PRId64
+               " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes, plus the slot head's line "
+               "the claim and the commit write\n",
+               jint(se, "slot"), (uint64_t)jint(se, "payload_addr"), jint(se, "payload_offset"), lines,
+               plural(lines, "line", "lines"), jint(se, "line_size"));
+        printf("   caches of cpu %" PRId64 " (from /sys/devices/system/cpu/cpu%" PRId64 "/cache): %s; "
+               "the message fits in %s\n",
+               jint(se, "cpu"), jint(se, "cpu"), ncaches ? cbuf : "none listed",
+               fits_in((uint64_t)jint(se, "bytes"), caches, ncaches));
+        printf("   reserve %.1f us (one CAS claims slot %" PRId64 ", tail - 1 = %" PRId64 " says the same), "
+               "copy %.1f us, commit %.1f us: what shmbox_send() does in one call\n",
+               (double)jint(se, "reserve_ns") / 1e3, jint(se, "slot"), jint(se, "slot_from_tail"),
+               (double)jint(se, "copy_ns") / 1e3, (double)jint(se, "commit_ns") / 1e3);
+        if (jint(se, "involuntary_switches") > 0)
+                printf("   the sender was preempted %" PRId64 " time(s) meanwhile (the receiver it woke "
+                       "may have taken its CPU)\n",
+                       jint(se, "involuntary_switches"));
+        print_faults(se, "first touch of the slot by the sender");
+        printf("   commit: one CAS made slot %" PRId64 " READY; tail %" PRId64 " -> %" PRId64
+               "; ready %" PRId64 ", claimed %" PRId64 ", taken %" PRId64 "\n",
+               jint(se, "slot"), jint(s0, "tail"), jint(s1, "tail"), jint(s1, "ready"),
+               jint(s1, "claimed"), jint(s1, "taken"));
+        if (jint(s0, "recv_sleepers") > 0)
+                printf("   wake-up: %" PRId64 " receiver(s) recorded asleep in the header, so the sender "
+                       "posted the items semaphore\n",
+                       jint(s0, "recv_sleepers"));
+        else
+                printf("   wake-up: no receiver recorded asleep, so no post: the send made no system "
+                       "call\n");
+        print_sems("semaphores after the send", s1);
+        printf("\n");
+}
 
-        step = json_object_new_object();
-        if (jappend(steps, step) < 0 || jput_s(step, "step", "write") < 0 || jput(step, "sender", jref(se)) < 0 ||
-            jput_b(step, "receiver_seen_asleep", asleep) < 0)
+static void print_read(const Exchange *x) {
+        json_object *re = x->re, *s1 = jget(re, "stat");
+        int64_t cs = jint(re, "voluntary_switches");
+        bool slept = jbool(re, "slept");
+
+        printf("4. read: the receiver copies the message out of slot %" PRId64 "\n", jint(re, "slot"));
+        if (jbool(re, "found_without_waiting"))
+                printf("   a recv with timeout 0 found it already there: no sleep\n");
+        else
+                printf("   a recv with timeout 0 found nothing, so it waited on the items semaphore: %s "
+                       "(%" PRId64 " voluntary context %s)\n",
+                       slept ? "slept" : "did not sleep", cs, plural(cs, "switch", "switches"));
+        printf("   received %" PRId64 " bytes %.1f us after the commit; content %s: \"%s\"\n",
+               jint(re, "bytes"), (double)x->latency / 1e3, x->same_content ? "identical" : "DIFFERENT",
+               jstr(re, "preview"));
+        printf("   payload at 0x%" PRIx64 " in the receiver\n", (uint64_t)jint(re, "payload_addr"));
+        print_faults(re, "first touch of the slot by the receiver");
+        print_frames("slot page", &x->slot);
+        printf("   ring after: head %" PRId64 ", tail %" PRId64 "; ready %" PRId64 ", claimed %" PRId64
+               ", taken %" PRId64 "\n",
+               jint(s1, "head"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"),
+               jint(s1, "taken"));
+        print_sems("semaphores after the receive", s1);
+        printf("\n");
+}
+
+/* Steps 3 and 4: the receiver waits, the sender writes and commits, the receiver wakes. */
+static int step_transfer(Walk *w, Exchange *x, size_t size) {
+        _cleanup_json_ json_object *first = NULL;
+        Peer *s = &w->peers[SENDER], *rcv = &w->peers[RECEIVER];
+        json_object *step;
+        int r;
+
+        if ((r = peer_command(rcv, "recv")) < 0 ||
+            (r = peer_event(rcv, "waiting", "recv", EVENT_TIMEOUT_MS, &first)) < 0)
+                return r;
+        if (strcmp(jstr(first, "event"), "waiting") == 0)
+                x->asleep = wait_sleeping(rcv->pid, SLEEP_WAIT_MS);
+        else {
+                x->re = first; /* a message was there already: nothing to wait for */
+                first = NULL;
+        }
+        if ((r = peer_command(s, "send %zu", size)) < 0 ||
+            (r = peer_event(s, "send", NULL, EVENT_TIMEOUT_MS, &x->se)) < 0)
+                return r;
+        if (!x->re && (r = peer_event(rcv, "recv", NULL, EVENT_TIMEOUT_MS, &x->re)) < 0)
+                return r;
+
+        x->slot = frames_compare(jget(x->se, "pages"), jget(x->re, "pages"));
+        x->latency = jint(x->re, "t_received") - jint(x->se, "t_commit");
+        x->same_content = strcmp(jstr(x->se, "fnv1a"), jstr(x->re, "fnv1a")) == 0 &&
+                          jint(x->se, "bytes") == jint(x->re, "bytes");
+
+        step = step_new(x->steps, "write");
+        if (jput(step, "sender", jref(x->se)) < 0 || jput_b(step, "receiver_seen_asleep", x->asleep) < 0)
+                return -ENOMEM;
+        step = step_new(x->steps, "read");
+        if (jput(step, "receiver", jref(x->re)) < 0 ||
+            jput_i(step, "commit_to_receipt_ns", x->latency) < 0 ||
+            jput_b(step, "slept", jbool(x->re, "slept")) < 0 ||
+            jput_b(step, "same_content", x->same_content) < 0 ||
+            jput(step, "slot_frames", frames_json(&x->slot)) < 0)
                 return -ENOMEM;
         if (w->text) {
-                json_object *s1 = jget(se, "stat"), *s0 = jget(se, "stat_before");
-                int64_t lines = jint(se, "lines");
-
-                printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n",
-                       jint(se, "bytes"), jint(se, "slot"));
-                printf("   slot %" PRId64 ": payload at 0x%" PRIx64 " in the sender (offset %" PRId64 " in the segment), %" PRId64
-                       " cache %s of %" PRId64 " bytes, plus the slot head's line the claim and the commit write\n",
-                       jint(se, "slot"), (uint64_t)jint(se, "payload_addr"), jint(se, "payload_offset"), lines,
-                       plural(lines, "line", "lines"), jint(se, "line_size"));
-                printf("   caches of cpu %" PRId64 " (from /sys/devices/system/cpu/cpu%" PRId64 "/cache): %s; "
-                       "the message fits in %s\n",
-                       jint(se, "cpu"), jint(se, "cpu"), ncaches ? cbuf : "none listed",
-                       fits_in((uint64_t)jint(se, "bytes"), caches, ncaches));
-                printf("   reserve %.1f us (one CAS claims slot %" PRId64 ", tail - 1 = %" PRId64 " says the same), "
-                       "copy %.1f us, commit %.1f us: what shmbox_send() does in one call\n",
-                       (double)jint(se, "reserve_ns") / 1e3, jint(se, "slot"), jint(se, "slot_from_tail"),
-                       (double)jint(se, "copy_ns") / 1e3, (double)jint(se, "commit_ns") / 1e3);
-                if (jint(se, "involuntary_switches") > 0)
-                        printf("   the sender was preempted %" PRId64 " time(s) meanwhile (the receiver it woke may "
-                               "have taken its CPU)\n",
-                               jint(se, "involuntary_switches"));
-                print_faults(se, "first touch of the slot by the sender");
-                printf("   commit: one CAS made slot %" PRId64 " READY; tail %" PRId64 " -> %" PRId64 "; ready %" PRId64
-                       ", claimed %" PRId64 ", taken %" PRId64 "\n",
-                       jint(se, "slot"), jint(s0, "tail"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"),
-                       jint(s1, "taken"));
-                if (jint(s0, "recv_sleepers") > 0)
-                        printf("   wake-up: %" PRId64 " receiver(s) recorded asleep in the header, so the sender "
-                               "posted the items semaphore\n",
-                               jint(s0, "recv_sleepers"));
-                else
-                        printf("   wake-up: no receiver recorded asleep, so no post: the send made no system call\n");
-                print_sems("semaphores after the send", s1);
-                printf("\n");
+                print_write(x);
+                print_read(x);
                 fflush(stdout);
         }
+        return 0;
+}
 
-        step = json_object_new_object();
-        if (jappend(steps, step) < 0 || jput_s(step, "step", "read") < 0 || jput(step, "receiver", jref(re)) < 0 ||
-            jput_i(step, "commit_to_receipt_ns", latency) < 0 || jput_b(step, "slept", slept) < 0 ||
-            jput_b(step, "same_content", same_content) < 0 || jput(step, "slot_frames", frames_json(&slot)) < 0)
-                return -ENOMEM;
-        if (w->text) {
-                json_object *s1 = jget(re, "stat");
-                int64_t cs = jint(re, "voluntary_switches");
+/* Step 5: both detach and exit, the daemon destroys the mailbox, /dev/shm shows it gone. */
+static int step_destroy(Walk *w, Exchange *x) {
+        _cleanup_json_ json_object *sd = NULL, *rd = NULL;
+        ShmObject objs[16];
+        json_object *step;
+        int n, r;
 
-                printf("4. read: the receiver copies the message out of slot %" PRId64 "\n", jint(re, "slot"));
-                if (jbool(re, "found_without_waiting"))
-                        printf("   a recv with timeout 0 found it already there: no sleep\n");
-                else
-                        printf("   a recv with timeout 0 found nothing, so it waited on the items semaphore: %s "
-                               "(%" PRId64 " voluntary context %s)\n",
-                               slept ? "slept" : "did not sleep", cs, plural(cs, "switch", "switches"));
-                printf("   received %" PRId64 " bytes %.1f us after the commit; content %s: \"%s\"\n",
-                       jint(re, "bytes"), (double)latency / 1e3, same_content ? "identical" : "DIFFERENT",
-                       jstr(re, "preview"));
-                printf("   payload at 0x%" PRIx64 " in the receiver\n", (uint64_t)jint(re, "payload_addr"));
-                print_faults(re, "first touch of the slot by the receiver");
-                print_frames("slot page", &slot);
-                printf("   ring after: head %" PRId64 ", tail %" PRId64 "; ready %" PRId64 ", claimed %" PRId64
-                       ", taken %" PRId64 "\n",
-                       jint(s1, "head"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"), jint(s1, "taken"));
-                print_sems("semaphores after the receive", s1);
-                printf("\n");
-                fflush(stdout);
-        }
-
-        /* 5. detach and destroy */
         if ((r = peer_command(&w->peers[SENDER], "detach")) < 0 ||
             (r = peer_event(&w->peers[SENDER], "detach", NULL, EVENT_TIMEOUT_MS, &sd)) < 0 ||
             (r = peer_command(&w->peers[RECEIVER], "detach")) < 0 ||
@@ -1836,74 +1891,119 @@ static int walkthrough_exchange(Walk *w, json_object *record) {
                 return r;
         }
         w->created = false;
-        n = shm_objects(w->prefix, base, objs, ELEMENTSOF(objs));
-        if (n < 0) {
-                log_error(SHM_DIR ": %s", strerror(-n));
-                return n;
+        x->left = shm_objects(w->prefix, x->base, objs, ELEMENTSOF(objs));
+        if (x->left < 0) {
+                log_error(SHM_DIR ": %s", strerror(-x->left));
+                return x->left;
         }
-        left = n;
-        step = json_object_new_object();
-        if (jappend(steps, step) < 0 || jput_s(step, "step", "destroy") < 0 ||
-            jput(step, "sender", jref(sd)) < 0 || jput(step, "receiver", jref(rd)) < 0 ||
-            jput(step, "left", objects_json(objs, n)) < 0 || jput_i(step, "left_count", n) < 0)
+        step = step_new(x->steps, "destroy");
+        if (jput(step, "sender", jref(sd)) < 0 || jput(step, "receiver", jref(rd)) < 0 ||
+            jput(step, "left", objects_json(objs, x->left)) < 0 || jput_i(step, "left_count", x->left) < 0)
                 return -ENOMEM;
-        if (w->temporary) {
-                shmbox_disconnect(w->client);
-                w->client = NULL;
-                r = daemon_stop(w);
-                prefix_left = shm_objects(w->prefix, NULL, objs, ELEMENTSOF(objs));
-                if (jput_b(step, "daemon_stopped", r >= 0 && WIFEXITED(r) && WEXITSTATUS(r) == 0) < 0 ||
-                    jput(step, "prefix_left", objects_json(objs, prefix_left > 0 ? prefix_left : 0)) < 0 ||
-                    jput_i(step, "prefix_left_count", prefix_left) < 0)
-                        return -ENOMEM;
-        }
         if (w->text) {
                 printf("5. detach and destroy: both processes detached and exited; the daemon destroyed %s\n",
                        w->mailbox);
-                printf("   ls " SHM_DIR " | grep %s: %s\n", base, n ? "" : "(nothing)");
-                for (int i = 0; i < n; i++)
+                printf("   ls " SHM_DIR ", objects of %s: %s\n", w->mailbox, x->left ? "" : "(none)");
+                for (int i = 0; i < x->left; i++)
                         printf("   " SHM_DIR "/%s\n", objs[i].name);
-                printf("   objects of the mailbox left: %d\n", left);
-                if (w->temporary)
-                        printf("   temporary shmboxd stopped; objects of prefix %s left: %d\n", w->prefix,
-                               prefix_left);
-                printf("\n");
+                printf("   objects of the mailbox left: %d\n", x->left);
         }
+        if (w->temporary) {
+                /* the whole instance goes: its lock file, and anything else of its prefix */
+                shmbox_disconnect(w->client);
+                w->client = NULL;
+                r = daemon_stop(w);
+                x->prefix_left = shm_objects(w->prefix, NULL, objs, ELEMENTSOF(objs));
+                n = x->prefix_left > 0 ? x->prefix_left : 0;
+                if (jput_b(step, "daemon_stopped", r >= 0 && WIFEXITED(r) && WEXITSTATUS(r) == 0) < 0 ||
+                    jput(step, "prefix_left", objects_json(objs, n)) < 0 ||
+                    jput_i(step, "prefix_left_count", x->prefix_left) < 0)
+                        return -ENOMEM;
+                if (w->text)
+                        printf("   temporary shmboxd stopped; objects of prefix %s left: %d\n", w->prefix,
+                               x->prefix_left);
+        }
+        if (w->text)
+                printf("\n");
+        return 0;
+}
 
-        /* the summary */
-        summary = json_object_new_object();
+static int summarize(Walk *w, Exchange *x, json_object *record, size_t size) {
+        json_object *summary = json_object_new_object();
+        bool hidden = x->header.hidden || x->slot.hidden;
+        bool known = x->header.pairs && x->slot.pairs && !hidden;
+        bool same = x->header.same && x->slot.same;
+        bool slept = jbool(x->re, "slept");
+        int left = x->left + (x->prefix_left > 0 ? x->prefix_left : 0);
+        char b[32];
+
         if (jput(record, "summary", summary) < 0 || jput_i(summary, "bytes", (int64_t)size) < 0 ||
-            jput_i(summary, "slot", jint(se, "slot")) < 0 || jput_i(summary, "sender_pid", jint(sa, "pid")) < 0 ||
-            jput_i(summary, "receiver_pid", jint(ra, "pid")) < 0 ||
-            jput_i(summary, "sender_map_addr", jint(jget(sa, "stat"), "map_addr")) < 0 ||
-            jput_i(summary, "receiver_map_addr", jint(jget(ra, "stat"), "map_addr")) < 0 ||
-            jput_i(summary, "commit_to_receipt_ns", latency) < 0 || jput_b(summary, "slept", slept) < 0 ||
-            jput_b(summary, "same_content", same_content) < 0 ||
-            (header.pairs && !header.hidden && slot.pairs && !slot.hidden
-                     ? jput_b(summary, "same_frames", header.same && slot.same)
-                     : jput_null(summary, "same_frames")) < 0 ||
-            jput_b(summary, "frames_hidden", header.hidden || slot.hidden) < 0 ||
-            jput_i(summary, "left", left + (prefix_left > 0 ? prefix_left : 0)) < 0)
+            jput_i(summary, "slot", jint(x->se, "slot")) < 0 ||
+            jput_i(summary, "sender_pid", jint(x->sa, "pid")) < 0 ||
+            jput_i(summary, "receiver_pid", jint(x->ra, "pid")) < 0 ||
+            jput_i(summary, "sender_map_addr", jint(jget(x->sa, "stat"), "map_addr")) < 0 ||
+            jput_i(summary, "receiver_map_addr", jint(jget(x->ra, "stat"), "map_addr")) < 0 ||
+            jput_i(summary, "commit_to_receipt_ns", x->latency) < 0 || jput_b(summary, "slept", slept) < 0 ||
+            jput_b(summary, "same_content", x->same_content) < 0 ||
+            (known ? jput_b(summary, "same_frames", same) : jput_null(summary, "same_frames")) < 0 ||
+            jput_b(summary, "frames_hidden", hidden) < 0 || jput_i(summary, "left", left) < 0)
                 return -ENOMEM;
-        if (!w->opt->json) {
+        if (!w->opt->json)
                 printf("summary: %zu bytes from pid %" PRId64 " (mapped at 0x%" PRIx64 ") to pid %" PRId64
                        " (mapped at 0x%" PRIx64 ") through slot %" PRId64 " (%s); commit to receipt %.1f us; "
                        "receiver slept: %s; same frames: %s; left in " SHM_DIR ": %d\n",
-                       size, jint(sa, "pid"), (uint64_t)jint(jget(sa, "stat"), "map_addr"), jint(ra, "pid"),
-                       (uint64_t)jint(jget(ra, "stat"), "map_addr"), jint(se, "slot"),
-                       fmt_bytes(b, sizeof(b), (uint64_t)size), (double)latency / 1e3, slept ? "yes" : "no",
-                       header.hidden || slot.hidden ? "hidden" : header.same && slot.same ? "yes" : "no",
-                       left + (prefix_left > 0 ? prefix_left : 0));
-        }
-        if (!same_content) {
+                       size, jint(x->sa, "pid"), (uint64_t)jint(jget(x->sa, "stat"), "map_addr"),
+                       jint(x->ra, "pid"), (uint64_t)jint(jget(x->ra, "stat"), "map_addr"),
+                       jint(x->se, "slot"), fmt_bytes(b, sizeof(b), (uint64_t)size), (double)x->latency / 1e3,
+                       slept ? "yes" : "no", hidden ? "hidden" : !known ? "unknown" : same ? "yes" : "no",
+                       left);
+        if (!x->same_content) {
                 log_error("the receiver got other bytes than the sender sent");
                 return -EBADMSG;
         }
-        if (left > 0 || prefix_left > 0) {
+        if (left > 0) {
                 log_error("objects were left in " SHM_DIR);
                 return -EEXIST;
         }
         return 0;
+}
+
+/* The five steps, narrated as they happen (or recorded for --json), and the summary. */
+static int walkthrough_exchange(Walk *w, json_object *record) {
+        _cleanup_(exchange_done) Exchange x = { .prefix_left = -1 };
+        size_t size = w->opt->size;
+        int r;
+
+        x.steps = json_object_new_array();
+        if (jput(record, "steps", x.steps) < 0)
+                return -ENOMEM;
+        if (w->text) {
+                printf("shmboxctl walkthrough: %zu bytes from one process to another through shared memory\n",
+                       size);
+                if (w->temporary)
+                        printf("daemon: temporary shmboxd pid %d (%s), socket %s, prefix %s\n\n",
+                               (int)w->daemon_pid, w->daemon_bin, w->socket, w->prefix);
+                else
+                        printf("daemon: shmboxd on %s\n\n", w->socket);
+                fflush(stdout);
+        }
+        r = step_create(w, &x, size);
+        if (r >= 0) {
+                r = peer_spawn(w, &w->peers[SENDER], "sender");
+                if (r >= 0)
+                        r = peer_spawn(w, &w->peers[RECEIVER], "receiver");
+                if (r < 0)
+                        log_error("cannot start the peers: %s", strerror(-r));
+        }
+        if (r >= 0)
+                r = step_attach(w, &x);
+        if (r >= 0)
+                r = step_transfer(w, &x, size);
+        if (r >= 0)
+                r = step_destroy(w, &x);
+        if (r >= 0)
+                r = summarize(w, &x, record, size);
+        return r;
 }
 
 /* ---- the hierarchy -------------------------------------------------------------------------- */
@@ -1983,7 +2083,8 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
         fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
                    "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                   "<title>shmbox: bandwidth of a process-to-process exchange against the ring footprint</title>\n"
+                   "<title>shmbox: bandwidth of a process-to-process exchange against the ring "
+                   "footprint</title>\n"
                    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                    "<text x=\"%.0f\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">shmbox walkthrough "
                    "--hierarchy: bandwidth between two processes, by ring footprint</text>\n",
@@ -2034,8 +2135,9 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
         for (size_t i = 0; i < n; i++)
                 fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#1f5fbf\"><title>%s ring, "
                            "%" PRIu64 "-byte messages: %.2f GB/s, %.3f ns/byte</title></circle>\n",
-                        X(log2_u64(pts[i].footprint)), Y(pts[i].gbps), fmt_bytes(b, sizeof(b), pts[i].footprint),
-                        pts[i].message, pts[i].gbps, pts[i].ns_per_byte);
+                        X(log2_u64(pts[i].footprint)), Y(pts[i].gbps),
+                        fmt_bytes(b, sizeof(b), pts[i].footprint), pts[i].message, pts[i].gbps,
+                        pts[i].ns_per_byte);
         fprintf(f, "</svg>\n");
 #undef X
 #undef Y
@@ -2050,7 +2152,8 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
 
 /* One stream through the attached mailbox: the receiver drains, the sender floods. Fills
  * @p's counts and rates. Return: 0; a negative errno (reported). */
-static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us, Point *p) {
+static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us,
+                            Point *p) {
         _cleanup_json_ json_object *fe = NULL, *de = NULL;
         uint64_t warm = 2 * (uint64_t)slots, min_count = 4 * (uint64_t)slots + 16;
         int64_t ns, bytes;
@@ -2166,7 +2269,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
          * CPU polling would only steal the peer's time: the library's default stays. */
         spin_us = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2 ? 200 : 10;
         caches_format(cbuf, sizeof(cbuf), caches, nc);
-        if (jput(record, "caches", caches_json(caches, nc)) < 0 || jput(record, "points", points) < 0 ||
+        if (jput(record, "points", points) < 0 || jput(record, "caches", caches_json(caches, nc)) < 0 ||
             jput_i(record, "spin_us", spin_us) < 0 || jput_i(record, "repetitions", reps) < 0)
                 return -ENOMEM;
 
@@ -2182,15 +2285,17 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 return r;
         }
         if (w->text) {
-                printf("shmboxctl walkthrough --hierarchy: a stream of messages between two processes through rings "
-                       "of %s to %s (2 slots, then more slots of the largest message)\n",
+                printf("shmboxctl walkthrough --hierarchy: a stream of messages between two processes "
+                       "through rings of %s to %s (2 slots, then more slots of the largest message)\n",
                        fmt_bytes(b1, sizeof(b1), first), fmt_bytes(b2, sizeof(b2), fmax));
                 printf("daemon: temporary shmboxd pid %d, socket %s\n", (int)w->daemon_pid, w->socket);
-                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n", nc ? cbuf : "none listed");
+                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n",
+                       nc ? cbuf : "none listed");
                 printf("a waiting process polls up to %u us before it sleeps (shmbox_set_spin)%s\n\n", spin_us,
-                       spin_us > 10 ? ": the table shows copies, not wake-ups" : ": one CPU, so they sleep and wake");
-                printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots", "messages",
-                       "ns/msg", "ns/byte", "GB/s", "fits in");
+                       spin_us > 10 ? ": the table shows copies, not wake-ups"
+                                    : ": one CPU, so they sleep and wake");
+                printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots",
+                       "messages", "ns/msg", "ns/byte", "GB/s", "fits in");
                 fflush(stdout);
         }
         for (uint64_t f = first; f <= fmax && np < HIER_POINTS_MAX; f *= factor) {
@@ -2206,7 +2311,8 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 o = json_object_new_object();
                 if (jappend(points, o) < 0 || jput_i(o, "footprint", (int64_t)p->footprint) < 0 ||
                     jput_i(o, "message", (int64_t)p->message) < 0 || jput_i(o, "slots", p->slots) < 0 ||
-                    jput_i(o, "slot_stride", p->stride) < 0 || jput_i(o, "messages", (int64_t)p->messages) < 0 ||
+                    jput_i(o, "slot_stride", p->stride) < 0 ||
+                    jput_i(o, "messages", (int64_t)p->messages) < 0 ||
                     jput_d(o, "ns_per_message", p->ns_per_message) < 0 ||
                     jput_d(o, "ns_per_byte", p->ns_per_byte) < 0 || jput_d(o, "gbps", p->gbps) < 0 ||
                     jput_s(o, "fits_in", p->fits) < 0)
@@ -2234,9 +2340,10 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
         if (jput_s(record, "plot", w->opt->plot) < 0)
                 return -ENOMEM;
         if (!w->opt->json && np > 0) {
-                printf("%ssummary: %zu sizes; peak %.3f GB/s with a %s ring (%s messages); %.3f GB/s with the "
-                       "largest, %s (%s)%s%s\n",
-                       w->text ? "\n" : "", np, pts[best].gbps, fmt_bytes(b1, sizeof(b1), pts[best].footprint),
+                printf("%ssummary: %zu sizes; peak %.3f GB/s with a %s ring (%s messages); %.3f GB/s "
+                       "with the largest, %s (%s)%s%s\n",
+                       w->text ? "\n" : "", np, pts[best].gbps,
+                       fmt_bytes(b1, sizeof(b1), pts[best].footprint),
                        fmt_bytes(b2, sizeof(b2), pts[best].message), pts[np - 1].gbps,
                        fmt_bytes(cbuf, sizeof(cbuf), pts[np - 1].footprint), pts[np - 1].fits,
                        w->opt->plot ? "; chart: " : "", w->opt->plot ? w->opt->plot : "");
@@ -2260,6 +2367,12 @@ int walkthrough_run(const WalkthroughOptions *opt) {
         static const int stop_signals[3] = { SIGINT, SIGTERM, SIGHUP };
         int r;
 
+        if (jput_s(record, "command", "walkthrough") < 0 ||
+            jput_s(record, "mode", opt->hierarchy ? "hierarchy" : "walkthrough") < 0 ||
+            jput_s(record, "version", shmbox_version()) < 0) {
+                log_error("out of memory");
+                return EXIT_FAILURE;
+        }
         /* No SA_RESTART: a signal interrupts the waits, which then clean up. A closed stdout
          * must not kill us mid-run either: main() reports the failed write at the end. */
         sigemptyset(&sa.sa_mask);
@@ -2267,13 +2380,6 @@ int walkthrough_run(const WalkthroughOptions *opt) {
                 sigaction(stop_signals[i], &sa, &old[i]);
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, &old_pipe);
-
-        if (jput_s(record, "command", "walkthrough") < 0 ||
-            jput_s(record, "mode", opt->hierarchy ? "hierarchy" : "walkthrough") < 0 ||
-            jput_s(record, "version", shmbox_version()) < 0) {
-                log_error("out of memory");
-                return EXIT_FAILURE;
-        }
         if (opt->hierarchy)
                 r = walkthrough_hierarchy(&w, record);
         else {
@@ -2285,7 +2391,8 @@ int walkthrough_run(const WalkthroughOptions *opt) {
                 json_object *d = json_object_new_object();
 
                 if (jput(record, "daemon", d) < 0 || jput_b(d, "temporary", w.temporary) < 0 ||
-                    jput_s(d, "socket", w.socket) < 0 || jput_s(d, "prefix", w.prefix[0] ? w.prefix : NULL) < 0 ||
+                    jput_s(d, "socket", w.socket) < 0 ||
+                    jput_s(d, "prefix", w.prefix[0] ? w.prefix : NULL) < 0 ||
                     jput_s(d, "binary", w.temporary ? w.daemon_bin : NULL) < 0)
                         r = r < 0 ? r : -ENOMEM;
         }
@@ -2302,8 +2409,8 @@ int walkthrough_run(const WalkthroughOptions *opt) {
         if (r < 0)
                 return EXIT_FAILURE;
         if (opt->json) {
-                const char *s = json_object_to_json_string_ext(
-                        record, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+                int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+                const char *s = json_object_to_json_string_ext(record, flags);
 
                 if (!s) {
                         log_error("out of memory");

@@ -492,8 +492,11 @@ static int load_config(Manager *m) {
  * Return: 0; -EINVAL if the file does not parse (the running limits stay; logged).
  */
 int manager_reload(Manager *m) {
-        int r = load_config(m);
+        int r;
 
+        notify_reloading();
+        r = load_config(m);
+        notify_ready(m);
         if (r >= 0)
                 log_info("reloaded %s: max %u mailboxes (%u per uid), %llu bytes per mailbox", m->config.config_path,
                          m->limits.max_mailboxes, m->limits.max_mailboxes_per_uid,

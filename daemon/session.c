@@ -16,6 +16,8 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,6 +43,20 @@ static int peer_pidfd(int fd, pid_t pid) {
                 return -ESRCH;
         pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         return pidfd >= 0 ? pidfd : -errno;
+}
+
+#define PIDFS_MAGIC 0x50494446
+
+/* A pidfd's inode number on pidfs (Linux 6.9+) names its process for the whole boot — also a
+ * peer in another pid namespace, for which the daemon has neither pid nor start time. 0 where
+ * pidfds are anonymous inodes (older kernels), which all look alike. */
+static uint64_t pidfd_inode(int pidfd) {
+        struct statfs sfs;
+        struct stat st;
+
+        if (fstatfs(pidfd, &sfs) < 0 || sfs.f_type != PIDFS_MAGIC || fstat(pidfd, &st) < 0)
+                return 0;
+        return (uint64_t)st.st_ino;
 }
 
 static void session_link(Manager *m, Session *s) {
@@ -128,7 +144,8 @@ int session_new(Manager *m, int fd, Session **ret) {
                         free(s);
                         return r;
                 }
-        }
+        } else
+                s->starttime = pidfd_inode(s->pidfd); /* stands in for the start time of a pid-0 peer */
         {
                 s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, session_died, s);
                 if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
@@ -308,7 +325,7 @@ Attachment *session_take_own(Session *s, uint32_t token) {
 
         if (a)
                 return a;
-        if (s->cred.pid <= 0)
+        if (s->cred.pid < 0 || (s->cred.pid == 0 && s->starttime == 0))
                 return NULL;
         for (Session *o = s->manager->sessions; o; o = o->next) {
                 if (o == s || o->conn || o->cred.pid != s->cred.pid || o->starttime != s->starttime)

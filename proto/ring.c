@@ -39,6 +39,7 @@
 #include "proto/ring.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -206,11 +207,10 @@ static unsigned mask_count(_Atomic uint64_t *mask) {
 }
 
 /* Post @role's semaphore if anyone is recorded as sleeping on it (see the essay above). */
-static void wake(Ring *r, SemRole role) {
-        _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
+static void wake_n(Ring *r, SemRole role, unsigned n);
 
-        if (mask_any(mask))
-                sem_post(r->sem[role]);
+static void wake(Ring *r, SemRole role) {
+        wake_n(r, role, 1);
 }
 
 /* Put the FIFO's one byte in, if a box polls it and it is not there already: a send pays this
@@ -225,12 +225,22 @@ static void fifo_signal(Ring *r) {
 /* Wake up to @n sleepers of @role: one per slot freed, no more than there are sleepers. */
 static void wake_n(Ring *r, SemRole role, unsigned n) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
+        int pending;
 
         if (!mask_any(mask))
                 return;
+        /* A sleeper clears its bit only once it runs again, so every poster until then sees it.
+         * Post only while fewer wake-ups are pending than asked for (sem_getvalue reads the
+         * semaphore's memory, no system call): the count stays near zero instead of piling up,
+         * which would turn every later wait into a spin. A woken waker that finds more work
+         * does it before sleeping again, so one pending wake-up serves a burst. */
         n = MIN(n, mask_count(mask));
-        while (n--)
+        if (sem_getvalue(r->sem[role], &pending) < 0)
+                pending = 0;
+        while (pending < (int)n) {
                 sem_post(r->sem[role]);
+                pending++;
+        }
 }
 
 /* Ring predicates, read without the lock: hints that decide whether to sleep. */
@@ -241,15 +251,52 @@ static bool has_space(const Ring *r) {
         return tail - head != r->geo.slots;
 }
 
+/*
+ * The order rule: readers take the oldest READY slot, except one whose writer still holds an
+ * older slot CLAIMED (a batch or several reservations of one box): one writer's messages are
+ * delivered in the order of their slots. The writers of the CLAIMED slots passed are
+ * remembered (a few; past that the scan stops, which only delays).
+ */
+typedef struct OrderScan {
+        uint32_t blocked[8];
+        unsigned n;
+        bool full;
+} OrderScan;
+
+/* Whether the READY word @w may be taken now; records CLAIMED writers as the scan passes them. */
+static bool order_admits(OrderScan *o, uint64_t w) {
+        uint32_t t = slot_word_token(w);
+
+        if (slot_word_state(w) == SLOT_CLAIMED) {
+                for (unsigned i = 0; i < o->n; i++)
+                        if (o->blocked[i] == t)
+                                return false;
+                if (o->n < ELEMENTSOF(o->blocked))
+                        o->blocked[o->n++] = t;
+                else
+                        o->full = true;
+                return false;
+        }
+        if (slot_word_state(w) != SLOT_READY || o->full)
+                return false;
+        if (t == TOKEN_NONE) /* redelivered by a repair: its writer is long done */
+                return true;
+        for (unsigned i = 0; i < o->n; i++)
+                if (o->blocked[i] == t)
+                        return false;
+        return true;
+}
+
 static bool has_ready(const Ring *r) {
         uint64_t head = atomic_load(&r->hdr->head), tail = atomic_load(&r->hdr->tail);
+        OrderScan o = { .n = 0 };
 
         if (tail - head > r->geo.slots)
                 return true; /* corrupt: let the locked path report it */
-        for (uint64_t p = head; p != tail; p++) {
+        for (uint64_t p = head; p != tail && !o.full; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
-                /* READY, or corrupt: the locked path reports that */
-                if (slot_word_state(w) == SLOT_READY || !slot_word_valid(r, w, p))
+                /* takeable, or corrupt: the locked path reports that */
+                if (!slot_word_valid(r, w, p) || order_admits(&o, w))
                         return true;
         }
         return false;
@@ -269,6 +316,9 @@ static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
                         return true;
                 cpu_relax();
                 if (i % 64 == 0) {
+                        /* let a peer that shares our CPU run: spinning cannot help it */
+                        if (i % 128 == 0)
+                                sched_yield();
                         clock_gettime(CLOCK_MONOTONIC, &now);
                         if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
                             (long)r->spin_ns)
@@ -569,9 +619,11 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         uint64_t head, tail, w = 0;
         SlotHead *s;
         uint32_t got = 0, len;
+        OrderScan o;
         int k;
 
         for (;;) {
+                o = (OrderScan){ .n = 0 };
                 k = ring_enter(r, me, idx, SEM_ITEMS);
                 if (k < 0)
                         return k;
@@ -599,8 +651,11 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
                         }
-                        if (slot_word_state(w) != SLOT_READY)
+                        if (!order_admits(&o, w)) {
+                                if (o.full)
+                                        break;
                                 continue;
+                        }
                         len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
                         if (len > r->geo.slot_size) {
                                 ring_unlock(r, me);

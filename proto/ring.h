@@ -11,7 +11,7 @@
 #include "proto/names.h"
 
 /* The longest single sleep: a missed wake-up costs at most this, never liveness. */
-#define RING_SLICE_NS (250 * 1000 * 1000L)
+#define RING_SLICE_NS (1000 * 1000 * 1000L)
 
 /* A view of one mapped mailbox. All geometry is the validated private copy. */
 typedef struct Ring {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "client/shmbox.h"
@@ -225,6 +226,39 @@ START_TEST(test_every_public_call_works_once)
         ck_assert_uint_eq(info.queued, 0);
         ck_assert_uint_eq(info.sent, 2);
         ck_assert_uint_eq(info.received, 2);
+
+        /* the calls added after the first five: zero-copy, batches, event fd, spin, stat */
+        {
+                struct iovec iov[2] = { { (void *)"b1", 2 }, { (void *)"b2", 2 } }, out[2];
+                char o1[128], o2[128];
+                size_t lens[2];
+                struct shmbox_stat st;
+                const void *data;
+                void *slot;
+
+                ck_assert_int_eq(shmbox_reserve(box, 3, 0, &slot), 0);
+                memcpy(slot, "zc!", 3);
+                ck_assert_int_eq(shmbox_commit(box, slot, 3), 0);
+                ck_assert_int_eq(shmbox_reserve(box, 3, 0, &slot), 0);
+                ck_assert_int_eq(shmbox_abort(box, slot), 0);
+                ck_assert_int_eq(shmbox_peek(box, 0, &data), 3);
+                ck_assert_mem_eq(data, "zc!", 3);
+                ck_assert_int_eq(shmbox_release(box, data), 0);
+                ck_assert_int_eq(shmbox_send_many(box, iov, 2, 0), 2);
+                ck_assert_int_ge(shmbox_fd(box), 0);
+                out[0] = (struct iovec){ o1, sizeof(o1) };
+                out[1] = (struct iovec){ o2, sizeof(o2) };
+                ck_assert_int_eq(shmbox_recv_many(box, out, 2, lens, 0), 2);
+                ck_assert_mem_eq(o2, "b2", 2);
+                ck_assert_int_eq(shmbox_set_spin(box, 0), 0);
+                ck_assert_int_eq(shmbox_stat(box, &st), 0);
+                ck_assert_uint_eq(st.slots, 8);
+                ck_assert_int_eq(shmbox_chmod(c, "api.box_1", 0600, SHMBOX_KEEP), 0);
+                ck_assert_int_eq(shmbox_info(c, "api.box_1", &info), 0);
+                ck_assert_uint_eq(info.mode, 0600);
+                ck_assert_uint_eq(info.sent, 5);
+                ck_assert_int_eq(shmbox_reload(c), 0); /* root may; no config file: defaults */
+        }
 
         ck_assert_int_eq(shmbox_detach(box), 0);
         ck_assert_int_eq(shmbox_info(c, "api.box_1", &info), 0);
