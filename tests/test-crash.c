@@ -492,6 +492,41 @@ START_TEST(test_message_path_is_syscall_free_again_after_a_sleeper_is_killed)
 }
 END_TEST
 
+/* Kills half-way through attach (the daemon granted it, the client had not mapped it yet) and
+ * through detach (unmapped, the daemon not told): the daemon releases either when it sees the
+ * death, and the mailbox goes on. */
+static const char *const attach_points[] = { "attach_half", "detach_half" };
+
+START_TEST(test_a_client_killed_half_way_through_attach_or_detach_is_released)
+{
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        int64_t t0;
+        pid_t pid;
+        int status;
+
+        make_box("halfway", 4);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                dup2(null, STDOUT_FILENO);
+                setenv("SHMBOX_CRASH_AT", attach_points[_i], 1);
+                execl(bin, bin, d.socket, "halfway", "send", "1", "16", (char *)NULL);
+                _exit(127);
+        }
+        status = harness_wait_exit(pid, harness_ms(10000));
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status 0x%x", status);
+        t0 = harness_now_us();
+        printf("crash: %-20s released after %.2f ms\n", attach_points[_i], wait_attached("halfway", 1, t0));
+        if (_i == 1)
+                expect_message("0:", 1000); /* it had sent before detaching */
+        ck_assert_int_eq(shmbox_send(box, "after", 5, 0), 0);
+        expect_message("after", 0);
+        expect_empty();
+        drop_box("halfway");
+}
+END_TEST
+
 static Suite *crash_suite(void) {
         Suite *s = suite_create("crash");
         TCase *tc = tcase_create("a client killed while attached");
@@ -501,6 +536,7 @@ static Suite *crash_suite(void) {
         tcase_set_timeout(tc, 30 * harness_scale());
         tcase_add_test(tc, test_killed_idle_client_is_detached_and_mailbox_keeps_working);
         tcase_add_test(tc, test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock);
+        tcase_add_loop_test(tc, test_a_client_killed_half_way_through_attach_or_detach_is_released, 0, 2);
         tcase_add_test(tc, test_message_path_is_syscall_free_again_after_a_sleeper_is_killed);
         tcase_add_test(tc, test_client_killed_blocked_in_recv_loses_nothing);
         tcase_add_test(tc, test_client_killed_blocked_in_send_frees_its_wait);

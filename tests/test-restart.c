@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,56 @@ START_TEST(test_a_daemon_killed_half_way_through_adoption_adopts_everything_next
 }
 END_TEST
 
+static bool log_has(const char *needle) {
+        char buf[65536];
+        FILE *f = fopen(d.log, "re");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+        if (f)
+                fclose(f);
+        buf[n] = 0;
+        return strstr(buf, needle) != NULL;
+}
+
+/* Adoption trusts nothing it reads: a segment of an unknown layout version and a file the
+ * daemon does not own are reported and kept, never adopted, never deleted. */
+START_TEST(test_adoption_reports_and_keeps_what_it_cannot_trust)
+{
+        char seg[256], alien[256];
+        struct shmbox_info info;
+        int fd;
+
+        create("future", 4);
+        harness_daemon_stop(&d);
+        snprintf(seg, sizeof(seg), "/dev/shm/%s.future", d.prefix);
+        fd = open(seg, O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        {
+                uint32_t version = 99;
+                ck_assert_int_eq(pwrite(fd, &version, sizeof(version), offsetof(MboxHeader, version)), sizeof(version));
+        }
+        close(fd);
+        snprintf(alien, sizeof(alien), "/dev/shm/%s.alien", d.prefix);
+        fd = open(alien, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(fchown(fd, 2004, 2004), 0);
+        close(fd);
+
+        harness_daemon_restart(&d);
+        ck_assert_int_eq(shmbox_info(client, "future", &info), -ENOENT);
+        ck_assert(log_has("not adopting mailbox future (kept as it is)"));
+        ck_assert(log_has(".alien: not a mailbox of this daemon's state"));
+        ck_assert_int_eq(access(seg, F_OK), 0);
+        ck_assert_int_eq(access(alien, F_OK), 0);
+        /* ours to clean up, not the daemon's */
+        ck_assert_int_eq(unlink(alien), 0);
+        ck_assert_int_eq(unlink(seg), 0);
+        harness_daemon_stop(&d);
+        harness_sweep(d.prefix);
+        harness_daemon_restart(&d);
+}
+END_TEST
+
 static Suite *restart_suite(void) {
         Suite *s = suite_create("restart");
         TCase *tc = tcase_create("the daemon killed");
@@ -357,6 +408,7 @@ static Suite *restart_suite(void) {
         tcase_add_test(tp, test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart);
         tcase_add_test(tp, test_a_daemon_killed_in_a_repair_is_taken_over_at_restart);
         tcase_add_test(tp, test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time);
+        tcase_add_test(tp, test_adoption_reports_and_keeps_what_it_cannot_trust);
         suite_add_tcase(s, tp);
         return s;
 }
