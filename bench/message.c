@@ -54,8 +54,9 @@ static inline uint64_t get64(const uint8_t *p) {
  */
 void msg_fill(void *buf, size_t len, uint32_t sender, uint64_t seq) {
         uint8_t *p = buf;
-        MsgHead h = { .seq = seq, .sender = sender, .len = (uint32_t)len,
-                      .check = head_check(seq, sender, (uint32_t)len) };
+        MsgHead h = {
+                .seq = seq, .sender = sender, .len = (uint32_t)len, .check = head_check(seq, sender, (uint32_t)len)
+        };
 
         memcpy(p, &h, sizeof(h));
         for (size_t o = MSG_PAGE; o + 16 <= len; o += MSG_PAGE)

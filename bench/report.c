@@ -5,7 +5,8 @@
  * row per figure, one column per transport, and shmbox's ratio to each alternative (pipe, Unix
  * socket, mq, naive ring); where the zero-copy or batch calls of shmbox have a value, a sub-row
  * gives their ratios too. Ratios within one run are what to compare: the machine's speed
- * changes between runs.
+ * changes between runs. The JSON also lists each repetition's value (in ascending order), so a
+ * figure that flips between two modes shows as such.
  */
 #include "config.h"
 
@@ -50,13 +51,10 @@ static Figure figs[_FIG_MAX];
 
 /* The table's rows, in order; the JSON has every figure. */
 static const unsigned table_rows[] = {
-        FIG_TPUT_MSGS + 0, FIG_TPUT_MBS + 0, FIG_TPUT_MSGS + 1, FIG_TPUT_MBS + 1,
-        FIG_TPUT_MSGS + 2, FIG_TPUT_MBS + 2, FIG_TPUT_MSGS + 3, FIG_TPUT_MBS + 3,
-        FIG_RTT_OTHER + 0, FIG_RTT_OTHER + 1, FIG_RTT_OTHER + 2,
-        FIG_RTT_SAME + 0, FIG_RTT_SAME + 1, FIG_RTT_SAME + 2,
-        FIG_MPMC, FIG_MPMC_RATIO,
-        FIG_CPU_SEND + 0, FIG_CPU_RECV + 0, FIG_CPU_SEND + 3, FIG_CPU_RECV + 3,
-        FIG_IDLE,
+        FIG_TPUT_MSGS + 0, FIG_TPUT_MBS + 0, FIG_TPUT_MSGS + 1, FIG_TPUT_MBS + 1,  FIG_TPUT_MSGS + 2, FIG_TPUT_MBS + 2,
+        FIG_TPUT_MSGS + 3, FIG_TPUT_MBS + 3, FIG_RTT_OTHER + 0, FIG_RTT_OTHER + 1, FIG_RTT_OTHER + 2, FIG_RTT_SAME + 0,
+        FIG_RTT_SAME + 1,  FIG_RTT_SAME + 2, FIG_MPMC,          FIG_MPMC_RATIO,    FIG_CPU_SEND + 0,  FIG_CPU_RECV + 0,
+        FIG_CPU_SEND + 3,  FIG_CPU_RECV + 3, FIG_IDLE,
 };
 
 /* The columns shmbox is divided by, and the shmbox calls whose ratios are shown. */
@@ -204,12 +202,8 @@ static void fmt_value(char *buf, size_t size, Unit u, double v) {
                 else
                         snprintf(buf, size, "%.1f k", v / 1e3);
                 break;
-        case UNIT_MBS:
-                fmt_thousands(buf, size, v);
-                break;
-        case UNIT_US:
-                snprintf(buf, size, v < 10 ? "%.2f us" : v < 100 ? "%.1f us" : "%.0f us", v);
-                break;
+        case UNIT_MBS: fmt_thousands(buf, size, v); break;
+        case UNIT_US: snprintf(buf, size, v < 10 ? "%.2f us" : v < 100 ? "%.1f us" : "%.0f us", v); break;
         case UNIT_NS:
                 if (v >= 10000)
                         snprintf(buf, size, "%.1f us", v / 1e3);
@@ -222,9 +216,7 @@ static void fmt_value(char *buf, size_t size, Unit u, double v) {
                 else
                         snprintf(buf, size, "%.0f us", v);
                 break;
-        case UNIT_RATIO:
-                snprintf(buf, size, "%.2fx", v);
-                break;
+        case UNIT_RATIO: snprintf(buf, size, "%.2fx", v); break;
         }
 }
 
@@ -264,8 +256,8 @@ void report_print_table(const ReportInfo *info) {
         char buf[32];
 
         uname(&u);
-        printf("shmbox-bench %s: %ld CPUs, Linux %s; median of %u; each side in its own process\n\n",
-               shmbox_version(), sysconf(_SC_NPROCESSORS_ONLN), u.release, info->reps);
+        printf("shmbox-bench %s: %ld CPUs, Linux %s; median of %u; each side in its own process\n\n", shmbox_version(),
+               sysconf(_SC_NPROCESSORS_ONLN), u.release, info->reps);
         printf("%-34s", "figure");
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                 if (shown(t)) {
@@ -323,11 +315,15 @@ void report_print_table(const ReportInfo *info) {
         }
         printf(".\n");
         printf("%u ms per throughput and 4x4 run, %u ms per latency run; round trips pinned to CPUs %d "
-               "and %d; shmbox spin: ", info->duration_ms, info->rtt_ms, info->cpus[0], info->cpus[1]);
+               "and %d; shmbox spin: ",
+               info->duration_ms, info->rtt_ms, info->cpus[0], info->cpus[1]);
         if (info->spin_us < 0)
                 printf("the library's default.\n");
         else
                 printf("%d us (--spin).\n", info->spin_us);
+        if (info->crash_points)
+                printf("This build has the crash points compiled in (--enable-crash-points): shmbox's figures "
+                       "include their cost.\n");
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
 }
 
@@ -349,8 +345,9 @@ void report_print_json(const ReportInfo *info) {
         printf("  \"cpus\": %ld,\n  \"kernel\": \"%s\",\n", sysconf(_SC_NPROCESSORS_ONLN), u.release);
         printf("  \"reps\": %u,\n  \"quick\": %s,\n  \"duration_ms\": %u,\n  \"rtt_duration_ms\": %u,\n"
                "  \"idle_s\": %u,\n  \"depth\": %u,\n  \"pinned_cpus\": [%d, %d],\n  \"spin_us\": %d,\n",
-               info->reps, info->quick ? "true" : "false", info->duration_ms, info->rtt_ms, info->idle_s,
-               info->depth, info->cpus[0], info->cpus[1], info->spin_us);
+               info->reps, info->quick ? "true" : "false", info->duration_ms, info->rtt_ms, info->idle_s, info->depth,
+               info->cpus[0], info->cpus[1], info->spin_us);
+        printf("  \"crash_points\": %s,\n", info->crash_points ? "true" : "false");
         printf("  \"mq_depth\": {");
         for (unsigned i = 0; i < REPORT_SIZES; i++)
                 printf("%s\"%zu\": %u", i ? ", " : "", report_sizes[i], info->mq_depth[i]);
@@ -368,6 +365,15 @@ void report_print_json(const ReportInfo *info) {
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
                         printf("%s\"%s\": ", t ? ", " : "", transport_name(t));
                         json_number(fg->value[t]);
+                }
+                printf("},\n     \"reps\": {");
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                        printf("%s\"%s\": [", t ? ", " : "", transport_name(t));
+                        for (unsigned i = 0; i < fg->nrep[t]; i++) {
+                                printf("%s", i ? ", " : "");
+                                json_number(fg->rep[t][i]);
+                        }
+                        printf("]");
                 }
                 printf("},\n     \"notes\": {");
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)

@@ -27,7 +27,7 @@ enum {
         FIG_RTT_OTHER = FIG_CPU_RECV + REPORT_SIZES, /* then p99, p99.9 */
         FIG_RTT_SAME = FIG_RTT_OTHER + 3,            /* then p99, p99.9 */
         FIG_MPMC = FIG_RTT_SAME + 3,
-        FIG_MPMC_RATIO,                              /* derived: 4x4 / 1x1 */
+        FIG_MPMC_RATIO, /* derived: 4x4 / 1x1 */
         FIG_IDLE,
         _FIG_MAX,
 };
@@ -37,9 +37,10 @@ typedef struct ReportInfo {
         unsigned reps, duration_ms, rtt_ms, idle_s, depth;
         bool quick;
         int cpus[2];
-        int spin_us;                         /* -1: the library's default */
-        unsigned mq_depth[REPORT_SIZES];     /* 0: no queue of that size was made */
-        const char *mq_limits;               /* how the mq limits were treated, in words */
+        int spin_us;                     /* -1: the library's default */
+        unsigned mq_depth[REPORT_SIZES]; /* 0: no queue of that size was made */
+        const char *mq_limits;           /* how the mq limits were treated, in words */
+        bool crash_points;               /* built with --enable-crash-points: they cost */
         unsigned failures;
 } ReportInfo;
 

@@ -28,8 +28,9 @@
  * another user a queue that does not fit is reported as "(limits)".
  *
  * Beside shmbox_send/shmbox_recv, two more columns show shmbox's other calls: zero-copy
- * (reserve/commit, peek/release; the message is written and checked in its slot) in the
- * one-way and 4x4 runs, and batches (send_many/recv_many) in the one-way runs.
+ * (reserve/commit, peek/release: the sender fills the whole slot, the receiver checks it and
+ * reads all of it in place, so each side still touches every byte once)
+ * in the one-way and 4x4 runs, and batches (send_many/recv_many) in the one-way runs.
  *
  * --callgrind-pair N does N send+recv pairs of 64 B in one process, for callgrind's stable
  * instruction count (bench/callgrind.sh, make bench-callgrind).
@@ -55,6 +56,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,8 +69,8 @@
 #include "client/shmbox.h"
 #include "proto/util.h"
 
-#define DEPTH 64          /* messages a channel holds (shmbox slots, mq maxmsg, naive slots) */
-#define MPMC_N 4          /* 4 senders x 4 receivers */
+#define DEPTH 64 /* messages a channel holds (shmbox slots, mq maxmsg, naive slots) */
+#define MPMC_N 4 /* 4 senders x 4 receivers */
 #define RTT_SIZE 64
 #define REPS_MAX 25
 #define MAX_MAILBOX_BYTES "4294967296"
@@ -120,8 +122,7 @@ static struct {
         char mq_saved[2][24], mq_wrote[2][24];
 } undo;
 
-static const char *const mq_limit_files[2] = { "/proc/sys/fs/mqueue/msg_max",
-                                               "/proc/sys/fs/mqueue/msgsize_max" };
+static const char *const mq_limit_files[2] = { "/proc/sys/fs/mqueue/msg_max", "/proc/sys/fs/mqueue/msgsize_max" };
 
 /* --- small helpers ------------------------------------------------------------------------- */
 
@@ -303,8 +304,7 @@ static int daemon_start(void) {
         int n = 0, status;
         pid_t pid;
 
-        snprintf(undo.dir, sizeof(undo.dir), "%s/shmboxbench.XXXXXX",
-                 tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+        snprintf(undo.dir, sizeof(undo.dir), "%s/shmboxbench.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
         if (!mkdtemp(undo.dir)) {
                 fprintf(stderr, "shmbox-bench: mkdtemp %s: %m\n", undo.dir);
                 undo.dir[0] = '\0';
@@ -404,8 +404,7 @@ static unsigned daemon_stop(void) {
         }
         left = sweep("/dev/shm", arg_prefix, 0);
         if (left)
-                fprintf(stderr, "shmbox-bench: removed %u object(s) of prefix %s left in /dev/shm\n",
-                        left, arg_prefix);
+                fprintf(stderr, "shmbox-bench: removed %u object(s) of prefix %s left in /dev/shm\n", left, arg_prefix);
         mq_unlink_ours(arg_prefix);
         if (undo.dir[0]) {
                 sweep(undo.dir, NULL, 1);
@@ -418,10 +417,10 @@ static unsigned daemon_stop(void) {
 /* --- the measurements ------------------------------------------------------------------------ */
 
 static TransportEnv env;
-static unsigned mq_depth = DEPTH;                /* asked for: DEPTH, or msg_max if lower */
-static unsigned mq_depth_used[REPORT_SIZES];     /* got: fewer where RLIMIT_MSGQUEUE is tight */
+static unsigned mq_depth = DEPTH;            /* asked for: DEPTH, or msg_max if lower */
+static unsigned mq_depth_used[REPORT_SIZES]; /* got: fewer where RLIMIT_MSGQUEUE is tight */
 static const char *mq_limits = "fs.mqueue sysctls as they are: not root";
-static int cpus[2] = { -1, -1 };                 /* the CPUs round trips are pinned to */
+static int cpus[2] = { -1, -1 }; /* the CPUs round trips are pinned to */
 static unsigned failures;
 
 static unsigned size_index(size_t size) {
@@ -478,8 +477,7 @@ static void measure_tput(unsigned si, TransportId t) {
         Channel *ch = NULL;
         char what[64];
         RunResult res;
-        Run r = { .what = what, .n = 2, .size = size, .senders = 1,
-                  .duration_ns = (int64_t)arg_duration_ms * 1000000 };
+        Run r = { .what = what, .n = 2, .size = size, .senders = 1, .duration_ns = (int64_t)arg_duration_ms * 1000000 };
 
         if (make_channels(t, 1, size, &ch, fs, ELEMENTSOF(fs)) < 0)
                 return;
@@ -498,8 +496,7 @@ static void measure_tput(unsigned si, TransportId t) {
                         channel_free(ch);
                         return;
                 }
-                fprintf(stderr, "shmbox-bench: %s: sent %" PRIu64 ", received %" PRIu64 "\n", what, tx->msgs,
-                        rx->msgs);
+                fprintf(stderr, "shmbox-bench: %s: sent %" PRIu64 ", received %" PRIu64 "\n", what, tx->msgs, rx->msgs);
         }
         failures++;
         note_all(fs, ELEMENTSOF(fs), t, NOTE_ERROR);
@@ -514,7 +511,10 @@ static void measure_mpmc(TransportId t) {
         int64_t end = 0;
         char what[64];
         RunResult res;
-        Run r = { .what = what, .n = 2 * MPMC_N, .size = 64, .senders = MPMC_N,
+        Run r = { .what = what,
+                  .n = 2 * MPMC_N,
+                  .size = 64,
+                  .senders = MPMC_N,
                   .duration_ns = (int64_t)arg_duration_ms * 1000000 };
 
         if (make_channels(t, 1, r.size, &ch, fs, 1) < 0)
@@ -534,8 +534,10 @@ static void measure_mpmc(TransportId t) {
                         sum += res.out[i].seqsum[s];
                 }
                 if (count != n || sum != (n ? n * (n - 1) / 2 : 0)) {
-                        fprintf(stderr, "shmbox-bench: %s: sender %u sent %" PRIu64 ", the receivers got %" PRIu64
-                                        " (or not each one once)\n", what, s, n, count);
+                        fprintf(stderr,
+                                "shmbox-bench: %s: sender %u sent %" PRIu64 ", the receivers got %" PRIu64
+                                " (or not each one once)\n",
+                                what, s, n, count);
                         goto fail;
                 }
                 total += n;
@@ -558,9 +560,13 @@ static void measure_rtt(bool same_cpu, TransportId t) {
         Channel *ch[2] = {};
         char what[64];
         RunResult res;
-        Run r = { .what = what, .n = 2, .size = RTT_SIZE, .senders = 1,
+        Run r = { .what = what,
+                  .n = 2,
+                  .size = RTT_SIZE,
+                  .senders = 1,
                   .duration_ns = (int64_t)arg_rtt_ms * 1000000,
-                  .warmup = arg_quick ? 20 : 200, .min_samples = arg_quick ? 200 : 2000 };
+                  .warmup = arg_quick ? 20 : 200,
+                  .min_samples = arg_quick ? 200 : 2000 };
 
         if (!same_cpu && cpus[1] < 0) {
                 note_all(fs, 3, t, NOTE_ONE_CPU);
@@ -653,7 +659,8 @@ static void measure_all(void) {
                         for (unsigned rep = 0; rep < arg_reps; rep++)
                                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                                         if (takes_part(t, GROUP_RTT)) {
-                                                progress(same ? "round trip, same CPU" : "round trip, other CPU", t, rep);
+                                                progress(same ? "round trip, same CPU" : "round trip, other CPU", t,
+                                                         rep);
                                                 measure_rtt(same, t);
                                         }
         if (arg_groups & GROUP_IDLE) {
@@ -686,6 +693,57 @@ static __attribute__((noinline)) int pairs_shmbox(shmbox *box, uint8_t *buf, uns
         return 0;
 }
 
+static __attribute__((noinline)) int pairs_zerocopy(shmbox *box, unsigned long n) {
+        const void *data;
+        uint64_t seq;
+        uint32_t sender;
+        void *slot;
+
+        for (unsigned long i = 0; i < n; i++) {
+                int r = shmbox_reserve(box, 64, -1, &slot);
+                if (r < 0)
+                        return r;
+                msg_fill(slot, 64, 0, i);
+                r = shmbox_commit(box, slot, 64);
+                if (r < 0)
+                        return r;
+                ssize_t k = shmbox_peek(box, -1, &data);
+                if (k < 0)
+                        return (int)k;
+                if (k != 64 || msg_check(data, 64, &sender, &seq) < 0 || seq != i)
+                        return -EBADMSG;
+                r = shmbox_release(box, data);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* @n messages in batches of TRANSPORT_BATCH_N (n is rounded up to whole batches) */
+static __attribute__((noinline)) int pairs_batch(shmbox *box, uint8_t *bufs, unsigned long n) {
+        struct iovec iov[TRANSPORT_BATCH_N];
+        size_t lens[TRANSPORT_BATCH_N];
+        uint64_t seq;
+        uint32_t sender;
+
+        for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
+                iov[i] = (struct iovec){ bufs + 64 * i, 64 };
+        for (unsigned long i = 0; i < n; i += TRANSPORT_BATCH_N) {
+                for (unsigned j = 0; j < TRANSPORT_BATCH_N; j++)
+                        msg_fill(iov[j].iov_base, 64, 0, i + j);
+                int r = shmbox_send_many(box, iov, TRANSPORT_BATCH_N, -1);
+                if (r != TRANSPORT_BATCH_N)
+                        return r < 0 ? r : -EPROTO;
+                ssize_t k = shmbox_recv_many(box, iov, TRANSPORT_BATCH_N, lens, -1);
+                if (k != TRANSPORT_BATCH_N)
+                        return k < 0 ? (int)k : -EPROTO;
+                for (unsigned j = 0; j < TRANSPORT_BATCH_N; j++)
+                        if (lens[j] != 64 || msg_check(iov[j].iov_base, 64, &sender, &seq) < 0 || seq != i + j)
+                                return -EBADMSG;
+        }
+        return 0;
+}
+
 static __attribute__((noinline)) int pairs_naive(NaiveRing *ring, uint8_t *buf, unsigned long n) {
         uint64_t seq;
         uint32_t sender;
@@ -704,14 +762,25 @@ static __attribute__((noinline)) int pairs_naive(NaiveRing *ring, uint8_t *buf, 
         return 0;
 }
 
+/* --callgrind-pair N: N send+recv pairs of 64 B in this process, through shmbox (or, with
+ * --only, its zero-copy or batch calls, or the naive ring). */
 static int callgrind_main(void) {
-        uint8_t buf[64] = {};
-        bool naive = arg_transport[TRANSPORT_NAIVE] && !arg_transport[TRANSPORT_SHMBOX];
+        static uint8_t buf[64 * TRANSPORT_BATCH_N];
+        TransportId t = TRANSPORT_SHMBOX;
         unsigned long n = arg_callgrind_pairs;
         int64_t t0, t1;
         int r;
 
-        if (naive) {
+        for (int i = _TRANSPORT_MAX - 1; i >= 0; i--)
+                if (arg_transport[i])
+                        t = i;
+        if (t != TRANSPORT_SHMBOX && t != TRANSPORT_ZEROCOPY && t != TRANSPORT_BATCH && t != TRANSPORT_NAIVE) {
+                fprintf(stderr, "shmbox-bench: --callgrind-pair: shmbox, zerocopy, batch or naive\n");
+                return 2;
+        }
+        if (t == TRANSPORT_BATCH)
+                n = (n + TRANSPORT_BATCH_N - 1) / TRANSPORT_BATCH_N * TRANSPORT_BATCH_N;
+        if (t == TRANSPORT_NAIVE) {
                 NaiveRing *ring = NULL;
                 char name[64];
 
@@ -742,7 +811,9 @@ static int callgrind_main(void) {
                         r = shmbox_set_spin(box, (unsigned)arg_spin_us);
                 t0 = now_ns();
                 if (r == 0)
-                        r = pairs_shmbox(box, buf, n);
+                        r = t == TRANSPORT_ZEROCOPY ? pairs_zerocopy(box, n)
+                            : t == TRANSPORT_BATCH  ? pairs_batch(box, buf, n)
+                                                    : pairs_shmbox(box, buf, n);
                 t1 = now_ns();
                 shmbox_detach(box);
                 if (c)
@@ -755,9 +826,9 @@ static int callgrind_main(void) {
                 fprintf(stderr, "shmbox-bench: callgrind pairs: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
-        printf("%lu send+recv pairs of 64 B through %s in one process, %.0f ns per pair "
+        printf("pairs: %lu send+recv pairs of 64 B through %s in one process, %.0f ns per pair "
                "(wall clock; meaningless under valgrind)\n",
-               n, naive ? "the naive ring" : "shmbox", n ? (double)(t1 - t0) / (double)n : 0.0);
+               n, transport_name(t), n ? (double)(t1 - t0) / (double)n : 0.0);
         return EXIT_SUCCESS;
 }
 
@@ -781,8 +852,9 @@ static void help(void) {
                "  --cpus A,B             the CPUs round trips are pinned to (default: the first two)\n"
                "  --spin US              shmbox_set_spin() on every shmbox end (default: the library's)\n"
                "  --prefix NAME          object prefix (default shmboxbench<pid>)\n"
-               "  --callgrind-pair N     do N send+recv pairs of 64 B in one process and exit\n"
-               "                         (for valgrind --tool=callgrind; see bench/callgrind.sh)\n"
+               "  --callgrind-pair N     do N send+recv pairs of 64 B in one process and exit (with\n"
+               "                         --only zerocopy, batch or naive: through those calls); for\n"
+               "                         valgrind --tool=callgrind, see bench/callgrind.sh\n"
                "  -h, --help             show this help and exit\n\n"
                "Exit status: 0 when every message was checked and every measurement ran; 1 otherwise;\n"
                "2 for a usage error.\n");
@@ -853,43 +925,46 @@ static int parse_sizes(const char *list) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_SHMBOXD = 0x100, ARG_JSON, ARG_QUICK, ARG_ONLY, ARG_REPS, ARG_DURATION, ARG_RTT,
-               ARG_IDLE, ARG_CPUS, ARG_SPIN, ARG_PREFIX, ARG_CALLGRIND, ARG_SIZES };
-        static const struct option options[] = {
-                { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
-                { "json", no_argument, NULL, ARG_JSON },
-                { "quick", no_argument, NULL, ARG_QUICK },
-                { "only", required_argument, NULL, ARG_ONLY },
-                { "reps", required_argument, NULL, ARG_REPS },
-                { "duration", required_argument, NULL, ARG_DURATION },
-                { "rtt-duration", required_argument, NULL, ARG_RTT },
-                { "idle-seconds", required_argument, NULL, ARG_IDLE },
-                { "cpus", required_argument, NULL, ARG_CPUS },
-                { "spin", required_argument, NULL, ARG_SPIN },
-                { "prefix", required_argument, NULL, ARG_PREFIX },
-                { "callgrind-pair", required_argument, NULL, ARG_CALLGRIND },
-                { "sizes", required_argument, NULL, ARG_SIZES },
-                { "help", no_argument, NULL, 'h' },
-                {}
+        enum {
+                ARG_SHMBOXD = 0x100,
+                ARG_JSON,
+                ARG_QUICK,
+                ARG_ONLY,
+                ARG_REPS,
+                ARG_DURATION,
+                ARG_RTT,
+                ARG_IDLE,
+                ARG_CPUS,
+                ARG_SPIN,
+                ARG_PREFIX,
+                ARG_CALLGRIND,
+                ARG_SIZES
         };
+        static const struct option options[] = { { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
+                                                 { "json", no_argument, NULL, ARG_JSON },
+                                                 { "quick", no_argument, NULL, ARG_QUICK },
+                                                 { "only", required_argument, NULL, ARG_ONLY },
+                                                 { "reps", required_argument, NULL, ARG_REPS },
+                                                 { "duration", required_argument, NULL, ARG_DURATION },
+                                                 { "rtt-duration", required_argument, NULL, ARG_RTT },
+                                                 { "idle-seconds", required_argument, NULL, ARG_IDLE },
+                                                 { "cpus", required_argument, NULL, ARG_CPUS },
+                                                 { "spin", required_argument, NULL, ARG_SPIN },
+                                                 { "prefix", required_argument, NULL, ARG_PREFIX },
+                                                 { "callgrind-pair", required_argument, NULL, ARG_CALLGRIND },
+                                                 { "sizes", required_argument, NULL, ARG_SIZES },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 {} };
         bool reps_set = false, dur_set = false, rtt_set = false, idle_set = false, only_set = false;
         unsigned long v;
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_SHMBOXD:
-                        arg_shmboxd = optarg;
-                        break;
-                case ARG_JSON:
-                        arg_json = true;
-                        break;
-                case ARG_QUICK:
-                        arg_quick = true;
-                        break;
+                case 'h': help(); return 0;
+                case ARG_SHMBOXD: arg_shmboxd = optarg; break;
+                case ARG_JSON: arg_json = true; break;
+                case ARG_QUICK: arg_quick = true; break;
                 case ARG_ONLY:
                         if (parse_only(optarg) < 0) {
                                 fprintf(stderr, "shmbox-bench: --only: unknown name in \"%s\"\n", optarg);
@@ -949,11 +1024,10 @@ static int parse_argv(int argc, char **argv) {
                                 goto bad;
                         arg_callgrind_pairs = v;
                         break;
-                default:
-                        return -EINVAL;
+                default: return -EINVAL;
                 }
                 continue;
-bad:
+        bad:
                 fprintf(stderr, "shmbox-bench: invalid value \"%s\"; see --help\n", optarg);
                 return -EINVAL;
         }
@@ -1105,8 +1179,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "shmbox-bench: connect: %s\n", shmbox_strerror(r));
                 failures++;
         } else {
-                env = (TransportEnv){ .socket = daemon_socket, .prefix = arg_prefix, .client = client,
-                                      .spin_us = arg_spin_us };
+                env = (TransportEnv){
+                        .socket = daemon_socket, .prefix = arg_prefix, .client = client, .spin_us = arg_spin_us
+                };
                 measure_all();
         }
         shmbox_disconnect(client);
@@ -1122,16 +1197,28 @@ int main(int argc, char **argv) {
         else
                 snprintf(limits, sizeof(limits), "%s; RLIMIT_MSGQUEUE %llu bytes", mq_limits,
                          (unsigned long long)rl.rlim_cur);
-        ReportInfo info = { .reps = arg_reps, .duration_ms = arg_duration_ms, .rtt_ms = arg_rtt_ms,
-                            .idle_s = arg_idle_s, .depth = DEPTH, .quick = arg_quick,
-                            .cpus = { cpus[0], cpus[1] }, .spin_us = arg_spin_us, .mq_limits = limits,
-                            .failures = failures };
+        ReportInfo info = {
+                .reps = arg_reps,
+                .duration_ms = arg_duration_ms,
+                .rtt_ms = arg_rtt_ms,
+                .idle_s = arg_idle_s,
+                .depth = DEPTH,
+                .quick = arg_quick,
+                .cpus = { cpus[0], cpus[1] },
+                .spin_us = arg_spin_us,
+                .mq_limits = limits,
+                .failures = failures,
+#ifdef SHMBOX_CRASH_POINTS
+                .crash_points = true,
+#endif
+        };
         memcpy(info.mq_depth, mq_depth_used, sizeof(info.mq_depth));
         report_finish();
         if (arg_json)
                 report_print_json(&info);
         else
                 report_print_table(&info);
+        fflush(stdout); /* the table first, then the verdict */
         if (failures)
                 fprintf(stderr, "shmbox-bench: %u measurement(s) failed; see the messages above\n", failures);
         return failures ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -56,10 +56,10 @@ static const struct {
         const char *name, *title;
 } transports[_TRANSPORT_MAX] = {
         [TRANSPORT_SHMBOX] = { "shmbox", "shmbox_send/shmbox_recv: copy in, copy out" },
-        [TRANSPORT_ZEROCOPY] = { "zerocopy", "shmbox_reserve/commit and shmbox_peek/release: written and "
-                                             "checked in the slot" },
-        [TRANSPORT_BATCH] = { "batch", "shmbox_send_many/recv_many, " STRINGIFY(TRANSPORT_BATCH_N)
-                                       " messages a call (copy in, copy out)" },
+        [TRANSPORT_ZEROCOPY] = { "zerocopy", "shmbox_reserve/commit, shmbox_peek/release: the sender fills "
+                                             "the slot (memset), the receiver reads all of it in place" },
+        [TRANSPORT_BATCH] = { "batch", "shmbox_send_many/recv_many, " STRINGIFY(
+                                               TRANSPORT_BATCH_N) " messages a call (copy in, copy out)" },
         [TRANSPORT_PIPE] = { "pipe", "pipe" },
         [TRANSPORT_UNIX] = { "unix", "Unix stream socket" },
         [TRANSPORT_MQ] = { "mq", "POSIX mq" },
@@ -93,8 +93,7 @@ int transport_from_name(const char *name) {
  *         system's limits do not allow the channel (POSIX mq: msgsize_max, or not even one
  *         message within RLIMIT_MSGQUEUE); another negative errno.
  */
-int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth,
-                Channel **ret) {
+int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth, Channel **ret) {
         Channel *c;
         int r = 0;
 
@@ -159,8 +158,7 @@ int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_s
                 if (r < 0)
                         c->name[0] = '\0';
                 break;
-        default:
-                r = -EINVAL;
+        default: r = -EINVAL;
         }
         if (r < 0) {
                 c->name[0] = '\0';
@@ -238,11 +236,8 @@ int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoi
                 if (e->mq == (mqd_t)-1)
                         r = -errno;
                 break;
-        case TRANSPORT_NAIVE:
-                r = naive_open(c->name, &e->naive);
-                break;
-        default:
-                r = -EINVAL;
+        case TRANSPORT_NAIVE: r = naive_open(c->name, &e->naive); break;
+        default: r = -EINVAL;
         }
         if (r < 0) {
                 endpoint_free(e);
@@ -314,8 +309,7 @@ int endpoint_send(Endpoint *e, const void *buf, size_t len) {
         switch (e->t) {
         case TRANSPORT_SHMBOX:
         case TRANSPORT_ZEROCOPY:
-        case TRANSPORT_BATCH:
-                return shmbox_send(e->box, buf, len, -1);
+        case TRANSPORT_BATCH: return shmbox_send(e->box, buf, len, -1);
         case TRANSPORT_PIPE:
         case TRANSPORT_UNIX:
                 if (len != e->size)
@@ -326,10 +320,8 @@ int endpoint_send(Endpoint *e, const void *buf, size_t len) {
                         if (errno != EINTR)
                                 return -errno;
                 return 0;
-        case TRANSPORT_NAIVE:
-                return naive_send(e->naive, buf, len);
-        default:
-                return -EINVAL;
+        case TRANSPORT_NAIVE: return naive_send(e->naive, buf, len);
+        default: return -EINVAL;
         }
 }
 
@@ -348,8 +340,7 @@ ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
         switch (e->t) {
         case TRANSPORT_SHMBOX:
         case TRANSPORT_ZEROCOPY:
-        case TRANSPORT_BATCH:
-                return shmbox_recv(e->box, buf, cap, timeout_ms);
+        case TRANSPORT_BATCH: return shmbox_recv(e->box, buf, cap, timeout_ms);
         case TRANSPORT_PIPE:
         case TRANSPORT_UNIX:
                 if (timeout_ms >= 0) {
@@ -380,10 +371,8 @@ ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
                                             : mq_receive(e->mq, buf, cap, NULL);
                 while (n < 0 && errno == EINTR);
                 return n < 0 ? -errno : n;
-        case TRANSPORT_NAIVE:
-                return naive_recv(e->naive, buf, cap, timeout_ms);
-        default:
-                return -EINVAL;
+        case TRANSPORT_NAIVE: return naive_recv(e->naive, buf, cap, timeout_ms);
+        default: return -EINVAL;
         }
 }
 

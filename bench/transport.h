@@ -21,10 +21,10 @@ typedef enum TransportId {
 
 /* What the transports need from the driver. */
 typedef struct TransportEnv {
-        const char *socket;     /* shmboxd's socket: each worker connects on its own */
-        const char *prefix;     /* every named object is "<prefix>-..." (shmboxd: "<prefix>.") */
-        shmbox_client *client;  /* the driver's connection, for create and destroy */
-        int spin_us;            /* shmbox_set_spin() on every shmbox end; -1: the default */
+        const char *socket;    /* shmboxd's socket: each worker connects on its own */
+        const char *prefix;    /* every named object is "<prefix>-..." (shmboxd: "<prefix>.") */
+        shmbox_client *client; /* the driver's connection, for create and destroy */
+        int spin_us;           /* shmbox_set_spin() on every shmbox end; -1: the default */
 } TransportEnv;
 
 typedef struct Channel Channel;   /* one direction, made by the driver before workers fork */
@@ -37,8 +37,7 @@ const char *transport_name(TransportId t);
 const char *transport_title(TransportId t);
 int transport_from_name(const char *name);
 
-int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth,
-                Channel **ret);
+int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth, Channel **ret);
 TransportId channel_transport(const Channel *c);
 unsigned channel_depth(const Channel *c);
 Channel *channel_free(Channel *c);

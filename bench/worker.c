@@ -129,7 +129,34 @@ static void do_recv(const Run *run, Endpoint *e, uint8_t *buf, WorkerOut *o) {
                 ;
 }
 
-/* Zero-copy: the message is written in its slot and checked in its slot. */
+/* Read every byte of a message in place, as an application that consumes it would: 64 bytes a
+ * step in four independent 16-byte lanes, so that it runs at the speed of memory. */
+static uint64_t touch(const void *data, size_t len) {
+        typedef uint64_t v2 __attribute__((vector_size(16)));
+        const uint8_t *p = data;
+        v2 a = {}, b = {}, c = {}, d = {}, t;
+        uint64_t x = 0;
+        size_t i = 0;
+
+        for (; i + 64 <= len; i += 64) {
+                memcpy(&t, p + i, 16);
+                a ^= t;
+                memcpy(&t, p + i + 16, 16);
+                b ^= t;
+                memcpy(&t, p + i + 32, 16);
+                c ^= t;
+                memcpy(&t, p + i + 48, 16);
+                d ^= t;
+        }
+        for (; i < len; i++)
+                x ^= p[i];
+        a ^= b ^ c ^ d;
+        return x ^ a[0] ^ a[1];
+}
+
+/* Zero-copy: the sender produces the whole message in its slot (a memset: writes only, where
+ * the copy path reads a ready buffer and writes the slot), the receiver checks it and reads all
+ * of it in place (where the copy path reads the slot and writes a buffer). */
 static void do_send_zerocopy(const Run *run, const Worker *w, Endpoint *e, WorkerOut *o) {
         int64_t deadline = shared->go_ns + run->duration_ns;
         shmbox *box = endpoint_box(e);
@@ -143,6 +170,7 @@ static void do_send_zerocopy(const Run *run, const Worker *w, Endpoint *e, Worke
                 r = shmbox_reserve(box, run->size, -1, &slot);
                 if (r < 0)
                         fail(o, "reserve", r);
+                memset(slot, (int)(seq & 0xff), run->size);
                 msg_fill(slot, run->size, w->id, end ? MSG_END : seq);
                 r = shmbox_commit(box, slot, run->size);
                 if (r < 0)
@@ -164,6 +192,7 @@ static void do_recv_zerocopy(const Run *run, Endpoint *e, WorkerOut *o) {
                 ssize_t n = shmbox_peek(box, -1, &data);
 
                 end = accept(run, o, next, data, n);
+                o->sink ^= touch(data, (size_t)n);
                 r = shmbox_release(box, data);
                 if (r < 0)
                         fail(o, "release", r);
@@ -363,15 +392,9 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
                 else
                         do_recv(run, in, buf, o);
                 break;
-        case ROLE_PING:
-                do_ping(run, out, in, buf, o);
-                break;
-        case ROLE_PONG:
-                do_pong(run, in, out, buf, o);
-                break;
-        case ROLE_IDLE:
-                do_idle(run, in, buf, o);
-                break;
+        case ROLE_PING: do_ping(run, out, in, buf, o); break;
+        case ROLE_PONG: do_pong(run, in, out, buf, o); break;
+        case ROLE_IDLE: do_idle(run, in, buf, o); break;
         }
         o->end_ns = now_ns();
         o->cpu_ns = cpu_ns() - cpu0;
@@ -492,8 +515,8 @@ int run_workers(const Run *run, volatile pid_t *track, RunResult *ret) {
                                 if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && r < 0)
                                         ; /* killed by us, after the first failure */
                                 else if (WIFSIGNALED(status))
-                                        fprintf(stderr, "shmbox-bench: %s: worker %u killed by signal %d\n",
-                                                run->what, i, WTERMSIG(status));
+                                        fprintf(stderr, "shmbox-bench: %s: worker %u killed by signal %d\n", run->what,
+                                                i, WTERMSIG(status));
                                 else
                                         fprintf(stderr, "shmbox-bench: %s: worker %u: %s\n", run->what, i,
                                                 shared->out[i].failed ? shared->out[i].err : "exited with an error");

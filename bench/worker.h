@@ -27,25 +27,26 @@ typedef struct Worker {
 } Worker;
 
 typedef struct Run {
-        const char *what;          /* for messages: "pipe, 64 B one-way" */
+        const char *what; /* for messages: "pipe, 64 B one-way" */
         const TransportEnv *env;
         Worker w[WORKERS_MAX];
         unsigned n;
-        size_t size;               /* every message has this size */
-        unsigned senders;          /* ROLE_RECV: senders on the channel (1: strictly in order) */
-        int64_t duration_ns;       /* sending, pinging, or idling */
-        unsigned warmup;           /* ROLE_PING: round trips not timed */
-        unsigned min_samples;      /* ROLE_PING: timed round trips even past the duration */
+        size_t size;          /* every message has this size */
+        unsigned senders;     /* ROLE_RECV: senders on the channel (1: strictly in order) */
+        int64_t duration_ns;  /* sending, pinging, or idling */
+        unsigned warmup;      /* ROLE_PING: round trips not timed */
+        unsigned min_samples; /* ROLE_PING: timed round trips even past the duration */
 } Run;
 
 typedef struct WorkerOut {
         int failed;
         char err[200];
-        uint64_t msgs;             /* sent (SEND, PING) or received (RECV), end markers not counted */
-        int64_t end_ns;            /* CLOCK_MONOTONIC when it was done */
-        int64_t cpu_ns;            /* user + system time from "go" to the end */
+        uint64_t msgs;  /* sent (SEND, PING) or received (RECV), end markers not counted */
+        int64_t end_ns; /* CLOCK_MONOTONIC when it was done */
+        int64_t cpu_ns; /* user + system time from "go" to the end */
         uint64_t count[SENDERS_MAX], seqsum[SENDERS_MAX]; /* RECV: per sender, for exactly-once */
-        double p50_us, p99_us, p999_us;                    /* PING */
+        double p50_us, p99_us, p999_us;                   /* PING */
+        uint64_t sink;                                    /* what zero-copy reads, kept */
 } WorkerOut;
 
 typedef struct RunResult {

@@ -236,7 +236,9 @@ static int box_usable(const shmbox *box, uint32_t right) {
  * repaired attachment (-ESTALE) is an error, and the ring reports that by itself.
  */
 static void box_reregister(shmbox *box, uint64_t epoch) {
-        WireMsg req = { .type = WIRE_REATTACH, .token = box->token, .idx = box->idx,
+        WireMsg req = { .type = WIRE_REATTACH,
+                        .token = box->token,
+                        .idx = box->idx,
                         .generation = box->ring.geo.generation },
                 reply;
 

@@ -229,8 +229,7 @@ SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
         return 0;
 }
 
-SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name,
-                                const struct shmbox_config *config) {
+SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const struct shmbox_config *config) {
         WireMsg req = { .type = WIRE_CREATE }, reply;
         int r;
 

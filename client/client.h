@@ -15,20 +15,20 @@
 #define CLIENT_CALL_TIMEOUT_MS 30000
 
 struct shmbox_client {
-        int fd;                /* -1 once the daemon is gone */
+        int fd; /* -1 once the daemon is gone */
         uint32_t serial;
         unsigned fork_gen;     /* client_fork_generation when connected */
         char socket_path[108]; /* to connect again, lazily, once a daemon is back */
         char prefix[NAMES_PREFIX_MAX + 1];
-        struct shmbox *boxes;  /* attached through this client */
+        struct shmbox *boxes; /* attached through this client */
 };
 
 struct shmbox {
         shmbox_client *client; /* NULL once the client disconnected */
         struct shmbox *next, *prev;
         unsigned fork_gen;
-        bool mapped;           /* false after disconnect: the box is only a shell to free */
-        bool polling;          /* shmbox_fd() was called: settle the FIFO after receiving */
+        bool mapped;  /* false after disconnect: the box is only a shell to free */
+        bool polling; /* shmbox_fd() was called: settle the FIFO after receiving */
         Ring ring;
         uint32_t token, idx, rights;
         uint64_t epoch;

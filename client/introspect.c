@@ -22,8 +22,7 @@
 _Static_assert((int)SHMBOX_SEM_LOCK == (int)SEM_LOCK && (int)SHMBOX_SEM_ITEMS == (int)SEM_ITEMS &&
                        (int)SHMBOX_SEM_SPACE == (int)SEM_SPACE && (int)SHMBOX_SEM_COUNT == (int)_SEM_ROLE_MAX,
                "public semaphore order is the roles' order");
-_Static_assert(SHMBOX_PATH_MAX >= sizeof(SHM_DIR "/sem.") + NAMES_OBJECT_MAX,
-               "an object path fits");
+_Static_assert(SHMBOX_PATH_MAX >= sizeof(SHM_DIR "/sem.") + NAMES_OBJECT_MAX, "an object path fits");
 _Static_assert(sizeof(struct shmbox_stat) % 8 == 0, "no tail padding in the public struct");
 
 /* /dev/shm/<prefix>.<name> and /dev/shm/sem.<prefix>.<name>.<role>.<gen>, as box.c opens them. */
@@ -107,8 +106,7 @@ SHMBOX_PUBLIC int shmbox_stat(const shmbox *box, struct shmbox_stat *ret) {
         if (st.tail - st.head > geo->slots)
                 return -EBADMSG;
         for (uint64_t p = st.head; p != st.tail; p++) {
-                SlotHead *s = (SlotHead *)(box->ring.base + geo->header_size +
-                                           (p % geo->slots) * geo->slot_stride);
+                SlotHead *s = (SlotHead *)(box->ring.base + geo->header_size + (p % geo->slots) * geo->slot_stride);
                 uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
 
                 switch (slot_word_state(w)) {

@@ -53,7 +53,7 @@ extern "C" {
 #endif
 
 #define SHMBOX_DEFAULT_SOCKET "/run/shmbox/shmboxd.sock"
-#define SHMBOX_NAME_MAX 64           /* [A-Za-z0-9._-]{1,64}, not starting with '.' */
+#define SHMBOX_NAME_MAX 64 /* [A-Za-z0-9._-]{1,64}, not starting with '.' */
 #define SHMBOX_DEFAULT_SLOTS 64
 #define SHMBOX_DEFAULT_SLOT_SIZE 4096
 #define SHMBOX_DEFAULT_MODE 0600

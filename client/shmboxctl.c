@@ -131,8 +131,8 @@ static int exit_status(int r) {
  * Return: 0; PARSE_HELP if the help was printed; -EINVAL after reporting a usage error;
  *         -ENOMEM after reporting it. The outputs are written only on 0.
  */
-static int parse_args(const Command *cmd, int argc, char **argv, const Option *options,
-                      size_t stop_after, char ***ret_operands, size_t *ret_n) {
+static int parse_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after,
+                      char ***ret_operands, size_t *ret_n) {
         _cleanup_free_ char **operands = NULL;
         bool options_done = false;
         size_t n = 0;
@@ -159,8 +159,7 @@ static int parse_args(const Command *cmd, int argc, char **argv, const Option *o
                         continue;
                 }
                 if (streq(a, "--help") || streq(a, "-h")) {
-                        printf("Usage: shmboxctl [--socket PATH] %s\n\n%s", cmd->synopsis,
-                               cmd->help);
+                        printf("Usage: shmboxctl [--socket PATH] %s\n\n%s", cmd->synopsis, cmd->help);
                         return PARSE_HELP;
                 }
                 if (a[1] != '-')
@@ -206,8 +205,7 @@ static int parse_args(const Command *cmd, int argc, char **argv, const Option *o
  *
  * Return: 0 and *@ret; -EINVAL.
  */
-static int parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
-                       unsigned long *ret) {
+static int parse_ulong(const char *s, int base, unsigned long min, unsigned long max, unsigned long *ret) {
         unsigned long v;
         char *end;
 
@@ -222,11 +220,10 @@ static int parse_ulong(const char *s, int base, unsigned long min, unsigned long
 }
 
 /* A decimal option value, @min to @max. Return: 0 and *@ret; -EINVAL after reporting it. */
-static int parse_number(const Command *cmd, const char *option, const char *s, unsigned long min,
-                        unsigned long max, unsigned long *ret) {
+static int parse_number(const Command *cmd, const char *option, const char *s, unsigned long min, unsigned long max,
+                        unsigned long *ret) {
         if (parse_ulong(s, 10, min, max, ret) < 0)
-                return usage_error(cmd, "--%s: invalid value '%s' (expected %lu to %lu)", option,
-                                   s, min, max);
+                return usage_error(cmd, "--%s: invalid value '%s' (expected %lu to %lu)", option, s, min, max);
         return 0;
 }
 
@@ -254,8 +251,7 @@ static int parse_timeout(const Command *cmd, const char *s, int *ret) {
  *
  * Return: 0 and *@ret; -EINVAL after reporting the usage error.
  */
-static int name_operand(const Command *cmd, char **operands, size_t n, size_t max,
-                        const char **ret) {
+static int name_operand(const Command *cmd, char **operands, size_t n, size_t max, const char **ret) {
         const char *name;
         size_t len;
 
@@ -267,8 +263,7 @@ static int name_operand(const Command *cmd, char **operands, size_t n, size_t ma
         name = operands[0];
         len = strlen(name);
         if (len == 0 || len > SHMBOX_NAME_MAX || name[0] == '.' ||
-            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-                    len)
+            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
                 return usage_error(cmd,
                                    "invalid mailbox name '%s' (1 to %d of A-Z a-z 0-9 . _ -, not "
                                    "starting with '.')",
@@ -445,8 +440,10 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
                 return exit_status(r);
         if (n == 2) {
                 if (parse_ulong(operands[1], 8, 0, 0666, &v) < 0 || (v & ~0666UL))
-                        return exit_status(usage_error(cmd, "invalid mode '%s' (octal, read and write bits only, "
-                                                            "0 to 0666)", operands[1]));
+                        return exit_status(usage_error(cmd,
+                                                       "invalid mode '%s' (octal, read and write bits only, "
+                                                       "0 to 0666)",
+                                                       operands[1]));
                 mode = (uint32_t)v;
         }
         if (group_s) {
@@ -526,14 +523,14 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
  *
  * Return: 0; a negative errno after reporting it.
  */
-static int send_one(shmbox *box, const char *name, const char *what, unsigned long index,
-                    const void *data, size_t len, int timeout) {
+static int send_one(shmbox *box, const char *name, const char *what, unsigned long index, const void *data, size_t len,
+                    int timeout) {
         size_t slot_size = shmbox_slot_size(box);
         int r;
 
         if (len > slot_size) {
-                log_error("%s: %s %lu: message of %zu bytes exceeds the slot size %zu", name, what,
-                          index, len, slot_size);
+                log_error("%s: %s %lu: message of %zu bytes exceeds the slot size %zu", name, what, index, len,
+                          slot_size);
                 return -EMSGSIZE;
         }
         r = shmbox_send(box, data, len, timeout);
@@ -608,12 +605,11 @@ static int cmd_send(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
 
         if (first >= n)
-                return send_stdin(box, name, null ? '\0' : '\n', timeout) < 0 ? EXIT_FAILURE
-                                                                              : EXIT_SUCCESS;
+                return send_stdin(box, name, null ? '\0' : '\n', timeout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
         for (size_t i = first; i < n; i++) {
-                r = send_one(box, name, "message", (unsigned long)(i - first + 1), operands[i],
-                             strlen(operands[i]), timeout);
+                r = send_one(box, name, "message", (unsigned long)(i - first + 1), operands[i], strlen(operands[i]),
+                             timeout);
                 if (r < 0)
                         return EXIT_FAILURE;
         }
@@ -711,14 +707,22 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 const char *key;
                 uint64_t value;
         } fields[] = {
-                { "slots", info->slots },       { "slot_size", info->slot_size },
-                { "mode", info->mode },         { "queued", info->queued },
-                { "attached", info->attached }, { "uid", info->uid },
-                { "gid", info->gid },           { "sent", info->sent },
-                { "received", info->received }, { "recovered", info->recovered },
-                { "repairs", info->repairs },   { "lock_holder_pid", info->lock_holder_pid },
-                { "orphaned", info->orphaned }, { "claimed", info->claimed },
-                { "taken", info->taken },       { "oldest_claimed_pid", info->oldest_claimed_pid },
+                { "slots", info->slots },
+                { "slot_size", info->slot_size },
+                { "mode", info->mode },
+                { "queued", info->queued },
+                { "attached", info->attached },
+                { "uid", info->uid },
+                { "gid", info->gid },
+                { "sent", info->sent },
+                { "received", info->received },
+                { "recovered", info->recovered },
+                { "repairs", info->repairs },
+                { "lock_holder_pid", info->lock_holder_pid },
+                { "orphaned", info->orphaned },
+                { "claimed", info->claimed },
+                { "taken", info->taken },
+                { "oldest_claimed_pid", info->oldest_claimed_pid },
                 { "oldest_taken_pid", info->oldest_taken_pid },
                 { "oldest_claimed_age_ms", info->oldest_claimed_age_ms },
                 { "oldest_taken_age_ms", info->oldest_taken_age_ms },
@@ -746,9 +750,8 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
 
 /* Print @obj as pretty JSON and a newline. Return: 0; -ENOMEM after reporting it. */
 static int print_json(json_object *obj) {
-        const char *s = json_object_to_json_string_ext(
-                obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                             JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
 
         if (!s) {
                 log_error("out of memory");
@@ -770,8 +773,7 @@ static int compare_entries(const void *a, const void *b) {
 /* The list as a table: a header line, then one line per mailbox, columns as wide as needed. */
 static int print_table(const struct shmbox_entry *entries, size_t n) {
         static const char *const header[LIST_COLUMNS] = {
-                "NAME",     "SLOTS", "SLOT_SIZE", "MODE",    "QUEUED",
-                "ATTACHED", "OWNER", "SENT",      "RECEIVED",
+                "NAME", "SLOTS", "SLOT_SIZE", "MODE", "QUEUED", "ATTACHED", "OWNER", "SENT", "RECEIVED",
         };
         _cleanup_free_ char(*cells)[LIST_COLUMNS][LIST_CELL] = NULL;
         size_t width[LIST_COLUMNS] = {};
@@ -1166,8 +1168,7 @@ int main(int argc, char **argv) {
                 }
                 if (streq(a, "--socket")) {
                         if (i + 1 >= argc)
-                                return exit_status(
-                                        usage_error(NULL, "option '--socket' needs a value"));
+                                return exit_status(usage_error(NULL, "option '--socket' needs a value"));
                         arg_socket = argv[++i];
                 } else if (strncmp(a, "--socket=", 9) == 0)
                         arg_socket = a + 9;

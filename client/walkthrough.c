@@ -63,11 +63,11 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
-#define WALK_SLOTS 4                /* the walkthrough's mailbox: a small ring */
-#define PEER_LINE_MAX (256 * 1024)  /* one event line of a peer */
-#define PEER_PAGES_MAX 64           /* pages listed per range in an event */
-#define EVENT_TIMEOUT_MS 30000      /* a peer answers a walkthrough command within this */
-#define SLEEP_WAIT_MS 2000          /* how long to wait for the receiver to be seen asleep */
+#define WALK_SLOTS 4               /* the walkthrough's mailbox: a small ring */
+#define PEER_LINE_MAX (256 * 1024) /* one event line of a peer */
+#define PEER_PAGES_MAX 64          /* pages listed per range in an event */
+#define EVENT_TIMEOUT_MS 30000     /* a peer answers a walkthrough command within this */
+#define SLEEP_WAIT_MS 2000         /* how long to wait for the receiver to be seen asleep */
 #define DAEMON_START_MS 10000
 #define DAEMON_STOP_MS 10000
 #define CACHES_MAX 16
@@ -314,7 +314,7 @@ static size_t caches_read(int cpu, Cache *out, size_t max) {
                 snprintf(c.name, sizeof(c.name), "L%u%s", c.level % 10,
                          strcmp(c.type, "Data") == 0          ? "d"
                          : strcmp(c.type, "Instruction") == 0 ? "i"
-                                                               : "");
+                                                              : "");
                 out[n++] = c;
         }
         return n;
@@ -334,9 +334,9 @@ static json_object *caches_json(const Cache *c, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_new_object();
 
-                if (jappend(a, o) < 0 || jput_s(o, "name", c[i].name) < 0 ||
-                    jput_i(o, "level", c[i].level) < 0 || jput_s(o, "type", c[i].type) < 0 ||
-                    jput_i(o, "size", (int64_t)c[i].size) < 0 || jput_i(o, "line", c[i].line) < 0)
+                if (jappend(a, o) < 0 || jput_s(o, "name", c[i].name) < 0 || jput_i(o, "level", c[i].level) < 0 ||
+                    jput_s(o, "type", c[i].type) < 0 || jput_i(o, "size", (int64_t)c[i].size) < 0 ||
+                    jput_i(o, "line", c[i].line) < 0)
                         return NULL;
         }
         return json_object_get(a);
@@ -370,7 +370,8 @@ static size_t caches_from_json(json_object *a, Cache *out, size_t max) {
                 return 0;
         for (size_t i = 0; i < json_object_array_length(a) && n < max; i++) {
                 json_object *o = json_object_array_get_idx(a, i);
-                Cache c = { .level = (unsigned)jint(o, "level"), .size = (uint64_t)jint(o, "size"),
+                Cache c = { .level = (unsigned)jint(o, "level"),
+                            .size = (uint64_t)jint(o, "size"),
                             .line = (unsigned)jint(o, "line") };
 
                 snprintf(c.type, sizeof(c.type), "%s", jstr(o, "type"));
@@ -432,8 +433,7 @@ static int emit(json_object *ev) {
 static json_object *event_new(const PeerState *s, const char *event) {
         _cleanup_json_ json_object *ev = json_object_new_object();
 
-        if (jput_s(ev, "event", event) < 0 || jput_s(ev, "role", s->role) < 0 ||
-            jput_i(ev, "pid", getpid()) < 0)
+        if (jput_s(ev, "event", event) < 0 || jput_s(ev, "role", s->role) < 0 || jput_i(ev, "pid", getpid()) < 0)
                 return NULL;
         return json_object_get(ev);
 }
@@ -461,23 +461,18 @@ static json_object *stat_json(const struct shmbox_stat *st) {
         if (jput(o, "sem_paths", paths) < 0)
                 return NULL;
         for (int i = 0; i < SHMBOX_SEM_COUNT; i++)
-                if (jput_i(sems, roles[i], st->sem_value[i]) < 0 ||
-                    jput_s(paths, roles[i], st->sem_path[i]) < 0)
+                if (jput_i(sems, roles[i], st->sem_value[i]) < 0 || jput_s(paths, roles[i], st->sem_path[i]) < 0)
                         return NULL;
-        if (jput_i(o, "map_addr", (int64_t)st->map_addr) < 0 ||
-            jput_i(o, "map_size", (int64_t)st->map_size) < 0 ||
-            jput_i(o, "generation", (int64_t)st->generation) < 0 ||
-            jput_i(o, "epoch", (int64_t)st->epoch) < 0 || jput_i(o, "head", (int64_t)st->head) < 0 ||
-            jput_i(o, "tail", (int64_t)st->tail) < 0 || jput_i(o, "slots", st->slots) < 0 ||
-            jput_i(o, "slot_size", st->slot_size) < 0 ||
-            jput_i(o, "slot_stride", st->slot_stride) < 0 ||
-            jput_i(o, "slot_head", st->slot_head) < 0 ||
+        if (jput_i(o, "map_addr", (int64_t)st->map_addr) < 0 || jput_i(o, "map_size", (int64_t)st->map_size) < 0 ||
+            jput_i(o, "generation", (int64_t)st->generation) < 0 || jput_i(o, "epoch", (int64_t)st->epoch) < 0 ||
+            jput_i(o, "head", (int64_t)st->head) < 0 || jput_i(o, "tail", (int64_t)st->tail) < 0 ||
+            jput_i(o, "slots", st->slots) < 0 || jput_i(o, "slot_size", st->slot_size) < 0 ||
+            jput_i(o, "slot_stride", st->slot_stride) < 0 || jput_i(o, "slot_head", st->slot_head) < 0 ||
             jput_i(o, "header_size", st->header_size) < 0 || jput_i(o, "token", st->token) < 0 ||
             jput_i(o, "index", st->index) < 0 || jput_i(o, "rights", st->rights) < 0 ||
             jput_i(o, "flags", st->flags) < 0 || jput_i(o, "ready", st->ready) < 0 ||
             jput_i(o, "claimed", st->claimed) < 0 || jput_i(o, "taken", st->taken) < 0 ||
-            jput_i(o, "recv_sleepers", st->recv_sleepers) < 0 ||
-            jput_i(o, "send_sleepers", st->send_sleepers) < 0 ||
+            jput_i(o, "recv_sleepers", st->recv_sleepers) < 0 || jput_i(o, "send_sleepers", st->send_sleepers) < 0 ||
             jput_i(o, "lock_token", st->lock_token) < 0 || jput_s(o, "segment", st->segment) < 0)
                 return NULL;
         return json_object_get(o);
@@ -498,14 +493,12 @@ static json_object *pages_json(const PeerState *s, uint64_t map_addr, uint64_t a
         for (uint64_t p = first; p <= last && p - first < PEER_PAGES_MAX; p++) {
                 json_object *o = json_object_new_object();
                 uint64_t e = 0;
-                bool readable = s->pagemap_fd >= 0 &&
-                                pread(s->pagemap_fd, &e, sizeof(e), (off_t)(p * sizeof(e))) == sizeof(e);
+                bool readable =
+                        s->pagemap_fd >= 0 && pread(s->pagemap_fd, &e, sizeof(e), (off_t)(p * sizeof(e))) == sizeof(e);
 
-                if (jappend(a, o) < 0 ||
-                    jput_i(o, "offset", (int64_t)(p * (uint64_t)s->page_size - map_addr)) < 0 ||
+                if (jappend(a, o) < 0 || jput_i(o, "offset", (int64_t)(p * (uint64_t)s->page_size - map_addr)) < 0 ||
                     jput_i(o, "addr", (int64_t)(p * (uint64_t)s->page_size)) < 0 ||
-                    jput_b(o, "readable", readable) < 0 ||
-                    jput_b(o, "present", readable && ((e >> 63) & 1)) < 0 ||
+                    jput_b(o, "readable", readable) < 0 || jput_b(o, "present", readable && ((e >> 63) & 1)) < 0 ||
                     jput_i(o, "pfn", readable ? (int64_t)(e & ((UINT64_C(1) << 55) - 1)) : 0) < 0)
                         return NULL;
         }
@@ -554,8 +547,8 @@ static int peer_attach(PeerState *s, const char *name) {
 
         ev = event_new(s, "attach");
         if (jput_i(ev, "cpu", sched_getcpu()) < 0 || jput_i(ev, "attach_ns", t1 - t0) < 0 ||
-            jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 ||
-            jput_i(ev, "page_size", s->page_size) < 0 || jput(ev, "stat", stat_json(&st)) < 0 ||
+            jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 || jput_i(ev, "page_size", s->page_size) < 0 ||
+            jput(ev, "stat", stat_json(&st)) < 0 ||
             jput(ev, "pages", pages_json(s, st.map_addr, st.map_addr, st.header_size)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
@@ -653,19 +646,16 @@ static int peer_send(PeerState *s, size_t size) {
             jput_i(ev, "slot", (int64_t)((payload - st1.map_addr - st1.header_size) / st1.slot_stride)) < 0 ||
             jput_i(ev, "slot_from_tail", (int64_t)(pos % st1.slots)) < 0 ||
             jput_i(ev, "payload_addr", (int64_t)payload) < 0 ||
-            jput_i(ev, "payload_offset", (int64_t)(payload - st1.map_addr)) < 0 ||
-            jput_i(ev, "cpu", cpu) < 0 || jput(ev, "caches", caches_json(caches, ncaches)) < 0 ||
-            jput_i(ev, "line_size", line) < 0 ||
+            jput_i(ev, "payload_offset", (int64_t)(payload - st1.map_addr)) < 0 || jput_i(ev, "cpu", cpu) < 0 ||
+            jput(ev, "caches", caches_json(caches, ncaches)) < 0 || jput_i(ev, "line_size", line) < 0 ||
             jput_i(ev, "lines", size ? (int64_t)((payload + size - 1) / line - payload / line + 1) : 0) < 0 ||
-            jput_i(ev, "t_start", t0) < 0 || jput_i(ev, "t_commit", t2) < 0 ||
-            jput_i(ev, "reserve_ns", t1 - t0) < 0 || jput_i(ev, "copy_ns", t2 - t1) < 0 ||
-            jput_i(ev, "commit_ns", t3 - t2) < 0 || jput_i(ev, "send_ns", t3 - t0) < 0 ||
-            jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 ||
+            jput_i(ev, "t_start", t0) < 0 || jput_i(ev, "t_commit", t2) < 0 || jput_i(ev, "reserve_ns", t1 - t0) < 0 ||
+            jput_i(ev, "copy_ns", t2 - t1) < 0 || jput_i(ev, "commit_ns", t3 - t2) < 0 ||
+            jput_i(ev, "send_ns", t3 - t0) < 0 || jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 ||
             jput_i(ev, "voluntary_switches", nvcsw(&r0, &r1)) < 0 ||
             jput_i(ev, "involuntary_switches", (int64_t)r1.ru_nivcsw - (int64_t)r0.ru_nivcsw) < 0 ||
-            jput_s(ev, "fnv1a", hash) < 0 ||
-            jput(ev, "stat_before", stat_json(&st0)) < 0 || jput(ev, "stat", stat_json(&st1)) < 0 ||
-            jput(ev, "pages_before", jref(before)) < 0 ||
+            jput_s(ev, "fnv1a", hash) < 0 || jput(ev, "stat_before", stat_json(&st0)) < 0 ||
+            jput(ev, "stat", stat_json(&st1)) < 0 || jput(ev, "pages_before", jref(before)) < 0 ||
             jput_i(ev, "slot_pages", page_span(s, slot_start, slot_len)) < 0 ||
             jput(ev, "pages", pages_json(s, st1.map_addr, slot_start, slot_len)) < 0) {
                 json_object_put(ev);
@@ -732,14 +722,12 @@ static int peer_recv(PeerState *s) {
 
         ev = event_new(s, "recv");
         if (jput_i(ev, "bytes", n) < 0 || jput_i(ev, "position", (int64_t)pos) < 0 ||
-            jput_i(ev, "slot", (int64_t)(pos % st1.slots)) < 0 ||
-            jput_i(ev, "payload_addr", (int64_t)payload) < 0 ||
+            jput_i(ev, "slot", (int64_t)(pos % st1.slots)) < 0 || jput_i(ev, "payload_addr", (int64_t)payload) < 0 ||
             jput_i(ev, "payload_offset", (int64_t)(payload - st1.map_addr)) < 0 ||
             jput_i(ev, "cpu", sched_getcpu()) < 0 || jput_b(ev, "found_without_waiting", !waited) < 0 ||
             jput_b(ev, "slept", waited && nvcsw(&rw, &r1) > 0) < 0 ||
-            jput_i(ev, "voluntary_switches", nvcsw(&rw, &r1)) < 0 ||
-            jput_i(ev, "minor_faults", minflt(&rw, &r1)) < 0 || jput_i(ev, "t_received", t) < 0 ||
-            jput_s(ev, "fnv1a", hash) < 0 || jput_s(ev, "preview", text) < 0 ||
+            jput_i(ev, "voluntary_switches", nvcsw(&rw, &r1)) < 0 || jput_i(ev, "minor_faults", minflt(&rw, &r1)) < 0 ||
+            jput_i(ev, "t_received", t) < 0 || jput_s(ev, "fnv1a", hash) < 0 || jput_s(ev, "preview", text) < 0 ||
             jput(ev, "stat_before", stat_json(&st0)) < 0 || jput(ev, "stat", stat_json(&st1)) < 0 ||
             jput(ev, "pages_before", jref(before)) < 0 ||
             jput_i(ev, "slot_pages", page_span(s, payload - st1.slot_head, slot_len)) < 0 ||
@@ -835,8 +823,8 @@ static int peer_drain(PeerState *s, uint64_t warm, unsigned spin_us) {
         if (jput_i(ev, "messages", (int64_t)count) < 0 || jput_i(ev, "bytes", (int64_t)bytes) < 0 ||
             jput_i(ev, "warm", (int64_t)warm) < 0 ||
             jput_i(ev, "measured_messages", count > warm ? (int64_t)(count - warm) : 0) < 0 ||
-            jput_i(ev, "measured_bytes", (int64_t)(bytes - bytes0)) < 0 ||
-            jput_i(ev, "t_first", t0) < 0 || jput_i(ev, "t_last", t1) < 0) {
+            jput_i(ev, "measured_bytes", (int64_t)(bytes - bytes0)) < 0 || jput_i(ev, "t_first", t0) < 0 ||
+            jput_i(ev, "t_last", t1) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -906,16 +894,16 @@ typedef struct Peer {
 
 typedef struct Walk {
         const WalkthroughOptions *opt;
-        bool text;                  /* narrate (neither --json nor --quiet) */
-        char socket[108];           /* the socket in use */
-        char prefix[40];            /* the daemon's prefix, as its objects show it */
+        bool text;        /* narrate (neither --json nor --quiet) */
+        char socket[108]; /* the socket in use */
+        char prefix[40];  /* the daemon's prefix, as its objects show it */
         shmbox_client *client;
         char mailbox[SHMBOX_NAME_MAX + 1];
-        bool created;               /* the mailbox exists and is ours to destroy */
-        Peer peers[2];              /* sender, receiver */
-        bool temporary;             /* a daemon we started */
+        bool created;   /* the mailbox exists and is ours to destroy */
+        Peer peers[2];  /* sender, receiver */
+        bool temporary; /* a daemon we started */
         pid_t daemon_pid;
-        char tmpdir[96];            /* the temporary daemon's directory */
+        char tmpdir[96]; /* the temporary daemon's directory */
         char daemon_log[192];
         char daemon_bin[PATH_MAX];
 } Walk;
@@ -1223,8 +1211,7 @@ static int daemon_start(Walk *w, uint64_t max_bytes) {
         else
                 snprintf(w->prefix, sizeof(w->prefix), "shmboxwt%d", (int)getpid());
         /* sun_path holds 108 bytes: a deep TMPDIR falls back to /tmp */
-        snprintf(w->tmpdir, sizeof(w->tmpdir), "%s/shmboxwt.XXXXXX",
-                 tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+        snprintf(w->tmpdir, sizeof(w->tmpdir), "%s/shmboxwt.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
         if (!mkdtemp(w->tmpdir)) {
                 r = -errno;
                 log_error("mkdtemp %s: %s", w->tmpdir, strerror(errno));
@@ -1244,8 +1231,8 @@ static int daemon_start(Walk *w, uint64_t max_bytes) {
         }
         fprintf(f, "# written by shmboxctl walkthrough for its temporary daemon\n[limits]\n");
         if (max_bytes > 0)
-                fprintf(f, "max-mailbox-bytes = %" PRIu64 "\nmax-bytes-per-uid = %" PRIu64 "\n",
-                        max_bytes, 2 * max_bytes);
+                fprintf(f, "max-mailbox-bytes = %" PRIu64 "\nmax-bytes-per-uid = %" PRIu64 "\n", max_bytes,
+                        2 * max_bytes);
         if (fclose(f) != 0) {
                 f = NULL;
                 r = -errno;
@@ -1453,9 +1440,9 @@ static json_object *objects_json(const ShmObject *o, int n) {
                 char path[300];
 
                 snprintf(path, sizeof(path), SHM_DIR "/%s", o[i].name);
-                if (jappend(a, e) < 0 || jput_s(e, "path", path) < 0 ||
-                    jput_i(e, "size", (int64_t)o[i].size) < 0 || jput_i(e, "mode", o[i].mode) < 0 ||
-                    jput_i(e, "uid", o[i].uid) < 0 || jput_i(e, "gid", o[i].gid) < 0)
+                if (jappend(a, e) < 0 || jput_s(e, "path", path) < 0 || jput_i(e, "size", (int64_t)o[i].size) < 0 ||
+                    jput_i(e, "mode", o[i].mode) < 0 || jput_i(e, "uid", o[i].uid) < 0 ||
+                    jput_i(e, "gid", o[i].gid) < 0)
                         return NULL;
         }
         return json_object_get(a);
@@ -1464,10 +1451,10 @@ static json_object *objects_json(const ShmObject *o, int n) {
 /* ---- comparing what the two processes saw --------------------------------------------------- */
 
 typedef struct Frames {
-        bool readable;  /* pagemap could be read at all */
-        bool hidden;    /* present pages with frame 0: no CAP_SYS_ADMIN */
-        bool same;      /* every page both list as present has the same frame in both */
-        unsigned pairs; /* pages present in both lists */
+        bool readable;            /* pagemap could be read at all */
+        bool hidden;              /* present pages with frame 0: no CAP_SYS_ADMIN */
+        bool same;                /* every page both list as present has the same frame in both */
+        unsigned pairs;           /* pages present in both lists */
         int64_t first_a, first_b; /* the frames of the first such page */
         int64_t first_offset;
 } Frames;
@@ -1515,8 +1502,8 @@ static json_object *frames_json(const Frames *f) {
         return json_object_get(o);
 }
 
-#define FRAMES_HIDDEN_WHY                                                                          \
-        "/proc/self/pagemap shows frame 0 to a process without CAP_SYS_ADMIN (Linux 4.0+: "   \
+#define FRAMES_HIDDEN_WHY                                                                                              \
+        "/proc/self/pagemap shows frame 0 to a process without CAP_SYS_ADMIN (Linux 4.0+: "                            \
         "physical addresses help Rowhammer attacks); run as root to see them"
 
 static void print_frames(const char *what, const Frames *f) {
@@ -1527,16 +1514,16 @@ static void print_frames(const char *what, const Frames *f) {
         else if (f->hidden)
                 printf("   %s: frames hidden: %s\n", what, FRAMES_HIDDEN_WHY);
         else
-                printf("   %s: frame 0x%" PRIx64 " in the sender, 0x%" PRIx64 " in the receiver: %s\n",
-                       what, (uint64_t)f->first_a, (uint64_t)f->first_b,
+                printf("   %s: frame 0x%" PRIx64 " in the sender, 0x%" PRIx64 " in the receiver: %s\n", what,
+                       (uint64_t)f->first_a, (uint64_t)f->first_b,
                        f->same ? "the same physical page" : "DIFFERENT pages");
 }
 
 static void print_sems(const char *label, json_object *stat) {
         json_object *s = jget(stat, "semaphores");
 
-        printf("   %s: lock %" PRId64 ", items %" PRId64 ", space %" PRId64 "\n", label,
-               jint(s, "lock"), jint(s, "items"), jint(s, "space"));
+        printf("   %s: lock %" PRId64 ", items %" PRId64 ", space %" PRId64 "\n", label, jint(s, "lock"),
+               jint(s, "items"), jint(s, "space"));
 }
 
 static const char *plural(int64_t n, const char *one, const char *many) {
@@ -1583,12 +1570,12 @@ static void print_faults(json_object *ev, const char *action) {
 
 /* What the five steps gather: the peers' events, and what the orchestrator makes of them. */
 typedef struct Exchange {
-        json_object *steps;    /* the record's array of steps (owned by the record) */
-        json_object *sa, *ra;  /* the attach events of sender and receiver */
-        json_object *se, *re;  /* the send and the recv event */
-        Frames header, slot;   /* the frames both processes see */
-        int64_t latency;       /* ns from just before the commit to the copy being out */
-        bool asleep;           /* the receiver was seen asleep before the sender sent */
+        json_object *steps;   /* the record's array of steps (owned by the record) */
+        json_object *sa, *ra; /* the attach events of sender and receiver */
+        json_object *se, *re; /* the send and the recv event */
+        Frames header, slot;  /* the frames both processes see */
+        int64_t latency;      /* ns from just before the commit to the copy being out */
+        bool asleep;          /* the receiver was seen asleep before the sender sent */
         bool same_content;
         int left, prefix_left; /* objects left in /dev/shm: of the mailbox; of a temporary prefix */
         char base[300];        /* the segment's name: <prefix>.<name> */
@@ -1616,12 +1603,10 @@ static const char *role_name(int role) {
         return role >= 0 && role < SHMBOX_SEM_COUNT ? names[role] : "?";
 }
 
-static void print_create(const Walk *w, const Exchange *x, const struct shmbox_stat *st,
-                         const ShmObject *objs, int n) {
+static void print_create(const Walk *w, const Exchange *x, const struct shmbox_stat *st, const ShmObject *objs, int n) {
         char b[32];
 
-        printf("1. create: the daemon made mailbox %s (%" PRIu32 " slots x %" PRIu32 " bytes); in " SHM_DIR
-               ":\n",
+        printf("1. create: the daemon made mailbox %s (%" PRIu32 " slots x %" PRIu32 " bytes); in " SHM_DIR ":\n",
                w->mailbox, st->slots, st->slot_size);
         for (int i = 0; i < n; i++) {
                 int role = -1;
@@ -1629,8 +1614,8 @@ static void print_create(const Walk *w, const Exchange *x, const struct shmbox_s
                 for (int k = 0; k < SHMBOX_SEM_COUNT; k++)
                         if (strcmp(strrchr(st->sem_path[k], '/') + 1, objs[i].name) == 0)
                                 role = k;
-                printf("   " SHM_DIR "/%s  size %" PRIu64 "  mode %04o  owner %u:%u  ", objs[i].name,
-                       objs[i].size, objs[i].mode, objs[i].uid, objs[i].gid);
+                printf("   " SHM_DIR "/%s  size %" PRIu64 "  mode %04o  owner %u:%u  ", objs[i].name, objs[i].size,
+                       objs[i].mode, objs[i].uid, objs[i].gid);
                 if (role >= 0)
                         printf("semaphore %s = %" PRId32 "\n", role_name(role), st->sem_value[role]);
                 else if (strcmp(objs[i].name, x->base) == 0)
@@ -1650,15 +1635,13 @@ static void print_create(const Walk *w, const Exchange *x, const struct shmbox_s
                fmt_bytes(b, sizeof(b), st->map_size));
         printf("   semaphores: lock %" PRId32 ", items %" PRId32 ", space %" PRId32 " (wake-up channels, "
                "posted only when someone sleeps; the lock is a word in the header)\n\n",
-               st->sem_value[SHMBOX_SEM_LOCK], st->sem_value[SHMBOX_SEM_ITEMS],
-               st->sem_value[SHMBOX_SEM_SPACE]);
+               st->sem_value[SHMBOX_SEM_LOCK], st->sem_value[SHMBOX_SEM_ITEMS], st->sem_value[SHMBOX_SEM_SPACE]);
 }
 
 /* Step 1: the daemon creates the mailbox; we look at its objects in /dev/shm and, through a
  * short attachment of our own, at its header. */
 static int step_create(Walk *w, Exchange *x, size_t size) {
-        struct shmbox_config cfg = { .slots = WALK_SLOTS, .slot_size = (uint32_t)(size ? size : 1),
-                                     .mode = 0600 };
+        struct shmbox_config cfg = { .slots = WALK_SLOTS, .slot_size = (uint32_t)(size ? size : 1), .mode = 0600 };
         ShmObject objs[16];
         struct shmbox_stat st;
         shmbox *observer = NULL;
@@ -1701,8 +1684,7 @@ static int step_create(Walk *w, Exchange *x, size_t size) {
             jput(step, "stat", stat_json(&st)) < 0 || jput(step, "geometry", geo) < 0 ||
             jput_i(geo, "slots", st.slots) < 0 || jput_i(geo, "slot_size", st.slot_size) < 0 ||
             jput_i(geo, "slot_stride", st.slot_stride) < 0 || jput_i(geo, "slot_head", st.slot_head) < 0 ||
-            jput_i(geo, "header_size", st.header_size) < 0 ||
-            jput_i(geo, "map_size", (int64_t)st.map_size) < 0)
+            jput_i(geo, "header_size", st.header_size) < 0 || jput_i(geo, "map_size", (int64_t)st.map_size) < 0)
                 return -ENOMEM;
         if (w->text) {
                 print_create(w, x, &st, objs, n);
@@ -1715,10 +1697,10 @@ static void print_attach(const char *role, json_object *ev) {
         json_object *st = jget(ev, "stat");
         int64_t faults = jint(ev, "minor_faults");
 
-        printf("   %s pid %" PRId64 ": mapped at 0x%" PRIx64 ", %" PRId64 " bytes; token %" PRId64
-               ", index %" PRId64 "; %" PRId64 " minor %s in attach (first touch of the header)\n",
-               role, jint(ev, "pid"), (uint64_t)jint(st, "map_addr"), jint(st, "map_size"),
-               jint(st, "token"), jint(st, "index"), faults, plural(faults, "fault", "faults"));
+        printf("   %s pid %" PRId64 ": mapped at 0x%" PRIx64 ", %" PRId64 " bytes; token %" PRId64 ", index %" PRId64
+               "; %" PRId64 " minor %s in attach (first touch of the header)\n",
+               role, jint(ev, "pid"), (uint64_t)jint(st, "map_addr"), jint(st, "map_size"), jint(st, "token"),
+               jint(st, "index"), faults, plural(faults, "fault", "faults"));
 }
 
 /* Step 2: both peers attach; their addresses, faults, and the frame behind the header. */
@@ -1765,8 +1747,8 @@ static void print_write(const Exchange *x) {
         char cbuf[256];
 
         caches_format(cbuf, sizeof(cbuf), caches, ncaches);
-        printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n",
-               jint(se, "bytes"), jint(se, "slot"));
+        printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n", jint(se, "bytes"),
+               jint(se, "slot"));
         printf("   slot %" PRId64 ": payload at 0x%" PRIx64 " in the sender (offset %" PRId64
                " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes, plus the slot head's line "
                "the claim and the commit write\n",
@@ -1785,10 +1767,10 @@ static void print_write(const Exchange *x) {
                        "may have taken its CPU)\n",
                        jint(se, "involuntary_switches"));
         print_faults(se, "first touch of the slot by the sender");
-        printf("   commit: one CAS made slot %" PRId64 " READY; tail %" PRId64 " -> %" PRId64
-               "; ready %" PRId64 ", claimed %" PRId64 ", taken %" PRId64 "\n",
-               jint(se, "slot"), jint(s0, "tail"), jint(s1, "tail"), jint(s1, "ready"),
-               jint(s1, "claimed"), jint(s1, "taken"));
+        printf("   commit: one CAS made slot %" PRId64 " READY; tail %" PRId64 " -> %" PRId64 "; ready %" PRId64
+               ", claimed %" PRId64 ", taken %" PRId64 "\n",
+               jint(se, "slot"), jint(s0, "tail"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"),
+               jint(s1, "taken"));
         if (jint(s0, "recv_sleepers") > 0)
                 printf("   wake-up: %" PRId64 " receiver(s) recorded asleep in the header, so the sender "
                        "posted the items semaphore\n",
@@ -1812,16 +1794,14 @@ static void print_read(const Exchange *x) {
                 printf("   a recv with timeout 0 found nothing, so it waited on the items semaphore: %s "
                        "(%" PRId64 " voluntary context %s)\n",
                        slept ? "slept" : "did not sleep", cs, plural(cs, "switch", "switches"));
-        printf("   received %" PRId64 " bytes %.1f us after the commit; content %s: \"%s\"\n",
-               jint(re, "bytes"), (double)x->latency / 1e3, x->same_content ? "identical" : "DIFFERENT",
-               jstr(re, "preview"));
+        printf("   received %" PRId64 " bytes %.1f us after the commit; content %s: \"%s\"\n", jint(re, "bytes"),
+               (double)x->latency / 1e3, x->same_content ? "identical" : "DIFFERENT", jstr(re, "preview"));
         printf("   payload at 0x%" PRIx64 " in the receiver\n", (uint64_t)jint(re, "payload_addr"));
         print_faults(re, "first touch of the slot by the receiver");
         print_frames("slot page", &x->slot);
         printf("   ring after: head %" PRId64 ", tail %" PRId64 "; ready %" PRId64 ", claimed %" PRId64
                ", taken %" PRId64 "\n",
-               jint(s1, "head"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"),
-               jint(s1, "taken"));
+               jint(s1, "head"), jint(s1, "tail"), jint(s1, "ready"), jint(s1, "claimed"), jint(s1, "taken"));
         print_sems("semaphores after the receive", s1);
         printf("\n");
 }
@@ -1850,17 +1830,15 @@ static int step_transfer(Walk *w, Exchange *x, size_t size) {
 
         x->slot = frames_compare(jget(x->se, "pages"), jget(x->re, "pages"));
         x->latency = jint(x->re, "t_received") - jint(x->se, "t_commit");
-        x->same_content = strcmp(jstr(x->se, "fnv1a"), jstr(x->re, "fnv1a")) == 0 &&
-                          jint(x->se, "bytes") == jint(x->re, "bytes");
+        x->same_content =
+                strcmp(jstr(x->se, "fnv1a"), jstr(x->re, "fnv1a")) == 0 && jint(x->se, "bytes") == jint(x->re, "bytes");
 
         step = step_new(x->steps, "write");
         if (jput(step, "sender", jref(x->se)) < 0 || jput_b(step, "receiver_seen_asleep", x->asleep) < 0)
                 return -ENOMEM;
         step = step_new(x->steps, "read");
-        if (jput(step, "receiver", jref(x->re)) < 0 ||
-            jput_i(step, "commit_to_receipt_ns", x->latency) < 0 ||
-            jput_b(step, "slept", jbool(x->re, "slept")) < 0 ||
-            jput_b(step, "same_content", x->same_content) < 0 ||
+        if (jput(step, "receiver", jref(x->re)) < 0 || jput_i(step, "commit_to_receipt_ns", x->latency) < 0 ||
+            jput_b(step, "slept", jbool(x->re, "slept")) < 0 || jput_b(step, "same_content", x->same_content) < 0 ||
             jput(step, "slot_frames", frames_json(&x->slot)) < 0)
                 return -ENOMEM;
         if (w->text) {
@@ -1938,8 +1916,7 @@ static int summarize(Walk *w, Exchange *x, json_object *record, size_t size) {
         char b[32];
 
         if (jput(record, "summary", summary) < 0 || jput_i(summary, "bytes", (int64_t)size) < 0 ||
-            jput_i(summary, "slot", jint(x->se, "slot")) < 0 ||
-            jput_i(summary, "sender_pid", jint(x->sa, "pid")) < 0 ||
+            jput_i(summary, "slot", jint(x->se, "slot")) < 0 || jput_i(summary, "sender_pid", jint(x->sa, "pid")) < 0 ||
             jput_i(summary, "receiver_pid", jint(x->ra, "pid")) < 0 ||
             jput_i(summary, "sender_map_addr", jint(jget(x->sa, "stat"), "map_addr")) < 0 ||
             jput_i(summary, "receiver_map_addr", jint(jget(x->ra, "stat"), "map_addr")) < 0 ||
@@ -1952,10 +1929,13 @@ static int summarize(Walk *w, Exchange *x, json_object *record, size_t size) {
                 printf("summary: %zu bytes from pid %" PRId64 " (mapped at 0x%" PRIx64 ") to pid %" PRId64
                        " (mapped at 0x%" PRIx64 ") through slot %" PRId64 " (%s); commit to receipt %.1f us; "
                        "receiver slept: %s; same frames: %s; left in " SHM_DIR ": %d\n",
-                       size, jint(x->sa, "pid"), (uint64_t)jint(jget(x->sa, "stat"), "map_addr"),
-                       jint(x->ra, "pid"), (uint64_t)jint(jget(x->ra, "stat"), "map_addr"),
-                       jint(x->se, "slot"), fmt_bytes(b, sizeof(b), (uint64_t)size), (double)x->latency / 1e3,
-                       slept ? "yes" : "no", hidden ? "hidden" : !known ? "unknown" : same ? "yes" : "no",
+                       size, jint(x->sa, "pid"), (uint64_t)jint(jget(x->sa, "stat"), "map_addr"), jint(x->ra, "pid"),
+                       (uint64_t)jint(jget(x->ra, "stat"), "map_addr"), jint(x->se, "slot"),
+                       fmt_bytes(b, sizeof(b), (uint64_t)size), (double)x->latency / 1e3, slept ? "yes" : "no",
+                       hidden   ? "hidden"
+                       : !known ? "unknown"
+                       : same   ? "yes"
+                                : "no",
                        left);
         if (!x->same_content) {
                 log_error("the receiver got other bytes than the sender sent");
@@ -1978,11 +1958,10 @@ static int walkthrough_exchange(Walk *w, json_object *record) {
         if (jput(record, "steps", x.steps) < 0)
                 return -ENOMEM;
         if (w->text) {
-                printf("shmboxctl walkthrough: %zu bytes from one process to another through shared memory\n",
-                       size);
+                printf("shmboxctl walkthrough: %zu bytes from one process to another through shared memory\n", size);
                 if (w->temporary)
-                        printf("daemon: temporary shmboxd pid %d (%s), socket %s, prefix %s\n\n",
-                               (int)w->daemon_pid, w->daemon_bin, w->socket, w->prefix);
+                        printf("daemon: temporary shmboxd pid %d (%s), socket %s, prefix %s\n\n", (int)w->daemon_pid,
+                               w->daemon_bin, w->socket, w->prefix);
                 else
                         printf("daemon: shmboxd on %s\n\n", w->socket);
                 fflush(stdout);
@@ -2078,41 +2057,43 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
                 mag *= 10;
         step = raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
         ymax = step * 5;
-#define X(l) (L + ((l) - xmin) / (xmax - xmin) * (W - L - R))
+#define X(l) (L + ((l)-xmin) / (xmax - xmin) * (W - L - R))
 #define Y(v) (H - B - (v) / ymax * (H - T - B))
-        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                   "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                   "<title>shmbox: bandwidth of a process-to-process exchange against the ring "
-                   "footprint</title>\n"
-                   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-                   "<text x=\"%.0f\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">shmbox walkthrough "
-                   "--hierarchy: bandwidth between two processes, by ring footprint</text>\n",
+        fprintf(f,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+                "<title>shmbox: bandwidth of a process-to-process exchange against the ring "
+                "footprint</title>\n"
+                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+                "<text x=\"%.0f\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">shmbox walkthrough "
+                "--hierarchy: bandwidth between two processes, by ring footprint</text>\n",
                 W, H, W, H, W / 2);
         /* y grid and labels */
         for (int i = 0; i <= 5; i++) {
                 double v = step * i;
 
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-                           "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                fprintf(f,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
                         L, Y(v), W - R, Y(v), L - 8, Y(v) + 4, v);
         }
         /* x ticks: every power of two, labelled every other one */
         for (int e = (int)xmin; e <= (int)xmax; e++) {
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", X(e),
-                        H - B, X(e), H - B + 5);
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", X(e), H - B,
+                        X(e), H - B + 5);
                 if ((e - (int)xmin) % 2 == 0)
-                        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X(e),
-                                H - B + 20, fmt_bytes(b, sizeof(b), UINT64_C(1) << e));
+                        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X(e), H - B + 20,
+                                fmt_bytes(b, sizeof(b), UINT64_C(1) << e));
         }
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
-                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">ring footprint (slots x slot stride), "
-                   "log scale</text>\n"
-                   "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 %.1f)\">"
-                   "bandwidth (GB/s)</text>\n",
-                L, H - B, W - R, H - B, L, T, L, H - B, (L + W - R) / 2, H - B + 45, (T + H - B) / 2,
-                (T + H - B) / 2);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">ring footprint (slots x slot stride), "
+                "log scale</text>\n"
+                "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 %.1f)\">"
+                "bandwidth (GB/s)</text>\n",
+                L, H - B, W - R, H - B, L, T, L, H - B, (L + W - R) / 2, H - B + 45, (T + H - B) / 2, (T + H - B) / 2);
         /* the caches */
         for (size_t i = 0; i < nc; i++) {
                 double x;
@@ -2120,9 +2101,10 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
                 if (strcmp(c[i].type, "Instruction") == 0)
                         continue;
                 x = X(log2_u64(c[i].size));
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" "
-                           "stroke-dasharray=\"6,4\"/>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\" "
-                           "text-anchor=\"middle\">",
+                fprintf(f,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" "
+                        "stroke-dasharray=\"6,4\"/>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\" "
+                        "text-anchor=\"middle\">",
                         x, T, x, H - B, x, T - 6);
                 svg_escape(f, c[i].name);
                 fprintf(f, " %s</text>\n", fmt_bytes(b, sizeof(b), c[i].size));
@@ -2133,11 +2115,11 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
                 fprintf(f, "%s%.1f,%.1f", i ? " " : "", X(log2_u64(pts[i].footprint)), Y(pts[i].gbps));
         fprintf(f, "\"/>\n");
         for (size_t i = 0; i < n; i++)
-                fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#1f5fbf\"><title>%s ring, "
-                           "%" PRIu64 "-byte messages: %.2f GB/s, %.3f ns/byte</title></circle>\n",
-                        X(log2_u64(pts[i].footprint)), Y(pts[i].gbps),
-                        fmt_bytes(b, sizeof(b), pts[i].footprint), pts[i].message, pts[i].gbps,
-                        pts[i].ns_per_byte);
+                fprintf(f,
+                        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#1f5fbf\"><title>%s ring, "
+                        "%" PRIu64 "-byte messages: %.2f GB/s, %.3f ns/byte</title></circle>\n",
+                        X(log2_u64(pts[i].footprint)), Y(pts[i].gbps), fmt_bytes(b, sizeof(b), pts[i].footprint),
+                        pts[i].message, pts[i].gbps, pts[i].ns_per_byte);
         fprintf(f, "</svg>\n");
 #undef X
 #undef Y
@@ -2152,16 +2134,15 @@ static int write_svg(const char *path, const Point *pts, size_t n, const Cache *
 
 /* One stream through the attached mailbox: the receiver drains, the sender floods. Fills
  * @p's counts and rates. Return: 0; a negative errno (reported). */
-static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us,
-                            Point *p) {
+static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us, Point *p) {
         _cleanup_json_ json_object *fe = NULL, *de = NULL;
         uint64_t warm = 2 * (uint64_t)slots, min_count = 4 * (uint64_t)slots + 16;
         int64_t ns, bytes;
         int r;
 
         if ((r = peer_command(&w->peers[RECEIVER], "drain %" PRIu64 " %u", warm, spin_us)) < 0 ||
-            (r = peer_command(&w->peers[SENDER], "flood %" PRIu64 " %" PRIu64 " %" PRId64 " %u", message,
-                              min_count, min_ms, spin_us)) < 0 ||
+            (r = peer_command(&w->peers[SENDER], "flood %" PRIu64 " %" PRIu64 " %" PRId64 " %u", message, min_count,
+                              min_ms, spin_us)) < 0 ||
             (r = peer_event(&w->peers[SENDER], "flood", NULL, (int)min_ms + 120000, &fe)) < 0 ||
             (r = peer_event(&w->peers[RECEIVER], "drain", NULL, EVENT_TIMEOUT_MS, &de)) < 0)
                 return r;
@@ -2183,8 +2164,8 @@ static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t m
  * through @reps times, destroyed. The best of the streams counts: what a quiet machine does,
  * without the interference (other processes, frequency changes) a single run may catch.
  */
-static int hierarchy_point(Walk *w, unsigned i, uint64_t message, uint32_t slots, int64_t min_ms,
-                           unsigned spin_us, unsigned reps, Point *ret) {
+static int hierarchy_point(Walk *w, unsigned i, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us,
+                           unsigned reps, Point *ret) {
         _cleanup_json_ json_object *sa = NULL, *ra = NULL, *sd = NULL, *rd = NULL;
         struct shmbox_config cfg = { .slots = slots, .slot_size = (uint32_t)message, .mode = 0600 };
         Point best = {};
@@ -2289,13 +2270,11 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                        "through rings of %s to %s (2 slots, then more slots of the largest message)\n",
                        fmt_bytes(b1, sizeof(b1), first), fmt_bytes(b2, sizeof(b2), fmax));
                 printf("daemon: temporary shmboxd pid %d, socket %s\n", (int)w->daemon_pid, w->socket);
-                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n",
-                       nc ? cbuf : "none listed");
+                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n", nc ? cbuf : "none listed");
                 printf("a waiting process polls up to %u us before it sleeps (shmbox_set_spin)%s\n\n", spin_us,
-                       spin_us > 10 ? ": the table shows copies, not wake-ups"
-                                    : ": one CPU, so they sleep and wake");
-                printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots",
-                       "messages", "ns/msg", "ns/byte", "GB/s", "fits in");
+                       spin_us > 10 ? ": the table shows copies, not wake-ups" : ": one CPU, so they sleep and wake");
+                printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots", "messages",
+                       "ns/msg", "ns/byte", "GB/s", "fits in");
                 fflush(stdout);
         }
         for (uint64_t f = first; f <= fmax && np < HIER_POINTS_MAX; f *= factor) {
@@ -2311,16 +2290,15 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 o = json_object_new_object();
                 if (jappend(points, o) < 0 || jput_i(o, "footprint", (int64_t)p->footprint) < 0 ||
                     jput_i(o, "message", (int64_t)p->message) < 0 || jput_i(o, "slots", p->slots) < 0 ||
-                    jput_i(o, "slot_stride", p->stride) < 0 ||
-                    jput_i(o, "messages", (int64_t)p->messages) < 0 ||
+                    jput_i(o, "slot_stride", p->stride) < 0 || jput_i(o, "messages", (int64_t)p->messages) < 0 ||
                     jput_d(o, "ns_per_message", p->ns_per_message) < 0 ||
                     jput_d(o, "ns_per_byte", p->ns_per_byte) < 0 || jput_d(o, "gbps", p->gbps) < 0 ||
                     jput_s(o, "fits_in", p->fits) < 0)
                         return -ENOMEM;
                 if (w->text) {
                         printf("%10s  %10s  %6" PRIu32 "  %9" PRIu64 "  %10.1f  %9.4f  %8.3f  %s\n",
-                               fmt_bytes(b1, sizeof(b1), p->footprint), fmt_bytes(b2, sizeof(b2), p->message),
-                               p->slots, p->messages, p->ns_per_message, p->ns_per_byte, p->gbps, p->fits);
+                               fmt_bytes(b1, sizeof(b1), p->footprint), fmt_bytes(b2, sizeof(b2), p->message), p->slots,
+                               p->messages, p->ns_per_message, p->ns_per_byte, p->gbps, p->fits);
                         fflush(stdout);
                 }
                 if (p->gbps > pts[best].gbps)
@@ -2342,8 +2320,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
         if (!w->opt->json && np > 0) {
                 printf("%ssummary: %zu sizes; peak %.3f GB/s with a %s ring (%s messages); %.3f GB/s "
                        "with the largest, %s (%s)%s%s\n",
-                       w->text ? "\n" : "", np, pts[best].gbps,
-                       fmt_bytes(b1, sizeof(b1), pts[best].footprint),
+                       w->text ? "\n" : "", np, pts[best].gbps, fmt_bytes(b1, sizeof(b1), pts[best].footprint),
                        fmt_bytes(b2, sizeof(b2), pts[best].message), pts[np - 1].gbps,
                        fmt_bytes(cbuf, sizeof(cbuf), pts[np - 1].footprint), pts[np - 1].fits,
                        w->opt->plot ? "; chart: " : "", w->opt->plot ? w->opt->plot : "");
@@ -2391,8 +2368,7 @@ int walkthrough_run(const WalkthroughOptions *opt) {
                 json_object *d = json_object_new_object();
 
                 if (jput(record, "daemon", d) < 0 || jput_b(d, "temporary", w.temporary) < 0 ||
-                    jput_s(d, "socket", w.socket) < 0 ||
-                    jput_s(d, "prefix", w.prefix[0] ? w.prefix : NULL) < 0 ||
+                    jput_s(d, "socket", w.socket) < 0 || jput_s(d, "prefix", w.prefix[0] ? w.prefix : NULL) < 0 ||
                     jput_s(d, "binary", w.temporary ? w.daemon_bin : NULL) < 0)
                         r = r < 0 ? r : -ENOMEM;
         }

@@ -30,7 +30,7 @@ struct Conn {
         Manager *manager;
         struct bufferevent *bev;
         Session *session;
-        Build *build;          /* a create in progress: requests after it wait */
+        Build *build; /* a create in progress: requests after it wait */
         uint32_t build_serial;
         char build_name[NAMES_NAME_MAX + 1];
 };
@@ -172,8 +172,8 @@ static int do_chmod(Conn *c, const WireMsg *req) {
         mode = req->mode == WIRE_KEEP ? mb->mode : req->mode;
         gid = req->gid == WIRE_KEEP ? mb->gid : (gid_t)req->gid;
         if (gid != mb->gid && s->cred.uid != 0 && !session_in_group(s, gid)) {
-                log_notice("refused chgrp of %s by uid %u: not a member of group %u", req->name,
-                           (unsigned)s->cred.uid, (unsigned)gid);
+                log_notice("refused chgrp of %s by uid %u: not a member of group %u", req->name, (unsigned)s->cred.uid,
+                           (unsigned)gid);
                 return -EPERM;
         }
         r = mailbox_set_policy(mb, mode, gid);
@@ -208,8 +208,8 @@ static int do_destroy(Conn *c, const WireMsg *req) {
                 log_notice("refused destroy of %s by uid %u: not the owner", req->name, (unsigned)s->cred.uid);
                 return -EPERM;
         }
-        log_info("destroy %s by uid %u (pid %d), %u attached", req->name, (unsigned)s->cred.uid,
-                 (int)s->cred.pid, mb->n_att);
+        log_info("destroy %s by uid %u (pid %d), %u attached", req->name, (unsigned)s->cred.uid, (int)s->cred.pid,
+                 mb->n_att);
         manager_destroy_mailbox(c->manager, mb);
         return 0;
 }
@@ -333,27 +333,13 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
                 if (r > 0)
                         return 1;
                 break;
-        case WIRE_DESTROY:
-                r = do_destroy(c, req);
-                break;
-        case WIRE_ATTACH:
-                r = do_attach(c, req, &reply);
-                break;
-        case WIRE_REATTACH:
-                r = do_reattach(c, req, &reply);
-                break;
-        case WIRE_CHMOD:
-                r = do_chmod(c, req);
-                break;
-        case WIRE_RELOAD:
-                r = do_reload(c);
-                break;
-        case WIRE_DETACH:
-                r = session_detach(c->session, req->token);
-                break;
-        case WIRE_LIST:
-                do_list(c, req);
-                return 0;
+        case WIRE_DESTROY: r = do_destroy(c, req); break;
+        case WIRE_ATTACH: r = do_attach(c, req, &reply); break;
+        case WIRE_REATTACH: r = do_reattach(c, req, &reply); break;
+        case WIRE_CHMOD: r = do_chmod(c, req); break;
+        case WIRE_RELOAD: r = do_reload(c); break;
+        case WIRE_DETACH: r = session_detach(c->session, req->token); break;
+        case WIRE_LIST: do_list(c, req); return 0;
         case WIRE_INFO:
                 if (!names_mailbox_valid(req->name)) {
                         r = -EINVAL;
@@ -366,9 +352,7 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
                 }
                 fill_info(c->manager, mb, &reply.info);
                 break;
-        default:
-                r = -EBADMSG;
-                break;
+        default: r = -EBADMSG; break;
         }
         if (r < 0) {
                 conn_reply_status(c, req, r);

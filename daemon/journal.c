@@ -78,8 +78,8 @@ static int write_line(int fd, const char *s, size_t n) {
 }
 
 static int format_add(char *buf, size_t size, const JournalRecord *r) {
-        return snprintf(buf, size, "+ %u %u %d %" PRIu64 " %016" PRIx64 " %s\n", r->token, r->idx,
-                        (int)r->pid, r->starttime, r->generation, r->name);
+        return snprintf(buf, size, "+ %u %u %d %" PRIu64 " %016" PRIx64 " %s\n", r->token, r->idx, (int)r->pid,
+                        r->starttime, r->generation, r->name);
 }
 
 /*
@@ -121,7 +121,9 @@ int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_
                                 v = nv;
                                 cap = cap ? cap * 2 : 64;
                         }
-                        rec = (JournalRecord){ .token = token, .idx = idx, .pid = pid, .starttime = start, .generation = gen };
+                        rec = (JournalRecord){
+                                .token = token, .idx = idx, .pid = pid, .starttime = start, .generation = gen
+                        };
                         strcpy(rec.name, name);
                         v[n++] = rec;
                 } else if (sscanf(line, "- %u%n", &token, &used) == 1 && line[used] == '\n') {

@@ -7,12 +7,12 @@
 #define CONFIG_DEFAULT_PATH "/etc/shmbox/shmboxd.conf"
 
 typedef struct Limits {
-        uint64_t max_mailbox_bytes;        /* one mailbox's segment */
-        uint32_t max_mailboxes;            /* all users together */
-        uint64_t max_total_bytes;          /* all users together */
-        uint32_t max_mailboxes_per_uid;    /* per owner (root is exempt) */
-        uint64_t max_bytes_per_uid;        /* per owner (root is exempt) */
-        uint32_t max_connections;          /* sessions, all users */
+        uint64_t max_mailbox_bytes;     /* one mailbox's segment */
+        uint32_t max_mailboxes;         /* all users together */
+        uint64_t max_total_bytes;       /* all users together */
+        uint32_t max_mailboxes_per_uid; /* per owner (root is exempt) */
+        uint64_t max_bytes_per_uid;     /* per owner (root is exempt) */
+        uint32_t max_connections;       /* sessions, all users */
         uint32_t max_attachments_per_session;
 } Limits;
 

@@ -22,8 +22,7 @@ int log_max_level = LOG_INFO;
  * Return: the level; -EINVAL for anything else.
  */
 int log_parse_level(const char *s) {
-        static const char *const names[] = { "emerg", "alert", "crit", "err",
-                                             "warning", "notice", "info", "debug" };
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
 
         for (int i = 0; i < 8; i++)
                 if (strcasecmp(s, names[i]) == 0)

@@ -226,8 +226,8 @@ static void unlink_fifo(const Mailbox *m) {
  * Return: 0; -EEXIST if an object of this generation exists; -ENOSPC, -ENOMEM, -EMFILE, or
  *         another negative errno.
  */
-int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid,
-                    gid_t gid, uint32_t mode, Mailbox **ret) {
+int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,
+                    uint32_t mode, Mailbox **ret) {
         _cleanup_(mailbox_freep) Mailbox *m = NULL;
         char tmp[NAMES_OBJECT_MAX];
         int r;
@@ -344,8 +344,8 @@ static int adopt_announce(void *userdata) {
  * Return: 0; -ENOENT (segment or semaphores missing); -EPERM (not ours); -EPROTO (another
  *         layout version); -EBADMSG (corrupt, or another generation); another errno.
  */
-int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid,
-                  uint32_t mode, Mailbox **ret) {
+int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid, uint32_t mode,
+                  Mailbox **ret) {
         _cleanup_(mailbox_freep) Mailbox *m = NULL;
         char seg[NAMES_OBJECT_MAX];
         struct stat st;

@@ -22,25 +22,25 @@ typedef struct Mailbox {
         uint32_t mode;
         LayoutGeometry geo;
 
-        int fd;             /* the segment */
-        Ring ring;          /* mapped once published or adopted; semaphores open */
-        bool sems_made;     /* we created the semaphores: unlink them if never published */
-        bool tmp_made;      /* the temporary segment name exists */
-        bool fifo_made;     /* we created the FIFO: unlink it if never published */
-        bool published;     /* under its final name */
-        bool destroyed;     /* names removed; the object lives on while attachments remain */
+        int fd;         /* the segment */
+        Ring ring;      /* mapped once published or adopted; semaphores open */
+        bool sems_made; /* we created the semaphores: unlink them if never published */
+        bool tmp_made;  /* the temporary segment name exists */
+        bool fifo_made; /* we created the FIFO: unlink it if never published */
+        bool published; /* under its final name */
+        bool destroyed; /* names removed; the object lives on while attachments remain */
         uint64_t preallocated;
 
         Attachment *att[LAYOUT_ATT_MAX];
         unsigned n_att;
 } Mailbox;
 
-int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid,
-                    gid_t gid, uint32_t mode, Mailbox **ret);
+int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,
+                    uint32_t mode, Mailbox **ret);
 int mailbox_prealloc_step(Mailbox *m, uint64_t chunk);
 int mailbox_publish(Mailbox *m);
-int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid,
-                  uint32_t mode, Mailbox **ret);
+int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid_t uid, gid_t gid, uint32_t mode,
+                  Mailbox **ret);
 void mailbox_unlink(Mailbox *m);
 Mailbox *mailbox_free(Mailbox *m);
 static inline void mailbox_freep(Mailbox **m) {

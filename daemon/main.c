@@ -38,41 +38,42 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_SOCKET = 0x100, ARG_PREFIX, ARG_STATE_DIR, ARG_CONFIG, ARG_MAX_BYTES, ARG_LOG_LEVEL, ARG_CRASH,
-               ARG_VERSION };
-        static const struct option options[] = {
-                { "socket", required_argument, NULL, ARG_SOCKET },
-                { "prefix", required_argument, NULL, ARG_PREFIX },
-                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
-                { "config", required_argument, NULL, ARG_CONFIG },
-                { "max-mailbox-bytes", required_argument, NULL, ARG_MAX_BYTES },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "verbose", no_argument, NULL, 'v' },
-                { "list-crash-points", no_argument, NULL, ARG_CRASH },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                {}
+        enum {
+                ARG_SOCKET = 0x100,
+                ARG_PREFIX,
+                ARG_STATE_DIR,
+                ARG_CONFIG,
+                ARG_MAX_BYTES,
+                ARG_LOG_LEVEL,
+                ARG_CRASH,
+                ARG_VERSION
         };
+        static const struct option options[] = { { "socket", required_argument, NULL, ARG_SOCKET },
+                                                 { "prefix", required_argument, NULL, ARG_PREFIX },
+                                                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                                                 { "config", required_argument, NULL, ARG_CONFIG },
+                                                 { "max-mailbox-bytes", required_argument, NULL, ARG_MAX_BYTES },
+                                                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                                                 { "verbose", no_argument, NULL, 'v' },
+                                                 { "list-crash-points", no_argument, NULL, ARG_CRASH },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 { "version", no_argument, NULL, ARG_VERSION },
+                                                 {} };
         int c, r;
 
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0) {
                 switch (c) {
-                case ARG_SOCKET:
-                        arg_socket = optarg;
-                        break;
+                case ARG_SOCKET: arg_socket = optarg; break;
                 case ARG_PREFIX:
                         if (!names_prefix_valid(optarg)) {
-                                fprintf(stderr, "shmboxd: invalid prefix \"%s\": [A-Za-z0-9_-]{1,32}, not \"sem\"\n", optarg);
+                                fprintf(stderr, "shmboxd: invalid prefix \"%s\": [A-Za-z0-9_-]{1,32}, not \"sem\"\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg_prefix = optarg;
                         break;
-                case ARG_STATE_DIR:
-                        arg_state_dir = optarg;
-                        break;
-                case ARG_CONFIG:
-                        arg_config = optarg;
-                        break;
+                case ARG_STATE_DIR: arg_state_dir = optarg; break;
+                case ARG_CONFIG: arg_config = optarg; break;
                 case ARG_MAX_BYTES: {
                         char *end;
                         errno = 0;
@@ -92,24 +93,16 @@ static int parse_argv(int argc, char **argv) {
                         }
                         arg_log_level = r;
                         break;
-                case 'v':
-                        arg_log_level = LOG_DEBUG;
-                        break;
+                case 'v': arg_log_level = LOG_DEBUG; break;
                 case ARG_CRASH:
                         for (const char *const *n = crash_point_names; *n; n++)
                                 printf("crash %s\n", *n);
                         for (const char *const *n = fault_point_names; *n; n++)
                                 printf("fault %s\n", *n);
                         return 0;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        puts("shmboxd " PACKAGE_VERSION);
-                        return 0;
-                default:
-                        fprintf(stderr, "Try 'shmboxd --help'.\n");
-                        return -EINVAL;
+                case 'h': help(); return 0;
+                case ARG_VERSION: puts("shmboxd " PACKAGE_VERSION); return 0;
+                default: fprintf(stderr, "Try 'shmboxd --help'.\n"); return -EINVAL;
                 }
         }
         if (optind < argc) {

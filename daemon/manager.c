@@ -111,7 +111,9 @@ int manager_save_state(Manager *m) {
         if (!v)
                 return log_errno(LOG_ERR, -ENOMEM, "cannot save state");
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next, n++) {
-                v[n] = (StateEntry){ .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode };
+                v[n] = (StateEntry){
+                        .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode
+                };
                 strcpy(v[n].name, mb->name);
         }
         r = state_save(m->state_path, v, n);
@@ -172,8 +174,8 @@ static bool release_try(Manager *m, Attachment *a) {
         else if (rep.held_lock || rep.rolled || rep.abandoned || rep.redelivered)
                 log_info("repaired %s after token %u: lock %s, %u step(s) rolled forward, %u claim(s) "
                          "abandoned, %u message(s) redelivered, head passed %u slot(s)",
-                         mb->name, a->token, rep.held_lock ? "released" : "free", rep.rolled,
-                         rep.abandoned, rep.redelivered, rep.head_advanced);
+                         mb->name, a->token, rep.held_lock ? "released" : "free", rep.rolled, rep.abandoned,
+                         rep.redelivered, rep.head_advanced);
         (void)journal_remove(&m->journal, a->token);
         mailbox_att_free(mb, a->idx);
         free(a);
@@ -200,8 +202,11 @@ static void journal_maybe_compact(Manager *m) {
                 return;
         for (Session *s = m->sessions; s; s = s->next)
                 for (Attachment *a = s->atts; a; a = a->next, n++) {
-                        v[n] = (JournalRecord){ .token = a->token, .idx = a->idx, .pid = s->cred.pid,
-                                                .starttime = s->starttime, .generation = a->mailbox->geo.generation };
+                        v[n] = (JournalRecord){ .token = a->token,
+                                                .idx = a->idx,
+                                                .pid = s->cred.pid,
+                                                .starttime = s->starttime,
+                                                .generation = a->mailbox->geo.generation };
                         strcpy(v[n].name, a->mailbox->name);
                 }
         /* attachments waiting for their repair: their process is dead, pid 0 says "gone" */
@@ -219,7 +224,10 @@ static void journal_maybe_compact(Manager *m) {
  * Return: 0; a negative errno (logged): the attachment must then not be granted.
  */
 int manager_journal_add(Manager *m, const Session *s, const Attachment *a) {
-        JournalRecord rec = { .token = a->token, .idx = a->idx, .pid = s->cred.pid, .starttime = s->starttime,
+        JournalRecord rec = { .token = a->token,
+                              .idx = a->idx,
+                              .pid = s->cred.pid,
+                              .starttime = s->starttime,
                               .generation = a->mailbox->geo.generation };
         int r;
 
@@ -593,8 +601,7 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
         RingRepair rep;
 
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
-        if (mailbox_lock_holder(mb) == TOKEN_DAEMON &&
-            mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
+        if (mailbox_lock_holder(mb) == TOKEN_DAEMON && mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
                 log_notice("%s: took over the lock of a daemon that died in a repair (%u step(s) rolled forward)",
                            mb->name, rep.rolled);
 
@@ -773,7 +780,8 @@ static int bind_socket(Manager *m) {
 
         r = notify_listen_fd(&lfd);
         if (r < 0)
-                return log_errno(LOG_ERR, r, "systemd passed no usable socket (one listening AF_UNIX "
+                return log_errno(LOG_ERR, r,
+                                 "systemd passed no usable socket (one listening AF_UNIX "
                                  "stream socket expected)");
         if (r > 0) {
                 /* Socket activation: systemd owns the socket file and keeps the listening socket
@@ -822,8 +830,7 @@ static int bind_socket(Manager *m) {
                         return log_errno(LOG_ERR, -errno, "cannot remove stale socket %s", path);
                 log_info("removed stale socket %s", path);
         }
-        m->listener = evconnlistener_new_bind(m->base, accept_cb, m,
-                                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+        m->listener = evconnlistener_new_bind(m->base, accept_cb, m, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
                                               (struct sockaddr *)&sa, sizeof(sa));
         if (!m->listener)
                 return log_errno(LOG_ERR, -errno, "cannot listen on %s", path);
@@ -865,10 +872,10 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->next_token = TOKEN_FIRST;
         if (!names_prefix_valid(config->prefix))
                 return log_errno(LOG_ERR, -EINVAL, "invalid prefix \"%s\"", config->prefix);
-        if (snprintf(m->state_path, sizeof(m->state_path), "%s/%s.mailboxes", config->state_dir,
-                     config->prefix) >= (int)sizeof(m->state_path) ||
-            snprintf(m->journal_path, sizeof(m->journal_path), "%s/%s.sessions", config->state_dir,
-                     config->prefix) >= (int)sizeof(m->journal_path))
+        if (snprintf(m->state_path, sizeof(m->state_path), "%s/%s.mailboxes", config->state_dir, config->prefix) >=
+                    (int)sizeof(m->state_path) ||
+            snprintf(m->journal_path, sizeof(m->journal_path), "%s/%s.sessions", config->state_dir, config->prefix) >=
+                    (int)sizeof(m->journal_path))
                 return -ENAMETOOLONG;
         m->journal.fd = -1;
 

@@ -31,7 +31,7 @@ typedef struct Build Build;
 
 typedef struct Manager {
         ManagerConfig config;
-        Limits limits;              /* in force: defaults < config file < command line */
+        Limits limits; /* in force: defaults < config file < command line */
         char state_path[4096];
         char journal_path[4096];
         Journal journal;
@@ -43,13 +43,13 @@ typedef struct Manager {
         struct evconnlistener *listener;
         struct event *sig_term, *sig_int, *sig_hup, *release_timer;
 
-        Mailbox *mailboxes;     /* published, by name (a list: counts are capped) */
-        Mailbox *destroyed;     /* destroyed, kept until their last attachment is released */
+        Mailbox *mailboxes; /* published, by name (a list: counts are capped) */
+        Mailbox *destroyed; /* destroyed, kept until their last attachment is released */
         unsigned n_mailboxes;
-        Build *builds;          /* creates in progress */
+        Build *builds; /* creates in progress */
         Session *sessions;
         unsigned n_sessions;
-        Attachment *releases;   /* attachments whose repair waits for a live lock holder */
+        Attachment *releases; /* attachments whose repair waits for a live lock holder */
 
         unsigned accepted_this_turn; /* accepts since the listener last yielded */
         int reserve[2];              /* spare fds, given up to identify the last peer accepted */

@@ -42,8 +42,8 @@
 struct NotifyTimer {
         Manager *manager;
         struct event *ev;
-        bool ping;      /* the watchdog is on, and pinged */
-        bool warned;    /* a failed notification was logged once already */
+        bool ping;   /* the watchdog is on, and pinged */
+        bool warned; /* a failed notification was logged once already */
         char status[STATUS_MAX];
 };
 
@@ -192,8 +192,7 @@ int notify_timer_new(Manager *m, NotifyTimer **ret) {
                 interval = MIN(MAX(usec / 2, UINT64_C(1000)), interval);
                 t->ping = !test_watchdog_stopped();
                 if (t->ping)
-                        log_info("pinging systemd's watchdog every %llu ms",
-                                 (unsigned long long)(interval / 1000));
+                        log_info("pinging systemd's watchdog every %llu ms", (unsigned long long)(interval / 1000));
                 else
                         log_warning("SHMBOX_TEST_WATCHDOG_STOP=1: not pinging the watchdog (a test)");
         }

@@ -113,8 +113,8 @@ int session_new(Manager *m, int fd, Session **ret) {
         if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, s->groups, &len) == 0)
                 s->n_groups = len / sizeof(gid_t);
         else if (errno == ERANGE)
-                log_warning("peer pid %d has more than %d groups; only its primary group counts",
-                            (int)s->cred.pid, SESSION_GROUPS_MAX);
+                log_warning("peer pid %d has more than %d groups; only its primary group counts", (int)s->cred.pid,
+                            SESSION_GROUPS_MAX);
 
         /* Without a pidfd the peer's death could never be proven, and without its start time a
          * restarted daemon could not tell it from a new process under the same pid: a peer the

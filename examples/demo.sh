@@ -1,7 +1,10 @@
 #!/bin/bash
 # demo.sh — the one command that shows shmbox on a fresh Debian 12 machine: installs missing
 # build dependencies, builds in build-demo/, starts a private shmboxd in a temporary directory,
-# has two separate processes exchange messages through a mailbox, and cleans everything up.
+# walks one message from a sender process to a receiver process step by step (shmboxctl
+# walkthrough), measures the memory hierarchy (walkthrough --hierarchy, with its own temporary
+# daemon, chart in build-demo/hierarchy.svg), has two separate processes exchange messages
+# through a mailbox, and cleans everything up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
@@ -28,6 +31,14 @@ echo "== starting shmboxd: socket $sock, prefix $prefix"
 ./shmboxd --socket "$sock" --prefix "$prefix" --state-dir "$tmp/state" 2>"$tmp/shmboxd.log" &
 daemon=$!
 for _ in $(seq 100); do ctl list >/dev/null 2>&1 && break; sleep 0.05; done
+
+echo "== the walkthrough: one message from a sender process to a receiver process, step by step"
+ctl walkthrough
+
+echo "== the memory hierarchy: messages through rings of growing size, next to this machine's caches"
+# its own temporary daemon (it raises the size limits), this build's shmboxd, our prefix
+SHMBOXD="$PWD/shmboxd" ./shmboxctl walkthrough --hierarchy --prefix "${prefix}h" --plot hierarchy.svg
+echo "chart: $PWD/hierarchy.svg"
 
 echo "== control plane: create a mailbox of 8 slots x 256 bytes"
 ctl create orders --slots 8 --slot-size 256

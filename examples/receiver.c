@@ -43,8 +43,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         name = argv[1];
-        if (parse_long(argv[2], 0, &count) < 0 ||
-            (argc == 4 && parse_long(argv[3], -1, &timeout_ms) < 0)) {
+        if (parse_long(argv[2], 0, &count) < 0 || (argc == 4 && parse_long(argv[3], -1, &timeout_ms) < 0)) {
                 fprintf(stderr, "receiver: COUNT and TIMEOUT_MS must be numbers\n");
                 return 2;
         }

@@ -8,6 +8,7 @@
  * Every point a test can kill a process at. Tests refer to them by these names; `shmboxd
  * --list-crash-points` prints them. Add a point here and at its place, nowhere else.
  */
+/* clang-format off */
 #define CRASH_POINT_LIST(X)                                                                        \
         X(send_before_lock)   /* send: nothing taken yet */                                        \
         X(send_locked)        /* send: holding the lock, slot not claimed */                       \
@@ -28,12 +29,14 @@
         X(daemon_destroy_half) /* daemon destroy: segment unlinked, semaphores not */              \
         X(daemon_repair_half) /* daemon repair: holding the mailbox lock, half repaired */         \
         X(daemon_adopt_half)  /* daemon start-up: half of the mailboxes adopted */
+/* clang-format on */
 
 /*
  * Fault points: with --enable-crash-points, SHMBOX_FAIL_AT=name:ERRNO[:n] makes the n-th pass
  * (default 1) of that point fail as if the call had failed with ERRNO (a name like ENOSPC, or
  * a number). The daemon's and the library's resource acquisitions, one list.
  */
+/* clang-format off */
 #define FAULT_POINT_LIST(X)                                                                        \
         X(shm_open)           /* daemon: creating a segment */                                     \
         X(ftruncate)          /* daemon: sizing it */                                              \
@@ -47,6 +50,7 @@
         X(client_shm_open)    /* library: opening a segment at attach */                           \
         X(client_mmap)        /* library: mapping it */                                            \
         X(client_sem_open)    /* library: opening a semaphore */
+/* clang-format on */
 
 #ifdef SHMBOX_CRASH_POINTS
 void crash_point(const char *name);
@@ -54,8 +58,8 @@ int fault_point(const char *name);
 #define FAULT_POINT(name) fault_point(#name)
 #define CRASH_POINT(name) crash_point(#name)
 #else
-#define CRASH_POINT(name)                                                                          \
-        do {                                                                                       \
+#define CRASH_POINT(name)                                                                                              \
+        do {                                                                                                           \
         } while (0)
 #define FAULT_POINT(name) 0
 #endif

@@ -17,8 +17,8 @@ int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, Lay
 
         if (slots < 1 || slots > LAYOUT_SLOTS_MAX || slot_size < 1 || slot_size > LAYOUT_SLOT_SIZE_MAX)
                 return -EINVAL;
-        stride = LAYOUT_SLOT_HEAD + (((uint64_t)slot_size + LAYOUT_CACHE_LINE - 1) &
-                                     ~(uint64_t)(LAYOUT_CACHE_LINE - 1));
+        stride =
+                LAYOUT_SLOT_HEAD + (((uint64_t)slot_size + LAYOUT_CACHE_LINE - 1) & ~(uint64_t)(LAYOUT_CACHE_LINE - 1));
         *ret = (LayoutGeometry){
                 .slots = slots,
                 .slot_size = slot_size,
@@ -33,8 +33,8 @@ int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, Lay
 /* FNV-1a over the immutable fields; detects accidents (a stray write), not attacks. */
 uint32_t layout_checksum(const MboxHeader *h) {
         const uint64_t words[] = {
-                h->magic,       h->version,     h->header_size, h->slots,
-                h->slot_size,   h->slot_stride, h->generation,  h->total_size,
+                h->magic,     h->version,     h->header_size, h->slots,
+                h->slot_size, h->slot_stride, h->generation,  h->total_size,
         };
         const unsigned char *p = (const unsigned char *)words;
         uint32_t x = 2166136261u;
@@ -92,8 +92,8 @@ int layout_check(const void *map, uint64_t map_size, LayoutGeometry *ret) {
                 return -EBADMSG;
         if (layout_geometry(copy.slots, copy.slot_size, copy.generation, &g) < 0)
                 return -EBADMSG;
-        if (g.slot_stride != copy.slot_stride || g.header_size != copy.header_size ||
-            g.total_size != copy.total_size || g.total_size > map_size)
+        if (g.slot_stride != copy.slot_stride || g.header_size != copy.header_size || g.total_size != copy.total_size ||
+            g.total_size > map_size)
                 return -EBADMSG;
         *ret = g;
         return 0;

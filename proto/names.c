@@ -24,8 +24,8 @@
 #include <string.h>
 
 static bool char_ok(char c, bool dots) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-' || (dots && c == '.');
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               (dots && c == '.');
 }
 
 /*
@@ -113,12 +113,10 @@ const char *names_role_str(SemRole role) {
  *
  * Return: as names_segment(); -EINVAL for an unknown @role.
  */
-int names_semaphore(char *buf, size_t size, const char *prefix, const char *name, SemRole role,
-                    uint64_t gen) {
+int names_semaphore(char *buf, size_t size, const char *prefix, const char *name, SemRole role, uint64_t gen) {
         if (!names_prefix_valid(prefix) || !names_mailbox_valid(name) || !names_role_str(role))
                 return -EINVAL;
-        return format(buf, size, "/%s.%s.%s.%016llx", prefix, name, names_role_str(role),
-                      (unsigned long long)gen);
+        return format(buf, size, "/%s.%s.%s.%016llx", prefix, name, names_role_str(role), (unsigned long long)gen);
 }
 
 /*

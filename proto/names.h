@@ -26,8 +26,7 @@ bool names_mailbox_valid(const char *name);
 
 int names_segment(char *buf, size_t size, const char *prefix, const char *name);
 int names_segment_tmp(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen);
-int names_semaphore(char *buf, size_t size, const char *prefix, const char *name, SemRole role,
-                    uint64_t gen);
+int names_semaphore(char *buf, size_t size, const char *prefix, const char *name, SemRole role, uint64_t gen);
 int names_lockfile(char *buf, size_t size, const char *prefix);
 int names_fifo(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen);
 const char *names_role_str(SemRole role);

@@ -328,8 +328,7 @@ static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
 }
 
 /* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. */
-static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *),
-                     const RingDeadline *dl) {
+static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
         uint64_t bit = UINT64_C(1) << (idx % 64);
         int k;
@@ -673,7 +672,8 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                                 break; /* the batch ends before a message its buffer cannot hold */
                         /* counted before the take, so it never falls behind what was taken */
                         atomic_fetch_add_explicit(&r->hdr->received, 1, memory_order_relaxed);
-                        if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_TAKEN, slot_word_lap(w), me))) {
+                        if (!atomic_compare_exchange_strong(&s->word, &w,
+                                                            slot_word(SLOT_TAKEN, slot_word_lap(w), me))) {
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
                         }
@@ -824,8 +824,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
          * is inside one: whatever is half done was left by a dead holder — this one, or one
          * whose lock an earlier daemon took over and then died itself. */
         w = atomic_load(&ring_slot(r, tail)->word);
-        if (tail - head < r->geo.slots && slot_word_state(w) == SLOT_CLAIMED &&
-            slot_word_lap(w) == ring_lap(r, tail)) {
+        if (tail - head < r->geo.slots && slot_word_state(w) == SLOT_CLAIMED && slot_word_lap(w) == ring_lap(r, tail)) {
                 atomic_store(&r->hdr->tail, ++tail);
                 rep.rolled++;
         }

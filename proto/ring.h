@@ -86,7 +86,7 @@ typedef struct RingCounts {
         uint64_t abandoned_total, sent; /* sent is derived: tail - abandoned - claimed */
         uint64_t repairs;
         uint32_t oldest_claimed_token, oldest_taken_token; /* the first from head */
-        uint64_t oldest_claimed_stamp, oldest_taken_stamp;  /* CLOCK_MONOTONIC_COARSE ns */
+        uint64_t oldest_claimed_stamp, oldest_taken_stamp; /* CLOCK_MONOTONIC_COARSE ns */
         uint32_t ready, claimed, taken, done, abandoned, bad;
         uint32_t lock_holder;
         bool lock_waiters;

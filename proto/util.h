@@ -11,29 +11,29 @@
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_TO(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_TO(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* An assertion that is never compiled out: for our own invariants, never for input. */
-#define assert_se(x)                                                                               \
-        do {                                                                                       \
-                if (_unlikely_(!(x)))                                                              \
-                        abort();                                                                   \
+#define assert_se(x)                                                                                                   \
+        do {                                                                                                           \
+                if (_unlikely_(!(x)))                                                                                  \
+                        abort();                                                                                       \
         } while (0)
 
 /* Hand ownership out of a _cleanup_ variable: `*ret = TAKE_PTR(p);`. */
-#define TAKE_PTR(p)                                                                                \
-        ({                                                                                         \
-                __typeof__(p) _p = (p);                                                            \
-                (p) = NULL;                                                                        \
-                _p;                                                                                \
+#define TAKE_PTR(p)                                                                                                    \
+        ({                                                                                                             \
+                __typeof__(p) _p = (p);                                                                                \
+                (p) = NULL;                                                                                            \
+                _p;                                                                                                    \
         })
-#define TAKE_FD(fd)                                                                                \
-        ({                                                                                         \
-                int _fd = (fd);                                                                    \
-                (fd) = -1;                                                                         \
-                _fd;                                                                               \
+#define TAKE_FD(fd)                                                                                                    \
+        ({                                                                                                             \
+                int _fd = (fd);                                                                                        \
+                (fd) = -1;                                                                                             \
+                _fd;                                                                                                   \
         })
 
 /* Close @fd if it is open, keeping errno; returns -1 so `fd = safe_close(fd);` reads naturally. */

@@ -240,8 +240,7 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                         m.gid = get_u32(&c);
                 }
                 break;
-        case WIRE_RELOAD:
-                break;
+        case WIRE_RELOAD: break;
         case WIRE_DESTROY:
                 if (!reply)
                         get_str(&c, m.name);
@@ -294,8 +293,7 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 else if (m.status == 0)
                         get_info(&c, &m.info);
                 break;
-        default:
-                return -EBADMSG;
+        default: return -EBADMSG;
         }
         if (c.bad || c.pos != len)
                 return -EBADMSG;
@@ -358,8 +356,7 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                         put_u32(&c, m->gid);
                 }
                 break;
-        case WIRE_RELOAD:
-                break;
+        case WIRE_RELOAD: break;
         case WIRE_DESTROY:
         case WIRE_INFO:
                 if (!reply)
@@ -395,8 +392,7 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                 if (reply && m->status == 0)
                         put_u32(&c, 0);
                 break;
-        default:
-                return -EINVAL;
+        default: return -EINVAL;
         }
         if (c.bad)
                 return strnlen(m->name, NAMES_NAME_MAX + 1) > NAMES_NAME_MAX ? -EINVAL : -ENOBUFS;

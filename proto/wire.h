@@ -17,9 +17,9 @@
 #define WIRE_MAGIC 0x58424853u /* "SHBX" */
 #define WIRE_VERSION 1u
 #define WIRE_HEADER_SIZE 16u
-#define WIRE_REQUEST_MAX 1024u          /* largest request body the daemon accepts */
-#define WIRE_REPLY_MAX (256u * 1024)    /* largest reply body a client accepts */
-#define WIRE_LIST_MAX 1024u             /* entries in one list reply */
+#define WIRE_REQUEST_MAX 1024u       /* largest request body the daemon accepts */
+#define WIRE_REPLY_MAX (256u * 1024) /* largest reply body a client accepts */
+#define WIRE_LIST_MAX 1024u          /* entries in one list reply */
 #define WIRE_REPLY 0x8000u
 
 typedef enum WireType {
@@ -32,7 +32,7 @@ typedef enum WireType {
         WIRE_INFO = 7,
         WIRE_REATTACH = 8, /* a box of this process, granted by an earlier daemon */
         WIRE_CHMOD = 9,
-        WIRE_RELOAD = 10,  /* re-read the config file; answered when done */
+        WIRE_RELOAD = 10, /* re-read the config file; answered when done */
         _WIRE_TYPE_MAX,
 } WireType;
 
@@ -59,14 +59,14 @@ typedef struct WireMsg {
         uint32_t serial;
         int32_t status; /* replies */
 
-        char name[NAMES_NAME_MAX + 1]; /* CREATE DESTROY ATTACH INFO requests; HELLO reply: prefix */
-        uint32_t slots, slot_size, mode; /* CREATE request; ATTACH reply (mode = rights); CHMOD */
-        uint32_t flags, gid;             /* CREATE (WIRE_CREATE_GID: gid is set); CHMOD */
-        uint32_t token, idx;             /* ATTACH and REATTACH replies and REATTACH requests;
+        char name[NAMES_NAME_MAX + 1];    /* CREATE DESTROY ATTACH INFO requests; HELLO reply: prefix */
+        uint32_t slots, slot_size, mode;  /* CREATE request; ATTACH reply (mode = rights); CHMOD */
+        uint32_t flags, gid;              /* CREATE (WIRE_CREATE_GID: gid is set); CHMOD */
+        uint32_t token, idx;              /* ATTACH and REATTACH replies and REATTACH requests;
                                             DETACH request (token) */
         uint64_t generation, epoch, size; /* ATTACH and REATTACH replies; REATTACH request (generation) */
-        uint32_t version;                /* HELLO both ways */
-        WireInfo info;                   /* INFO reply */
+        uint32_t version;                 /* HELLO both ways */
+        WireInfo info;                    /* INFO reply */
 
         /* LIST reply: entries stay in the decoded buffer; walk them with wire_list_next() */
         uint32_t list_count;

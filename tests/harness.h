@@ -13,16 +13,16 @@
 
 typedef struct TestDaemon {
         pid_t pid;
-        char dir[128];       /* temporary directory under $TMPDIR: socket, state, log */
+        char dir[128]; /* temporary directory under $TMPDIR: socket, state, log */
         char socket[108];
         char prefix[33];
         char state_dir[160];
         char log[160];
-        char config[160];    /* --config: absent unless a test writes it, never /etc's */
-        char extra[4][64];   /* extra command-line arguments, "" when unused */
-        char crash_at[64];   /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
-        char fail_at[64];    /* SHMBOX_FAIL_AT likewise */
-        uid_t user;          /* run the daemon as this uid/gid (0: as we are), as in production */
+        char config[160];  /* --config: absent unless a test writes it, never /etc's */
+        char extra[4][64]; /* extra command-line arguments, "" when unused */
+        char crash_at[64]; /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
+        char fail_at[64];  /* SHMBOX_FAIL_AT likewise */
+        uid_t user;        /* run the daemon as this uid/gid (0: as we are), as in production */
         gid_t group;
 } TestDaemon;
 

@@ -75,17 +75,14 @@ static void probe_child(const Who *w, const Probe *p, int out) {
                 _exit(125);
         switch (p->what) {
         case PROBE_CREATE: {
-                struct shmbox_config cfg = { .slots = 64, .slot_size = 64, .mode = 0600,
-                                             .flags = SHMBOX_CONFIG_GID, .gid = p->gid };
+                struct shmbox_config cfg = {
+                        .slots = 64, .slot_size = 64, .mode = 0600, .flags = SHMBOX_CONFIG_GID, .gid = p->gid
+                };
                 s.op = shmbox_create(c, p->name, &cfg);
                 break;
         }
-        case PROBE_CHMOD:
-                s.op = shmbox_chmod(c, p->name, p->mode, p->gid);
-                break;
-        case PROBE_DESTROY:
-                s.op = shmbox_destroy(c, p->name);
-                break;
+        case PROBE_CHMOD: s.op = shmbox_chmod(c, p->name, p->mode, p->gid); break;
+        case PROBE_DESTROY: s.op = shmbox_destroy(c, p->name); break;
         case PROBE_USE: {
                 char buf[64];
 
@@ -173,8 +170,8 @@ static void run_matrix(void) {
                                 ck_assert_msg(s.attach == access, "mode %04o, %s: attach %d", mode, users[u].label,
                                               s.attach);
                                 if (access == 0) {
-                                        ck_assert_msg(s.send == ((b & 2) ? 0 : -EACCES), "mode %04o, %s: send %d",
-                                                      mode, users[u].label, s.send);
+                                        ck_assert_msg(s.send == ((b & 2) ? 0 : -EACCES), "mode %04o, %s: send %d", mode,
+                                                      users[u].label, s.send);
                                         ck_assert_msg((b & 4) ? (s.recv == 0 || s.recv == -EAGAIN) : s.recv == -EACCES,
                                                       "mode %04o, %s: recv %d", mode, users[u].label, s.recv);
                                 }
@@ -210,8 +207,7 @@ static void run_matrix(void) {
         ck_assert_int_eq(as(&owner, &p).op, -EPERM);
 }
 
-START_TEST(test_every_class_and_right_is_enforced_with_the_daemon_as_root)
-{
+START_TEST(test_every_class_and_right_is_enforced_with_the_daemon_as_root) {
         if (geteuid() != 0) {
                 fprintf(stderr, "SKIP: test-access switches users and needs root\n");
                 return;
@@ -222,8 +218,7 @@ START_TEST(test_every_class_and_right_is_enforced_with_the_daemon_as_root)
 }
 END_TEST
 
-START_TEST(test_every_class_and_right_is_enforced_with_an_unprivileged_daemon)
-{
+START_TEST(test_every_class_and_right_is_enforced_with_an_unprivileged_daemon) {
         if (geteuid() != 0) {
                 fprintf(stderr, "SKIP: test-access switches users and needs root\n");
                 return;
@@ -236,8 +231,7 @@ END_TEST
 
 /* Anyone may create a file in /dev/shm named like a mailbox: the create fails, the log names
  * the squatter, and the daemon neither adopts nor deletes the file. */
-START_TEST(test_a_squatted_name_fails_the_create_and_names_the_squatter)
-{
+START_TEST(test_a_squatted_name_fails_the_create_and_names_the_squatter) {
         char path[256], log[65536];
         shmbox_client *c;
         FILE *f;

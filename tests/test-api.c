@@ -19,8 +19,7 @@
 
 /* --- the library without a daemon ----------------------------------------------------------- */
 
-START_TEST(test_version_is_major_minor_patch)
-{
+START_TEST(test_version_is_major_minor_patch) {
         const char *v = shmbox_version();
         unsigned major, minor, patch;
         char tail;
@@ -32,12 +31,11 @@ START_TEST(test_version_is_major_minor_patch)
 }
 END_TEST
 
-START_TEST(test_strerror_never_returns_null)
-{
-        const int errs[] = { 0, -ENOENT, -EEXIST, -EINVAL, -EACCES, -EPERM, -EMSGSIZE, -EAGAIN,
-                             -ETIMEDOUT, -EIDRM, -ECONNREFUSED, -ENOTCONN, -EBADMSG, -ESTALE,
-                             -EPROTO, -ENOSPC, -ENOMEM, -EDQUOT, -EMFILE, -ENAMETOOLONG,
-                             -EIO, -4095, -123456, INT_MIN, 1, ENOENT, 987654, INT_MAX };
+START_TEST(test_strerror_never_returns_null) {
+        const int errs[] = { 0,          -ENOENT, -EEXIST,       -EINVAL,       -EACCES,  -EPERM,  -EMSGSIZE, -EAGAIN,
+                             -ETIMEDOUT, -EIDRM,  -ECONNREFUSED, -ENOTCONN,     -EBADMSG, -ESTALE, -EPROTO,   -ENOSPC,
+                             -ENOMEM,    -EDQUOT, -EMFILE,       -ENAMETOOLONG, -EIO,     -4095,   -123456,   INT_MIN,
+                             1,          ENOENT,  987654,        INT_MAX };
 
         for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
                 const char *s = shmbox_strerror(errs[i]);
@@ -51,21 +49,18 @@ START_TEST(test_strerror_never_returns_null)
 }
 END_TEST
 
-START_TEST(test_detach_and_disconnect_accept_null)
-{
+START_TEST(test_detach_and_disconnect_accept_null) {
         ck_assert_int_eq(shmbox_detach(NULL), 0);
         shmbox_disconnect(NULL);
 }
 END_TEST
 
-START_TEST(test_connect_without_a_result_pointer_is_einval)
-{
+START_TEST(test_connect_without_a_result_pointer_is_einval) {
         ck_assert_int_eq(shmbox_connect("/nonexistent/shmbox.sock", NULL), -EINVAL);
 }
 END_TEST
 
-START_TEST(test_connect_to_a_path_without_daemon_is_econnrefused)
-{
+START_TEST(test_connect_to_a_path_without_daemon_is_econnrefused) {
         shmbox_client *c = NULL;
 
         ck_assert_int_eq(shmbox_connect("/nonexistent-dir-of-test-api/shmboxd.sock", &c), -ECONNREFUSED);
@@ -75,8 +70,7 @@ END_TEST
 
 /* --- with a daemon ------------------------------------------------------------------------- */
 
-START_TEST(test_every_call_rejects_null_arguments)
-{
+START_TEST(test_every_call_rejects_null_arguments) {
         TestDaemon d;
         shmbox_client *c;
         shmbox *box = NULL;
@@ -123,8 +117,7 @@ START_TEST(test_every_call_rejects_null_arguments)
 }
 END_TEST
 
-START_TEST(test_default_config_is_64_slots_of_4096_bytes_mode_0600)
-{
+START_TEST(test_default_config_is_64_slots_of_4096_bytes_mode_0600) {
         const struct shmbox_config zero = { 0 };
         struct shmbox_info info;
         TestDaemon d;
@@ -171,8 +164,7 @@ START_TEST(test_default_config_is_64_slots_of_4096_bytes_mode_0600)
 }
 END_TEST
 
-START_TEST(test_every_public_call_works_once)
-{
+START_TEST(test_every_public_call_works_once) {
         const struct shmbox_config cfg = { .slots = 8, .slot_size = 128, .mode = 0640 };
         struct shmbox_entry *entries = NULL;
         struct shmbox_info info;
@@ -276,8 +268,7 @@ START_TEST(test_every_public_call_works_once)
 }
 END_TEST
 
-START_TEST(test_disconnect_leaves_boxes_that_detach_only_frees)
-{
+START_TEST(test_disconnect_leaves_boxes_that_detach_only_frees) {
         TestDaemon d;
         shmbox_client *c, *c2;
         shmbox *box;
@@ -303,8 +294,7 @@ START_TEST(test_disconnect_leaves_boxes_that_detach_only_frees)
 }
 END_TEST
 
-START_TEST(test_connect_with_null_path_uses_shmbox_socket)
-{
+START_TEST(test_connect_with_null_path_uses_shmbox_socket) {
         TestDaemon d;
         shmbox_client *c = NULL;
         struct shmbox_info info;

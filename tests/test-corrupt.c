@@ -43,17 +43,17 @@
 #define TIMEOUT_S 60
 
 /* Outcomes beside return values (which are lengths or negative errnos). */
-#define OUT_BLOCKS 1000    /* still waiting when the test stopped looking */
-#define OUT_SIGBUS 1001    /* the user died of SIGBUS */
-#define OUT_DIED 1002      /* the user died otherwise */
-#define OUT_CRASH_OK 1003  /* expected: SIGBUS or -EBADMSG, either is allowed */
+#define OUT_BLOCKS 1000   /* still waiting when the test stopped looking */
+#define OUT_SIGBUS 1001   /* the user died of SIGBUS */
+#define OUT_DIED 1002     /* the user died otherwise */
+#define OUT_CRASH_OK 1003 /* expected: SIGBUS or -EBADMSG, either is allowed */
 
 /* The victim: small, so that every slot is at a known place. Two messages are queued in slots
  * 0 and 1 before the corruption; tail is at slot 2. */
 static const struct shmbox_config victim_cfg = { .slots = 4, .slot_size = 64 };
-#define FIRST "first"     /* 5 bytes, slot 0 */
-#define SECOND "second!"  /* 7 bytes, slot 1 */
-#define MINE "u"          /* 1 byte, what a user sends */
+#define FIRST "first"    /* 5 bytes, slot 0 */
+#define SECOND "second!" /* 7 bytes, slot 1 */
+#define MINE "u"         /* 1 byte, what a user sends */
 
 static TestDaemon d;
 static shmbox_client *client;
@@ -171,8 +171,8 @@ static User user_start(void) {
         u.rfd = rep[0];
         u.gofd = go[1];
         pfd = (struct pollfd){ .fd = u.rfd, .events = POLLIN };
-        ck_assert_msg(poll(&pfd, 1, harness_ms(5000)) == 1 &&
-                              read(u.rfd, &v, sizeof(v)) == (ssize_t)sizeof(v) && v == 0,
+        ck_assert_msg(poll(&pfd, 1, harness_ms(5000)) == 1 && read(u.rfd, &v, sizeof(v)) == (ssize_t)sizeof(v) &&
+                              v == 0,
                       "the user did not attach (%lld)", (long long)v);
         return u;
 }
@@ -224,18 +224,18 @@ typedef enum Kind {
         ATT_TABLE,
         EPOCH,
         SLEEPERS,
-        SLOT_STATE,     /* slot 0 (a queued message): state := arg, lap and token kept */
-        SLOT_LAP,       /* slot 0: READY with the next lap */
-        SLOT_LEN,       /* slot 0: len := arg */
-        TAIL_STATE,     /* slot 2 (the next to claim): state := arg at its lap */
-        TAIL_LAP,       /* slot 2: FREE with the next lap */
-        TRUNCATE,       /* the segment: size := total * arg / 2 */
+        SLOT_STATE, /* slot 0 (a queued message): state := arg, lap and token kept */
+        SLOT_LAP,   /* slot 0: READY with the next lap */
+        SLOT_LEN,   /* slot 0: len := arg */
+        TAIL_STATE, /* slot 2 (the next to claim): state := arg at its lap */
+        TAIL_LAP,   /* slot 2: FREE with the next lap */
+        TRUNCATE,   /* the segment: size := total * arg / 2 */
 } Kind;
 
 typedef struct Case {
         const char *what;
         Kind kind;
-        uint64_t arg; /* the seed of random scribbles; the value for the others */
+        uint64_t arg;                             /* the seed of random scribbles; the value for the others */
         int64_t send, recv, recv_forever, attach; /* what must come out */
 } Case;
 
@@ -309,15 +309,9 @@ static void corrupt(const Case *k, char *what, size_t size) {
         ck_assert(h != MAP_FAILED);
 
         switch (k->kind) {
-        case HEAD:
-                atomic_store(&h->head, v = random_next(&seed));
-                break;
-        case TAIL:
-                atomic_store(&h->tail, v = random_next(&seed));
-                break;
-        case LOCK:
-                atomic_store(&h->lock, v = random_next(&seed));
-                break;
+        case HEAD: atomic_store(&h->head, v = random_next(&seed)); break;
+        case TAIL: atomic_store(&h->tail, v = random_next(&seed)); break;
+        case LOCK: atomic_store(&h->lock, v = random_next(&seed)); break;
         case FLAGS_DESTROYED:
                 atomic_store(&h->flags, (uint32_t)(v = (uint32_t)random_next(&seed) | HDR_DESTROYED));
                 break;
@@ -328,9 +322,7 @@ static void corrupt(const Case *k, char *what, size_t size) {
                 for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
                         atomic_store(&h->att[i], (uint32_t)(v = random_next(&seed)));
                 break;
-        case EPOCH:
-                atomic_store(&h->epoch, v = random_next(&seed));
-                break;
+        case EPOCH: atomic_store(&h->epoch, v = random_next(&seed)); break;
         case SLEEPERS:
                 for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++) {
                         atomic_store(&h->items_sleepers[i], random_next(&seed));
@@ -347,9 +339,7 @@ static void corrupt(const Case *k, char *what, size_t size) {
                 v = atomic_load(w);
                 atomic_store(w, v = slot_word(SLOT_READY, slot_word_lap(v) + 1, slot_word_token(v)));
                 break;
-        case SLOT_LEN:
-                ((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE))->len = (uint32_t)(v = k->arg);
-                break;
+        case SLOT_LEN: ((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE))->len = (uint32_t)(v = k->arg); break;
         case TAIL_STATE:
                 w = slot_word_at(h, 2);
                 atomic_store(w, v = slot_word((unsigned)k->arg, 0, 0));
@@ -358,8 +348,7 @@ static void corrupt(const Case *k, char *what, size_t size) {
                 w = slot_word_at(h, 2);
                 atomic_store(w, v = slot_word(SLOT_FREE, 1, 0));
                 break;
-        case TRUNCATE:
-                break;
+        case TRUNCATE: break;
         }
         snprintf(what, size, "0x%llx", (unsigned long long)v);
         munmap(h, (size_t)st.st_size);
@@ -431,29 +420,25 @@ static void run_case(const Case *k) {
         assert_list_count(1);
         assert_bystander_works();
 
-        printf("corrupt: %-40s %-20s send %-9s recv %-9s recv(-1) %-9s attach %-8s daemon: serves\n",
-               k->what, what, outcome(got[0], b[0]), outcome(got[1], b[1]), outcome(got[2], b[2]),
-               outcome(got[3], b[3]));
+        printf("corrupt: %-40s %-20s send %-9s recv %-9s recv(-1) %-9s attach %-8s daemon: serves\n", k->what, what,
+               outcome(got[0], b[0]), outcome(got[1], b[1]), outcome(got[2], b[2]), outcome(got[3], b[3]));
         fflush(stdout);
         for (int i = 0; i < 4; i++)
                 ck_assert_msg(matches(want[i], got[i]), "%s: %s gave %s, expected %s", k->what, ops[i],
                               outcome(got[i], b[i]), outcome(want[i], e));
 }
 
-START_TEST(test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox)
-{
+START_TEST(test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox) {
         run_case(&header_cases[_i]);
 }
 END_TEST
 
-START_TEST(test_a_scribbled_slot_hurts_only_the_users_of_its_mailbox)
-{
+START_TEST(test_a_scribbled_slot_hurts_only_the_users_of_its_mailbox) {
         run_case(&slot_cases[_i]);
 }
 END_TEST
 
-START_TEST(test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox)
-{
+START_TEST(test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox) {
         run_case(&truncation_cases[_i]);
 }
 END_TEST
@@ -475,8 +460,7 @@ static Suite *corrupt_suite(void) {
         TCase *tc;
 
         tc = tcase_e2e(s, "scribbled header");
-        tcase_add_loop_test(tc, test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox, 0,
-                            N(header_cases));
+        tcase_add_loop_test(tc, test_a_scribbled_header_field_hurts_only_the_users_of_its_mailbox, 0, N(header_cases));
         tc = tcase_e2e(s, "scribbled slots");
         tcase_add_loop_test(tc, test_a_scribbled_slot_hurts_only_the_users_of_its_mailbox, 0, N(slot_cases));
         tc = tcase_e2e(s, "truncated segment");

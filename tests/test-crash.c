@@ -149,8 +149,7 @@ static void expect_empty(void) {
         ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
 }
 
-START_TEST(test_killed_idle_client_is_detached_and_mailbox_keeps_working)
-{
+START_TEST(test_killed_idle_client_is_detached_and_mailbox_keeps_working) {
         Victim v;
         int64_t t0;
 
@@ -165,8 +164,7 @@ START_TEST(test_killed_idle_client_is_detached_and_mailbox_keeps_working)
 }
 END_TEST
 
-START_TEST(test_client_killed_blocked_in_recv_loses_nothing)
-{
+START_TEST(test_client_killed_blocked_in_recv_loses_nothing) {
         const MboxHeader *h;
         Victim v;
         int64_t t0;
@@ -191,8 +189,7 @@ START_TEST(test_client_killed_blocked_in_recv_loses_nothing)
 }
 END_TEST
 
-START_TEST(test_client_killed_blocked_in_send_frees_its_wait)
-{
+START_TEST(test_client_killed_blocked_in_send_frees_its_wait) {
         const MboxHeader *h;
         Victim v;
         int64_t t0;
@@ -224,12 +221,11 @@ static const struct {
         const char *point;
         bool delivered;
 } send_points[] = {
-        { "send_before_lock", false }, { "send_locked", false }, { "send_claimed", false },
+        { "send_before_lock", false }, { "send_locked", false },   { "send_claimed", false },
         { "send_half_copied", false }, { "send_committed", true },
 };
 
-START_TEST(test_sender_killed_inside_send_never_delivers_a_torn_message)
-{
+START_TEST(test_sender_killed_inside_send_never_delivers_a_torn_message) {
         const char *point = send_points[_i].point;
         struct shmbox_info info;
         Victim v;
@@ -263,13 +259,11 @@ static const struct {
         bool redelivered; /* true: the survivor gets it; false: the victim consumed it */
         bool recovered;   /* counted in `recovered` (it was TAKEN when the victim died) */
 } recv_points[] = {
-        { "recv_before_lock", true, false }, { "recv_locked", true, false },
-        { "recv_taken", true, true },        { "recv_half_copied", true, true },
-        { "recv_consumed", false, false },   { "recv_head_locked", false, false },
+        { "recv_before_lock", true, false }, { "recv_locked", true, false },    { "recv_taken", true, true },
+        { "recv_half_copied", true, true },  { "recv_consumed", false, false }, { "recv_head_locked", false, false },
 };
 
-START_TEST(test_receiver_killed_inside_recv_leaves_the_message_to_another)
-{
+START_TEST(test_receiver_killed_inside_recv_leaves_the_message_to_another) {
         const char *point = recv_points[_i].point;
         struct shmbox_info info;
         Victim v;
@@ -323,8 +317,7 @@ static bool wait_stopped(pid_t pid) {
 
 /* A peer frozen while it holds something: info names it, says for how long, and the repair
  * after its death is counted. */
-START_TEST(test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock)
-{
+START_TEST(test_info_names_the_holder_of_a_stuck_slot_and_of_the_lock) {
         static const struct {
                 const char *point, *mode;
         } cases[] = {
@@ -432,8 +425,7 @@ static long futex_calls(pid_t pinger, FILE *in, FILE *out) {
  * dead sleeper's bit, the message path is free of system calls again. Shown with strace, before and after the repair (the
  * daemon is frozen meanwhile, so the "before" really is before).
  */
-START_TEST(test_message_path_is_syscall_free_again_after_a_sleeper_is_killed)
-{
+START_TEST(test_message_path_is_syscall_free_again_after_a_sleeper_is_killed) {
         const char *bin = getenv("SHMBOX_CRASH_CHILD");
         const MboxHeader *h;
         long before, after;
@@ -478,7 +470,8 @@ START_TEST(test_message_path_is_syscall_free_again_after_a_sleeper_is_killed)
         ck_assert(!mask_any(h->items_sleepers));
         after = futex_calls(pinger, pin, pout);
         printf("syscalls: 1000 send+recv pairs made %ld futex calls while a killed sleeper was unrepaired, "
-               "%ld after the repair\n", before, after);
+               "%ld after the repair\n",
+               before, after);
         fclose(pin);
         fclose(pout);
         ck_assert_int_eq(harness_wait_exit(pinger, harness_ms(5000)), 0);
@@ -497,8 +490,7 @@ END_TEST
  * death, and the mailbox goes on. */
 static const char *const attach_points[] = { "attach_half", "detach_half" };
 
-START_TEST(test_a_client_killed_half_way_through_attach_or_detach_is_released)
-{
+START_TEST(test_a_client_killed_half_way_through_attach_or_detach_is_released) {
         const char *bin = getenv("SHMBOX_CRASH_CHILD");
         int64_t t0;
         pid_t pid;

@@ -94,8 +94,7 @@ static void child_prepare(pid_t parent) {
  *
  * Return: the exit status, or 128 + the signal that ended the child.
  */
-static int run_argv(const char *in, size_t len, char **out, size_t *out_len, char **err,
-                    const char *const *args) {
+static int run_argv(const char *in, size_t len, char **out, size_t *out_len, char **err, const char *const *args) {
         const char *bin = getenv("SHMBOXCTL");
         const char *argv[ARGS_MAX + 2];
         char *obuf = NULL, *ebuf = NULL;
@@ -151,9 +150,8 @@ static int run_argv(const char *in, size_t len, char **out, size_t *out_len, cha
                 if (left <= 0 || poll(pfd, 3, left) == 0) {
                         kill(pid, SIGKILL);
                         waitpid(pid, NULL, 0);
-                        ck_abort_msg("shmboxctl %s %s ... did not finish within %d ms",
-                                     argv[1] ? argv[1] : "", argv[1] && argv[2] ? argv[2] : "",
-                                     harness_ms(RUN_DEADLINE_MS));
+                        ck_abort_msg("shmboxctl %s %s ... did not finish within %d ms", argv[1] ? argv[1] : "",
+                                     argv[1] && argv[2] ? argv[2] : "", harness_ms(RUN_DEADLINE_MS));
                 }
                 for (int i = 0; i < 2; i++) {
                         int *fd = i == 0 ? &pout[0] : &perr[0];
@@ -183,8 +181,7 @@ static int run_argv(const char *in, size_t len, char **out, size_t *out_len, cha
                 close(pin[1]);
 
         status = harness_wait_exit(pid, harness_ms(RUN_DEADLINE_MS));
-        ck_assert_msg(status != -1, "shmboxctl %s closed its output but did not exit",
-                      argv[1] ? argv[1] : "");
+        ck_assert_msg(status != -1, "shmboxctl %s closed its output but did not exit", argv[1] ? argv[1] : "");
 
         if (out) {
                 *out = obuf;
@@ -202,10 +199,9 @@ static int run_argv(const char *in, size_t len, char **out, size_t *out_len, cha
 }
 
 /* run_argv() with the arguments as a NULL-terminated list. */
-static int run(const char *in, size_t len, char **out, size_t *out_len, char **err,
-               const char *arg0, ...) __attribute__((sentinel));
-static int run(const char *in, size_t len, char **out, size_t *out_len, char **err,
-               const char *arg0, ...) {
+static int run(const char *in, size_t len, char **out, size_t *out_len, char **err, const char *arg0, ...)
+        __attribute__((sentinel));
+static int run(const char *in, size_t len, char **out, size_t *out_len, char **err, const char *arg0, ...) {
         const char *args[ARGS_MAX + 1];
         va_list ap;
         int n = 0;
@@ -359,11 +355,11 @@ static int child_finish(Child *c, char **ret_err) {
 #define ctl_str(s, ...) ctl_in((s), strlen(s), __VA_ARGS__, (const char *)NULL)
 
 /* Assert the exit status of a ctl()/run() call, showing its stderr when it differs. */
-#define assert_exit(call, expected)                                                            \
-        do {                                                                                   \
-                int status_ = (call);                                                          \
-                ck_assert_msg(status_ == (expected), "%s: exit %d, expected %d; stderr: %s",   \
-                              #call, status_, (expected), ctl_err ? ctl_err : "");             \
+#define assert_exit(call, expected)                                                                                    \
+        do {                                                                                                           \
+                int status_ = (call);                                                                                  \
+                ck_assert_msg(status_ == (expected), "%s: exit %d, expected %d; stderr: %s", #call, status_,           \
+                              (expected), ctl_err ? ctl_err : "");                                                     \
         } while (0)
 
 /* The last call succeeded quietly: exit 0 checked by the caller, nothing on either stream. */
@@ -473,18 +469,13 @@ static bool json_string(Json *j, char *buf, size_t size) {
                         c = (unsigned char)*j->p++;
                         if (c == 'u') {
                                 for (int i = 0; i < 4; i++)
-                                        if (j->p >= j->end ||
-                                            !strchr("0123456789abcdefABCDEF", *j->p++))
+                                        if (j->p >= j->end || !strchr("0123456789abcdefABCDEF", *j->p++))
                                                 return false;
                                 c = '?';
                         } else if (c && strchr("\"\\/", c)) {
                                 ;
                         } else if (c == 'n' || c == 't' || c == 'r' || c == 'b' || c == 'f') {
-                                c = c == 'n'   ? '\n'
-                                    : c == 't' ? '\t'
-                                    : c == 'r' ? '\r'
-                                    : c == 'b' ? '\b'
-                                               : '\f';
+                                c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : '\f';
                         } else
                                 return false;
                 }
@@ -614,9 +605,7 @@ static bool json_value(Json *j, char *val, size_t size, bool *is_string) {
         if (j->p >= j->end || ++j->depth > 16)
                 return false;
         switch (*j->p) {
-        case '{':
-                ok = json_object(j);
-                break;
+        case '{': ok = json_object(j); break;
         case '[':
                 ok = json_array(j, &elements);
                 if (ok && j->depth == 1)
@@ -629,8 +618,7 @@ static bool json_value(Json *j, char *val, size_t size, bool *is_string) {
         default:
                 ok = false;
                 for (const char *const *lit = literals; *lit && !ok; lit++)
-                        if ((size_t)(j->end - j->p) >= strlen(*lit) &&
-                            strncmp(j->p, *lit, strlen(*lit)) == 0) {
+                        if ((size_t)(j->end - j->p) >= strlen(*lit) && strncmp(j->p, *lit, strlen(*lit)) == 0) {
                                 snprintf(val, size, "%s", *lit);
                                 j->p += strlen(*lit);
                                 ok = true;
@@ -653,11 +641,9 @@ static void json_parse(const char *s, size_t len, Json *j) {
         j->end = s + len;
         json_ws(j);
         j->top = j->p < j->end ? *j->p : 0;
-        ck_assert_msg(json_value(j, val, sizeof(val), &is_string),
-                      "invalid JSON near offset %td:\n%s", j->p - s, s);
+        ck_assert_msg(json_value(j, val, sizeof(val), &is_string), "invalid JSON near offset %td:\n%s", j->p - s, s);
         json_ws(j);
-        ck_assert_msg(j->p == j->end, "trailing bytes after the JSON text at offset %td:\n%s",
-                      j->p - s, s);
+        ck_assert_msg(j->p == j->end, "trailing bytes after the JSON text at offset %td:\n%s", j->p - s, s);
 }
 
 static const JsonMember *json_get(const Json *j, int object, const char *key) {
@@ -677,16 +663,30 @@ static int json_count(const Json *j, int object) {
 
 /* The keys of struct shmbox_info, as shmboxctl names them, besides "name". */
 static const char *const info_keys[] = {
-        "slots",           "slot_size", "mode",     "queued", "attached",
-        "uid",             "gid",       "sent",     "received", "recovered",
-        "repairs",         "lock_holder_pid", "orphaned", "claimed", "taken",
-        "oldest_claimed_pid", "oldest_taken_pid", "oldest_claimed_age_ms", "oldest_taken_age_ms",
+        "slots",
+        "slot_size",
+        "mode",
+        "queued",
+        "attached",
+        "uid",
+        "gid",
+        "sent",
+        "received",
+        "recovered",
+        "repairs",
+        "lock_holder_pid",
+        "orphaned",
+        "claimed",
+        "taken",
+        "oldest_claimed_pid",
+        "oldest_taken_pid",
+        "oldest_claimed_age_ms",
+        "oldest_taken_age_ms",
 };
 
 /* Object @object of @j is exactly a mailbox: "name" @name, and every info key once, a number. */
-static void assert_json_mailbox(const Json *j, int object, const char *name, unsigned slots,
-                                unsigned slot_size, unsigned mode, unsigned queued, unsigned sent,
-                                unsigned received) {
+static void assert_json_mailbox(const Json *j, int object, const char *name, unsigned slots, unsigned slot_size,
+                                unsigned mode, unsigned queued, unsigned sent, unsigned received) {
         const JsonMember *m = json_get(j, object, "name");
         char want[32];
 
@@ -700,10 +700,10 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
                               "\"%s\" is not an unsigned number: %s", info_keys[i], m->value);
         }
         ck_assert_int_eq(json_count(j, object), 20); /* nothing else, nothing twice */
-#define KEY_IS(key, v)                                                                          \
-        do {                                                                                    \
-                snprintf(want, sizeof(want), "%u", (unsigned)(v));                              \
-                ck_assert_str_eq(json_get(j, object, key)->value, want);                        \
+#define KEY_IS(key, v)                                                                                                 \
+        do {                                                                                                           \
+                snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
+                ck_assert_str_eq(json_get(j, object, key)->value, want);                                               \
         } while (0)
         KEY_IS("slots", slots);
         KEY_IS("slot_size", slot_size);
@@ -719,24 +719,22 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
 }
 
 /* `info NAME` prints exactly these lines (attached and recovered are 0 between our commands). */
-static void assert_info_text(const char *name, unsigned slots, unsigned slot_size, unsigned mode,
-                             unsigned queued, unsigned sent, unsigned received) {
+static void assert_info_text(const char *name, unsigned slots, unsigned slot_size, unsigned mode, unsigned queued,
+                             unsigned sent, unsigned received) {
         char want[512];
 
         snprintf(want, sizeof(want),
                  "name: %s\nslots: %u\nslot_size: %u\nmode: %04o\nqueued: %u\nattached: 0\n"
                  "uid: %u\ngid: %u\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
-                 name, slots, slot_size, mode, queued, (unsigned)geteuid(), (unsigned)getegid(),
-                 sent, received);
+                 name, slots, slot_size, mode, queued, (unsigned)geteuid(), (unsigned)getegid(), sent, received);
         assert_exit(ctl("info", name), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, want);
 }
 
 /* The row of @name in the `list` table of ctl_out has exactly these columns. */
-static void assert_list_row(const char *name, const char *slots, const char *slot_size,
-                            const char *mode, const char *queued, const char *sent,
-                            const char *received) {
+static void assert_list_row(const char *name, const char *slots, const char *slot_size, const char *mode,
+                            const char *queued, const char *sent, const char *received) {
         const char *want[9] = { name, slots, slot_size, mode, queued, "0", NULL, sent, received };
         const char *line = find_line(name);
         char words[12][80], owner[80];
@@ -759,14 +757,12 @@ static int count_lines(const char *s) {
 
 /* ---- mailbox lifecycle ------------------------------------------------------------------- */
 
-START_TEST(test_create_info_list_destroy_round_trip)
-{
+START_TEST(test_create_info_list_destroy_round_trip) {
         static const char *const header[] = { "NAME",     "SLOTS", "SLOT_SIZE", "MODE",    "QUEUED",
                                               "ATTACHED", "OWNER", "SENT",      "RECEIVED" };
         char words[12][80];
 
-        assert_exit(ctl("create", "orders", "--slots", "8", "--slot-size", "128", "--mode", "0640"),
-                    0);
+        assert_exit(ctl("create", "orders", "--slots", "8", "--slot-size", "128", "--mode", "0640"), 0);
         assert_silent();
         assert_info_text("orders", 8, 128, 0640, 0, 0, 0);
 
@@ -789,11 +785,9 @@ START_TEST(test_create_info_list_destroy_round_trip)
 }
 END_TEST
 
-START_TEST(test_create_takes_defaults_and_options_in_any_position)
-{
+START_TEST(test_create_takes_defaults_and_options_in_any_position) {
         /* 64 characters: the longest name */
-        static const char longest[] =
-                "0123456789012345678901234567890123456789012345678901234567890123";
+        static const char longest[] = "0123456789012345678901234567890123456789012345678901234567890123";
 
         create("plain");
         assert_info_text("plain", 64, 4096, 0600, 0, 0, 0);
@@ -813,12 +807,10 @@ START_TEST(test_create_takes_defaults_and_options_in_any_position)
 }
 END_TEST
 
-START_TEST(test_info_and_counters_follow_the_traffic)
-{
+START_TEST(test_info_and_counters_follow_the_traffic) {
         Json j;
 
-        assert_exit(ctl("create", "counted", "--slots", "4", "--slot-size", "32", "--mode", "0660"),
-                    0);
+        assert_exit(ctl("create", "counted", "--slots", "4", "--slot-size", "32", "--mode", "0660"), 0);
         assert_exit(ctl("send", "counted", "one", "two", "three"), 0);
         assert_silent();
         assert_exit(ctl("recv", "counted"), 0);
@@ -842,8 +834,7 @@ START_TEST(test_info_and_counters_follow_the_traffic)
 }
 END_TEST
 
-START_TEST(test_list_json_is_an_array_sorted_by_name)
-{
+START_TEST(test_list_json_is_an_array_sorted_by_name) {
         Json j;
 
         assert_exit(ctl("list", "--json"), 0);
@@ -854,8 +845,7 @@ START_TEST(test_list_json_is_an_array_sorted_by_name)
 
         create("zeta");
         create("alpha");
-        assert_exit(ctl("create", "Mid", "--slots", "5", "--slot-size", "100", "--mode", "0644"),
-                    0);
+        assert_exit(ctl("create", "Mid", "--slots", "5", "--slot-size", "100", "--mode", "0644"), 0);
         assert_exit(ctl("send", "zeta", "z"), 0);
 
         assert_exit(ctl("list", "--json"), 0);
@@ -883,8 +873,7 @@ START_TEST(test_list_json_is_an_array_sorted_by_name)
 }
 END_TEST
 
-START_TEST(test_creating_an_existing_mailbox_fails)
-{
+START_TEST(test_creating_an_existing_mailbox_fails) {
         create("dup");
         assert_exit(ctl("create", "dup", "--slots", "2"), 1);
         ck_assert_str_eq(ctl_out, "");
@@ -894,8 +883,7 @@ START_TEST(test_creating_an_existing_mailbox_fails)
 }
 END_TEST
 
-START_TEST(test_a_name_starting_with_dash_follows_double_dash)
-{
+START_TEST(test_a_name_starting_with_dash_follows_double_dash) {
         assert_exit(ctl("create", "--", "-dash"), 0);
         assert_silent();
         assert_exit(ctl("send", "--", "-dash", "hi"), 0);
@@ -911,8 +899,7 @@ END_TEST
 
 /* ---- messages ------------------------------------------------------------------------------ */
 
-START_TEST(test_send_arguments_arrive_in_order_one_per_line)
-{
+START_TEST(test_send_arguments_arrive_in_order_one_per_line) {
         create("args");
         assert_exit(ctl("send", "args", "one", "two", "three four", ""), 0);
         assert_silent();
@@ -924,8 +911,7 @@ START_TEST(test_send_arguments_arrive_in_order_one_per_line)
 }
 END_TEST
 
-START_TEST(test_recv_count_takes_only_that_many)
-{
+START_TEST(test_recv_count_takes_only_that_many) {
         create("partial");
         assert_exit(ctl("send", "partial", "a", "b", "c"), 0);
         assert_exit(ctl("recv", "--count=2", "partial"), 0);
@@ -938,8 +924,7 @@ START_TEST(test_recv_count_takes_only_that_many)
 }
 END_TEST
 
-START_TEST(test_send_without_messages_sends_each_stdin_line)
-{
+START_TEST(test_send_without_messages_sends_each_stdin_line) {
         create("lines");
         /* an empty line is an empty message, a CR stays, the last line needs no newline */
         assert_exit(ctl_str("alpha\n\nbeta\r\ngamma", "send", "lines"), 0);
@@ -961,8 +946,7 @@ START_TEST(test_send_without_messages_sends_each_stdin_line)
 }
 END_TEST
 
-START_TEST(test_a_message_starting_with_dash_is_sent_after_name)
-{
+START_TEST(test_a_message_starting_with_dash_is_sent_after_name) {
         create("dashes");
         /* options end at NAME: all of these are messages, --help included */
         assert_exit(ctl("send", "dashes", "-x", "--count", "5", "-", "--help"), 0);
@@ -981,11 +965,11 @@ START_TEST(test_a_message_starting_with_dash_is_sent_after_name)
 }
 END_TEST
 
-START_TEST(test_recv_escapes_newline_backslash_and_control_bytes)
-{
+START_TEST(test_recv_escapes_newline_backslash_and_control_bytes) {
         /* message 1: newline, backslash, control bytes, DEL, tab, CR, then UTF-8 (é) as is;
          * message 2: a backslash followed by 'n' is two characters, not a newline */
-        static const char in[] = "a\nb\\c\x01" "d\x1f\x7f\te\r\xc3\xa9\0x\\ny";
+        static const char in[] = "a\nb\\c\x01"
+                                 "d\x1f\x7f\te\r\xc3\xa9\0x\\ny";
 
         create("escapes");
         assert_exit(ctl_in(in, sizeof(in) - 1, "send", "--null", "escapes", (const char *)NULL), 0);
@@ -1004,8 +988,7 @@ START_TEST(test_recv_escapes_newline_backslash_and_control_bytes)
 }
 END_TEST
 
-START_TEST(test_null_round_trips_every_byte_value)
-{
+START_TEST(test_null_round_trips_every_byte_value) {
         char all[255], twice[2 * 256], escaped[1024], arg[256];
         size_t n = 0;
         char *saved;
@@ -1079,8 +1062,7 @@ START_TEST(test_null_round_trips_every_byte_value)
 }
 END_TEST
 
-START_TEST(test_recv_prints_each_message_as_it_arrives)
-{
+START_TEST(test_recv_prints_each_message_as_it_arrives) {
         shmbox_client *client = harness_connect(&d);
         struct shmbox_info info;
         char *out = NULL, *err = NULL;
@@ -1118,8 +1100,7 @@ END_TEST
 
 /* ---- exit status --------------------------------------------------------------------------- */
 
-START_TEST(test_recv_exits_0_when_at_least_one_message_came)
-{
+START_TEST(test_recv_exits_0_when_at_least_one_message_came) {
         create("some");
         assert_exit(ctl("send", "some", "only"), 0);
         /* fewer than --count before the timeout: what came counts */
@@ -1130,8 +1111,7 @@ START_TEST(test_recv_exits_0_when_at_least_one_message_came)
 }
 END_TEST
 
-START_TEST(test_recv_exits_1_when_nothing_came_before_the_timeout)
-{
+START_TEST(test_recv_exits_1_when_nothing_came_before_the_timeout) {
         int64_t t0;
 
         create("none");
@@ -1143,14 +1123,13 @@ START_TEST(test_recv_exits_1_when_nothing_came_before_the_timeout)
 
         assert_exit(ctl("recv", "none", "--timeout", "0", "--count", "2"), 1);
         ck_assert_str_eq(ctl_out, "");
-        ck_assert_msg(strncmp(ctl_err, "shmboxctl: none: ", 17) == 0 && count_lines(ctl_err) == 1,
-                      "stderr: %s", ctl_err);
+        ck_assert_msg(strncmp(ctl_err, "shmboxctl: none: ", 17) == 0 && count_lines(ctl_err) == 1, "stderr: %s",
+                      ctl_err);
         destroy("none");
 }
 END_TEST
 
-START_TEST(test_send_to_a_full_mailbox_times_out_with_exit_1)
-{
+START_TEST(test_send_to_a_full_mailbox_times_out_with_exit_1) {
         assert_exit(ctl("create", "full", "--slots", "1"), 0);
         assert_exit(ctl("send", "full", "first"), 0);
         assert_exit(ctl("send", "--timeout", "100", "full", "second"), 1);
@@ -1211,15 +1190,14 @@ static const struct {
         { { "create", "box", "--mode", "8" }, "--mode: invalid mode '8'" },
 };
 
-START_TEST(test_usage_errors_exit_2_with_one_line_on_stderr)
-{
+START_TEST(test_usage_errors_exit_2_with_one_line_on_stderr) {
         assert_exit(ctl_argv(NULL, 0, usage_errors[_i].args), 2);
         ck_assert_str_eq(ctl_out, "");
         ck_assert_msg(strncmp(ctl_err, "shmboxctl: ", 11) == 0, "stderr: %s", ctl_err);
-        ck_assert_msg(strstr(ctl_err, usage_errors[_i].message), "stderr: %s\nexpected: %s",
-                      ctl_err, usage_errors[_i].message);
-        ck_assert_msg(count_lines(ctl_err) == 1 && strstr(ctl_err, "--help')\n"),
-                      "not one line pointing at --help: %s", ctl_err);
+        ck_assert_msg(strstr(ctl_err, usage_errors[_i].message), "stderr: %s\nexpected: %s", ctl_err,
+                      usage_errors[_i].message);
+        ck_assert_msg(count_lines(ctl_err) == 1 && strstr(ctl_err, "--help')\n"), "not one line pointing at --help: %s",
+                      ctl_err);
         /* nothing reached the daemon: no mailbox was created */
         assert_exit(ctl("list"), 0);
         ck_assert_int_eq(count_lines(ctl_out), 1);
@@ -1228,16 +1206,15 @@ END_TEST
 
 static const char *const commands[] = { "create", "destroy", "send", "recv", "list", "info" };
 
-START_TEST(test_every_command_help_exits_0_on_stdout)
-{
+START_TEST(test_every_command_help_exits_0_on_stdout) {
         const char *cmd = commands[_i];
         char want[64], *help;
 
         snprintf(want, sizeof(want), "Usage: shmboxctl [--socket PATH] %s", cmd);
         /* help needs no daemon */
         reset_output();
-        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket", "/nonexistent/sock",
-                        cmd, "--help", (const char *)NULL),
+        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket", "/nonexistent/sock", cmd, "--help",
+                        (const char *)NULL),
                     0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_msg(strncmp(ctl_out, want, strlen(want)) == 0, "stdout: %s", ctl_out);
@@ -1257,14 +1234,12 @@ START_TEST(test_every_command_help_exits_0_on_stdout)
 }
 END_TEST
 
-START_TEST(test_global_help_and_version_exit_0)
-{
+START_TEST(test_global_help_and_version_exit_0) {
         char want[128];
 
         assert_exit(ctl("--help"), 0);
         ck_assert_str_eq(ctl_err, "");
-        ck_assert_msg(strncmp(ctl_out, "Usage: shmboxctl [--socket PATH] COMMAND", 40) == 0,
-                      "stdout: %s", ctl_out);
+        ck_assert_msg(strncmp(ctl_out, "Usage: shmboxctl [--socket PATH] COMMAND", 40) == 0, "stdout: %s", ctl_out);
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 ck_assert_ptr_nonnull(strstr(ctl_out, commands[i]));
         reset_output();
@@ -1272,12 +1247,9 @@ START_TEST(test_global_help_and_version_exit_0)
         ck_assert_str_eq(ctl_err, "");
         ck_assert_msg(strncmp(ctl_out, "Usage: shmboxctl", 16) == 0, "stdout: %s", ctl_out);
 
-        snprintf(want, sizeof(want), "shmboxctl %s (libshmbox %s)\n", PACKAGE_VERSION,
-                 shmbox_version());
+        snprintf(want, sizeof(want), "shmboxctl %s (libshmbox %s)\n", PACKAGE_VERSION, shmbox_version());
         reset_output();
-        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--version",
-                        (const char *)NULL),
-                    0);
+        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--version", (const char *)NULL), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, want);
         assert_exit(ctl("--version"), 0);
@@ -1287,8 +1259,7 @@ END_TEST
 
 /* ---- failures ------------------------------------------------------------------------------ */
 
-START_TEST(test_an_overlong_message_names_its_number_and_keeps_the_earlier)
-{
+START_TEST(test_an_overlong_message_names_its_number_and_keeps_the_earlier) {
         char in[256], big[66];
 
         memset(big, 'b', 65);
@@ -1299,9 +1270,8 @@ START_TEST(test_an_overlong_message_names_its_number_and_keeps_the_earlier)
 
         assert_exit(ctl_str(in, "send", "short"), 1);
         ck_assert_str_eq(ctl_out, "");
-        ck_assert_str_eq(ctl_err,
-                         "shmboxctl: short: line 3: "
-                         "message of 65 bytes exceeds the slot size 64\n");
+        ck_assert_str_eq(ctl_err, "shmboxctl: short: line 3: "
+                                  "message of 65 bytes exceeds the slot size 64\n");
         assert_exit(ctl("recv", "short", "--count", "10", "--timeout", "100"), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_int_eq(strncmp(ctl_out, "one\n", 4), 0);
@@ -1310,16 +1280,12 @@ START_TEST(test_an_overlong_message_names_its_number_and_keeps_the_earlier)
 
         /* arguments and --null records are counted as messages */
         assert_exit(ctl("send", "short", "x", big, "y"), 1);
-        ck_assert_str_eq(ctl_err,
-                         "shmboxctl: short: message 2: "
-                         "message of 65 bytes exceeds the slot size 64\n");
+        ck_assert_str_eq(ctl_err, "shmboxctl: short: message 2: "
+                                  "message of 65 bytes exceeds the slot size 64\n");
         snprintf(in, sizeof(in), "x%c%s%cy", 0, big, 0);
-        assert_exit(ctl_in(in, 1 + 1 + 65 + 1 + 1, "send", "--null", "short",
-                           (const char *)NULL),
-                    1);
-        ck_assert_str_eq(ctl_err,
-                         "shmboxctl: short: message 2: "
-                         "message of 65 bytes exceeds the slot size 64\n");
+        assert_exit(ctl_in(in, 1 + 1 + 65 + 1 + 1, "send", "--null", "short", (const char *)NULL), 1);
+        ck_assert_str_eq(ctl_err, "shmboxctl: short: message 2: "
+                                  "message of 65 bytes exceeds the slot size 64\n");
         assert_exit(ctl("recv", "short", "--count", "10", "--timeout", "100"), 0);
         ck_assert_str_eq(ctl_out, "x\nx\n");
         assert_empty("short");
@@ -1327,33 +1293,28 @@ START_TEST(test_an_overlong_message_names_its_number_and_keeps_the_earlier)
 }
 END_TEST
 
-START_TEST(test_an_unreachable_socket_cannot_connect)
-{
+START_TEST(test_an_unreachable_socket_cannot_connect) {
         static const char *const cmds[][4] = {
-                { "list" }, { "create", "box" }, { "destroy", "box" }, { "info", "box" },
-                { "send", "box", "x" }, { "recv", "box", "--timeout", "0" },
+                { "list" },        { "create", "box" },    { "destroy", "box" },
+                { "info", "box" }, { "send", "box", "x" }, { "recv", "box", "--timeout", "0" },
         };
         char toolong[200];
 
         for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
                 reset_output();
-                assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket",
-                                "/nonexistent/sock", cmds[i][0], cmds[i][1], cmds[i][2],
-                                cmds[i][3], (const char *)NULL),
+                assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket", "/nonexistent/sock", cmds[i][0],
+                                cmds[i][1], cmds[i][2], cmds[i][3], (const char *)NULL),
                             1);
                 ck_assert_str_eq(ctl_out, "");
-                ck_assert_str_eq(ctl_err,
-                                 "shmboxctl: cannot connect to /nonexistent/sock: "
-                                 "no daemon on the socket\n");
+                ck_assert_str_eq(ctl_err, "shmboxctl: cannot connect to /nonexistent/sock: "
+                                          "no daemon on the socket\n");
         }
 
         memset(toolong, 'p', sizeof(toolong) - 1);
         toolong[0] = '/';
         toolong[sizeof(toolong) - 1] = '\0';
         reset_output();
-        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket", toolong, "list",
-                        (const char *)NULL),
-                    1);
+        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "--socket", toolong, "list", (const char *)NULL), 1);
         ck_assert_ptr_nonnull(strstr(ctl_err, "cannot connect to /ppp"));
         ck_assert_ptr_nonnull(strstr(ctl_err, ": socket path too long\n"));
 }
@@ -1363,18 +1324,13 @@ static const struct {
         const char *args[5];
         const char *in;
 } missing[] = {
-        { { "info", "ghost" }, NULL },
-        { { "info", "--json", "ghost" }, NULL },
-        { { "destroy", "ghost" }, NULL },
-        { { "send", "ghost", "x" }, NULL },
-        { { "send", "ghost" }, "from stdin\n" },
-        { { "send", "--null", "ghost" }, "raw" },
-        { { "recv", "ghost" }, NULL },
-        { { "recv", "ghost", "--timeout", "0" }, NULL },
+        { { "info", "ghost" }, NULL },           { { "info", "--json", "ghost" }, NULL },
+        { { "destroy", "ghost" }, NULL },        { { "send", "ghost", "x" }, NULL },
+        { { "send", "ghost" }, "from stdin\n" }, { { "send", "--null", "ghost" }, "raw" },
+        { { "recv", "ghost" }, NULL },           { { "recv", "ghost", "--timeout", "0" }, NULL },
 };
 
-START_TEST(test_a_missing_mailbox_is_named_in_the_error)
-{
+START_TEST(test_a_missing_mailbox_is_named_in_the_error) {
         const char *in = missing[_i].in;
 
         create("ghost-not"); /* another mailbox exists; it is not confused with the missing one */
@@ -1385,13 +1341,10 @@ START_TEST(test_a_missing_mailbox_is_named_in_the_error)
 }
 END_TEST
 
-START_TEST(test_shmbox_socket_is_honoured_without_socket_option)
-{
+START_TEST(test_shmbox_socket_is_honoured_without_socket_option) {
         ck_assert_int_eq(setenv("SHMBOX_SOCKET", d.socket, 1), 0);
         reset_output();
-        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "create", "envbox",
-                        (const char *)NULL),
-                    0);
+        assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "create", "envbox", (const char *)NULL), 0);
         ck_assert_str_eq(ctl_err, "");
         reset_output();
         assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "list", (const char *)NULL), 0);
@@ -1404,9 +1357,8 @@ START_TEST(test_shmbox_socket_is_honoured_without_socket_option)
         /* and the error names the socket actually used */
         reset_output();
         assert_exit(run(NULL, 0, &ctl_out, &ctl_out_len, &ctl_err, "list", (const char *)NULL), 1);
-        ck_assert_str_eq(ctl_err,
-                         "shmboxctl: cannot connect to /nonexistent/env.sock: "
-                         "no daemon on the socket\n");
+        ck_assert_str_eq(ctl_err, "shmboxctl: cannot connect to /nonexistent/env.sock: "
+                                  "no daemon on the socket\n");
         ck_assert_int_eq(unsetenv("SHMBOX_SOCKET"), 0);
         destroy("envbox");
 }
@@ -1414,13 +1366,11 @@ END_TEST
 
 /* Commands whose output cannot be written: stdout is /dev/full. */
 static const char *const unwritable[][5] = {
-        { "recv", "full" },    { "recv", "--null", "full" }, { "info", "full" },
-        { "info", "--json", "full" }, { "list" },            { "list", "--help" },
-        { "--version" },
+        { "recv", "full" }, { "recv", "--null", "full" }, { "info", "full" }, { "info", "--json", "full" },
+        { "list" },         { "list", "--help" },         { "--version" },
 };
 
-START_TEST(test_an_unwritable_stdout_fails_with_one_error_line)
-{
+START_TEST(test_an_unwritable_stdout_fails_with_one_error_line) {
         const char *const *a = unwritable[_i];
         char want[128], *err = NULL;
         Child c;

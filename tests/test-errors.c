@@ -76,8 +76,7 @@ static int64_t child_read(const Child *ch, int ms) {
                 r = poll(&pfd, 1, ms);
         while (r < 0 && errno == EINTR);
         ck_assert_msg(r == 1, "child %d reported nothing within %d ms", (int)ch->pid, ms);
-        ck_assert_msg(read(ch->fd, &v, sizeof(v)) == (ssize_t)sizeof(v), "child %d ended early",
-                      (int)ch->pid);
+        ck_assert_msg(read(ch->fd, &v, sizeof(v)) == (ssize_t)sizeof(v), "child %d ended early", (int)ch->pid);
         return v;
 }
 
@@ -85,8 +84,8 @@ static void child_reap(Child *ch) {
         int status = harness_wait_exit(ch->pid, harness_ms(10000));
 
         close(ch->fd);
-        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "child %d ended with status 0x%x", (int)ch->pid, status);
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d ended with status 0x%x",
+                      (int)ch->pid, status);
 }
 
 /* Map the segment of @name read-write, to corrupt it on purpose. */
@@ -142,11 +141,10 @@ static const char *repeat(char ch, size_t n) {
 
 /* --- -EINVAL ------------------------------------------------------------------------------- */
 
-START_TEST(test_bad_names_are_einval_for_every_call)
-{
+START_TEST(test_bad_names_are_einval_for_every_call) {
         static const char *const bad[] = {
-                "", ".hidden", ".", "..", "a/b", "/abs", "with space", "caf\xc3\xa9", "tab\there",
-                "new\nline", "star*", "semi;colon", "back\\slash",
+                "",          ".hidden",   ".",     "..",         "a/b",         "/abs", "with space", "caf\xc3\xa9",
+                "tab\there", "new\nline", "star*", "semi;colon", "back\\slash",
         };
         const char *long65;
         struct shmbox_info info;
@@ -184,10 +182,9 @@ START_TEST(test_bad_names_are_einval_for_every_call)
 }
 END_TEST
 
-START_TEST(test_bad_geometry_mode_and_reserved_words_are_einval)
-{
-        static const uint32_t bad_modes[] = { 0700, 0100, 0010, 0001, 0601, 0610, 0666 | 0111,
-                                              04600, 02600, 01600, 07777, 01000000 | 0600 };
+START_TEST(test_bad_geometry_mode_and_reserved_words_are_einval) {
+        static const uint32_t bad_modes[] = { 0700,        0100,  0010,  0001,  0601,  0610,
+                                              0666 | 0111, 04600, 02600, 01600, 07777, 01000000 | 0600 };
         struct shmbox_entry *entries;
         struct shmbox_config cfg;
         TestDaemon d;
@@ -234,8 +231,7 @@ START_TEST(test_bad_geometry_mode_and_reserved_words_are_einval)
 }
 END_TEST
 
-START_TEST(test_null_pointers_are_einval)
-{
+START_TEST(test_null_pointers_are_einval) {
         struct shmbox_entry *entries;
         struct shmbox_info info;
         TestDaemon d;
@@ -275,8 +271,7 @@ END_TEST
 
 /* --- -EEXIST, -ENOENT ---------------------------------------------------------------------- */
 
-START_TEST(test_create_of_an_existing_name_is_eexist_and_changes_nothing)
-{
+START_TEST(test_create_of_an_existing_name_is_eexist_and_changes_nothing) {
         const struct shmbox_config small = { .slots = 2, .slot_size = 32, .mode = 0600 };
         const struct shmbox_config other = { .slots = 8, .slot_size = 64, .mode = 0666 };
         struct shmbox_info info;
@@ -309,8 +304,7 @@ START_TEST(test_create_of_an_existing_name_is_eexist_and_changes_nothing)
 }
 END_TEST
 
-START_TEST(test_destroy_attach_and_info_of_an_unknown_name_are_enoent)
-{
+START_TEST(test_destroy_attach_and_info_of_an_unknown_name_are_enoent) {
         struct shmbox_info info;
         TestDaemon d;
         shmbox_client *c;
@@ -338,8 +332,7 @@ END_TEST
 
 /* --- limits: -ENOSPC, -EMSGSIZE, -EMFILE --------------------------------------------------- */
 
-START_TEST(test_a_mailbox_above_the_daemon_cap_is_enospc)
-{
+START_TEST(test_a_mailbox_above_the_daemon_cap_is_enospc) {
         static const char *const extra[] = { "--max-mailbox-bytes", "1048576", NULL };
         const struct shmbox_config big = { .slots = 64, .slot_size = 65536 };
         const struct shmbox_config fits = { .slots = 8, .slot_size = 65536 };
@@ -364,10 +357,8 @@ START_TEST(test_a_mailbox_above_the_daemon_cap_is_enospc)
 }
 END_TEST
 
-START_TEST(test_the_largest_geometry_is_enospc_under_the_default_cap)
-{
-        const struct shmbox_config huge = { .slots = SHMBOX_SLOTS_MAX,
-                                            .slot_size = SHMBOX_SLOT_SIZE_MAX };
+START_TEST(test_the_largest_geometry_is_enospc_under_the_default_cap) {
+        const struct shmbox_config huge = { .slots = SHMBOX_SLOTS_MAX, .slot_size = SHMBOX_SLOT_SIZE_MAX };
         TestDaemon d;
         shmbox_client *c;
 
@@ -380,8 +371,7 @@ START_TEST(test_the_largest_geometry_is_enospc_under_the_default_cap)
 }
 END_TEST
 
-START_TEST(test_send_longer_than_slot_size_is_emsgsize)
-{
+START_TEST(test_send_longer_than_slot_size_is_emsgsize) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 100 };
         struct shmbox_info info;
         static char buf[200000];
@@ -412,8 +402,7 @@ START_TEST(test_send_longer_than_slot_size_is_emsgsize)
 }
 END_TEST
 
-START_TEST(test_the_257th_attachment_to_one_mailbox_is_emfile)
-{
+START_TEST(test_the_257th_attachment_to_one_mailbox_is_emfile) {
         enum { CLIENTS = 4, PER_CLIENT = LAYOUT_ATT_MAX / CLIENTS };
         static shmbox *boxes[LAYOUT_ATT_MAX];
         shmbox_client *c[CLIENTS + 1];
@@ -457,8 +446,7 @@ START_TEST(test_the_257th_attachment_to_one_mailbox_is_emfile)
 }
 END_TEST
 
-START_TEST(test_the_257th_attachment_of_one_client_is_emfile)
-{
+START_TEST(test_the_257th_attachment_of_one_client_is_emfile) {
         static shmbox *boxes[LAYOUT_ATT_MAX];
         shmbox_client *c, *c2;
         TestDaemon d;
@@ -499,8 +487,8 @@ END_TEST
 static bool running_as_root(void) {
         if (geteuid() == 0)
                 return true;
-        fprintf(stderr, "\n*** SKIPPED %s: permission tests need root (running as uid %u) ***\n\n",
-                "test-errors", (unsigned)geteuid());
+        fprintf(stderr, "\n*** SKIPPED %s: permission tests need root (running as uid %u) ***\n\n", "test-errors",
+                (unsigned)geteuid());
         return false;
 }
 
@@ -512,9 +500,9 @@ static void open_socket_dir(const TestDaemon *d) {
 typedef struct NobodyArg {
         const char *socket;
         const char *name;
-        char op;    /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own */
-        int group;        /* a group to be in, or -1 for none but 65534 */
-        bool as_primary;  /* @group as the primary gid instead of a supplementary one */
+        char op;         /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own */
+        int group;       /* a group to be in, or -1 for none but 65534 */
+        bool as_primary; /* @group as the primary gid instead of a supplementary one */
 } NobodyArg;
 
 /* Child: become uid/gid 65534 with no groups, then connect (credentials are taken there). */
@@ -589,8 +577,7 @@ static void nobody_start(Child *ch, const NobodyArg *a) {
         ck_assert_msg(r == 0, "uid %d could not connect: %s", NOBODY, shmbox_strerror((int)r));
 }
 
-START_TEST(test_attach_with_neither_r_nor_w_is_eacces)
-{
+START_TEST(test_attach_with_neither_r_nor_w_is_eacces) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64, .mode = 0600 };
         NobodyArg a;
         TestDaemon d;
@@ -620,8 +607,7 @@ START_TEST(test_attach_with_neither_r_nor_w_is_eacces)
 }
 END_TEST
 
-START_TEST(test_a_read_only_attachment_cannot_send)
-{
+START_TEST(test_a_read_only_attachment_cannot_send) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64, .mode = 0604 };
         struct shmbox_info info;
         NobodyArg a;
@@ -658,8 +644,7 @@ START_TEST(test_a_read_only_attachment_cannot_send)
 }
 END_TEST
 
-START_TEST(test_a_write_only_attachment_cannot_receive)
-{
+START_TEST(test_a_write_only_attachment_cannot_receive) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64, .mode = 0602 };
         NobodyArg a;
         TestDaemon d;
@@ -690,8 +675,7 @@ START_TEST(test_a_write_only_attachment_cannot_receive)
 }
 END_TEST
 
-START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits)
-{
+START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits) {
         /* owner rw, group r, others w: only the group class can receive */
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64, .mode = 0642 };
         NobodyArg a;
@@ -722,8 +706,7 @@ START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits)
 
         /* in the group through its primary gid */
         ck_assert_int_eq(shmbox_send(box, "primary", 7, 0), 0);
-        a = (NobodyArg){ .socket = d.socket, .name = "grouped", .op = 'r', .group = (int)getgid(),
-                         .as_primary = true };
+        a = (NobodyArg){ .socket = d.socket, .name = "grouped", .op = 'r', .group = (int)getgid(), .as_primary = true };
         nobody_start(&ch, &a);
         ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);
         ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES);
@@ -746,8 +729,7 @@ START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits)
 }
 END_TEST
 
-START_TEST(test_destroy_by_another_uid_is_eperm)
-{
+START_TEST(test_destroy_by_another_uid_is_eperm) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64, .mode = 0666 };
         struct shmbox_info info;
         NobodyArg a;
@@ -793,8 +775,7 @@ END_TEST
 
 /* --- connecting: -ECONNREFUSED, -ENAMETOOLONG ---------------------------------------------- */
 
-START_TEST(test_connect_where_no_daemon_listens_is_econnrefused)
-{
+START_TEST(test_connect_where_no_daemon_listens_is_econnrefused) {
         char dir[] = "/tmp/shmbox-errors.XXXXXX", path[100];
         shmbox_client *c = NULL;
         int fd, s;
@@ -833,8 +814,7 @@ START_TEST(test_connect_where_no_daemon_listens_is_econnrefused)
 }
 END_TEST
 
-START_TEST(test_a_socket_path_over_107_bytes_is_enametoolong)
-{
+START_TEST(test_a_socket_path_over_107_bytes_is_enametoolong) {
         char path[300];
         shmbox_client *c = NULL;
 
@@ -854,8 +834,7 @@ END_TEST
 
 /* --- the daemon went away: -ENOTCONN ------------------------------------------------------- */
 
-START_TEST(test_control_calls_after_the_daemon_was_killed_are_enotconn)
-{
+START_TEST(test_control_calls_after_the_daemon_was_killed_are_enotconn) {
         struct shmbox_entry *entries = NULL;
         struct shmbox_info info;
         TestDaemon d;
@@ -896,8 +875,7 @@ END_TEST
 
 /* --- corrupt shared memory: -EBADMSG, -EPROTO ---------------------------------------------- */
 
-START_TEST(test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg)
-{
+START_TEST(test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_entry *entries;
         struct shmbox_info info;
@@ -937,8 +915,7 @@ START_TEST(test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_send_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg)
-{
+START_TEST(test_send_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         MboxHeader *h;
         TestDaemon d;
@@ -965,8 +942,7 @@ START_TEST(test_send_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg)
-{
+START_TEST(test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg) {
         MboxHeader *h;
         TestDaemon d;
         shmbox_client *c;
@@ -990,8 +966,7 @@ START_TEST(test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_attach_to_another_layout_version_or_magic_is_eproto)
-{
+START_TEST(test_attach_to_another_layout_version_or_magic_is_eproto) {
         MboxHeader *h;
         TestDaemon d;
         shmbox_client *c;
@@ -1017,8 +992,7 @@ START_TEST(test_attach_to_another_layout_version_or_magic_is_eproto)
 }
 END_TEST
 
-START_TEST(test_a_truncated_segment_is_ebadmsg_and_the_daemon_survives_it)
-{
+START_TEST(test_a_truncated_segment_is_ebadmsg_and_the_daemon_survives_it) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 4096 };
         char path[NAMES_OBJECT_MAX];
         struct shmbox_entry *entries;
@@ -1105,8 +1079,7 @@ static int run_daemon(const char *const *args, char *out, size_t size) {
         return harness_wait_exit(pid, harness_ms(5000));
 }
 
-START_TEST(test_a_second_daemon_on_the_same_prefix_refuses_to_start)
-{
+START_TEST(test_a_second_daemon_on_the_same_prefix_refuses_to_start) {
         char sock[160], state[160], out[8192];
         struct shmbox_info info;
         TestDaemon d;
@@ -1119,8 +1092,7 @@ START_TEST(test_a_second_daemon_on_the_same_prefix_refuses_to_start)
 
         snprintf(sock, sizeof(sock), "%s/second.sock", d.dir);
         snprintf(state, sizeof(state), "%s/second-state", d.dir);
-        const char *const args[] = { "--socket", sock, "--prefix", d.prefix,
-                                     "--state-dir", state, NULL };
+        const char *const args[] = { "--socket", sock, "--prefix", d.prefix, "--state-dir", state, NULL };
         status = run_daemon(args, out, sizeof(out));
         ck_assert_msg(status != -1, "a second daemon on prefix %s kept running", d.prefix);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
@@ -1138,8 +1110,7 @@ START_TEST(test_a_second_daemon_on_the_same_prefix_refuses_to_start)
 }
 END_TEST
 
-START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start)
-{
+START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start) {
         char prefix[40], state[160], out[8192];
         struct shmbox_info info;
         TestDaemon d;
@@ -1154,16 +1125,14 @@ START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start)
         snprintf(prefix, sizeof(prefix), "%s_%d_sock", harness_stem(), (int)getpid() % 100000);
         ck_assert(names_prefix_valid(prefix));
         snprintf(state, sizeof(state), "%s/second-state", d.dir);
-        const char *const args[] = { "--socket", d.socket, "--prefix", prefix,
-                                     "--state-dir", state, NULL };
+        const char *const args[] = { "--socket", d.socket, "--prefix", prefix, "--state-dir", state, NULL };
         status = run_daemon(args, out, sizeof(out));
         ck_assert_msg(status != -1, "a second daemon on socket %s kept running", d.socket);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) != 0,
                       "a second daemon on socket %s ended with status 0x%x", d.socket, status);
         ck_assert_msg(strstr(out, d.socket), "its message does not name the socket: %s", out);
         printf("errors: second daemon on the same socket: exit %d: %s", WEXITSTATUS(status), out);
-        ck_assert_msg(harness_count_objects(prefix) == 0, "the refused daemon left objects of %s",
-                      prefix);
+        ck_assert_msg(harness_count_objects(prefix) == 0, "the refused daemon left objects of %s", prefix);
 
         /* the socket still leads to the first daemon */
         ck_assert_int_eq(shmbox_info(c, "first", &info), 0);

@@ -21,13 +21,12 @@ static const struct {
         const char *fail_at;
         int expect;
 } create_faults[] = {
-        { "shm_open:ENOSPC", -ENOSPC },   { "ftruncate:ENOSPC", -ENOSPC }, { "fallocate:ENOSPC", -ENOSPC },
-        { "mmap:ENOMEM", -ENOMEM },       { "sem_open:EMFILE", -EMFILE },  { "sem_open:ENOSPC:3", -ENOSPC },
+        { "shm_open:ENOSPC", -ENOSPC },       { "ftruncate:ENOSPC", -ENOSPC }, { "fallocate:ENOSPC", -ENOSPC },
+        { "mmap:ENOMEM", -ENOMEM },           { "sem_open:EMFILE", -EMFILE },  { "sem_open:ENOSPC:3", -ENOSPC },
         { "malloc_mailbox:ENOMEM", -ENOMEM },
 };
 
-START_TEST(test_a_create_that_fails_leaves_nothing_and_the_next_one_works)
-{
+START_TEST(test_a_create_that_fails_leaves_nothing_and_the_next_one_works) {
         struct shmbox_config cfg = { .slots = 4, .slot_size = 128 };
         struct shmbox_info info;
         shmbox_client *c;
@@ -73,8 +72,7 @@ static const struct {
         { "client_sem_open:EMFILE:2", true, -EMFILE },
 };
 
-START_TEST(test_an_attach_that_fails_is_released_by_the_daemon)
-{
+START_TEST(test_an_attach_that_fails_is_released_by_the_daemon) {
         struct shmbox_info info;
         shmbox_client *c;
         shmbox *box;
@@ -105,8 +103,7 @@ START_TEST(test_an_attach_that_fails_is_released_by_the_daemon)
 }
 END_TEST
 
-START_TEST(test_a_failing_accept_refuses_that_client_and_serves_the_next)
-{
+START_TEST(test_a_failing_accept_refuses_that_client_and_serves_the_next) {
         shmbox_client *c = NULL;
         int r, refused = 0;
         int64_t deadline;
@@ -133,8 +130,7 @@ START_TEST(test_a_failing_accept_refuses_that_client_and_serves_the_next)
 }
 END_TEST
 
-START_TEST(test_a_connection_the_daemon_has_no_memory_for_is_refused)
-{
+START_TEST(test_a_connection_the_daemon_has_no_memory_for_is_refused) {
         shmbox_client *c;
 
         harness_daemon_start(&d, NULL);

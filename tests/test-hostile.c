@@ -41,11 +41,11 @@
 #include "tests/harness.h"
 
 #define TIMEOUT_S 60
-#define BYSTANDER_BOX "by"        /* short: the trickling client sends an INFO for it */
+#define BYSTANDER_BOX "by" /* short: the trickling client sends an INFO for it */
 #define BYSTANDER_SLOTS 4u
 #define SAMPLES_MAX (1u << 17)
 #define RSS_GROWTH_MAX_KIB (64L * 1024)
-#define FD_LIMIT 40               /* RLIMIT_NOFILE of the daemon starved of descriptors */
+#define FD_LIMIT 40 /* RLIMIT_NOFILE of the daemon starved of descriptors */
 
 static void msleep(int ms) {
         struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -208,8 +208,7 @@ static void fr_u32(Frame *f, uint32_t v) {
 }
 
 /* A header of our choosing: @len is what it claims, whatever follows. */
-static void fr_header(Frame *f, uint32_t magic, uint16_t version, uint16_t type, uint32_t len,
-                      uint32_t serial) {
+static void fr_header(Frame *f, uint32_t magic, uint16_t version, uint16_t type, uint32_t len, uint32_t serial) {
         f->n = 0;
         fr_u32(f, magic);
         fr_u16(f, version);
@@ -239,8 +238,14 @@ static void fr_encode(Frame *f, const WireMsg *m) {
  * wire_encode()'s checks. The rest of the body is what wire_encode() writes for @type, so this
  * follows the protocol as it grows: every request with a name has it first in its body. */
 static void fr_name_request(Frame *f, uint16_t type, const char *name, size_t len, uint32_t serial) {
-        WireMsg m = { .type = type, .serial = serial, .slots = 2, .slot_size = 64, .mode = 0600,
-                      .gid = WIRE_KEEP, .token = 2, .generation = 1 };
+        WireMsg m = { .type = type,
+                      .serial = serial,
+                      .slots = 2,
+                      .slot_size = 64,
+                      .mode = 0600,
+                      .gid = WIRE_KEEP,
+                      .token = 2,
+                      .generation = 1 };
         Frame rest;
 
         if (type == WIRE_CHMOD)
@@ -460,8 +465,7 @@ static void bystander_start(const char *socket, Bystander *b) {
         }
         deadline = harness_now_us() + (int64_t)harness_ms(5000) * 1000;
         while (atomic_load(&b->sh->answers) == 0) {
-                ck_assert_msg(atomic_load(&b->sh->errors) == 0, "bystander: %s",
-                              shmbox_strerror(b->sh->first_error));
+                ck_assert_msg(atomic_load(&b->sh->errors) == 0, "bystander: %s", shmbox_strerror(b->sh->first_error));
                 ck_assert_msg(harness_now_us() < deadline, "the bystander got no first answer");
                 msleep(1);
         }
@@ -502,8 +506,8 @@ static BystanderStats bystander_stop(Bystander *b) {
         atomic_store(&b->sh->stop, true);
         status = harness_wait_exit(b->pid, harness_ms(35000));
         b->pid = 0;
-        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "bystander ended with status 0x%x", status);
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "bystander ended with status 0x%x",
+                      status);
         ck_assert_msg(atomic_load(&b->sh->errors) == 0, "bystander: %llu error(s), the first %s",
                       (unsigned long long)b->sh->errors, shmbox_strerror(b->sh->first_error));
         n = atomic_load(&b->sh->n_samples);
@@ -583,14 +587,13 @@ static void target_end(Target *tg, const char *what) {
         hwm = proc_status_kib(tg->pid, "VmHWM");
         printf("hostile: %-44s bystander %6llu answers, median %6.3f ms, worst %7.2f ms | "
                "daemon RSS %ld -> %ld KiB (peak %ld), fds %d -> %d\n",
-               what, (unsigned long long)st.answers, st.median_ms, st.worst_ms, tg->rss0, rss, hwm,
-               tg->fds0, fds);
+               what, (unsigned long long)st.answers, st.median_ms, st.worst_ms, tg->rss0, rss, hwm, tg->fds0, fds);
         fflush(stdout);
         ck_assert_uint_gt(st.answers, 0);
         ck_assert_msg(st.worst_ms < harness_ms(5000), "%s: the bystander waited %.1f ms", what, st.worst_ms);
         ck_assert_msg(fds == tg->fds0, "%s: the daemon holds %d fds, %d before", what, fds, tg->fds0);
-        ck_assert_msg(hwm - tg->rss0 < RSS_GROWTH_MAX_KIB, "%s: the daemon grew from %ld to %ld KiB", what,
-                      tg->rss0, hwm);
+        ck_assert_msg(hwm - tg->rss0 < RSS_GROWTH_MAX_KIB, "%s: the daemon grew from %ld to %ld KiB", what, tg->rss0,
+                      hwm);
         assert_daemon_serves(tg);
 }
 
@@ -633,8 +636,7 @@ static void assert_info_reply(ssize_t n, uint32_t serial) {
 
 /* --- truncated frames ----------------------------------------------------------------------- */
 
-START_TEST(test_a_frame_cut_anywhere_then_closed_is_forgotten_without_a_word)
-{
+START_TEST(test_a_frame_cut_anywhere_then_closed_is_forgotten_without_a_word) {
         Frame f;
 
         info_request(&f, 1);
@@ -658,8 +660,7 @@ START_TEST(test_a_frame_cut_anywhere_then_closed_is_forgotten_without_a_word)
 }
 END_TEST
 
-START_TEST(test_a_frame_cut_anywhere_and_left_hanging_is_served_once_complete)
-{
+START_TEST(test_a_frame_cut_anywhere_and_left_hanging_is_served_once_complete) {
         int fds[64];
         Frame f;
         WireMsg hello = { .type = WIRE_HELLO, .serial = 99, .version = WIRE_VERSION }, reply;
@@ -693,10 +694,10 @@ END_TEST
 
 /* --- oversized lengths ---------------------------------------------------------------------- */
 
-START_TEST(test_a_length_above_the_request_limit_closes_the_connection_before_any_body)
-{
-        static const uint32_t lengths[] = { WIRE_REQUEST_MAX + 1, 4096, WIRE_REPLY_MAX, 1u << 20,
-                                            1u << 31, UINT32_MAX };
+START_TEST(test_a_length_above_the_request_limit_closes_the_connection_before_any_body) {
+        static const uint32_t lengths[] = {
+                WIRE_REQUEST_MAX + 1, 4096, WIRE_REPLY_MAX, 1u << 20, 1u << 31, UINT32_MAX
+        };
         static const uint16_t types[] = { WIRE_HELLO, WIRE_CREATE, WIRE_LIST, WIRE_INFO };
         static uint8_t chunk[65536];
         unsigned refused = 0;
@@ -735,8 +736,8 @@ START_TEST(test_a_length_above_the_request_limit_closes_the_connection_before_an
                 }
                 break;
         }
-        ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "streaming a 64 MiB body: %s after %zu bytes",
-                      strerror(-r), streamed);
+        ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "streaming a 64 MiB body: %s after %zu bytes", strerror(-r),
+                      streamed);
         close(fd);
         refused++;
         printf("hostile: a 64 MiB body was cut off after %zu bytes (socket buffers)\n", streamed);
@@ -762,10 +763,9 @@ END_TEST
 
 /* --- unknown types, wrong magic or version, replies as requests ---------------------------- */
 
-START_TEST(test_an_unknown_type_closes_the_connection)
-{
-        static const uint16_t types[] = { 0, _WIRE_TYPE_MAX, _WIRE_TYPE_MAX + 1, 0x00ff, 0x7fff,
-                                          WIRE_REPLY, WIRE_REPLY | _WIRE_TYPE_MAX, 0xffff };
+START_TEST(test_an_unknown_type_closes_the_connection) {
+        static const uint16_t types[] = { 0,      _WIRE_TYPE_MAX, _WIRE_TYPE_MAX + 1,          0x00ff,
+                                          0x7fff, WIRE_REPLY,     WIRE_REPLY | _WIRE_TYPE_MAX, 0xffff };
         unsigned n = 0;
         Frame f;
 
@@ -784,16 +784,18 @@ START_TEST(test_an_unknown_type_closes_the_connection)
 }
 END_TEST
 
-START_TEST(test_a_wrong_magic_or_version_closes_the_connection)
-{
+START_TEST(test_a_wrong_magic_or_version_closes_the_connection) {
         static const struct {
                 uint32_t magic;
                 uint16_t version;
         } bad[] = {
-                { 0, WIRE_VERSION },          { WIRE_MAGIC ^ 1, WIRE_VERSION },
+                { 0, WIRE_VERSION },
+                { WIRE_MAGIC ^ 1, WIRE_VERSION },
                 { 0x53484258, WIRE_VERSION }, /* "SHBX" in the wrong byte order */
-                { UINT32_MAX, WIRE_VERSION }, { WIRE_MAGIC, 0 },
-                { WIRE_MAGIC, WIRE_VERSION + 1 }, { WIRE_MAGIC, 0x100 | WIRE_VERSION },
+                { UINT32_MAX, WIRE_VERSION },
+                { WIRE_MAGIC, 0 },
+                { WIRE_MAGIC, WIRE_VERSION + 1 },
+                { WIRE_MAGIC, 0x100 | WIRE_VERSION },
                 { WIRE_MAGIC, 0xffff },
         };
         WireMsg hello = { .type = WIRE_HELLO, .serial = 5, .version = WIRE_VERSION + 1 }, reply;
@@ -823,14 +825,15 @@ START_TEST(test_a_wrong_magic_or_version_closes_the_connection)
 }
 END_TEST
 
-START_TEST(test_a_reply_sent_as_a_request_closes_the_connection)
-{
+START_TEST(test_a_reply_sent_as_a_request_closes_the_connection) {
         unsigned n = 0;
         Frame f;
 
         for (uint16_t type = WIRE_HELLO; type < _WIRE_TYPE_MAX; type++)
                 for (int k = 0; k < 2; k++) {
-                        WireMsg m = { .type = type | WIRE_REPLY, .serial = 1, .status = k ? -EINVAL : 0,
+                        WireMsg m = { .type = type | WIRE_REPLY,
+                                      .serial = 1,
+                                      .status = k ? -EINVAL : 0,
                                       .version = WIRE_VERSION };
 
                         strcpy(m.name, "x");
@@ -885,8 +888,7 @@ static void garbage(Frame *f, unsigned kind) {
         }
 }
 
-START_TEST(test_garbage_on_many_connections_leaves_the_daemon_serving)
-{
+START_TEST(test_garbage_on_many_connections_leaves_the_daemon_serving) {
         enum { CONNS = 300, BATCH = 30 };
         struct shmbox_entry *entries;
         unsigned replies = 0, early = 0;
@@ -924,8 +926,8 @@ START_TEST(test_garbage_on_many_connections_leaves_the_daemon_serving)
                 }
                 bystander_check(&t.by, "between garbage batches");
         }
-        printf("hostile: garbage: %u connections, %zu bytes, %u replies, %u cut off while sending\n",
-               CONNS, bytes, replies, early);
+        printf("hostile: garbage: %u connections, %zu bytes, %u replies, %u cut off while sending\n", CONNS, bytes,
+               replies, early);
         /* nothing was created by any of it */
         ck_assert_int_eq(shmbox_list(client, &entries, &count), 0);
         ck_assert_uint_eq(count, 1);
@@ -937,8 +939,7 @@ END_TEST
 
 /* --- a slow client -------------------------------------------------------------------------- */
 
-START_TEST(test_a_client_sending_one_byte_every_100ms_is_served_and_others_meanwhile)
-{
+START_TEST(test_a_client_sending_one_byte_every_100ms_is_served_and_others_meanwhile) {
         enum { SLOW = 3 };
         int fds[SLOW];
         int64_t t0;
@@ -952,8 +953,7 @@ START_TEST(test_a_client_sending_one_byte_every_100ms_is_served_and_others_meanw
                 for (int i = 0; i < SLOW; i++) {
                         ck_assert_int_eq(raw_send(fds[i], f.b + k, 1), 0);
                         if (k + 1 < f.n)
-                                ck_assert_msg(raw_quiet(fds[i], 0), "a reply or a close after %zu bytes",
-                                              k + 1);
+                                ck_assert_msg(raw_quiet(fds[i], 0), "a reply or a close after %zu bytes", k + 1);
                 }
                 if (k + 1 < f.n) {
                         msleep(100);
@@ -964,16 +964,15 @@ START_TEST(test_a_client_sending_one_byte_every_100ms_is_served_and_others_meanw
                 assert_info_reply(raw_read_frame(fds[i], harness_ms(2000)), 42);
                 close(fds[i]);
         }
-        printf("hostile: %d clients sent a %zu-byte request one byte per 100 ms, served after %.1f s\n",
-               SLOW, f.n, (double)(harness_now_us() - t0) / 1e6);
+        printf("hostile: %d clients sent a %zu-byte request one byte per 100 ms, served after %.1f s\n", SLOW, f.n,
+               (double)(harness_now_us() - t0) / 1e6);
         target_end(&t, "one byte every 100 ms");
 }
 END_TEST
 
 /* --- 10,000 connects in a row ---------------------------------------------------------------- */
 
-START_TEST(test_ten_thousand_connects_and_closes_leave_no_fd_behind)
-{
+START_TEST(test_ten_thousand_connects_and_closes_leave_no_fd_behind) {
         enum { N = 10000 };
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int64_t t0;
@@ -1027,8 +1026,7 @@ static void storm(const char *socket, int n) {
  * wait behind it, closed sessions pile up, and the global connection limit is reached with
  * sessions whose peers are long gone.)
  */
-START_TEST(test_a_connect_storm_does_not_lock_out_new_clients)
-{
+START_TEST(test_a_connect_storm_does_not_lock_out_new_clients) {
         enum { STORMERS = 4, PER_STORMER = 15000 };
         pid_t parent = getpid(), pids[STORMERS];
         unsigned ok = 0, refused = 0, limit_hits;
@@ -1068,8 +1066,7 @@ START_TEST(test_a_connect_storm_does_not_lock_out_new_clients)
                 running = 0;
                 for (int i = 0; i < STORMERS; i++) {
                         siginfo_t si = {};
-                        if (waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                            si.si_pid == 0)
+                        if (waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
                                 running++;
                 }
         } while (running > 0 && harness_now_us() - t0 < (int64_t)harness_ms(30000) * 1000);
@@ -1079,8 +1076,7 @@ START_TEST(test_a_connect_storm_does_not_lock_out_new_clients)
                "times (connect + list: worst %.1f ms), refused %u times (first: %s); the daemon held up "
                "to %d fds and logged %u \"refused a connection\" lines\n",
                STORMERS, PER_STORMER, (double)(harness_now_us() - t0) / 1e6, ok, worst_us / 1000.0, refused,
-               refused ? shmbox_strerror(first_error) : "-", fds_max,
-               log_count(d.log, "refused a connection"));
+               refused ? shmbox_strerror(first_error) : "-", fds_max, log_count(d.log, "refused a connection"));
         fflush(stdout);
         limit_hits = log_count(d.log, "refused a connection");
         target_end(&t, "connect storm, 4 x 15,000");
@@ -1089,14 +1085,14 @@ START_TEST(test_a_connect_storm_does_not_lock_out_new_clients)
         /* never more than STORMERS + 3 clients were connected at once */
         ck_assert_msg(limit_hits == 0,
                       "a connect storm of %d clients that close at once filled the daemon's connection "
-                      "limit: %u connections refused", STORMERS, limit_hits);
+                      "limit: %u connections refused",
+                      STORMERS, limit_hits);
 }
 END_TEST
 
 /* --- a client that never reads -------------------------------------------------------------- */
 
-START_TEST(test_a_client_that_never_reads_its_replies_is_dropped_with_bounded_memory)
-{
+START_TEST(test_a_client_that_never_reads_its_replies_is_dropped_with_bounded_memory) {
         enum { PILES = 16, BATCH = 64 };
         const struct shmbox_config small = { .slots = 1, .slot_size = 64 };
         uint8_t batch[BATCH * WIRE_HEADER_SIZE];
@@ -1141,8 +1137,7 @@ START_TEST(test_a_client_that_never_reads_its_replies_is_dropped_with_bounded_me
                 } else
                         ck_abort_msg("send: %s", strerror(errno));
         }
-        ck_assert_msg(dropped, "a client that never reads was not dropped after %zu requests",
-                      sent / WIRE_HEADER_SIZE);
+        ck_assert_msg(dropped, "a client that never reads was not dropped after %zu requests", sent / WIRE_HEADER_SIZE);
         close(fd);
         bystander_check(&t.by, "after the client that never reads");
         ck_assert_uint_eq(log_count(d.log, "does not read its replies: dropping it"), 1);
@@ -1174,7 +1169,10 @@ static void guess_tokens(const char *socket, uint64_t generation, int wfd) {
                 raw_call(fd, &detach, &reply);
                 reply.status < 0 ? refused++ : granted++;
                 for (uint32_t idx = 0; idx < 4; idx++) {
-                        WireMsg re = { .type = WIRE_REATTACH, .serial = token + 1, .token = token, .idx = idx,
+                        WireMsg re = { .type = WIRE_REATTACH,
+                                       .serial = token + 1,
+                                       .token = token,
+                                       .idx = idx,
                                        .generation = generation };
                         strcpy(re.name, "victim");
                         raw_call(fd, &re, &reply);
@@ -1187,8 +1185,7 @@ static void guess_tokens(const char *socket, uint64_t generation, int wfd) {
                 _exit(3);
 }
 
-START_TEST(test_tokens_guessed_by_another_process_detach_and_reattach_nothing)
-{
+START_TEST(test_tokens_guessed_by_another_process_detach_and_reattach_nothing) {
         struct shmbox_info info;
         int64_t refused, granted;
         pid_t parent = getpid(), pid;
@@ -1242,20 +1239,30 @@ typedef struct RawName {
         bool closes; /* the decoder refuses the frame; otherwise the daemon answers -EINVAL */
 } RawName;
 
-static const uint16_t name_types[] = { WIRE_CREATE, WIRE_DESTROY, WIRE_ATTACH, WIRE_INFO, WIRE_REATTACH,
-                                       WIRE_CHMOD };
+static const uint16_t name_types[] = { WIRE_CREATE, WIRE_DESTROY, WIRE_ATTACH, WIRE_INFO, WIRE_REATTACH, WIRE_CHMOD };
 
-START_TEST(test_bad_names_in_raw_frames_are_einval_or_close_the_connection)
-{
+START_TEST(test_bad_names_in_raw_frames_are_einval_or_close_the_connection) {
         static char long65[NAMES_NAME_MAX + 1], long64[NAMES_NAME_MAX];
         const RawName names[] = {
-                { "", 0, false },          { "/", 1, false },            { ".", 1, false },
-                { "..", 2, false },        { "../hostile", 10, false },  { "/hostile", 8, false },
-                { "a/b", 3, false },       { "hostile/..", 10, false },  { ".hostile", 8, false },
-                { "caf\xc3\xa9", 5, false }, { "\xff\xfe", 2, false },  { "tab\there", 8, false },
-                { "new\nline", 8, false }, { "sp ace", 6, false },       { "back\\slash", 10, false },
+                { "", 0, false },
+                { "/", 1, false },
+                { ".", 1, false },
+                { "..", 2, false },
+                { "../hostile", 10, false },
+                { "/hostile", 8, false },
+                { "a/b", 3, false },
+                { "hostile/..", 10, false },
+                { ".hostile", 8, false },
+                { "caf\xc3\xa9", 5, false },
+                { "\xff\xfe", 2, false },
+                { "tab\there", 8, false },
+                { "new\nline", 8, false },
+                { "sp ace", 6, false },
+                { "back\\slash", 10, false },
                 { "per%2fcent", 10, false },
-                { "ab\0cd", 5, true },     { "abc\0", 4, true },         { "\0", 1, true },
+                { "ab\0cd", 5, true },
+                { "abc\0", 4, true },
+                { "\0", 1, true },
                 { long65, sizeof(long65), true },
         };
         unsigned closed = 0;
@@ -1280,8 +1287,8 @@ START_TEST(test_bad_names_in_raw_frames_are_einval_or_close_the_connection)
                         ck_assert_msg(n > 0, "type %u, name %zu: %zd", name_types[ti], i, n);
                         ck_assert_int_eq(wire_decode(rx, (size_t)n, &reply), 0);
                         ck_assert_uint_eq(reply.serial, serial++);
-                        ck_assert_msg(reply.status == -EINVAL, "type %u, name \"%.*s\": status %d",
-                                      name_types[ti], (int)names[i].len, names[i].bytes, reply.status);
+                        ck_assert_msg(reply.status == -EINVAL, "type %u, name \"%.*s\": status %d", name_types[ti],
+                                      (int)names[i].len, names[i].bytes, reply.status);
                 }
                 /* the longest valid name is no error, just unknown (creates are left to other suites) */
                 if (name_types[ti] != WIRE_CREATE) {
@@ -1322,8 +1329,7 @@ static ino_t shm_inode(const char *name) {
         return st.st_ino;
 }
 
-START_TEST(test_names_that_differ_only_in_case_are_different_mailboxes)
-{
+START_TEST(test_names_that_differ_only_in_case_are_different_mailboxes) {
         static const char *const names[] = { "Case", "case", "CASE", "cASe" };
         struct shmbox_info info;
         WireMsg reply;
@@ -1389,14 +1395,14 @@ static unsigned strays(const char *dir, const char *needle, const char *allow1, 
         return n;
 }
 
-START_TEST(test_no_name_reaches_a_path_outside_the_prefix)
-{
+START_TEST(test_no_name_reaches_a_path_outside_the_prefix) {
         static const char *const escapes[] = {
-                "../hostile-esc", "/hostile-esc", "hostile-esc/..", "../../hostile-esc", "./hostile-esc",
-                "..hostile-esc", "hostile-esc/x", "//hostile-esc", "hostile-esc\\..", "sem.hostile-esc/",
+                "../hostile-esc", "/hostile-esc",  "hostile-esc/..", "../../hostile-esc", "./hostile-esc",
+                "..hostile-esc",  "hostile-esc/x", "//hostile-esc",  "hostile-esc\\..",   "sem.hostile-esc/",
         };
         /* valid names that look like paths or like our own object names */
-        static const char *const odd[] = { "hostile..esc", "hostile.esc.", "-hostile-esc", "hostile-esc.lock",
+        static const char *const odd[] = { "hostile..esc",       "hostile.esc.",
+                                           "-hostile-esc",       "hostile-esc.lock",
                                            "hostile-esc..tmp.x", "hostile-esc.items.0000000000000001" };
         char seg[160], sem[160], dir[200];
         struct dirent *de;
@@ -1407,16 +1413,20 @@ START_TEST(test_no_name_reaches_a_path_outside_the_prefix)
 
         for (size_t i = 0; i < ELEMENTSOF(escapes); i++)
                 for (size_t ti = 0; ti < ELEMENTSOF(name_types); ti++) {
-                        WireMsg m = { .type = name_types[ti], .serial = serial++, .slots = 2, .slot_size = 64,
-                                      .mode = WIRE_KEEP, .gid = WIRE_KEEP };
+                        WireMsg m = { .type = name_types[ti],
+                                      .serial = serial++,
+                                      .slots = 2,
+                                      .slot_size = 64,
+                                      .mode = WIRE_KEEP,
+                                      .gid = WIRE_KEEP };
 
                         if (m.type == WIRE_CREATE)
                                 m.mode = 0600;
 
                         strcpy(m.name, escapes[i]);
                         raw_call(fd, &m, &reply);
-                        ck_assert_msg(reply.status == -EINVAL, "type %u, name %s: status %d", m.type,
-                                      escapes[i], reply.status);
+                        ck_assert_msg(reply.status == -EINVAL, "type %u, name %s: status %d", m.type, escapes[i],
+                                      reply.status);
                 }
         for (size_t i = 0; i < ELEMENTSOF(odd); i++) {
                 WireMsg m = { .type = WIRE_CREATE, .serial = serial++, .slots = 2, .slot_size = 64 };
@@ -1444,8 +1454,7 @@ START_TEST(test_no_name_reaches_a_path_outside_the_prefix)
                 if (de->d_name[0] == '.')
                         continue;
                 snprintf(dir, sizeof(dir), "%s.", d.prefix);
-                ck_assert_msg(strncmp(de->d_name, dir, strlen(dir)) == 0, "unexpected %s/%s", d.state_dir,
-                              de->d_name);
+                ck_assert_msg(strncmp(de->d_name, dir, strlen(dir)) == 0, "unexpected %s/%s", d.state_dir, de->d_name);
         }
         closedir(dd);
 
@@ -1481,8 +1490,7 @@ static void own_daemon_start(OwnDaemon *o, rlim_t limit) {
         memset(o, 0, sizeof(*o));
         snprintf(o->prefix, sizeof(o->prefix), "%s_%d_fd", harness_stem(), (int)getpid() % 100000);
         ck_assert(names_prefix_valid(o->prefix));
-        snprintf(o->dir, sizeof(o->dir), "%s/shmboxfd.XXXXXX",
-                 tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+        snprintf(o->dir, sizeof(o->dir), "%s/shmboxfd.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
         ck_assert(mkdtemp(o->dir));
         snprintf(o->socket, sizeof(o->socket), "%s/sock", o->dir);
         snprintf(o->state, sizeof(o->state), "%s/state", o->dir);
@@ -1500,8 +1508,8 @@ static void own_daemon_start(OwnDaemon *o, rlim_t limit) {
                         close(i);
                 if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
                         _exit(125);
-                execl(bin, bin, "--socket", o->socket, "--prefix", o->prefix, "--state-dir", o->state,
-                      "--log-level", "debug", (char *)NULL);
+                execl(bin, bin, "--socket", o->socket, "--prefix", o->prefix, "--state-dir", o->state, "--log-level",
+                      "debug", (char *)NULL);
                 _exit(127);
         }
         deadline = harness_now_us() + (int64_t)harness_ms(10000) * 1000;
@@ -1526,8 +1534,7 @@ static void own_daemon_done(OwnDaemon *o) {
 
         kill(o->pid, SIGTERM);
         status = harness_wait_exit(o->pid, harness_ms(10000));
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "shmboxd ended with status 0x%x",
-                      status);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "shmboxd ended with status 0x%x", status);
         ck_assert_uint_eq(harness_count_objects(o->prefix), 0);
         snprintf(path, sizeof(path), "%s/%s.mailboxes", o->state, o->prefix);
         unlink(path);
@@ -1553,8 +1560,7 @@ static int hello_answered(int fd, int ms) {
         return n > 0 ? 1 : 0;
 }
 
-START_TEST(test_fd_exhaustion_pauses_the_listener_without_spinning_and_recovers)
-{
+START_TEST(test_fd_exhaustion_pauses_the_listener_without_spinning_and_recovers) {
         const struct shmbox_config cfg = { .slots = BYSTANDER_SLOTS, .slot_size = 64 };
         int fds[256], n_fds = 0, pending = -1, closed_early = 0;
         unsigned pauses0, pauses1;
@@ -1607,8 +1613,7 @@ START_TEST(test_fd_exhaustion_pauses_the_listener_without_spinning_and_recovers)
                "then %.2f s of daemon CPU over 1 s and %u accept retries\n",
                FD_LIMIT, n_fds, closed_early, cpu1 - cpu0, pauses1 - pauses0);
         ck_assert_uint_ge(pauses0, 1);
-        ck_assert_msg(cpu1 - cpu0 < 0.3, "the daemon used %.2f s of CPU in 1 s while out of fds",
-                      cpu1 - cpu0);
+        ck_assert_msg(cpu1 - cpu0 < 0.3, "the daemon used %.2f s of CPU in 1 s while out of fds", cpu1 - cpu0);
         ck_assert_uint_lt(pauses1 - pauses0, 100);
         ck_assert_msg(raw_quiet(pending, 0), "the waiting connection was answered or closed");
 
@@ -1743,8 +1748,7 @@ static void log_print_pid(const char *path, pid_t pid) {
  * (DESIGN.md invariant 5: only once its process is proven dead), and its next send is -ESTALE.
  * Refusing the connection would be a fine answer; serving it half-identified is not.
  */
-START_TEST(test_a_peer_accepted_with_two_fds_left_keeps_its_attachment_across_a_restart)
-{
+START_TEST(test_a_peer_accepted_with_two_fds_left_keeps_its_attachment_across_a_restart) {
         struct shmbox_info info;
         Peer normal, starved;
         int64_t v, v_normal;
@@ -1772,8 +1776,7 @@ START_TEST(test_a_peer_accepted_with_two_fds_left_keeps_its_attachment_across_a_
                 if (v != 0)
                         log_print_pid(d.log, starved.pid);
                 ck_assert_int_eq(v_normal, 0);
-                ck_assert_msg(v == 0,
-                              "a live peer accepted with two fds left lost its attachment on restart: %s",
+                ck_assert_msg(v == 0, "a live peer accepted with two fds left lost its attachment on restart: %s",
                               shmbox_strerror((int)v));
                 ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
                 ck_assert_uint_eq(info.attached, 2);
@@ -1790,8 +1793,7 @@ END_TEST
  * what it holds stays pinned for good (a lock it held would stall the mailbox). A refusal would
  * be a fine answer here too.
  */
-START_TEST(test_a_peer_accepted_with_one_fd_left_is_repaired_when_it_dies)
-{
+START_TEST(test_a_peer_accepted_with_one_fd_left_is_repaired_when_it_dies) {
         struct shmbox_info info;
         int64_t v, deadline;
         Peer starved;
@@ -1819,8 +1821,10 @@ START_TEST(test_a_peer_accepted_with_one_fd_left_is_repaired_when_it_dies)
         } while (harness_now_us() < deadline);
         if (info.attached != 0)
                 log_print_pid(d.log, starved.pid);
-        ck_assert_msg(info.attached == 0, "a peer accepted with one fd left died %d ms ago and still holds "
-                      "its attachment", harness_ms(5000));
+        ck_assert_msg(info.attached == 0,
+                      "a peer accepted with one fd left died %d ms ago and still holds "
+                      "its attachment",
+                      harness_ms(5000));
         ck_assert_int_eq(shmbox_destroy(client, "victim"), 0);
 }
 END_TEST

@@ -32,8 +32,12 @@ static void teardown(void) {
 
 /* A sentinel geometry, to show that a failing call leaves its output alone. */
 static const LayoutGeometry sentinel = {
-        .slots = 0xdead, .slot_size = 0xbeef, .slot_stride = 0xf00d, .header_size = 0xcafe,
-        .generation = 0x5555, .total_size = 0xaaaa,
+        .slots = 0xdead,
+        .slot_size = 0xbeef,
+        .slot_stride = 0xf00d,
+        .header_size = 0xcafe,
+        .generation = 0x5555,
+        .total_size = 0xaaaa,
 };
 
 static void assert_geometry_eq(const LayoutGeometry *a, const LayoutGeometry *b) {
@@ -56,8 +60,7 @@ static int check_fails(uint64_t size) {
 
 /* --- geometry ------------------------------------------------------------------------------ */
 
-START_TEST(test_zero_slots_or_a_zero_slot_size_is_einval)
-{
+START_TEST(test_zero_slots_or_a_zero_slot_size_is_einval) {
         LayoutGeometry g = sentinel;
 
         ck_assert_int_eq(layout_geometry(0, 64, 1, &g), -EINVAL);
@@ -67,8 +70,7 @@ START_TEST(test_zero_slots_or_a_zero_slot_size_is_einval)
 }
 END_TEST
 
-START_TEST(test_more_than_the_maximum_slots_or_slot_size_is_einval)
-{
+START_TEST(test_more_than_the_maximum_slots_or_slot_size_is_einval) {
         LayoutGeometry g = sentinel;
 
         ck_assert_int_eq(layout_geometry(LAYOUT_SLOTS_MAX + 1, 64, 1, &g), -EINVAL);
@@ -79,8 +81,7 @@ START_TEST(test_more_than_the_maximum_slots_or_slot_size_is_einval)
 }
 END_TEST
 
-START_TEST(test_the_maximum_slots_and_slot_size_are_accepted_without_overflow)
-{
+START_TEST(test_the_maximum_slots_and_slot_size_are_accepted_without_overflow) {
         LayoutGeometry g;
         uint64_t stride = LAYOUT_SLOT_HEAD + LAYOUT_SLOT_SIZE_MAX;
 
@@ -97,14 +98,13 @@ START_TEST(test_the_maximum_slots_and_slot_size_are_accepted_without_overflow)
 }
 END_TEST
 
-START_TEST(test_the_stride_is_a_cache_line_slot_head_plus_the_slot_size_rounded_up_to_64)
-{
+START_TEST(test_the_stride_is_a_cache_line_slot_head_plus_the_slot_size_rounded_up_to_64) {
         static const struct {
                 uint32_t slot_size, stride;
         } cases[] = {
-                { 1, 128 },    { 2, 128 },    { 63, 128 },   { 64, 128 },         { 65, 192 },
-                { 127, 192 },  { 128, 192 },  { 129, 256 },  { 4095, 4160 },      { 4096, 4160 },
-                { 4097, 4224 }, { LAYOUT_SLOT_SIZE_MAX, LAYOUT_SLOT_SIZE_MAX + 64 },
+                { 1, 128 },     { 2, 128 },     { 63, 128 },    { 64, 128 },
+                { 65, 192 },    { 127, 192 },   { 128, 192 },   { 129, 256 },
+                { 4095, 4160 }, { 4096, 4160 }, { 4097, 4224 }, { LAYOUT_SLOT_SIZE_MAX, LAYOUT_SLOT_SIZE_MAX + 64 },
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -118,8 +118,7 @@ START_TEST(test_the_stride_is_a_cache_line_slot_head_plus_the_slot_size_rounded_
 }
 END_TEST
 
-START_TEST(test_the_total_size_is_a_header_page_plus_slots_times_stride)
-{
+START_TEST(test_the_total_size_is_a_header_page_plus_slots_times_stride) {
         LayoutGeometry g;
 
         ck_assert_int_eq(layout_geometry(16, 4096, 42, &g), 0);
@@ -134,8 +133,7 @@ START_TEST(test_the_total_size_is_a_header_page_plus_slots_times_stride)
 }
 END_TEST
 
-START_TEST(test_the_header_fits_its_page_and_slot_heads_are_one_cache_line)
-{
+START_TEST(test_the_header_fits_its_page_and_slot_heads_are_one_cache_line) {
         ck_assert_uint_le(sizeof(MboxHeader), LAYOUT_HEADER_SIZE);
         ck_assert_uint_eq(sizeof(SlotHead), LAYOUT_CACHE_LINE);
         ck_assert_uint_eq(offsetof(MboxHeader, lock) % LAYOUT_CACHE_LINE, 0);
@@ -145,8 +143,7 @@ START_TEST(test_the_header_fits_its_page_and_slot_heads_are_one_cache_line)
 }
 END_TEST
 
-START_TEST(test_slot_words_pack_state_lap_and_token)
-{
+START_TEST(test_slot_words_pack_state_lap_and_token) {
         uint64_t w = slot_word(SLOT_TAKEN, 0xabcdef, 0x12345678);
 
         ck_assert_uint_eq(slot_word_state(w), SLOT_TAKEN);
@@ -162,8 +159,7 @@ END_TEST
 
 /* --- init and check ------------------------------------------------------------------------ */
 
-START_TEST(test_an_initialised_header_passes_its_check_with_the_same_geometry)
-{
+START_TEST(test_an_initialised_header_passes_its_check_with_the_same_geometry) {
         LayoutGeometry g = sentinel;
 
         ck_assert_int_eq(layout_check(map, geo.total_size, &g), 0);
@@ -174,8 +170,7 @@ START_TEST(test_an_initialised_header_passes_its_check_with_the_same_geometry)
 }
 END_TEST
 
-START_TEST(test_an_initialised_header_records_the_geometry_and_its_checksum)
-{
+START_TEST(test_an_initialised_header_records_the_geometry_and_its_checksum) {
         ck_assert_uint_eq(hdr->magic, LAYOUT_MAGIC);
         ck_assert_uint_eq(hdr->version, LAYOUT_VERSION);
         ck_assert_uint_eq(hdr->header_size, LAYOUT_HEADER_SIZE);
@@ -189,8 +184,7 @@ START_TEST(test_an_initialised_header_records_the_geometry_and_its_checksum)
 }
 END_TEST
 
-START_TEST(test_an_initialised_segment_is_an_empty_ring_of_free_slots)
-{
+START_TEST(test_an_initialised_segment_is_an_empty_ring_of_free_slots) {
         ck_assert_uint_eq(atomic_load(&hdr->lock), 0);
         ck_assert_uint_eq(atomic_load(&hdr->head), 0);
         ck_assert_uint_eq(atomic_load(&hdr->tail), 0);
@@ -208,8 +202,7 @@ START_TEST(test_an_initialised_segment_is_an_empty_ring_of_free_slots)
 }
 END_TEST
 
-START_TEST(test_the_checksum_depends_on_every_immutable_field)
-{
+START_TEST(test_the_checksum_depends_on_every_immutable_field) {
         MboxHeader h;
         uint32_t base;
 
@@ -233,8 +226,7 @@ END_TEST
 
 /* --- check failures ------------------------------------------------------------------------ */
 
-START_TEST(test_a_wrong_magic_is_eproto)
-{
+START_TEST(test_a_wrong_magic_is_eproto) {
         hdr->magic ^= 1;
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
         /* even with a checksum that matches it */
@@ -245,8 +237,7 @@ START_TEST(test_a_wrong_magic_is_eproto)
 }
 END_TEST
 
-START_TEST(test_a_wrong_version_is_eproto)
-{
+START_TEST(test_a_wrong_version_is_eproto) {
         hdr->version = LAYOUT_VERSION + 1;
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
         hdr->checksum = layout_checksum(hdr);
@@ -257,16 +248,14 @@ START_TEST(test_a_wrong_version_is_eproto)
 }
 END_TEST
 
-START_TEST(test_any_flipped_bit_of_the_immutable_header_is_refused)
-{
+START_TEST(test_any_flipped_bit_of_the_immutable_header_is_refused) {
         for (size_t byte = 0; byte < offsetof(MboxHeader, total_size) + 8; byte++) {
                 /* magic and version are judged before the checksum */
                 int expect = byte < offsetof(MboxHeader, header_size) ? -EPROTO : -EBADMSG;
 
                 for (unsigned bit = 0; bit < 8; bit++) {
                         map[byte] ^= (uint8_t)(1u << bit);
-                        ck_assert_msg(check_fails(geo.total_size) == expect, "byte %zu bit %u",
-                                      byte, bit);
+                        ck_assert_msg(check_fails(geo.total_size) == expect, "byte %zu bit %u", byte, bit);
                         map[byte] ^= (uint8_t)(1u << bit);
                 }
         }
@@ -274,8 +263,7 @@ START_TEST(test_any_flipped_bit_of_the_immutable_header_is_refused)
 }
 END_TEST
 
-START_TEST(test_a_flipped_geometry_byte_is_ebadmsg_by_checksum)
-{
+START_TEST(test_a_flipped_geometry_byte_is_ebadmsg_by_checksum) {
         hdr->slots ^= 0x02; /* 4 -> 6: a plausible geometry, only the checksum can tell */
         ck_assert_int_eq(check_fails(geo.total_size * 2), -EBADMSG);
         hdr->slots ^= 0x02;
@@ -284,8 +272,7 @@ START_TEST(test_a_flipped_geometry_byte_is_ebadmsg_by_checksum)
 }
 END_TEST
 
-START_TEST(test_a_changed_stride_with_a_recomputed_checksum_is_ebadmsg)
-{
+START_TEST(test_a_changed_stride_with_a_recomputed_checksum_is_ebadmsg) {
         hdr->slot_stride += LAYOUT_CACHE_LINE;
         hdr->checksum = layout_checksum(hdr);
         ck_assert_int_eq(check_fails(geo.total_size * 2), -EBADMSG);
@@ -298,8 +285,7 @@ START_TEST(test_a_changed_stride_with_a_recomputed_checksum_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_other_inconsistent_geometry_with_a_recomputed_checksum_is_ebadmsg)
-{
+START_TEST(test_other_inconsistent_geometry_with_a_recomputed_checksum_is_ebadmsg) {
         /* header_size */
         hdr->header_size = 2 * LAYOUT_HEADER_SIZE;
         hdr->checksum = layout_checksum(hdr);
@@ -340,8 +326,7 @@ START_TEST(test_other_inconsistent_geometry_with_a_recomputed_checksum_is_ebadms
 }
 END_TEST
 
-START_TEST(test_a_mapping_smaller_than_the_total_size_is_ebadmsg)
-{
+START_TEST(test_a_mapping_smaller_than_the_total_size_is_ebadmsg) {
         ck_assert_int_eq(check_fails(geo.total_size - 1), -EBADMSG);
         ck_assert_int_eq(check_fails(geo.total_size - geo.slot_stride), -EBADMSG);
         ck_assert_int_eq(check_fails(LAYOUT_HEADER_SIZE), -EBADMSG);
@@ -349,8 +334,7 @@ START_TEST(test_a_mapping_smaller_than_the_total_size_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_mapping_smaller_than_a_page_is_ebadmsg)
-{
+START_TEST(test_a_mapping_smaller_than_a_page_is_ebadmsg) {
         LayoutGeometry g = sentinel;
         uint8_t *small;
 
@@ -376,8 +360,7 @@ static Suite *layout_suite(void) {
         tcase_add_test(tc, test_zero_slots_or_a_zero_slot_size_is_einval);
         tcase_add_test(tc, test_more_than_the_maximum_slots_or_slot_size_is_einval);
         tcase_add_test(tc, test_the_maximum_slots_and_slot_size_are_accepted_without_overflow);
-        tcase_add_test(tc,
-                       test_the_stride_is_a_cache_line_slot_head_plus_the_slot_size_rounded_up_to_64);
+        tcase_add_test(tc, test_the_stride_is_a_cache_line_slot_head_plus_the_slot_size_rounded_up_to_64);
         tcase_add_test(tc, test_the_total_size_is_a_header_page_plus_slots_times_stride);
         tcase_add_test(tc, test_the_header_fits_its_page_and_slot_heads_are_one_cache_line);
         tcase_add_test(tc, test_slot_words_pack_state_lap_and_token);

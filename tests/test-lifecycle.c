@@ -89,8 +89,8 @@ static void child_reap(Child *ch) {
         int status = harness_wait_exit(ch->pid, harness_ms(10000));
 
         close(ch->fd);
-        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                      "child %d ended with status 0x%x", (int)ch->pid, status);
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d ended with status 0x%x",
+                      (int)ch->pid, status);
 }
 
 /* The mailbox header, mapped read-only, to watch the sleeper masks and the attachment table. */
@@ -139,8 +139,7 @@ static void wait_blocked(pid_t pid, const _Atomic uint64_t *mask, unsigned idx, 
         for (;;) {
                 if (mask_has(mask, idx) && harness_wait_sleeping(pid, 0) && mask_has(mask, idx))
                         return;
-                ck_assert_msg(harness_now_us() < deadline, "child %d never blocked in %s", (int)pid,
-                              what);
+                ck_assert_msg(harness_now_us() < deadline, "child %d never blocked in %s", (int)pid, what);
                 msleep(1);
         }
 }
@@ -164,8 +163,7 @@ static void fill(uint8_t *buf, size_t len, unsigned seed) {
 
 /* --- the whole lifecycle ------------------------------------------------------------------- */
 
-START_TEST(test_three_mailboxes_go_through_the_whole_lifecycle)
-{
+START_TEST(test_three_mailboxes_go_through_the_whole_lifecycle) {
         static const struct {
                 const char *name;
                 struct shmbox_config cfg;
@@ -280,8 +278,7 @@ START_TEST(test_three_mailboxes_go_through_the_whole_lifecycle)
 }
 END_TEST
 
-START_TEST(test_list_returns_many_mailboxes_sorted_by_name)
-{
+START_TEST(test_list_returns_many_mailboxes_sorted_by_name) {
         enum { COUNT = 150 }; /* each create and destroy fsyncs the daemon's state file */
         const struct shmbox_config cfg = { .slots = 1, .slot_size = 1, .mode = 0644 };
         struct shmbox_entry *entries;
@@ -349,8 +346,7 @@ static void fixture_down(Fixture *f) {
         harness_daemon_done(&f->d);
 }
 
-START_TEST(test_a_zero_length_message_arrives_empty)
-{
+START_TEST(test_a_zero_length_message_arrives_empty) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_info info;
         char buf[64] = "untouched";
@@ -375,8 +371,7 @@ START_TEST(test_a_zero_length_message_arrives_empty)
 }
 END_TEST
 
-START_TEST(test_a_message_of_exactly_slot_size_fits_and_one_more_byte_does_not)
-{
+START_TEST(test_a_message_of_exactly_slot_size_fits_and_one_more_byte_does_not) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 1000 };
         uint8_t msg[1001], got[2000];
         Fixture f;
@@ -393,8 +388,7 @@ START_TEST(test_a_message_of_exactly_slot_size_fits_and_one_more_byte_does_not)
 }
 END_TEST
 
-START_TEST(test_one_sender_is_received_in_fifo_order_across_many_laps)
-{
+START_TEST(test_one_sender_is_received_in_fifo_order_across_many_laps) {
         const struct shmbox_config cfg = { .slots = 5, .slot_size = 64 };
         struct shmbox_info info;
         unsigned sent = 0, received = 0;
@@ -434,8 +428,7 @@ START_TEST(test_one_sender_is_received_in_fifo_order_across_many_laps)
 }
 END_TEST
 
-START_TEST(test_recv_with_a_null_buffer_returns_the_oldest_length_without_taking_it)
-{
+START_TEST(test_recv_with_a_null_buffer_returns_the_oldest_length_without_taking_it) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 128 };
         struct shmbox_info info;
         char got[128];
@@ -461,8 +454,7 @@ START_TEST(test_recv_with_a_null_buffer_returns_the_oldest_length_without_taking
 }
 END_TEST
 
-START_TEST(test_recv_into_a_short_buffer_is_emsgsize_and_the_message_stays_queued)
-{
+START_TEST(test_recv_into_a_short_buffer_is_emsgsize_and_the_message_stays_queued) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 128 };
         struct shmbox_info info;
         char got[128] = "";
@@ -485,8 +477,7 @@ END_TEST
 
 /* --- timeouts ------------------------------------------------------------------------------ */
 
-START_TEST(test_recv_on_an_empty_mailbox_is_eagain_at_0_and_etimedout_at_50_ms)
-{
+START_TEST(test_recv_on_an_empty_mailbox_is_eagain_at_0_and_etimedout_at_50_ms) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 32 };
         char got[32];
         int64_t t0, us;
@@ -495,8 +486,7 @@ START_TEST(test_recv_on_an_empty_mailbox_is_eagain_at_0_and_etimedout_at_50_ms)
         fixture_up(&f, "empty", &cfg);
         t0 = harness_now_us();
         ck_assert_int_eq(shmbox_recv(f.box, got, sizeof(got), 0), -EAGAIN);
-        printf("lifecycle: recv timeout 0 on empty returned after %lld us\n",
-               (long long)(harness_now_us() - t0));
+        printf("lifecycle: recv timeout 0 on empty returned after %lld us\n", (long long)(harness_now_us() - t0));
 
         t0 = harness_now_us();
         ck_assert_int_eq(shmbox_recv(f.box, got, sizeof(got), 50), -ETIMEDOUT);
@@ -507,8 +497,7 @@ START_TEST(test_recv_on_an_empty_mailbox_is_eagain_at_0_and_etimedout_at_50_ms)
 }
 END_TEST
 
-START_TEST(test_send_on_a_full_mailbox_is_eagain_at_0_and_etimedout_at_50_ms)
-{
+START_TEST(test_send_on_a_full_mailbox_is_eagain_at_0_and_etimedout_at_50_ms) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 32 };
         struct shmbox_info info;
         char got[32];
@@ -567,10 +556,11 @@ static void signalled_main(const void *varg, int wfd) {
         shmbox_disconnect(c);
 }
 
-START_TEST(test_signals_do_not_cut_a_timed_wait_short)
-{
+START_TEST(test_signals_do_not_cut_a_timed_wait_short) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64 };
-        struct { const char *socket, *name; } a;
+        struct {
+                const char *socket, *name;
+        } a;
         int64_t r, us;
         Fixture f;
         Child ch;
@@ -590,8 +580,8 @@ START_TEST(test_signals_do_not_cut_a_timed_wait_short)
         }
         r = child_read(&ch, 0);
         us = child_read(&ch, harness_ms(10000));
-        printf("lifecycle: a 400 ms recv, signalled every 10 ms, returned %lld after %lld us\n",
-               (long long)r, (long long)us);
+        printf("lifecycle: a 400 ms recv, signalled every 10 ms, returned %lld after %lld us\n", (long long)r,
+               (long long)us);
         ck_assert_int_eq(r, -ETIMEDOUT);
         ck_assert_int_ge(us, 400000);
         child_reap(&ch);
@@ -604,8 +594,8 @@ END_TEST
 typedef struct PeerArg {
         const char *socket;
         const char *name;
-        int op;           /* 'r': recv forever, 's': send forever */
-        size_t len;       /* for 's' */
+        int op;     /* 'r': recv forever, 's': send forever */
+        size_t len; /* for 's' */
 } PeerArg;
 
 /* Child: connect, attach, report 1, then one blocking operation; reports its result, the
@@ -659,8 +649,7 @@ static Child peer_start(const TestDaemon *d, const MboxHeader *h, const PeerArg 
         return ch;
 }
 
-START_TEST(test_a_receiver_blocked_forever_wakes_when_a_message_is_sent)
-{
+START_TEST(test_a_receiver_blocked_forever_wakes_when_a_message_is_sent) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         const MboxHeader *h;
         int64_t t_sent, t_woke, head;
@@ -680,16 +669,14 @@ START_TEST(test_a_receiver_blocked_forever_wakes_when_a_message_is_sent)
         t_woke = child_read(&ch, harness_ms(10000));
         head = child_read(&ch, harness_ms(10000));
         ck_assert_mem_eq(&head, "wake up!", 8);
-        printf("lifecycle: blocked receiver woke %lld us after the send\n",
-               (long long)(t_woke - t_sent));
+        printf("lifecycle: blocked receiver woke %lld us after the send\n", (long long)(t_woke - t_sent));
         child_reap(&ch);
         header_unmap(h);
         fixture_down(&f);
 }
 END_TEST
 
-START_TEST(test_a_sender_blocked_on_a_full_mailbox_wakes_when_a_slot_frees)
-{
+START_TEST(test_a_sender_blocked_on_a_full_mailbox_wakes_when_a_slot_frees) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64 };
         const MboxHeader *h;
         char got[64];
@@ -720,8 +707,7 @@ END_TEST
 
 /* --- destroy ------------------------------------------------------------------------------- */
 
-START_TEST(test_destroy_wakes_blocked_peers_with_eidrm_and_frees_the_name)
-{
+START_TEST(test_destroy_wakes_blocked_peers_with_eidrm_and_frees_the_name) {
         const struct shmbox_config cfg = { .slots = 2, .slot_size = 64 };
         const MboxHeader *hr, *hs;
         struct shmbox_info info;
@@ -810,8 +796,7 @@ END_TEST
 
 /* --- the daemon goes away and comes back --------------------------------------------------- */
 
-START_TEST(test_an_attached_box_keeps_working_while_the_daemon_is_stopped)
-{
+START_TEST(test_an_attached_box_keeps_working_while_the_daemon_is_stopped) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_entry *entries = NULL;
         struct shmbox_info info;
@@ -862,8 +847,7 @@ START_TEST(test_an_attached_box_keeps_working_while_the_daemon_is_stopped)
 }
 END_TEST
 
-START_TEST(test_a_receiver_blocked_across_a_daemon_stop_wakes_on_a_send)
-{
+START_TEST(test_a_receiver_blocked_across_a_daemon_stop_wakes_on_a_send) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         const MboxHeader *h;
         shmbox_client *c2;
@@ -899,8 +883,7 @@ START_TEST(test_a_receiver_blocked_across_a_daemon_stop_wakes_on_a_send)
 }
 END_TEST
 
-START_TEST(test_a_restarted_daemon_adopts_the_mailbox_with_its_queued_messages)
-{
+START_TEST(test_a_restarted_daemon_adopts_the_mailbox_with_its_queued_messages) {
         const struct shmbox_config cfg = { .slots = 8, .slot_size = 100, .mode = 0640 };
         struct shmbox_entry *entries = NULL;
         struct shmbox_info info;
@@ -959,8 +942,7 @@ END_TEST
 
 /* shmbox.h: "control calls return -ENOTCONN until a daemon is back"; DESIGN.md: the library
  * sees the new epoch on its next call and re-registers before that call goes on. */
-START_TEST(test_control_calls_of_a_client_work_again_once_a_daemon_is_back)
-{
+START_TEST(test_control_calls_of_a_client_work_again_once_a_daemon_is_back) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_info info;
         Fixture f;
@@ -985,8 +967,7 @@ START_TEST(test_control_calls_of_a_client_work_again_once_a_daemon_is_back)
 }
 END_TEST
 
-START_TEST(test_a_box_attached_before_a_restart_detaches_from_the_new_daemon)
-{
+START_TEST(test_a_box_attached_before_a_restart_detaches_from_the_new_daemon) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_info info;
         shmbox_client *c2;
@@ -1043,8 +1024,7 @@ static void inherited_main(const void *varg, int wfd) {
         report(wfd, 42); /* survived the frees */
 }
 
-START_TEST(test_a_box_inherited_across_fork_is_stale_in_the_child)
-{
+START_TEST(test_a_box_inherited_across_fork_is_stale_in_the_child) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_info info;
         char got[64];
@@ -1083,8 +1063,7 @@ END_TEST
 
 /* Preallocating a large mailbox runs in steps of the event loop: another client keeps getting
  * answers meanwhile. The worst delay it saw is reported, not asserted (machines are noisy). */
-START_TEST(test_a_large_create_does_not_stall_other_clients)
-{
+START_TEST(test_a_large_create_does_not_stall_other_clients) {
         /* 65536 slots x 4032 bytes: 4096 + 65536 x 4096 bytes, 256 MiB and a page */
         struct shmbox_config cfg = { .slots = 65536, .slot_size = 4032 };
         TestDaemon d;
@@ -1132,7 +1111,8 @@ START_TEST(test_a_large_create_does_not_stall_other_clients)
         ck_assert_int_eq(harness_wait_exit(pid, harness_ms(10000)), 0);
         ck_assert_int_eq(r, 0);
         printf("lifecycle: a 256 MiB create took %.1f ms; meanwhile %lld info calls were answered, the slowest in "
-               "%.2f ms\n", (double)t0 / 1000, (long long)answers, (double)worst / 1000);
+               "%.2f ms\n",
+               (double)t0 / 1000, (long long)answers, (double)worst / 1000);
         /* a daemon that preallocated in one go would answer once or twice, after the create */
         ck_assert_int_ge(answers, 3);
         ck_assert_int_eq(shmbox_destroy(c, "big"), 0);

@@ -64,7 +64,7 @@ static int as_user(uid_t uid, Op op, const char *name) {
                         _exit(126);
                 r = shmbox_connect(d.socket, &c);
                 if (r == 0) {
-                        r = op == OP_CREATE ? shmbox_create(c, name, &cfg)
+                        r = op == OP_CREATE    ? shmbox_create(c, name, &cfg)
                             : op == OP_DESTROY ? shmbox_destroy(c, name)
                                                : shmbox_reload(c);
                         shmbox_disconnect(c);
@@ -85,8 +85,7 @@ static shmbox_client *root_client(void) {
         return harness_connect(&d);
 }
 
-START_TEST(test_a_user_over_its_mailbox_quota_gets_edquot_and_others_are_not_starved)
-{
+START_TEST(test_a_user_over_its_mailbox_quota_gets_edquot_and_others_are_not_starved) {
         shmbox_client *c;
 
         start_with("[limits]\nmax-mailboxes-per-uid = 2\n");
@@ -107,8 +106,7 @@ START_TEST(test_a_user_over_its_mailbox_quota_gets_edquot_and_others_are_not_sta
 }
 END_TEST
 
-START_TEST(test_a_user_over_its_byte_quota_gets_edquot)
-{
+START_TEST(test_a_user_over_its_byte_quota_gets_edquot) {
         /* each test mailbox is 4 KiB of header + 4 x 128 bytes = 4608 bytes */
         start_with("[limits]\nmax-bytes-per-uid = 10000\n");
         ck_assert_int_eq(as_user(2001, OP_CREATE, "b1"), 0);
@@ -123,8 +121,7 @@ START_TEST(test_a_user_over_its_byte_quota_gets_edquot)
 }
 END_TEST
 
-START_TEST(test_global_limits_refuse_everyone_with_enospc)
-{
+START_TEST(test_global_limits_refuse_everyone_with_enospc) {
         struct shmbox_config big = { .slots = 64, .slot_size = 65536 };
         shmbox_client *c;
 
@@ -143,8 +140,7 @@ START_TEST(test_global_limits_refuse_everyone_with_enospc)
 }
 END_TEST
 
-START_TEST(test_attachments_and_connections_are_capped)
-{
+START_TEST(test_attachments_and_connections_are_capped) {
         shmbox_client *c, *more[3];
         shmbox *boxes[3];
 
@@ -170,8 +166,7 @@ START_TEST(test_attachments_and_connections_are_capped)
 }
 END_TEST
 
-START_TEST(test_a_reload_applies_new_limits_and_keeps_every_mailbox)
-{
+START_TEST(test_a_reload_applies_new_limits_and_keeps_every_mailbox) {
         struct shmbox_info info;
         shmbox_client *c;
 
@@ -206,8 +201,7 @@ START_TEST(test_a_reload_applies_new_limits_and_keeps_every_mailbox)
 }
 END_TEST
 
-START_TEST(test_a_daemon_refuses_to_start_with_a_config_file_that_does_not_parse)
-{
+START_TEST(test_a_daemon_refuses_to_start_with_a_config_file_that_does_not_parse) {
         const char *bin = getenv("SHMBOXD");
         char out[8192] = "";
         int p[2], status;

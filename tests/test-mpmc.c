@@ -45,10 +45,10 @@ typedef struct MsgHead {
 
 /* What the children share with the test process. */
 typedef struct Shared {
-        _Atomic uint64_t taken;      /* messages received, by all receivers */
-        _Atomic uint32_t stop;       /* the test gives up waiting: receivers leave */
+        _Atomic uint64_t taken; /* messages received, by all receivers */
+        _Atomic uint32_t stop;  /* the test gives up waiting: receivers leave */
         _Atomic uint32_t errors;
-        char first_error[512];       /* written by whoever counted the first error */
+        char first_error[512]; /* written by whoever counted the first error */
         _Atomic uint64_t per_receiver[RECEIVERS];
         _Atomic uint64_t tiny[SENDERS]; /* 1..3-byte messages, per sender */
         _Atomic uint64_t empty;         /* zero-length messages */
@@ -137,8 +137,7 @@ static size_t msg_build(uint8_t *buf, bool variable, uint32_t sender, uint32_t s
 }
 
 /* Check one received message; record it. @last: the last sequence seen per sender. */
-static void msg_check(const Run *run, unsigned rx, const uint8_t *buf, size_t len,
-                      int64_t last[SENDERS]) {
+static void msg_check(const Run *run, unsigned rx, const uint8_t *buf, size_t len, int64_t last[SENDERS]) {
         Shared *sh = run->sh;
         uint32_t sender, seq;
 
@@ -147,13 +146,13 @@ static void msg_check(const Run *run, unsigned rx, const uint8_t *buf, size_t le
 
                 memcpy(&h, buf, sizeof(h));
                 if (h.sender >= SENDERS || h.seq >= run->n || h.len != len) {
-                        record_error(sh, "receiver %u: bad head: sender %u seq %u len %u, got %zu bytes",
-                                     rx, h.sender, h.seq, h.len, len);
+                        record_error(sh, "receiver %u: bad head: sender %u seq %u len %u, got %zu bytes", rx, h.sender,
+                                     h.seq, h.len, len);
                         return;
                 }
                 if (checksum(buf + sizeof(h), len - sizeof(h)) != h.csum) {
-                        record_error(sh, "receiver %u: checksum of sender %u seq %u (%zu bytes)", rx,
-                                     h.sender, h.seq, len);
+                        record_error(sh, "receiver %u: checksum of sender %u seq %u (%zu bytes)", rx, h.sender, h.seq,
+                                     len);
                         return;
                 }
                 sender = h.sender;
@@ -168,8 +167,8 @@ static void msg_check(const Run *run, unsigned rx, const uint8_t *buf, size_t le
                         return;
                 }
                 if (buf[3] != (uint8_t)checksum(buf + 4, len - 4)) {
-                        record_error(sh, "receiver %u: checksum of short sender %u seq %u (%zu bytes)",
-                                     rx, sender, seq, len);
+                        record_error(sh, "receiver %u: checksum of short sender %u seq %u (%zu bytes)", rx, sender, seq,
+                                     len);
                         return;
                 }
         } else {
@@ -179,27 +178,25 @@ static void msg_check(const Run *run, unsigned rx, const uint8_t *buf, size_t le
                 }
                 sender = (uint32_t)(buf[0] - 'A');
                 if (sender >= SENDERS) {
-                        record_error(sh, "receiver %u: tiny message of %zu bytes from no sender", rx,
-                                     len);
+                        record_error(sh, "receiver %u: tiny message of %zu bytes from no sender", rx, len);
                         return;
                 }
                 for (size_t i = 1; i < len; i++)
                         if (buf[i] != (uint8_t)('a' + i)) {
-                                record_error(sh, "receiver %u: tiny message of %zu bytes damaged",
-                                             rx, len);
+                                record_error(sh, "receiver %u: tiny message of %zu bytes damaged", rx, len);
                                 return;
                         }
                 atomic_fetch_add(&sh->tiny[sender], 1);
                 return;
         }
         if (msg_len(run->variable, sender, seq) != len) {
-                record_error(sh, "receiver %u: sender %u seq %u has %zu bytes, sent %zu", rx, sender,
-                             seq, len, msg_len(run->variable, sender, seq));
+                record_error(sh, "receiver %u: sender %u seq %u has %zu bytes, sent %zu", rx, sender, seq, len,
+                             msg_len(run->variable, sender, seq));
                 return;
         }
         if ((int64_t)seq <= last[sender])
-                record_error(sh, "receiver %u: sender %u seq %u after seq %lld: out of order", rx,
-                             sender, seq, (long long)last[sender]);
+                record_error(sh, "receiver %u: sender %u seq %u after seq %lld: out of order", rx, sender, seq,
+                             (long long)last[sender]);
         last[sender] = seq;
         atomic_fetch_add(&sh->seen[sender][seq], 1);
 }
@@ -231,8 +228,7 @@ static void sender_main(const Run *run, uint32_t id) {
 
                 r = shmbox_send(box, buf, len, -1);
                 if (r < 0) {
-                        record_error(run->sh, "sender %u: send of seq %u: %s", id, seq,
-                                     shmbox_strerror(r));
+                        record_error(run->sh, "sender %u: send of seq %u: %s", id, seq, shmbox_strerror(r));
                         _exit(1);
                 }
         }
@@ -340,16 +336,15 @@ static void run_mpmc(bool variable, uint32_t slots, uint32_t n) {
 
         printf("mpmc (%s sizes): %d senders x %d receivers, %llu messages of %s%d bytes through %d "
                "slots in %.3f s: %.0f messages/s (senders done after %.3f s)\n",
-               variable ? "variable" : "fixed", SENDERS, RECEIVERS, (unsigned long long)total,
-               variable ? "0.." : "", SLOT_SIZE, slots, (t_done - t0) / 1e6,
-               total * 1e6 / (double)(t_done - t0), (t_sent - t0) / 1e6);
+               variable ? "variable" : "fixed", SENDERS, RECEIVERS, (unsigned long long)total, variable ? "0.." : "",
+               SLOT_SIZE, slots, (t_done - t0) / 1e6, total * 1e6 / (double)(t_done - t0), (t_sent - t0) / 1e6);
         printf("mpmc (%s sizes): per receiver:", variable ? "variable" : "fixed");
         for (unsigned i = 0; i < RECEIVERS; i++)
                 printf(" %llu", (unsigned long long)atomic_load(&sh->per_receiver[i]));
         printf("\n");
 
-        ck_assert_msg(atomic_load(&sh->errors) == 0, "%u error(s), the first: %s",
-                      atomic_load(&sh->errors), sh->first_error);
+        ck_assert_msg(atomic_load(&sh->errors) == 0, "%u error(s), the first: %s", atomic_load(&sh->errors),
+                      sh->first_error);
 
         /* every identified message exactly once; the anonymous ones by count */
         for (uint32_t s = 0; s < SENDERS; s++)
@@ -363,8 +358,8 @@ static void run_mpmc(bool variable, uint32_t slots, uint32_t n) {
                                 want_tiny[s]++;
                         else {
                                 identified++;
-                                ck_assert_msg(seen == 1, "sender %u seq %u (%zu bytes) taken %u time(s)", s,
-                                              q, len, seen);
+                                ck_assert_msg(seen == 1, "sender %u seq %u (%zu bytes) taken %u time(s)", s, q, len,
+                                              seen);
                         }
                 }
         for (unsigned s = 0; s < SENDERS; s++)
@@ -389,21 +384,18 @@ static void run_mpmc(bool variable, uint32_t slots, uint32_t n) {
         munmap(sh, sizeof(*sh));
 }
 
-START_TEST(test_four_senders_and_four_receivers_lose_and_duplicate_nothing)
-{
+START_TEST(test_four_senders_and_four_receivers_lose_and_duplicate_nothing) {
         run_mpmc(false, 16, MPMC_N);
 }
 END_TEST
 
-START_TEST(test_messages_of_every_size_from_zero_to_slot_size_arrive_intact)
-{
+START_TEST(test_messages_of_every_size_from_zero_to_slot_size_arrive_intact) {
         run_mpmc(true, 16, MPMC_N);
 }
 END_TEST
 
 /* Every send and every receive meets a full or an empty ring: the sleep and wake-up paths. */
-START_TEST(test_a_two_slot_ring_loses_and_duplicates_nothing_under_contention)
-{
+START_TEST(test_a_two_slot_ring_loses_and_duplicates_nothing_under_contention) {
         run_mpmc(true, 2, MPMC_N / 5);
 }
 END_TEST

@@ -21,8 +21,7 @@ static const char *repeat(char c, size_t n) {
 
 /* --- prefix rules -------------------------------------------------------------------------- */
 
-START_TEST(test_a_prefix_of_letters_digits_dash_and_underscore_is_valid)
-{
+START_TEST(test_a_prefix_of_letters_digits_dash_and_underscore_is_valid) {
         ck_assert(names_prefix_valid("shmbox"));
         ck_assert(names_prefix_valid("a"));
         ck_assert(names_prefix_valid("Z"));
@@ -36,23 +35,20 @@ START_TEST(test_a_prefix_of_letters_digits_dash_and_underscore_is_valid)
 }
 END_TEST
 
-START_TEST(test_a_prefix_of_32_characters_is_valid_and_of_33_is_not)
-{
+START_TEST(test_a_prefix_of_32_characters_is_valid_and_of_33_is_not) {
         ck_assert(names_prefix_valid(repeat('p', NAMES_PREFIX_MAX)));
         ck_assert(!names_prefix_valid(repeat('p', NAMES_PREFIX_MAX + 1)));
         ck_assert(!names_prefix_valid(repeat('p', 200)));
 }
 END_TEST
 
-START_TEST(test_an_empty_or_null_prefix_is_invalid)
-{
+START_TEST(test_an_empty_or_null_prefix_is_invalid) {
         ck_assert(!names_prefix_valid(""));
         ck_assert(!names_prefix_valid(NULL));
 }
 END_TEST
 
-START_TEST(test_a_prefix_with_a_dot_is_invalid)
-{
+START_TEST(test_a_prefix_with_a_dot_is_invalid) {
         ck_assert(!names_prefix_valid("."));
         ck_assert(!names_prefix_valid(".."));
         ck_assert(!names_prefix_valid("a.b"));
@@ -61,8 +57,7 @@ START_TEST(test_a_prefix_with_a_dot_is_invalid)
 }
 END_TEST
 
-START_TEST(test_the_prefix_sem_is_refused_but_lookalikes_are_not)
-{
+START_TEST(test_the_prefix_sem_is_refused_but_lookalikes_are_not) {
         ck_assert(!names_prefix_valid("sem"));
         /* only the exact name collides with "sem.<...>" in /dev/shm */
         ck_assert(names_prefix_valid("Sem"));
@@ -74,8 +69,7 @@ START_TEST(test_the_prefix_sem_is_refused_but_lookalikes_are_not)
 }
 END_TEST
 
-START_TEST(test_a_prefix_with_a_slash_space_or_control_byte_is_invalid)
-{
+START_TEST(test_a_prefix_with_a_slash_space_or_control_byte_is_invalid) {
         ck_assert(!names_prefix_valid("/"));
         ck_assert(!names_prefix_valid("a/b"));
         ck_assert(!names_prefix_valid("/shmbox"));
@@ -90,21 +84,20 @@ START_TEST(test_a_prefix_with_a_slash_space_or_control_byte_is_invalid)
 }
 END_TEST
 
-START_TEST(test_a_prefix_with_a_non_ascii_byte_is_invalid)
-{
+START_TEST(test_a_prefix_with_a_non_ascii_byte_is_invalid) {
         ck_assert(!names_prefix_valid("caf\xc3\xa9"));
         ck_assert(!names_prefix_valid("\x80"));
         ck_assert(!names_prefix_valid("a\xff"));
-        ck_assert(!names_prefix_valid("\xe2\x80\x8b" "a")); /* zero-width space */
+        ck_assert(!names_prefix_valid("\xe2\x80\x8b"
+                                      "a")); /* zero-width space */
 }
 END_TEST
 
-START_TEST(test_every_byte_outside_the_prefix_alphabet_is_refused)
-{
+START_TEST(test_every_byte_outside_the_prefix_alphabet_is_refused) {
         for (int c = 1; c < 256; c++) {
                 char s[4] = { 'a', (char)c, 'b', 0 };
-                bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                               (c >= '0' && c <= '9') || c == '_' || c == '-';
+                bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                               c == '-';
 
                 ck_assert_msg(names_prefix_valid(s) == allowed, "byte 0x%02x", c);
         }
@@ -113,8 +106,7 @@ END_TEST
 
 /* --- mailbox name rules -------------------------------------------------------------------- */
 
-START_TEST(test_a_mailbox_name_of_letters_digits_dot_dash_and_underscore_is_valid)
-{
+START_TEST(test_a_mailbox_name_of_letters_digits_dot_dash_and_underscore_is_valid) {
         ck_assert(names_mailbox_valid("orders"));
         ck_assert(names_mailbox_valid("a"));
         ck_assert(names_mailbox_valid("0"));
@@ -127,23 +119,20 @@ START_TEST(test_a_mailbox_name_of_letters_digits_dot_dash_and_underscore_is_vali
 }
 END_TEST
 
-START_TEST(test_a_mailbox_name_of_64_characters_is_valid_and_of_65_is_not)
-{
+START_TEST(test_a_mailbox_name_of_64_characters_is_valid_and_of_65_is_not) {
         ck_assert(names_mailbox_valid(repeat('n', NAMES_NAME_MAX)));
         ck_assert(!names_mailbox_valid(repeat('n', NAMES_NAME_MAX + 1)));
         ck_assert(!names_mailbox_valid(repeat('n', 200)));
 }
 END_TEST
 
-START_TEST(test_an_empty_or_null_mailbox_name_is_invalid)
-{
+START_TEST(test_an_empty_or_null_mailbox_name_is_invalid) {
         ck_assert(!names_mailbox_valid(""));
         ck_assert(!names_mailbox_valid(NULL));
 }
 END_TEST
 
-START_TEST(test_a_mailbox_name_starting_with_a_dot_is_invalid)
-{
+START_TEST(test_a_mailbox_name_starting_with_a_dot_is_invalid) {
         ck_assert(!names_mailbox_valid("."));
         ck_assert(!names_mailbox_valid(".."));
         ck_assert(!names_mailbox_valid(".hidden"));
@@ -152,8 +141,7 @@ START_TEST(test_a_mailbox_name_starting_with_a_dot_is_invalid)
 }
 END_TEST
 
-START_TEST(test_a_mailbox_name_with_a_slash_is_invalid)
-{
+START_TEST(test_a_mailbox_name_with_a_slash_is_invalid) {
         ck_assert(!names_mailbox_valid("/"));
         ck_assert(!names_mailbox_valid("/orders"));
         ck_assert(!names_mailbox_valid("a/b"));
@@ -162,8 +150,7 @@ START_TEST(test_a_mailbox_name_with_a_slash_is_invalid)
 }
 END_TEST
 
-START_TEST(test_a_mailbox_name_with_a_space_is_invalid)
-{
+START_TEST(test_a_mailbox_name_with_a_space_is_invalid) {
         ck_assert(!names_mailbox_valid(" "));
         ck_assert(!names_mailbox_valid(" a"));
         ck_assert(!names_mailbox_valid("a "));
@@ -173,30 +160,27 @@ START_TEST(test_a_mailbox_name_with_a_space_is_invalid)
 }
 END_TEST
 
-START_TEST(test_a_mailbox_name_with_a_non_ascii_byte_is_invalid)
-{
+START_TEST(test_a_mailbox_name_with_a_non_ascii_byte_is_invalid) {
         ck_assert(!names_mailbox_valid("caf\xc3\xa9"));
         ck_assert(!names_mailbox_valid("\x80"));
         ck_assert(!names_mailbox_valid("a\xff"));
-        ck_assert(!names_mailbox_valid("\xc2\xa0"));  /* no-break space */
+        ck_assert(!names_mailbox_valid("\xc2\xa0")); /* no-break space */
         ck_assert(!names_mailbox_valid("a\xe2\x80\x8b"));
 }
 END_TEST
 
-START_TEST(test_every_byte_outside_the_mailbox_alphabet_is_refused)
-{
+START_TEST(test_every_byte_outside_the_mailbox_alphabet_is_refused) {
         for (int c = 1; c < 256; c++) {
                 char s[4] = { 'a', (char)c, 'b', 0 };
-                bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                               c == '-' || c == '.';
 
                 ck_assert_msg(names_mailbox_valid(s) == allowed, "byte 0x%02x", c);
         }
 }
 END_TEST
 
-START_TEST(test_mailbox_names_are_case_sensitive)
-{
+START_TEST(test_mailbox_names_are_case_sensitive) {
         char lower[NAMES_OBJECT_MAX], upper[NAMES_OBJECT_MAX];
 
         ck_assert(names_mailbox_valid("Orders"));
@@ -210,8 +194,7 @@ END_TEST
 
 /* --- object names -------------------------------------------------------------------------- */
 
-START_TEST(test_the_segment_name_is_slash_prefix_dot_name)
-{
+START_TEST(test_the_segment_name_is_slash_prefix_dot_name) {
         char buf[NAMES_OBJECT_MAX];
 
         ck_assert_int_eq(names_segment(buf, sizeof(buf), "shmbox", "orders"), 0);
@@ -221,8 +204,7 @@ START_TEST(test_the_segment_name_is_slash_prefix_dot_name)
 }
 END_TEST
 
-START_TEST(test_the_temporary_segment_name_carries_a_double_dot_and_the_generation_in_hex)
-{
+START_TEST(test_the_temporary_segment_name_carries_a_double_dot_and_the_generation_in_hex) {
         char buf[NAMES_OBJECT_MAX];
 
         ck_assert_int_eq(names_segment_tmp(buf, sizeof(buf), "shmbox", "orders", 0x1234), 0);
@@ -234,24 +216,20 @@ START_TEST(test_the_temporary_segment_name_carries_a_double_dot_and_the_generati
 }
 END_TEST
 
-START_TEST(test_the_semaphore_names_carry_role_and_generation)
-{
+START_TEST(test_the_semaphore_names_carry_role_and_generation) {
         char buf[NAMES_OBJECT_MAX];
 
         ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "shmbox", "orders", SEM_LOCK, 1), 0);
         ck_assert_str_eq(buf, "/shmbox.orders.lock.0000000000000001");
-        ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "shmbox", "orders", SEM_ITEMS, 0xabcdef),
-                         0);
+        ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "shmbox", "orders", SEM_ITEMS, 0xabcdef), 0);
         ck_assert_str_eq(buf, "/shmbox.orders.items.0000000000abcdef");
-        ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "shmbox", "orders", SEM_SPACE,
-                                         UINT64_C(0xfedcba9876543210)),
+        ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "shmbox", "orders", SEM_SPACE, UINT64_C(0xfedcba9876543210)),
                          0);
         ck_assert_str_eq(buf, "/shmbox.orders.space.fedcba9876543210");
 }
 END_TEST
 
-START_TEST(test_the_lock_file_lives_in_dev_shm_beside_the_objects)
-{
+START_TEST(test_the_lock_file_lives_in_dev_shm_beside_the_objects) {
         char buf[NAMES_OBJECT_MAX];
 
         ck_assert_int_eq(names_lockfile(buf, sizeof(buf), "shmbox"), 0);
@@ -261,8 +239,7 @@ START_TEST(test_the_lock_file_lives_in_dev_shm_beside_the_objects)
 }
 END_TEST
 
-START_TEST(test_the_role_strings_are_lock_items_and_space)
-{
+START_TEST(test_the_role_strings_are_lock_items_and_space) {
         ck_assert_str_eq(names_role_str(SEM_LOCK), "lock");
         ck_assert_str_eq(names_role_str(SEM_ITEMS), "items");
         ck_assert_str_eq(names_role_str(SEM_SPACE), "space");
@@ -272,8 +249,7 @@ START_TEST(test_the_role_strings_are_lock_items_and_space)
 }
 END_TEST
 
-START_TEST(test_an_unknown_semaphore_role_is_einval)
-{
+START_TEST(test_an_unknown_semaphore_role_is_einval) {
         char buf[NAMES_OBJECT_MAX];
 
         ck_assert_int_eq(names_semaphore(buf, sizeof(buf), "p", "n", _SEM_ROLE_MAX, 1), -EINVAL);
@@ -281,12 +257,9 @@ START_TEST(test_an_unknown_semaphore_role_is_einval)
 }
 END_TEST
 
-START_TEST(test_an_invalid_prefix_or_name_is_einval_for_every_object)
-{
-        static const char *const bad_prefixes[] = { "", "sem", "a.b", "a/b", "a b", "caf\xc3\xa9",
-                                                    NULL };
-        static const char *const bad_names[] = { "", ".", "..", ".x", "/", "a/b", "a b", "\xff",
-                                                 NULL };
+START_TEST(test_an_invalid_prefix_or_name_is_einval_for_every_object) {
+        static const char *const bad_prefixes[] = { "", "sem", "a.b", "a/b", "a b", "caf\xc3\xa9", NULL };
+        static const char *const bad_names[] = { "", ".", "..", ".x", "/", "a/b", "a b", "\xff", NULL };
         char buf[NAMES_OBJECT_MAX];
 
         for (size_t i = 0; i < sizeof(bad_prefixes) / sizeof(bad_prefixes[0]); i++) {
@@ -309,8 +282,7 @@ START_TEST(test_an_invalid_prefix_or_name_is_einval_for_every_object)
 }
 END_TEST
 
-START_TEST(test_the_longest_names_fit_in_names_object_max)
-{
+START_TEST(test_the_longest_names_fit_in_names_object_max) {
         char prefix[NAMES_PREFIX_MAX + 1], name[NAMES_NAME_MAX + 1], buf[NAMES_OBJECT_MAX];
 
         strcpy(prefix, repeat('P', NAMES_PREFIX_MAX));
@@ -320,8 +292,7 @@ START_TEST(test_the_longest_names_fit_in_names_object_max)
         ck_assert_int_eq(names_segment_tmp(buf, sizeof(buf), prefix, name, UINT64_MAX), 0);
         ck_assert_int_eq(names_lockfile(buf, sizeof(buf), prefix), 0);
         for (SemRole role = 0; role < _SEM_ROLE_MAX; role++)
-                ck_assert_int_eq(names_semaphore(buf, sizeof(buf), prefix, name, role, UINT64_MAX),
-                                 0);
+                ck_assert_int_eq(names_semaphore(buf, sizeof(buf), prefix, name, role, UINT64_MAX), 0);
 }
 END_TEST
 
@@ -339,26 +310,19 @@ enum {
 
 static int make_object(int which, char *buf, size_t size) {
         switch (which) {
-        case OBJ_SEGMENT:
-                return names_segment(buf, size, "shmbox", "orders");
-        case OBJ_SEGMENT_TMP:
-                return names_segment_tmp(buf, size, "shmbox", "orders", 42);
-        case OBJ_SEM_LOCK:
-                return names_semaphore(buf, size, "shmbox", "orders", SEM_LOCK, 42);
-        case OBJ_SEM_ITEMS:
-                return names_semaphore(buf, size, "shmbox", "orders", SEM_ITEMS, 42);
-        case OBJ_SEM_SPACE:
-                return names_semaphore(buf, size, "shmbox", "orders", SEM_SPACE, 42);
-        case OBJ_LOCKFILE:
-                return names_lockfile(buf, size, "shmbox");
+        case OBJ_SEGMENT: return names_segment(buf, size, "shmbox", "orders");
+        case OBJ_SEGMENT_TMP: return names_segment_tmp(buf, size, "shmbox", "orders", 42);
+        case OBJ_SEM_LOCK: return names_semaphore(buf, size, "shmbox", "orders", SEM_LOCK, 42);
+        case OBJ_SEM_ITEMS: return names_semaphore(buf, size, "shmbox", "orders", SEM_ITEMS, 42);
+        case OBJ_SEM_SPACE: return names_semaphore(buf, size, "shmbox", "orders", SEM_SPACE, 42);
+        case OBJ_LOCKFILE: return names_lockfile(buf, size, "shmbox");
         }
         ck_abort();
         return 0;
 }
 
 /* Loop test over the object kinds: every buffer shorter than the name plus its NUL. */
-START_TEST(test_a_buffer_one_byte_short_or_shorter_is_enametoolong)
-{
+START_TEST(test_a_buffer_one_byte_short_or_shorter_is_enametoolong) {
         char full[NAMES_OBJECT_MAX], buf[NAMES_OBJECT_MAX + 16];
         size_t n;
 
@@ -409,8 +373,7 @@ static Suite *names_suite(void) {
         tc = tcase_create("object names");
         tcase_set_timeout(tc, 10);
         tcase_add_test(tc, test_the_segment_name_is_slash_prefix_dot_name);
-        tcase_add_test(tc,
-                       test_the_temporary_segment_name_carries_a_double_dot_and_the_generation_in_hex);
+        tcase_add_test(tc, test_the_temporary_segment_name_carries_a_double_dot_and_the_generation_in_hex);
         tcase_add_test(tc, test_the_semaphore_names_carry_role_and_generation);
         tcase_add_test(tc, test_the_lock_file_lives_in_dev_shm_beside_the_objects);
         tcase_add_test(tc, test_the_role_strings_are_lock_items_and_space);
@@ -421,8 +384,7 @@ static Suite *names_suite(void) {
 
         tc = tcase_create("short buffers");
         tcase_set_timeout(tc, 10);
-        tcase_add_loop_test(tc,
-                            test_a_buffer_one_byte_short_or_shorter_is_enametoolong, 0, _OBJ_MAX);
+        tcase_add_loop_test(tc, test_a_buffer_one_byte_short_or_shorter_is_enametoolong, 0, _OBJ_MAX);
         suite_add_tcase(s, tc);
 
         return s;

@@ -161,8 +161,7 @@ static bool token_present(const MboxHeader *h, uint32_t token) {
                 if (atomic_load(&h->att[i]) == token)
                         return true;
         for (uint32_t i = 0; i < h->slots; i++) {
-                const SlotHead *s =
-                        (const SlotHead *)(base + LAYOUT_HEADER_SIZE + (size_t)i * h->slot_stride);
+                const SlotHead *s = (const SlotHead *)(base + LAYOUT_HEADER_SIZE + (size_t)i * h->slot_stride);
 
                 if (slot_word_token(atomic_load(&s->word)) == token)
                         return true;
@@ -178,8 +177,8 @@ static void wait_attached(shmbox_client *c, const char *name, uint32_t n) {
                 ck_assert_int_eq(shmbox_info(c, name, &info), 0);
                 if (info.attached == n)
                         return;
-                ck_assert_msg(harness_now_us() < deadline, "%s: attached stayed %u, expected %u", name,
-                              info.attached, n);
+                ck_assert_msg(harness_now_us() < deadline, "%s: attached stayed %u, expected %u", name, info.attached,
+                              n);
                 msleep(1);
         }
 }
@@ -189,8 +188,8 @@ static void expect_message(shmbox *box, const char *want, int timeout_ms) {
         ssize_t n = shmbox_recv(box, buf, sizeof(buf), timeout_ms);
 
         ck_assert_msg(n >= 0, "recv: %s", shmbox_strerror((int)n));
-        ck_assert_msg((size_t)n == strlen(want) && memcmp(buf, want, (size_t)n) == 0,
-                      "got \"%.*s\", expected \"%s\"", (int)n, buf, want);
+        ck_assert_msg((size_t)n == strlen(want) && memcmp(buf, want, (size_t)n) == 0, "got \"%.*s\", expected \"%s\"",
+                      (int)n, buf, want);
 }
 
 /* Read one int64 report of a child within @ms; false on EOF or timeout. */
@@ -229,8 +228,8 @@ static pid_t fork_with_pid(pid_t pid) {
 
 typedef struct Peer {
         pid_t pid;
-        int in;     /* its stdin, -1 if none */
-        FILE *out;  /* its stdout */
+        int in;    /* its stdin, -1 if none */
+        FILE *out; /* its stdout */
 } Peer;
 
 /* Run crash-child SOCKET NAME MODE 1 with @crash_at (NULL: none); wait for "attached". */
@@ -294,8 +293,8 @@ static int reuse_scenario(void) {
         int go[2], out[2], status;
 
         /* our own /proc, so that /proc/PID names the pids of this namespace */
-        ck_assert_msg(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0,
-                      "mount /proc: %s", strerror(errno));
+        ck_assert_msg(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0, "mount /proc: %s",
+                      strerror(errno));
         ck_assert_int_eq(getpid(), 1);
         /* if the test process gives up on us, the namespace goes with us */
         ck_assert_int_eq(prctl(PR_SET_PDEATHSIG, SIGKILL), 0);
@@ -417,8 +416,7 @@ static int reuse_scenario(void) {
         return 0;
 }
 
-START_TEST(test_a_client_restarted_under_the_same_pid_is_not_the_dead_one)
-{
+START_TEST(test_a_client_restarted_under_the_same_pid_is_not_the_dead_one) {
         pid_t outer;
         int status;
 
@@ -430,8 +428,7 @@ START_TEST(test_a_client_restarted_under_the_same_pid_is_not_the_dead_one)
 
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                         _exit(4);
-                if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 ||
-                    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                         _exit(5);
                 init = fork();
                 if (init < 0)
@@ -515,8 +512,7 @@ static void orphan_child(int wfd, int gofd) {
                 pause();
 }
 
-START_TEST(test_a_hang_up_of_a_live_process_orphans_its_session)
-{
+START_TEST(test_a_hang_up_of_a_live_process_orphans_its_session) {
         struct shmbox_info info;
         char needle[128];
         int rep[2], go[2], status;
@@ -581,8 +577,7 @@ START_TEST(test_a_hang_up_of_a_live_process_orphans_its_session)
 }
 END_TEST
 
-START_TEST(test_a_forked_child_exiting_does_not_end_its_parents_session)
-{
+START_TEST(test_a_forked_child_exiting_does_not_end_its_parents_session) {
         struct shmbox_info info;
         char needle[64], buf[16];
         shmbox *box;
@@ -650,8 +645,7 @@ static void expect_stale(shmbox *box, MboxHeader *h, size_t size, unsigned idx, 
         free(before);
 }
 
-START_TEST(test_a_late_operation_of_a_repaired_attachment_is_estale_and_changes_nothing)
-{
+START_TEST(test_a_late_operation_of_a_repaired_attachment_is_estale_and_changes_nothing) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_info info;
         MboxHeader *h;

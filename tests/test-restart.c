@@ -129,8 +129,7 @@ static uint32_t attached(const char *name) {
         return info.attached;
 }
 
-START_TEST(test_messages_and_blocked_clients_survive_a_daemon_kill)
-{
+START_TEST(test_messages_and_blocked_clients_survive_a_daemon_kill) {
         const MboxHeader *hrx, *htx;
         shmbox *keep;
         struct shmbox_info info;
@@ -193,7 +192,8 @@ START_TEST(test_messages_and_blocked_clients_survive_a_daemon_kill)
         }
         status = peer_wait(&tx);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sender status 0x%x", status);
-        printf("restart: blocked clients completed %.1f ms after the restart\n", (double)(harness_now_us() - t_back) / 1000);
+        printf("restart: blocked clients completed %.1f ms after the restart\n",
+               (double)(harness_now_us() - t_back) / 1000);
 
         /* messages queued before the kill are all there, in order */
         expect(keep, "m1");
@@ -212,8 +212,7 @@ START_TEST(test_messages_and_blocked_clients_survive_a_daemon_kill)
 }
 END_TEST
 
-START_TEST(test_a_client_dying_while_the_daemon_is_away_is_repaired_at_restart)
-{
+START_TEST(test_a_client_dying_while_the_daemon_is_away_is_repaired_at_restart) {
         struct shmbox_info info;
         shmbox *box;
         Peer victim;
@@ -244,8 +243,7 @@ START_TEST(test_a_client_dying_while_the_daemon_is_away_is_repaired_at_restart)
 }
 END_TEST
 
-START_TEST(test_a_daemon_killed_half_way_through_create_leaves_no_trace)
-{
+START_TEST(test_a_daemon_killed_half_way_through_create_leaves_no_trace) {
         struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         shmbox_client *c;
         int r;
@@ -272,8 +270,7 @@ START_TEST(test_a_daemon_killed_half_way_through_create_leaves_no_trace)
 }
 END_TEST
 
-START_TEST(test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart)
-{
+START_TEST(test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart) {
         struct shmbox_info info;
 
         create("gone", 4);
@@ -288,8 +285,7 @@ START_TEST(test_a_daemon_killed_half_way_through_destroy_finishes_it_at_restart)
 }
 END_TEST
 
-START_TEST(test_a_daemon_killed_in_a_repair_is_taken_over_at_restart)
-{
+START_TEST(test_a_daemon_killed_in_a_repair_is_taken_over_at_restart) {
         struct shmbox_info info;
         shmbox *box;
         Peer victim;
@@ -315,8 +311,7 @@ START_TEST(test_a_daemon_killed_in_a_repair_is_taken_over_at_restart)
 }
 END_TEST
 
-START_TEST(test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time)
-{
+START_TEST(test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time) {
         const char *names[] = { "a1", "a2", "a3", "a4" };
         shmbox *box;
 
@@ -352,8 +347,7 @@ static bool log_has(const char *needle) {
 
 /* Adoption trusts nothing it reads: a segment of an unknown layout version and a file the
  * daemon does not own are reported and kept, never adopted, never deleted. */
-START_TEST(test_adoption_reports_and_keeps_what_it_cannot_trust)
-{
+START_TEST(test_adoption_reports_and_keeps_what_it_cannot_trust) {
         char seg[256], alien[256];
         struct shmbox_info info;
         int fd;

@@ -89,8 +89,7 @@ static void ring_make(uint32_t slots, uint32_t slot_size) {
         ring = (Ring){ .hdr = map, .base = map };
         ck_assert_int_eq(layout_check(map, g.total_size, &ring.geo), 0);
 
-        shared = mmap(NULL, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                      0);
+        shared = mmap(NULL, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         ck_assert_ptr_ne(shared, MAP_FAILED);
         for (unsigned role = 0; role < _SEM_ROLE_MAX; role++) {
                 ck_assert_int_eq(sem_init(&shared->sem[role], 1, 0), 0);
@@ -366,8 +365,7 @@ static ssize_t child_recv(int timeout_ms) {
 
 /* --- send and receive ---------------------------------------------------------------------- */
 
-START_TEST(test_a_sent_message_is_received_intact)
-{
+START_TEST(test_a_sent_message_is_received_intact) {
         char buf[SLOT_SIZE];
 
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "hello, ring", 0), 0);
@@ -378,15 +376,13 @@ START_TEST(test_a_sent_message_is_received_intact)
 }
 END_TEST
 
-START_TEST(test_a_sender_can_receive_its_own_message)
-{
+START_TEST(test_a_sender_can_receive_its_own_message) {
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "to myself", 0), 0);
         expect_recv(TOK_A, IDX_A, "to myself");
 }
 END_TEST
 
-START_TEST(test_messages_are_received_in_the_order_they_were_sent)
-{
+START_TEST(test_messages_are_received_in_the_order_they_were_sent) {
         char msg[32];
 
         for (unsigned round = 0; round < 5; round++) {
@@ -406,8 +402,7 @@ START_TEST(test_messages_are_received_in_the_order_they_were_sent)
 }
 END_TEST
 
-START_TEST(test_a_zero_length_message_is_delivered_as_zero_bytes)
-{
+START_TEST(test_a_zero_length_message_is_delivered_as_zero_bytes) {
         char buf[SLOT_SIZE];
 
         ck_assert_int_eq(send_bytes(TOK_A, IDX_A, "", 0, 0), 0);
@@ -420,8 +415,7 @@ START_TEST(test_a_zero_length_message_is_delivered_as_zero_bytes)
 }
 END_TEST
 
-START_TEST(test_a_message_of_slot_size_fits_and_one_byte_more_is_emsgsize)
-{
+START_TEST(test_a_message_of_slot_size_fits_and_one_byte_more_is_emsgsize) {
         uint8_t big[SLOT_SIZE + 1], buf[SLOT_SIZE + 1];
 
         for (size_t i = 0; i < sizeof(big); i++)
@@ -437,8 +431,7 @@ START_TEST(test_a_message_of_slot_size_fits_and_one_byte_more_is_emsgsize)
 }
 END_TEST
 
-START_TEST(test_a_receive_buffer_shorter_than_the_message_is_emsgsize_and_the_message_stays_queued)
-{
+START_TEST(test_a_receive_buffer_shorter_than_the_message_is_emsgsize_and_the_message_stays_queued) {
         char buf[SLOT_SIZE];
 
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "0123456789", 0), 0);
@@ -455,8 +448,7 @@ START_TEST(test_a_receive_buffer_shorter_than_the_message_is_emsgsize_and_the_me
 }
 END_TEST
 
-START_TEST(test_recv_with_a_null_buffer_returns_the_length_without_taking_the_message)
-{
+START_TEST(test_recv_with_a_null_buffer_returns_the_length_without_taking_the_message) {
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, NULL, 0, 0), -EAGAIN);
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "thirty-three bytes long, exactly.", 0), 0);
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, NULL, 0, 0), 33);
@@ -468,8 +460,7 @@ START_TEST(test_recv_with_a_null_buffer_returns_the_length_without_taking_the_me
 }
 END_TEST
 
-START_TEST(test_the_statistics_count_sent_and_received_messages)
-{
+START_TEST(test_the_statistics_count_sent_and_received_messages) {
         RingCounts c;
 
         fill(3);
@@ -494,8 +485,7 @@ START_TEST(test_the_statistics_count_sent_and_received_messages)
 }
 END_TEST
 
-START_TEST(test_the_ring_wraps_around_over_many_laps)
-{
+START_TEST(test_the_ring_wraps_around_over_many_laps) {
         uint64_t sent = 0, received = 0;
         unsigned round = 0;
         char msg[32];
@@ -524,8 +514,7 @@ START_TEST(test_the_ring_wraps_around_over_many_laps)
 }
 END_TEST
 
-START_TEST(test_the_24_bit_lap_wraps_to_zero_without_confusion)
-{
+START_TEST(test_the_24_bit_lap_wraps_to_zero_without_confusion) {
         /* start two laps before the lap counter wraps, as a long-lived ring would be */
         uint64_t start = (uint64_t)(LAP_MASK - 1) * SLOTS;
         char msg[32];
@@ -555,8 +544,7 @@ END_TEST
 
 /* --- full and empty ------------------------------------------------------------------------ */
 
-START_TEST(test_send_to_a_full_ring_without_waiting_is_eagain)
-{
+START_TEST(test_send_to_a_full_ring_without_waiting_is_eagain) {
         fill(SLOTS);
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "one too many", 0), -EAGAIN);
         ck_assert_uint_eq(tail() - head(), SLOTS);
@@ -565,8 +553,7 @@ START_TEST(test_send_to_a_full_ring_without_waiting_is_eagain)
 }
 END_TEST
 
-START_TEST(test_send_to_a_full_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline)
-{
+START_TEST(test_send_to_a_full_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline) {
         int64_t t0;
 
         fill(SLOTS);
@@ -585,8 +572,7 @@ START_TEST(test_send_to_a_full_ring_with_a_50ms_timeout_is_etimedout_after_the_d
 }
 END_TEST
 
-START_TEST(test_recv_from_an_empty_ring_without_waiting_is_eagain)
-{
+START_TEST(test_recv_from_an_empty_ring_without_waiting_is_eagain) {
         char buf[SLOT_SIZE];
 
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), -EAGAIN);
@@ -597,8 +583,7 @@ START_TEST(test_recv_from_an_empty_ring_without_waiting_is_eagain)
 }
 END_TEST
 
-START_TEST(test_recv_from_an_empty_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline)
-{
+START_TEST(test_recv_from_an_empty_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline) {
         char buf[SLOT_SIZE];
         int64_t t0 = now_ms();
 
@@ -609,8 +594,7 @@ START_TEST(test_recv_from_an_empty_ring_with_a_50ms_timeout_is_etimedout_after_t
 }
 END_TEST
 
-START_TEST(test_receiving_from_a_full_ring_makes_room_for_exactly_one_more)
-{
+START_TEST(test_receiving_from_a_full_ring_makes_room_for_exactly_one_more) {
         fill(SLOTS);
         expect_recv(TOK_B, IDX_B, "fill-0");
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "fits", 0), 0);
@@ -623,8 +607,7 @@ START_TEST(test_receiving_from_a_full_ring_makes_room_for_exactly_one_more)
 }
 END_TEST
 
-START_TEST(test_a_ring_of_one_slot_alternates_full_and_empty)
-{
+START_TEST(test_a_ring_of_one_slot_alternates_full_and_empty) {
         char msg[32];
 
         ring_unmake();
@@ -641,8 +624,7 @@ END_TEST
 
 /* --- attachments and destruction ----------------------------------------------------------- */
 
-START_TEST(test_an_attachment_whose_entry_no_longer_matches_is_estale)
-{
+START_TEST(test_an_attachment_whose_entry_no_longer_matches_is_estale) {
         char buf[SLOT_SIZE];
 
         fill(1);
@@ -665,8 +647,7 @@ START_TEST(test_an_attachment_whose_entry_no_longer_matches_is_estale)
 }
 END_TEST
 
-START_TEST(test_a_destroyed_ring_is_eidrm_for_send_and_recv)
-{
+START_TEST(test_a_destroyed_ring_is_eidrm_for_send_and_recv) {
         char buf[SLOT_SIZE];
 
         fill(2);
@@ -687,8 +668,7 @@ static void child_recv_and_report(void) {
         atomic_store(&shared->result, child_recv(PATIENCE_MS));
 }
 
-START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed)
-{
+START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed) {
         pid_t pid;
 
         child_attach();
@@ -704,8 +684,7 @@ START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destro
 }
 END_TEST
 
-START_TEST(test_a_child_blocked_in_recv_is_woken_by_a_send)
-{
+START_TEST(test_a_child_blocked_in_recv_is_woken_by_a_send) {
         pid_t pid;
 
         child_attach();
@@ -725,16 +704,14 @@ START_TEST(test_a_child_blocked_in_recv_is_woken_by_a_send)
 }
 END_TEST
 
-START_TEST(test_a_child_blocked_in_send_on_a_full_ring_is_woken_by_a_recv)
-{
+START_TEST(test_a_child_blocked_in_send_on_a_full_ring_is_woken_by_a_recv) {
         pid_t pid;
 
         child_attach();
         fill(SLOTS);
         pid = child_fork();
         if (pid == 0) {
-                atomic_store(&shared->result, send_bytes(TOK_CHILD, IDX_CHILD, "from child", 10,
-                                                         PATIENCE_MS));
+                atomic_store(&shared->result, send_bytes(TOK_CHILD, IDX_CHILD, "from child", 10, PATIENCE_MS));
                 _exit(CHILD_OK);
         }
         child_wait_asleep(pid, child_sleeps_for_space, "asleep in send");
@@ -749,8 +726,7 @@ START_TEST(test_a_child_blocked_in_send_on_a_full_ring_is_woken_by_a_recv)
 }
 END_TEST
 
-START_TEST(test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destroyed)
-{
+START_TEST(test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destroyed) {
         pid_t pid;
 
         child_attach();
@@ -767,16 +743,14 @@ START_TEST(test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destro
 }
 END_TEST
 
-START_TEST(test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_destroyed)
-{
+START_TEST(test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_destroyed) {
         pid_t pid;
 
         child_attach();
         atomic_store(&ring.hdr->lock, TOK_A); /* a live holder, stopped for as long as we like */
         pid = child_fork();
         if (pid == 0) {
-                atomic_store(&shared->result,
-                             send_str(TOK_CHILD, IDX_CHILD, "blocked", PATIENCE_MS));
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "blocked", PATIENCE_MS));
                 _exit(CHILD_OK);
         }
         child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the lock");
@@ -787,8 +761,7 @@ START_TEST(test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_d
 }
 END_TEST
 
-START_TEST(test_a_child_waiting_for_a_lock_until_its_deadline_is_etimedout)
-{
+START_TEST(test_a_child_waiting_for_a_lock_until_its_deadline_is_etimedout) {
         pid_t pid;
 
         child_attach();
@@ -805,8 +778,7 @@ START_TEST(test_a_child_waiting_for_a_lock_until_its_deadline_is_etimedout)
 }
 END_TEST
 
-START_TEST(test_a_lock_held_by_another_without_waiting_is_eagain_after_a_short_try)
-{
+START_TEST(test_a_lock_held_by_another_without_waiting_is_eagain_after_a_short_try) {
         char buf[SLOT_SIZE];
 
         fill(1);
@@ -872,8 +844,7 @@ static int mpmc_receiver(unsigned id) {
         return CHILD_OK;
 }
 
-START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once)
-{
+START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once) {
         pid_t pids[MPMC_SENDERS + MPMC_RECEIVERS];
         unsigned n = 0;
 
@@ -897,8 +868,7 @@ START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_ex
         ck_assert_uint_eq(atomic_load(&shared->received_total), MPMC_SENDERS * MPMC_PER_SENDER);
         for (unsigned s = 0; s < MPMC_SENDERS; s++)
                 for (unsigned q = 0; q < MPMC_PER_SENDER; q++)
-                        ck_assert_msg(atomic_load(&shared->seen[s][q]) == 1,
-                                      "sender %u seq %u seen %u times", s, q,
+                        ck_assert_msg(atomic_load(&shared->seen[s][q]) == 1, "sender %u seq %u seen %u times", s, q,
                                       atomic_load(&shared->seen[s][q]));
         ck_assert_uint_eq(counts().sent, MPMC_SENDERS * MPMC_PER_SENDER);
         ck_assert_uint_eq(atomic_load(&ring.hdr->received), MPMC_SENDERS * MPMC_PER_SENDER);
@@ -908,8 +878,7 @@ END_TEST
 
 /* --- corruption ---------------------------------------------------------------------------- */
 
-START_TEST(test_recv_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadmsg)
-{
+START_TEST(test_recv_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadmsg) {
         char buf[SLOT_SIZE];
 
         fill(2);
@@ -925,8 +894,7 @@ START_TEST(test_recv_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadms
 }
 END_TEST
 
-START_TEST(test_send_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadmsg)
-{
+START_TEST(test_send_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadmsg) {
         fill(2);
         atomic_store(&ring.hdr->tail, head() + SLOTS + 1);
         /* the ring is not full, it is corrupt: the sender must be told, not made to wait */
@@ -939,8 +907,7 @@ START_TEST(test_send_on_a_ring_whose_tail_is_more_than_slots_past_head_is_ebadms
 }
 END_TEST
 
-START_TEST(test_a_slot_length_above_slot_size_is_ebadmsg_on_recv)
-{
+START_TEST(test_a_slot_length_above_slot_size_is_ebadmsg_on_recv) {
         static const uint32_t lens[] = { SLOT_SIZE + 1, SLOT_SIZE + 64, UINT32_MAX };
         uint8_t *buf = malloc(SLOT_SIZE); /* exactly slot_size: an overflow would be caught */
 
@@ -961,8 +928,7 @@ START_TEST(test_a_slot_length_above_slot_size_is_ebadmsg_on_recv)
 }
 END_TEST
 
-START_TEST(test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv)
-{
+START_TEST(test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv) {
         char buf[SLOT_SIZE];
 
         fill(1);
@@ -972,9 +938,8 @@ START_TEST(test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv)
 }
 END_TEST
 
-START_TEST(test_a_slot_at_tail_that_is_not_free_is_ebadmsg_on_send)
-{
-        static const unsigned states[] = { SLOT_CLAIMED, SLOT_READY, SLOT_TAKEN, SLOT_DONE,
+START_TEST(test_a_slot_at_tail_that_is_not_free_is_ebadmsg_on_send) {
+        static const unsigned states[] = { SLOT_CLAIMED,   SLOT_READY,      SLOT_TAKEN, SLOT_DONE,
                                            SLOT_ABANDONED, _SLOT_STATE_MAX, 0xff };
 
         for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
@@ -1008,8 +973,7 @@ static uint32_t rnd_below(uint32_t n) {
         return (uint32_t)(rnd() % n);
 }
 
-START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held)
-{
+START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held) {
         static const uint32_t tokens[] = { 0, TOK_A, TOK_B, TOK_DEAD, TOKEN_DAEMON };
         uint8_t *buf = malloc(SLOT_SIZE); /* exactly slot_size */
         uint8_t msg[SLOT_SIZE];
@@ -1029,9 +993,7 @@ START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_loc
                 case 1:
                         t = h + SLOTS + 1 + rnd_below(3); /* too far ahead */
                         break;
-                default:
-                        t = h + rnd_below(SLOTS + 1);
-                        break;
+                default: t = h + rnd_below(SLOTS + 1); break;
                 }
                 atomic_store(&ring.hdr->head, h);
                 atomic_store(&ring.hdr->tail, t);
@@ -1040,28 +1002,25 @@ START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_loc
 
                         if (rnd_below(4) == 0)
                                 lap += rnd_below(2) ? 1 : rnd_below(1u << 24);
-                        atomic_store(&slot(p)->word,
-                                     slot_word(rnd_below(8), lap, tokens[rnd_below(5)]));
-                        slot(p)->len = rnd_below(8) == 0 ? (uint32_t)rnd()
-                                                         : rnd_below(SLOT_SIZE + 2);
+                        atomic_store(&slot(p)->word, slot_word(rnd_below(8), lap, tokens[rnd_below(5)]));
+                        slot(p)->len = rnd_below(8) == 0 ? (uint32_t)rnd() : rnd_below(SLOT_SIZE + 2);
                 }
                 attach(TOK_DEAD, IDX_DEAD);
 
                 switch (op) {
                 case 0:
                         r = send_bytes(TOK_A, IDX_A, msg, rnd_below(SLOT_SIZE + 1), 0);
-                        ck_assert_msg(r == 0 || r == -EAGAIN || r == -EBADMSG, "iter %u: send %ld",
-                                      iter, r);
+                        ck_assert_msg(r == 0 || r == -EAGAIN || r == -EBADMSG, "iter %u: send %ld", iter, r);
                         break;
                 case 1:
                         r = recv_into(TOK_B, IDX_B, buf, SLOT_SIZE, 0);
-                        ck_assert_msg((r >= 0 && r <= SLOT_SIZE) || r == -EAGAIN || r == -EBADMSG,
-                                      "iter %u: recv %ld", iter, r);
+                        ck_assert_msg((r >= 0 && r <= SLOT_SIZE) || r == -EAGAIN || r == -EBADMSG, "iter %u: recv %ld",
+                                      iter, r);
                         break;
                 case 2:
                         r = recv_into(TOK_B, IDX_B, NULL, 0, 0);
-                        ck_assert_msg((r >= 0 && r <= SLOT_SIZE) || r == -EAGAIN || r == -EBADMSG,
-                                      "iter %u: peek %ld", iter, r);
+                        ck_assert_msg((r >= 0 && r <= SLOT_SIZE) || r == -EAGAIN || r == -EBADMSG, "iter %u: peek %ld",
+                                      iter, r);
                         break;
                 case 3:
                         r = ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL);
@@ -1097,8 +1056,7 @@ static void repair_setup(void) {
         attach(TOK_DEAD, IDX_DEAD);
 }
 
-START_TEST(test_repair_releases_a_lock_held_by_the_dead)
-{
+START_TEST(test_repair_releases_a_lock_held_by_the_dead) {
         RingRepair rep;
         int v;
 
@@ -1118,8 +1076,7 @@ START_TEST(test_repair_releases_a_lock_held_by_the_dead)
 }
 END_TEST
 
-START_TEST(test_repair_abandons_a_claim_of_the_dead_and_head_passes_it)
-{
+START_TEST(test_repair_abandons_a_claim_of_the_dead_and_head_passes_it) {
         RingRepair rep;
 
         /* the dead claimed position 0, released the lock, and died while copying */
@@ -1143,12 +1100,11 @@ START_TEST(test_repair_abandons_a_claim_of_the_dead_and_head_passes_it)
 }
 END_TEST
 
-START_TEST(test_repair_abandons_a_claim_behind_a_ready_message_which_is_still_delivered)
-{
+START_TEST(test_repair_abandons_a_claim_behind_a_ready_message_which_is_still_delivered) {
         RingRepair rep;
 
-        fill(1);                                 /* position 0: READY */
-        set_word(1, SLOT_CLAIMED, TOK_DEAD);     /* position 1 = tail - 1: the dead's claim */
+        fill(1);                             /* position 0: READY */
+        set_word(1, SLOT_CLAIMED, TOK_DEAD); /* position 1 = tail - 1: the dead's claim */
         atomic_store(&ring.hdr->tail, 2);
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "behind", 0), 0); /* position 2 */
 
@@ -1167,8 +1123,7 @@ START_TEST(test_repair_abandons_a_claim_behind_a_ready_message_which_is_still_de
 }
 END_TEST
 
-START_TEST(test_repair_rolls_tail_forward_over_a_claim_made_under_the_lock)
-{
+START_TEST(test_repair_rolls_tail_forward_over_a_claim_made_under_the_lock) {
         RingRepair rep;
 
         fill(1);
@@ -1196,8 +1151,7 @@ START_TEST(test_repair_rolls_tail_forward_over_a_claim_made_under_the_lock)
 }
 END_TEST
 
-START_TEST(test_repair_rolls_tail_forward_over_a_claim_at_head_and_head_passes_it)
-{
+START_TEST(test_repair_rolls_tail_forward_over_a_claim_at_head_and_head_passes_it) {
         RingRepair rep;
 
         atomic_store(&ring.hdr->lock, TOK_DEAD | LOCK_W);
@@ -1214,8 +1168,7 @@ START_TEST(test_repair_rolls_tail_forward_over_a_claim_at_head_and_head_passes_i
 }
 END_TEST
 
-START_TEST(test_repair_redelivers_a_message_taken_by_the_dead)
-{
+START_TEST(test_repair_redelivers_a_message_taken_by_the_dead) {
         RingRepair rep;
 
         fill(2);
@@ -1236,14 +1189,12 @@ START_TEST(test_repair_redelivers_a_message_taken_by_the_dead)
         expect_empty(TOK_B, IDX_B);
         ck_assert_uint_eq(head(), 2);
         /* received runs ahead of sent by exactly the recovered count */
-        ck_assert_uint_eq(atomic_load(&ring.hdr->received),
-                          counts().sent + atomic_load(&ring.hdr->recovered));
+        ck_assert_uint_eq(atomic_load(&ring.hdr->received), counts().sent + atomic_load(&ring.hdr->recovered));
         assert_ring_works();
 }
 END_TEST
 
-START_TEST(test_repair_redelivers_a_message_taken_by_the_dead_while_it_held_the_lock)
-{
+START_TEST(test_repair_redelivers_a_message_taken_by_the_dead_while_it_held_the_lock) {
         RingRepair rep;
 
         fill(1);
@@ -1260,8 +1211,7 @@ START_TEST(test_repair_redelivers_a_message_taken_by_the_dead_while_it_held_the_
 }
 END_TEST
 
-START_TEST(test_repair_rolls_head_forward_over_a_slot_freed_under_the_lock)
-{
+START_TEST(test_repair_rolls_head_forward_over_a_slot_freed_under_the_lock) {
         RingRepair rep;
         uint64_t h;
         char msg[32];
@@ -1302,8 +1252,7 @@ START_TEST(test_repair_rolls_head_forward_over_a_slot_freed_under_the_lock)
 }
 END_TEST
 
-START_TEST(test_repair_rolls_head_forward_on_a_full_ring)
-{
+START_TEST(test_repair_rolls_head_forward_on_a_full_ring) {
         RingRepair rep;
 
         fill(SLOTS);
@@ -1327,8 +1276,7 @@ START_TEST(test_repair_rolls_head_forward_on_a_full_ring)
 }
 END_TEST
 
-START_TEST(test_repair_clears_the_attachment_entry_and_sleeper_bits_of_the_dead_only)
-{
+START_TEST(test_repair_clears_the_attachment_entry_and_sleeper_bits_of_the_dead_only) {
         _Atomic uint64_t *items = ring.hdr->items_sleepers, *space = ring.hdr->space_sleepers;
 
         atomic_fetch_or(&items[IDX_DEAD / 64], UINT64_C(1) << (IDX_DEAD % 64));
@@ -1349,16 +1297,14 @@ START_TEST(test_repair_clears_the_attachment_entry_and_sleeper_bits_of_the_dead_
 }
 END_TEST
 
-START_TEST(test_repair_leaves_an_index_already_reissued_to_someone_else)
-{
+START_TEST(test_repair_leaves_an_index_already_reissued_to_someone_else) {
         attach(TOK_B + 50, IDX_DEAD); /* the daemon already gave the index to a new attachment */
         (void)repair_ok();
         ck_assert_uint_eq(atomic_load(&ring.hdr->att[IDX_DEAD]), TOK_B + 50);
 }
 END_TEST
 
-START_TEST(test_repair_is_ebusy_while_a_live_attachment_holds_the_lock_and_changes_nothing)
-{
+START_TEST(test_repair_is_ebusy_while_a_live_attachment_holds_the_lock_and_changes_nothing) {
         RingRepair rep = { .abandoned = 12345 };
 
         fill(1);
@@ -1382,8 +1328,7 @@ START_TEST(test_repair_is_ebusy_while_a_live_attachment_holds_the_lock_and_chang
 }
 END_TEST
 
-START_TEST(test_repair_of_no_token_or_of_an_index_beyond_the_table_is_einval)
-{
+START_TEST(test_repair_of_no_token_or_of_an_index_beyond_the_table_is_einval) {
         ck_assert_int_eq(ring_repair(&ring, TOKEN_NONE, IDX_DEAD, NULL), -EINVAL);
         ck_assert_int_eq(ring_repair(&ring, TOKEN_NONE, LAYOUT_ATT_MAX, NULL), -EINVAL);
         ck_assert_int_eq(ring_repair(&ring, TOK_DEAD, LAYOUT_ATT_MAX, NULL), -EINVAL);
@@ -1393,8 +1338,7 @@ START_TEST(test_repair_of_no_token_or_of_an_index_beyond_the_table_is_einval)
 }
 END_TEST
 
-START_TEST(test_repair_with_the_daemon_token_takes_over_the_lock_of_a_daemon_that_died_repairing)
-{
+START_TEST(test_repair_with_the_daemon_token_takes_over_the_lock_of_a_daemon_that_died_repairing) {
         RingRepair rep;
 
         fill(1);
@@ -1421,8 +1365,7 @@ START_TEST(test_repair_with_the_daemon_token_takes_over_the_lock_of_a_daemon_tha
 }
 END_TEST
 
-START_TEST(test_repair_of_an_attachment_that_held_nothing_changes_nothing)
-{
+START_TEST(test_repair_of_an_attachment_that_held_nothing_changes_nothing) {
         RingRepair rep;
 
         fill(2);
@@ -1437,17 +1380,16 @@ START_TEST(test_repair_of_an_attachment_that_held_nothing_changes_nothing)
 }
 END_TEST
 
-START_TEST(test_repair_handles_every_leftover_of_the_dead_at_once)
-{
+START_TEST(test_repair_handles_every_leftover_of_the_dead_at_once) {
         RingRepair rep;
 
-        fill(1);                                /* 0: READY from A */
-        set_word(1, SLOT_TAKEN, TOK_DEAD);      /* 1: TAKEN by the dead */
-        set_word(2, SLOT_CLAIMED, TOK_DEAD);    /* 2: CLAIMED by the dead */
+        fill(1);                             /* 0: READY from A */
+        set_word(1, SLOT_TAKEN, TOK_DEAD);   /* 1: TAKEN by the dead */
+        set_word(2, SLOT_CLAIMED, TOK_DEAD); /* 2: CLAIMED by the dead */
         memcpy(slot(1) + 1, "taken", 5);
         slot(1)->len = 5;
         atomic_store(&ring.hdr->tail, 3);
-        set_word(3, SLOT_CLAIMED, TOK_DEAD);    /* 3: claimed under the lock, tail not stored */
+        set_word(3, SLOT_CLAIMED, TOK_DEAD); /* 3: claimed under the lock, tail not stored */
         atomic_store(&ring.hdr->lock, TOK_DEAD);
 
         rep = repair_ok();
@@ -1465,16 +1407,14 @@ START_TEST(test_repair_handles_every_leftover_of_the_dead_at_once)
 }
 END_TEST
 
-START_TEST(test_a_child_waiting_for_a_lock_held_by_the_dead_proceeds_after_repair)
-{
+START_TEST(test_a_child_waiting_for_a_lock_held_by_the_dead_proceeds_after_repair) {
         pid_t pid;
 
         child_attach();
         atomic_store(&ring.hdr->lock, TOK_DEAD);
         pid = child_fork();
         if (pid == 0) {
-                atomic_store(&shared->result,
-                             send_str(TOK_CHILD, IDX_CHILD, "finally", PATIENCE_MS));
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "finally", PATIENCE_MS));
                 _exit(CHILD_OK);
         }
         child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the dead's lock");
@@ -1486,8 +1426,7 @@ START_TEST(test_a_child_waiting_for_a_lock_held_by_the_dead_proceeds_after_repai
 }
 END_TEST
 
-START_TEST(test_a_child_blocked_in_recv_behind_a_dead_receiver_gets_the_redelivered_message)
-{
+START_TEST(test_a_child_blocked_in_recv_behind_a_dead_receiver_gets_the_redelivered_message) {
         pid_t pid;
 
         child_attach();
@@ -1556,10 +1495,8 @@ static void child_expect_killed(pid_t pid) {
         int status = child_reap(pid, PATIENCE_MS, &timed_out);
 
         ck_assert_msg(!timed_out, "child %d did not finish in %d ms", (int)pid, PATIENCE_MS);
-        ck_assert_msg(WIFSIGNALED(status),
-                      "child %d exited with %d (result %lld) instead of a kill", (int)pid,
-                      WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                      (long long)atomic_load(&shared->result));
+        ck_assert_msg(WIFSIGNALED(status), "child %d exited with %d (result %lld) instead of a kill", (int)pid,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1, (long long)atomic_load(&shared->result));
         ck_assert_int_eq(WTERMSIG(status), SIGKILL);
 }
 
@@ -1578,9 +1515,7 @@ static void crash_child(const char *point, Script script) {
         if (setenv("SHMBOX_CRASH_AT", point, 1) < 0)
                 _exit(CHILD_FAILED);
         switch (script) {
-        case SCRIPT_SEND:
-                r = send_bytes(TOK_CHILD, IDX_CHILD, crash_msg, sizeof(crash_msg), PATIENCE_MS);
-                break;
+        case SCRIPT_SEND: r = send_bytes(TOK_CHILD, IDX_CHILD, crash_msg, sizeof(crash_msg), PATIENCE_MS); break;
         case SCRIPT_FILL_THEN_SEND:
                 for (unsigned i = 0; i < SLOTS; i++) {
                         snprintf(msg, sizeof(msg), "fill-%u", i);
@@ -1594,9 +1529,7 @@ static void crash_child(const char *point, Script script) {
                         _exit(CHILD_FAILED);
                 r = child_recv(PATIENCE_MS);
                 break;
-        case SCRIPT_RECV_EMPTY:
-                r = child_recv(PATIENCE_MS);
-                break;
+        case SCRIPT_RECV_EMPTY: r = child_recv(PATIENCE_MS); break;
         }
         atomic_store(&shared->result, r);
 }
@@ -1633,10 +1566,9 @@ static void expect_crash_msg(void) {
         ck_assert_mem_eq(buf, crash_msg, sizeof(crash_msg));
 }
 
-START_TEST(test_the_ring_crash_points_are_known_by_name)
-{
-        static const char *const wanted[] = { "send_half_copied", "recv_half_copied", "send_locked",
-                                              "recv_head_locked", "send_before_sleep" };
+START_TEST(test_the_ring_crash_points_are_known_by_name) {
+        static const char *const wanted[] = { "send_half_copied", "recv_half_copied", "send_locked", "recv_head_locked",
+                                              "send_before_sleep" };
 
         for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
                 bool found = false;
@@ -1648,8 +1580,7 @@ START_TEST(test_the_ring_crash_points_are_known_by_name)
 }
 END_TEST
 
-START_TEST(test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message)
-{
+START_TEST(test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message) {
         RingRepair rep;
         pid_t pid = crash_child_start("send_half_copied", SCRIPT_SEND);
 
@@ -1673,8 +1604,7 @@ START_TEST(test_a_sender_killed_half_way_through_its_copy_never_delivers_the_hal
 }
 END_TEST
 
-START_TEST(test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered)
-{
+START_TEST(test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered) {
         RingRepair rep;
         pid_t pid = crash_child_start("recv_half_copied", SCRIPT_SEND_THEN_RECV);
 
@@ -1696,8 +1626,7 @@ START_TEST(test_a_receiver_killed_half_way_through_its_copy_has_the_message_rede
 }
 END_TEST
 
-START_TEST(test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over)
-{
+START_TEST(test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over) {
         RingRepair rep;
         pid_t pid;
 
@@ -1728,8 +1657,7 @@ START_TEST(test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_t
 END_TEST
 
 /* Loop test over crash_cases: a real SIGKILL at every point of send and recv. */
-START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication)
-{
+START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication) {
         const CrashCase *cc = &crash_cases[_i];
         RingRepair rep;
         pid_t pid = crash_child_start(cc->point, cc->script);
@@ -1739,18 +1667,13 @@ START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_los
         ck_assert_msg(rep.held_lock == cc->held_lock, "%s: held_lock %d", cc->point, rep.held_lock);
         ck_assert_msg(rep.rolled == 0, "%s: rolled %u", cc->point, rep.rolled);
         ck_assert_msg(rep.abandoned == cc->abandoned, "%s: abandoned %u", cc->point, rep.abandoned);
-        ck_assert_msg(rep.redelivered == cc->redelivered, "%s: redelivered %u", cc->point,
-                      rep.redelivered);
-        ck_assert_msg(rep.head_advanced == cc->head_advanced, "%s: head_advanced %u", cc->point,
-                      rep.head_advanced);
+        ck_assert_msg(rep.redelivered == cc->redelivered, "%s: redelivered %u", cc->point, rep.redelivered);
+        ck_assert_msg(rep.head_advanced == cc->head_advanced, "%s: head_advanced %u", cc->point, rep.head_advanced);
         ck_assert_uint_eq(atomic_load(&ring.hdr->recovered), cc->redelivered);
 
         switch (cc->left) {
-        case LEFT_NOTHING:
-                break;
-        case LEFT_MESSAGE:
-                expect_crash_msg();
-                break;
+        case LEFT_NOTHING: break;
+        case LEFT_MESSAGE: expect_crash_msg(); break;
         case LEFT_FILLS:
                 expect_recv(TOK_B, IDX_B, "fill-0");
                 expect_recv(TOK_B, IDX_B, "fill-1");
@@ -1777,10 +1700,8 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_messages_are_received_in_the_order_they_were_sent);
         tcase_add_test(tc, test_a_zero_length_message_is_delivered_as_zero_bytes);
         tcase_add_test(tc, test_a_message_of_slot_size_fits_and_one_byte_more_is_emsgsize);
-        tcase_add_test(tc,
-                       test_a_receive_buffer_shorter_than_the_message_is_emsgsize_and_the_message_stays_queued);
-        tcase_add_test(tc,
-                       test_recv_with_a_null_buffer_returns_the_length_without_taking_the_message);
+        tcase_add_test(tc, test_a_receive_buffer_shorter_than_the_message_is_emsgsize_and_the_message_stays_queued);
+        tcase_add_test(tc, test_recv_with_a_null_buffer_returns_the_length_without_taking_the_message);
         tcase_add_test(tc, test_the_statistics_count_sent_and_received_messages);
         tcase_add_test(tc, test_the_ring_wraps_around_over_many_laps);
         tcase_add_test(tc, test_the_24_bit_lap_wraps_to_zero_without_confusion);
@@ -1790,11 +1711,9 @@ static Suite *ring_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_send_to_a_full_ring_without_waiting_is_eagain);
-        tcase_add_test(tc,
-                       test_send_to_a_full_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline);
+        tcase_add_test(tc, test_send_to_a_full_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline);
         tcase_add_test(tc, test_recv_from_an_empty_ring_without_waiting_is_eagain);
-        tcase_add_test(tc,
-                       test_recv_from_an_empty_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline);
+        tcase_add_test(tc, test_recv_from_an_empty_ring_with_a_50ms_timeout_is_etimedout_after_the_deadline);
         tcase_add_test(tc, test_receiving_from_a_full_ring_makes_room_for_exactly_one_more);
         tcase_add_test(tc, test_a_ring_of_one_slot_alternates_full_and_empty);
         suite_add_tcase(s, tc);
@@ -1804,18 +1723,14 @@ static Suite *ring_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_an_attachment_whose_entry_no_longer_matches_is_estale);
         tcase_add_test(tc, test_a_destroyed_ring_is_eidrm_for_send_and_recv);
-        tcase_add_test(tc,
-                       test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed);
+        tcase_add_test(tc, test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed);
         tcase_add_test(tc, test_a_child_blocked_in_recv_is_woken_by_a_send);
         tcase_add_test(tc, test_a_child_blocked_in_send_on_a_full_ring_is_woken_by_a_recv);
-        tcase_add_test(tc,
-                       test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destroyed);
-        tcase_add_test(tc,
-                       test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_destroyed);
+        tcase_add_test(tc, test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destroyed);
+        tcase_add_test(tc, test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_destroyed);
         tcase_add_test(tc, test_a_child_waiting_for_a_lock_until_its_deadline_is_etimedout);
         tcase_add_test(tc, test_a_lock_held_by_another_without_waiting_is_eagain_after_a_short_try);
-        tcase_add_test(tc,
-                       test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once);
+        tcase_add_test(tc, test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("corruption");
@@ -1826,8 +1741,7 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_a_slot_length_above_slot_size_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_slot_at_tail_that_is_not_free_is_ebadmsg_on_send);
-        tcase_add_test(tc,
-                       test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held);
+        tcase_add_test(tc, test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("repair");
@@ -1835,28 +1749,22 @@ static Suite *ring_suite(void) {
         tcase_add_checked_fixture(tc, repair_setup, teardown);
         tcase_add_test(tc, test_repair_releases_a_lock_held_by_the_dead);
         tcase_add_test(tc, test_repair_abandons_a_claim_of_the_dead_and_head_passes_it);
-        tcase_add_test(tc,
-                       test_repair_abandons_a_claim_behind_a_ready_message_which_is_still_delivered);
+        tcase_add_test(tc, test_repair_abandons_a_claim_behind_a_ready_message_which_is_still_delivered);
         tcase_add_test(tc, test_repair_rolls_tail_forward_over_a_claim_made_under_the_lock);
         tcase_add_test(tc, test_repair_rolls_tail_forward_over_a_claim_at_head_and_head_passes_it);
         tcase_add_test(tc, test_repair_redelivers_a_message_taken_by_the_dead);
-        tcase_add_test(tc,
-                       test_repair_redelivers_a_message_taken_by_the_dead_while_it_held_the_lock);
+        tcase_add_test(tc, test_repair_redelivers_a_message_taken_by_the_dead_while_it_held_the_lock);
         tcase_add_test(tc, test_repair_rolls_head_forward_over_a_slot_freed_under_the_lock);
         tcase_add_test(tc, test_repair_rolls_head_forward_on_a_full_ring);
-        tcase_add_test(tc,
-                       test_repair_clears_the_attachment_entry_and_sleeper_bits_of_the_dead_only);
+        tcase_add_test(tc, test_repair_clears_the_attachment_entry_and_sleeper_bits_of_the_dead_only);
         tcase_add_test(tc, test_repair_leaves_an_index_already_reissued_to_someone_else);
-        tcase_add_test(tc,
-                       test_repair_is_ebusy_while_a_live_attachment_holds_the_lock_and_changes_nothing);
+        tcase_add_test(tc, test_repair_is_ebusy_while_a_live_attachment_holds_the_lock_and_changes_nothing);
         tcase_add_test(tc, test_repair_of_no_token_or_of_an_index_beyond_the_table_is_einval);
-        tcase_add_test(tc,
-                       test_repair_with_the_daemon_token_takes_over_the_lock_of_a_daemon_that_died_repairing);
+        tcase_add_test(tc, test_repair_with_the_daemon_token_takes_over_the_lock_of_a_daemon_that_died_repairing);
         tcase_add_test(tc, test_repair_of_an_attachment_that_held_nothing_changes_nothing);
         tcase_add_test(tc, test_repair_handles_every_leftover_of_the_dead_at_once);
         tcase_add_test(tc, test_a_child_waiting_for_a_lock_held_by_the_dead_proceeds_after_repair);
-        tcase_add_test(tc,
-                       test_a_child_blocked_in_recv_behind_a_dead_receiver_gets_the_redelivered_message);
+        tcase_add_test(tc, test_a_child_blocked_in_recv_behind_a_dead_receiver_gets_the_redelivered_message);
         suite_add_tcase(s, tc);
 
 #ifdef SHMBOX_CRASH_POINTS
@@ -1870,15 +1778,12 @@ static Suite *ring_suite(void) {
                 tcase_set_timeout(tc, 120);
                 tcase_add_checked_fixture(tc, setup, teardown);
                 tcase_add_test(tc, test_the_ring_crash_points_are_known_by_name);
-                tcase_add_test(tc,
-                               test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message);
-                tcase_add_test(tc,
-                               test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
-                tcase_add_test(tc,
-                               test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
-                tcase_add_loop_test(tc,
-                                    test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication,
-                                    0, (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
+                tcase_add_test(tc, test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message);
+                tcase_add_test(tc, test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
+                tcase_add_test(tc, test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
+                tcase_add_loop_test(
+                        tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
+                        (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
                 suite_add_tcase(s, tc);
         }
 #else

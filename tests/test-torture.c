@@ -69,20 +69,20 @@ static int run_torture(const char *const *argv, char *last, size_t size) {
         return status;
 }
 
-START_TEST(test_random_kills_of_clients_and_daemon_lose_tear_and_duplicate_nothing)
-{
+START_TEST(test_random_kills_of_clients_and_daemon_lose_tear_and_duplicate_nothing) {
         char seconds[16], summary[4096];
-        const char *argv[] = { "torture", "--senders", "3", "--receivers", "3", "--mailboxes", "2",
-                               "--seconds", seconds, "--kill-interval-ms", "200",
-                               "--daemon-kill-interval-ms", "8000", NULL };
+        const char *argv[] = {
+                "torture", "--senders", "3",     "--receivers",        "3",   "--mailboxes",
+                "2",       "--seconds", seconds, "--kill-interval-ms", "200", "--daemon-kill-interval-ms",
+                "8000",    NULL
+        };
         int status;
 
         snprintf(seconds, sizeof(seconds), "%d", TORTURE_SECONDS);
         argv[0] = getenv("SHMBOX_TORTURE");
         status = run_torture(argv, summary, sizeof(summary));
         printf("torture summary: %s\n", summary);
-        ck_assert_msg(strncmp(summary, "result=", 7) == 0, "no summary line (status 0x%x): \"%s\"", status,
-                      summary);
+        ck_assert_msg(strncmp(summary, "result=", 7) == 0, "no summary line (status 0x%x): \"%s\"", status, summary);
 
         ck_assert_uint_eq(summary_value(summary, "lost"), 0);
         ck_assert_uint_eq(summary_value(summary, "unexpected"), 0);
@@ -93,8 +93,8 @@ START_TEST(test_random_kills_of_clients_and_daemon_lose_tear_and_duplicate_nothi
         ck_assert_uint_ge(summary_value(summary, "client_kills"), 50);
         ck_assert_uint_ge(summary_value(summary, "daemon_restarts"), 2);
         /* and the health checks: ordering, client errors, clean daemon stop, nothing left behind */
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "torture failed (status 0x%x): %s",
-                      status, summary);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "torture failed (status 0x%x): %s", status,
+                      summary);
 }
 END_TEST
 

@@ -162,19 +162,25 @@ static void assert_msg_eq(const WireMsg *a, const WireMsg *b) {
 static const WireMsg *msg_case(unsigned i) {
         static WireMsg cases[64];
         static unsigned n;
-        static const int32_t errors[] = { -ENOENT, -EEXIST, -EPERM, -EINVAL,
-                                          -ENOSPC, -EBUSY,  -EIO };
+        static const int32_t errors[] = { -ENOENT, -EEXIST, -EPERM, -EINVAL, -ENOSPC, -EBUSY, -EIO };
 
         if (n == 0) {
                 cases[n++] = (WireMsg){ .type = WIRE_HELLO, .serial = 1, .version = WIRE_VERSION };
-                cases[n++] = (WireMsg){ .type = WIRE_CREATE, .serial = 2, .name = "orders",
-                                        .slots = 16, .slot_size = 4096, .mode = 0640,
-                                        .flags = WIRE_CREATE_GID, .gid = 2100 };
-                cases[n++] = (WireMsg){ .type = WIRE_CHMOD, .serial = 21, .name = "orders",
-                                        .mode = WIRE_KEEP, .gid = 77 };
+                cases[n++] = (WireMsg){ .type = WIRE_CREATE,
+                                        .serial = 2,
+                                        .name = "orders",
+                                        .slots = 16,
+                                        .slot_size = 4096,
+                                        .mode = 0640,
+                                        .flags = WIRE_CREATE_GID,
+                                        .gid = 2100 };
+                cases[n++] =
+                        (WireMsg){ .type = WIRE_CHMOD, .serial = 21, .name = "orders", .mode = WIRE_KEEP, .gid = 77 };
                 cases[n++] = (WireMsg){ .type = WIRE_RELOAD, .serial = 22 };
-                cases[n++] = (WireMsg){ .type = WIRE_CREATE, .serial = 0xffffffffu,
-                                        .slots = 0xfffffffeu, .slot_size = 0x80000001u,
+                cases[n++] = (WireMsg){ .type = WIRE_CREATE,
+                                        .serial = 0xffffffffu,
+                                        .slots = 0xfffffffeu,
+                                        .slot_size = 0x80000001u,
                                         .mode = 0xdeadbeefu,
                                         .name = "0123456789012345678901234567890123456789012345678901234567890123" };
                 cases[n++] = (WireMsg){ .type = WIRE_DESTROY, .serial = 3, .name = "orders.eu" };
@@ -184,36 +190,47 @@ static const WireMsg *msg_case(unsigned i) {
                 cases[n++] = (WireMsg){ .type = WIRE_INFO, .serial = 7, .name = "in-fo_1" };
                 /* an empty name is framed like any other (the daemon checks the rules) */
                 cases[n++] = (WireMsg){ .type = WIRE_INFO, .serial = 8, .name = "" };
-                cases[n++] = (WireMsg){ .type = WIRE_REATTACH, .serial = 9, .name = "orders",
-                                        .token = 0x76543210u, .idx = 200,
+                cases[n++] = (WireMsg){ .type = WIRE_REATTACH,
+                                        .serial = 9,
+                                        .name = "orders",
+                                        .token = 0x76543210u,
+                                        .idx = 200,
                                         .generation = UINT64_C(0x8877665544332211) };
 
-                cases[n++] = (WireMsg){ .type = WIRE_HELLO | WIRE_REPLY, .serial = 11, .version = 7,
-                                        .name = "shmbox" }; /* the daemon's prefix */
+                cases[n++] = (WireMsg){
+                        .type = WIRE_HELLO | WIRE_REPLY, .serial = 11, .version = 7, .name = "shmbox"
+                }; /* the daemon's prefix */
                 cases[n++] = (WireMsg){ .type = WIRE_CREATE | WIRE_REPLY, .serial = 12 };
                 cases[n++] = (WireMsg){ .type = WIRE_DESTROY | WIRE_REPLY, .serial = 13 };
-                cases[n++] = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY, .serial = 14,
-                                        .mode = WIRE_RIGHT_R | WIRE_RIGHT_W, .token = 0x89abcdefu,
-                                        .idx = 255, .slots = 65536, .slot_size = 16u << 20,
+                cases[n++] = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY,
+                                        .serial = 14,
+                                        .mode = WIRE_RIGHT_R | WIRE_RIGHT_W,
+                                        .token = 0x89abcdefu,
+                                        .idx = 255,
+                                        .slots = 65536,
+                                        .slot_size = 16u << 20,
                                         .generation = UINT64_C(0x0123456789abcdef),
                                         .epoch = UINT64_C(0xfedcba9876543210),
                                         .size = UINT64_C(0x0000010000401000) };
                 cases[n++] = (WireMsg){ .type = WIRE_DETACH | WIRE_REPLY, .serial = 15 };
                 cases[n++] = (WireMsg){ .type = WIRE_LIST | WIRE_REPLY, .serial = 16 };
-                cases[n++] = (WireMsg){ .type = WIRE_INFO | WIRE_REPLY, .serial = 17,
-                                        .info = make_info(3) };
-                cases[n++] = (WireMsg){ .type = WIRE_REATTACH | WIRE_REPLY, .serial = 18,
-                                        .mode = WIRE_RIGHT_R, .token = 0x76543210u, .idx = 200,
-                                        .slots = 8, .slot_size = 512,
+                cases[n++] = (WireMsg){ .type = WIRE_INFO | WIRE_REPLY, .serial = 17, .info = make_info(3) };
+                cases[n++] = (WireMsg){ .type = WIRE_REATTACH | WIRE_REPLY,
+                                        .serial = 18,
+                                        .mode = WIRE_RIGHT_R,
+                                        .token = 0x76543210u,
+                                        .idx = 200,
+                                        .slots = 8,
+                                        .slot_size = 512,
                                         .generation = UINT64_C(0x8877665544332211),
-                                        .epoch = 3, .size = 4096 + 8 * 576 };
+                                        .epoch = 3,
+                                        .size = 4096 + 8 * 576 };
 
                 for (unsigned t = WIRE_HELLO; t < _WIRE_TYPE_MAX; t++)
                         cases[n++] = (WireMsg){ .type = (uint16_t)(t | WIRE_REPLY),
                                                 .serial = 20 + t,
                                                 .status = errors[(t - WIRE_HELLO) % 7] };
-                cases[n++] = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY, .serial = 30,
-                                        .status = INT32_MIN };
+                cases[n++] = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY, .serial = 30, .status = INT32_MIN };
                 if (n > sizeof(cases) / sizeof(cases[0]))
                         abort(); /* the table outgrew its array */
         }
@@ -237,8 +254,7 @@ static size_t encode_case(unsigned i, uint8_t *buf, size_t cap) {
 
 /* --- round trips --------------------------------------------------------------------------- */
 
-START_TEST(test_every_message_survives_encode_and_decode)
-{
+START_TEST(test_every_message_survives_encode_and_decode) {
         const WireMsg *want = msg_case(_i);
         static uint8_t buf[BUF_MAX];
         size_t len, size;
@@ -259,8 +275,7 @@ START_TEST(test_every_message_survives_encode_and_decode)
 }
 END_TEST
 
-START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says)
-{
+START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says) {
         static const struct {
                 uint16_t type;
                 size_t body;
@@ -292,22 +307,26 @@ START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says)
                         if (m->type != sizes[k].type || m->status != 0 || found)
                                 continue;
                         found = true;
-                        ck_assert_msg(encode_case(i, buf, sizeof(buf)) ==
-                                              WIRE_HEADER_SIZE + sizes[k].body,
-                                      "type 0x%x: %zu bytes", m->type,
-                                      encode_case(i, buf, sizeof(buf)));
+                        ck_assert_msg(encode_case(i, buf, sizeof(buf)) == WIRE_HEADER_SIZE + sizes[k].body,
+                                      "type 0x%x: %zu bytes", m->type, encode_case(i, buf, sizeof(buf)));
                 }
                 ck_assert_msg(found, "no case for type 0x%x", sizes[k].type);
         }
 }
 END_TEST
 
-START_TEST(test_an_error_reply_carries_only_its_status)
-{
+START_TEST(test_an_error_reply_carries_only_its_status) {
         static uint8_t buf[BUF_MAX];
-        WireMsg m = { .type = WIRE_ATTACH | WIRE_REPLY, .serial = 9, .status = -EACCES,
-                      .token = 77, .idx = 3, .slots = 8, .generation = 99, .version = 5,
-                      .info = make_info(1), .name = "ignored" };
+        WireMsg m = { .type = WIRE_ATTACH | WIRE_REPLY,
+                      .serial = 9,
+                      .status = -EACCES,
+                      .token = 77,
+                      .idx = 3,
+                      .slots = 8,
+                      .generation = 99,
+                      .version = 5,
+                      .info = make_info(1),
+                      .name = "ignored" };
         WireMsg got;
         int n;
 
@@ -321,8 +340,7 @@ START_TEST(test_an_error_reply_carries_only_its_status)
 }
 END_TEST
 
-START_TEST(test_an_empty_list_reply_decodes_to_no_entries)
-{
+START_TEST(test_an_empty_list_reply_decodes_to_no_entries) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         const uint8_t *pos;
@@ -347,8 +365,7 @@ START_TEST(test_an_empty_list_reply_decodes_to_no_entries)
 }
 END_TEST
 
-START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order)
-{
+START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order) {
         static const char *const names[] = { "a", "orders", "x.y-z_0",
                                              "0123456789012345678901234567890123456789012345678901234567890123" };
         static uint8_t buf[BUF_MAX];
@@ -393,8 +410,7 @@ START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order)
 }
 END_TEST
 
-START_TEST(test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more)
-{
+START_TEST(test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         WireInfo info = make_info(5);
@@ -431,8 +447,7 @@ START_TEST(test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more)
 }
 END_TEST
 
-START_TEST(test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_intact)
-{
+START_TEST(test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_intact) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         WireInfo info = make_info(1);
@@ -450,8 +465,7 @@ START_TEST(test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_i
 }
 END_TEST
 
-START_TEST(test_a_list_buffer_too_small_for_the_empty_reply_is_enobufs)
-{
+START_TEST(test_a_list_buffer_too_small_for_the_empty_reply_is_enobufs) {
         uint8_t buf[WIRE_HEADER_SIZE + 8];
         WireListWriter w;
 
@@ -461,8 +475,7 @@ START_TEST(test_a_list_buffer_too_small_for_the_empty_reply_is_enobufs)
 }
 END_TEST
 
-START_TEST(test_a_list_walk_over_a_truncated_entry_is_ebadmsg_and_does_not_move)
-{
+START_TEST(test_a_list_walk_over_a_truncated_entry_is_ebadmsg_and_does_not_move) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         WireInfo info = make_info(2);
@@ -484,8 +497,7 @@ END_TEST
 
 /* --- encoder limits ------------------------------------------------------------------------ */
 
-START_TEST(test_encoding_into_a_short_buffer_is_enobufs_and_writes_nothing_past_it)
-{
+START_TEST(test_encoding_into_a_short_buffer_is_enobufs_and_writes_nothing_past_it) {
         static uint8_t buf[BUF_MAX];
         size_t len = encode_case(_i, buf, sizeof(buf));
 
@@ -499,11 +511,10 @@ START_TEST(test_encoding_into_a_short_buffer_is_enobufs_and_writes_nothing_past_
 }
 END_TEST
 
-START_TEST(test_encoding_an_overlong_name_is_einval)
-{
+START_TEST(test_encoding_an_overlong_name_is_einval) {
         static uint8_t buf[BUF_MAX];
-        static const uint16_t types[] = { WIRE_CREATE, WIRE_DESTROY, WIRE_ATTACH, WIRE_INFO,
-                                          WIRE_REATTACH, WIRE_HELLO | WIRE_REPLY };
+        static const uint16_t types[] = { WIRE_CREATE, WIRE_DESTROY,  WIRE_ATTACH,
+                                          WIRE_INFO,   WIRE_REATTACH, WIRE_HELLO | WIRE_REPLY };
 
         for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
                 WireMsg m = { .type = types[i] };
@@ -514,11 +525,9 @@ START_TEST(test_encoding_an_overlong_name_is_einval)
 }
 END_TEST
 
-START_TEST(test_encoding_an_unknown_type_is_einval)
-{
+START_TEST(test_encoding_an_unknown_type_is_einval) {
         static uint8_t buf[BUF_MAX];
-        static const uint16_t types[] = { 0, _WIRE_TYPE_MAX, 0x7fff, WIRE_REPLY,
-                                          WIRE_REPLY | _WIRE_TYPE_MAX, 0xffff };
+        static const uint16_t types[] = { 0, _WIRE_TYPE_MAX, 0x7fff, WIRE_REPLY, WIRE_REPLY | _WIRE_TYPE_MAX, 0xffff };
 
         for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
                 WireMsg m = { .type = types[i] };
@@ -530,8 +539,7 @@ END_TEST
 
 /* --- framing ------------------------------------------------------------------------------- */
 
-START_TEST(test_frame_size_needs_a_whole_header_and_is_eagain_before)
-{
+START_TEST(test_frame_size_needs_a_whole_header_and_is_eagain_before) {
         uint8_t hdr[WIRE_HEADER_SIZE];
         size_t size = 12345;
 
@@ -546,8 +554,7 @@ START_TEST(test_frame_size_needs_a_whole_header_and_is_eagain_before)
 }
 END_TEST
 
-START_TEST(test_frame_size_limits_a_request_body_to_wire_request_max)
-{
+START_TEST(test_frame_size_limits_a_request_body_to_wire_request_max) {
         uint8_t hdr[WIRE_HEADER_SIZE];
         size_t size = 0;
 
@@ -565,8 +572,7 @@ START_TEST(test_frame_size_limits_a_request_body_to_wire_request_max)
 }
 END_TEST
 
-START_TEST(test_frame_size_limits_a_reply_body_to_wire_reply_max)
-{
+START_TEST(test_frame_size_limits_a_reply_body_to_wire_reply_max) {
         uint8_t hdr[WIRE_HEADER_SIZE];
         size_t size = 0;
 
@@ -580,8 +586,7 @@ START_TEST(test_frame_size_limits_a_reply_body_to_wire_reply_max)
 }
 END_TEST
 
-START_TEST(test_frame_size_refuses_a_wrong_magic_or_version_with_eproto)
-{
+START_TEST(test_frame_size_refuses_a_wrong_magic_or_version_with_eproto) {
         uint8_t hdr[WIRE_HEADER_SIZE];
         size_t size;
 
@@ -597,7 +602,10 @@ START_TEST(test_frame_size_refuses_a_wrong_magic_or_version_with_eproto)
         put_le16(hdr + 4, 0);
         ck_assert_int_eq(wire_frame_size(hdr, sizeof(hdr), false, &size), -EPROTO);
         /* the wrong byte order is a wrong magic */
-        hdr[0] = 'X'; hdr[1] = 'B'; hdr[2] = 'H'; hdr[3] = 'S';
+        hdr[0] = 'X';
+        hdr[1] = 'B';
+        hdr[2] = 'H';
+        hdr[3] = 'S';
         put_le16(hdr + 4, WIRE_VERSION);
         ck_assert_int_eq(wire_frame_size(hdr, sizeof(hdr), false, &size), -EPROTO);
 }
@@ -605,8 +613,7 @@ END_TEST
 
 /* --- malformed input ----------------------------------------------------------------------- */
 
-START_TEST(test_a_frame_truncated_at_any_length_is_ebadmsg)
-{
+START_TEST(test_a_frame_truncated_at_any_length_is_ebadmsg) {
         static uint8_t buf[BUF_MAX];
         size_t len = encode_case(_i, buf, sizeof(buf));
         WireMsg m;
@@ -625,8 +632,7 @@ START_TEST(test_a_frame_truncated_at_any_length_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_frame_with_trailing_garbage_is_ebadmsg)
-{
+START_TEST(test_a_frame_with_trailing_garbage_is_ebadmsg) {
         static uint8_t buf[BUF_MAX];
         size_t len = encode_case(_i, buf, sizeof(buf));
         WireMsg m;
@@ -644,8 +650,7 @@ START_TEST(test_a_frame_with_trailing_garbage_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_request_body_above_wire_request_max_is_emsgsize)
-{
+START_TEST(test_a_request_body_above_wire_request_max_is_emsgsize) {
         static Frame f;
         WireMsg m;
 
@@ -662,8 +667,7 @@ START_TEST(test_a_request_body_above_wire_request_max_is_emsgsize)
 }
 END_TEST
 
-START_TEST(test_a_reply_body_above_wire_reply_max_is_emsgsize)
-{
+START_TEST(test_a_reply_body_above_wire_reply_max_is_emsgsize) {
         static Frame f;
         WireMsg m;
 
@@ -683,8 +687,7 @@ START_TEST(test_a_reply_body_above_wire_reply_max_is_emsgsize)
 }
 END_TEST
 
-START_TEST(test_a_wrong_magic_or_version_is_eproto)
-{
+START_TEST(test_a_wrong_magic_or_version_is_eproto) {
         static uint8_t buf[BUF_MAX];
         size_t len = encode_case(_i, buf, sizeof(buf));
         WireMsg m;
@@ -703,11 +706,16 @@ START_TEST(test_a_wrong_magic_or_version_is_eproto)
 }
 END_TEST
 
-START_TEST(test_an_unknown_type_is_ebadmsg)
-{
-        static const uint16_t types[] = { 0, _WIRE_TYPE_MAX, 0x00ff, 0x4001, 0x7fff,
-                                          WIRE_REPLY, WIRE_REPLY | _WIRE_TYPE_MAX,
-                                          WIRE_REPLY | 0x4001, 0xffff };
+START_TEST(test_an_unknown_type_is_ebadmsg) {
+        static const uint16_t types[] = { 0,
+                                          _WIRE_TYPE_MAX,
+                                          0x00ff,
+                                          0x4001,
+                                          0x7fff,
+                                          WIRE_REPLY,
+                                          WIRE_REPLY | _WIRE_TYPE_MAX,
+                                          WIRE_REPLY | 0x4001,
+                                          0xffff };
         static Frame f;
         WireMsg m;
 
@@ -725,8 +733,7 @@ START_TEST(test_an_unknown_type_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_string_of_64_bytes_is_accepted_and_of_65_is_ebadmsg)
-{
+START_TEST(test_a_string_of_64_bytes_is_accepted_and_of_65_is_ebadmsg) {
         static Frame f;
         char name[NAMES_NAME_MAX + 2];
         WireMsg m;
@@ -755,8 +762,7 @@ START_TEST(test_a_string_of_64_bytes_is_accepted_and_of_65_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_string_over_64_in_a_list_entry_is_ebadmsg)
-{
+START_TEST(test_a_string_over_64_in_a_list_entry_is_ebadmsg) {
         static Frame f;
         char name[NAMES_NAME_MAX + 1];
         WireMsg m;
@@ -774,10 +780,8 @@ START_TEST(test_a_string_over_64_in_a_list_entry_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg)
-{
-        static const uint16_t types[] = { WIRE_CREATE, WIRE_DESTROY, WIRE_ATTACH, WIRE_INFO,
-                                          WIRE_REATTACH };
+START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg) {
+        static const uint16_t types[] = { WIRE_CREATE, WIRE_DESTROY, WIRE_ATTACH, WIRE_INFO, WIRE_REATTACH };
         static Frame f;
         WireMsg m;
 
@@ -797,10 +801,10 @@ START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg)
                                 frame_u32(&f, 0);    /* flags */
                                 frame_u32(&f, 0);    /* gid */
                         } else if (types[i] == WIRE_REATTACH) {
-                                frame_u32(&f, 7);    /* token */
-                                frame_u32(&f, 3);    /* idx */
-                                frame_u32(&f, 1);    /* generation, low */
-                                frame_u32(&f, 0);    /* generation, high */
+                                frame_u32(&f, 7); /* token */
+                                frame_u32(&f, 3); /* idx */
+                                frame_u32(&f, 1); /* generation, low */
+                                frame_u32(&f, 0); /* generation, high */
                         }
                         frame_finish(&f);
                         ck_assert_int_eq(decode_copy(f.b, f.len, &m), k < 3 ? -EBADMSG : 0);
@@ -827,8 +831,7 @@ START_TEST(test_a_string_with_an_embedded_nul_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_positive_status_in_a_reply_is_ebadmsg)
-{
+START_TEST(test_a_positive_status_in_a_reply_is_ebadmsg) {
         static const int32_t statuses[] = { 1, 2, EINVAL, INT32_MAX };
         static Frame f;
         WireMsg m;
@@ -843,8 +846,7 @@ START_TEST(test_a_positive_status_in_a_reply_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_an_error_reply_with_a_body_after_the_status_is_ebadmsg)
-{
+START_TEST(test_an_error_reply_with_a_body_after_the_status_is_ebadmsg) {
         static Frame f;
         WireMsg m;
 
@@ -858,8 +860,7 @@ START_TEST(test_an_error_reply_with_a_body_after_the_status_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_list_count_above_wire_list_max_is_ebadmsg)
-{
+START_TEST(test_a_list_count_above_wire_list_max_is_ebadmsg) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         WireInfo info = make_info(9);
@@ -886,8 +887,7 @@ START_TEST(test_a_list_count_above_wire_list_max_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_list_count_above_the_entries_present_is_ebadmsg)
-{
+START_TEST(test_a_list_count_above_the_entries_present_is_ebadmsg) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
         WireInfo info = make_info(9);
@@ -907,8 +907,7 @@ START_TEST(test_a_list_count_above_the_entries_present_is_ebadmsg)
 }
 END_TEST
 
-START_TEST(test_a_failed_decode_leaves_the_output_untouched)
-{
+START_TEST(test_a_failed_decode_leaves_the_output_untouched) {
         static uint8_t buf[BUF_MAX];
         size_t len = encode_case(1, buf, sizeof(buf));
         WireMsg m, before;
@@ -952,27 +951,22 @@ static size_t random_body(uint8_t *p, size_t max) {
                                 put_le16(p + n, sl);
                                 n += 2;
                                 for (uint16_t k = 0; k < sl && n < max && k < 80; k++)
-                                        p[n++] = rnd_below(50) == 0 ? 0
-                                                                    : (uint8_t)('a' + rnd_below(26));
+                                        p[n++] = rnd_below(50) == 0 ? 0 : (uint8_t)('a' + rnd_below(26));
                         }
                         break;
                 case 1: /* a small u32 */
                         if (n + 4 <= max) {
-                                put_le32(p + n, rnd_below(3) == 0 ? (uint32_t)-rnd_below(200)
-                                                                  : rnd_below(5));
+                                put_le32(p + n, rnd_below(3) == 0 ? (uint32_t)-rnd_below(200) : rnd_below(5));
                                 n += 4;
                         }
                         break;
-                default:
-                        p[n++] = (uint8_t)rnd();
-                        break;
+                default: p[n++] = (uint8_t)rnd(); break;
                 }
         }
         return n;
 }
 
-START_TEST(test_random_frames_never_crash_the_decoder_and_are_rejected_cleanly)
-{
+START_TEST(test_random_frames_never_crash_the_decoder_and_are_rejected_cleanly) {
         static uint8_t buf[BUF_MAX], again[BUF_MAX], list[1024];
         unsigned accepted = 0, list_walked = 0;
         unsigned n_cases = msg_case_count();
@@ -1068,8 +1062,7 @@ static Suite *wire_suite(void) {
 
         tc = tcase_create("round trips");
         tcase_set_timeout(tc, 30);
-        tcase_add_loop_test(tc,
-                            test_every_message_survives_encode_and_decode, 0, (int)msg_case_count());
+        tcase_add_loop_test(tc, test_every_message_survives_encode_and_decode, 0, (int)msg_case_count());
         tcase_add_test(tc, test_the_encoded_size_of_each_message_is_what_the_format_says);
         tcase_add_test(tc, test_an_error_reply_carries_only_its_status);
         suite_add_tcase(s, tc);
@@ -1079,17 +1072,15 @@ static Suite *wire_suite(void) {
         tcase_add_test(tc, test_an_empty_list_reply_decodes_to_no_entries);
         tcase_add_test(tc, test_a_list_reply_built_entry_by_entry_is_walked_back_in_order);
         tcase_add_test(tc, test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more);
-        tcase_add_test(tc,
-                       test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_intact);
+        tcase_add_test(tc, test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_intact);
         tcase_add_test(tc, test_a_list_buffer_too_small_for_the_empty_reply_is_enobufs);
         tcase_add_test(tc, test_a_list_walk_over_a_truncated_entry_is_ebadmsg_and_does_not_move);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("encoder limits");
         tcase_set_timeout(tc, 30);
-        tcase_add_loop_test(tc,
-                            test_encoding_into_a_short_buffer_is_enobufs_and_writes_nothing_past_it,
-                            0, (int)msg_case_count());
+        tcase_add_loop_test(tc, test_encoding_into_a_short_buffer_is_enobufs_and_writes_nothing_past_it, 0,
+                            (int)msg_case_count());
         tcase_add_test(tc, test_encoding_an_overlong_name_is_einval);
         tcase_add_test(tc, test_encoding_an_unknown_type_is_einval);
         suite_add_tcase(s, tc);
@@ -1104,10 +1095,8 @@ static Suite *wire_suite(void) {
 
         tc = tcase_create("malformed input");
         tcase_set_timeout(tc, 30);
-        tcase_add_loop_test(tc,
-                            test_a_frame_truncated_at_any_length_is_ebadmsg, 0, (int)msg_case_count());
-        tcase_add_loop_test(tc,
-                            test_a_frame_with_trailing_garbage_is_ebadmsg, 0, (int)msg_case_count());
+        tcase_add_loop_test(tc, test_a_frame_truncated_at_any_length_is_ebadmsg, 0, (int)msg_case_count());
+        tcase_add_loop_test(tc, test_a_frame_with_trailing_garbage_is_ebadmsg, 0, (int)msg_case_count());
         tcase_add_loop_test(tc, test_a_wrong_magic_or_version_is_eproto, 0, (int)msg_case_count());
         tcase_add_test(tc, test_a_request_body_above_wire_request_max_is_emsgsize);
         tcase_add_test(tc, test_a_reply_body_above_wire_reply_max_is_emsgsize);

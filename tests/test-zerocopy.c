@@ -44,8 +44,8 @@ static void expect(const char *what) {
         char buf[256];
         ssize_t n = shmbox_recv(box, buf, sizeof(buf), 1000);
 
-        ck_assert_msg(n == (ssize_t)strlen(what) && memcmp(buf, what, (size_t)n) == 0, "got %zd \"%.*s\", expected \"%s\"",
-                      n, (int)(n > 0 ? n : 0), buf, what);
+        ck_assert_msg(n == (ssize_t)strlen(what) && memcmp(buf, what, (size_t)n) == 0,
+                      "got %zd \"%.*s\", expected \"%s\"", n, (int)(n > 0 ? n : 0), buf, what);
 }
 
 static void expect_empty(void) {
@@ -54,8 +54,7 @@ static void expect_empty(void) {
         ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
 }
 
-START_TEST(test_a_reserved_slot_is_delivered_once_committed)
-{
+START_TEST(test_a_reserved_slot_is_delivered_once_committed) {
         void *slot;
 
         ck_assert_int_eq(shmbox_reserve(box, 5, 0, &slot), 0);
@@ -70,8 +69,7 @@ START_TEST(test_a_reserved_slot_is_delivered_once_committed)
 }
 END_TEST
 
-START_TEST(test_an_aborted_reservation_is_never_delivered_and_frees_its_slot)
-{
+START_TEST(test_an_aborted_reservation_is_never_delivered_and_frees_its_slot) {
         void *slot;
 
         /* far more than the 4 slots: each abort must give its slot back */
@@ -92,8 +90,7 @@ START_TEST(test_an_aborted_reservation_is_never_delivered_and_frees_its_slot)
 }
 END_TEST
 
-START_TEST(test_several_reservations_may_be_held_at_once)
-{
+START_TEST(test_several_reservations_may_be_held_at_once) {
         void *slot[4], *more;
 
         for (int i = 0; i < 4; i++)
@@ -111,8 +108,7 @@ START_TEST(test_several_reservations_may_be_held_at_once)
 }
 END_TEST
 
-START_TEST(test_a_peeked_message_counts_once_released)
-{
+START_TEST(test_a_peeked_message_counts_once_released) {
         const void *data;
         struct shmbox_info info;
 
@@ -166,8 +162,7 @@ static void wait_attached(uint32_t n) {
         }
 }
 
-START_TEST(test_a_dead_writers_reservation_is_abandoned)
-{
+START_TEST(test_a_dead_writers_reservation_is_abandoned) {
         char line[64];
         pid_t pid = child("reserve", line, sizeof(line));
 
@@ -175,7 +170,7 @@ START_TEST(test_a_dead_writers_reservation_is_abandoned)
         kill(pid, SIGKILL);
         harness_wait_exit(pid, harness_ms(5000));
         wait_attached(1);
-        expect_empty(); /* the half-written reservation never appears */
+        expect_empty();               /* the half-written reservation never appears */
         for (int i = 0; i < 8; i++) { /* and its slot is reused */
                 ck_assert_int_eq(shmbox_send(box, "after", 5, 0), 0);
                 expect("after");
@@ -183,8 +178,7 @@ START_TEST(test_a_dead_writers_reservation_is_abandoned)
 }
 END_TEST
 
-START_TEST(test_a_dead_readers_peek_is_delivered_again)
-{
+START_TEST(test_a_dead_readers_peek_is_delivered_again) {
         struct shmbox_info info;
         char line[64];
         pid_t pid;
@@ -201,8 +195,7 @@ START_TEST(test_a_dead_readers_peek_is_delivered_again)
 }
 END_TEST
 
-START_TEST(test_batches_move_what_fits_in_order)
-{
+START_TEST(test_batches_move_what_fits_in_order) {
         struct iovec msgs[6], bufs[8];
         char store[8][256];
         size_t lens[8];
@@ -237,8 +230,7 @@ START_TEST(test_batches_move_what_fits_in_order)
 }
 END_TEST
 
-START_TEST(test_the_spin_is_bounded_and_can_be_turned_off)
-{
+START_TEST(test_the_spin_is_bounded_and_can_be_turned_off) {
         char buf[8];
         int64_t t0;
 
@@ -258,8 +250,7 @@ static bool readable(int fd, int timeout_ms) {
         return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
-START_TEST(test_the_event_fd_is_readable_while_messages_are_queued)
-{
+START_TEST(test_the_event_fd_is_readable_while_messages_are_queued) {
         int fd = shmbox_fd(box);
         char buf[16];
         pid_t pid;

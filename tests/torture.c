@@ -85,13 +85,13 @@
 #define RECEIVERS_MAX 64
 #define MAILBOXES_MAX 16
 #define PEERS_MAX (SENDERS_MAX + RECEIVERS_MAX)
-#define MSG_MAGIC 0x54524f54u      /* "TORT" */
+#define MSG_MAGIC 0x54524f54u /* "TORT" */
 #define SEND_TIMEOUT_MS 100
 #define RECV_TIMEOUT_MS 100
 #define SAMPLE_NS (10 * 1000000LL)
 #define DAEMON_PAUSE_MAX_MS 100
-#define PHASE_DEADLINE_S 60        /* each end phase must finish within this */
-#define SLOT_SIZE_MAX 1024         /* mailbox m has slots of 256 << (m % 3) bytes */
+#define PHASE_DEADLINE_S 60 /* each end phase must finish within this */
+#define SLOT_SIZE_MAX 1024  /* mailbox m has slots of 256 << (m % 3) bytes */
 #define NONE UINT32_MAX
 
 /* Children's exit codes. */
@@ -114,19 +114,19 @@ _Static_assert(sizeof(MsgHead) == 24, "MsgHead is 24 bytes");
 
 /* One sender incarnation: its ack log. Written by the conductor before the fork, then by it. */
 typedef struct Incarnation {
-        uint32_t slot;                /* sender number */
-        _Atomic uint32_t state;       /* IncState, written by the conductor */
-        uint64_t base;                /* where its messages start in its slot's delivery log */
-        _Atomic uint64_t started;     /* sequences handed to shmbox_send() */
-        _Atomic uint64_t acked;       /* sequences for which shmbox_send() returned 0 */
+        uint32_t slot;            /* sender number */
+        _Atomic uint32_t state;   /* IncState, written by the conductor */
+        uint64_t base;            /* where its messages start in its slot's delivery log */
+        _Atomic uint64_t started; /* sequences handed to shmbox_send() */
+        _Atomic uint64_t acked;   /* sequences for which shmbox_send() returned 0 */
 } Incarnation;
 
 /* What the clients report per mailbox. */
 typedef struct BoxShared {
         uint32_t slot_size;
         char name[16];
-        _Atomic int64_t last_op_ns;        /* last successful send or receive, CLOCK_MONOTONIC */
-        _Atomic int64_t last_delivery_ns;  /* last successful receive */
+        _Atomic int64_t last_op_ns;       /* last successful send or receive, CLOCK_MONOTONIC */
+        _Atomic int64_t last_delivery_ns; /* last successful receive */
         _Atomic uint64_t torn, unexpected, disorder;
 } BoxShared;
 
@@ -139,11 +139,11 @@ typedef struct Peer {
 
 typedef struct Shared {
         _Atomic uint32_t phase;
-        _Atomic uint32_t n_incs;   /* incarnations handed out so far */
-        _Atomic uint32_t errors;   /* client errors */
+        _Atomic uint32_t n_incs; /* incarnations handed out so far */
+        _Atomic uint32_t errors; /* client errors */
         char first_error[512];
         _Atomic uint32_t n_details;
-        char details[8][160];      /* the first anomalies the receivers saw */
+        char details[8][160]; /* the first anomalies the receivers saw */
         BoxShared boxes[MAILBOXES_MAX];
         Peer peers[PEERS_MAX];
 } Shared;
@@ -151,11 +151,11 @@ typedef struct Shared {
 /* Conductor-side view of a client slot. */
 typedef struct Child {
         bool sender;
-        unsigned id;      /* sender or receiver number */
-        unsigned peer;    /* index in Shared.peers */
-        pid_t pid;        /* 0: not running */
-        uint32_t inc;     /* a sender's current incarnation */
-        bool finished;    /* exited for good at the end */
+        unsigned id;   /* sender or receiver number */
+        unsigned peer; /* index in Shared.peers */
+        pid_t pid;     /* 0: not running */
+        uint32_t inc;  /* a sender's current incarnation */
+        bool finished; /* exited for good at the end */
 } Child;
 
 typedef struct Pending {
@@ -176,15 +176,15 @@ static bool arg_verbose;
 /* The conductor's state; the children inherit it read-only, except through the shared maps. */
 static struct {
         char dir[80], socket[108], state_dir[160], log[160], prefix[33];
-        pid_t daemon;             /* 0: not running */
-        bool daemon_ready;        /* answered since its last start */
-        int64_t daemon_restart_at;/* when to start it again; 0: not scheduled */
-        shmbox_client *ctl;       /* the conductor's own connection; never used in a child */
+        pid_t daemon;              /* 0: not running */
+        bool daemon_ready;         /* answered since its last start */
+        int64_t daemon_restart_at; /* when to start it again; 0: not scheduled */
+        shmbox_client *ctl;        /* the conductor's own connection; never used in a child */
         Shared *sh;
         Incarnation *incs;
         uint32_t incs_max;
-        _Atomic uint8_t *deliv;   /* senders x cap bytes */
-        uint64_t cap;             /* delivery-log entries per sender */
+        _Atomic uint8_t *deliv; /* senders x cap bytes */
+        uint64_t cap;           /* delivery-log entries per sender */
         uint64_t next_base[SENDERS_MAX];
         Child children[PEERS_MAX];
         unsigned n_children;
@@ -298,8 +298,12 @@ static uint32_t msg_csum(const uint8_t *buf, size_t len) {
 static size_t msg_build(uint8_t *buf, uint32_t sender, uint32_t inc, uint32_t seq, uint32_t mailbox) {
         size_t len = msg_len(inc, seq, T.sh->boxes[mailbox].slot_size);
         uint32_t x = mix(inc * 0x85ebca6bu ^ seq);
-        MsgHead h = { .magic = MSG_MAGIC, .inc = inc, .seq = seq, .len = (uint32_t)len,
-                      .sender = (uint16_t)sender, .mailbox = (uint16_t)mailbox };
+        MsgHead h = { .magic = MSG_MAGIC,
+                      .inc = inc,
+                      .seq = seq,
+                      .len = (uint32_t)len,
+                      .sender = (uint16_t)sender,
+                      .mailbox = (uint16_t)mailbox };
 
         for (size_t i = sizeof(h); i < len; i++)
                 buf[i] = (uint8_t)((x >> (i % 4 * 8)) + i);
@@ -439,8 +443,8 @@ static void receiver_record(uint32_t m, const uint8_t *buf, size_t n, uint32_t *
         memcpy(&h, buf, sizeof(h));
         if (h.magic != MSG_MAGIC || h.len != n || msg_csum(buf, n) != h.csum) {
                 atomic_fetch_add(&b->torn, 1);
-                child_detail("torn: %zu bytes on %s: magic %08x len %u inc %u seq %u csum %08x", n,
-                             b->name, h.magic, h.len, h.inc, h.seq, h.csum);
+                child_detail("torn: %zu bytes on %s: magic %08x len %u inc %u seq %u csum %08x", n, b->name, h.magic,
+                             h.len, h.inc, h.seq, h.csum);
                 return;
         }
         n_incs = atomic_load(&T.sh->n_incs);
@@ -449,8 +453,8 @@ static void receiver_record(uint32_t m, const uint8_t *buf, size_t n, uint32_t *
             h.seq >= atomic_load(&inc->started) || inc->base + h.seq >= T.cap ||
             msg_len(h.inc, h.seq, b->slot_size) != n) {
                 atomic_fetch_add(&b->unexpected, 1);
-                child_detail("unexpected: sender %u incarnation %u seq %u (%zu bytes) on %s", h.sender,
-                             h.inc, h.seq, n, b->name);
+                child_detail("unexpected: sender %u incarnation %u seq %u (%zu bytes) on %s", h.sender, h.inc, h.seq, n,
+                             b->name);
                 return;
         }
         if (next[h.inc] > h.seq) {
@@ -522,8 +526,10 @@ static _Noreturn void receiver_main(const Child *ch) {
 /* The daemon                                                                                   */
 
 static int daemon_spawn(void) {
-        const char *argv[] = { arg_shmboxd, "--socket", T.socket, "--prefix", T.prefix, "--state-dir",
-                               T.state_dir, "--log-level", arg_verbose ? "debug" : "info", NULL };
+        const char *argv[] = { arg_shmboxd, "--socket",    T.socket,
+                               "--prefix",  T.prefix,      "--state-dir",
+                               T.state_dir, "--log-level", arg_verbose ? "debug" : "info",
+                               NULL };
         pid_t parent = getpid(), pid;
 
         pid = fork();
@@ -869,7 +875,7 @@ static void sample(int64_t now) {
                 }
                 last = atomic_load(&b->last_delivery_ns);
                 if (T.stall_from[m] == 0)
-                        T.stall_from[m] = now;  /* first seen with messages queued */
+                        T.stall_from[m] = now; /* first seen with messages queued */
                 else if (last > T.stall_from[m])
                         T.stall_from[m] = last; /* a delivery since: the stall starts again */
                 if (now - T.stall_from[m] > T.longest_stall_ns) {
@@ -931,8 +937,8 @@ static void kill_all_clients(void) {
 static bool conduct(void) {
         int64_t t_end = T.t0 + (int64_t)arg_seconds * 1000000000LL;
         int64_t next_kill = arg_kill_interval_ms ? T.t0 + jitter_ns(arg_kill_interval_ms) : INT64_MAX;
-        int64_t next_daemon_kill = arg_daemon_kill_interval_ms ? T.t0 + jitter_ns(arg_daemon_kill_interval_ms)
-                                                               : INT64_MAX;
+        int64_t next_daemon_kill =
+                arg_daemon_kill_interval_ms ? T.t0 + jitter_ns(arg_daemon_kill_interval_ms) : INT64_MAX;
         int64_t next_sample = T.t0, next_progress = T.t0 + 1000000000LL, deadline = 0;
         bool was_ready = true, settle_done = false;
 
@@ -989,8 +995,7 @@ static bool conduct(void) {
                         }
                         if (now >= next_daemon_kill && T.daemon_ready) {
                                 daemon_kill();
-                                T.daemon_restart_at = now + (int64_t)(rnd() % (DAEMON_PAUSE_MAX_MS + 1)) *
-                                                                    1000000LL;
+                                T.daemon_restart_at = now + (int64_t)(rnd() % (DAEMON_PAUSE_MAX_MS + 1)) * 1000000LL;
                                 vlog("killed shmboxd; it comes back in %.0f ms",
                                      (double)(T.daemon_restart_at - now) / 1e6);
                                 next_daemon_kill = INT64_MAX; /* rescheduled once it answers again */
@@ -1002,7 +1007,8 @@ static bool conduct(void) {
                                 for (uint32_t i = 0; i < atomic_load(&T.sh->n_incs); i++)
                                         acked += atomic_load(&T.incs[i].acked);
                                 vlog("progress: %" PRIu64 " acknowledged, %" PRIu64 " client kills, %" PRIu64
-                                     " daemon restarts", acked, T.client_kills, T.daemon_restarts);
+                                     " daemon restarts",
+                                     acked, T.client_kills, T.daemon_restarts);
                                 next_progress = now + 1000000000LL;
                         }
                         break;
@@ -1028,9 +1034,11 @@ static bool conduct(void) {
                 }
                 if (deadline && now > deadline) {
                         T.stuck++;
-                        fprintf(stderr, "torture: stuck: %s did not finish within %d s (%u sender(s), %u "
-                                "receiver(s) running)\n", ph == PHASE_STOP ? "stopping the senders" : "draining",
-                                PHASE_DEADLINE_S, live_clients(true, false), live_clients(false, true));
+                        fprintf(stderr,
+                                "torture: stuck: %s did not finish within %d s (%u sender(s), %u "
+                                "receiver(s) running)\n",
+                                ph == PHASE_STOP ? "stopping the senders" : "draining", PHASE_DEADLINE_S,
+                                live_clients(true, false), live_clients(false, true));
                         return false;
                 }
                 msleep(1);
@@ -1166,7 +1174,8 @@ static void account(Account *a) {
                                 if (d == 0) {
                                         cand_m[m]++;
                                         if (arg_verbose && shown++ < 10)
-                                                fprintf(stderr, "torture: no delivery record: sender %u "
+                                                fprintf(stderr,
+                                                        "torture: no delivery record: sender %u "
                                                         "incarnation %u seq %" PRIu64 " on %s (%s)\n",
                                                         inc->slot, i, seq, T.sh->boxes[m].name,
                                                         killed ? "sender killed" : "sender ended");
@@ -1177,7 +1186,8 @@ static void account(Account *a) {
                                         a->indeterminate++;
                                 else {
                                         a->unexpected++;
-                                        fprintf(stderr, "torture: delivered but never acknowledged: sender %u "
+                                        fprintf(stderr,
+                                                "torture: delivered but never acknowledged: sender %u "
                                                 "incarnation %u seq %" PRIu64 " (acked %" PRIu64 ", state %u)\n",
                                                 inc->slot, i, seq, acked, atomic_load(&inc->state));
                                 }
@@ -1186,8 +1196,9 @@ static void account(Account *a) {
                         rec_m[m] += d;
                         if (d > 1) {
                                 a->duplicated += d - 1u;
-                                fprintf(stderr, "torture: delivered %u times: sender %u incarnation %u seq %" PRIu64
-                                        "\n", d, inc->slot, i, seq);
+                                fprintf(stderr,
+                                        "torture: delivered %u times: sender %u incarnation %u seq %" PRIu64 "\n", d,
+                                        inc->slot, i, seq);
                         }
                 }
         }
@@ -1227,8 +1238,9 @@ static void account(Account *a) {
                 if (disorder > info.recovered)
                         a->disorder_unexplained += disorder - info.recovered;
                 if (gap < 0 || (uint64_t)gap > T.kills_in_recv[m]) {
-                        fprintf(stderr, "torture: %s: %" PRIu64 " consumed (received %" PRIu64 " - recovered %"
-                                PRIu64 ") but %" PRIu64 " recorded, with %" PRIu64 " receiver(s) killed in recv\n",
+                        fprintf(stderr,
+                                "torture: %s: %" PRIu64 " consumed (received %" PRIu64 " - recovered %" PRIu64
+                                ") but %" PRIu64 " recorded, with %" PRIu64 " receiver(s) killed in recv\n",
                                 b->name, consumed, (uint64_t)info.received, (uint64_t)info.recovered, recorded,
                                 T.kills_in_recv[m]);
                         a->accounting_errors++;
@@ -1241,15 +1253,15 @@ static void account(Account *a) {
                 a->unrecorded += (uint64_t)gap;
                 a->lost += cand_m[m] > (uint64_t)gap ? cand_m[m] - (uint64_t)gap : 0;
                 if (info.queued || info.attached) {
-                        fprintf(stderr, "torture: %s after the drain: %u queued, %u attached\n", b->name,
-                                info.queued, info.attached);
+                        fprintf(stderr, "torture: %s after the drain: %u queued, %u attached\n", b->name, info.queued,
+                                info.attached);
                         a->accounting_errors++;
                 }
                 vlog("%s: %" PRIu64 " acknowledged, sent %" PRIu64 ", received %" PRIu64 ", recovered %" PRIu64
                      ", recorded %" PRIu64 ", without record %" PRIu64 ", unrecorded %" PRId64
-                     ", receivers killed in recv %" PRIu64 ", reordered %" PRIu64, b->name, ack_m[m],
-                     (uint64_t)info.sent, (uint64_t)info.received, (uint64_t)info.recovered, recorded,
-                     cand_m[m], gap, T.kills_in_recv[m], disorder);
+                     ", receivers killed in recv %" PRIu64 ", reordered %" PRIu64,
+                     b->name, ack_m[m], (uint64_t)info.sent, (uint64_t)info.received, (uint64_t)info.recovered,
+                     recorded, cand_m[m], gap, T.kills_in_recv[m], disorder);
         }
 }
 
@@ -1288,21 +1300,29 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *re
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_SENDERS = 0x100, ARG_RECEIVERS, ARG_MAILBOXES, ARG_SECONDS, ARG_KILL, ARG_DKILL, ARG_SEED,
-               ARG_SHMBOXD, ARG_VERBOSE, ARG_HELP };
-        static const struct option options[] = {
-                { "senders", required_argument, NULL, ARG_SENDERS },
-                { "receivers", required_argument, NULL, ARG_RECEIVERS },
-                { "mailboxes", required_argument, NULL, ARG_MAILBOXES },
-                { "seconds", required_argument, NULL, ARG_SECONDS },
-                { "kill-interval-ms", required_argument, NULL, ARG_KILL },
-                { "daemon-kill-interval-ms", required_argument, NULL, ARG_DKILL },
-                { "seed", required_argument, NULL, ARG_SEED },
-                { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
-                { "verbose", no_argument, NULL, ARG_VERBOSE },
-                { "help", no_argument, NULL, ARG_HELP },
-                {}
+        enum {
+                ARG_SENDERS = 0x100,
+                ARG_RECEIVERS,
+                ARG_MAILBOXES,
+                ARG_SECONDS,
+                ARG_KILL,
+                ARG_DKILL,
+                ARG_SEED,
+                ARG_SHMBOXD,
+                ARG_VERBOSE,
+                ARG_HELP
         };
+        static const struct option options[] = { { "senders", required_argument, NULL, ARG_SENDERS },
+                                                 { "receivers", required_argument, NULL, ARG_RECEIVERS },
+                                                 { "mailboxes", required_argument, NULL, ARG_MAILBOXES },
+                                                 { "seconds", required_argument, NULL, ARG_SECONDS },
+                                                 { "kill-interval-ms", required_argument, NULL, ARG_KILL },
+                                                 { "daemon-kill-interval-ms", required_argument, NULL, ARG_DKILL },
+                                                 { "seed", required_argument, NULL, ARG_SEED },
+                                                 { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
+                                                 { "verbose", no_argument, NULL, ARG_VERBOSE },
+                                                 { "help", no_argument, NULL, ARG_HELP },
+                                                 {} };
         bool seeded = false;
         int c;
 
@@ -1310,24 +1330,13 @@ static int parse_argv(int argc, char **argv) {
                 int r = 0;
 
                 switch (c) {
-                case ARG_SENDERS:
-                        r = parse_uint("--senders", optarg, SENDERS_MAX, &arg_senders);
-                        break;
-                case ARG_RECEIVERS:
-                        r = parse_uint("--receivers", optarg, RECEIVERS_MAX, &arg_receivers);
-                        break;
-                case ARG_MAILBOXES:
-                        r = parse_uint("--mailboxes", optarg, MAILBOXES_MAX, &arg_mailboxes);
-                        break;
-                case ARG_SECONDS:
-                        r = parse_uint("--seconds", optarg, 7 * 24 * 3600, &arg_seconds);
-                        break;
-                case ARG_KILL:
-                        r = parse_uint("--kill-interval-ms", optarg, 3600 * 1000, &arg_kill_interval_ms);
-                        break;
+                case ARG_SENDERS: r = parse_uint("--senders", optarg, SENDERS_MAX, &arg_senders); break;
+                case ARG_RECEIVERS: r = parse_uint("--receivers", optarg, RECEIVERS_MAX, &arg_receivers); break;
+                case ARG_MAILBOXES: r = parse_uint("--mailboxes", optarg, MAILBOXES_MAX, &arg_mailboxes); break;
+                case ARG_SECONDS: r = parse_uint("--seconds", optarg, 7 * 24 * 3600, &arg_seconds); break;
+                case ARG_KILL: r = parse_uint("--kill-interval-ms", optarg, 3600 * 1000, &arg_kill_interval_ms); break;
                 case ARG_DKILL:
-                        r = parse_uint("--daemon-kill-interval-ms", optarg, 3600 * 1000,
-                                       &arg_daemon_kill_interval_ms);
+                        r = parse_uint("--daemon-kill-interval-ms", optarg, 3600 * 1000, &arg_daemon_kill_interval_ms);
                         break;
                 case ARG_SEED: {
                         char *end;
@@ -1341,18 +1350,10 @@ static int parse_argv(int argc, char **argv) {
                         seeded = true;
                         break;
                 }
-                case ARG_SHMBOXD:
-                        arg_shmboxd = optarg;
-                        break;
-                case ARG_VERBOSE:
-                        arg_verbose = true;
-                        break;
-                case ARG_HELP:
-                        help();
-                        return 0;
-                default:
-                        fprintf(stderr, "Try 'torture --help'.\n");
-                        return -EINVAL;
+                case ARG_SHMBOXD: arg_shmboxd = optarg; break;
+                case ARG_VERBOSE: arg_verbose = true; break;
+                case ARG_HELP: help(); return 0;
+                default: fprintf(stderr, "Try 'torture --help'.\n"); return -EINVAL;
                 }
                 if (r < 0)
                         return r;
@@ -1440,8 +1441,7 @@ static int setup(void) {
         if (r < 0)
                 return r;
         for (uint32_t m = 0; m < arg_mailboxes; m++) {
-                const struct shmbox_config cfg = { .slots = 4u << (m % 3),
-                                                   .slot_size = T.sh->boxes[m].slot_size };
+                const struct shmbox_config cfg = { .slots = 4u << (m % 3), .slot_size = T.sh->boxes[m].slot_size };
 
                 r = shmbox_create(T.ctl, T.sh->boxes[m].name, &cfg);
                 if (r < 0) {
@@ -1482,8 +1482,9 @@ int main(int argc, char **argv) {
                 return 2;
         }
         printf("torture: prefix %s, %u sender(s), %u receiver(s), %u mailbox(es), %u s, client kill every "
-               "%u ms, daemon kill every %u ms, seed %" PRIu64 "\n", T.prefix, arg_senders, arg_receivers,
-               arg_mailboxes, arg_seconds, arg_kill_interval_ms, arg_daemon_kill_interval_ms, arg_seed);
+               "%u ms, daemon kill every %u ms, seed %" PRIu64 "\n",
+               T.prefix, arg_senders, arg_receivers, arg_mailboxes, arg_seconds, arg_kill_interval_ms,
+               arg_daemon_kill_interval_ms, arg_seed);
 
         T.t0 = now_ns();
         ok = conduct();
@@ -1508,19 +1509,21 @@ int main(int argc, char **argv) {
                  T.daemon_crashes || T.daemon_unclean || T.leftover_objects || T.stuck;
         fflush(stderr);
         printf("result=%s seed=%" PRIu64 " senders=%u receivers=%u mailboxes=%u seconds=%u acknowledged=%" PRIu64
-               " deliveries=%" PRIu64 " lost=%" PRIu64 " unexpected=%" PRIu64 " indeterminate=%" PRIu64
-               " torn=%" PRIu64 " duplicated=%" PRIu64 " unrecorded=%" PRIu64 " order_violations=%" PRIu64
-               " order_unexplained=%" PRIu64 " redelivered=%" PRIu64 " client_kills=%" PRIu64
-               " daemon_restarts=%" PRIu64 " longest_stall_ms=%.1f recovery_p50_ms=%.2f recovery_p99_ms=%.2f"
+               " deliveries=%" PRIu64 " lost=%" PRIu64 " unexpected=%" PRIu64 " indeterminate=%" PRIu64 " torn=%" PRIu64
+               " duplicated=%" PRIu64 " unrecorded=%" PRIu64 " order_violations=%" PRIu64 " order_unexplained=%" PRIu64
+               " redelivered=%" PRIu64 " client_kills=%" PRIu64 " daemon_restarts=%" PRIu64
+               " longest_stall_ms=%.1f recovery_p50_ms=%.2f recovery_p99_ms=%.2f"
                " recovery_max_ms=%.2f unrecovered=%zu client_errors=%u client_crashes=%" PRIu64
                " daemon_crashes=%" PRIu64 " accounting_errors=%" PRIu64 " received_drift=%" PRIu64
                " leftover_objects=%u%s%s\n",
-               interrupted ? "INTERRUPTED" : failed ? "FAIL" : "PASS", arg_seed, arg_senders, arg_receivers,
-               arg_mailboxes, arg_seconds, a.acknowledged, a.deliveries, a.lost, a.unexpected, a.indeterminate,
-               a.torn, a.duplicated, a.unrecorded, a.order_violations, a.disorder_unexplained, a.recovered,
-               T.client_kills, T.daemon_restarts, (double)T.longest_stall_ns / 1e6, percentile(50), percentile(99),
-               T.n_latencies ? T.latencies[T.n_latencies - 1] : 0.0, T.n_pending, atomic_load(&T.sh->errors),
-               T.client_crashes, T.daemon_crashes, a.accounting_errors, a.received_drift, T.leftover_objects,
-               T.stuck ? " stuck=1" : "", T.capped ? " capped=1" : "");
+               interrupted ? "INTERRUPTED"
+               : failed    ? "FAIL"
+                           : "PASS",
+               arg_seed, arg_senders, arg_receivers, arg_mailboxes, arg_seconds, a.acknowledged, a.deliveries, a.lost,
+               a.unexpected, a.indeterminate, a.torn, a.duplicated, a.unrecorded, a.order_violations,
+               a.disorder_unexplained, a.recovered, T.client_kills, T.daemon_restarts, (double)T.longest_stall_ns / 1e6,
+               percentile(50), percentile(99), T.n_latencies ? T.latencies[T.n_latencies - 1] : 0.0, T.n_pending,
+               atomic_load(&T.sh->errors), T.client_crashes, T.daemon_crashes, a.accounting_errors, a.received_drift,
+               T.leftover_objects, T.stuck ? " stuck=1" : "", T.capped ? " capped=1" : "");
         return failed || interrupted ? 1 : 0;
 }
