@@ -384,7 +384,7 @@ SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         case -EMFILE: return "too many open files or attachments";
         case -ENAMETOOLONG: return "socket path too long";
         default:
-                if (err < 0) {
+                if (err < 0 && err > -4096) {
                         const char *s = strerrordesc_np(-err);
                         if (s)
                                 return s;

@@ -161,7 +161,7 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
         }
         for (;;) {
                 v = atomic_load(lock);
-                if (v == 0) {
+                if (LOCK_TOKEN(v) == TOKEN_NONE) { /* free (a lone W bit is a scribble: free too) */
                         if (atomic_compare_exchange_strong(lock, &v, me | LOCK_W))
                                 return 0;
                         continue;
@@ -563,9 +563,11 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
                 return k;
         payload = ring_payload(r, p);
         CRASH_POINT(send_claimed);
-        memcpy(payload, data, len / 2);
+        if (len > 0) /* data may be NULL for an empty message */
+                memcpy(payload, data, len / 2);
         CRASH_POINT(send_half_copied);
-        memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
+        if (len > 0)
+                memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
         return ring_commit(r, me, payload, len, true);
 }
 
@@ -804,7 +806,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | (v & LOCK_W)))
                         return -EBUSY;
                 rep.held_lock = true;
-        } else if (v == 0) {
+        } else if (LOCK_TOKEN(v) == TOKEN_NONE) {
                 if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | LOCK_W))
                         return -EBUSY;
         } else if (!token_attached(r, LOCK_TOKEN(v)))

@@ -41,20 +41,15 @@ part_end() {
 }
 
 # Print each suite's Check summary from the .log files under tests/ of the current build
-# directory and add them up; with a marker file, only logs newer than it (the suites of the
-# run that just ended). A suite whose harness result is FAIL although Check counted no
+# directory that are newer than the marker file (the suites of the run that just ended), and
+# add them up. A suite whose harness result is FAIL although Check counted no
 # failure (valgrind's errors outside a test, a leak at exit, objects left behind) counts once.
 summarize() {
-        local marker=${1:-} log suite line n f e trs
-        local logs=()
+        local marker=$1 log suite line n f e trs
 
-        for log in tests/*.log; do
-                [ -f "$log" ] || continue
-                [ -n "$marker" ] && ! [ "$log" -nt "$marker" ] && continue
-                logs+=("$log")
-        done
-        for log in "${logs[@]}"; do
-                suite=$(basename "$log" .log)
+        for log in $(find tests -name '*.log' -newer "$marker" -not -path 'tests/fuzz/*' | sort); do
+                suite=${log#tests/}
+                suite=${suite%.log}
                 trs=${log%.log}.trs
                 line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
                 if [ -n "$line" ]; then
@@ -68,8 +63,8 @@ summarize() {
                                 echo "$suite: failed outside its Check tests (see $log)"
                                 failed=$((failed + 1))
                         fi
-                elif grep -q '^SKIP' "$log"; then
-                        echo "$suite: $(grep -m1 '^SKIP' "$log")"
+                elif grep -q '^SKIP' "$log" || grep -qE '^:test-result: SKIP' "$trs" 2>/dev/null; then
+                        echo "$suite: $(grep -m1 '^SKIP' "$log" || echo skipped)"
                         skipped=$((skipped + 1))
                 elif grep -qE '^:test-result: PASS' "$trs" 2>/dev/null; then
                         echo "$suite: passed (no Check summary: a script)"
@@ -81,10 +76,11 @@ summarize() {
         done
 }
 
-# Show the end of the log of every suite that failed.
+# Show the end of the log of every suite of the run that failed (.trs newer than the marker).
 show_failures() {
-        local log
-        for log in $(grep -lE '^:test-result: (FAIL|ERROR)' tests/*.trs 2>/dev/null | sed 's/\.trs$/.log/'); do
+        local marker=$1 log
+        for log in $(find tests -name '*.trs' -newer "$marker" -exec grep -lE '^:test-result: (FAIL|ERROR)' {} + |
+                     sed 's/\.trs$/.log/'); do
                 echo "== $log"
                 tail -n 60 "$log"
         done
@@ -101,11 +97,11 @@ run_suites() {
         grep -E '^(PASS|FAIL|SKIP|ERROR|XFAIL|XPASS):' "$out"
         echo "== Check summaries"
         summarize "$marker"
-        rm -f "$marker"
         if [ $status -ne 0 ]; then
-                show_failures
+                show_failures "$marker"
                 grep -qE '^(PASS|FAIL|ERROR|SKIP):' "$out" || tail -n 40 "$out"
         fi
+        rm -f "$marker"
         return $status
 }
 
@@ -120,11 +116,16 @@ make -s -j"$(nproc)" >/dev/null
 set +e
 part_end "build"
 
+# A part that failed without a counted failure (a build error, a crash) counts one.
+part_failed() {
+        [ $failed -eq "$1" ] && failed=$((failed + 1))
+        rc=1
+}
+
 echo "== running the suites"
 part_begin
 before=$failed
-run_suites make-check.out make -j2 check || rc=1
-[ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
+run_suites make-check.out make -j2 check || part_failed $before
 part_end "make check"
 
 if [ $rc -eq 0 ] && [ $opt_distcheck = yes ]; then
@@ -156,7 +157,8 @@ if [ $opt_sanitizers = yes ]; then
                 # the sanitized daemons and suites are slower: give their deadlines room
                 run_suites make-check.out env \
                         SHMBOX_TEST_TIMEOUT_SCALE="${SHMBOX_TEST_TIMEOUT_SCALE:-2}" \
-                        CK_TIMEOUT_MULTIPLIER="${CK_TIMEOUT_MULTIPLIER:-2}" make -j2 check || rc=1
+                        CK_TIMEOUT_MULTIPLIER="${CK_TIMEOUT_MULTIPLIER:-2}" make -j2 check ||
+                        part_failed $before
                 reports=$(ls sanitizer-reports 2>/dev/null)
                 for r in $reports; do
                         echo "== sanitizer report build-asan/sanitizer-reports/$r"
@@ -165,7 +167,6 @@ if [ $opt_sanitizers = yes ]; then
                         rc=1
                 done
                 echo "sanitizer reports: $(wc -w <<<"$reports")"
-                [ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
         else
                 tail -n 40 make-build.out 2>/dev/null
                 echo "sanitizer build: failed"
@@ -180,8 +181,7 @@ if [ $opt_valgrind = yes ]; then
         echo "== the in-process suites under valgrind memcheck"
         part_begin
         before=$failed
-        run_suites make-valgrind.out make -j2 check-valgrind || rc=1
-        [ $rc -ne 0 ] && [ $failed -eq $before ] && failed=$((failed + 1))
+        run_suites make-valgrind.out make -j2 check-valgrind || part_failed $before
         part_end "valgrind"
 fi
 

@@ -3,8 +3,9 @@
 # Sourced by tests/check.sh and examples/demo.sh; needs root (or sudo) only when installing.
 shmbox_install_deps() {
         local pkgs=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
-                    libacl1-dev libinih-dev procps strace
-                    valgrind clang-14 libclang-rt-14-dev)
+                    libacl1-dev libinih-dev libsystemd-dev procps strace
+                    valgrind clang-14 libclang-rt-14-dev
+                    libnats-dev nats-server)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -156,8 +156,8 @@ static uint32_t next_token;
 
 /* Statistics of a run, printed at the end so a reader can see what was covered. */
 typedef struct Stats {
-        unsigned sends, sends_ok, recvs, recvs_ok, peeks, emsgsize, eagain, estale, deaths,
-                repairs, redelivered, abandoned;
+        unsigned sends, sends_ok, recvs, recvs_ok, peeks, emsgsize, eagain, estale, deaths, repairs, redelivered,
+                abandoned;
 } Stats;
 
 static Stats stats;
@@ -173,8 +173,7 @@ static void ring_make(uint32_t slots, uint32_t slot_size) {
         ring = (Ring){ .hdr = map, .base = map };
         ck_assert_int_eq(layout_check(map, g.total_size, &ring.geo), 0);
 
-        shared = mmap(NULL, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                      0);
+        shared = mmap(NULL, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         ck_assert_ptr_ne(shared, MAP_FAILED);
         for (unsigned role = 0; role < _SEM_ROLE_MAX; role++) {
                 ck_assert_int_eq(sem_init(&shared->sem[role], 1, 0), 0);
@@ -215,10 +214,9 @@ static uint64_t ring_tail(void) {
 static uint64_t run_seed;
 static unsigned run_step;
 
-#define CHECK_EQ(got, want, what)                                                                  \
-        ck_assert_msg((long long)(got) == (long long)(want),                                       \
-                      "seed %llu step %u: %s: ring %lld, model %lld", (unsigned long long)run_seed, \
-                      run_step, what, (long long)(got), (long long)(want))
+#define CHECK_EQ(got, want, what)                                                                                      \
+        ck_assert_msg((long long)(got) == (long long)(want), "seed %llu step %u: %s: ring %lld, model %lld",           \
+                      (unsigned long long)run_seed, run_step, what, (long long)(got), (long long)(want))
 
 /* ring_count() against the model, position by position kind. Meaningful only while the lock
  * is free: a holder killed in its critical section may have moved a slot word but not yet the
@@ -339,12 +337,10 @@ static void step_recv(Att *a, uint32_t token, bool peek) {
                 stats.emsgsize++;
         if (got < 0)
                 return;
-        ck_assert_msg(memcmp(buf, model.e[front].data, (size_t)got) == 0,
-                      "seed %llu step %u: received bytes differ", (unsigned long long)run_seed,
-                      run_step);
-        ck_assert_msg(got == (ssize_t)cap || buf[got] == 0xee,
-                      "seed %llu step %u: recv wrote past the message", (unsigned long long)run_seed,
-                      run_step);
+        ck_assert_msg(memcmp(buf, model.e[front].data, (size_t)got) == 0, "seed %llu step %u: received bytes differ",
+                      (unsigned long long)run_seed, run_step);
+        ck_assert_msg(got == (ssize_t)cap || buf[got] == 0xee, "seed %llu step %u: recv wrote past the message",
+                      (unsigned long long)run_seed, run_step);
         model.e[front].kind = ENTRY_HOLE;
         model.taken++;
         model_pass_holes();
@@ -420,8 +416,7 @@ static void die_consuming(Att *a, bool in_head_advance) {
         uint32_t lap = ring_lap(&ring, p);
         uint64_t expect = slot_word(SLOT_TAKEN, lap, a->token);
 
-        ck_assert(atomic_compare_exchange_strong(&ring_slot(&ring, p)->word, &expect,
-                                                 slot_word(SLOT_DONE, lap, 0)));
+        ck_assert(atomic_compare_exchange_strong(&ring_slot(&ring, p)->word, &expect, slot_word(SLOT_DONE, lap, 0)));
         model.e[front].kind = ENTRY_HOLE;
         if (!in_head_advance)
                 return;
@@ -430,8 +425,7 @@ static void die_consuming(Att *a, bool in_head_advance) {
         if (model.e[0].kind == ENTRY_HOLE) {
                 uint64_t h = ring_head();
 
-                atomic_store(&ring_slot(&ring, h)->word,
-                             slot_word(SLOT_FREE, ring_lap(&ring, h + ring.geo.slots), 0));
+                atomic_store(&ring_slot(&ring, h)->word, slot_word(SLOT_FREE, ring_lap(&ring, h + ring.geo.slots), 0));
         }
 }
 
@@ -480,9 +474,7 @@ static void step_die(Att *a) {
                 if (!lock_held())
                         die_locked(a);
                 break;
-        default:
-                die_asleep(a);
-                break;
+        default: die_asleep(a); break;
         }
 }
 
@@ -522,10 +514,10 @@ static void step_repair(Att *a) {
         model_repair(a->token);
         stats.repairs++;
         CHECK_EQ(atomic_load(&ring.hdr->att[a->idx]), 0, "attachment entry after repair");
-        CHECK_EQ(atomic_load(&ring.hdr->items_sleepers[a->idx / 64]) & (UINT64_C(1) << (a->idx % 64)),
-                 0, "items sleeper bit after repair");
-        CHECK_EQ(atomic_load(&ring.hdr->space_sleepers[a->idx / 64]) & (UINT64_C(1) << (a->idx % 64)),
-                 0, "space sleeper bit after repair");
+        CHECK_EQ(atomic_load(&ring.hdr->items_sleepers[a->idx / 64]) & (UINT64_C(1) << (a->idx % 64)), 0,
+                 "items sleeper bit after repair");
+        CHECK_EQ(atomic_load(&ring.hdr->space_sleepers[a->idx / 64]) & (UINT64_C(1) << (a->idx % 64)), 0,
+                 "space sleeper bit after repair");
         a->retired = a->token;
         a->token = next_token++;
         a->dead = false;
@@ -578,12 +570,23 @@ typedef struct RunCase {
         bool deaths;
 } RunCase;
 
+/* clang-format off */
 static const RunCase cases[] = {
-        { 1, 1, 1, 4000, false },   { 4, 100, 2, 6000, false }, { 8, 256, 3, 6000, false },
-        { 1, 64, 11, 3000, true },  { 2, 1, 12, 3000, true },   { 3, 64, 13, 3000, true },
-        { 4, 100, 14, 3000, true }, { 4, 100, 15, 3000, true }, { 7, 200, 16, 3000, true },
-        { 8, 256, 17, 3000, true }, { 8, 1, 18, 3000, true },   { 5, 128, 19, 3000, true },
+        /* slots, slot_size, seed, steps, deaths */
+        { 1, 1, 1, 4000, false },
+        { 4, 100, 2, 6000, false },
+        { 8, 256, 3, 6000, false },
+        { 1, 64, 11, 3000, true },
+        { 2, 1, 12, 3000, true },
+        { 3, 64, 13, 3000, true },
+        { 4, 100, 14, 3000, true },
+        { 4, 100, 15, 3000, true },
+        { 7, 200, 16, 3000, true },
+        { 8, 256, 17, 3000, true },
+        { 8, 1, 18, 3000, true },
+        { 5, 128, 19, 3000, true },
 };
+/* clang-format on */
 
 /* Drain ring and model together; both must run out at the same message. */
 static void drain_and_compare(void) {
@@ -601,8 +604,7 @@ static void drain_and_compare(void) {
                 model.taken++;
                 model_pass_holes();
         }
-        CHECK_EQ(ring_recv(&ring, a->token, a->idx, buf, sizeof(buf), &d), -EAGAIN,
-                 "recv from the drained ring");
+        CHECK_EQ(ring_recv(&ring, a->token, a->idx, buf, sizeof(buf), &d), -EAGAIN, "recv from the drained ring");
         CHECK_EQ(model.n, 0, "model positions after draining");
         compare_counts();
 }
@@ -677,9 +679,9 @@ static void run(const RunCase *rc) {
         }
         printf("seed %llu, %u slots of %u: %u sends (%u ok), %u recvs (%u ok, %u too small), "
                "%u peeks, %u stale, %u deaths, %u repairs (%u redelivered, %u abandoned)\n",
-               (unsigned long long)rc->seed, rc->slots, rc->slot_size, stats.sends, stats.sends_ok,
-               stats.recvs, stats.recvs_ok, stats.emsgsize, stats.peeks, stats.estale,
-               stats.deaths, stats.repairs, stats.redelivered, stats.abandoned);
+               (unsigned long long)rc->seed, rc->slots, rc->slot_size, stats.sends, stats.sends_ok, stats.recvs,
+               stats.recvs_ok, stats.emsgsize, stats.peeks, stats.estale, stats.deaths, stats.repairs,
+               stats.redelivered, stats.abandoned);
 }
 
 START_TEST(test_random_sends_and_receives_of_live_attachments_behave_like_a_bounded_fifo)
@@ -709,9 +711,8 @@ static Suite *model_suite(void) {
         tc = tcase_create("live attachments");
         tcase_set_timeout(tc, 120);
         tcase_add_checked_fixture(tc, NULL, teardown);
-        tcase_add_loop_test(tc,
-                            test_random_sends_and_receives_of_live_attachments_behave_like_a_bounded_fifo,
-                            0, first_death_case);
+        tcase_add_loop_test(tc, test_random_sends_and_receives_of_live_attachments_behave_like_a_bounded_fifo, 0,
+                            first_death_case);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("deaths and repairs");

@@ -96,8 +96,7 @@ static void check_decode(const uint8_t *p, size_t len) {
 
                 FUZZ_ASSERT(len >= WIRE_HEADER_SIZE);
                 FUZZ_ASSERT(wire_frame_size(frame, len, reply, &size) == 0 && size == len);
-                FUZZ_ASSERT((m.type & ~WIRE_REPLY) >= WIRE_HELLO &&
-                            (m.type & ~WIRE_REPLY) < _WIRE_TYPE_MAX);
+                FUZZ_ASSERT((m.type & ~WIRE_REPLY) >= WIRE_HELLO && (m.type & ~WIRE_REPLY) < _WIRE_TYPE_MAX);
                 FUZZ_ASSERT(!reply || m.status <= 0);
                 FUZZ_ASSERT(memchr(m.name, 0, sizeof(m.name)) != NULL);
                 FUZZ_ASSERT(m.list_count <= WIRE_LIST_MAX);

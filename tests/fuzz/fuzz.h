@@ -14,13 +14,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_ASSERT(cond)                                                                          \
-        do {                                                                                       \
-                if (!(cond)) {                                                                     \
-                        fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__,     \
-                                #cond);                                                            \
-                        abort();                                                                   \
-                }                                                                                  \
+#define FUZZ_ASSERT(cond)                                                                                              \
+        do {                                                                                                           \
+                if (!(cond)) {                                                                                         \
+                        fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond);                  \
+                        abort();                                                                                       \
+                }                                                                                                      \
         } while (0)
 
 /* Little-endian reads that yield zeros past the end: any input is a complete one. */
@@ -54,7 +53,8 @@ static inline size_t fuzz_left(const FuzzInput *in) {
  * The input of fuzz-header, in this order (all little-endian; bytes past the end read as 0):
  *
  *   u8   check_flags    bit 0: recompute the checksum of the fuzzed immutable part, so that the
- *                       geometry checks behind it are reached
+ *                       geometry checks behind it are reached; bit 1: give the ring a FIFO
+ *                       (a pipe), as a client's box that an event loop polls has
  *   u64  map_size       the mapping size given to layout_check()
  *   u8   immutable[64]  the first 64 bytes of a header page (the rest of the page is zero)
  *   u8   slots_sel      the ring: slots = 1 + slots_sel % FUZZ_RING_SLOTS_MAX
@@ -63,6 +63,8 @@ static inline size_t fuzz_left(const FuzzInput *in) {
  *   u32  flags
  *   u64  repairs
  *   u64  items_sleepers[LAYOUT_ATT_WORDS], space_sleepers[LAYOUT_ATT_WORDS]
+ *   u64  pollers[LAYOUT_ATT_WORDS]
+ *   u32  fifo_signaled
  *   u32  att[FUZZ_ATTS]   the entries of the attachment table at fuzz_att_idx[]
  *   per slot: u64 word, u32 len
  *   then up to FUZZ_OPS_MAX operations of 3 bytes: kind, who, arg (see fuzz-header.c)
@@ -71,6 +73,8 @@ static inline size_t fuzz_left(const FuzzInput *in) {
 #define FUZZ_RING_SLOT_SIZE_MAX 512u
 #define FUZZ_ATTS 4u
 #define FUZZ_OPS_MAX 48u
+#define FUZZ_HELD_MAX 8u  /* zero-copy slots the operations may hold at once */
+#define FUZZ_BATCH_MAX 5u /* messages in one batch operation */
 
 /* The attachments the operations run as: index and the token the daemon issued to it. Index 63
  * and 64 sit on either side of a sleeper-mask word boundary. */
@@ -83,5 +87,13 @@ typedef enum FuzzOpKind {
         FUZZ_OP_PEEK,
         FUZZ_OP_REPAIR,
         FUZZ_OP_COUNT,
+        FUZZ_OP_SEND_MANY,
+        FUZZ_OP_RECV_MANY,
+        FUZZ_OP_CLAIM,   /* zero-copy: claim slots and hold them */
+        FUZZ_OP_COMMIT,  /* ... commit one held claim */
+        FUZZ_OP_ABORT,   /* ... or give it back */
+        FUZZ_OP_TAKE,    /* zero-copy: take messages and hold them (or peek a length) */
+        FUZZ_OP_CONSUME, /* ... consume one held take */
+        FUZZ_OP_POLL,    /* an event loop starts or stops polling; the FIFO settles */
         _FUZZ_OP_MAX,
 } FuzzOpKind;

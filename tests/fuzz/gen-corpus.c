@@ -72,11 +72,26 @@ static void put_le32(uint8_t *p, uint32_t v) {
 
 static WireInfo some_info(unsigned i) {
         return (WireInfo){
-                .slots = 16, .slot_size = 4096, .mode = 0640, .queued = i, .attached = 2,
-                .uid = 1000, .gid = 100, .sent = 10 + i, .received = 7, .recovered = 1,
-                .lock_holder_pid = 0, .claimed = 1, .taken = 0, .orphaned = 0,
-                .generation = 0x1122334455667788u, .repairs = 3, .oldest_claimed_pid = 4242,
-                .oldest_taken_pid = 0, .oldest_claimed_age_ms = 1500, .oldest_taken_age_ms = 0,
+                .slots = 16,
+                .slot_size = 4096,
+                .mode = 0640,
+                .queued = i,
+                .attached = 2,
+                .uid = 1000,
+                .gid = 100,
+                .sent = 10 + i,
+                .received = 7,
+                .recovered = 1,
+                .lock_holder_pid = 0,
+                .claimed = 1,
+                .taken = 0,
+                .orphaned = 0,
+                .generation = 0x1122334455667788u,
+                .repairs = 3,
+                .oldest_claimed_pid = 4242,
+                .oldest_taken_pid = 0,
+                .oldest_claimed_age_ms = 1500,
+                .oldest_taken_age_ms = 0,
         };
 }
 
@@ -107,8 +122,7 @@ static void gen_wire(void) {
         /* every request */
         m = (WireMsg){ .type = WIRE_HELLO, .serial = 1, .version = WIRE_VERSION };
         wire_seed("hello-request", &m);
-        m = (WireMsg){ .type = WIRE_CREATE, .serial = 2, .name = "jobs", .slots = 16,
-                       .slot_size = 4096, .mode = 0660 };
+        m = (WireMsg){ .type = WIRE_CREATE, .serial = 2, .name = "jobs", .slots = 16, .slot_size = 4096, .mode = 0660 };
         wire_seed("create-request", &m);
         m = (WireMsg){ .type = WIRE_DESTROY, .serial = 3, .name = "jobs" };
         wire_seed("destroy-request", &m);
@@ -120,25 +134,38 @@ static void gen_wire(void) {
         wire_seed("list-request", &m);
         m = (WireMsg){ .type = WIRE_INFO, .serial = 7, .name = "jobs" };
         wire_seed("info-request", &m);
-        m = (WireMsg){ .type = WIRE_REATTACH, .serial = 8, .name = "jobs", .token = 17, .idx = 3,
+        m = (WireMsg){ .type = WIRE_REATTACH,
+                       .serial = 8,
+                       .name = "jobs",
+                       .token = 17,
+                       .idx = 3,
                        .generation = 0x1122334455667788u };
         wire_seed("reattach-request", &m);
-        m = (WireMsg){ .type = WIRE_CREATE, .serial = 9,
+        m = (WireMsg){ .type = WIRE_CREATE,
+                       .serial = 9,
                        .name = "a234567890123456789012345678901234567890123456789012345678901234",
-                       .slots = 65536, .slot_size = 16u << 20, .mode = 0666 };
+                       .slots = 65536,
+                       .slot_size = 16u << 20,
+                       .mode = 0666 };
         wire_seed("create-request-longest-name", &m);
 
         /* every successful reply */
-        m = (WireMsg){ .type = WIRE_HELLO | WIRE_REPLY, .serial = 1, .version = WIRE_VERSION,
-                       .name = "shmbox" };
+        m = (WireMsg){ .type = WIRE_HELLO | WIRE_REPLY, .serial = 1, .version = WIRE_VERSION, .name = "shmbox" };
         wire_seed("hello-reply", &m);
         m = (WireMsg){ .type = WIRE_CREATE | WIRE_REPLY, .serial = 2 };
         wire_seed("create-reply", &m);
         m = (WireMsg){ .type = WIRE_DESTROY | WIRE_REPLY, .serial = 3 };
         wire_seed("destroy-reply", &m);
-        m = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY, .serial = 4, .mode = WIRE_RIGHT_R | WIRE_RIGHT_W,
-                       .token = 17, .idx = 3, .slots = 16, .slot_size = 4096,
-                       .generation = 0x1122334455667788u, .epoch = 2, .size = 4096 + 16 * 4160 };
+        m = (WireMsg){ .type = WIRE_ATTACH | WIRE_REPLY,
+                       .serial = 4,
+                       .mode = WIRE_RIGHT_R | WIRE_RIGHT_W,
+                       .token = 17,
+                       .idx = 3,
+                       .slots = 16,
+                       .slot_size = 4096,
+                       .generation = 0x1122334455667788u,
+                       .epoch = 2,
+                       .size = 4096 + 16 * 4160 };
         wire_seed("attach-reply", &m);
         m.type = WIRE_REATTACH | WIRE_REPLY;
         wire_seed("reattach-reply", &m);
@@ -235,17 +262,17 @@ static void seed_bytes(Seed *s, const void *p, size_t n) {
 
 /* How the layout_check() part of a seed differs from the ring's own valid header. */
 typedef enum CheckVariant {
-        CHECK_VALID,        /* the ring's header, map_size = total_size */
-        CHECK_SIZE_SHORT,   /* map_size one byte short of total_size */
-        CHECK_SIZE_HUGE,    /* map_size far above */
-        CHECK_SIZE_PAGE,    /* map_size below one page */
-        CHECK_MAGIC,        /* another magic */
-        CHECK_VERSION,      /* another layout version */
-        CHECK_CHECKSUM,     /* generation changed, checksum left */
-        CHECK_ZERO_SLOTS,   /* slots 0, checksum recomputed */
-        CHECK_BIG_SLOTS,    /* slot_size above the limit, checksum recomputed */
-        CHECK_STRIDE,       /* stride one line short, checksum recomputed */
-        CHECK_TOTAL,        /* total_size off by one line, checksum recomputed */
+        CHECK_VALID,      /* the ring's header, map_size = total_size */
+        CHECK_SIZE_SHORT, /* map_size one byte short of total_size */
+        CHECK_SIZE_HUGE,  /* map_size far above */
+        CHECK_SIZE_PAGE,  /* map_size below one page */
+        CHECK_MAGIC,      /* another magic */
+        CHECK_VERSION,    /* another layout version */
+        CHECK_CHECKSUM,   /* generation changed, checksum left */
+        CHECK_ZERO_SLOTS, /* slots 0, checksum recomputed */
+        CHECK_BIG_SLOTS,  /* slot_size above the limit, checksum recomputed */
+        CHECK_STRIDE,     /* stride one line short, checksum recomputed */
+        CHECK_TOTAL,      /* total_size off by one line, checksum recomputed */
 } CheckVariant;
 
 typedef struct Gen {
@@ -314,7 +341,7 @@ static void gen_take(Gen *g, uint32_t token) {
         atomic_store(&ring_slot(&g->ring, h)->word, slot_word(SLOT_TAKEN, ring_lap(&g->ring, h), token));
 }
 
-static void gen_seed(const char *name, Gen *g, CheckVariant cv, const uint8_t *ops, size_t n_ops) {
+static void gen_seed(const char *name, Gen *g, CheckVariant cv, bool fifo, const uint8_t *ops, size_t n_ops) {
         const MboxHeader *h = g->ring.hdr;
         MboxHeader copy = {}, *ih = &copy; /* only its immutable part is used */
         uint64_t map_size = g->ring.geo.total_size;
@@ -330,11 +357,25 @@ static void gen_seed(const char *name, Gen *g, CheckVariant cv, const uint8_t *o
         case CHECK_MAGIC: ih->magic ^= 0x100; break;
         case CHECK_VERSION: ih->version++; break;
         case CHECK_CHECKSUM: ih->generation++; break;
-        case CHECK_ZERO_SLOTS: ih->slots = 0; flags = 1; break;
-        case CHECK_BIG_SLOTS: ih->slot_size = LAYOUT_SLOT_SIZE_MAX + 1; flags = 1; break;
-        case CHECK_STRIDE: ih->slot_stride -= LAYOUT_CACHE_LINE; flags = 1; break;
-        case CHECK_TOTAL: ih->total_size += LAYOUT_CACHE_LINE; flags = 1; break;
+        case CHECK_ZERO_SLOTS:
+                ih->slots = 0;
+                flags = 1;
+                break;
+        case CHECK_BIG_SLOTS:
+                ih->slot_size = LAYOUT_SLOT_SIZE_MAX + 1;
+                flags = 1;
+                break;
+        case CHECK_STRIDE:
+                ih->slot_stride -= LAYOUT_CACHE_LINE;
+                flags = 1;
+                break;
+        case CHECK_TOTAL:
+                ih->total_size += LAYOUT_CACHE_LINE;
+                flags = 1;
+                break;
         }
+        if (fifo)
+                flags |= 2;
 
         seed_uint(&s, flags, 1);
         seed_uint(&s, map_size, 8);
@@ -354,6 +395,9 @@ static void gen_seed(const char *name, Gen *g, CheckVariant cv, const uint8_t *o
                 seed_uint(&s, atomic_load(&h->items_sleepers[i]), 8);
         for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
                 seed_uint(&s, atomic_load(&h->space_sleepers[i]), 8);
+        for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
+                seed_uint(&s, atomic_load(&h->pollers[i]), 8);
+        seed_uint(&s, atomic_load(&h->fifo_signaled), 4);
         for (unsigned a = 0; a < FUZZ_ATTS; a++)
                 seed_uint(&s, atomic_load(&h->att[fuzz_att_idx[a]]), 4);
         for (uint32_t i = 0; i < g->ring.geo.slots; i++) {
@@ -374,10 +418,26 @@ static void gen_seed(const char *name, Gen *g, CheckVariant cv, const uint8_t *o
 #define REPAIR_SLOT(i) FUZZ_OP_REPAIR, 0, (uint8_t)(2 | (i) << 2)
 #define REPAIR_DAEMON FUZZ_OP_REPAIR, 0, 3
 #define COUNT FUZZ_OP_COUNT, 0, 0
-#define SEED(name, g, cv, ...)                                                                     \
-        do {                                                                                       \
-                static const uint8_t ops_[] = { __VA_ARGS__ };                                     \
-                gen_seed(name, g, cv, ops_, sizeof(ops_));                                         \
+#define SEND_MANY(a, arg) FUZZ_OP_SEND_MANY, (a), (arg)
+#define RECV_MANY(a, arg) FUZZ_OP_RECV_MANY, (a), (arg)
+#define CLAIM(a, want) FUZZ_OP_CLAIM, (a), (uint8_t)((want)-1)
+#define COMMIT(i) FUZZ_OP_COMMIT, 0x10, (i)
+#define COMMIT_BOGUS(i) FUZZ_OP_COMMIT, 8, (i)
+#define COMMIT_FOREIGN(i) FUZZ_OP_COMMIT, 4, (i)
+#define ABORT(i) FUZZ_OP_ABORT, 0, (i)
+#define TAKE(a, want) FUZZ_OP_TAKE, (a), (uint8_t)(0x80 | (want))
+#define CONSUME(i) FUZZ_OP_CONSUME, 0x10, (i)
+#define CONSUME_NOW(i) FUZZ_OP_CONSUME, 0, (i)
+#define POLL(a, on) FUZZ_OP_POLL, (a), (on)
+#define SEED_FIFO(name, g, cv, ...)                                                                                    \
+        do {                                                                                                           \
+                static const uint8_t ops_[] = { __VA_ARGS__ };                                                         \
+                gen_seed(name, g, cv, true, ops_, sizeof(ops_));                                                       \
+        } while (0)
+#define SEED(name, g, cv, ...)                                                                                         \
+        do {                                                                                                           \
+                static const uint8_t ops_[] = { __VA_ARGS__ };                                                         \
+                gen_seed(name, g, cv, false, ops_, sizeof(ops_));                                                      \
         } while (0)
 
 /* A dead attachment: its token is not in the table the operations use. */
@@ -387,73 +447,70 @@ static void gen_header(void) {
         Gen g;
 
         gen_make(&g, 4, 100);
-        SEED("empty-traffic", &g, CHECK_VALID, SEND(0, 50), PEEK(1), RECV(1, 253), SEND(1, 255),
-             SEND(2, 253), RECV(3, 10), RECV(3, 253), RECV(0, 253), COUNT);
+        SEED("empty-traffic", &g, CHECK_VALID, SEND(0, 50), PEEK(1), RECV(1, 253), SEND(1, 255), SEND(2, 253),
+             RECV(3, 10), RECV(3, 253), RECV(0, 253), COUNT);
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 30);
         gen_send(&g, 1, 100);
-        SEED("two-queued", &g, CHECK_VALID, RECV(2, 1), PEEK(2), RECV(2, 253), RECV(3, 255),
-             RECV(3, 254), SEND(0, 254), COUNT);
+        SEED("two-queued", &g, CHECK_VALID, RECV(2, 1), PEEK(2), RECV(2, 253), RECV(3, 255), RECV(3, 254), SEND(0, 254),
+             COUNT);
 
         gen_make(&g, 4, 64);
         for (int i = 0; i < 4; i++)
                 gen_send(&g, 0, 10);
-        SEED("full", &g, CHECK_VALID, SEND(1, 100), RECV(2, 253), SEND(1, 253), SEND(1, 0),
-             COUNT);
+        SEED("full", &g, CHECK_VALID, SEND(1, 100), RECV(2, 253), SEND(1, 253), SEND(1, 0), COUNT);
 
         gen_make(&g, 1, 1);
-        SEED("one-slot", &g, CHECK_VALID, SEND(0, 253), SEND(0, 253), RECV(1, 253), RECV(1, 253),
-             SEND(3, 255), PEEK(0), RECV(0, 255));
+        SEED("one-slot", &g, CHECK_VALID, SEND(0, 253), SEND(0, 253), RECV(1, 253), RECV(1, 253), SEND(3, 255), PEEK(0),
+             RECV(0, 255));
 
         gen_make(&g, 8, 512);
         gen_send(&g, 0, 0);
         gen_send(&g, 1, 512);
         gen_recv(&g, 2);
-        SEED("largest-geometry", &g, CHECK_VALID, SEND(0, 253), SEND(0, 255), RECV(1, 200),
-             RECV(1, 253), RECV(1, 253), COUNT);
+        SEED("largest-geometry", &g, CHECK_VALID, SEND(0, 253), SEND(0, 255), RECV(1, 200), RECV(1, 253), RECV(1, 253),
+             COUNT);
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         gen_claim(&g, TOK_DEAD, true);
         gen_send(&g, 0, 20);
-        SEED("claimed-by-dead", &g, CHECK_VALID, RECV(1, 253), RECV(1, 253), REPAIR_SLOT(1), COUNT,
-             RECV(1, 253), SEND(0, 10), SEND(0, 10));
+        SEED("claimed-by-dead", &g, CHECK_VALID, RECV(1, 253), RECV(1, 253), REPAIR_SLOT(1), COUNT, RECV(1, 253),
+             SEND(0, 10), SEND(0, 10));
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         gen_send(&g, 0, 21);
         gen_take(&g, fuzz_att_token[3]);
-        SEED("taken-by-attachment", &g, CHECK_VALID, RECV(1, 253), PEEK(1), REPAIR_ATT(3), COUNT,
-             RECV(1, 253), RECV(1, 253));
+        SEED("taken-by-attachment", &g, CHECK_VALID, RECV(1, 253), PEEK(1), REPAIR_ATT(3), COUNT, RECV(1, 253),
+             RECV(1, 253));
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         atomic_store(&g.ring.hdr->lock, TOK_DEAD | LOCK_W);
-        SEED("lock-held-by-dead", &g, CHECK_VALID, SEND(0, 5), RECV(1, 253), REPAIR_ATT(0),
-             REPAIR_LOCK_HOLDER, RECV(1, 253), SEND(0, 5));
+        SEED("lock-held-by-dead", &g, CHECK_VALID, SEND(0, 5), RECV(1, 253), REPAIR_ATT(0), REPAIR_LOCK_HOLDER,
+             RECV(1, 253), SEND(0, 5));
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         gen_claim(&g, TOK_DEAD, false);
         atomic_store(&g.ring.hdr->lock, TOK_DEAD);
-        SEED("claim-half-done-under-lock", &g, CHECK_VALID, REPAIR_LOCK_HOLDER, COUNT, SEND(0, 9),
-             RECV(1, 253), RECV(1, 253));
+        SEED("claim-half-done-under-lock", &g, CHECK_VALID, REPAIR_LOCK_HOLDER, COUNT, SEND(0, 9), RECV(1, 253),
+             RECV(1, 253));
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         gen_send(&g, 0, 20);
         atomic_store(&ring_slot(&g.ring, 0)->word, slot_word(SLOT_FREE, ring_lap(&g.ring, 4), 0));
         atomic_store(&g.ring.hdr->lock, TOK_DEAD);
-        SEED("head-half-advanced-under-lock", &g, CHECK_VALID, REPAIR_LOCK_HOLDER, COUNT,
-             RECV(1, 253), SEND(0, 1));
+        SEED("head-half-advanced-under-lock", &g, CHECK_VALID, REPAIR_LOCK_HOLDER, COUNT, RECV(1, 253), SEND(0, 1));
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 20);
         atomic_store(&g.ring.hdr->lock, TOKEN_DAEMON);
         gen_claim(&g, TOK_DEAD, true);
-        SEED("daemon-died-repairing", &g, CHECK_VALID, SEND(1, 5), REPAIR_DAEMON, REPAIR_SLOT(1),
-             RECV(2, 253), COUNT);
+        SEED("daemon-died-repairing", &g, CHECK_VALID, SEND(1, 5), REPAIR_DAEMON, REPAIR_SLOT(1), RECV(2, 253), COUNT);
 
         gen_make(&g, 4, 100);
         atomic_store(&g.ring.hdr->lock, LOCK_W);
@@ -500,12 +557,11 @@ static void gen_header(void) {
                 atomic_store(&g.ring.hdr->head, p);
                 atomic_store(&g.ring.hdr->tail, p);
                 atomic_store(&ring_slot(&g.ring, p)->word, slot_word(SLOT_FREE, ring_lap(&g.ring, p), 0));
-                atomic_store(&ring_slot(&g.ring, p + 1)->word,
-                             slot_word(SLOT_FREE, ring_lap(&g.ring, p + 1), 0));
+                atomic_store(&ring_slot(&g.ring, p + 1)->word, slot_word(SLOT_FREE, ring_lap(&g.ring, p + 1), 0));
                 gen_send(&g, 0, 3);
         }
-        SEED("lap-wrap", &g, CHECK_VALID, SEND(0, 253), RECV(1, 253), SEND(0, 253), RECV(1, 253),
-             RECV(1, 253), SEND(1, 1), COUNT);
+        SEED("lap-wrap", &g, CHECK_VALID, SEND(0, 253), RECV(1, 253), SEND(0, 253), RECV(1, 253), RECV(1, 253),
+             SEND(1, 1), COUNT);
 
         gen_make(&g, 4, 100);
         for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++) {
@@ -513,14 +569,46 @@ static void gen_header(void) {
                 atomic_store(&g.ring.hdr->space_sleepers[i], UINT64_C(1) << 63);
         }
         gen_send(&g, 0, 7);
-        SEED("sleepers-recorded", &g, CHECK_VALID, SEND(0, 5), RECV(1, 253), REPAIR_ATT(3),
-             REPAIR_ATT(2), COUNT);
+        SEED("sleepers-recorded", &g, CHECK_VALID, SEND(0, 5), RECV(1, 253), REPAIR_ATT(3), REPAIR_ATT(2), COUNT);
 
         gen_make(&g, 4, 100);
         gen_send(&g, 0, 7);
         atomic_store(&g.ring.hdr->att[1], 0);
-        SEED("stale-attachments", &g, CHECK_VALID, SEND(4, 5), RECV(5, 253), SEND(8, 5),
-             RECV(1, 253), REPAIR_ATT(1), COUNT);
+        SEED("stale-attachments", &g, CHECK_VALID, SEND(4, 5), RECV(5, 253), SEND(8, 5), RECV(1, 253), REPAIR_ATT(1),
+             COUNT);
+
+        /* batches, zero-copy holds across other operations, polling */
+        gen_make(&g, 8, 64);
+        gen_send(&g, 0, 10);
+        SEED("batches", &g, CHECK_VALID, SEND_MANY(0, 3), SEND_MANY(1, 4), RECV_MANY(2, 2), RECV_MANY(3, 4),
+             SEND_MANY(0, 9), RECV_MANY(2, 4), COUNT);
+
+        gen_make(&g, 4, 100);
+        SEED("zero-copy-claims", &g, CHECK_VALID, CLAIM(0, 2), SEND(1, 20), COMMIT(1), PEEK(2), COMMIT_BOGUS(0),
+             COMMIT_FOREIGN(0), ABORT(0), RECV(2, 253), RECV(2, 253), COUNT);
+
+        gen_make(&g, 4, 100);
+        gen_send(&g, 0, 20);
+        gen_send(&g, 1, 30);
+        gen_send(&g, 2, 40);
+        SEED("zero-copy-takes", &g, CHECK_VALID, TAKE(1, 2), PEEK(2), RECV(2, 253), CONSUME_NOW(0), TAKE(3, 0),
+             CONSUME(0), SEND(0, 1), COUNT);
+
+        gen_make(&g, 4, 100);
+        SEED("zero-copy-repaired-meanwhile", &g, CHECK_VALID, CLAIM(0, 1), SEND(2, 5), TAKE(1, 1), REPAIR_ATT(0),
+             REPAIR_ATT(1), COMMIT(0), CONSUME(0), COUNT, RECV(2, 253), SEND(3, 3));
+
+        gen_make(&g, 2, 32);
+        atomic_store(&g.ring.hdr->pollers[0], 1);
+        SEED_FIFO("polled", &g, CHECK_VALID, POLL(0, 1), SEND(1, 5), POLL(1, 1), RECV(0, 253), CLAIM(2, 1), COMMIT(0),
+                  POLL(0, 0), RECV(3, 253), POLL(1, 0));
+
+        gen_make(&g, 2, 32);
+        for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
+                atomic_store(&g.ring.hdr->pollers[i], UINT64_MAX);
+        atomic_store(&g.ring.hdr->fifo_signaled, 1);
+        gen_send(&g, 0, 1);
+        SEED_FIFO("fifo-signaled", &g, CHECK_VALID, RECV(1, 253), POLL(2, 1), SEND(0, 1), POLL(2, 0), COUNT);
 
         /* the layout_check() part, one near miss each */
         gen_make(&g, 4, 100);

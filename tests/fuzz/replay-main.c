@@ -129,8 +129,7 @@ static void replay_path(const char *path, Tally *t) {
         for (int i = 0; i < n; i++) {
                 char file[4096];
 
-                if ((size_t)snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name) <
-                    sizeof(file))
+                if ((size_t)snprintf(file, sizeof(file), "%s/%s", path, names[i]->d_name) < sizeof(file))
                         replay_file(file, t);
                 free(names[i]);
         }
@@ -161,7 +160,6 @@ int main(int argc, char **argv) {
                 t.checks = t.errors = 1;
         }
         passed = t.checks - t.failures - t.errors;
-        printf("%u%%: Checks: %u, Failures: %u, Errors: %u\n", passed * 100 / t.checks, t.checks,
-               t.failures, t.errors);
+        printf("%u%%: Checks: %u, Failures: %u, Errors: %u\n", passed * 100 / t.checks, t.checks, t.failures, t.errors);
         return t.failures || t.errors ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh — shmboxd under a real systemd: boots the host's systemd as PID 1 of a throw-away
 # container (systemd-nspawn, host /usr read-only, tmpfs root, the host's /dev/shm), installs the
-# built units with a drop-in (this build's binaries, a unique --prefix, WatchdogSec=2s) and
+# built units with a drop-in (this build's binaries, a unique --prefix, WatchdogSec=3s) and
 # checks socket activation, Type=notify readiness, crash and restart keeping every mailbox and
 # message, reload, stop, the watchdog and the exposure score. Clients run on the host and reach
 # the daemon through /proc/<container PID 1>/root/run/shmbox/shmboxd.sock: the daemon sees them
@@ -42,6 +42,11 @@ has() { grep -q -- "$2" <<<"$1"; }
 
 # ---- what this machine must offer ------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || skip "needs root (boots a container)"
+# A sanitizer build cannot run in the unit's sandbox: LeakSanitizer stops the world with
+# ptrace at exit, which SystemCallFilter=@system-service forbids (the daemon then exits 1).
+# The plain build's run of this test covers systemd; this one says so instead of failing.
+grep -q '^CFLAGS = .*-fsanitize=' "$builddir/Makefile" 2>/dev/null &&
+        skip "a sanitizer build (LeakSanitizer needs ptrace, which the unit's SystemCallFilter forbids)"
 for p in systemd-analyze nsenter unshare setsid bc; do
         command -v $p >/dev/null || skip "$p is missing"
 done
@@ -59,12 +64,16 @@ for f in "$unit" "$srcdir/systemd/shmboxd.socket" "$srcdir/systemd/shmbox.sysuse
         [ -e "$f" ] || skip "$f is missing (not built?)"
 done
 grep -q 'define SHMBOX_CRASH_POINTS 1' "$builddir/config.h" && hooks=1 || hooks=0
+# an ASan build: LeakSanitizer's ptrace() is outside the unit's system call filter
+sanitizer_env=
+ldd "$SHMBOXD" 2>/dev/null | grep -q libasan && sanitizer_env="Environment=ASAN_OPTIONS=detect_leaks=0"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmboxsd.XXXXXX") || exit 1
 CG=shmboxt-sd-$$
 CGDIRS=$(awk -v cg=$CG '$3=="cgroup2" || ($3=="cgroup" && $4 ~ /name=systemd/) {print $2 "/" cg}' /proc/mounts)
 [ -n "$CGDIRS" ] || skip "no cgroup2 or name=systemd hierarchy to give the container a cgroup"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmboxsd.XXXXXX") || exit 1
 LPID= L= CC=
+run_before=$(ls /run/systemd 2>/dev/null | grep -e nspawn -e units-load)
 cleanup() {
         [ -n "$CC" ] && kill -KILL "$CC" 2>/dev/null
         if [ -n "$LPID" ] && kill -0 "$LPID" 2>/dev/null; then
@@ -76,7 +85,8 @@ cleanup() {
         fi
         for d in $CGDIRS; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
         for d in $CGDIRS; do [ -d "$d" ] && { ko "cgroup $d is left behind"; }; done
-        [ "$had_stamp" = 1 ] || rm -f /run/systemd/systemd-units-load
+        left=$(ls /run/systemd | grep -e nspawn -e units-load)
+        [ "$left" = "$run_before" ] || ko "left in /run/systemd: $left"
         left=$(ls /dev/shm | grep -e "^$prefix\." -e "^sem\.$prefix\.")
         if [ -n "$left" ]; then
                 ko "objects left in /dev/shm: $(echo $left)"
@@ -88,8 +98,6 @@ cleanup() {
         [ $failed -eq 0 ] && [ $passed -gt 0 ] && exit 0
         exit 1
 }
-stamp=/run/systemd/systemd-units-load
-[ -e $stamp ] && had_stamp=1 || had_stamp=0
 trap cleanup EXIT
 
 # ---- 1. static checks (no running systemd) ---------------------------------------------------
@@ -101,11 +109,14 @@ cp -a /usr/lib/systemd/system "$VR/usr/lib/systemd/"     # --root needs sysinit.
 cp "$unit" "$srcdir/systemd/shmboxd.socket" "$VR/etc/systemd/system/"
 cp "$SHMBOXD" "$VR$exec_start"                           # verify checks that Exec*= exist
 cp "$builddir/.libs/shmboxctl" "$VR$exec_reload"
-out=$(systemd-analyze verify --man=no --root="$VR" shmboxd.socket shmboxd.service 2>&1)
+# each in a mount namespace of its own: they leave /run/systemd/systemd-units-load behind
+analyze() { unshare --mount --propagation private sh -c 'mount -t tmpfs tmpfs /run/systemd && exec "$@"' _ \
+        systemd-analyze "$@"; }
+out=$(analyze verify --man=no --root="$VR" shmboxd.socket shmboxd.service 2>&1)
 chk "systemd-analyze verify of the units prints nothing${out:+: $out}" [ -z "$out" ]
-score=$(systemd-analyze security --offline=true "$unit" 2>&1 | tail -1)
+score=$(analyze security --offline=true "$unit" 2>&1 | tail -1)
 t "exposure: $score"
-chk "exposure <= 1.0 (--threshold is in tenths)" q systemd-analyze security --offline=true --threshold=10 "$unit"
+chk "exposure <= 1.0 (--threshold is in tenths)" q analyze security --offline=true --threshold=10 "$unit"
 
 # ---- 2. boot systemd as PID 1 of a container, in a cgroup of its own ----------------------
 mkdir -p "$tmp/bin" "$tmp/log"
@@ -127,13 +138,13 @@ C() { nsenter -t "$L" -a -- "$@"; }
 P() { C systemctl show -P "$2" "$1"; }
 R=/proc/$L/root
 st=
-for i in $(seq 150); do
+for i in $(seq 300); do
         st=$(C systemctl is-system-running 2>/dev/null)
         case $st in running|degraded) break ;; esac
         sleep 0.1
 done
 case $st in
-running|degraded) t "booted: container PID 1 is host pid $L, state $st in $(echo "$(date +%s.%N) - $tb" | bc | cut -c1-4) s" ;;
+running|degraded) t "booted: container PID 1 is host pid $L, state $st in $(echo "$(date +%s.%N) - $tb" | bc | cut -c1-4) s $(C systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\n' ' ')" ;;
 *) skip "systemd did not come up in the container (state '$st'): $(tail -3 "$tmp/log/container.log" | tr '\n' ' ')" ;;
 esac
 
@@ -153,7 +164,8 @@ ExecStart=/opt/shmbox-test/shmboxd --state-dir /var/lib/shmbox --prefix $prefix 
 ExecReload=
 ExecReload=/opt/shmbox-test/shmboxctl reload
 Environment=LD_LIBRARY_PATH=/opt/shmbox-test
-WatchdogSec=2s
+WatchdogSec=3s
+$sanitizer_env
 EOF
 C systemctl daemon-reload
 out=$(C systemd-analyze verify --man=no shmboxd.socket shmboxd.service 2>&1)
@@ -183,6 +195,13 @@ pid=$(P shmboxd.service MainPID)
 chk "the daemon's objects in /dev/shm belong to the shmbox user" \
         [ "$(stat -c %u /dev/shm/$prefix.q1)" = "$(C id -u shmbox)" ]
 chk "host clients send through the container's socket" q ctl send q1 m1 m2 m3
+q ctl create big --slots 1024 --slot-size 65536
+mem=$(P shmboxd.service MemoryCurrent)
+case $mem in
+[0-9]*) chk "a 64 MiB mailbox is charged to shmboxd.service (MemoryCurrent=$mem)" [ "$mem" -ge $((64 << 20)) ] ;;
+*) t "memory is not accounted in this container (MemoryCurrent=$mem): charging not checked" ;;
+esac
+q ctl destroy big
 chk "three messages are queued" [ "$(field q1 queued)" = 3 ]
 q ctl create shared --mode 0666
 # /proc/<pid>/root is for root only: the unprivileged client runs inside the container
@@ -237,11 +256,15 @@ C systemctl restart shmboxd.service
 new=$(P shmboxd.service MainPID)
 chk "systemctl restart: MainPID $pid -> $new, running" [ "$new" != "$pid" -a "$(P shmboxd.service SubState)" = running ]
 survives "after restart"
+C systemd-analyze log-level debug                # PID 1 logs each notification it gets
 if C systemctl reload shmboxd.service 2>"$tmp/err"; then
         ok "systemctl reload returns success (ExecReload=shmboxctl reload)"
 else
         ko "systemctl reload: $(cat "$tmp/err")"
 fi
+C systemd-analyze log-level info
+chk "the daemon framed the reload with RELOADING=1 ... READY=1 (sd_notify)" \
+        eval 'journal | grep "Got notification message" | grep -A5 RELOADING=1 | grep -q READY=1'
 chk "the daemon reloaded (journal) and still runs as $new" \
         eval '[ "$(P shmboxd.service MainPID)" = "$new" ] && has "$(journal)" "^reloaded"'
 survives "after reload"
@@ -264,8 +287,8 @@ survives "after stop and start"
 
 # ---- 8. the watchdog ----------------------------------------------------------------------------
 pid=$(P shmboxd.service MainPID)
-sleep 4
-chk "WatchdogSec=2s: the daemon pings, still $pid after 4 s" [ "$(P shmboxd.service MainPID)" = "$pid" ]
+sleep 5
+chk "WatchdogSec=3s: the daemon pings, still $pid after 5 s" [ "$(P shmboxd.service MainPID)" = "$pid" ]
 if [ $hooks = 1 ]; then
         n0=$(P shmboxd.service NRestarts)
         printf '[Service]\nEnvironment=SHMBOX_TEST_WATCHDOG_STOP=1\n' \
@@ -295,5 +318,6 @@ for b in q1 shared live; do q ctl destroy $b; done
 C systemctl stop shmboxd.socket shmboxd.service
 chk "stopping both units stops it: $(state), no daemon answers" \
         eval '[ "$(state)" = inactive/inactive ] && ! q ctl list'
-t "$(journal | grep -c .) journal lines of shmboxd; no restarts beyond those provoked: NRestarts=$(P shmboxd.service NRestarts)"
+chk "no sanitizer report in the daemon's journal" eval '! journal | grep -q -e "Sanitizer" -e "runtime error:"'
+t "$(journal | grep -c .) journal lines of shmboxd"
 exit 0
