@@ -49,7 +49,7 @@ static void on_disconnected(natsConnection *nc, void *closure) {
         natsStatus s = natsConnection_GetLastError(nc, &text);
 
         /* the first connect's failures land here too, once per attempt: say it once */
-        if (atomic_exchange(&l->connected, false)) {
+        if (atomic_exchange(&l->connected, false) && !atomic_load(&l->closing)) {
                 log_warning("disconnected from NATS%s%s; reconnecting", s != NATS_OK ? ": " : "",
                             s != NATS_OK && text ? text : "");
                 link_set_error(l, "disconnected%s%s", s != NATS_OK ? ": " : "", s != NATS_OK && text ? text : "");
@@ -158,14 +158,27 @@ int link_new(const Settings *s, Link **ret) {
         return 0;
 }
 
-/* link_free() - close the connection and free @l (NULL is fine); returns NULL. */
+/*
+ * link_close() - close the connection (NULL is fine)
+ *
+ * libnats still calls the connection's handlers (disconnected, closed) afterwards, from its
+ * own threads: free @l only after nats_CloseAndWait() returned.
+ */
+void link_close(Link *l) {
+        if (!l || !l->nc)
+                return;
+        atomic_store(&l->closing, true);
+        natsConnection_Close(l->nc);
+        natsConnection_Destroy(l->nc);
+        l->nc = NULL;
+}
+
+/* link_free() - free @l (NULL is fine), closing its connection if link_close() did not;
+ * returns NULL. See link_close() for when it is safe. */
 Link *link_free(Link *l) {
         if (!l)
                 return NULL;
-        if (l->nc) {
-                natsConnection_Close(l->nc);
-                natsConnection_Destroy(l->nc);
-        }
+        link_close(l);
         pthread_mutex_destroy(&l->lock);
         free(l);
         return NULL;
@@ -179,7 +192,7 @@ Link *link_free(Link *l) {
  * @err:    receives the connection's last error
  */
 void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, char *err, size_t err_size) {
-        bool up = natsConnection_Status(l->nc) == NATS_CONN_STATUS_CONNECTED;
+        bool up = l->nc && natsConnection_Status(l->nc) == NATS_CONN_STATUS_CONNECTED;
 
         server[0] = 0;
         if (up)
@@ -187,8 +200,9 @@ void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, c
         pthread_mutex_lock(&l->lock);
         snprintf(err, err_size, "%s", l->last_error);
         pthread_mutex_unlock(&l->lock);
-        *ret = (StatusBridge){ .connected = up, .server = server, .reconnects = atomic_load(&l->reconnects),
-                               .last_error = err };
+        *ret = (StatusBridge){
+                .connected = up, .server = server, .reconnects = atomic_load(&l->reconnects), .last_error = err
+        };
 }
 
 /*
@@ -258,8 +272,7 @@ int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, ch
                 return -EAGAIN;
         }
         if (!st) {
-                snprintf(err, err_size, "stream %s does not exist, and the config file has no [stream %s]", name,
-                         name);
+                snprintf(err, err_size, "stream %s does not exist, and the config file has no [stream %s]", name, name);
                 return -ENOENT;
         }
 

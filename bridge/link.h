@@ -14,12 +14,14 @@
 typedef struct Link {
         natsConnection *nc;
         atomic_bool connected;
+        atomic_bool closing; /* link_free() closes it: a disconnect is expected */
         _Atomic uint64_t reconnects;
-        pthread_mutex_t lock;             /* guards last_error */
+        pthread_mutex_t lock; /* guards last_error */
         char last_error[STATUS_ERROR_MAX];
 } Link;
 
 int link_new(const Settings *s, Link **ret);
+void link_close(Link *l);
 Link *link_free(Link *l);
 static inline void link_freep(Link **l) {
         link_free(*l);

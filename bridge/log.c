@@ -23,8 +23,7 @@ int log_max_level = LOG_INFO;
  * Return: the level; -EINVAL for anything else.
  */
 int log_parse_level(const char *s) {
-        static const char *const names[] = { "emerg", "alert", "crit", "err",
-                                             "warning", "notice", "info", "debug" };
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
 
         for (int i = 0; i < 8; i++)
                 if (strcasecmp(s, names[i]) == 0)
@@ -36,6 +35,7 @@ int log_parse_level(const char *s) {
         return -EINVAL;
 }
 
+static void log_v(int prio, int r, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void log_v(int prio, int r, const char *fmt, va_list ap) {
         char buf[1024];
 

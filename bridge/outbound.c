@@ -53,13 +53,13 @@ typedef enum FlightState {
 } FlightState;
 
 typedef struct Flight {
-        uint64_t pos;      /* ring position of the peeked message */
-        const void *data;  /* the payload in the slot (shared memory) */
+        uint64_t pos;     /* ring position of the peeked message */
+        const void *data; /* the payload in the slot (shared memory) */
         size_t len;
         FlightState state; /* under Outbound.lock: on_ack() changes it */
         bool duplicate;    /* the ack said the stream had the id already */
         unsigned attempts;
-        int64_t retry_at;  /* monotonic µs */
+        int64_t retry_at; /* monotonic µs */
 } Flight;
 
 typedef struct Outbound {
@@ -68,15 +68,16 @@ typedef struct Outbound {
         shmbox *box;
         jsCtx *js;
         bool stream_ready;
+        atomic_bool stream_recheck; /* a publish found no one to answer: is the stream gone? */
         uint32_t slots, max_in_flight;
-        unsigned held;            /* flights not FREE; the worker's */
-        Flight *flights;          /* [slots] */
-        uint64_t *retry;          /* positions of FAILED flights waiting; the worker's */
+        unsigned held;   /* flights not FREE; the worker's */
+        Flight *flights; /* [slots] */
+        uint64_t *retry; /* positions of FAILED flights waiting; the worker's */
         unsigned n_retry;
 
-        pthread_mutex_t lock;     /* guards the flights' state, done[], id_prefix */
-        pthread_cond_t cond;      /* signalled when done[] grows */
-        uint64_t *done;           /* positions acked or failed, for the worker: a ring of [slots] */
+        pthread_mutex_t lock; /* guards the flights' state, done[], id_prefix */
+        pthread_cond_t cond;  /* signalled when done[] grows */
+        uint64_t *done;       /* positions acked or failed, for the worker: a ring of [slots] */
         unsigned done_head, done_n;
         char id_prefix[SETTINGS_NAME_MAX + SHMBOX_NAME_MAX + 32]; /* "host.mailbox.generation." */
 } Outbound;
@@ -120,6 +121,10 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         }
         pthread_mutex_unlock(&o->lock);
 
+        /* no responders: the stream may have been deleted (or a server is restarting): look
+         * for it again, which creates it if the config file says how */
+        if (matched && pae && pae->Err == NATS_NO_RESPONDERS)
+                atomic_store(&o->stream_recheck, true);
         if (matched && pae)
                 stats_error(&o->w->stats, "publish %s: %s%s (will retry)", id,
                             pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
@@ -395,6 +400,10 @@ static void *outbound_run(void *arg) {
                                 worker_sleep(w, 1000);
                         continue;
                 }
+                if (atomic_exchange(&o->stream_recheck, false)) {
+                        o->stream_ready = false;
+                        atomic_store(&w->stats.ready, false);
+                }
                 if (!o->stream_ready) {
                         r = link_stream_ensure(o->js, m->stream, w->stream, err, sizeof(err));
                         if (r < 0) {
@@ -431,6 +440,9 @@ static void *outbound_run(void *arg) {
                 outbound_complete(o, false);
                 outbound_detach(o);
         }
+        /* no more acks after this (one being handled may finish: o outlives the connection) */
+        jsCtx_Destroy(o->js);
+        o->js = NULL;
         return NULL;
 }
 

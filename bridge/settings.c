@@ -155,7 +155,7 @@ static MailboxSettings *mailbox_get(Parse *p, const char *name) {
         return m;
 }
 
-#define COPY_STRING(p, dst, value, key)                                                            \
+#define COPY_STRING(p, dst, value, key)                                                                                \
         (strcpy_bounded(dst, value) ? 1 : parse_fail(p, "%s: too long (at most %zu bytes)", key, sizeof(dst) - 1))
 
 static int key_nats(Parse *p, const char *key, const char *v) {
@@ -374,10 +374,14 @@ static int settings_finish(Settings *s, char *err, size_t errsz) {
                 }
                 if (m->direction == DIRECTION_INBOUND && !m->durable[0]) {
                         /* one durable consumer per host and mailbox, stable across restarts */
-                        snprintf(m->durable, sizeof(m->durable), "%s_%s", s->host, m->name);
-                        for (char *c = m->durable; *c; c++)
+                        char d[2 * (SETTINGS_NAME_MAX + 1)];
+
+                        snprintf(d, sizeof(d), "%s_%s", s->host, m->name);
+                        for (char *c = d; *c; c++)
                                 if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", *c))
                                         *c = '_';
+                        d[SETTINGS_NAME_MAX] = 0;
+                        strcpy(m->durable, d);
                 }
                 for (unsigned j = 0; j < i; j++)
                         if (m->direction == DIRECTION_INBOUND && s->mailboxes[j].direction == DIRECTION_INBOUND &&

@@ -37,11 +37,11 @@ typedef struct StreamSettings {
         char name[SETTINGS_NAME_MAX + 1];
         char subjects[SETTINGS_SUBJECTS_MAX][SETTINGS_SUBJECT_MAX + 1];
         unsigned n_subjects;
-        int64_t max_msgs, max_bytes;  /* -1: no limit */
-        int64_t max_age_ms;           /* 0: no limit */
-        int64_t duplicate_window_ms;  /* how long JetStream remembers a Nats-Msg-Id */
+        int64_t max_msgs, max_bytes; /* -1: no limit */
+        int64_t max_age_ms;          /* 0: no limit */
+        int64_t duplicate_window_ms; /* how long JetStream remembers a Nats-Msg-Id */
         int replicas;
-        bool memory;                  /* storage = memory (default file) */
+        bool memory; /* storage = memory (default file) */
         Retention retention;
 } StreamSettings;
 
@@ -60,14 +60,14 @@ typedef struct MailboxSettings {
 
 typedef struct Settings {
         /* [bridge] */
-        char host[SETTINGS_NAME_MAX + 1];    /* the first part of every message id */
-        char socket[108];                    /* shmboxd's socket; "" = the library's default */
+        char host[SETTINGS_NAME_MAX + 1]; /* the first part of every message id */
+        char socket[108];                 /* shmboxd's socket; "" = the library's default */
         char status_file[256];
         /* [nats] */
         char urls[SETTINGS_URLS_MAX][SETTINGS_SUBJECT_MAX + 1];
         unsigned n_urls;
         char creds[256], user[128], password[128], token[256];
-        char name[SETTINGS_NAME_MAX + 1];    /* the connection's name, seen by the server */
+        char name[SETTINGS_NAME_MAX + 1]; /* the connection's name, seen by the server */
         int64_t reconnect_wait_ms;
         int64_t connect_timeout_ms;
         StreamSettings streams[SETTINGS_STREAMS_MAX];

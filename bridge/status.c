@@ -108,9 +108,10 @@ int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m
                 put_line(f, "direction", direction_to_string(ms->direction));
                 put_line(f, "subject", ms->subject);
                 put_line(f, "stream", ms->stream);
-                put_line(f, "state", atomic_load(&st->ready)      ? "running"
-                                     : atomic_load(&st->attached) ? "waiting for the stream"
-                                                                  : "waiting for the mailbox");
+                put_line(f, "state",
+                         atomic_load(&st->ready)      ? "running"
+                         : atomic_load(&st->attached) ? "waiting for the stream"
+                                                      : "waiting for the mailbox");
                 PUT_U64(f, "in-flight", atomic_load(&st->in_flight));
                 if (ms->direction == DIRECTION_OUTBOUND) {
                         PUT_U64(f, "published", atomic_load(&st->published));

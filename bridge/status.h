@@ -26,8 +26,8 @@
  *   rejected (longer than the mailbox's slots: terminated, see the man page).
  */
 typedef struct Stats {
-        atomic_bool attached;  /* the mailbox is attached */
-        atomic_bool ready;     /* ... and the stream (and consumer) exist: messages move */
+        atomic_bool attached; /* the mailbox is attached */
+        atomic_bool ready;    /* ... and the stream (and consumer) exist: messages move */
         _Atomic uint64_t in_flight, published, acked, retried, duplicates, stale;
         _Atomic uint64_t fetched, committed, redelivered, rejected;
         _Atomic uint64_t errors;
@@ -49,7 +49,7 @@ typedef struct StatusMailbox {
 /* The bridge as the status file shows it. */
 typedef struct StatusBridge {
         bool connected;
-        const char *server;     /* the URL connected to, or "" */
+        const char *server; /* the URL connected to, or "" */
         uint64_t reconnects;
         const char *last_error; /* of the connection, or "" */
 } StatusBridge;

@@ -20,11 +20,11 @@
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Hand ownership out of a _cleanup_ variable: `*ret = TAKE_PTR(p);`. */
-#define TAKE_PTR(p)                                                                                \
-        ({                                                                                         \
-                __typeof__(p) _p = (p);                                                            \
-                (p) = NULL;                                                                        \
-                _p;                                                                                \
+#define TAKE_PTR(p)                                                                                                    \
+        ({                                                                                                             \
+                __typeof__(p) _p = (p);                                                                                \
+                (p) = NULL;                                                                                            \
+                _p;                                                                                                    \
         })
 
 static inline void freep(void *p) {
@@ -37,13 +37,13 @@ static inline bool streq(const char *a, const char *b) {
 }
 
 /* Copy @src into the array @dst; false (and @dst untouched) if it does not fit. */
-#define strcpy_bounded(dst, src)                                                                   \
-        ({                                                                                         \
-                const char *_s = (src);                                                            \
-                bool _fits = strlen(_s) < sizeof(dst);                                             \
-                if (_fits)                                                                         \
-                        memcpy((dst), _s, strlen(_s) + 1);                                         \
-                _fits;                                                                             \
+#define strcpy_bounded(dst, src)                                                                                       \
+        ({                                                                                                             \
+                const char *_s = (src);                                                                                \
+                bool _fits = strlen(_s) < sizeof(dst);                                                                 \
+                if (_fits)                                                                                             \
+                        memcpy((dst), _s, strlen(_s) + 1);                                                             \
+                _fits;                                                                                                 \
         })
 
 static inline int64_t now_usec(void) {

@@ -17,9 +17,9 @@ struct Worker {
         const MailboxSettings *mailbox;
         const StreamSettings *stream; /* the [stream] section, or NULL: it must exist */
         Link *link;
-        const atomic_bool *stop;      /* set by the main thread on SIGTERM */
+        const atomic_bool *stop; /* set by the main thread on SIGTERM */
         Stats stats;
-        void *impl;                   /* the direction's state (outbound.c, inbound.c) */
+        void *impl; /* the direction's state (outbound.c, inbound.c) */
         void *(*run)(void *w);
         void (*free_impl)(void *impl);
         pthread_t thread;

@@ -1,0 +1,78 @@
+#!/bin/sh
+# test-bench-smoke.sh — keeps bench/shmbox-bench from rotting: a --quick run of every figure
+# must finish with every message checked, valid JSON, and nothing left behind. Run by make
+# check through tests/run-suite.sh (which sets SHMBOXD and the object prefix).
+set -u
+bench=${SHMBOX_BENCH:-$(dirname "${SHMBOXD:?SHMBOXD is not set (run through make check)}")/bench/shmbox-bench}
+prefix=${SHMBOX_TEST_PREFIX:-shmboxtbench$$}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmboxbs.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check() { # NAME COMMAND...: one check; the command's output is in $tmp/out
+        name=$1; shift
+        if "$@" >"$tmp/out" 2>"$tmp/err"; then
+                echo "PASS: $name"; passed=$((passed + 1))
+        else
+                echo "FAIL: $name"; failed=$((failed + 1))
+                sed 's/^/  | /' "$tmp/out" "$tmp/err" | tail -n 40
+        fi
+}
+
+nothing_left() {
+        left=$(ls /dev/shm | grep -e "^$prefix[.-]" -e "^sem\.$prefix[.-]")
+        procs=$(pgrep -f -- "--prefix $prefix" 2>/dev/null)
+        [ -z "$left" ] && [ -z "$procs" ] || { echo "left: $left $procs"; return 1; }
+}
+
+json_ok() {
+        grep -q '"ok": true' "$1" || return 1
+        grep -q '"id": "throughput_64_msgs_per_s"' "$1" || return 1
+        if command -v python3 >/dev/null 2>&1; then
+                python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+v = {f["id"]: f["values"] for f in d["figures"]}
+for fid in ("throughput_64_msgs_per_s", "throughput_1048576_mb_per_s", "rtt_64_same_cpu_p50_us",
+            "mpmc_4x4_64_msgs_per_s", "idle_receiver_cpu_us"):
+    for t in ("shmbox", "pipe", "unix", "naive"):
+        assert v[fid][t] is not None, (fid, t)
+for t in ("zerocopy", "batch"):
+    assert v["throughput_64_msgs_per_s"][t] is not None, t
+' "$1" || return 1
+        fi
+}
+
+quick_json() {
+        "$bench" --quick --json --prefix "$prefix" >"$tmp/json" || return 1
+        json_ok "$tmp/json"
+}
+
+table() {
+        "$bench" --quick --only shmbox,pipe,throughput --prefix "$prefix" | tee "$tmp/table" &&
+                grep -q '^64 B one-way, msgs/s' "$tmp/table" && grep -q '/pipe' "$tmp/table"
+}
+
+usage_error() {
+        "$bench" --no-such-option
+        [ $? -eq 2 ]
+}
+
+check "--help exits 0 and documents the modes" sh -c "'$bench' --help | grep -q -- --callgrind-pair"
+check "an unknown option is a usage error (2)" usage_error
+check "--quick --json measures every transport, checks every message" quick_json
+check "the quick run leaves nothing in /dev/shm and no daemon" nothing_left
+check "--only selects transports and groups; the table has ratios" table
+check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
+check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
+        "'$bench' --callgrind-pair 2000 --only zerocopy --prefix '$prefix' &&
+         '$bench' --callgrind-pair 2000 --only batch --prefix '$prefix'"
+check "nothing left after all runs" nothing_left
+
+total=$((passed + failed))
+pct=0
+[ $total -gt 0 ] && pct=$((100 * passed / total))
+# Check's summary format, which tests/check.sh collects, then the plain count
+echo "$pct%: Checks: $total, Failures: $failed, Errors: 0"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
