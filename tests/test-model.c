@@ -684,15 +684,13 @@ static void run(const RunCase *rc) {
                stats.redelivered, stats.abandoned);
 }
 
-START_TEST(test_random_sends_and_receives_of_live_attachments_behave_like_a_bounded_fifo)
-{
+START_TEST(test_random_sends_and_receives_of_live_attachments_behave_like_a_bounded_fifo) {
         ck_assert(!cases[_i].deaths);
         run(&cases[_i]);
 }
 END_TEST
 
-START_TEST(test_random_operations_with_deaths_and_repairs_lose_and_duplicate_nothing)
-{
+START_TEST(test_random_operations_with_deaths_and_repairs_lose_and_duplicate_nothing) {
         ck_assert(cases[_i].deaths);
         run(&cases[_i]);
         ck_assert_uint_gt(stats.deaths, 0);
