@@ -261,17 +261,27 @@ static inline void box_check_epoch(shmbox *box) {
                 box_reregister(box, epoch);
 }
 
+/* What every data-plane call that may wait does first: the checks, a re-registration after a
+ * daemon restart, the deadline. */
+static inline int box_enter(shmbox *box, uint32_t right, int timeout_ms, RingDeadline *ret) {
+        int r = box_usable(box, right);
+
+        if (r < 0)
+                return r;
+        box_check_epoch(box);
+        ring_deadline_init(ret, timeout_ms);
+        return 0;
+}
+
 SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int timeout_ms) {
         RingDeadline dl;
         int r;
 
         if (!box || (!data && len > 0))
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_W);
+        r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         return ring_send(&box->ring, box->token, box->idx, data, len, &dl);
 }
 
@@ -289,11 +299,9 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
 
         if (!box || (!buf && cap > 0))
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_R);
+        r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         return box_settle(box, ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl));
 }
 
@@ -320,11 +328,9 @@ SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t
 
         if (!box || !msgs || n == 0)
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_W);
+        r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         return ring_send_many(&box->ring, box->token, box->idx, msgs, n, &dl);
 }
 
@@ -335,11 +341,9 @@ SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, si
 
         if (!box || !bufs || !ret_lens || n == 0)
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_R);
+        r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         return box_settle(box, ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl));
 }
 
@@ -350,13 +354,11 @@ SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void *
 
         if (!box || !ret_slot)
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_W);
+        r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
         if (r < 0)
                 return r;
         if (len > box->ring.geo.slot_size)
                 return -EMSGSIZE;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         r = ring_claim(&box->ring, box->token, box->idx, 1, &dl, &pos);
         if (r < 0)
                 return r;
@@ -395,11 +397,9 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
 
         if (!box || !ret_data)
                 return -EINVAL;
-        r = box_usable(box, WIRE_RIGHT_R);
+        r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        box_check_epoch(box);
-        ring_deadline_init(&dl, timeout_ms);
         k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
         if (k < 0)
                 return k;

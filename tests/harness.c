@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -371,6 +373,53 @@ int harness_wait_exit(pid_t pid, int ms) {
                 }
                 msleep(1);
         }
+}
+
+HarnessChild harness_child_spawn(void (*fn)(const void *arg, int wfd), const void *arg) {
+        pid_t parent = getpid();
+        HarnessChild ch;
+        int p[2];
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        ch.pid = fork();
+        ck_assert_int_ge(ch.pid, 0);
+        if (ch.pid == 0) {
+                /* a failed test must not leave its peers behind */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(4);
+                close(p[0]);
+                fn(arg, p[1]);
+                _exit(0);
+        }
+        close(p[1]);
+        ch.fd = p[0];
+        return ch;
+}
+
+void harness_child_report(int wfd, int64_t v) {
+        if (write(wfd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+                _exit(3);
+}
+
+int64_t harness_child_read(const HarnessChild *ch, int ms) {
+        struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+        int64_t v;
+        int r;
+
+        do
+                r = poll(&pfd, 1, ms);
+        while (r < 0 && errno == EINTR);
+        ck_assert_msg(r == 1, "child %d reported nothing within %d ms", (int)ch->pid, ms);
+        ck_assert_msg(read(ch->fd, &v, sizeof(v)) == (ssize_t)sizeof(v), "child %d ended early", (int)ch->pid);
+        return v;
+}
+
+void harness_child_reap(HarnessChild *ch) {
+        int status = harness_wait_exit(ch->pid, harness_ms(10000));
+
+        close(ch->fd);
+        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d ended with status 0x%x",
+                      (int)ch->pid, status);
 }
 
 void harness_unchecked_setup(void) {

@@ -67,6 +67,21 @@ bool harness_wait_sleeping(pid_t pid, int ms);
 /* Wait for @pid to end; returns its wait status, or -1 after @ms (the process is then killed). */
 int harness_wait_exit(pid_t pid, int ms);
 
+/* A child process that reports int64 values to the test through a pipe; it dies with the test
+ * (PR_SET_PDEATHSIG), so a failed test leaves no peer behind. */
+typedef struct HarnessChild {
+        pid_t pid;
+        int fd;
+} HarnessChild;
+
+HarnessChild harness_child_spawn(void (*fn)(const void *arg, int wfd), const void *arg);
+/* In the child: send @v to the test (exits 3 if the pipe is gone). */
+void harness_child_report(int wfd, int64_t v);
+/* In the test: the child's next value, within @ms (fails the test otherwise). */
+int64_t harness_child_read(const HarnessChild *ch, int ms);
+/* In the test: wait for the child and assert it exited 0. */
+void harness_child_reap(HarnessChild *ch);
+
 /* An unchecked fixture pair that sweeps the suite's stem: add to every end-to-end TCase. */
 void harness_unchecked_setup(void);
 void harness_unchecked_teardown(void);

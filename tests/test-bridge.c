@@ -711,12 +711,12 @@ START_TEST(test_restarting_or_cutting_nats_mid_stream_loses_nothing) {
 
         nats_signal_and_wait(SIGTERM); /* the connection cut for 2 s */
         wait_for(status_is(&bridge_a, "bridge", "connected", "no") && status_is(&bridge_b, "bridge", "connected", "no"),
-                 5000, "the bridges do not show the cut");
+                 15000, "the bridges do not show the cut");
         msleep(2000);
         nats_start();
         wait_for(status_is(&bridge_a, "bridge", "connected", "yes") &&
                          status_is(&bridge_b, "bridge", "connected", "yes"),
-                 10000, "the bridges did not reconnect");
+                 30000, "the bridges did not reconnect");
         dups = traffic_finish(&t, "nats-server restart and cut", 40000);
         /* Duplicates at B beyond B's redeliveries are retransmissions from A of messages the
          * work-queue stream had stored, handed to B and deleted before the crash: the

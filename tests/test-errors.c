@@ -36,58 +36,6 @@
 
 /* --- helpers --------------------------------------------------------------------------------- */
 
-typedef struct Child {
-        pid_t pid;
-        int fd;
-} Child;
-
-static Child child_spawn(void (*fn)(const void *arg, int wfd), const void *arg) {
-        pid_t parent = getpid();
-        Child ch;
-        int p[2];
-
-        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-        ch.pid = fork();
-        ck_assert_int_ge(ch.pid, 0);
-        if (ch.pid == 0) {
-                /* a failed test must not leave its peers behind */
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(4);
-                close(p[0]);
-                fn(arg, p[1]);
-                _exit(0);
-        }
-        close(p[1]);
-        ch.fd = p[0];
-        return ch;
-}
-
-static void report(int wfd, int64_t v) {
-        if (write(wfd, &v, sizeof(v)) != (ssize_t)sizeof(v))
-                _exit(3);
-}
-
-static int64_t child_read(const Child *ch, int ms) {
-        struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
-        int64_t v;
-        int r;
-
-        do
-                r = poll(&pfd, 1, ms);
-        while (r < 0 && errno == EINTR);
-        ck_assert_msg(r == 1, "child %d reported nothing within %d ms", (int)ch->pid, ms);
-        ck_assert_msg(read(ch->fd, &v, sizeof(v)) == (ssize_t)sizeof(v), "child %d ended early", (int)ch->pid);
-        return v;
-}
-
-static void child_reap(Child *ch) {
-        int status = harness_wait_exit(ch->pid, harness_ms(10000));
-
-        close(ch->fd);
-        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d ended with status 0x%x",
-                      (int)ch->pid, status);
-}
-
 /* Map the segment of @name read-write, to corrupt it on purpose. */
 static MboxHeader *header_map_rw(const TestDaemon *d, const char *name) {
         char path[NAMES_OBJECT_MAX];
@@ -505,7 +453,7 @@ typedef struct NobodyArg {
         bool as_primary; /* @group as the primary gid instead of a supplementary one */
 } NobodyArg;
 
-/* Child: become uid/gid 65534 with no groups, then connect (credentials are taken there). */
+/* HarnessChild: become uid/gid 65534 with no groups, then connect (credentials are taken there). */
 static void nobody_main(const void *varg, int wfd) {
         const NobodyArg *a = varg;
         shmbox_client *c;
@@ -518,61 +466,61 @@ static void nobody_main(const void *varg, int wfd) {
 
         if (setgroups(supplementary ? 1 : 0, &group) < 0 ||
             setgid(a->group >= 0 && a->as_primary ? group : NOBODY) < 0 || setuid(NOBODY) < 0) {
-                report(wfd, -errno - 1000);
+                harness_child_report(wfd, -errno - 1000);
                 return;
         }
         r = shmbox_connect(a->socket, &c);
-        report(wfd, r);
+        harness_child_report(wfd, r);
         if (r < 0)
                 return;
         switch (a->op) {
         case 'a':
                 r = shmbox_attach(c, a->name, &box);
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 if (r == 0)
                         shmbox_detach(box);
                 break;
         case 'r':
                 r = shmbox_attach(c, a->name, &box);
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 if (r < 0)
                         break;
-                report(wfd, shmbox_send(box, "from nobody", 11, 0));
+                harness_child_report(wfd, shmbox_send(box, "from nobody", 11, 0));
                 memset(buf, 0, sizeof(buf));
                 r = shmbox_recv(box, buf, sizeof(buf), 0);
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 if (r > 0) {
                         int64_t head;
                         memcpy(&head, buf, sizeof(head));
-                        report(wfd, head);
+                        harness_child_report(wfd, head);
                 }
                 shmbox_detach(box);
                 break;
         case 'd': {
                 struct shmbox_info info;
 
-                report(wfd, shmbox_destroy(c, a->name));
+                harness_child_report(wfd, shmbox_destroy(c, a->name));
                 r = shmbox_attach(c, a->name, &box);
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 if (r == 0) {
-                        report(wfd, shmbox_send(box, "hi root", 7, 0));
+                        harness_child_report(wfd, shmbox_send(box, "hi root", 7, 0));
                         shmbox_detach(box);
                 }
-                report(wfd, shmbox_create(c, "nobodys", NULL));
+                harness_child_report(wfd, shmbox_create(c, "nobodys", NULL));
                 r = shmbox_info(c, "nobodys", &info);
-                report(wfd, r);
-                report(wfd, r == 0 ? (int64_t)info.uid : -1);
+                harness_child_report(wfd, r);
+                harness_child_report(wfd, r == 0 ? (int64_t)info.uid : -1);
                 break;
         }
         }
         shmbox_disconnect(c);
 }
 
-static void nobody_start(Child *ch, const NobodyArg *a) {
+static void nobody_start(HarnessChild *ch, const NobodyArg *a) {
         int64_t r;
 
-        *ch = child_spawn(nobody_main, a);
-        r = child_read(ch, harness_ms(10000));
+        *ch = harness_child_spawn(nobody_main, a);
+        r = harness_child_read(ch, harness_ms(10000));
         ck_assert_msg(r > -1000, "could not become uid %d: %s", NOBODY, strerror((int)(-r - 1000)));
         ck_assert_msg(r == 0, "uid %d could not connect: %s", NOBODY, shmbox_strerror((int)r));
 }
@@ -582,7 +530,7 @@ START_TEST(test_attach_with_neither_r_nor_w_is_eacces) {
         NobodyArg a;
         TestDaemon d;
         shmbox_client *c;
-        Child ch;
+        HarnessChild ch;
 
         if (!running_as_root())
                 return;
@@ -592,15 +540,15 @@ START_TEST(test_attach_with_neither_r_nor_w_is_eacces) {
         ck_assert_int_eq(shmbox_create(c, "private", &cfg), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "private", .op = 'a', .group = -1 };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES);
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES);
+        harness_child_reap(&ch);
         /* mode 0660 with a group uid 65534 is not in: still nothing */
         ck_assert_int_eq(shmbox_destroy(c, "private"), 0);
         const struct shmbox_config grp = { .slots = 2, .slot_size = 64, .mode = 0660 };
         ck_assert_int_eq(shmbox_create(c, "private", &grp), 0);
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES);
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES);
+        harness_child_reap(&ch);
         ck_assert_int_eq(shmbox_destroy(c, "private"), 0);
         shmbox_disconnect(c);
         harness_daemon_done(&d);
@@ -615,7 +563,7 @@ START_TEST(test_a_read_only_attachment_cannot_send) {
         shmbox_client *c;
         shmbox *box;
         int64_t head;
-        Child ch;
+        HarnessChild ch;
 
         if (!running_as_root())
                 return;
@@ -627,12 +575,12 @@ START_TEST(test_a_read_only_attachment_cannot_send) {
         ck_assert_int_eq(shmbox_send(box, "for nobody", 10, 0), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "readable", .op = 'r', .group = -1 };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);       /* attach */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES); /* send */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 10);      /* recv */
-        head = child_read(&ch, harness_ms(10000));
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);       /* attach */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES); /* send */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 10);      /* recv */
+        head = harness_child_read(&ch, harness_ms(10000));
         ck_assert_mem_eq(&head, "for nobo", 8);
-        child_reap(&ch);
+        harness_child_reap(&ch);
         ck_assert_int_eq(shmbox_info(c, "readable", &info), 0);
         ck_assert_uint_eq(info.sent, 1);
         ck_assert_uint_eq(info.received, 1);
@@ -651,7 +599,7 @@ START_TEST(test_a_write_only_attachment_cannot_receive) {
         shmbox_client *c;
         shmbox *box;
         char got[64];
-        Child ch;
+        HarnessChild ch;
 
         if (!running_as_root())
                 return;
@@ -662,10 +610,10 @@ START_TEST(test_a_write_only_attachment_cannot_receive) {
         ck_assert_int_eq(shmbox_attach(c, "writable", &box), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "writable", .op = 'r', .group = -1 };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);       /* attach */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);       /* send */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES); /* recv */
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);       /* attach */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);       /* send */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES); /* recv */
+        harness_child_reap(&ch);
         ck_assert_int_eq(shmbox_recv(box, got, sizeof(got), 0), 11);
         ck_assert_mem_eq(got, "from nobody", 11);
         ck_assert_int_eq(shmbox_detach(box), 0);
@@ -683,7 +631,7 @@ START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits) {
         shmbox_client *c;
         shmbox *box;
         int64_t head;
-        Child ch;
+        HarnessChild ch;
 
         if (!running_as_root())
                 return;
@@ -697,30 +645,30 @@ START_TEST(test_a_member_of_the_mailbox_group_gets_the_group_bits) {
         ck_assert_int_eq(shmbox_send(box, "for group", 9, 0), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "grouped", .op = 'r', .group = (int)getgid() };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);       /* attach */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES); /* send: group has no w */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 9);       /* recv */
-        head = child_read(&ch, harness_ms(10000));
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);       /* attach */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES); /* send: group has no w */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 9);       /* recv */
+        head = harness_child_read(&ch, harness_ms(10000));
         ck_assert_mem_eq(&head, "for grou", 8);
-        child_reap(&ch);
+        harness_child_reap(&ch);
 
         /* in the group through its primary gid */
         ck_assert_int_eq(shmbox_send(box, "primary", 7, 0), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "grouped", .op = 'r', .group = (int)getgid(), .as_primary = true };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 7);
-        (void)child_read(&ch, harness_ms(10000));
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 7);
+        (void)harness_child_read(&ch, harness_ms(10000));
+        harness_child_reap(&ch);
 
         /* not in the group: the others bits (w only) */
         a = (NobodyArg){ .socket = d.socket, .name = "grouped", .op = 'r', .group = -1 };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EACCES);
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EACCES);
+        harness_child_reap(&ch);
 
         ck_assert_int_eq(shmbox_detach(box), 0);
         ck_assert_int_eq(shmbox_destroy(c, "grouped"), 0);
@@ -737,7 +685,7 @@ START_TEST(test_destroy_by_another_uid_is_eperm) {
         shmbox_client *c;
         shmbox *box;
         char got[64];
-        Child ch;
+        HarnessChild ch;
 
         if (!running_as_root())
                 return;
@@ -747,13 +695,13 @@ START_TEST(test_destroy_by_another_uid_is_eperm) {
         ck_assert_int_eq(shmbox_create(c, "everyones", &cfg), 0);
         a = (NobodyArg){ .socket = d.socket, .name = "everyones", .op = 'd', .group = -1 };
         nobody_start(&ch, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -EPERM); /* destroy */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);      /* attach (rw) */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);      /* send */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);      /* create its own */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);      /* info of it */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), NOBODY); /* owned by it */
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EPERM); /* destroy */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);      /* attach (rw) */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);      /* send */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);      /* create its own */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);      /* info of it */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), NOBODY); /* owned by it */
+        harness_child_reap(&ch);
 
         /* the mailbox is still there with the message */
         ck_assert_int_eq(shmbox_info(c, "everyones", &info), 0);

@@ -40,59 +40,6 @@ static void msleep(int ms) {
 }
 
 /* A child process running @fn(@arg, write end of its report pipe); the parent reads reports. */
-typedef struct Child {
-        pid_t pid;
-        int fd;
-} Child;
-
-static Child child_spawn(void (*fn)(const void *arg, int wfd), const void *arg) {
-        pid_t parent = getpid();
-        Child ch;
-        int p[2];
-
-        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-        ch.pid = fork();
-        ck_assert_int_ge(ch.pid, 0);
-        if (ch.pid == 0) {
-                /* a failed test must not leave its peers behind */
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(4);
-                close(p[0]);
-                fn(arg, p[1]);
-                _exit(0);
-        }
-        close(p[1]);
-        ch.fd = p[0];
-        return ch;
-}
-
-static void report(int wfd, int64_t v) {
-        if (write(wfd, &v, sizeof(v)) != (ssize_t)sizeof(v))
-                _exit(3);
-}
-
-/* The next value the child reports; fails the test if none comes within @ms. */
-static int64_t child_read(const Child *ch, int ms) {
-        struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
-        int64_t v;
-        int r;
-
-        do
-                r = poll(&pfd, 1, ms);
-        while (r < 0 && errno == EINTR);
-        ck_assert_msg(r == 1, "child %d reported nothing within %d ms", (int)ch->pid, ms);
-        ck_assert_int_eq(read(ch->fd, &v, sizeof(v)), (ssize_t)sizeof(v));
-        return v;
-}
-
-static void child_reap(Child *ch) {
-        int status = harness_wait_exit(ch->pid, harness_ms(10000));
-
-        close(ch->fd);
-        ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d ended with status 0x%x",
-                      (int)ch->pid, status);
-}
-
 /* The mailbox header, mapped read-only, to watch the sleeper masks and the attachment table. */
 static const MboxHeader *header_map(const TestDaemon *d, const char *name) {
         char path[NAMES_OBJECT_MAX];
@@ -532,7 +479,7 @@ static void on_signal(int sig) {
         (void)sig;
 }
 
-/* Child: a timed receive on an empty mailbox while the parent signals it; reports 1 once
+/* HarnessChild: a timed receive on an empty mailbox while the parent signals it; reports 1 once
  * attached, then the result and how long it took. */
 static void signalled_main(const void *varg, int wfd) {
         const struct { const char *socket, *name; } *a = varg;
@@ -544,14 +491,14 @@ static void signalled_main(const void *varg, int wfd) {
 
         sigaction(SIGUSR1, &sa, NULL);
         if (shmbox_connect(a->socket, &c) < 0 || shmbox_attach(c, a->name, &box) < 0) {
-                report(wfd, -1);
+                harness_child_report(wfd, -1);
                 return;
         }
-        report(wfd, 1);
+        harness_child_report(wfd, 1);
         t0 = harness_now_us();
         r = shmbox_recv(box, buf, sizeof(buf), 400);
-        report(wfd, r);
-        report(wfd, harness_now_us() - t0);
+        harness_child_report(wfd, r);
+        harness_child_report(wfd, harness_now_us() - t0);
         shmbox_detach(box);
         shmbox_disconnect(c);
 }
@@ -563,13 +510,13 @@ START_TEST(test_signals_do_not_cut_a_timed_wait_short) {
         } a;
         int64_t r, us;
         Fixture f;
-        Child ch;
+        HarnessChild ch;
 
         fixture_up(&f, "signalled", &cfg);
         a.socket = f.d.socket;
         a.name = f.name;
-        ch = child_spawn(signalled_main, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 1);
+        ch = harness_child_spawn(signalled_main, &a);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 1);
         /* signal it every 10 ms until it reports */
         for (;;) {
                 struct pollfd pfd = { .fd = ch.fd, .events = POLLIN };
@@ -578,13 +525,13 @@ START_TEST(test_signals_do_not_cut_a_timed_wait_short) {
                         break;
                 kill(ch.pid, SIGUSR1);
         }
-        r = child_read(&ch, 0);
-        us = child_read(&ch, harness_ms(10000));
+        r = harness_child_read(&ch, 0);
+        us = harness_child_read(&ch, harness_ms(10000));
         printf("lifecycle: a 400 ms recv, signalled every 10 ms, returned %lld after %lld us\n", (long long)r,
                (long long)us);
         ck_assert_int_eq(r, -ETIMEDOUT);
         ck_assert_int_ge(us, 400000);
-        child_reap(&ch);
+        harness_child_reap(&ch);
         fixture_down(&f);
 }
 END_TEST
@@ -598,7 +545,7 @@ typedef struct PeerArg {
         size_t len; /* for 's' */
 } PeerArg;
 
-/* Child: connect, attach, report 1, then one blocking operation; reports its result, the
+/* HarnessChild: connect, attach, report 1, then one blocking operation; reports its result, the
  * monotonic time it returned, and (recv) the payload's first 8 bytes. */
 static void peer_main(const void *varg, int wfd) {
         const PeerArg *a = varg;
@@ -609,41 +556,41 @@ static void peer_main(const void *varg, int wfd) {
 
         r = shmbox_connect(a->socket, &c);
         if (r < 0) {
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 return;
         }
         r = shmbox_attach(c, a->name, &box);
         if (r < 0) {
-                report(wfd, r);
+                harness_child_report(wfd, r);
                 return;
         }
-        report(wfd, 1);
+        harness_child_report(wfd, 1);
         if (a->op == 'r')
                 r = shmbox_recv(box, buf, sizeof(buf), -1);
         else {
                 memset(buf, 's', sizeof(buf));
                 r = shmbox_send(box, buf, a->len, -1);
         }
-        report(wfd, r);
-        report(wfd, harness_now_us());
+        harness_child_report(wfd, r);
+        harness_child_report(wfd, harness_now_us());
         if (a->op == 'r') {
                 int64_t head;
                 memcpy(&head, buf, sizeof(head));
-                report(wfd, head);
+                harness_child_report(wfd, head);
         }
         shmbox_detach(box);
         shmbox_disconnect(c);
 }
 
 /* Start a peer on @name and wait until it attached; *ret_idx: its attachment index. */
-static Child peer_start(const TestDaemon *d, const MboxHeader *h, const PeerArg *a, unsigned *ret_idx) {
+static HarnessChild peer_start(const TestDaemon *d, const MboxHeader *h, const PeerArg *a, unsigned *ret_idx) {
         uint32_t before[LAYOUT_ATT_MAX];
-        Child ch;
+        HarnessChild ch;
         int64_t v;
 
         att_snapshot(h, before);
-        ch = child_spawn(peer_main, a);
-        v = child_read(&ch, harness_ms(10000));
+        ch = harness_child_spawn(peer_main, a);
+        v = harness_child_read(&ch, harness_ms(10000));
         ck_assert_msg(v == 1, "peer could not attach: %s", shmbox_strerror((int)v));
         *ret_idx = att_new_index(h, before);
         return ch;
@@ -655,7 +602,7 @@ START_TEST(test_a_receiver_blocked_forever_wakes_when_a_message_is_sent) {
         int64_t t_sent, t_woke, head;
         unsigned idx;
         Fixture f;
-        Child ch;
+        HarnessChild ch;
 
         fixture_up(&f, "wake", &cfg);
         h = header_map(&f.d, f.name);
@@ -665,12 +612,12 @@ START_TEST(test_a_receiver_blocked_forever_wakes_when_a_message_is_sent) {
 
         t_sent = harness_now_us();
         ck_assert_int_eq(shmbox_send(f.box, "wake up!", 8, 0), 0);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 8);
-        t_woke = child_read(&ch, harness_ms(10000));
-        head = child_read(&ch, harness_ms(10000));
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 8);
+        t_woke = harness_child_read(&ch, harness_ms(10000));
+        head = harness_child_read(&ch, harness_ms(10000));
         ck_assert_mem_eq(&head, "wake up!", 8);
         printf("lifecycle: blocked receiver woke %lld us after the send\n", (long long)(t_woke - t_sent));
-        child_reap(&ch);
+        harness_child_reap(&ch);
         header_unmap(h);
         fixture_down(&f);
 }
@@ -682,7 +629,7 @@ START_TEST(test_a_sender_blocked_on_a_full_mailbox_wakes_when_a_slot_frees) {
         char got[64];
         unsigned idx;
         Fixture f;
-        Child ch;
+        HarnessChild ch;
 
         fixture_up(&f, "space", &cfg);
         ck_assert_int_eq(shmbox_send(f.box, "1", 1, 0), 0);
@@ -693,9 +640,9 @@ START_TEST(test_a_sender_blocked_on_a_full_mailbox_wakes_when_a_slot_frees) {
         wait_blocked(ch.pid, h->space_sleepers, idx, "send");
 
         ck_assert_int_eq(shmbox_recv(f.box, got, sizeof(got), 0), 1);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);
-        (void)child_read(&ch, harness_ms(10000));
-        child_reap(&ch);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        (void)harness_child_read(&ch, harness_ms(10000));
+        harness_child_reap(&ch);
         ck_assert_int_eq(shmbox_recv(f.box, got, sizeof(got), 0), 1);
         ck_assert_int_eq(got[0], '2');
         ck_assert_int_eq(shmbox_recv(f.box, got, sizeof(got), 0), 3);
@@ -715,7 +662,7 @@ START_TEST(test_destroy_wakes_blocked_peers_with_eidrm_and_frees_the_name) {
         shmbox_client *c;
         unsigned ir, is;
         int64_t t0, t1;
-        Child cr, cs;
+        HarnessChild cr, cs;
         TestDaemon d;
         char got[64];
 
@@ -742,15 +689,15 @@ START_TEST(test_destroy_wakes_blocked_peers_with_eidrm_and_frees_the_name) {
         ck_assert_int_eq(shmbox_destroy(c, "rx"), 0);
         t1 = harness_now_us();
         ck_assert_int_eq(shmbox_destroy(c, "tx"), 0);
-        ck_assert_int_eq(child_read(&cr, harness_ms(5000)), -EIDRM);
+        ck_assert_int_eq(harness_child_read(&cr, harness_ms(5000)), -EIDRM);
         printf("lifecycle: blocked receiver saw -EIDRM %lld us after destroy\n",
-               (long long)(child_read(&cr, harness_ms(5000)) - t0));
-        (void)child_read(&cr, harness_ms(5000));
-        ck_assert_int_eq(child_read(&cs, harness_ms(5000)), -EIDRM);
+               (long long)(harness_child_read(&cr, harness_ms(5000)) - t0));
+        (void)harness_child_read(&cr, harness_ms(5000));
+        ck_assert_int_eq(harness_child_read(&cs, harness_ms(5000)), -EIDRM);
         printf("lifecycle: blocked sender saw -EIDRM %lld us after destroy\n",
-               (long long)(child_read(&cs, harness_ms(5000)) - t1));
-        child_reap(&cr);
-        child_reap(&cs);
+               (long long)(harness_child_read(&cs, harness_ms(5000)) - t1));
+        harness_child_reap(&cr);
+        harness_child_reap(&cs);
         /* the header of a destroyed mailbox says so */
         ck_assert(atomic_load(&hr->flags) & HDR_DESTROYED);
         ck_assert(atomic_load(&hs->flags) & HDR_DESTROYED);
@@ -854,7 +801,7 @@ START_TEST(test_a_receiver_blocked_across_a_daemon_stop_wakes_on_a_send) {
         int64_t head;
         unsigned idx;
         Fixture f;
-        Child ch;
+        HarnessChild ch;
 
         fixture_up(&f, "no-daemon-wake", &cfg);
         h = header_map(&f.d, f.name);
@@ -866,11 +813,11 @@ START_TEST(test_a_receiver_blocked_across_a_daemon_stop_wakes_on_a_send) {
         /* still blocked: the daemon going away wakes nobody into an error */
         wait_blocked(ch.pid, h->items_sleepers, idx, "recv");
         ck_assert_int_eq(shmbox_send(f.box, "no daemon", 9, 0), 0);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 9);
-        (void)child_read(&ch, harness_ms(10000));
-        head = child_read(&ch, harness_ms(10000));
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 9);
+        (void)harness_child_read(&ch, harness_ms(10000));
+        head = harness_child_read(&ch, harness_ms(10000));
         ck_assert_mem_eq(&head, "no daemo", 8);
-        child_reap(&ch);
+        harness_child_reap(&ch);
         header_unmap(h);
 
         harness_daemon_restart(&f.d);
@@ -1012,16 +959,16 @@ static void inherited_main(const void *varg, int wfd) {
         shmbox *other;
         char buf[64];
 
-        report(wfd, shmbox_send(a->box, "child", 5, 0));
-        report(wfd, shmbox_send(a->box, "child", 5, -1));
-        report(wfd, shmbox_recv(a->box, buf, sizeof(buf), 0));
-        report(wfd, shmbox_recv(a->box, buf, sizeof(buf), -1));
-        report(wfd, shmbox_recv(a->box, NULL, 0, 0));
-        report(wfd, shmbox_info(a->c, a->name, &info));
-        report(wfd, shmbox_attach(a->c, a->name, &other));
-        report(wfd, shmbox_detach(a->box));
+        harness_child_report(wfd, shmbox_send(a->box, "child", 5, 0));
+        harness_child_report(wfd, shmbox_send(a->box, "child", 5, -1));
+        harness_child_report(wfd, shmbox_recv(a->box, buf, sizeof(buf), 0));
+        harness_child_report(wfd, shmbox_recv(a->box, buf, sizeof(buf), -1));
+        harness_child_report(wfd, shmbox_recv(a->box, NULL, 0, 0));
+        harness_child_report(wfd, shmbox_info(a->c, a->name, &info));
+        harness_child_report(wfd, shmbox_attach(a->c, a->name, &other));
+        harness_child_report(wfd, shmbox_detach(a->box));
         shmbox_disconnect(a->c);
-        report(wfd, 42); /* survived the frees */
+        harness_child_report(wfd, 42); /* survived the frees */
 }
 
 START_TEST(test_a_box_inherited_across_fork_is_stale_in_the_child) {
@@ -1029,23 +976,23 @@ START_TEST(test_a_box_inherited_across_fork_is_stale_in_the_child) {
         struct shmbox_info info;
         char got[64];
         Fixture f;
-        Child ch;
+        HarnessChild ch;
 
         fixture_up(&f, "forked", &cfg);
         ck_assert_int_eq(shmbox_send(f.box, "parent", 6, 0), 0);
 
         ForkArg a = { .c = f.c, .box = f.box, .name = f.name };
-        ch = child_spawn(inherited_main, &a);
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* send, timeout 0 */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* send, forever */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* recv, timeout 0 */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* recv, forever */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* peek */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* info on the client */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), -ESTALE); /* attach on the client */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 0);       /* detach just frees */
-        ck_assert_int_eq(child_read(&ch, harness_ms(10000)), 42);
-        child_reap(&ch);
+        ch = harness_child_spawn(inherited_main, &a);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* send, timeout 0 */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* send, forever */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* recv, timeout 0 */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* recv, forever */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* peek */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* info on the client */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -ESTALE); /* attach on the client */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);       /* detach just frees */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 42);
+        harness_child_reap(&ch);
 
         /* the parent's handles are untouched by what the child did */
         ck_assert_int_eq(shmbox_info(f.c, f.name, &info), 0);
