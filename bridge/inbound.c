@@ -13,6 +13,16 @@
  * between the fetch and the send, the bridge waits in shmbox_send() and tells NATS the message
  * is in progress every third of the AckWait, so it is not redelivered meanwhile.
  *
+ * Stale pull requests: libnats (3.4) overruns its own array in natsSubscription_Fetch() when
+ * the subscription already holds fewer messages than the batch asked for and more keep coming
+ * (it waits for "batch - held" messages, counts "held" again, and stores past "batch"): heap
+ * corruption, a crash or a hang. Messages nobody asked for come from pull requests of earlier
+ * fetches — above all those libnats buffered while disconnected and sent all at once on the
+ * reconnect. So the bridge never fetches while disconnected, binds a new subscription (a new
+ * inbox) after each reconnect, and when the subscription still holds messages it fetches only
+ * those, which libnats takes without sending a request. The messages left behind on the old
+ * inbox are redelivered after the consumer's AckWait.
+ *
  * What the bridge cannot do is drop duplicates: a message committed whose ack was lost (the
  * bridge died between send and ack, the connection dropped) is delivered again, and the
  * mailbox then holds it twice. The Nats-Msg-Id header does not travel into the mailbox (a
@@ -45,6 +55,7 @@ typedef struct Inbound {
         uint32_t slots;
         jsCtx *js;
         natsSubscription *sub;
+        uint64_t sub_reconnects; /* the link's reconnects when sub was bound */
 } Inbound;
 
 static void inbound_detach(Inbound *in) {
@@ -99,6 +110,7 @@ static int inbound_subscribe(Inbound *in) {
         jsSubOptions_Init(&so);
         so.Stream = m->stream;
         so.Consumer = m->durable;
+        in->sub_reconnects = atomic_load(&w->link->reconnects);
         s = js_PullSubscribe(&in->sub, in->js, m->subject, m->durable, NULL, &so, &je);
         if (s != NATS_OK) {
                 link_error_text(s, je, err, sizeof(err));
@@ -108,6 +120,14 @@ static int inbound_subscribe(Inbound *in) {
         }
         atomic_store(&w->stats.ready, true);
         return 0;
+}
+
+static void inbound_unsubscribe(Inbound *in) {
+        /* the durable consumer stays: only our inbox goes, and what was on its way to it is
+         * redelivered after the consumer's AckWait */
+        natsSubscription_Destroy(in->sub);
+        in->sub = NULL;
+        atomic_store(&in->w->stats.ready, false);
 }
 
 /* Slots a send can claim now: neither queued nor being read or written. */
@@ -193,6 +213,7 @@ static void *inbound_run(void *arg) {
         while (!worker_stopping(w)) {
                 natsMsgList list = {};
                 uint32_t room, batch;
+                int held = 0;
                 jsErrCode je = 0;
                 natsStatus s;
                 int64_t t0;
@@ -201,6 +222,17 @@ static void *inbound_run(void *arg) {
                         if (inbound_attach(in) < 0)
                                 worker_sleep(w, 1000);
                         continue;
+                }
+                if (!link_connected(w->link)) {
+                        /* a fetch now would only leave a pull request in libnats' reconnect
+                         * buffer, answered after the reconnect into a fetch that did not ask
+                         * for it (see the top of the file) */
+                        worker_sleep(w, 100);
+                        continue;
+                }
+                if (in->sub && atomic_load(&w->link->reconnects) != in->sub_reconnects) {
+                        log_debug("mailbox %s: reconnected; binding the consumer %s again", m->name, m->durable);
+                        inbound_unsubscribe(in);
                 }
                 if (!in->sub) {
                         if (inbound_subscribe(in) < 0)
@@ -226,6 +258,11 @@ static void *inbound_run(void *arg) {
                 }
                 full_wait_us = 50;
                 batch = MIN(room, m->fetch_batch ? m->fetch_batch : in->slots);
+                if (natsSubscription_GetPending(in->sub, &held, NULL) == NATS_OK && held > 0) {
+                        /* late answers to an earlier pull request: take just those, so that
+                         * libnats sends no request and cannot overrun the batch */
+                        batch = MIN(batch, (uint32_t)held);
+                }
                 t0 = now_usec();
                 s = natsSubscription_Fetch(&list, in->sub, (int)batch, FETCH_TIMEOUT_MS, &je);
                 if (s == NATS_TIMEOUT)
@@ -236,11 +273,8 @@ static void *inbound_run(void *arg) {
                         link_error_text(s, je, err, sizeof(err));
                         stats_error(&w->stats, "fetch: %s", err);
                         if (s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED ||
-                            je == JSConsumerNotFoundErr) {
-                                natsSubscription_Destroy(in->sub);
-                                in->sub = NULL;
-                                atomic_store(&w->stats.ready, false);
-                        }
+                            je == JSConsumerNotFoundErr)
+                                inbound_unsubscribe(in);
                         /* failing fast (disconnected): do not spin */
                         if (now_usec() - t0 < 200000)
                                 worker_sleep(w, 200);

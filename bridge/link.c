@@ -205,6 +205,11 @@ void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, c
         };
 }
 
+/* link_connected() - whether the connection is up now (not reconnecting, not closed). Any thread. */
+bool link_connected(Link *l) {
+        return l->nc && natsConnection_Status(l->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
 /*
  * link_jetstream() - a JetStream context on the connection, for one worker
  * @on_ack, @closure: the handler of asynchronous publish acks (NULL for none); libnats calls it

@@ -27,6 +27,7 @@ static inline void link_freep(Link **l) {
         link_free(*l);
 }
 
+bool link_connected(Link *l);
 void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, char *err, size_t err_size);
 
 int link_jetstream(Link *l, jsPubAckHandler on_ack, void *closure, int64_t max_pending, jsCtx **ret);
