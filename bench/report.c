@@ -250,6 +250,8 @@ static void print_ratios(const Figure *fg, TransportId mine) {
 }
 
 /* report_print_table() - the table, its legend and the run's settings, on stdout */
+static void print_scale(const ReportScale *sc, unsigned depth);
+
 void report_print_table(const ReportInfo *info) {
         struct utsname u;
         int columns = 0;
@@ -258,6 +260,20 @@ void report_print_table(const ReportInfo *info) {
         uname(&u);
         printf("shmbox-bench %s: %ld CPUs, Linux %s; median of %u; each side in its own process\n\n", shmbox_version(),
                sysconf(_SC_NPROCESSORS_ONLN), u.release, info->reps);
+        bool rows = false;
+
+        for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++)
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                        rows |= figs[table_rows[i]].note[t] != NOTE_NOT_RUN;
+        if (!rows) { /* only the scale group ran */
+                if (info->scale)
+                        print_scale(info->scale, info->depth);
+                if (info->crash_points)
+                        printf("This build has the crash points compiled in (--enable-crash-points): shmbox's "
+                               "figures include their cost.\n");
+                printf("Compare figures only within one run: this machine's speed changes between runs.\n");
+                return;
+        }
         printf("%-34s", "figure");
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                 if (shown(t)) {
@@ -324,7 +340,35 @@ void report_print_table(const ReportInfo *info) {
         if (info->crash_points)
                 printf("This build has the crash points compiled in (--enable-crash-points): shmbox's figures "
                        "include their cost.\n");
+        if (info->scale) {
+                printf("\n");
+                print_scale(info->scale, info->depth);
+        }
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
+}
+
+static void print_scale(const ReportScale *sc, unsigned depth) {
+        char a[32], b[32];
+
+        printf("scale: one shmboxd, %u mailboxes (%u slots of 64 B), %u client processes attached, one per "
+               "mailbox\n",
+               sc->mailboxes, depth, sc->attached);
+        printf("%-34s %9.1f ms (%.1f us each)\n", "create N mailboxes", sc->create_ms,
+               sc->mailboxes ? sc->create_ms * 1e3 / sc->mailboxes : 0.0);
+        printf("%-34s %9.1f us\n", "attach latency p50", sc->attach_p50_us);
+        printf("%-34s %9.1f us\n", "attach latency p99", sc->attach_p99_us);
+        printf("%-34s %9.1f ms\n", "fork + attach all N clients", sc->all_attached_ms);
+        printf("%-34s %9ld KiB\n", "shmboxd VmRSS before", sc->rss_before_kb);
+        printf("%-34s %9ld KiB (+%.1f KiB per mailbox+client)\n", "shmboxd VmRSS, N attached", sc->rss_with_kb,
+               sc->mailboxes ? (double)(sc->rss_with_kb - sc->rss_before_kb) / sc->mailboxes : 0.0);
+        printf("%-34s %9ld KiB\n", "shmboxd VmHWM before", sc->hwm_before_kb);
+        printf("%-34s %9ld KiB\n", "shmboxd VmHWM, N attached", sc->hwm_with_kb);
+        fmt_value(a, sizeof(a), UNIT_MSGS, sc->msgs_loaded);
+        fmt_value(b, sizeof(b), UNIT_MSGS, sc->msgs_fresh);
+        printf("%-34s %9s\n", "64 B one-way msgs/s, N attached", a);
+        printf("%-34s %9s\n", "64 B one-way msgs/s, fresh box", b);
+        printf("%-34s %9.2f\n", "  N attached / fresh", sc->msgs_fresh > 0 ? sc->msgs_loaded / sc->msgs_fresh : NAN);
+        printf("%-34s %9u\n", "left in /dev/shm after clean-up", sc->left_in_shm);
 }
 
 static void json_number(double v) {
@@ -397,5 +441,29 @@ void report_print_json(const ReportInfo *info) {
                 }
                 printf("}}");
         }
-        printf("\n  ],\n  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
+        printf("\n  ],\n");
+        if (info->scale) {
+                const ReportScale *sc = info->scale;
+
+                printf("  \"scale\": {\"mailboxes\": %u, \"attached\": %u, \"create_ms\": ", sc->mailboxes,
+                       sc->attached);
+                json_number(sc->create_ms);
+                printf(", \"attach_p50_us\": ");
+                json_number(sc->attach_p50_us);
+                printf(", \"attach_p99_us\": ");
+                json_number(sc->attach_p99_us);
+                printf(", \"all_attached_ms\": ");
+                json_number(sc->all_attached_ms);
+                printf(",\n            \"daemon_vmrss_kb_before\": %ld, \"daemon_vmrss_kb_attached\": %ld, "
+                       "\"daemon_vmhwm_kb_before\": %ld, \"daemon_vmhwm_kb_attached\": %ld,\n",
+                       sc->rss_before_kb, sc->rss_with_kb, sc->hwm_before_kb, sc->hwm_with_kb);
+                printf("            \"msgs_per_s_64_attached\": ");
+                json_number(sc->msgs_loaded);
+                printf(", \"msgs_per_s_64_fresh\": ");
+                json_number(sc->msgs_fresh);
+                printf(", \"attached_to_fresh_ratio\": ");
+                json_number(sc->msgs_fresh > 0 ? sc->msgs_loaded / sc->msgs_fresh : NAN);
+                printf(", \"left_in_dev_shm\": %u},\n", sc->left_in_shm);
+        }
+        printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
 }

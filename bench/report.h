@@ -42,7 +42,19 @@ typedef struct ReportInfo {
         const char *mq_limits;           /* how the mq limits were treated, in words */
         bool crash_points;               /* built with --enable-crash-points: they cost */
         unsigned failures;
+        const struct ReportScale *scale; /* NULL: the scale group did not run */
 } ReportInfo;
+
+/* The scale group: one daemon, N mailboxes, N attached client processes. */
+typedef struct ReportScale {
+        unsigned mailboxes, attached;
+        double create_ms;                                            /* creating the N mailboxes */
+        double attach_p50_us, attach_p99_us;                         /* shmbox_attach(), timed in each client */
+        double all_attached_ms;                                      /* forking the clients until all had attached */
+        long rss_before_kb, hwm_before_kb, rss_with_kb, hwm_with_kb; /* shmboxd's /proc status */
+        double msgs_loaded, msgs_fresh; /* 64 B one-way msgs/s: mailbox #0 with N attached, fresh */
+        unsigned left_in_shm;           /* objects of the prefix left after clean-up */
+} ReportScale;
 
 const char *report_size_name(unsigned size_index);
 void report_init(unsigned idle_s);

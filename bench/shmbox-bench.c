@@ -10,6 +10,10 @@
  *   different CPUs, then both to the same CPU (sched_setaffinity); each round trip is timed;
  * - 4 senders x 4 receivers on one channel, against the 1 x 1 figure of the same run;
  * - the CPU time of an idle attached receiver blocked in recv (all transports at once, 10 s).
+ * - scale (shmbox only): N mailboxes (--scale-mailboxes, default 1000) with N client processes
+ *   attached, one per mailbox: the time to create them, attach latency p50/p99 (timed in each
+ *   client), shmboxd's VmRSS/VmHWM before and with all attached, and 64 B one-way msgs/s on
+ *   mailbox #0 meanwhile against a fresh single mailbox (measured before and after).
  * Every message is checked on arrival (message.c: sequence number, sender, length, a check word
  * and a word on each 4 KiB page), and every sender's messages must arrive exactly once and in
  * order, so nothing can be optimised away or lost silently: a failed check fails the run.
@@ -45,6 +49,7 @@
 #include <limits.h>
 #include <math.h>
 #include <mqueue.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -53,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,10 +89,11 @@ enum {
         GROUP_RTT = 1 << 1,
         GROUP_MPMC = 1 << 2,
         GROUP_IDLE = 1 << 3,
-        GROUP_ALL = 0xf,
+        GROUP_SCALE = 1 << 4,
+        GROUP_ALL = 0x1f,
 };
 
-static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle" };
+static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle", "scale" };
 
 static const char *arg_shmboxd;
 static bool arg_json;
@@ -95,6 +102,7 @@ static unsigned arg_reps = 5;
 static unsigned arg_duration_ms = 300; /* per throughput and 4x4 measurement */
 static unsigned arg_rtt_ms = 500;      /* per latency measurement */
 static unsigned arg_idle_s = 10;
+static unsigned arg_scale_n = 1000; /* mailboxes and attached clients of the scale group */
 static char arg_prefix[33];
 static int arg_spin_us = -1;
 static int arg_cpu[2] = { -1, -1 };
@@ -116,6 +124,7 @@ static bool arg_size[REPORT_SIZES] = { true, true, true, true };
 static struct {
         volatile pid_t workers[WORKERS_MAX];
         volatile pid_t daemon;
+        volatile pid_t scale_pgid; /* the scale group's clients, one process group */
         char dir[128];
         char prefix[33];
         bool mq_raised[2];
@@ -256,6 +265,8 @@ static void on_signal(int sig) {
                         kill(undo.workers[i], SIGKILL);
                         waitpid(undo.workers[i], &status, 0);
                 }
+        if (undo.scale_pgid > 0)
+                kill(-undo.scale_pgid, SIGKILL);
         if (undo.daemon > 0) {
                 kill(undo.daemon, SIGKILL);
                 waitpid(undo.daemon, &status, 0);
@@ -300,7 +311,8 @@ static void print_daemon_log(void) {
 /* Start shmboxd on a temporary socket with our prefix; 0 once a client can connect. */
 static int daemon_start(void) {
         const char *tmp = getenv("TMPDIR");
-        char state[160], *argv[16];
+        char state[160], config[160], *argv[20];
+        FILE *f;
         int n = 0, status;
         pid_t pid;
 
@@ -313,6 +325,15 @@ static int daemon_start(void) {
         snprintf(daemon_socket, sizeof(daemon_socket), "%s/sock", undo.dir);
         snprintf(state, sizeof(state), "%s/state", undo.dir);
         snprintf(daemon_log, sizeof(daemon_log), "%s/shmboxd.log", undo.dir);
+        /* our own limits, not /etc's: room for the scale group's mailboxes, also for a non-root
+         * user's quota */
+        snprintf(config, sizeof(config), "%s/shmboxd.conf", undo.dir);
+        f = fopen(config, "we");
+        if (f) {
+                fprintf(f, "[limits]\nmax-mailboxes = 1024\nmax-mailboxes-per-uid = 1024\n"
+                           "max-bytes-per-uid = 17179869184\nmax-total-bytes = 17179869184\n");
+                fclose(f);
+        }
 
         argv[n++] = (char *)arg_shmboxd;
         argv[n++] = (char *)"--socket";
@@ -323,6 +344,10 @@ static int daemon_start(void) {
         argv[n++] = state;
         argv[n++] = (char *)"--max-mailbox-bytes";
         argv[n++] = (char *)MAX_MAILBOX_BYTES;
+        if (f) {
+                argv[n++] = (char *)"--config";
+                argv[n++] = config;
+        }
         argv[n++] = (char *)"--log-level";
         argv[n++] = (char *)"warning";
         argv[n] = NULL;
@@ -620,6 +645,290 @@ static void measure_idle(const bool *which) {
                 channel_free(ch[t]);
 }
 
+/* --- the scale group: one daemon, N mailboxes, N attached clients ---------------------------- */
+
+#define SCALE_MAX 1023 /* max-mailboxes is 1024: one more for the fresh mailbox */
+
+typedef struct ScaleSlot {
+        int err;
+        int64_t attach_ns;
+} ScaleSlot;
+
+static ReportScale scale_result;
+static bool scale_ran;
+
+/* A "Key:   123 kB" line of /proc/<pid>/status, in KiB; -1 if not there. */
+static long proc_status_kb(pid_t pid, const char *key) {
+        char path[64], line[256];
+        size_t n = strlen(key);
+        long v = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, n) == 0 && line[n] == ':') {
+                        v = strtol(line + n + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+/* How many objects of our prefix /dev/shm holds now. */
+static unsigned shm_count(void) {
+        unsigned n = 0;
+        struct dirent *d;
+        DIR *dir = opendir("/dev/shm");
+
+        if (!dir)
+                return 0;
+        while ((d = readdir(dir)))
+                if (ours(d->d_name, arg_prefix))
+                        n++;
+        closedir(dir);
+        return n;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n) {
+        if (n == 0)
+                return NAN;
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* 64 B one-way, one sender and one receiver on @ch: msgs/s, or -1 (a failure, counted). */
+static double oneway64(Channel *ch, const char *what) {
+        RunResult res;
+        Run r = { .what = what, .n = 2, .size = 64, .senders = 1, .duration_ns = (int64_t)arg_duration_ms * 1000000 };
+
+        r.w[0] = (Worker){ .role = ROLE_RECV, .in = ch, .cpu = -1 };
+        r.w[1] = (Worker){ .role = ROLE_SEND, .out = ch, .id = 0, .cpu = -1 };
+        if (run(&r, &res) == 0 && res.out[1].msgs == res.out[0].msgs && res.out[0].msgs > 0)
+                return (double)res.out[0].msgs / ((double)(res.out[0].end_ns - res.go_ns) / 1e9);
+        fprintf(stderr, "shmbox-bench: %s: failed\n", what);
+        failures++;
+        return -1;
+}
+
+/* @reps one-way runs, each on a freshly created mailbox (the N+1st name), into @v. */
+static void scale_fresh(double *v, unsigned *nv) {
+        for (unsigned rep = 0; rep < arg_reps; rep++) {
+                Channel *ch = NULL;
+                int r = channel_new(TRANSPORT_SHMBOX, &env, arg_scale_n, 64, DEPTH, &ch);
+                double x;
+
+                if (r < 0) {
+                        fprintf(stderr, "shmbox-bench: scale: cannot create the fresh mailbox: %s\n", strerror(-r));
+                        failures++;
+                        return;
+                }
+                x = oneway64(ch, "scale, 64 B one-way, fresh mailbox");
+                if (x > 0)
+                        v[(*nv)++] = x;
+                channel_free(ch);
+        }
+}
+
+/* One attached client: connect, attach (timed), report, wait for the release pipe's EOF. */
+static _Noreturn void scale_client(const char *name, int ready_w, int release_r, ScaleSlot *slot) {
+        shmbox_client *c = NULL;
+        shmbox *box = NULL;
+        char b;
+        int r;
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        r = shmbox_connect(daemon_socket, &c);
+        if (r == 0) {
+                int64_t t0 = now_ns();
+                r = shmbox_attach(c, name, &box);
+                slot->attach_ns = now_ns() - t0;
+        }
+        slot->err = r;
+        (void)!write(ready_w, "x", 1);
+        while (read(release_r, &b, 1) < 0 && errno == EINTR)
+                ;
+        shmbox_detach(box);
+        shmbox_disconnect(c);
+        _exit(r < 0);
+}
+
+static void measure_scale(void) {
+        const unsigned n = arg_scale_n;
+        static double fresh[2 * REPS_MAX], loaded[REPS_MAX];
+        unsigned nf = 0, nl = 0, made = 0, started = 0, got = 0, ok = 0, shm_before;
+        int ready[2] = { -1, -1 }, release[2] = { -1, -1 };
+        ReportScale *sc = &scale_result;
+        Channel **ch = calloc(n, sizeof(*ch));
+        pid_t *pids = calloc(n, sizeof(*pids)), pgid = 0;
+        double *lat = calloc(n, sizeof(*lat));
+        ScaleSlot *slots;
+        struct rlimit nofile;
+        int64_t t0;
+
+        *sc = (ReportScale){ .mailboxes = n };
+        scale_ran = true;
+        slots = mmap(NULL, n * sizeof(*slots), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (!ch || !pids || !lat || slots == MAP_FAILED) {
+                fprintf(stderr, "shmbox-bench: scale: out of memory\n");
+                failures++;
+                slots = NULL;
+                goto out;
+        }
+        /* the clients' fds are their own, but leave room for whatever the library keeps */
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+                nofile.rlim_cur = nofile.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        }
+
+        if (!arg_json && isatty(STDERR_FILENO))
+                fprintf(stderr, "\r\033[Kscale: fresh mailbox");
+        scale_fresh(fresh, &nf);
+        shm_before = shm_count();
+        sc->rss_before_kb = proc_status_kb(undo.daemon, "VmRSS");
+        sc->hwm_before_kb = proc_status_kb(undo.daemon, "VmHWM");
+
+        if (!arg_json && isatty(STDERR_FILENO))
+                fprintf(stderr, "\r\033[Kscale: creating %u mailboxes", n);
+        t0 = now_ns();
+        for (; made < n; made++) {
+                int r = channel_new(TRANSPORT_SHMBOX, &env, made, 64, DEPTH, &ch[made]);
+
+                if (r < 0) {
+                        fprintf(stderr, "shmbox-bench: scale: creating mailbox %u of %u: %s\n", made + 1, n,
+                                strerror(-r));
+                        failures++;
+                        goto release;
+                }
+        }
+        sc->create_ms = (double)(now_ns() - t0) / 1e6;
+
+        if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(release, O_CLOEXEC) < 0) {
+                fprintf(stderr, "shmbox-bench: scale: pipe: %m\n");
+                failures++;
+                goto release;
+        }
+        if (!arg_json && isatty(STDERR_FILENO))
+                fprintf(stderr, "\r\033[Kscale: attaching %u clients", n);
+        t0 = now_ns();
+        for (; started < n; started++) {
+                pid_t pid = fork();
+
+                if (pid < 0) {
+                        fprintf(stderr, "shmbox-bench: scale: fork (client %u): %m\n", started + 1);
+                        failures++;
+                        break;
+                }
+                if (pid == 0) {
+                        close(ready[0]);
+                        close(release[1]);
+                        setpgid(0, pgid);
+                        scale_client(channel_name(ch[started]), ready[1], release[0], &slots[started]);
+                }
+                if (!pgid)
+                        pgid = pid;
+                setpgid(pid, pgid);
+                undo.scale_pgid = pgid;
+                pids[started] = pid;
+        }
+        ready[1] = safe_close(ready[1]);
+        release[0] = safe_close(release[0]);
+        for (int64_t deadline = now_ns() + 60 * NSEC; got < started;) {
+                char buf[256];
+                struct pollfd p = { ready[0], POLLIN, 0 };
+                int64_t left = deadline - now_ns();
+                ssize_t k;
+
+                if (left <= 0 || poll(&p, 1, (int)(left / 1000000) + 1) <= 0)
+                        break;
+                k = read(ready[0], buf, MIN(sizeof(buf), (size_t)(started - got)));
+                if (k <= 0)
+                        break;
+                got += (unsigned)k;
+        }
+        sc->all_attached_ms = (double)(now_ns() - t0) / 1e6;
+        for (unsigned k = 0; k < started; k++)
+                if (slots[k].err == 0 && slots[k].attach_ns > 0)
+                        lat[ok++] = (double)slots[k].attach_ns / 1e3;
+        sc->attached = ok;
+        if (got < n || ok < n) {
+                fprintf(stderr, "shmbox-bench: scale: %u of %u clients attached", ok, n);
+                for (unsigned k = 0; k < started; k++)
+                        if (slots[k].err < 0) {
+                                fprintf(stderr, " (client %u: %s)", k, shmbox_strerror(slots[k].err));
+                                break;
+                        }
+                fprintf(stderr, "\n");
+                failures++;
+        }
+        if (ok) {
+                qsort(lat, ok, sizeof(*lat), cmp_double);
+                sc->attach_p50_us = lat[(ok - 1) / 2];
+                sc->attach_p99_us = lat[(size_t)ceil(0.99 * ok) - 1];
+        }
+        sc->rss_with_kb = proc_status_kb(undo.daemon, "VmRSS");
+        sc->hwm_with_kb = proc_status_kb(undo.daemon, "VmHWM");
+
+        if (got == n && ok == n)
+                for (unsigned rep = 0; rep < arg_reps; rep++) {
+                        if (!arg_json && isatty(STDERR_FILENO))
+                                fprintf(stderr, "\r\033[Kscale: 64 B one-way with %u attached, rep %u/%u", n, rep + 1,
+                                        arg_reps);
+                        double x = oneway64(ch[0], "scale, 64 B one-way, mailbox #0 with all attached");
+                        if (x > 0)
+                                loaded[nl++] = x;
+                }
+
+release:
+        /* every client detaches, disconnects and exits on the release pipe's EOF */
+        release[1] = safe_close(release[1]);
+        release[0] = safe_close(release[0]);
+        ready[0] = safe_close(ready[0]);
+        ready[1] = safe_close(ready[1]);
+        for (unsigned k = 0; k < started; k++) {
+                int status;
+
+                if (waitpid(pids[k], &status, 0) == pids[k] && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+                    slots[k].err == 0) {
+                        fprintf(stderr, "shmbox-bench: scale: client %u ended with status 0x%x\n", k, status);
+                        failures++;
+                }
+        }
+        undo.scale_pgid = 0;
+        for (unsigned k = 0; k < made; k++)
+                ch[k] = channel_free(ch[k]);
+        if (made == n) {
+                if (!arg_json && isatty(STDERR_FILENO))
+                        fprintf(stderr, "\r\033[Kscale: fresh mailbox again");
+                scale_fresh(fresh, &nf); /* before and after: the machine's speed drifts */
+                sc->left_in_shm = shm_count();
+                sc->left_in_shm = sc->left_in_shm > shm_before ? sc->left_in_shm - shm_before : 0;
+                if (sc->left_in_shm) {
+                        fprintf(stderr, "shmbox-bench: scale: %u object(s) left in /dev/shm after clean-up\n",
+                                sc->left_in_shm);
+                        failures++;
+                }
+        }
+        sc->msgs_fresh = median(fresh, nf);
+        sc->msgs_loaded = median(loaded, nl);
+out:
+        if (slots)
+                munmap(slots, n * sizeof(*slots));
+        free(lat);
+        free(pids);
+        free(ch);
+}
+
 /* Which transports take part in @group: the zero-copy calls in the one-way runs and 4x4, the
  * batch calls in the one-way runs only (a batch may hold another sender's end marker). */
 static bool takes_part(TransportId t, unsigned group) {
@@ -668,6 +977,8 @@ static void measure_all(void) {
                         idle[t] = takes_part(t, GROUP_IDLE);
                 measure_idle(idle);
         }
+        if (arg_groups & GROUP_SCALE)
+                measure_scale();
         if (!arg_json && isatty(STDERR_FILENO))
                 fprintf(stderr, "\r\033[K");
 }
@@ -843,7 +1154,10 @@ static void help(void) {
                "  --json                 machine-readable output\n"
                "  --quick                a short run (1 repetition, short measurements, 1 s idle)\n"
                "  --only LIST            comma-separated transports (shmbox, zerocopy, batch, pipe,\n"
-               "                         unix, mq, naive) and/or groups (throughput, latency, mpmc, idle)\n"
+               "                         unix, mq, naive) and/or groups (throughput, latency, mpmc, idle,\n"
+               "                         scale; --quick leaves scale out unless named here)\n"
+               "  --scale-mailboxes N    the scale group: N mailboxes, N attached client processes\n"
+               "                         (default 1000, at most 1023)\n"
                "  --sizes LIST           one-way message sizes, of 64,1024,65536,1048576 (default all)\n"
                "  --reps N               repetitions, the median is shown (default 5)\n"
                "  --duration MS          per throughput and 4x4 measurement (default 300)\n"
@@ -938,7 +1252,8 @@ static int parse_argv(int argc, char **argv) {
                 ARG_SPIN,
                 ARG_PREFIX,
                 ARG_CALLGRIND,
-                ARG_SIZES
+                ARG_SIZES,
+                ARG_SCALE_N
         };
         static const struct option options[] = { { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
                                                  { "json", no_argument, NULL, ARG_JSON },
@@ -953,6 +1268,7 @@ static int parse_argv(int argc, char **argv) {
                                                  { "prefix", required_argument, NULL, ARG_PREFIX },
                                                  { "callgrind-pair", required_argument, NULL, ARG_CALLGRIND },
                                                  { "sizes", required_argument, NULL, ARG_SIZES },
+                                                 { "scale-mailboxes", required_argument, NULL, ARG_SCALE_N },
                                                  { "help", no_argument, NULL, 'h' },
                                                  {} };
         bool reps_set = false, dur_set = false, rtt_set = false, idle_set = false, only_set = false;
@@ -1019,6 +1335,11 @@ static int parse_argv(int argc, char **argv) {
                         }
                         strcpy(arg_prefix, optarg);
                         break;
+                case ARG_SCALE_N:
+                        if (parse_uint(optarg, 1, SCALE_MAX, &v) < 0)
+                                goto bad;
+                        arg_scale_n = (unsigned)v;
+                        break;
                 case ARG_CALLGRIND:
                         if (parse_uint(optarg, 1, ULONG_MAX, &v) < 0)
                                 goto bad;
@@ -1039,7 +1360,8 @@ static int parse_argv(int argc, char **argv) {
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         arg_transport[t] = true;
         if (!arg_groups)
-                arg_groups = GROUP_ALL;
+                /* the scale group is part of a full run; --quick skips it unless --only names it */
+                arg_groups = arg_quick ? GROUP_ALL & ~GROUP_SCALE : GROUP_ALL;
         if (arg_quick) {
                 if (!reps_set)
                         arg_reps = 1;
@@ -1208,6 +1530,7 @@ int main(int argc, char **argv) {
                 .spin_us = arg_spin_us,
                 .mq_limits = limits,
                 .failures = failures,
+                .scale = scale_ran ? &scale_result : NULL,
 #ifdef SHMBOX_CRASH_POINTS
                 .crash_points = true,
 #endif

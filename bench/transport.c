@@ -170,6 +170,10 @@ int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_s
 }
 
 /* channel_transport() - the transport of @c */
+const char *channel_name(const Channel *c) {
+        return c->name;
+}
+
 TransportId channel_transport(const Channel *c) {
         return c->t;
 }

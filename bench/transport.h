@@ -39,6 +39,7 @@ int transport_from_name(const char *name);
 
 int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth, Channel **ret);
 TransportId channel_transport(const Channel *c);
+const char *channel_name(const Channel *c); /* shmbox: the mailbox's name */
 unsigned channel_depth(const Channel *c);
 Channel *channel_free(Channel *c);
 

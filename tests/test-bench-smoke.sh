@@ -53,6 +53,19 @@ table() {
                 grep -q '^64 B one-way, msgs/s' "$tmp/table" && grep -q '/pipe' "$tmp/table"
 }
 
+scale() { # the scale group, small: its rows, and its mailboxes all gone again
+        start=$(date +%s)
+        "$bench" --quick --only scale --scale-mailboxes 50 --prefix "$prefix" | tee "$tmp/scale" || return 1
+        for row in '^scale: one shmboxd, 50 mailboxes' '^create N mailboxes' '^attach latency p50' \
+                '^attach latency p99' '^shmboxd VmRSS, N attached' '^shmboxd VmHWM, N attached' \
+                '^64 B one-way msgs/s, N attached' '^64 B one-way msgs/s, fresh box' '^  N attached / fresh' \
+                '^left in /dev/shm after clean-up  *0$'; do
+                grep -q -e "$row" "$tmp/scale" || { echo "missing: $row"; return 1; }
+        done
+        [ $(($(date +%s) - start)) -lt 5 ] || { echo "took 5 s or more"; return 1; }
+        nothing_left
+}
+
 usage_error() {
         "$bench" --no-such-option
         [ $? -eq 2 ]
@@ -63,6 +76,7 @@ check "an unknown option is a usage error (2)" usage_error
 check "--quick --json measures every transport, checks every message" quick_json
 check "the quick run leaves nothing in /dev/shm and no daemon" nothing_left
 check "--only selects transports and groups; the table has ratios" table
+check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
 check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
         "'$bench' --callgrind-pair 2000 --only zerocopy --prefix '$prefix' &&
