@@ -272,6 +272,27 @@ static int name_operand(const Command *cmd, char **operands, size_t n, size_t ma
         return 0;
 }
 
+/*
+ * command_args() - what every command does first: its options (and --help), then its operands:
+ * with @ret_name NULL none are allowed; else NAME comes first, and at most @max operands in all.
+ *
+ * Return: -1 to go on; else the exit status the command returns at once.
+ */
+static int command_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after, size_t max,
+                        char ***ret_operands, size_t *ret_n, const char **ret_name) {
+        int r = parse_args(cmd, argc, argv, options, stop_after, ret_operands, ret_n);
+
+        if (r != 0)
+                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
+        if (!ret_name) {
+                if (*ret_n > 0)
+                        return exit_status(usage_error(cmd, "unexpected argument '%s'", (*ret_operands)[0]));
+                return -1;
+        }
+        r = name_operand(cmd, *ret_operands, *ret_n, max, ret_name);
+        return r < 0 ? exit_status(r) : -1;
+}
+
 /* The socket the library will use, for messages only: it repeats shmbox_connect()'s lookup. */
 static const char *socket_path(void) {
         const char *e;
@@ -375,12 +396,9 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, 1, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        if (r >= 0)
+                return r;
 
         /* 0 in the config means "the default", so 0 is refused here rather than reinterpreted. */
         if (slots_s) {
@@ -432,12 +450,9 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, 2, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 0, 2, &operands, &n, &name);
+        if (r >= 0)
+                return r;
         if (n == 2) {
                 if (parse_ulong(operands[1], 8, 0, 0666, &v) < 0 || (v & ~0666UL))
                         return exit_status(usage_error(cmd,
@@ -472,11 +487,9 @@ static int cmd_reload(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        if (n > 0)
-                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        if (r >= 0)
+                return r;
         r = connect_client(&client);
         if (r < 0)
                 return EXIT_FAILURE;
@@ -497,12 +510,9 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, 1, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        if (r >= 0)
+                return r;
 
         r = connect_client(&client);
         if (r < 0)
@@ -585,12 +595,9 @@ static int cmd_send(const Command *cmd, int argc, char **argv) {
         int r, timeout;
 
         /* Options end at NAME: every later argument is a message, even one starting with '-'. */
-        r = parse_args(cmd, argc, argv, options, 1, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, n > 0 ? n : 1, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 1, SIZE_MAX, &operands, &n, &name);
+        if (r >= 0)
+                return r;
         r = parse_timeout(cmd, timeout_s, &timeout);
         if (r < 0)
                 return exit_status(r);
@@ -633,12 +640,9 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         size_t n, cap;
         int r, timeout;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, 1, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        if (r >= 0)
+                return r;
         if (count_s) {
                 r = parse_number(cmd, "count", count_s, 1, UINT_MAX, &count);
                 if (r < 0)
@@ -827,11 +831,9 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
         size_t n, count;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        if (n > 0)
-                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        if (r >= 0)
+                return r;
 
         r = connect_client(&client);
         if (r < 0)
@@ -879,12 +881,9 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        r = name_operand(cmd, operands, n, 1, &name);
-        if (r < 0)
-                return exit_status(r);
+        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        if (r >= 0)
+                return r;
 
         r = connect_client(&client);
         if (r < 0)
@@ -957,11 +956,9 @@ static int cmd_walkthrough(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = parse_args(cmd, argc, argv, options, 0, &operands, &n);
-        if (r != 0)
-                return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
-        if (n > 0)
-                return exit_status(usage_error(cmd, "unexpected argument '%s'", operands[0]));
+        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        if (r >= 0)
+                return r;
         if (size_s) {
                 r = parse_number(cmd, "size", size_s, 0, SHMBOX_SLOT_SIZE_MAX, &v);
                 if (r < 0)

@@ -422,6 +422,18 @@ void harness_child_reap(HarnessChild *ch) {
                       (int)ch->pid, status);
 }
 
+TCase *harness_tcase(Suite *s, const char *name, int timeout_s, void (*setup)(void), void (*teardown)(void)) {
+        TCase *tc = tcase_create(name);
+
+        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
+        if (setup || teardown)
+                tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, timeout_s * harness_scale());
+        if (s)
+                suite_add_tcase(s, tc);
+        return tc;
+}
+
 void harness_unchecked_setup(void) {
         harness_sweep(harness_stem());
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 #include "client/shmbox.h"
 
 typedef struct TestDaemon {
@@ -81,6 +83,11 @@ void harness_child_report(int wfd, int64_t v);
 int64_t harness_child_read(const HarnessChild *ch, int ms);
 /* In the test: wait for the child and assert it exited 0. */
 void harness_child_reap(HarnessChild *ch);
+
+/* An end-to-end TCase: the sweeping unchecked fixture below, @setup/@teardown as a checked
+ * fixture (both NULL: none), a timeout of @timeout_s scaled by harness_scale(); added to @s
+ * unless @s is NULL. */
+TCase *harness_tcase(Suite *s, const char *name, int timeout_s, void (*setup)(void), void (*teardown)(void));
 
 /* An unchecked fixture pair that sweeps the suite's stem: add to every end-to-end TCase. */
 void harness_unchecked_setup(void);

@@ -444,13 +444,7 @@ START_TEST(test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox) {
 END_TEST
 
 static TCase *tcase_e2e(Suite *s, const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
-        suite_add_tcase(s, tc);
-        return tc;
+        return harness_tcase(s, name, TIMEOUT_S, setup, teardown);
 }
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))

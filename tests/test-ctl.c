@@ -1391,12 +1391,7 @@ START_TEST(test_an_unwritable_stdout_fails_with_one_error_line) {
 END_TEST
 
 static TCase *tcase_e2e(const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 60 * harness_scale());
-        return tc;
+        return harness_tcase(NULL, name, 60, setup, teardown);
 }
 
 static Suite *ctl_suite(void) {

@@ -1092,12 +1092,7 @@ START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start) {
 END_TEST
 
 static TCase *tcase_e2e(Suite *s, const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
-        suite_add_tcase(s, tc);
-        return tc;
+        return harness_tcase(s, name, TIMEOUT_S, NULL, NULL);
 }
 
 static Suite *errors_suite(void) {

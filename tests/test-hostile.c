@@ -1832,14 +1832,7 @@ END_TEST
 /* --- the suite ------------------------------------------------------------------------------ */
 
 static TCase *tcase_e2e(Suite *s, const char *name, bool fixture) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        if (fixture)
-                tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
-        suite_add_tcase(s, tc);
-        return tc;
+        return harness_tcase(s, name, TIMEOUT_S, fixture ? setup : NULL, fixture ? teardown : NULL);
 }
 
 static Suite *hostile_suite(void) {

@@ -738,12 +738,7 @@ START_TEST(test_help_describes_the_command) {
 END_TEST
 
 static TCase *tcase_e2e(const char *name) {
-        TCase *tc = tcase_create(name);
-
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 90 * harness_scale());
-        return tc;
+        return harness_tcase(NULL, name, 90, setup, teardown);
 }
 
 static Suite *walkthrough_suite(void) {
