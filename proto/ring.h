@@ -10,8 +10,11 @@
 #include "proto/layout.h"
 #include "proto/names.h"
 
-/* The longest single sleep: a missed wake-up costs at most this, never liveness. */
+/* Every sleep is bounded: a missed wake-up costs latency, never liveness. A waiter sleeps a
+ * slice at first; while its slices run out with nothing posted, each is twice the last, up to
+ * RING_SLICE_MAX_NS (ring.c: ring_wait). */
 #define RING_SLICE_NS (1000 * 1000 * 1000L)
+#define RING_SLICE_MAX_NS (8 * RING_SLICE_NS)
 
 /* A view of one mapped mailbox. All geometry is the validated private copy. */
 typedef struct Ring {

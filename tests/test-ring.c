@@ -684,6 +684,51 @@ START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destro
 }
 END_TEST
 
+/* voluntary_ctxt_switches of @pid: one per sleep the process went into */
+static long voluntary_switches(pid_t pid) {
+        char path[64], line[128];
+        long n = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+                        break;
+        fclose(f);
+        return n;
+}
+
+/* The slice is only a safety net: an idle receiver's slices double (1, 2, 4, 8 s), so in 7.5 s
+ * it wakes at 1, 3 and 7 s, not 7 times; and a send still wakes it at once. */
+START_TEST(test_an_idle_receiver_wakes_ever_less_often_and_still_at_once_for_a_message) {
+        int64_t t0;
+        long before, after;
+        pid_t pid;
+
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                child_recv_and_report();
+                _exit(CHILD_OK);
+        }
+        child_wait_asleep(pid, child_sleeps_for_items, "asleep in recv");
+        before = voluntary_switches(pid);
+        usleep(7500 * 1000);
+        after = voluntary_switches(pid);
+        ck_assert_int_ge(before, 0);
+        printf("ring: an idle receiver woke %ld times in 7.5 s (1 s slices: 7)\n", after - before);
+        ck_assert_msg(after - before <= 4, "the idle receiver woke %ld times in 7.5 s", after - before);
+        t0 = now_ms();
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "wake up", 0), 0);
+        child_expect_exit_ok(pid);
+        ck_assert_int_lt(now_ms() - t0, 1000);
+        ck_assert_int_eq(atomic_load(&shared->result), 7);
+}
+END_TEST
+
 START_TEST(test_a_child_blocked_in_recv_is_woken_by_a_send) {
         pid_t pid;
 
@@ -1725,6 +1770,7 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_a_destroyed_ring_is_eidrm_for_send_and_recv);
         tcase_add_test(tc, test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed);
         tcase_add_test(tc, test_a_child_blocked_in_recv_is_woken_by_a_send);
+        tcase_add_test(tc, test_an_idle_receiver_wakes_ever_less_often_and_still_at_once_for_a_message);
         tcase_add_test(tc, test_a_child_blocked_in_send_on_a_full_ring_is_woken_by_a_recv);
         tcase_add_test(tc, test_a_child_blocked_in_send_wakes_with_eidrm_when_the_ring_is_destroyed);
         tcase_add_test(tc, test_a_child_waiting_for_the_lock_wakes_with_eidrm_when_the_ring_is_destroyed);
