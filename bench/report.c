@@ -3,8 +3,8 @@
  * Each figure holds, per transport, the value of every repetition and a note (not run, limits,
  * error, one CPU). report_finish() takes the medians and derives 4x4 / 1x1. The table has one
  * row per figure, one column per transport, and shmbox's ratio to each alternative (pipe, Unix
- * socket, mq, naive ring); where the zero-copy or batch calls of shmbox have a value, a sub-row
- * gives their ratios too. Ratios within one run are what to compare: the machine's speed
+ * socket, mq, naive ring, iceoryx); where the zero-copy or batch calls of shmbox have a value, a
+ * sub-row gives their ratios too. Ratios within one run are what to compare: the machine's speed
  * changes between runs. The JSON also lists each repetition's value (in ascending order), so a
  * figure that flips between two modes shows as such.
  */
@@ -58,7 +58,8 @@ static const unsigned table_rows[] = {
 };
 
 /* The columns shmbox is divided by, and the shmbox calls whose ratios are shown. */
-static const TransportId alternatives[] = { TRANSPORT_PIPE, TRANSPORT_UNIX, TRANSPORT_MQ, TRANSPORT_NAIVE };
+static const TransportId alternatives[] = { TRANSPORT_PIPE, TRANSPORT_UNIX, TRANSPORT_MQ, TRANSPORT_NAIVE,
+                                            TRANSPORT_ICEORYX };
 static const TransportId ours[] = { TRANSPORT_SHMBOX, TRANSPORT_ZEROCOPY, TRANSPORT_BATCH };
 
 /* report_size_name() - "64 B", "1 KiB", ... for report_sizes[@i] */
@@ -138,6 +139,15 @@ static int cmp_double(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* report_median() - the median of @v[0..n), which it sorts; the mean of the middle two for an
+ * even @n, NAN for none. Every figure of the benchmark is a median of its repetitions. */
+double report_median(double *v, unsigned n) {
+        if (n == 0)
+                return NAN;
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* report_finish() - the medians, and 4x4 / 1x1 from them */
 void report_finish(void) {
         for (unsigned f = 0; f < _FIG_MAX; f++)
@@ -147,8 +157,7 @@ void report_finish(void) {
 
                         if (n == 0 || fg->note[t] != NOTE_NONE)
                                 continue;
-                        qsort(fg->rep[t], n, sizeof(double), cmp_double);
-                        fg->value[t] = n % 2 ? fg->rep[t][n / 2] : (fg->rep[t][n / 2 - 1] + fg->rep[t][n / 2]) / 2;
+                        fg->value[t] = report_median(fg->rep[t], n);
                 }
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
                 double a = figs[FIG_MPMC].value[t], b = figs[FIG_TPUT_MSGS].value[t];
@@ -251,6 +260,7 @@ static void print_ratios(const Figure *fg, TransportId mine) {
 
 /* report_print_table() - the table, its legend and the run's settings, on stdout */
 static void print_scale(const ReportScale *sc, unsigned depth);
+static void print_bridge(const ReportBridge *br);
 
 void report_print_table(const ReportInfo *info) {
         struct utsname u;
@@ -265,9 +275,13 @@ void report_print_table(const ReportInfo *info) {
         for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++)
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         rows |= figs[table_rows[i]].note[t] != NOTE_NOT_RUN;
-        if (!rows) { /* only the scale group ran */
+        if (!rows) { /* only the scale or bridge group ran */
                 if (info->scale)
                         print_scale(info->scale, info->depth);
+                if (info->bridge)
+                        print_bridge(info->bridge);
+                if (info->iceoryx_note)
+                        printf("%s: %s\n", transport_name(TRANSPORT_ICEORYX), info->iceoryx_note);
                 if (info->crash_points)
                         printf("This build has the crash points compiled in (--enable-crash-points): shmbox's "
                                "figures include their cost.\n");
@@ -321,7 +335,20 @@ void report_print_table(const ReportInfo *info) {
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                 if (shown(t))
                         printf("  %-9s %s\n", transport_name(t), transport_title(t));
-        printf("Channels hold %u messages; pipes and sockets their default buffers", info->depth);
+        if (shown(TRANSPORT_ICEORYX))
+                printf("  %-9s round trips copy 64 B into and out of the chunk; a full queue makes the "
+                       "publisher spin on\n"
+                       "  %-9s sched_yield() (iceoryx 2.0's WAIT_FOR_CONSUMER), which counts in the sender's "
+                       "CPU time;\n"
+                       "  %-9s no 4x4 row: iceoryx broadcasts, every subscriber gets every message, so 4 "
+                       "receivers cannot share one stream.\n",
+                       "", "", "");
+        if (info->iceoryx_note)
+                printf("  %-9s %s\n", transport_name(TRANSPORT_ICEORYX), info->iceoryx_note);
+        printf("Channels hold %u messages, at most %u MiB of them (1 MiB: %u)%s; pipes and sockets their default "
+               "buffers",
+               info->depth, info->depth_bytes >> 20, MIN(info->depth, info->depth_bytes >> 20),
+               shown(TRANSPORT_ICEORYX) ? " (iceoryx: the subscriber queue)" : "");
         if (shown(TRANSPORT_MQ)) {
                 printf("; POSIX mq");
                 for (unsigned i = 0; i < REPORT_SIZES; i++)
@@ -343,6 +370,10 @@ void report_print_table(const ReportInfo *info) {
         if (info->scale) {
                 printf("\n");
                 print_scale(info->scale, info->depth);
+        }
+        if (info->bridge) {
+                printf("\n");
+                print_bridge(info->bridge);
         }
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
 }
@@ -371,6 +402,44 @@ static void print_scale(const ReportScale *sc, unsigned depth) {
         printf("%-34s %9u\n", "left in /dev/shm after clean-up", sc->left_in_shm);
 }
 
+static double bridge_ratio(double a, double b) {
+        return a > 0 && b > 0 ? a / b : NAN;
+}
+
+static void print_bridge(const ReportBridge *br) {
+        char a[32], b[32];
+
+        if (br->skipped[0]) {
+                printf("bridge: SKIPPED: %s\n", br->skipped);
+                return;
+        }
+        printf("bridge: %u B messages from a mailbox on host A through shmbox-bridge, JetStream and shmbox-bridge "
+               "to a\nmailbox on host B (two shmboxd), next to libnats alone; one nats-server on loopback, file "
+               "store,\nwork-queue stream; mailboxes of %u slots; %u messages a run, latency over %u single "
+               "messages\n",
+               br->payload, br->slots, br->messages, br->pings);
+        printf("%-34s %9s %9s %9s\n", "figure", "bridge", "libnats", "/libnats");
+        fmt_value(a, sizeof(a), UNIT_MSGS, br->bridge_msgs);
+        fmt_value(b, sizeof(b), UNIT_MSGS, br->nats_msgs);
+        printf("%-34s %9s %9s %9.2f\n", "64 B end to end, msgs/s", a, b, bridge_ratio(br->bridge_msgs, br->nats_msgs));
+        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p50_us);
+        fmt_value(b, sizeof(b), UNIT_US, br->nats_p50_us);
+        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p50", a, b,
+               bridge_ratio(br->bridge_p50_us, br->nats_p50_us));
+        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p99_us);
+        fmt_value(b, sizeof(b), UNIT_US, br->nats_p99_us);
+        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p99", a, b,
+               bridge_ratio(br->bridge_p99_us, br->nats_p99_us));
+        printf("%-34s %9u\n", "left in /dev/shm after clean-up", br->left_in_shm);
+        printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id, release on the stream's ack)\n"
+               "           -> bridge B (fetch what fits, send, ack) -> shmbox_recv on B\n"
+               "  libnats  js_PublishAsync with ids, %u unacked at most -> pull Fetch(%u) + Ack, same stream and\n"
+               "           consumer settings; latency: js_Publish (waits for the stream's ack), then Fetch(1)\n"
+               "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
+               "favour the bridge.\n",
+               br->slots, br->slots);
+}
+
 static void json_number(double v) {
         if (isnan(v) || isinf(v))
                 printf("null");
@@ -388,10 +457,16 @@ void report_print_json(const ReportInfo *info) {
         printf("{\n  \"tool\": \"shmbox-bench\",\n  \"version\": \"%s\",\n", shmbox_version());
         printf("  \"cpus\": %ld,\n  \"kernel\": \"%s\",\n", sysconf(_SC_NPROCESSORS_ONLN), u.release);
         printf("  \"reps\": %u,\n  \"quick\": %s,\n  \"duration_ms\": %u,\n  \"rtt_duration_ms\": %u,\n"
-               "  \"idle_s\": %u,\n  \"depth\": %u,\n  \"pinned_cpus\": [%d, %d],\n  \"spin_us\": %d,\n",
+               "  \"idle_s\": %u,\n  \"depth\": %u,\n  \"depth_bytes\": %u,\n  \"pinned_cpus\": [%d, %d],\n  "
+               "\"spin_us\": %d,\n",
                info->reps, info->quick ? "true" : "false", info->duration_ms, info->rtt_ms, info->idle_s, info->depth,
-               info->cpus[0], info->cpus[1], info->spin_us);
+               info->depth_bytes, info->cpus[0], info->cpus[1], info->spin_us);
         printf("  \"crash_points\": %s,\n", info->crash_points ? "true" : "false");
+        printf("  \"iceoryx_note\": ");
+        if (info->iceoryx_note)
+                printf("\"%s\",\n", info->iceoryx_note); /* our own text: nothing to escape */
+        else
+                printf("null,\n");
         printf("  \"mq_depth\": {");
         for (unsigned i = 0; i < REPORT_SIZES; i++)
                 printf("%s\"%zu\": %u", i ? ", " : "", report_sizes[i], info->mq_depth[i]);
@@ -464,6 +539,45 @@ void report_print_json(const ReportInfo *info) {
                 printf(", \"attached_to_fresh_ratio\": ");
                 json_number(sc->msgs_fresh > 0 ? sc->msgs_loaded / sc->msgs_fresh : NAN);
                 printf(", \"left_in_dev_shm\": %u},\n", sc->left_in_shm);
+        }
+        if (info->bridge) {
+                const ReportBridge *br = info->bridge;
+
+                printf("  \"bridge\": {\"skipped\": ");
+                if (br->skipped[0]) {
+                        putchar('"');
+                        for (const char *c = br->skipped; *c; c++) { /* it may name a path: escape */
+                                if (*c == '"' || *c == '\\')
+                                        putchar('\\');
+                                putchar((unsigned char)*c < 0x20 ? '?' : *c);
+                        }
+                        printf("\"},\n");
+                } else {
+                        const struct {
+                                const char *key;
+                                double v;
+                        } f[] = {
+                                { "bridge_msgs_per_s", br->bridge_msgs },
+                                { "nats_msgs_per_s", br->nats_msgs },
+                                { "msgs_ratio", bridge_ratio(br->bridge_msgs, br->nats_msgs) },
+                                { "bridge_p50_us", br->bridge_p50_us },
+                                { "bridge_p99_us", br->bridge_p99_us },
+                                { "nats_p50_us", br->nats_p50_us },
+                                { "nats_p99_us", br->nats_p99_us },
+                                { "p50_ratio", bridge_ratio(br->bridge_p50_us, br->nats_p50_us) },
+                                { "p99_ratio", bridge_ratio(br->bridge_p99_us, br->nats_p99_us) },
+                        };
+
+                        printf("null, \"payload_bytes\": %u, \"slots\": %u, \"messages\": %u, "
+                               "\"latency_messages\": %u,\n            ",
+                               br->payload, br->slots, br->messages, br->pings);
+                        for (unsigned i = 0; i < ELEMENTSOF(f); i++) {
+                                printf(" \"%s\": ", f[i].key);
+                                json_number(f[i].v);
+                                putchar(',');
+                        }
+                        printf(" \"left_in_dev_shm\": %u},\n", br->left_in_shm);
+                }
         }
         printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
 }

@@ -35,6 +35,7 @@ enum {
 /* What the legend and the JSON say about the run. */
 typedef struct ReportInfo {
         unsigned reps, duration_ms, rtt_ms, idle_s, depth;
+        unsigned depth_bytes; /* ...and no more bytes than this (larger messages: fewer) */
         bool quick;
         int cpus[2];
         int spin_us;                     /* -1: the library's default */
@@ -42,7 +43,9 @@ typedef struct ReportInfo {
         const char *mq_limits;           /* how the mq limits were treated, in words */
         bool crash_points;               /* built with --enable-crash-points: they cost */
         unsigned failures;
-        const struct ReportScale *scale; /* NULL: the scale group did not run */
+        const struct ReportScale *scale;   /* NULL: the scale group did not run */
+        const struct ReportBridge *bridge; /* NULL: the bridge group was not asked for */
+        const char *iceoryx_note;          /* why the iceoryx row is missing; NULL: it ran or was not asked for */
 } ReportInfo;
 
 /* The scale group: one daemon, N mailboxes, N attached client processes. */
@@ -56,10 +59,22 @@ typedef struct ReportScale {
         unsigned left_in_shm;           /* objects of the prefix left after clean-up */
 } ReportScale;
 
+/* The bridge group: 64 B messages from a mailbox on host A through shmbox-bridge, JetStream and
+ * shmbox-bridge to a mailbox on host B, next to libnats alone on the same nats-server. */
+typedef struct ReportBridge {
+        char skipped[240]; /* why it did not run ("": it ran); not a failure */
+        unsigned messages, pings, slots, payload;
+        double bridge_msgs, nats_msgs;       /* msgs/s, median of the runs */
+        double bridge_p50_us, bridge_p99_us; /* one message at a time, send on A to receive on B */
+        double nats_p50_us, nats_p99_us;     /* js_Publish (waits for the stream's ack), then fetch 1 */
+        unsigned left_in_shm;                /* host B's objects left after clean-up */
+} ReportBridge;
+
 const char *report_size_name(unsigned size_index);
 void report_init(unsigned idle_s);
 void report_add(unsigned fig, TransportId t, double value);
 void report_note(unsigned fig, TransportId t, Note note);
+double report_median(double *v, unsigned n);
 void report_finish(void);
 void report_print_table(const ReportInfo *info);
 void report_print_json(const ReportInfo *info);

@@ -1,5 +1,5 @@
-/* shmbox-bench.c — shmbox against a pipe, a Unix stream socket, POSIX mq and a naive shm ring,
- * measured in one run.
+/* shmbox-bench.c — shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shm ring and
+ * iceoryx (when built with its C binding), measured in one run.
  *
  * What it measures (issue 6), each side of every exchange in its own process:
  * - one-way throughput at 64 B, 1 KiB, 64 KiB and 1 MiB: one sender sends for a fixed time,
@@ -8,12 +8,18 @@
  *   taken at "go" and at the end, so set-up (connect, attach, map) is not counted;
  * - round-trip latency at 64 B (p50, p99, p99.9): a pinger and a ponger, pinned to two
  *   different CPUs, then both to the same CPU (sched_setaffinity); each round trip is timed;
- * - 4 senders x 4 receivers on one channel, against the 1 x 1 figure of the same run;
+ * - 4 senders x 4 receivers on one channel, against the 1 x 1 figure of the same run (not
+ *   iceoryx: it broadcasts every message to every subscriber);
  * - the CPU time of an idle attached receiver blocked in recv (all transports at once, 10 s).
  * - scale (shmbox only): N mailboxes (--scale-mailboxes, default 1000) with N client processes
  *   attached, one per mailbox: the time to create them, attach latency p50/p99 (timed in each
  *   client), shmboxd's VmRSS/VmHWM before and with all attached, and 64 B one-way msgs/s on
  *   mailbox #0 meanwhile against a fresh single mailbox (measured before and after).
+ * - bridge (bench/bridge.c, built with libnats): 64 B msgs/s and latency p50/p99 from a mailbox
+ *   on host A through shmbox-bridge, JetStream (a nats-server on loopback) and shmbox-bridge to
+ *   a mailbox on host B, next to libnats alone on the same server, with the ratio. Needs
+ *   shmbox-bridge (--shmbox-bridge) and nats-server (--nats-server); without either it is
+ *   skipped, saying why, and that is no failure. Like scale, not part of --quick unless named.
  * Every message is checked on arrival (message.c: sequence number, sender, length, a check word
  * and a word on each 4 KiB page), and every sender's messages must arrive exactly once and in
  * order, so nothing can be optimised away or lost silently: a failed check fails the run.
@@ -30,6 +36,11 @@
  * at the end; every object it made in /dev/shm and every queue is removed, also on SIGINT and
  * SIGTERM. As root it raises /proc/sys/fs/mqueue limits for the run and restores them; as
  * another user a queue that does not fit is reported as "(limits)".
+ *
+ * iceoryx (bench/iceoryx.c) needs its daemon, RouDi, which exists once per machine under fixed
+ * names: the benchmark starts its own with mempools for its messages, or skips the row and says
+ * why if a RouDi runs already, and stops it and removes its names and the workers' runtime files
+ * (/tmp/<prefix>-iox-<pid>) at the end, also on SIGINT and SIGTERM.
  *
  * Beside shmbox_send/shmbox_recv, two more columns show shmbox's other calls: zero-copy
  * (reserve/commit, peek/release: the sender fills the whole slot, the receiver checks it and
@@ -67,6 +78,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bridge.h"
+#include "bench/iceoryx.h"
 #include "bench/message.h"
 #include "bench/naive.h"
 #include "bench/report.h"
@@ -76,11 +89,18 @@
 #include "proto/util.h"
 
 #define DEPTH 64 /* messages a channel holds (shmbox slots, mq maxmsg, naive slots) */
+/* ...and at most this many bytes of them (1 MiB messages: 8). A ring that outgrows the
+ * last-level cache (32 MiB on this machine type) makes every message a trip to DRAM: measured
+ * at 1 MiB with 64 slots, shmbox 16.0 GB/s, zero-copy 20.3 GB/s; with 8 slots 37.3 and 67.2.
+ * A user sizes a mailbox of large messages to fit, and so does the benchmark, for every ring
+ * alike (shmbox, the naive ring, iceoryx's queue). */
+#define DEPTH_BYTES (8u << 20)
 #define MPMC_N 4 /* 4 senders x 4 receivers */
 #define RTT_SIZE 64
 #define REPS_MAX 25
 #define MAX_MAILBOX_BYTES "4294967296"
 #define NSEC INT64_C(1000000000)
+#define DIR_DEPTH 12 /* of the temporary directory: the bridge group's nats-server store nests deep */
 
 /* --- command line ------------------------------------------------------------------------- */
 
@@ -90,10 +110,11 @@ enum {
         GROUP_MPMC = 1 << 2,
         GROUP_IDLE = 1 << 3,
         GROUP_SCALE = 1 << 4,
-        GROUP_ALL = 0x1f,
+        GROUP_BRIDGE = 1 << 5,
+        GROUP_ALL = 0x3f,
 };
 
-static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle", "scale" };
+static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle", "scale", "bridge" };
 
 static const char *arg_shmboxd;
 static bool arg_json;
@@ -103,6 +124,10 @@ static unsigned arg_duration_ms = 300; /* per throughput and 4x4 measurement */
 static unsigned arg_rtt_ms = 500;      /* per latency measurement */
 static unsigned arg_idle_s = 10;
 static unsigned arg_scale_n = 1000; /* mailboxes and attached clients of the scale group */
+/* the bridge group: its programs (default: the build tree's bridge; nats-server from PATH), and
+ * messages per throughput run */
+static const char *arg_bridge, *arg_nats_server;
+static unsigned arg_bridge_n = 20000;
 static char arg_prefix[33];
 static int arg_spin_us = -1;
 static int arg_cpu[2] = { -1, -1 };
@@ -125,6 +150,9 @@ static struct {
         volatile pid_t workers[WORKERS_MAX];
         volatile pid_t daemon;
         volatile pid_t scale_pgid; /* the scale group's clients, one process group */
+        volatile pid_t roudi;      /* iceoryx's RouDi, when we started it */
+        /* the bridge group's nats-server, host B's shmboxd and two bridges */
+        volatile pid_t bridge[BRIDGE_BENCH_PROCS];
         char dir[128];
         char prefix[33];
         bool mq_raised[2];
@@ -267,13 +295,25 @@ static void on_signal(int sig) {
                 }
         if (undo.scale_pgid > 0)
                 kill(-undo.scale_pgid, SIGKILL);
+        for (unsigned i = 0; i < BRIDGE_BENCH_PROCS; i++)
+                if (undo.bridge[i] > 0) {
+                        kill(undo.bridge[i], SIGKILL);
+                        waitpid(undo.bridge[i], &status, 0);
+                }
         if (undo.daemon > 0) {
                 kill(undo.daemon, SIGKILL);
                 waitpid(undo.daemon, &status, 0);
         }
+        if (undo.roudi > 0)
+                iceoryx_roudi_kill(undo.roudi);
         mq_limits_restore();
         if (undo.prefix[0]) {
                 sweep("/dev/shm", undo.prefix, 0);
+                /* the iceoryx runtimes' sockets and locks, "<prefix>-iox-<pid>[.lock]" */
+                char iox[48];
+                size_t n = strlcpy_(iox, undo.prefix, sizeof(iox) - sizeof(ICEORYX_RUNTIME_TAG));
+                memcpy(iox + n, ICEORYX_RUNTIME_TAG, sizeof(ICEORYX_RUNTIME_TAG));
+                sweep("/tmp", iox, 0);
                 /* mq_unlink is a plain system call in glibc */
                 char name[64] = "/";
                 size_t k = strlcpy_(name + 1, undo.prefix, sizeof(name) - 8) + 1;
@@ -283,7 +323,7 @@ static void on_signal(int sig) {
                 }
         }
         if (undo.dir[0]) {
-                sweep(undo.dir, NULL, 1);
+                sweep(undo.dir, NULL, DIR_DEPTH);
                 rmdir(undo.dir);
         }
         say("shmbox-bench: interrupted; cleaned up\n");
@@ -355,27 +395,8 @@ static int daemon_start(void) {
         pid = fork();
         if (pid < 0)
                 return -errno;
-        if (pid == 0) {
-                sigset_t none;
-                int fd;
-
-                /* Its own process group: a Ctrl-C reaches us, and we stop it after cleaning up. */
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                signal(SIGHUP, SIG_DFL);
-                fd = open(daemon_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                }
-                execv(arg_shmboxd, argv);
-                fprintf(stderr, "cannot execute %s: %m\n", arg_shmboxd);
-                _exit(127);
-        }
+        if (pid == 0)
+                exec_service(argv, daemon_log, SIGTERM);
         undo.daemon = pid;
 
         for (int64_t deadline = now_ns() + 10 * NSEC;;) {
@@ -432,7 +453,7 @@ static unsigned daemon_stop(void) {
                 fprintf(stderr, "shmbox-bench: removed %u object(s) of prefix %s left in /dev/shm\n", left, arg_prefix);
         mq_unlink_ours(arg_prefix);
         if (undo.dir[0]) {
-                sweep(undo.dir, NULL, 1);
+                sweep(undo.dir, NULL, DIR_DEPTH);
                 rmdir(undo.dir);
                 undo.dir[0] = '\0';
         }
@@ -447,6 +468,10 @@ static unsigned mq_depth_used[REPORT_SIZES]; /* got: fewer where RLIMIT_MSGQUEUE
 static const char *mq_limits = "fs.mqueue sysctls as they are: not root";
 static int cpus[2] = { -1, -1 }; /* the CPUs round trips are pinned to */
 static unsigned failures;
+static bool iceoryx_up;             /* our RouDi runs: the iceoryx row is measured */
+static const char *iceoryx_note;    /* why the iceoryx row is missing, for the legend */
+static char iceoryx_why[200];       /* iceoryx_note's text when made at run time */
+static int64_t iceoryx_quiet_since; /* when the last iceoryx worker ended */
 
 static unsigned size_index(size_t size) {
         for (unsigned i = 0; i < REPORT_SIZES; i++)
@@ -465,10 +490,15 @@ static void note_all(const unsigned *fs, unsigned n, TransportId t, Note note) {
                 report_note(fs[i], t, note);
 }
 
+/* The messages of @size a channel holds: DEPTH, or fewer where they exceed DEPTH_BYTES. */
+static unsigned depth_for(size_t size) {
+        return (unsigned)MAX((size_t)1, MIN((size_t)DEPTH, DEPTH_BYTES / MAX(size, (size_t)1)));
+}
+
 /* Create @n channels of @t for messages of @size; if that fails, note it on the figures @fs. */
 static int make_channels(TransportId t, unsigned n, size_t size, Channel **ch, const unsigned *fs, unsigned nfs) {
         for (unsigned k = 0; k < n; k++) {
-                int r = channel_new(t, &env, k, size, t == TRANSPORT_MQ ? mq_depth : DEPTH, &ch[k]);
+                int r = channel_new(t, &env, k, size, t == TRANSPORT_MQ ? mq_depth : depth_for(size), &ch[k]);
 
                 if (r < 0) {
                         for (unsigned j = 0; j < k; j++)
@@ -491,8 +521,14 @@ static int make_channels(TransportId t, unsigned n, size_t size, Channel **ch, c
 }
 
 static int run(Run *r, RunResult *ret) {
+        int k;
+
         r->env = &env;
-        return run_workers(r, undo.workers, ret);
+        k = run_workers(r, undo.workers, ret);
+        for (unsigned i = 0; i < r->n; i++)
+                if (channel_transport(r->w[i].in ? r->w[i].in : r->w[i].out) == TRANSPORT_ICEORYX)
+                        iceoryx_quiet_since = now_ns();
+        return k;
 }
 
 /* One sender, one receiver, messages of sizes[si] for the duration. */
@@ -695,13 +731,6 @@ static unsigned shm_count(void) {
 static int cmp_double(const void *a, const void *b) {
         double x = *(const double *)a, y = *(const double *)b;
         return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n) {
-        if (n == 0)
-                return NAN;
-        qsort(v, n, sizeof(*v), cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* 64 B one-way, one sender and one receiver on @ch: msgs/s, or -1 (a failure, counted). */
@@ -919,8 +948,8 @@ release:
                         failures++;
                 }
         }
-        sc->msgs_fresh = median(fresh, nf);
-        sc->msgs_loaded = median(loaded, nl);
+        sc->msgs_fresh = report_median(fresh, nf);
+        sc->msgs_loaded = report_median(loaded, nl);
 out:
         if (slots)
                 munmap(slots, n * sizeof(*slots));
@@ -929,8 +958,42 @@ out:
         free(ch);
 }
 
+/* --- the bridge group: through shmbox-bridge and JetStream, next to libnats (bench/bridge.c) --- */
+
+static ReportBridge bridge_result;
+static bool bridge_ran;
+
+static void measure_bridge(void) {
+        bridge_ran = true;
+#ifdef HAVE_LIBNATS
+        BridgeBenchEnv e = {
+                .bridge = arg_bridge,
+                .nats_server = arg_nats_server,
+                .shmboxd = arg_shmboxd,
+                .socket_a = daemon_socket,
+                .prefix = arg_prefix,
+                .dir = undo.dir,
+                .reps = arg_reps,
+                .messages = arg_bridge_n,
+                .pings = MIN(400u, MAX(50u, arg_bridge_n / 50)),
+                .progress = !arg_json && isatty(STDERR_FILENO),
+                .track = undo.bridge,
+        };
+
+        if (e.progress)
+                fprintf(stderr, "\r\033[Kbridge: starting nats-server, a second shmboxd and two bridges");
+        if (bridge_bench_run(&e, &bridge_result) < 0)
+                failures++;
+#else
+        snprintf(bridge_result.skipped, sizeof(bridge_result.skipped),
+                 "this shmbox-bench was built without libnats (Debian: libnats-dev, then configure again)");
+        fprintf(stderr, "shmbox-bench: bridge group SKIPPED: %s\n", bridge_result.skipped);
+#endif
+}
+
 /* Which transports take part in @group: the zero-copy calls in the one-way runs and 4x4, the
- * batch calls in the one-way runs only (a batch may hold another sender's end marker). */
+ * batch calls in the one-way runs only (a batch may hold another sender's end marker); iceoryx
+ * where its RouDi runs, and not in 4x4 (each subscriber would get all 4 senders' messages). */
 static bool takes_part(TransportId t, unsigned group) {
         if (!arg_transport[t])
                 return false;
@@ -938,7 +1001,51 @@ static bool takes_part(TransportId t, unsigned group) {
                 return group == GROUP_TPUT || group == GROUP_MPMC;
         if (t == TRANSPORT_BATCH)
                 return group == GROUP_TPUT;
+        if (t == TRANSPORT_ICEORYX)
+                return iceoryx_up && group != GROUP_MPMC && group != GROUP_SCALE;
         return true;
+}
+
+/* Start our RouDi if the iceoryx row is asked for; else say in iceoryx_note why it is missing. A
+ * RouDi that runs already is not ours to use or stop: the row is skipped, loudly. */
+static void iceoryx_start(void) {
+        char why[sizeof(iceoryx_why) - 16];
+        int r;
+
+        if (!arg_transport[TRANSPORT_ICEORYX])
+                return;
+        if (!(arg_groups & (GROUP_TPUT | GROUP_RTT | GROUP_IDLE))) {
+                if (arg_groups & GROUP_MPMC)
+                        iceoryx_note = "not run: no 4x4 for iceoryx (it broadcasts every message to every "
+                                       "subscriber)";
+                return;
+        }
+        iceoryx_note = iceoryx_not_built();
+        if (iceoryx_note)
+                return;
+        r = iceoryx_roudi_start(undo.dir, report_sizes, REPORT_SIZES, DEPTH, &undo.roudi, why, sizeof(why));
+        if (r == 0) {
+                iceoryx_up = true;
+                return;
+        }
+        snprintf(iceoryx_why, sizeof(iceoryx_why), "not run: %s", why);
+        iceoryx_note = iceoryx_why;
+        fprintf(stderr, "shmbox-bench: iceoryx row %s\n", iceoryx_why);
+        if (r != -EBUSY && r != -ENOENT)
+                failures++;
+}
+
+/* Stop our RouDi and remove what the iceoryx runtimes left in /tmp. */
+static void iceoryx_stop(void) {
+        char iox[48];
+
+        if (!iceoryx_up)
+                return;
+        if (iceoryx_roudi_stop(&undo.roudi, iceoryx_quiet_since) < 0)
+                failures++;
+        snprintf(iox, sizeof(iox), "%s" ICEORYX_RUNTIME_TAG, arg_prefix);
+        sweep("/tmp", iox, 0);
+        iceoryx_up = false;
 }
 
 /* Each figure's repetitions interleave the transports, so a change of the machine's speed
@@ -979,6 +1086,8 @@ static void measure_all(void) {
         }
         if (arg_groups & GROUP_SCALE)
                 measure_scale();
+        if (arg_groups & GROUP_BRIDGE)
+                measure_bridge();
         if (!arg_json && isatty(STDERR_FILENO))
                 fprintf(stderr, "\r\033[K");
 }
@@ -1147,15 +1256,21 @@ static int callgrind_main(void) {
 
 static void help(void) {
         printf("Usage: shmbox-bench [OPTION...]\n"
-               "Measure shmbox against a pipe, a Unix stream socket, POSIX mq and a naive shared-memory\n"
-               "ring in one run, each side in its own process, and print each figure with shmbox's\n"
-               "ratio to each alternative. Starts its own shmboxd and removes everything it made.\n\n"
+               "Measure shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shared-memory\n"
+               "ring and iceoryx in one run, each side in its own process, and print each figure with\n"
+               "shmbox's ratio to each alternative. Starts its own shmboxd (and iox-roudi for iceoryx,\n"
+               "unless one runs already: then that row is skipped) and removes everything it made.\n\n"
                "  --shmboxd PATH         the daemon to run (default: the build tree's shmboxd)\n"
                "  --json                 machine-readable output\n"
                "  --quick                a short run (1 repetition, short measurements, 1 s idle)\n"
                "  --only LIST            comma-separated transports (shmbox, zerocopy, batch, pipe,\n"
-               "                         unix, mq, naive) and/or groups (throughput, latency, mpmc, idle,\n"
-               "                         scale; --quick leaves scale out unless named here)\n"
+               "                         unix, mq, naive, iceoryx) and/or groups (throughput, latency,\n"
+               "                         mpmc, idle, scale, bridge; --quick leaves scale and bridge\n"
+               "                         out unless named here)\n"
+               "  --shmbox-bridge PATH   the bridge group's bridge (default: the build tree's)\n"
+               "  --nats-server PATH     the bridge group's server (default: from PATH, else /usr/sbin)\n"
+               "  --bridge-messages N    messages per throughput run of the bridge group (default\n"
+               "                         20000, --quick 2000; latency: N/50 single messages, 50 to 400)\n"
                "  --scale-mailboxes N    the scale group: N mailboxes, N attached client processes\n"
                "                         (default 1000, at most 1023)\n"
                "  --sizes LIST           one-way message sizes, of 64,1024,65536,1048576 (default all)\n"
@@ -1253,7 +1368,10 @@ static int parse_argv(int argc, char **argv) {
                 ARG_PREFIX,
                 ARG_CALLGRIND,
                 ARG_SIZES,
-                ARG_SCALE_N
+                ARG_SCALE_N,
+                ARG_BRIDGE,
+                ARG_NATS_SERVER,
+                ARG_BRIDGE_N,
         };
         static const struct option options[] = { { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
                                                  { "json", no_argument, NULL, ARG_JSON },
@@ -1269,9 +1387,13 @@ static int parse_argv(int argc, char **argv) {
                                                  { "callgrind-pair", required_argument, NULL, ARG_CALLGRIND },
                                                  { "sizes", required_argument, NULL, ARG_SIZES },
                                                  { "scale-mailboxes", required_argument, NULL, ARG_SCALE_N },
+                                                 { "shmbox-bridge", required_argument, NULL, ARG_BRIDGE },
+                                                 { "nats-server", required_argument, NULL, ARG_NATS_SERVER },
+                                                 { "bridge-messages", required_argument, NULL, ARG_BRIDGE_N },
                                                  { "help", no_argument, NULL, 'h' },
                                                  {} };
         bool reps_set = false, dur_set = false, rtt_set = false, idle_set = false, only_set = false;
+        bool bridge_n_set = false;
         unsigned long v;
         int c;
 
@@ -1340,6 +1462,14 @@ static int parse_argv(int argc, char **argv) {
                                 goto bad;
                         arg_scale_n = (unsigned)v;
                         break;
+                case ARG_BRIDGE: arg_bridge = optarg; break;
+                case ARG_NATS_SERVER: arg_nats_server = optarg; break;
+                case ARG_BRIDGE_N:
+                        if (parse_uint(optarg, 100, 10000000, &v) < 0)
+                                goto bad;
+                        arg_bridge_n = (unsigned)v;
+                        bridge_n_set = true;
+                        break;
                 case ARG_CALLGRIND:
                         if (parse_uint(optarg, 1, ULONG_MAX, &v) < 0)
                                 goto bad;
@@ -1360,8 +1490,8 @@ static int parse_argv(int argc, char **argv) {
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         arg_transport[t] = true;
         if (!arg_groups)
-                /* the scale group is part of a full run; --quick skips it unless --only names it */
-                arg_groups = arg_quick ? GROUP_ALL & ~GROUP_SCALE : GROUP_ALL;
+                /* scale and bridge are part of a full run; --quick skips them unless --only names them */
+                arg_groups = arg_quick ? GROUP_ALL & ~(GROUP_SCALE | GROUP_BRIDGE) : GROUP_ALL;
         if (arg_quick) {
                 if (!reps_set)
                         arg_reps = 1;
@@ -1371,25 +1501,27 @@ static int parse_argv(int argc, char **argv) {
                         arg_rtt_ms = 40;
                 if (!idle_set)
                         arg_idle_s = 1;
+                if (!bridge_n_set)
+                        arg_bridge_n = 2000;
         }
         return 1;
 }
 
-/* The build tree's daemon: shmboxd in the parent of this program's directory (else ./shmboxd). */
-static void default_shmboxd(void) {
-        static char path[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+/* The build tree's program @name (shmboxd, shmbox-bridge): in the parent of this program's
+ * directory (else ./@name). @path has PATH_MAX bytes. */
+static const char *build_tree_program(const char *name, char *path) {
+        ssize_t n = readlink("/proc/self/exe", path, PATH_MAX - 32);
         char *slash;
 
-        arg_shmboxd = "./shmboxd";
-        if (n <= 0)
-                return;
-        path[n] = '\0';
-        slash = strrchr(path, '/');
-        if (!slash)
-                return;
-        strcpy(slash, "/../shmboxd");
-        arg_shmboxd = path;
+        if (n > 0) {
+                path[n] = '\0';
+                slash = strrchr(path, '/');
+                if (slash && (size_t)snprintf(slash, PATH_MAX - (size_t)(slash - path), "/../%s", name) <
+                                     PATH_MAX - (size_t)(slash - path))
+                        return path;
+        }
+        snprintf(path, PATH_MAX, "./%s", name);
+        return path;
 }
 
 static int read_small_file(const char *path, char *buf, size_t size) {
@@ -1463,8 +1595,12 @@ int main(int argc, char **argv) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
+        static char shmboxd_path[PATH_MAX], bridge_path[PATH_MAX];
+
         if (!arg_shmboxd)
-                default_shmboxd();
+                arg_shmboxd = build_tree_program("shmboxd", shmboxd_path);
+        if (!arg_bridge)
+                arg_bridge = build_tree_program("shmbox-bridge", bridge_path);
         if (!arg_prefix[0])
                 snprintf(arg_prefix, sizeof(arg_prefix), "shmboxbench%d", (int)getpid());
         strcpy(undo.prefix, arg_prefix);
@@ -1504,7 +1640,9 @@ int main(int argc, char **argv) {
                 env = (TransportEnv){
                         .socket = daemon_socket, .prefix = arg_prefix, .client = client, .spin_us = arg_spin_us
                 };
+                iceoryx_start();
                 measure_all();
+                iceoryx_stop();
         }
         shmbox_disconnect(client);
         if (daemon_stop() > 0)
@@ -1525,12 +1663,15 @@ int main(int argc, char **argv) {
                 .rtt_ms = arg_rtt_ms,
                 .idle_s = arg_idle_s,
                 .depth = DEPTH,
+                .depth_bytes = DEPTH_BYTES,
                 .quick = arg_quick,
                 .cpus = { cpus[0], cpus[1] },
                 .spin_us = arg_spin_us,
                 .mq_limits = limits,
                 .failures = failures,
                 .scale = scale_ran ? &scale_result : NULL,
+                .bridge = bridge_ran ? &bridge_result : NULL,
+                .iceoryx_note = iceoryx_note,
 #ifdef SHMBOX_CRASH_POINTS
                 .crash_points = true,
 #endif

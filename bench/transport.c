@@ -1,4 +1,4 @@
-/* transport.c — the five transports behind one interface, each the way a user would set it up.
+/* transport.c — the transports behind one interface, each the way a user would set it up.
  *
  * A Channel carries messages of one size in one direction. The driver creates it before it
  * forks the workers (pipes and socket pairs must exist then; named objects are created here so
@@ -6,6 +6,9 @@
  * shmbox and the POSIX queue and the naive ring by name, through their own connection or
  * mapping, as separate programs would. Stream transports (pipe, Unix socket) carry fixed-size
  * frames of the channel's message size; the others keep message boundaries themselves.
+ * iceoryx (bench/iceoryx.c) has nothing to create: a channel is a name, and each worker's end
+ * is a publisher or a subscriber of it; its messages are loaned chunks (endpoint_loan() and
+ * the rest), and endpoint_send/recv copy into and out of them.
  */
 #include "config.h"
 
@@ -22,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/iceoryx.h"
 #include "bench/naive.h"
 #include "proto/util.h"
 
@@ -37,7 +41,8 @@ struct Channel {
         TransportId t;
         size_t size;
         unsigned depth;
-        char name[96]; /* shmbox: the mailbox; mq: "/<prefix>-mqK"; naive: "/<prefix>-naiveK" */
+        char name[96]; /* shmbox: the mailbox; mq: "/<prefix>-mqK"; naive: "/<prefix>-naiveK";
+                        * iceoryx: the event, "chK-<size>-<serial>" */
         int fd[2];     /* pipe, unix: [0] is read by the receiver, [1] written by the sender */
         shmbox_client *client;
 };
@@ -48,6 +53,7 @@ struct Endpoint {
         int fd;
         mqd_t mq;
         NaiveRing *naive;
+        IceoryxEnd *iox;
         shmbox_client *client;
         shmbox *box;
 };
@@ -64,6 +70,8 @@ static const struct {
         [TRANSPORT_UNIX] = { "unix", "Unix stream socket" },
         [TRANSPORT_MQ] = { "mq", "POSIX mq" },
         [TRANSPORT_NAIVE] = { "naive", "naive shm ring, 3 named semaphores, copy under lock" },
+        [TRANSPORT_ICEORYX] = { "iceoryx", "iceoryx 2.0 C binding, own RouDi: loan a chunk, fill it (memset), "
+                                           "publish; take, check and read all of it in place, release" },
 };
 
 /* transport_name() - the short name (--only, JSON) of @t */
@@ -158,6 +166,16 @@ int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_s
                 if (r < 0)
                         c->name[0] = '\0';
                 break;
+        case TRANSPORT_ICEORYX: {
+                /* a new name each time: RouDi keeps a dead worker's ports for a while */
+                static unsigned serial;
+
+                if (iceoryx_not_built())
+                        r = -EOPNOTSUPP;
+                else
+                        snprintf(c->name, sizeof(c->name), "ch%u-%zu-%u", k, msg_size, serial++);
+                break;
+        }
         default: r = -EINVAL;
         }
         if (r < 0) {
@@ -241,6 +259,7 @@ int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoi
                         r = -errno;
                 break;
         case TRANSPORT_NAIVE: r = naive_open(c->name, &e->naive); break;
+        case TRANSPORT_ICEORYX: r = iceoryx_end_open(env->prefix, c->name, c->size, c->depth, sender, &e->iox); break;
         default: r = -EINVAL;
         }
         if (r < 0) {
@@ -262,6 +281,7 @@ Endpoint *endpoint_free(Endpoint *e) {
         if (e->mq != (mqd_t)-1)
                 mq_close(e->mq);
         naive_close(e->naive);
+        iceoryx_end_free(e->iox);
         free(e);
         return NULL;
 }
@@ -325,6 +345,18 @@ int endpoint_send(Endpoint *e, const void *buf, size_t len) {
                                 return -errno;
                 return 0;
         case TRANSPORT_NAIVE: return naive_send(e->naive, buf, len);
+        case TRANSPORT_ICEORYX: {
+                void *chunk;
+                int r;
+
+                if (len != e->size)
+                        return -EINVAL;
+                r = iceoryx_loan(e->iox, &chunk);
+                if (r < 0)
+                        return r;
+                memcpy(chunk, buf, len);
+                return iceoryx_publish(e->iox, chunk);
+        }
         default: return -EINVAL;
         }
 }
@@ -376,6 +408,16 @@ ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
                 while (n < 0 && errno == EINTR);
                 return n < 0 ? -errno : n;
         case TRANSPORT_NAIVE: return naive_recv(e->naive, buf, cap, timeout_ms);
+        case TRANSPORT_ICEORYX: {
+                const void *chunk;
+
+                n = iceoryx_take(e->iox, timeout_ms, &chunk);
+                if (n < 0)
+                        return n;
+                memcpy(buf, chunk, (size_t)n);
+                iceoryx_release(e->iox, chunk);
+                return n;
+        }
         default: return -EINVAL;
         }
 }
@@ -383,4 +425,34 @@ ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
 /* endpoint_box() - the attached box of a shmbox end (for the variants' own calls), else NULL */
 shmbox *endpoint_box(Endpoint *e) {
         return e->box;
+}
+
+/*
+ * endpoint_loan() - a message of the channel's size to fill in place, then endpoint_publish()
+ *
+ * Return: 0 and @ret; -EOPNOTSUPP but for iceoryx; another negative errno (iceoryx_loan()).
+ */
+int endpoint_loan(Endpoint *e, void **ret) {
+        return e->t == TRANSPORT_ICEORYX ? iceoryx_loan(e->iox, ret) : -EOPNOTSUPP;
+}
+
+/* endpoint_publish() - send a message from endpoint_loan(). Return: 0; a negative errno. */
+int endpoint_publish(Endpoint *e, void *msg) {
+        return e->t == TRANSPORT_ICEORYX ? iceoryx_publish(e->iox, msg) : -EOPNOTSUPP;
+}
+
+/*
+ * endpoint_take() - the next message, in place, to give back with endpoint_release()
+ * @timeout_ms: -1 blocks until a message comes; >= 0 at most that long
+ *
+ * Return: its length and @ret; -ETIMEDOUT; -EOPNOTSUPP but for iceoryx; another negative errno.
+ */
+ssize_t endpoint_take(Endpoint *e, int timeout_ms, const void **ret) {
+        return e->t == TRANSPORT_ICEORYX ? iceoryx_take(e->iox, timeout_ms, ret) : -EOPNOTSUPP;
+}
+
+/* endpoint_release() - give back a message from endpoint_take() */
+void endpoint_release(Endpoint *e, const void *msg) {
+        if (e->t == TRANSPORT_ICEORYX)
+                iceoryx_release(e->iox, msg);
 }

@@ -1,5 +1,5 @@
 /* transport.h — one interface over the transports the benchmark compares: shmbox, a pipe, a
- * Unix stream socket, a POSIX message queue and the naive ring. */
+ * Unix stream socket, a POSIX message queue, the naive ring and iceoryx. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,6 +16,7 @@ typedef enum TransportId {
         TRANSPORT_UNIX,
         TRANSPORT_MQ,
         TRANSPORT_NAIVE,
+        TRANSPORT_ICEORYX, /* iceoryx 2.0, C binding: no 4x4 (a subscriber gets every message) */
         _TRANSPORT_MAX,
 } TransportId;
 
@@ -48,3 +49,8 @@ Endpoint *endpoint_free(Endpoint *e);
 int endpoint_send(Endpoint *e, const void *buf, size_t len);
 ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms);
 shmbox *endpoint_box(Endpoint *e);
+/* In-place messages (iceoryx): loan, fill, publish; take, check, release. */
+int endpoint_loan(Endpoint *e, void **ret);
+int endpoint_publish(Endpoint *e, void *msg);
+ssize_t endpoint_take(Endpoint *e, int timeout_ms, const void **ret);
+void endpoint_release(Endpoint *e, const void *msg);

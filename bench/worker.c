@@ -54,6 +54,36 @@ int64_t now_ns(void) {
         return (int64_t)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
+/*
+ * exec_service() - in a child just forked, run @argv[0] as a service of the benchmark (a daemon,
+ * a server, a bridge)
+ * @log:      its stdout and stderr are appended to this file
+ * @deathsig: what it gets if the driver dies without stopping it
+ *
+ * Its own process group, so that a Ctrl-C reaches the driver only, which stops it after
+ * cleaning up; the default signal mask (the driver blocks SIGCHLD) and handlers. Never returns.
+ */
+_Noreturn void exec_service(char *const argv[], const char *log, int deathsig) {
+        sigset_t none;
+        int fd;
+
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, deathsig);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "cannot execute %s: %m\n", argv[0]);
+        _exit(127);
+}
+
 static int64_t cpu_ns(void) {
         struct rusage ru;
 
@@ -196,6 +226,47 @@ static void do_recv_zerocopy(const Run *run, Endpoint *e, WorkerOut *o) {
                 r = shmbox_release(box, data);
                 if (r < 0)
                         fail(o, "release", r);
+        } while (!end);
+}
+
+/* Loaned messages (iceoryx): the sender produces the whole message in a chunk it loaned (a
+ * memset, as the zero-copy sender above) and publishes it; the receiver checks it in place
+ * (msg_check: the head, a word on each 4 KiB page, the tail), reads all of it, as
+ * do_recv_zerocopy() does, and gives it back. Nothing is copied. */
+static void do_send_loaned(const Run *run, const Worker *w, Endpoint *e, WorkerOut *o) {
+        int64_t deadline = shared->go_ns + run->duration_ns;
+        uint64_t seq = 0;
+        void *msg;
+        int r;
+
+        for (;; seq++) {
+                bool end = time_up(run, seq, deadline);
+
+                r = endpoint_loan(e, &msg);
+                if (r < 0)
+                        fail(o, "loan", r);
+                memset(msg, (int)(seq & 0xff), run->size);
+                msg_fill(msg, run->size, w->id, end ? MSG_END : seq);
+                r = endpoint_publish(e, msg);
+                if (r < 0)
+                        fail(o, "publish", r);
+                if (end)
+                        break;
+        }
+        o->msgs = seq;
+}
+
+static void do_recv_loaned(const Run *run, Endpoint *e, WorkerOut *o) {
+        uint64_t next[SENDERS_MAX] = {};
+        const void *msg = NULL;
+        bool end;
+
+        do {
+                ssize_t n = endpoint_take(e, -1, &msg);
+
+                end = accept(run, o, next, msg, n);
+                o->sink ^= touch(msg, (size_t)n);
+                endpoint_release(e, msg);
         } while (!end);
 }
 
@@ -379,6 +450,8 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
         case ROLE_SEND:
                 if (t == TRANSPORT_ZEROCOPY)
                         do_send_zerocopy(run, w, out, o);
+                else if (t == TRANSPORT_ICEORYX)
+                        do_send_loaned(run, w, out, o);
                 else if (t == TRANSPORT_BATCH)
                         do_send_batch(run, w, out, buf, o);
                 else
@@ -387,6 +460,8 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
         case ROLE_RECV:
                 if (t == TRANSPORT_ZEROCOPY)
                         do_recv_zerocopy(run, in, o);
+                else if (t == TRANSPORT_ICEORYX)
+                        do_recv_loaned(run, in, o);
                 else if (t == TRANSPORT_BATCH)
                         do_recv_batch(run, in, buf, o);
                 else

@@ -56,3 +56,4 @@ typedef struct RunResult {
 
 int64_t now_ns(void);
 int run_workers(const Run *run, volatile pid_t *track, RunResult *ret);
+_Noreturn void exec_service(char *const argv[], const char *log, int deathsig);

@@ -42,9 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/log.h"
 #include "bridge/util.h"
 #include "bridge/worker.h"
+#include "daemon/log.h"
 
 #define FETCH_TIMEOUT_MS 500
 

@@ -20,8 +20,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/log.h"
 #include "bridge/util.h"
+#include "daemon/log.h"
+
+/* Something a libnats thread may still be in after its worker is gone: see link_defer_free(). */
+struct LinkDeferred {
+        LinkDeferred *next;
+        void *p;
+        void (*free_fn)(void *p);
+};
 
 static void link_set_error(Link *l, const char *fmt, ...) _printf_(2, 3);
 static void link_set_error(Link *l, const char *fmt, ...) {
@@ -173,15 +180,43 @@ void link_close(Link *l) {
         l->nc = NULL;
 }
 
-/* link_free() - free @l (NULL is fine), closing its connection if link_close() did not;
- * returns NULL. See link_close() for when it is safe. */
+/* link_free() - free @l (NULL is fine) and what was deferred to it, closing its connection if
+ * link_close() did not; returns NULL. See link_close() for when it is safe. */
 Link *link_free(Link *l) {
         if (!l)
                 return NULL;
         link_close(l);
+        while (l->deferred) {
+                LinkDeferred *d = l->deferred;
+
+                l->deferred = d->next;
+                d->free_fn(d->p);
+                free(d);
+        }
         pthread_mutex_destroy(&l->lock);
         free(l);
         return NULL;
+}
+
+/*
+ * link_defer_free() - free @p with @free_fn when @l is freed, after nats_CloseAndWait()
+ *
+ * For the closure of a libnats handler whose owner goes while the connection stays (a reload
+ * stops a route): libnats may have entered the handler just before the owner destroyed its
+ * JetStream context, and offers no way to wait for it short of nats_CloseAndWait(). The owner
+ * frees all else and makes the handler a no-op first; what is deferred is a few hundred bytes,
+ * kept until the bridge exits. Without memory, @p is leaked rather than freed too early.
+ */
+void link_defer_free(Link *l, void *p, void (*free_fn)(void *p)) {
+        LinkDeferred *d = malloc(sizeof(*d));
+
+        if (!d)
+                return;
+        *d = (LinkDeferred){ .p = p, .free_fn = free_fn };
+        pthread_mutex_lock(&l->lock);
+        d->next = l->deferred;
+        l->deferred = d;
+        pthread_mutex_unlock(&l->lock);
 }
 
 /*

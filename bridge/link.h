@@ -11,13 +11,16 @@
 #include "bridge/settings.h"
 #include "bridge/status.h"
 
+typedef struct LinkDeferred LinkDeferred;
+
 typedef struct Link {
         natsConnection *nc;
         atomic_bool connected;
         atomic_bool closing; /* link_free() closes it: a disconnect is expected */
         _Atomic uint64_t reconnects;
-        pthread_mutex_t lock; /* guards last_error */
+        pthread_mutex_t lock; /* guards last_error, deferred */
         char last_error[STATUS_ERROR_MAX];
+        LinkDeferred *deferred; /* freed by link_free() */
 } Link;
 
 int link_new(const Settings *s, Link **ret);
@@ -26,6 +29,8 @@ Link *link_free(Link *l);
 static inline void link_freep(Link **l) {
         link_free(*l);
 }
+
+void link_defer_free(Link *l, void *p, void (*free_fn)(void *p));
 
 bool link_connected(Link *l);
 void link_status(Link *l, StatusBridge *ret, char *server, size_t server_size, char *err, size_t err_size);

@@ -41,9 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/log.h"
 #include "bridge/util.h"
 #include "bridge/worker.h"
+#include "daemon/log.h"
 
 typedef enum FlightState {
         FLIGHT_FREE,      /* no message in this slot is ours */
@@ -86,11 +86,12 @@ static int64_t backoff_usec(unsigned attempts) {
         return MIN((int64_t)50000 << MIN(attempts, 5u), (int64_t)1000000);
 }
 
-/* libnats' thread: the stream acked (@pa) or refused / timed out (@pae) the message @msg. */
+/* libnats' thread: the stream acked (@pa) or refused / timed out (@pae) the message @msg.
+ * Everything happens under the lock: once outbound_free() has taken the flights away (under
+ * the lock), a late call touches nothing but the lock, which outlives it (link_defer_free()). */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
         Outbound *o = closure;
         const char *id = NULL, *dot;
-        bool matched = false;
         uint64_t pos;
 
         if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id || !(dot = strrchr(id, '.')))
@@ -116,19 +117,18 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
                         }
                         o->done[(o->done_head + o->done_n++) % o->slots] = pos;
                         pthread_cond_signal(&o->cond);
-                        matched = true;
+                        /* no responders: the stream may have been deleted (or a server is
+                         * restarting): look for it again, which creates it if the config file
+                         * says how */
+                        if (pae && pae->Err == NATS_NO_RESPONDERS)
+                                atomic_store(&o->stream_recheck, true);
+                        if (pae)
+                                stats_error(&o->w->stats, "publish %s: %s%s (will retry)", id,
+                                            pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
+                                            pae->ErrCode == 10077 ? " — the stream is full" : "");
                 }
         }
         pthread_mutex_unlock(&o->lock);
-
-        /* no responders: the stream may have been deleted (or a server is restarting): look
-         * for it again, which creates it if the config file says how */
-        if (matched && pae && pae->Err == NATS_NO_RESPONDERS)
-                atomic_store(&o->stream_recheck, true);
-        if (matched && pae)
-                stats_error(&o->w->stats, "publish %s: %s%s (will retry)", id,
-                            pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err),
-                            pae->ErrCode == 10077 ? " — the stream is full" : "");
 out:
         natsMsg_Destroy(msg);
 }
@@ -243,7 +243,7 @@ static int outbound_attach(Outbound *o) {
         }
         o->max_in_flight = m->max_in_flight ? MIN(m->max_in_flight, st.slots) : st.slots;
         pthread_mutex_lock(&o->lock);
-        snprintf(o->id_prefix, sizeof(o->id_prefix), "%s.%s.%" PRIu64 ".", w->settings->host, m->name, st.generation);
+        snprintf(o->id_prefix, sizeof(o->id_prefix), "%s.%s.%" PRIu64 ".", w->route.host, m->name, st.generation);
         pthread_mutex_unlock(&o->lock);
         atomic_store(&w->stats.attached, true);
         log_info("mailbox %s attached (generation %" PRIu64 ", %u slots of %u bytes): outbound to %s, stream %s",
@@ -446,6 +446,15 @@ static void *outbound_run(void *arg) {
         return NULL;
 }
 
+/* What is left of an Outbound once its worker is gone: its lock, which on_ack() may still take. */
+static void outbound_shell_free(void *impl) {
+        Outbound *o = impl;
+
+        pthread_cond_destroy(&o->cond);
+        pthread_mutex_destroy(&o->lock);
+        free(o);
+}
+
 static void outbound_free(void *impl) {
         Outbound *o = impl;
 
@@ -454,12 +463,17 @@ static void outbound_free(void *impl) {
         if (o->box)
                 outbound_detach(o);
         jsCtx_Destroy(o->js);
-        pthread_cond_destroy(&o->cond);
-        pthread_mutex_destroy(&o->lock);
+        o->js = NULL;
+        /* libnats may be entering on_ack() right now; without flights it changes nothing */
+        pthread_mutex_lock(&o->lock);
         free(o->flights);
-        free(o->retry);
+        o->flights = NULL;
         free(o->done);
-        free(o);
+        o->done = NULL;
+        pthread_mutex_unlock(&o->lock);
+        free(o->retry);
+        o->retry = NULL;
+        link_defer_free(o->w->link, o, outbound_shell_free);
 }
 
 /*

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/log.h"
 #include "bridge/util.h"
+#include "daemon/log.h"
 
 typedef struct Parse {
         Settings *s;
@@ -446,6 +446,45 @@ const StreamSettings *settings_stream(const Settings *s, const char *name) {
                 if (streq(s->streams[i].name, name))
                         return &s->streams[i];
         return NULL;
+}
+
+/*
+ * settings_nats_equal() - whether @a and @b ask for the same NATS connection: every key of
+ * [nats] (URLs in the same order, credentials, name, timeouts). A reload that changes any of
+ * them connects again.
+ */
+bool settings_nats_equal(const Settings *a, const Settings *b) {
+        if (a->n_urls != b->n_urls)
+                return false;
+        for (unsigned i = 0; i < a->n_urls; i++)
+                if (!streq(a->urls[i], b->urls[i]))
+                        return false;
+        return streq(a->creds, b->creds) && streq(a->user, b->user) && streq(a->password, b->password) &&
+               streq(a->token, b->token) && streq(a->name, b->name) && a->reconnect_wait_ms == b->reconnect_wait_ms &&
+               a->connect_timeout_ms == b->connect_timeout_ms;
+}
+
+/* settings_stream_equal() - whether two [stream] sections say the same; NULL (no section) equals
+ * only NULL. Compared key by key: the bytes after a string's NUL are not part of it. */
+bool settings_stream_equal(const StreamSettings *a, const StreamSettings *b) {
+        if (!a || !b)
+                return a == b;
+        if (!streq(a->name, b->name) || a->n_subjects != b->n_subjects)
+                return false;
+        for (unsigned i = 0; i < a->n_subjects; i++)
+                if (!streq(a->subjects[i], b->subjects[i]))
+                        return false;
+        return a->max_msgs == b->max_msgs && a->max_bytes == b->max_bytes && a->max_age_ms == b->max_age_ms &&
+               a->duplicate_window_ms == b->duplicate_window_ms && a->replicas == b->replicas &&
+               a->memory == b->memory && a->retention == b->retention;
+}
+
+/* settings_mailbox_equal() - whether two [mailbox] sections say the same, key by key. */
+bool settings_mailbox_equal(const MailboxSettings *a, const MailboxSettings *b) {
+        return streq(a->name, b->name) && a->direction == b->direction && streq(a->subject, b->subject) &&
+               streq(a->stream, b->stream) && streq(a->durable, b->durable) && a->max_in_flight == b->max_in_flight &&
+               a->fetch_batch == b->fetch_batch && a->ack_wait_ms == b->ack_wait_ms &&
+               a->publish_timeout_ms == b->publish_timeout_ms;
 }
 
 /* direction_to_string() - "outbound" or "inbound". */

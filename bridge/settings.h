@@ -83,4 +83,7 @@ static inline void settings_freep(Settings **s) {
 }
 
 const StreamSettings *settings_stream(const Settings *s, const char *name);
+bool settings_nats_equal(const Settings *a, const Settings *b);
+bool settings_stream_equal(const StreamSettings *a, const StreamSettings *b);
+bool settings_mailbox_equal(const MailboxSettings *a, const MailboxSettings *b);
 const char *direction_to_string(Direction d);

@@ -13,32 +13,55 @@
 #include <string.h>
 
 #include "bridge/inbound.h"
-#include "bridge/log.h"
 #include "bridge/outbound.h"
 #include "bridge/util.h"
+#include "daemon/log.h"
 
 /*
- * worker_new() - the worker of mailbox @m, not started
- * @link: the NATS connection, shared by every worker; must outlive the worker
- * @stop: set when the bridge stops; must outlive the worker
- * @ret:  the worker, owned by the caller (worker_free())
+ * route_init() - the Route of mailbox @m of the settings @s: a copy, independent of @s
+ */
+void route_init(Route *r, const Settings *s, const MailboxSettings *m) {
+        const StreamSettings *st = settings_stream(s, m->stream);
+
+        memset(r, 0, sizeof(*r));
+        strcpy_bounded(r->host, s->host);
+        strcpy_bounded(r->socket, s->socket);
+        r->mailbox = *m;
+        if (st) {
+                r->stream = *st;
+                r->has_stream = true;
+        }
+}
+
+/* route_equal() - whether a worker of @a may go on running where @b is asked for. */
+bool route_equal(const Route *a, const Route *b) {
+        return streq(a->host, b->host) && streq(a->socket, b->socket) &&
+               settings_mailbox_equal(&a->mailbox, &b->mailbox) &&
+               settings_stream_equal(a->has_stream ? &a->stream : NULL, b->has_stream ? &b->stream : NULL);
+}
+
+/*
+ * worker_new() - the worker of @route, not started
+ * @route: copied; the worker keeps no pointer into it
+ * @link:  the NATS connection, shared by every worker; must outlive the worker
+ * @ret:   the worker, owned by the caller (worker_free())
  *
  * Return: 0; -ENOMEM. @ret is untouched on failure.
  */
-int worker_new(const Settings *s, const MailboxSettings *m, Link *link, const atomic_bool *stop, Worker **ret) {
+int worker_new(const Route *route, Link *link, Worker **ret) {
         Worker *w;
         int r;
 
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
-        w->settings = s;
-        w->mailbox = m;
-        w->stream = settings_stream(s, m->stream);
+        w->route = *route;
+        w->mailbox = &w->route.mailbox;
+        w->stream = w->route.has_stream ? &w->route.stream : NULL;
         w->link = link;
-        w->stop = stop;
+        atomic_init(&w->stop, false);
         stats_init(&w->stats);
-        r = m->direction == DIRECTION_OUTBOUND ? outbound_new(w) : inbound_new(w);
+        r = w->mailbox->direction == DIRECTION_OUTBOUND ? outbound_new(w) : inbound_new(w);
         if (r < 0) {
                 worker_free(w);
                 return r;
@@ -57,7 +80,18 @@ int worker_start(Worker *w) {
         return 0;
 }
 
-/* worker_join() - wait for the thread to end (after *stop was set); no-op if never started. */
+/*
+ * worker_stop() - ask the worker to stop, without waiting (worker_join() waits)
+ *
+ * It takes no new message, gives the acks on their way up to 2 s, releases what they ack,
+ * and detaches; what was not acked goes back to the mailbox (outbound: the daemon repairs the
+ * taken slots in place) or to the consumer (inbound: nak'ed, or redelivered after AckWait).
+ */
+void worker_stop(Worker *w) {
+        atomic_store(&w->stop, true);
+}
+
+/* worker_join() - wait for the thread to end (after worker_stop()); no-op if never started. */
 void worker_join(Worker *w) {
         if (w && w->started) {
                 pthread_join(w->thread, NULL);
@@ -66,14 +100,16 @@ void worker_join(Worker *w) {
 }
 
 /*
- * worker_free() - free @w (NULL is fine); returns NULL
+ * worker_free() - stop and free @w (NULL is fine); returns NULL
  *
- * Only once libnats can no longer call into it: after the connection is destroyed and
- * nats_CloseAndWait() returned, since a publish ack may arrive at any time before.
+ * Safe while the NATS connection is open (a reload frees the workers of removed routes): a
+ * publish ack may still be on its way into a libnats thread, so the little that its handler
+ * touches is handed to the link, which frees it once libnats is closed (link_defer_free()).
  */
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
+        worker_stop(w);
         worker_join(w);
         if (w->free_impl)
                 w->free_impl(w->impl);
@@ -82,12 +118,12 @@ Worker *worker_free(Worker *w) {
         return NULL;
 }
 
-/* worker_stopping() - whether the bridge is stopping. */
+/* worker_stopping() - whether the worker was asked to stop. */
 bool worker_stopping(const Worker *w) {
-        return atomic_load(w->stop);
+        return atomic_load(&w->stop);
 }
 
-/* worker_sleep() - sleep @ms in steps of 50 ms; false if the bridge is stopping. */
+/* worker_sleep() - sleep @ms in steps of 50 ms; false if the worker is stopping. */
 bool worker_sleep(const Worker *w, int ms) {
         while (ms > 0 && !worker_stopping(w)) {
                 int step = MIN(ms, 50);
@@ -114,7 +150,7 @@ bool worker_sleep(const Worker *w, int ms) {
 int worker_attach(Worker *w, uint32_t right, shmbox_client **ret_client, shmbox **ret_box,
                   struct shmbox_stat *ret_stat) {
         const char *name = w->mailbox->name;
-        const char *socket = w->settings->socket[0] ? w->settings->socket : NULL;
+        const char *socket = w->route.socket[0] ? w->route.socket : NULL;
         shmbox_client *client = NULL;
         shmbox *box = NULL;
         struct shmbox_stat st;

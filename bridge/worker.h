@@ -11,13 +11,28 @@
 #include "bridge/status.h"
 #include "client/shmbox.h"
 
+/*
+ * What one worker runs with: its own copy of its part of the configuration, so that a reload
+ * can replace the Settings while the workers of unchanged routes go on running.
+ */
+typedef struct Route {
+        char host[SETTINGS_NAME_MAX + 1]; /* [bridge] host: the first part of every message id */
+        char socket[108];                 /* [bridge] socket; "" = the library's default */
+        MailboxSettings mailbox;
+        StreamSettings stream; /* its [stream] section, if has_stream */
+        bool has_stream;       /* else the stream must exist already */
+} Route;
+
+void route_init(Route *r, const Settings *s, const MailboxSettings *m);
+bool route_equal(const Route *a, const Route *b);
+
 typedef struct Worker Worker;
 struct Worker {
-        const Settings *settings;
-        const MailboxSettings *mailbox;
-        const StreamSettings *stream; /* the [stream] section, or NULL: it must exist */
+        Route route;
+        const MailboxSettings *mailbox; /* &route.mailbox */
+        const StreamSettings *stream;   /* &route.stream, or NULL: it must exist */
         Link *link;
-        const atomic_bool *stop; /* set by the main thread on SIGTERM */
+        atomic_bool stop; /* set by worker_stop(): on SIGTERM, or when a reload removes the route */
         Stats stats;
         void *impl; /* the direction's state (outbound.c, inbound.c) */
         void *(*run)(void *w);
@@ -26,8 +41,9 @@ struct Worker {
         bool started;
 };
 
-int worker_new(const Settings *s, const MailboxSettings *m, Link *link, const atomic_bool *stop, Worker **ret);
+int worker_new(const Route *route, Link *link, Worker **ret);
 int worker_start(Worker *w);
+void worker_stop(Worker *w);
 void worker_join(Worker *w);
 Worker *worker_free(Worker *w);
 

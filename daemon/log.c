@@ -1,8 +1,21 @@
-/* log.c — the daemon's logging: "<N>message" lines on stderr, which journald files by priority.
+/* log.c — the logging of shmboxd and shmbox-bridge: "<N>message" lines on stderr, which journald
+ * files by priority.
  *
- * Only the daemon logs (the library never does), and only where it decides something: create,
- * destroy, repair, refusal, start and stop. Nothing is logged on the message path, which the
- * daemon is never on anyway.
+ * Only the programs log, never the library, and only where they decide something: the daemon
+ * on create, destroy, repair, refusal, start and stop (it is never on the message path); the
+ * bridge when it connects or loses the connection, attaches or detaches a mailbox, creates a
+ * stream or consumer, reloads, or retries an error, never once per message. The bridge's
+ * worker threads log too: each line is one fprintf(), which stdio locks, so lines do not
+ * interleave.
+ *
+ * Why it lives in daemon/ and is its own library (liblog.la): both programs need the same
+ * ~40 lines, but the bridge is an ordinary client of libshmbox and must not link libdaemon.la
+ * (the daemon's registry, sessions and event loop). DESIGN.md's Layout has no place for a
+ * helper shared by programs that is not part of the contract between processes — proto/ is
+ * the wire and segment format, and a new top-level folder is not in the Layout — so the file
+ * stays with its first user, the daemon, and Makefile.am builds it alone into the noinst
+ * convenience library liblog.la, which libdaemon.la and shmbox-bridge both link. It uses
+ * nothing but libc and must stay that way.
  */
 #include "config.h"
 
@@ -34,6 +47,7 @@ int log_parse_level(const char *s) {
         return -EINVAL;
 }
 
+static void log_v(int prio, int r, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void log_v(int prio, int r, const char *fmt, va_list ap) {
         char buf[1024];
 
@@ -46,6 +60,7 @@ static void log_v(int prio, int r, const char *fmt, va_list ap) {
                 fprintf(stderr, "<%d>%s\n", prio, buf);
 }
 
+/* log_full() - log one line at @prio, if the level lets it through. */
 void log_full(int prio, const char *fmt, ...) {
         va_list ap;
 
@@ -54,6 +69,11 @@ void log_full(int prio, const char *fmt, ...) {
         va_end(ap);
 }
 
+/*
+ * log_errno() - log one line at @prio with strerror(-@r) appended
+ *
+ * Return: @r, so that callers can `return log_errno(...)`; errno is kept.
+ */
 int log_errno(int prio, int r, const char *fmt, ...) {
         va_list ap;
         int saved = errno;

@@ -1,4 +1,5 @@
-/* log.h — the daemon's logging: one line per decision, to stderr with <N> priority prefixes. */
+/* log.h — the logging of shmboxd and shmbox-bridge (liblog.la): one line per decision, to stderr with
+ * <N> priority prefixes. */
 #pragma once
 
 #include <syslog.h>

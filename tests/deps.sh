@@ -5,7 +5,8 @@ shmbox_install_deps() {
         local pkgs=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
                     libacl1-dev libinih-dev libsystemd-dev procps strace
                     valgrind clang-14 libclang-rt-14-dev
-                    libnats-dev nats-server)
+                    libnats-dev nats-server
+                    iceoryx libiceoryx-binding-c-dev)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

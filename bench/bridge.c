@@ -1,0 +1,801 @@
+/* bridge.c — the benchmark's bridge group: through shmbox-bridge and NATS JetStream on
+ * loopback, next to libnats alone on the same server, measured in the same run (issue 8).
+ *
+ * The set-up is tests/test-bridge.c's. The benchmark's shmboxd stands for host A; the group
+ * starts a second shmboxd for host B (its own socket, prefix "<prefix>-b"), one nats-server
+ * with JetStream on a loopback port it picks itself (-p -1: the port is read from the file that
+ * --ports_file_dir makes, so no other program can take it in between), its store below the
+ * benchmark's temporary directory, and two bridges: A's mailbox outbound to the subject of a
+ * work-queue stream with file storage, and that subject inbound into B's mailbox. Both
+ * mailboxes have 256 slots, so a bridge keeps up to 256 publishes in flight and fetches up to
+ * 256 messages at once, as a deployment would.
+ *
+ * Each run (--reps of them; within a run the two sides take turns, so that a change of the
+ * machine's speed hits both alike) measures, with 64 B messages:
+ * - through the bridge: a thread sends N messages into A's mailbox while the driver receives
+ *   them from B's; msgs/s is N over the time from the first send to the last receive;
+ * - libnats alone on the same server, the same way: a thread publishes N messages with
+ *   js_PublishAsync, each with a Nats-Msg-Id (as the bridge publishes) and at most 256
+ *   unacknowledged, into a stream with the same settings, while the driver pulls them from a
+ *   consumer like the bridge's (explicit acks, max-ack-pending 256, fetch 256, ack each);
+ * - latency, one message at a time: send on A to receive on B; for libnats, js_Publish (it
+ *   waits for the stream's ack), then a fetch of 1 and its ack. p50 and p99 of each run.
+ * Every message is checked on arrival (message.c: length, checksum, run, sequence number) and
+ * must arrive exactly once: a loss, a duplicate or a corrupt message fails the group.
+ *
+ * Everything the group starts it stops: the bridges and host B's daemon with SIGTERM (each must
+ * exit 0), nats-server, the mailboxes, the store and the files; host B's objects left in
+ * /dev/shm are counted (there must be none). Meanwhile the pids are in env->track, where the
+ * benchmark's SIGINT/SIGTERM handler finds them; it sweeps the prefix and the directory.
+ */
+#include "config.h"
+
+#include "bench/bridge.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/message.h"
+#include "bench/worker.h"
+#include "proto/util.h"
+
+#define MAILBOX "bridgebench"
+#define SUBJECT "shmbox.bench"
+#define STREAM "SHMBOXBENCH"
+#define NATS_SUBJECT "natsbench.msgs"
+#define NATS_STREAM "NATSBENCH"
+#define NATS_DURABLE "natsbench"
+#define SLOTS 256
+#define PAYLOAD 64
+#define REPS_MAX 25
+#define WARMUP 200
+#define NSEC INT64_C(1000000000)
+#define START_TIMEOUT_NS (20 * NSEC)
+#define RECV_TIMEOUT_MS 10000 /* for one message, through the bridge or not */
+
+enum { PROC_NATS, PROC_DAEMON_B, PROC_BRIDGE_A, PROC_BRIDGE_B };
+
+static const char *const proc_names[BRIDGE_BENCH_PROCS] = { "nats-server", "host B's shmboxd", "bridge A", "bridge B" };
+
+typedef struct Group {
+        const BridgeBenchEnv *env;
+        char dir[200]; /* env->dir/bridge: everything of the group's below it */
+        char ports[224], store[224], log[BRIDGE_BENCH_PROCS][224];
+        char url[64];
+        char socket_b[224], state_b[224], prefix_b[40];
+        char config[2][224], status[2][224];
+        shmbox_client *a, *b; /* the driver's connections to host A's and host B's daemon */
+        bool made_a, made_b;  /* the mailboxes exist */
+        natsConnection *nc;   /* libnats alone */
+        jsCtx *js;
+        natsSubscription *sub;
+} Group;
+
+static void msleep(int ms) {
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* nats-server in $PATH, else where Debian puts it (/usr/sbin); NULL if none. */
+static const char *find_nats_server(char *buf, size_t size) {
+        const char *p = getenv("PATH");
+        char dirs[4096];
+
+        snprintf(dirs, sizeof(dirs), "%s:/usr/sbin:/usr/local/sbin", p ? p : "/usr/bin:/bin");
+        for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save))
+                if ((size_t)snprintf(buf, size, "%s/nats-server", d) < size && access(buf, X_OK) == 0)
+                        return buf;
+        return NULL;
+}
+
+/* The last lines of @path on stderr, for a failure. */
+static void print_log(const char *what, const char *path) {
+        char buf[6144];
+        FILE *f = fopen(path, "re");
+        size_t n;
+        long size;
+
+        if (!f)
+                return;
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        fprintf(stderr, "---- %s (%s) ----\n%s---- end of %s ----\n", what, path, buf, what);
+}
+
+static void print_logs(const Group *g) {
+        for (unsigned k = 0; k < BRIDGE_BENCH_PROCS; k++)
+                print_log(proc_names[k], g->log[k]);
+}
+
+/* Start @argv as process @k of the group, its output into its log. */
+static int spawn(Group *g, unsigned k, char *const argv[]) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0)
+                exec_service(argv, g->log[k], SIGKILL);
+        g->env->track[k] = pid;
+        return 0;
+}
+
+/* Whether process @k runs; reaps it if it ended. */
+static bool proc_alive(Group *g, unsigned k) {
+        pid_t pid = g->env->track[k];
+        int status;
+
+        if (pid <= 0)
+                return false;
+        if (waitpid(pid, &status, WNOHANG) != pid)
+                return true;
+        g->env->track[k] = 0;
+        fprintf(stderr, "shmbox-bench: bridge: %s ended early (status 0x%x)\n", proc_names[k], status);
+        return false;
+}
+
+/* SIGTERM to process @k, SIGKILL after 10 s. Return: 0 if it exited 0 (or did not run, or
+ * !@judge: nats-server exits 1 on SIGTERM), -1 if not. */
+static int proc_stop(Group *g, unsigned k, bool judge) {
+        pid_t pid = g->env->track[k];
+        int status = 0;
+
+        if (pid <= 0)
+                return 0;
+        kill(pid, SIGTERM);
+        for (int64_t deadline = now_ns() + 10 * NSEC; waitpid(pid, &status, WNOHANG) != pid;) {
+                if (now_ns() > deadline) {
+                        fprintf(stderr, "shmbox-bench: bridge: %s ignored SIGTERM; killing it\n", proc_names[k]);
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        break;
+                }
+                msleep(5);
+        }
+        g->env->track[k] = 0;
+        if (!judge || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                return 0;
+        fprintf(stderr, "shmbox-bench: bridge: %s did not exit cleanly on SIGTERM (status 0x%x)\n", proc_names[k],
+                status);
+        print_log(proc_names[k], g->log[k]);
+        return -1;
+}
+
+/* The "nats://..." URL in the ports file nats-server writes once it listens; false until then. */
+static bool read_ports_file(Group *g) {
+        char buf[512], path[480];
+        struct dirent *d;
+        bool found = false;
+        DIR *dir = opendir(g->ports);
+
+        if (!dir)
+                return false;
+        while (!found && (d = readdir(dir))) {
+                FILE *f;
+                size_t n;
+                char *url;
+
+                if (d->d_name[0] == '.' ||
+                    (size_t)snprintf(path, sizeof(path), "%s/%s", g->ports, d->d_name) >= sizeof(path))
+                        continue;
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                n = fread(buf, 1, sizeof(buf) - 1, f);
+                fclose(f);
+                buf[n] = '\0';
+                url = strstr(buf, "nats://");
+                if (url && strchr(url, '"') && (size_t)(strchr(url, '"') - url) < sizeof(g->url)) {
+                        *strchr(url, '"') = '\0';
+                        strcpy(g->url, url);
+                        found = true;
+                }
+        }
+        closedir(dir);
+        return found;
+}
+
+static int nats_server_start(Group *g) {
+        char *argv[] = { (char *)g->env->nats_server, "-a",     "127.0.0.1", "-p", "-1", "-js", "-sd", g->store,
+                         "--ports_file_dir",          g->ports, NULL };
+        int r;
+
+        if (mkdir(g->ports, 0700) < 0)
+                return -errno;
+        r = spawn(g, PROC_NATS, argv);
+        if (r < 0)
+                return r;
+        for (int64_t deadline = now_ns() + START_TIMEOUT_NS; !read_ports_file(g); msleep(10))
+                if (!proc_alive(g, PROC_NATS) || now_ns() > deadline) {
+                        fprintf(stderr, "shmbox-bench: bridge: nats-server did not come up\n");
+                        print_log(proc_names[PROC_NATS], g->log[PROC_NATS]);
+                        return -ETIMEDOUT;
+                }
+        return 0;
+}
+
+/* Host B's daemon; g->b is connected to it on success. */
+static int daemon_b_start(Group *g) {
+        char *argv[] = { (char *)g->env->shmboxd, "--socket", g->socket_b,   "--prefix", g->prefix_b,
+                         "--state-dir",           g->state_b, "--log-level", "warning",  NULL };
+        int r;
+
+        r = spawn(g, PROC_DAEMON_B, argv);
+        if (r < 0)
+                return r;
+        for (int64_t deadline = now_ns() + START_TIMEOUT_NS; shmbox_connect(g->socket_b, &g->b) < 0; msleep(5))
+                if (!proc_alive(g, PROC_DAEMON_B) || now_ns() > deadline) {
+                        fprintf(stderr, "shmbox-bench: bridge: host B's shmboxd did not come up\n");
+                        print_log(proc_names[PROC_DAEMON_B], g->log[PROC_DAEMON_B]);
+                        return -ETIMEDOUT;
+                }
+        return 0;
+}
+
+/* Bridge @k (0: A, outbound; 1: B, inbound): its config file, then the process. */
+static int bridge_start(Group *g, unsigned k) {
+        char *argv[] = { (char *)g->env->bridge, "--config", g->config[k], "--log-level", "notice", NULL };
+        FILE *f = fopen(g->config[k], "we");
+
+        if (!f)
+                return -errno;
+        fprintf(f,
+                "# written by shmbox-bench (bench/bridge.c)\n"
+                "[nats]\nurl = %s\nreconnect-wait-ms = 100\nconnect-timeout-ms = 1000\n\n"
+                "[bridge]\nhost = host%c\nsocket = %s\nstatus-file = %s\n\n"
+                "[stream " STREAM "]\nsubjects = " SUBJECT "\nstorage = file\nretention = workqueue\n\n"
+                "[mailbox " MAILBOX "]\ndirection = %s\nsubject = " SUBJECT "\nstream = " STREAM "\n",
+                g->url, k ? 'B' : 'A', k ? g->socket_b : g->env->socket_a, g->status[k], k ? "inbound" : "outbound");
+        if (fclose(f) != 0)
+                return -EIO;
+        return spawn(g, PROC_BRIDGE_A + k, argv);
+}
+
+/* Whether @path has a line that is @line. */
+static bool file_has_line(const char *path, const char *line) {
+        char buf[512];
+        bool found = false;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return false;
+        while (!found && fgets(buf, sizeof(buf), f)) {
+                buf[strcspn(buf, "\n")] = '\0';
+                found = strcmp(buf, line) == 0;
+        }
+        fclose(f);
+        return found;
+}
+
+/* Wait until both bridges are connected and their mailbox runs (stream and consumer made). */
+static int bridges_wait(Group *g) {
+        for (unsigned k = 0; k < 2; k++)
+                for (int64_t deadline = now_ns() + START_TIMEOUT_NS;
+                     !file_has_line(g->status[k], "connected = yes") || !file_has_line(g->status[k], "state = running");
+                     msleep(10))
+                        if (!proc_alive(g, PROC_BRIDGE_A + k) || now_ns() > deadline) {
+                                fprintf(stderr, "shmbox-bench: bridge: %s did not come up\n",
+                                        proc_names[PROC_BRIDGE_A + k]);
+                                print_logs(g);
+                                return -ETIMEDOUT;
+                        }
+        return 0;
+}
+
+/* libnats alone: a connection, a stream and a durable pull consumer like the bridges'. */
+static int nats_alone_start(Group *g) {
+        const char *subjects[] = { NATS_SUBJECT };
+        jsStreamInfo *si = NULL;
+        jsConsumerInfo *ci = NULL;
+        jsStreamConfig sc;
+        jsConsumerConfig cc;
+        jsSubOptions so;
+        jsOptions jo;
+        natsStatus s;
+
+        s = natsConnection_ConnectTo(&g->nc, g->url);
+        if (s == NATS_OK) {
+                jsOptions_Init(&jo);
+                jo.PublishAsync.MaxPending = SLOTS; /* the bridge's max-in-flight: the mailbox's slots */
+                s = natsConnection_JetStream(&g->js, g->nc, &jo);
+        }
+        if (s == NATS_OK) {
+                /* what the bridge creates from its [stream] section (bridge/link.c) */
+                jsStreamConfig_Init(&sc);
+                sc.Name = NATS_STREAM;
+                sc.Subjects = subjects;
+                sc.SubjectsLen = 1;
+                sc.Retention = js_WorkQueuePolicy;
+                sc.Discard = js_DiscardNew;
+                sc.Storage = js_FileStorage;
+                sc.Duplicates = INT64_C(120000) * 1000000;
+                s = js_AddStream(&si, g->js, &sc, NULL, NULL);
+                jsStreamInfo_Destroy(si);
+        }
+        if (s == NATS_OK) {
+                /* what the inbound bridge creates for a mailbox of SLOTS slots */
+                jsConsumerConfig_Init(&cc);
+                cc.Durable = NATS_DURABLE;
+                cc.FilterSubject = NATS_SUBJECT;
+                cc.AckPolicy = js_AckExplicit;
+                cc.AckWait = INT64_C(30000) * 1000000;
+                cc.DeliverPolicy = js_DeliverAll;
+                cc.MaxDeliver = -1;
+                cc.MaxAckPending = SLOTS;
+                s = js_AddConsumer(&ci, g->js, NATS_STREAM, &cc, NULL, NULL);
+                jsConsumerInfo_Destroy(ci);
+        }
+        if (s == NATS_OK) {
+                jsSubOptions_Init(&so);
+                so.Stream = NATS_STREAM;
+                so.Consumer = NATS_DURABLE;
+                s = js_PullSubscribe(&g->sub, g->js, NATS_SUBJECT, NATS_DURABLE, NULL, &so, NULL);
+        }
+        if (s != NATS_OK) {
+                fprintf(stderr, "shmbox-bench: bridge: libnats alone: %s\n",
+                        nats_GetLastError(NULL) ?: natsStatus_GetText(s));
+                return -EIO;
+        }
+        return 0;
+}
+
+static void nats_alone_stop(Group *g) {
+        natsSubscription_Destroy(g->sub);
+        g->sub = NULL;
+        jsCtx_Destroy(g->js);
+        g->js = NULL;
+        natsConnection_Destroy(g->nc);
+        g->nc = NULL;
+}
+
+/* ---- checking what arrives -------------------------------------------------------------- */
+
+/* What one measurement expects: messages 0..n-1 of run @run, each once. */
+typedef struct Expect {
+        unsigned run, n, got;
+        uint8_t *seen; /* [n] */
+        char err[200]; /* the first failure, "" while there is none */
+} Expect;
+
+static int expect_init(Expect *e, unsigned run, unsigned n) {
+        *e = (Expect){ .run = run, .n = n, .seen = calloc(n, 1) };
+        return e->seen ? 0 : -ENOMEM;
+}
+
+/* Check one arrival. Return: 0; -EBADMSG (and e->err says why). */
+static int expect_check(Expect *e, const void *data, size_t len) {
+        uint32_t sender;
+        uint64_t seq;
+
+        if (len != PAYLOAD || msg_check(data, len, &sender, &seq) < 0)
+                snprintf(e->err, sizeof(e->err), "message %u: length %zu or checksum wrong", e->got, len);
+        else if (sender != e->run || seq >= e->n)
+                snprintf(e->err, sizeof(e->err), "message %u is #%llu of run %u, not of run %u", e->got,
+                         (unsigned long long)seq, sender, e->run);
+        else if (e->seen[seq])
+                snprintf(e->err, sizeof(e->err), "message #%llu arrived twice", (unsigned long long)seq);
+        else {
+                e->seen[seq] = 1;
+                e->got++;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
+/* Free what @e holds and say what failed. Return: 0; -EIO if anything did (@r < 0 or e->err). */
+static int expect_done(Expect *e, const char *what, int r) {
+        if (e->err[0] || r < 0)
+                fprintf(stderr, "shmbox-bench: bridge: %s: %s\n", what, e->err[0] ? e->err : strerror(-r));
+        free(e->seen);
+        return r < 0 || e->err[0] ? -EIO : 0;
+}
+
+/* ---- the two sides: through the bridge, and libnats alone ------------------------------------ */
+
+/* One side of the comparison, and how its messages travel. */
+typedef struct Side {
+        const char *what;
+        /* send message @i of run @run (@wait: for the stream's ack, where there is one); a
+         * failure is said in @err */
+        int (*send)(void *ctx, unsigned run, unsigned i, bool wait, char *err, size_t err_size);
+        /* receive and check until @e holds @want messages */
+        int (*receive)(void *ctx, Expect *e, unsigned want);
+        void *ctx;
+} Side;
+
+/* Through the bridge: the sender's box on A, the receiver's on B (each used by one thread). */
+typedef struct Boxes {
+        shmbox *tx, *rx;
+} Boxes;
+
+static int bridge_send(void *ctx, unsigned run, unsigned i, bool wait, char *err, size_t err_size) {
+        Boxes *b = ctx;
+        uint8_t buf[PAYLOAD];
+        int r;
+
+        msg_fill(buf, PAYLOAD, run, i);
+        r = shmbox_send(b->tx, buf, PAYLOAD, RECV_TIMEOUT_MS);
+        if (r < 0)
+                snprintf(err, err_size, "send on A: %s", shmbox_strerror(r));
+        return r;
+}
+
+static int bridge_receive(void *ctx, Expect *e, unsigned want) {
+        Boxes *b = ctx;
+        uint8_t buf[PAYLOAD];
+
+        while (e->got < want) {
+                ssize_t n = shmbox_recv(b->rx, buf, sizeof(buf), RECV_TIMEOUT_MS);
+
+                if (n < 0) {
+                        snprintf(e->err, sizeof(e->err), "receive on B after %u of %u: %s", e->got, want,
+                                 shmbox_strerror((int)n));
+                        return (int)n;
+                }
+                if (expect_check(e, buf, (size_t)n) < 0)
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
+/* libnats alone: publish with an id, as the bridge does; asynchronously unless @wait. */
+static int nats_send(void *ctx, unsigned run, unsigned i, bool wait, char *err, size_t err_size) {
+        Group *g = ctx;
+        uint8_t buf[PAYLOAD];
+        char id[48];
+        jsPubOptions po;
+        natsStatus s;
+
+        msg_fill(buf, PAYLOAD, run, i);
+        snprintf(id, sizeof(id), "natsbench.%u.%u", run, i);
+        jsPubOptions_Init(&po);
+        po.MsgId = id;
+        if (wait)
+                s = js_Publish(NULL, g->js, NATS_SUBJECT, buf, PAYLOAD, &po, NULL);
+        else
+                /* at most SLOTS unacked: past that libnats has us wait (NATS_TIMEOUT after 200 ms) */
+                for (int64_t deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;;) {
+                        s = js_PublishAsync(g->js, NATS_SUBJECT, buf, PAYLOAD, &po);
+                        if (s != NATS_TIMEOUT || now_ns() > deadline)
+                                break;
+                }
+        if (s == NATS_OK)
+                return 0;
+        snprintf(err, err_size, "%s: %s", wait ? "js_Publish" : "js_PublishAsync", natsStatus_GetText(s));
+        return -EIO;
+}
+
+/* Fetch what fits the consumer's max-ack-pending, check and ack each, as the bridge does. */
+static int nats_receive(void *ctx, Expect *e, unsigned want) {
+        Group *g = ctx;
+        int64_t deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;
+
+        while (e->got < want && !e->err[0]) {
+                natsMsgList l;
+                natsStatus s = natsSubscription_Fetch(&l, g->sub, (int)MIN(want - e->got, (unsigned)SLOTS), 1000, NULL);
+
+                if (s == NATS_TIMEOUT && now_ns() < deadline)
+                        continue;
+                if (s != NATS_OK) {
+                        snprintf(e->err, sizeof(e->err), "fetch after %u of %u: %s", e->got, want,
+                                 natsStatus_GetText(s));
+                        break;
+                }
+                for (int i = 0; i < l.Count; i++) {
+                        if (!e->err[0])
+                                expect_check(e, natsMsg_GetData(l.Msgs[i]), (size_t)natsMsg_GetDataLength(l.Msgs[i]));
+                        natsMsg_Ack(l.Msgs[i], NULL);
+                }
+                natsMsgList_Destroy(&l);
+                deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;
+        }
+        return e->err[0] ? -EIO : 0;
+}
+
+/* ---- the measurements, the same for both sides ---------------------------------------------- */
+
+typedef struct Sender {
+        const Side *side;
+        unsigned run, n;
+        int r;
+        char err[200];
+} Sender;
+
+static void *sender_main(void *arg) {
+        Sender *s = arg;
+
+        for (unsigned i = 0; s->r == 0 && i < s->n; i++)
+                s->r = s->side->send(s->side->ctx, s->run, i, false, s->err, sizeof(s->err));
+        return NULL;
+}
+
+/* Throughput: @n messages of run @run sent by a thread, received and checked here; msgs/s in @ret. */
+static int measure_tput(const Side *side, unsigned run, unsigned n, double *ret) {
+        Sender s = { .side = side, .run = run, .n = n };
+        Expect e = {};
+        int64_t t0 = now_ns();
+        pthread_t t;
+        int r;
+
+        r = expect_init(&e, run, n);
+        if (r == 0)
+                r = -pthread_create(&t, NULL, sender_main, &s);
+        if (r == 0) {
+                r = side->receive(side->ctx, &e, n);
+                *ret = (double)n / ((double)(now_ns() - t0) / 1e9);
+                pthread_join(t, NULL);
+                if (s.r < 0) /* the receiver only timed out: the sender knows why */
+                        snprintf(e.err, sizeof(e.err), "%s", s.err);
+        }
+        return expect_done(&e, side->what, r);
+}
+
+static double percentile(double *v, unsigned n, double p) {
+        qsort(v, n, sizeof(*v), cmp_double);
+        return v[(size_t)ceil(p * n) - 1];
+}
+
+/* Latency: @pings single messages, each sent (and acked, for libnats) and received before the
+ * next; p50 and p99 in µs. */
+static int measure_latency(const Side *side, unsigned run, unsigned pings, double *ret_p50, double *ret_p99) {
+        double *lat = calloc(pings, sizeof(double));
+        Expect e = {};
+        int r = lat ? expect_init(&e, run, pings) : -ENOMEM;
+
+        for (unsigned i = 0; r == 0 && i < pings; i++) {
+                int64_t t0 = now_ns();
+
+                r = side->send(side->ctx, run, i, true, e.err, sizeof(e.err));
+                if (r == 0)
+                        r = side->receive(side->ctx, &e, i + 1);
+                lat[i] = (double)(now_ns() - t0) / 1e3;
+        }
+        if (r == 0) {
+                *ret_p50 = percentile(lat, pings, 0.50);
+                *ret_p99 = percentile(lat, pings, 0.99);
+        }
+        free(lat);
+        return expect_done(&e, side->what, r);
+}
+
+/* ---- the group ---------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        remove(path);
+        return 0;
+}
+
+/* Objects of host B's prefix in /dev/shm ("<prefix>." and "sem.<prefix>."); removed if @remove. */
+static unsigned shm_objects_b(const Group *g, bool remove) {
+        size_t n = strlen(g->prefix_b);
+        unsigned count = 0;
+        struct dirent *d;
+        DIR *dir = opendir("/dev/shm");
+
+        if (!dir)
+                return 0;
+        while ((d = readdir(dir))) {
+                const char *e = strncmp(d->d_name, "sem.", 4) == 0 ? d->d_name + 4 : d->d_name;
+
+                if (strncmp(e, g->prefix_b, n) != 0 || e[n] != '.')
+                        continue;
+                count++;
+                if (remove)
+                        unlinkat(dirfd(dir), d->d_name, 0);
+        }
+        closedir(dir);
+        return count;
+}
+
+/* Measure: warm-up, then @reps runs, each side in turn. Return: 0; -EIO after a failure (said). */
+static int measure(Group *g, ReportBridge *rep) {
+        const BridgeBenchEnv *env = g->env;
+        double bm[REPS_MAX], nm[REPS_MAX], b50[REPS_MAX], b99[REPS_MAX], n50[REPS_MAX], n99[REPS_MAX];
+        shmbox_client *txc = NULL;
+        shmbox *tx = NULL, *rx = NULL;
+        unsigned runs = MIN(env->reps, (unsigned)REPS_MAX), done = 0;
+        Boxes boxes = {};
+        const Side bridge = { "through the bridge", bridge_send, bridge_receive, &boxes };
+        const Side nats = { "libnats alone", nats_send, nats_receive, g };
+        double x;
+        int r;
+
+        /* the sender's own connection (one thread at a time uses it: the sender thread, or
+         * the driver between runs) */
+        r = shmbox_connect(env->socket_a, &txc);
+        if (r == 0)
+                r = shmbox_attach(txc, MAILBOX, &tx);
+        if (r == 0)
+                r = shmbox_attach(g->b, MAILBOX, &rx);
+        if (r < 0) {
+                fprintf(stderr, "shmbox-bench: bridge: attach: %s\n", shmbox_strerror(r));
+                goto out;
+        }
+        boxes = (Boxes){ .tx = tx, .rx = rx };
+        /* warm-up, not timed: connections, the streams' first blocks, the consumers */
+        r = measure_tput(&bridge, 2 * REPS_MAX, WARMUP, &x);
+        if (r == 0)
+                r = measure_tput(&nats, 2 * REPS_MAX, WARMUP, &x);
+        for (unsigned i = 0; r == 0 && i < runs; i++) {
+                if (env->progress)
+                        fprintf(stderr, "\r\033[Kbridge: run %u/%u", i + 1, runs);
+                r = measure_tput(&bridge, i, env->messages, &bm[i]);
+                if (r == 0)
+                        r = measure_tput(&nats, i, env->messages, &nm[i]);
+                if (r == 0)
+                        r = measure_latency(&bridge, REPS_MAX + i, env->pings, &b50[i], &b99[i]);
+                if (r == 0)
+                        r = measure_latency(&nats, REPS_MAX + i, env->pings, &n50[i], &n99[i]);
+                if (r == 0)
+                        done++;
+        }
+        if (env->progress)
+                fprintf(stderr, "\r\033[K");
+        rep->bridge_msgs = report_median(bm, done);
+        rep->nats_msgs = report_median(nm, done);
+        rep->bridge_p50_us = report_median(b50, done);
+        rep->bridge_p99_us = report_median(b99, done);
+        rep->nats_p50_us = report_median(n50, done);
+        rep->nats_p99_us = report_median(n99, done);
+out:
+        shmbox_detach(rx);
+        shmbox_detach(tx);
+        shmbox_disconnect(txc);
+        if (r < 0)
+                print_logs(g);
+        return r < 0 ? -EIO : 0;
+}
+
+/* Stop and remove everything the group made, whatever got made. Return: the failures. */
+static unsigned group_done(Group *g, ReportBridge *rep) {
+        unsigned failures = 0;
+        int r;
+
+        /* the bridges first: they give back what they hold to mailboxes and stream that still exist */
+        if (proc_stop(g, PROC_BRIDGE_A, true) < 0)
+                failures++;
+        if (proc_stop(g, PROC_BRIDGE_B, true) < 0)
+                failures++;
+        nats_alone_stop(g);
+        proc_stop(g, PROC_NATS, false);
+        if (g->made_a && (r = shmbox_destroy(g->a, MAILBOX)) < 0) {
+                fprintf(stderr, "shmbox-bench: bridge: destroy A's mailbox: %s\n", shmbox_strerror(r));
+                failures++;
+        }
+        if (g->made_b && (r = shmbox_destroy(g->b, MAILBOX)) < 0) {
+                fprintf(stderr, "shmbox-bench: bridge: destroy B's mailbox: %s\n", shmbox_strerror(r));
+                failures++;
+        }
+        shmbox_disconnect(g->a);
+        g->a = NULL;
+        shmbox_disconnect(g->b);
+        g->b = NULL;
+        if (proc_stop(g, PROC_DAEMON_B, true) < 0)
+                failures++;
+        rep->left_in_shm = shm_objects_b(g, true);
+        if (rep->left_in_shm) {
+                fprintf(stderr, "shmbox-bench: bridge: removed %u object(s) of host B's prefix %s left in /dev/shm\n",
+                        rep->left_in_shm, g->prefix_b);
+                failures++;
+        }
+        nftw(g->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return failures;
+}
+
+/*
+ * bridge_bench_run() - run the bridge group
+ * @env: what it needs; env->track must have BRIDGE_BENCH_PROCS entries, all 0
+ * @ret: the figures; ret->skipped says why the group did not run, if it did not
+ *
+ * Without shmbox-bridge or nats-server it skips, saying why in one line on stderr (and in
+ * ret->skipped). Whatever it started is stopped and removed before it returns.
+ *
+ * Return: 0 (measured, or skipped); -EIO after a failure, said on stderr with the logs.
+ */
+int bridge_bench_run(const BridgeBenchEnv *env, ReportBridge *ret) {
+        Group g = { .env = env };
+        char nats_path[512];
+        unsigned failures;
+        int r;
+
+        *ret = (ReportBridge){ .messages = env->messages, .pings = env->pings, .slots = SLOTS, .payload = PAYLOAD };
+        if (access(env->bridge, X_OK) < 0)
+                snprintf(ret->skipped, sizeof(ret->skipped),
+                         "no shmbox-bridge at %s (configure builds it with libnats-dev; or --shmbox-bridge PATH)",
+                         env->bridge);
+        else if (env->nats_server && access(env->nats_server, X_OK) < 0)
+                snprintf(ret->skipped, sizeof(ret->skipped), "no nats-server at %s", env->nats_server);
+        else if (!env->nats_server && !find_nats_server(nats_path, sizeof(nats_path)))
+                snprintf(ret->skipped, sizeof(ret->skipped),
+                         "no nats-server in PATH or /usr/sbin (Debian: apt-get install nats-server; or "
+                         "--nats-server PATH)");
+        if (ret->skipped[0]) {
+                fprintf(stderr, "shmbox-bench: bridge group SKIPPED: %s\n", ret->skipped);
+                return 0;
+        }
+        BridgeBenchEnv e = *env;
+        if (!e.nats_server)
+                e.nats_server = nats_path;
+        g.env = &e;
+
+        snprintf(g.dir, sizeof(g.dir), "%s/bridge", env->dir);
+        snprintf(g.ports, sizeof(g.ports), "%s/ports", g.dir);
+        snprintf(g.store, sizeof(g.store), "%s/jetstream", g.dir);
+        snprintf(g.socket_b, sizeof(g.socket_b), "%s/b.sock", g.dir);
+        snprintf(g.state_b, sizeof(g.state_b), "%s/b-state", g.dir);
+        snprintf(g.prefix_b, sizeof(g.prefix_b), "%s-b", env->prefix);
+        snprintf(g.log[PROC_NATS], sizeof(g.log[0]), "%s/nats-server.log", g.dir);
+        snprintf(g.log[PROC_DAEMON_B], sizeof(g.log[0]), "%s/shmboxd-b.log", g.dir);
+        for (unsigned k = 0; k < 2; k++) {
+                snprintf(g.log[PROC_BRIDGE_A + k], sizeof(g.log[0]), "%s/bridge-%c.log", g.dir, 'a' + k);
+                snprintf(g.config[k], sizeof(g.config[0]), "%s/bridge-%c.conf", g.dir, 'a' + k);
+                snprintf(g.status[k], sizeof(g.status[0]), "%s/bridge-%c.status", g.dir, 'a' + k);
+        }
+        if (mkdir(g.dir, 0700) < 0) {
+                fprintf(stderr, "shmbox-bench: bridge: mkdir %s: %m\n", g.dir);
+                return -EIO;
+        }
+        if (nats_Open(-1) != NATS_OK) {
+                fprintf(stderr, "shmbox-bench: bridge: cannot initialise libnats\n");
+                rmdir(g.dir);
+                return -EIO;
+        }
+
+        r = nats_server_start(&g);
+        if (r == 0)
+                r = daemon_b_start(&g);
+        if (r == 0) {
+                struct shmbox_config cfg = { .slots = SLOTS, .slot_size = PAYLOAD };
+
+                r = shmbox_connect(env->socket_a, &g.a);
+                if (r == 0)
+                        r = shmbox_create(g.a, MAILBOX, &cfg);
+                g.made_a = r == 0;
+                if (r == 0)
+                        r = shmbox_create(g.b, MAILBOX, &cfg);
+                g.made_b = r == 0;
+                if (r < 0)
+                        fprintf(stderr, "shmbox-bench: bridge: the mailboxes: %s\n", shmbox_strerror(r));
+        }
+        if (r == 0)
+                r = bridge_start(&g, 0);
+        if (r == 0)
+                r = bridge_start(&g, 1);
+        if (r == 0)
+                r = bridges_wait(&g);
+        if (r == 0)
+                r = nats_alone_start(&g);
+        if (r == 0)
+                r = measure(&g, ret);
+        else
+                fprintf(stderr, "shmbox-bench: bridge: set-up failed%s%s\n", r == -EIO ? "" : ": ",
+                        r == -EIO ? "" : strerror(-r));
+        failures = group_done(&g, ret);
+        nats_CloseAndWait(5000);
+        return r < 0 || failures ? -EIO : 0;
+}
