@@ -248,8 +248,16 @@ static void wake_n(Ring *r, SemRole role, unsigned n) {
 static bool has_space(const Ring *r) {
         uint64_t head = atomic_load(&r->hdr->head), tail = atomic_load(&r->hdr->tail);
 
+        uint64_t w;
+
         /* corrupt (tail - head > slots): "yes", so that the locked path reports it */
-        return tail - head != r->geo.slots;
+        if (tail - head != r->geo.slots)
+                return true;
+        /* full as far as head says; but a finished slot there is room that a claim passes */
+        w = atomic_load(&ring_slot(r, head)->word);
+        return ((slot_word_state(w) == SLOT_DONE || slot_word_state(w) == SLOT_ABANDONED) &&
+                slot_word_lap(w) == ring_lap(r, head)) ||
+               w == slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0);
 }
 
 /*
@@ -296,6 +304,9 @@ static bool has_ready(const Ring *r) {
                 return true; /* corrupt: let the locked path report it */
         for (uint64_t p = head; p != tail && !o.full; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
+
+                if (w == slot_word(SLOT_FREE, ring_lap(r, p + r->geo.slots), 0))
+                        continue; /* passed by head already */
                 /* takeable, or corrupt: the locked path reports that */
                 if (!slot_word_valid(r, w, p) || order_admits(&o, w))
                         return true;
@@ -375,28 +386,53 @@ static int ring_enter(Ring *r, uint32_t me, unsigned idx, SemRole role) {
         return 0;
 }
 
-/* Under the lock: pass head over finished slots, making each FREE for its next lap. Returns
- * how many it passed, or -EBADMSG. */
-static int advance_head(Ring *r, uint64_t head, uint64_t tail) {
+/* The word a finished slot at position @p gets when head passes it: FREE for its next lap. */
+static inline uint64_t passed_word(const Ring *r, uint64_t p) {
+        return slot_word(SLOT_FREE, ring_lap(r, p + r->geo.slots), 0);
+}
+
+/*
+ * Pass head over finished slots, making each FREE for its next lap — without the lock. Each
+ * step is two CASes, slot word first, head second: DONE/ABANDONED -> FREE(next lap), then
+ * head p -> p+1. Whoever finds the slot at head already FREE for its next lap (a passer was
+ * preempted or killed between the two) does the second CAS for it, so a kill anywhere leaves
+ * nothing that the next passer does not finish, and two passers never pass one slot twice.
+ * Claims and takes read head under the lock and see at worst a head that is behind: a claim
+ * then finds less room than there is, a take skips the passed words (is_passed()).
+ * @recv: a receive path (where the crash point is).
+ *
+ * Returns how many slots this call passed, or -EBADMSG (a word no protocol step writes).
+ */
+static int advance_head(Ring *r, bool recv) {
         int passed = 0;
 
-        while (head != tail) {
+        for (unsigned i = 0; i < r->geo.slots; i++) {
+                uint64_t head = atomic_load(&r->hdr->head);
                 SlotHead *s = ring_slot(r, head);
                 uint64_t w = atomic_load(&s->word);
                 unsigned st = slot_word_state(w);
 
-                if (st != SLOT_DONE && st != SLOT_ABANDONED)
-                        break;
-                if (slot_word_lap(w) != ring_lap(r, head))
-                        return -EBADMSG;
-                if (!atomic_compare_exchange_strong(&s->word, &w,
-                                                    slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0)))
-                        return -EBADMSG;
-                head++;
-                atomic_store(&r->hdr->head, head); /* slot word first, index second */
-                passed++;
+                if (head == atomic_load(&r->hdr->tail))
+                        break; /* tail only grows: head is below it from here on */
+                if (w != passed_word(r, head)) {
+                        if (st != SLOT_DONE && st != SLOT_ABANDONED)
+                                break;
+                        if (slot_word_lap(w) != ring_lap(r, head))
+                                return passed ? passed : -EBADMSG;
+                        if (!atomic_compare_exchange_strong(&s->word, &w, passed_word(r, head)))
+                                continue; /* another passer was first: look again */
+                        if (recv && passed == 0)
+                                CRASH_POINT(recv_head_half);
+                }
+                if (atomic_compare_exchange_strong(&r->hdr->head, &head, head + 1))
+                        passed++;
         }
         return passed;
+}
+
+/* Whether the word @w at position @p was passed by head already (head is being moved on). */
+static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
+        return w == passed_word(r, p);
 }
 
 /*
@@ -412,6 +448,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
         uint64_t p, head;
         uint32_t n;
         int k;
+        int passed = 0;
         unsigned quiet = 0;
 
         for (;;) {
@@ -435,6 +472,14 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                         ring_unlock(r, me);
                         return -EBADMSG;
                 }
+                if (p - head == r->geo.slots) { /* full, unless head is behind: pass it on */
+                        passed = advance_head(r, false);
+                        head = atomic_load(&r->hdr->head);
+                        if (passed < 0 || p - head > r->geo.slots) {
+                                ring_unlock(r, me);
+                                return -EBADMSG;
+                        }
+                }
                 n = (uint32_t)MIN((uint64_t)want, r->geo.slots - (p - head));
                 if (n == 0) { /* filled since we looked: wait again */
                         ring_unlock(r, me);
@@ -456,6 +501,8 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
+                if (passed > 0 && (uint32_t)passed > n) /* more room than we took: for sleepers */
+                        wake_n(r, SEM_SPACE, (unsigned)passed - n);
                 for (uint32_t i = 0; i < n; i++)
                         ring_slot(r, p + i)->stamp = stamp_now();
                 *ret_pos = p;
@@ -519,19 +566,11 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
         return 0;
 }
 
-/* Pass head over what is finished, under the lock, and wake senders for the slots freed. */
-static void ring_finish(Ring *r, uint32_t me) {
-        RingDeadline forever = { .forever = true };
-        uint64_t head, tail;
-        int k;
+/* Pass head over what is finished (no lock: advance_head()) and wake senders for the slots
+ * freed. */
+static void ring_finish(Ring *r) {
+        int k = advance_head(r, true);
 
-        if (ring_lock(r, me, &forever) < 0)
-                return; /* destroyed meanwhile: nobody needs the slots */
-        CRASH_POINT(recv_head_locked);
-        head = atomic_load(&r->hdr->head);
-        tail = atomic_load(&r->hdr->tail);
-        k = tail - head <= r->geo.slots ? advance_head(r, head, tail) : -EBADMSG;
-        ring_unlock(r, me);
         if (k > 0)
                 wake_n(r, SEM_SPACE, (unsigned)k);
 }
@@ -553,7 +592,7 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_ABANDONED, slot_word_lap(w), 0)))
                 return -ESTALE;
         atomic_fetch_add(&r->hdr->abandoned, 1);
-        ring_finish(r, me);
+        ring_finish(r);
         return 0;
 }
 
@@ -663,6 +702,8 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 for (uint64_t p = head; p != tail && (got < want || (want == 0 && got == 0)); p++) {
                         s = ring_slot(r, p);
                         w = atomic_load(&s->word);
+                        if (is_passed(r, w, p))
+                                continue; /* finished, and head is being passed over it */
                         if (!slot_word_valid(r, w, p)) {
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
@@ -731,7 +772,7 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
                 return -ESTALE; /* repaired meanwhile: it was redelivered, drop our copy */
         CRASH_POINT(recv_consumed);
         if (finish)
-                ring_finish(r, me);
+                ring_finish(r);
         return 0;
 }
 
@@ -787,7 +828,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 if (ring_consume(r, me, payload[i], false) == 0)
                         ret_lens[out++] = len[i];
         }
-        ring_finish(r, me);
+        ring_finish(r);
         return out ? (ssize_t)out : -ESTALE;
 }
 
@@ -846,9 +887,12 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 rep.rolled++;
         }
         w = atomic_load(&ring_slot(r, head)->word);
-        if (head != tail && w == slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0)) {
-                atomic_store(&r->hdr->head, ++head);
-                rep.rolled++;
+        if (head != tail && is_passed(r, w, head)) { /* a passer died between its two CASes */
+                uint64_t h = head;
+
+                if (atomic_compare_exchange_strong(&r->hdr->head, &h, head + 1))
+                        rep.rolled++;
+                head = atomic_load(&r->hdr->head);
         }
 
         /* 3. abandon its claims, redeliver what it was reading */
@@ -870,7 +914,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         }
 
         /* 4. pass head over what is finished now */
-        k = advance_head(r, head, tail);
+        k = advance_head(r, false);
         if (k > 0)
                 rep.head_advanced = (unsigned)k;
 
@@ -979,6 +1023,10 @@ void ring_count(const Ring *r, RingCounts *ret) {
         for (uint64_t p = c.head; p != c.tail; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
+                if (is_passed(r, w, p)) { /* finished; head is being passed over it */
+                        c.done++;
+                        continue;
+                }
                 switch (slot_word_state(w)) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:

@@ -260,7 +260,7 @@ static const struct {
         bool recovered;   /* counted in `recovered` (it was TAKEN when the victim died) */
 } recv_points[] = {
         { "recv_before_lock", true, false }, { "recv_locked", true, false },    { "recv_taken", true, true },
-        { "recv_half_copied", true, true },  { "recv_consumed", false, false }, { "recv_head_locked", false, false },
+        { "recv_half_copied", true, true },  { "recv_consumed", false, false }, { "recv_head_half", false, false },
 };
 
 START_TEST(test_receiver_killed_inside_recv_leaves_the_message_to_another) {

@@ -271,6 +271,11 @@ static void step_send(Att *a, uint32_t token) {
 
         for (uint32_t i = 0; i < len; i++)
                 data[i] = (uint8_t)rng_next();
+        /* a claim that finds the ring full passes head over finished slots at the front first
+         * (a receiver that died before passing them leaves them there) */
+        if (len <= model.slot_size && token == atomic_load(&ring.hdr->att[a->idx]) && model.n == model.cap &&
+            !lock_held())
+                model_pass_holes();
         if (len > model.slot_size)
                 want = -EMSGSIZE;
         else if (token != atomic_load(&ring.hdr->att[a->idx]))
@@ -408,8 +413,9 @@ static void die_taking(Att *a) {
         model.e[front].token = a->token;
 }
 
-/* recv_consumed (the message is the dead's: delivered), or recv_head_locked with head half
- * advanced: the first finished slot made FREE for its next lap, head not yet stored. */
+/* recv_consumed (the message is the dead's: delivered), or recv_head_half: the first finished
+ * slot made FREE for its next lap, head not yet moved (no lock is held for that: the next
+ * passer, live or the repair, moves head on). */
 static void die_consuming(Att *a, bool in_head_advance) {
         int front = model_first(ENTRY_MSG);
         uint64_t p = take_oldest(a);
@@ -420,8 +426,6 @@ static void die_consuming(Att *a, bool in_head_advance) {
         model.e[front].kind = ENTRY_HOLE;
         if (!in_head_advance)
                 return;
-        sim_lock(a->token);
-        model.lock_holder = a->token;
         if (model.e[0].kind == ENTRY_HOLE) {
                 uint64_t h = ring_head();
 
