@@ -296,15 +296,22 @@ static bool order_admits(OrderScan *o, uint64_t w) {
         return true;
 }
 
+/* Receivers never read tail, which the senders write with every claim: the scan from head
+ * ends at the first position not claimed yet (its word FREE for its own lap). Every position
+ * below tail holds a claimed word or a passed one, and one at or above it cannot be READY. */
+static inline bool is_unclaimed(const Ring *r, uint64_t w, uint64_t p) {
+        return w == slot_word(SLOT_FREE, ring_lap(r, p), 0);
+}
+
 static bool has_ready(const Ring *r) {
-        uint64_t head = atomic_load(&r->hdr->head), tail = atomic_load(&r->hdr->tail);
+        uint64_t head = atomic_load(&r->hdr->head);
         OrderScan o = { .n = 0 };
 
-        if (tail - head > r->geo.slots)
-                return true; /* corrupt: let the locked path report it */
-        for (uint64_t p = head; p != tail && !o.full; p++) {
+        for (uint64_t p = head; p != head + r->geo.slots && !o.full; p++) {
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
+                if (is_unclaimed(r, w, p))
+                        break;
                 if (w == slot_word(SLOT_FREE, ring_lap(r, p + r->geo.slots), 0))
                         continue; /* passed by head already */
                 /* takeable, or corrupt: the locked path reports that */
@@ -412,8 +419,8 @@ static int advance_head(Ring *r, bool recv) {
                 uint64_t w = atomic_load(&s->word);
                 unsigned st = slot_word_state(w);
 
-                if (head == atomic_load(&r->hdr->tail))
-                        break; /* tail only grows: head is below it from here on */
+                /* at tail the word is FREE for its own lap: neither finished nor passed, so the
+                 * loop ends there without reading tail (has_ready() says why) */
                 if (w != passed_word(r, head)) {
                         if (st != SLOT_DONE && st != SLOT_ABANDONED)
                                 break;
@@ -670,7 +677,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
  */
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
                   void **ret_payload, uint32_t *ret_len) {
-        uint64_t head, tail, w = 0;
+        uint64_t head, w = 0;
         SlotHead *s;
         uint32_t got = 0, len;
         OrderScan o;
@@ -693,15 +700,15 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 if (k < 0)
                         return k;
                 CRASH_POINT(recv_locked);
+                /* No claim runs while we hold the lock, and every claim made before checked
+                 * head above the position it reused: so [head, head + slots) holds words of
+                 * their own positions, claimed, passed or not claimed yet (has_ready()). */
                 head = atomic_load(&r->hdr->head);
-                tail = atomic_load(&r->hdr->tail);
-                if (tail - head > r->geo.slots) {
-                        ring_unlock(r, me);
-                        return -EBADMSG;
-                }
-                for (uint64_t p = head; p != tail && (got < want || (want == 0 && got == 0)); p++) {
+                for (uint64_t p = head; p != head + r->geo.slots && (got < want || (want == 0 && got == 0)); p++) {
                         s = ring_slot(r, p);
                         w = atomic_load(&s->word);
+                        if (is_unclaimed(r, w, p))
+                                break;
                         if (is_passed(r, w, p))
                                 continue; /* finished, and head is being passed over it */
                         if (!slot_word_valid(r, w, p)) {

@@ -823,7 +823,9 @@ END_TEST
 
 /* --- corrupt shared memory: -EBADMSG, -EPROTO ---------------------------------------------- */
 
-START_TEST(test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg) {
+/* A scribbled tail: senders are told (EBADMSG), receivers go by the slot words and deliver what
+ * was committed (they never read tail), then report a scribbled head. */
+START_TEST(test_a_ring_with_tail_past_head_plus_slots_refuses_sends_and_still_delivers) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
         struct shmbox_entry *entries;
         struct shmbox_info info;
@@ -842,6 +844,12 @@ START_TEST(test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg) {
         h = header_map_rw(&d, "scribbled");
         atomic_store(&h->tail, atomic_load(&h->head) + cfg.slots + 1);
 
+        ck_assert_int_eq(shmbox_send(box, "n", 1, 0), -EBADMSG);
+        ck_assert_int_eq(shmbox_send(box, "n", 1, -1), -EBADMSG);
+        ck_assert_int_eq(shmbox_recv(box, got, sizeof(got), 0), 1);
+        ck_assert_int_eq(got[0], 'm');
+        ck_assert_int_eq(shmbox_recv(box, got, sizeof(got), 0), -EAGAIN);
+        atomic_store(&h->head, atomic_load(&h->head) + cfg.slots + 2); /* among words of another lap */
         ck_assert_int_eq(shmbox_recv(box, got, sizeof(got), 0), -EBADMSG);
         ck_assert_int_eq(shmbox_recv(box, got, sizeof(got), -1), -EBADMSG);
         ck_assert_int_eq(shmbox_recv(box, NULL, 0, 100), -EBADMSG);
@@ -1130,7 +1138,7 @@ static Suite *errors_suite(void) {
         tcase_add_test(tc, test_control_calls_after_the_daemon_was_killed_are_enotconn);
 
         tc = tcase_e2e(s, "corrupt shared memory");
-        tcase_add_test(tc, test_recv_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg);
+        tcase_add_test(tc, test_a_ring_with_tail_past_head_plus_slots_refuses_sends_and_still_delivers);
         tcase_add_test(tc, test_send_on_a_ring_with_tail_past_head_plus_slots_is_ebadmsg);
         tcase_add_test(tc, test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg);
         tcase_add_test(tc, test_attach_to_another_layout_version_or_magic_is_eproto);
