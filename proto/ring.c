@@ -13,6 +13,11 @@
  *   one CAS (TAKEN -> DONE). head only passes DONE/ABANDONED slots, turning each FREE for the
  *   next lap. Every transition is a CAS on the whole slot word (state, lap, token), so the
  *   late CAS of a holder whose session was repaired fails: -ESTALE, and nothing changes.
+ * - Two departures for the message path (doc/protocol.md): head is passed without the lock
+ *   (advance_head(): two CASes that anyone finishes for a passer killed in between), so a
+ *   receive takes the lock once, not twice; and receivers never read tail (has_ready()): a
+ *   scan from head ends at the first word not claimed yet, so the line that senders write on
+ *   every claim stays theirs.
  *
  * The change: semaphores are *only* wake-up channels, not counters. RING.md keeps items/space
  * as approximate counts and posts "if someone sleeps"; here a process that is about to sleep
