@@ -54,6 +54,7 @@
 #include "iceoryx_binding_c/subscriber.h"
 #include "iceoryx_binding_c/wait_set.h"
 
+#include "bench/worker.h"
 #include "proto/util.h"
 
 #ifndef IOX_ROUDI_PATH
@@ -211,26 +212,11 @@ int iceoryx_roudi_start(const char *dir, const size_t *sizes, unsigned nsizes, u
                 return -errno;
         }
         if (pid == 0) {
-                sigset_t none;
-                int fd;
-
-                /* Its own process group: a Ctrl-C reaches us, and we stop it after cleaning up. */
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                sigemptyset(&none);
-                sigprocmask(SIG_SETMASK, &none, NULL);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                signal(SIGHUP, SIG_DFL);
-                signal(SIGPIPE, SIG_DFL);
-                fd = open(roudi_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                }
                 /* -k 2: at shutdown, wait at most 2 s for registered processes (none are left) */
-                execlp(IOX_ROUDI_PATH, IOX_ROUDI_PATH, "-c", config, "-l", "warning", "-k", "2", (char *)NULL);
-                _exit(127);
+                char *const argv[] = { (char *)IOX_ROUDI_PATH, (char *)"-c", config,      (char *)"-l",
+                                       (char *)"warning",      (char *)"-k", (char *)"2", NULL };
+
+                exec_service(argv, roudi_log, SIGTERM);
         }
         *track = pid;
 

@@ -668,7 +668,8 @@ static void child_recv_and_report(void) {
         atomic_store(&shared->result, child_recv(PATIENCE_MS));
 }
 
-START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed) {
+/* Fork a child that receives (reporting in shared->result) and wait until it sleeps in recv. */
+static pid_t child_asleep_in_recv(void) {
         pid_t pid;
 
         child_attach();
@@ -678,6 +679,13 @@ START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destro
                 _exit(CHILD_OK);
         }
         child_wait_asleep(pid, child_sleeps_for_items, "asleep in recv");
+        return pid;
+}
+
+START_TEST(test_a_child_blocked_in_recv_wakes_with_eidrm_when_the_ring_is_destroyed) {
+        pid_t pid;
+
+        pid = child_asleep_in_recv();
         ring_mark_destroyed(&ring);
         child_expect_exit_ok(pid);
         ck_assert_int_eq(atomic_load(&shared->result), -EIDRM);
@@ -708,13 +716,7 @@ START_TEST(test_an_idle_receiver_wakes_ever_less_often_and_still_at_once_for_a_m
         long before, after;
         pid_t pid;
 
-        child_attach();
-        pid = child_fork();
-        if (pid == 0) {
-                child_recv_and_report();
-                _exit(CHILD_OK);
-        }
-        child_wait_asleep(pid, child_sleeps_for_items, "asleep in recv");
+        pid = child_asleep_in_recv();
         before = voluntary_switches(pid);
         usleep(7500 * 1000);
         after = voluntary_switches(pid);
@@ -732,13 +734,7 @@ END_TEST
 START_TEST(test_a_child_blocked_in_recv_is_woken_by_a_send) {
         pid_t pid;
 
-        child_attach();
-        pid = child_fork();
-        if (pid == 0) {
-                child_recv_and_report();
-                _exit(CHILD_OK);
-        }
-        child_wait_asleep(pid, child_sleeps_for_items, "asleep in recv");
+        pid = child_asleep_in_recv();
         ck_assert_int_eq(send_str(TOK_A, IDX_A, "wake up", 0), 0);
         child_expect_exit_ok(pid);
         ck_assert_int_eq(atomic_load(&shared->result), 7);
@@ -1481,12 +1477,7 @@ START_TEST(test_a_child_blocked_in_recv_behind_a_dead_receiver_gets_the_redelive
         child_attach();
         fill(1);
         set_word(0, SLOT_TAKEN, TOK_DEAD); /* nothing READY: the child must sleep */
-        pid = child_fork();
-        if (pid == 0) {
-                child_recv_and_report();
-                _exit(CHILD_OK);
-        }
-        child_wait_asleep(pid, child_sleeps_for_items, "asleep in recv");
+        pid = child_asleep_in_recv();
         (void)repair_ok();
         child_expect_exit_ok(pid);
         ck_assert_int_eq(atomic_load(&shared->result), 6);
