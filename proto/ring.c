@@ -13,11 +13,12 @@
  *   one CAS (TAKEN -> DONE). head only passes DONE/ABANDONED slots, turning each FREE for the
  *   next lap. Every transition is a CAS on the whole slot word (state, lap, token), so the
  *   late CAS of a holder whose session was repaired fails: -ESTALE, and nothing changes.
- * - Two departures for the message path (doc/protocol.md): head is passed without the lock
- *   (advance_head(): two CASes that anyone finishes for a passer killed in between), so a
- *   receive takes the lock once, not twice; and receivers never read tail (has_ready()): a
- *   scan from head ends at the first word not claimed yet, so the line that senders write on
- *   every claim stays theirs.
+ * - Departures for the message path (doc/protocol.md): head is passed without the lock
+ *   (advance_head(): two CASes, head first, and a claim frees a slot whose passer was killed
+ *   in between), so a receive takes the lock once, not twice; receivers never read tail
+ *   (has_ready(): a scan from head ends at the first word not claimed yet), and senders read
+ *   head only when the slot at tail is not free (claimable()): the line each side writes on
+ *   every message stays in its own cache.
  *
  * The change: semaphores are *only* wake-up channels, not counters. RING.md keeps items/space
  * as approximate counts and posts "if someone sleeps"; here a process that is about to sleep
@@ -249,20 +250,28 @@ static void wake_n(Ring *r, SemRole role, unsigned n) {
         }
 }
 
+/* The word at position @p of a slot whose last position (p - slots) head has passed, but
+ * which its passer has not made FREE yet (advance_head(): head moves first): finished, DONE or
+ * ABANDONED, one lap behind. Position @p is not claimed yet. */
+static inline bool is_passed_unfreed(const Ring *r, uint64_t w, uint64_t p) {
+        unsigned st = slot_word_state(w);
+
+        return (st == SLOT_DONE || st == SLOT_ABANDONED) && slot_word_lap(w) == ((ring_lap(r, p) - 1) & LAP_MASK);
+}
+
 /* Ring predicates, read without the lock: hints that decide whether to sleep. */
 static bool has_space(const Ring *r) {
-        uint64_t head = atomic_load(&r->hdr->head), tail = atomic_load(&r->hdr->tail);
+        uint64_t tail = atomic_load(&r->hdr->tail);
+        uint64_t w = atomic_load(&ring_slot(r, tail)->word);
 
-        uint64_t w;
-
-        /* corrupt (tail - head > slots): "yes", so that the locked path reports it */
-        if (tail - head != r->geo.slots)
+        /* the slot at tail says it, without head (a line the receivers write): free for this
+         * lap, or passed by head and not yet freed (a claim frees it) */
+        if (w == slot_word(SLOT_FREE, ring_lap(r, tail), 0) || is_passed_unfreed(r, w, tail))
                 return true;
-        /* full as far as head says; but a finished slot there is room that a claim passes */
-        w = atomic_load(&ring_slot(r, head)->word);
-        return ((slot_word_state(w) == SLOT_DONE || slot_word_state(w) == SLOT_ABANDONED) &&
-                slot_word_lap(w) == ring_lap(r, head)) ||
-               w == slot_word(SLOT_FREE, ring_lap(r, head + r->geo.slots), 0);
+        /* full: the slot still holds its message of the last lap, and head says so; anything
+         * else is corrupt, and "yes" lets the locked path report it */
+        return slot_word_lap(w) != ((ring_lap(r, tail) - 1) & LAP_MASK) ||
+               tail - atomic_load(&r->hdr->head) != r->geo.slots;
 }
 
 /*
@@ -302,10 +311,11 @@ static bool order_admits(OrderScan *o, uint64_t w) {
 }
 
 /* Receivers never read tail, which the senders write with every claim: the scan from head
- * ends at the first position not claimed yet (its word FREE for its own lap). Every position
- * below tail holds a claimed word or a passed one, and one at or above it cannot be READY. */
+ * ends at the first position not claimed yet (its word FREE for its own lap, or one lap behind
+ * and finished: passed, not yet freed). Every position below tail holds a claimed word or a
+ * passed one, and one at or above it cannot be READY. */
 static inline bool is_unclaimed(const Ring *r, uint64_t w, uint64_t p) {
-        return w == slot_word(SLOT_FREE, ring_lap(r, p), 0);
+        return w == slot_word(SLOT_FREE, ring_lap(r, p), 0) || is_passed_unfreed(r, w, p);
 }
 
 static bool has_ready(const Ring *r) {
@@ -405,12 +415,14 @@ static inline uint64_t passed_word(const Ring *r, uint64_t p) {
 
 /*
  * Pass head over finished slots, making each FREE for its next lap — without the lock. Each
- * step is two CASes, slot word first, head second: DONE/ABANDONED -> FREE(next lap), then
- * head p -> p+1. Whoever finds the slot at head already FREE for its next lap (a passer was
- * preempted or killed between the two) does the second CAS for it, so a kill anywhere leaves
- * nothing that the next passer does not finish, and two passers never pass one slot twice.
- * Claims and takes read head under the lock and see at worst a head that is behind: a claim
- * then finds less room than there is, a take skips the passed words (is_passed()).
+ * step is two CASes, head first, slot word second: head p -> p+1 while the slot is DONE or
+ * ABANDONED, then that word -> FREE(next lap). Head first, so that a FREE word at tail proves
+ * that head has passed the slot's last position: a claim needs no look at head (a line the
+ * receivers write on every message; reading it cost the receiver up to a fifth of its rate).
+ * A passer killed between the two leaves a finished word one lap behind (is_passed_unfreed()),
+ * which the claim that reaches it frees itself. Two passers never pass one slot twice: the
+ * head CAS decides. Claims and takes read head under the lock and can see it behind only: a
+ * take then skips the words passed meanwhile (is_passed()).
  * @recv: a receive path (where the crash point is).
  *
  * Returns how many slots this call passed, or -EBADMSG (a word no protocol step writes).
@@ -424,20 +436,22 @@ static int advance_head(Ring *r, bool recv) {
                 uint64_t w = atomic_load(&s->word);
                 unsigned st = slot_word_state(w);
 
-                /* at tail the word is FREE for its own lap: neither finished nor passed, so the
-                 * loop ends there without reading tail (has_ready() says why) */
-                if (w != passed_word(r, head)) {
-                        if (st != SLOT_DONE && st != SLOT_ABANDONED)
+                /* at tail the word is FREE for its own lap (or passed, unfreed: one lap behind),
+                 * not finished at this lap, so the loop ends there without reading tail */
+                if (st != SLOT_DONE && st != SLOT_ABANDONED)
+                        break;
+                if (slot_word_lap(w) != ring_lap(r, head)) {
+                        if (is_passed_unfreed(r, w, head))
                                 break;
-                        if (slot_word_lap(w) != ring_lap(r, head))
-                                return passed ? passed : -EBADMSG;
-                        if (!atomic_compare_exchange_strong(&s->word, &w, passed_word(r, head)))
-                                continue; /* another passer was first: look again */
-                        if (recv && passed == 0)
-                                CRASH_POINT(recv_head_half);
+                        return passed ? passed : -EBADMSG;
                 }
-                if (atomic_compare_exchange_strong(&r->hdr->head, &head, head + 1))
-                        passed++;
+                if (!atomic_compare_exchange_strong(&r->hdr->head, &head, head + 1))
+                        continue; /* another passer was first: look again */
+                passed++;
+                if (recv && passed == 1)
+                        CRASH_POINT(recv_head_half);
+                /* fails only if a claim freed it first */
+                (void)atomic_compare_exchange_strong(&s->word, &w, passed_word(r, head));
         }
         return passed;
 }
@@ -445,6 +459,38 @@ static int advance_head(Ring *r, bool recv) {
 /* Whether the word @w at position @p was passed by head already (head is being moved on). */
 static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
         return w == passed_word(r, p);
+}
+
+/*
+ * Under the lock: whether position @q (tail, or after it in a batch) can be claimed now. Its
+ * word FREE for this lap says yes without a look at head. A finished word one lap behind is
+ * a slot head has passed, or is to pass (the ring is full up to a finished slot): pass head
+ * on, and free it ourselves if its passer has not yet. @passed: plus the slots head passed.
+ *
+ * Return: 1 yes (the word is FREE for this lap now); 0 the ring is full; -EBADMSG.
+ */
+static int claimable(Ring *r, uint64_t q, int *passed) {
+        SlotHead *s = ring_slot(r, q);
+        uint64_t w = atomic_load(&s->word), head;
+        int k;
+
+        if (w == slot_word(SLOT_FREE, ring_lap(r, q), 0))
+                return 1;
+        if (is_passed_unfreed(r, w, q)) {
+                k = advance_head(r, false);
+                if (k < 0)
+                        return k;
+                *passed += k;
+        }
+        head = atomic_load(&r->hdr->head);
+        if (q - head > r->geo.slots)
+                return -EBADMSG;
+        if (q - head == r->geo.slots) /* head has not passed the slot's last position */
+                return slot_word_lap(w) == ((ring_lap(r, q) - 1) & LAP_MASK) ? 0 : -EBADMSG;
+        if (is_passed_unfreed(r, w, q))
+                (void)atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_FREE, ring_lap(r, q), 0));
+        /* freed by us or by its passer; anything else below head + slots is a scribble */
+        return atomic_load(&s->word) == slot_word(SLOT_FREE, ring_lap(r, q), 0) ? 1 : -EBADMSG;
 }
 
 /*
@@ -457,7 +503,7 @@ static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
 int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
-        uint64_t p, head;
+        uint64_t p;
         uint32_t n;
         int k;
         int passed = 0;
@@ -478,37 +524,28 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                 if (k < 0)
                         return k;
                 CRASH_POINT(send_locked);
-                head = atomic_load(&r->hdr->head);
                 p = atomic_load(&r->hdr->tail);
-                if (p - head > r->geo.slots) {
-                        ring_unlock(r, me);
-                        return -EBADMSG;
-                }
-                if (p - head == r->geo.slots) { /* full, unless head is behind: pass it on */
-                        passed = advance_head(r, false);
-                        head = atomic_load(&r->hdr->head);
-                        if (passed < 0 || p - head > r->geo.slots) {
-                                ring_unlock(r, me);
-                                return -EBADMSG;
-                        }
-                }
-                n = (uint32_t)MIN((uint64_t)want, r->geo.slots - (p - head));
-                if (n == 0) { /* filled since we looked: wait again */
-                        ring_unlock(r, me);
-                        continue;
-                }
-                for (uint32_t i = 0; i < n; i++) {
-                        uint64_t expect = slot_word(SLOT_FREE, ring_lap(r, p + i), 0);
+                passed = 0;
+                for (n = 0, k = 0; n < want; n++) {
+                        uint64_t expect = slot_word(SLOT_FREE, ring_lap(r, p + n), 0);
 
-                        if (!atomic_compare_exchange_strong(&ring_slot(r, p + i)->word, &expect,
-                                                            slot_word(SLOT_CLAIMED, ring_lap(r, p + i), me))) {
-                                /* those claimed so far stay claimed and are counted by tail */
-                                if (i > 0)
-                                        atomic_store(&r->hdr->tail, p + i);
-                                ring_unlock(r, me);
-                                return -EBADMSG;
+                        k = claimable(r, p + n, &passed);
+                        if (k <= 0)
+                                break;
+                        if (!atomic_compare_exchange_strong(&ring_slot(r, p + n)->word, &expect,
+                                                            slot_word(SLOT_CLAIMED, ring_lap(r, p + n), me))) {
+                                k = -EBADMSG;
+                                break;
                         }
-                        atomic_store(&r->hdr->tail, p + i + 1); /* slot word first, index second */
+                        atomic_store(&r->hdr->tail, p + n + 1); /* slot word first, index second */
+                }
+                if (n == 0) {
+                        ring_unlock(r, me);
+                        if (k < 0)
+                                return k;
+                        if (passed > 0)
+                                wake_n(r, SEM_SPACE, (unsigned)passed);
+                        continue; /* filled since we looked: wait again */
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)

@@ -262,6 +262,14 @@ static bool lock_held(void) {
         return model.lock_holder != 0;
 }
 
+/* The slot at tail holds a finished word one lap behind (ring.c: is_passed_unfreed()). */
+static bool passed_unfreed_at_tail(void) {
+        uint64_t t = ring_tail(), w = atomic_load(&ring_slot(&ring, t)->word);
+
+        return (slot_word_state(w) == SLOT_DONE || slot_word_state(w) == SLOT_ABANDONED) &&
+               slot_word_lap(w) == ((ring_lap(&ring, t) - 1) & LAP_MASK);
+}
+
 static void step_send(Att *a, uint32_t token) {
         uint8_t data[SLOT_SIZE_MAX + 1];
         uint32_t len = random_len();
@@ -271,10 +279,11 @@ static void step_send(Att *a, uint32_t token) {
 
         for (uint32_t i = 0; i < len; i++)
                 data[i] = (uint8_t)rng_next();
-        /* a claim that finds the ring full passes head over finished slots at the front first
-         * (a receiver that died before passing them leaves them there) */
-        if (len <= model.slot_size && token == atomic_load(&ring.hdr->att[a->idx]) && model.n == model.cap &&
-            !lock_held())
+        /* a claim that finds the slot at tail finished one lap behind (a full ring up to a
+         * finished slot, or a slot head passed and its passer died before freeing it) passes
+         * head over the finished slots at the front first */
+        if (len <= model.slot_size && token == atomic_load(&ring.hdr->att[a->idx]) && !lock_held() &&
+            passed_unfreed_at_tail())
                 model_pass_holes();
         if (len > model.slot_size)
                 want = -EMSGSIZE;
@@ -373,6 +382,12 @@ static void die_claiming(Att *a, bool under_lock) {
         uint32_t len = rng_below(model.slot_size + 1);
 
         sim_lock(a->token);
+        if (passed_unfreed_at_tail()) { /* what a claim does first (ring.c: claimable()) */
+                uint64_t w = atomic_load(&ring_slot(&ring, p)->word);
+
+                ck_assert_uint_lt(p - ring_head(), ring.geo.slots);
+                ck_assert(atomic_compare_exchange_strong(&ring_slot(&ring, p)->word, &w, expect));
+        }
         ck_assert(atomic_compare_exchange_strong(&ring_slot(&ring, p)->word, &expect,
                                                  slot_word(SLOT_CLAIMED, lap, a->token)));
         if (under_lock) {
@@ -413,9 +428,9 @@ static void die_taking(Att *a) {
         model.e[front].token = a->token;
 }
 
-/* recv_consumed (the message is the dead's: delivered), or recv_head_half: the first finished
- * slot made FREE for its next lap, head not yet moved (no lock is held for that: the next
- * passer, live or the repair, moves head on). */
+/* recv_consumed (the message is the dead's: delivered), or recv_head_half: head moved past the
+ * first finished slot, the slot not yet made FREE for its next lap (no lock is held for that:
+ * the claim that reaches the slot frees it). */
 static void die_consuming(Att *a, bool in_head_advance) {
         int front = model_first(ENTRY_MSG);
         uint64_t p = take_oldest(a);
@@ -429,7 +444,9 @@ static void die_consuming(Att *a, bool in_head_advance) {
         if (model.e[0].kind == ENTRY_HOLE) {
                 uint64_t h = ring_head();
 
-                atomic_store(&ring_slot(&ring, h)->word, slot_word(SLOT_FREE, ring_lap(&ring, h + ring.geo.slots), 0));
+                ck_assert(atomic_compare_exchange_strong(&ring.hdr->head, &h, h + 1));
+                memmove(model.e, model.e + 1, (model.n - 1) * sizeof(Entry));
+                model.n--;
         }
 }
 

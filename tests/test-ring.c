@@ -1525,7 +1525,7 @@ static const CrashCase crash_cases[] = {
         { "recv_taken", SCRIPT_SEND_THEN_RECV, false, 0, 1, 0, LEFT_MESSAGE, 0 },
         { "recv_half_copied", SCRIPT_SEND_THEN_RECV, false, 0, 1, 0, LEFT_MESSAGE, 0 },
         { "recv_consumed", SCRIPT_SEND_THEN_RECV, false, 0, 0, 1, LEFT_NOTHING, 0 },
-        { "recv_head_half", SCRIPT_SEND_THEN_RECV, false, 0, 0, 0, LEFT_NOTHING, 1 },
+        { "recv_head_half", SCRIPT_SEND_THEN_RECV, false, 0, 0, 0, LEFT_NOTHING, 0 },
         { "recv_before_sleep", SCRIPT_RECV_EMPTY, false, 0, 0, 0, LEFT_NOTHING, 0 },
 };
 
