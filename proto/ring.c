@@ -955,7 +955,10 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 rep.rolled++;
         }
         w = atomic_load(&ring_slot(r, head)->word);
-        if (head != tail && is_passed(r, w, head)) { /* a passer died between its two CASes */
+        /* a slot FREE for its next lap at head: what a passer of the first protocol (slot word
+         * first, then head) left when killed between the two; today's passers move head first,
+         * and the claim that reaches a slot they left frees it */
+        if (head != tail && is_passed(r, w, head)) {
                 uint64_t h = head;
 
                 if (atomic_compare_exchange_strong(&r->hdr->head, &h, head + 1))
