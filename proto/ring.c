@@ -522,7 +522,7 @@ static int claimable(Ring *r, uint64_t q, int *passed) {
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
 int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
-        uint64_t p;
+        uint64_t p, stamp;
         uint32_t n;
         int k;
         int passed = 0;
@@ -571,8 +571,9 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                         return k;
                 if (passed > 0 && (uint32_t)passed > n) /* more room than we took: for sleepers */
                         wake_n(r, SEM_SPACE, (unsigned)passed - n);
+                stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
-                        ring_slot(r, p + i)->stamp = stamp_now();
+                        ring_slot(r, p + i)->stamp = stamp;
                 *ret_pos = p;
                 return (int)n;
         }
@@ -612,16 +613,12 @@ int ring_held(const Ring *r, uint32_t me, const void *payload, unsigned state, u
  * Return: 0 (the message will be delivered); -EMSGSIZE; -EINVAL; -ESTALE if the slot was
  *         abandoned by a repair meanwhile.
  */
-int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) {
-        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
-        uint64_t w;
-        int k;
+/* ring_commit() for a slot we know is a slot (our own send paths): no pointer check. */
+static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool wake_now) {
+        uint64_t w = atomic_load(&s->word);
 
-        if (len > r->geo.slot_size)
-                return -EMSGSIZE;
-        k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
-        if (k < 0)
-                return k;
+        if (slot_word_state(w) != SLOT_CLAIMED || slot_word_token(w) != me)
+                return -ESTALE;
         s->len = (uint32_t)len;
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
@@ -632,6 +629,18 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
                 fifo_signal(r);
         }
         return 0;
+}
+
+int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) {
+        uint64_t w;
+        int k;
+
+        if (len > r->geo.slot_size)
+                return -EMSGSIZE;
+        k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
+        if (k < 0)
+                return k;
+        return commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
 }
 
 /* Pass head over what is finished (no lock: advance_head()) and wake senders for the slots
@@ -689,7 +698,7 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         CRASH_POINT(send_half_copied);
         if (len > 0)
                 memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
-        return ring_commit(r, me, payload, len, true);
+        return commit_slot(r, me, ring_slot(r, p), len, true);
 }
 
 /*
@@ -714,7 +723,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                 int c;
 
                 memcpy(payload, msgs[i].iov_base, msgs[i].iov_len);
-                c = ring_commit(r, me, payload, msgs[i].iov_len, false);
+                c = commit_slot(r, me, ring_slot(r, p + (uint64_t)i), msgs[i].iov_len, false);
                 if (c < 0)
                         return done ? done : c;
                 done++;
@@ -738,7 +747,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
  */
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
                   void **ret_payload, uint32_t *ret_len) {
-        uint64_t head, w = 0;
+        uint64_t head, w = 0, stamp;
         SlotHead *s;
         uint32_t got = 0, len;
         OrderScan o;
@@ -814,8 +823,9 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
+                stamp = stamp_now();
                 for (uint32_t i = 0; i < got; i++)
-                        ((SlotHead *)((uint8_t *)ret_payload[i] - LAYOUT_SLOT_HEAD))->stamp = stamp_now();
+                        ((SlotHead *)((uint8_t *)ret_payload[i] - LAYOUT_SLOT_HEAD))->stamp = stamp;
                 CRASH_POINT(recv_taken);
                 return got;
         }
@@ -828,20 +838,28 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  * Return: 0; -EINVAL; -ESTALE if a repair gave the message to another receiver meanwhile
  *         (the caller must drop its copy).
  */
-int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
-        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
-        uint64_t w;
-        int k;
+/* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
+static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
+        uint64_t w = atomic_load(&s->word);
 
-        k = ring_held(r, me, payload, SLOT_TAKEN, &w);
-        if (k < 0)
-                return k;
+        if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
+                return -ESTALE;
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
                 return -ESTALE; /* repaired meanwhile: it was redelivered, drop our copy */
         CRASH_POINT(recv_consumed);
         if (finish)
                 ring_finish(r);
         return 0;
+}
+
+int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
+        uint64_t w;
+        int k;
+
+        k = ring_held(r, me, payload, SLOT_TAKEN, &w);
+        if (k < 0)
+                return k;
+        return consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), finish);
 }
 
 /*
@@ -865,7 +883,7 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         memcpy(buf, payload, len / 2);
         CRASH_POINT(recv_half_copied);
         memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
-        k = ring_consume(r, me, payload, true);
+        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
         return k < 0 ? k : (ssize_t)len;
 }
 
@@ -893,7 +911,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 return k;
         for (ssize_t i = 0; i < k; i++) {
                 memcpy(bufs[out].iov_base, payload[i], len[i]);
-                if (ring_consume(r, me, payload[i], false) == 0)
+                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0)
                         ret_lens[out++] = len[i];
         }
         ring_finish(r);
