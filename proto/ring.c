@@ -136,10 +136,66 @@ static bool token_attached(const Ring *r, uint32_t token) {
 }
 
 /* A slot word that may stand at position @p between head and tail. */
-static bool slot_word_valid(const Ring *r, uint64_t w, uint64_t p) {
+/* A position's slot and lap from one division (ring_slot() and ring_lap() divide each; the
+ * message path looks at each position several times, and a 64-bit division takes tens of
+ * cycles). The predicates below take the lap; lap_of(p + slots) is lap + 1. */
+typedef struct Pos {
+        SlotHead *s;
+        uint32_t lap;
+} Pos;
+
+static inline Pos ring_pos(const Ring *r, uint64_t p) {
+        uint64_t n = r->geo.slots, q = p / n;
+
+        return (Pos){ (SlotHead *)(r->base + r->geo.header_size + (p - q * n) * r->geo.slot_stride),
+                      (uint32_t)q & LAP_MASK };
+}
+
+static inline uint32_t lap_next(uint32_t lap) {
+        return (lap + 1) & LAP_MASK;
+}
+
+/* The next position: the next slot, or the first one of the next lap after the last. @end:
+ * the end of the slots. */
+static inline void pos_next(const Ring *r, Pos *x, const uint8_t *end) {
+        x->s = (SlotHead *)((uint8_t *)x->s + r->geo.slot_stride);
+        if ((const uint8_t *)x->s >= end) {
+                x->s = (SlotHead *)(r->base + r->geo.header_size);
+                x->lap = lap_next(x->lap);
+        }
+}
+
+/* The end of the slots, for pos_next(). */
+static inline const uint8_t *slots_end(const Ring *r) {
+        return r->base + r->geo.header_size + (uint64_t)r->geo.slots * r->geo.slot_stride;
+}
+
+static inline uint32_t lap_prev(uint32_t lap) {
+        return (lap - 1) & LAP_MASK;
+}
+
+/* A word that may stand at a position of @lap between head and tail. */
+static inline bool word_valid(uint64_t w, uint32_t lap) {
         unsigned st = slot_word_state(w);
 
-        return st != SLOT_FREE && st < _SLOT_STATE_MAX && slot_word_lap(w) == ring_lap(r, p);
+        return st != SLOT_FREE && st < _SLOT_STATE_MAX && slot_word_lap(w) == lap;
+}
+
+/* Finished one lap behind: head passed the slot's last position, its passer has not freed it. */
+static inline bool word_passed_unfreed(uint64_t w, uint32_t lap) {
+        unsigned st = slot_word_state(w);
+
+        return (st == SLOT_DONE || st == SLOT_ABANDONED) && slot_word_lap(w) == lap_prev(lap);
+}
+
+/* Not claimed yet at this lap: FREE for it, or passed and not yet freed. */
+static inline bool word_unclaimed(uint64_t w, uint32_t lap) {
+        return w == slot_word(SLOT_FREE, lap, 0) || word_passed_unfreed(w, lap);
+}
+
+/* Passed by head already: FREE for the next lap. */
+static inline bool word_passed(uint64_t w, uint32_t lap) {
+        return w == slot_word(SLOT_FREE, lap_next(lap), 0);
 }
 
 /*
@@ -254,24 +310,22 @@ static void wake_n(Ring *r, SemRole role, unsigned n) {
  * which its passer has not made FREE yet (advance_head(): head moves first): finished, DONE or
  * ABANDONED, one lap behind. Position @p is not claimed yet. */
 static inline bool is_passed_unfreed(const Ring *r, uint64_t w, uint64_t p) {
-        unsigned st = slot_word_state(w);
-
-        return (st == SLOT_DONE || st == SLOT_ABANDONED) && slot_word_lap(w) == ((ring_lap(r, p) - 1) & LAP_MASK);
+        return word_passed_unfreed(w, ring_lap(r, p));
 }
 
 /* Ring predicates, read without the lock: hints that decide whether to sleep. */
 static bool has_space(const Ring *r) {
         uint64_t tail = atomic_load(&r->hdr->tail);
-        uint64_t w = atomic_load(&ring_slot(r, tail)->word);
+        Pos x = ring_pos(r, tail);
+        uint64_t w = atomic_load(&x.s->word);
 
         /* the slot at tail says it, without head (a line the receivers write): free for this
          * lap, or passed by head and not yet freed (a claim frees it) */
-        if (w == slot_word(SLOT_FREE, ring_lap(r, tail), 0) || is_passed_unfreed(r, w, tail))
+        if (word_unclaimed(w, x.lap))
                 return true;
         /* full: the slot still holds its message of the last lap, and head says so; anything
          * else is corrupt, and "yes" lets the locked path report it */
-        return slot_word_lap(w) != ((ring_lap(r, tail) - 1) & LAP_MASK) ||
-               tail - atomic_load(&r->hdr->head) != r->geo.slots;
+        return slot_word_lap(w) != lap_prev(x.lap) || tail - atomic_load(&r->hdr->head) != r->geo.slots;
 }
 
 /*
@@ -320,36 +374,35 @@ static bool order_admits(OrderScan *o, uint64_t w) {
  * ring is full, and only for the spin (r->spin_ns): after it, has_space() decides.
  */
 static bool has_space_ahead(const Ring *r) {
-        uint64_t p = atomic_load(&r->hdr->tail) + r->geo.slots / 8;
-        uint64_t w = atomic_load(&ring_slot(r, p)->word);
+        Pos x = ring_pos(r, atomic_load(&r->hdr->tail) + r->geo.slots / 8);
+        uint64_t w = atomic_load(&x.s->word);
 
-        if (w == slot_word(SLOT_FREE, ring_lap(r, p), 0) || is_passed_unfreed(r, w, p))
+        if (word_unclaimed(w, x.lap))
                 return true;
         /* still its message of the last lap: wait; anything else: as has_space() says */
-        return slot_word_lap(w) != ((ring_lap(r, p) - 1) & LAP_MASK) && has_space(r);
+        return slot_word_lap(w) != lap_prev(x.lap) && has_space(r);
 }
 
 /* Receivers never read tail, which the senders write with every claim: the scan from head
  * ends at the first position not claimed yet (its word FREE for its own lap, or one lap behind
  * and finished: passed, not yet freed). Every position below tail holds a claimed word or a
- * passed one, and one at or above it cannot be READY. */
-static inline bool is_unclaimed(const Ring *r, uint64_t w, uint64_t p) {
-        return w == slot_word(SLOT_FREE, ring_lap(r, p), 0) || is_passed_unfreed(r, w, p);
-}
-
+ * passed one, and one at or above it cannot be READY (word_unclaimed()). */
 static bool has_ready(const Ring *r) {
         uint64_t head = atomic_load(&r->hdr->head);
         OrderScan o = { .n = 0 };
 
-        for (uint64_t p = head; p != head + r->geo.slots && !o.full; p++) {
-                uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
+        Pos x = ring_pos(r, head);
+        const uint8_t *end = slots_end(r);
 
-                if (is_unclaimed(r, w, p))
+        for (uint32_t i = 0; i < r->geo.slots && !o.full; i++, pos_next(r, &x, end)) {
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+
+                if (word_unclaimed(w, x.lap))
                         break;
-                if (w == slot_word(SLOT_FREE, ring_lap(r, p + r->geo.slots), 0))
+                if (word_passed(w, x.lap))
                         continue; /* passed by head already */
                 /* takeable, or corrupt: the locked path reports that */
-                if (!slot_word_valid(r, w, p) || order_admits(&o, w))
+                if (!word_valid(w, x.lap) || order_admits(&o, w))
                         return true;
         }
         return false;
@@ -451,16 +504,16 @@ static int advance_head(Ring *r, bool recv) {
 
         for (unsigned i = 0; i < r->geo.slots; i++) {
                 uint64_t head = atomic_load(&r->hdr->head);
-                SlotHead *s = ring_slot(r, head);
-                uint64_t w = atomic_load(&s->word);
+                Pos x = ring_pos(r, head);
+                uint64_t w = atomic_load(&x.s->word);
                 unsigned st = slot_word_state(w);
 
                 /* at tail the word is FREE for its own lap (or passed, unfreed: one lap behind),
                  * not finished at this lap, so the loop ends there without reading tail */
                 if (st != SLOT_DONE && st != SLOT_ABANDONED)
                         break;
-                if (slot_word_lap(w) != ring_lap(r, head)) {
-                        if (is_passed_unfreed(r, w, head))
+                if (slot_word_lap(w) != x.lap) {
+                        if (word_passed_unfreed(w, x.lap))
                                 break;
                         return passed ? passed : -EBADMSG;
                 }
@@ -470,7 +523,7 @@ static int advance_head(Ring *r, bool recv) {
                 if (recv && passed == 1)
                         CRASH_POINT(recv_head_half);
                 /* fails only if a claim freed it first */
-                (void)atomic_compare_exchange_strong(&s->word, &w, passed_word(r, head));
+                (void)atomic_compare_exchange_strong(&x.s->word, &w, slot_word(SLOT_FREE, lap_next(x.lap), 0));
         }
         return passed;
 }
@@ -488,14 +541,13 @@ static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
  *
  * Return: 1 yes (the word is FREE for this lap now); 0 the ring is full; -EBADMSG.
  */
-static int claimable(Ring *r, uint64_t q, int *passed) {
-        SlotHead *s = ring_slot(r, q);
-        uint64_t w = atomic_load(&s->word), head;
+static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
+        uint64_t w = atomic_load(&x.s->word), head;
         int k;
 
-        if (w == slot_word(SLOT_FREE, ring_lap(r, q), 0))
+        if (w == slot_word(SLOT_FREE, x.lap, 0))
                 return 1;
-        if (is_passed_unfreed(r, w, q)) {
+        if (word_passed_unfreed(w, x.lap)) {
                 k = advance_head(r, false);
                 if (k < 0)
                         return k;
@@ -505,11 +557,11 @@ static int claimable(Ring *r, uint64_t q, int *passed) {
         if (q - head > r->geo.slots)
                 return -EBADMSG;
         if (q - head == r->geo.slots) /* head has not passed the slot's last position */
-                return slot_word_lap(w) == ((ring_lap(r, q) - 1) & LAP_MASK) ? 0 : -EBADMSG;
-        if (is_passed_unfreed(r, w, q))
-                (void)atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_FREE, ring_lap(r, q), 0));
+                return slot_word_lap(w) == lap_prev(x.lap) ? 0 : -EBADMSG;
+        if (word_passed_unfreed(w, x.lap))
+                (void)atomic_compare_exchange_strong(&x.s->word, &w, slot_word(SLOT_FREE, x.lap, 0));
         /* freed by us or by its passer; anything else below head + slots is a scribble */
-        return atomic_load(&s->word) == slot_word(SLOT_FREE, ring_lap(r, q), 0) ? 1 : -EBADMSG;
+        return atomic_load(&x.s->word) == slot_word(SLOT_FREE, x.lap, 0) ? 1 : -EBADMSG;
 }
 
 /*
@@ -522,7 +574,9 @@ static int claimable(Ring *r, uint64_t q, int *passed) {
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
 int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+        const uint8_t *end = slots_end(r);
         uint64_t p, stamp;
+        Pos x;
         uint32_t n;
         int k;
         int passed = 0;
@@ -544,15 +598,15 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                         return k;
                 CRASH_POINT(send_locked);
                 p = atomic_load(&r->hdr->tail);
+                x = ring_pos(r, p);
                 passed = 0;
-                for (n = 0, k = 0; n < want; n++) {
-                        uint64_t expect = slot_word(SLOT_FREE, ring_lap(r, p + n), 0);
+                for (n = 0, k = 0; n < want; n++, pos_next(r, &x, end)) {
+                        uint64_t expect = slot_word(SLOT_FREE, x.lap, 0);
 
-                        k = claimable(r, p + n, &passed);
+                        k = claimable(r, p + n, x, &passed);
                         if (k <= 0)
                                 break;
-                        if (!atomic_compare_exchange_strong(&ring_slot(r, p + n)->word, &expect,
-                                                            slot_word(SLOT_CLAIMED, ring_lap(r, p + n), me))) {
+                        if (!atomic_compare_exchange_strong(&x.s->word, &expect, slot_word(SLOT_CLAIMED, x.lap, me))) {
                                 k = -EBADMSG;
                                 break;
                         }
@@ -747,7 +801,9 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
  */
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
                   void **ret_payload, uint32_t *ret_len) {
+        const uint8_t *end = slots_end(r);
         uint64_t head, w = 0, stamp;
+        Pos x;
         SlotHead *s;
         uint32_t got = 0, len;
         OrderScan o;
@@ -774,14 +830,16 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                  * head above the position it reused: so [head, head + slots) holds words of
                  * their own positions, claimed, passed or not claimed yet (has_ready()). */
                 head = atomic_load(&r->hdr->head);
-                for (uint64_t p = head; p != head + r->geo.slots && (got < want || (want == 0 && got == 0)); p++) {
-                        s = ring_slot(r, p);
+                x = ring_pos(r, head);
+                for (uint32_t i = 0; i < r->geo.slots && (got < want || (want == 0 && got == 0));
+                     i++, pos_next(r, &x, end)) {
+                        s = x.s;
                         w = atomic_load(&s->word);
-                        if (is_unclaimed(r, w, p))
+                        if (word_unclaimed(w, x.lap))
                                 break;
-                        if (is_passed(r, w, p))
+                        if (word_passed(w, x.lap))
                                 continue; /* finished, and head is being passed over it */
-                        if (!slot_word_valid(r, w, p)) {
+                        if (!word_valid(w, x.lap)) {
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
                         }
@@ -812,7 +870,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
                         }
-                        ret_payload[got] = ring_payload(r, p);
+                        ret_payload[got] = (uint8_t *)s + LAYOUT_SLOT_HEAD;
                         ret_len[got] = len;
                         got++;
                 }
