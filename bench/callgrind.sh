@@ -51,7 +51,7 @@ echo "callgrind: user-space instructions per 64 B message sent and received, in 
 printf '  shmbox   send + recv                        %6s  (send %s, recv %s)\n' "$(per "$s_total" "$s_n")" \
         "$(per "$(incl shmbox_send "$tmp/shmbox.txt")" "$s_n")" "$(per "$(incl shmbox_recv "$tmp/shmbox.txt")" "$s_n")"
 printf '  shmbox   reserve + commit + peek + release  %6s\n' "$(per "$z_total" "$z_n")"
-printf '  shmbox   send_many + recv_many, per message %6s  (batches of 16)\n' "$(per "$b_total" "$b_n")"
+printf '  shmbox   send_many + recv_many, per message %6s  (batches of 32)\n' "$(per "$b_total" "$b_n")"
 printf '  naive    send + recv                        %6s  (3 semaphores, uncontended)\n' "$(per "$n_total" "$n_n")"
 # top FILE COUNT: the heaviest functions of a callgrind_annotate table, per pair
 top() {

@@ -31,8 +31,11 @@ typedef struct TransportEnv {
 typedef struct Channel Channel;   /* one direction, made by the driver before workers fork */
 typedef struct Endpoint Endpoint; /* one worker's end of a channel */
 
-/* How many messages one batch call of TRANSPORT_BATCH carries. */
-#define TRANSPORT_BATCH_N 16
+/* How many messages one batch call of TRANSPORT_BATCH carries: half a channel of DEPTH (64),
+ * so that one side fills a half while the other drains the other. Measured against 16: 64 B
+ * one-way 8-15% higher in each of 6 alternating runs (5.05 against 4.41 M msgs/s in the slow
+ * regime, 14.4-15.0 against 11.8-13.8 M in the fast one). */
+#define TRANSPORT_BATCH_N 32
 
 const char *transport_name(TransportId t);
 const char *transport_title(TransportId t);
