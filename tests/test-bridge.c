@@ -1185,30 +1185,18 @@ static Suite *bridge_suite(void) {
         Suite *s = suite_create("bridge");
         TCase *tc;
 
-        tc = tcase_create("two hosts through NATS");
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 60 * harness_scale());
+        tc = harness_tcase(s, "two hosts through NATS", 60, setup, teardown);
         tcase_add_test(tc, test_a_sender_on_a_reaches_a_receiver_on_b);
         tcase_add_test(tc, test_a_message_published_again_after_a_bridge_restart_keeps_its_id);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("faults lose nothing");
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 60 * harness_scale());
+        tc = harness_tcase(s, "faults lose nothing", 60, setup, teardown);
         tcase_add_test(tc, test_killing_the_bridges_mid_stream_loses_nothing);
         tcase_add_test(tc, test_killing_a_daemon_mid_stream_loses_nothing);
         tcase_add_test(tc, test_restarting_or_cutting_nats_mid_stream_loses_nothing);
-        suite_add_tcase(s, tc);
 
-        tc = tcase_create("back-pressure");
-        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_set_timeout(tc, 60 * harness_scale());
+        tc = harness_tcase(s, "back-pressure", 60, setup, teardown);
         tcase_add_test(tc, test_a_full_mailbox_on_b_stops_the_consumer);
         tcase_add_test(tc, test_a_full_stream_pushes_back_on_the_senders_of_a);
-        suite_add_tcase(s, tc);
 
         tc = harness_tcase(s, "reload on SIGHUP", 60, setup, teardown);
         tcase_add_test(tc, test_sighup_starts_an_added_route_and_keeps_the_running_one);
