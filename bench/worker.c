@@ -129,9 +129,14 @@ static bool accept(const Run *run, WorkerOut *o, uint64_t *next, const void *buf
         return false;
 }
 
+/* Every run moves at least this many messages, however late a loaded machine schedules the
+ * sender: a run that moved nothing measures nothing, and a sender that started after its
+ * deadline would otherwise send none (a smoke run on a busy 2-CPU machine did). */
+#define RUN_MIN_MSGS 64
+
 /* The clock costs ~20 ns: read it every 16th small message. */
 static inline bool time_up(const Run *run, uint64_t seq, int64_t deadline) {
-        return seq % (run->size >= 4096 ? 1 : 16) == 0 && now_ns() >= deadline;
+        return seq >= RUN_MIN_MSGS && seq % (run->size >= 4096 ? 1 : 16) == 0 && now_ns() >= deadline;
 }
 
 static void do_send(const Run *run, const Worker *w, Endpoint *e, uint8_t *buf, WorkerOut *o) {
@@ -280,7 +285,7 @@ static void do_send_batch(const Run *run, const Worker *w, Endpoint *e, uint8_t 
 
         for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
                 iov[i] = (struct iovec){ bufs + i * run->size, run->size };
-        while (now_ns() < deadline) {
+        while (seq < RUN_MIN_MSGS || now_ns() < deadline) {
                 for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
                         msg_fill(iov[i].iov_base, run->size, w->id, seq + i);
                 /* send_many commits as many as there is room for: send the rest again */

@@ -71,12 +71,11 @@ static void print_log(const TestDaemon *d) {
 }
 
 static void spawn(TestDaemon *d, bool wait_ready) {
-        const char *bin = getenv("SHMBOXD");
+        const char *bin = d->bin;
         const char *argv[16];
         int n = 0, fd;
         pid_t pid;
 
-        ck_assert_msg(bin && *bin, "SHMBOXD is not set (run the suites through make check)");
         argv[n++] = bin;
         argv[n++] = "--socket";
         argv[n++] = d->socket;
@@ -145,16 +144,56 @@ void harness_daemon_start(TestDaemon *d, const char *const *extra) {
         harness_daemon_start_as(d, extra, 0, 0);
 }
 
+/* Whether @dir and every directory above it let others through (o+x): the socket must be
+ * reachable by the users the suites switch to, and an unprivileged daemon its own directory. */
+static bool path_public(const char *dir) {
+        char path[256];
+        struct stat st;
+        char *slash;
+
+        if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+                return false;
+        do {
+                if (stat(path, &st) < 0 || !(st.st_mode & S_IXOTH))
+                        return false;
+                slash = strrchr(path, '/');
+                if (slash)
+                        *slash = 0;
+        } while (slash && path[0]);
+        return true;
+}
+
+void harness_copy_binary(const char *from, const char *to) {
+        char buf[65536];
+        int in, out;
+        ssize_t n;
+
+        in = open(from, O_RDONLY | O_CLOEXEC);
+        ck_assert_msg(in >= 0, "open %s: %s", from, strerror(errno));
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        ck_assert_msg(out >= 0, "create %s: %s", to, strerror(errno));
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                ck_assert_msg(write(out, buf, (size_t)n) == n, "write %s: %s", to, strerror(errno));
+        ck_assert_msg(n == 0, "read %s: %s", from, strerror(errno));
+        close(in);
+        ck_assert_int_eq(close(out), 0);
+        ck_assert_int_eq(chmod(to, 0755), 0);
+}
+
 void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user, gid_t group) {
         static unsigned counter;
         const char *tmp = getenv("TMPDIR");
+        const char *bin = getenv("SHMBOXD");
 
         memset(d, 0, sizeof(*d));
         d->user = user;
         d->group = group;
         snprintf(d->prefix, sizeof(d->prefix), "%s_%d_%u", harness_stem(), (int)getpid() % 100000, counter++);
         /* sun_path holds 108 bytes: distcheck's deep TMPDIRs fall back to /tmp */
-        snprintf(d->dir, sizeof(d->dir), "%s/shmboxtest.XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+        /* other users reach the socket: a TMPDIR under a private directory falls back to /tmp too */
+        if (!(tmp && *tmp && strlen(tmp) < 60 && path_public(tmp) && access(tmp, W_OK) == 0))
+                tmp = "/tmp";
+        snprintf(d->dir, sizeof(d->dir), "%s/shmboxtest.XXXXXX", tmp);
         ck_assert_msg(mkdtemp(d->dir), "mkdtemp %s: %s", d->dir, strerror(errno));
         ck_assert_int_lt(strlen(d->dir) + 6, sizeof(d->socket));
         memcpy(d->socket, d->dir, strlen(d->dir));
@@ -166,8 +205,13 @@ void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user
                 snprintf(d->extra[i], sizeof(d->extra[i]), "%s", extra[i]);
         /* other users must reach the socket inside; an unprivileged daemon owns its directory */
         ck_assert_int_eq(chmod(d->dir, 0755), 0);
-        if (user != 0)
+        ck_assert_msg(bin && *bin, "SHMBOXD is not set (run the suites through make check)");
+        snprintf(d->bin, sizeof(d->bin), "%s", bin);
+        if (user != 0) {
+                snprintf(d->bin, sizeof(d->bin), "%s/shmboxd", d->dir);
+                harness_copy_binary(bin, d->bin);
                 ck_assert_int_eq(chown(d->dir, user, group), 0);
+        }
         spawn(d, true);
 }
 

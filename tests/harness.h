@@ -21,6 +21,7 @@ typedef struct TestDaemon {
         char state_dir[160];
         char log[160];
         char config[160];  /* --config: absent unless a test writes it, never /etc's */
+        char bin[176];     /* the shmboxd exec'd: $SHMBOXD, or a copy in dir for another user */
         char extra[4][64]; /* extra command-line arguments, "" when unused */
         char crash_at[64]; /* SHMBOX_CRASH_AT for the next (re)start, "" for none */
         char fail_at[64];  /* SHMBOX_FAIL_AT likewise */
@@ -42,6 +43,12 @@ const char *harness_stem(void);
 /* Start a daemon with a fresh prefix and socket; fails the test (ck_assert) if it does not come
  * up. @extra: NULL-terminated extra arguments, or NULL. */
 void harness_daemon_start(TestDaemon *d, const char *const *extra);
+
+/* Copy the program @from to @to (mode 0755), asserting success. An unprivileged daemon is
+ * exec'd from such a copy in its own directory (harness_daemon_start_as): the build tree may sit
+ * under a private home (root's is 0700 on Debian) that the daemon's user cannot traverse, and
+ * exec would fail with EACCES (exit 127). */
+void harness_copy_binary(const char *from, const char *to);
 /* Start again with the same socket, prefix and state (after a stop or a kill). */
 void harness_daemon_restart(TestDaemon *d);
 /* Start again with d->crash_at set, expecting the daemon to kill itself during start-up. */

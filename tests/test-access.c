@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,6 +230,44 @@ START_TEST(test_every_class_and_right_is_enforced_with_an_unprivileged_daemon) {
 }
 END_TEST
 
+/* The README's test command run from a clone under a private home (root's is 0700 on Debian):
+ * the unprivileged daemon cannot reach the build tree, so the harness runs it from a copy in
+ * its own directory. This case puts $SHMBOXD itself behind a 0700 directory, wherever the suite
+ * runs, so that the old failure (exec refused, status 0x7f00) would show on any machine. */
+START_TEST(test_an_unprivileged_daemon_starts_from_a_build_tree_under_a_private_directory) {
+        char dir[] = "/tmp/shmboxprivate.XXXXXX", bin[64], buf[8];
+        const char *orig = getenv("SHMBOXD");
+        shmbox_client *c;
+        shmbox *box;
+        struct stat st;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: test-access switches users and needs root\n");
+                return;
+        }
+        ck_assert_ptr_nonnull(orig);
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        ck_assert_int_eq(stat(dir, &st), 0);
+        ck_assert_int_eq(st.st_mode & 07777, 0700);
+        snprintf(bin, sizeof(bin), "%s/shmboxd", dir);
+        harness_copy_binary(orig, bin);
+        ck_assert_int_eq(setenv("SHMBOXD", bin, 1), 0);
+        harness_daemon_start_as(&d, NULL, DAEMON_USER, DAEMON_USER);
+        ck_assert_int_eq(setenv("SHMBOXD", orig, 1), 0);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "private", NULL), 0);
+        ck_assert_int_eq(shmbox_attach(c, "private", &box), 0);
+        ck_assert_int_eq(shmbox_send(box, "hi", 2, 0), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 2);
+        shmbox_detach(box);
+        ck_assert_int_eq(shmbox_destroy(c, "private"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+        ck_assert_int_eq(unlink(bin), 0);
+        ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* Anyone may create a file in /dev/shm named like a mailbox: the create fails, the log names
  * the squatter, and the daemon neither adopts nor deletes the file. */
 START_TEST(test_a_squatted_name_fails_the_create_and_names_the_squatter) {
@@ -275,6 +314,7 @@ static Suite *access_suite(void) {
         tcase_set_timeout(tc, 60 * harness_scale());
         tcase_add_test(tc, test_every_class_and_right_is_enforced_with_the_daemon_as_root);
         tcase_add_test(tc, test_every_class_and_right_is_enforced_with_an_unprivileged_daemon);
+        tcase_add_test(tc, test_an_unprivileged_daemon_starts_from_a_build_tree_under_a_private_directory);
         tcase_add_test(tc, test_a_squatted_name_fails_the_create_and_names_the_squatter);
         suite_add_tcase(s, tc);
         return s;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # test-bench-smoke.sh — keeps bench/shmbox-bench from rotting: a --quick run of every figure
 # must finish with every message checked, valid JSON, and nothing left behind. Run by make
-# check through tests/run-suite.sh (which sets SHMBOXD and the object prefix).
+# check through tests/run-suite.sh (which sets SHMBOXD and the object prefix). It asserts no
+# figure and no duration: every run moves at least a few dozen messages however late the
+# machine schedules it (bench/worker.c), and deadlines are hang guards only.
 set -u
 bench=${SHMBOX_BENCH:-$(dirname "${SHMBOXD:?SHMBOXD is not set (run through make check)}")/bench/shmbox-bench}
 prefix=${SHMBOX_TEST_PREFIX:-shmboxtbench$$}
@@ -80,7 +82,8 @@ scale() { # the scale group, small: its rows, and its mailboxes all gone again
                 '^left in /dev/shm after clean-up  *0$'; do
                 grep -q -e "$row" "$tmp/scale" || { echo "missing: $row"; return 1; }
         done
-        [ $(($(date +%s) - start)) -lt 5 ] || { echo "took 5 s or more"; return 1; }
+        # a hang guard, not a figure: a loaded 2-CPU machine may take many times a quiet one's 1 s
+        [ $(($(date +%s) - start)) -lt 120 ] || { echo "took 120 s or more (hung?)"; return 1; }
         nothing_left
 }
 
