@@ -54,6 +54,8 @@ summarize() {
                 line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
                 if [ -n "$line" ]; then
                         echo "$suite: $line"
+                        # a case that skipped itself says why on a SKIP line: show it here
+                        grep -E '^(\*+ )?SKIP' "$log" | sort -u | sed "s|^|$suite: |"
                         n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
                         f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
                         e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")

@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +179,23 @@ void harness_copy_binary(const char *from, const char *to) {
         close(in);
         ck_assert_int_eq(close(out), 0);
         ck_assert_int_eq(chmod(to, 0755), 0);
+}
+
+bool harness_shm_has_room(uint64_t need, const char *what) {
+        struct statvfs sv;
+        uint64_t avail;
+
+        if (statvfs("/dev/shm", &sv) < 0) {
+                fprintf(stderr, "SKIP: %s: cannot statvfs /dev/shm: %s\n", what, strerror(errno));
+                return false;
+        }
+        avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+        if (avail >= need)
+                return true;
+        fprintf(stderr, "SKIP: %s: /dev/shm has %llu MiB free, this case needs %llu MiB (a container's default "
+                "is 64 MiB: run it with --shm-size=1g)\n", what, (unsigned long long)(avail >> 20),
+                (unsigned long long)((need + (1u << 20) - 1) >> 20));
+        return false;
 }
 
 void harness_daemon_start_as(TestDaemon *d, const char *const *extra, uid_t user, gid_t group) {

@@ -49,6 +49,11 @@ void harness_daemon_start(TestDaemon *d, const char *const *extra);
  * under a private home (root's is 0700 on Debian) that the daemon's user cannot traverse, and
  * exec would fail with EACCES (exit 127). */
 void harness_copy_binary(const char *from, const char *to);
+
+/* Whether /dev/shm has @need bytes free. When it has not (a container's 64 MiB /dev/shm), says
+ * so on stderr as "SKIP: @what: ..." — tests/check.sh shows every such line in its summary —
+ * and returns false: the caller skips that case. */
+bool harness_shm_has_room(uint64_t need, const char *what);
 /* Start again with the same socket, prefix and state (after a stop or a kill). */
 void harness_daemon_restart(TestDaemon *d);
 /* Start again with d->crash_at set, expecting the daemon to kill itself during start-up. */
