@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,12 +45,14 @@ static double log2_u64(uint64_t v) {
 }
 
 /* Log-scale x (bytes), linear y (GB/s), one point per size, dashed vertical lines at the
- * cache sizes. */
-int chart_write(const char *path, const Point *pts, size_t n, const Cache *c, size_t nc) {
+ * cache sizes, and a caption at the bottom that says where the sizes came from. */
+int chart_write(const char *path, const Point *pts, size_t n, const Caches *caches) {
         const double W = 960, H = 540, L = 90, R = 40, T = 60, B = 80;
         _cleanup_(fclosep) FILE *f = NULL;
+        const Cache *c = caches->cache;
+        size_t nc = caches->n;
         double xmin, xmax, ymax = 0, step, raw, mag;
-        char b[32];
+        char b[32], origin[PATH_MAX];
         int r;
 
         if (n == 0)
@@ -126,6 +129,12 @@ int chart_write(const char *path, const Point *pts, size_t n, const Cache *c, si
                 svg_escape(f, c[i].name);
                 fprintf(f, " %s</text>\n", fmt_bytes(b, sizeof(b), c[i].size));
         }
+        /* where the cache lines come from, or why there are none */
+        caches_origin(origin, sizeof(origin), caches);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\" class=\"cache-source\">%s", L, H - 10,
+                nc ? "dashed lines: caches " : "");
+        svg_escape(f, origin);
+        fprintf(f, "%s</text>\n", nc ? "" : ": no cache lines drawn");
         /* the curve */
         fprintf(f, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"");
         for (size_t i = 0; i < n; i++)

@@ -19,8 +19,9 @@ typedef struct Point {
  * chart_write() - the bandwidth of the exchange against the ring's footprint, as an SVG chart
  * @path: the file, created or replaced
  * @pts, @n: the measured sizes, by growing footprint; nothing is written when @n is 0
- * @c, @nc: the caches, drawn as dashed vertical lines (instruction caches are left out)
+ * @caches: drawn as dashed vertical lines (instruction caches are left out), with a caption that
+ *          says where the sizes came from (caches_origin()); with no sizes, the caption says so
  *
  * Return: 0; a negative errno (reported).
  */
-int chart_write(const char *path, const Point *pts, size_t n, const Cache *c, size_t nc);
+int chart_write(const char *path, const Point *pts, size_t n, const Caches *caches);

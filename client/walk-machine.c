@@ -1,4 +1,4 @@
-/* walk-machine.c — what the walkthrough learns about this machine: its caches (sysfs), the
+/* walk-machine.c — what the walkthrough learns about this machine: its caches (sysfs or sysconf), the
  * physical frames behind a mapping (/proc/self/pagemap), page faults and context switches
  * (rusage), and the state of a process (/proc/PID/stat). Each function reads what the kernel
  * shows this process; nothing here is estimated. */
@@ -11,9 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "client/walk-util.h"
@@ -53,104 +57,233 @@ static uint64_t parse_cache_size(const char *s) {
         }
 }
 
-/*
- * caches_read() - the caches of @cpu as sysfs describes them
- * (/sys/devices/system/cpu/cpuN/cache/indexK), in sysfs order (by level).
- *
- * sysconf(_SC_LEVEL3_CACHE_SIZE) is not used: glibc may report the L3 of a whole package, or
- * a sum over dies, where sysfs says what this core actually shares.
- *
- * Return: the number of caches written to @out (0 if sysfs has none).
- */
-size_t caches_read(int cpu, Cache *out, size_t max) {
-        size_t n = 0;
+/* The folder sysfs describes the caches of @cpu in: $SHMBOX_WALK_SYSFS_CPU/cpuN/cache when the
+ * variable is set (for tests: an empty folder plays a host without cache entries), else
+ * /sys/devices/system/cpu/cpuN/cache. */
+static void caches_dir(int cpu, char *buf, size_t size) {
+        const char *root = getenv(CACHES_SYSFS_ENV);
 
-        for (int i = 0; i < 32 && n < max; i++) {
-                char dir[128], path[192], v[64];
-                Cache c = {};
+        if (!root || !*root)
+                root = CACHES_SYSFS_ROOT;
+        snprintf(buf, size, "%s/cpu%d/cache", root, cpu);
+}
 
-                snprintf(dir, sizeof(dir), "/sys/devices/system/cpu/cpu%d/cache/index%d", cpu, i);
-                snprintf(path, sizeof(path), "%s/level", dir);
+static void cache_name(Cache *c) {
+        snprintf(c->name, sizeof(c->name), "L%u%s", c->level % 10,
+                 strcmp(c->type, "Data") == 0          ? "d"
+                 : strcmp(c->type, "Instruction") == 0 ? "i"
+                                                       : "");
+}
+
+/* The caches in @dir/indexK, in sysfs order (by level). Return: how many were added to @c. */
+static size_t caches_read_sysfs(const char *dir, Caches *c) {
+        size_t n0 = c->n;
+
+        for (int i = 0; i < 32 && c->n < CACHES_MAX; i++) {
+                char path[PATH_MAX], v[64];
+                Cache e = {};
+
+                snprintf(path, sizeof(path), "%s/index%d/level", dir, i);
                 if (read_attr(path, v, sizeof(v)) < 0)
                         break;
-                c.level = (unsigned)strtoul(v, NULL, 10);
-                snprintf(path, sizeof(path), "%s/type", dir);
-                if (read_attr(path, c.type, sizeof(c.type)) < 0)
+                e.level = (unsigned)strtoul(v, NULL, 10);
+                snprintf(path, sizeof(path), "%s/index%d/type", dir, i);
+                if (read_attr(path, e.type, sizeof(e.type)) < 0)
                         continue;
-                snprintf(path, sizeof(path), "%s/size", dir);
-                if (read_attr(path, v, sizeof(v)) < 0 || (c.size = parse_cache_size(v)) == 0)
+                snprintf(path, sizeof(path), "%s/index%d/size", dir, i);
+                if (read_attr(path, v, sizeof(v)) < 0 || (e.size = parse_cache_size(v)) == 0)
                         continue;
-                snprintf(path, sizeof(path), "%s/coherency_line_size", dir);
+                snprintf(path, sizeof(path), "%s/index%d/coherency_line_size", dir, i);
                 if (read_attr(path, v, sizeof(v)) == 0)
-                        c.line = (unsigned)strtoul(v, NULL, 10);
-                snprintf(c.name, sizeof(c.name), "L%u%s", c.level % 10,
-                         strcmp(c.type, "Data") == 0          ? "d"
-                         : strcmp(c.type, "Instruction") == 0 ? "i"
-                                                              : "");
-                out[n++] = c;
+                        e.line = (unsigned)strtoul(v, NULL, 10);
+                cache_name(&e);
+                c->cache[c->n++] = e;
         }
-        return n;
+        return c->n - n0;
 }
 
-/* The line size of the first data or unified cache; 64 when sysfs does not say. */
-unsigned caches_line(const Cache *c, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(c[i].type, "Instruction") != 0 && c[i].line > 0)
-                        return c[i].line;
-        return 64;
+/* sysconf()'s value for @name as a byte count: 0 where glibc does not know it (0 or -1). */
+static uint64_t sysconf_bytes(int name) {
+        long v = sysconf(name);
+
+        return v > 0 ? (uint64_t)v : 0;
 }
 
-json_object *caches_json(const Cache *c, size_t n) {
-        _cleanup_json_ json_object *a = json_object_new_array();
+/* The caches glibc reports from the CPU's own description (CPUID on x86), in sysfs's order.
+ * Return: how many were added to @c (0 with a C library that has no such names). */
+static size_t caches_read_sysconf(Caches *c) {
+        size_t n0 = c->n;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+        static const struct {
+                unsigned level;
+                const char *type;
+                int size, line;
+        } names[] = {
+                { 1, "Data", _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL1_DCACHE_LINESIZE },
+                { 1, "Instruction", _SC_LEVEL1_ICACHE_SIZE, _SC_LEVEL1_ICACHE_LINESIZE },
+                { 2, "Unified", _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL2_CACHE_LINESIZE },
+                { 3, "Unified", _SC_LEVEL3_CACHE_SIZE, _SC_LEVEL3_CACHE_LINESIZE },
+                { 4, "Unified", _SC_LEVEL4_CACHE_SIZE, _SC_LEVEL4_CACHE_LINESIZE },
+        };
 
-        for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_new_object();
+        for (size_t i = 0; i < ELEMENTSOF(names) && c->n < CACHES_MAX; i++) {
+                Cache e = { .level = names[i].level, .size = sysconf_bytes(names[i].size) };
 
-                if (jappend(a, o) < 0 || jput_s(o, "name", c[i].name) < 0 || jput_i(o, "level", c[i].level) < 0 ||
-                    jput_s(o, "type", c[i].type) < 0 || jput_i(o, "size", (int64_t)c[i].size) < 0 ||
-                    jput_i(o, "line", c[i].line) < 0)
-                        return NULL;
+                if (e.size == 0)
+                        continue;
+                e.line = (unsigned)sysconf_bytes(names[i].line);
+                snprintf(e.type, sizeof(e.type), "%s", names[i].type);
+                cache_name(&e);
+                c->cache[c->n++] = e;
         }
-        return json_object_get(a);
+#endif
+        return c->n - n0;
+}
+
+/*
+ * caches_read() - the caches of @cpu: sizes, line size, and where they were read
+ * @ret: filled in completely (it cannot fail: a machine that says nothing has source "none")
+ *
+ * sysfs comes first: it says what one core has, where glibc's sysconf(_SC_LEVEL3_CACHE_SIZE)
+ * may report the L3 of a whole package or a sum over dies (or whatever a hypervisor's CPUID
+ * claims). Many virtual machines have no cache folder in sysfs at all; there the sizes come
+ * from sysconf, which asks the CPU. The line size comes from the same source, else from
+ * _SC_LEVEL1_DCACHE_LINESIZE, else 64 bytes is assumed and marked so.
+ */
+void caches_read(int cpu, Caches *ret) {
+        Caches c = { .cpu = cpu };
+        struct stat st;
+
+        caches_dir(cpu, c.dir, sizeof(c.dir));
+        c.dir_exists = stat(c.dir, &st) == 0 && S_ISDIR(st.st_mode);
+        if (caches_read_sysfs(c.dir, &c) > 0)
+                c.source = CACHE_SOURCE_SYSFS;
+        else if (caches_read_sysconf(&c) > 0)
+                c.source = CACHE_SOURCE_SYSCONF;
+        else
+                c.source = CACHE_SOURCE_NONE;
+
+        /* the line of the first data or unified cache */
+        for (size_t i = 0; i < c.n && c.line == 0; i++)
+                if (strcmp(c.cache[i].type, "Instruction") != 0 && c.cache[i].line > 0) {
+                        c.line = c.cache[i].line;
+                        c.line_source = c.source;
+                }
+#ifdef _SC_LEVEL1_DCACHE_LINESIZE
+        if (c.line == 0 && (c.line = (unsigned)sysconf_bytes(_SC_LEVEL1_DCACHE_LINESIZE)) > 0)
+                c.line_source = CACHE_SOURCE_SYSCONF;
+#endif
+        if (c.line == 0) {
+                c.line = CACHE_LINE_ASSUMED;
+                c.line_source = CACHE_SOURCE_NONE;
+        }
+        *ret = c;
+}
+
+const char *cache_source_name(CacheSource s) {
+        switch (s) {
+        case CACHE_SOURCE_SYSFS: return "sysfs";
+        case CACHE_SOURCE_SYSCONF: return "sysconf";
+        default: return "none";
+        }
+}
+
+static CacheSource cache_source_from_name(const char *s) {
+        return strcmp(s, "sysfs") == 0     ? CACHE_SOURCE_SYSFS
+               : strcmp(s, "sysconf") == 0 ? CACHE_SOURCE_SYSCONF
+                                           : CACHE_SOURCE_NONE;
+}
+
+void caches_origin(char *buf, size_t size, const Caches *c) {
+        switch (c->source) {
+        case CACHE_SOURCE_SYSFS: snprintf(buf, size, "from sysfs, %s", c->dir); break;
+        case CACHE_SOURCE_SYSCONF:
+                snprintf(buf, size, "from the CPU via sysconf: %s %s; an L3 there may be a whole package's",
+                         c->dir_exists ? "sysfs lists no sizes in" : "no sysfs cache folder at", c->dir);
+                break;
+        default:
+                snprintf(buf, size, "this machine reveals no cache sizes (%s, sysconf reports 0)",
+                         c->dir_exists ? "the sysfs cache folder lists none" : "no sysfs cache folder");
+        }
+}
+
+int caches_put_json(json_object *o, const Caches *c) {
+        json_object *a = json_object_new_array();
+        char note[PATH_MAX + 96];
+
+        if (jput(o, "caches", a) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n; i++) {
+                const Cache *e = &c->cache[i];
+                json_object *x = json_object_new_object();
+
+                if (jappend(a, x) < 0 || jput_s(x, "name", e->name) < 0 || jput_i(x, "level", e->level) < 0 ||
+                    jput_s(x, "type", e->type) < 0 || jput_i(x, "size", (int64_t)e->size) < 0 ||
+                    jput_i(x, "line", e->line) < 0)
+                        return -ENOMEM;
+        }
+        caches_origin(note, sizeof(note), c);
+        if (jput_s(o, "cache_source", cache_source_name(c->source)) < 0 || jput_i(o, "cache_cpu", c->cpu) < 0 ||
+            jput_s(o, "cache_dir", c->dir) < 0 || jput_b(o, "cache_dir_exists", c->dir_exists) < 0 ||
+            jput_s(o, "cache_note", note) < 0 || jput_i(o, "line_size", c->line) < 0 ||
+            jput_s(o, "line_size_source",
+                   c->line_source == CACHE_SOURCE_NONE ? "assumed" : cache_source_name(c->line_source)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+void caches_from_json(json_object *o, Caches *ret) {
+        json_object *a = jget(o, "caches");
+        Caches c = { .cpu = (int)jint(o, "cache_cpu"),
+                     .dir_exists = jbool(o, "cache_dir_exists"),
+                     .source = cache_source_from_name(jstr(o, "cache_source")),
+                     .line = (unsigned)jint(o, "line_size"),
+                     .line_source = cache_source_from_name(jstr(o, "line_size_source")) };
+        size_t len = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+
+        snprintf(c.dir, sizeof(c.dir), "%s", jstr(o, "cache_dir"));
+        for (size_t i = 0; i < len && c.n < CACHES_MAX; i++) {
+                json_object *x = json_object_array_get_idx(a, i);
+                Cache *e = &c.cache[c.n++];
+
+                *e = (Cache){ .level = (unsigned)jint(x, "level"),
+                              .size = (uint64_t)jint(x, "size"),
+                              .line = (unsigned)jint(x, "line") };
+                snprintf(e->type, sizeof(e->type), "%s", jstr(x, "type"));
+                snprintf(e->name, sizeof(e->name), "%s", jstr(x, "name"));
+        }
+        *ret = c;
 }
 
 /* "L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB" */
-void caches_format(char *buf, size_t size, const Cache *c, size_t n) {
+void caches_format(char *buf, size_t size, const Caches *c) {
         size_t len = 0;
 
         buf[0] = '\0';
-        for (size_t i = 0; i < n && len < size; i++) {
+        for (size_t i = 0; i < c->n && len < size; i++) {
                 char b[32];
 
-                len += (size_t)snprintf(buf + len, size - len, "%s%s %s", i ? ", " : "", c[i].name,
-                                        fmt_bytes(b, sizeof(b), c[i].size));
+                len += (size_t)snprintf(buf + len, size - len, "%s%s %s", i ? ", " : "", c->cache[i].name,
+                                        fmt_bytes(b, sizeof(b), c->cache[i].size));
         }
 }
 
-const char *fits_in(uint64_t footprint, const Cache *c, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(c[i].type, "Instruction") != 0 && footprint <= c[i].size)
-                        return c[i].name;
+const char *fits_in(uint64_t footprint, const Caches *c) {
+        if (c->n == 0)
+                return "unknown";
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->cache[i].type, "Instruction") != 0 && footprint <= c->cache[i].size)
+                        return c->cache[i].name;
         return "RAM";
 }
 
-/* Read the caches back from an event's "caches" array. */
-size_t caches_from_json(json_object *a, Cache *out, size_t max) {
-        size_t n = 0;
+uint64_t caches_largest(const Caches *c) {
+        uint64_t largest = 0;
 
-        if (!a || !json_object_is_type(a, json_type_array))
-                return 0;
-        for (size_t i = 0; i < json_object_array_length(a) && n < max; i++) {
-                json_object *o = json_object_array_get_idx(a, i);
-                Cache c = { .level = (unsigned)jint(o, "level"),
-                            .size = (uint64_t)jint(o, "size"),
-                            .line = (unsigned)jint(o, "line") };
-
-                snprintf(c.type, sizeof(c.type), "%s", jstr(o, "type"));
-                snprintf(c.name, sizeof(c.name), "%s", jstr(o, "name"));
-                out[n++] = c;
-        }
-        return n;
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->cache[i].type, "Instruction") != 0 && c->cache[i].size > largest)
+                        largest = c->cache[i].size;
+        return largest;
 }
 
 /* ---- processes ------------------------------------------------------------------------------- */
@@ -261,4 +394,30 @@ json_object *frames_json(const Frames *f) {
             (f->pairs && !f->hidden ? jput_b(o, "same", f->same) : jput_null(o, "same")) < 0)
                 return NULL;
         return json_object_get(o);
+}
+
+/* ---- CPUs and /dev/shm ----------------------------------------------------------------------- */
+
+unsigned machine_cpus(int *ret_first) {
+        cpu_set_t set;
+        int first = 0;
+        unsigned n;
+
+        if (sched_getaffinity(0, sizeof(set), &set) < 0)
+                return 0;
+        n = (unsigned)CPU_COUNT(&set);
+        while (first < CPU_SETSIZE && !CPU_ISSET(first, &set))
+                first++;
+        if (ret_first)
+                *ret_first = first < CPU_SETSIZE ? first : 0;
+        return n;
+}
+
+int machine_shm_free(const char *dir, uint64_t *ret) {
+        struct statvfs st;
+
+        if (statvfs(dir, &st) < 0)
+                return -errno;
+        *ret = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+        return 0;
 }

@@ -20,15 +20,75 @@ typedef struct Cache {
         char type[16]; /* Data, Instruction, Unified */
         char name[8];  /* L1d, L1i, L2, L3 */
         uint64_t size;
-        unsigned line;
+        unsigned line; /* bytes, 0: not said */
 } Cache;
 
-size_t caches_read(int cpu, Cache *out, size_t max);
-unsigned caches_line(const Cache *c, size_t n);
-json_object *caches_json(const Cache *c, size_t n);
-void caches_format(char *buf, size_t size, const Cache *c, size_t n);
-const char *fits_in(uint64_t footprint, const Cache *c, size_t n);
-size_t caches_from_json(json_object *a, Cache *out, size_t max);
+/* Where the cache sizes came from. */
+typedef enum CacheSource {
+        CACHE_SOURCE_NONE,    /* nowhere: this machine does not say */
+        CACHE_SOURCE_SYSFS,   /* /sys/devices/system/cpu/cpuN/cache/indexK */
+        CACHE_SOURCE_SYSCONF, /* glibc's sysconf(_SC_LEVEL*_CACHE_*), which asks the CPU (CPUID) */
+} CacheSource;
+
+/*
+ * The environment variable that replaces /sys/devices/system/cpu as the root of the cache
+ * folders, for tests: pointed at an empty directory it plays a host without sysfs cache
+ * entries, so the sysconf fallback runs on any machine. Documented in shmboxctl(1).
+ */
+#define CACHES_SYSFS_ENV "SHMBOX_WALK_SYSFS_CPU"
+#define CACHES_SYSFS_ROOT "/sys/devices/system/cpu"
+#define CACHE_LINE_ASSUMED 64 /* the line size when nothing says it: labelled "assumed" */
+
+/* The caches of one CPU and where they were read. */
+typedef struct Caches {
+        Cache cache[CACHES_MAX];
+        size_t n;
+        CacheSource source;
+        int cpu;                 /* the CPU whose sysfs folder was read */
+        char dir[256];           /* that folder */
+        bool dir_exists;         /* it exists (it may still list no sizes) */
+        unsigned line;           /* bytes of a cache line, never 0 */
+        CacheSource line_source; /* NONE: CACHE_LINE_ASSUMED, nothing said it */
+} Caches;
+
+/* The caches of @cpu: from sysfs, else from sysconf, else none (see walk-machine.c). */
+void caches_read(int cpu, Caches *ret);
+
+/* "sysfs", "sysconf" or "none". */
+const char *cache_source_name(CacheSource s);
+
+/* Where the sizes came from, for people: "from sysfs, DIR", "from the CPU via sysconf: no
+ * sysfs cache folder at DIR; ...", or the plain statement that this machine reveals none. */
+void caches_origin(char *buf, size_t size, const Caches *c);
+
+/* Add to @o: caches (an array), cache_source, cache_cpu, cache_dir, cache_dir_exists,
+ * cache_note (caches_origin()), line_size and line_size_source ("sysfs", "sysconf" or
+ * "assumed"). Return: 0; -ENOMEM. */
+int caches_put_json(json_object *o, const Caches *c);
+
+/* Read back what caches_put_json() added to @o (an event of a peer). */
+void caches_from_json(json_object *o, Caches *ret);
+
+/* "L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB" into @buf ("" with no caches). */
+void caches_format(char *buf, size_t size, const Caches *c);
+
+/* The name of the smallest data or unified cache that holds @footprint bytes, "RAM" when none
+ * does, "unknown" when no sizes are known. */
+const char *fits_in(uint64_t footprint, const Caches *c);
+
+/* The size of the largest data or unified cache, 0 when none is known. */
+uint64_t caches_largest(const Caches *c);
+
+/* ---- CPUs and /dev/shm ----------------------------------------------------------------------- */
+
+/* The CPUs this process may run on (its affinity mask: a cpuset may allow fewer than the
+ * machine has). Return: their number, 0 if the mask cannot be read; @ret_first (may be NULL):
+ * the lowest of them, written only when the number is not 0. */
+unsigned machine_cpus(int *ret_first);
+
+/* The bytes an unprivileged user may still write to the file system of @dir (a tmpfs' size
+ * limit, for /dev/shm). Return: 0; a negative errno of statvfs(). */
+int machine_shm_free(const char *dir, uint64_t *ret);
 
 /* ---- processes ------------------------------------------------------------------------------- */
 

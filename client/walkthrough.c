@@ -14,8 +14,8 @@
  * writes one command per line ("attach NAME", "send BYTES", "recv", "detach", "flood ...",
  * "drain ..."), the peer answers each with one JSON object per line ("event": what happened,
  * and every value it read in its own process: shmbox_stat(), getrusage(), /proc/self/pagemap,
- * sysfs, CLOCK_MONOTONIC). The orchestrator never guesses a value: it narrates what the peers
- * report, and the same objects make up the --json record.
+ * sysfs or sysconf, CLOCK_MONOTONIC). The orchestrator never guesses a value: it narrates what
+ * the peers report, and the same objects make up the --json record.
  *
  * Order of the exchange: the receiver first tries a recv with timeout 0; if that finds nothing
  * it reports "waiting" and sleeps in a blocking recv; the orchestrator waits until the kernel
@@ -28,8 +28,14 @@
  * --hierarchy runs the same two peers over mailboxes of growing footprint (slots x slot
  * stride: 2 slots, then more slots of the largest message) and measures the bandwidth of the
  * stream at each size: the knees of the curve sit at this machine's cache sizes, read from
- * sysfs (sysconf may report a sum over sockets or dies, sysfs says what one core has). It
- * always starts its own temporary daemon, with the size limits the run needs.
+ * sysfs (sysconf may report a sum over sockets or dies, sysfs says what one core has), or from
+ * sysconf where sysfs has no cache folder (many virtual machines), and every output says which
+ * (walk-machine.c). It always starts its own temporary daemon, with the size limits the run
+ * needs. The machine facts live in walk-machine.c, the SVG chart in walk-chart.c.
+ *
+ * Where the machine does not give what a step shows (no cache sizes, pagemap unreadable or
+ * frames hidden, the receiver not seen asleep, one CPU, a small /dev/shm), the narration says
+ * so and why, and goes on without it.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -248,8 +254,7 @@ static int peer_send(PeerState *s, size_t size) {
         _cleanup_json_ json_object *before = NULL;
         struct shmbox_stat st0, st1;
         struct rusage r0, r1;
-        Cache caches[CACHES_MAX];
-        size_t ncaches;
+        Caches caches;
         uint64_t pos, payload, slot_start, slot_len;
         unsigned line;
         int64_t t0, t1, t2, t3;
@@ -296,8 +301,8 @@ static int peer_send(PeerState *s, size_t size) {
         slot_start = payload - st1.slot_head; /* the slot head: the claim and the commit write it */
         slot_len = st1.slot_head + size;
         pos = st1.tail - 1;
-        ncaches = caches_read(cpu >= 0 ? cpu : 0, caches, ELEMENTSOF(caches));
-        line = caches_line(caches, ncaches);
+        caches_read(cpu >= 0 ? cpu : 0, &caches); /* sched_getcpu() fails only without vDSO/rseq */
+        line = caches.line;
 
         ev = event_new(s, "send");
         if (jput_i(ev, "bytes", (int64_t)size) < 0 || jput_i(ev, "position", (int64_t)pos) < 0 ||
@@ -305,7 +310,7 @@ static int peer_send(PeerState *s, size_t size) {
             jput_i(ev, "slot_from_tail", (int64_t)(pos % st1.slots)) < 0 ||
             jput_i(ev, "payload_addr", (int64_t)payload) < 0 ||
             jput_i(ev, "payload_offset", (int64_t)(payload - st1.map_addr)) < 0 || jput_i(ev, "cpu", cpu) < 0 ||
-            jput(ev, "caches", caches_json(caches, ncaches)) < 0 || jput_i(ev, "line_size", line) < 0 ||
+            caches_put_json(ev, &caches) < 0 ||
             jput_i(ev, "lines", size ? (int64_t)((payload + size - 1) / line - payload / line + 1) : 0) < 0 ||
             jput_i(ev, "t_start", t0) < 0 || jput_i(ev, "t_commit", t2) < 0 || jput_i(ev, "reserve_ns", t1 - t0) < 0 ||
             jput_i(ev, "copy_ns", t2 - t1) < 0 || jput_i(ev, "commit_ns", t3 - t2) < 0 ||
@@ -1340,22 +1345,33 @@ static int step_attach(Walk *w, Exchange *x) {
 static void print_write(const Exchange *x) {
         json_object *se = x->se, *s1 = jget(se, "stat"), *s0 = jget(se, "stat_before");
         int64_t lines = jint(se, "lines");
-        Cache caches[CACHES_MAX];
-        size_t ncaches = caches_from_json(jget(se, "caches"), caches, ELEMENTSOF(caches));
-        char cbuf[256];
+        Caches caches;
+        char cbuf[256], origin[PATH_MAX];
 
-        caches_format(cbuf, sizeof(cbuf), caches, ncaches);
+        caches_from_json(se, &caches);
+        caches_format(cbuf, sizeof(cbuf), &caches);
+        caches_origin(origin, sizeof(origin), &caches);
         printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n", jint(se, "bytes"),
                jint(se, "slot"));
         printf("   slot %" PRId64 ": payload at 0x%" PRIx64 " in the sender (offset %" PRId64
-               " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes, plus the slot head's line "
+               " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes%s, plus the slot head's line "
                "the claim and the commit write\n",
                jint(se, "slot"), (uint64_t)jint(se, "payload_addr"), jint(se, "payload_offset"), lines,
-               plural(lines, "line", "lines"), jint(se, "line_size"));
-        printf("   caches of cpu %" PRId64 " (from /sys/devices/system/cpu/cpu%" PRId64 "/cache): %s; "
-               "the message fits in %s\n",
-               jint(se, "cpu"), jint(se, "cpu"), ncaches ? cbuf : "none listed",
-               fits_in((uint64_t)jint(se, "bytes"), caches, ncaches));
+               plural(lines, "line", "lines"), jint(se, "line_size"),
+               caches.line_source == CACHE_SOURCE_NONE ? " (assumed: neither sysfs nor sysconf gives the line size)"
+                                                       : "");
+        if (jint(se, "cpu") < 0)
+                printf("   the sender's CPU is unknown (sched_getcpu() failed): the caches are cpu %d's\n", caches.cpu);
+        if (caches.n > 0)
+                printf("   caches of cpu %d (%s): %s; the message fits in %s\n", caches.cpu, origin, cbuf,
+                       fits_in((uint64_t)jint(se, "bytes"), &caches));
+        else
+                printf("   caches of cpu %d: %s\n", caches.cpu, origin);
+        if (!jbool(x->re, "found_without_waiting") && !x->asleep)
+                printf("   the receiver was not seen asleep within %d ms (/proc/%" PRId64 "/stat never showed "
+                       "'S': a busy machine, or /proc hidden): the sender went ahead, so step 4 may not show a "
+                       "wake-up\n",
+                       SLEEP_WAIT_MS, jint(x->re, "pid"));
         printf("   reserve %.1f us (one CAS claims slot %" PRId64 ", tail - 1 = %" PRId64 " says the same), "
                "copy %.1f us, commit %.1f us: what shmbox_send() does in one call\n",
                (double)jint(se, "reserve_ns") / 1e3, jint(se, "slot"), jint(se, "slot_from_tail"),
@@ -1667,21 +1683,23 @@ static int hierarchy_point(Walk *w, unsigned i, uint64_t message, uint32_t slots
 }
 
 static int walkthrough_hierarchy(Walk *w, json_object *record) {
-        Cache caches[CACHES_MAX];
-        size_t nc = caches_read(0, caches, ELEMENTSOF(caches)), np = 0;
+        Caches caches;
+        size_t np = 0;
         Point pts[HIER_POINTS_MAX];
-        uint64_t largest = 0, fmax, first, factor;
+        uint64_t largest, fmax, first, factor, shm_free = 0;
         int64_t min_ms;
-        unsigned spin_us, reps;
-        cpu_set_t cpus;
+        unsigned spin_us, reps, ncpus;
         json_object *points = json_object_new_array(), *o;
-        char cbuf[256], b1[32], b2[32];
+        char cbuf[256], origin[PATH_MAX], b1[32], b2[32];
+        bool shm_limited = false;
+        int cpu = 0;
         size_t best = 0;
         int r;
 
-        for (size_t i = 0; i < nc; i++)
-                if (strcmp(caches[i].type, "Instruction") != 0 && caches[i].size > largest)
-                        largest = caches[i].size;
+        /* the caches of the first CPU this process may use (cpu0, unless a cpuset excludes it) */
+        ncpus = machine_cpus(&cpu);
+        caches_read(cpu, &caches);
+        largest = caches_largest(&caches);
         if (w->opt->quick) {
                 first = 256;
                 factor = 4;
@@ -1695,16 +1713,26 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 fmax = UINT64_C(64) << 20;
                 while (fmax < 4 * largest && fmax < HIER_CAP)
                         fmax *= 2;
+                /* one ring at a time lives in /dev/shm, a tmpfs with a size limit (a container's
+                 * may be 64 MiB): keep the largest to half of what is free there */
+                if (machine_shm_free(SHM_DIR, &shm_free) == 0)
+                        while (fmax > (UINT64_C(1) << 20) && fmax + fmax / 8 > shm_free / 2) {
+                                fmax /= 2;
+                                shm_limited = true;
+                        }
                 min_ms = 50;
                 reps = 3;
         }
         /* With a CPU each, sender and receiver poll instead of sleeping, so that the table shows
          * the cost of moving bytes, not of waking up (tens of microseconds a message). On one
          * CPU polling would only steal the peer's time: the library's default stays. */
-        spin_us = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2 ? 200 : 10;
-        caches_format(cbuf, sizeof(cbuf), caches, nc);
-        if (jput(record, "points", points) < 0 || jput(record, "caches", caches_json(caches, nc)) < 0 ||
-            jput_i(record, "spin_us", spin_us) < 0 || jput_i(record, "repetitions", reps) < 0)
+        spin_us = ncpus >= 2 ? 200 : 10;
+        caches_format(cbuf, sizeof(cbuf), &caches);
+        caches_origin(origin, sizeof(origin), &caches);
+        if (jput(record, "points", points) < 0 || caches_put_json(record, &caches) < 0 ||
+            jput_i(record, "cpus", ncpus) < 0 || jput_i(record, "spin_us", spin_us) < 0 ||
+            jput_i(record, "repetitions", reps) < 0 || jput_i(record, "largest_footprint", (int64_t)fmax) < 0 ||
+            jput_b(record, "limited_by_shm", shm_limited) < 0)
                 return -ENOMEM;
 
         /* the biggest mailbox: slots of the largest message; limits with room for the header */
@@ -1723,9 +1751,18 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                        "through rings of %s to %s (2 slots, then more slots of the largest message)\n",
                        fmt_bytes(b1, sizeof(b1), first), fmt_bytes(b2, sizeof(b2), fmax));
                 printf("daemon: temporary shmboxd pid %d, socket %s\n", (int)w->daemon_pid, w->socket);
-                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n", nc ? cbuf : "none listed");
+                if (caches.n > 0)
+                        printf("caches of cpu%d (%s): %s\n", caches.cpu, origin, cbuf);
+                else
+                        printf("caches of cpu%d: %s; the table cannot say what fits where\n", caches.cpu, origin);
+                if (shm_limited)
+                        printf("the largest ring is %s: " SHM_DIR " has %s free, and a ring may take half\n",
+                               fmt_bytes(b1, sizeof(b1), fmax), fmt_bytes(b2, sizeof(b2), shm_free));
                 printf("a waiting process polls up to %u us before it sleeps (shmbox_set_spin)%s\n\n", spin_us,
-                       spin_us > 10 ? ": the table shows copies, not wake-ups" : ": one CPU, so they sleep and wake");
+                       spin_us > 10 ? ": the table shows copies, not wake-ups"
+                       : ncpus == 0 ? ": the CPUs this process may use are unknown (sched_getaffinity failed), "
+                                      "so they sleep and wake"
+                                    : ": one CPU, so they sleep and wake");
                 printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots", "messages",
                        "ns/msg", "ns/byte", "GB/s", "fits in");
                 fflush(stdout);
@@ -1738,7 +1775,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 r = hierarchy_point(w, (unsigned)np, message, slots, min_ms, spin_us, reps, p);
                 if (r < 0)
                         return r;
-                p->fits = fits_in(p->footprint, caches, nc);
+                p->fits = fits_in(p->footprint, &caches);
                 np++;
                 o = json_object_new_object();
                 if (jappend(points, o) < 0 || jput_i(o, "footprint", (int64_t)p->footprint) < 0 ||
@@ -1764,7 +1801,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
         daemon_stop(w);
 
         if (w->opt->plot) {
-                r = chart_write(w->opt->plot, pts, np, caches, nc);
+                r = chart_write(w->opt->plot, pts, np, &caches);
                 if (r < 0)
                         return r;
         }
