@@ -14,8 +14,8 @@
  * writes one command per line ("attach NAME", "send BYTES", "recv", "detach", "flood ...",
  * "drain ..."), the peer answers each with one JSON object per line ("event": what happened,
  * and every value it read in its own process: shmbox_stat(), getrusage(), /proc/self/pagemap,
- * sysfs, CLOCK_MONOTONIC). The orchestrator never guesses a value: it narrates what the peers
- * report, and the same objects make up the --json record.
+ * sysfs or sysconf, CLOCK_MONOTONIC). The orchestrator never guesses a value: it narrates what
+ * the peers report, and the same objects make up the --json record.
  *
  * Order of the exchange: the receiver first tries a recv with timeout 0; if that finds nothing
  * it reports "waiting" and sleeps in a blocking recv; the orchestrator waits until the kernel
@@ -28,8 +28,14 @@
  * --hierarchy runs the same two peers over mailboxes of growing footprint (slots x slot
  * stride: 2 slots, then more slots of the largest message) and measures the bandwidth of the
  * stream at each size: the knees of the curve sit at this machine's cache sizes, read from
- * sysfs (sysconf may report a sum over sockets or dies, sysfs says what one core has). It
- * always starts its own temporary daemon, with the size limits the run needs.
+ * sysfs (sysconf may report a sum over sockets or dies, sysfs says what one core has), or from
+ * sysconf where sysfs has no cache folder (many virtual machines), and every output says which
+ * (walk-machine.c). It always starts its own temporary daemon, with the size limits the run
+ * needs. The machine facts live in walk-machine.c, the SVG chart in walk-chart.c.
+ *
+ * Where the machine does not give what a step shows (no cache sizes, pagemap unreadable or
+ * frames hidden, the receiver not seen asleep, one CPU, a small /dev/shm), the narration says
+ * so and why, and goes on without it.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -59,18 +65,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#include "client/walk-chart.h"
+#include "client/walk-machine.h"
+#include "client/walk-util.h"
 
 #define WALK_SLOTS 4               /* the walkthrough's mailbox: a small ring */
 #define PEER_LINE_MAX (256 * 1024) /* one event line of a peer */
-#define PEER_PAGES_MAX 64          /* pages listed per range in an event */
 #define EVENT_TIMEOUT_MS 30000     /* a peer answers a walkthrough command within this */
 #define SLEEP_WAIT_MS 2000         /* how long to wait for the receiver to be seen asleep */
 #define DAEMON_START_MS 10000
 #define DAEMON_STOP_MS 10000
-#define CACHES_MAX 16
 #define HIER_POINTS_MAX 40
 #define HIER_CAP (UINT64_C(1) << 30) /* the largest ring footprint --hierarchy tries */
 #define SHM_DIR "/dev/shm"
@@ -86,77 +90,6 @@ static void on_signal(int sig) {
         walk_interrupted = sig;
 }
 
-static void freep(void *p) {
-        free(*(void **)p);
-}
-#define _cleanup_free_ _cleanup_(freep)
-
-static void json_object_putp(json_object **o) {
-        json_object_put(*o); /* NULL-safe */
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
-
-static void closep(int *fd) {
-        if (*fd >= 0)
-                close(*fd);
-}
-#define _cleanup_close_ _cleanup_(closep)
-
-static void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
-static void log_error(const char *fmt, ...) _printf_(1, 2);
-static void log_error(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("shmboxctl: walkthrough: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-static int64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(int ms) {
-        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-static bool startswith(const char *s, const char *prefix) {
-        return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* "64 B", "4 KiB", "1.5 MiB": exact multiples without a fraction. */
-static const char *fmt_bytes(char *buf, size_t size, uint64_t v) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        unsigned u = 0;
-
-        while (u + 1 < ELEMENTSOF(units) && v >= (UINT64_C(1024) << (10 * u)))
-                u++;
-        if (u == 0)
-                snprintf(buf, size, "%" PRIu64 " B", v);
-        else if (v % (UINT64_C(1) << (10 * u)) == 0)
-                snprintf(buf, size, "%" PRIu64 " %s", v >> (10 * u), units[u]);
-        else
-                snprintf(buf, size, "%.1f %s", (double)v / (double)(UINT64_C(1) << (10 * u)), units[u]);
-        return buf;
-}
-
 static uint64_t fnv1a(const uint8_t *p, size_t n) {
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
@@ -165,233 +98,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
         return h;
 }
 
-/* ---- JSON helpers --------------------------------------------------------------------------- */
-
-/* Add @v as @key of @o. Return: 0; -ENOMEM (an allocation failed; @v is freed). */
-static int jput(json_object *o, const char *key, json_object *v) {
-        if (!o || !v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* Add a JSON null as @key of @o (json-c represents null as a NULL object). */
-static int jput_null(json_object *o, const char *key) {
-        return o && json_object_object_add(o, key, NULL) == 0 ? 0 : -ENOMEM;
-}
-
-static int jput_i(json_object *o, const char *key, int64_t v) {
-        return jput(o, key, json_object_new_int64(v));
-}
-
-static int jput_s(json_object *o, const char *key, const char *v) {
-        return v ? jput(o, key, json_object_new_string(v)) : jput_null(o, key);
-}
-
-static int jput_b(json_object *o, const char *key, bool v) {
-        return jput(o, key, json_object_new_boolean(v));
-}
-
-static int jput_d(json_object *o, const char *key, double v) {
-        return jput(o, key, json_object_new_double(v));
-}
-
-static int jappend(json_object *array, json_object *v) {
-        if (!array || !v || json_object_array_add(array, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* A shared reference to @v, for an object that sits in the record and in a local. */
-static json_object *jref(json_object *v) {
-        return json_object_get(v);
-}
-
-/* The member @key of @o (NULL if @o is not an object or has none). */
-static json_object *jget(json_object *o, const char *key) {
-        json_object *v = NULL;
-
-        if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-                return NULL;
-        return v;
-}
-
-/* An integer member, or 0: events come from our own peers, and a missing value reads 0. */
-static int64_t jint(json_object *o, const char *key) {
-        json_object *v = jget(o, key);
-
-        return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
-}
-
-static bool jbool(json_object *o, const char *key) {
-        json_object *v = jget(o, key);
-
-        return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
-
-static const char *jstr(json_object *o, const char *key) {
-        json_object *v = jget(o, key);
-
-        return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
-
-/* ---- what the machine says: caches, pagemap, process state -------------------------------- */
-
-typedef struct Cache {
-        unsigned level;
-        char type[16]; /* Data, Instruction, Unified */
-        char name[8];  /* L1d, L1i, L2, L3 */
-        uint64_t size;
-        unsigned line;
-} Cache;
-
-/* Read a short sysfs attribute into @buf without its newline. Return: 0; -errno. */
-static int read_attr(const char *path, char *buf, size_t size) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, size - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-        return 0;
-}
-
-/* "32K", "1024K", "32M", "512": bytes, or 0 when it does not parse. */
-static uint64_t parse_cache_size(const char *s) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno || end == s)
-                return 0;
-        switch (*end) {
-        case 'K': return (uint64_t)v << 10;
-        case 'M': return (uint64_t)v << 20;
-        case 'G': return (uint64_t)v << 30;
-        case '\0': return v;
-        default: return 0;
-        }
-}
-
-/*
- * caches_read() - the caches of @cpu as sysfs describes them
- * (/sys/devices/system/cpu/cpuN/cache/indexK), in sysfs order (by level).
- *
- * sysconf(_SC_LEVEL3_CACHE_SIZE) is not used: glibc may report the L3 of a whole package, or
- * a sum over dies, where sysfs says what this core actually shares.
- *
- * Return: the number of caches written to @out (0 if sysfs has none).
- */
-static size_t caches_read(int cpu, Cache *out, size_t max) {
-        size_t n = 0;
-
-        for (int i = 0; i < 32 && n < max; i++) {
-                char dir[128], path[192], v[64];
-                Cache c = {};
-
-                snprintf(dir, sizeof(dir), "/sys/devices/system/cpu/cpu%d/cache/index%d", cpu, i);
-                snprintf(path, sizeof(path), "%s/level", dir);
-                if (read_attr(path, v, sizeof(v)) < 0)
-                        break;
-                c.level = (unsigned)strtoul(v, NULL, 10);
-                snprintf(path, sizeof(path), "%s/type", dir);
-                if (read_attr(path, c.type, sizeof(c.type)) < 0)
-                        continue;
-                snprintf(path, sizeof(path), "%s/size", dir);
-                if (read_attr(path, v, sizeof(v)) < 0 || (c.size = parse_cache_size(v)) == 0)
-                        continue;
-                snprintf(path, sizeof(path), "%s/coherency_line_size", dir);
-                if (read_attr(path, v, sizeof(v)) == 0)
-                        c.line = (unsigned)strtoul(v, NULL, 10);
-                snprintf(c.name, sizeof(c.name), "L%u%s", c.level % 10,
-                         strcmp(c.type, "Data") == 0          ? "d"
-                         : strcmp(c.type, "Instruction") == 0 ? "i"
-                                                              : "");
-                out[n++] = c;
-        }
-        return n;
-}
-
-/* The line size of the first data or unified cache; 64 when sysfs does not say. */
-static unsigned caches_line(const Cache *c, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(c[i].type, "Instruction") != 0 && c[i].line > 0)
-                        return c[i].line;
-        return 64;
-}
-
-static json_object *caches_json(const Cache *c, size_t n) {
-        _cleanup_json_ json_object *a = json_object_new_array();
-
-        for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_new_object();
-
-                if (jappend(a, o) < 0 || jput_s(o, "name", c[i].name) < 0 || jput_i(o, "level", c[i].level) < 0 ||
-                    jput_s(o, "type", c[i].type) < 0 || jput_i(o, "size", (int64_t)c[i].size) < 0 ||
-                    jput_i(o, "line", c[i].line) < 0)
-                        return NULL;
-        }
-        return json_object_get(a);
-}
-
-/* "L1d 32 KiB, L1i 32 KiB, L2 1 MiB, L3 32 MiB" */
-static void caches_format(char *buf, size_t size, const Cache *c, size_t n) {
-        size_t len = 0;
-
-        buf[0] = '\0';
-        for (size_t i = 0; i < n && len < size; i++) {
-                char b[32];
-
-                len += (size_t)snprintf(buf + len, size - len, "%s%s %s", i ? ", " : "", c[i].name,
-                                        fmt_bytes(b, sizeof(b), c[i].size));
-        }
-}
-
-static const char *fits_in(uint64_t footprint, const Cache *c, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(c[i].type, "Instruction") != 0 && footprint <= c[i].size)
-                        return c[i].name;
-        return "RAM";
-}
-
-/* Read the caches back from an event's "caches" array. */
-static size_t caches_from_json(json_object *a, Cache *out, size_t max) {
-        size_t n = 0;
-
-        if (!a || !json_object_is_type(a, json_type_array))
-                return 0;
-        for (size_t i = 0; i < json_object_array_length(a) && n < max; i++) {
-                json_object *o = json_object_array_get_idx(a, i);
-                Cache c = { .level = (unsigned)jint(o, "level"),
-                            .size = (uint64_t)jint(o, "size"),
-                            .line = (unsigned)jint(o, "line") };
-
-                snprintf(c.type, sizeof(c.type), "%s", jstr(o, "type"));
-                snprintf(c.name, sizeof(c.name), "%s", jstr(o, "name"));
-                out[n++] = c;
-        }
-        return n;
-}
-
-/* The state letter of @pid from /proc/PID/stat ('S': asleep), or 0. */
-static char proc_state(pid_t pid) {
-        char path[64], buf[512], *p;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        if (read_attr(path, buf, sizeof(buf)) < 0)
-                return 0;
-        p = strrchr(buf, ')'); /* the command name may hold anything but ends at the last ')' */
-        return p && p[1] == ' ' ? p[2] : 0;
-}
-
+/* Wait up to @ms until the kernel shows @pid asleep. Return: whether it was seen asleep. */
 static bool wait_sleeping(pid_t pid, int ms) {
         int64_t until = now_ns() + (int64_t)ms * 1000000;
 
@@ -410,8 +117,7 @@ typedef struct PeerState {
         const char *socket;
         shmbox_client *client;
         shmbox *box;
-        int pagemap_fd; /* /proc/self/pagemap, or -1 */
-        long page_size;
+        Pagemap pagemap;
 } PeerState;
 
 /* Write @ev as one line and flush; @ev is consumed. Return: 0; -EIO; -ENOMEM. */
@@ -478,48 +184,6 @@ static json_object *stat_json(const struct shmbox_stat *st) {
         return json_object_get(o);
 }
 
-/*
- * The physical frames behind [@addr, @addr + @len) of this process, from /proc/self/pagemap:
- * one 64-bit entry per virtual page, bit 63 "present", bits 0-54 the frame number. Since
- * Linux 4.0 the frame number reads 0 without CAP_SYS_ADMIN (physical addresses help
- * Rowhammer attacks); "present" is still true. Each entry names its offset in the mapping,
- * so the two processes' lists line up although their addresses differ.
- */
-static json_object *pages_json(const PeerState *s, uint64_t map_addr, uint64_t addr, uint64_t len) {
-        _cleanup_json_ json_object *a = json_object_new_array();
-        uint64_t first = addr / (uint64_t)s->page_size;
-        uint64_t last = (addr + (len ? len : 1) - 1) / (uint64_t)s->page_size;
-
-        for (uint64_t p = first; p <= last && p - first < PEER_PAGES_MAX; p++) {
-                json_object *o = json_object_new_object();
-                uint64_t e = 0;
-                bool readable =
-                        s->pagemap_fd >= 0 && pread(s->pagemap_fd, &e, sizeof(e), (off_t)(p * sizeof(e))) == sizeof(e);
-
-                if (jappend(a, o) < 0 || jput_i(o, "offset", (int64_t)(p * (uint64_t)s->page_size - map_addr)) < 0 ||
-                    jput_i(o, "addr", (int64_t)(p * (uint64_t)s->page_size)) < 0 ||
-                    jput_b(o, "readable", readable) < 0 || jput_b(o, "present", readable && ((e >> 63) & 1)) < 0 ||
-                    jput_i(o, "pfn", readable ? (int64_t)(e & ((UINT64_C(1) << 55) - 1)) : 0) < 0)
-                        return NULL;
-        }
-        return json_object_get(a);
-}
-
-/* How many pages [@addr, @addr + @len) touches (at least one). */
-static int64_t page_span(const PeerState *s, uint64_t addr, uint64_t len) {
-        uint64_t ps = (uint64_t)s->page_size;
-
-        return (int64_t)((addr + (len ? len : 1) - 1) / ps - addr / ps + 1);
-}
-
-static int64_t minflt(const struct rusage *a, const struct rusage *b) {
-        return (int64_t)b->ru_minflt - (int64_t)a->ru_minflt;
-}
-
-static int64_t nvcsw(const struct rusage *a, const struct rusage *b) {
-        return (int64_t)b->ru_nvcsw - (int64_t)a->ru_nvcsw;
-}
-
 static int peer_attach(PeerState *s, const char *name) {
         struct rusage r0, r1;
         struct shmbox_stat st;
@@ -547,9 +211,9 @@ static int peer_attach(PeerState *s, const char *name) {
 
         ev = event_new(s, "attach");
         if (jput_i(ev, "cpu", sched_getcpu()) < 0 || jput_i(ev, "attach_ns", t1 - t0) < 0 ||
-            jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 || jput_i(ev, "page_size", s->page_size) < 0 ||
+            jput_i(ev, "minor_faults", minflt(&r0, &r1)) < 0 || jput_i(ev, "page_size", s->pagemap.page_size) < 0 ||
             jput(ev, "stat", stat_json(&st)) < 0 ||
-            jput(ev, "pages", pages_json(s, st.map_addr, st.map_addr, st.header_size)) < 0) {
+            jput(ev, "pages", pages_json(&s->pagemap, st.map_addr, st.map_addr, st.header_size)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -590,8 +254,7 @@ static int peer_send(PeerState *s, size_t size) {
         _cleanup_json_ json_object *before = NULL;
         struct shmbox_stat st0, st1;
         struct rusage r0, r1;
-        Cache caches[CACHES_MAX];
-        size_t ncaches;
+        Caches caches;
         uint64_t pos, payload, slot_start, slot_len;
         unsigned line;
         int64_t t0, t1, t2, t3;
@@ -612,7 +275,7 @@ static int peer_send(PeerState *s, size_t size) {
                 return peer_error(s, "stat", r);
         /* which of the slot's pages this process has mapped before it touches them */
         payload = payload_addr(&st0, st0.tail);
-        before = pages_json(s, st0.map_addr, payload - st0.slot_head, st0.slot_head + size);
+        before = pages_json(&s->pagemap, st0.map_addr, payload - st0.slot_head, st0.slot_head + size);
 
         getrusage(RUSAGE_SELF, &r0);
         t0 = now_ns();
@@ -638,8 +301,8 @@ static int peer_send(PeerState *s, size_t size) {
         slot_start = payload - st1.slot_head; /* the slot head: the claim and the commit write it */
         slot_len = st1.slot_head + size;
         pos = st1.tail - 1;
-        ncaches = caches_read(cpu >= 0 ? cpu : 0, caches, ELEMENTSOF(caches));
-        line = caches_line(caches, ncaches);
+        caches_read(cpu >= 0 ? cpu : 0, &caches); /* sched_getcpu() fails only without vDSO/rseq */
+        line = caches.line;
 
         ev = event_new(s, "send");
         if (jput_i(ev, "bytes", (int64_t)size) < 0 || jput_i(ev, "position", (int64_t)pos) < 0 ||
@@ -647,7 +310,7 @@ static int peer_send(PeerState *s, size_t size) {
             jput_i(ev, "slot_from_tail", (int64_t)(pos % st1.slots)) < 0 ||
             jput_i(ev, "payload_addr", (int64_t)payload) < 0 ||
             jput_i(ev, "payload_offset", (int64_t)(payload - st1.map_addr)) < 0 || jput_i(ev, "cpu", cpu) < 0 ||
-            jput(ev, "caches", caches_json(caches, ncaches)) < 0 || jput_i(ev, "line_size", line) < 0 ||
+            caches_put_json(ev, &caches) < 0 ||
             jput_i(ev, "lines", size ? (int64_t)((payload + size - 1) / line - payload / line + 1) : 0) < 0 ||
             jput_i(ev, "t_start", t0) < 0 || jput_i(ev, "t_commit", t2) < 0 || jput_i(ev, "reserve_ns", t1 - t0) < 0 ||
             jput_i(ev, "copy_ns", t2 - t1) < 0 || jput_i(ev, "commit_ns", t3 - t2) < 0 ||
@@ -656,8 +319,8 @@ static int peer_send(PeerState *s, size_t size) {
             jput_i(ev, "involuntary_switches", (int64_t)r1.ru_nivcsw - (int64_t)r0.ru_nivcsw) < 0 ||
             jput_s(ev, "fnv1a", hash) < 0 || jput(ev, "stat_before", stat_json(&st0)) < 0 ||
             jput(ev, "stat", stat_json(&st1)) < 0 || jput(ev, "pages_before", jref(before)) < 0 ||
-            jput_i(ev, "slot_pages", page_span(s, slot_start, slot_len)) < 0 ||
-            jput(ev, "pages", pages_json(s, st1.map_addr, slot_start, slot_len)) < 0) {
+            jput_i(ev, "slot_pages", page_span(&s->pagemap, slot_start, slot_len)) < 0 ||
+            jput(ev, "pages", pages_json(&s->pagemap, st1.map_addr, slot_start, slot_len)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -690,7 +353,7 @@ static int peer_recv(PeerState *s) {
                 return peer_error(s, "stat", r);
         pos = st0.head; /* the only receiver: the oldest message is at head */
         payload = payload_addr(&st0, pos);
-        before = pages_json(s, st0.map_addr, payload - st0.slot_head, st0.slot_head + cap);
+        before = pages_json(&s->pagemap, st0.map_addr, payload - st0.slot_head, st0.slot_head + cap);
 
         getrusage(RUSAGE_SELF, &r0);
         rw = r0;
@@ -730,8 +393,8 @@ static int peer_recv(PeerState *s) {
             jput_i(ev, "t_received", t) < 0 || jput_s(ev, "fnv1a", hash) < 0 || jput_s(ev, "preview", text) < 0 ||
             jput(ev, "stat_before", stat_json(&st0)) < 0 || jput(ev, "stat", stat_json(&st1)) < 0 ||
             jput(ev, "pages_before", jref(before)) < 0 ||
-            jput_i(ev, "slot_pages", page_span(s, payload - st1.slot_head, slot_len)) < 0 ||
-            jput(ev, "pages", pages_json(s, st1.map_addr, payload - st1.slot_head, slot_len)) < 0) {
+            jput_i(ev, "slot_pages", page_span(&s->pagemap, payload - st1.slot_head, slot_len)) < 0 ||
+            jput(ev, "pages", pages_json(&s->pagemap, st1.map_addr, payload - st1.slot_head, slot_len)) < 0) {
                 json_object_put(ev);
                 return -ENOMEM;
         }
@@ -843,7 +506,7 @@ static int peer_drain(PeerState *s, uint64_t warm, unsigned spin_us) {
  *         a bad command line.
  */
 int walkthrough_peer(const char *socket, int argc, char **argv) {
-        PeerState s = { .socket = socket, .pagemap_fd = -1 };
+        PeerState s = { .socket = socket, .pagemap = { .fd = -1 } };
         char line[512];
         int r = 0;
 
@@ -852,8 +515,7 @@ int walkthrough_peer(const char *socket, int argc, char **argv) {
                 return 2;
         }
         s.role = argv[0];
-        s.page_size = sysconf(_SC_PAGESIZE);
-        s.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        pagemap_init(&s.pagemap);
 
         while (r >= 0 && fgets(line, sizeof(line), stdin)) {
                 unsigned long long a = 0, b = 0, c = 0, d = 0;
@@ -877,8 +539,7 @@ int walkthrough_peer(const char *socket, int argc, char **argv) {
         }
         shmbox_detach(s.box);
         shmbox_disconnect(s.client);
-        if (s.pagemap_fd >= 0)
-                close(s.pagemap_fd);
+        pagemap_done(&s.pagemap);
         return r < 0 ? 1 : 0;
 }
 
@@ -1448,64 +1109,6 @@ static json_object *objects_json(const ShmObject *o, int n) {
         return json_object_get(a);
 }
 
-/* ---- comparing what the two processes saw --------------------------------------------------- */
-
-typedef struct Frames {
-        bool readable;            /* pagemap could be read at all */
-        bool hidden;              /* present pages with frame 0: no CAP_SYS_ADMIN */
-        bool same;                /* every page both list as present has the same frame in both */
-        unsigned pairs;           /* pages present in both lists */
-        int64_t first_a, first_b; /* the frames of the first such page */
-        int64_t first_offset;
-} Frames;
-
-static Frames frames_compare(json_object *a, json_object *b) {
-        Frames f = { .same = true };
-
-        if (!a || !b || !json_object_is_type(a, json_type_array) || !json_object_is_type(b, json_type_array))
-                return (Frames){};
-        for (size_t i = 0; i < json_object_array_length(a); i++) {
-                json_object *pa = json_object_array_get_idx(a, i);
-
-                if (jbool(pa, "readable"))
-                        f.readable = true;
-                if (!jbool(pa, "present"))
-                        continue;
-                for (size_t j = 0; j < json_object_array_length(b); j++) {
-                        json_object *pb = json_object_array_get_idx(b, j);
-
-                        if (!jbool(pb, "present") || jint(pb, "offset") != jint(pa, "offset"))
-                                continue;
-                        if (jint(pa, "pfn") == 0 || jint(pb, "pfn") == 0)
-                                f.hidden = true;
-                        else if (jint(pa, "pfn") != jint(pb, "pfn"))
-                                f.same = false;
-                        if (f.pairs++ == 0) {
-                                f.first_a = jint(pa, "pfn");
-                                f.first_b = jint(pb, "pfn");
-                                f.first_offset = jint(pa, "offset");
-                        }
-                }
-        }
-        if (f.pairs == 0 || f.hidden)
-                f.same = false;
-        return f;
-}
-
-static json_object *frames_json(const Frames *f) {
-        _cleanup_json_ json_object *o = json_object_new_object();
-
-        if (jput_b(o, "readable", f->readable) < 0 || jput_b(o, "hidden", f->hidden) < 0 ||
-            jput_i(o, "pages_compared", f->pairs) < 0 ||
-            (f->pairs && !f->hidden ? jput_b(o, "same", f->same) : jput_null(o, "same")) < 0)
-                return NULL;
-        return json_object_get(o);
-}
-
-#define FRAMES_HIDDEN_WHY                                                                                              \
-        "/proc/self/pagemap shows frame 0 to a process without CAP_SYS_ADMIN (Linux 4.0+: "                            \
-        "physical addresses help Rowhammer attacks); run as root to see them"
-
 static void print_frames(const char *what, const Frames *f) {
         if (!f->readable)
                 printf("   %s: frames unknown: /proc/self/pagemap could not be read\n", what);
@@ -1742,22 +1345,33 @@ static int step_attach(Walk *w, Exchange *x) {
 static void print_write(const Exchange *x) {
         json_object *se = x->se, *s1 = jget(se, "stat"), *s0 = jget(se, "stat_before");
         int64_t lines = jint(se, "lines");
-        Cache caches[CACHES_MAX];
-        size_t ncaches = caches_from_json(jget(se, "caches"), caches, ELEMENTSOF(caches));
-        char cbuf[256];
+        Caches caches;
+        char cbuf[256], origin[PATH_MAX];
 
-        caches_format(cbuf, sizeof(cbuf), caches, ncaches);
+        caches_from_json(se, &caches);
+        caches_format(cbuf, sizeof(cbuf), &caches);
+        caches_origin(origin, sizeof(origin), &caches);
         printf("3. write: the sender copies %" PRId64 " bytes into slot %" PRId64 " and commits\n", jint(se, "bytes"),
                jint(se, "slot"));
         printf("   slot %" PRId64 ": payload at 0x%" PRIx64 " in the sender (offset %" PRId64
-               " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes, plus the slot head's line "
+               " in the segment), %" PRId64 " cache %s of %" PRId64 " bytes%s, plus the slot head's line "
                "the claim and the commit write\n",
                jint(se, "slot"), (uint64_t)jint(se, "payload_addr"), jint(se, "payload_offset"), lines,
-               plural(lines, "line", "lines"), jint(se, "line_size"));
-        printf("   caches of cpu %" PRId64 " (from /sys/devices/system/cpu/cpu%" PRId64 "/cache): %s; "
-               "the message fits in %s\n",
-               jint(se, "cpu"), jint(se, "cpu"), ncaches ? cbuf : "none listed",
-               fits_in((uint64_t)jint(se, "bytes"), caches, ncaches));
+               plural(lines, "line", "lines"), jint(se, "line_size"),
+               caches.line_source == CACHE_SOURCE_NONE ? " (assumed: neither sysfs nor sysconf gives the line size)"
+                                                       : "");
+        if (jint(se, "cpu") < 0)
+                printf("   the sender's CPU is unknown (sched_getcpu() failed): the caches are cpu %d's\n", caches.cpu);
+        if (caches.n > 0)
+                printf("   caches of cpu %d (%s): %s; the message fits in %s\n", caches.cpu, origin, cbuf,
+                       fits_in((uint64_t)jint(se, "bytes"), &caches));
+        else
+                printf("   caches of cpu %d: %s\n", caches.cpu, origin);
+        if (!jbool(x->re, "found_without_waiting") && !x->asleep)
+                printf("   the receiver was not seen asleep within %d ms (/proc/%" PRId64 "/stat never showed "
+                       "'S': a busy machine, or /proc hidden): the sender went ahead, so step 4 may not show a "
+                       "wake-up\n",
+                       SLEEP_WAIT_MS, jint(x->re, "pid"));
         printf("   reserve %.1f us (one CAS claims slot %" PRId64 ", tail - 1 = %" PRId64 " says the same), "
                "copy %.1f us, commit %.1f us: what shmbox_send() does in one call\n",
                (double)jint(se, "reserve_ns") / 1e3, jint(se, "slot"), jint(se, "slot_from_tail"),
@@ -1987,151 +1601,6 @@ static int walkthrough_exchange(Walk *w, json_object *record) {
 
 /* ---- the hierarchy -------------------------------------------------------------------------- */
 
-typedef struct Point {
-        uint64_t footprint, message, messages;
-        uint32_t slots, stride;
-        double ns_per_message, ns_per_byte, gbps;
-        const char *fits; /* the smallest data cache that holds the ring, or "RAM" */
-} Point;
-
-static void svg_escape(FILE *f, const char *s) {
-        for (; *s; s++)
-                switch (*s) {
-                case '<': fputs("&lt;", f); break;
-                case '>': fputs("&gt;", f); break;
-                case '&': fputs("&amp;", f); break;
-                case '"': fputs("&quot;", f); break;
-                default: fputc(*s, f);
-                }
-}
-
-static double log2_u64(uint64_t v) {
-        double l = 0, x = (double)v;
-
-        /* no libm: the integer part by halving, the fraction by a few square-root-free steps */
-        while (x >= 2) {
-                x /= 2;
-                l += 1;
-        }
-        for (double bit = 0.5; bit > 1e-4; bit /= 2) {
-                x *= x;
-                if (x >= 2) {
-                        x /= 2;
-                        l += bit;
-                }
-        }
-        return l;
-}
-
-/*
- * write_svg() - the bandwidth of the exchange against the ring's footprint, as an SVG chart:
- * log-scale x (bytes), linear y (GB/s), one point per size, dashed vertical lines at the
- * cache sizes. Return: 0; a negative errno (reported).
- */
-static int write_svg(const char *path, const Point *pts, size_t n, const Cache *c, size_t nc) {
-        const double W = 960, H = 540, L = 90, R = 40, T = 60, B = 80;
-        _cleanup_(fclosep) FILE *f = NULL;
-        double xmin, xmax, ymax = 0, step, raw, mag;
-        char b[32];
-        int r;
-
-        if (n == 0)
-                return 0;
-        f = fopen(path, "we");
-        if (!f) {
-                r = -errno;
-                log_error("%s: %s", path, strerror(errno));
-                return r;
-        }
-        xmin = (double)(int)log2_u64(pts[0].footprint);
-        xmax = (double)(int)log2_u64(pts[n - 1].footprint) + 1;
-        for (size_t i = 0; i < nc; i++)
-                if (strcmp(c[i].type, "Instruction") != 0 && log2_u64(c[i].size) + 0.5 > xmax)
-                        xmax = (double)(int)log2_u64(c[i].size) + 1;
-        for (size_t i = 0; i < n; i++)
-                if (pts[i].gbps > ymax)
-                        ymax = pts[i].gbps;
-        /* a round step, 1, 2 or 5 times a power of ten: five of them above the highest point */
-        raw = ymax * 1.05 / 5;
-        for (mag = 1e-6; mag * 10 <= raw;)
-                mag *= 10;
-        step = raw <= mag ? mag : raw <= 2 * mag ? 2 * mag : raw <= 5 * mag ? 5 * mag : 10 * mag;
-        ymax = step * 5;
-#define X(l) (L + ((l)-xmin) / (xmax - xmin) * (W - L - R))
-#define Y(v) (H - B - (v) / ymax * (H - T - B))
-        fprintf(f,
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
-                "<title>shmbox: bandwidth of a process-to-process exchange against the ring "
-                "footprint</title>\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-                "<text x=\"%.0f\" y=\"30\" font-size=\"16\" text-anchor=\"middle\">shmbox walkthrough "
-                "--hierarchy: bandwidth between two processes, by ring footprint</text>\n",
-                W, H, W, H, W / 2);
-        /* y grid and labels */
-        for (int i = 0; i <= 5; i++) {
-                double v = step * i;
-
-                fprintf(f,
-                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
-                        L, Y(v), W - R, Y(v), L - 8, Y(v) + 4, v);
-        }
-        /* x ticks: every power of two, labelled every other one */
-        for (int e = (int)xmin; e <= (int)xmax; e++) {
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", X(e), H - B,
-                        X(e), H - B + 5);
-                if ((e - (int)xmin) % 2 == 0)
-                        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", X(e), H - B + 20,
-                                fmt_bytes(b, sizeof(b), UINT64_C(1) << e));
-        }
-        fprintf(f,
-                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
-                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n"
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">ring footprint (slots x slot stride), "
-                "log scale</text>\n"
-                "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 %.1f)\">"
-                "bandwidth (GB/s)</text>\n",
-                L, H - B, W - R, H - B, L, T, L, H - B, (L + W - R) / 2, H - B + 45, (T + H - B) / 2, (T + H - B) / 2);
-        /* the caches */
-        for (size_t i = 0; i < nc; i++) {
-                double x;
-
-                if (strcmp(c[i].type, "Instruction") == 0)
-                        continue;
-                x = X(log2_u64(c[i].size));
-                fprintf(f,
-                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" "
-                        "stroke-dasharray=\"6,4\"/>\n<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\" "
-                        "text-anchor=\"middle\">",
-                        x, T, x, H - B, x, T - 6);
-                svg_escape(f, c[i].name);
-                fprintf(f, " %s</text>\n", fmt_bytes(b, sizeof(b), c[i].size));
-        }
-        /* the curve */
-        fprintf(f, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"");
-        for (size_t i = 0; i < n; i++)
-                fprintf(f, "%s%.1f,%.1f", i ? " " : "", X(log2_u64(pts[i].footprint)), Y(pts[i].gbps));
-        fprintf(f, "\"/>\n");
-        for (size_t i = 0; i < n; i++)
-                fprintf(f,
-                        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#1f5fbf\"><title>%s ring, "
-                        "%" PRIu64 "-byte messages: %.2f GB/s, %.3f ns/byte</title></circle>\n",
-                        X(log2_u64(pts[i].footprint)), Y(pts[i].gbps), fmt_bytes(b, sizeof(b), pts[i].footprint),
-                        pts[i].message, pts[i].gbps, pts[i].ns_per_byte);
-        fprintf(f, "</svg>\n");
-#undef X
-#undef Y
-        r = fflush(f) == 0 && !ferror(f) ? 0 : -errno;
-        if (fclose(f) != 0 && r == 0)
-                r = -errno;
-        f = NULL;
-        if (r < 0)
-                log_error("%s: %s", path, strerror(-r));
-        return r;
-}
-
 /* One stream through the attached mailbox: the receiver drains, the sender floods. Fills
  * @p's counts and rates. Return: 0; a negative errno (reported). */
 static int hierarchy_stream(Walk *w, uint64_t message, uint32_t slots, int64_t min_ms, unsigned spin_us, Point *p) {
@@ -2214,21 +1683,23 @@ static int hierarchy_point(Walk *w, unsigned i, uint64_t message, uint32_t slots
 }
 
 static int walkthrough_hierarchy(Walk *w, json_object *record) {
-        Cache caches[CACHES_MAX];
-        size_t nc = caches_read(0, caches, ELEMENTSOF(caches)), np = 0;
+        Caches caches;
+        size_t np = 0;
         Point pts[HIER_POINTS_MAX];
-        uint64_t largest = 0, fmax, first, factor;
+        uint64_t largest, fmax, first, factor, shm_free = 0;
         int64_t min_ms;
-        unsigned spin_us, reps;
-        cpu_set_t cpus;
+        unsigned spin_us, reps, ncpus;
         json_object *points = json_object_new_array(), *o;
-        char cbuf[256], b1[32], b2[32];
+        char cbuf[256], origin[PATH_MAX], b1[32], b2[32];
+        bool shm_limited = false;
+        int cpu = 0;
         size_t best = 0;
         int r;
 
-        for (size_t i = 0; i < nc; i++)
-                if (strcmp(caches[i].type, "Instruction") != 0 && caches[i].size > largest)
-                        largest = caches[i].size;
+        /* the caches of the first CPU this process may use (cpu0, unless a cpuset excludes it) */
+        ncpus = machine_cpus(&cpu);
+        caches_read(cpu, &caches);
+        largest = caches_largest(&caches);
         if (w->opt->quick) {
                 first = 256;
                 factor = 4;
@@ -2242,16 +1713,26 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 fmax = UINT64_C(64) << 20;
                 while (fmax < 4 * largest && fmax < HIER_CAP)
                         fmax *= 2;
+                /* one ring at a time lives in /dev/shm, a tmpfs with a size limit (a container's
+                 * may be 64 MiB): keep the largest to half of what is free there */
+                if (machine_shm_free(SHM_DIR, &shm_free) == 0)
+                        while (fmax > (UINT64_C(1) << 20) && fmax + fmax / 8 > shm_free / 2) {
+                                fmax /= 2;
+                                shm_limited = true;
+                        }
                 min_ms = 50;
                 reps = 3;
         }
         /* With a CPU each, sender and receiver poll instead of sleeping, so that the table shows
          * the cost of moving bytes, not of waking up (tens of microseconds a message). On one
          * CPU polling would only steal the peer's time: the library's default stays. */
-        spin_us = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2 ? 200 : 10;
-        caches_format(cbuf, sizeof(cbuf), caches, nc);
-        if (jput(record, "points", points) < 0 || jput(record, "caches", caches_json(caches, nc)) < 0 ||
-            jput_i(record, "spin_us", spin_us) < 0 || jput_i(record, "repetitions", reps) < 0)
+        spin_us = ncpus >= 2 ? 200 : 10;
+        caches_format(cbuf, sizeof(cbuf), &caches);
+        caches_origin(origin, sizeof(origin), &caches);
+        if (jput(record, "points", points) < 0 || caches_put_json(record, &caches) < 0 ||
+            jput_i(record, "cpus", ncpus) < 0 || jput_i(record, "spin_us", spin_us) < 0 ||
+            jput_i(record, "repetitions", reps) < 0 || jput_i(record, "largest_footprint", (int64_t)fmax) < 0 ||
+            jput_b(record, "limited_by_shm", shm_limited) < 0)
                 return -ENOMEM;
 
         /* the biggest mailbox: slots of the largest message; limits with room for the header */
@@ -2270,9 +1751,18 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                        "through rings of %s to %s (2 slots, then more slots of the largest message)\n",
                        fmt_bytes(b1, sizeof(b1), first), fmt_bytes(b2, sizeof(b2), fmax));
                 printf("daemon: temporary shmboxd pid %d, socket %s\n", (int)w->daemon_pid, w->socket);
-                printf("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): %s\n", nc ? cbuf : "none listed");
+                if (caches.n > 0)
+                        printf("caches of cpu%d (%s): %s\n", caches.cpu, origin, cbuf);
+                else
+                        printf("caches of cpu%d: %s; the table cannot say what fits where\n", caches.cpu, origin);
+                if (shm_limited)
+                        printf("the largest ring is %s: " SHM_DIR " has %s free, and a ring may take half\n",
+                               fmt_bytes(b1, sizeof(b1), fmax), fmt_bytes(b2, sizeof(b2), shm_free));
                 printf("a waiting process polls up to %u us before it sleeps (shmbox_set_spin)%s\n\n", spin_us,
-                       spin_us > 10 ? ": the table shows copies, not wake-ups" : ": one CPU, so they sleep and wake");
+                       spin_us > 10 ? ": the table shows copies, not wake-ups"
+                       : ncpus == 0 ? ": the CPUs this process may use are unknown (sched_getaffinity failed), "
+                                      "so they sleep and wake"
+                                    : ": one CPU, so they sleep and wake");
                 printf("%10s  %10s  %6s  %9s  %10s  %9s  %8s  %s\n", "footprint", "message", "slots", "messages",
                        "ns/msg", "ns/byte", "GB/s", "fits in");
                 fflush(stdout);
@@ -2285,7 +1775,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
                 r = hierarchy_point(w, (unsigned)np, message, slots, min_ms, spin_us, reps, p);
                 if (r < 0)
                         return r;
-                p->fits = fits_in(p->footprint, caches, nc);
+                p->fits = fits_in(p->footprint, &caches);
                 np++;
                 o = json_object_new_object();
                 if (jappend(points, o) < 0 || jput_i(o, "footprint", (int64_t)p->footprint) < 0 ||
@@ -2311,7 +1801,7 @@ static int walkthrough_hierarchy(Walk *w, json_object *record) {
         daemon_stop(w);
 
         if (w->opt->plot) {
-                r = write_svg(w->opt->plot, pts, np, caches, nc);
+                r = chart_write(w->opt->plot, pts, np, &caches);
                 if (r < 0)
                         return r;
         }

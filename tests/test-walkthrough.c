@@ -12,6 +12,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -206,11 +209,151 @@ static bool frames_readable(void) {
         return ok && (e >> 63) && (e & ((UINT64_C(1) << 55) - 1)) != 0;
 }
 
+/* ---- what this machine says about its caches, found here independently -------------------- */
+
+#define SYSFS_CPU "/sys/devices/system/cpu"
+
+/* The caches the walkthrough should report for one CPU, and from where. */
+typedef struct Expected {
+        const char *source; /* "sysfs", "sysconf" or "none" */
+        unsigned n;
+        unsigned level[16];
+        char type[16][16];
+        uint64_t size[16];
+        unsigned data; /* how many are data or unified caches: the chart's dashed lines */
+} Expected;
+
+/* A sysfs attribute as text without its newline; false when it cannot be read. */
+static bool read_text(const char *path, char *buf, size_t size) {
+        FILE *f = fopen(path, "re");
+        bool ok;
+
+        if (!f)
+                return false;
+        ok = fgets(buf, (int)size, f) != NULL;
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        return ok;
+}
+
+static void expect_add(Expected *e, unsigned level, const char *type, uint64_t size) {
+        ck_assert_uint_lt(e->n, 16);
+        e->level[e->n] = level;
+        snprintf(e->type[e->n], sizeof(e->type[e->n]), "%s", type);
+        e->size[e->n] = size;
+        e->data += strcmp(type, "Instruction") != 0;
+        e->n++;
+}
+
+/* `getconf NAME` (glibc's sysconf, which asks the CPU) as a byte count; 0 when it says nothing. */
+static uint64_t getconf_bytes(const char *name) {
+        char cmd[96], buf[64] = "";
+        unsigned long long v = 0;
+        FILE *p;
+
+        snprintf(cmd, sizeof(cmd), "getconf %s 2>/dev/null", name);
+        p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        if (!fgets(buf, sizeof(buf), p))
+                buf[0] = '\0';
+        ck_assert_int_ne(pclose(p), -1);
+        return sscanf(buf, "%llu", &v) == 1 ? v : 0; /* "undefined" or empty: nothing */
+}
+
+/* What the walkthrough should find for @cpu with @root in place of /sys/devices/system/cpu:
+ * the sizes sysfs lists there (indexK/size, "48K" and the like), else those of getconf. */
+static void expect_caches(const char *root, int cpu, Expected *e) {
+        static const struct {
+                unsigned level;
+                const char *type, *name;
+        } conf[] = {
+                { 1, "Data", "LEVEL1_DCACHE_SIZE" },   { 1, "Instruction", "LEVEL1_ICACHE_SIZE" },
+                { 2, "Unified", "LEVEL2_CACHE_SIZE" }, { 3, "Unified", "LEVEL3_CACHE_SIZE" },
+                { 4, "Unified", "LEVEL4_CACHE_SIZE" },
+        };
+
+        memset(e, 0, sizeof(*e));
+        for (int i = 0; i < 32; i++) {
+                char path[PATH_MAX], level[16], type[16], size[32];
+                unsigned long long v;
+                char unit = '\0';
+
+                snprintf(path, sizeof(path), "%s/cpu%d/cache/index%d/level", root, cpu, i);
+                if (!read_text(path, level, sizeof(level)))
+                        break;
+                snprintf(path, sizeof(path), "%s/cpu%d/cache/index%d/type", root, cpu, i);
+                if (!read_text(path, type, sizeof(type)))
+                        continue;
+                snprintf(path, sizeof(path), "%s/cpu%d/cache/index%d/size", root, cpu, i);
+                if (!read_text(path, size, sizeof(size)) || sscanf(size, "%llu%c", &v, &unit) < 1 || v == 0)
+                        continue;
+                v <<= unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+                expect_add(e, (unsigned)atoi(level), type, v);
+        }
+        e->source = e->n ? "sysfs" : "none";
+        if (e->n)
+                return;
+        for (size_t i = 0; i < sizeof(conf) / sizeof(conf[0]); i++) {
+                uint64_t v = getconf_bytes(conf[i].name);
+
+                if (v > 0)
+                        expect_add(e, conf[i].level, conf[i].type, v);
+        }
+        if (e->n)
+                e->source = "sysconf";
+}
+
+/* The words the text and the chart use for @e's source. */
+static const char *origin_words(const Expected *e) {
+        return strcmp(e->source, "sysfs") == 0     ? "(from sysfs, "
+               : strcmp(e->source, "sysconf") == 0 ? "(from the CPU via sysconf: "
+                                                   : "this machine reveals no cache sizes (";
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void)st, (void)flag, (void)ftw;
+        return remove(path);
+}
+
+/* A directory under the test daemon's (which teardown removes in any case); @name is created
+ * empty. Return: its path, in a static buffer. */
+static const char *test_dir(const char *name) {
+        static char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s", d.dir, name);
+        ck_assert_int_eq(mkdir(path, 0700), 0);
+        return path;
+}
+
+static void remove_tree(const char *path) {
+        ck_assert_int_eq(nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        ck_assert_int_eq(access(path, F_OK), -1);
+}
+
+/* Write @value to @root/cpu@cpu/cache/index@index/@attr, making the folders. */
+static void fake_attr(const char *root, int cpu, int index, const char *attr, const char *value) {
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/cpu%d", root, cpu);
+        ck_assert(mkdir(path, 0700) == 0 || errno == EEXIST);
+        snprintf(path, sizeof(path), "%s/cpu%d/cache", root, cpu);
+        ck_assert(mkdir(path, 0700) == 0 || errno == EEXIST);
+        snprintf(path, sizeof(path), "%s/cpu%d/cache/index%d", root, cpu, index);
+        ck_assert(mkdir(path, 0700) == 0 || errno == EEXIST);
+        snprintf(path, sizeof(path), "%s/cpu%d/cache/index%d/%s", root, cpu, index, attr);
+        f = fopen(path, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%s\n", value);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
 /* ---- the narration ------------------------------------------------------------------------- */
 
 START_TEST(test_every_step_appears_with_numbers_that_parse) {
         unsigned slots, slot_size, header, stride, head_size, token_s, index_s, token_r, index_r;
         unsigned slot, slot_tail, slot_read, lines, line_size, cpu;
+        Expected want;
         unsigned long long addr_s, addr_r, size_s, size_r, offset, tail0, tail1, pfn_s, pfn_r;
         unsigned long long sum_addr_s, sum_addr_r, payload;
         int pid_s, pid_r, sum_pid_s, sum_pid_r, mailbox_pid, lock, items, space;
@@ -287,6 +430,8 @@ START_TEST(test_every_step_appears_with_numbers_that_parse) {
         ck_assert_uint_ge(line_size, 16);
         ck_assert_uint_eq(lines, (300 + line_size - 1) / line_size);
         ck_assert_int_eq(sscanf(line_of("caches of cpu "), "caches of cpu %u", &cpu), 1);
+        expect_caches(SYSFS_CPU, (int)cpu, &want);
+        ck_assert_ptr_nonnull(strstr(line_of("caches of cpu "), origin_words(&want)));
         ck_assert_int_eq(sscanf(line_of("reserve "), "reserve %lf us (one CAS claims slot %u, tail - 1 = %u",
                                 &reserve_us, &slot, &slot_tail),
                          3);
@@ -453,9 +598,37 @@ static void check_stat(json_object *st) {
         ck_assert_int_eq(strncmp(get_str(get(st, "sem_paths"), "space"), "/dev/shm/sem.", 13), 0);
 }
 
+/* Check the cache keys of an event or record against what this machine says. */
+static void check_caches(json_object *o, const Expected *e) {
+        json_object *a = get(o, "caches");
+
+        ck_assert_str_eq(get_str(o, "cache_source"), e->source);
+        ck_assert_uint_eq(json_object_array_length(a), e->n);
+        for (unsigned i = 0; i < e->n; i++) {
+                json_object *c = json_object_array_get_idx(a, i);
+
+                ck_assert_int_eq(get_int(c, "level"), e->level[i]);
+                ck_assert_str_eq(get_str(c, "type"), e->type[i]);
+                ck_assert_int_eq(get_int(c, "size"), (int64_t)e->size[i]);
+        }
+        ck_assert_int_ge(get_int(o, "line_size"), 16);
+        if (strcmp(e->source, "none") == 0)
+                ck_assert_str_eq(get_str(o, "cache_note"),
+                                 get_bool(o, "cache_dir_exists")
+                                         ? "this machine reveals no cache sizes (the sysfs cache folder lists none, "
+                                           "sysconf reports 0)"
+                                         : "this machine reveals no cache sizes (no sysfs cache folder, sysconf "
+                                           "reports 0)");
+        else if (strcmp(e->source, "sysconf") == 0)
+                ck_assert_int_eq(strncmp(get_str(o, "cache_note"), "from the CPU via sysconf: ", 26), 0);
+        else
+                ck_assert_int_eq(strncmp(get_str(o, "cache_note"), "from sysfs, ", 12), 0);
+}
+
 START_TEST(test_json_is_one_valid_record_of_every_step) {
         static const char *const names[] = { "create", "attach", "write", "read", "destroy" };
         json_object *rec, *steps, *step, *s, *r, *sum;
+        Expected want;
 
         ck_assert_int_eq(run("--socket", d.socket, "walkthrough", "--json", "--size", "100"), 0);
         ck_assert_str_eq(err, "");
@@ -502,8 +675,8 @@ START_TEST(test_json_is_one_valid_record_of_every_step) {
         ck_assert_int_eq(get_int(s, "bytes"), 100);
         ck_assert_int_eq(get_int(s, "slot"), get_int(s, "slot_from_tail"));
         ck_assert_int_eq(get_int(s, "lines"), 2);
-        ck_assert_uint_ge(json_object_array_length(get(s, "caches")), 1);
-        ck_assert_int_gt(get_int(json_object_array_get_idx(get(s, "caches"), 0), "size"), 0);
+        expect_caches(SYSFS_CPU, (int)get_int(s, "cache_cpu"), &want);
+        check_caches(s, &want); /* what this machine gives: sysfs, else sysconf, else none */
         ck_assert_int_ge(get_int(s, "t_commit"), get_int(s, "t_start"));
         check_stat(get(s, "stat"));
         ck_assert_int_eq(get_int(get(s, "stat"), "tail"), get_int(get(s, "stat_before"), "tail") + 1);
@@ -617,19 +790,60 @@ static void assert_svg_well_formed(const char *svg) {
         ck_assert_int_eq(depth, 0);
 }
 
+/* The whole of the file @path, NUL-terminated; free() it. */
+static char *read_file(const char *path) {
+        FILE *f = fopen(path, "re");
+        char *buf;
+        long n;
+
+        ck_assert_msg(f, "%s: %s", path, strerror(errno));
+        ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        rewind(f);
+        buf = calloc(1, (size_t)n + 1);
+        ck_assert_ptr_nonnull(buf);
+        ck_assert_int_eq(fread(buf, 1, (size_t)n, f), n);
+        fclose(f);
+        return buf;
+}
+
+/* The chart draws a dashed line per data cache iff the sizes are known, and its caption says
+ * where they came from (or that this machine reveals none). */
+static void check_chart_caches(const char *svg, const Expected *want) {
+        const char *caption = strstr(svg, "class=\"cache-source\">"), *words;
+        unsigned dashed = 0;
+
+        for (const char *p = svg; (p = strstr(p, "stroke-dasharray")); p++)
+                dashed++;
+        ck_assert_uint_eq(dashed, want->data);
+        ck_assert_ptr_nonnull(caption);
+        caption = strchr(caption, '>') + 1;
+        if (strcmp(want->source, "none") == 0)
+                words = "this machine reveals no cache sizes (";
+        else if (strcmp(want->source, "sysfs") == 0)
+                words = "dashed lines: caches from sysfs, ";
+        else
+                words = "dashed lines: caches from the CPU via sysconf: ";
+        ck_assert_msg(strncmp(caption, words, strlen(words)) == 0, "caption: %.200s", caption);
+        if (strcmp(want->source, "none") == 0)
+                ck_assert_ptr_nonnull(strstr(caption, ": no cache lines drawn</text>"));
+}
+
 START_TEST(test_a_quick_hierarchy_prints_a_table_and_plots_a_valid_svg) {
         const char *prefix = temp_prefix();
         char path[200], *svg;
         unsigned rows = 0, circles = 0;
         int64_t start = harness_now_us();
-        FILE *f;
-        long n;
+        Expected want;
+        int cpu;
 
         snprintf(path, sizeof(path), "%s/hierarchy.svg", d.dir);
         ck_assert_int_eq(run("walkthrough", "--hierarchy", "--quick", "--plot", path, "--prefix", prefix), 0);
         ck_assert_str_eq(err, "");
         ck_assert_int_lt(harness_now_us() - start, (int64_t)harness_ms(10000) * 1000);
-        ck_assert_ptr_nonnull(line_of("caches of cpu0 (from /sys/devices/system/cpu/cpu0/cache): "));
+        ck_assert_int_eq(sscanf(line_of("caches of cpu"), "caches of cpu%d", &cpu), 1);
+        expect_caches(SYSFS_CPU, cpu, &want);
+        ck_assert_ptr_nonnull(strstr(line_of("caches of cpu"), origin_words(&want)));
         ck_assert_ptr_nonnull(line_of("footprint "));
         for (const char *p = strstr(out, "footprint "); (p = strchr(p, '\n')) && p[1] && p[1] != '\n'; p++) {
                 double v1, ns_msg, ns_byte, gbps;
@@ -648,19 +862,11 @@ START_TEST(test_a_quick_hierarchy_prints_a_table_and_plots_a_valid_svg) {
         ck_assert_uint_ge(rows, 4);
         ck_assert_ptr_nonnull(strstr(line_of("summary: "), path));
 
-        f = fopen(path, "re");
-        ck_assert_ptr_nonnull(f);
-        ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        rewind(f);
-        svg = calloc(1, (size_t)n + 1);
-        ck_assert_ptr_nonnull(svg);
-        ck_assert_int_eq(fread(svg, 1, (size_t)n, f), n);
-        fclose(f);
+        svg = read_file(path);
         assert_svg_well_formed(svg);
         ck_assert_ptr_nonnull(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
         ck_assert_ptr_nonnull(strstr(svg, "<polyline"));
-        ck_assert_ptr_nonnull(strstr(svg, "stroke-dasharray")); /* a cache boundary */
+        check_chart_caches(svg, &want); /* dashed cache lines iff this machine gives sizes */
         for (const char *p = svg; (p = strstr(p, "<circle")); p++)
                 circles++;
         ck_assert_uint_eq(circles, rows);
@@ -673,12 +879,14 @@ END_TEST
 START_TEST(test_a_quick_hierarchy_in_json_has_every_point) {
         const char *prefix = temp_prefix();
         json_object *rec, *points;
+        Expected want;
 
         ck_assert_int_eq(run("walkthrough", "--hierarchy", "--quick", "--json", "--prefix", prefix), 0);
         rec = parse_out();
         ck_assert_str_eq(get_str(rec, "mode"), "hierarchy");
         ck_assert(get_bool(get(rec, "daemon"), "temporary"));
-        get(rec, "caches");
+        expect_caches(SYSFS_CPU, (int)get_int(rec, "cache_cpu"), &want);
+        check_caches(rec, &want);
         points = get(rec, "points");
         ck_assert_uint_ge(json_object_array_length(points), 4);
         for (size_t i = 0; i < json_object_array_length(points); i++) {
@@ -693,6 +901,134 @@ START_TEST(test_a_quick_hierarchy_in_json_has_every_point) {
         }
         json_object_put(rec);
         ck_assert_uint_eq(harness_count_objects(prefix), 0);
+}
+END_TEST
+
+/* ---- where the cache sizes come from --------------------------------------------------------- */
+
+/* SHMBOX_WALK_SYSFS_CPU at an empty folder: a host without sysfs cache entries (many virtual
+ * machines), on any machine. The sizes must then come from sysconf, as getconf shows them,
+ * or the walkthrough must say plainly that there are none; and the chart follows. */
+START_TEST(test_without_sysfs_cache_entries_the_sizes_come_from_sysconf) {
+        const char *prefix = temp_prefix();
+        char root[PATH_MAX], svg_path[PATH_MAX], *svg;
+        json_object *rec, *s;
+        Expected want;
+
+        snprintf(root, sizeof(root), "%s", test_dir("no-sysfs"));
+        snprintf(svg_path, sizeof(svg_path), "%s/chart.svg", d.dir);
+        ck_assert_int_eq(setenv("SHMBOX_WALK_SYSFS_CPU", root, 1), 0);
+
+        ck_assert_int_eq(run("--socket", d.socket, "walkthrough", "--json", "--size", "100"), 0);
+        ck_assert_str_eq(err, "");
+        rec = parse_out();
+        s = get(json_object_array_get_idx(get(rec, "steps"), 2), "sender");
+        expect_caches(root, (int)get_int(s, "cache_cpu"), &want);
+        ck_assert_str_ne(want.source, "sysfs");
+        check_caches(s, &want);
+        ck_assert(!get_bool(s, "cache_dir_exists"));
+        ck_assert_int_eq(strncmp(get_str(s, "cache_dir"), root, strlen(root)), 0);
+        json_object_put(rec);
+
+        /* the text says the same */
+        ck_assert_int_eq(run("--socket", d.socket, "walkthrough"), 0);
+        ck_assert_ptr_nonnull(strstr(line_of("caches of cpu "), origin_words(&want)));
+
+        /* and so do the hierarchy's record and chart */
+        ck_assert_int_eq(run("walkthrough", "--hierarchy", "--quick", "--json", "--plot", svg_path, "--prefix", prefix),
+                         0);
+        rec = parse_out();
+        check_caches(rec, &want);
+        json_object_put(rec);
+        svg = read_file(svg_path);
+        check_chart_caches(svg, &want);
+        free(svg);
+
+        ck_assert_int_eq(unlink(svg_path), 0);
+        remove_tree(root);
+        ck_assert_uint_eq(harness_count_objects(prefix), 0);
+        ck_assert_uint_eq(mailbox_objects(d.prefix), 0);
+}
+END_TEST
+
+/* A cache folder in sysfs is read before sysconf, with its line size: a made-up one, so the
+ * values are known and differ from any real machine's. */
+START_TEST(test_a_sysfs_cache_folder_is_read_before_sysconf) {
+        static const struct {
+                const char *level, *type, *size, *line;
+        } fake[] = {
+                { "1", "Data", "32K", "128" },
+                { "1", "Instruction", "16K", "128" },
+                { "2", "Unified", "640K", "128" },
+                { "3", "Unified", "24M", "128" },
+        };
+        long cpus = sysconf(_SC_NPROCESSORS_CONF);
+        char root[PATH_MAX], want_line[PATH_MAX + 128];
+        json_object *rec, *s;
+        Expected want;
+        unsigned cpu;
+
+        ck_assert_int_gt(cpus, 0);
+        snprintf(root, sizeof(root), "%s", test_dir("fake-sysfs"));
+        for (int c = 0; c < cpus && c < 1024; c++) /* the sender may run on any of them */
+                for (int i = 0; i < 4; i++) {
+                        fake_attr(root, c, i, "level", fake[i].level);
+                        fake_attr(root, c, i, "type", fake[i].type);
+                        fake_attr(root, c, i, "size", fake[i].size);
+                        fake_attr(root, c, i, "coherency_line_size", fake[i].line);
+                }
+        ck_assert_int_eq(setenv("SHMBOX_WALK_SYSFS_CPU", root, 1), 0);
+
+        ck_assert_int_eq(run("--socket", d.socket, "walkthrough", "--json", "--size", "100"), 0);
+        rec = parse_out();
+        s = get(json_object_array_get_idx(get(rec, "steps"), 2), "sender");
+        expect_caches(root, (int)get_int(s, "cache_cpu"), &want);
+        ck_assert_str_eq(want.source, "sysfs");
+        ck_assert_uint_eq(want.n, 4);
+        ck_assert_uint_eq(want.size[2], 640 * 1024);
+        check_caches(s, &want);
+        ck_assert_int_eq(get_int(s, "line_size"), 128);
+        ck_assert_str_eq(get_str(s, "line_size_source"), "sysfs");
+        ck_assert_int_eq(get_int(s, "lines"),
+                         (get_int(s, "payload_addr") + 99) / 128 - get_int(s, "payload_addr") / 128 + 1);
+        json_object_put(rec);
+
+        ck_assert_int_eq(run("--socket", d.socket, "walkthrough", "--size", "100"), 0);
+        ck_assert_int_eq(sscanf(line_of("caches of cpu "), "caches of cpu %u", &cpu), 1);
+        snprintf(want_line, sizeof(want_line),
+                 "caches of cpu %u (from sysfs, %s/cpu%u/cache): L1d 32 KiB, L1i 16 KiB, L2 640 KiB, L3 24 MiB; "
+                 "the message fits in L1d\n",
+                 cpu, root, cpu);
+        ck_assert_msg(strncmp(line_of("caches of cpu "), want_line, strlen(want_line)) == 0, "want %s, got %.300s",
+                      want_line, line_of("caches of cpu "));
+
+        remove_tree(root);
+        ck_assert_uint_eq(mailbox_objects(d.prefix), 0);
+}
+END_TEST
+
+/* Without the variable the walkthrough reads this machine's own sysfs: "sysfs" where it lists
+ * caches; elsewhere it names the folder it did not find. */
+START_TEST(test_this_machines_sysfs_is_the_first_source) {
+        char folder[128];
+        json_object *rec, *s;
+        Expected want;
+        int cpu;
+
+        unsetenv("SHMBOX_WALK_SYSFS_CPU");
+        ck_assert_int_eq(run("--socket", d.socket, "walkthrough", "--json"), 0);
+        rec = parse_out();
+        s = get(json_object_array_get_idx(get(rec, "steps"), 2), "sender");
+        cpu = (int)get_int(s, "cache_cpu");
+        expect_caches(SYSFS_CPU, cpu, &want);
+        check_caches(s, &want);
+        snprintf(folder, sizeof(folder), SYSFS_CPU "/cpu%d/cache", cpu);
+        ck_assert_str_eq(get_str(s, "cache_dir"), folder);
+        if (strcmp(want.source, "sysfs") == 0)
+                ck_assert_str_eq(get_str(s, "cache_source"), "sysfs");
+        else /* a host without sysfs cache entries: the note names the folder it looked in */
+                ck_assert_ptr_nonnull(strstr(get_str(s, "cache_note"), folder));
+        json_object_put(rec);
 }
 END_TEST
 
@@ -765,6 +1101,12 @@ static Suite *walkthrough_suite(void) {
         tc = tcase_e2e("hierarchy");
         tcase_add_test(tc, test_a_quick_hierarchy_prints_a_table_and_plots_a_valid_svg);
         tcase_add_test(tc, test_a_quick_hierarchy_in_json_has_every_point);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_e2e("cache sizes");
+        tcase_add_test(tc, test_without_sysfs_cache_entries_the_sizes_come_from_sysconf);
+        tcase_add_test(tc, test_a_sysfs_cache_folder_is_read_before_sysconf);
+        tcase_add_test(tc, test_this_machines_sysfs_is_the_first_source);
         suite_add_tcase(s, tc);
 
         tc = tcase_e2e("usage");
