@@ -123,7 +123,9 @@ static int run_argv(int signal_after_ms, const char *const *args) {
                 struct pollfd pfd[2] = { { .fd = pout[0], .events = POLLIN }, { .fd = perr[0], .events = POLLIN } };
                 char buf[4096];
 
-                if (signal_after_ms > 0 && !signalled && harness_now_us() >= signal_at) {
+                /* not before the program has printed: on a loaded machine 700 ms may pass
+                 * before it has even installed its handlers, and SIGINT then just kills it */
+                if (signal_after_ms > 0 && !signalled && olen > 0 && harness_now_us() >= signal_at) {
                         kill(pid, SIGINT);
                         signalled = true;
                 }
