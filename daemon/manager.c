@@ -12,7 +12,8 @@
  * bound last, so a client that can connect finds every mailbox already there.
  *
  * The daemon never blocks on anything a client can hold: repairs that find the lock held by a
- * live process wait in a queue retried from a timer; large creates preallocate in steps
+ * live process wait in a queue retried from a timer, each with its own exponential backoff and
+ * a bounded, per-uid fair number of attempts per round; large creates preallocate in steps
  * scheduled as zero-timeouts, so I/O of other clients is polled between two steps.
  */
 #include "config.h"
@@ -48,7 +49,13 @@
 /* Preallocation per loop iteration: about 2 ms of fallocate on tmpfs here, so a 256 MiB
  * create (about 70 ms in all) delays other clients by a few ms at most. */
 #define BUILD_CHUNK (UINT64_C(8) << 20)
-#define RELEASE_RETRY_US 2000
+/* A release waiting for a lock that a live process holds is retried after 2 ms, then after
+ * twice as long each time, up to 1 s; one round of retries makes at most RELEASE_BUDGET
+ * attempts, at most RELEASE_PER_UID of them for one uid's releases. */
+#define RELEASE_RETRY_MIN_US 2000
+#define RELEASE_RETRY_MAX_US 1000000
+#define RELEASE_BUDGET 64
+#define RELEASE_PER_UID 16
 #define ACCEPT_RETRY_MS 100
 #define ACCEPT_BATCH 16
 
@@ -239,24 +246,79 @@ int manager_journal_add(Manager *m, const Session *s, const Attachment *a) {
         return 0;
 }
 
+static int64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Arm the release timer for @due_us unless it fires earlier already. */
+static void release_arm(Manager *m, int64_t due_us, int64_t now) {
+        struct timeval tv;
+        int64_t delay = MAX(due_us - now, 0);
+
+        if (evtimer_pending(m->release_timer, NULL) && m->release_due_us <= due_us)
+                return;
+        tv = (struct timeval){ .tv_sec = delay / 1000000, .tv_usec = delay % 1000000 };
+        if (evtimer_add(m->release_timer, &tv) == 0)
+                m->release_due_us = due_us;
+}
+
+/* How many attempts @uid had in this round; *@n_seen grows with each new uid. */
+static unsigned *uid_attempts(uid_t *uids, unsigned *counts, unsigned *n_seen, uid_t uid) {
+        for (unsigned i = 0; i < *n_seen; i++)
+                if (uids[i] == uid)
+                        return &counts[i];
+        uids[*n_seen] = uid;
+        counts[*n_seen] = 0;
+        return &counts[(*n_seen)++];
+}
+
+/*
+ * Retry the releases that are due. A live process holding the lock keeps a release waiting as
+ * long as it likes, so each waiting release backs off (RELEASE_RETRY_MIN_US doubling up to
+ * RELEASE_RETRY_MAX_US), and one round makes at most RELEASE_BUDGET attempts, at most
+ * RELEASE_PER_UID of them for the releases of one uid: the others' repairs are not starved, and
+ * the event loop serves the sockets between two rounds.
+ */
 static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
         Manager *m = userdata;
         Attachment **p = &m->releases;
+        uid_t uids[RELEASE_BUDGET];
+        unsigned counts[RELEASE_BUDGET], n_seen = 0, attempts = 0;
+        int64_t now = now_us(), next = INT64_MAX;
 
+        m->release_due_us = INT64_MAX;
         while (*p) {
                 Attachment *a = *p;
+                unsigned *mine;
 
-                *p = a->next;
-                if (!release_try(m, a)) {
-                        a->next = *p;
-                        *p = a;
+                if (a->due_us > now) {
+                        next = MIN(next, a->due_us);
                         p = &a->next;
+                        continue;
                 }
+                mine = attempts < RELEASE_BUDGET ? uid_attempts(uids, counts, &n_seen, a->uid) : NULL;
+                if (!mine || *mine >= RELEASE_PER_UID) {
+                        next = now; /* due, left for the next round */
+                        p = &a->next;
+                        continue;
+                }
+                (*mine)++;
+                attempts++;
+                *p = a->next;
+                if (release_try(m, a))
+                        continue;
+                a->retry_us = MIN(a->retry_us * 2, RELEASE_RETRY_MAX_US);
+                a->due_us = now + a->retry_us;
+                next = MIN(next, a->due_us);
+                a->next = *p;
+                *p = a;
+                p = &a->next;
         }
-        if (m->releases) {
-                struct timeval tv = { 0, RELEASE_RETRY_US };
-                evtimer_add(m->release_timer, &tv);
-        }
+        if (next != INT64_MAX)
+                release_arm(m, next, now);
 }
 
 /*
@@ -264,15 +326,17 @@ static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
  * caller has unlinked @a from its session, and the daemon owns it from here
  */
 void manager_release(Manager *m, Attachment *a) {
+        int64_t now;
+
         a->session = NULL;
         if (release_try(m, a))
                 return;
+        now = now_us();
+        a->retry_us = RELEASE_RETRY_MIN_US;
+        a->due_us = now + a->retry_us;
         a->next = m->releases;
         m->releases = a;
-        if (!evtimer_pending(m->release_timer, NULL)) {
-                struct timeval tv = { 0, RELEASE_RETRY_US };
-                evtimer_add(m->release_timer, &tv);
-        }
+        release_arm(m, a->due_us, now);
 }
 
 static void build_free(Manager *m, Build *b) {

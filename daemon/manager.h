@@ -50,6 +50,7 @@ typedef struct Manager {
         Session *sessions;
         unsigned n_sessions;
         Attachment *releases; /* attachments whose repair waits for a live lock holder */
+        int64_t release_due_us; /* when release_timer fires (CLOCK_MONOTONIC), if pending */
 
         unsigned accepted_this_turn; /* accepts since the listener last yielded */
         int reserve[2];              /* spare fds, given up to identify the last peer accepted */

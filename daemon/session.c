@@ -255,6 +255,7 @@ Session *session_free(Session *s) {
 /* Link @a into @s (which takes it over). */
 void session_add(Session *s, Attachment *a) {
         a->session = s;
+        a->uid = s->cred.uid;
         a->next = s->atts;
         s->atts = a;
         s->n_atts++;

@@ -21,6 +21,9 @@ typedef struct Attachment {
         uint32_t token;
         uint32_t rights;
         unsigned idx;
+        uid_t uid;         /* of the process that held it (-1: unknown): whose repairs wait */
+        uint32_t retry_us; /* in the release queue: the current backoff */
+        int64_t due_us;    /* in the release queue: next attempt, CLOCK_MONOTONIC */
 } Attachment;
 
 /*
