@@ -48,6 +48,14 @@ static inline void mailbox_freep(Mailbox **m) {
 }
 
 int mailbox_check(const Mailbox *m);
+
+/* What mailbox_enforce_size() found and undid. */
+typedef struct MailboxSizes {
+        uint64_t size, allocated; /* of the segment, in bytes */
+} MailboxSizes;
+#define SIZE_SEGMENT_GROWN 1
+#define SIZE_SEM_RESTORED 2
+int mailbox_enforce_size(Mailbox *m, MailboxSizes *ret_found);
 int mailbox_set_policy(Mailbox *m, uint32_t mode, gid_t gid);
 uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx);

@@ -57,6 +57,7 @@
 #define RELEASE_BUDGET 64
 #define RELEASE_PER_UID 16
 #define ACCEPT_RETRY_MS 100
+#define SIZE_CHECK_S 1 /* how often every mailbox's file sizes are checked (manager_enforce_sizes) */
 #define ACCEPT_BATCH 16
 
 struct Build {
@@ -337,6 +338,58 @@ void manager_release(Manager *m, Attachment *a) {
         a->next = m->releases;
         m->releases = a;
         release_arm(m, a->due_us, now);
+}
+
+/* Undo what a peer did to the sizes of @mb's files, and say so once, with who was attached. */
+static void enforce_size(Manager *m, Mailbox *mb) {
+        MailboxSizes found = {};
+        char pids[128] = "";
+        size_t len = 0;
+        int r;
+
+        r = mailbox_enforce_size(mb, &found);
+        if (r == 0)
+                return;
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "mailbox %s: cannot check or restore the sizes of its files", mb->name);
+                return;
+        }
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX && len + 16 < sizeof(pids); i++) {
+                const Attachment *a = mb->att[i];
+
+                if (a && a->session)
+                        len += (size_t)snprintf(pids + len, sizeof(pids) - len, " %d", (int)a->session->cred.pid);
+        }
+        if (r & SIZE_SEGMENT_GROWN)
+                log_warning("mailbox %s (owner uid %u): segment grown to %llu bytes (%llu allocated) by a process "
+                            "with access, cut back to its %llu bytes; attached pids:%s",
+                            mb->name, (unsigned)mb->uid, (unsigned long long)found.size,
+                            (unsigned long long)found.allocated, (unsigned long long)mb->geo.total_size,
+                            pids[0] ? pids : " none");
+        if (r & SIZE_SEM_RESTORED)
+                log_warning("mailbox %s (owner uid %u): a semaphore file truncated or grown by a process with "
+                            "access, restored; attached pids:%s",
+                            mb->name, (unsigned)mb->uid, pids[0] ? pids : " none");
+}
+
+/*
+ * manager_enforce_sizes() - cut back segments that peers grew past their layout and restore
+ * semaphore files they resized: of @only, or of every mailbox (NULL), destroyed ones included
+ * (their files live on while attached). Called before every quota is charged, and each second.
+ */
+void manager_enforce_sizes(Manager *m, Mailbox *only) {
+        if (only) {
+                enforce_size(m, only);
+                return;
+        }
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                enforce_size(m, mb);
+        for (Mailbox *mb = m->destroyed; mb; mb = mb->next)
+                enforce_size(m, mb);
+}
+
+static void size_timer_cb(evutil_socket_t fd, short what, void *userdata) {
+        manager_enforce_sizes(userdata, NULL);
 }
 
 static void build_free(Manager *m, Build *b) {
@@ -966,6 +1019,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->release_timer = evtimer_new(m->base, release_timer_cb, m);
         if (!m->release_timer)
                 return -ENOMEM;
+        m->size_timer = event_new(m->base, -1, EV_PERSIST, size_timer_cb, m);
+        if (!m->size_timer || event_add(m->size_timer, &(struct timeval){ .tv_sec = SIZE_CHECK_S }) < 0)
+                return -ENOMEM;
         r = adopt_mailboxes(m);
         if (r < 0)
                 return r;
@@ -1056,6 +1112,8 @@ Manager *manager_free(Manager *m) {
                 (void)unlink(m->config.socket_path);
         if (m->release_timer)
                 event_free(m->release_timer);
+        if (m->size_timer)
+                event_free(m->size_timer);
         if (m->sig_term)
                 event_free(m->sig_term);
         if (m->sig_int)

@@ -41,7 +41,7 @@ typedef struct Manager {
 
         struct event_base *base;
         struct evconnlistener *listener;
-        struct event *sig_term, *sig_int, *sig_hup, *release_timer;
+        struct event *sig_term, *sig_int, *sig_hup, *release_timer, *size_timer;
 
         Mailbox *mailboxes; /* published, by name (a list: counts are capped) */
         Mailbox *destroyed; /* destroyed, kept until their last attachment is released */
@@ -79,6 +79,7 @@ int manager_save_state(Manager *m);
 void manager_add_mailbox(Manager *m, Mailbox *mb);
 void manager_destroy_mailbox(Manager *m, Mailbox *mb);
 void manager_release(Manager *m, Attachment *a);
+void manager_enforce_sizes(Manager *m, Mailbox *only);
 int manager_journal_add(Manager *m, const Session *s, const Attachment *a);
 
 /* An asynchronous create: preallocation in steps, then the reply through @done. */
