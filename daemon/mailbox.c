@@ -707,34 +707,6 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
                 (void)guard_store_u32(&m->ring.hdr->att[idx], TOKEN_NONE);
 }
 
-typedef struct MaxTokenCall {
-        const Mailbox *m;
-        uint32_t max;
-} MaxTokenCall;
-
-static int max_token_cb(void *userdata) {
-        MaxTokenCall *c = userdata;
-        const Ring *r = &c->m->ring;
-        uint32_t max = LOCK_TOKEN(atomic_load(&r->hdr->lock));
-
-        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
-                max = MAX(max, atomic_load(&r->hdr->att[i]));
-        for (uint64_t p = 0; p < c->m->geo.slots; p++)
-                max = MAX(max, slot_word_token(atomic_load(&ring_slot(r, p)->word)));
-        c->max = max;
-        return 0;
-}
-
-/*
- * mailbox_max_token() - the largest token present anywhere in the mapping (lock, slots, table),
- * so that a restarted daemon issues tokens above every one it adopted (0 if unreadable)
- */
-uint32_t mailbox_max_token(const Mailbox *m) {
-        MaxTokenCall c = { .m = m };
-
-        return mailbox_check(m) >= 0 && guard_call(max_token_cb, &c) >= 0 ? c.max : 0;
-}
-
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;

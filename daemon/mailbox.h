@@ -61,7 +61,6 @@ uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *gro
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx);
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token);
 void mailbox_att_free(Mailbox *m, unsigned idx);
-uint32_t mailbox_max_token(const Mailbox *m);
 uint32_t mailbox_att_token(const Mailbox *m, unsigned idx);
 uint32_t mailbox_lock_holder(const Mailbox *m);
 uint64_t mailbox_epoch(const Mailbox *m);

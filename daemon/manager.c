@@ -86,16 +86,42 @@ bool manager_name_taken(Manager *m, const char *name) {
         return false;
 }
 
+/* Whether the daemon's own books have @token held: by an attachment of a mailbox (of a live,
+ * orphaned or ghost session, or waiting for its release), or by a record of the journal that
+ * adoption has not sorted out yet. Shared memory is never asked. */
+static bool token_held(Manager *m, uint32_t token) {
+        for (Mailbox *list[2] = { m->mailboxes, m->destroyed }, **l = list; l < list + 2; l++)
+                for (Mailbox *mb = *l; mb; mb = mb->next)
+                        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                                if (mb->att[i] && mb->att[i]->token == token)
+                                        return true;
+        for (size_t i = 0; i < m->n_adopt_recs; i++)
+                if (m->adopt_recs[i].token == token)
+                        return true;
+        return false;
+}
+
 /*
- * manager_token_new() - a fresh attachment token: never 0 or TOKEN_DAEMON, and above every
- * token adopted at start-up, so none is reused while present anywhere
+ * manager_token_new() - a fresh attachment token: never 0 or TOKEN_DAEMON, never one held
+ *
+ * The counter starts above every token the journal recorded (journal_open()), never from what
+ * shared memory says, so that no attached process can steer it. Until it wraps, every token it
+ * gives is above every token held; once it wrapped (2^32 attaches), each candidate is checked
+ * against the daemon's books and skipped while held.
  */
 uint32_t manager_token_new(Manager *m) {
-        if (m->next_token < TOKEN_FIRST) {
-                log_warning("attachment tokens wrapped around");
-                m->next_token = TOKEN_FIRST;
+        for (;;) {
+                uint32_t t = m->next_token;
+
+                if (t < TOKEN_FIRST) {
+                        log_warning("attachment tokens wrapped around: skipping those still held from now on");
+                        m->token_wrapped = true;
+                        t = TOKEN_FIRST;
+                }
+                m->next_token = t + 1; /* 0 after UINT32_MAX: the next call wraps */
+                if (!m->token_wrapped || !token_held(m, t))
+                        return t;
         }
-        return m->next_token++;
 }
 
 /* A generation unique per creation, also across daemon restarts (wall clock, strictly rising). */
@@ -222,7 +248,7 @@ static void journal_maybe_compact(Manager *m) {
                 v[n] = (JournalRecord){ .token = a->token, .idx = a->idx, .generation = a->mailbox->geo.generation };
                 strcpy(v[n].name, a->mailbox->name);
         }
-        if (journal_compact(&m->journal, v, n) < 0)
+        if (journal_compact(&m->journal, m->next_token, v, n) < 0)
                 log_warning("cannot compact the session journal %s", m->journal_path);
 }
 
@@ -730,6 +756,17 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
 
                 if (token == TOKEN_NONE)
                         continue;
+                rec = journal_find(v, n, mb, token, idx);
+                if (!rec) {
+                        /* The journal records every token before it is published and drops it
+                         * only after its repair: this one was repaired already (its entry's
+                         * clearing cut short), or a peer wrote it. Nothing to repair, nothing to
+                         * write in the journal, whatever token it claims to be. */
+                        log_notice("%s: token %u at index %u is in no journal record: cleared, nothing repaired",
+                                   mb->name, token, idx);
+                        mailbox_att_publish(mb, idx, TOKEN_NONE);
+                        continue;
+                }
                 a = calloc(1, sizeof(*a));
                 if (!a) {
                         log_error("out of memory adopting %s", mb->name);
@@ -738,20 +775,17 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
                 *a = (Attachment){ .mailbox = mb, .token = token, .idx = idx, .rights = 0 };
                 mb->att[idx] = a;
                 mb->n_att++;
-                rec = journal_find(v, n, mb, token, idx);
-                if (rec) {
-                        ghost = ghost_find(m, rec->pid, rec->starttime);
-                        if (!ghost && session_new_ghost(m, rec->pid, rec->starttime, &ghost) < 0)
-                                ghost = NULL;
-                }
+                ghost = ghost_find(m, rec->pid, rec->starttime);
+                if (!ghost && session_new_ghost(m, rec->pid, rec->starttime, &ghost) < 0)
+                        ghost = NULL;
                 if (ghost) {
                         session_add(ghost, a);
                         log_info("%s: attachment %u of pid %d kept: the process still runs", mb->name, token,
                                  (int)rec->pid);
                         continue;
                 }
-                log_info("%s: attachment %u of %s %d is released: the process is gone", mb->name, token,
-                         rec ? "pid" : "unknown pid", rec ? (int)rec->pid : 0);
+                log_info("%s: attachment %u of pid %d is released: the process is gone", mb->name, token,
+                         (int)rec->pid);
                 manager_release(m, a);
         }
 }
@@ -760,13 +794,16 @@ static int adopt_mailboxes(Manager *m) {
         _cleanup_free_ StateEntry *v = NULL;
         _cleanup_free_ JournalRecord *recs = NULL;
         size_t n = 0, n_recs = 0, adopted = 0;
+        uint64_t next = 0;
         int r;
 
-        r = journal_open(&m->journal, m->journal_path, &recs, &n_recs);
+        r = journal_open(&m->journal, m->journal_path, &recs, &n_recs, &next);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "cannot open the session journal %s", m->journal_path);
-        for (size_t i = 0; i < n_recs; i++)
-                m->next_token = MAX(m->next_token, recs[i].token + 1);
+        if (next > UINT32_MAX)
+                m->next_token = 0; /* the first token issued wraps, and skips those held */
+        else
+                m->next_token = MAX(m->next_token, (uint32_t)next);
 
         r = state_load(m->state_path, &v, &n);
         if (r < 0)
@@ -785,7 +822,6 @@ static int adopt_mailboxes(Manager *m) {
                         log_errno(LOG_WARNING, r, "not adopting mailbox %s (kept as it is)", v[i].name);
                         continue;
                 }
-                m->next_token = MAX(m->next_token, mailbox_max_token(mb) + 1);
                 m->last_generation = MAX(m->last_generation, mb->geo.generation);
                 manager_add_mailbox(m, mb);
                 adopted++;

@@ -57,7 +57,10 @@ typedef struct Manager {
         unsigned refused;            /* connections refused since the last log line */
         time_t refused_logged;
 
-        uint32_t next_token;
+        uint32_t next_token; /* from the journal, never from shared memory */
+        bool token_wrapped;  /* next_token wrapped: each new token is checked against the books */
+        JournalRecord *adopt_recs; /* journal records adoption has not sorted out yet */
+        size_t n_adopt_recs;
         uint64_t last_generation;
         uint64_t next_session_id;
 } Manager;

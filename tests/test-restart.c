@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "proto/layout.h"
+#include "proto/util.h"
 #include "tests/harness.h"
 
 typedef struct Peer {
@@ -383,6 +384,131 @@ START_TEST(test_adoption_reports_and_keeps_what_it_cannot_trust) {
 }
 END_TEST
 
+/* --- tokens: issued from the daemon's own books, never from shared memory ------------------- */
+
+static uint32_t box_token(const shmbox *box) {
+        struct shmbox_stat st;
+
+        ck_assert_int_eq(shmbox_stat(box, &st), 0);
+        return st.token;
+}
+
+/* The victim's box works: a message goes round, no -ESTALE, no -EIDRM. */
+static void assert_works(shmbox *box, const char *what) {
+        int r = shmbox_send(box, what, strlen(what), harness_ms(1000));
+
+        ck_assert_msg(r == 0, "victim's send: %s", shmbox_strerror(r));
+        expect(box, what);
+}
+
+/* Issue 13: the next token was derived from the largest token found in the mailboxes' shared
+ * memory, which any attached process can write. An attacker writing 0xfffffffe into its own
+ * mailbox's attachment table made a restarted daemon wrap and issue tokens that live clients of
+ * OTHER mailboxes held; the journal's "- TOKEN" of such a twin then dropped the victim's record,
+ * and the next restart "repaired" the live victim (-ESTALE). */
+START_TEST(test_tokens_forged_in_shared_memory_are_never_issued_and_the_victim_keeps_working) {
+        static const uint32_t forged[] = { 0xfffffffeu, 0x7fffffffu, 1u, 0xfffffff0u };
+        shmbox *victim, *own, *twins[6];
+        struct shmbox_stat st;
+        uint32_t held;
+
+        create("victim", 4);
+        create("own", 4);
+        create("other", 8);
+        ck_assert_int_eq(shmbox_attach(client, "victim", &victim), 0);
+        held = box_token(victim);
+        assert_works(victim, "before");
+
+        /* the attacker: anything it may write in its own mailbox's header */
+        ck_assert_int_eq(shmbox_attach(client, "own", &own), 0);
+        ck_assert_int_eq(shmbox_stat(own, &st), 0);
+        {
+                MboxHeader *h = (MboxHeader *)(uintptr_t)st.map_addr;
+
+                for (unsigned i = 0; i < 4; i++)
+                        atomic_store(&h->att[st.index + 1 + i], forged[i]);
+                atomic_store(&h->att[LAYOUT_ATT_MAX - 1], 0xfffffffeu);
+                /* the victim's own token, at an index of the attacker's mailbox */
+                atomic_store(&h->att[LAYOUT_ATT_MAX - 2], held);
+        }
+        harness_daemon_kill(&d);
+        harness_daemon_restart(&d);
+
+        /* attaches to a third mailbox get fresh tokens, none that a live client holds */
+        for (unsigned i = 0; i < ELEMENTSOF(twins); i++) {
+                uint32_t t;
+
+                ck_assert_int_eq(shmbox_attach(client, "other", &twins[i]), 0);
+                t = box_token(twins[i]);
+                printf("restart: forged 0xfffffffe in another mailbox; attach %u got token %u (victim holds %u)\n", i,
+                       t, held);
+                ck_assert_uint_ne(t, held);
+                ck_assert_uint_ne(t, box_token(own));
+                ck_assert_uint_ge(t, TOKEN_FIRST);
+        }
+        for (unsigned i = 0; i < ELEMENTSOF(twins); i++)
+                shmbox_detach(twins[i]);
+
+        /* the victim's record survived those detaches: another restart keeps its attachment */
+        harness_daemon_kill(&d);
+        harness_daemon_restart(&d);
+        assert_works(victim, "after");
+        ck_assert_uint_eq(attached("victim"), 1);
+        shmbox_detach(victim);
+        shmbox_detach(own);
+        ck_assert_int_eq(shmbox_destroy(client, "victim"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "own"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "other"), 0);
+}
+END_TEST
+
+/* The same defect by another road: after 2^32 attaches in one daemon's life the counter wrapped
+ * to the first token, held or not. The counter is started near 2^32 through the daemon's own
+ * journal (a record of a token for no mailbox raises it, in any version of the daemon): the test's
+ * knob is the daemon's private state, which only the daemon's user can write. */
+START_TEST(test_tokens_that_wrap_past_2_32_skip_every_token_still_held) {
+        char journal[256];
+        shmbox *held[3], *fresh[8];
+        uint32_t tokens[3];
+        FILE *f;
+
+        create("held", 4);
+        create("fresh", 4);
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++) {
+                ck_assert_int_eq(shmbox_attach(client, "held", &held[i]), 0);
+                tokens[i] = box_token(held[i]);
+        }
+        harness_daemon_stop(&d);
+        snprintf(journal, sizeof(journal), "%s/%s.sessions", d.state_dir, d.prefix);
+        f = fopen(journal, "ae");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "+ 4294967293 255 1 1 0000000000000001 nosuch\n");
+        ck_assert_int_eq(fclose(f), 0);
+        harness_daemon_restart(&d);
+
+        for (unsigned i = 0; i < ELEMENTSOF(fresh); i++) {
+                uint32_t t;
+
+                ck_assert_int_eq(shmbox_attach(client, "fresh", &fresh[i]), 0);
+                t = box_token(fresh[i]);
+                printf("restart: counter near 2^32; attach %u got token %u\n", i, t);
+                ck_assert_uint_ge(t, TOKEN_FIRST);
+                for (unsigned k = 0; k < ELEMENTSOF(held); k++)
+                        ck_assert_msg(t != tokens[k], "token %u issued again while held", t);
+                for (unsigned k = 0; k < i; k++)
+                        ck_assert_uint_ne(t, box_token(fresh[k]));
+        }
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++)
+                assert_works(held[i], "held");
+        for (unsigned i = 0; i < ELEMENTSOF(fresh); i++)
+                shmbox_detach(fresh[i]);
+        for (unsigned i = 0; i < ELEMENTSOF(held); i++)
+                shmbox_detach(held[i]);
+        ck_assert_int_eq(shmbox_destroy(client, "held"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "fresh"), 0);
+}
+END_TEST
+
 static Suite *restart_suite(void) {
         Suite *s = suite_create("restart");
         TCase *tc = tcase_create("the daemon killed");
@@ -404,6 +530,10 @@ static Suite *restart_suite(void) {
         tcase_add_test(tp, test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time);
         tcase_add_test(tp, test_adoption_reports_and_keeps_what_it_cannot_trust);
         suite_add_tcase(s, tp);
+
+        tc = harness_tcase(s, "tokens", 60, setup, teardown);
+        tcase_add_test(tc, test_tokens_forged_in_shared_memory_are_never_issued_and_the_victim_keeps_working);
+        tcase_add_test(tc, test_tokens_that_wrap_past_2_32_skip_every_token_still_held);
         return s;
 }
 
