@@ -613,7 +613,7 @@ uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *gro
  */
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
-                if (m->att[i])
+                if (m->att[i] || (m->adopt_reserved[i / 64] >> (i % 64)) & 1)
                         continue;
                 m->att[i] = a;
                 m->n_att++;

@@ -33,6 +33,9 @@ typedef struct Mailbox {
 
         Attachment *att[LAYOUT_ATT_MAX];
         unsigned n_att;
+        /* indexes whose attachment adoption has yet to sort out: never given to a new one */
+        uint64_t adopt_reserved[LAYOUT_ATT_WORDS];
+        bool adopting; /* some are */
 } Mailbox;
 
 int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,

@@ -57,6 +57,8 @@
 #define RELEASE_BUDGET 64
 #define RELEASE_PER_UID 16
 #define ACCEPT_RETRY_MS 100
+#define ADOPT_RETRY_MIN_MS 100   /* what start-up could not adopt: first retry, */
+#define ADOPT_RETRY_MAX_MS 30000 /* doubling up to this */
 #define SIZE_CHECK_S 1 /* how often every mailbox's file sizes are checked (manager_enforce_sizes) */
 #define ACCEPT_BATCH 16
 
@@ -76,12 +78,15 @@ Mailbox *manager_find(Manager *m, const char *name) {
         return NULL;
 }
 
-/* A name is taken by a published mailbox or by a create in progress. */
+/* A name is taken by a published mailbox, a create in progress or a mailbox not adopted yet. */
 bool manager_name_taken(Manager *m, const char *name) {
         if (manager_find(m, name))
                 return true;
         for (Build *b = m->builds; b; b = b->next)
                 if (strcmp(b->mb->name, name) == 0)
+                        return true;
+        for (size_t i = 0; i < m->n_pending; i++)
+                if (strcmp(m->pending[i].name, name) == 0)
                         return true;
         return false;
 }
@@ -138,12 +143,15 @@ uint64_t manager_generation_new(Manager *m) {
 }
 
 int manager_save_state(Manager *m) {
-        _cleanup_free_ StateEntry *v = calloc(m->n_mailboxes + 1, sizeof(*v));
+        _cleanup_free_ StateEntry *v = calloc(m->n_mailboxes + m->n_pending + 1, sizeof(*v));
         size_t n = 0;
         int r;
 
         if (!v)
                 return log_errno(LOG_ERR, -ENOMEM, "cannot save state");
+        /* mailboxes start-up could not adopt yet stay, exactly as they were recorded */
+        for (size_t i = 0; i < m->n_pending; i++)
+                v[n++] = m->pending[i];
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next, n++) {
                 v[n] = (StateEntry){
                         .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode
@@ -229,6 +237,7 @@ static void journal_maybe_compact(Manager *m) {
                 live += s->n_atts;
         for (Attachment *a = m->releases; a; a = a->next)
                 live++;
+        live += m->n_adopt_recs;
         if (m->journal.lines < 2 * live + 4096)
                 return;
         v = calloc(live + 1, sizeof(*v));
@@ -248,6 +257,9 @@ static void journal_maybe_compact(Manager *m) {
                 v[n] = (JournalRecord){ .token = a->token, .idx = a->idx, .generation = a->mailbox->geo.generation };
                 strcpy(v[n].name, a->mailbox->name);
         }
+        /* records adoption could not sort out yet: kept as they were */
+        for (size_t i = 0; i < m->n_adopt_recs; i++)
+                v[n++] = m->adopt_recs[i];
         if (journal_compact(&m->journal, m->next_token, v, n) < 0)
                 log_warning("cannot compact the session journal %s", m->journal_path);
 }
@@ -720,6 +732,8 @@ static int mkdir_parents(const char *path, mode_t mode) {
         return 0;
 }
 
+static void adopt_retry_cb(evutil_socket_t fd, short what, void *userdata);
+
 static const JournalRecord *journal_find(const JournalRecord *v, size_t n, const Mailbox *mb, uint32_t token,
                                          unsigned idx) {
         for (size_t i = 0; i < n; i++)
@@ -736,11 +750,27 @@ static Session *ghost_find(Manager *m, pid_t pid, uint64_t starttime) {
         return NULL;
 }
 
+static bool reserved(const Mailbox *mb, unsigned idx) {
+        return (mb->adopt_reserved[idx / 64] >> (idx % 64)) & 1;
+}
+
+static void reserve(Mailbox *mb, unsigned idx, bool on) {
+        if (on)
+                mb->adopt_reserved[idx / 64] |= UINT64_C(1) << (idx % 64);
+        else
+                mb->adopt_reserved[idx / 64] &= ~(UINT64_C(1) << (idx % 64));
+}
+
 /*
- * Sort out the attachments an earlier daemon left in @mb's header: a live process keeps its
- * attachment (in a ghost session that watches its pidfd); a dead or unknown one is repaired.
+ * Sort out the attachments an earlier daemon left in @mb's header, each by its journal record:
+ * a process that still runs keeps its attachment (in a ghost session that watches its pidfd); a
+ * process proven gone has it repaired; a token no record names is cleared, never repaired.
+ * What cannot be sorted out now — no memory, no fd to prove anything with — keeps its index
+ * reserved and its record, and adopt_retry_cb() comes back to it: a failure to prove death is no
+ * proof of it. Returns whether everything was sorted out.
  */
-static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, size_t n) {
+static bool adopt_attachments(Manager *m, Mailbox *mb) {
+        bool done = true;
         RingRepair rep;
 
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
@@ -750,14 +780,18 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
 
         for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++) {
                 uint32_t token = mailbox_att_token(mb, idx);
-                const JournalRecord *rec;
+                const JournalRecord *found;
+                JournalRecord rec;
                 Session *ghost = NULL;
                 Attachment *a;
+                int r = 0;
 
-                if (token == TOKEN_NONE)
+                if (mb->att[idx] || token == TOKEN_NONE) {
+                        reserve(mb, idx, false);
                         continue;
-                rec = journal_find(v, n, mb, token, idx);
-                if (!rec) {
+                }
+                found = journal_find(m->adopt_recs, m->n_adopt_recs, mb, token, idx);
+                if (!found) {
                         /* The journal records every token before it is published and drops it
                          * only after its repair: this one was repaired already (its entry's
                          * clearing cut short), or a peer wrote it. Nothing to repair, nothing to
@@ -765,39 +799,176 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
                         log_notice("%s: token %u at index %u is in no journal record: cleared, nothing repaired",
                                    mb->name, token, idx);
                         mailbox_att_publish(mb, idx, TOKEN_NONE);
+                        reserve(mb, idx, false);
                         continue;
                 }
-                a = calloc(1, sizeof(*a));
+                rec = *found;
+                a = FAULT_POINT(malloc_adopt) ? NULL : calloc(1, sizeof(*a));
                 if (!a) {
-                        log_error("out of memory adopting %s", mb->name);
-                        return;
+                        log_warning("%s: out of memory adopting attachment %u of pid %d: kept, tried again later",
+                                    mb->name, token, (int)rec.pid);
+                        reserve(mb, idx, true);
+                        done = false;
+                        continue;
                 }
-                *a = (Attachment){ .mailbox = mb, .token = token, .idx = idx, .rights = 0 };
+                *a = (Attachment){ .mailbox = mb, .token = token, .idx = idx, .rights = 0, .uid = (uid_t)-1 };
+                if (rec.pid == 0 && rec.starttime == 0)
+                        r = -ESRCH; /* an earlier daemon proved it dead; its repair was waiting */
+                else {
+                        ghost = ghost_find(m, rec.pid, rec.starttime);
+                        if (!ghost)
+                                r = session_new_ghost(m, rec.pid, rec.starttime, &ghost);
+                }
+                if (r < 0 && r != -ESRCH) {
+                        log_errno(LOG_WARNING, r, "%s: cannot judge attachment %u of pid %d: kept, tried again later",
+                                  mb->name, token, (int)rec.pid);
+                        free(a);
+                        reserve(mb, idx, true);
+                        done = false;
+                        continue;
+                }
                 mb->att[idx] = a;
                 mb->n_att++;
-                ghost = ghost_find(m, rec->pid, rec->starttime);
-                if (!ghost && session_new_ghost(m, rec->pid, rec->starttime, &ghost) < 0)
-                        ghost = NULL;
-                if (ghost) {
+                reserve(mb, idx, false);
+                m->adopt_recs[found - m->adopt_recs] = m->adopt_recs[--m->n_adopt_recs]; /* now in the books */
+                if (r == 0) {
                         session_add(ghost, a);
-                        log_info("%s: attachment %u of pid %d kept: the process still runs", mb->name, token,
-                                 (int)rec->pid);
+                        log_info("%s: attachment %u of pid %d kept: the process %s", mb->name, token, (int)rec.pid,
+                                 ghost->unproven ? "could not be checked yet" : "still runs");
                         continue;
                 }
                 log_info("%s: attachment %u of pid %d is released: the process is gone", mb->name, token,
-                         (int)rec->pid);
+                         (int)rec.pid);
                 manager_release(m, a);
         }
+        mb->adopting = !done;
+        return done;
+}
+
+/* Keep only the journal records adoption still has to sort out: of a mailbox not adopted yet,
+ * or of an index kept reserved. The others are in the books now, or stale. */
+static void adopt_recs_prune(Manager *m) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_adopt_recs; i++) {
+                const JournalRecord *r = &m->adopt_recs[i];
+                Mailbox *mb = manager_find(m, r->name);
+                bool keep = mb && mb->geo.generation == r->generation && r->idx < LAYOUT_ATT_MAX && reserved(mb, r->idx);
+
+                for (size_t j = 0; j < m->n_pending && !keep; j++)
+                        keep = strcmp(m->pending[j].name, r->name) == 0 && m->pending[j].generation == r->generation;
+                if (keep)
+                        m->adopt_recs[k++] = *r;
+        }
+        m->n_adopt_recs = k;
+        if (k == 0) {
+                free(m->adopt_recs);
+                m->adopt_recs = NULL;
+        }
+}
+
+static bool adopt_unfinished(Manager *m) {
+        if (m->n_pending > 0)
+                return true;
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                if (mb->adopting)
+                        return true;
+        for (Session *s = m->sessions; s; s = s->next)
+                if (s->unproven)
+                        return true;
+        return false;
+}
+
+/* Adopt the state file's mailbox @e. Returns 0, or the errno of mailbox_adopt() (logged). */
+static int adopt_one(Manager *m, const StateEntry *e, bool retry) {
+        Mailbox *mb;
+        int r;
+
+        r = mailbox_adopt(m->config.prefix, e->name, e->generation, e->uid, e->gid, e->mode, &mb);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        log_errno(LOG_WARNING, r, "not adopting mailbox %s: its segment is gone", e->name);
+                else
+                        log_errno(retry ? LOG_DEBUG : LOG_WARNING, r,
+                                  "not adopting mailbox %s (kept as it is), nor dropping it: tried again later",
+                                  e->name);
+                return r;
+        }
+        m->last_generation = MAX(m->last_generation, mb->geo.generation);
+        manager_add_mailbox(m, mb);
+        log_info("adopted mailbox %s (%u x %u bytes)%s", mb->name, mb->geo.slots, mb->geo.slot_size,
+                 retry ? " on a retry" : "");
+        return 0;
+}
+
+/* Rewrite the journal now: the live attachments and the records adoption still keeps. */
+static void journal_compact_now(Manager *m) {
+        m->journal.lines = SIZE_MAX / 2;
+        journal_maybe_compact(m);
+}
+
+static void adopt_arm(Manager *m) {
+        struct timeval tv = { m->adopt_retry_ms / 1000, (m->adopt_retry_ms % 1000) * 1000 };
+
+        (void)evtimer_add(m->adopt_timer, &tv);
+}
+
+/*
+ * What start-up could not finish, tried again with a backoff (ADOPT_RETRY_MIN_MS doubling to
+ * ADOPT_RETRY_MAX_MS): mailboxes of the state file not adopted yet (kept in the state file and
+ * their records in the journal meanwhile), attachments not sorted out yet (their indexes
+ * reserved), ghosts whose process could not be checked (their attachments pinned).
+ */
+static void adopt_retry_cb(evutil_socket_t fd, short what, void *userdata) {
+        Manager *m = userdata;
+        size_t n_pending = m->n_pending;
+
+        for (size_t i = 0; i < m->n_pending;) {
+                int r = adopt_one(m, &m->pending[i], true);
+
+                if (r < 0 && r != -ENOENT) {
+                        i++;
+                        continue;
+                }
+                if (r == 0)
+                        (void)adopt_attachments(m, manager_find(m, m->pending[i].name));
+                m->pending[i] = m->pending[--m->n_pending];
+        }
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                if (mb->adopting)
+                        (void)adopt_attachments(m, mb);
+        for (Session *s = m->sessions, *next; s; s = next) {
+                int r;
+
+                next = s->next;
+                if (!s->unproven)
+                        continue;
+                r = session_watch(s);
+                if (r == 0)
+                        log_info("pid %d of the journal still runs: watched from now on", (int)s->cred.pid);
+                else if (r == -ESRCH) {
+                        log_info("pid %d of the journal is gone: releasing its attachments", (int)s->cred.pid);
+                        session_end(s);
+                }
+        }
+        adopt_recs_prune(m);
+        if (m->n_pending != n_pending)
+                (void)manager_save_state(m);
+        journal_compact_now(m);
+        if (adopt_unfinished(m)) {
+                m->adopt_retry_ms = MIN(m->adopt_retry_ms * 2, ADOPT_RETRY_MAX_MS);
+                adopt_arm(m);
+        } else
+                log_info("adoption finished");
 }
 
 static int adopt_mailboxes(Manager *m) {
         _cleanup_free_ StateEntry *v = NULL;
-        _cleanup_free_ JournalRecord *recs = NULL;
-        size_t n = 0, n_recs = 0, adopted = 0;
+        size_t n = 0, k = 0;
         uint64_t next = 0;
         int r;
 
-        r = journal_open(&m->journal, m->journal_path, &recs, &n_recs, &next);
+        r = journal_open(&m->journal, m->journal_path, &m->adopt_recs, &m->n_adopt_recs, &next);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "cannot open the session journal %s", m->journal_path);
         if (next > UINT32_MAX)
@@ -811,28 +982,25 @@ static int adopt_mailboxes(Manager *m) {
         if (r > 0)
                 log_warning("state file %s: skipped %d invalid line(s)", m->state_path, r);
         for (size_t i = 0; i < n; i++) {
-                Mailbox *mb;
-
                 if (i == n / 2 && n > 1)
                         CRASH_POINT(daemon_adopt_half);
                 if (manager_find(m, v[i].name))
                         continue;
-                r = mailbox_adopt(m->config.prefix, v[i].name, v[i].generation, v[i].uid, v[i].gid, v[i].mode, &mb);
-                if (r < 0) {
-                        log_errno(LOG_WARNING, r, "not adopting mailbox %s (kept as it is)", v[i].name);
-                        continue;
-                }
-                m->last_generation = MAX(m->last_generation, mb->geo.generation);
-                manager_add_mailbox(m, mb);
-                adopted++;
-                log_info("adopted mailbox %s (%u x %u bytes)", mb->name, mb->geo.slots, mb->geo.slot_size);
+                r = adopt_one(m, &v[i], false);
+                if (r < 0 && r != -ENOENT)
+                        v[k++] = v[i]; /* not adopted now, kept for a retry */
         }
-        if (adopted != n)
-                (void)manager_save_state(m);
+        m->pending = TAKE_PTR(v);
+        m->n_pending = k;
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
-                adopt_attachments(m, mb, recs, n_recs);
-        m->journal.lines = SIZE_MAX / 2; /* compact now to the live set */
-        journal_maybe_compact(m);
+                (void)adopt_attachments(m, mb);
+        adopt_recs_prune(m);
+        (void)manager_save_state(m);
+        journal_compact_now(m);
+        if (adopt_unfinished(m)) {
+                m->adopt_retry_ms = ADOPT_RETRY_MIN_MS;
+                adopt_arm(m);
+        }
         return 0;
 }
 
@@ -1058,6 +1226,9 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->size_timer = event_new(m->base, -1, EV_PERSIST, size_timer_cb, m);
         if (!m->size_timer || event_add(m->size_timer, &(struct timeval){ .tv_sec = SIZE_CHECK_S }) < 0)
                 return -ENOMEM;
+        m->adopt_timer = evtimer_new(m->base, adopt_retry_cb, m);
+        if (!m->adopt_timer)
+                return -ENOMEM;
         r = adopt_mailboxes(m);
         if (r < 0)
                 return r;
@@ -1150,6 +1321,10 @@ Manager *manager_free(Manager *m) {
                 event_free(m->release_timer);
         if (m->size_timer)
                 event_free(m->size_timer);
+        if (m->adopt_timer)
+                event_free(m->adopt_timer);
+        free(m->pending);
+        free(m->adopt_recs);
         if (m->sig_term)
                 event_free(m->sig_term);
         if (m->sig_int)

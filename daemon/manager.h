@@ -10,6 +10,7 @@
 #include "daemon/journal.h"
 #include "daemon/mailbox.h"
 #include "daemon/session.h"
+#include "daemon/state.h"
 #include "proto/names.h"
 
 struct event_base;
@@ -61,6 +62,10 @@ typedef struct Manager {
         bool token_wrapped;  /* next_token wrapped: each new token is checked against the books */
         JournalRecord *adopt_recs; /* journal records adoption has not sorted out yet */
         size_t n_adopt_recs;
+        StateEntry *pending; /* mailboxes of the state file not adopted yet: retried */
+        size_t n_pending;
+        struct event *adopt_timer;
+        uint32_t adopt_retry_ms;
         uint64_t last_generation;
         uint64_t next_session_id;
 } Manager;

@@ -45,11 +45,14 @@ typedef struct Session {
         Conn *conn;
         Attachment *atts;
         unsigned n_atts;
-        bool linked; /* in the manager's list */
+        bool linked;   /* in the manager's list */
+        bool unproven; /* a ghost whose process could not be checked yet (no pidfd): retried */
 } Session;
 
 int session_new(Manager *m, int fd, Session **ret);
 int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret);
+int session_watch(Session *s);
+void session_end(Session *s);
 void session_hangup(Session *s);
 Session *session_free(Session *s);
 

@@ -384,6 +384,92 @@ START_TEST(test_adoption_reports_and_keeps_what_it_cannot_trust) {
 }
 END_TEST
 
+/* --- adoption that fails: a failure to prove death is not a proof of it ---------------------- */
+
+static bool file_has(const char *path, const char *needle) {
+        char buf[65536];
+        FILE *f = fopen(path, "re");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+        if (f)
+                fclose(f);
+        buf[n] = 0;
+        return strstr(buf, needle) != NULL;
+}
+
+static const char *const adopt_faults[] = { "pidfd_open:EMFILE", "starttime:EMFILE", "malloc_adopt:ENOMEM",
+                                            "malloc_mailbox:ENOMEM" };
+
+/* Issue 13: when pidfd_open(), the start-time read or an allocation failed while a restarted
+ * daemon adopted a mailbox, the attachment of a live process was taken for dead and repaired
+ * (its peeked message went to another receiver, it got -ESTALE), or the mailbox was dropped
+ * from the state file and the journal for good. Now only a proof of death repairs; a failure to
+ * prove keeps everything, and a retry from the event loop finishes the job. */
+START_TEST(test_an_adoption_that_fails_repairs_no_live_process_and_is_retried) {
+        char state[256], journal[256], line[64], needle[64];
+        shmbox *rx;
+        Peer peeker;
+        int64_t deadline;
+        struct shmbox_info info;
+        int r;
+
+        create("pk", 4);
+        ck_assert_int_eq(shmbox_attach(client, "pk", &rx), 0);
+        ck_assert_int_eq(shmbox_send(rx, "m1", 2, 0), 0);
+        shmbox_detach(rx);
+        peeker = peer_start("pk", "peekwait", "1", NULL);
+        ck_assert(fgets(line, sizeof(line), peeker.out) && strcmp(line, "peeked 2\n") == 0);
+
+        harness_daemon_kill(&d);
+        snprintf(d.fail_at, sizeof(d.fail_at), "%s", adopt_faults[_i]);
+        harness_daemon_restart(&d);
+        d.fail_at[0] = 0;
+
+        /* the daemon's private state still knows the mailbox and the peeker's attachment */
+        snprintf(state, sizeof(state), "%s/%s.mailboxes", d.state_dir, d.prefix);
+        snprintf(journal, sizeof(journal), "%s/%s.sessions", d.state_dir, d.prefix);
+        snprintf(needle, sizeof(needle), " %d ", (int)peeker.pid);
+        ck_assert_msg(file_has(state, "\npk "), "fault %s: the state file lost the mailbox", adopt_faults[_i]);
+        ck_assert_msg(file_has(journal, needle), "fault %s: the journal lost the peeker's attachment", adopt_faults[_i]);
+
+        /* adopted, if not at once then by a retry */
+        deadline = harness_now_us() + harness_ms(3000) * 1000LL;
+        while ((r = shmbox_info(client, "pk", &info)) == -ENOENT && harness_now_us() < deadline)
+                usleep(10 * 1000);
+        ck_assert_msg(r == 0, "fault %s: the mailbox was never adopted: %s", adopt_faults[_i], shmbox_strerror(r));
+
+        /* no duplicate: the peeked message is still the peeker's */
+        ck_assert_int_eq(shmbox_attach(client, "pk", &rx), 0);
+        {
+                char buf[64];
+                ssize_t n = shmbox_recv(rx, buf, sizeof(buf), 0);
+
+                ck_assert_msg(n == -EAGAIN, "fault %s: a receiver got %zd (%.*s) while the peeker lives",
+                              adopt_faults[_i], n, n > 0 ? (int)n : 0, buf);
+        }
+        /* the peeker's later calls work */
+        fputs("go\n", peeker.in);
+        fflush(peeker.in);
+        ck_assert(fgets(line, sizeof(line), peeker.out));
+        printf("restart: fault %-22s at adoption: peeker alive, its later send -> %s", adopt_faults[_i], line);
+        ck_assert_msg(strcmp(line, "sent 0\n") == 0, "fault %s: the live peeker's send: %s", adopt_faults[_i], line);
+        expect(rx, "late");
+
+        /* its death is proven now: the message it held is redelivered, once */
+        kill(peeker.pid, SIGKILL);
+        peer_wait(&peeker);
+        expect(rx, "m1");
+        {
+                char buf[64];
+                ck_assert_int_eq(shmbox_recv(rx, buf, sizeof(buf), 0), -EAGAIN);
+        }
+        ck_assert_int_eq(shmbox_info(client, "pk", &info), 0);
+        ck_assert_uint_eq(info.recovered, 1);
+        shmbox_detach(rx);
+        ck_assert_int_eq(shmbox_destroy(client, "pk"), 0);
+}
+END_TEST
+
 /* --- tokens: issued from the daemon's own books, never from shared memory ------------------- */
 
 static uint32_t box_token(const shmbox *box) {
@@ -530,6 +616,10 @@ static Suite *restart_suite(void) {
         tcase_add_test(tp, test_a_daemon_killed_half_way_through_adoption_adopts_everything_next_time);
         tcase_add_test(tp, test_adoption_reports_and_keeps_what_it_cannot_trust);
         suite_add_tcase(s, tp);
+
+        tc = harness_tcase(s, "an adoption that fails", 60, setup, teardown);
+        tcase_add_loop_test(tc, test_an_adoption_that_fails_repairs_no_live_process_and_is_retried, 0,
+                            (int)ELEMENTSOF(adopt_faults));
 
         tc = harness_tcase(s, "tokens", 60, setup, teardown);
         tcase_add_test(tc, test_tokens_forged_in_shared_memory_are_never_issued_and_the_victim_keeps_working);
