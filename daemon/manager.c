@@ -5,8 +5,9 @@
  * socket (one daemon per prefix); then mailboxes recorded in the private state file are
  * adopted (each validated, its epoch bumped so clients notice the new daemon and re-register),
  * and each attachment found in them is judged with the session journal: its process still
- * runs (same pid, same start time) — a ghost session watches it — or it is gone, and the
- * attachment is repaired at once; then only
+ * runs (same pid, same start time) — a ghost session watches it — or it is proven gone, and the
+ * attachment is repaired at once; what cannot be judged or adopted now (no memory, no fd) is
+ * kept, in the books and in the state file and journal, and retried from a timer; then only
  * provable garbage is removed (temporaries of an interrupted create, semaphores whose segment
  * is gone) and everything else that is not ours to judge is reported and kept; the socket is
  * bound last, so a client that can connect finds every mailbox already there.
