@@ -72,6 +72,8 @@ static int check_limits(Manager *m, const char *name, uid_t uid, uint64_t bytes)
         uint64_t uid_bytes = 0, total_bytes = 0;
         unsigned uid_count = 0, total_count = 0;
 
+        /* the books count each mailbox at its layout's size: make that the truth first */
+        manager_enforce_sizes(m, NULL);
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next) {
                 total_count++;
                 total_bytes += mb->geo.total_size;
@@ -231,6 +233,7 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
                 log_notice("refused attach of %s by uid %u: no access", req->name, (unsigned)s->cred.uid);
                 return -EACCES;
         }
+        manager_enforce_sizes(c->manager, mb);
         r = mailbox_check(mb);
         if (r < 0)
                 return log_errno(LOG_WARNING, r, "attach of %s refused: mailbox damaged", req->name);

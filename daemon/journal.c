@@ -2,7 +2,9 @@
  *
  * An append-only text file: "+ TOKEN IDX PID STARTTIME GENERATION NAME" when an attachment is
  * granted (written before the token appears in shared memory), "- TOKEN" once it is released
- * (after its repair). Replaying it gives the live attachments; a torn last line (a daemon killed
+ * (after its repair), and "= NEXT", the next token to issue, first in a compacted journal. The
+ * journal is where a restarted daemon takes its token counter from: above every token it ever
+ * recorded, never from shared memory (which any attached process can write). Replaying it gives the live attachments; a torn last line (a daemon killed
  * while writing) is ignored. The file only has to survive the daemon, not the machine — a reboot
  * empties /dev/shm too — so it is never fsync'ed. It is compacted at start-up and whenever it
  * grows well past the live set.
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/layout.h"
 #include "proto/util.h"
 
 #define JOURNAL_MAX_RECORDS (1u << 20)
@@ -85,13 +88,16 @@ static int format_add(char *buf, size_t size, const JournalRecord *r) {
 /*
  * journal_open() - replay the journal at @path, then compact it to its live records
  * @ret: the live records, malloc'ed (free() it); written on success only
+ * @ret_next: above every token the journal ever recorded (2^32 after the last token: the
+ *            counter wrapped), at least its "= NEXT"
  *
  * Return: 0; -ENOMEM; a negative errno of the file system.
  */
-int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_count) {
+int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_count, uint64_t *ret_next) {
         _cleanup_free_ JournalRecord *v = NULL;
         _cleanup_free_ char *line = NULL;
         size_t n = 0, cap = 0, linecap = 0;
+        uint64_t next = 0;
         FILE *f;
         int r;
 
@@ -111,6 +117,9 @@ int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_
                 int pid, used = 0;
 
                 if (sscanf(line, "+ %u %u %d %llu %llx %65s%n", &token, &idx, &pid, &start, &gen, name, &used) == 6 &&
+                    line[used] == '\n')
+                        next = MAX(next, (uint64_t)token + 1); /* issued, whatever else the line says */
+                if (sscanf(line, "+ %u %u %d %llu %llx %65s%n", &token, &idx, &pid, &start, &gen, name, &used) == 6 &&
                     line[used] == '\n' && names_mailbox_valid(name) && n < JOURNAL_MAX_RECORDS) {
                         if (n == cap) {
                                 JournalRecord *nv = reallocarray(v, cap ? cap * 2 : 64, sizeof(*v));
@@ -126,6 +135,8 @@ int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_
                         };
                         strcpy(rec.name, name);
                         v[n++] = rec;
+                } else if (sscanf(line, "= %u%n", &token, &used) == 1 && line[used] == '\n') {
+                        next = MAX(next, (uint64_t)token);
                 } else if (sscanf(line, "- %u%n", &token, &used) == 1 && line[used] == '\n') {
                         for (size_t i = 0; i < n; i++)
                                 if (v[i].token == token) {
@@ -137,20 +148,22 @@ int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_
         if (f)
                 fclose(f);
 
-        r = journal_compact(j, v, n);
+        r = journal_compact(j, next > UINT32_MAX ? TOKEN_FIRST : (uint32_t)next, v, n);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(v);
         *ret_count = n;
+        *ret_next = next;
         return 0;
 }
 
 /*
- * journal_compact() - replace the journal with exactly @live, and append from there on
+ * journal_compact() - replace the journal with @next (the next token to issue) and exactly
+ * @live, and append from there on
  *
  * Return: 0; a negative errno (the journal stays as it was).
  */
-int journal_compact(Journal *j, const JournalRecord *live, size_t count) {
+int journal_compact(Journal *j, uint32_t next, const JournalRecord *live, size_t count) {
         _cleanup_close_ int fd = -1;
         char tmp[4096 + 8], buf[256];
         int r;
@@ -160,6 +173,11 @@ int journal_compact(Journal *j, const JournalRecord *live, size_t count) {
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (fd < 0)
                 return -errno;
+        r = write_line(fd, buf, (size_t)snprintf(buf, sizeof(buf), "= %u\n", next));
+        if (r < 0) {
+                unlink(tmp);
+                return r;
+        }
         for (size_t i = 0; i < count; i++) {
                 int len = format_add(buf, sizeof(buf), &live[i]);
                 r = write_line(fd, buf, (size_t)len);

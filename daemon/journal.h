@@ -23,10 +23,10 @@ typedef struct Journal {
         size_t lines; /* appended since the last compaction */
 } Journal;
 
-int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_count);
+int journal_open(Journal *j, const char *path, JournalRecord **ret, size_t *ret_count, uint64_t *ret_next);
 int journal_add(Journal *j, const JournalRecord *rec);
 int journal_remove(Journal *j, uint32_t token);
-int journal_compact(Journal *j, const JournalRecord *live, size_t count);
+int journal_compact(Journal *j, uint32_t next, const JournalRecord *live, size_t count);
 void journal_close(Journal *j);
 
 int proc_starttime(pid_t pid, uint64_t *ret);

@@ -492,6 +492,97 @@ int mailbox_check(const Mailbox *m) {
         return (uint64_t)st.st_size < m->geo.total_size ? -EBADMSG : 0;
 }
 
+/* The allocation a file of @size bytes needs on tmpfs: whole pages. */
+static uint64_t page_round(uint64_t size) {
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+        return (size + page - 1) / page * page;
+}
+
+/*
+ * A semaphore file has the size glibc's sem_open() gives it: one sem_t. One a peer truncated
+ * (its users' next access would be a SIGBUS) or grew is given that size back, with a fresh
+ * process-shared semaphore of value 0 written over it: semaphore values are hints (DESIGN.md,
+ * invariant 3), a sleeper left waiting on the old one wakes at the end of its slice.
+ */
+static int sem_enforce_size(const Mailbox *m, SemRole role, bool *ret_undone) {
+        char name[NAMES_OBJECT_MAX], path[NAMES_OBJECT_MAX + 16];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        sem_t fresh;
+        int r;
+
+        r = names_semaphore(name, sizeof(name), m->prefix, m->name, role, m->geo.generation);
+        if (r >= 0)
+                r = sem_path(path, sizeof(path), name);
+        if (r < 0)
+                return r;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if ((uint64_t)st.st_size == sizeof(sem_t) && (uint64_t)st.st_blocks * 512 <= page_round(sizeof(sem_t)))
+                return 0;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                return -EPERM; /* not ours: never written to */
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                return -EPERM;
+        if (ftruncate(fd, 0) < 0 || ftruncate(fd, sizeof(sem_t)) < 0)
+                return -errno;
+        if (sem_init(&fresh, 1, 0) < 0)
+                return -errno;
+        if (pwrite(fd, &fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh))
+                return -EIO;
+        *ret_undone = true;
+        return 0;
+}
+
+/*
+ * mailbox_enforce_size() - undo what a peer did to the sizes of the mailbox's files
+ * @ret_found: what the segment was found at, when it had grown (untouched otherwise)
+ *
+ * Any process with access can ftruncate() or fallocate() the segment past its layout, where
+ * nobody maps it: the tail is cut off again (to the layout's size, which also frees what was
+ * allocated past the end with FALLOC_FL_KEEP_SIZE), so it is never charged to anyone. A segment
+ * cut *short* is left alone (its users may crash of it; nothing brings its contents back).
+ * Semaphore files of another size than one sem_t are restored (see sem_enforce_size()).
+ * A few system calls: run at every create and attach, and once a second for every mailbox.
+ *
+ * Return: 0 if nothing was wrong; a positive value if something was undone (SIZE_SEGMENT_GROWN,
+ *         SIZE_SEM_RESTORED); a negative errno if something could not be undone.
+ */
+int mailbox_enforce_size(Mailbox *m, MailboxSizes *ret_found) {
+        uint64_t allocated;
+        struct stat st;
+        int undone = 0, r = 0;
+
+        if (m->fd < 0 || !m->ring.hdr)
+                return 0;
+        if (fstat(m->fd, &st) < 0)
+                return -errno;
+        allocated = (uint64_t)st.st_blocks * 512;
+        if ((uint64_t)st.st_size > m->geo.total_size || allocated > page_round(m->geo.total_size)) {
+                if (ftruncate(m->fd, (off_t)m->geo.total_size) < 0)
+                        return -errno;
+                if (ret_found)
+                        *ret_found = (MailboxSizes){ .size = (uint64_t)st.st_size, .allocated = allocated };
+                undone |= SIZE_SEGMENT_GROWN;
+        }
+        for (int i = 0; i < _SEM_ROLE_MAX; i++) {
+                bool restored = false;
+                int k = sem_enforce_size(m, (SemRole)i, &restored);
+
+                if (k < 0 && r == 0)
+                        r = k;
+                if (restored)
+                        undone |= SIZE_SEM_RESTORED;
+        }
+        return undone ? undone : r;
+}
+
 /*
  * mailbox_rights() - the WIRE_RIGHT_* bits the credentials get: the owner class, else the group
  * class (primary or supplementary group), else others, like file permission bits. root gets rw.
@@ -522,7 +613,7 @@ uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *gro
  */
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
-                if (m->att[i])
+                if (m->att[i] || (m->adopt_reserved[i / 64] >> (i % 64)) & 1)
                         continue;
                 m->att[i] = a;
                 m->n_att++;
@@ -614,34 +705,6 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
         m->n_att--;
         if (m->ring.hdr && mailbox_check(m) >= 0)
                 (void)guard_store_u32(&m->ring.hdr->att[idx], TOKEN_NONE);
-}
-
-typedef struct MaxTokenCall {
-        const Mailbox *m;
-        uint32_t max;
-} MaxTokenCall;
-
-static int max_token_cb(void *userdata) {
-        MaxTokenCall *c = userdata;
-        const Ring *r = &c->m->ring;
-        uint32_t max = LOCK_TOKEN(atomic_load(&r->hdr->lock));
-
-        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
-                max = MAX(max, atomic_load(&r->hdr->att[i]));
-        for (uint64_t p = 0; p < c->m->geo.slots; p++)
-                max = MAX(max, slot_word_token(atomic_load(&ring_slot(r, p)->word)));
-        c->max = max;
-        return 0;
-}
-
-/*
- * mailbox_max_token() - the largest token present anywhere in the mapping (lock, slots, table),
- * so that a restarted daemon issues tokens above every one it adopted (0 if unreadable)
- */
-uint32_t mailbox_max_token(const Mailbox *m) {
-        MaxTokenCall c = { .m = m };
-
-        return mailbox_check(m) >= 0 && guard_call(max_token_cb, &c) >= 0 ? c.max : 0;
 }
 
 typedef struct InfoCall {

@@ -33,6 +33,9 @@ typedef struct Mailbox {
 
         Attachment *att[LAYOUT_ATT_MAX];
         unsigned n_att;
+        /* indexes whose attachment adoption has yet to sort out: never given to a new one */
+        uint64_t adopt_reserved[LAYOUT_ATT_WORDS];
+        bool adopting; /* some are */
 } Mailbox;
 
 int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,
@@ -48,12 +51,19 @@ static inline void mailbox_freep(Mailbox **m) {
 }
 
 int mailbox_check(const Mailbox *m);
+
+/* What mailbox_enforce_size() found and undid. */
+typedef struct MailboxSizes {
+        uint64_t size, allocated; /* of the segment, in bytes */
+} MailboxSizes;
+#define SIZE_SEGMENT_GROWN 1
+#define SIZE_SEM_RESTORED 2
+int mailbox_enforce_size(Mailbox *m, MailboxSizes *ret_found);
 int mailbox_set_policy(Mailbox *m, uint32_t mode, gid_t gid);
 uint32_t mailbox_rights(const Mailbox *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx);
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token);
 void mailbox_att_free(Mailbox *m, unsigned idx);
-uint32_t mailbox_max_token(const Mailbox *m);
 uint32_t mailbox_att_token(const Mailbox *m, unsigned idx);
 uint32_t mailbox_lock_holder(const Mailbox *m);
 uint64_t mailbox_epoch(const Mailbox *m);

@@ -5,14 +5,16 @@
  * socket (one daemon per prefix); then mailboxes recorded in the private state file are
  * adopted (each validated, its epoch bumped so clients notice the new daemon and re-register),
  * and each attachment found in them is judged with the session journal: its process still
- * runs (same pid, same start time) — a ghost session watches it — or it is gone, and the
- * attachment is repaired at once; then only
+ * runs (same pid, same start time) — a ghost session watches it — or it is proven gone, and the
+ * attachment is repaired at once; what cannot be judged or adopted now (no memory, no fd) is
+ * kept, in the books and in the state file and journal, and retried from a timer; then only
  * provable garbage is removed (temporaries of an interrupted create, semaphores whose segment
  * is gone) and everything else that is not ours to judge is reported and kept; the socket is
  * bound last, so a client that can connect finds every mailbox already there.
  *
  * The daemon never blocks on anything a client can hold: repairs that find the lock held by a
- * live process wait in a queue retried from a timer; large creates preallocate in steps
+ * live process wait in a queue retried from a timer, each with its own exponential backoff and
+ * a bounded, per-uid fair number of attempts per round; large creates preallocate in steps
  * scheduled as zero-timeouts, so I/O of other clients is polled between two steps.
  */
 #include "config.h"
@@ -48,8 +50,17 @@
 /* Preallocation per loop iteration: about 2 ms of fallocate on tmpfs here, so a 256 MiB
  * create (about 70 ms in all) delays other clients by a few ms at most. */
 #define BUILD_CHUNK (UINT64_C(8) << 20)
-#define RELEASE_RETRY_US 2000
+/* A release waiting for a lock that a live process holds is retried after 2 ms, then after
+ * twice as long each time, up to 1 s; one round of retries makes at most RELEASE_BUDGET
+ * attempts, at most RELEASE_PER_UID of them for one uid's releases. */
+#define RELEASE_RETRY_MIN_US 2000
+#define RELEASE_RETRY_MAX_US 1000000
+#define RELEASE_BUDGET 64
+#define RELEASE_PER_UID 16
 #define ACCEPT_RETRY_MS 100
+#define ADOPT_RETRY_MIN_MS 100   /* what start-up could not adopt: first retry, */
+#define ADOPT_RETRY_MAX_MS 30000 /* doubling up to this */
+#define SIZE_CHECK_S 1 /* how often every mailbox's file sizes are checked (manager_enforce_sizes) */
 #define ACCEPT_BATCH 16
 
 struct Build {
@@ -68,26 +79,55 @@ Mailbox *manager_find(Manager *m, const char *name) {
         return NULL;
 }
 
-/* A name is taken by a published mailbox or by a create in progress. */
+/* A name is taken by a published mailbox, a create in progress or a mailbox not adopted yet. */
 bool manager_name_taken(Manager *m, const char *name) {
         if (manager_find(m, name))
                 return true;
         for (Build *b = m->builds; b; b = b->next)
                 if (strcmp(b->mb->name, name) == 0)
                         return true;
+        for (size_t i = 0; i < m->n_pending; i++)
+                if (strcmp(m->pending[i].name, name) == 0)
+                        return true;
+        return false;
+}
+
+/* Whether the daemon's own books have @token held: by an attachment of a mailbox (of a live,
+ * orphaned or ghost session, or waiting for its release), or by a record of the journal that
+ * adoption has not sorted out yet. Shared memory is never asked. */
+static bool token_held(Manager *m, uint32_t token) {
+        for (Mailbox *list[2] = { m->mailboxes, m->destroyed }, **l = list; l < list + 2; l++)
+                for (Mailbox *mb = *l; mb; mb = mb->next)
+                        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                                if (mb->att[i] && mb->att[i]->token == token)
+                                        return true;
+        for (size_t i = 0; i < m->n_adopt_recs; i++)
+                if (m->adopt_recs[i].token == token)
+                        return true;
         return false;
 }
 
 /*
- * manager_token_new() - a fresh attachment token: never 0 or TOKEN_DAEMON, and above every
- * token adopted at start-up, so none is reused while present anywhere
+ * manager_token_new() - a fresh attachment token: never 0 or TOKEN_DAEMON, never one held
+ *
+ * The counter starts above every token the journal recorded (journal_open()), never from what
+ * shared memory says, so that no attached process can steer it. Until it wraps, every token it
+ * gives is above every token held; once it wrapped (2^32 attaches), each candidate is checked
+ * against the daemon's books and skipped while held.
  */
 uint32_t manager_token_new(Manager *m) {
-        if (m->next_token < TOKEN_FIRST) {
-                log_warning("attachment tokens wrapped around");
-                m->next_token = TOKEN_FIRST;
+        for (;;) {
+                uint32_t t = m->next_token;
+
+                if (t < TOKEN_FIRST) {
+                        log_warning("attachment tokens wrapped around: skipping those still held from now on");
+                        m->token_wrapped = true;
+                        t = TOKEN_FIRST;
+                }
+                m->next_token = t + 1; /* 0 after UINT32_MAX: the next call wraps */
+                if (!m->token_wrapped || !token_held(m, t))
+                        return t;
         }
-        return m->next_token++;
 }
 
 /* A generation unique per creation, also across daemon restarts (wall clock, strictly rising). */
@@ -104,12 +144,15 @@ uint64_t manager_generation_new(Manager *m) {
 }
 
 int manager_save_state(Manager *m) {
-        _cleanup_free_ StateEntry *v = calloc(m->n_mailboxes + 1, sizeof(*v));
+        _cleanup_free_ StateEntry *v = calloc(m->n_mailboxes + m->n_pending + 1, sizeof(*v));
         size_t n = 0;
         int r;
 
         if (!v)
                 return log_errno(LOG_ERR, -ENOMEM, "cannot save state");
+        /* mailboxes start-up could not adopt yet stay, exactly as they were recorded */
+        for (size_t i = 0; i < m->n_pending; i++)
+                v[n++] = m->pending[i];
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next, n++) {
                 v[n] = (StateEntry){
                         .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode
@@ -195,6 +238,7 @@ static void journal_maybe_compact(Manager *m) {
                 live += s->n_atts;
         for (Attachment *a = m->releases; a; a = a->next)
                 live++;
+        live += m->n_adopt_recs;
         if (m->journal.lines < 2 * live + 4096)
                 return;
         v = calloc(live + 1, sizeof(*v));
@@ -214,7 +258,10 @@ static void journal_maybe_compact(Manager *m) {
                 v[n] = (JournalRecord){ .token = a->token, .idx = a->idx, .generation = a->mailbox->geo.generation };
                 strcpy(v[n].name, a->mailbox->name);
         }
-        if (journal_compact(&m->journal, v, n) < 0)
+        /* records adoption could not sort out yet: kept as they were */
+        for (size_t i = 0; i < m->n_adopt_recs; i++)
+                v[n++] = m->adopt_recs[i];
+        if (journal_compact(&m->journal, m->next_token, v, n) < 0)
                 log_warning("cannot compact the session journal %s", m->journal_path);
 }
 
@@ -239,24 +286,79 @@ int manager_journal_add(Manager *m, const Session *s, const Attachment *a) {
         return 0;
 }
 
+static int64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Arm the release timer for @due_us unless it fires earlier already. */
+static void release_arm(Manager *m, int64_t due_us, int64_t now) {
+        struct timeval tv;
+        int64_t delay = MAX(due_us - now, 0);
+
+        if (evtimer_pending(m->release_timer, NULL) && m->release_due_us <= due_us)
+                return;
+        tv = (struct timeval){ .tv_sec = delay / 1000000, .tv_usec = delay % 1000000 };
+        if (evtimer_add(m->release_timer, &tv) == 0)
+                m->release_due_us = due_us;
+}
+
+/* How many attempts @uid had in this round; *@n_seen grows with each new uid. */
+static unsigned *uid_attempts(uid_t *uids, unsigned *counts, unsigned *n_seen, uid_t uid) {
+        for (unsigned i = 0; i < *n_seen; i++)
+                if (uids[i] == uid)
+                        return &counts[i];
+        uids[*n_seen] = uid;
+        counts[*n_seen] = 0;
+        return &counts[(*n_seen)++];
+}
+
+/*
+ * Retry the releases that are due. A live process holding the lock keeps a release waiting as
+ * long as it likes, so each waiting release backs off (RELEASE_RETRY_MIN_US doubling up to
+ * RELEASE_RETRY_MAX_US), and one round makes at most RELEASE_BUDGET attempts, at most
+ * RELEASE_PER_UID of them for the releases of one uid: the others' repairs are not starved, and
+ * the event loop serves the sockets between two rounds.
+ */
 static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
         Manager *m = userdata;
         Attachment **p = &m->releases;
+        uid_t uids[RELEASE_BUDGET];
+        unsigned counts[RELEASE_BUDGET], n_seen = 0, attempts = 0;
+        int64_t now = now_us(), next = INT64_MAX;
 
+        m->release_due_us = INT64_MAX;
         while (*p) {
                 Attachment *a = *p;
+                unsigned *mine;
 
-                *p = a->next;
-                if (!release_try(m, a)) {
-                        a->next = *p;
-                        *p = a;
+                if (a->due_us > now) {
+                        next = MIN(next, a->due_us);
                         p = &a->next;
+                        continue;
                 }
+                mine = attempts < RELEASE_BUDGET ? uid_attempts(uids, counts, &n_seen, a->uid) : NULL;
+                if (!mine || *mine >= RELEASE_PER_UID) {
+                        next = now; /* due, left for the next round */
+                        p = &a->next;
+                        continue;
+                }
+                (*mine)++;
+                attempts++;
+                *p = a->next;
+                if (release_try(m, a))
+                        continue;
+                a->retry_us = MIN(a->retry_us * 2, RELEASE_RETRY_MAX_US);
+                a->due_us = now + a->retry_us;
+                next = MIN(next, a->due_us);
+                a->next = *p;
+                *p = a;
+                p = &a->next;
         }
-        if (m->releases) {
-                struct timeval tv = { 0, RELEASE_RETRY_US };
-                evtimer_add(m->release_timer, &tv);
-        }
+        if (next != INT64_MAX)
+                release_arm(m, next, now);
 }
 
 /*
@@ -264,15 +366,69 @@ static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
  * caller has unlinked @a from its session, and the daemon owns it from here
  */
 void manager_release(Manager *m, Attachment *a) {
+        int64_t now;
+
         a->session = NULL;
         if (release_try(m, a))
                 return;
+        now = now_us();
+        a->retry_us = RELEASE_RETRY_MIN_US;
+        a->due_us = now + a->retry_us;
         a->next = m->releases;
         m->releases = a;
-        if (!evtimer_pending(m->release_timer, NULL)) {
-                struct timeval tv = { 0, RELEASE_RETRY_US };
-                evtimer_add(m->release_timer, &tv);
+        release_arm(m, a->due_us, now);
+}
+
+/* Undo what a peer did to the sizes of @mb's files, and say so once, with who was attached. */
+static void enforce_size(Manager *m, Mailbox *mb) {
+        MailboxSizes found = {};
+        char pids[128] = "";
+        size_t len = 0;
+        int r;
+
+        r = mailbox_enforce_size(mb, &found);
+        if (r == 0)
+                return;
+        if (r < 0) {
+                log_errno(LOG_WARNING, r, "mailbox %s: cannot check or restore the sizes of its files", mb->name);
+                return;
         }
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX && len + 16 < sizeof(pids); i++) {
+                const Attachment *a = mb->att[i];
+
+                if (a && a->session)
+                        len += (size_t)snprintf(pids + len, sizeof(pids) - len, " %d", (int)a->session->cred.pid);
+        }
+        if (r & SIZE_SEGMENT_GROWN)
+                log_warning("mailbox %s (owner uid %u): segment grown to %llu bytes (%llu allocated) by a process "
+                            "with access, cut back to its %llu bytes; attached pids:%s",
+                            mb->name, (unsigned)mb->uid, (unsigned long long)found.size,
+                            (unsigned long long)found.allocated, (unsigned long long)mb->geo.total_size,
+                            pids[0] ? pids : " none");
+        if (r & SIZE_SEM_RESTORED)
+                log_warning("mailbox %s (owner uid %u): a semaphore file truncated or grown by a process with "
+                            "access, restored; attached pids:%s",
+                            mb->name, (unsigned)mb->uid, pids[0] ? pids : " none");
+}
+
+/*
+ * manager_enforce_sizes() - cut back segments that peers grew past their layout and restore
+ * semaphore files they resized: of @only, or of every mailbox (NULL), destroyed ones included
+ * (their files live on while attached). Called before every quota is charged, and each second.
+ */
+void manager_enforce_sizes(Manager *m, Mailbox *only) {
+        if (only) {
+                enforce_size(m, only);
+                return;
+        }
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                enforce_size(m, mb);
+        for (Mailbox *mb = m->destroyed; mb; mb = mb->next)
+                enforce_size(m, mb);
+}
+
+static void size_timer_cb(evutil_socket_t fd, short what, void *userdata) {
+        manager_enforce_sizes(userdata, NULL);
 }
 
 static void build_free(Manager *m, Build *b) {
@@ -577,6 +733,8 @@ static int mkdir_parents(const char *path, mode_t mode) {
         return 0;
 }
 
+static void adopt_retry_cb(evutil_socket_t fd, short what, void *userdata);
+
 static const JournalRecord *journal_find(const JournalRecord *v, size_t n, const Mailbox *mb, uint32_t token,
                                          unsigned idx) {
         for (size_t i = 0; i < n; i++)
@@ -593,11 +751,27 @@ static Session *ghost_find(Manager *m, pid_t pid, uint64_t starttime) {
         return NULL;
 }
 
+static bool reserved(const Mailbox *mb, unsigned idx) {
+        return (mb->adopt_reserved[idx / 64] >> (idx % 64)) & 1;
+}
+
+static void reserve(Mailbox *mb, unsigned idx, bool on) {
+        if (on)
+                mb->adopt_reserved[idx / 64] |= UINT64_C(1) << (idx % 64);
+        else
+                mb->adopt_reserved[idx / 64] &= ~(UINT64_C(1) << (idx % 64));
+}
+
 /*
- * Sort out the attachments an earlier daemon left in @mb's header: a live process keeps its
- * attachment (in a ghost session that watches its pidfd); a dead or unknown one is repaired.
+ * Sort out the attachments an earlier daemon left in @mb's header, each by its journal record:
+ * a process that still runs keeps its attachment (in a ghost session that watches its pidfd); a
+ * process proven gone has it repaired; a token no record names is cleared, never repaired.
+ * What cannot be sorted out now — no memory, no fd to prove anything with — keeps its index
+ * reserved and its record, and adopt_retry_cb() comes back to it: a failure to prove death is no
+ * proof of it. Returns whether everything was sorted out.
  */
-static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, size_t n) {
+static bool adopt_attachments(Manager *m, Mailbox *mb) {
+        bool done = true;
         RingRepair rep;
 
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
@@ -607,49 +781,201 @@ static void adopt_attachments(Manager *m, Mailbox *mb, const JournalRecord *v, s
 
         for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++) {
                 uint32_t token = mailbox_att_token(mb, idx);
-                const JournalRecord *rec;
+                const JournalRecord *found;
+                JournalRecord rec;
                 Session *ghost = NULL;
                 Attachment *a;
+                int r = 0;
 
-                if (token == TOKEN_NONE)
+                if (mb->att[idx] || token == TOKEN_NONE) {
+                        reserve(mb, idx, false);
                         continue;
-                a = calloc(1, sizeof(*a));
-                if (!a) {
-                        log_error("out of memory adopting %s", mb->name);
-                        return;
                 }
-                *a = (Attachment){ .mailbox = mb, .token = token, .idx = idx, .rights = 0 };
+                found = journal_find(m->adopt_recs, m->n_adopt_recs, mb, token, idx);
+                if (!found) {
+                        /* The journal records every token before it is published and drops it
+                         * only after its repair: this one was repaired already (its entry's
+                         * clearing cut short), or a peer wrote it. Nothing to repair, nothing to
+                         * write in the journal, whatever token it claims to be. */
+                        log_notice("%s: token %u at index %u is in no journal record: cleared, nothing repaired",
+                                   mb->name, token, idx);
+                        mailbox_att_publish(mb, idx, TOKEN_NONE);
+                        reserve(mb, idx, false);
+                        continue;
+                }
+                rec = *found;
+                a = FAULT_POINT(malloc_adopt) ? NULL : calloc(1, sizeof(*a));
+                if (!a) {
+                        log_warning("%s: out of memory adopting attachment %u of pid %d: kept, tried again later",
+                                    mb->name, token, (int)rec.pid);
+                        reserve(mb, idx, true);
+                        done = false;
+                        continue;
+                }
+                *a = (Attachment){ .mailbox = mb, .token = token, .idx = idx, .rights = 0, .uid = (uid_t)-1 };
+                if (rec.pid == 0 && rec.starttime == 0)
+                        r = -ESRCH; /* an earlier daemon proved it dead; its repair was waiting */
+                else {
+                        ghost = ghost_find(m, rec.pid, rec.starttime);
+                        if (!ghost)
+                                r = session_new_ghost(m, rec.pid, rec.starttime, &ghost);
+                }
+                if (r < 0 && r != -ESRCH) {
+                        log_errno(LOG_WARNING, r, "%s: cannot judge attachment %u of pid %d: kept, tried again later",
+                                  mb->name, token, (int)rec.pid);
+                        free(a);
+                        reserve(mb, idx, true);
+                        done = false;
+                        continue;
+                }
                 mb->att[idx] = a;
                 mb->n_att++;
-                rec = journal_find(v, n, mb, token, idx);
-                if (rec) {
-                        ghost = ghost_find(m, rec->pid, rec->starttime);
-                        if (!ghost && session_new_ghost(m, rec->pid, rec->starttime, &ghost) < 0)
-                                ghost = NULL;
-                }
-                if (ghost) {
+                reserve(mb, idx, false);
+                m->adopt_recs[found - m->adopt_recs] = m->adopt_recs[--m->n_adopt_recs]; /* now in the books */
+                if (r == 0) {
                         session_add(ghost, a);
-                        log_info("%s: attachment %u of pid %d kept: the process still runs", mb->name, token,
-                                 (int)rec->pid);
+                        log_info("%s: attachment %u of pid %d kept: the process %s", mb->name, token, (int)rec.pid,
+                                 ghost->unproven ? "could not be checked yet" : "still runs");
                         continue;
                 }
-                log_info("%s: attachment %u of %s %d is released: the process is gone", mb->name, token,
-                         rec ? "pid" : "unknown pid", rec ? (int)rec->pid : 0);
+                log_info("%s: attachment %u of pid %d is released: the process is gone", mb->name, token,
+                         (int)rec.pid);
                 manager_release(m, a);
         }
+        mb->adopting = !done;
+        return done;
+}
+
+/* Keep only the journal records adoption still has to sort out: of a mailbox not adopted yet,
+ * or of an index kept reserved. The others are in the books now, or stale. */
+static void adopt_recs_prune(Manager *m) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_adopt_recs; i++) {
+                const JournalRecord *r = &m->adopt_recs[i];
+                Mailbox *mb = manager_find(m, r->name);
+                bool keep = mb && mb->geo.generation == r->generation && r->idx < LAYOUT_ATT_MAX && reserved(mb, r->idx);
+
+                for (size_t j = 0; j < m->n_pending && !keep; j++)
+                        keep = strcmp(m->pending[j].name, r->name) == 0 && m->pending[j].generation == r->generation;
+                if (keep)
+                        m->adopt_recs[k++] = *r;
+        }
+        m->n_adopt_recs = k;
+        if (k == 0) {
+                free(m->adopt_recs);
+                m->adopt_recs = NULL;
+        }
+}
+
+static bool adopt_unfinished(Manager *m) {
+        if (m->n_pending > 0)
+                return true;
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                if (mb->adopting)
+                        return true;
+        for (Session *s = m->sessions; s; s = s->next)
+                if (s->unproven)
+                        return true;
+        return false;
+}
+
+/* Adopt the state file's mailbox @e. Returns 0, or the errno of mailbox_adopt() (logged). */
+static int adopt_one(Manager *m, const StateEntry *e, bool retry) {
+        Mailbox *mb;
+        int r;
+
+        r = mailbox_adopt(m->config.prefix, e->name, e->generation, e->uid, e->gid, e->mode, &mb);
+        if (r < 0) {
+                if (r == -ENOENT)
+                        log_errno(LOG_WARNING, r, "not adopting mailbox %s: its segment is gone", e->name);
+                else
+                        log_errno(retry ? LOG_DEBUG : LOG_WARNING, r,
+                                  "not adopting mailbox %s (kept as it is), nor dropping it: tried again later",
+                                  e->name);
+                return r;
+        }
+        m->last_generation = MAX(m->last_generation, mb->geo.generation);
+        manager_add_mailbox(m, mb);
+        log_info("adopted mailbox %s (%u x %u bytes)%s", mb->name, mb->geo.slots, mb->geo.slot_size,
+                 retry ? " on a retry" : "");
+        return 0;
+}
+
+/* Rewrite the journal now: the live attachments and the records adoption still keeps. */
+static void journal_compact_now(Manager *m) {
+        m->journal.lines = SIZE_MAX / 2;
+        journal_maybe_compact(m);
+}
+
+static void adopt_arm(Manager *m) {
+        struct timeval tv = { m->adopt_retry_ms / 1000, (m->adopt_retry_ms % 1000) * 1000 };
+
+        (void)evtimer_add(m->adopt_timer, &tv);
+}
+
+/*
+ * What start-up could not finish, tried again with a backoff (ADOPT_RETRY_MIN_MS doubling to
+ * ADOPT_RETRY_MAX_MS): mailboxes of the state file not adopted yet (kept in the state file and
+ * their records in the journal meanwhile), attachments not sorted out yet (their indexes
+ * reserved), ghosts whose process could not be checked (their attachments pinned).
+ */
+static void adopt_retry_cb(evutil_socket_t fd, short what, void *userdata) {
+        Manager *m = userdata;
+        size_t n_pending = m->n_pending;
+
+        for (size_t i = 0; i < m->n_pending;) {
+                int r = adopt_one(m, &m->pending[i], true);
+
+                if (r < 0 && r != -ENOENT) {
+                        i++;
+                        continue;
+                }
+                if (r == 0)
+                        (void)adopt_attachments(m, manager_find(m, m->pending[i].name));
+                m->pending[i] = m->pending[--m->n_pending];
+        }
+        for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
+                if (mb->adopting)
+                        (void)adopt_attachments(m, mb);
+        for (Session *s = m->sessions, *next; s; s = next) {
+                int r;
+
+                next = s->next;
+                if (!s->unproven)
+                        continue;
+                r = session_watch(s);
+                if (r == 0)
+                        log_info("pid %d of the journal still runs: watched from now on", (int)s->cred.pid);
+                else if (r == -ESRCH) {
+                        log_info("pid %d of the journal is gone: releasing its attachments", (int)s->cred.pid);
+                        session_end(s);
+                }
+        }
+        adopt_recs_prune(m);
+        if (m->n_pending != n_pending)
+                (void)manager_save_state(m);
+        journal_compact_now(m);
+        if (adopt_unfinished(m)) {
+                m->adopt_retry_ms = MIN(m->adopt_retry_ms * 2, ADOPT_RETRY_MAX_MS);
+                adopt_arm(m);
+        } else
+                log_info("adoption finished");
 }
 
 static int adopt_mailboxes(Manager *m) {
         _cleanup_free_ StateEntry *v = NULL;
-        _cleanup_free_ JournalRecord *recs = NULL;
-        size_t n = 0, n_recs = 0, adopted = 0;
+        size_t n = 0, k = 0;
+        uint64_t next = 0;
         int r;
 
-        r = journal_open(&m->journal, m->journal_path, &recs, &n_recs);
+        r = journal_open(&m->journal, m->journal_path, &m->adopt_recs, &m->n_adopt_recs, &next);
         if (r < 0)
                 return log_errno(LOG_ERR, r, "cannot open the session journal %s", m->journal_path);
-        for (size_t i = 0; i < n_recs; i++)
-                m->next_token = MAX(m->next_token, recs[i].token + 1);
+        if (next > UINT32_MAX)
+                m->next_token = 0; /* the first token issued wraps, and skips those held */
+        else
+                m->next_token = MAX(m->next_token, (uint32_t)next);
 
         r = state_load(m->state_path, &v, &n);
         if (r < 0)
@@ -657,29 +983,25 @@ static int adopt_mailboxes(Manager *m) {
         if (r > 0)
                 log_warning("state file %s: skipped %d invalid line(s)", m->state_path, r);
         for (size_t i = 0; i < n; i++) {
-                Mailbox *mb;
-
                 if (i == n / 2 && n > 1)
                         CRASH_POINT(daemon_adopt_half);
                 if (manager_find(m, v[i].name))
                         continue;
-                r = mailbox_adopt(m->config.prefix, v[i].name, v[i].generation, v[i].uid, v[i].gid, v[i].mode, &mb);
-                if (r < 0) {
-                        log_errno(LOG_WARNING, r, "not adopting mailbox %s (kept as it is)", v[i].name);
-                        continue;
-                }
-                m->next_token = MAX(m->next_token, mailbox_max_token(mb) + 1);
-                m->last_generation = MAX(m->last_generation, mb->geo.generation);
-                manager_add_mailbox(m, mb);
-                adopted++;
-                log_info("adopted mailbox %s (%u x %u bytes)", mb->name, mb->geo.slots, mb->geo.slot_size);
+                r = adopt_one(m, &v[i], false);
+                if (r < 0 && r != -ENOENT)
+                        v[k++] = v[i]; /* not adopted now, kept for a retry */
         }
-        if (adopted != n)
-                (void)manager_save_state(m);
+        m->pending = TAKE_PTR(v);
+        m->n_pending = k;
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
-                adopt_attachments(m, mb, recs, n_recs);
-        m->journal.lines = SIZE_MAX / 2; /* compact now to the live set */
-        journal_maybe_compact(m);
+                (void)adopt_attachments(m, mb);
+        adopt_recs_prune(m);
+        (void)manager_save_state(m);
+        journal_compact_now(m);
+        if (adopt_unfinished(m)) {
+                m->adopt_retry_ms = ADOPT_RETRY_MIN_MS;
+                adopt_arm(m);
+        }
         return 0;
 }
 
@@ -902,6 +1224,12 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         m->release_timer = evtimer_new(m->base, release_timer_cb, m);
         if (!m->release_timer)
                 return -ENOMEM;
+        m->size_timer = event_new(m->base, -1, EV_PERSIST, size_timer_cb, m);
+        if (!m->size_timer || event_add(m->size_timer, &(struct timeval){ .tv_sec = SIZE_CHECK_S }) < 0)
+                return -ENOMEM;
+        m->adopt_timer = evtimer_new(m->base, adopt_retry_cb, m);
+        if (!m->adopt_timer)
+                return -ENOMEM;
         r = adopt_mailboxes(m);
         if (r < 0)
                 return r;
@@ -992,6 +1320,12 @@ Manager *manager_free(Manager *m) {
                 (void)unlink(m->config.socket_path);
         if (m->release_timer)
                 event_free(m->release_timer);
+        if (m->size_timer)
+                event_free(m->size_timer);
+        if (m->adopt_timer)
+                event_free(m->adopt_timer);
+        free(m->pending);
+        free(m->adopt_recs);
         if (m->sig_term)
                 event_free(m->sig_term);
         if (m->sig_int)

@@ -10,6 +10,7 @@
 #include "daemon/journal.h"
 #include "daemon/mailbox.h"
 #include "daemon/session.h"
+#include "daemon/state.h"
 #include "proto/names.h"
 
 struct event_base;
@@ -41,7 +42,7 @@ typedef struct Manager {
 
         struct event_base *base;
         struct evconnlistener *listener;
-        struct event *sig_term, *sig_int, *sig_hup, *release_timer;
+        struct event *sig_term, *sig_int, *sig_hup, *release_timer, *size_timer;
 
         Mailbox *mailboxes; /* published, by name (a list: counts are capped) */
         Mailbox *destroyed; /* destroyed, kept until their last attachment is released */
@@ -50,13 +51,21 @@ typedef struct Manager {
         Session *sessions;
         unsigned n_sessions;
         Attachment *releases; /* attachments whose repair waits for a live lock holder */
+        int64_t release_due_us; /* when release_timer fires (CLOCK_MONOTONIC), if pending */
 
         unsigned accepted_this_turn; /* accepts since the listener last yielded */
         int reserve[2];              /* spare fds, given up to identify the last peer accepted */
         unsigned refused;            /* connections refused since the last log line */
         time_t refused_logged;
 
-        uint32_t next_token;
+        uint32_t next_token; /* from the journal, never from shared memory */
+        bool token_wrapped;  /* next_token wrapped: each new token is checked against the books */
+        JournalRecord *adopt_recs; /* journal records adoption has not sorted out yet */
+        size_t n_adopt_recs;
+        StateEntry *pending; /* mailboxes of the state file not adopted yet: retried */
+        size_t n_pending;
+        struct event *adopt_timer;
+        uint32_t adopt_retry_ms;
         uint64_t last_generation;
         uint64_t next_session_id;
 } Manager;
@@ -78,6 +87,7 @@ int manager_save_state(Manager *m);
 void manager_add_mailbox(Manager *m, Mailbox *mb);
 void manager_destroy_mailbox(Manager *m, Mailbox *mb);
 void manager_release(Manager *m, Attachment *a);
+void manager_enforce_sizes(Manager *m, Mailbox *only);
 int manager_journal_add(Manager *m, const Session *s, const Attachment *a);
 
 /* An asynchronous create: preallocation in steps, then the reply through @done. */

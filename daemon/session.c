@@ -159,19 +159,63 @@ int session_new(Manager *m, int fd, Session **ret) {
 }
 
 /*
- * session_new_ghost() - a session without connection for the live process @pid that held
+ * session_watch() - prove that the process of the ghost @s still runs, and watch its pidfd
+ *
+ * Only a proof of death is -ESRCH: pidfd_open() says there is no such process, /proc/PID is
+ * gone, or its start time differs (the pid names another process now). The start time is read
+ * after pidfd_open(), so a pid reused in between is never mistaken for it.
+ *
+ * Return: 0 (watched: its death will fire the pidfd); -ESRCH if that process is gone; another
+ *         negative errno (EMFILE, ENFILE, ENOMEM, a /proc that does not parse) if nothing could be
+ *         proven either way: try again later, and repair nothing meanwhile.
+ */
+int session_watch(Session *s) {
+        Manager *m = s->manager;
+        pid_t pid = s->cred.pid;
+        uint64_t now;
+        int fd, r;
+
+        if (s->pidfd >= 0)
+                return 0;
+        r = FAULT_POINT(pidfd_open);
+        fd = r ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return r ? -r : -errno; /* ESRCH: no such process, a proof */
+        r = FAULT_POINT(starttime);
+        r = r ? -r : proc_starttime(pid, &now);
+        if (r >= 0 && now != s->starttime)
+                r = -ESRCH; /* the pid was reused: the process of the journal is gone */
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        s->pidfd_event = event_new(m->base, fd, EV_READ, session_died, s);
+        if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
+                if (s->pidfd_event)
+                        event_free(s->pidfd_event);
+                s->pidfd_event = NULL;
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        s->pidfd = fd;
+        s->unproven = false;
+        return 0;
+}
+
+/*
+ * session_new_ghost() - a session without connection for the process @pid that held
  * attachments under an earlier daemon (from the journal)
  *
- * The process is the same only if its start time is still @starttime; this is checked after
- * pidfd_open(), so a pid reused in between is never mistaken for it.
+ * If that process could not be checked (session_watch() found nothing either way), the ghost is
+ * made all the same, *unproven*: it pins its attachments like a live process's, and the manager
+ * calls session_watch() again later. A @pid of 0 (a peer in another pid namespace) cannot be
+ * watched: the ghost then pins its attachments until it re-registers.
  *
- * Return: 0; -ESRCH if that process is gone; -ENOMEM. A @pid of 0 (a peer in another pid
- *         namespace) cannot be watched: the ghost then pins its attachments until it
- *         re-registers.
+ * Return: 0; -ESRCH if that process is proven gone; -ENOMEM (nothing proven: nothing made).
  */
 int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret) {
         Session *s;
-        uint64_t now;
+        int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
@@ -181,16 +225,17 @@ int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret) 
         s->cred = (struct ucred){ .pid = pid, .uid = (uid_t)-1, .gid = (gid_t)-1 };
         s->starttime = starttime;
         if (pid > 0) {
-                s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-                if (s->pidfd < 0 || proc_starttime(pid, &now) < 0 || now != starttime) {
-                        safe_close(s->pidfd);
+                r = session_watch(s);
+                if (r == -ESRCH) {
                         free(s);
-                        return -ESRCH;
+                        return r;
                 }
-                s->pidfd_event = event_new(m->base, s->pidfd, EV_READ, session_died, s);
-                if (!s->pidfd_event || event_add(s->pidfd_event, NULL) < 0) {
-                        session_free(s);
-                        return -ENOMEM;
+                if (r < 0) {
+                        s->unproven = true;
+                        log_errno(LOG_WARNING, r,
+                                  "cannot tell whether pid %d of the journal still runs: its attachments "
+                                  "are kept, and it is checked again later",
+                                  (int)pid);
                 }
         } else
                 log_warning("an attachment of a process in another pid namespace cannot be watched "
@@ -198,6 +243,14 @@ int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret) 
         session_link(m, s);
         *ret = s;
         return 0;
+}
+
+/*
+ * session_end() - the process of @s is proven dead: release every attachment it holds (each is
+ * repaired) and free @s
+ */
+void session_end(Session *s) {
+        session_died(-1, 0, s);
 }
 
 /*
@@ -255,6 +308,7 @@ Session *session_free(Session *s) {
 /* Link @a into @s (which takes it over). */
 void session_add(Session *s, Attachment *a) {
         a->session = s;
+        a->uid = s->cred.uid;
         a->next = s->atts;
         s->atts = a;
         s->n_atts++;

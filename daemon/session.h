@@ -21,6 +21,9 @@ typedef struct Attachment {
         uint32_t token;
         uint32_t rights;
         unsigned idx;
+        uid_t uid;         /* of the process that held it (-1: unknown): whose repairs wait */
+        uint32_t retry_us; /* in the release queue: the current backoff */
+        int64_t due_us;    /* in the release queue: next attempt, CLOCK_MONOTONIC */
 } Attachment;
 
 /*
@@ -42,11 +45,14 @@ typedef struct Session {
         Conn *conn;
         Attachment *atts;
         unsigned n_atts;
-        bool linked; /* in the manager's list */
+        bool linked;   /* in the manager's list */
+        bool unproven; /* a ghost whose process could not be checked yet (no pidfd): retried */
 } Session;
 
 int session_new(Manager *m, int fd, Session **ret);
 int session_new_ghost(Manager *m, pid_t pid, uint64_t starttime, Session **ret);
+int session_watch(Session *s);
+void session_end(Session *s);
 void session_hangup(Session *s);
 Session *session_free(Session *s);
 

@@ -8,6 +8,9 @@
  *   crash-child SOCKET NAME reserve           reserve a slot, write half of it, print "reserved",
  *                                             wait to be killed
  *   crash-child SOCKET NAME peek              peek a message, print "peeked LEN", wait to be killed
+ *   crash-child SOCKET NAME peekwait          peek a message, print "peeked LEN"; after a line on
+ *                                             stdin send "late", print "sent STATUS", wait to be
+ *                                             killed (still holding the peeked message)
  *   crash-child SOCKET NAME pingpong COUNT    for each line on stdin: COUNT x (send, then receive
  *                                             it, never waiting), then print "done"
  * Every mode first prints "attached" once the box is usable.
@@ -101,6 +104,19 @@ int main(int argc, char **argv) {
                 if (n < 0)
                         return fail("peek", (int)n);
                 printf("peeked %zd\n", n);
+                for (;;)
+                        pause();
+        } else if (strcmp(argv[3], "peekwait") == 0) {
+                const void *data;
+                char line[64];
+                ssize_t n = shmbox_peek(box, -1, &data);
+
+                if (n < 0)
+                        return fail("peek", (int)n);
+                printf("peeked %zd\n", n);
+                if (!fgets(line, sizeof(line), stdin))
+                        return 1;
+                printf("sent %d\n", shmbox_send(box, "late", 4, 0));
                 for (;;)
                         pause();
         } else if (strcmp(argv[3], "idle") == 0) {

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -166,6 +169,166 @@ START_TEST(test_attachments_and_connections_are_capped) {
 }
 END_TEST
 
+/* Run @fn(@arg) as uid @uid (gid the same) in a child; returns what it returned. */
+static int as_user_run(uid_t uid, int (*fn)(const char *arg), const char *arg) {
+        int fds[2], r = 0, status;
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+                        _exit(126);
+                r = fn(arg);
+                if (write(fds[1], &r, sizeof(r)) != sizeof(r))
+                        _exit(124);
+                _exit(0);
+        }
+        close(fds[1]);
+        status = harness_wait_exit(pid, harness_ms(10000));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+        ck_assert_int_eq(read(fds[0], &r, sizeof(r)), sizeof(r));
+        close(fds[0]);
+        return r;
+}
+
+#define GROWN_SIZE (UINT64_C(524) << 20)
+#define GROWN_ALLOCATED (UINT64_C(16) << 20)
+
+/* The attack of issue 13: the owner of @path (any process with access would do) grows the
+ * segment to 524 MiB and allocates 16 MiB of it. Returns 0 or -errno. */
+static int grow_segment(const char *path) {
+        int fd = open(path, O_RDWR | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t)GROWN_SIZE) < 0)
+                r = -errno;
+        else
+                r = -posix_fallocate(fd, (off_t)(GROWN_SIZE - GROWN_ALLOCATED), (off_t)GROWN_ALLOCATED);
+        close(fd);
+        return r;
+}
+
+/* Resize the file @path to the size in its first character's place: "0 path" or "big path". */
+static int resize_file(const char *arg) {
+        bool big = strncmp(arg, "big ", 4) == 0;
+        const char *path = strchr(arg, ' ') + 1;
+        int fd = open(path, O_RDWR | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, big ? (off_t)(1 << 20) : 0) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+static int create_more(const char *name) {
+        struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };
+        shmbox_client *c;
+        int r = shmbox_connect(d.socket, &c);
+
+        if (r == 0) {
+                r = shmbox_create(c, name, &cfg);
+                shmbox_disconnect(c);
+        }
+        return r;
+}
+
+static void file_size(const char *path, uint64_t *ret_size, uint64_t *ret_allocated) {
+        struct stat st;
+
+        ck_assert_msg(stat(path, &st) == 0, "%s: %s", path, strerror(errno));
+        *ret_size = (uint64_t)st.st_size;
+        *ret_allocated = (uint64_t)st.st_blocks * 512;
+}
+
+/* Wait up to @ms for @path to be @size bytes again, with nothing allocated past it. */
+static bool wait_size(const char *path, uint64_t size, int ms) {
+        int64_t deadline = harness_now_us() + (int64_t)harness_ms(ms) * 1000;
+        uint64_t now, allocated;
+
+        for (;;) {
+                file_size(path, &now, &allocated);
+                if (now == size && allocated <= ((size + 4095) & ~UINT64_C(4095)))
+                        return true;
+                if (harness_now_us() > deadline)
+                        return false;
+                usleep(10 * 1000);
+        }
+}
+
+/* Issue 13: any process with access to a mailbox could grow its segment (ftruncate, fallocate)
+ * far past the owner's byte quota and still create more mailboxes within it: the daemon checked
+ * sizes only at create and attach. It now cuts a grown segment back to its layout (the tail is
+ * never used) at every create and attach, and once a second from the event loop; it restores the
+ * size of a semaphore file a peer truncated or grew. */
+START_TEST(test_a_segment_grown_past_its_layout_is_cut_back_and_the_quota_holds) {
+        char seg[256], sems[3][512], arg[600];
+        unsigned n_sems = 0;
+        uint64_t size0, alloc0, size, alloc, sem_size;
+        shmbox_client *c;
+        shmbox *box;
+        char buf[64];
+        DIR *dir;
+        struct dirent *de;
+
+        start_with("[limits]\nmax-bytes-per-uid = 10000\n");
+        ck_assert_int_eq(as_user(2001, OP_CREATE, "grow"), 0);
+        snprintf(seg, sizeof(seg), "/dev/shm/%s.grow", d.prefix);
+        file_size(seg, &size0, &alloc0);
+
+        /* grown, then a create within the quota as the daemon counts it */
+        ck_assert_int_eq(as_user_run(2001, grow_segment, seg), 0);
+        file_size(seg, &size, &alloc);
+        ck_assert_uint_eq(size, GROWN_SIZE);
+        ck_assert_int_eq(as_user_run(2001, create_more, "more"), 0);
+        file_size(seg, &size, &alloc);
+        printf("limits: a segment of %llu bytes grown to %llu (%llu MiB allocated); after the next create: %llu bytes, "
+               "%llu allocated\n",
+               (unsigned long long)size0, (unsigned long long)GROWN_SIZE,
+               (unsigned long long)(GROWN_ALLOCATED >> 20), (unsigned long long)size, (unsigned long long)alloc);
+        ck_assert_msg(size == size0 && alloc <= alloc0, "the grown segment is still %llu bytes (%llu allocated)",
+                      (unsigned long long)size, (unsigned long long)alloc);
+        ck_assert(log_has("mailbox grow (owner uid 2001): segment grown to 549453824 bytes"));
+
+        /* grown again, and no control call at all: the event loop cuts it back */
+        ck_assert_int_eq(as_user_run(2001, grow_segment, seg), 0);
+        ck_assert_msg(wait_size(seg, size0, 3000), "a grown segment was not cut back within 3 s");
+
+        /* its semaphore files, truncated or grown: their size is restored */
+        dir = opendir("/dev/shm");
+        ck_assert_ptr_nonnull(dir);
+        snprintf(arg, sizeof(arg), "sem.%s.grow.", d.prefix);
+        while ((de = readdir(dir)) && n_sems < 3)
+                if (strncmp(de->d_name, arg, strlen(arg)) == 0)
+                        snprintf(sems[n_sems++], sizeof(sems[0]), "/dev/shm/%s", de->d_name);
+        closedir(dir);
+        ck_assert_uint_gt(n_sems, 0);
+        file_size(sems[0], &sem_size, &alloc);
+        for (unsigned i = 0; i < n_sems; i++) {
+                snprintf(arg, sizeof(arg), "%s %s", i % 2 ? "big" : "0", sems[i]);
+                ck_assert_int_eq(as_user_run(2001, resize_file, arg), 0);
+        }
+        for (unsigned i = 0; i < n_sems; i++)
+                ck_assert_msg(wait_size(sems[i], sem_size, 3000), "%s was not restored to %llu bytes within 3 s",
+                              sems[i], (unsigned long long)sem_size);
+
+        /* the mailbox works: the restored semaphores are semaphores again */
+        c = root_client();
+        ck_assert_int_eq(shmbox_attach(c, "grow", &box), 0);
+        ck_assert_int_eq(shmbox_send(box, "ok", 2, 0), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), harness_ms(1000)), 2);
+        shmbox_detach(box);
+        ck_assert_int_eq(shmbox_destroy(c, "grow"), 0);
+        ck_assert_int_eq(shmbox_destroy(c, "more"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
 START_TEST(test_a_reload_applies_new_limits_and_keeps_every_mailbox) {
         struct shmbox_info info;
         shmbox_client *c;
@@ -239,6 +402,7 @@ static Suite *limits_suite(void) {
         tcase_set_timeout(tc, 60 * harness_scale());
         tcase_add_test(tc, test_a_user_over_its_mailbox_quota_gets_edquot_and_others_are_not_starved);
         tcase_add_test(tc, test_a_user_over_its_byte_quota_gets_edquot);
+        tcase_add_test(tc, test_a_segment_grown_past_its_layout_is_cut_back_and_the_quota_holds);
         tcase_add_test(tc, test_global_limits_refuse_everyone_with_enospc);
         tcase_add_test(tc, test_attachments_and_connections_are_capped);
         tcase_add_test(tc, test_a_reload_applies_new_limits_and_keeps_every_mailbox);
