@@ -28,6 +28,7 @@
         X(daemon_create_half) /* daemon create: semaphores made, segment not published */          \
         X(daemon_destroy_half) /* daemon destroy: segment unlinked, semaphores not */              \
         X(daemon_repair_half) /* daemon repair: holding the mailbox lock, half repaired */         \
+        X(daemon_repair_rolled) /* daemon repair: head rolled over a freed slot, slots not scanned */ \
         X(daemon_adopt_half)  /* daemon start-up: half of the mailboxes adopted */
 /* clang-format on */
 

@@ -995,6 +995,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         _Atomic uint64_t *lock = &r->hdr->lock;
         RingRepair rep = {};
         uint64_t v, head, tail, w, expect;
+        uint32_t n;
         int k;
 
         if (dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX) || idx > LAYOUT_ATT_MAX)
@@ -1039,11 +1040,20 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 
                 if (atomic_compare_exchange_strong(&r->hdr->head, &h, head + 1))
                         rep.rolled++;
+                CRASH_POINT(daemon_repair_rolled);
                 head = atomic_load(&r->hdr->head);
+                /* a value read again is validated again: any attached process can write head */
+                if (tail - head > r->geo.slots) {
+                        ring_unlock(r, TOKEN_DAEMON);
+                        return -EBADMSG;
+                }
         }
 
-        /* 3. abandon its claims, redeliver what it was reading */
-        for (uint64_t p = head; p != tail; p++) {
+        /* 3. abandon its claims, redeliver what it was reading: a walk of the validated local
+         * count, never to a position read from shared memory */
+        n = (uint32_t)(tail - head);
+        for (uint32_t i = 0; i < n; i++) {
+                uint64_t p = head + i;
                 SlotHead *s = ring_slot(r, p);
                 uint32_t lap = ring_lap(r, p);
 
@@ -1094,13 +1104,16 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
  * exactly while messages are queued (give or take a spurious wake-up)
  */
 void ring_fifo_settle(Ring *r) {
-        char buf[64];
+        char buf[256];
 
         if (!r->has_fifo || has_ready(r))
                 return;
         atomic_store(&r->hdr->fifo_signaled, 0);
-        while (read(r->fifo_fd, buf, sizeof(buf)) > 0)
-                ;
+        /* Bounded: any attached process can write into the FIFO as fast as we read. What is
+         * left costs the poller a spurious wake-up, not a loop. */
+        for (int i = 0; i < 16; i++)
+                if (read(r->fifo_fd, buf, sizeof(buf)) <= 0)
+                        break;
         if (has_ready(r))
                 fifo_signal(r);
 }
@@ -1167,7 +1180,9 @@ void ring_count(const Ring *r, RingCounts *ret) {
         }
         c.abandoned_total = atomic_load(&r->hdr->abandoned);
         c.repairs = atomic_load(&r->hdr->repairs);
-        for (uint64_t p = c.head; p != c.tail; p++) {
+        /* the validated local count bounds the walk */
+        for (uint32_t i = 0, n = (uint32_t)(c.tail - c.head); i < n; i++) {
+                uint64_t p = c.head + i;
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
                 if (is_passed(r, w, p)) { /* finished; head is being passed over it */

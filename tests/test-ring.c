@@ -1697,6 +1697,73 @@ START_TEST(test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_t
 }
 END_TEST
 
+/* --- hostile peers: values that change under the reader --------------------------------- */
+
+/* Wait until @pid stops (a crash point armed with ":stop"); on failure kill and reap it first. */
+static void child_wait_stopped(pid_t pid) {
+        int64_t until = now_ms() + PATIENCE_MS;
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
+
+                if (r == pid && WIFSTOPPED(status))
+                        return;
+                if (r == pid)
+                        ck_abort_msg("child ended (status 0x%x, result %lld) before its stop", status,
+                                     (long long)atomic_load(&shared->result));
+                if (now_ms() > until)
+                        break;
+                sleep_ms(1);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("child never stopped at its crash point");
+}
+
+/* Resume a stopped child and expect it to exit within @ms (not the test's patience: these
+ * tests catch hangs) with CHILD_OK. */
+static void child_resume_expect_exit(pid_t pid, int ms) {
+        bool timed_out;
+        int status;
+
+        ck_assert_int_eq(kill(pid, SIGCONT), 0);
+        status = child_reap(pid, ms, &timed_out);
+        ck_assert_msg(!timed_out, "child %d still running %d ms after it was resumed (result %lld)", (int)pid, ms,
+                      (long long)atomic_load(&shared->result));
+        ck_assert_msg(WIFEXITED(status), "child %d died of signal %d", (int)pid,
+                      WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+        ck_assert_int_eq(WEXITSTATUS(status), CHILD_OK);
+}
+
+/* Issue 13: the repair re-read head after rolling it forward and walked from there to tail:
+ * a head written past tail in between made it walk 2^64 positions in the daemon's only
+ * thread. */
+START_TEST(test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots) {
+        pid_t pid;
+
+        /* crafted by hand: a ring call here would make this process read SHMBOX_CRASH_AT
+         * before the child sets it */
+        attach(TOK_DEAD, IDX_DEAD);
+        atomic_store(&slot(0)->word, slot_word(SLOT_FREE, 1, 0)); /* passed, head not moved */
+        set_word(1, SLOT_READY, TOK_A);
+        atomic_store(&ring.hdr->tail, 2);
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "daemon_repair_rolled:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL));
+                _exit(CHILD_OK);
+        }
+        child_wait_stopped(pid);
+        ck_assert_uint_eq(head(), 1);
+        atomic_store(&ring.hdr->head, tail() + 1); /* the hostile write */
+        child_resume_expect_exit(pid, 2000);
+        ck_assert_int_eq(atomic_load(&shared->result), -EBADMSG);
+        ck_assert_uint_eq(lock_word(), 0); /* and it let the lock go */
+}
+END_TEST
+
 /* Loop test over crash_cases: a real SIGKILL at every point of send and recv. */
 START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication) {
         const CrashCase *cc = &crash_cases[_i];
@@ -1824,6 +1891,7 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message);
                 tcase_add_test(tc, test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
                 tcase_add_test(tc, test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
+                tcase_add_test(tc, test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
                 tcase_add_loop_test(
                         tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
                         (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
