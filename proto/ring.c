@@ -199,6 +199,53 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
 }
 
 /*
+ * What one call's waits have found so far (ring_claim, ring_take, ring_lock).
+ *
+ * A waiter's CPU must stay bounded whatever the semaphore holds: a peer can post it in a loop
+ * or write SEM_VALUE_MAX into it, and every repair leaves a post nobody may take. So a
+ * wake-up that brings the waiter back to wait again found nothing: the posts left are stale,
+ * and the next wait first takes up to RING_DRAIN_MAX of them (sem_trywait: no system call).
+ * Past RING_WAKES_FREE such wake-ups in one call, each wait first pauses, 100 us doubling to
+ * RING_PAUSE_MAX_NS, without the semaphore: a flood then costs one look at the ring per pause,
+ * and a real wake-up is late by at most the pause.
+ */
+typedef struct RingWaiter {
+        unsigned quiet; /* waits in a row whose slice ran out, nothing posted */
+        unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
+        bool woken;     /* a post was taken: the caller passes it on if more work is left */
+} RingWaiter;
+
+#define RING_DRAIN_MAX 64
+#define RING_WAKES_FREE 4u
+#define RING_PAUSE_NS (100 * 1000L)
+#define RING_PAUSE_MAX_NS (10 * 1000 * 1000L)
+
+/* Before a wait that follows a fruitless wake-up: drain stale posts and, past the free ones,
+ * pause. -ETIMEDOUT past the deadline. */
+static int waiter_settle(sem_t *sem, RingWaiter *wt, unsigned free_wakes, const RingDeadline *dl) {
+        struct timespec now, until;
+        long ns;
+
+        if (wt->wakes == 0)
+                return 0;
+        for (int i = 0; i < RING_DRAIN_MAX && sem_trywait(sem) == 0; i++)
+                ;
+        if (wt->wakes < free_wakes)
+                return 0;
+        ns = MIN(RING_PAUSE_NS << MIN(wt->wakes - free_wakes, 16u), RING_PAUSE_MAX_NS);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!dl->forever && !ts_before(&now, &dl->at))
+                return -ETIMEDOUT;
+        until = now;
+        ts_add_ns(&until, ns);
+        if (!dl->forever && ts_before(&dl->at, &until))
+                until = dl->at;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+                ;
+        return 0;
+}
+
+/*
  * The lock (RING.md): CAS(0 -> me) when free; else set W and sleep on the lock semaphore,
  * re-checking after every wake. A winner after a sleep takes the lock with W set, since other
  * sleepers may remain; that costs at most one spurious post at unlock.
@@ -206,7 +253,10 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
 static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
         _Atomic uint64_t *lock = &r->hdr->lock;
         RingDeadline lock_dl = *dl;
+        RingWaiter wt = {};
+        uint32_t holder = TOKEN_NONE;
         uint64_t v = 0;
+        int k;
 
         if (atomic_compare_exchange_strong(lock, &v, me))
                 return 0;
@@ -237,11 +287,20 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                 }
                 if (!token_attached(r, LOCK_TOKEN(v)))
                         return -EBADMSG;
-                int k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
+                /* wake-ups that find the same holder are fruitless: drain and pause as
+                 * ring_wait() does, later (a holder that sends in a loop is legitimate) */
+                if (LOCK_TOKEN(v) != holder) {
+                        holder = LOCK_TOKEN(v);
+                        wt.wakes = 0;
+                }
+                k = waiter_settle(r->sem[SEM_LOCK], &wt, 4 * RING_WAKES_FREE, &lock_dl);
+                if (k == 0)
+                        k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
                 if (k == -ETIMEDOUT)
                         return dl->now ? -EAGAIN : -ETIMEDOUT;
                 if (k < 0)
                         return k;
+                wt.wakes++;
         }
 }
 
@@ -377,7 +436,11 @@ static bool has_space_ahead(const Ring *r) {
         Pos x = ring_pos(r, atomic_load(&r->hdr->tail) + r->geo.slots / 8);
         uint64_t w = atomic_load(&x.s->word);
 
-        if (word_unclaimed(w, x.lap))
+        /* FREE for its lap proves that head passed the slot's last position, so every slot
+         * up to it is free. A word finished one lap behind proves nothing: head may be stuck
+         * before it (an older slot still held), and counting it as room made a sender on a
+         * full ring spin without end (issue 13). */
+        if (w == slot_word(SLOT_FREE, x.lap, 0))
                 return true;
         /* still its message of the last lap: wait; anything else: as has_space() says */
         return slot_word_lap(w) != lap_prev(x.lap) && has_space(r);
@@ -438,21 +501,26 @@ static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
         }
 }
 
-/* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. @quiet:
- * how many waits in a row ended with a slice that ran out, nothing posted. Then nobody is
- * running to spin for, and the slice doubles, up to RING_SLICE_MAX_NS: the slice is only the
- * safety net for a wake-up that a crash swallowed (the daemon's repair posts anyway), and each
+/* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. While
+ * waits in a row end with a slice that ran out, nothing posted (wt->quiet), nobody is running
+ * to spin for, and the slice doubles, up to RING_SLICE_MAX_NS: the slice is only the safety
+ * net for a wake-up that a crash swallowed (the daemon's repair posts anyway), and each
  * wake-up of an idle waiter costs ~65 us of CPU on this VM type (schedstat), so an idle
  * receiver wakes 3 times in 10 s instead of 10. */
 static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
-                     unsigned *quiet) {
+                     RingWaiter *wt) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
         uint64_t bit = UINT64_C(1) << (idx % 64);
         int k;
 
         if (dl->now)
                 return -EAGAIN;
-        if (*quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
+        k = waiter_settle(r->sem[role], wt, RING_WAKES_FREE, dl);
+        if (k < 0)
+                return k;
+        wt->wakes++; /* counted now: a return of 0 below is a wake-up */
+        if (wt->quiet == 0 && wt->wakes <= RING_WAKES_FREE &&
+            spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
                 return 0;
         atomic_fetch_or(&mask[idx / 64], bit);
         if (ready(r) || destroyed(r)) {
@@ -463,9 +531,11 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
                 CRASH_POINT(recv_before_sleep);
         else
                 CRASH_POINT(send_before_sleep);
-        k = sem_sleep(r->sem[role], dl, MIN(RING_SLICE_NS << MIN(*quiet, 8u), RING_SLICE_MAX_NS));
+        k = sem_sleep(r->sem[role], dl, MIN(RING_SLICE_NS << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS));
         atomic_fetch_and(&mask[idx / 64], ~bit);
-        *quiet = k == 1 ? *quiet + 1 : 0;
+        wt->quiet = k == 1 ? wt->quiet + 1 : 0;
+        if (k == 0)
+                wt->woken = true;
         return k == 1 ? 0 : k;
 }
 
@@ -580,14 +650,14 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
         uint32_t n;
         int k;
         int passed = 0;
-        unsigned quiet = 0;
+        RingWaiter wt = {};
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
                 if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &quiet);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -618,13 +688,25 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                                 return k;
                         if (passed > 0)
                                 wake_n(r, SEM_SPACE, (unsigned)passed);
-                        continue; /* filled since we looked: wait again */
+                        /* filled since we looked: wait again — through ring_wait() even if the
+                         * hint says room, so that a hint that keeps disagreeing costs pauses,
+                         * not a spin on the lock */
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        if (k < 0)
+                                return k;
+                        continue;
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
                 if (passed > 0 && (uint32_t)passed > n) /* more room than we took: for sleepers */
                         wake_n(r, SEM_SPACE, (unsigned)passed - n);
+                /* A post that woke us is the one a poster gave while another was pending (it
+                 * posts only while fewer are pending than sleepers it wakes): pass it on if
+                 * room is left, or a second sleeper waits for its slice (issue 13). Only a
+                 * call that slept pays this look. */
+                if (wt.woken && has_space(r))
+                        wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
                         ring_slot(r, p + i)->stamp = stamp;
@@ -808,7 +890,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         uint32_t got = 0, len;
         OrderScan o;
         int k;
-        unsigned quiet = 0;
+        RingWaiter wt = {};
 
         for (;;) {
                 o = (OrderScan){ .n = 0 };
@@ -816,7 +898,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 if (k < 0)
                         return k;
                 if (!has_ready(r)) {
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &quiet);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -874,13 +956,18 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                         ret_len[got] = len;
                         got++;
                 }
-                if (got == 0) { /* taken by another receiver since we looked */
+                if (got == 0) { /* taken by another receiver since we looked: wait again */
                         ring_unlock(r, me);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        if (k < 0)
+                                return k;
                         continue;
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
+                if (wt.woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
+                        wake(r, SEM_ITEMS);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < got; i++)
                         ((SlotHead *)((uint8_t *)ret_payload[i] - LAYOUT_SLOT_HEAD))->stamp = stamp;
