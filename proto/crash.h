@@ -16,6 +16,8 @@
         X(send_half_copied)   /* send: half of the payload copied */                               \
         X(send_committed)     /* send: READY, items not yet announced */                           \
         X(send_before_sleep)  /* send: counted as a sleeper, about to sleep for space */           \
+        X(send_slot_judged)   /* send: under the lock, a slot to claim not free, head not read */  \
+        X(lock_holder_read)   /* lock: a waiter read the holder, not yet looked it up */           \
         X(recv_before_lock)   /* recv: nothing taken yet */                                        \
         X(recv_locked)        /* recv: holding the lock, slot not taken */                         \
         X(recv_taken)         /* recv: slot TAKEN, lock released, nothing copied */                \

@@ -58,6 +58,9 @@
  * waited for, and not long. */
 #define RING_LOCK_NOWAIT_NS (10 * 1000 * 1000L)
 #define RING_SPINS 128
+/* How often a judgement of corruption is re-read before it is made (claimable(), ring_lock()):
+ * a state changing under the reader is a live peer at work, not corruption. */
+#define RING_RECHECKS 8u
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -256,6 +259,7 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
         RingWaiter wt = {};
         uint32_t holder = TOKEN_NONE;
         uint64_t v = 0;
+        unsigned rechecks = 0;
         int k;
 
         if (atomic_compare_exchange_strong(lock, &v, me))
@@ -285,8 +289,15 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                         sem_post(r->sem[SEM_LOCK]); /* pass the wake-up on */
                         return -EIDRM;
                 }
-                if (!token_attached(r, LOCK_TOKEN(v)))
+                CRASH_POINT(lock_holder_read);
+                if (!token_attached(r, LOCK_TOKEN(v))) {
+                        /* The daemon drops a repaired holder's entry while it holds the lock
+                         * itself: a holder that no longer holds the lock after our look-up
+                         * was repaired meanwhile. Only one that still does is a forgery. */
+                        if (LOCK_TOKEN(atomic_load(lock)) != LOCK_TOKEN(v) && ++rechecks < RING_RECHECKS)
+                                continue;
                         return -EBADMSG;
+                }
                 /* wake-ups that find the same holder are fruitless: drain and pause as
                  * ring_wait() does, later (a holder that sends in a loop is legitimate) */
                 if (LOCK_TOKEN(v) != holder) {
@@ -612,26 +623,45 @@ static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
  * Return: 1 yes (the word is FREE for this lap now); 0 the ring is full; -EBADMSG.
  */
 static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
-        uint64_t w = atomic_load(&x.s->word), head;
+        uint64_t w = atomic_load(&x.s->word), w2, head;
         int k;
 
         if (w == slot_word(SLOT_FREE, x.lap, 0))
                 return 1;
-        if (word_passed_unfreed(w, x.lap)) {
-                k = advance_head(r, false);
-                if (k < 0)
-                        return k;
-                *passed += k;
+        CRASH_POINT(send_slot_judged);
+        /* Receivers change the word and head under us (two CASes, head first, no lock): a
+         * word read before head may be a state long gone (TAKEN, then head passed it, then
+         * DONE). So judge only a pair read consistently, head between two equal loads of the
+         * word (under the lock no word value comes back), and call corrupt only an impossible
+         * pair that head read once more confirms. A pair never stable is "full": the caller
+         * waits and looks again. */
+        for (unsigned i = 0; i < RING_RECHECKS; i++) {
+                if (word_passed_unfreed(w, x.lap)) {
+                        k = advance_head(r, false);
+                        if (k < 0)
+                                return k;
+                        *passed += k;
+                }
+                head = atomic_load(&r->hdr->head);
+                w2 = atomic_load(&x.s->word);
+                if (w2 == w) {
+                        /* head has not passed the slot's last position: full, if the word is
+                         * one of that position's (claimed once, so not FREE) */
+                        if (q - head == r->geo.slots && slot_word_lap(w) == lap_prev(x.lap) &&
+                            slot_word_state(w) != SLOT_FREE)
+                                return 0;
+                        if (q - head < r->geo.slots && word_passed_unfreed(w, x.lap))
+                                (void)atomic_compare_exchange_strong(&x.s->word, &w2,
+                                                                     slot_word(SLOT_FREE, x.lap, 0));
+                        w2 = atomic_load(&x.s->word); /* freed by us or by its passer */
+                        if (w2 == w && atomic_load(&r->hdr->head) == head)
+                                return -EBADMSG; /* impossible, and stable */
+                }
+                if (w2 == slot_word(SLOT_FREE, x.lap, 0))
+                        return 1;
+                w = w2;
         }
-        head = atomic_load(&r->hdr->head);
-        if (q - head > r->geo.slots)
-                return -EBADMSG;
-        if (q - head == r->geo.slots) /* head has not passed the slot's last position */
-                return slot_word_lap(w) == lap_prev(x.lap) ? 0 : -EBADMSG;
-        if (word_passed_unfreed(w, x.lap))
-                (void)atomic_compare_exchange_strong(&x.s->word, &w, slot_word(SLOT_FREE, x.lap, 0));
-        /* freed by us or by its passer; anything else below head + slots is a scribble */
-        return atomic_load(&x.s->word) == slot_word(SLOT_FREE, x.lap, 0) ? 1 : -EBADMSG;
+        return 0;
 }
 
 /*

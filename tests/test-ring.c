@@ -1973,6 +1973,66 @@ START_TEST(test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_w
 }
 END_TEST
 
+/* Issue 13: a sender on a full ring read the slot at tail TAKEN, then head moved by the
+ * receiver's first passing CAS, then the word DONE (not yet freed by the second): a healthy
+ * mailbox was reported corrupt. Driven by hand: the child waits for the lock while the ring
+ * fills, reads the TAKEN word under it and stops; the receiver then consumes and moves head. */
+START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg) {
+        void *payload;
+        uint32_t len;
+        RingDeadline d = deadline(0);
+        pid_t pid;
+
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "send_slot_judged:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "late", PATIENCE_MS));
+                _exit(CHILD_OK);
+        }
+        atomic_store(&ring.hdr->lock, TOK_A); /* held while the ring fills */
+        child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the lock");
+        for (unsigned i = 0; i < SLOTS; i++) {
+                set_word(i, SLOT_READY, TOK_A);
+                slot(i)->len = 1;
+        }
+        atomic_store(&ring.hdr->tail, SLOTS);
+        atomic_store(&ring.hdr->lock, 0);
+        sem_post(ring.sem[SEM_LOCK]);
+        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* slot 0 */
+        child_wait_stopped(pid); /* it read slot 0 TAKEN, under the lock */
+        ck_assert_int_eq(ring_consume(&ring, TOK_B, payload, false), 0);
+        atomic_store(&ring.hdr->head, 1); /* a passer's first CAS; its second is to come */
+        child_resume_expect_exit(pid, PATIENCE_MS);
+        ck_assert_int_eq((int)atomic_load(&shared->result), 0);
+        ck_assert_uint_eq(tail(), SLOTS + 1);
+}
+END_TEST
+
+/* Issue 13: a lock waiter read the holder, the daemon repaired that (dead) holder and dropped
+ * its attachment entry, then the waiter looked the token up and called the mailbox corrupt. */
+START_TEST(test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg) {
+        pid_t pid;
+
+        attach(TOK_DEAD, IDX_DEAD);
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "lock_holder_read:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "after", PATIENCE_MS));
+                _exit(CHILD_OK);
+        }
+        atomic_store(&ring.hdr->lock, TOK_DEAD); /* held by a process about to die */
+        child_wait_stopped(pid);
+        ck_assert_int_eq(ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL), 0);
+        child_resume_expect_exit(pid, PATIENCE_MS);
+        ck_assert_int_eq((int)atomic_load(&shared->result), 0);
+        expect_recv(TOK_B, IDX_B, "after");
+}
+END_TEST
+
 /* Loop test over crash_cases: a real SIGKILL at every point of send and recv. */
 START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication) {
         const CrashCase *cc = &crash_cases[_i];
@@ -2112,6 +2172,8 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
                 tcase_add_test(tc, test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
                 tcase_add_test(tc, test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
+                tcase_add_test(tc, test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg);
+                tcase_add_test(tc, test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg);
                 tcase_add_loop_test(
                         tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
                         (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
