@@ -393,9 +393,12 @@ static bool has_space(const Ring *r) {
          * lap, or passed by head and not yet freed (a claim frees it) */
         if (word_unclaimed(w, x.lap))
                 return true;
-        /* full: the slot still holds its message of the last lap, and head says so; anything
-         * else is corrupt, and "yes" lets the locked path report it */
-        return slot_word_lap(w) != lap_prev(x.lap) || tail - atomic_load(&r->hdr->head) != r->geo.slots;
+        /* full: the slot still holds its message of the last lap (claimed once, so not
+         * FREE), and head says so; anything else is corrupt, and "yes" lets the locked path
+         * report it (a FREE word of the last lap under a tail of head + slots was a wait
+         * without end) */
+        return slot_word_lap(w) != lap_prev(x.lap) || slot_word_state(w) == SLOT_FREE ||
+               tail - atomic_load(&r->hdr->head) != r->geo.slots;
 }
 
 /*
@@ -469,7 +472,9 @@ static bool has_ready(const Ring *r) {
         const uint8_t *end = slots_end(r);
 
         for (uint32_t i = 0; i < r->geo.slots && !o.full; i++, pos_next(r, &x, end)) {
-                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                /* acquire: a READY word found makes its payload and length visible, whatever
+                 * the caller's next load is (the take re-reads under the lock anyway) */
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_acquire);
 
                 if (word_unclaimed(w, x.lap))
                         break;
@@ -480,6 +485,38 @@ static bool has_ready(const Ring *r) {
                         return true;
         }
         return false;
+}
+
+/*
+ * Before a receiver sleeps: whether tail says that a message lies beyond the slot words the
+ * receivers go by. They never read tail on the message path; a tail written ahead of the first
+ * position not claimed yet (tail + 1, or head + slots over a ring not full) would hide every
+ * message claimed after it, and the receivers would sleep for good. A claim writes the slot
+ * word first and tail second, so once tail is past a position, that position's word is claimed
+ * (or further on): one read again after tail that still is not claimed at its lap is corrupt.
+ * Costs a scan to the first unclaimed word and one load of tail, only on the way to a sleep.
+ *
+ * Return: 0, or -EBADMSG.
+ */
+static int ring_gap(const Ring *r) {
+        uint64_t head = atomic_load_explicit(&r->hdr->head, memory_order_acquire), tail, p, w;
+        const uint8_t *end = slots_end(r);
+        Pos x = ring_pos(r, head);
+        uint32_t i;
+
+        for (i = 0; i < r->geo.slots; i++, pos_next(r, &x, end))
+                if (word_unclaimed(atomic_load_explicit(&x.s->word, memory_order_acquire), x.lap))
+                        break;
+        if (i == r->geo.slots)
+                return 0;
+        p = head + i;
+        tail = atomic_load(&r->hdr->tail);
+        /* only a tail past p by at most a ring: our head may be stale, and a random tail is
+         * the senders' to report */
+        if (tail - p - 1 >= r->geo.slots)
+                return 0;
+        w = atomic_load(&x.s->word);
+        return word_unclaimed(w, x.lap) ? -EBADMSG : 0;
 }
 
 /* Poll @ready for up to r->spin_ns: a peer that is running answers within a microsecond or
@@ -533,6 +570,11 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
         if (wt->quiet == 0 && wt->wakes <= RING_WAKES_FREE &&
             spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
                 return 0;
+        if (role == SEM_ITEMS) {
+                k = ring_gap(r);
+                if (k < 0)
+                        return k;
+        }
         atomic_fetch_or(&mask[idx / 64], bit);
         if (ready(r) || destroyed(r)) {
                 atomic_fetch_and(&mask[idx / 64], ~bit);
@@ -836,6 +878,10 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
                 return -ESTALE;
         atomic_fetch_add(&r->hdr->abandoned, 1);
         ring_finish(r);
+        /* our later messages waited behind this claim (the order rule): they are takeable
+         * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
+        wake(r, SEM_ITEMS);
+        fifo_signal(r);
         return 0;
 }
 

@@ -1025,6 +1025,26 @@ START_TEST(test_two_quick_receives_wake_two_senders_waiting_for_room_at_once) {
 }
 END_TEST
 
+/* Issue 13: an abort that unblocks the writer's later messages (the order rule held them
+ * behind its claim) did not wake a receiver: it slept its slice. */
+START_TEST(test_an_abort_that_unblocks_later_messages_wakes_a_sleeping_receiver) {
+        RingDeadline d = deadline(0);
+        uint64_t p;
+        int64_t t0;
+        pid_t pid;
+
+        ck_assert_int_eq(ring_claim(&ring, TOK_A, IDX_A, 2, &d, &p), 2);
+        ck_assert_int_eq(ring_commit(&ring, TOK_A, ring_payload(&ring, p + 1), 5, true), 0); /* held back */
+        pid = child_asleep_in_recv();
+        t0 = now_us();
+        ck_assert_int_eq(ring_abort(&ring, TOK_A, ring_payload(&ring, p)), 0);
+        child_expect_exit_ok(pid);
+        printf("wake: a receiver woke %lld us after the abort\n", (long long)(now_us() - t0));
+        ck_assert_int_eq(atomic_load(&shared->result), 5);
+        ck_assert_int_lt(now_us() - t0, 300000);
+}
+END_TEST
+
 /* A child that blocks in one call for @ms and reports the CPU it used; the caller sets the
  * scene. @send: a send (else a receive). Returns the pid once the child is asleep. */
 static pid_t child_blocked_measured(bool send, int ms, Condition asleep) {
@@ -1226,6 +1246,40 @@ static uint64_t rnd(void) {
 static uint32_t rnd_below(uint32_t n) {
         return (uint32_t)(rnd() % n);
 }
+
+/* Issue 13: a tail written one ahead hid every later message from the receivers, who slept
+ * for good. Every position below tail was claimed: a receiver about to sleep checks. */
+START_TEST(test_a_tail_forged_one_ahead_is_ebadmsg_for_a_receiver_about_to_sleep_not_a_hang) {
+        char buf[SLOT_SIZE];
+
+        atomic_store(&ring.hdr->tail, 1);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "hidden", 0), 0); /* lands at position 1 */
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), -EAGAIN); /* no wait, no check */
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 200), -EBADMSG);
+}
+END_TEST
+
+/* Issue 13: tail written to head + slots over two queued messages: the ring looks full, the
+ * receivers take the two, and then the next claim would land a lap ahead of their scan. */
+START_TEST(test_a_tail_forged_to_head_plus_slots_is_ebadmsg_for_receivers_and_senders_not_a_hang) {
+        char buf[SLOT_SIZE];
+
+        fill(2);
+        atomic_store(&ring.hdr->tail, SLOTS);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "no room", 0), -EAGAIN); /* plausible: a full ring */
+        expect_recv(TOK_B, IDX_B, "fill-0");
+        expect_recv(TOK_B, IDX_B, "fill-1");
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 200), -EBADMSG);
+}
+END_TEST
+
+/* Issue 13: tail = head + slots over an empty ring: the slot at tail is FREE for the lap before,
+ * which no full ring can show (its last position was claimed). Senders waited for good. */
+START_TEST(test_a_tail_forged_to_head_plus_slots_over_an_empty_ring_is_ebadmsg_for_a_sender) {
+        atomic_store(&ring.hdr->tail, SLOTS);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "no room?", 200), -EBADMSG);
+}
+END_TEST
 
 START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held) {
         static const uint32_t tokens[] = { 0, TOK_A, TOK_B, TOK_DEAD, TOKEN_DAEMON };
@@ -2116,6 +2170,7 @@ static Suite *ring_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_two_quick_sends_wake_two_idle_receivers_at_once);
         tcase_add_test(tc, test_two_quick_receives_wake_two_senders_waiting_for_room_at_once);
+        tcase_add_test(tc, test_an_abort_that_unblocks_later_messages_wakes_a_sleeping_receiver);
         tcase_add_test(tc, test_a_sender_blocked_behind_a_held_oldest_slot_sleeps_instead_of_spinning);
         tcase_add_test(tc, test_a_receiver_stays_cheap_while_a_peer_posts_its_semaphore_in_a_loop);
         tcase_add_test(tc, test_a_receiver_stays_cheap_on_a_semaphore_scribbled_to_its_maximum);
@@ -2131,6 +2186,9 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_a_slot_length_above_slot_size_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_slot_at_tail_that_is_not_free_is_ebadmsg_on_send);
+        tcase_add_test(tc, test_a_tail_forged_one_ahead_is_ebadmsg_for_a_receiver_about_to_sleep_not_a_hang);
+        tcase_add_test(tc, test_a_tail_forged_to_head_plus_slots_is_ebadmsg_for_receivers_and_senders_not_a_hang);
+        tcase_add_test(tc, test_a_tail_forged_to_head_plus_slots_over_an_empty_ring_is_ebadmsg_for_a_sender);
         tcase_add_test(tc, test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held);
         suite_add_tcase(s, tc);
 
