@@ -2038,6 +2038,7 @@ START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_
         pid_t pid;
 
         child_attach();
+        atomic_store(&ring.hdr->lock, TOK_A); /* held while the ring fills */
         pid = child_fork();
         if (pid == 0) {
                 if (setenv("SHMBOX_CRASH_AT", "send_slot_judged:1:stop", 1) < 0)
@@ -2045,7 +2046,6 @@ START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_
                 atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "late", PATIENCE_MS));
                 _exit(CHILD_OK);
         }
-        atomic_store(&ring.hdr->lock, TOK_A); /* held while the ring fills */
         child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the lock");
         for (unsigned i = 0; i < SLOTS; i++) {
                 set_word(i, SLOT_READY, TOK_A);
@@ -2071,6 +2071,7 @@ START_TEST(test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_eba
 
         attach(TOK_DEAD, IDX_DEAD);
         child_attach();
+        atomic_store(&ring.hdr->lock, TOK_DEAD); /* held by a process about to die */
         pid = child_fork();
         if (pid == 0) {
                 if (setenv("SHMBOX_CRASH_AT", "lock_holder_read:1:stop", 1) < 0)
@@ -2078,7 +2079,6 @@ START_TEST(test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_eba
                 atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "after", PATIENCE_MS));
                 _exit(CHILD_OK);
         }
-        atomic_store(&ring.hdr->lock, TOK_DEAD); /* held by a process about to die */
         child_wait_stopped(pid);
         ck_assert_int_eq(ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL), 0);
         child_resume_expect_exit(pid, PATIENCE_MS);
