@@ -36,9 +36,27 @@
  *     needs to be replaced.
  *
  * Everything read from shared memory is untrusted: tail - head is checked against the slot
- * count, the length against slot_size, each slot word against the lap its position implies;
- * a violation is -EBADMSG. Positions are 64-bit and never wrap in practice; laps are 24 bits,
- * so a stale holder would have to sleep through 2^24 laps of the ring to be confused.
+ * count, the length against slot_size, each slot word against the lap its position implies.
+ * Rules (issue 13):
+ *   - every loop is bounded by the slot count or a constant, or a validated local copy —
+ *     never by a value read again from shared memory (ring_repair() once walked from a head
+ *     read after its check);
+ *   - -EBADMSG only for a state that is impossible and stays so when read again: receivers
+ *     and repairs change words and head under a reader, and a state read in two loads may
+ *     never have existed (claimable(), the lock's holder look-up);
+ *   - a waiter's CPU is bounded whatever the semaphores hold (RingWaiter), and a post a
+ *     poster skipped is passed on by the woken (ring_claim(), ring_take()).
+ *
+ * Laps are 24 bits. Every word a process holds carries its token (CLAIMED, TAKEN, and the
+ * lock), and tokens are never reused, so a holder stopped for any time fails its late CAS.
+ * Only words with token 0 can repeat: a position p and p + k * slots * 2^24 share slot and
+ * lap. The one step that CASes such a word after a pause is a passer's second CAS
+ * (advance_head(): DONE/ABANDONED -> FREE for the next lap, after head moved). A passer stopped
+ * between its two CASes for exactly k * slots * 2^24 positions (k >= 1; 16.7 M messages on a
+ * ring of one slot, 1.1 * 10^12 on the maximum 65536), and resumed while that slot is again
+ * finished and not yet passed, frees it early: the next claim there then stands a lap ahead
+ * of head and readers report -EBADMSG. No message is lost silently that way; widening the lap
+ * would change the slot word, i.e. the layout version.
  */
 #include "config.h"
 
