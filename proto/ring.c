@@ -223,37 +223,42 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
  * What one call's waits have found so far (ring_claim, ring_take, ring_lock).
  *
  * A waiter's CPU must stay bounded whatever the semaphore holds: a peer can post it in a loop
- * or write SEM_VALUE_MAX into it, and every repair leaves a post nobody may take. So a
- * wake-up that brings the waiter back to wait again found nothing: the posts left are stale,
- * and the next wait first takes up to RING_DRAIN_MAX of them (sem_trywait: no system call).
- * Past RING_WAKES_FREE such wake-ups in one call, each wait first pauses, 100 us doubling to
- * RING_PAUSE_MAX_NS, without the semaphore: a flood then costs one look at the ring per pause,
- * and a real wake-up is late by at most the pause.
+ * or write SEM_VALUE_MAX into it, and every repair leaves a post nobody may take. A wake-up
+ * that brings the caller back to wait found nothing, so the next wait first takes up to
+ * RING_DRAIN_MAX stale posts (sem_trywait: no system call). Posters post only while fewer
+ * wake-ups are pending than sleepers, so a drain that finds posts again and again means
+ * someone else is posting: past RING_STALE_FREE such drains in one call, each wait first
+ * pauses, 100 us doubling to RING_PAUSE_MAX_NS, without the semaphore. A flood then costs one
+ * look at the ring per pause, and a real wake-up is late by at most the pause. Wake-ups that
+ * find the semaphore clean (a peer that was quicker, a lock holder that sends in a loop) never
+ * pause: measured, pausing on those cut batched throughput to a hundredth.
  */
 typedef struct RingWaiter {
         unsigned quiet; /* waits in a row whose slice ran out, nothing posted */
         unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
+        unsigned stale; /* drains that found posts nobody gave for us */
         bool woken;     /* a post was taken: the caller passes it on if more work is left */
 } RingWaiter;
 
 #define RING_DRAIN_MAX 64
-#define RING_WAKES_FREE 4u
+#define RING_STALE_FREE 4u
 #define RING_PAUSE_NS (100 * 1000L)
 #define RING_PAUSE_MAX_NS (10 * 1000 * 1000L)
 
 /* Before a wait that follows a fruitless wake-up: drain stale posts and, past the free ones,
  * pause. -ETIMEDOUT past the deadline. */
-static int waiter_settle(sem_t *sem, RingWaiter *wt, unsigned free_wakes, const RingDeadline *dl) {
+static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
         struct timespec now, until;
         long ns;
+        int n = 0;
 
         if (wt->wakes == 0)
                 return 0;
-        for (int i = 0; i < RING_DRAIN_MAX && sem_trywait(sem) == 0; i++)
-                ;
-        if (wt->wakes < free_wakes)
+        while (n < RING_DRAIN_MAX && sem_trywait(sem) == 0)
+                n++;
+        if (n == 0 || ++wt->stale <= RING_STALE_FREE)
                 return 0;
-        ns = MIN(RING_PAUSE_NS << MIN(wt->wakes - free_wakes, 16u), RING_PAUSE_MAX_NS);
+        ns = MIN(RING_PAUSE_NS << MIN(wt->stale - RING_STALE_FREE - 1, 16u), RING_PAUSE_MAX_NS);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!dl->forever && !ts_before(&now, &dl->at))
                 return -ETIMEDOUT;
@@ -316,13 +321,13 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                                 continue;
                         return -EBADMSG;
                 }
-                /* wake-ups that find the same holder are fruitless: drain and pause as
-                 * ring_wait() does, later (a holder that sends in a loop is legitimate) */
+                /* a wake-up that finds the same holder was fruitless: drain and, if posts
+                 * keep coming from nowhere, pause as ring_wait() does */
                 if (LOCK_TOKEN(v) != holder) {
                         holder = LOCK_TOKEN(v);
                         wt.wakes = 0;
                 }
-                k = waiter_settle(r->sem[SEM_LOCK], &wt, 4 * RING_WAKES_FREE, &lock_dl);
+                k = waiter_settle(r->sem[SEM_LOCK], &wt, &lock_dl);
                 if (k == 0)
                         k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
                 if (k == -ETIMEDOUT)
@@ -581,12 +586,11 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
 
         if (dl->now)
                 return -EAGAIN;
-        k = waiter_settle(r->sem[role], wt, RING_WAKES_FREE, dl);
+        k = waiter_settle(r->sem[role], wt, dl);
         if (k < 0)
                 return k;
         wt->wakes++; /* counted now: a return of 0 below is a wake-up */
-        if (wt->quiet == 0 && wt->wakes <= RING_WAKES_FREE &&
-            spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
+        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
                 return 0;
         if (role == SEM_ITEMS) {
                 k = ring_gap(r);
