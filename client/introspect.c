@@ -105,7 +105,9 @@ SHMBOX_PUBLIC int shmbox_stat(const shmbox *box, struct shmbox_stat *ret) {
         st.tail = atomic_load(&hdr->tail);
         if (st.tail - st.head > geo->slots)
                 return -EBADMSG;
-        for (uint64_t p = st.head; p != st.tail; p++) {
+        /* a walk of the validated local count, never to a value read from shared memory */
+        for (uint32_t i = 0, n = (uint32_t)(st.tail - st.head); i < n; i++) {
+                uint64_t p = st.head + i;
                 SlotHead *s = (SlotHead *)(box->ring.base + geo->header_size + (p % geo->slots) * geo->slot_stride);
                 uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
 

@@ -16,6 +16,8 @@
         X(send_half_copied)   /* send: half of the payload copied */                               \
         X(send_committed)     /* send: READY, items not yet announced */                           \
         X(send_before_sleep)  /* send: counted as a sleeper, about to sleep for space */           \
+        X(send_slot_judged)   /* send: under the lock, a slot to claim not free, head not read */  \
+        X(lock_holder_read)   /* lock: a waiter read the holder, not yet looked it up */           \
         X(recv_before_lock)   /* recv: nothing taken yet */                                        \
         X(recv_locked)        /* recv: holding the lock, slot not taken */                         \
         X(recv_taken)         /* recv: slot TAKEN, lock released, nothing copied */                \
@@ -28,6 +30,7 @@
         X(daemon_create_half) /* daemon create: semaphores made, segment not published */          \
         X(daemon_destroy_half) /* daemon destroy: segment unlinked, semaphores not */              \
         X(daemon_repair_half) /* daemon repair: holding the mailbox lock, half repaired */         \
+        X(daemon_repair_rolled) /* daemon repair: head rolled over a freed slot, slots not scanned */ \
         X(daemon_adopt_half)  /* daemon start-up: half of the mailboxes adopted */
 /* clang-format on */
 

@@ -36,9 +36,27 @@
  *     needs to be replaced.
  *
  * Everything read from shared memory is untrusted: tail - head is checked against the slot
- * count, the length against slot_size, each slot word against the lap its position implies;
- * a violation is -EBADMSG. Positions are 64-bit and never wrap in practice; laps are 24 bits,
- * so a stale holder would have to sleep through 2^24 laps of the ring to be confused.
+ * count, the length against slot_size, each slot word against the lap its position implies.
+ * Rules (issue 13):
+ *   - every loop is bounded by the slot count or a constant, or a validated local copy —
+ *     never by a value read again from shared memory (ring_repair() once walked from a head
+ *     read after its check);
+ *   - -EBADMSG only for a state that is impossible and stays so when read again: receivers
+ *     and repairs change words and head under a reader, and a state read in two loads may
+ *     never have existed (claimable(), the lock's holder look-up);
+ *   - a waiter's CPU is bounded whatever the semaphores hold (RingWaiter), and a post a
+ *     poster skipped is passed on by the woken (ring_claim(), ring_take()).
+ *
+ * Laps are 24 bits. Every word a process holds carries its token (CLAIMED, TAKEN, and the
+ * lock), and tokens are never reused, so a holder stopped for any time fails its late CAS.
+ * Only words with token 0 can repeat: a position p and p + k * slots * 2^24 share slot and
+ * lap. The one step that CASes such a word after a pause is a passer's second CAS
+ * (advance_head(): DONE/ABANDONED -> FREE for the next lap, after head moved). A passer stopped
+ * between its two CASes for exactly k * slots * 2^24 positions (k >= 1; 16.7 M messages on a
+ * ring of one slot, 1.1 * 10^12 on the maximum 65536), and resumed while that slot is again
+ * finished and not yet passed, frees it early: the next claim there then stands a lap ahead
+ * of head and readers report -EBADMSG. No message is lost silently that way; widening the lap
+ * would change the slot word, i.e. the layout version.
  */
 #include "config.h"
 
@@ -58,6 +76,9 @@
  * waited for, and not long. */
 #define RING_LOCK_NOWAIT_NS (10 * 1000 * 1000L)
 #define RING_SPINS 128
+/* How often a judgement of corruption is re-read before it is made (claimable(), ring_lock()):
+ * a state changing under the reader is a live peer at work, not corruption. */
+#define RING_RECHECKS 8u
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -199,6 +220,58 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
 }
 
 /*
+ * What one call's waits have found so far (ring_claim, ring_take, ring_lock).
+ *
+ * A waiter's CPU must stay bounded whatever the semaphore holds: a peer can post it in a loop
+ * or write SEM_VALUE_MAX into it, and every repair leaves a post nobody may take. A wake-up
+ * that brings the caller back to wait found nothing, so the next wait first takes up to
+ * RING_DRAIN_MAX stale posts (sem_trywait: no system call). Posters post only while fewer
+ * wake-ups are pending than sleepers, so a drain that finds posts again and again means
+ * someone else is posting: past RING_STALE_FREE such drains in one call, each wait first
+ * pauses, 100 us doubling to RING_PAUSE_MAX_NS, without the semaphore. A flood then costs one
+ * look at the ring per pause, and a real wake-up is late by at most the pause. Wake-ups that
+ * find the semaphore clean (a peer that was quicker, a lock holder that sends in a loop) never
+ * pause: measured, pausing on those cut batched throughput to a hundredth.
+ */
+typedef struct RingWaiter {
+        unsigned quiet; /* waits in a row whose slice ran out, nothing posted */
+        unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
+        unsigned stale; /* drains that found posts nobody gave for us */
+        bool woken;     /* a post was taken: the caller passes it on if more work is left */
+} RingWaiter;
+
+#define RING_DRAIN_MAX 64
+#define RING_STALE_FREE 4u
+#define RING_PAUSE_NS (100 * 1000L)
+#define RING_PAUSE_MAX_NS (10 * 1000 * 1000L)
+
+/* Before a wait that follows a fruitless wake-up: drain stale posts and, past the free ones,
+ * pause. -ETIMEDOUT past the deadline. */
+static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
+        struct timespec now, until;
+        long ns;
+        int n = 0;
+
+        if (wt->wakes == 0)
+                return 0;
+        while (n < RING_DRAIN_MAX && sem_trywait(sem) == 0)
+                n++;
+        if (n == 0 || ++wt->stale <= RING_STALE_FREE)
+                return 0;
+        ns = MIN(RING_PAUSE_NS << MIN(wt->stale - RING_STALE_FREE - 1, 16u), RING_PAUSE_MAX_NS);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!dl->forever && !ts_before(&now, &dl->at))
+                return -ETIMEDOUT;
+        until = now;
+        ts_add_ns(&until, ns);
+        if (!dl->forever && ts_before(&dl->at, &until))
+                until = dl->at;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+                ;
+        return 0;
+}
+
+/*
  * The lock (RING.md): CAS(0 -> me) when free; else set W and sleep on the lock semaphore,
  * re-checking after every wake. A winner after a sleep takes the lock with W set, since other
  * sleepers may remain; that costs at most one spurious post at unlock.
@@ -206,7 +279,11 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
 static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
         _Atomic uint64_t *lock = &r->hdr->lock;
         RingDeadline lock_dl = *dl;
+        RingWaiter wt = {};
+        uint32_t holder = TOKEN_NONE;
         uint64_t v = 0;
+        unsigned rechecks = 0;
+        int k;
 
         if (atomic_compare_exchange_strong(lock, &v, me))
                 return 0;
@@ -235,13 +312,29 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                         sem_post(r->sem[SEM_LOCK]); /* pass the wake-up on */
                         return -EIDRM;
                 }
-                if (!token_attached(r, LOCK_TOKEN(v)))
+                CRASH_POINT(lock_holder_read);
+                if (!token_attached(r, LOCK_TOKEN(v))) {
+                        /* The daemon drops a repaired holder's entry while it holds the lock
+                         * itself: a holder that no longer holds the lock after our look-up
+                         * was repaired meanwhile. Only one that still does is a forgery. */
+                        if (LOCK_TOKEN(atomic_load(lock)) != LOCK_TOKEN(v) && ++rechecks < RING_RECHECKS)
+                                continue;
                         return -EBADMSG;
-                int k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
+                }
+                /* a wake-up that finds the same holder was fruitless: drain and, if posts
+                 * keep coming from nowhere, pause as ring_wait() does */
+                if (LOCK_TOKEN(v) != holder) {
+                        holder = LOCK_TOKEN(v);
+                        wt.wakes = 0;
+                }
+                k = waiter_settle(r->sem[SEM_LOCK], &wt, &lock_dl);
+                if (k == 0)
+                        k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
                 if (k == -ETIMEDOUT)
                         return dl->now ? -EAGAIN : -ETIMEDOUT;
                 if (k < 0)
                         return k;
+                wt.wakes++;
         }
 }
 
@@ -323,9 +416,12 @@ static bool has_space(const Ring *r) {
          * lap, or passed by head and not yet freed (a claim frees it) */
         if (word_unclaimed(w, x.lap))
                 return true;
-        /* full: the slot still holds its message of the last lap, and head says so; anything
-         * else is corrupt, and "yes" lets the locked path report it */
-        return slot_word_lap(w) != lap_prev(x.lap) || tail - atomic_load(&r->hdr->head) != r->geo.slots;
+        /* full: the slot still holds its message of the last lap (claimed once, so not
+         * FREE), and head says so; anything else is corrupt, and "yes" lets the locked path
+         * report it (a FREE word of the last lap under a tail of head + slots was a wait
+         * without end) */
+        return slot_word_lap(w) != lap_prev(x.lap) || slot_word_state(w) == SLOT_FREE ||
+               tail - atomic_load(&r->hdr->head) != r->geo.slots;
 }
 
 /*
@@ -377,7 +473,11 @@ static bool has_space_ahead(const Ring *r) {
         Pos x = ring_pos(r, atomic_load(&r->hdr->tail) + r->geo.slots / 8);
         uint64_t w = atomic_load(&x.s->word);
 
-        if (word_unclaimed(w, x.lap))
+        /* FREE for its lap proves that head passed the slot's last position, so every slot
+         * up to it is free. A word finished one lap behind proves nothing: head may be stuck
+         * before it (an older slot still held), and counting it as room made a sender on a
+         * full ring spin without end (issue 13). */
+        if (w == slot_word(SLOT_FREE, x.lap, 0))
                 return true;
         /* still its message of the last lap: wait; anything else: as has_space() says */
         return slot_word_lap(w) != lap_prev(x.lap) && has_space(r);
@@ -395,7 +495,9 @@ static bool has_ready(const Ring *r) {
         const uint8_t *end = slots_end(r);
 
         for (uint32_t i = 0; i < r->geo.slots && !o.full; i++, pos_next(r, &x, end)) {
-                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                /* acquire: a READY word found makes its payload and length visible, whatever
+                 * the caller's next load is (the take re-reads under the lock anyway) */
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_acquire);
 
                 if (word_unclaimed(w, x.lap))
                         break;
@@ -406,6 +508,38 @@ static bool has_ready(const Ring *r) {
                         return true;
         }
         return false;
+}
+
+/*
+ * Before a receiver sleeps: whether tail says that a message lies beyond the slot words the
+ * receivers go by. They never read tail on the message path; a tail written ahead of the first
+ * position not claimed yet (tail + 1, or head + slots over a ring not full) would hide every
+ * message claimed after it, and the receivers would sleep for good. A claim writes the slot
+ * word first and tail second, so once tail is past a position, that position's word is claimed
+ * (or further on): one read again after tail that still is not claimed at its lap is corrupt.
+ * Costs a scan to the first unclaimed word and one load of tail, only on the way to a sleep.
+ *
+ * Return: 0, or -EBADMSG.
+ */
+static int ring_gap(const Ring *r) {
+        uint64_t head = atomic_load_explicit(&r->hdr->head, memory_order_acquire), tail, p, w;
+        const uint8_t *end = slots_end(r);
+        Pos x = ring_pos(r, head);
+        uint32_t i;
+
+        for (i = 0; i < r->geo.slots; i++, pos_next(r, &x, end))
+                if (word_unclaimed(atomic_load_explicit(&x.s->word, memory_order_acquire), x.lap))
+                        break;
+        if (i == r->geo.slots)
+                return 0;
+        p = head + i;
+        tail = atomic_load(&r->hdr->tail);
+        /* only a tail past p by at most a ring: our head may be stale, and a random tail is
+         * the senders' to report */
+        if (tail - p - 1 >= r->geo.slots)
+                return 0;
+        w = atomic_load(&x.s->word);
+        return word_unclaimed(w, x.lap) ? -EBADMSG : 0;
 }
 
 /* Poll @ready for up to r->spin_ns: a peer that is running answers within a microsecond or
@@ -438,22 +572,31 @@ static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
         }
 }
 
-/* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. @quiet:
- * how many waits in a row ended with a slice that ran out, nothing posted. Then nobody is
- * running to spin for, and the slice doubles, up to RING_SLICE_MAX_NS: the slice is only the
- * safety net for a wake-up that a crash swallowed (the daemon's repair posts anyway), and each
+/* Wait until @ready holds or a slice passes, recorded in the sleeper mask of @role. While
+ * waits in a row end with a slice that ran out, nothing posted (wt->quiet), nobody is running
+ * to spin for, and the slice doubles, up to RING_SLICE_MAX_NS: the slice is only the safety
+ * net for a wake-up that a crash swallowed (the daemon's repair posts anyway), and each
  * wake-up of an idle waiter costs ~65 us of CPU on this VM type (schedstat), so an idle
  * receiver wakes 3 times in 10 s instead of 10. */
 static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
-                     unsigned *quiet) {
+                     RingWaiter *wt) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
         uint64_t bit = UINT64_C(1) << (idx % 64);
         int k;
 
         if (dl->now)
                 return -EAGAIN;
-        if (*quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
+        k = waiter_settle(r->sem[role], wt, dl);
+        if (k < 0)
+                return k;
+        wt->wakes++; /* counted now: a return of 0 below is a wake-up */
+        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
                 return 0;
+        if (role == SEM_ITEMS) {
+                k = ring_gap(r);
+                if (k < 0)
+                        return k;
+        }
         atomic_fetch_or(&mask[idx / 64], bit);
         if (ready(r) || destroyed(r)) {
                 atomic_fetch_and(&mask[idx / 64], ~bit);
@@ -463,9 +606,11 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
                 CRASH_POINT(recv_before_sleep);
         else
                 CRASH_POINT(send_before_sleep);
-        k = sem_sleep(r->sem[role], dl, MIN(RING_SLICE_NS << MIN(*quiet, 8u), RING_SLICE_MAX_NS));
+        k = sem_sleep(r->sem[role], dl, MIN(RING_SLICE_NS << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS));
         atomic_fetch_and(&mask[idx / 64], ~bit);
-        *quiet = k == 1 ? *quiet + 1 : 0;
+        wt->quiet = k == 1 ? wt->quiet + 1 : 0;
+        if (k == 0)
+                wt->woken = true;
         return k == 1 ? 0 : k;
 }
 
@@ -542,26 +687,45 @@ static inline bool is_passed(const Ring *r, uint64_t w, uint64_t p) {
  * Return: 1 yes (the word is FREE for this lap now); 0 the ring is full; -EBADMSG.
  */
 static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
-        uint64_t w = atomic_load(&x.s->word), head;
+        uint64_t w = atomic_load(&x.s->word), w2, head;
         int k;
 
         if (w == slot_word(SLOT_FREE, x.lap, 0))
                 return 1;
-        if (word_passed_unfreed(w, x.lap)) {
-                k = advance_head(r, false);
-                if (k < 0)
-                        return k;
-                *passed += k;
+        CRASH_POINT(send_slot_judged);
+        /* Receivers change the word and head under us (two CASes, head first, no lock): a
+         * word read before head may be a state long gone (TAKEN, then head passed it, then
+         * DONE). So judge only a pair read consistently, head between two equal loads of the
+         * word (under the lock no word value comes back), and call corrupt only an impossible
+         * pair that head read once more confirms. A pair never stable is "full": the caller
+         * waits and looks again. */
+        for (unsigned i = 0; i < RING_RECHECKS; i++) {
+                if (word_passed_unfreed(w, x.lap)) {
+                        k = advance_head(r, false);
+                        if (k < 0)
+                                return k;
+                        *passed += k;
+                }
+                head = atomic_load(&r->hdr->head);
+                w2 = atomic_load(&x.s->word);
+                if (w2 == w) {
+                        /* head has not passed the slot's last position: full, if the word is
+                         * one of that position's (claimed once, so not FREE) */
+                        if (q - head == r->geo.slots && slot_word_lap(w) == lap_prev(x.lap) &&
+                            slot_word_state(w) != SLOT_FREE)
+                                return 0;
+                        if (q - head < r->geo.slots && word_passed_unfreed(w, x.lap))
+                                (void)atomic_compare_exchange_strong(&x.s->word, &w2,
+                                                                     slot_word(SLOT_FREE, x.lap, 0));
+                        w2 = atomic_load(&x.s->word); /* freed by us or by its passer */
+                        if (w2 == w && atomic_load(&r->hdr->head) == head)
+                                return -EBADMSG; /* impossible, and stable */
+                }
+                if (w2 == slot_word(SLOT_FREE, x.lap, 0))
+                        return 1;
+                w = w2;
         }
-        head = atomic_load(&r->hdr->head);
-        if (q - head > r->geo.slots)
-                return -EBADMSG;
-        if (q - head == r->geo.slots) /* head has not passed the slot's last position */
-                return slot_word_lap(w) == lap_prev(x.lap) ? 0 : -EBADMSG;
-        if (word_passed_unfreed(w, x.lap))
-                (void)atomic_compare_exchange_strong(&x.s->word, &w, slot_word(SLOT_FREE, x.lap, 0));
-        /* freed by us or by its passer; anything else below head + slots is a scribble */
-        return atomic_load(&x.s->word) == slot_word(SLOT_FREE, x.lap, 0) ? 1 : -EBADMSG;
+        return 0;
 }
 
 /*
@@ -580,14 +744,14 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
         uint32_t n;
         int k;
         int passed = 0;
-        unsigned quiet = 0;
+        RingWaiter wt = {};
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
                 if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &quiet);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -618,13 +782,25 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                                 return k;
                         if (passed > 0)
                                 wake_n(r, SEM_SPACE, (unsigned)passed);
-                        continue; /* filled since we looked: wait again */
+                        /* filled since we looked: wait again — through ring_wait() even if the
+                         * hint says room, so that a hint that keeps disagreeing costs pauses,
+                         * not a spin on the lock */
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        if (k < 0)
+                                return k;
+                        continue;
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
                 if (passed > 0 && (uint32_t)passed > n) /* more room than we took: for sleepers */
                         wake_n(r, SEM_SPACE, (unsigned)passed - n);
+                /* A post that woke us is the one a poster gave while another was pending (it
+                 * posts only while fewer are pending than sleepers it wakes): pass it on if
+                 * room is left, or a second sleeper waits for its slice (issue 13). Only a
+                 * call that slept pays this look. */
+                if (wt.woken && has_space(r))
+                        wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
                         ring_slot(r, p + i)->stamp = stamp;
@@ -724,6 +900,10 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
                 return -ESTALE;
         atomic_fetch_add(&r->hdr->abandoned, 1);
         ring_finish(r);
+        /* our later messages waited behind this claim (the order rule): they are takeable
+         * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
+        wake(r, SEM_ITEMS);
+        fifo_signal(r);
         return 0;
 }
 
@@ -808,7 +988,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         uint32_t got = 0, len;
         OrderScan o;
         int k;
-        unsigned quiet = 0;
+        RingWaiter wt = {};
 
         for (;;) {
                 o = (OrderScan){ .n = 0 };
@@ -816,7 +996,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 if (k < 0)
                         return k;
                 if (!has_ready(r)) {
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &quiet);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -874,13 +1054,18 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                         ret_len[got] = len;
                         got++;
                 }
-                if (got == 0) { /* taken by another receiver since we looked */
+                if (got == 0) { /* taken by another receiver since we looked: wait again */
                         ring_unlock(r, me);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        if (k < 0)
+                                return k;
                         continue;
                 }
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
+                if (wt.woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
+                        wake(r, SEM_ITEMS);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < got; i++)
                         ((SlotHead *)((uint8_t *)ret_payload[i] - LAYOUT_SLOT_HEAD))->stamp = stamp;
@@ -995,6 +1180,7 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         _Atomic uint64_t *lock = &r->hdr->lock;
         RingRepair rep = {};
         uint64_t v, head, tail, w, expect;
+        uint32_t n;
         int k;
 
         if (dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX) || idx > LAYOUT_ATT_MAX)
@@ -1039,11 +1225,20 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 
                 if (atomic_compare_exchange_strong(&r->hdr->head, &h, head + 1))
                         rep.rolled++;
+                CRASH_POINT(daemon_repair_rolled);
                 head = atomic_load(&r->hdr->head);
+                /* a value read again is validated again: any attached process can write head */
+                if (tail - head > r->geo.slots) {
+                        ring_unlock(r, TOKEN_DAEMON);
+                        return -EBADMSG;
+                }
         }
 
-        /* 3. abandon its claims, redeliver what it was reading */
-        for (uint64_t p = head; p != tail; p++) {
+        /* 3. abandon its claims, redeliver what it was reading: a walk of the validated local
+         * count, never to a position read from shared memory */
+        n = (uint32_t)(tail - head);
+        for (uint32_t i = 0; i < n; i++) {
+                uint64_t p = head + i;
                 SlotHead *s = ring_slot(r, p);
                 uint32_t lap = ring_lap(r, p);
 
@@ -1094,13 +1289,16 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
  * exactly while messages are queued (give or take a spurious wake-up)
  */
 void ring_fifo_settle(Ring *r) {
-        char buf[64];
+        char buf[256];
 
         if (!r->has_fifo || has_ready(r))
                 return;
         atomic_store(&r->hdr->fifo_signaled, 0);
-        while (read(r->fifo_fd, buf, sizeof(buf)) > 0)
-                ;
+        /* Bounded: any attached process can write into the FIFO as fast as we read. What is
+         * left costs the poller a spurious wake-up, not a loop. */
+        for (int i = 0; i < 16; i++)
+                if (read(r->fifo_fd, buf, sizeof(buf)) <= 0)
+                        break;
         if (has_ready(r))
                 fifo_signal(r);
 }
@@ -1167,7 +1365,9 @@ void ring_count(const Ring *r, RingCounts *ret) {
         }
         c.abandoned_total = atomic_load(&r->hdr->abandoned);
         c.repairs = atomic_load(&r->hdr->repairs);
-        for (uint64_t p = c.head; p != c.tail; p++) {
+        /* the validated local count bounds the walk */
+        for (uint32_t i = 0, n = (uint32_t)(c.tail - c.head); i < n; i++) {
+                uint64_t p = c.head + i;
                 uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
 
                 if (is_passed(r, w, p)) { /* finished; head is being passed over it */

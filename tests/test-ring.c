@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +46,7 @@
 
 #define SLOTS 4u
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define SLOT_SIZE 256u
 
 /* Exit codes of children (anything else is a bug in the test). */
@@ -67,6 +70,9 @@ typedef struct Shared {
         _Atomic uint32_t errors;
         _Atomic uint32_t seen[MPMC_SENDERS][MPMC_PER_SENDER];
         uint8_t buf[SLOT_SIZE];
+        _Atomic int64_t cpu_us;     /* CPU time a child used in its call */
+        _Atomic int64_t done_us[2]; /* CLOCK_MONOTONIC us when each of two children returned */
+        _Atomic int64_t res[2];     /* and what its call returned */
 } Shared;
 
 static Ring ring;
@@ -917,6 +923,229 @@ START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_ex
 }
 END_TEST
 
+/* --- lost wake-ups and CPU burned while blocked ------------------------------------------ */
+
+static int64_t now_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t cpu_used_us(void) {
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
+               ru.ru_stime.tv_usec;
+}
+
+/* The second pair of test attachments: two children at once. */
+#define IDX_C1 71u
+#define TOK_C1 0x00c0ff01u
+#define IDX_C2 72u
+#define TOK_C2 0x00c0ff02u
+
+static bool both_sleep_for_items(void) {
+        return mask_bit(ring.hdr->items_sleepers, IDX_C1) && mask_bit(ring.hdr->items_sleepers, IDX_C2);
+}
+
+static bool both_sleep_for_space(void) {
+        return mask_bit(ring.hdr->space_sleepers, IDX_C1) && mask_bit(ring.hdr->space_sleepers, IDX_C2);
+}
+
+/* Child @i (0 or 1) receives (or sends) once and records when it returned. */
+static pid_t child_pair_start(unsigned i, bool send) {
+        uint32_t tok = i == 0 ? TOK_C1 : TOK_C2;
+        unsigned idx = i == 0 ? IDX_C1 : IDX_C2;
+        pid_t pid;
+
+        attach(tok, idx);
+        pid = child_fork();
+        if (pid == 0) {
+                uint8_t buf[SLOT_SIZE];
+                int64_t r = send ? send_str(tok, idx, "room", PATIENCE_MS)
+                                 : recv_into(tok, idx, buf, sizeof(buf), PATIENCE_MS);
+
+                atomic_store(&shared->done_us[i], now_us());
+                atomic_store(&shared->res[i], r);
+                _exit(CHILD_OK);
+        }
+        return pid;
+}
+
+/* Both children must have woken; prints and returns how long after @t0 the later one did. */
+static int64_t pair_expect_woken(pid_t pid[2], int64_t t0, const char *what) {
+        int64_t last;
+
+        child_expect_exit_ok(pid[0]);
+        child_expect_exit_ok(pid[1]);
+        last = MAX(atomic_load(&shared->done_us[0]), atomic_load(&shared->done_us[1])) - t0;
+        printf("wake: the second %s woke after %lld us\n", what, (long long)last);
+        return last;
+}
+
+/* Issue 13: a post was skipped while one was pending, so of two idle receivers and two quick
+ * sends, the second message waited for the second receiver's safety slice (1 s or more). */
+START_TEST(test_two_quick_sends_wake_two_idle_receivers_at_once) {
+        pid_t pid[2];
+        int64_t t0, last;
+
+        pid[0] = child_pair_start(0, false);
+        pid[1] = child_pair_start(1, false);
+        child_wait_asleep(pid[0], both_sleep_for_items, "both asleep in recv");
+        child_wait_asleep(pid[1], both_sleep_for_items, "both asleep in recv");
+        t0 = now_us();
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "one", 0), 0);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "two", 0), 0);
+        last = pair_expect_woken(pid, t0, "receiver");
+        ck_assert_int_eq(atomic_load(&shared->res[0]), 3);
+        ck_assert_int_eq(atomic_load(&shared->res[1]), 3);
+        ck_assert_msg(last < 300000, "the second receiver woke %lld us after the sends", (long long)last);
+        assert_ring_quiet();
+}
+END_TEST
+
+START_TEST(test_two_quick_receives_wake_two_senders_waiting_for_room_at_once) {
+        pid_t pid[2];
+        int64_t t0, last;
+
+        fill(SLOTS);
+        pid[0] = child_pair_start(0, true);
+        pid[1] = child_pair_start(1, true);
+        child_wait_asleep(pid[0], both_sleep_for_space, "both asleep in send");
+        child_wait_asleep(pid[1], both_sleep_for_space, "both asleep in send");
+        t0 = now_us();
+        expect_recv(TOK_B, IDX_B, "fill-0");
+        expect_recv(TOK_B, IDX_B, "fill-1");
+        last = pair_expect_woken(pid, t0, "sender");
+        ck_assert_int_eq(atomic_load(&shared->res[0]), 0);
+        ck_assert_int_eq(atomic_load(&shared->res[1]), 0);
+        ck_assert_msg(last < 300000, "the second sender woke %lld us after the receives", (long long)last);
+}
+END_TEST
+
+/* Issue 13: an abort that unblocks the writer's later messages (the order rule held them
+ * behind its claim) did not wake a receiver: it slept its slice. */
+START_TEST(test_an_abort_that_unblocks_later_messages_wakes_a_sleeping_receiver) {
+        RingDeadline d = deadline(0);
+        uint64_t p;
+        int64_t t0;
+        pid_t pid;
+
+        ck_assert_int_eq(ring_claim(&ring, TOK_A, IDX_A, 2, &d, &p), 2);
+        ck_assert_int_eq(ring_commit(&ring, TOK_A, ring_payload(&ring, p + 1), 5, true), 0); /* held back */
+        pid = child_asleep_in_recv();
+        t0 = now_us();
+        ck_assert_int_eq(ring_abort(&ring, TOK_A, ring_payload(&ring, p)), 0);
+        child_expect_exit_ok(pid);
+        printf("wake: a receiver woke %lld us after the abort\n", (long long)(now_us() - t0));
+        ck_assert_int_eq(atomic_load(&shared->result), 5);
+        ck_assert_int_lt(now_us() - t0, 300000);
+}
+END_TEST
+
+/* A child that blocks in one call for @ms and reports the CPU it used; the caller sets the
+ * scene. @send: a send (else a receive). Returns the pid once the child is asleep. */
+static pid_t child_blocked_measured(bool send, int ms, Condition asleep) {
+        pid_t pid;
+
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                uint8_t buf[SLOT_SIZE];
+                int64_t cpu = cpu_used_us();
+                int64_t r = send ? send_str(TOK_CHILD, IDX_CHILD, "blocked", ms)
+                                 : recv_into(TOK_CHILD, IDX_CHILD, buf, sizeof(buf), ms);
+
+                atomic_store(&shared->cpu_us, cpu_used_us() - cpu);
+                atomic_store(&shared->result, r);
+                _exit(CHILD_OK);
+        }
+        if (asleep)
+                child_wait_asleep(pid, asleep, "blocked");
+        return pid;
+}
+
+/* A blocked process's CPU is a resource assertion, not a speed one: under a fifth of a core
+ * (the defects gave ~95%). */
+static void expect_cpu_bounded(pid_t pid, int ms, const char *what) {
+        int64_t cpu;
+
+        child_expect_exit_ok(pid);
+        cpu = atomic_load(&shared->cpu_us);
+        printf("cpu: %s used %lld us of CPU in %d ms\n", what, (long long)cpu, ms);
+        ck_assert_msg(cpu < (int64_t)ms * 1000 / 5, "%s used %lld us of CPU in %d ms", what, (long long)cpu, ms);
+}
+
+/* Issue 13: with the oldest slot held (an unreleased peek) and later ones consumed, the slot a
+ * spinning sender polls ahead of tail was finished one lap behind: counted as room while the
+ * ring was full, the sender spun on a core instead of sleeping. */
+START_TEST(test_a_sender_blocked_behind_a_held_oldest_slot_sleeps_instead_of_spinning) {
+        void *payload;
+        uint32_t len;
+        uint8_t buf[SLOT_SIZE];
+        RingDeadline d = deadline(0);
+        char msg[32];
+        pid_t pid;
+
+        ring_unmake();
+        ring_make(16, SLOT_SIZE);
+        ring.spin_ns = RING_DEFAULT_SPIN_NS; /* as a box spins */
+        for (unsigned i = 0; i < 16; i++) {
+                snprintf(msg, sizeof(msg), "fill-%u", i);
+                ck_assert_int_eq(send_str(TOK_A, IDX_A, msg, 0), 0);
+        }
+        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* held */
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), 6);
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), 6);
+        ck_assert_uint_eq(head(), 0);
+        pid = child_blocked_measured(true, 1000, NULL);
+        expect_cpu_bounded(pid, 1000, "a sender blocked behind a held slot");
+        ck_assert_int_eq(atomic_load(&shared->result), -ETIMEDOUT);
+        ck_assert_int_eq(ring_consume(&ring, TOK_B, payload, true), 0);
+}
+END_TEST
+
+/* Issue 13: a peer posting the items semaphore in a loop kept an idle receiver at ~100%. */
+START_TEST(test_a_receiver_stays_cheap_while_a_peer_posts_its_semaphore_in_a_loop) {
+        pid_t pid = child_blocked_measured(false, 1000, child_sleeps_for_items);
+        int64_t until = now_ms() + 1100;
+
+        while (now_ms() < until)
+                for (int i = 0; i < 1000; i++)
+                        sem_post(ring.sem[SEM_ITEMS]);
+        expect_cpu_bounded(pid, 1000, "a receiver under a flood of posts");
+        ck_assert_int_eq(atomic_load(&shared->result), -ETIMEDOUT);
+}
+END_TEST
+
+/* Issue 13: a semaphore written to its maximum (or grown by a post per repair) made every
+ * wait of an idle receiver return at once. */
+START_TEST(test_a_receiver_stays_cheap_on_a_semaphore_scribbled_to_its_maximum) {
+        pid_t pid;
+
+        ck_assert_int_eq(sem_destroy(ring.sem[SEM_ITEMS]), 0);
+        ck_assert_int_eq(sem_init(ring.sem[SEM_ITEMS], 1, SEM_VALUE_MAX), 0);
+        pid = child_blocked_measured(false, 1000, NULL);
+        expect_cpu_bounded(pid, 1000, "a receiver on a semaphore at SEM_VALUE_MAX");
+        ck_assert_int_eq(atomic_load(&shared->result), -ETIMEDOUT);
+}
+END_TEST
+
+START_TEST(test_a_lock_waiter_stays_cheap_on_a_lock_semaphore_scribbled_to_its_maximum) {
+        pid_t pid;
+
+        ck_assert_int_eq(sem_destroy(ring.sem[SEM_LOCK]), 0);
+        ck_assert_int_eq(sem_init(ring.sem[SEM_LOCK], 1, SEM_VALUE_MAX), 0);
+        atomic_store(&ring.hdr->lock, TOK_A); /* a live holder, stopped */
+        pid = child_blocked_measured(true, 1000, NULL);
+        expect_cpu_bounded(pid, 1000, "a lock waiter on a semaphore at SEM_VALUE_MAX");
+        ck_assert_int_eq(atomic_load(&shared->result), -ETIMEDOUT);
+        atomic_store(&ring.hdr->lock, 0);
+}
+END_TEST
+
 /* --- corruption ---------------------------------------------------------------------------- */
 
 /* Receivers never read tail (has_ready() in ring.c): a scribbled tail stops the senders, who
@@ -1017,6 +1246,40 @@ static uint64_t rnd(void) {
 static uint32_t rnd_below(uint32_t n) {
         return (uint32_t)(rnd() % n);
 }
+
+/* Issue 13: a tail written one ahead hid every later message from the receivers, who slept
+ * for good. Every position below tail was claimed: a receiver about to sleep checks. */
+START_TEST(test_a_tail_forged_one_ahead_is_ebadmsg_for_a_receiver_about_to_sleep_not_a_hang) {
+        char buf[SLOT_SIZE];
+
+        atomic_store(&ring.hdr->tail, 1);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "hidden", 0), 0); /* lands at position 1 */
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), -EAGAIN); /* no wait, no check */
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 200), -EBADMSG);
+}
+END_TEST
+
+/* Issue 13: tail written to head + slots over two queued messages: the ring looks full, the
+ * receivers take the two, and then the next claim would land a lap ahead of their scan. */
+START_TEST(test_a_tail_forged_to_head_plus_slots_is_ebadmsg_for_receivers_and_senders_not_a_hang) {
+        char buf[SLOT_SIZE];
+
+        fill(2);
+        atomic_store(&ring.hdr->tail, SLOTS);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "no room", 0), -EAGAIN); /* plausible: a full ring */
+        expect_recv(TOK_B, IDX_B, "fill-0");
+        expect_recv(TOK_B, IDX_B, "fill-1");
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 200), -EBADMSG);
+}
+END_TEST
+
+/* Issue 13: tail = head + slots over an empty ring: the slot at tail is FREE for the lap before,
+ * which no full ring can show (its last position was claimed). Senders waited for good. */
+START_TEST(test_a_tail_forged_to_head_plus_slots_over_an_empty_ring_is_ebadmsg_for_a_sender) {
+        atomic_store(&ring.hdr->tail, SLOTS);
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "no room?", 200), -EBADMSG);
+}
+END_TEST
 
 START_TEST(test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held) {
         static const uint32_t tokens[] = { 0, TOK_A, TOK_B, TOK_DEAD, TOKEN_DAEMON };
@@ -1697,6 +1960,133 @@ START_TEST(test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_t
 }
 END_TEST
 
+/* --- hostile peers: values that change under the reader --------------------------------- */
+
+/* Wait until @pid stops (a crash point armed with ":stop"); on failure kill and reap it first. */
+static void child_wait_stopped(pid_t pid) {
+        int64_t until = now_ms() + PATIENCE_MS;
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
+
+                if (r == pid && WIFSTOPPED(status))
+                        return;
+                if (r == pid)
+                        ck_abort_msg("child ended (status 0x%x, result %lld) before its stop", status,
+                                     (long long)atomic_load(&shared->result));
+                if (now_ms() > until)
+                        break;
+                sleep_ms(1);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("child never stopped at its crash point");
+}
+
+/* Resume a stopped child and expect it to exit within @ms (not the test's patience: these
+ * tests catch hangs) with CHILD_OK. */
+static void child_resume_expect_exit(pid_t pid, int ms) {
+        bool timed_out;
+        int status;
+
+        ck_assert_int_eq(kill(pid, SIGCONT), 0);
+        status = child_reap(pid, ms, &timed_out);
+        ck_assert_msg(!timed_out, "child %d still running %d ms after it was resumed (result %lld)", (int)pid, ms,
+                      (long long)atomic_load(&shared->result));
+        ck_assert_msg(WIFEXITED(status), "child %d died of signal %d", (int)pid,
+                      WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+        ck_assert_int_eq(WEXITSTATUS(status), CHILD_OK);
+}
+
+/* Issue 13: the repair re-read head after rolling it forward and walked from there to tail:
+ * a head written past tail in between made it walk 2^64 positions in the daemon's only
+ * thread. */
+START_TEST(test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots) {
+        pid_t pid;
+
+        /* crafted by hand: a ring call here would make this process read SHMBOX_CRASH_AT
+         * before the child sets it */
+        attach(TOK_DEAD, IDX_DEAD);
+        atomic_store(&slot(0)->word, slot_word(SLOT_FREE, 1, 0)); /* passed, head not moved */
+        set_word(1, SLOT_READY, TOK_A);
+        atomic_store(&ring.hdr->tail, 2);
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "daemon_repair_rolled:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL));
+                _exit(CHILD_OK);
+        }
+        child_wait_stopped(pid);
+        ck_assert_uint_eq(head(), 1);
+        atomic_store(&ring.hdr->head, tail() + 1); /* the hostile write */
+        child_resume_expect_exit(pid, 2000);
+        ck_assert_int_eq(atomic_load(&shared->result), -EBADMSG);
+        ck_assert_uint_eq(lock_word(), 0); /* and it let the lock go */
+}
+END_TEST
+
+/* Issue 13: a sender on a full ring read the slot at tail TAKEN, then head moved by the
+ * receiver's first passing CAS, then the word DONE (not yet freed by the second): a healthy
+ * mailbox was reported corrupt. Driven by hand: the child waits for the lock while the ring
+ * fills, reads the TAKEN word under it and stops; the receiver then consumes and moves head. */
+START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg) {
+        void *payload;
+        uint32_t len;
+        RingDeadline d = deadline(0);
+        pid_t pid;
+
+        child_attach();
+        atomic_store(&ring.hdr->lock, TOK_A); /* held while the ring fills */
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "send_slot_judged:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "late", PATIENCE_MS));
+                _exit(CHILD_OK);
+        }
+        child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the lock");
+        for (unsigned i = 0; i < SLOTS; i++) {
+                set_word(i, SLOT_READY, TOK_A);
+                slot(i)->len = 1;
+        }
+        atomic_store(&ring.hdr->tail, SLOTS);
+        atomic_store(&ring.hdr->lock, 0);
+        sem_post(ring.sem[SEM_LOCK]);
+        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* slot 0 */
+        child_wait_stopped(pid); /* it read slot 0 TAKEN, under the lock */
+        ck_assert_int_eq(ring_consume(&ring, TOK_B, payload, false), 0);
+        atomic_store(&ring.hdr->head, 1); /* a passer's first CAS; its second is to come */
+        child_resume_expect_exit(pid, PATIENCE_MS);
+        ck_assert_int_eq((int)atomic_load(&shared->result), 0);
+        ck_assert_uint_eq(tail(), SLOTS + 1);
+}
+END_TEST
+
+/* Issue 13: a lock waiter read the holder, the daemon repaired that (dead) holder and dropped
+ * its attachment entry, then the waiter looked the token up and called the mailbox corrupt. */
+START_TEST(test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg) {
+        pid_t pid;
+
+        attach(TOK_DEAD, IDX_DEAD);
+        child_attach();
+        atomic_store(&ring.hdr->lock, TOK_DEAD); /* held by a process about to die */
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "lock_holder_read:1:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "after", PATIENCE_MS));
+                _exit(CHILD_OK);
+        }
+        child_wait_stopped(pid);
+        ck_assert_int_eq(ring_repair(&ring, TOK_DEAD, IDX_DEAD, NULL), 0);
+        child_resume_expect_exit(pid, PATIENCE_MS);
+        ck_assert_int_eq((int)atomic_load(&shared->result), 0);
+        expect_recv(TOK_B, IDX_B, "after");
+}
+END_TEST
+
 /* Loop test over crash_cases: a real SIGKILL at every point of send and recv. */
 START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication) {
         const CrashCase *cc = &crash_cases[_i];
@@ -1775,6 +2165,18 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once);
         suite_add_tcase(s, tc);
 
+        tc = tcase_create("lost wake-ups and CPU while blocked");
+        tcase_set_timeout(tc, 60);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_two_quick_sends_wake_two_idle_receivers_at_once);
+        tcase_add_test(tc, test_two_quick_receives_wake_two_senders_waiting_for_room_at_once);
+        tcase_add_test(tc, test_an_abort_that_unblocks_later_messages_wakes_a_sleeping_receiver);
+        tcase_add_test(tc, test_a_sender_blocked_behind_a_held_oldest_slot_sleeps_instead_of_spinning);
+        tcase_add_test(tc, test_a_receiver_stays_cheap_while_a_peer_posts_its_semaphore_in_a_loop);
+        tcase_add_test(tc, test_a_receiver_stays_cheap_on_a_semaphore_scribbled_to_its_maximum);
+        tcase_add_test(tc, test_a_lock_waiter_stays_cheap_on_a_lock_semaphore_scribbled_to_its_maximum);
+        suite_add_tcase(s, tc);
+
         tc = tcase_create("corruption");
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, setup, teardown);
@@ -1784,6 +2186,9 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_a_slot_length_above_slot_size_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_ready_slot_of_the_wrong_lap_is_ebadmsg_on_recv);
         tcase_add_test(tc, test_a_slot_at_tail_that_is_not_free_is_ebadmsg_on_send);
+        tcase_add_test(tc, test_a_tail_forged_one_ahead_is_ebadmsg_for_a_receiver_about_to_sleep_not_a_hang);
+        tcase_add_test(tc, test_a_tail_forged_to_head_plus_slots_is_ebadmsg_for_receivers_and_senders_not_a_hang);
+        tcase_add_test(tc, test_a_tail_forged_to_head_plus_slots_over_an_empty_ring_is_ebadmsg_for_a_sender);
         tcase_add_test(tc, test_random_damage_to_the_ring_never_crashes_and_never_leaves_the_lock_held);
         suite_add_tcase(s, tc);
 
@@ -1824,6 +2229,9 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message);
                 tcase_add_test(tc, test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
                 tcase_add_test(tc, test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
+                tcase_add_test(tc, test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
+                tcase_add_test(tc, test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg);
+                tcase_add_test(tc, test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg);
                 tcase_add_loop_test(
                         tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
                         (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
