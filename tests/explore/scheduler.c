@@ -492,24 +492,30 @@ Actor *scheduler_add(Scheduler *s, const char *name, ActorFn fn, uint32_t token,
  * scheduler_reset_run() - make every actor start from its beginning, with fresh semaphores,
  * clock and trace; the trail is kept (the next run replays its prefix)
  */
+/* A fresh context at actor_entry(). Its own function: getcontext() returns twice, and no
+ * caller's locals should live across it. */
+static __attribute__((noinline)) void actor_prepare(Actor *a) {
+#ifdef EXPLORE_ASAN
+        ASAN_UNPOISON_MEMORY_REGION(a->stack, a->stack_size); /* frames an abandoned run left */
+#endif
+        getcontext(&a->ctx);
+        a->ctx.uc_stack.ss_sp = a->stack;
+        a->ctx.uc_stack.ss_size = a->stack_size;
+        a->ctx.uc_link = NULL;
+        makecontext(&a->ctx, actor_entry, 0);
+}
+
 void scheduler_reset_run(Scheduler *s) {
         for (unsigned i = 0; i < s->n_actors; i++) {
                 Actor *a = &s->actors[i];
 
-#ifdef EXPLORE_ASAN
-                ASAN_UNPOISON_MEMORY_REGION(a->stack, a->stack_size); /* frames an abandoned run left */
-#endif
                 a->state = a == s->daemon ? ACTOR_DORMANT : ACTOR_READY;
                 a->yielded = false;
                 a->after_copy = false;
                 a->waiting_on = NULL;
                 a->steps = 0;
                 a->call = NULL;
-                getcontext(&a->ctx);
-                a->ctx.uc_stack.ss_sp = a->stack;
-                a->ctx.uc_stack.ss_size = a->stack_size;
-                a->ctx.uc_link = NULL;
-                makecontext(&a->ctx, actor_entry, 0);
+                actor_prepare(a);
         }
         for (unsigned i = 0; i < s->n_sems; i++)
                 s->sem_value[i] = 0;
