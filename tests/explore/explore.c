@@ -1,0 +1,928 @@
+/* explore.c — tests/test-explore: a systematic exploration of the real proto/ring.c (issue 13).
+ *
+ * proto/ring.c is compiled a second time for this program with tests/explore/hooks.h forced in
+ * front of it: each of its accesses to shared memory is a scheduling point of a deterministic
+ * scheduler (tests/explore/scheduler.c). Actors — senders, receivers, zero-copy users and the
+ * daemon's repair — are coroutines in one thread, working on an ordinary buffer laid out by the
+ * real proto/layout.c, as tests/test-ring.c sets a Ring up without a daemon. The explorer runs
+ * every schedule of a configuration (a depth-first search over the choice at each point,
+ * stateless: each run is replayed from the start, as CHESS does), within a preemption bound
+ * where the configuration has one, and checks every run:
+ *   - the delivery log against the ring's promises (tests/explore/checker.c: nothing lost or
+ *     duplicated, exactly-once consumption, per-sender order, success means committed);
+ *   - every call of a live actor succeeds (no -EBADMSG on a mailbox nobody corrupted);
+ *   - a payload copy touches only a slot its actor holds (CLAIMED by it to write, TAKEN to read);
+ *   - no call makes more than 64 * slots + 512 scheduling points (a livelock; 512 covers the
+ *     lock's spin of 128 loads and the waits);
+ *   - when no actor can run, none is blocked while the ring holds what it waits for (a message
+ *     READY, room, a free lock): that would be a late wake-up, ended only by its safety slice;
+ *   - at the end no slot is CLAIMED or TAKEN and the lock is free (every death repaired).
+ * A kill ("kill: any") is a choice at every scheduling point of every killable actor: the
+ * coroutine is abandoned there (a SIGKILL at that instant), and the daemon actor then does what
+ * daemon/manager.c's release_try() does: ring_repair() for the dead token and index, retried
+ * while it says -EBUSY (the daemon's retry timer: a yield), then mailbox_att_free()'s store of
+ * TOKEN_NONE into the attachment entry.
+ *
+ * Usage:
+ *   tests/test-explore                the self-tests, then every configuration of `make check`
+ *   tests/test-explore --deep         the larger configurations and bounds (`make explore-deep`)
+ *   tests/test-explore --list         the configurations, numbered
+ *   tests/test-explore --config N     only configuration N (add --deep for the deep table)
+ *   tests/test-explore --config N --replay TRAIL
+ *                                     run one schedule (printed with every failure) and print
+ *                                     its whole trace
+ *   tests/test-explore --all          count every failing schedule instead of stopping at the
+ *                                     first of each configuration
+ * Exit status: 0 when every configuration passes and every self-test fails as it must.
+ * doc/explore.md says what is and is not explored.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "proto/layout.h"
+#include "proto/ring.h"
+#include "proto/util.h"
+#include "tests/explore/checker.h"
+#include "tests/explore/scheduler.h"
+
+/* The one scheduler of this program: ring.c's hooks reach it without an argument, so it is a
+ * global (the documented exception of STYLE.md for this test program). */
+Scheduler explore_sched;
+
+#define SLOT_SIZE 8u
+#define PREFILL_IDX 60u
+#define PREFILL_TOKEN (TOKEN_FIRST + 60u)
+#define SCRIBBLE_SLOT 0u
+
+/* What an actor does. */
+typedef enum Op {
+        OP_NONE,
+        OP_SEND,      /* ring_send, @count times */
+        OP_SEND_MANY, /* ring_send_many in batches of 2 until @count are sent */
+        OP_RESERVE,   /* zero-copy: ring_claim, copy, ring_commit */
+        OP_RECV,      /* ring_recv, @count times */
+        OP_RECV_MANY, /* ring_recv_many of up to 2 until @count are received */
+        OP_PEEK,      /* zero-copy: ring_take, copy out, ring_consume */
+        OP_SCRIBBLE,  /* self-test: copies into a slot it does not hold */
+} Op;
+
+typedef struct ActorSpec {
+        Op op;
+        unsigned count;
+} ActorSpec;
+
+typedef struct Config {
+        const char *name;
+        unsigned slots;
+        unsigned prefill; /* messages committed before the actors start */
+        uint32_t spin_ns; /* Ring.spin_ns: 0 sleeps at once */
+        bool kill;        /* one kill, at any point of any actor */
+        int bound;        /* preemption bound; -1 none (exhaustive) */
+        ActorSpec actors[4];
+} Config;
+
+#define S(n) { OP_SEND, n }
+#define SM(n) { OP_SEND_MANY, n }
+#define RES(n) { OP_RESERVE, n }
+#define R(n) { OP_RECV, n }
+#define RM(n) { OP_RECV_MANY, n }
+#define PK(n) { OP_PEEK, n }
+
+/* make check: about 40 s on two cores once every configuration passes (each line prints its
+ * time); a configuration stops at its first failure. */
+static const Config check_configs[] = {
+        { .name = "2 slots, 1 sender x3, 1 receiver x3", .slots = 2, .bound = 3, .actors = { S(3), R(3) } },
+        { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .bound = 3, .actors = { S(1), S(1), R(2) } },
+        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .bound = 2, .actors = { S(2), R(1), R(1) } },
+        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver", .slots = 2, .prefill = 1, .bound = 2,
+          .actors = { S(1), S(1), R(2) } },
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .bound = 2,
+          .actors = { SM(4), RM(4) } },
+        { .name = "2 slots, zero-copy: 1 reserver x2, 1 peeker x2", .slots = 2, .bound = 3,
+          .actors = { RES(2), PK(2) } },
+        { .name = "2 slots, 1 sender x2, 1 receiver x2", .slots = 2, .kill = true, .bound = 1,
+          .actors = { S(2), R(2) } },
+        { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .kill = true, .bound = 1,
+          .actors = { S(1), S(1), R(2) } },
+        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .kill = true, .bound = 0,
+          .actors = { S(2), R(1), R(1) } },
+        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers", .slots = 8, .prefill = 8, .spin_ns = 1000,
+          .bound = 1, .actors = { S(1), R(1), R(1) } },
+};
+
+/* make explore-deep: minutes to hours; each line prints its time. */
+static const Config deep_configs[] = {
+        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .bound = 3, .actors = { S(2), R(1), R(1) } },
+        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver", .slots = 2, .prefill = 1, .bound = 4,
+          .actors = { S(1), S(1), R(2) } },
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .bound = 3,
+          .actors = { SM(4), RM(4) } },
+        { .name = "2 slots, 1 sender x2, 1 receiver x2", .slots = 2, .kill = true, .bound = 2,
+          .actors = { S(2), R(2) } },
+        { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .kill = true, .bound = 2,
+          .actors = { S(1), S(1), R(2) } },
+        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .kill = true, .bound = 1,
+          .actors = { S(2), R(1), R(1) } },
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .kill = true, .bound = 1,
+          .actors = { SM(4), RM(4) } },
+        { .name = "2 slots, zero-copy: 1 reserver x2, 2 peekers", .slots = 2, .kill = true, .bound = 1,
+          .actors = { RES(2), PK(1), PK(1) } },
+        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers", .slots = 8, .prefill = 8, .spin_ns = 1000,
+          .kill = true, .bound = 2, .actors = { S(1), R(1), R(1) } },
+        { .name = "3 slots, 2 senders x2, 2 receivers x2", .slots = 3, .bound = 2,
+          .actors = { S(2), S(2), R(2), R(2) } },
+};
+
+/* Self-tests: configurations the explorer must fail. */
+static const Config self_configs[] = {
+        { .name = "a copy into a slot not held", .slots = 2, .prefill = 1, .bound = 1,
+          .actors = { { OP_SCRIBBLE, 1 }, R(1) } },
+};
+
+/* --- the world of one run ------------------------------------------------------------------- */
+
+typedef struct World {
+        const Config *cfg;
+        LayoutGeometry geo;
+        uint8_t *map;
+        Ring ring;
+        sem_t sems[_SEM_ROLE_MAX]; /* storage only: the scheduler models them */
+        unsigned n_actors;         /* the configuration's, without the daemon */
+        Actor *daemon;
+        DeliveryLog log;
+} World;
+
+static const RingDeadline forever = { .forever = true };
+
+static unsigned actor_of_token(const World *w, uint32_t token) {
+        if (token >= TOKEN_FIRST && token - TOKEN_FIRST < w->n_actors)
+                return token - TOKEN_FIRST;
+        return CHECK_NOBODY;
+}
+
+static uint8_t *slots_start(const World *w) {
+        return w->map + w->geo.header_size;
+}
+
+/* The slot whose word is at @addr, or -1. */
+static int slot_of_word(const World *w, const volatile void *addr) {
+        const uint8_t *p = (const uint8_t *)addr, *start = slots_start(w);
+        uint64_t off;
+
+        if (p < start || p >= start + (uint64_t)w->geo.slots * w->geo.slot_stride)
+                return -1;
+        off = (uint64_t)(p - start);
+        return off % w->geo.slot_stride == 0 ? (int)(off / w->geo.slot_stride) : -1;
+}
+
+/* The slot whose payload holds @addr, or -1. */
+static int slot_of_payload(const World *w, const void *addr) {
+        const uint8_t *p = addr, *start = slots_start(w);
+        uint64_t off;
+
+        if (p < start || p >= start + (uint64_t)w->geo.slots * w->geo.slot_stride)
+                return -1;
+        off = (uint64_t)(p - start);
+        return off % w->geo.slot_stride >= LAYOUT_SLOT_HEAD ? (int)(off / w->geo.slot_stride) : -1;
+}
+
+static SlotHead *slot_head(const World *w, unsigned i) {
+        return (SlotHead *)(slots_start(w) + (uint64_t)i * w->geo.slot_stride);
+}
+
+static uint32_t slot_msg(const World *w, unsigned i) {
+        uint32_t m;
+
+        memcpy(&m, (uint8_t *)slot_head(w, i) + LAYOUT_SLOT_HEAD, sizeof(m));
+        return m;
+}
+
+/* Observer: slot-word transitions are the delivery log. */
+static void on_wrote(void *userdata, Actor *a, const volatile void *addr, uint64_t old, uint64_t new_value) {
+        World *w = userdata;
+        int i = slot_of_word(w, addr);
+        unsigned from, to;
+
+        (void)a;
+        if (i < 0)
+                return;
+        from = slot_word_state(old);
+        to = slot_word_state(new_value);
+        if (from == SLOT_CLAIMED && to == SLOT_READY)
+                delivery_log_add(&w->log, EV_COMMIT, actor_of_token(w, slot_word_token(old)), slot_msg(w, (unsigned)i));
+        else if (from == SLOT_READY && to == SLOT_TAKEN)
+                delivery_log_add(&w->log, EV_TAKE, actor_of_token(w, slot_word_token(new_value)),
+                                 slot_msg(w, (unsigned)i));
+        else if (from == SLOT_TAKEN && to == SLOT_DONE)
+                delivery_log_add(&w->log, EV_CONSUME, actor_of_token(w, slot_word_token(old)),
+                                 slot_msg(w, (unsigned)i));
+        else if (from == SLOT_TAKEN && to == SLOT_READY)
+                delivery_log_add(&w->log, EV_REDELIVER, CHECK_NOBODY, slot_msg(w, (unsigned)i));
+        else if (from == SLOT_CLAIMED && to == SLOT_ABANDONED)
+                delivery_log_add(&w->log, EV_ABANDON, CHECK_NOBODY, 0);
+}
+
+/* Observer: a payload copy must stay inside a slot its actor holds. */
+static void on_copy(void *userdata, Actor *a, void *dst, const void *src, size_t n) {
+        World *w = userdata;
+        int d = slot_of_payload(w, dst), s = slot_of_payload(w, src);
+        uint64_t word;
+
+        if (!a)
+                return; /* the set-up's prefill */
+        if (d >= 0) {
+                word = atomic_load(&slot_head(w, (unsigned)d)->word);
+                if (slot_word_state(word) != SLOT_CLAIMED || slot_word_token(word) != a->token)
+                        explore_fail("%s copies %zu bytes into slot %d, which it does not hold (state %u, token %#x)",
+                                     a->name, n, d, slot_word_state(word), slot_word_token(word));
+        }
+        if (s >= 0) {
+                word = atomic_load(&slot_head(w, (unsigned)s)->word);
+                if (slot_word_state(word) != SLOT_TAKEN || slot_word_token(word) != a->token)
+                        explore_fail("%s copies %zu bytes out of slot %d, which it does not hold (state %u, token %#x)",
+                                     a->name, n, s, slot_word_state(word), slot_word_token(word));
+        }
+}
+
+static bool in_words(const volatile void *addr, const _Atomic uint64_t *first, size_t n) {
+        const volatile uint8_t *p = addr;
+
+        return p >= (const volatile uint8_t *)first && p < (const volatile uint8_t *)(first + n);
+}
+
+/* Locations nobody writes while exploring (a write to one fails the run): the flags (no
+ * destroy), the sleeper words of indexes 64 and up, the pollers and the FIFO flag (no event
+ * loop), the attachment table but for the actors' own entries in a configuration with a kill
+ * (the daemon clears the dead one's). */
+static bool is_frozen(void *userdata, const volatile void *addr) {
+        World *w = userdata;
+        MboxHeader *h = w->ring.hdr;
+        const volatile uint8_t *p = addr;
+
+        if (p < w->map || p >= w->map + w->geo.header_size)
+                return false;
+        if (p == (const volatile uint8_t *)&h->flags || p == (const volatile uint8_t *)&h->fifo_signaled)
+                return true;
+        if (in_words(addr, &h->items_sleepers[1], LAYOUT_ATT_WORDS - 1) ||
+            in_words(addr, &h->space_sleepers[1], LAYOUT_ATT_WORDS - 1) ||
+            in_words(addr, &h->pollers[0], LAYOUT_ATT_WORDS))
+                return true;
+        if (p >= (const volatile uint8_t *)&h->att[0] && p < (const volatile uint8_t *)&h->att[LAYOUT_ATT_MAX]) {
+                size_t i = (size_t)(p - (const volatile uint8_t *)&h->att[0]) / sizeof(h->att[0]);
+
+                return !(w->cfg->kill && i < w->n_actors);
+        }
+        return false;
+}
+
+/* Whether the blocked actor @a may wait on: the ring holds nothing it waits for. */
+static bool wait_justified(void *userdata, Actor *a, char *why, size_t len) {
+        World *w = userdata;
+        MboxHeader *h = w->ring.hdr;
+        uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), lock = atomic_load(&h->lock);
+        unsigned role = scheduler_sem_index(&explore_sched, a->waiting_on);
+
+        switch (role) {
+        case SEM_ITEMS:
+                for (uint64_t p = head; p != tail && p - head < w->geo.slots; p++) {
+                        uint64_t word = atomic_load(&ring_slot(&w->ring, p)->word);
+
+                        if (slot_word_state(word) == SLOT_READY && slot_word_lap(word) == ring_lap(&w->ring, p)) {
+                                uint32_t m = slot_msg(w, (unsigned)(p % w->geo.slots));
+
+                                snprintf(why, len, "message %u.%u is READY at position %llu", MSG_SENDER(m),
+                                         MSG_SEQ(m), (unsigned long long)p);
+                                return false;
+                        }
+                }
+                return true;
+        case SEM_SPACE:
+                if (tail - head < w->geo.slots) {
+                        snprintf(why, len, "the ring has room (head %llu, tail %llu)", (unsigned long long)head,
+                                 (unsigned long long)tail);
+                        return false;
+                }
+                if (tail - head == w->geo.slots) {
+                        uint64_t word = atomic_load(&ring_slot(&w->ring, head)->word);
+                        unsigned st = slot_word_state(word);
+
+                        if ((st == SLOT_DONE || st == SLOT_ABANDONED) && slot_word_lap(word) == ring_lap(&w->ring, head)) {
+                                snprintf(why, len, "the slot at head %llu is finished: head can pass it",
+                                         (unsigned long long)head);
+                                return false;
+                        }
+                }
+                return true;
+        case SEM_LOCK:
+                if (LOCK_TOKEN(lock) == TOKEN_NONE) {
+                        snprintf(why, len, "the lock is free");
+                        return false;
+                }
+                return true;
+        default:
+                snprintf(why, len, "it waits on an unknown semaphore");
+                return false;
+        }
+}
+
+/* --- actors ----------------------------------------------------------------------------------- */
+
+static void must(Actor *a, long k, const char *call) {
+        if (k < 0)
+                explore_fail("%s: %s returned %ld (%s) on a healthy ring", a->name, call, k, strerror((int)-k));
+}
+
+static void sender(Actor *a, World *w, const ActorSpec *sp) {
+        uint32_t sender_no = a->no + 1;
+        unsigned seq = 0;
+
+        while (seq < sp->count) {
+                uint32_t m[2] = { MSG_ID(sender_no, seq), MSG_ID(sender_no, seq + 1) };
+                long k;
+
+                switch (sp->op) {
+                case OP_SEND:
+                        explore_call_begin(a, "ring_send");
+                        k = ring_send(&w->ring, a->token, a->idx, &m[0], sizeof(m[0]), &forever);
+                        must(a, k, "ring_send");
+                        delivery_log_add(&w->log, EV_SENT, a->no, m[0]);
+                        seq++;
+                        break;
+                case OP_SEND_MANY: {
+                        struct iovec v[2] = { { &m[0], sizeof(m[0]) }, { &m[1], sizeof(m[1]) } };
+                        size_t n = sp->count - seq >= 2 ? 2 : 1;
+
+                        explore_call_begin(a, "ring_send_many");
+                        k = ring_send_many(&w->ring, a->token, a->idx, v, n, &forever);
+                        must(a, k, "ring_send_many");
+                        for (long i = 0; i < k; i++)
+                                delivery_log_add(&w->log, EV_SENT, a->no, m[i]);
+                        seq += (unsigned)k;
+                        break;
+                }
+                case OP_RESERVE: {
+                        uint64_t p;
+
+                        explore_call_begin(a, "ring_claim");
+                        k = ring_claim(&w->ring, a->token, a->idx, 1, &forever, &p);
+                        must(a, k, "ring_claim");
+                        explore_memcpy(ring_payload(&w->ring, p), &m[0], sizeof(m[0]), "app", __LINE__);
+                        explore_call_begin(a, "ring_commit");
+                        k = ring_commit(&w->ring, a->token, ring_payload(&w->ring, p), sizeof(m[0]), true);
+                        must(a, k, "ring_commit");
+                        delivery_log_add(&w->log, EV_SENT, a->no, m[0]);
+                        seq++;
+                        break;
+                }
+                default:
+                        abort();
+                }
+        }
+}
+
+static void receiver(Actor *a, World *w, const ActorSpec *sp) {
+        unsigned got = 0;
+
+        while (got < sp->count) {
+                uint32_t m[2] = { 0, 0 };
+                long k;
+
+                switch (sp->op) {
+                case OP_RECV:
+                        explore_call_begin(a, "ring_recv");
+                        k = ring_recv(&w->ring, a->token, a->idx, &m[0], sizeof(m[0]), &forever);
+                        must(a, k, "ring_recv");
+                        delivery_log_add(&w->log, EV_RETURN, a->no, m[0]);
+                        got++;
+                        break;
+                case OP_RECV_MANY: {
+                        struct iovec v[2] = { { &m[0], sizeof(m[0]) }, { &m[1], sizeof(m[1]) } };
+                        size_t lens[2], n = sp->count - got >= 2 ? 2 : 1;
+
+                        explore_call_begin(a, "ring_recv_many");
+                        k = ring_recv_many(&w->ring, a->token, a->idx, v, n, lens, &forever);
+                        must(a, k, "ring_recv_many");
+                        for (long i = 0; i < k; i++)
+                                delivery_log_add(&w->log, EV_RETURN, a->no, m[i]);
+                        got += (unsigned)k;
+                        break;
+                }
+                case OP_PEEK: {
+                        void *payload;
+                        uint32_t len;
+
+                        explore_call_begin(a, "ring_take");
+                        k = ring_take(&w->ring, a->token, a->idx, 1, SIZE_MAX, &forever, &payload, &len);
+                        must(a, k, "ring_take");
+                        explore_memcpy(&m[0], payload, sizeof(m[0]), "app", __LINE__);
+                        explore_call_begin(a, "ring_consume");
+                        k = ring_consume(&w->ring, a->token, payload, true);
+                        must(a, k, "ring_consume");
+                        delivery_log_add(&w->log, EV_RETURN, a->no, m[0]);
+                        got++;
+                        break;
+                }
+                default:
+                        abort();
+                }
+        }
+}
+
+static void actor_main(Actor *a) {
+        World *w = a->userdata;
+        const ActorSpec *sp = &w->cfg->actors[a->no];
+
+        switch (sp->op) {
+        case OP_SEND:
+        case OP_SEND_MANY:
+        case OP_RESERVE:
+                sender(a, w, sp);
+                break;
+        case OP_RECV:
+        case OP_RECV_MANY:
+        case OP_PEEK:
+                receiver(a, w, sp);
+                break;
+        case OP_SCRIBBLE: {
+                uint32_t junk = 0xbadu;
+
+                explore_call_begin(a, "scribble");
+                explore_memcpy((uint8_t *)slot_head(w, SCRIBBLE_SLOT) + LAYOUT_SLOT_HEAD, &junk, sizeof(junk), "scribble",
+                               __LINE__);
+                break;
+        }
+        default:
+                abort();
+        }
+}
+
+/* The daemon after a death: daemon/manager.c release_try() -> mailbox_repair() -> ring_repair(),
+ * retried from a timer while it says -EBUSY; then mailbox_att_free() clears the entry. */
+static void daemon_main(Actor *a) {
+        World *w = a->userdata;
+        Actor *dead = explore_sched.killed;
+        _Atomic uint32_t *entry;
+        RingRepair rep;
+        uint32_t old;
+        int k;
+
+        for (;;) {
+                explore_call_begin(a, "ring_repair");
+                k = ring_repair(&w->ring, dead->token, dead->idx, &rep);
+                if (k != -EBUSY)
+                        break;
+                explore_yield();
+        }
+        if (k < 0)
+                explore_fail("daemon: ring_repair() after the death of %s returned %d (%s)", dead->name, k,
+                             strerror(-k));
+        entry = &w->ring.hdr->att[dead->idx];
+        explore_point(EXPLORE_STORE, entry, "mailbox_att_free", __LINE__);
+        old = atomic_exchange(entry, TOKEN_NONE);
+        explore_wrote(entry, old, TOKEN_NONE, sizeof(*entry));
+}
+
+/* --- runs --------------------------------------------------------------------------------------- */
+
+static int world_init(World *w, const Config *cfg) {
+        Scheduler *s = &explore_sched;
+        int k;
+
+        *w = (World){ .cfg = cfg };
+        k = layout_geometry(cfg->slots, SLOT_SIZE, 1, &w->geo);
+        if (k < 0)
+                return k;
+        w->map = aligned_alloc(4096, ALIGN_TO(w->geo.total_size, (uint64_t)4096)); /* a size of whole pages */
+        if (!w->map)
+                return -ENOMEM;
+
+        scheduler_free(s);
+        memset(s, 0, sizeof(*s));
+        for (unsigned i = 0; i < _SEM_ROLE_MAX; i++)
+                s->sems[i] = &w->sems[i];
+        s->n_sems = _SEM_ROLE_MAX;
+        for (unsigned i = 0; i < ELEMENTSOF(cfg->actors) && cfg->actors[i].op != OP_NONE; i++) {
+                char name[8];
+                bool snd = cfg->actors[i].op <= OP_RESERVE;
+
+                snprintf(name, sizeof(name), "%c%u", snd ? 'S' : 'R', i);
+                if (!scheduler_add(s, name, actor_main, TOKEN_FIRST + i, i, cfg->kill))
+                        return -ENOMEM;
+                s->actors[i].userdata = w;
+                w->n_actors++;
+        }
+        if (cfg->kill) {
+                w->daemon = scheduler_add(s, "D", daemon_main, TOKEN_DAEMON, LAYOUT_ATT_MAX, false);
+                if (!w->daemon)
+                        return -ENOMEM;
+                w->daemon->userdata = w;
+                s->daemon = w->daemon;
+        }
+        s->preemption_bound = cfg->bound;
+        s->step_bound = 64 * cfg->slots + 512;
+        s->obs = (ExploreObserver){ .wrote = on_wrote, .copy = on_copy, .frozen = is_frozen, .userdata = w };
+        s->justified = wait_justified;
+        return 0;
+}
+
+static void world_done(World *w) {
+        scheduler_free(&explore_sched);
+        free(w->map);
+        w->map = NULL;
+}
+
+/* A fresh ring for the next run: zeroed, laid out, the actors attached, the prefill sent. */
+static void world_reset(World *w) {
+        memset(w->map, 0, w->geo.total_size);
+        layout_init(w->map, &w->geo);
+        w->ring = (Ring){ .hdr = (MboxHeader *)w->map, .base = w->map, .geo = w->geo, .spin_ns = w->cfg->spin_ns,
+                          .has_fifo = false, .fifo_fd = -1 };
+        for (unsigned i = 0; i < _SEM_ROLE_MAX; i++)
+                w->ring.sem[i] = &w->sems[i];
+        w->log = (DeliveryLog){ .n = 0 };
+        scheduler_reset_run(&explore_sched);
+        explore_sched.kills_left = w->cfg->kill ? 1 : 0;
+        for (unsigned i = 0; i < w->n_actors; i++)
+                atomic_store(&w->ring.hdr->att[i], TOKEN_FIRST + i);
+        atomic_store(&w->ring.hdr->att[PREFILL_IDX], PREFILL_TOKEN);
+        for (unsigned i = 0; i < w->cfg->prefill; i++) {
+                uint32_t m = MSG_ID(0, i);
+
+                (void)ring_send(&w->ring, PREFILL_TOKEN, PREFILL_IDX, &m, sizeof(m), &forever);
+        }
+        atomic_store(&w->ring.hdr->att[PREFILL_IDX], TOKEN_NONE);
+}
+
+/* The checks at the end of a run that ended with no actor able to run. */
+static bool final_check(World *w, char *why, size_t len) {
+        MboxHeader *h = w->ring.hdr;
+        uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), lock = atomic_load(&h->lock);
+        static RunFinal f;
+
+        memset(&f, 0, sizeof(f));
+        if (LOCK_TOKEN(lock) != TOKEN_NONE) {
+                snprintf(why, len, "the run ends with the lock held by token %#x", LOCK_TOKEN(lock));
+                return false;
+        }
+        if (tail - head > w->geo.slots) {
+                snprintf(why, len, "the run ends with head %llu, tail %llu", (unsigned long long)head,
+                         (unsigned long long)tail);
+                return false;
+        }
+        for (uint64_t p = head; p != tail; p++) {
+                uint64_t word = atomic_load(&ring_slot(&w->ring, p)->word);
+                unsigned st = slot_word_state(word);
+
+                if (st == SLOT_CLAIMED || st == SLOT_TAKEN) {
+                        snprintf(why, len, "the run ends with position %llu %s by token %#x",
+                                 (unsigned long long)p, st == SLOT_CLAIMED ? "CLAIMED" : "TAKEN",
+                                 slot_word_token(word));
+                        return false;
+                }
+                if (st == SLOT_READY)
+                        f.ready[f.n_ready++] = slot_msg(w, (unsigned)(p % w->geo.slots));
+        }
+        for (unsigned i = 0; i < w->n_actors; i++)
+                f.killed[i] = explore_sched.actors[i].state == ACTOR_KILLED;
+        return checker_run(&w->log, &f, why, len);
+}
+
+/* One run of the current trail. */
+static bool run_once(World *w) {
+        RunEnd end;
+
+        world_reset(w);
+        end = scheduler_run(&explore_sched);
+        if (end == RUN_FAILED)
+                return false;
+        if (!final_check(w, explore_sched.why, sizeof(explore_sched.why))) {
+                explore_sched.failed = true;
+                return false;
+        }
+        return true;
+}
+
+static const char *kind_str(unsigned k) {
+        static const char *const names[] = { "load", "store", "rmw", "sem", "copy", "pause", "yield" };
+
+        if (k < ELEMENTSOF(names))
+                return names[k];
+        return k == 100 ? "KILLED" : k == 101 ? "crash point" : k == 102 ? "blocks" : "?";
+}
+
+static void addr_label(const World *w, const volatile void *addr, char *buf, size_t len) {
+        const MboxHeader *h = w->ring.hdr;
+        const volatile uint8_t *p = addr;
+        int i;
+
+        buf[0] = 0;
+        if (!addr)
+                return;
+        for (unsigned r = 0; r < _SEM_ROLE_MAX; r++)
+                if (addr == &w->sems[r]) {
+                        snprintf(buf, len, " sem %s", r == SEM_LOCK ? "lock" : r == SEM_ITEMS ? "items" : "space");
+                        return;
+                }
+#define FIELD(f)                                                                                                       \
+        if (p == (const volatile uint8_t *)&h->f) {                                                                    \
+                snprintf(buf, len, " " #f);                                                                            \
+                return;                                                                                                \
+        }
+        FIELD(lock)
+        FIELD(head)
+        FIELD(tail)
+        FIELD(received)
+        FIELD(abandoned)
+        FIELD(recovered)
+        FIELD(repairs)
+        FIELD(items_sleepers[0])
+        FIELD(space_sleepers[0])
+        FIELD(pollers[0])
+#undef FIELD
+        if (p >= (const volatile uint8_t *)&h->att[0] && p < (const volatile uint8_t *)&h->att[LAYOUT_ATT_MAX]) {
+                snprintf(buf, len, " att[%zu]", (size_t)(p - (const volatile uint8_t *)&h->att[0]) / 4);
+                return;
+        }
+        i = slot_of_word(w, addr);
+        if (i >= 0) {
+                snprintf(buf, len, " slot%d.word", i);
+                return;
+        }
+        i = slot_of_payload(w, (const void *)addr);
+        if (i >= 0) {
+                snprintf(buf, len, " slot%d.payload", i);
+                return;
+        }
+        snprintf(buf, len, " %p", (const void *)addr);
+}
+
+static void print_trace(const World *w, unsigned from) {
+        const Scheduler *s = &explore_sched;
+
+        for (unsigned i = from; i < s->trace_len; i++) {
+                const TraceEntry *t = &s->trace[i];
+                char where[48];
+
+                addr_label(w, t->addr, where, sizeof(where));
+                printf("    %4u %-3s %-11s %s:%u%s\n", i, t->actor < s->n_actors ? s->actors[t->actor].name : "-",
+                       kind_str(t->kind), t->func ? t->func : "?", t->line, where);
+        }
+}
+
+static void print_failure(const World *w, unsigned cfg_no, bool deep, bool whole_trace) {
+        const Scheduler *s = &explore_sched;
+        static char trail[8 * EXPLORE_TRAIL_MAX];
+
+        scheduler_format_trail(s, trail, sizeof(trail));
+        printf("  FAIL: %s\n", s->why);
+        printf("  replay: tests/test-explore%s --config %u --replay %s\n", deep ? " --deep" : "", cfg_no,
+               trail[0] ? trail : "0");
+        printf("  log:");
+        for (unsigned i = 0; i < w->log.n; i++) {
+                const Event *e = &w->log.ev[i];
+
+                printf(" %s(%s%s%u.%u)", event_kind_str(e->kind),
+                       e->actor < s->n_actors ? s->actors[e->actor].name : "", e->actor < s->n_actors ? " " : "",
+                       MSG_SENDER(e->msg), MSG_SEQ(e->msg));
+        }
+        printf("\n  trace (%u points%s):\n", s->trace_len, whole_trace || s->trace_len <= 60 ? "" : ", the last 60");
+        print_trace(w, whole_trace || s->trace_len <= 60 ? 0 : s->trace_len - 60);
+}
+
+typedef struct Outcome {
+        unsigned long schedules, failures, late_wakeups;
+        unsigned long first_failure_at; /* schedules run until the first failure, 0: none */
+} Outcome;
+
+static double seconds_since(const struct timespec *t0) {
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Explore every schedule of @cfg; print its line and the first failure. */
+static int explore_config(const Config *cfg, unsigned cfg_no, bool deep, bool all, bool quiet, Outcome *ret) {
+        static World w;
+        Outcome o = {};
+        struct timespec t0;
+        char bound[32];
+        int k;
+
+        k = world_init(&w, cfg);
+        if (k < 0)
+                return k;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        explore_sched.trail_len = 0;
+        do {
+                o.schedules++;
+                if (!run_once(&w)) {
+                        o.failures++;
+                        o.late_wakeups += explore_sched.late_wakeup;
+                        if (o.failures == 1) {
+                                o.first_failure_at = o.schedules;
+                                if (!quiet) {
+                                        printf("explore: %s: schedule %lu fails\n", cfg->name, o.schedules);
+                                        print_failure(&w, cfg_no, deep, false);
+                                }
+                        }
+                        if (!all)
+                                break;
+                }
+        } while (scheduler_backtrack(&explore_sched));
+        if (cfg->bound < 0)
+                snprintf(bound, sizeof(bound), "none (exhaustive)");
+        else
+                snprintf(bound, sizeof(bound), "%d preemption%s", cfg->bound, cfg->bound == 1 ? "" : "s");
+        printf("explore: %s, kill: %s, bound: %s: %lu schedules, %lu failure%s", cfg->name, cfg->kill ? "any" : "none",
+               bound, o.schedules, o.failures, o.failures == 1 ? "" : "s");
+        if (o.late_wakeups)
+                printf(" (%lu late wake-up%s)", o.late_wakeups, o.late_wakeups == 1 ? "" : "s");
+        if (o.failures && !all)
+                printf(" (stopped at the first)");
+        printf(" [%.1f s]\n", seconds_since(&t0));
+        fflush(stdout);
+        world_done(&w);
+        *ret = o;
+        return 0;
+}
+
+static int replay(const Config *cfg, unsigned cfg_no, bool deep, const char *trail) {
+        static World w;
+        bool ok;
+        int k;
+
+        k = world_init(&w, cfg);
+        if (k < 0)
+                return k;
+        if (scheduler_parse_trail(&explore_sched, trail) < 0) {
+                fprintf(stderr, "test-explore: not a schedule: %s\n", trail);
+                world_done(&w);
+                return -EINVAL;
+        }
+        ok = run_once(&w);
+        printf("explore: %s: replayed schedule: %s\n", cfg->name, ok ? "passes" : "FAILS");
+        if (ok)
+                print_trace(&w, 0);
+        else
+                print_failure(&w, cfg_no, deep, true);
+        world_done(&w);
+        return ok ? 0 : 1;
+}
+
+/* --- self-tests: the checks are live ------------------------------------------------------------- */
+
+/* Fabricated delivery logs the checker must reject, and one it must accept. */
+static bool checker_self_test(void) {
+        static DeliveryLog log;
+        static RunFinal f;
+        char why[256];
+        bool ok = true;
+        struct {
+                const char *what;
+                Event ev[8];
+                unsigned n;
+                bool good;
+        } cases[] = {
+                { "a clean delivery",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 1, MSG_ID(1, 0) },
+                    { EV_RETURN, 1, MSG_ID(1, 0) }, { EV_SENT, 0, MSG_ID(1, 0) } },
+                  5, true },
+                { "a duplicate delivery",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 1, MSG_ID(1, 0) },
+                    { EV_RETURN, 1, MSG_ID(1, 0) }, { EV_RETURN, 1, MSG_ID(1, 0) } },
+                  5, false },
+                { "a lost message",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_SENT, 0, MSG_ID(1, 0) } },
+                  2, false },
+                { "messages out of order",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_COMMIT, 0, MSG_ID(1, 1) }, { EV_TAKE, 2, MSG_ID(1, 1) },
+                    { EV_TAKE, 2, MSG_ID(1, 0) } },
+                  4, false },
+                { "a take by two receivers",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_TAKE, 2, MSG_ID(1, 0) } },
+                  3, false },
+                { "a consume by a receiver not holding it",
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 2, MSG_ID(1, 0) } },
+                  3, false },
+                { "a success without a commit", { { EV_SENT, 0, MSG_ID(1, 0) } }, 1, false },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                bool got;
+
+                memset(&log, 0, sizeof(log));
+                memset(&f, 0, sizeof(f));
+                for (unsigned j = 0; j < cases[i].n; j++)
+                        delivery_log_add(&log, cases[i].ev[j].kind, cases[i].ev[j].actor, cases[i].ev[j].msg);
+                why[0] = 0;
+                got = checker_run(&log, &f, why, sizeof(why));
+                if (got != cases[i].good) {
+                        printf("explore: self-test: the checker %s %s%s%s\n", got ? "accepts" : "rejects",
+                               cases[i].what, got ? "" : ": ", why);
+                        ok = false;
+                } else
+                        printf("explore: self-test: the checker %s %s%s%s\n", got ? "accepts" : "rejects",
+                               cases[i].what, got ? "" : ": ", why);
+        }
+        return ok;
+}
+
+static bool explorer_self_test(void) {
+        bool ok = true;
+
+        for (size_t i = 0; i < ELEMENTSOF(self_configs); i++) {
+                Outcome o;
+
+                if (explore_config(&self_configs[i], (unsigned)i, false, false, true, &o) < 0 || o.failures == 0) {
+                        printf("explore: self-test: %s: NOT detected\n", self_configs[i].name);
+                        ok = false;
+                } else
+                        printf("explore: self-test: %s: detected at schedule %lu, as it must be\n",
+                               self_configs[i].name, o.first_failure_at);
+        }
+        return ok;
+}
+
+/* --- main --------------------------------------------------------------------------------------- */
+
+static void list(const Config *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                printf("%zu: %s, kill: %s, bound %d\n", i, v[i].name, v[i].kill ? "any" : "none", v[i].bound);
+}
+
+int main(int argc, char **argv) {
+        bool deep = false, all = false, do_list = false;
+        long bound = -2;
+        const char *replay_trail = NULL;
+        long only = -1;
+        const Config *v;
+        size_t n;
+        unsigned long failures = 0;
+        struct timespec t0;
+        bool ok = true;
+
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--deep") == 0)
+                        deep = true;
+                else if (strcmp(argv[i], "--all") == 0)
+                        all = true;
+                else if (strcmp(argv[i], "--list") == 0)
+                        do_list = true;
+                else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+                        only = strtol(argv[++i], NULL, 10);
+                else if (strcmp(argv[i], "--bound") == 0 && i + 1 < argc)
+                        bound = strtol(argv[++i], NULL, 10);
+                else if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
+                        replay_trail = argv[++i];
+                else {
+                        fprintf(stderr, "usage: %s [--deep] [--all] [--list] [--bound N] [--config N [--replay TRAIL]]\n", argv[0]);
+                        return 2;
+                }
+        }
+        v = deep ? deep_configs : check_configs;
+        n = deep ? ELEMENTSOF(deep_configs) : ELEMENTSOF(check_configs);
+        if (do_list) {
+                list(v, n);
+                return 0;
+        }
+        if (only >= (long)n || (replay_trail && only < 0)) {
+                fprintf(stderr, "test-explore: --replay needs --config N with N below %zu\n", n);
+                return 2;
+        }
+        if (replay_trail)
+                return replay(&v[only], (unsigned)only, deep, replay_trail) == 0 ? 0 : 1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (only < 0) {
+                ok = checker_self_test() && ok;
+                ok = explorer_self_test() && ok;
+        }
+        for (size_t i = 0; i < n; i++) {
+                Config c = v[i];
+                Outcome o;
+
+                if (only >= 0 && (size_t)only != i)
+                        continue;
+                if (bound >= -1)
+                        c.bound = (int)bound;
+                if (explore_config(&c, (unsigned)i, deep, all, false, &o) < 0) {
+                        printf("explore: %s: cannot set up\n", v[i].name);
+                        ok = false;
+                        continue;
+                }
+                failures += o.failures;
+        }
+        printf("explore: %s; %lu failure%s [%.1f s]\n", ok ? "self-tests pass" : "SELF-TESTS FAIL", failures,
+               failures == 1 ? "" : "s", seconds_since(&t0));
+        return ok && failures == 0 ? 0 : 1;
+}
