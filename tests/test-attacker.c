@@ -86,8 +86,8 @@
 #define SLOT_SIZE 64u
 #define PACE_US 5000           /* one message per 5 ms: the honest pairs' CPU stays near 1% */
 #define OP_TIMEOUT_MS 200      /* every send, receive and poll of the victims */
-#define ATTACK_MS 500          /* how long a continuous attack lasts */
-#define WINDOW_MS 1000         /* how long the victims are watched from the attack on */
+#define ATTACK_MS 400          /* how long a continuous attack lasts */
+#define WINDOW_MS 800          /* how long the victims are watched from the attack on */
 #define STALL_MS 400           /* two timeouts in a row without progress: a stall */
 #define CTL_P99_MAX_MS 50
 #define CPU_MAX_PCT 10.0
@@ -320,6 +320,9 @@ static void sender_main(const void *arg) {
                         victim_idle();
                 }
         }
+        /* one more message wakes the receiver at once: it need not wait out its timeout */
+        if (!v->error && shmbox_send(box, &(Msg){ seq, msg_check(seq) }, sizeof(Msg), 0) == 0)
+                v->ops = ++seq;
         v->done = true;
         shmbox_disconnect(c);
         shmbox_detach(box);
@@ -705,6 +708,8 @@ static void attack(Attacker *at, const Attack *k) {
                 state = seed_of(k->off * 3 + k->arg);
                 for (uint32_t i = 0; i < k->words; i++)
                         write_field((uint8_t *)h + k->off + i * k->width, k->width, field_value(k, &state));
+                if (k->off == offsetof(MboxHeader, abandoned)) /* the counters: repairs too */
+                        write_field((uint8_t *)&h->repairs, 8, field_value(k, &state));
                 if (k->arg == 2)
                         note("seed", seed_of(k->off * 3 + k->arg));
                 break;
@@ -826,10 +831,8 @@ static void attack(Attacker *at, const Attack *k) {
                 break;
         case K_SEM_STEAL:
                 while (harness_now_us() < attack_end()) {
-                        if (sem_trywait(at->sem[k->arg]) == 0)
+                        if (sem_trywait(at->sem[k->arg]) == 0) /* no yield, as for the FIFO */
                                 n++;
-                        else
-                                sched_yield();
                 }
                 note("wake-ups stolen", n);
                 break;
@@ -841,10 +844,9 @@ static void attack(Attacker *at, const Attack *k) {
                         char buf[64];
                         ssize_t got = read(at->fifo_fd, buf, sizeof(buf));
 
+                        /* no yield: the byte is there only between a send and the poller's wake-up */
                         if (got > 0)
                                 n += (uint64_t)got;
-                        else
-                                sched_yield();
                 }
                 note("bytes stolen", n);
                 break;
@@ -892,7 +894,7 @@ static void attack(Attacker *at, const Attack *k) {
                         uint64_t off = (random_next(&state) % span) & ~UINT64_C(7);
 
                         atomic_store((_Atomic uint64_t *)(at->map + off), random_next(&state));
-                        sleep_us((int64_t)ATTACK_MS * 1000 / RANDOM_WRITES);
+                        sleep_us((int64_t)ATTACK_MS * 1000 / 2 / RANDOM_WRITES); /* over the first half */
                 }
                 note("seed", seed_of(k->arg));
                 break;
@@ -920,30 +922,30 @@ typedef struct Field {
         const char *name;
         uint32_t off, width, words;
         bool all_values; /* 0, all ones and random; else random only */
+        unsigned flags;  /* AF_POLL: a field that matters to an event loop */
 } Field;
 
-#define FIELD(n, f, w, k, all) { n, offsetof(MboxHeader, f), w, k, all }
+#define FIELD(n, f, w, k, all, fl) { n, offsetof(MboxHeader, f), w, k, all, fl }
 static const Field fields[] = {
-        FIELD("head", head, 8, 1, true),
-        FIELD("tail", tail, 8, 1, true),
-        FIELD("lock", lock, 8, 1, true),
-        FIELD("flags", flags, 4, 1, true),
-        FIELD("epoch", epoch, 8, 1, true),
-        FIELD("counters", abandoned, 8, 3, true), /* abandoned, received, recovered */
-        FIELD("repairs", repairs, 8, 1, true),
-        FIELD("items sleepers", items_sleepers, 8, LAYOUT_ATT_WORDS, true),
-        FIELD("space sleepers", space_sleepers, 8, LAYOUT_ATT_WORDS, true),
-        FIELD("pollers", pollers, 8, LAYOUT_ATT_WORDS, true),
-        FIELD("fifo_signaled", fifo_signaled, 4, 1, true),
-        FIELD("slots", slots, 4, 1, true),
-        FIELD("slot_size", slot_size, 4, 1, true),
-        FIELD("version", version, 4, 1, true),
-        FIELD("magic", magic, 8, 1, false),
-        FIELD("header_size", header_size, 4, 1, false),
-        FIELD("slot_stride", slot_stride, 4, 1, false),
-        FIELD("checksum", checksum, 4, 1, false),
-        FIELD("generation", generation, 8, 1, false),
-        FIELD("total_size", total_size, 8, 1, false),
+        FIELD("head", head, 8, 1, true, 0),
+        FIELD("tail", tail, 8, 1, true, 0),
+        FIELD("lock", lock, 8, 1, true, 0),
+        FIELD("flags", flags, 4, 1, true, 0),
+        FIELD("epoch", epoch, 8, 1, true, 0),
+        FIELD("counters", abandoned, 8, 3, true, 0), /* abandoned, received, recovered; and repairs */
+        FIELD("items sleepers", items_sleepers, 8, LAYOUT_ATT_WORDS, true, 0),
+        FIELD("space sleepers", space_sleepers, 8, LAYOUT_ATT_WORDS, true, 0),
+        FIELD("pollers", pollers, 8, LAYOUT_ATT_WORDS, true, AF_POLL),
+        FIELD("fifo_signaled", fifo_signaled, 4, 1, true, AF_POLL),
+        FIELD("slots", slots, 4, 1, true, 0),
+        FIELD("slot_size", slot_size, 4, 1, true, 0),
+        FIELD("version", version, 4, 1, true, 0),
+        FIELD("magic", magic, 8, 1, false, 0),
+        FIELD("header_size", header_size, 4, 1, false, 0),
+        FIELD("slot_stride", slot_stride, 4, 1, false, 0),
+        FIELD("checksum", checksum, 4, 1, false, 0),
+        FIELD("generation", generation, 8, 1, false, 0),
+        FIELD("total_size", total_size, 8, 1, false, 0),
 };
 
 static Attack field_attacks[3 * ELEMENTSOF(fields)];
@@ -958,6 +960,7 @@ static void field_attacks_init(void) {
 
                         *k = (Attack){ .kind = K_FIELD,
                                        .arg = v,
+                                       .flags = fields[i].flags,
                                        .off = fields[i].off,
                                        .width = fields[i].width,
                                        .words = fields[i].words };
@@ -995,10 +998,10 @@ static const Attack state_attacks[] = {
         { "slot@tail := DONE, tail+1", K_SLOT, SLOT_DONE, W_RECEIVER, AF_TAIL1, NULL, 0, 0, 0 },
         { "slot@tail := ABANDONED, tail+1", K_SLOT, SLOT_ABANDONED, W_NONE, AF_TAIL1, NULL, 0, 0, 0 },
         { "slot@tail := state 0xff, tail+1", K_SLOT, 0xff, W_SENDER, AF_TAIL1, NULL, 0, 0, 0 },
-        { "READY -> DONE (for 500 ms)", K_READY_TO, SLOT_DONE, W_NONE, 0, NULL, 0, 0, 0 },
-        { "READY -> TAKEN bogus (for 500 ms)", K_READY_TO, SLOT_TAKEN, W_BOGUS, 0, NULL, 0, 0, 0 },
-        { "READY -> TAKEN receiver (for 500 ms)", K_READY_TO, SLOT_TAKEN, W_RECEIVER, 0, SURVIVAL_FROZEN, 0, 0, 0 },
-        { "READY len := slot_size + 1 (500 ms)", K_READY_LEN, SLOT_SIZE + 1, W_NONE, 0, NULL, 0, 0, 0 },
+        { "READY -> DONE (loop)", K_READY_TO, SLOT_DONE, W_NONE, 0, NULL, 0, 0, 0 },
+        { "READY -> TAKEN bogus (loop)", K_READY_TO, SLOT_TAKEN, W_BOGUS, 0, NULL, 0, 0, 0 },
+        { "READY -> TAKEN receiver (loop)", K_READY_TO, SLOT_TAKEN, W_RECEIVER, 0, SURVIVAL_FROZEN, 0, 0, 0 },
+        { "READY len := slot_size + 1 (loop)", K_READY_LEN, SLOT_SIZE + 1, W_NONE, 0, NULL, 0, 0, 0 },
 };
 
 static const Attack resource_attacks[] = {
@@ -1020,10 +1023,10 @@ static const Attack resource_attacks[] = {
         { "sem items: random bytes", K_SEM_JUNK, SEM_ITEMS, W_NONE, 0, NULL, 0, 0, 0 },
         { "sem items: file truncated", K_SEM_TRUNCATE, SEM_ITEMS, W_NONE, AF_TRUNCATION, NULL, 0, 0, 0 },
         { "sem all: files truncated", K_SEM_TRUNCATE, _SEM_ROLE_MAX, W_NONE, AF_TRUNCATION, NULL, 0, 0, 0 },
-        { "fifo: bytes stolen (500 ms)", K_FIFO_STEAL, 0, W_NONE, AF_POLL, NULL, 0, 0, 0 },
-        { "fifo: junk written (500 ms)", K_FIFO_JUNK, 0, W_NONE, AF_POLL, NULL, 0, 0, 0 },
-        { "attach/detach storm (500 ms)", K_STORM_DETACH, 0, W_NONE, 0, NULL, 0, 0, 0 },
-        { "attach-and-die storm (500 ms)", K_STORM_DIE, 0, W_NONE, 0, NULL, 0, 0, 0 },
+        { "fifo: bytes stolen (loop)", K_FIFO_STEAL, 0, W_NONE, AF_POLL, NULL, 0, 0, 0 },
+        { "fifo: junk written (loop)", K_FIFO_JUNK, 0, W_NONE, AF_POLL, NULL, 0, 0, 0 },
+        { "attach/detach storm (loop)", K_STORM_DETACH, 0, W_NONE, 0, NULL, 0, 0, 0 },
+        { "attach-and-die storm (loop)", K_STORM_DIE, 0, W_NONE, 0, NULL, 0, 0, 0 },
         { "random scribbles (seed 1)", K_RANDOM, 1, W_NONE, 0, NULL, 0, 0, 0 },
         { "random scribbles (seed 2)", K_RANDOM, 2, W_NONE, 0, NULL, 0, 0, 0 },
         { "random scribbles (seed 3)", K_RANDOM, 3, W_NONE, 0, NULL, 0, 0, 0 },
@@ -1055,9 +1058,29 @@ static void setup(void) {
         ck_assert_int_eq(shmbox_create(client, A_BOX, &cfg), 0);
 }
 
+static int died(pid_t pid);
+
+/* The end of the daemon's log, to show how it died. */
+static void print_log_tail(const char *path) {
+        char buf[512];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return;
+        n = pread(fd, buf, sizeof(buf) - 1, MAX((off_t)0, lseek(fd, 0, SEEK_END) - (off_t)sizeof(buf) + 1));
+        close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+                printf("attacker:   shmboxd log: %s\n", line);
+}
+
 /* Children still running are killed; both mailboxes are destroyed and the daemon stopped,
  * which asserts that nothing of it is left in /dev/shm. Run by the case itself before its
- * verdict (a failed assertion ends a forked test without its teardown), and by teardown. */
+ * verdict (a failed assertion ends a forked test without its teardown), and by teardown. A
+ * dead daemon cannot destroy: its objects are swept instead. */
 static void finish(void) {
         if (!sh)
                 return;
@@ -1067,8 +1090,13 @@ static void finish(void) {
                         waitpid(children[i], NULL, 0);
                 }
         n_children = 0;
+        if (d.pid > 0 && died(d.pid) != 0) {
+                harness_daemon_kill(&d); /* reaps it */
+                harness_sweep(d.prefix);
+        }
         (void)shmbox_destroy(client, B_BOX);
-        ck_assert_int_eq(shmbox_destroy(client, A_BOX), 0);
+        if (d.pid > 0)
+                ck_assert_int_eq(shmbox_destroy(client, A_BOX), 0);
         shmbox_disconnect(client);
         client = NULL;
         harness_daemon_done(&d);
@@ -1202,9 +1230,11 @@ static void run_attack(const Attack *k) {
                 pids[i] = spawn(i % 2 == 0 ? sender_main : receiver_main, &roles[i], i < 2 ? 0 : b_uid);
         }
 
+        attacker = spawn(attacker_main, k, 0);
+
         /* both pairs flow, the attacker is attached and ready */
         deadline = harness_now_us() + (int64_t)harness_ms(5000) * 1000;
-        while (atomic_load(&sh->a.rcv.ops) < 5 || atomic_load(&sh->b.rcv.ops) < 5) {
+        while (atomic_load(&sh->a.rcv.ops) < 3 || atomic_load(&sh->b.rcv.ops) < 3) {
                 ck_assert_msg(!sh->a.ended && !sh->b.ended, "a pair failed before the attack");
                 for (int i = 0; i < 4; i++)
                         ck_assert_msg(!died(pids[i]), "victim %d ended before the attack", i);
@@ -1212,7 +1242,6 @@ static void run_attack(const Attack *k) {
                 ck_assert_msg(harness_now_us() < deadline, "the pairs did not start within %d ms", harness_ms(5000));
                 sleep_us(1000);
         }
-        attacker = spawn(attacker_main, k, 0);
         while (!atomic_load(&sh->attacker_ready)) {
                 ck_assert_msg(!died(attacker), "the attacker could not set up: %s",
                               strerrorname_np(-sh->attacker_error) ?: "?");
@@ -1252,15 +1281,16 @@ static void run_attack(const Attack *k) {
 
         /* the end: everyone stops; the B receiver drains what its sender sent */
         sh->stop = true;
-        /* A's victims are in a call of at most OP_TIMEOUT_MS: one still in it a second later
-         * ignores its deadline */
+        /* A's victims are in a call of at most OP_TIMEOUT_MS: one still in it half a second
+         * later ignores its deadline */
         pid_t others[4] = { pids[2], pids[3], attacker, ctl };
         int a_status[2], b_status[4];
-        reap_all(pids, a_status, 2, harness_ms(OP_TIMEOUT_MS + 1000));
+        reap_all(pids, a_status, 2, harness_ms(OP_TIMEOUT_MS + 500));
         reap_all(others, b_status, 4, harness_ms(5000));
         astatus = b_status[2];
         double p99 = ctl_p99_ms(n0, n1, inflight);
-        bool daemon_up = died(d.pid) == 0;
+        int daemon_sig = died(d.pid);
+        bool daemon_up = daemon_sig == 0;
 
         /* A's row */
         int64_t stall_us = MAX(MAX(sh->a.max_gap_us, ongoing), sh->a.gap_at_error_us);
@@ -1301,7 +1331,7 @@ static void run_attack(const Attack *k) {
         /* the verdict: what must hold on any machine */
 #define FAIL(...) fail_add(failures, sizeof(failures), __VA_ARGS__)
         if (!daemon_up)
-                FAIL(" daemon died;");
+                FAIL(" daemon died (%s);", daemon_sig > 0 ? errname(OUT_DIED + daemon_sig, s1, sizeof(s1)) : "exit");
         if (sh->ctl_failed)
                 FAIL(" control call failed (%s);", strerrorname_np(-sh->ctl_error) ?: "?");
         if (p99 < 0 || p99 >= harness_ms(CTL_P99_MAX_MS))
@@ -1339,8 +1369,10 @@ static void run_attack(const Attack *k) {
         if (k->live_holder && stalled)
                 printf("attacker:   the stall is a documented forgery of a live holder: %s\n", k->live_holder);
         fflush(stdout);
-        if (daemon_up)
-                finish(); /* a dead daemon leaves its objects: the sweep after the case takes them */
+        if (!daemon_up)
+                print_log_tail(d.log);
+        fflush(stdout);
+        finish();
         ck_assert_msg(!failures[0], "%s:%s", k->what, failures);
 }
 
