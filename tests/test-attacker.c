@@ -5,8 +5,10 @@
  * by uid 65534 when the suite runs as root, else by the same uid), and forks:
  *   - an honest pair on A: a sender of numbered messages (one every PACE_US) and a receiver
  *     (a blocking one; for the attacks on the FIFO and on the pollers and fifo_signaled words
- *     an event loop that polls shmbox_fd()), every call with a timeout of OP_TIMEOUT_MS, so
- *     that a stall is measured, never a hang;
+ *     an event loop that polls shmbox_fd()) that works WORK_US on every WORK_EVERY-th message,
+ *     so that now and then a message waits READY (and the FIFO holds its byte) long enough for
+ *     the attacker to forge or steal it; every call with a timeout of OP_TIMEOUT_MS, so that a
+ *     stall is measured, never a hang;
  *   - an honest pair on B doing the same, whose receiver checks that every message arrives in
  *     order exactly once;
  *   - a control client calling shmbox_info(A), shmbox_info(B) and shmbox_list() in a loop and
@@ -95,6 +97,8 @@
 #define SLOTS 8u
 #define SLOT_SIZE 64u
 #define PACE_US 5000      /* one message per 5 ms: the honest pairs' CPU stays near 1% */
+#define WORK_US 10000     /* the work a receiver does on every WORK_EVERY-th message: the next */
+#define WORK_EVERY 4      /* ones wait READY meanwhile, in a ring that is never full */
 #define OP_TIMEOUT_MS 200 /* every send, receive and poll of the victims */
 #define ATTACK_MS 350     /* how long a continuous attack lasts */
 #define WINDOW_MS 700     /* how long the victims are watched from the attack on */
@@ -351,6 +355,8 @@ static void received(const Role *r, uint64_t *expect, const void *buf, ssize_t l
                 v->dup++;
         v->ops++;
         pair_progress(r->pair);
+        if (v->ops % WORK_EVERY == 0)
+                sleep_us(WORK_US);
 }
 
 /* Receive with a timeout; true to go on. B's receiver keeps going after the stop until it has
