@@ -16,7 +16,7 @@
  *   - the attacker: attached to A like any client, then mapping A's segment itself (shm_open),
  *     opening the named semaphores (sem_open, and their files in /dev/shm) and the FIFO behind
  *     shmbox_fd(), and applying one attack: a header field set to 0, to all ones or to random
- *     bytes; a slot word forged (FREE, CLAIMED, READY, TAKEN, DONE, ABANDONED, a bad state or
+ *     bytes (and held there for ATTACK_MS); a slot word forged (FREE, CLAIMED, READY, TAKEN, DONE, ABANDONED, a bad state or
  *     lap, with a victim's token, the attacker's own or a bogus one); tail, head and the lock
  *     moved or forged (under the mailbox lock, taken by CAS as any client takes it, so the
  *     forgery is never torn by a live peer); attachment-table entries scribbled; the segment
@@ -505,7 +505,7 @@ static void control_main(const void *arg) {
 /* --- the attacker ------------------------------------------------------------------------------ */
 
 typedef enum Kind {
-        K_FIELD,        /* a header field := 0, all ones or random (Field below) */
+        K_FIELD,        /* a header field := 0, all ones or random (Field below), held for ATTACK_MS */
         K_TAIL_PLUS,    /* tail += arg, under the lock */
         K_TAIL_FULL,    /* tail := head + slots + arg, under the lock */
         K_TAIL_BEHIND,  /* tail := head - 1, under the lock */
@@ -736,15 +736,25 @@ static void attack(Attacker *at, const Attack *k) {
         uint64_t n = 0, state;
 
         switch (k->kind) {
-        case K_FIELD:
+        case K_FIELD: {
+                uint64_t v[LAYOUT_ATT_WORDS + 1];
+
                 state = seed_of(k->off * 3 + k->arg);
-                for (uint32_t i = 0; i < k->words; i++)
-                        write_field((uint8_t *)h + k->off + i * k->width, k->width, field_value(k, &state));
-                if (k->off == offsetof(MboxHeader, abandoned)) /* the counters: repairs too */
-                        write_field((uint8_t *)&h->repairs, 8, field_value(k, &state));
+                for (uint32_t i = 0; i <= k->words; i++)
+                        v[i] = field_value(k, &state);
+                /* held, not written once: a word the victims write themselves (fifo_signaled,
+                 * a sleeper bit) would otherwise be healed or not, by chance */
+                do {
+                        for (uint32_t i = 0; i < k->words; i++)
+                                write_field((uint8_t *)h + k->off + i * k->width, k->width, v[i]);
+                        if (k->off == offsetof(MboxHeader, abandoned)) /* the counters: repairs too */
+                                write_field((uint8_t *)&h->repairs, 8, v[k->words]);
+                        sleep_us(1000);
+                } while (harness_now_us() < attack_end());
                 if (k->arg == 2)
                         note("seed", seed_of(k->off * 3 + k->arg));
                 break;
+        }
         case K_TAIL_PLUS:
         case K_TAIL_FULL:
         case K_TAIL_BEHIND:
