@@ -29,6 +29,13 @@
  * call (the lock released, a repaired entry cleared) are checked only when no scribble landed
  * during it: a scribble may legitimately undo them.
  *
+ * An image is consistent when the protocol itself can leave it: tail within a ring of head,
+ * the lock free or held by an attachment of the table or by the daemon, every slot word one the
+ * protocol writes for its position (and no "passed" word in [head, tail): today's passers move
+ * head first), every length within slot_size. On a consistent image, and as long as no
+ * scribble landed, no reader may report corruption: -EBADMSG, or a slot counted as bad, is a
+ * false alarm and a failure.
+ *
  * Timeouts are 0 (never block) for most calls; some get a few ms or 1.5 s of virtual time, so
  * that the sleeper masks and the timed waits run too.
  */
@@ -91,6 +98,7 @@ typedef struct Seg {
         uint8_t *map;
         uint8_t immutable[offsetof(MboxHeader, lock)];
         uint8_t flags;
+        bool consistent; /* a state the protocol reaches: -EBADMSG is a false alarm (below) */
         int pipe[2];
 } Seg;
 
@@ -188,6 +196,15 @@ static void seg_make(Seg *s, FuzzInput *in) {
         atomic_store(&h->head, head);
         atomic_store(&h->tail, tail);
         atomic_store(&h->lock, seg_token(lock_sel) | (lock_sel & 8 ? LOCK_W : 0));
+        s->consistent = tail - head <= slots && tail_sel < 0xf0;
+        switch (lock_sel % 8) {
+        case 0: case 5: break; /* free, or the daemon's */
+        case 1: case 2: case 3: case 4: /* an attachment's, if it is in the table */
+                s->consistent &= (att_mask >> (lock_sel % 8 - 1)) & 1;
+                break;
+        case 6: s->consistent &= (att_mask >> FUZZ_ATTS) & 1; break;
+        default: s->consistent = false; break;
+        }
         for (unsigned a = 0; a < N_ATTS; a++)
                 if (att_mask & (1u << a))
                         atomic_store(&h->att[att_idx(a)], att_token(a));
@@ -213,9 +230,11 @@ static void seg_make(Seg *s, FuzzInput *in) {
                 uint64_t pos = window_pos(s, head, i);
                 uint8_t state_sel = fuzz_u8(in), lap_sel = fuzz_u8(in), token_sel = fuzz_u8(in), len_sel = fuzz_u8(in);
                 SlotHead *sh = ring_slot(&s->ring, pos);
+                bool inside = pos - head < tail - head && tail - head <= slots;
 
-                atomic_store(&sh->word, make_word(s, pos, pos - head < tail - head && tail - head <= slots, state_sel,
-                                                  lap_sel, token_sel));
+                atomic_store(&sh->word, make_word(s, pos, inside, state_sel, lap_sel, token_sel));
+                s->consistent &= state_sel < 0x80 && len_sel <= 250 &&
+                                 (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
                 sh->len = len_sel <= 250 ? len_sel * slot_size / 250 : slot_size + (len_sel - 250) * 0x1000000u;
                 memset(ring_payload(&s->ring, i), 'a' + (int)i, slot_size);
         }
@@ -310,6 +329,14 @@ static bool is_one_of(long r, const int *errs, size_t n) {
         return false;
 }
 
+/* Whether a reader that says the ring is corrupt may be right: the image was not consistent,
+ * or a scribble landed since. */
+static bool may_be_corrupt(const Seg *s) {
+        return !s->consistent || segment_hook_fired() > 0;
+}
+
+#define FUZZ_ASSERT_NOT_CORRUPT(s, r) FUZZ_ASSERT((r) != -EBADMSG || may_be_corrupt(s))
+
 /* What send, receive, claim and take may return besides success (ring.h). */
 static const int io_errnos[] = { EMSGSIZE, EAGAIN, ETIMEDOUT, EIDRM, ESTALE, EBADMSG };
 #define IS_IO_ERRNO(r) is_one_of(r, io_errnos, ELEMENTSOF(io_errnos))
@@ -357,6 +384,7 @@ static void op_repair(Seg *s, unsigned a, uint8_t arg) {
         r = CALL("ring_repair", ring_repair(&s->ring, dead, idx, &rep));
         quiet = CALL_END() == 0;
         FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG || r == -EINVAL);
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
         if (r == -EINVAL)
                 FUZZ_ASSERT(dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX));
         if (r == 0) {
@@ -376,6 +404,7 @@ static void op_count(Seg *s) {
         CALL("ring_count", ring_count(&s->ring, &c));
         CALL_END();
         sum = (uint64_t)c.ready + c.claimed + c.taken + c.done + c.abandoned + c.bad;
+        FUZZ_ASSERT(c.bad == 0 || may_be_corrupt(s));
         if (c.tail - c.head > slots_of(s)) {
                 FUZZ_ASSERT(c.bad == 1 && sum == 1);
                 return;
@@ -401,6 +430,7 @@ static void op_stat(Seg *s, unsigned a) {
         r = CALL("shmbox_stat", shmbox_stat(&box, &st));
         CALL_END();
         FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
         if (r < 0)
                 return;
         FUZZ_ASSERT(st.tail - st.head <= slots_of(s));
@@ -421,6 +451,7 @@ static void op_send(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
         r = CALL("ring_send", ring_send(&s->ring, me, idx, data, len, &dl));
         CALL_END();
         FUZZ_ASSERT(r == 0 || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
         if (len > s->ring.geo.slot_size)
                 FUZZ_ASSERT(r == -EMSGSIZE);
 }
@@ -441,6 +472,7 @@ static void op_recv(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
                 FUZZ_ASSERT(peek || (size_t)r <= cap);
         } else {
                 FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
         free(buf);
 }
@@ -462,6 +494,7 @@ static void op_send_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t
         r = CALL("ring_send_many", ring_send_many(&s->ring, me, idx, iov, n, &dl));
         CALL_END();
         FUZZ_ASSERT((r >= 1 && (size_t)r <= n) || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
 }
 
 static void op_recv_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
@@ -486,6 +519,7 @@ static void op_recv_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t
                         FUZZ_ASSERT(lens[i] <= iov[i].iov_len && lens[i] <= s->ring.geo.slot_size);
         } else {
                 FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
         for (size_t i = 0; i < n; i++)
                 free(iov[i].iov_base);
@@ -511,6 +545,7 @@ static void op_claim(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg
         r = CALL("ring_claim", ring_claim(&s->ring, me, idx, want, &dl, &pos));
         CALL_END();
         FUZZ_ASSERT((r >= 1 && (uint32_t)r <= want) || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
         for (int i = 0; i < r; i++) {
                 uint8_t *payload = ring_payload(&s->ring, pos + (uint64_t)i);
                 int k;
@@ -543,6 +578,7 @@ static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
         CALL_END();
         if (r < 0) {
                 FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
                 return;
         }
         if (want == 0) {
@@ -635,7 +671,7 @@ static int segment_publish(const Seg *s, uint64_t size) {
 
 /* The repairs a daemon makes right after adopting (manager.c, adopt_attachments()): the lock
  * of a daemon that died in a repair, then every attachment of the table. */
-static void adopt_repairs(Mailbox *mb) {
+static void adopt_repairs(const Seg *s, Mailbox *mb) {
         uint32_t tokens[LAYOUT_ATT_MAX];
         RingRepair rep;
         uint32_t holder;
@@ -647,6 +683,7 @@ static void adopt_repairs(Mailbox *mb) {
                 r = CALL("mailbox_repair", mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep));
                 CALL_END();
                 FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG);
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
         /* the table as mailbox_att_token() reads it, without its SIGBUS guard per entry: a
          * guarded call saves the signal mask, a system call, and 256 of them per input would
@@ -662,6 +699,7 @@ static void adopt_repairs(Mailbox *mb) {
                 CALL_END();
                 /* a token of 1 at an index is a scribble the repair refuses */
                 FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG || (r == -EINVAL && tokens[idx] == TOKEN_DAEMON));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
 }
 
@@ -687,7 +725,7 @@ static void op_adopt(Seg *s) {
                 FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
                 CALL("mailbox_max_token", mailbox_max_token(mb));
                 CALL_END();
-                adopt_repairs(mb);
+                adopt_repairs(s, mb);
                 CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken));
                 CALL_END();
                 FUZZ_ASSERT(info.slots == slots_of(s));
