@@ -17,7 +17,11 @@
  *   FIFO, made and removed around the call under the prefix fzseg<pid>), then what the manager
  *   does with an adopted mailbox (manager.c: adopt_mailboxes(), adopt_attachments(), which
  *   need a whole Manager and are static): mailbox_max_token(), the repair of a dead daemon's
- *   lock, the repair of every attachment in the table, mailbox_info().
+ *   lock, the repair of every attachment in the table, mailbox_info(). The semaphores and the
+ *   FIFO are made once per process and removed at its exit; an input that crashes the process
+ *   leaves them (and possibly the segment) behind, as a crashed daemon would: under make check
+ *   tests/run-suite.sh removes and reports them, after a libFuzzer crash remove
+ *   /dev/shm/fzseg<pid>* and /dev/shm/sem.fzseg<pid>* by hand.
  *
  * The code under test is compiled with tests/fuzz/segment-hooks.h included first: each of its
  * atomic accesses is a step, a scheduled scribble lands before its step, the semaphores never
