@@ -97,3 +97,64 @@ typedef enum FuzzOpKind {
         FUZZ_OP_POLL,    /* an event loop starts or stops polling; the FIFO settles */
         _FUZZ_OP_MAX,
 } FuzzOpKind;
+
+/*
+ * The input of fuzz-segment (all little-endian; bytes past the end read as 0). The image is
+ * built from selectors biased toward a plausible ring, so that the readers get past their
+ * first checks; fuzz-segment.c says what each selector value means.
+ *
+ *   u8   slots_sel      slots = 1 + slots_sel % FUZZ_SEG_SLOTS_MAX
+ *   u8   size_sel       slot_size = 1 + size_sel % FUZZ_SEG_SLOT_SIZE_MAX
+ *   u8   flags          FUZZ_SEG_F_*
+ *   u64  head
+ *   u8   tail_sel       tail relative to head: ahead by 0..slots+1, or behind
+ *   u8   lock_sel       the lock word: a token (fuzz_seg_token()) and bit 3: the W bit
+ *   u8   att_mask       bit a: attachment a (fuzz_att_idx[a]) is in the table; bit 4: the dead one
+ *   u8   sleepers       bits 0-3: items sleepers a, 4-7: space sleepers a (also pollers for 4-7)
+ *   u8   counters       the counters and the epoch, small
+ *   per slot: u8 state_sel, lap_sel, token_sel, len_sel
+ *   then up to FUZZ_SEG_CALLS_MAX calls, each
+ *        u8 reader, who, arg   the reader (FuzzSegReader), as whom, and its argument
+ *        u8 n_mut              n_mut % 4 scribbles while it runs, each u8 when, kind, target,
+ *                              arg, and a u64 for FUZZ_SEG_MUT_RAW (fuzz-segment.c: seg_schedule())
+ */
+#define FUZZ_SEG_SLOTS_MAX 16u
+#define FUZZ_SEG_SLOT_SIZE_MAX 128u
+#define FUZZ_SEG_CALLS_MAX 12u
+#define FUZZ_SEG_GENERATION UINT64_C(0x5e6)
+
+enum {
+        FUZZ_SEG_F_FIFO = 1 << 0,      /* the ring has a FIFO (a pipe) */
+        FUZZ_SEG_F_DESTROYED = 1 << 1, /* HDR_DESTROYED is set */
+        FUZZ_SEG_F_OTHER_GEN = 1 << 2, /* adoption: the state file recorded another generation */
+        FUZZ_SEG_F_SHORT = 1 << 3,     /* adoption: the segment is a cache line short */
+};
+
+/* The kinds of scribble (kind % _FUZZ_SEG_MUT_MAX). */
+typedef enum FuzzSegMut {
+        FUZZ_SEG_MUT_HEAD_FROM_TAIL, /* head := tail + (int8)arg */
+        FUZZ_SEG_MUT_TAIL_FROM_HEAD, /* tail := head + (int8)arg */
+        FUZZ_SEG_MUT_HEAD_ADD,       /* head += (int8)arg */
+        FUZZ_SEG_MUT_TAIL_ADD,       /* tail += (int8)arg */
+        FUZZ_SEG_MUT_SLOT,           /* slot target % slots: a word from arg and target */
+        FUZZ_SEG_MUT_LOCK,           /* lock := the token arg selects, bit 3: W */
+        FUZZ_SEG_MUT_ATT,            /* an attachment entry (target % 5) := a token */
+        FUZZ_SEG_MUT_RAW,            /* 8 bytes at a word of the mutable part := the u64 */
+        _FUZZ_SEG_MUT_MAX,
+} FuzzSegMut;
+
+/* The readers (reader % _FUZZ_SEG_MAX). */
+typedef enum FuzzSegReader {
+        FUZZ_SEG_REPAIR,    /* ring_repair() */
+        FUZZ_SEG_COUNT,     /* ring_count() */
+        FUZZ_SEG_STAT,      /* shmbox_stat() */
+        FUZZ_SEG_SEND,      /* ring_send() */
+        FUZZ_SEG_RECV,      /* ring_recv(), or a peek */
+        FUZZ_SEG_SEND_MANY, /* ring_send_many() */
+        FUZZ_SEG_RECV_MANY, /* ring_recv_many() */
+        FUZZ_SEG_CLAIM,     /* ring_claim(), then ring_commit() or ring_abort() */
+        FUZZ_SEG_TAKE,      /* ring_take(), then ring_consume() */
+        FUZZ_SEG_POLL,      /* ring_poll(), ring_fifo_settle(), ring_wake_all() */
+        FUZZ_SEG_ADOPT,     /* the daemon's adoption: mailbox_adopt() and what follows it */
+        _FUZZ_SEG_MAX,
+} FuzzSegReader;

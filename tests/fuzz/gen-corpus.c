@@ -633,6 +633,321 @@ static void gen_header(void) {
         SEED("check-total-size", &g, CHECK_TOTAL, COUNT);
 }
 
+/* --- fuzz-segment -------------------------------------------------------------------------- */
+
+/* A fuzz-segment input (fuzz.h): an image from its selectors, then calls, some with a scribble.
+ * The images are the states a ring is found in — empty, with messages, full, left by a killed
+ * sender, receiver or passer, locked, at the wrap of its 24-bit laps, destroyed, corrupt — and
+ * every reader runs on some of them. None of the seeds may fail: the reproducers of known
+ * defects live in tests/fuzz/regress/, not here. */
+typedef struct SegSeed {
+        uint8_t b[512];
+        size_t n;
+} SegSeed;
+
+typedef struct SegImage {
+        uint8_t slots, size, flags;
+        uint64_t head;
+        uint8_t tail_sel, lock_sel, att_mask, sleepers, counters;
+        uint8_t slot[FUZZ_SEG_SLOTS_MAX][4]; /* state_sel, lap_sel, token_sel, len_sel */
+} SegImage;
+
+static void seg_u8(SegSeed *s, uint8_t v) {
+        if (s->n >= sizeof(s->b)) {
+                errno = ENOBUFS;
+                die("fuzz-segment seed");
+        }
+        s->b[s->n++] = v;
+}
+
+static void seg_u64(SegSeed *s, uint64_t v) {
+        for (int i = 0; i < 8; i++)
+                seg_u8(s, (uint8_t)(v >> (8 * i)));
+}
+
+static SegSeed seg_start(const SegImage *im) {
+        SegSeed s = { .n = 0 };
+
+        seg_u8(&s, (uint8_t)(im->slots - 1));
+        seg_u8(&s, (uint8_t)(im->size - 1));
+        seg_u8(&s, im->flags);
+        seg_u64(&s, im->head);
+        seg_u8(&s, im->tail_sel);
+        seg_u8(&s, im->lock_sel);
+        seg_u8(&s, im->att_mask);
+        seg_u8(&s, im->sleepers);
+        seg_u8(&s, im->counters);
+        for (unsigned i = 0; i < im->slots; i++)
+                for (unsigned k = 0; k < 4; k++)
+                        seg_u8(&s, im->slot[i][k]);
+        return s;
+}
+
+static void seg_call(SegSeed *s, FuzzSegReader reader, uint8_t who, uint8_t arg) {
+        seg_u8(s, (uint8_t)reader);
+        seg_u8(s, who);
+        seg_u8(s, arg);
+        seg_u8(s, 0); /* no scribble */
+}
+
+/* A call with one scribble: when, kind, target, arg (fuzz-segment.c: seg_schedule()). */
+static void seg_call_mut(SegSeed *s, FuzzSegReader reader, uint8_t who, uint8_t arg, uint8_t when, FuzzSegMut kind,
+                         uint8_t target, uint8_t marg, uint64_t raw) {
+        seg_u8(s, (uint8_t)reader);
+        seg_u8(s, who);
+        seg_u8(s, arg);
+        seg_u8(s, 1);
+        seg_u8(s, when);
+        seg_u8(s, (uint8_t)kind);
+        seg_u8(s, target);
+        seg_u8(s, marg);
+        if (kind == FUZZ_SEG_MUT_RAW)
+                seg_u64(s, raw);
+}
+
+static void seg_write(const char *name, const SegSeed *s) {
+        write_seed("fuzz-segment", name, s->b, s->n);
+}
+
+/* who: the attachment (0-3 live, 4 the dead one); bits 5-6: the timeout (fuzz-segment.c) */
+#define WHO_DEAD 4
+#define WHO_5MS 0x40
+#define WHO_1500MS 0x60
+/* slot selectors in the window (fuzz-segment.c: make_word()): state, lap, token, length */
+#define S_FREE { 0, 0, 0, 100 }
+#define S_READY { 0, 0, 0, 100 }
+#define S_READY_FROM(t) { 7, 0, (t), 200 }
+#define S_CLAIMED_BY(t) { 2, 0, (t), 50 }
+#define S_TAKEN_BY(t) { 3, 0, (t), 250 }
+#define S_DONE { 4, 0, 0, 10 }
+#define S_PASSED { 6, 0, 0, 0 }
+#define S_BAD_STATE { 0x86, 0, 0, 0 }
+#define S_BAD_LEN { 0, 0, 0, 255 }
+#define T_ATT0 1
+#define T_DAEMON 5
+#define T_DEAD 6
+
+static void gen_segment(void) {
+        const SegImage empty = { .slots = 4, .size = 32, .head = 8, .att_mask = 0x0f };
+        const SegImage two = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x0f,
+                               .slot = { S_READY, S_READY_FROM(T_ATT0) } };
+        const SegImage dead = { .slots = 4, .size = 32, .head = 8, .tail_sel = 3, .att_mask = 0x1f,
+                                .slot = { S_CLAIMED_BY(T_DEAD), S_TAKEN_BY(T_DEAD), S_READY } };
+        const SegImage passed = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x1f,
+                                  .slot = { S_PASSED, S_READY } };
+        const SegImage full = { .slots = 4, .size = 32, .head = 8, .tail_sel = 4, .att_mask = 0x0f,
+                                .slot = { S_READY, S_READY, S_READY, S_READY } };
+        const SegImage full_done = { .slots = 4, .size = 32, .head = 8, .tail_sel = 4, .att_mask = 0x0f,
+                                     .slot = { S_DONE, S_READY, S_READY, S_READY } };
+        const SegImage lock_dead = { .slots = 4, .size = 32, .head = 8, .tail_sel = 1, .lock_sel = T_DEAD | 8,
+                                     .att_mask = 0x1f, .slot = { S_READY } };
+        const SegImage lock_live = { .slots = 4, .size = 32, .head = 8, .tail_sel = 1, .lock_sel = T_ATT0 | 8,
+                                     .att_mask = 0x0f, .slot = { S_READY } };
+        const SegImage lock_daemon = { .slots = 4, .size = 32, .head = 8, .tail_sel = 3, .lock_sel = T_DAEMON,
+                                       .att_mask = 0x1f, .slot = { S_CLAIMED_BY(T_DEAD), S_READY, S_DONE } };
+        const SegImage wrap = { .slots = 4, .size = 32, .head = UINT64_C(4) * LAP_MASK + 2, .tail_sel = 3,
+                                .att_mask = 0x0f, .slot = { S_FREE, S_FREE, S_READY, S_READY } };
+        const SegImage destroyed = { .slots = 4, .size = 32, .flags = FUZZ_SEG_F_DESTROYED, .head = 8, .tail_sel = 1,
+                                     .att_mask = 0x0f, .slot = { S_READY } };
+        const SegImage corrupt = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x0f,
+                                   .slot = { S_BAD_LEN, S_BAD_STATE } };
+        const SegImage beyond = { .slots = 4, .size = 32, .head = 8, .tail_sel = 5, .att_mask = 0x0f };
+        const SegImage behind = { .slots = 4, .size = 32, .head = 8, .tail_sel = 0xf0, .att_mask = 0x0f };
+        const SegImage polled = { .slots = 4, .size = 32, .flags = FUZZ_SEG_F_FIFO, .head = 8, .tail_sel = 1,
+                                  .att_mask = 0x0f, .sleepers = 0xff, .slot = { S_READY } };
+        const SegImage one = { .slots = 1, .size = 1, .head = 5, .att_mask = 0x0f };
+        const SegImage big = { .slots = 16, .size = 128, .head = 33, .tail_sel = 9, .att_mask = 0x1f,
+                               .counters = 0x5a,
+                               .slot = { S_READY, S_DONE, S_READY, S_CLAIMED_BY(T_ATT0), S_READY, S_TAKEN_BY(2),
+                                         S_READY_FROM(T_ATT0), S_READY, S_READY } };
+        SegSeed s;
+
+        s = seg_start(&empty);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 100);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253 - 1);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("empty-send-recv", &s);
+
+        s = seg_start(&empty);
+        seg_call(&s, FUZZ_SEG_SEND_MANY, 0, 3);
+        seg_call(&s, FUZZ_SEG_RECV_MANY, 1, 3);
+        seg_call(&s, FUZZ_SEG_STAT, 1, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 100);
+        seg_write("empty-batches", &s);
+
+        s = seg_start(&two);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 1); /* peek */
+        seg_call(&s, FUZZ_SEG_TAKE, 1, 2);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_write("two-take", &s);
+
+        s = seg_start(&two);
+        seg_call(&s, FUZZ_SEG_CLAIM, 0, 1 | 0x10);
+        seg_call(&s, FUZZ_SEG_CLAIM, 2, 2);
+        seg_call(&s, FUZZ_SEG_RECV_MANY, 1, 4);
+        seg_write("two-claim-commit-abort", &s);
+
+        s = seg_start(&dead);
+        seg_call(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 0);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 200);
+        seg_write("dead-repair", &s);
+
+        s = seg_start(&dead);
+        seg_call(&s, FUZZ_SEG_RECV, 0, 200);
+        seg_call(&s, FUZZ_SEG_REPAIR, 0, 2 | (1 << 2)); /* for the token of slot 1 */
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_write("dead-repair-by-slot", &s);
+
+        s = seg_start(&dead);
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("dead-adopt", &s);
+
+        s = seg_start(&passed);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 200);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("passed-recv", &s);
+
+        s = seg_start(&passed);
+        seg_call(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 0);
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_write("passed-repair", &s);
+
+        s = seg_start(&full);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_SEND, 0 | WHO_5MS, 10);
+        seg_call(&s, FUZZ_SEG_CLAIM, 2 | WHO_1500MS, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_write("full-send", &s);
+
+        s = seg_start(&full_done);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("full-done-send", &s);
+
+        s = seg_start(&lock_dead);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 1);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_write("lock-dead-repair", &s);
+
+        s = seg_start(&lock_live);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_RECV, 1 | WHO_1500MS, 253);
+        seg_call(&s, FUZZ_SEG_REPAIR, 1, 1);
+        seg_write("lock-live-wait", &s);
+
+        s = seg_start(&lock_daemon);
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_write("lock-daemon-adopt", &s);
+
+        s = seg_start(&lock_daemon);
+        seg_call(&s, FUZZ_SEG_REPAIR, 0, 3);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("lock-daemon-repair", &s);
+
+        s = seg_start(&wrap);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 20);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_RECV_MANY, 1, 4);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("lap-wrap", &s);
+
+        s = seg_start(&destroyed);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_write("destroyed", &s);
+
+        s = seg_start(&corrupt);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_TAKE, 1, 0);
+        seg_call(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 0);
+        seg_write("corrupt-slots", &s);
+
+        s = seg_start(&beyond);
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_REPAIR, 0, 0);
+        seg_write("tail-beyond", &s);
+
+        s = seg_start(&behind);
+        seg_call(&s, FUZZ_SEG_STAT, 0, 0);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_write("tail-behind", &s);
+
+        s = seg_start(&polled);
+        seg_call(&s, FUZZ_SEG_POLL, 1, 1);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 10);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 253);
+        seg_call(&s, FUZZ_SEG_POLL, 1, 0);
+        seg_write("polled", &s);
+
+        s = seg_start(&one);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 253);
+        seg_call(&s, FUZZ_SEG_SEND, 0, 253);
+        seg_call(&s, FUZZ_SEG_TAKE, 1, 1);
+        seg_call(&s, FUZZ_SEG_CLAIM, 0, 0);
+        seg_write("one-slot", &s);
+
+        s = seg_start(&big);
+        seg_call(&s, FUZZ_SEG_RECV_MANY, 1, 4);
+        seg_call(&s, FUZZ_SEG_SEND_MANY, 0, 4);
+        seg_call(&s, FUZZ_SEG_REPAIR, 0, 0);
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_write("sixteen-slots", &s);
+
+        s = seg_start(&(SegImage){ .slots = 4, .size = 32, .flags = FUZZ_SEG_F_OTHER_GEN, .head = 8 });
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_write("adopt-other-generation", &s);
+
+        s = seg_start(&(SegImage){ .slots = 4, .size = 32, .flags = FUZZ_SEG_F_SHORT, .head = 8 });
+        seg_call(&s, FUZZ_SEG_ADOPT, 0, 0);
+        seg_write("adopt-short", &s);
+
+        /* scribbles while a reader runs: the n-th access to a field (when < 0x80) or a step */
+        s = seg_start(&two);
+        seg_call_mut(&s, FUZZ_SEG_RECV, 1, 253, 0, FUZZ_SEG_MUT_SLOT, 0, 0x80 | 3, 0);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("scribble-recv-slot", &s);
+
+        s = seg_start(&two);
+        seg_call_mut(&s, FUZZ_SEG_COUNT, 0, 0, 0, FUZZ_SEG_MUT_TAIL_FROM_HEAD, 0, 9, 0);
+        seg_write("scribble-count-tail", &s);
+
+        s = seg_start(&two);
+        seg_call_mut(&s, FUZZ_SEG_STAT, 0, 0, 0, FUZZ_SEG_MUT_HEAD_ADD, 0, (uint8_t)-3, 0);
+        seg_write("scribble-stat-head", &s);
+
+        s = seg_start(&empty);
+        seg_call_mut(&s, FUZZ_SEG_CLAIM, 0, 1, 0, FUZZ_SEG_MUT_LOCK, 0, T_ATT0 + 1, 0);
+        seg_write("scribble-claim-lock", &s);
+
+        s = seg_start(&dead);
+        seg_call_mut(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 0, 1, FUZZ_SEG_MUT_ATT, 4, T_ATT0, 0);
+        seg_write("scribble-repair-att", &s);
+
+        s = seg_start(&two);
+        seg_call_mut(&s, FUZZ_SEG_TAKE, 1, 2, 0x80 | 5, FUZZ_SEG_MUT_RAW, 0x84, 0, UINT64_C(0xffffffff00000000));
+        seg_write("scribble-take-raw", &s);
+
+        s = seg_start(&empty);
+        seg_call_mut(&s, FUZZ_SEG_SEND, 0, 10, 0x80 | 6, FUZZ_SEG_MUT_TAIL_ADD, 0, 1, 0);
+        seg_write("scribble-send-tail", &s);
+
+        s = seg_start(&dead);
+        seg_call_mut(&s, FUZZ_SEG_ADOPT, 0, 0, 0x80 | 3, FUZZ_SEG_MUT_SLOT, 2, 0x80 | 2, 0);
+        seg_write("scribble-adopt-slot", &s);
+}
+
 int main(int argc, char **argv) {
         if (argc != 2) {
                 fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -643,5 +958,6 @@ int main(int argc, char **argv) {
                 die(out_dir);
         gen_wire();
         gen_header();
+        gen_segment();
         return 0;
 }

@@ -2,7 +2,8 @@
  *
  * Usage: fuzz-X-replay [FILE|DIR]...
  * Without arguments it replays $FUZZ_CORPUS_DIR/<target>, the committed seed corpus (make check
- * sets FUZZ_CORPUS_DIR). Each input runs in a child of its own, so an input that crashes or
+ * sets FUZZ_CORPUS_DIR); built with FUZZ_REGRESS, $FUZZ_CORPUS_DIR/../regress/<target>, the
+ * reproducers of defects found by fuzzing. Each input runs in a child of its own, so an input that crashes or
  * breaks a property (the target aborts) is reported by name and the others still run; a child
  * that takes longer than REPLAY_TIMEOUT_S is an error too. The closing line has the shape of
  * Check's summary, which tests/check.sh adds up with the suites'. Exit status 0 only if every
@@ -151,8 +152,13 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "usage: %s FILE|DIR... (or set FUZZ_CORPUS_DIR)\n", argv[0]);
                         return 2;
                 }
+#ifdef FUZZ_REGRESS
+                snprintf(path, sizeof(path), "%s/../regress/%s", dir, FUZZ_TARGET);
+                printf("Replaying the reproducers of %s: %s\n", FUZZ_TARGET, path);
+#else
                 snprintf(path, sizeof(path), "%s/%s", dir, FUZZ_TARGET);
                 printf("Replaying the corpus of %s: %s\n", FUZZ_TARGET, path);
+#endif
                 replay_path(path, &t);
         }
         if (t.checks == 0) {

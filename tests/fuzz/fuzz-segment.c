@@ -1,0 +1,801 @@
+/* fuzz-segment.c — fuzz target: every reader of a mailbox segment, on arbitrary images that
+ * change while the reader runs.
+ *
+ * Any attached process can write anything into a mailbox it may use, at any moment (DESIGN.md,
+ * invariant 4). So the segment is input twice over: the image a reader starts on, and the
+ * scribbles that land while it runs. This target builds a segment from the input (the
+ * immutable part laid out by layout_init(), the mutable part — head, tail, lock, attachment
+ * table, sleeper masks, counters, slot words and lengths — from selectors biased toward a
+ * plausible ring, see segment_make()), schedules scribbles at chosen steps (fuzz.h), and runs a
+ * sequence of readers on it:
+ *
+ *   ring_repair(); ring_count(); shmbox_stat() (client/introspect.c, on a box built here around
+ *   the segment: it needs no daemon, only the mapping and the client's prefix); the receive and
+ *   claim scans: ring_send/recv/send_many/recv_many, ring_claim + commit/abort, ring_take +
+ *   consume, ring_poll + ring_fifo_settle + ring_wake_all; and the daemon's adoption — the real
+ *   mailbox_adopt() of daemon/mailbox.c on a real segment in /dev/shm (with its semaphores and
+ *   FIFO, made and removed around the call under the prefix fzseg<pid>), then what the manager
+ *   does with an adopted mailbox (manager.c: adopt_mailboxes(), adopt_attachments(), which
+ *   need a whole Manager and are static): mailbox_max_token(), the repair of a dead daemon's
+ *   lock, the repair of every attachment in the table, mailbox_info(). The semaphores and the
+ *   FIFO are made once per process and removed at its exit; an input that crashes the process
+ *   leaves them (and possibly the segment) behind, as a crashed daemon would: under make check
+ *   tests/run-suite.sh removes and reports them, after a libFuzzer crash remove
+ *   /dev/shm/fzseg<pid>* and /dev/shm/sem.fzseg<pid>* by hand.
+ *
+ * The code under test is compiled with tests/fuzz/segment-hooks.h included first: each of its
+ * atomic accesses is a step, a scheduled scribble lands before its step, the semaphores never
+ * block and the clock is virtual. Each call has a budget of steps proportional to the slot
+ * count (SEGMENT_BUDGET); a call that exceeds it is an unbounded loop, reported with the
+ * reader's name. Every call must also return one of its documented values, keep its counts in
+ * range and never touch memory outside the segment (the segment is a heap block of exactly its
+ * size, so ASan sees any stray access) nor its immutable part. The stronger properties of a
+ * call (the lock released, a repaired entry cleared) are checked only when no scribble landed
+ * during it: a scribble may legitimately undo them.
+ *
+ * An image is consistent when the protocol itself can leave it: tail within a ring of head,
+ * the lock free or held by an attachment of the table or by the daemon, every slot word one the
+ * protocol writes for its position (and no "passed" word in [head, tail): today's passers move
+ * head first), every length within slot_size. On a consistent image, and as long as no
+ * scribble landed, no reader may report corruption: -EBADMSG, or a slot counted as bad, is a
+ * false alarm and a failure.
+ *
+ * Timeouts are 0 (never block) for most calls; some get a few ms or 1.5 s of virtual time, so
+ * that the sleeper masks and the timed waits run too.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "daemon/mailbox.h"
+#include "proto/layout.h"
+#include "proto/names.h"
+#include "proto/ring.h"
+#include "proto/util.h"
+#include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/segment-hooks.h"
+
+/* client/introspect.c reads the library's fork generation; client.c, which defines it, is not
+ * linked here (it is the socket side). */
+atomic_uint client_fork_generation;
+
+/* The attachments of the table: fuzz_att_idx[]/fuzz_att_token[] (fuzz.h), and one more whose
+ * process is dead: the one a repair is usually for. */
+#define DEAD_IDX 5u
+#define DEAD_TOKEN 0x77u
+#define N_ATTS (FUZZ_ATTS + 1)
+
+static unsigned att_idx(unsigned a) {
+        return a < FUZZ_ATTS ? fuzz_att_idx[a] : DEAD_IDX;
+}
+
+static uint32_t att_token(unsigned a) {
+        return a < FUZZ_ATTS ? fuzz_att_token[a] : DEAD_TOKEN;
+}
+
+/* A token from a selector: nobody, an attachment, the daemon, or a scribble. */
+static uint32_t seg_token(uint8_t sel) {
+        switch (sel % 8) {
+        case 0: return TOKEN_NONE;
+        case 1: case 2: case 3: case 4: return att_token(sel % 8 - 1);
+        case 5: return TOKEN_DAEMON;
+        case 6: return DEAD_TOKEN;
+        default: return 0xdeadbeefu;
+        }
+}
+
+typedef struct Seg {
+        Ring ring;
+        uint8_t *map;
+        uint8_t immutable[offsetof(MboxHeader, lock)];
+        uint8_t flags;
+        bool consistent; /* a state the protocol reaches: -EBADMSG is a false alarm (below) */
+        int pipe[2];
+} Seg;
+
+static uint32_t slots_of(const Seg *s) {
+        return s->ring.geo.slots;
+}
+
+/* The position slot @i stands for in the window [head, head + slots). */
+static uint64_t window_pos(const Seg *s, uint64_t head, uint32_t i) {
+        uint32_t n = slots_of(s);
+
+        return head + ((uint64_t)i + n - head % n) % n;
+}
+
+/*
+ * A slot word from its selectors. Below 0x80, @state_sel picks a word the protocol writes for
+ * the slot's position in the window: inside [head, tail) a claimed, committed, taken or
+ * finished one (or one passed already), at or after tail a free one (or finished a lap ago,
+ * or still full). From 0x80 on, the state (6 and 7 are no state), the lap (its own, one off,
+ * or far) and the token are picked freely.
+ */
+static uint64_t make_word(const Seg *s, uint64_t pos, bool inside, uint8_t state_sel, uint8_t lap_sel,
+                          uint8_t token_sel) {
+        uint32_t lap = ring_lap(&s->ring, pos);
+        uint32_t token = seg_token(token_sel);
+
+        if (state_sel < 0x80 && inside) {
+                switch (state_sel % 8) {
+                case 0: case 1: return slot_word(SLOT_READY, lap, token_sel & 8 ? token : 0);
+                case 2: return slot_word(SLOT_CLAIMED, lap, token);
+                case 3: return slot_word(SLOT_TAKEN, lap, token);
+                case 4: return slot_word(SLOT_DONE, lap, 0);
+                case 5: return slot_word(SLOT_ABANDONED, lap, 0);
+                case 6: return slot_word(SLOT_FREE, lap + 1, 0); /* passed, head not moved yet */
+                default: return slot_word(SLOT_READY, lap, token);
+                }
+        }
+        if (state_sel < 0x80) {
+                switch (state_sel % 4) {
+                case 0: case 1: return slot_word(SLOT_FREE, lap, 0);
+                case 2: return slot_word(state_sel & 4 ? SLOT_DONE : SLOT_ABANDONED, lap - 1, 0);
+                default: return slot_word(SLOT_READY, lap - 1, token); /* the ring is full */
+                }
+        }
+        switch (lap_sel % 8) {
+        case 0: case 1: case 2: break;
+        case 3: lap -= 1; break;
+        case 4: lap += 1; break;
+        case 5: lap += 2; break;
+        case 6: lap = LAP_MASK; break;
+        default: lap = (uint32_t)lap_sel << 16; break;
+        }
+        return slot_word(state_sel & 7, lap, token);
+}
+
+static uint64_t offset_in(const Seg *s, const void *p) {
+        return (uint64_t)((const uint8_t *)p - s->map);
+}
+
+static void seg_make(Seg *s, FuzzInput *in) {
+        uint32_t slots = 1 + fuzz_u8(in) % FUZZ_SEG_SLOTS_MAX;
+        uint32_t slot_size = 1 + fuzz_u8(in) % FUZZ_SEG_SLOT_SIZE_MAX;
+        uint8_t tail_sel, lock_sel, att_mask, sleepers, counters;
+        uint64_t head, tail;
+        LayoutGeometry g;
+        MboxHeader *h;
+
+        FUZZ_ASSERT(layout_geometry(slots, slot_size, FUZZ_SEG_GENERATION, &g) == 0);
+        s->map = aligned_alloc(LAYOUT_CACHE_LINE, g.total_size); /* exact: ASan sees a stray access */
+        FUZZ_ASSERT(s->map);
+        memset(s->map, 0, g.total_size);
+        layout_init(s->map, &g);
+        memcpy(s->immutable, s->map, sizeof(s->immutable));
+        s->ring = (Ring){ .hdr = (MboxHeader *)s->map, .base = s->map, .fifo_fd = -1 };
+        FUZZ_ASSERT(layout_check(s->map, g.total_size, &s->ring.geo) == 0);
+        s->flags = fuzz_u8(in);
+        s->pipe[0] = s->pipe[1] = -1;
+        if (s->flags & FUZZ_SEG_F_FIFO) {
+                FUZZ_ASSERT(pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) == 0);
+                s->ring.has_fifo = true;
+                s->ring.fifo_fd = s->pipe[1]; /* writes; settle's reads fail on it, harmlessly */
+        }
+
+        h = s->ring.hdr;
+        head = fuzz_uint(in, 8);
+        tail_sel = fuzz_u8(in);
+        if (tail_sel < 0xf0)
+                tail = head + tail_sel % (slots + 2); /* slots + 1: one too many */
+        else
+                tail = head - (tail_sel - 0xef); /* behind head */
+        lock_sel = fuzz_u8(in);
+        att_mask = fuzz_u8(in);
+        sleepers = fuzz_u8(in);
+        counters = fuzz_u8(in);
+        atomic_store(&h->head, head);
+        atomic_store(&h->tail, tail);
+        atomic_store(&h->lock, seg_token(lock_sel) | (lock_sel & 8 ? LOCK_W : 0));
+        s->consistent = tail - head <= slots && tail_sel < 0xf0;
+        switch (lock_sel % 8) {
+        case 0: case 5: break; /* free, or the daemon's */
+        case 1: case 2: case 3: case 4: /* an attachment's, if it is in the table */
+                s->consistent &= (att_mask >> (lock_sel % 8 - 1)) & 1;
+                break;
+        case 6: s->consistent &= (att_mask >> FUZZ_ATTS) & 1; break;
+        default: s->consistent = false; break;
+        }
+        for (unsigned a = 0; a < N_ATTS; a++)
+                if (att_mask & (1u << a))
+                        atomic_store(&h->att[att_idx(a)], att_token(a));
+        for (unsigned a = 0; a < FUZZ_ATTS; a++) {
+                uint64_t bit = UINT64_C(1) << (att_idx(a) % 64);
+
+                if (sleepers & (1u << a))
+                        atomic_fetch_or(&h->items_sleepers[att_idx(a) / 64], bit);
+                if (sleepers & (16u << a)) {
+                        atomic_fetch_or(&h->space_sleepers[att_idx(a) / 64], bit);
+                        atomic_fetch_or(&h->pollers[att_idx(a) / 64], bit);
+                }
+        }
+        atomic_store(&h->abandoned, counters & 3);
+        atomic_store(&h->received, (counters >> 2) & 3);
+        atomic_store(&h->recovered, (counters >> 4) & 3);
+        atomic_store(&h->repairs, counters >> 6);
+        atomic_store(&h->epoch, counters);
+        if (s->flags & FUZZ_SEG_F_DESTROYED)
+                atomic_store(&h->flags, HDR_DESTROYED);
+
+        for (uint32_t i = 0; i < slots; i++) {
+                uint64_t pos = window_pos(s, head, i);
+                uint8_t state_sel = fuzz_u8(in), lap_sel = fuzz_u8(in), token_sel = fuzz_u8(in), len_sel = fuzz_u8(in);
+                SlotHead *sh = ring_slot(&s->ring, pos);
+                bool inside = pos - head < tail - head && tail - head <= slots;
+
+                atomic_store(&sh->word, make_word(s, pos, inside, state_sel, lap_sel, token_sel));
+                s->consistent &= state_sel < 0x80 && len_sel <= 250 &&
+                                 (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
+                sh->len = len_sel <= 250 ? len_sel * slot_size / 250 : slot_size + (len_sel - 250) * 0x1000000u;
+                memset(ring_payload(&s->ring, i), 'a' + (int)i, slot_size);
+        }
+}
+
+/* A scribble that writes the word at @from plus @delta into @field. */
+static void mut_relative(const Seg *s, SegmentMutation *m, const void *field, const void *from, uint64_t delta) {
+        m->offset = (uint32_t)offset_in(s, field);
+        m->from = (uint32_t)offset_in(s, from);
+        m->value = delta;
+}
+
+/*
+ * The scribbles of one call, read from the input before it: up to three, each aimed at a field
+ * and landing in the mutable part. Each is u8 when, kind, target, arg (and a u64 for a raw
+ * one). @when below 0x80: before the (1 + when % 4)-th access to that field by the call's
+ * first reader, or with bit 4 by its (2 + when / 4 % 4)-th (a call may run several: a claim,
+ * then its commits); from 0x80 on: before step 1 + (when & 0x3f) of its first or second
+ * reader (bit 6; steps from 49 on are spread up to ~1000).
+ */
+static unsigned seg_schedule(Seg *s, FuzzInput *in, uint8_t n_sel, SegmentMutation mut[static 3]) {
+        MboxHeader *h = s->ring.hdr;
+        unsigned n = n_sel % 4;
+        uint64_t head = atomic_load(&h->head);
+
+        for (unsigned i = 0; i < n; i++) {
+                SegmentMutation *m = &mut[i];
+                uint8_t when = fuzz_u8(in), kind = fuzz_u8(in), target = fuzz_u8(in), arg = fuzz_u8(in);
+                uint64_t delta = (uint64_t)(int64_t)(int8_t)arg;
+                unsigned st = when & 0x3f;
+
+                *m = (SegmentMutation){ .size = 8, .from = SEGMENT_FROM_VALUE };
+                if (when < 0x80) {
+                        m->nth = 1 + when % 4;
+                        m->call = when & 0x10 ? 1 + when / 4 % 4 : 0;
+                } else {
+                        m->step = st < 48 ? 1 + st : 49 + (st - 48) * 64;
+                        m->call = (when >> 6) & 1;
+                }
+                switch (kind % _FUZZ_SEG_MUT_MAX) {
+                case FUZZ_SEG_MUT_HEAD_FROM_TAIL: mut_relative(s, m, &h->head, &h->tail, delta); break;
+                case FUZZ_SEG_MUT_TAIL_FROM_HEAD: mut_relative(s, m, &h->tail, &h->head, delta); break;
+                case FUZZ_SEG_MUT_HEAD_ADD: mut_relative(s, m, &h->head, &h->head, delta); break;
+                case FUZZ_SEG_MUT_TAIL_ADD: mut_relative(s, m, &h->tail, &h->tail, delta); break;
+                case FUZZ_SEG_MUT_SLOT: {
+                        uint64_t pos = window_pos(s, head, target % slots_of(s));
+
+                        /* the state and lap in arg, as make_word() reads them from 0x80 on */
+                        m->offset = (uint32_t)offset_in(s, &ring_slot(&s->ring, pos)->word);
+                        m->value = make_word(s, pos + (arg & 0x40 ? slots_of(s) : 0), true, 0x80 | (arg & 7),
+                                             (uint8_t)(arg >> 3), target >> 4);
+                        break;
+                }
+                case FUZZ_SEG_MUT_LOCK:
+                        m->offset = (uint32_t)offset_in(s, &h->lock);
+                        m->value = seg_token(arg) | (arg & 8 ? LOCK_W : 0);
+                        break;
+                case FUZZ_SEG_MUT_ATT:
+                        m->offset = (uint32_t)offset_in(s, &h->att[att_idx(target % N_ATTS)]);
+                        m->size = 4;
+                        m->value = seg_token(arg);
+                        break;
+                default: {
+                        /* a word of the mutable part, in the header or in a slot head */
+                        uint64_t words = (s->ring.geo.total_size - offsetof(MboxHeader, lock)) / 8;
+
+                        m->offset = (uint32_t)(offsetof(MboxHeader, lock) + (((uint64_t)arg << 8 | target) % words) * 8);
+                        m->value = fuzz_uint(in, 8);
+                        break;
+                }
+                }
+        }
+        return n;
+}
+
+static void seg_done(Seg *s) {
+        LayoutGeometry g;
+
+        /* nothing writes the immutable part: not the code under test, not the scribbles */
+        FUZZ_ASSERT(memcmp(s->map, s->immutable, sizeof(s->immutable)) == 0);
+        FUZZ_ASSERT(layout_check(s->map, s->ring.geo.total_size, &g) == 0);
+        for (unsigned i = 0; i < 2; i++)
+                if (s->pipe[i] >= 0)
+                        close(s->pipe[i]);
+        free(s->map);
+}
+
+static bool is_one_of(long r, const int *errs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (r == -errs[i])
+                        return true;
+        return false;
+}
+
+/* Whether a reader that says the ring is corrupt may be right: the image was not consistent,
+ * or a scribble landed since. */
+static bool may_be_corrupt(const Seg *s) {
+        return !s->consistent || segment_hook_fired() > 0;
+}
+
+#define FUZZ_ASSERT_NOT_CORRUPT(s, r) FUZZ_ASSERT((r) != -EBADMSG || may_be_corrupt(s))
+
+/* What send, receive, claim and take may return besides success (ring.h). */
+static const int io_errnos[] = { EMSGSIZE, EAGAIN, ETIMEDOUT, EIDRM, ESTALE, EBADMSG };
+#define IS_IO_ERRNO(r) is_one_of(r, io_errnos, ELEMENTSOF(io_errnos))
+
+/* A length from @arg: 0, slot_size, slot_size + 1, or in between. */
+static size_t size_from(uint8_t arg, uint32_t slot_size) {
+        switch (arg) {
+        case 255: return 0;
+        case 254: return (size_t)slot_size + 1;
+        case 253: return slot_size;
+        default: return (size_t)arg * slot_size / 253;
+        }
+}
+
+/* The deadline a call gets: mostly "never block", sometimes a few ms or 1.5 s (virtual). */
+static void deadline_from(RingDeadline *dl, uint8_t who) {
+        static const int timeout_ms[4] = { 0, 0, 5, 1500 };
+
+        ring_deadline_init(dl, timeout_ms[(who >> 5) & 3]);
+}
+
+/* Each call runs between these two: counted, budgeted, and told whether a scribble landed. */
+#define CALL(reader, expr) (segment_hook_begin(reader), (expr))
+#define CALL_END() (segment_hook_end())
+
+/* --- the readers of the ring --------------------------------------------------------------- */
+
+static void op_repair(Seg *s, unsigned a, uint8_t arg) {
+        MboxHeader *h = s->ring.hdr;
+        uint32_t dead;
+        unsigned idx = att_idx(a);
+        RingRepair rep;
+        bool quiet;
+        int r;
+
+        switch (arg & 3) {
+        case 0: dead = att_token(a); break;
+        case 1: dead = LOCK_TOKEN(atomic_load(&h->lock)); break;
+        case 2: dead = slot_word_token(atomic_load(&ring_slot(&s->ring, (arg >> 2) % slots_of(s))->word)); break;
+        default:
+                dead = TOKEN_DAEMON;
+                idx = LAYOUT_ATT_MAX;
+                break;
+        }
+        r = CALL("ring_repair", ring_repair(&s->ring, dead, idx, &rep));
+        quiet = CALL_END() == 0;
+        FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG || r == -EINVAL);
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        if (r == -EINVAL)
+                FUZZ_ASSERT(dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX));
+        if (r == 0) {
+                FUZZ_ASSERT(rep.abandoned + rep.redelivered <= slots_of(s));
+                FUZZ_ASSERT(rep.head_advanced <= slots_of(s));
+        }
+        if (quiet && (r == 0 || r == -EBADMSG)) /* it released the lock it took */
+                FUZZ_ASSERT(LOCK_TOKEN(atomic_load(&h->lock)) != TOKEN_DAEMON);
+        if (quiet && r == 0 && idx < LAYOUT_ATT_MAX)
+                FUZZ_ASSERT(atomic_load(&h->att[idx]) != dead);
+}
+
+static void op_count(Seg *s) {
+        RingCounts c;
+        uint64_t sum;
+
+        CALL("ring_count", ring_count(&s->ring, &c));
+        CALL_END();
+        sum = (uint64_t)c.ready + c.claimed + c.taken + c.done + c.abandoned + c.bad;
+        FUZZ_ASSERT(c.bad == 0 || may_be_corrupt(s));
+        if (c.tail - c.head > slots_of(s)) {
+                FUZZ_ASSERT(c.bad == 1 && sum == 1);
+                return;
+        }
+        /* each position between its head and tail counted once, in one state */
+        FUZZ_ASSERT(sum == c.tail - c.head);
+}
+
+static void op_stat(Seg *s, unsigned a) {
+        shmbox_client client = { .fd = -1, .prefix = "fuzz" };
+        shmbox box = {
+                .client = &client,
+                .fork_gen = atomic_load(&client_fork_generation),
+                .mapped = true,
+                .ring = s->ring,
+                .token = att_token(a),
+                .idx = att_idx(a),
+                .name = "segment",
+        };
+        struct shmbox_stat st;
+        int r;
+
+        r = CALL("shmbox_stat", shmbox_stat(&box, &st));
+        CALL_END();
+        FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        if (r < 0)
+                return;
+        FUZZ_ASSERT(st.tail - st.head <= slots_of(s));
+        FUZZ_ASSERT((uint64_t)st.ready + st.claimed + st.taken <= st.tail - st.head);
+        FUZZ_ASSERT(st.recv_sleepers <= LAYOUT_ATT_MAX && st.send_sleepers <= LAYOUT_ATT_MAX);
+        FUZZ_ASSERT(st.slots == slots_of(s) && st.map_size == s->ring.geo.total_size);
+        FUZZ_ASSERT(memchr(st.segment, 0, sizeof(st.segment)));
+}
+
+static void op_send(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        static uint8_t data[FUZZ_SEG_SLOT_SIZE_MAX + 1];
+        size_t len = size_from(arg, s->ring.geo.slot_size);
+        RingDeadline dl;
+        int r;
+
+        memset(data, 'S', sizeof(data));
+        deadline_from(&dl, who);
+        r = CALL("ring_send", ring_send(&s->ring, me, idx, data, len, &dl));
+        CALL_END();
+        FUZZ_ASSERT(r == 0 || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        if (len > s->ring.geo.slot_size)
+                FUZZ_ASSERT(r == -EMSGSIZE);
+}
+
+static void op_recv(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        bool peek = arg & 1;
+        size_t cap = peek ? 0 : size_from(arg, s->ring.geo.slot_size);
+        uint8_t *buf = peek ? NULL : malloc(cap ? cap : 1); /* exact size: an overflow is a report */
+        RingDeadline dl;
+        ssize_t r;
+
+        FUZZ_ASSERT(peek || buf);
+        deadline_from(&dl, who);
+        r = CALL("ring_recv", ring_recv(&s->ring, me, idx, buf, cap, &dl));
+        CALL_END();
+        if (r >= 0) {
+                FUZZ_ASSERT((size_t)r <= s->ring.geo.slot_size);
+                FUZZ_ASSERT(peek || (size_t)r <= cap);
+        } else {
+                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        }
+        free(buf);
+}
+
+#define BATCH_MAX 5u
+
+static void op_send_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        static uint8_t data[FUZZ_SEG_SLOT_SIZE_MAX + 1];
+        struct iovec iov[BATCH_MAX];
+        size_t n = 1 + arg % BATCH_MAX;
+        RingDeadline dl;
+        int r;
+
+        memset(data, 'B', sizeof(data));
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec){ .iov_base = data,
+                                         .iov_len = size_from((uint8_t)(arg * (i + 3) * 37), s->ring.geo.slot_size) };
+        deadline_from(&dl, who);
+        r = CALL("ring_send_many", ring_send_many(&s->ring, me, idx, iov, n, &dl));
+        CALL_END();
+        FUZZ_ASSERT((r >= 1 && (size_t)r <= n) || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
+}
+
+static void op_recv_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        struct iovec iov[BATCH_MAX];
+        size_t lens[BATCH_MAX];
+        size_t n = 1 + arg % BATCH_MAX;
+        RingDeadline dl;
+        ssize_t r;
+
+        for (size_t i = 0; i < n; i++) {
+                size_t cap = size_from((uint8_t)(arg * (i + 5) * 29), s->ring.geo.slot_size);
+
+                iov[i] = (struct iovec){ .iov_base = malloc(cap ? cap : 1), .iov_len = cap };
+                FUZZ_ASSERT(iov[i].iov_base);
+        }
+        deadline_from(&dl, who);
+        r = CALL("ring_recv_many", ring_recv_many(&s->ring, me, idx, iov, n, lens, &dl));
+        CALL_END();
+        if (r >= 0) {
+                FUZZ_ASSERT(r >= 1 && (size_t)r <= n);
+                for (ssize_t i = 0; i < r; i++)
+                        FUZZ_ASSERT(lens[i] <= iov[i].iov_len && lens[i] <= s->ring.geo.slot_size);
+        } else {
+                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(iov[i].iov_base);
+}
+
+static bool is_payload(const Seg *s, const void *p) {
+        const uint8_t *first = s->map + s->ring.geo.header_size + LAYOUT_SLOT_HEAD;
+        const uint8_t *q = p;
+
+        return q >= first && q < first + (uint64_t)slots_of(s) * s->ring.geo.slot_stride &&
+               (uint64_t)(q - first) % s->ring.geo.slot_stride == 0;
+}
+
+/* Claim up to three slots, then commit or abort each: the claim scan, and the checks of the
+ * slot a commit and an abort re-read. */
+static void op_claim(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        uint32_t want = 1 + arg % 3;
+        RingDeadline dl;
+        uint64_t pos;
+        int r;
+
+        deadline_from(&dl, who);
+        r = CALL("ring_claim", ring_claim(&s->ring, me, idx, want, &dl, &pos));
+        CALL_END();
+        FUZZ_ASSERT((r >= 1 && (uint32_t)r <= want) || IS_IO_ERRNO(r));
+        FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        for (int i = 0; i < r; i++) {
+                uint8_t *payload = ring_payload(&s->ring, pos + (uint64_t)i);
+                int k;
+
+                FUZZ_ASSERT(is_payload(s, payload));
+                if (arg & (8 << i)) {
+                        k = CALL("ring_abort", ring_abort(&s->ring, me, payload));
+                } else {
+                        size_t len = size_from((uint8_t)(arg * 7 + (unsigned)i), s->ring.geo.slot_size);
+
+                        k = CALL("ring_commit", ring_commit(&s->ring, me, payload, len, arg & 0x80));
+                        if (len > s->ring.geo.slot_size)
+                                FUZZ_ASSERT(k == -EMSGSIZE);
+                }
+                CALL_END();
+                FUZZ_ASSERT(k == 0 || k == -ESTALE || k == -EMSGSIZE);
+        }
+}
+
+/* Take up to three messages (or peek a length), then consume each. */
+static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        uint32_t want = arg % 4, len[3];
+        size_t cap = arg & 0x80 ? SIZE_MAX : size_from((uint8_t)(arg * 11), s->ring.geo.slot_size);
+        void *payload[3];
+        RingDeadline dl;
+        ssize_t r;
+
+        deadline_from(&dl, who);
+        r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len));
+        CALL_END();
+        if (r < 0) {
+                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+                return;
+        }
+        if (want == 0) {
+                FUZZ_ASSERT((size_t)r <= s->ring.geo.slot_size);
+                return;
+        }
+        FUZZ_ASSERT(r >= 1 && (uint32_t)r <= want);
+        FUZZ_ASSERT(len[0] <= cap);
+        for (ssize_t i = 0; i < r; i++) {
+                int k;
+
+                FUZZ_ASSERT(len[i] <= s->ring.geo.slot_size);
+                FUZZ_ASSERT(is_payload(s, payload[i]));
+                k = CALL("ring_consume", ring_consume(&s->ring, me, payload[i], i == r - 1 || (arg & 0x40)));
+                CALL_END();
+                FUZZ_ASSERT(k == 0 || k == -ESTALE);
+        }
+}
+
+static void op_poll(Seg *s, unsigned idx, uint8_t arg) {
+        CALL("ring_poll", ring_poll(&s->ring, idx, arg & 1));
+        CALL_END();
+        CALL("ring_fifo_settle", ring_fifo_settle(&s->ring));
+        CALL_END();
+        CALL("ring_wake_all", ring_wake_all(&s->ring));
+        CALL_END();
+}
+
+/* --- the daemon's adoption ----------------------------------------------------------------- */
+
+/* The objects of the adopted mailbox in /dev/shm. The semaphores and the FIFO hold no state
+ * the readers see: they are made once per process (at the first adoption) and removed at its
+ * exit; the segment is made for each adoption and removed after it. */
+static struct {
+        char prefix[NAMES_PREFIX_MAX + 1];
+        char segment[NAMES_OBJECT_MAX];
+        char sem[_SEM_ROLE_MAX][NAMES_OBJECT_MAX];
+        char fifo[NAMES_OBJECT_MAX + 16];
+        bool made;
+} objects;
+
+#define ADOPT_NAME "m"
+
+static void objects_remove(void) {
+        (void)shm_unlink(objects.segment);
+        for (int i = 0; i < _SEM_ROLE_MAX; i++)
+                (void)sem_unlink(objects.sem[i]);
+        (void)unlink(objects.fifo);
+}
+
+static void objects_make(void) {
+        const char *stem = getenv("SHMBOX_TEST_PREFIX"); /* make check's, which it checks for leftovers */
+
+        if (objects.made)
+                return;
+        if (stem && names_prefix_valid(stem))
+                snprintf(objects.prefix, sizeof(objects.prefix), "%s", stem);
+        else
+                snprintf(objects.prefix, sizeof(objects.prefix), "fzseg%ld", (long)getpid());
+        FUZZ_ASSERT(names_segment(objects.segment, sizeof(objects.segment), objects.prefix, ADOPT_NAME) == 0);
+        for (int i = 0; i < _SEM_ROLE_MAX; i++)
+                FUZZ_ASSERT(names_semaphore(objects.sem[i], sizeof(objects.sem[i]), objects.prefix, ADOPT_NAME,
+                                            (SemRole)i, FUZZ_SEG_GENERATION) == 0);
+        FUZZ_ASSERT(names_fifo(objects.fifo, sizeof(objects.fifo), objects.prefix, ADOPT_NAME, FUZZ_SEG_GENERATION) ==
+                    0);
+        objects_remove(); /* what a crashed run of the same pid (or test) left */
+        for (int i = 0; i < _SEM_ROLE_MAX; i++) {
+                sem_t *sem = sem_open(objects.sem[i], O_CREAT | O_EXCL, 0600, 0);
+
+                FUZZ_ASSERT(sem != SEM_FAILED);
+                sem_close(sem);
+        }
+        FUZZ_ASSERT(mkfifo(objects.fifo, 0600) == 0);
+        FUZZ_ASSERT(atexit(objects_remove) == 0);
+        objects.made = true;
+}
+
+/* The segment as a daemon left it: a copy of the image, @size bytes. Returns its descriptor. */
+static int segment_publish(const Seg *s, uint64_t size) {
+        size_t n = MIN(size, s->ring.geo.total_size);
+        int fd;
+
+        objects_make();
+        fd = shm_open(objects.segment, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        FUZZ_ASSERT(fd >= 0);
+        FUZZ_ASSERT(ftruncate(fd, (off_t)size) == 0);
+        FUZZ_ASSERT(pwrite(fd, s->map, n, 0) == (ssize_t)n);
+        return fd;
+}
+
+/* The repairs a daemon makes right after adopting (manager.c, adopt_attachments()): the lock
+ * of a daemon that died in a repair, then every attachment of the table. */
+static void adopt_repairs(const Seg *s, Mailbox *mb) {
+        uint32_t tokens[LAYOUT_ATT_MAX];
+        RingRepair rep;
+        uint32_t holder;
+        int r;
+
+        holder = CALL("mailbox_lock_holder", mailbox_lock_holder(mb));
+        CALL_END();
+        if (holder == TOKEN_DAEMON) {
+                r = CALL("mailbox_repair", mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep));
+                CALL_END();
+                FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG);
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        }
+        /* the table as mailbox_att_token() reads it, without its SIGBUS guard per entry: a
+         * guarded call saves the signal mask, a system call, and 256 of them per input would
+         * halve the rate of the fuzzer */
+        segment_hook_begin("mailbox_att_token");
+        for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++)
+                tokens[idx] = atomic_load(&mb->ring.hdr->att[idx]);
+        CALL_END();
+        for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++) {
+                if (tokens[idx] == TOKEN_NONE)
+                        continue;
+                r = CALL("mailbox_repair", mailbox_repair(mb, tokens[idx], idx, &rep));
+                CALL_END();
+                /* a token of 1 at an index is a scribble the repair refuses */
+                FUZZ_ASSERT(r == 0 || r == -EBUSY || r == -EBADMSG || (r == -EINVAL && tokens[idx] == TOKEN_DAEMON));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        }
+}
+
+static void op_adopt(Seg *s) {
+        uint64_t size = s->ring.geo.total_size - (s->flags & FUZZ_SEG_F_SHORT ? LAYOUT_CACHE_LINE : 0);
+        uint64_t generation = FUZZ_SEG_GENERATION + (s->flags & FUZZ_SEG_F_OTHER_GEN ? 1 : 0);
+        uint32_t claimed, taken;
+        Mailbox *mb = NULL;
+        WireInfo info;
+        uint8_t *map;
+        int fd, r;
+
+        fd = segment_publish(s, size);
+        map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        FUZZ_ASSERT(map != MAP_FAILED);
+        segment_hook_retarget(map, size); /* the scribbles land in the daemon's segment now */
+
+        r = CALL("mailbox_adopt",
+                 mailbox_adopt(objects.prefix, ADOPT_NAME, generation, getuid(), getgid(), 0600, &mb));
+        CALL_END();
+        FUZZ_ASSERT(r == 0 || r == -EBADMSG);
+        if (r == 0) {
+                FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
+                CALL("mailbox_max_token", mailbox_max_token(mb));
+                CALL_END();
+                adopt_repairs(s, mb);
+                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken));
+                CALL_END();
+                FUZZ_ASSERT(info.slots == slots_of(s));
+                FUZZ_ASSERT((uint64_t)info.queued + info.claimed + info.taken <= slots_of(s));
+                mailbox_free(mb);
+        } else
+                FUZZ_ASSERT(size != s->ring.geo.total_size || generation != FUZZ_SEG_GENERATION);
+
+        /* what the daemon did is the ring the next readers see */
+        memcpy(s->map, map, MIN(size, s->ring.geo.total_size));
+        segment_hook_retarget(s->map, s->ring.geo.total_size);
+        munmap(map, size);
+        close(fd);
+        (void)shm_unlink(objects.segment);
+}
+
+/* --- the input ----------------------------------------------------------------------------- */
+
+static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
+        unsigned a = who % N_ATTS;
+        unsigned idx = att_idx(a);
+        uint32_t me = att_token(a);
+        uint64_t lock_before = atomic_load(&s->ring.hdr->lock), lock_after;
+        uint64_t fired_before = segment_hook_fired();
+
+        if (who & 8)
+                me ^= 0x5a5a0000u; /* not the token of that index: -ESTALE */
+        if (who & 16)
+                idx = LAYOUT_ATT_MAX + (who >> 6);
+
+        switch (reader % _FUZZ_SEG_MAX) {
+        case FUZZ_SEG_REPAIR: op_repair(s, a, arg); return;
+        case FUZZ_SEG_COUNT: op_count(s); return;
+        case FUZZ_SEG_STAT: op_stat(s, a); return;
+        case FUZZ_SEG_SEND: op_send(s, me, idx, who, arg); break;
+        case FUZZ_SEG_RECV: op_recv(s, me, idx, who, arg); break;
+        case FUZZ_SEG_SEND_MANY: op_send_many(s, me, idx, who, arg); break;
+        case FUZZ_SEG_RECV_MANY: op_recv_many(s, me, idx, who, arg); break;
+        case FUZZ_SEG_CLAIM: op_claim(s, me, idx, who, arg); break;
+        case FUZZ_SEG_TAKE: op_take(s, me, idx, who, arg); break;
+        case FUZZ_SEG_POLL: op_poll(s, idx, arg); return;
+        default: op_adopt(s); return;
+        }
+        /* a send or receive that nobody disturbed leaves the lock as it found it (it may add
+         * the W bit to a lock it waited for) */
+        lock_after = atomic_load(&s->ring.hdr->lock);
+        if (segment_hook_fired() == fired_before)
+                FUZZ_ASSERT(LOCK_TOKEN(lock_after) == LOCK_TOKEN(lock_before) &&
+                            (LOCK_TOKEN(lock_before) != TOKEN_NONE || lock_after == 0 || lock_after == lock_before));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        FuzzInput in = { .p = data, .len = size };
+        Seg s = {};
+
+        seg_make(&s, &in);
+        segment_hook_setup(s.map, s.ring.geo.total_size, slots_of(&s));
+        for (unsigned n = 0; n < FUZZ_SEG_CALLS_MAX && fuzz_left(&in) > 0; n++) {
+                uint8_t reader = fuzz_u8(&in), who = fuzz_u8(&in), arg = fuzz_u8(&in), n_mut = fuzz_u8(&in);
+                SegmentMutation mut[3];
+
+                segment_hook_schedule(mut, seg_schedule(&s, &in, n_mut, mut));
+                run_call(&s, reader, who, arg);
+        }
+        segment_hook_schedule(NULL, 0);
+        op_count(&s);
+        seg_done(&s);
+        return 0;
+}
