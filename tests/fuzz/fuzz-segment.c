@@ -16,7 +16,7 @@
  *   mailbox_adopt() of daemon/mailbox.c on a real segment in /dev/shm (with its semaphores and
  *   FIFO, made and removed around the call under the prefix fzseg<pid>), then what the manager
  *   does with an adopted mailbox (manager.c: adopt_mailboxes(), adopt_attachments(), which
- *   need a whole Manager and are static): mailbox_max_token(), the repair of a dead daemon's
+ *   need a whole Manager and are static): the repair of a dead daemon's
  *   lock, the repair of every attachment in the table, mailbox_info(). The semaphores and the
  *   FIFO are made once per process and removed at its exit; an input that crashes the process
  *   leaves them (and possibly the segment) behind, as a crashed daemon would: under make check
@@ -727,8 +727,6 @@ static void op_adopt(Seg *s) {
         FUZZ_ASSERT(r == 0 || r == -EBADMSG);
         if (r == 0) {
                 FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
-                CALL("mailbox_max_token", mailbox_max_token(mb));
-                CALL_END();
                 adopt_repairs(s, mb);
                 CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken));
                 CALL_END();
