@@ -1,6 +1,6 @@
 /* ring.c — the mailbox ring and its lock: send, receive and repair on a mapped segment.
  *
- * This is the protocol of ../shared/RING.md, with one deliberate change (below). In short:
+ * This is doc/ring.md's protocol, with one deliberate change to its first plan (below). In short:
  *
  * - The lock is a word in shared memory holding its holder's token (plus a W bit meaning
  *   "someone may sleep on the lock semaphore"); it is taken only with CAS, so a holder killed
@@ -20,7 +20,7 @@
  *   head only when the slot at tail is not free (claimable()): the line each side writes on
  *   every message stays in its own cache.
  *
- * The change: semaphores are *only* wake-up channels, not counters. RING.md keeps items/space
+ * The change: semaphores are *only* wake-up channels, not counters. The first plan has items/space
  * as approximate counts and posts "if someone sleeps"; here a process that is about to sleep
  * sets its attachment's bit in the header's sleeper mask (an atomic RMW, a full barrier), then
  * re-checks the ring, then sleeps on the semaphore for at most RING_SLICE_NS. A poster changes
@@ -272,7 +272,7 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
 }
 
 /*
- * The lock (RING.md): CAS(0 -> me) when free; else set W and sleep on the lock semaphore,
+ * The lock (doc/ring.md): CAS(0 -> me) when free; else set W and sleep on the lock semaphore,
  * re-checking after every wake. A winner after a sleep takes the lock with W set, since other
  * sleepers may remain; that costs at most one spurious post at unlock.
  */
@@ -1164,11 +1164,11 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
 /*
  * ring_repair() - release everything the dead attachment @dead (index @idx) holds in the ring
  *
- * Called by the daemon only once the holder's death is proven (DESIGN.md invariant 5); @dead
+ * Called by the daemon only once the holder's death is proven (doc/design.md, invariant 5); @dead
  * may be TOKEN_DAEMON with @idx LAYOUT_ATT_MAX to take over the lock of a daemon that died in a
  * repair. Never
  * blocks: if a live process holds the lock, it returns -EBUSY and the caller retries later.
- * Steps (RING.md): take the lock (from the dead holder, or free); roll forward the dead
+ * Steps (doc/ring.md): take the lock (from the dead holder, or free); roll forward the dead
  * holder's half-done critical section; abandon its CLAIMED slots and turn its TAKEN slots
  * back to READY; pass head over finished slots; release its attachment entry and sleeper
  * bits; unlock; wake every sleeper, who will re-check.
