@@ -8,7 +8,7 @@
  * receivers may change the ring while it is read, so the counts are consistent with each
  * other only when nobody else is at work.
  *
- * Shared memory is input (DESIGN.md invariant 4): each shared field is loaded once into a
+ * Shared memory is input (doc/design.md, invariant 4): each shared field is loaded once into a
  * local and only the copy is used; the geometry is the private copy validated at attach.
  */
 #include "config.h"

@@ -10,7 +10,7 @@
  *
  * Why it lives in daemon/ and is its own library (liblog.la): both programs need the same
  * ~40 lines, but the bridge is an ordinary client of libshmbox and must not link libdaemon.la
- * (the daemon's registry, sessions and event loop). DESIGN.md's Layout has no place for a
+ * (the daemon's registry, sessions and event loop). doc/design.md's Layout has no place for a
  * helper shared by programs that is not part of the contract between processes — proto/ is
  * the wire and segment format, and a new top-level folder is not in the Layout — so the file
  * stays with its first user, the daemon, and Makefile.am builds it alone into the noinst

@@ -502,7 +502,7 @@ static uint64_t page_round(uint64_t size) {
 /*
  * A semaphore file has the size glibc's sem_open() gives it: one sem_t. One a peer truncated
  * (its users' next access would be a SIGBUS) or grew is given that size back, with a fresh
- * process-shared semaphore of value 0 written over it: semaphore values are hints (DESIGN.md,
+ * process-shared semaphore of value 0 written over it: semaphore values are hints (doc/design.md,
  * invariant 3), a sleeper left waiting on the old one wakes at the end of its slice.
  */
 static int sem_enforce_size(const Mailbox *m, SemRole role, bool *ret_undone) {

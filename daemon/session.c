@@ -3,7 +3,7 @@
  * Credentials (SO_PEERCRED, SO_PEERGROUPS) are taken once, at accept, and never again: a
  * process that changes its uid reconnects. Death is seen from the kernel: the peer's pidfd
  * (SO_PEERPIDFD, or pidfd_open() of the peer's pid where the kernel lacks it) becomes readable
- * when the process exits, and only then are its attachments repaired (DESIGN.md invariant 5).
+ * when the process exits, and only then are its attachments repaired (doc/design.md, invariant 5).
  * A socket hang-up alone makes a session that still holds attachments *orphaned*: no more
  * requests, holdings pinned until the pidfd proves death. A peer in another pid namespace has
  * pid 0 in SO_PEERCRED; pidfd_open(0) is never called — SO_PEERPIDFD names it regardless.
