@@ -48,7 +48,7 @@
  *   - every stall on A (no progress for STALL_MS: two timeouts in a row) is ended by an error,
  *     or the attack is a documented forgery of a live holder: the rows whose live_holder names
  *     the line of doc/survival.md that documents the wait (SURVIVAL_FROZEN);
- *   - an A victim dies only of SIGBUS, and only after a truncation (DESIGN.md, invariant 4:
+ *   - an A victim dies only of SIGBUS, and only after a truncation (doc/design.md, invariant 4:
  *     shm objects cannot be sealed). The truncated semaphore files are counted as truncations,
  *     although doc/survival.md names only the segment.
  * Today's code fails several of these rows: the fixes land on other branches.

@@ -1,4 +1,4 @@
-/* test-corrupt.c — shared memory is untrusted input (DESIGN.md invariant 4): a peer scribbles
+/* test-corrupt.c — shared memory is untrusted input (doc/design.md, invariant 4): a peer scribbles
  * on an attached mailbox — random bytes over one header field at a time (fixed seeds), invalid
  * slot states, wrong laps, lengths past slot_size — or truncates its segment, and then:
  *   - its users get -EBADMSG (or, where the scribble is indistinguishable from a legal state,

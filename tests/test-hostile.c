@@ -1747,7 +1747,7 @@ static void log_print_pid(const char *path, pid_t pid) {
  * and gets its pidfd (the other), but then /proc/PID/stat cannot be opened for its start time,
  * and session_new() records 0 without a word. After a daemon restart the journal's (pid, start
  * time 0) does not match the live process: its attachment is repaired as if it had died
- * (DESIGN.md invariant 5: only once its process is proven dead), and its next send is -ESTALE.
+ * (doc/design.md, invariant 5: only once its process is proven dead), and its next send is -ESTALE.
  * Refusing the connection would be a fine answer; serving it half-identified is not.
  */
 START_TEST(test_a_peer_accepted_with_two_fds_left_keeps_its_attachment_across_a_restart) {

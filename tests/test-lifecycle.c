@@ -887,7 +887,7 @@ START_TEST(test_a_restarted_daemon_adopts_the_mailbox_with_its_queued_messages) 
 }
 END_TEST
 
-/* shmbox.h: "control calls return -ENOTCONN until a daemon is back"; DESIGN.md: the library
+/* shmbox.h: "control calls return -ENOTCONN until a daemon is back"; doc/design.md, "Daemon restart": the library
  * sees the new epoch on its next call and re-registers before that call goes on. */
 START_TEST(test_control_calls_of_a_client_work_again_once_a_daemon_is_back) {
         const struct shmbox_config cfg = { .slots = 4, .slot_size = 64 };

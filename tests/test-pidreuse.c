@@ -1,7 +1,7 @@
 /* test-pidreuse.c — attachments belong to daemon-issued tokens, never to pids: a pid reused
  * while the daemon was away is judged by its start time, a socket hang-up of a live process
  * only orphans its session, a fork does not end the parent's session, and a late operation of
- * a repaired attachment is -ESTALE and changes nothing (DESIGN.md invariant 5).
+ * a repaired attachment is -ESTALE and changes nothing (doc/design.md, invariant 5).
  *
  * Pid reuse is made deterministic inside a pid namespace of our own (with its own /proc): its
  * init runs the daemon and the clients, and after client A died it creates B with clone3()

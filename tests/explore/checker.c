@@ -1,6 +1,6 @@
 /* checker.c — the promises every explored schedule must keep, judged from its delivery log.
  *
- * What ring.c promises (doc/survival.md, RING.md), as checked here:
+ * What ring.c promises (doc/survival.md, doc/ring.md), as checked here:
  *   - a message is committed once, by the CLAIMED -> READY CAS of its sender;
  *   - it is taken only while READY (never by two receivers at once), and consumed (TAKEN ->
  *     DONE) only by the receiver holding it: exactly once overall. A receiver killed between

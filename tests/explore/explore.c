@@ -54,7 +54,7 @@
 #include "tests/explore/scheduler.h"
 
 /* The one scheduler of this program: ring.c's hooks reach it without an argument, so it is a
- * global (the documented exception of STYLE.md for this test program). */
+ * global (the documented exception of doc/style.md for this test program). */
 Scheduler explore_sched;
 
 #define SLOT_SIZE 8u

@@ -1,6 +1,6 @@
 /* fuzz-header.c — fuzz target for the code that reads a mailbox from shared memory.
  *
- * Any attached process can write anything into a mailbox it may use (DESIGN.md, invariant 4),
+ * Any attached process can write anything into a mailbox it may use (doc/design.md, invariant 4),
  * so everything proto/ reads from the segment is input. Two parts, one input (the format is in
  * fuzz.h):
  *

@@ -1,7 +1,7 @@
 /* fuzz-segment.c — fuzz target: every reader of a mailbox segment, on arbitrary images that
  * change while the reader runs.
  *
- * Any attached process can write anything into a mailbox it may use, at any moment (DESIGN.md,
+ * Any attached process can write anything into a mailbox it may use, at any moment (doc/design.md,
  * invariant 4). So the segment is input twice over: the image a reader starts on, and the
  * scribbles that land while it runs. This target builds a segment from the input (the
  * immutable part laid out by layout_init(), the mutable part — head, tail, lock, attachment

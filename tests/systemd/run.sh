@@ -12,7 +12,7 @@
 # .ci/run (tests/deps.sh: shmbox_fetch_nspawn) into $SHMBOX_NSPAWN_DIR, default
 # /var/cache/shmbox-test/nspawn — never installed, which would upgrade the host's systemd.
 # Where the machine cannot do this, it says why and exits 77 (skipped). The traps it avoids are
-# in ../shared/notes/systemd-under-test.md.
+# in doc/systemd.md.
 set -uo pipefail
 
 SHMBOXD=${SHMBOXD:?SHMBOXD is not set (run through make check)}
