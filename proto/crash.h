@@ -23,7 +23,7 @@
         X(recv_taken)         /* recv: slot TAKEN, lock released, nothing copied */                \
         X(recv_half_copied)   /* recv: half of the payload copied out */                           \
         X(recv_consumed)      /* recv: DONE, head not yet advanced */                              \
-        X(recv_head_half)     /* recv: head half passed: head moved, slot not yet FREE for next lap */ \
+        X(recv_head_half)     /* recv: head half passed: head moved, slot not yet FREE */          \
         X(recv_before_sleep)  /* recv: counted as a sleeper, about to sleep for items */           \
         X(attach_half)        /* client attach: daemon replied, mailbox not yet mapped */          \
         X(detach_half)        /* client detach: request sent, reply not read */                    \
