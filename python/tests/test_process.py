@@ -172,7 +172,8 @@ def _flat(loop, n, slack_kib=2048):
     gc.collect()
     grown, objs = rss_kib() - before_rss, len(gc.get_objects()) - before_objs
     print("%d iterations: RSS %+d KiB, objects %+d" % (n, grown, objs))
-    assert grown < slack_kib, grown
+    if os.environ.get("SHMBOX_SANITIZERS") != "yes":  # ASan's quarantine and shadow grow
+        assert grown < slack_kib, grown
     assert objs < 100, objs
 
 
@@ -229,5 +230,7 @@ def test_memory_is_flat_over_connect_attach_detach(daemon, unique_name):
                     b.send(b"x")
                     b.recv()
 
-        _flat(loop, 20000)
-        c.destroy(name)
+        try:
+            _flat(loop, 20000)
+        finally:
+            c.destroy(name)
