@@ -6,7 +6,8 @@ shmbox_install_deps() {
                     libacl1-dev libinih-dev libsystemd-dev procps strace
                     valgrind clang-14 libclang-rt-14-dev
                     libnats-dev nats-server
-                    iceoryx libiceoryx-binding-c-dev)
+                    iceoryx libiceoryx-binding-c-dev
+                    python3-dev python3-pytest python3-setuptools python3-zmq)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
