@@ -1,10 +1,9 @@
 /* shmboxctl.c — the command-line tool for shmboxd mailboxes, built only on <shmbox.h>.
  *
  * The command line: global options (--socket, --help, --version) come before the command; a
- * command's options may come before or after NAME, with one exception: `send` stops parsing
- * options at NAME, so that a message may start with '-'. There, every argument after NAME is
- * a message, except that one "--" right after NAME is skipped. "--" ends the options of every
- * command; "COMMAND --help" (before NAME for send) prints the command's usage.
+ * command's options go anywhere among its arguments, as with every GNU tool (operands and
+ * options are sorted apart, in order); "--" ends them, so `send NAME -- -x` sends "-x".
+ * "COMMAND --help" prints the command's usage.
  *
  * Messages are bytes. By default one message is one line: recv escapes what would break the
  * line ('\\' -> "\\\\", newline -> "\\n", other bytes below 0x20 and 0x7f -> "\\xHH"), and send
@@ -121,18 +120,19 @@ static int exit_status(int r) {
  * @cmd:        the command, for messages and --help
  * @argc, @argv: the arguments after the command word
  * @options:    the command's options, ended by an entry whose name is NULL
- * @stop_after: every argument after this many operands is an operand (send: 1); 0: never stop
  * @ret_operands: the operands in order, a malloc'ed array of pointers into @argv
  * @ret_n:      their number
  *
- * Options are long options, "--name VALUE" or "--name=VALUE"; "-h" is "--help". "--" ends the
- * options; "-" alone is an operand. A repeated option: the last one counts.
+ * Options are long options, "--name VALUE" or "--name=VALUE"; "-h" is "--help". They may come
+ * anywhere, before, between or after the operands (GNU getopt_long's permutation; its own
+ * messages and abbreviations are not wanted here, so the few lines are written out). "--"
+ * ends the options; "-" alone is an operand. A repeated option: the last one counts.
  *
  * Return: 0; PARSE_HELP if the help was printed; -EINVAL after reporting a usage error;
  *         -ENOMEM after reporting it. The outputs are written only on 0.
  */
-static int parse_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after,
-                      char ***ret_operands, size_t *ret_n) {
+static int parse_args(const Command *cmd, int argc, char **argv, const Option *options, char ***ret_operands,
+                      size_t *ret_n) {
         _cleanup_free_ char **operands = NULL;
         bool options_done = false;
         size_t n = 0;
@@ -150,8 +150,6 @@ static int parse_args(const Command *cmd, int argc, char **argv, const Option *o
 
                 if (options_done || a[0] != '-' || a[1] == '\0') {
                         operands[n++] = argv[i];
-                        if (stop_after > 0 && n >= stop_after)
-                                options_done = true;
                         continue;
                 }
                 if (streq(a, "--")) {
@@ -278,9 +276,9 @@ static int name_operand(const Command *cmd, char **operands, size_t n, size_t ma
  *
  * Return: -1 to go on; else the exit status the command returns at once.
  */
-static int command_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after, size_t max,
+static int command_args(const Command *cmd, int argc, char **argv, const Option *options, size_t max,
                         char ***ret_operands, size_t *ret_n, const char **ret_name) {
-        int r = parse_args(cmd, argc, argv, options, stop_after, ret_operands, ret_n);
+        int r = parse_args(cmd, argc, argv, options, ret_operands, ret_n);
 
         if (r != 0)
                 return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
@@ -396,7 +394,7 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -450,7 +448,7 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 2, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 2, &operands, &n, &name);
         if (r >= 0)
                 return r;
         if (n == 2) {
@@ -487,7 +485,7 @@ static int cmd_reload(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
         r = connect_client(&client);
@@ -510,7 +508,7 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -591,32 +589,25 @@ static int cmd_send(const Command *cmd, int argc, char **argv) {
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
         _cleanup_(shmbox_detachp) shmbox *box = NULL;
         _cleanup_free_ char **operands = NULL;
-        size_t n, first;
+        size_t n;
         int r, timeout;
 
-        /* Options end at NAME: every later argument is a message, even one starting with '-'. */
-        r = command_args(cmd, argc, argv, options, 1, SIZE_MAX, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, SIZE_MAX, &operands, &n, &name);
         if (r >= 0)
                 return r;
         r = parse_timeout(cmd, timeout_s, &timeout);
         if (r < 0)
                 return exit_status(r);
 
-        /* One "--" right after NAME is skipped, so `send NAME -- -x` works as users expect. */
-        first = 1;
-        if (n > 1 && streq(operands[1], "--"))
-                first = 2;
-
         r = connect_and_attach(name, &client, &box);
         if (r < 0)
                 return EXIT_FAILURE;
 
-        if (first >= n)
+        if (n == 1)
                 return send_stdin(box, name, null ? '\0' : '\n', timeout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        for (size_t i = first; i < n; i++) {
-                r = send_one(box, name, "message", (unsigned long)(i - first + 1), operands[i], strlen(operands[i]),
-                             timeout);
+        for (size_t i = 1; i < n; i++) {
+                r = send_one(box, name, "message", (unsigned long)i, operands[i], strlen(operands[i]), timeout);
                 if (r < 0)
                         return EXIT_FAILURE;
         }
@@ -640,7 +631,7 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         size_t n, cap;
         int r, timeout;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
         if (count_s) {
@@ -831,7 +822,7 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
         size_t n, count;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
 
@@ -881,7 +872,7 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -956,7 +947,7 @@ static int cmd_walkthrough(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
         if (size_s) {
@@ -1032,17 +1023,16 @@ static const Command commands[] = {
         },
         {
                 "send",
-                "send [--timeout MS] [--null] NAME [--] [MESSAGE...]",
+                "send NAME [--timeout MS] [--null] [--] [MESSAGE...]",
                 "Send each MESSAGE argument as one message. Without MESSAGE, send each line of\n"
                 "stdin as one message, taken literally (no unescaping) without its newline; a\n"
                 "line longer than the slot size stops the command with an error naming the\n"
                 "line (the lines before it were sent).\n"
                 "\n"
-                "Options end at NAME: every later argument is a message, even one that starts\n"
-                "with '-' (one '--' right after NAME is skipped; '--' also ends the options\n"
-                "before NAME).\n"
+                "Options may come anywhere; '--' ends them, so a message that starts with '-'\n"
+                "follows it: send NAME -- -5.\n"
                 "\n"
-                "Options (before NAME):\n"
+                "Options (anywhere):\n"
                 "  --timeout MS  wait at most MS milliseconds for a free slot (0: do not\n"
                 "                wait); default: wait as long as it takes\n"
                 "  --null        stdin holds raw messages separated by NUL bytes\n"
@@ -1135,8 +1125,8 @@ static void print_usage(FILE *f) {
               "  -h, --help     show this help\n"
               "  --version      show the version\n"
               "\n"
-              "Command options may come before or after NAME, except for send, which takes\n"
-              "every argument after NAME as a message. '--' ends the options.\n"
+              "Command options may come anywhere after COMMAND; '--' ends them (send NAME --\n"
+              "-x sends \"-x\").\n"
               "Messages are printed one per line, escaped; --null: raw and NUL-separated.\n"
               "'shmboxctl COMMAND --help' describes a command.\n"
               "\n"

@@ -946,20 +946,36 @@ START_TEST(test_send_without_messages_sends_each_stdin_line) {
 }
 END_TEST
 
-START_TEST(test_a_message_starting_with_dash_is_sent_after_name) {
-        create("dashes");
-        /* options end at NAME: all of these are messages, --help included */
-        assert_exit(ctl("send", "dashes", "-x", "--count", "5", "-", "--help"), 0);
-        assert_silent();
-        assert_exit(ctl("recv", "dashes", "--count", "5"), 0);
-        ck_assert_str_eq(ctl_out, "-x\n--count\n5\n-\n--help\n");
+START_TEST(test_options_go_anywhere_and_double_dash_ends_them) {
+        int64_t t0;
 
-        /* one "--" right after NAME is skipped; a second one is a message */
-        assert_exit(ctl("send", "dashes", "--", "-y"), 0);
-        assert_exit(ctl("send", "--timeout", "1000", "--null", "dashes", "--", "--", "-z"), 0);
+        /* issue 14: `send small --timeout 200 f` sent three messages and then blocked forever */
+        assert_exit(ctl("create", "small", "--slots", "1"), 0);
+        assert_exit(ctl("send", "small", "--timeout", "200", "f"), 0);
         assert_silent();
-        assert_exit(ctl("recv", "dashes", "--count", "3"), 0);
-        ck_assert_str_eq(ctl_out, "-y\n--\n-z\n");
+        assert_info_text("small", 1, 4096, 0600, 1, 1, 0);
+        /* after the messages too: the mailbox is full, so the timeout is what ends the wait */
+        t0 = harness_now_us();
+        assert_exit(ctl("send", "small", "g", "--timeout=200"), 1);
+        ck_assert_int_ge(harness_now_us() - t0, 200 * 1000);
+        ck_assert_str_eq(ctl_err, "shmboxctl: small: message 1: timed out\n");
+        assert_exit(ctl("recv", "small", "--timeout", "0", "--count", "2"), 0);
+        ck_assert_str_eq(ctl_out, "f\n");
+        destroy("small");
+
+        /* "--" ends the options: every later argument is a message, "--" and "--help" included */
+        create("dashes");
+        assert_exit(ctl("send", "dashes", "--", "-x", "--count", "5", "-", "--help", "--"), 0);
+        assert_silent();
+        assert_exit(ctl("recv", "dashes", "--count", "6"), 0);
+        ck_assert_str_eq(ctl_out, "-x\n--count\n5\n-\n--help\n--\n");
+        assert_exit(ctl("send", "--timeout", "1000", "dashes", "--null", "--", "-y"), 0);
+        assert_silent();
+        assert_exit(ctl("recv", "dashes"), 0);
+        ck_assert_str_eq(ctl_out, "-y\n");
+        /* without "--", an argument that starts with '-' is an option */
+        assert_exit(ctl("send", "dashes", "-x"), 2);
+        ck_assert_str_eq(ctl_err, "shmboxctl: send: unknown option '-x' (see 'shmboxctl send --help')\n");
         assert_empty("dashes");
         destroy("dashes");
 }
@@ -1225,7 +1241,7 @@ START_TEST(test_every_command_help_exits_0_on_stdout) {
         assert_exit(ctl(cmd, "-h"), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, help);
-        if (strcmp(cmd, "send") != 0 && strcmp(cmd, "list") != 0) {
+        if (strcmp(cmd, "list") != 0) {
                 assert_exit(ctl(cmd, "box", "--help"), 0); /* after NAME too */
                 ck_assert_str_eq(ctl_err, "");
                 ck_assert_str_eq(ctl_out, help);
@@ -1411,7 +1427,7 @@ static Suite *ctl_suite(void) {
         tcase_add_test(tc, test_send_arguments_arrive_in_order_one_per_line);
         tcase_add_test(tc, test_recv_count_takes_only_that_many);
         tcase_add_test(tc, test_send_without_messages_sends_each_stdin_line);
-        tcase_add_test(tc, test_a_message_starting_with_dash_is_sent_after_name);
+        tcase_add_test(tc, test_options_go_anywhere_and_double_dash_ends_them);
         tcase_add_test(tc, test_recv_escapes_newline_backslash_and_control_bytes);
         tcase_add_test(tc, test_null_round_trips_every_byte_value);
         tcase_add_test(tc, test_recv_prints_each_message_as_it_arrives);
