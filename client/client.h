@@ -33,6 +33,11 @@ struct shmbox {
         uint32_t token, idx, rights;
         uint64_t epoch;
         char name[NAMES_NAME_MAX + 1];
+        /* The slots this box holds through the zero-copy calls, one bit per slot index: the
+         * reserved ones, then (held + box_held_words()) the peeked ones. NULL until the first
+         * reserve or peek. A commit or release of a slot without its bit is the caller's bug
+         * (-EINVAL); with it, the ring's -ESTALE really means taken away by a repair. */
+        uint64_t *held;
 };
 
 /*
