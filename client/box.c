@@ -150,7 +150,7 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
         shmbox *box;
         int r;
 
-        if (!client || !ret || !names_mailbox_valid(name))
+        if (!client_begin(client) || !ret || !names_mailbox_valid(name))
                 return -EINVAL;
         strcpy(req.name, name);
         r = client_call(client, &req, &grant, NULL);

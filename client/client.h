@@ -21,6 +21,7 @@ struct shmbox_client {
         char socket_path[108]; /* to connect again, lazily, once a daemon is back */
         char prefix[NAMES_PREFIX_MAX + 1];
         struct shmbox *boxes; /* attached through this client */
+        char last_error[WIRE_REASON_MAX + 1]; /* the daemon's reason for refusing the last request */
 };
 
 struct shmbox {
@@ -47,3 +48,4 @@ struct shmbox {
 extern atomic_uint client_fork_generation;
 
 int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame);
+bool client_begin(shmbox_client *c);

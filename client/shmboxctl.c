@@ -10,7 +10,9 @@
  * takes each line of stdin literally, minus its trailing newline. --null switches both to raw
  * payloads separated by NUL bytes, so any payload round-trips: recv --null | send --null.
  *
- * Errors are one line on stderr, "shmboxctl: NAME: <shmbox_strerror()>". Exit status: 0 on
+ * Errors are one line on stderr, "shmboxctl: NAME: <shmbox_strerror()>", and when the daemon
+ * said why it refused, ": <its reason>" (shmbox_last_error()) in place of the library's
+ * parenthesized hint, which is only a guess at the cause. Exit status: 0 on
  * success (recv: at least one message received), 1 on a runtime failure or a recv that got no
  * message before its timeout, 2 on a usage error. Nothing is left allocated or attached on any
  * path: owned locals are _cleanup_ variables, and the box is detached before its client goes.
@@ -291,6 +293,22 @@ static int command_args(const Command *cmd, int argc, char **argv, const Option 
         return r < 0 ? exit_status(r) : -1;
 }
 
+/*
+ * log_refusal() - report the failed control call of @client on @what: "WHAT: MESSAGE", where
+ * MESSAGE is the daemon's reason after shmbox_strerror()'s text without its "(hint)", or that
+ * text whole when the daemon gave no reason
+ */
+static void log_refusal(const shmbox_client *client, const char *what, int r) {
+        const char *text = shmbox_strerror(r), *why = shmbox_last_error(client), *hint;
+
+        if (!why[0]) {
+                log_error("%s: %s", what, text);
+                return;
+        }
+        hint = strstr(text, " (");
+        log_error("%s: %.*s: %s", what, hint ? (int)(hint - text) : (int)strlen(text), text, why);
+}
+
 /* The socket the library will use, for messages only: it repeats shmbox_connect()'s lookup. */
 static const char *socket_path(void) {
         const char *e;
@@ -324,7 +342,7 @@ static int connect_and_attach(const char *name, shmbox_client **ret_client, shmb
                 return r;
         r = shmbox_attach(client, name, &box);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return r;
         }
         *ret_box = box;
@@ -432,7 +450,7 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_create(client, name, &config);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -472,7 +490,7 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_chmod(client, name, mode, gid);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -492,9 +510,13 @@ static int cmd_reload(const Command *cmd, int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
         r = shmbox_reload(client);
+        if (r == -EINVAL && !shmbox_last_error(client)[0]) {
+                /* a daemon that gives no reason */
+                log_error("reload: %s (the config file does not parse: see the daemon's log)", shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
         if (r < 0) {
-                log_error("reload: %s%s", shmbox_strerror(r),
-                          r == -EINVAL ? " (the config file does not parse: see the daemon's log)" : "");
+                log_refusal(client, "reload", r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -517,7 +539,7 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_destroy(client, name);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -542,7 +564,9 @@ static int send_one(shmbox *box, const char *name, const char *what, unsigned lo
                 return -EMSGSIZE;
         }
         r = shmbox_send(box, data, len, timeout);
-        if (r < 0)
+        if (r == -EAGAIN)
+                log_error("%s: %s %lu: mailbox full", name, what, index);
+        else if (r < 0)
                 log_error("%s: %s %lu: %s", name, what, index, shmbox_strerror(r));
         return r;
 }
@@ -662,7 +686,12 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
                         /* Some messages, then a timeout: what there was has been delivered. */
                         if (i > 0 && (len == -ETIMEDOUT || len == -EAGAIN))
                                 break;
-                        log_error("%s: %s", name, shmbox_strerror((int)len));
+                        if (len == -EAGAIN)
+                                log_error("%s: no message", name);
+                        else if (len == -ETIMEDOUT)
+                                log_error("%s: no message within %d ms", name, timeout);
+                        else
+                                log_error("%s: %s", name, shmbox_strerror((int)len));
                         return EXIT_FAILURE;
                 }
 
@@ -831,7 +860,7 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_list(client, &entries, &count);
         if (r < 0) {
-                log_error("cannot list mailboxes: %s", shmbox_strerror(r));
+                log_refusal(client, "cannot list mailboxes", r);
                 return EXIT_FAILURE;
         }
         if (count > 1)
@@ -881,7 +910,7 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_info(client, name, &info);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
 
