@@ -180,6 +180,7 @@ START_TEST(test_every_public_call_works_once) {
 
         ck_assert_int_eq(shmbox_create(c, "api.box_1", &cfg), 0);
         ck_assert_int_eq(shmbox_create(c, "api.box_1", &cfg), -EEXIST);
+        ck_assert_str_eq(shmbox_last_error(c), ""); /* the errno says it all: no reason given */
 
         ck_assert_int_eq(shmbox_attach(c, "api.box_1", &box), 0);
         ck_assert_ptr_nonnull(box);
