@@ -638,13 +638,108 @@ static int cmd_send(const Command *cmd, int argc, char **argv) {
         return EXIT_SUCCESS;
 }
 
+/*
+ * utf8_valid() - whether @len bytes at @s are well-formed UTF-8 (RFC 3629): no overlong form,
+ * no surrogate, nothing above U+10FFFF, no truncated sequence
+ */
+static bool utf8_valid(const unsigned char *s, size_t len) {
+        for (size_t i = 0; i < len;) {
+                unsigned char c = s[i];
+                uint32_t cp, min;
+                size_t n;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, cp = c & 0x1f, min = 0x80;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, cp = c & 0x0f, min = 0x800;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, cp = c & 0x07, min = 0x10000;
+                else
+                        return false;
+                if (len - i - 1 < n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
+/* @len bytes at @s in base64 (RFC 4648, padded) into @out, which holds 4 * ((len + 2) / 3) + 1. */
+static void base64_encode(const unsigned char *s, size_t len, char *out) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+        for (size_t i = 0; i < len; i += 3) {
+                uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0) |
+                             (i + 2 < len ? s[i + 2] : 0);
+
+                *out++ = alphabet[v >> 18];
+                *out++ = alphabet[(v >> 12) & 63];
+                *out++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+                *out++ = i + 2 < len ? alphabet[v & 63] : '=';
+        }
+        *out = '\0';
+}
+
+/*
+ * print_message_json() - print one message as a JSON object on one line: {"length": N, "text":
+ * "..."} when it is valid UTF-8, else {"length": N, "base64": "..."}
+ *
+ * Return: 0; -ENOMEM after reporting it.
+ */
+static int print_message_json(const unsigned char *data, size_t len) {
+        _cleanup_(json_object_putp) json_object *obj = json_object_new_object();
+        _cleanup_free_ char *b64 = NULL;
+        json_object *v;
+        const char *s;
+
+        if (!obj)
+                goto oom;
+        v = json_object_new_uint64(len);
+        if (!v || json_object_object_add(obj, "length", v) < 0)
+                goto oom_v;
+        if (utf8_valid(data, len)) {
+                v = json_object_new_string_len((const char *)data, (int)len);
+                if (!v || json_object_object_add(obj, "text", v) < 0)
+                        goto oom_v;
+        } else {
+                b64 = malloc(4 * ((len + 2) / 3) + 1);
+                if (!b64)
+                        goto oom;
+                base64_encode(data, len, b64);
+                v = json_object_new_string(b64);
+                if (!v || json_object_object_add(obj, "base64", v) < 0)
+                        goto oom_v;
+        }
+        s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                goto oom;
+        puts(s);
+        return 0;
+oom_v:
+        json_object_put(v);
+oom:
+        log_error("out of memory");
+        return -ENOMEM;
+}
+
 static int cmd_recv(const Command *cmd, int argc, char **argv) {
         const char *count_s = NULL, *timeout_s = NULL, *name;
-        bool null = false;
+        bool null = false, json = false;
         const Option options[] = {
                 { "count", &count_s, NULL },
                 { "timeout", &timeout_s, NULL },
                 { "null", NULL, &null },
+                { "json", NULL, &json },
                 {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
@@ -666,6 +761,8 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         r = parse_timeout(cmd, timeout_s, &timeout);
         if (r < 0)
                 return exit_status(r);
+        if (json && null)
+                return exit_status(usage_error(cmd, "--json and --null exclude each other"));
 
         r = connect_and_attach(name, &client, &box);
         if (r < 0)
@@ -695,7 +792,10 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
                         return EXIT_FAILURE;
                 }
 
-                if (null) {
+                if (json) {
+                        if (print_message_json(buf, (size_t)len) < 0)
+                                return EXIT_FAILURE;
+                } else if (null) {
                         fwrite(buf, 1, (size_t)len, stdout);
                         fputc('\0', stdout);
                 } else {
@@ -721,7 +821,9 @@ static void format_owner(char *buf, size_t size, uid_t uid, gid_t gid) {
 }
 
 /*
- * info_to_json() - a JSON object of @name and every field of @info by its C name
+ * info_to_json() - a JSON object of @name and every field of @info by its C name: numbers,
+ * except "mode", octal text ("0660"); "user" and "group" add the owner's names (null where the
+ * system knows none) to the numeric uid and gid
  *
  * Return: a new object owned by the caller; NULL when out of memory.
  */
@@ -733,7 +835,6 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
         } fields[] = {
                 { "slots", info->slots },
                 { "slot_size", info->slot_size },
-                { "mode", info->mode },
                 { "queued", info->queued },
                 { "attached", info->attached },
                 { "uid", info->uid },
@@ -751,6 +852,9 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 { "oldest_claimed_age_ms", info->oldest_claimed_age_ms },
                 { "oldest_taken_age_ms", info->oldest_taken_age_ms },
         };
+        struct passwd *pw = getpwuid(info->uid);
+        struct group *gr = getgrgid(info->gid);
+        char mode[16];
         json_object *v;
 
         if (!obj)
@@ -766,6 +870,23 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                         json_object_put(v);
                         return NULL;
                 }
+        }
+        /* the mode as people and chmod write it, the owner by name too (null: none known) */
+        snprintf(mode, sizeof(mode), "%04" PRIo32, info->mode);
+        v = json_object_new_string(mode);
+        if (!v || json_object_object_add(obj, "mode", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        v = pw ? json_object_new_string(pw->pw_name) : NULL;
+        if ((pw && !v) || json_object_object_add(obj, "user", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        v = gr ? json_object_new_string(gr->gr_name) : NULL;
+        if ((gr && !v) || json_object_object_add(obj, "group", v) < 0) {
+                json_object_put(v);
+                return NULL;
         }
         v = obj;
         obj = NULL;
@@ -888,6 +1009,14 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* "KEY: ID (NAME)", or "KEY: ID" where the system knows no name. */
+static void print_id(const char *key, uint32_t id, const char *name) {
+        if (name)
+                printf("%s: %" PRIu32 " (%s)\n", key, id, name);
+        else
+                printf("%s: %" PRIu32 "\n", key, id);
+}
+
 static int cmd_info(const Command *cmd, int argc, char **argv) {
         bool json = false;
         const Option options[] = {
@@ -930,8 +1059,8 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         printf("mode: %04" PRIo32 "\n", info.mode);
         printf("queued: %" PRIu32 "\n", info.queued);
         printf("attached: %" PRIu32 "\n", info.attached);
-        printf("uid: %" PRIu32 "\n", info.uid);
-        printf("gid: %" PRIu32 "\n", info.gid);
+        print_id("uid", info.uid, getpwuid(info.uid) ? getpwuid(info.uid)->pw_name : NULL);
+        print_id("gid", info.gid, getgrgid(info.gid) ? getgrgid(info.gid)->gr_name : NULL);
         printf("sent: %" PRIu64 "\n", info.sent);
         printf("received: %" PRIu64 "\n", info.received);
         printf("recovered: %" PRIu64 "\n", info.recovered);
@@ -1070,7 +1199,7 @@ static const Command commands[] = {
         },
         {
                 "recv",
-                "recv NAME [--count N] [--timeout MS] [--null]",
+                "recv NAME [--count N] [--timeout MS] [--null | --json]",
                 "Receive messages and print one per line on stdout. Backslash is printed as\n"
                 "'\\\\', newline as '\\n', other bytes below 0x20 and 0x7f as '\\xHH'.\n"
                 "\n"
@@ -1079,6 +1208,8 @@ static const Command commands[] = {
                 "  --timeout MS  wait at most MS milliseconds for each message (0: do not\n"
                 "                wait); default: wait as long as it takes\n"
                 "  --null        print raw messages, each followed by a NUL byte\n"
+                "  --json        print each message as a JSON object on one line: \"length\",\n"
+                "                and \"text\" (valid UTF-8) or \"base64\"\n"
                 "  -h, --help    show this help\n"
                 "\n"
                 "Exit status 0 if at least one message was received; 1 if none came before\n"
@@ -1093,10 +1224,11 @@ static const Command commands[] = {
                 "\n"
                 "Options:\n"
                 "  --json      print a JSON array of objects: name and every field of struct\n"
-                "              shmbox_info by its C name (slots, slot_size, mode, queued,\n"
-                "              attached, uid, gid, sent, received, recovered, repairs,\n"
-                "              lock_holder_pid, orphaned, claimed, taken, oldest_claimed_pid,\n"
-                "              oldest_taken_pid, oldest_claimed_age_ms, oldest_taken_age_ms)\n"
+                "              shmbox_info by its C name (slots, slot_size, queued, attached,\n"
+                "              uid, gid, sent, received, recovered, repairs, lock_holder_pid,\n"
+                "              orphaned, claimed, taken, oldest_claimed_pid, oldest_taken_pid,\n"
+                "              oldest_claimed_age_ms, oldest_taken_age_ms), numbers; mode in\n"
+                "              octal text (\"0660\"); user and group, the owner's names\n"
                 "  -h, --help  show this help\n",
                 cmd_list,
         },

@@ -684,7 +684,20 @@ static const char *const info_keys[] = {
         "oldest_taken_age_ms",
 };
 
-/* Object @object of @j is exactly a mailbox: "name" @name, and every info key once, a number. */
+/* The user and group names of this process, or NULL where the system knows none. */
+static const char *own_user(void) {
+        struct passwd *pw = getpwuid(geteuid());
+        return pw ? pw->pw_name : NULL;
+}
+
+static const char *own_group(void) {
+        struct group *gr = getgrgid(getegid());
+        return gr ? gr->gr_name : NULL;
+}
+
+/* Object @object of @j is exactly a mailbox: "name" @name, every info key once, a number except
+ * "mode" (octal text, as everywhere else), and "user" and "group", the owner's names (null
+ * where the system knows none) beside the numeric uid and gid. */
 static void assert_json_mailbox(const Json *j, int object, const char *name, unsigned slots, unsigned slot_size,
                                 unsigned mode, unsigned queued, unsigned sent, unsigned received) {
         const JsonMember *m = json_get(j, object, "name");
@@ -696,10 +709,23 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         for (size_t i = 0; i < sizeof(info_keys) / sizeof(info_keys[0]); i++) {
                 m = json_get(j, object, info_keys[i]);
                 ck_assert_msg(m, "object %d has no key \"%s\"", object, info_keys[i]);
+                if (strcmp(info_keys[i], "mode") == 0)
+                        continue;
                 ck_assert_msg(!m->string && strspn(m->value, "0123456789") == strlen(m->value),
                               "\"%s\" is not an unsigned number: %s", info_keys[i], m->value);
         }
-        ck_assert_int_eq(json_count(j, object), 20); /* nothing else, nothing twice */
+        snprintf(want, sizeof(want), "%04o", mode); /* issue 14: was 432 for 0660 */
+        m = json_get(j, object, "mode");
+        ck_assert(m->string);
+        ck_assert_str_eq(m->value, want);
+        m = json_get(j, object, "user");
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_eq(m->value, own_user() ? own_user() : "null");
+        ck_assert(m->string == (own_user() != NULL));
+        m = json_get(j, object, "group");
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_eq(m->value, own_group() ? own_group() : "null");
+        ck_assert_int_eq(json_count(j, object), 22); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                                                 \
         do {                                                                                                           \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
@@ -707,7 +733,6 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         } while (0)
         KEY_IS("slots", slots);
         KEY_IS("slot_size", slot_size);
-        KEY_IS("mode", mode); /* a number in decimal, not the octal text */
         KEY_IS("queued", queued);
         KEY_IS("attached", 0);
         KEY_IS("uid", geteuid());
@@ -718,15 +743,18 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
 #undef KEY_IS
 }
 
-/* `info NAME` prints exactly these lines (attached and recovered are 0 between our commands). */
+/* `info NAME` prints exactly these lines (attached and recovered are 0 between our commands);
+ * uid and gid with the names `list` shows, where the system knows them. */
 static void assert_info_text(const char *name, unsigned slots, unsigned slot_size, unsigned mode, unsigned queued,
                              unsigned sent, unsigned received) {
-        char want[512];
+        char want[512], uid[96], gid[96];
 
+        snprintf(uid, sizeof(uid), own_user() ? "%u (%s)" : "%u", (unsigned)geteuid(), own_user());
+        snprintf(gid, sizeof(gid), own_group() ? "%u (%s)" : "%u", (unsigned)getegid(), own_group());
         snprintf(want, sizeof(want),
                  "name: %s\nslots: %u\nslot_size: %u\nmode: %04o\nqueued: %u\nattached: 0\n"
-                 "uid: %u\ngid: %u\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
-                 name, slots, slot_size, mode, queued, (unsigned)geteuid(), (unsigned)getegid(), sent, received);
+                 "uid: %s\ngid: %s\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
+                 name, slots, slot_size, mode, queued, uid, gid, sent, received);
         assert_exit(ctl("info", name), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, want);
@@ -1114,6 +1142,52 @@ START_TEST(test_recv_prints_each_message_as_it_arrives) {
 }
 END_TEST
 
+/* recv --json: one JSON object per line and message, its length and either its text (valid
+ * UTF-8) or its bytes in base64. */
+START_TEST(test_recv_json_prints_each_message_as_an_object_with_text_or_base64) {
+        static const char in[] = "hello\0caf\xc3\xa9 \"q\"\n\0\xff\x01\x02\0\xc3\0\xed\xa0\x80\0";
+        static const struct {
+                const char *key, *value;
+                unsigned length;
+        } want[] = {
+                { "text", "hello", 5 },
+                { "text", "caf\xc3\xa9 \"q\"\n", 10 }, /* decoded by the parser */
+                { "base64", "/wEC", 3 },               /* not UTF-8 */
+                { "base64", "ww==", 1 },               /* a truncated sequence */
+                { "base64", "7aCA", 3 },               /* a surrogate is not UTF-8 */
+                { "text", "", 0 },
+        };
+        const char *line;
+        char len[16];
+        Json j;
+
+        create("js");
+        assert_exit(ctl_in(in, sizeof(in) - 1, "send", "js", "--null", (const char *)NULL), 0);
+        assert_exit(ctl("send", "js", ""), 0);
+        assert_exit(ctl("recv", "js", "--json", "--count", "6"), 0);
+        ck_assert_str_eq(ctl_err, "");
+        ck_assert_int_eq(count_lines(ctl_out), 6);
+        line = ctl_out;
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                const char *end = strchr(line, '\n');
+
+                json_parse(line, (size_t)(end - line), &j);
+                ck_assert_int_eq(j.top, '{');
+                ck_assert_int_eq(json_count(&j, 0), 2);
+                snprintf(len, sizeof(len), "%u", want[i].length);
+                ck_assert_str_eq(json_get(&j, 0, "length")->value, len);
+                ck_assert_msg(json_get(&j, 0, want[i].key), "message %zu: no \"%s\" in %.*s", i, want[i].key,
+                              (int)(end - line), line);
+                ck_assert(json_get(&j, 0, want[i].key)->string);
+                ck_assert_str_eq(json_get(&j, 0, want[i].key)->value, want[i].value);
+                line = end + 1;
+        }
+        assert_exit(ctl("recv", "js", "--json", "--null"), 2);
+        ck_assert_ptr_nonnull(strstr(ctl_err, "--json and --null exclude each other"));
+        destroy("js");
+}
+END_TEST
+
 /* ---- exit status --------------------------------------------------------------------------- */
 
 START_TEST(test_recv_exits_0_when_at_least_one_message_came) {
@@ -1445,6 +1519,7 @@ static Suite *ctl_suite(void) {
         tcase_add_test(tc, test_recv_escapes_newline_backslash_and_control_bytes);
         tcase_add_test(tc, test_null_round_trips_every_byte_value);
         tcase_add_test(tc, test_recv_prints_each_message_as_it_arrives);
+        tcase_add_test(tc, test_recv_json_prints_each_message_as_an_object_with_text_or_base64);
         suite_add_tcase(s, tc);
 
         tc = tcase_e2e("exit status");
