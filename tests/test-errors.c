@@ -1321,6 +1321,79 @@ START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start) {
 }
 END_TEST
 
+/* --- the daemon's log on a terminal ---------------------------------------------------------- */
+
+/*
+ * Run shmboxd with a config file that does not parse, so that it logs one error and exits, with
+ * stderr on a terminal (@tty) or a pipe; return what it wrote to stderr.
+ */
+static void daemon_error_line(bool tty, char *out, size_t size) {
+        char dir[] = "/tmp/shmbox-log.XXXXXX", conf[64], sock[64];
+        const char *bin = getenv("SHMBOXD");
+        size_t len = 0;
+        int master = -1, p[2] = { -1, -1 }, rfd, wfd, status;
+        pid_t pid;
+        FILE *f;
+
+        ck_assert_ptr_nonnull(bin);
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
+        snprintf(sock, sizeof(sock), "%s/sock", dir);
+        f = fopen(conf, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("[limits]\nno-such-key = 1\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        if (tty) {
+                master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+                ck_assert_int_ge(master, 0);
+                ck_assert_int_eq(grantpt(master), 0);
+                ck_assert_int_eq(unlockpt(master), 0);
+                wfd = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+                rfd = master;
+        } else {
+                ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+                rfd = p[0];
+                wfd = p[1];
+        }
+        ck_assert_int_ge(wfd, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                unsetenv("JOURNAL_STREAM");
+                if (dup2(wfd, STDERR_FILENO) < 0)
+                        _exit(125);
+                execl(bin, bin, "--socket", sock, "--state-dir", dir, "--prefix", "shmboxlogtty", "--config", conf,
+                      (char *)NULL);
+                _exit(127);
+        }
+        close(wfd);
+        while (len + 1 < size && wait_readable(rfd, harness_ms(10000))) {
+                ssize_t k = read(rfd, out + len, size - 1 - len);
+
+                if (k <= 0) /* EOF, or EIO on a terminal whose other side closed */
+                        break;
+                len += (size_t)k;
+        }
+        out[len] = '\0';
+        status = harness_wait_exit(pid, harness_ms(10000));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "shmboxd status 0x%x", status);
+        close(rfd);
+        unlink(conf);
+        rmdir(dir);
+}
+
+/* issue 14: "<3>" prefixes are for journald and files, not for people at a terminal */
+START_TEST(test_the_daemon_logs_priority_prefixes_only_when_stderr_is_not_a_terminal) {
+        char out[2048];
+
+        daemon_error_line(false, out, sizeof(out));
+        ck_assert_msg(strncmp(out, "<3>config file ", 15) == 0, "on a pipe: %s", out);
+        daemon_error_line(true, out, sizeof(out));
+        ck_assert_msg(strncmp(out, "config file ", 12) == 0, "on a terminal: %s", out);
+        ck_assert_ptr_null(strstr(out, "<3>"));
+}
+END_TEST
+
 static TCase *tcase_e2e(Suite *s, const char *name) {
         return harness_tcase(s, name, TIMEOUT_S, NULL, NULL);
 }
@@ -1371,6 +1444,9 @@ static Suite *errors_suite(void) {
         tcase_add_test(tc, test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg);
         tcase_add_test(tc, test_attach_to_another_layout_version_or_magic_is_eproto);
         tcase_add_test(tc, test_a_truncated_segment_is_ebadmsg_and_the_daemon_survives_it);
+
+        tc = tcase_e2e(s, "the daemon's log");
+        tcase_add_test(tc, test_the_daemon_logs_priority_prefixes_only_when_stderr_is_not_a_terminal);
 
         tc = tcase_e2e(s, "one daemon per prefix and socket");
         tcase_add_test(tc, test_a_second_daemon_on_the_same_prefix_refuses_to_start);
