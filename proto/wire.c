@@ -15,7 +15,7 @@
  *   CHMOD    str name, u32 mode, gid             / -
  *   RELOAD   -                                   / -
  * A reply with a status < 0 has no further body, or (protocol version 2, see wire.h) a reason:
- * a str of at most WIRE_REASON_MAX bytes, text for people, never parsed.
+ * a str of 1 to WIRE_REASON_MAX bytes, text for people, never parsed.
  */
 #include "config.h"
 
@@ -305,8 +305,11 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 break;
         default: return -EBADMSG;
         }
-        if (reply && m.status < 0 && !c.bad && c.pos < len)
+        if (reply && m.status < 0 && !c.bad && c.pos < len) {
                 get_text(&c, m.reason, WIRE_REASON_MAX);
+                if (!m.reason[0])
+                        c.bad = true; /* one encoding only: no reason is no bytes, not an empty string */
+        }
         if (c.bad || c.pos != len)
                 return -EBADMSG;
         *ret = m;

@@ -363,7 +363,7 @@ START_TEST(test_an_error_reply_may_carry_a_reason_after_its_status) {
 }
 END_TEST
 
-START_TEST(test_a_reason_is_bounded_by_wire_reason_max_and_has_no_nul) {
+START_TEST(test_a_reason_is_1_to_wire_reason_max_bytes_without_nul) {
         static Frame f;
         char text[WIRE_REASON_MAX + 1];
         WireMsg m;
@@ -388,6 +388,13 @@ START_TEST(test_a_reason_is_bounded_by_wire_reason_max_and_has_no_nul) {
         frame_u32(&f, (uint32_t)-EPERM);
         frame_u16(&f, 3);
         frame_bytes(&f, "a\0b", 3);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
+
+        /* no reason is no bytes: an empty string is not a second encoding of it */
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, (uint32_t)-EPERM);
+        frame_u16(&f, 0);
         frame_finish(&f);
         ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
 
@@ -1168,7 +1175,7 @@ static Suite *wire_suite(void) {
         tcase_add_test(tc, test_a_string_with_an_embedded_nul_is_ebadmsg);
         tcase_add_test(tc, test_a_positive_status_in_a_reply_is_ebadmsg);
         tcase_add_test(tc, test_an_error_reply_with_a_body_after_the_status_is_ebadmsg);
-        tcase_add_test(tc, test_a_reason_is_bounded_by_wire_reason_max_and_has_no_nul);
+        tcase_add_test(tc, test_a_reason_is_1_to_wire_reason_max_bytes_without_nul);
         tcase_add_test(tc, test_a_list_count_above_wire_list_max_is_ebadmsg);
         tcase_add_test(tc, test_a_list_count_above_the_entries_present_is_ebadmsg);
         tcase_add_test(tc, test_a_failed_decode_leaves_the_output_untouched);
