@@ -26,6 +26,14 @@
 /* Mailboxes up to this size are mapped with MAP_POPULATE at attach. */
 #define BOX_POPULATE_MAX (UINT64_C(256) << 20)
 
+_Static_assert(SHMBOX_BATCH_MAX == RING_BATCH_MAX, "the public batch limit is the ring's");
+
+/* The two bitmaps of box->held: slots reserved (claimed) and slots peeked (taken). */
+typedef enum BoxHold {
+        BOX_RESERVED = 0,
+        BOX_PEEKED = 1,
+} BoxHold;
+
 static void box_unmap(shmbox *box) {
         bool forked = box->fork_gen != atomic_load(&client_fork_generation);
 
@@ -142,7 +150,7 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
         shmbox *box;
         int r;
 
-        if (!client || !ret || !names_mailbox_valid(name))
+        if (!client_begin(client) || !ret || !names_mailbox_valid(name))
                 return -EINVAL;
         strcpy(req.name, name);
         r = client_call(client, &req, &grant, NULL);
@@ -197,6 +205,7 @@ SHMBOX_PUBLIC int shmbox_detach(shmbox *box) {
                 box_unlink(box);
                 box_unmap(box);
         }
+        free(box->held);
         free(box);
         return 0;
 }
@@ -264,8 +273,13 @@ static inline void box_check_epoch(shmbox *box) {
 /* What every data-plane call that may wait does first: the checks, a re-registration after a
  * daemon restart, the deadline. */
 static inline int box_enter(shmbox *box, uint32_t right, int timeout_ms, RingDeadline *ret) {
-        int r = box_usable(box, right);
+        int r;
 
+        /* Only -1 waits forever: a deadline computed by the caller that came out negative is a
+         * bug to report, not a wait without end. */
+        if (timeout_ms < -1)
+                return -EINVAL;
+        r = box_usable(box, right);
         if (r < 0)
                 return r;
         box_check_epoch(box);
@@ -347,6 +361,66 @@ SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, si
         return box_settle(box, ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl));
 }
 
+static size_t box_held_words(const shmbox *box) {
+        return (box->ring.geo.slots + 63) / 64;
+}
+
+/* Allocate the bitmaps of held slots, before the first reservation or peek. */
+static int box_held_init(shmbox *box) {
+        if (!box->held) {
+                box->held = calloc(2 * box_held_words(box), sizeof(uint64_t));
+                if (!box->held)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The index of the slot whose payload starts at @payload. Return: 0; -EINVAL if none does. */
+static int box_slot_index(const shmbox *box, const void *payload, uint32_t *ret) {
+        const uint8_t *p = payload, *first = box->ring.base + box->ring.geo.header_size + LAYOUT_SLOT_HEAD;
+        uint64_t off;
+
+        if (p < first || p >= first + (uint64_t)box->ring.geo.slots * box->ring.geo.slot_stride)
+                return -EINVAL;
+        off = (uint64_t)(p - first);
+        if (off % box->ring.geo.slot_stride)
+                return -EINVAL;
+        *ret = (uint32_t)(off / box->ring.geo.slot_stride);
+        return 0;
+}
+
+static uint64_t *box_held_word(const shmbox *box, BoxHold kind, uint32_t idx) {
+        return &box->held[kind * box_held_words(box) + idx / 64];
+}
+
+static void box_hold(shmbox *box, BoxHold kind, uint32_t idx, bool on) {
+        uint64_t bit = UINT64_C(1) << (idx % 64);
+
+        if (on)
+                *box_held_word(box, kind, idx) |= bit;
+        else
+                *box_held_word(box, kind, idx) &= ~bit;
+}
+
+/*
+ * box_held() - the index of the slot at @payload, which this box holds as @kind
+ *
+ * Return: 0 and *@ret; -EINVAL if @payload is not a slot of this box, or one it does not
+ *         hold: never reserved (or peeked), or committed, aborted or released already.
+ */
+static int box_held(const shmbox *box, BoxHold kind, const void *payload, uint32_t *ret) {
+        uint32_t idx;
+        int r;
+
+        r = box_slot_index(box, payload, &idx);
+        if (r < 0)
+                return r;
+        if (!box->held || !(*box_held_word(box, kind, idx) & (UINT64_C(1) << (idx % 64))))
+                return -EINVAL;
+        *ret = idx;
+        return 0;
+}
+
 SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void **ret_slot) {
         RingDeadline dl;
         uint64_t pos;
@@ -359,14 +433,19 @@ SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void *
                 return r;
         if (len > box->ring.geo.slot_size)
                 return -EMSGSIZE;
+        r = box_held_init(box);
+        if (r < 0)
+                return r;
         r = ring_claim(&box->ring, box->token, box->idx, 1, &dl, &pos);
         if (r < 0)
                 return r;
+        box_hold(box, BOX_RESERVED, (uint32_t)(pos % box->ring.geo.slots), true);
         *ret_slot = ring_payload(&box->ring, pos);
         return 0;
 }
 
 SHMBOX_PUBLIC int shmbox_commit(shmbox *box, void *slot, size_t len) {
+        uint32_t idx;
         int r;
 
         if (!box || !slot)
@@ -374,10 +453,17 @@ SHMBOX_PUBLIC int shmbox_commit(shmbox *box, void *slot, size_t len) {
         r = box_usable(box, WIRE_RIGHT_W);
         if (r < 0)
                 return r;
-        return ring_commit(&box->ring, box->token, slot, len, true);
+        r = box_held(box, BOX_RESERVED, slot, &idx);
+        if (r < 0)
+                return r;
+        r = ring_commit(&box->ring, box->token, slot, len, true);
+        if (r == 0 || r == -ESTALE)
+                box_hold(box, BOX_RESERVED, idx, false); /* committed, or abandoned by a repair */
+        return r;
 }
 
 SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
+        uint32_t idx;
         int r;
 
         if (!box || !slot)
@@ -385,13 +471,19 @@ SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
         r = box_usable(box, WIRE_RIGHT_W);
         if (r < 0)
                 return r;
-        return ring_abort(&box->ring, box->token, slot);
+        r = box_held(box, BOX_RESERVED, slot, &idx);
+        if (r < 0)
+                return r;
+        r = ring_abort(&box->ring, box->token, slot);
+        if (r == 0 || r == -ESTALE)
+                box_hold(box, BOX_RESERVED, idx, false);
+        return r;
 }
 
 SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_data) {
         RingDeadline dl;
         void *payload;
-        uint32_t len;
+        uint32_t len, idx;
         ssize_t k;
         int r;
 
@@ -400,14 +492,20 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
         r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
+        r = box_held_init(box);
+        if (r < 0)
+                return r;
         k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
         if (k < 0)
                 return k;
+        assert_se(box_slot_index(box, payload, &idx) == 0);
+        box_hold(box, BOX_PEEKED, idx, true);
         *ret_data = payload;
         return len;
 }
 
 SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
+        uint32_t idx;
         int r;
 
         if (!box || !data)
@@ -415,7 +513,13 @@ SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
         r = box_usable(box, WIRE_RIGHT_R);
         if (r < 0)
                 return r;
-        return ring_consume(&box->ring, box->token, data, true);
+        r = box_held(box, BOX_PEEKED, data, &idx);
+        if (r < 0)
+                return r;
+        r = ring_consume(&box->ring, box->token, data, true);
+        if (r == 0 || r == -ESTALE)
+                box_hold(box, BOX_PEEKED, idx, false); /* consumed, or given to another reader */
+        return r;
 }
 
 SHMBOX_PUBLIC int shmbox_set_spin(shmbox *box, unsigned spin_us) {

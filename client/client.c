@@ -139,10 +139,12 @@ static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, u
         return 0;
 }
 
-/* Open the socket and say hello; on success c->fd and c->prefix are set. */
+/* Open the socket and say hello; on success c->fd and c->prefix are set. We offer protocol
+ * version WIRE_HELLO_VERSION; a daemon of version 1 refuses it with -EPROTO and is greeted
+ * again with version 1 on the same connection (wire.h), so old daemons keep serving us. */
 static int client_open(shmbox_client *c) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        WireMsg hello = { .type = WIRE_HELLO, .version = WIRE_VERSION }, reply;
+        WireMsg hello = { .type = WIRE_HELLO, .version = WIRE_HELLO_VERSION }, reply;
         int r;
 
         strcpy(sa.sun_path, c->socket_path);
@@ -156,11 +158,15 @@ static int client_open(shmbox_client *c) {
                 return r == EMFILE || r == ENFILE || r == ENOMEM ? -r : -ECONNREFUSED;
         }
         r = client_exchange(c, &hello, &reply, NULL);
+        if (r >= 0 && reply.status == -EPROTO) {
+                hello.version = WIRE_VERSION;
+                r = client_exchange(c, &hello, &reply, NULL);
+        }
         if (r == -ENOTCONN || r == -EPIPE)
                 r = -ECONNREFUSED; /* accepted, then closed: not a daemon that serves us */
         if (r >= 0 && reply.status < 0)
                 r = reply.status;
-        if (r >= 0 && (reply.version != WIRE_VERSION || !names_prefix_valid(reply.name)))
+        if (r >= 0 && (reply.version < WIRE_VERSION || reply.version > hello.version || !names_prefix_valid(reply.name)))
                 r = -EPROTO;
         if (r < 0) {
                 c->fd = safe_close(c->fd);
@@ -176,6 +182,8 @@ static int client_open(shmbox_client *c) {
  * @ret:       the decoded reply (status included), written on success only
  * @ret_frame: NULL, or receives the reply frame (malloc'ed; LIST entries point into it)
  *
+ * The reason of a refusal is kept for shmbox_last_error(); any other outcome clears it.
+ *
  * Return: 0 when a reply arrived (its own status is in ret->status); -ENOTCONN if no daemon
  *         answers; -ESTALE in a child after fork(); -ETIMEDOUT; -EPROTO; -ENOMEM.
  */
@@ -183,6 +191,7 @@ int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **re
         bool fresh = false;
         int r;
 
+        c->last_error[0] = 0;
         if (client_forked(c))
                 return -ESTALE;
         if (c->fd < 0) {
@@ -198,11 +207,21 @@ int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **re
                         return -ENOTCONN;
                 r = client_exchange(c, req, ret, ret_frame);
         }
+        if (r >= 0 && ret->status < 0)
+                strcpy(c->last_error, ret->reason);
         return r == -EPIPE ? -ENOTCONN : r;
 }
 
 static bool name_arg_ok(const char *name) {
         return names_mailbox_valid(name);
+}
+
+/* What a control call does first: a reason left by an earlier call no longer applies. */
+bool client_begin(shmbox_client *c) {
+        if (!c)
+                return false;
+        c->last_error[0] = 0;
+        return true;
 }
 
 SHMBOX_PUBLIC int shmbox_connect(const char *socket_path, shmbox_client **ret) {
@@ -233,7 +252,7 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const s
         WireMsg req = { .type = WIRE_CREATE }, reply;
         int r;
 
-        if (!client || !name_arg_ok(name))
+        if (!client_begin(client) || !name_arg_ok(name))
                 return -EINVAL;
         if (config) {
                 for (size_t i = 0; i < ELEMENTSOF(config->reserved); i++)
@@ -258,7 +277,7 @@ SHMBOX_PUBLIC int shmbox_destroy(shmbox_client *client, const char *name) {
         WireMsg req = { .type = WIRE_DESTROY }, reply;
         int r;
 
-        if (!client || !name_arg_ok(name))
+        if (!client_begin(client) || !name_arg_ok(name))
                 return -EINVAL;
         strcpy(req.name, name);
         r = client_call(client, &req, &reply, NULL);
@@ -269,7 +288,7 @@ SHMBOX_PUBLIC int shmbox_chmod(shmbox_client *client, const char *name, uint32_t
         WireMsg req = { .type = WIRE_CHMOD, .mode = mode, .gid = gid }, reply;
         int r;
 
-        if (!client || !name_arg_ok(name) || (mode != SHMBOX_KEEP && (mode & ~0666u)))
+        if (!client_begin(client) || !name_arg_ok(name) || (mode != SHMBOX_KEEP && (mode & ~0666u)))
                 return -EINVAL;
         strcpy(req.name, name);
         r = client_call(client, &req, &reply, NULL);
@@ -280,7 +299,7 @@ SHMBOX_PUBLIC int shmbox_reload(shmbox_client *client) {
         WireMsg req = { .type = WIRE_RELOAD }, reply;
         int r;
 
-        if (!client)
+        if (!client_begin(client))
                 return -EINVAL;
         r = client_call(client, &req, &reply, NULL);
         return r < 0 ? r : reply.status;
@@ -314,7 +333,7 @@ SHMBOX_PUBLIC int shmbox_info(shmbox_client *client, const char *name, struct sh
         WireMsg req = { .type = WIRE_INFO }, reply;
         int r;
 
-        if (!client || !name_arg_ok(name) || !ret)
+        if (!client_begin(client) || !name_arg_ok(name) || !ret)
                 return -EINVAL;
         strcpy(req.name, name);
         r = client_call(client, &req, &reply, NULL);
@@ -334,7 +353,7 @@ SHMBOX_PUBLIC int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, 
         size_t n = 0;
         int r;
 
-        if (!client || !ret || !ret_count)
+        if (!client_begin(client) || !ret || !ret_count)
                 return -EINVAL;
         r = client_call(client, &req, &reply, &frame);
         if (r < 0)
@@ -361,6 +380,10 @@ SHMBOX_PUBLIC int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, 
         return 0;
 }
 
+SHMBOX_PUBLIC const char *shmbox_last_error(const shmbox_client *client) {
+        return client ? client->last_error : "";
+}
+
 SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         switch (err) {
         case 0: return "success";
@@ -368,9 +391,9 @@ SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         case -EEXIST: return "mailbox already exists";
         case -EINVAL: return "invalid argument";
         case -EACCES: return "permission denied";
-        case -EPERM: return "operation not permitted (not the owner)";
+        case -EPERM: return "operation not permitted";
         case -EMSGSIZE: return "message too long";
-        case -EAGAIN: return "would block";
+        case -EAGAIN: return "would block (mailbox empty, or full)";
         case -ETIMEDOUT: return "timed out";
         case -EIDRM: return "mailbox was destroyed";
         case -ECONNREFUSED: return "no daemon on the socket";
@@ -378,7 +401,7 @@ SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         case -EBADMSG: return "mailbox memory is corrupt";
         case -ESTALE: return "stale handle (session repaired, or inherited across fork)";
         case -EPROTO: return "protocol or layout version mismatch";
-        case -ENOSPC: return "no space (size above the daemon's cap, or /dev/shm is full)";
+        case -ENOSPC: return "no space (a limit of the daemon, or /dev/shm is full)";
         case -ENOMEM: return "out of memory";
         case -EDQUOT: return "quota exceeded";
         case -EMFILE: return "too many open files or attachments";

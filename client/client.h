@@ -21,6 +21,7 @@ struct shmbox_client {
         char socket_path[108]; /* to connect again, lazily, once a daemon is back */
         char prefix[NAMES_PREFIX_MAX + 1];
         struct shmbox *boxes; /* attached through this client */
+        char last_error[WIRE_REASON_MAX + 1]; /* the daemon's reason for refusing the last request */
 };
 
 struct shmbox {
@@ -33,6 +34,11 @@ struct shmbox {
         uint32_t token, idx, rights;
         uint64_t epoch;
         char name[NAMES_NAME_MAX + 1];
+        /* The slots this box holds through the zero-copy calls, one bit per slot index: the
+         * reserved ones, then (held + box_held_words()) the peeked ones. NULL until the first
+         * reserve or peek. A commit or release of a slot without its bit is the caller's bug
+         * (-EINVAL); with it, the ring's -ESTALE really means taken away by a repair. */
+        uint64_t *held;
 };
 
 /*
@@ -42,3 +48,4 @@ struct shmbox {
 extern atomic_uint client_fork_generation;
 
 int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame);
+bool client_begin(shmbox_client *c);

@@ -19,7 +19,8 @@
  *   and attaches afresh.
  * - A signal does not cut a wait short: the library retries with the time that is left.
  * - timeout_ms: -1 waits forever, 0 never blocks (-EAGAIN), > 0 waits at most that long
- *   (-ETIMEDOUT). A timeout-0 call may still wait up to 10 ms for the mailbox lock, which a
+ *   (-ETIMEDOUT); any other negative value is -EINVAL (a deadline computed as "deadline - now"
+ *   that came out negative must not wait forever). A timeout-0 call may still wait up to 10 ms for the mailbox lock, which a
  *   peer holds for a few instructions (only a preempted or stopped peer makes that visible).
  * - If the daemon stops, attached boxes keep sending and receiving; control calls return
  *   -ENOTCONN until a daemon is back.
@@ -47,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h> /* struct iovec, for the batch calls */
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,13 +155,14 @@ ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeout_ms);
  *   shmbox_release() consumes it (the CONSUME point). A reader that dies holding a peeked
  *   message has it delivered again: at-least-once through the application's processing. The
  *   message counts as received only if release returns 0; -ESTALE means the daemon gave it
- *   to another reader meanwhile.
+ *   to another reader meanwhile (a repair).
  * A box may hold any number of reservations and peeks at once (up to the slots), but each one
  * holds its slot: the ring cannot wrap past it. The bytes of a peek live in memory that every
  * process with access may write while you read them: parse from a private copy when the peers
  * are not trusted.
- * Errors: as shmbox_send/recv; -EINVAL for a pointer that is not a slot of this box, -ESTALE
- * for a slot this box does not hold (any more).
+ * Errors: as shmbox_send/recv; -EINVAL for a pointer that is not a slot this box holds (not a
+ * slot, or one committed, aborted or released already: a second commit or release is
+ * -EINVAL); -ESTALE for a slot a repair took from this box meanwhile.
  */
 int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void **ret_slot);
 int shmbox_commit(shmbox *box, void *slot, size_t len);
@@ -171,11 +174,13 @@ int shmbox_release(shmbox *box, const void *data);
  * Batches: many messages for one lock round and one wake-up.
  * shmbox_send_many() sends msgs[0..n) in order and returns how many were committed (>= 1:
  * as many as there is room for once there is room for one; the rest are the caller's to send
- * again). shmbox_recv_many() receives up to n messages (at most 64), message i into bufs[i]
- * with its length in ret_lens[i], and returns how many (>= 1); a message longer than the
- * smallest buffer ends the batch before it (-EMSGSIZE if it is the first).
+ * again). shmbox_recv_many() receives up to n messages, message i into bufs[i] with its
+ * length in ret_lens[i], and returns how many (>= 1); a message longer than the smallest
+ * buffer ends the batch before it (-EMSGSIZE if it is the first).
+ * shmbox_recv_many() takes at most SHMBOX_BATCH_MAX messages per call, whatever n: a larger
+ * n is not an error, the return value says how many (send_many is bounded by the free slots).
  */
-struct iovec;
+#define SHMBOX_BATCH_MAX 64
 int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms);
 ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t *ret_lens, int timeout_ms);
 
@@ -204,6 +209,13 @@ uint32_t shmbox_slots(const shmbox *box);
 
 /* A message for a negative return value; never NULL. */
 const char *shmbox_strerror(int err);
+
+/* Why the daemon refused the last control call of client (create, destroy, chmod, reload,
+ * attach, info, list), in its words, e.g. "1099515826176 bytes, above max-mailbox-bytes
+ * 1073741824" for -ENOSPC: the reason its log gives. "" when that call succeeded, failed in
+ * this process, or the daemon gave no reason (daemons before protocol version 2 give none).
+ * Never NULL ("" for a NULL client); valid until the next call on client. */
+const char *shmbox_last_error(const shmbox_client *client);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *shmbox_version(void);

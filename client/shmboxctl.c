@@ -1,17 +1,18 @@
 /* shmboxctl.c — the command-line tool for shmboxd mailboxes, built only on <shmbox.h>.
  *
  * The command line: global options (--socket, --help, --version) come before the command; a
- * command's options may come before or after NAME, with one exception: `send` stops parsing
- * options at NAME, so that a message may start with '-'. There, every argument after NAME is
- * a message, except that one "--" right after NAME is skipped. "--" ends the options of every
- * command; "COMMAND --help" (before NAME for send) prints the command's usage.
+ * command's options go anywhere among its arguments, as with every GNU tool (operands and
+ * options are sorted apart, in order); "--" ends them, so `send NAME -- -x` sends "-x".
+ * "COMMAND --help" prints the command's usage.
  *
  * Messages are bytes. By default one message is one line: recv escapes what would break the
  * line ('\\' -> "\\\\", newline -> "\\n", other bytes below 0x20 and 0x7f -> "\\xHH"), and send
  * takes each line of stdin literally, minus its trailing newline. --null switches both to raw
  * payloads separated by NUL bytes, so any payload round-trips: recv --null | send --null.
  *
- * Errors are one line on stderr, "shmboxctl: NAME: <shmbox_strerror()>". Exit status: 0 on
+ * Errors are one line on stderr, "shmboxctl: NAME: <shmbox_strerror()>", and when the daemon
+ * said why it refused, ": <its reason>" (shmbox_last_error()) in place of the library's
+ * parenthesized hint, which is only a guess at the cause. Exit status: 0 on
  * success (recv: at least one message received), 1 on a runtime failure or a recv that got no
  * message before its timeout, 2 on a usage error. Nothing is left allocated or attached on any
  * path: owned locals are _cleanup_ variables, and the box is detached before its client goes.
@@ -121,18 +122,19 @@ static int exit_status(int r) {
  * @cmd:        the command, for messages and --help
  * @argc, @argv: the arguments after the command word
  * @options:    the command's options, ended by an entry whose name is NULL
- * @stop_after: every argument after this many operands is an operand (send: 1); 0: never stop
  * @ret_operands: the operands in order, a malloc'ed array of pointers into @argv
  * @ret_n:      their number
  *
- * Options are long options, "--name VALUE" or "--name=VALUE"; "-h" is "--help". "--" ends the
- * options; "-" alone is an operand. A repeated option: the last one counts.
+ * Options are long options, "--name VALUE" or "--name=VALUE"; "-h" is "--help". They may come
+ * anywhere, before, between or after the operands (GNU getopt_long's permutation; its own
+ * messages and abbreviations are not wanted here, so the few lines are written out). "--"
+ * ends the options; "-" alone is an operand. A repeated option: the last one counts.
  *
  * Return: 0; PARSE_HELP if the help was printed; -EINVAL after reporting a usage error;
  *         -ENOMEM after reporting it. The outputs are written only on 0.
  */
-static int parse_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after,
-                      char ***ret_operands, size_t *ret_n) {
+static int parse_args(const Command *cmd, int argc, char **argv, const Option *options, char ***ret_operands,
+                      size_t *ret_n) {
         _cleanup_free_ char **operands = NULL;
         bool options_done = false;
         size_t n = 0;
@@ -150,8 +152,6 @@ static int parse_args(const Command *cmd, int argc, char **argv, const Option *o
 
                 if (options_done || a[0] != '-' || a[1] == '\0') {
                         operands[n++] = argv[i];
-                        if (stop_after > 0 && n >= stop_after)
-                                options_done = true;
                         continue;
                 }
                 if (streq(a, "--")) {
@@ -278,9 +278,9 @@ static int name_operand(const Command *cmd, char **operands, size_t n, size_t ma
  *
  * Return: -1 to go on; else the exit status the command returns at once.
  */
-static int command_args(const Command *cmd, int argc, char **argv, const Option *options, size_t stop_after, size_t max,
+static int command_args(const Command *cmd, int argc, char **argv, const Option *options, size_t max,
                         char ***ret_operands, size_t *ret_n, const char **ret_name) {
-        int r = parse_args(cmd, argc, argv, options, stop_after, ret_operands, ret_n);
+        int r = parse_args(cmd, argc, argv, options, ret_operands, ret_n);
 
         if (r != 0)
                 return r == PARSE_HELP ? EXIT_SUCCESS : exit_status(r);
@@ -291,6 +291,22 @@ static int command_args(const Command *cmd, int argc, char **argv, const Option 
         }
         r = name_operand(cmd, *ret_operands, *ret_n, max, ret_name);
         return r < 0 ? exit_status(r) : -1;
+}
+
+/*
+ * log_refusal() - report the failed control call of @client on @what: "WHAT: MESSAGE", where
+ * MESSAGE is the daemon's reason after shmbox_strerror()'s text without its "(hint)", or that
+ * text whole when the daemon gave no reason
+ */
+static void log_refusal(const shmbox_client *client, const char *what, int r) {
+        const char *text = shmbox_strerror(r), *why = shmbox_last_error(client), *hint;
+
+        if (!why[0]) {
+                log_error("%s: %s", what, text);
+                return;
+        }
+        hint = strstr(text, " (");
+        log_error("%s: %.*s: %s", what, hint ? (int)(hint - text) : (int)strlen(text), text, why);
 }
 
 /* The socket the library will use, for messages only: it repeats shmbox_connect()'s lookup. */
@@ -326,7 +342,7 @@ static int connect_and_attach(const char *name, shmbox_client **ret_client, shmb
                 return r;
         r = shmbox_attach(client, name, &box);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return r;
         }
         *ret_box = box;
@@ -396,7 +412,7 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -434,7 +450,7 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_create(client, name, &config);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -450,7 +466,7 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 2, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 2, &operands, &n, &name);
         if (r >= 0)
                 return r;
         if (n == 2) {
@@ -474,7 +490,7 @@ static int cmd_chmod(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_chmod(client, name, mode, gid);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -487,16 +503,20 @@ static int cmd_reload(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
         r = connect_client(&client);
         if (r < 0)
                 return EXIT_FAILURE;
         r = shmbox_reload(client);
+        if (r == -EINVAL && !shmbox_last_error(client)[0]) {
+                /* a daemon that gives no reason */
+                log_error("reload: %s (the config file does not parse: see the daemon's log)", shmbox_strerror(r));
+                return EXIT_FAILURE;
+        }
         if (r < 0) {
-                log_error("reload: %s%s", shmbox_strerror(r),
-                          r == -EINVAL ? " (the config file does not parse: see the daemon's log)" : "");
+                log_refusal(client, "reload", r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -510,7 +530,7 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -519,7 +539,7 @@ static int cmd_destroy(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_destroy(client, name);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
@@ -544,7 +564,9 @@ static int send_one(shmbox *box, const char *name, const char *what, unsigned lo
                 return -EMSGSIZE;
         }
         r = shmbox_send(box, data, len, timeout);
-        if (r < 0)
+        if (r == -EAGAIN)
+                log_error("%s: %s %lu: mailbox full", name, what, index);
+        else if (r < 0)
                 log_error("%s: %s %lu: %s", name, what, index, shmbox_strerror(r));
         return r;
 }
@@ -591,45 +613,133 @@ static int cmd_send(const Command *cmd, int argc, char **argv) {
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
         _cleanup_(shmbox_detachp) shmbox *box = NULL;
         _cleanup_free_ char **operands = NULL;
-        size_t n, first;
+        size_t n;
         int r, timeout;
 
-        /* Options end at NAME: every later argument is a message, even one starting with '-'. */
-        r = command_args(cmd, argc, argv, options, 1, SIZE_MAX, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, SIZE_MAX, &operands, &n, &name);
         if (r >= 0)
                 return r;
         r = parse_timeout(cmd, timeout_s, &timeout);
         if (r < 0)
                 return exit_status(r);
 
-        /* One "--" right after NAME is skipped, so `send NAME -- -x` works as users expect. */
-        first = 1;
-        if (n > 1 && streq(operands[1], "--"))
-                first = 2;
-
         r = connect_and_attach(name, &client, &box);
         if (r < 0)
                 return EXIT_FAILURE;
 
-        if (first >= n)
+        if (n == 1)
                 return send_stdin(box, name, null ? '\0' : '\n', timeout) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-        for (size_t i = first; i < n; i++) {
-                r = send_one(box, name, "message", (unsigned long)(i - first + 1), operands[i], strlen(operands[i]),
-                             timeout);
+        for (size_t i = 1; i < n; i++) {
+                r = send_one(box, name, "message", (unsigned long)i, operands[i], strlen(operands[i]), timeout);
                 if (r < 0)
                         return EXIT_FAILURE;
         }
         return EXIT_SUCCESS;
 }
 
+/*
+ * utf8_valid() - whether @len bytes at @s are well-formed UTF-8 (RFC 3629): no overlong form,
+ * no surrogate, nothing above U+10FFFF, no truncated sequence
+ */
+static bool utf8_valid(const unsigned char *s, size_t len) {
+        for (size_t i = 0; i < len;) {
+                unsigned char c = s[i];
+                uint32_t cp, min;
+                size_t n;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, cp = c & 0x1f, min = 0x80;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, cp = c & 0x0f, min = 0x800;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, cp = c & 0x07, min = 0x10000;
+                else
+                        return false;
+                if (len - i - 1 < n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
+/* @len bytes at @s in base64 (RFC 4648, padded) into @out, which holds 4 * ((len + 2) / 3) + 1. */
+static void base64_encode(const unsigned char *s, size_t len, char *out) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+        for (size_t i = 0; i < len; i += 3) {
+                uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0) |
+                             (i + 2 < len ? s[i + 2] : 0);
+
+                *out++ = alphabet[v >> 18];
+                *out++ = alphabet[(v >> 12) & 63];
+                *out++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+                *out++ = i + 2 < len ? alphabet[v & 63] : '=';
+        }
+        *out = '\0';
+}
+
+/*
+ * print_message_json() - print one message as a JSON object on one line: {"length": N, "text":
+ * "..."} when it is valid UTF-8, else {"length": N, "base64": "..."}
+ *
+ * Return: 0; -ENOMEM after reporting it.
+ */
+static int print_message_json(const unsigned char *data, size_t len) {
+        _cleanup_(json_object_putp) json_object *obj = json_object_new_object();
+        _cleanup_free_ char *b64 = NULL;
+        json_object *v;
+        const char *s;
+
+        if (!obj)
+                goto oom;
+        v = json_object_new_uint64(len);
+        if (!v || json_object_object_add(obj, "length", v) < 0)
+                goto oom_v;
+        if (utf8_valid(data, len)) {
+                v = json_object_new_string_len((const char *)data, (int)len);
+                if (!v || json_object_object_add(obj, "text", v) < 0)
+                        goto oom_v;
+        } else {
+                b64 = malloc(4 * ((len + 2) / 3) + 1);
+                if (!b64)
+                        goto oom;
+                base64_encode(data, len, b64);
+                v = json_object_new_string(b64);
+                if (!v || json_object_object_add(obj, "base64", v) < 0)
+                        goto oom_v;
+        }
+        s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                goto oom;
+        puts(s);
+        return 0;
+oom_v:
+        json_object_put(v);
+oom:
+        log_error("out of memory");
+        return -ENOMEM;
+}
+
 static int cmd_recv(const Command *cmd, int argc, char **argv) {
         const char *count_s = NULL, *timeout_s = NULL, *name;
-        bool null = false;
+        bool null = false, json = false;
         const Option options[] = {
                 { "count", &count_s, NULL },
                 { "timeout", &timeout_s, NULL },
                 { "null", NULL, &null },
+                { "json", NULL, &json },
                 {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
@@ -640,7 +750,7 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         size_t n, cap;
         int r, timeout;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
         if (count_s) {
@@ -651,6 +761,8 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         r = parse_timeout(cmd, timeout_s, &timeout);
         if (r < 0)
                 return exit_status(r);
+        if (json && null)
+                return exit_status(usage_error(cmd, "--json and --null exclude each other"));
 
         r = connect_and_attach(name, &client, &box);
         if (r < 0)
@@ -671,11 +783,19 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
                         /* Some messages, then a timeout: what there was has been delivered. */
                         if (i > 0 && (len == -ETIMEDOUT || len == -EAGAIN))
                                 break;
-                        log_error("%s: %s", name, shmbox_strerror((int)len));
+                        if (len == -EAGAIN)
+                                log_error("%s: no message", name);
+                        else if (len == -ETIMEDOUT)
+                                log_error("%s: no message within %d ms", name, timeout);
+                        else
+                                log_error("%s: %s", name, shmbox_strerror((int)len));
                         return EXIT_FAILURE;
                 }
 
-                if (null) {
+                if (json) {
+                        if (print_message_json(buf, (size_t)len) < 0)
+                                return EXIT_FAILURE;
+                } else if (null) {
                         fwrite(buf, 1, (size_t)len, stdout);
                         fputc('\0', stdout);
                 } else {
@@ -701,7 +821,9 @@ static void format_owner(char *buf, size_t size, uid_t uid, gid_t gid) {
 }
 
 /*
- * info_to_json() - a JSON object of @name and every field of @info by its C name
+ * info_to_json() - a JSON object of @name and every field of @info by its C name: numbers,
+ * except "mode", octal text ("0660"); "user" and "group" add the owner's names (null where the
+ * system knows none) to the numeric uid and gid
  *
  * Return: a new object owned by the caller; NULL when out of memory.
  */
@@ -713,7 +835,6 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
         } fields[] = {
                 { "slots", info->slots },
                 { "slot_size", info->slot_size },
-                { "mode", info->mode },
                 { "queued", info->queued },
                 { "attached", info->attached },
                 { "uid", info->uid },
@@ -731,6 +852,9 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 { "oldest_claimed_age_ms", info->oldest_claimed_age_ms },
                 { "oldest_taken_age_ms", info->oldest_taken_age_ms },
         };
+        struct passwd *pw = getpwuid(info->uid);
+        struct group *gr = getgrgid(info->gid);
+        char mode[16];
         json_object *v;
 
         if (!obj)
@@ -746,6 +870,23 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                         json_object_put(v);
                         return NULL;
                 }
+        }
+        /* the mode as people and chmod write it, the owner by name too (null: none known) */
+        snprintf(mode, sizeof(mode), "%04" PRIo32, info->mode);
+        v = json_object_new_string(mode);
+        if (!v || json_object_object_add(obj, "mode", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        v = pw ? json_object_new_string(pw->pw_name) : NULL;
+        if ((pw && !v) || json_object_object_add(obj, "user", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        v = gr ? json_object_new_string(gr->gr_name) : NULL;
+        if ((gr && !v) || json_object_object_add(obj, "group", v) < 0) {
+                json_object_put(v);
+                return NULL;
         }
         v = obj;
         obj = NULL;
@@ -831,7 +972,7 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
         size_t n, count;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
 
@@ -840,7 +981,7 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_list(client, &entries, &count);
         if (r < 0) {
-                log_error("cannot list mailboxes: %s", shmbox_strerror(r));
+                log_refusal(client, "cannot list mailboxes", r);
                 return EXIT_FAILURE;
         }
         if (count > 1)
@@ -868,6 +1009,14 @@ static int cmd_list(const Command *cmd, int argc, char **argv) {
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* "KEY: ID (NAME)", or "KEY: ID" where the system knows no name. */
+static void print_id(const char *key, uint32_t id, const char *name) {
+        if (name)
+                printf("%s: %" PRIu32 " (%s)\n", key, id, name);
+        else
+                printf("%s: %" PRIu32 "\n", key, id);
+}
+
 static int cmd_info(const Command *cmd, int argc, char **argv) {
         bool json = false;
         const Option options[] = {
@@ -881,7 +1030,7 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 1, &operands, &n, &name);
+        r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
 
@@ -890,7 +1039,7 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
                 return EXIT_FAILURE;
         r = shmbox_info(client, name, &info);
         if (r < 0) {
-                log_error("%s: %s", name, shmbox_strerror(r));
+                log_refusal(client, name, r);
                 return EXIT_FAILURE;
         }
 
@@ -910,8 +1059,8 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         printf("mode: %04" PRIo32 "\n", info.mode);
         printf("queued: %" PRIu32 "\n", info.queued);
         printf("attached: %" PRIu32 "\n", info.attached);
-        printf("uid: %" PRIu32 "\n", info.uid);
-        printf("gid: %" PRIu32 "\n", info.gid);
+        print_id("uid", info.uid, getpwuid(info.uid) ? getpwuid(info.uid)->pw_name : NULL);
+        print_id("gid", info.gid, getgrgid(info.gid) ? getgrgid(info.gid)->gr_name : NULL);
         printf("sent: %" PRIu64 "\n", info.sent);
         printf("received: %" PRIu64 "\n", info.received);
         printf("recovered: %" PRIu64 "\n", info.recovered);
@@ -956,7 +1105,7 @@ static int cmd_walkthrough(const Command *cmd, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = command_args(cmd, argc, argv, options, 0, 0, &operands, &n, NULL);
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
         if (r >= 0)
                 return r;
         if (size_s) {
@@ -1032,17 +1181,16 @@ static const Command commands[] = {
         },
         {
                 "send",
-                "send [--timeout MS] [--null] NAME [--] [MESSAGE...]",
+                "send NAME [--timeout MS] [--null] [--] [MESSAGE...]",
                 "Send each MESSAGE argument as one message. Without MESSAGE, send each line of\n"
                 "stdin as one message, taken literally (no unescaping) without its newline; a\n"
                 "line longer than the slot size stops the command with an error naming the\n"
                 "line (the lines before it were sent).\n"
                 "\n"
-                "Options end at NAME: every later argument is a message, even one that starts\n"
-                "with '-' (one '--' right after NAME is skipped; '--' also ends the options\n"
-                "before NAME).\n"
+                "Options may come anywhere; '--' ends them, so a message that starts with '-'\n"
+                "follows it: send NAME -- -5.\n"
                 "\n"
-                "Options (before NAME):\n"
+                "Options (anywhere):\n"
                 "  --timeout MS  wait at most MS milliseconds for a free slot (0: do not\n"
                 "                wait); default: wait as long as it takes\n"
                 "  --null        stdin holds raw messages separated by NUL bytes\n"
@@ -1051,7 +1199,7 @@ static const Command commands[] = {
         },
         {
                 "recv",
-                "recv NAME [--count N] [--timeout MS] [--null]",
+                "recv NAME [--count N] [--timeout MS] [--null | --json]",
                 "Receive messages and print one per line on stdout. Backslash is printed as\n"
                 "'\\\\', newline as '\\n', other bytes below 0x20 and 0x7f as '\\xHH'.\n"
                 "\n"
@@ -1060,6 +1208,8 @@ static const Command commands[] = {
                 "  --timeout MS  wait at most MS milliseconds for each message (0: do not\n"
                 "                wait); default: wait as long as it takes\n"
                 "  --null        print raw messages, each followed by a NUL byte\n"
+                "  --json        print each message as a JSON object on one line: \"length\",\n"
+                "                and \"text\" (valid UTF-8) or \"base64\"\n"
                 "  -h, --help    show this help\n"
                 "\n"
                 "Exit status 0 if at least one message was received; 1 if none came before\n"
@@ -1074,10 +1224,11 @@ static const Command commands[] = {
                 "\n"
                 "Options:\n"
                 "  --json      print a JSON array of objects: name and every field of struct\n"
-                "              shmbox_info by its C name (slots, slot_size, mode, queued,\n"
-                "              attached, uid, gid, sent, received, recovered, repairs,\n"
-                "              lock_holder_pid, orphaned, claimed, taken, oldest_claimed_pid,\n"
-                "              oldest_taken_pid, oldest_claimed_age_ms, oldest_taken_age_ms)\n"
+                "              shmbox_info by its C name (slots, slot_size, queued, attached,\n"
+                "              uid, gid, sent, received, recovered, repairs, lock_holder_pid,\n"
+                "              orphaned, claimed, taken, oldest_claimed_pid, oldest_taken_pid,\n"
+                "              oldest_claimed_age_ms, oldest_taken_age_ms), numbers; mode in\n"
+                "              octal text (\"0660\"); user and group, the owner's names\n"
                 "  -h, --help  show this help\n",
                 cmd_list,
         },
@@ -1135,8 +1286,8 @@ static void print_usage(FILE *f) {
               "  -h, --help     show this help\n"
               "  --version      show the version\n"
               "\n"
-              "Command options may come before or after NAME, except for send, which takes\n"
-              "every argument after NAME as a message. '--' ends the options.\n"
+              "Command options may come anywhere after COMMAND; '--' ends them (send NAME --\n"
+              "-x sends \"-x\").\n"
               "Messages are printed one per line, escaped; --null: raw and NUL-separated.\n"
               "'shmboxctl COMMAND --help' describes a command.\n"
               "\n"

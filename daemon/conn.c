@@ -6,12 +6,18 @@
  * buffered for it (WIRE_REQUEST_MAX, the input watermark); a frame that does not decode closes
  * this connection only; a client that lets CONN_OUTPUT_MAX of replies pile up is dropped. So a
  * slow, silent or hostile client never stalls the others.
+ *
+ * A refusal is logged once, as "refused OP by uid U: REASON", and REASON goes back in the error
+ * reply to a client that speaks protocol version 2 (wire.h): the user reads on the terminal
+ * what the log says, not a guess from the errno.
  */
 #include "config.h"
 
 #include "daemon/conn.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -32,7 +38,10 @@ struct Conn {
         Session *session;
         Build *build; /* a create in progress: requests after it wait */
         uint32_t build_serial;
+        uint64_t build_bytes;
         char build_name[NAMES_NAME_MAX + 1];
+        uint32_t version;                 /* agreed in HELLO; 0 before it */
+        char reason[WIRE_REASON_MAX + 1]; /* why the request being served was refused, or "" */
 };
 
 static void conn_process(Conn *c);
@@ -46,10 +55,41 @@ static void conn_reply(Conn *c, const WireMsg *reply) {
         bufferevent_write(c->bev, buf, (size_t)n);
 }
 
+/* Reply with @status alone, and with the reason of a refusal to a client that reads one. */
 static void conn_reply_status(Conn *c, const WireMsg *req, int status) {
         WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .status = status };
 
+        if (status < 0 && c->version >= WIRE_HELLO_REASONS)
+                strcpy(reply.reason, c->reason);
+        c->reason[0] = 0;
         conn_reply(c, &reply);
+}
+
+/* Set the reason of the refusal being made, for the reply; text beyond WIRE_REASON_MAX is cut. */
+static void conn_reason(Conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conn_reason(Conn *c, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+}
+
+/*
+ * conn_refuse() - refuse the request being served: log "refused @what by uid U: REASON" at
+ * notice and keep REASON (@fmt) for the reply
+ *
+ * Return: @err, so that callers can `return conn_refuse(...)`.
+ */
+static int conn_refuse(Conn *c, int err, const char *what, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int conn_refuse(Conn *c, int err, const char *what, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+        log_notice("refused %s by uid %u: %s", what, (unsigned)c->session->cred.uid, c->reason);
+        return err;
 }
 
 /* Whether the session's process belongs to group @gid (primary or supplementary). */
@@ -64,13 +104,15 @@ static bool session_in_group(const Session *s, gid_t gid) {
 
 /*
  * Check a new mailbox of @bytes for @uid against the limits, in the documented order: the
- * mailbox's own size, the owner's quota (root is exempt), the global limits. One log line
- * names the uid and the limit that refused it.
+ * mailbox's own size, the owner's quota (root is exempt), the global limits. The refusal names
+ * the limit, in the log and to the client.
  */
-static int check_limits(Manager *m, const char *name, uid_t uid, uint64_t bytes) {
+static int check_limits(Conn *c, const char *name, uid_t uid, uint64_t bytes) {
+        Manager *m = c->manager;
         const Limits *l = &m->limits;
         uint64_t uid_bytes = 0, total_bytes = 0;
         unsigned uid_count = 0, total_count = 0;
+        char what[16 + NAMES_NAME_MAX];
 
         /* the books count each mailbox at its layout's size: make that the truth first */
         manager_enforce_sizes(m, NULL);
@@ -84,33 +126,24 @@ static int check_limits(Manager *m, const char *name, uid_t uid, uint64_t bytes)
         }
         manager_builds_usage(m, uid, &uid_count, &uid_bytes, &total_count, &total_bytes);
 
-        if (bytes > l->max_mailbox_bytes) {
-                log_notice("refused create of %s by uid %u: %llu bytes, above max-mailbox-bytes %llu", name,
-                           (unsigned)uid, (unsigned long long)bytes, (unsigned long long)l->max_mailbox_bytes);
-                return -ENOSPC;
-        }
-        if (uid != 0 && uid_count + 1 > l->max_mailboxes_per_uid) {
-                log_notice("refused create of %s by uid %u: it has %u mailboxes, max-mailboxes-per-uid is %u", name,
-                           (unsigned)uid, uid_count, l->max_mailboxes_per_uid);
-                return -EDQUOT;
-        }
-        if (uid != 0 && uid_bytes + bytes > l->max_bytes_per_uid) {
-                log_notice("refused create of %s by uid %u: %llu + %llu bytes, above max-bytes-per-uid %llu", name,
-                           (unsigned)uid, (unsigned long long)uid_bytes, (unsigned long long)bytes,
-                           (unsigned long long)l->max_bytes_per_uid);
-                return -EDQUOT;
-        }
-        if (total_count + 1 > l->max_mailboxes) {
-                log_notice("refused create of %s by uid %u: %u mailboxes exist, max-mailboxes is %u", name,
-                           (unsigned)uid, total_count, l->max_mailboxes);
-                return -ENOSPC;
-        }
-        if (total_bytes + bytes > l->max_total_bytes) {
-                log_notice("refused create of %s by uid %u: %llu + %llu bytes, above max-total-bytes %llu", name,
-                           (unsigned)uid, (unsigned long long)total_bytes, (unsigned long long)bytes,
-                           (unsigned long long)l->max_total_bytes);
-                return -ENOSPC;
-        }
+        snprintf(what, sizeof(what), "create of %s", name);
+        if (bytes > l->max_mailbox_bytes)
+                return conn_refuse(c, -ENOSPC, what, "%llu bytes, above max-mailbox-bytes %llu",
+                                   (unsigned long long)bytes, (unsigned long long)l->max_mailbox_bytes);
+        if (uid != 0 && uid_count + 1 > l->max_mailboxes_per_uid)
+                return conn_refuse(c, -EDQUOT, what, "it has %u mailboxes, max-mailboxes-per-uid is %u", uid_count,
+                                   l->max_mailboxes_per_uid);
+        if (uid != 0 && uid_bytes + bytes > l->max_bytes_per_uid)
+                return conn_refuse(c, -EDQUOT, what, "%llu + %llu bytes, above max-bytes-per-uid %llu",
+                                   (unsigned long long)uid_bytes, (unsigned long long)bytes,
+                                   (unsigned long long)l->max_bytes_per_uid);
+        if (total_count + 1 > l->max_mailboxes)
+                return conn_refuse(c, -ENOSPC, what, "%u mailboxes exist, max-mailboxes is %u", total_count,
+                                   l->max_mailboxes);
+        if (total_bytes + bytes > l->max_total_bytes)
+                return conn_refuse(c, -ENOSPC, what, "%llu + %llu bytes, above max-total-bytes %llu",
+                                   (unsigned long long)total_bytes, (unsigned long long)bytes,
+                                   (unsigned long long)l->max_total_bytes);
         return 0;
 }
 
@@ -124,32 +157,48 @@ static int do_create(Conn *c, const WireMsg *req) {
         Mailbox *mb = NULL;
         int r;
 
-        if (!names_mailbox_valid(req->name) || (req->mode & ~0666u) || (req->flags & ~WIRE_CREATE_GID))
+        if (!names_mailbox_valid(req->name)) {
+                conn_reason(c, "invalid name");
                 return -EINVAL;
+        }
+        if (req->mode & ~0666u) {
+                conn_reason(c, "mode %04o has bits other than rw (0666)", req->mode);
+                return -EINVAL;
+        }
+        if (req->flags & ~WIRE_CREATE_GID) {
+                conn_reason(c, "unknown flags 0x%x", req->flags & ~WIRE_CREATE_GID);
+                return -EINVAL;
+        }
         if (req->flags & WIRE_CREATE_GID) {
                 gid = req->gid;
                 if (s->cred.uid != 0 && !session_in_group(s, gid)) {
-                        log_notice("refused create of %s by uid %u: not a member of group %u", req->name,
-                                   (unsigned)s->cred.uid, (unsigned)gid);
-                        return -EPERM;
+                        char what[16 + NAMES_NAME_MAX];
+
+                        snprintf(what, sizeof(what), "create of %s", req->name);
+                        return conn_refuse(c, -EPERM, what, "not a member of group %u", (unsigned)gid);
                 }
         }
         r = layout_geometry(slots, slot_size, 0, &geo);
-        if (r < 0)
+        if (r < 0) {
+                conn_reason(c, "%u slots of %u bytes: not a valid geometry", slots, slot_size);
                 return r;
+        }
         if (manager_name_taken(m, req->name))
                 return -EEXIST;
-        r = check_limits(m, req->name, s->cred.uid, geo.total_size);
+        r = check_limits(c, req->name, s->cred.uid, geo.total_size);
         if (r < 0)
                 return r;
         geo.generation = manager_generation_new(m);
         r = mailbox_prepare(m->config.prefix, req->name, &geo, s->cred.uid, gid, mode, &mb);
-        if (r < 0)
+        if (r < 0) {
+                conn_reason(c, "the daemon could not create its objects in /dev/shm (%s)", strerror(-r));
                 return log_errno(LOG_ERR, r, "create of %s failed", req->name);
+        }
         r = manager_build_start(m, mb, conn_build_done, c, &c->build);
         if (r < 0)
                 return r;
         c->build_serial = req->serial;
+        c->build_bytes = geo.total_size;
         strcpy(c->build_name, req->name);
         return 1; /* the reply comes when the build is done */
 }
@@ -157,26 +206,27 @@ static int do_create(Conn *c, const WireMsg *req) {
 /* Owner or root: change the mode and/or the group (the owner only to a group it belongs to). */
 static int do_chmod(Conn *c, const WireMsg *req) {
         Session *s = c->session;
+        char what[16 + NAMES_NAME_MAX];
         uint32_t mode;
         gid_t gid;
         Mailbox *mb;
         int r;
 
-        if (!names_mailbox_valid(req->name) || (req->mode != WIRE_KEEP && (req->mode & ~0666u)))
+        if (!names_mailbox_valid(req->name) || (req->mode != WIRE_KEEP && (req->mode & ~0666u))) {
+                conn_reason(c, "mode %04o has bits other than rw (0666)", req->mode);
                 return -EINVAL;
+        }
         mb = manager_find(c->manager, req->name);
         if (!mb)
                 return -ENOENT;
-        if (s->cred.uid != 0 && s->cred.uid != mb->uid) {
-                log_notice("refused chmod of %s by uid %u: not the owner", req->name, (unsigned)s->cred.uid);
-                return -EPERM;
-        }
+        snprintf(what, sizeof(what), "chmod of %s", req->name);
+        if (s->cred.uid != 0 && s->cred.uid != mb->uid)
+                return conn_refuse(c, -EPERM, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
         mode = req->mode == WIRE_KEEP ? mb->mode : req->mode;
         gid = req->gid == WIRE_KEEP ? mb->gid : (gid_t)req->gid;
         if (gid != mb->gid && s->cred.uid != 0 && !session_in_group(s, gid)) {
-                log_notice("refused chgrp of %s by uid %u: not a member of group %u", req->name, (unsigned)s->cred.uid,
-                           (unsigned)gid);
-                return -EPERM;
+                snprintf(what, sizeof(what), "chgrp of %s", req->name);
+                return conn_refuse(c, -EPERM, what, "not a member of group %u", (unsigned)gid);
         }
         r = mailbox_set_policy(mb, mode, gid);
         if (r < 0)
@@ -190,11 +240,10 @@ static int do_chmod(Conn *c, const WireMsg *req) {
 static int do_reload(Conn *c) {
         Session *s = c->session;
 
-        if (s->cred.uid != 0 && s->cred.uid != geteuid()) {
-                log_notice("refused reload by uid %u", (unsigned)s->cred.uid);
-                return -EPERM;
-        }
-        return manager_reload(c->manager);
+        if (s->cred.uid != 0 && s->cred.uid != geteuid())
+                return conn_refuse(c, -EPERM, "reload", "only root or the daemon's user (uid %u) may reload",
+                                   (unsigned)geteuid());
+        return manager_reload(c->manager, c->reason, sizeof(c->reason));
 }
 
 static int do_destroy(Conn *c, const WireMsg *req) {
@@ -207,8 +256,10 @@ static int do_destroy(Conn *c, const WireMsg *req) {
         if (!mb)
                 return -ENOENT;
         if (s->cred.uid != 0 && s->cred.uid != mb->uid) {
-                log_notice("refused destroy of %s by uid %u: not the owner", req->name, (unsigned)s->cred.uid);
-                return -EPERM;
+                char what[16 + NAMES_NAME_MAX];
+
+                snprintf(what, sizeof(what), "destroy of %s", req->name);
+                return conn_refuse(c, -EPERM, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
         }
         log_info("destroy %s by uid %u (pid %d), %u attached", req->name, (unsigned)s->cred.uid, (int)s->cred.pid,
                  mb->n_att);
@@ -230,14 +281,22 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
                 return -ENOENT;
         rights = mailbox_rights(mb, s->cred.uid, s->cred.gid, s->groups, s->n_groups);
         if (!rights) {
-                log_notice("refused attach of %s by uid %u: no access", req->name, (unsigned)s->cred.uid);
-                return -EACCES;
+                char what[16 + NAMES_NAME_MAX];
+
+                snprintf(what, sizeof(what), "attach of %s", req->name);
+                return conn_refuse(c, -EACCES, what, "no access: mode %04o, owner uid %u, group %u", mb->mode,
+                                   (unsigned)mb->uid, (unsigned)mb->gid);
         }
         manager_enforce_sizes(c->manager, mb);
         r = mailbox_check(mb);
-        if (r < 0)
+        if (r < 0) {
+                conn_reason(c, "the mailbox is damaged (%s): see the daemon's log", strerror(-r));
                 return log_errno(LOG_WARNING, r, "attach of %s refused: mailbox damaged", req->name);
+        }
         r = session_attach(s, mb, rights, &a);
+        if (r == -EMFILE)
+                conn_reason(c, "at most %u attachments per mailbox, max-attachments-per-session %u per connection",
+                            LAYOUT_ATT_MAX, c->manager->limits.max_attachments_per_session);
         if (r < 0)
                 return r;
         log_debug("attach %s by pid %d: token %u index %u", req->name, (int)s->cred.pid, a->token, a->idx);
@@ -322,13 +381,16 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
         Mailbox *mb;
         int r = 0;
 
+        c->reason[0] = 0;
         switch (req->type) {
         case WIRE_HELLO:
-                if (req->version != WIRE_VERSION) {
+                /* the lower of both versions: an older client gets what it knows */
+                if (req->version < 1) {
                         r = -EPROTO;
                         break;
                 }
-                reply.version = WIRE_VERSION;
+                c->version = MIN(req->version, WIRE_HELLO_VERSION);
+                reply.version = c->version;
                 strcpy(reply.name, c->manager->config.prefix);
                 break;
         case WIRE_CREATE:
@@ -372,6 +434,8 @@ static void conn_build_done(void *userdata, int status) {
         c->build = NULL;
         if (status >= 0)
                 log_info("create %s by uid %u", c->build_name, (unsigned)c->session->cred.uid);
+        else if (status == -ENOSPC)
+                conn_reason(c, "/dev/shm cannot hold %llu bytes", (unsigned long long)c->build_bytes);
         conn_reply_status(c, &req, status);
         conn_process(c); /* requests that arrived meanwhile */
 }

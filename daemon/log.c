@@ -1,5 +1,7 @@
 /* log.c — the logging of shmboxd and shmbox-bridge: "<N>message" lines on stderr, which journald
- * files by priority.
+ * files by priority. The "<N>" prefixes are for journald and for files and pipes that a
+ * supervisor reads; on an interactive terminal they are noise, so they are left out when stderr
+ * is a TTY that is not journald's stream (JOURNAL_STREAM names the dev:ino of that stream).
  *
  * Only the programs log, never the library, and only where they decide something: the daemon
  * on create, destroy, repair, refusal, start and stop (it is never on the message path); the
@@ -23,11 +25,32 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int log_max_level = LOG_INFO;
+
+/* Whether lines get "<N>" prefixes: -1 until the first line decides (stderr does not change). */
+static int log_prefixes = -1;
+
+/* Whether stderr is the stream journald gave us: $JOURNAL_STREAM is "DEV:INO" of it. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        int n = 0;
+
+        if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n] != '\0')
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 /*
  * log_parse_level() - a level name (err, warning, notice, info, debug) or number 0-7
@@ -49,15 +72,20 @@ int log_parse_level(const char *s) {
 
 static void log_v(int prio, int r, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void log_v(int prio, int r, const char *fmt, va_list ap) {
-        char buf[1024];
+        char buf[1024], prefix[8] = "";
 
         if (prio > log_max_level)
                 return;
+        /* threads of the bridge may race here: each computes the same value */
+        if (log_prefixes < 0)
+                log_prefixes = stderr_is_journal() || !isatty(STDERR_FILENO);
+        if (log_prefixes)
+                snprintf(prefix, sizeof(prefix), "<%d>", prio);
         vsnprintf(buf, sizeof(buf), fmt, ap);
         if (r < 0)
-                fprintf(stderr, "<%d>%s: %s\n", prio, buf, strerror(-r));
+                fprintf(stderr, "%s%s: %s\n", prefix, buf, strerror(-r));
         else
-                fprintf(stderr, "<%d>%s\n", prio, buf);
+                fprintf(stderr, "%s%s\n", prefix, buf);
 }
 
 /* log_full() - log one line at @prio, if the level lets it through. */

@@ -630,16 +630,20 @@ static void accept_error_cb(struct evconnlistener *l, void *userdata) {
         event_base_once(m->base, -1, EV_TIMEOUT, accept_resume_cb, m, &tv);
 }
 
-/* Read the config file again (or for the first time) over the defaults; the command line wins. */
-static int load_config(Manager *m) {
+/* Read the config file again (or for the first time) over the defaults; the command line wins.
+ * A file that does not parse is logged, and said in @why (@size bytes; NULL: not wanted). */
+static int load_config(Manager *m, char *why, size_t size) {
         Limits limits;
         int level = log_max_level, r;
         char error[512];
 
         limits_default(&limits);
         r = config_load(m->config.config_path, &limits, &level, error, sizeof(error));
-        if (r < 0)
+        if (r < 0) {
+                if (why)
+                        snprintf(why, size, "config file %s refused, %s", m->config.config_path, error);
                 return log_errno(LOG_ERR, r, "config file %s refused, %s", m->config.config_path, error);
+        }
         if (m->config.max_mailbox_bytes)
                 limits.max_mailbox_bytes = m->config.max_mailbox_bytes;
         if (m->config.log_level >= 0)
@@ -652,14 +656,15 @@ static int load_config(Manager *m) {
 /*
  * manager_reload() - apply the config file again; existing mailboxes and sessions are kept, a
  * mailbox above a lowered limit too (new requests only are refused)
+ * @why: NULL, or @size bytes that receive, on -EINVAL, what is wrong with the file
  *
  * Return: 0; -EINVAL if the file does not parse (the running limits stay; logged).
  */
-int manager_reload(Manager *m) {
+int manager_reload(Manager *m, char *why, size_t size) {
         int r;
 
         notify_reloading();
-        r = load_config(m);
+        r = load_config(m, why, size);
         notify_ready(m);
         if (r >= 0)
                 log_info("reloaded %s: max %u mailboxes (%u per uid), %llu bytes per mailbox", m->config.config_path,
@@ -672,7 +677,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *userdata) {
         Manager *m = userdata;
 
         if (sig == SIGHUP) {
-                (void)manager_reload(m);
+                (void)manager_reload(m, NULL, 0);
                 return;
         }
         log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -1201,7 +1206,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 return -ENAMETOOLONG;
         m->journal.fd = -1;
 
-        r = load_config(m);
+        r = load_config(m, NULL, 0);
         if (r < 0)
                 return r;
         raise_fd_limit();

@@ -76,7 +76,7 @@ static inline void manager_freep(Manager **m) {
         manager_free(*m);
 }
 int manager_run(Manager *m);
-int manager_reload(Manager *m);
+int manager_reload(Manager *m, char *why, size_t size);
 bool manager_use_reserve(Manager *m);
 
 Mailbox *manager_find(Manager *m, const char *name);

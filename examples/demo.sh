@@ -1,6 +1,8 @@
 #!/bin/bash
 # demo.sh — the one command that shows shmbox on a fresh Debian 12 machine: installs missing
-# build dependencies, builds in build-demo/, starts a private shmboxd in a temporary directory,
+# build dependencies (only those: tests/deps.sh's build set), builds in build-demo/ (or in the
+# source tree itself when someone configured it there, as README's "Building by hand" does:
+# a VPATH build next to an in-tree one is refused by configure), starts a private shmboxd in a temporary directory,
 # walks one message from a sender process to a receiver process step by step (shmboxctl
 # walkthrough), measures the memory hierarchy (walkthrough --hierarchy, with its own temporary
 # daemon, chart in build-demo/hierarchy.svg), has two separate processes exchange messages
@@ -8,14 +10,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
-shmbox_install_deps
+shmbox_install_deps build
 
-echo "== building (build-demo/)"
-autoreconf -fi >/dev/null
-mkdir -p build-demo
-cd build-demo
-[ -f Makefile ] || ../configure -q
-make -s -j"$(nproc)" >/dev/null
+if [ -f config.status ]; then
+        echo "== building in the source tree (configured there already)"
+        make -s -j"$(nproc)" >/dev/null
+else
+        echo "== building (build-demo/)"
+        autoreconf -fi >/dev/null
+        mkdir -p build-demo
+        cd build-demo
+        [ -f Makefile ] || ../configure -q
+        make -s -j"$(nproc)" >/dev/null
+fi
 
 tmp=$(mktemp -d)
 prefix="shmboxdemo$$"

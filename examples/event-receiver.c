@@ -4,10 +4,10 @@
  *
  * The box's file descriptor polls readable while messages are queued: the loop wakes, the
  * callback receives with timeout 0 until -EAGAIN, and the loop sleeps again. A timer shows the
- * same loop doing other work meanwhile. An installed application writes `#include <shmbox.h>`
- * and builds with `cc app.c $(pkg-config --cflags --libs shmbox libevent_core)`.
+ * same loop doing other work meanwhile. Copy it: it includes <shmbox.h> as an installed
+ * application does, and builds with `cc app.c $(pkg-config --cflags --libs shmbox libevent_core)`.
  */
-#include "client/shmbox.h"
+#include <shmbox.h>
 
 #include <errno.h>
 #include <event2/event.h>

@@ -2,11 +2,11 @@
  *
  * Usage: receiver [--socket PATH] NAME COUNT [TIMEOUT_MS]
  *
- * TIMEOUT_MS bounds the wait for each message (default: wait forever). This copy is built
- * inside the source tree, hence "client/shmbox.h"; an installed application writes
- * `#include <shmbox.h>` and builds with  cc app.c $(pkg-config --cflags --libs shmbox)
+ * TIMEOUT_MS bounds the wait for each message (default: wait forever). Copy it: it includes
+ * <shmbox.h> as an installed application does, and builds with
+ *         cc app.c $(pkg-config --cflags --libs shmbox)
  */
-#include "client/shmbox.h"
+#include <shmbox.h>
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,14 +2,14 @@
  *
  * Usage: sender [--socket PATH] NAME COUNT
  *
- * This copy is built inside the source tree, hence "client/shmbox.h". An installed
- * application writes `#include <shmbox.h>` and builds with
+ * Copy it: it includes <shmbox.h> as an installed application does, and builds with
  *         cc app.c $(pkg-config --cflags --libs shmbox)
+ * (in the source tree, Makefile.am puts client/ on its include path and nothing else).
  *
  * Every shmbox function returns a negative errno on failure (shmbox_strerror() makes it a
  * message); the library never prints or exits: the application decides.
  */
-#include "client/shmbox.h"
+#include <shmbox.h>
 
 #include <errno.h>
 #include <stdio.h>

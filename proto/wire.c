@@ -14,7 +14,8 @@
  *   REATTACH str name, u32 token, idx, u64 generation / as ATTACH
  *   CHMOD    str name, u32 mode, gid             / -
  *   RELOAD   -                                   / -
- * A reply with a status < 0 has no further body.
+ * A reply with a status < 0 has no further body, or (protocol version 2, see wire.h) a reason:
+ * a str of 1 to WIRE_REASON_MAX bytes, text for people, never parsed.
  */
 #include "config.h"
 
@@ -54,15 +55,19 @@ static void put_u64(Cursor *c, uint64_t v) {
         put_u32(c, (uint32_t)(v >> 32));
 }
 
-static void put_str(Cursor *c, const char *s) {
-        size_t n = strnlen(s, NAMES_NAME_MAX + 1);
+static void put_text(Cursor *c, const char *s, size_t max) {
+        size_t n = strnlen(s, max + 1);
 
-        if (n > NAMES_NAME_MAX) {
+        if (n > max) {
                 c->bad = true;
                 return;
         }
         put_u16(c, (uint16_t)n);
         put(c, s, n);
+}
+
+static void put_str(Cursor *c, const char *s) {
+        put_text(c, s, NAMES_NAME_MAX);
 }
 
 static const uint8_t *get(Cursor *c, size_t n) {
@@ -92,12 +97,12 @@ static uint64_t get_u64(Cursor *c) {
         return lo | (uint64_t)get_u32(c) << 32;
 }
 
-/* A name: at most NAMES_NAME_MAX bytes, no NUL inside. Its rules are checked by the daemon. */
-static void get_str(Cursor *c, char out[NAMES_NAME_MAX + 1]) {
+/* A string of at most @max bytes, no NUL inside, into @out of @max + 1 bytes. */
+static void get_text(Cursor *c, char *out, size_t max) {
         uint16_t n = get_u16(c);
         const uint8_t *p;
 
-        if (n > NAMES_NAME_MAX) {
+        if (n > max) {
                 c->bad = true;
                 return;
         }
@@ -108,6 +113,11 @@ static void get_str(Cursor *c, char out[NAMES_NAME_MAX + 1]) {
         }
         memcpy(out, p, n);
         out[n] = 0;
+}
+
+/* A name: at most NAMES_NAME_MAX bytes, no NUL inside. Its rules are checked by the daemon. */
+static void get_str(Cursor *c, char out[NAMES_NAME_MAX + 1]) {
+        get_text(c, out, NAMES_NAME_MAX);
 }
 
 static void put_info(Cursor *c, const WireInfo *i) {
@@ -295,6 +305,11 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 break;
         default: return -EBADMSG;
         }
+        if (reply && m.status < 0 && !c.bad && c.pos < len) {
+                get_text(&c, m.reason, WIRE_REASON_MAX);
+                if (!m.reason[0])
+                        c.bad = true; /* one encoding only: no reason is no bytes, not an empty string */
+        }
         if (c.bad || c.pos != len)
                 return -EBADMSG;
         *ret = m;
@@ -394,6 +409,8 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                 break;
         default: return -EINVAL;
         }
+        if (reply && m->status < 0 && m->reason[0])
+                put_text(&c, m->reason, WIRE_REASON_MAX);
         if (c.bad)
                 return strnlen(m->name, NAMES_NAME_MAX + 1) > NAMES_NAME_MAX ? -EINVAL : -ENOBUFS;
         return (int)finish(&c);

@@ -4,6 +4,13 @@
  *     u32 magic "SHBX" | u16 version | u16 type | u32 body length | u32 serial
  * and a body. A reply has the request's type with WIRE_REPLY set and the request's serial;
  * its body starts with an i32 status, 0 or a negative errno. Strings are u16 length + bytes.
+ *
+ * Versions: the frame header's version is the framing (WIRE_VERSION, unchanged since 1); the
+ * HELLO exchange agrees on the protocol spoken over it. A client offers WIRE_HELLO_VERSION, a
+ * daemon answers with the lower of that and its own; a daemon of version 1 refuses any other
+ * offer with -EPROTO (and keeps the connection), and the client then says hello again with 1.
+ * Version 2 adds the reason of an error reply (WIRE_HELLO_REASONS); a daemon never sends one
+ * to a version-1 client, whose decoder would refuse the bytes after the status.
  * Encoding and decoding are pure functions (no I/O), so they can be unit-tested and fuzzed.
  */
 #pragma once
@@ -16,6 +23,9 @@
 
 #define WIRE_MAGIC 0x58424853u /* "SHBX" */
 #define WIRE_VERSION 1u
+#define WIRE_HELLO_VERSION 2u /* the highest protocol version of HELLO */
+#define WIRE_HELLO_REASONS 2u /* from this version on, an error reply may carry a reason */
+#define WIRE_REASON_MAX 200u  /* bytes of a reason */
 #define WIRE_HEADER_SIZE 16u
 #define WIRE_REQUEST_MAX 1024u       /* largest request body the daemon accepts */
 #define WIRE_REPLY_MAX (256u * 1024) /* largest reply body a client accepts */
@@ -66,6 +76,7 @@ typedef struct WireMsg {
                                             DETACH request (token) */
         uint64_t generation, epoch, size; /* ATTACH and REATTACH replies; REATTACH request (generation) */
         uint32_t version;                 /* HELLO both ways */
+        char reason[WIRE_REASON_MAX + 1]; /* replies with a status < 0: why, or "" */
         WireInfo info;                    /* INFO reply */
 
         /* LIST reply: entries stay in the decoded buffer; walk them with wire_list_next() */

@@ -1,14 +1,21 @@
 #!/bin/bash
-# deps.sh — install the Debian packages shmbox needs to build and test, if any is missing.
-# Sourced by tests/check.sh and examples/demo.sh; needs root (or sudo) only when installing.
+# deps.sh — install the Debian packages shmbox needs, if any is missing. Sourced by
+# tests/check.sh and .ci/run (everything) and examples/demo.sh (the build set only); needs root
+# (or sudo) only when installing.
+
+# shmbox_install_deps [build|all] — build: what configure and make need (the demo uses nothing
+# else); all (the default): also what the test suites, fuzzing, the bridge and the benchmark's
+# iceoryx row use.
 shmbox_install_deps() {
-        local pkgs=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
-                    libacl1-dev libinih-dev libsystemd-dev procps strace
-                    valgrind clang-14 libclang-rt-14-dev
-                    libnats-dev nats-server
-                    iceoryx libiceoryx-binding-c-dev
-                    python3-dev python3-pytest python3-setuptools python3-zmq)
-        local missing=() p
+        local build=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
+                     libacl1-dev libinih-dev libsystemd-dev)
+        local tests=(procps strace
+                     valgrind clang-14 libclang-rt-14-dev
+                     libnats-dev nats-server
+                     iceoryx libiceoryx-binding-c-dev
+                     python3-dev python3-pytest python3-setuptools python3-zmq)
+        local pkgs=("${build[@]}") missing=() p
+        [ "${1:-all}" = build ] || pkgs+=("${tests[@]}")
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
         done

@@ -180,6 +180,7 @@ START_TEST(test_every_public_call_works_once) {
 
         ck_assert_int_eq(shmbox_create(c, "api.box_1", &cfg), 0);
         ck_assert_int_eq(shmbox_create(c, "api.box_1", &cfg), -EEXIST);
+        ck_assert_str_eq(shmbox_last_error(c), ""); /* the errno says it all: no reason given */
 
         ck_assert_int_eq(shmbox_attach(c, "api.box_1", &box), 0);
         ck_assert_ptr_nonnull(box);
@@ -325,6 +326,116 @@ START_TEST(test_connect_with_null_path_uses_shmbox_socket) {
 }
 END_TEST
 
+/* --- traps of the API (issue 14) ------------------------------------------------------------ */
+
+/* A timeout computed as deadline - now can come out negative: only -1 means forever. */
+START_TEST(test_a_negative_timeout_other_than_minus_1_is_einval) {
+        static const int bad[] = { -2, -1000, INT_MIN };
+        struct iovec msg = { (void *)"m", 1 }, out;
+        TestDaemon d;
+        shmbox_client *c;
+        shmbox *box;
+        const void *data;
+        void *slot;
+        char buf[64];
+        size_t len;
+
+        harness_daemon_start(&d, NULL);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "deadline", NULL), 0);
+        ck_assert_int_eq(shmbox_attach(c, "deadline", &box), 0);
+        out = (struct iovec){ buf, sizeof(buf) };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                ck_assert_int_eq(shmbox_send(box, "m", 1, bad[i]), -EINVAL);
+                ck_assert_int_eq(shmbox_send_many(box, &msg, 1, bad[i]), -EINVAL);
+                ck_assert_int_eq(shmbox_reserve(box, 1, bad[i], &slot), -EINVAL);
+                /* the mailbox is empty: before, each of these waited forever */
+                ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), bad[i]), -EINVAL);
+                ck_assert_int_eq(shmbox_recv_many(box, &out, 1, &len, bad[i]), -EINVAL);
+                ck_assert_int_eq(shmbox_peek(box, bad[i], &data), -EINVAL);
+        }
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN); /* nothing was sent */
+        ck_assert_int_eq(shmbox_send(box, "m", 1, -1), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), -1), 1);
+        ck_assert_int_eq(shmbox_detach(box), 0);
+        ck_assert_int_eq(shmbox_destroy(c, "deadline"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
+/* Committing, aborting or releasing a slot twice is the caller's bug, not a repaired session. */
+START_TEST(test_a_second_commit_abort_or_release_of_a_slot_is_einval) {
+        TestDaemon d;
+        shmbox_client *c;
+        shmbox *box;
+        const void *data;
+        void *slot, *other;
+        char buf[64];
+
+        harness_daemon_start(&d, NULL);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "twice", NULL), 0);
+        ck_assert_int_eq(shmbox_attach(c, "twice", &box), 0);
+
+        ck_assert_int_eq(shmbox_reserve(box, 2, 0, &slot), 0);
+        memcpy(slot, "ok", 2);
+        ck_assert_int_eq(shmbox_commit(box, slot, 2), 0);
+        ck_assert_int_eq(shmbox_commit(box, slot, 2), -EINVAL);
+        ck_assert_int_eq(shmbox_abort(box, slot), -EINVAL);
+
+        ck_assert_int_eq(shmbox_reserve(box, 2, 0, &other), 0);
+        ck_assert_int_eq(shmbox_abort(box, other), 0);
+        ck_assert_int_eq(shmbox_abort(box, other), -EINVAL);
+        ck_assert_int_eq(shmbox_commit(box, other, 2), -EINVAL);
+
+        ck_assert_int_eq(shmbox_peek(box, 0, &data), 2);
+        ck_assert_int_eq(shmbox_release(box, data), 0);
+        ck_assert_int_eq(shmbox_release(box, data), -EINVAL);
+        /* a slot never peeked or reserved by this box */
+        ck_assert_int_eq(shmbox_release(box, slot), -EINVAL);
+        ck_assert_int_eq(shmbox_commit(box, slot, 0), -EINVAL);
+
+        /* nothing was delivered twice, nothing is left held */
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+        ck_assert_int_eq(shmbox_send(box, "next", 4, 0), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 4);
+        ck_assert_int_eq(shmbox_detach(box), 0);
+        ck_assert_int_eq(shmbox_destroy(c, "twice"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
+/* A batch moves at most SHMBOX_BATCH_MAX messages, whatever n (documented, not refused). */
+START_TEST(test_recv_many_returns_at_most_shmbox_batch_max) {
+        const struct shmbox_config cfg = { .slots = 128, .slot_size = 16 };
+        struct iovec bufs[100];
+        size_t lens[100];
+        char store[100][16];
+        TestDaemon d;
+        shmbox_client *c;
+        shmbox *box;
+
+        ck_assert_int_eq(SHMBOX_BATCH_MAX, 64);
+        harness_daemon_start(&d, NULL);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "batch", &cfg), 0);
+        ck_assert_int_eq(shmbox_attach(c, "batch", &box), 0);
+        for (int i = 0; i < 100; i++) {
+                ck_assert_int_eq(shmbox_send(box, &i, sizeof(i), 0), 0);
+                bufs[i] = (struct iovec){ store[i], sizeof(store[i]) };
+        }
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 100, lens, 0), SHMBOX_BATCH_MAX);
+        ck_assert_int_eq(shmbox_recv_many(box, bufs, 100, lens, 0), 100 - SHMBOX_BATCH_MAX);
+        ck_assert_uint_eq(lens[0], sizeof(int));
+        ck_assert_int_eq(shmbox_detach(box), 0);
+        ck_assert_int_eq(shmbox_destroy(c, "batch"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
 static Suite *api_suite(void) {
         Suite *s = suite_create("api");
         TCase *tc;
@@ -356,6 +467,14 @@ static Suite *api_suite(void) {
         tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
         tcase_add_test(tc, test_every_public_call_works_once);
         tcase_add_test(tc, test_disconnect_leaves_boxes_that_detach_only_frees);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("traps");
+        tcase_add_unchecked_fixture(tc, harness_unchecked_setup, harness_unchecked_teardown);
+        tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
+        tcase_add_test(tc, test_a_negative_timeout_other_than_minus_1_is_einval);
+        tcase_add_test(tc, test_a_second_commit_abort_or_release_of_a_slot_is_einval);
+        tcase_add_test(tc, test_recv_many_returns_at_most_shmbox_batch_max);
         suite_add_tcase(s, tc);
 
         return s;

@@ -684,7 +684,20 @@ static const char *const info_keys[] = {
         "oldest_taken_age_ms",
 };
 
-/* Object @object of @j is exactly a mailbox: "name" @name, and every info key once, a number. */
+/* The user and group names of this process, or NULL where the system knows none. */
+static const char *own_user(void) {
+        struct passwd *pw = getpwuid(geteuid());
+        return pw ? pw->pw_name : NULL;
+}
+
+static const char *own_group(void) {
+        struct group *gr = getgrgid(getegid());
+        return gr ? gr->gr_name : NULL;
+}
+
+/* Object @object of @j is exactly a mailbox: "name" @name, every info key once, a number except
+ * "mode" (octal text, as everywhere else), and "user" and "group", the owner's names (null
+ * where the system knows none) beside the numeric uid and gid. */
 static void assert_json_mailbox(const Json *j, int object, const char *name, unsigned slots, unsigned slot_size,
                                 unsigned mode, unsigned queued, unsigned sent, unsigned received) {
         const JsonMember *m = json_get(j, object, "name");
@@ -696,10 +709,23 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         for (size_t i = 0; i < sizeof(info_keys) / sizeof(info_keys[0]); i++) {
                 m = json_get(j, object, info_keys[i]);
                 ck_assert_msg(m, "object %d has no key \"%s\"", object, info_keys[i]);
+                if (strcmp(info_keys[i], "mode") == 0)
+                        continue;
                 ck_assert_msg(!m->string && strspn(m->value, "0123456789") == strlen(m->value),
                               "\"%s\" is not an unsigned number: %s", info_keys[i], m->value);
         }
-        ck_assert_int_eq(json_count(j, object), 20); /* nothing else, nothing twice */
+        snprintf(want, sizeof(want), "%04o", mode); /* issue 14: was 432 for 0660 */
+        m = json_get(j, object, "mode");
+        ck_assert(m->string);
+        ck_assert_str_eq(m->value, want);
+        m = json_get(j, object, "user");
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_eq(m->value, own_user() ? own_user() : "null");
+        ck_assert(m->string == (own_user() != NULL));
+        m = json_get(j, object, "group");
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_eq(m->value, own_group() ? own_group() : "null");
+        ck_assert_int_eq(json_count(j, object), 22); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                                                 \
         do {                                                                                                           \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
@@ -707,7 +733,6 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         } while (0)
         KEY_IS("slots", slots);
         KEY_IS("slot_size", slot_size);
-        KEY_IS("mode", mode); /* a number in decimal, not the octal text */
         KEY_IS("queued", queued);
         KEY_IS("attached", 0);
         KEY_IS("uid", geteuid());
@@ -718,15 +743,18 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
 #undef KEY_IS
 }
 
-/* `info NAME` prints exactly these lines (attached and recovered are 0 between our commands). */
+/* `info NAME` prints exactly these lines (attached and recovered are 0 between our commands);
+ * uid and gid with the names `list` shows, where the system knows them. */
 static void assert_info_text(const char *name, unsigned slots, unsigned slot_size, unsigned mode, unsigned queued,
                              unsigned sent, unsigned received) {
-        char want[512];
+        char want[512], uid[96], gid[96];
 
+        snprintf(uid, sizeof(uid), own_user() ? "%u (%s)" : "%u", (unsigned)geteuid(), own_user());
+        snprintf(gid, sizeof(gid), own_group() ? "%u (%s)" : "%u", (unsigned)getegid(), own_group());
         snprintf(want, sizeof(want),
                  "name: %s\nslots: %u\nslot_size: %u\nmode: %04o\nqueued: %u\nattached: 0\n"
-                 "uid: %u\ngid: %u\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
-                 name, slots, slot_size, mode, queued, (unsigned)geteuid(), (unsigned)getegid(), sent, received);
+                 "uid: %s\ngid: %s\nsent: %u\nreceived: %u\nrecovered: 0\nrepairs: 0\norphaned: 0\n",
+                 name, slots, slot_size, mode, queued, uid, gid, sent, received);
         assert_exit(ctl("info", name), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, want);
@@ -946,20 +974,36 @@ START_TEST(test_send_without_messages_sends_each_stdin_line) {
 }
 END_TEST
 
-START_TEST(test_a_message_starting_with_dash_is_sent_after_name) {
-        create("dashes");
-        /* options end at NAME: all of these are messages, --help included */
-        assert_exit(ctl("send", "dashes", "-x", "--count", "5", "-", "--help"), 0);
-        assert_silent();
-        assert_exit(ctl("recv", "dashes", "--count", "5"), 0);
-        ck_assert_str_eq(ctl_out, "-x\n--count\n5\n-\n--help\n");
+START_TEST(test_options_go_anywhere_and_double_dash_ends_them) {
+        int64_t t0;
 
-        /* one "--" right after NAME is skipped; a second one is a message */
-        assert_exit(ctl("send", "dashes", "--", "-y"), 0);
-        assert_exit(ctl("send", "--timeout", "1000", "--null", "dashes", "--", "--", "-z"), 0);
+        /* issue 14: `send small --timeout 200 f` sent three messages and then blocked forever */
+        assert_exit(ctl("create", "small", "--slots", "1"), 0);
+        assert_exit(ctl("send", "small", "--timeout", "200", "f"), 0);
         assert_silent();
-        assert_exit(ctl("recv", "dashes", "--count", "3"), 0);
-        ck_assert_str_eq(ctl_out, "-y\n--\n-z\n");
+        assert_info_text("small", 1, 4096, 0600, 1, 1, 0);
+        /* after the messages too: the mailbox is full, so the timeout is what ends the wait */
+        t0 = harness_now_us();
+        assert_exit(ctl("send", "small", "g", "--timeout=200"), 1);
+        ck_assert_int_ge(harness_now_us() - t0, 200 * 1000);
+        ck_assert_str_eq(ctl_err, "shmboxctl: small: message 1: timed out\n");
+        assert_exit(ctl("recv", "small", "--timeout", "0", "--count", "2"), 0);
+        ck_assert_str_eq(ctl_out, "f\n");
+        destroy("small");
+
+        /* "--" ends the options: every later argument is a message, "--" and "--help" included */
+        create("dashes");
+        assert_exit(ctl("send", "dashes", "--", "-x", "--count", "5", "-", "--help", "--"), 0);
+        assert_silent();
+        assert_exit(ctl("recv", "dashes", "--count", "6"), 0);
+        ck_assert_str_eq(ctl_out, "-x\n--count\n5\n-\n--help\n--\n");
+        assert_exit(ctl("send", "--timeout", "1000", "dashes", "--null", "--", "-y"), 0);
+        assert_silent();
+        assert_exit(ctl("recv", "dashes"), 0);
+        ck_assert_str_eq(ctl_out, "-y\n");
+        /* without "--", an argument that starts with '-' is an option */
+        assert_exit(ctl("send", "dashes", "-x"), 2);
+        ck_assert_str_eq(ctl_err, "shmboxctl: send: unknown option '-x' (see 'shmboxctl send --help')\n");
         assert_empty("dashes");
         destroy("dashes");
 }
@@ -1098,6 +1142,52 @@ START_TEST(test_recv_prints_each_message_as_it_arrives) {
 }
 END_TEST
 
+/* recv --json: one JSON object per line and message, its length and either its text (valid
+ * UTF-8) or its bytes in base64. */
+START_TEST(test_recv_json_prints_each_message_as_an_object_with_text_or_base64) {
+        static const char in[] = "hello\0caf\xc3\xa9 \"q\"\n\0\xff\x01\x02\0\xc3\0\xed\xa0\x80\0";
+        static const struct {
+                const char *key, *value;
+                unsigned length;
+        } want[] = {
+                { "text", "hello", 5 },
+                { "text", "caf\xc3\xa9 \"q\"\n", 10 }, /* decoded by the parser */
+                { "base64", "/wEC", 3 },               /* not UTF-8 */
+                { "base64", "ww==", 1 },               /* a truncated sequence */
+                { "base64", "7aCA", 3 },               /* a surrogate is not UTF-8 */
+                { "text", "", 0 },
+        };
+        const char *line;
+        char len[16];
+        Json j;
+
+        create("js");
+        assert_exit(ctl_in(in, sizeof(in) - 1, "send", "js", "--null", (const char *)NULL), 0);
+        assert_exit(ctl("send", "js", ""), 0);
+        assert_exit(ctl("recv", "js", "--json", "--count", "6"), 0);
+        ck_assert_str_eq(ctl_err, "");
+        ck_assert_int_eq(count_lines(ctl_out), 6);
+        line = ctl_out;
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                const char *end = strchr(line, '\n');
+
+                json_parse(line, (size_t)(end - line), &j);
+                ck_assert_int_eq(j.top, '{');
+                ck_assert_int_eq(json_count(&j, 0), 2);
+                snprintf(len, sizeof(len), "%u", want[i].length);
+                ck_assert_str_eq(json_get(&j, 0, "length")->value, len);
+                ck_assert_msg(json_get(&j, 0, want[i].key), "message %zu: no \"%s\" in %.*s", i, want[i].key,
+                              (int)(end - line), line);
+                ck_assert(json_get(&j, 0, want[i].key)->string);
+                ck_assert_str_eq(json_get(&j, 0, want[i].key)->value, want[i].value);
+                line = end + 1;
+        }
+        assert_exit(ctl("recv", "js", "--json", "--null"), 2);
+        ck_assert_ptr_nonnull(strstr(ctl_err, "--json and --null exclude each other"));
+        destroy("js");
+}
+END_TEST
+
 /* ---- exit status --------------------------------------------------------------------------- */
 
 START_TEST(test_recv_exits_0_when_at_least_one_message_came) {
@@ -1119,12 +1209,12 @@ START_TEST(test_recv_exits_1_when_nothing_came_before_the_timeout) {
         assert_exit(ctl("recv", "none", "--timeout", "100"), 1);
         ck_assert_int_ge(harness_now_us() - t0, 100 * 1000);
         ck_assert_str_eq(ctl_out, "");
-        ck_assert_str_eq(ctl_err, "shmboxctl: none: timed out\n");
+        ck_assert_str_eq(ctl_err, "shmboxctl: none: no message within 100 ms\n");
 
+        /* an empty mailbox is "no message", not the library's "would block" */
         assert_exit(ctl("recv", "none", "--timeout", "0", "--count", "2"), 1);
         ck_assert_str_eq(ctl_out, "");
-        ck_assert_msg(strncmp(ctl_err, "shmboxctl: none: ", 17) == 0 && count_lines(ctl_err) == 1, "stderr: %s",
-                      ctl_err);
+        ck_assert_str_eq(ctl_err, "shmboxctl: none: no message\n");
         destroy("none");
 }
 END_TEST
@@ -1135,10 +1225,24 @@ START_TEST(test_send_to_a_full_mailbox_times_out_with_exit_1) {
         assert_exit(ctl("send", "--timeout", "100", "full", "second"), 1);
         ck_assert_str_eq(ctl_out, "");
         ck_assert_str_eq(ctl_err, "shmboxctl: full: message 1: timed out\n");
+        assert_exit(ctl("send", "full", "--timeout", "0", "second"), 1);
+        ck_assert_str_eq(ctl_err, "shmboxctl: full: message 1: mailbox full\n");
         assert_exit(ctl("recv", "full"), 0);
         ck_assert_str_eq(ctl_out, "first\n");
         assert_empty("full");
         destroy("full");
+}
+END_TEST
+
+/* issue 14: the daemon's log knew the limit; the terminal got "(size above the daemon's cap, or
+ * /dev/shm is full)" */
+START_TEST(test_a_refusal_prints_the_daemons_reason) {
+        assert_exit(ctl("create", "huge", "--slots", "65536", "--slot-size", "16777216"), 1);
+        ck_assert_str_eq(ctl_out, "");
+        ck_assert_str_eq(ctl_err, "shmboxctl: huge: no space: 1099515826176 bytes, above max-mailbox-bytes 1073741824\n");
+        /* without a reason, the library's message as before */
+        assert_exit(ctl("destroy", "huge"), 1);
+        ck_assert_str_eq(ctl_err, "shmboxctl: huge: no such mailbox\n");
 }
 END_TEST
 
@@ -1225,7 +1329,7 @@ START_TEST(test_every_command_help_exits_0_on_stdout) {
         assert_exit(ctl(cmd, "-h"), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_str_eq(ctl_out, help);
-        if (strcmp(cmd, "send") != 0 && strcmp(cmd, "list") != 0) {
+        if (strcmp(cmd, "list") != 0) {
                 assert_exit(ctl(cmd, "box", "--help"), 0); /* after NAME too */
                 ck_assert_str_eq(ctl_err, "");
                 ck_assert_str_eq(ctl_out, help);
@@ -1411,16 +1515,18 @@ static Suite *ctl_suite(void) {
         tcase_add_test(tc, test_send_arguments_arrive_in_order_one_per_line);
         tcase_add_test(tc, test_recv_count_takes_only_that_many);
         tcase_add_test(tc, test_send_without_messages_sends_each_stdin_line);
-        tcase_add_test(tc, test_a_message_starting_with_dash_is_sent_after_name);
+        tcase_add_test(tc, test_options_go_anywhere_and_double_dash_ends_them);
         tcase_add_test(tc, test_recv_escapes_newline_backslash_and_control_bytes);
         tcase_add_test(tc, test_null_round_trips_every_byte_value);
         tcase_add_test(tc, test_recv_prints_each_message_as_it_arrives);
+        tcase_add_test(tc, test_recv_json_prints_each_message_as_an_object_with_text_or_base64);
         suite_add_tcase(s, tc);
 
         tc = tcase_e2e("exit status");
         tcase_add_test(tc, test_recv_exits_0_when_at_least_one_message_came);
         tcase_add_test(tc, test_recv_exits_1_when_nothing_came_before_the_timeout);
         tcase_add_test(tc, test_send_to_a_full_mailbox_times_out_with_exit_1);
+        tcase_add_test(tc, test_a_refusal_prints_the_daemons_reason);
         tcase_add_loop_test(tc, test_usage_errors_exit_2_with_one_line_on_stderr, 0,
                             (int)(sizeof(usage_errors) / sizeof(usage_errors[0])));
         tcase_add_loop_test(tc, test_every_command_help_exits_0_on_stdout, 0,

@@ -29,6 +29,7 @@
 #include "client/shmbox.h"
 #include "proto/layout.h"
 #include "proto/names.h"
+#include "proto/wire.h"
 #include "tests/harness.h"
 
 #define TIMEOUT_S 60
@@ -305,6 +306,35 @@ START_TEST(test_a_mailbox_above_the_daemon_cap_is_enospc) {
 }
 END_TEST
 
+/* The daemon's reason comes back with the errno: what its log says, not a guess. */
+START_TEST(test_a_refusal_carries_the_daemons_reason_and_a_success_clears_it) {
+        const struct shmbox_config huge = { .slots = SHMBOX_SLOTS_MAX, .slot_size = SHMBOX_SLOT_SIZE_MAX };
+        const struct shmbox_config bad_mode = { .mode = 0600 };
+        struct shmbox_info info;
+        TestDaemon d;
+        shmbox_client *c;
+
+        harness_daemon_start(&d, NULL);
+        c = harness_connect(&d);
+        ck_assert_str_eq(shmbox_last_error(c), "");
+        ck_assert_str_eq(shmbox_last_error(NULL), "");
+        ck_assert_int_eq(shmbox_create(c, "huge", &huge), -ENOSPC);
+        ck_assert_str_eq(shmbox_last_error(c), "1099515826176 bytes, above max-mailbox-bytes 1073741824");
+        /* the next call, refused for no stated reason (a plain -ENOENT), says none */
+        ck_assert_int_eq(shmbox_info(c, "huge", &info), -ENOENT);
+        ck_assert_str_eq(shmbox_last_error(c), "");
+        ck_assert_int_eq(shmbox_create(c, "huge", &huge), -ENOSPC);
+        ck_assert_int_eq(shmbox_create(c, "fine", &bad_mode), 0);
+        ck_assert_str_eq(shmbox_last_error(c), "");
+        ck_assert_int_eq(shmbox_create(c, "huge", &huge), -ENOSPC);
+        ck_assert_int_eq(shmbox_destroy(c, ".bad"), -EINVAL); /* refused here, not by the daemon */
+        ck_assert_str_eq(shmbox_last_error(c), "");
+        ck_assert_int_eq(shmbox_destroy(c, "fine"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
 START_TEST(test_the_largest_geometry_is_enospc_under_the_default_cap) {
         const struct shmbox_config huge = { .slots = SHMBOX_SLOTS_MAX, .slot_size = SHMBOX_SLOT_SIZE_MAX };
         TestDaemon d;
@@ -448,7 +478,10 @@ static void open_socket_dir(const TestDaemon *d) {
 typedef struct NobodyArg {
         const char *socket;
         const char *name;
-        char op;         /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own */
+        char op;         /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own;
+                            'p' reload, create in group 0, chmod, each with whether its reason
+                            contains want[i] */
+        const char *want[3];
         int group;       /* a group to be in, or -1 for none but 65534 */
         bool as_primary; /* @group as the primary gid instead of a supplementary one */
 } NobodyArg;
@@ -496,6 +529,18 @@ static void nobody_main(const void *varg, int wfd) {
                 }
                 shmbox_detach(box);
                 break;
+        case 'p': {
+                const struct shmbox_config in_root = { .flags = SHMBOX_CONFIG_GID, .gid = 0 };
+
+                for (int i = 0; i < 3; i++) {
+                        r = i == 0 ? shmbox_reload(c)
+                            : i == 1 ? shmbox_create(c, "in-root", &in_root)
+                                     : shmbox_chmod(c, a->name, 0666, SHMBOX_KEEP);
+                        harness_child_report(wfd, r);
+                        harness_child_report(wfd, strstr(shmbox_last_error(c), a->want[i]) != NULL);
+                }
+                break;
+        }
         case 'd': {
                 struct shmbox_info info;
 
@@ -718,6 +763,183 @@ START_TEST(test_destroy_by_another_uid_is_eperm) {
         ck_assert_int_eq(shmbox_destroy(c, "everyones"), 0);
         shmbox_disconnect(c);
         harness_daemon_done(&d);
+}
+END_TEST
+
+/* issue 14: "operation not permitted (not the owner)" was the library's guess for every -EPERM */
+START_TEST(test_reload_group_and_owner_refusals_each_say_their_own_reason) {
+        NobodyArg a;
+        TestDaemon d;
+        shmbox_client *c;
+        HarnessChild ch;
+
+        if (!running_as_root())
+                return;
+        harness_daemon_start(&d, NULL);
+        open_socket_dir(&d);
+        c = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "roots", NULL), 0);
+        a = (NobodyArg){ .socket = d.socket,
+                         .name = "roots",
+                         .op = 'p',
+                         .group = -1,
+                         .want = { "only root or the daemon's user (uid 0) may reload", "not a member of group 0",
+                                   "not the owner (uid 0) or root" } };
+        nobody_start(&ch, &a);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), -EPERM);
+                ck_assert_msg(harness_child_read(&ch, harness_ms(10000)) == 1, "reason %d is not \"%s\"", i, a.want[i]);
+        }
+        harness_child_reap(&ch);
+        ck_assert_str_eq(shmbox_strerror(-EPERM), "operation not permitted"); /* no guess at a cause */
+        ck_assert_int_eq(shmbox_destroy(c, "roots"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
+/* --- protocol versions: reasons only for clients that read them ---------------------------- */
+
+static bool wait_readable(int fd, int ms) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+        return poll(&pfd, 1, ms) == 1;
+}
+
+static int raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, path);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        return fd;
+}
+
+static void raw_send(int fd, const WireMsg *m) {
+        uint8_t buf[WIRE_HEADER_SIZE + WIRE_REQUEST_MAX];
+        int n = wire_encode(buf, sizeof(buf), m);
+
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(write(fd, buf, (size_t)n), n);
+}
+
+/* Read one whole frame (a request or a reply) into @buf; returns its length. */
+static size_t raw_read(int fd, uint8_t *buf, size_t cap, bool reply) {
+        size_t got = 0, size = WIRE_HEADER_SIZE;
+
+        while (got < size) {
+                ssize_t k;
+
+                ck_assert_msg(wait_readable(fd, harness_ms(10000)), "no frame within 10 s");
+                k = read(fd, buf + got, size - got);
+                ck_assert_int_gt(k, 0);
+                got += (size_t)k;
+                if (got == WIRE_HEADER_SIZE)
+                        ck_assert_int_eq(wire_frame_size(buf, got, reply, &size), 0);
+                ck_assert_uint_le(size, cap);
+        }
+        return got;
+}
+
+START_TEST(test_a_version_1_client_gets_error_replies_with_the_status_alone) {
+        const struct shmbox_config huge = { .slots = SHMBOX_SLOTS_MAX, .slot_size = SHMBOX_SLOT_SIZE_MAX };
+        uint8_t buf[WIRE_HEADER_SIZE + 512];
+        WireMsg m, reply;
+        TestDaemon d;
+        size_t n;
+        int fd;
+
+        harness_daemon_start(&d, NULL);
+        for (uint32_t version = 1; version <= 3; version++) {
+                fd = raw_connect(d.socket);
+                raw_send(fd, &(WireMsg){ .type = WIRE_HELLO, .serial = 1, .version = version });
+                n = raw_read(fd, buf, sizeof(buf), true);
+                ck_assert_int_eq(wire_decode(buf, n, &reply), 0);
+                ck_assert_int_eq(reply.status, 0);
+                /* the lower of the two versions: a newer client hears 2 */
+                ck_assert_uint_eq(reply.version, version < WIRE_HELLO_VERSION ? version : WIRE_HELLO_VERSION);
+
+                m = (WireMsg){ .type = WIRE_CREATE, .serial = 2, .slots = huge.slots, .slot_size = huge.slot_size };
+                strcpy(m.name, "huge");
+                raw_send(fd, &m);
+                n = raw_read(fd, buf, sizeof(buf), true);
+                ck_assert_int_eq(wire_decode(buf, n, &reply), 0);
+                ck_assert_int_eq(reply.status, -ENOSPC);
+                if (version == 1) {
+                        /* what a version-1 decoder accepts: the status, nothing after it */
+                        ck_assert_uint_eq(n, WIRE_HEADER_SIZE + 4);
+                        ck_assert_str_eq(reply.reason, "");
+                } else
+                        ck_assert_str_eq(reply.reason, "1099515826176 bytes, above max-mailbox-bytes 1073741824");
+                close(fd);
+        }
+        harness_daemon_done(&d);
+}
+END_TEST
+
+/* A daemon of protocol version 1, played by a child: it refuses a HELLO of another version
+ * with -EPROTO (as those daemons do) and answers every other request -EPERM, reason-less. */
+static void old_daemon_main(const void *arg, int wfd) {
+        const char *path = arg;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+        uint8_t buf[WIRE_HEADER_SIZE + WIRE_REQUEST_MAX], out[WIRE_HEADER_SIZE + 512];
+
+        strcpy(sa.sun_path, path);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0)
+                return;
+        harness_child_report(wfd, 0);
+        fd = accept(lfd, NULL, NULL);
+        for (;;) {
+                WireMsg req, reply;
+                size_t size;
+                ssize_t k;
+                int n;
+
+                k = recv(fd, buf, WIRE_HEADER_SIZE, MSG_WAITALL);
+                if (k != WIRE_HEADER_SIZE || wire_frame_size(buf, WIRE_HEADER_SIZE, false, &size) < 0)
+                        return;
+                if (size > WIRE_HEADER_SIZE &&
+                    recv(fd, buf + WIRE_HEADER_SIZE, size - WIRE_HEADER_SIZE, MSG_WAITALL) !=
+                            (ssize_t)(size - WIRE_HEADER_SIZE))
+                        return;
+                if (wire_decode(buf, size, &req) < 0)
+                        return;
+                reply = (WireMsg){ .type = req.type | WIRE_REPLY, .serial = req.serial };
+                if (req.type == WIRE_HELLO) {
+                        harness_child_report(wfd, req.version);
+                        if (req.version != 1)
+                                reply.status = -EPROTO;
+                        reply.version = 1;
+                        strcpy(reply.name, "old");
+                } else
+                        reply.status = -EPERM;
+                n = wire_encode(out, sizeof(out), &reply);
+                if (n < 0 || write(fd, out, (size_t)n) != n)
+                        return;
+        }
+}
+
+START_TEST(test_a_version_1_daemon_is_greeted_again_with_version_1_and_gives_no_reason) {
+        char dir[] = "/tmp/shmbox-old.XXXXXX", path[64];
+        shmbox_client *c = NULL;
+        HarnessChild ch;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/sock", dir);
+        ch = harness_child_spawn(old_daemon_main, path);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        ck_assert_int_eq(shmbox_connect(path, &c), 0);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), WIRE_HELLO_VERSION); /* offered */
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 1);                  /* then 1 */
+        ck_assert_int_eq(shmbox_destroy(c, "anything"), -EPERM);
+        ck_assert_str_eq(shmbox_last_error(c), "");
+        shmbox_disconnect(c); /* the old daemon ends at the end of its one connection */
+        harness_child_reap(&ch);
+        unlink(path);
+        rmdir(dir);
 }
 END_TEST
 
@@ -1099,6 +1321,79 @@ START_TEST(test_a_second_daemon_on_the_same_socket_refuses_to_start) {
 }
 END_TEST
 
+/* --- the daemon's log on a terminal ---------------------------------------------------------- */
+
+/*
+ * Run shmboxd with a config file that does not parse, so that it logs one error and exits, with
+ * stderr on a terminal (@tty) or a pipe; return what it wrote to stderr.
+ */
+static void daemon_error_line(bool tty, char *out, size_t size) {
+        char dir[] = "/tmp/shmbox-log.XXXXXX", conf[64], sock[64];
+        const char *bin = getenv("SHMBOXD");
+        size_t len = 0;
+        int master = -1, p[2] = { -1, -1 }, rfd, wfd, status;
+        pid_t pid;
+        FILE *f;
+
+        ck_assert_ptr_nonnull(bin);
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
+        snprintf(sock, sizeof(sock), "%s/sock", dir);
+        f = fopen(conf, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("[limits]\nno-such-key = 1\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        if (tty) {
+                master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+                ck_assert_int_ge(master, 0);
+                ck_assert_int_eq(grantpt(master), 0);
+                ck_assert_int_eq(unlockpt(master), 0);
+                wfd = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+                rfd = master;
+        } else {
+                ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+                rfd = p[0];
+                wfd = p[1];
+        }
+        ck_assert_int_ge(wfd, 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                unsetenv("JOURNAL_STREAM");
+                if (dup2(wfd, STDERR_FILENO) < 0)
+                        _exit(125);
+                execl(bin, bin, "--socket", sock, "--state-dir", dir, "--prefix", "shmboxlogtty", "--config", conf,
+                      (char *)NULL);
+                _exit(127);
+        }
+        close(wfd);
+        while (len + 1 < size && wait_readable(rfd, harness_ms(10000))) {
+                ssize_t k = read(rfd, out + len, size - 1 - len);
+
+                if (k <= 0) /* EOF, or EIO on a terminal whose other side closed */
+                        break;
+                len += (size_t)k;
+        }
+        out[len] = '\0';
+        status = harness_wait_exit(pid, harness_ms(10000));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "shmboxd status 0x%x", status);
+        close(rfd);
+        unlink(conf);
+        rmdir(dir);
+}
+
+/* issue 14: "<3>" prefixes are for journald and files, not for people at a terminal */
+START_TEST(test_the_daemon_logs_priority_prefixes_only_when_stderr_is_not_a_terminal) {
+        char out[2048];
+
+        daemon_error_line(false, out, sizeof(out));
+        ck_assert_msg(strncmp(out, "<3>config file ", 15) == 0, "on a pipe: %s", out);
+        daemon_error_line(true, out, sizeof(out));
+        ck_assert_msg(strncmp(out, "config file ", 12) == 0, "on a terminal: %s", out);
+        ck_assert_ptr_null(strstr(out, "<3>"));
+}
+END_TEST
+
 static TCase *tcase_e2e(Suite *s, const char *name) {
         return harness_tcase(s, name, TIMEOUT_S, NULL, NULL);
 }
@@ -1119,6 +1414,7 @@ static Suite *errors_suite(void) {
         tc = tcase_e2e(s, "limits");
         tcase_add_test(tc, test_a_mailbox_above_the_daemon_cap_is_enospc);
         tcase_add_test(tc, test_the_largest_geometry_is_enospc_under_the_default_cap);
+        tcase_add_test(tc, test_a_refusal_carries_the_daemons_reason_and_a_success_clears_it);
         tcase_add_test(tc, test_send_longer_than_slot_size_is_emsgsize);
         tcase_add_test(tc, test_the_257th_attachment_to_one_mailbox_is_emfile);
         tcase_add_test(tc, test_the_257th_attachment_of_one_client_is_emfile);
@@ -1129,6 +1425,11 @@ static Suite *errors_suite(void) {
         tcase_add_test(tc, test_a_write_only_attachment_cannot_receive);
         tcase_add_test(tc, test_a_member_of_the_mailbox_group_gets_the_group_bits);
         tcase_add_test(tc, test_destroy_by_another_uid_is_eperm);
+        tcase_add_test(tc, test_reload_group_and_owner_refusals_each_say_their_own_reason);
+
+        tc = tcase_e2e(s, "protocol versions");
+        tcase_add_test(tc, test_a_version_1_client_gets_error_replies_with_the_status_alone);
+        tcase_add_test(tc, test_a_version_1_daemon_is_greeted_again_with_version_1_and_gives_no_reason);
 
         tc = tcase_e2e(s, "connecting");
         tcase_add_test(tc, test_connect_where_no_daemon_listens_is_econnrefused);
@@ -1143,6 +1444,9 @@ static Suite *errors_suite(void) {
         tcase_add_test(tc, test_attach_to_a_header_with_a_wrong_checksum_is_ebadmsg);
         tcase_add_test(tc, test_attach_to_another_layout_version_or_magic_is_eproto);
         tcase_add_test(tc, test_a_truncated_segment_is_ebadmsg_and_the_daemon_survives_it);
+
+        tc = tcase_e2e(s, "the daemon's log");
+        tcase_add_test(tc, test_the_daemon_logs_priority_prefixes_only_when_stderr_is_not_a_terminal);
 
         tc = tcase_e2e(s, "one daemon per prefix and socket");
         tcase_add_test(tc, test_a_second_daemon_on_the_same_prefix_refuses_to_start);

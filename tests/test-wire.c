@@ -340,6 +340,74 @@ START_TEST(test_an_error_reply_carries_only_its_status) {
 }
 END_TEST
 
+/* Protocol version 2 (HELLO): an error reply may say why, after its status. */
+START_TEST(test_an_error_reply_may_carry_a_reason_after_its_status) {
+        static const char why[] = "1099515826176 bytes, above max-mailbox-bytes 1073741824";
+        static uint8_t buf[BUF_MAX];
+        WireMsg m = { .type = WIRE_CREATE | WIRE_REPLY, .serial = 4, .status = -ENOSPC }, got;
+        int n;
+
+        strcpy(m.reason, why);
+        n = wire_encode(buf, sizeof(buf), &m);
+        ck_assert_int_eq(n, WIRE_HEADER_SIZE + 4 + 2 + (int)strlen(why));
+        ck_assert_int_eq(decode_copy(buf, (size_t)n, &got), 0);
+        ck_assert_int_eq(got.status, -ENOSPC);
+        ck_assert_str_eq(got.reason, why);
+
+        /* a success carries none, whatever the field holds */
+        m.status = 0;
+        n = wire_encode(buf, sizeof(buf), &m);
+        ck_assert_int_eq(n, WIRE_HEADER_SIZE + 4);
+        ck_assert_int_eq(decode_copy(buf, (size_t)n, &got), 0);
+        ck_assert_str_eq(got.reason, "");
+}
+END_TEST
+
+START_TEST(test_a_reason_is_1_to_wire_reason_max_bytes_without_nul) {
+        static Frame f;
+        char text[WIRE_REASON_MAX + 1];
+        WireMsg m;
+
+        memset(text, 'r', sizeof(text));
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, (uint32_t)-EPERM);
+        frame_u16(&f, WIRE_REASON_MAX);
+        frame_bytes(&f, text, WIRE_REASON_MAX);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), 0);
+        ck_assert_uint_eq(strlen(m.reason), WIRE_REASON_MAX);
+
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, (uint32_t)-EPERM);
+        frame_u16(&f, WIRE_REASON_MAX + 1);
+        frame_bytes(&f, text, WIRE_REASON_MAX + 1);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
+
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, (uint32_t)-EPERM);
+        frame_u16(&f, 3);
+        frame_bytes(&f, "a\0b", 3);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
+
+        /* no reason is no bytes: an empty string is not a second encoding of it */
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, (uint32_t)-EPERM);
+        frame_u16(&f, 0);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
+
+        /* a success reply has no room for one */
+        frame_start(&f, WIRE_DESTROY | WIRE_REPLY, 1);
+        frame_u32(&f, 0);
+        frame_u16(&f, 2);
+        frame_bytes(&f, "no", 2);
+        frame_finish(&f);
+        ck_assert_int_eq(decode_copy(f.b, f.len, &m), -EBADMSG);
+}
+END_TEST
+
 START_TEST(test_an_empty_list_reply_decodes_to_no_entries) {
         static uint8_t buf[BUF_MAX];
         WireListWriter w;
@@ -1065,6 +1133,7 @@ static Suite *wire_suite(void) {
         tcase_add_loop_test(tc, test_every_message_survives_encode_and_decode, 0, (int)msg_case_count());
         tcase_add_test(tc, test_the_encoded_size_of_each_message_is_what_the_format_says);
         tcase_add_test(tc, test_an_error_reply_carries_only_its_status);
+        tcase_add_test(tc, test_an_error_reply_may_carry_a_reason_after_its_status);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("list replies");
@@ -1106,6 +1175,7 @@ static Suite *wire_suite(void) {
         tcase_add_test(tc, test_a_string_with_an_embedded_nul_is_ebadmsg);
         tcase_add_test(tc, test_a_positive_status_in_a_reply_is_ebadmsg);
         tcase_add_test(tc, test_an_error_reply_with_a_body_after_the_status_is_ebadmsg);
+        tcase_add_test(tc, test_a_reason_is_1_to_wire_reason_max_bytes_without_nul);
         tcase_add_test(tc, test_a_list_count_above_wire_list_max_is_ebadmsg);
         tcase_add_test(tc, test_a_list_count_above_the_entries_present_is_ebadmsg);
         tcase_add_test(tc, test_a_failed_decode_leaves_the_output_untouched);
