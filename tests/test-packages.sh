@@ -45,10 +45,10 @@ skip() {
 # ---- what this machine must offer ------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || skip "needs root (builds packages, installs build dependencies, boots a container)"
 [ -r /etc/debian_version ] && command -v apt-get >/dev/null || skip "not a Debian system"
-command -v bc >/dev/null || skip "bc is missing"
 . "$srcdir/tests/deps.sh"
-shmbox_install_package_deps || skip "cannot install debhelper, dpkg-dev, lintian, debootstrap"
-for p in nsenter unshare setsid debootstrap dpkg-buildpackage lintian; do
+shmbox_install_deps >/dev/null || skip "cannot install the build dependencies (tests/deps.sh)"
+shmbox_install_package_deps || skip "cannot install debhelper, dpkg-dev, lintian, debootstrap, bc"
+for p in bc nsenter unshare setsid debootstrap dpkg-buildpackage lintian; do
         command -v $p >/dev/null || skip "$p is missing"
 done
 NSPAWN=$(command -v systemd-nspawn)
