@@ -9,19 +9,22 @@
 #                 (configure --enable-sanitizers); any sanitizer report fails the run
 #   --valgrind    the in-process suites under valgrind memcheck (make check-valgrind)
 #   --fuzz        each libFuzzer target for FUZZ_SECONDS (default 60) seconds (make fuzz)
+#   --packages    the Debian packages: built, lintian-clean, installed and purged in a booted
+#                 Debian 12 container (tests/test-packages.sh; root, slow, installs debhelper)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . tests/deps.sh
 shmbox_install_deps || { echo "cannot install the build dependencies"; exit 1; }
 
-opt_distcheck=no opt_sanitizers=no opt_valgrind=no opt_fuzz=no
+opt_distcheck=no opt_sanitizers=no opt_valgrind=no opt_fuzz=no opt_packages=no
 for arg in "$@"; do
         case "$arg" in
         --distcheck) opt_distcheck=yes ;;
         --sanitizers) opt_sanitizers=yes ;;
         --valgrind) opt_valgrind=yes ;;
         --fuzz) opt_fuzz=yes ;;
-        *) echo "usage: $0 [--distcheck] [--sanitizers] [--valgrind] [--fuzz]" >&2; exit 2 ;;
+        --packages) opt_packages=yes ;;
+        *) echo "usage: $0 [--distcheck] [--sanitizers] [--valgrind] [--fuzz] [--packages]" >&2; exit 2 ;;
         esac
 done
 
@@ -202,6 +205,32 @@ if [ $opt_fuzz = yes ]; then
                 [ "$f" -eq 0 ] && failed=$((failed + 1))
         fi
         part_end "fuzzing"
+fi
+
+if [ $opt_packages = yes ]; then
+        echo "== the Debian packages (tests/test-packages.sh)"
+        part_begin
+        cd "$top"
+        tests/test-packages.sh 2>&1 | tee build-check/test-packages.out
+        status=${PIPESTATUS[0]}
+        line=$(grep -E '^[0-9]+%: Checks: ' build-check/test-packages.out | tail -n 1)
+        if [ $status -eq 77 ]; then
+                echo "packages: $(grep -m1 '^SKIP' build-check/test-packages.out)"
+                skipped=$((skipped + 1))
+        elif [ -n "$line" ]; then
+                echo "packages: $line"
+                n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+                f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+                passed=$((passed + n - f))
+                failed=$((failed + f))
+                [ $status -ne 0 ] && { rc=1; [ "$f" -eq 0 ] && failed=$((failed + 1)); }
+        else
+                echo "packages: no summary (exit status $status)"
+                failed=$((failed + 1))
+                rc=1
+        fi
+        cd "$top/build-check"
+        part_end "packages"
 fi
 
 echo "== time per part"

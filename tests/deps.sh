@@ -50,3 +50,19 @@ shmbox_fetch_nspawn() {
         rm -rf "$dir/debs"
         [ -x "$dir/usr/bin/systemd-nspawn" ]
 }
+
+# shmbox_install_package_deps — what tests/test-packages.sh (tests/check.sh --packages) needs
+# besides the build dependencies: the Debian packaging tools, lintian, debootstrap (and bc). Only that
+# part installs them, so the plain test command does not. debian/control's Build-Depends are
+# installed by the test itself (apt-get build-dep on the unpacked tarball).
+shmbox_install_package_deps() {
+        local pkgs=(build-essential debhelper dpkg-dev lintian debootstrap xz-utils bc)
+        local missing=() p
+        for p in "${pkgs[@]}"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        echo "== installing missing packages: ${missing[*]}"
+        [ "$(id -u)" -eq 0 ] || return 1
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
