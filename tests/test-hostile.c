@@ -800,7 +800,7 @@ START_TEST(test_a_wrong_magic_or_version_closes_the_connection) {
                 { WIRE_MAGIC, 0x100 | WIRE_VERSION },
                 { WIRE_MAGIC, 0xffff },
         };
-        WireMsg hello = { .type = WIRE_HELLO, .serial = 5, .version = WIRE_VERSION + 1 }, reply;
+        WireMsg hello = { .type = WIRE_HELLO, .serial = 5, .version = WIRE_HELLO_VERSION + 1 }, reply;
         WireMsg list = { .type = WIRE_LIST, .serial = 6 };
         Frame f;
         int fd;
