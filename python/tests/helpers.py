@@ -107,8 +107,12 @@ class Child:
     def __init__(self, code, *args, env=None):
         e = dict(os.environ)
         e.update(env or {})
+        # SIGINT back to its default before exec: a suite started in the background by a
+        # non-interactive shell inherits it ignored, and Python then installs no
+        # KeyboardInterrupt handler at all (the Ctrl-C tests would wait in vain)
         self.proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=e)
+                                     stderr=subprocess.PIPE, text=True, env=e,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def line(self, timeout=10):
         import selectors
