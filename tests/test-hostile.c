@@ -800,7 +800,7 @@ START_TEST(test_a_wrong_magic_or_version_closes_the_connection) {
                 { WIRE_MAGIC, 0x100 | WIRE_VERSION },
                 { WIRE_MAGIC, 0xffff },
         };
-        WireMsg hello = { .type = WIRE_HELLO, .serial = 5, .version = WIRE_HELLO_VERSION + 1 }, reply;
+        WireMsg hello = { .type = WIRE_HELLO, .serial = 5, .version = 0 }, reply;
         WireMsg list = { .type = WIRE_LIST, .serial = 6 };
         Frame f;
         int fd;
@@ -811,8 +811,9 @@ START_TEST(test_a_wrong_magic_or_version_closes_the_connection) {
                 fr_end(&f);
                 expect_closed_by(d.socket, &f, "a wrong magic or version");
         }
-        /* a well-framed HELLO that asks for another protocol version is answered, and the
-         * connection goes on */
+        /* a well-framed HELLO that asks for a protocol version the daemon cannot speak (0; a
+         * higher one is met with the daemon's own, WIRE_HELLO_VERSION) is answered -EPROTO,
+         * and the connection goes on */
         fd = raw_connect(d.socket);
         raw_call(fd, &hello, &reply);
         ck_assert_int_eq(reply.status, -EPROTO);
