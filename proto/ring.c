@@ -246,7 +246,12 @@ typedef struct RingWaiter {
 #define RING_PAUSE_MAX_NS (10 * 1000 * 1000L)
 
 /* Before a wait that follows a fruitless wake-up: drain stale posts and, past the free ones,
- * pause. -ETIMEDOUT past the deadline. */
+ * pause. A drained post may be a real one, given after the caller last looked: a caller that
+ * drained anything must look at the state again before it sleeps (ring_wait() sets its bit
+ * and re-checks after this; ring_lock() goes round again), and a post it took from another
+ * sleeper is passed on as a woken caller's is (wt->woken).
+ *
+ * Return: the number of posts drained; -ETIMEDOUT past the deadline. */
 static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
         struct timespec now, until;
         long ns;
@@ -256,8 +261,11 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
                 return 0;
         while (n < RING_DRAIN_MAX && sem_trywait(sem) == 0)
                 n++;
-        if (n == 0 || ++wt->stale <= RING_STALE_FREE)
+        if (n == 0)
                 return 0;
+        wt->woken = true;
+        if (++wt->stale <= RING_STALE_FREE)
+                return n;
         ns = MIN(RING_PAUSE_NS << MIN(wt->stale - RING_STALE_FREE - 1, 16u), RING_PAUSE_MAX_NS);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!dl->forever && !ts_before(&now, &dl->at))
@@ -268,7 +276,7 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
                 until = dl->at;
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
                 ;
-        return 0;
+        return n;
 }
 
 /*
@@ -328,6 +336,12 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                         wt.wakes = 0;
                 }
                 k = waiter_settle(r->sem[SEM_LOCK], &wt, &lock_dl);
+                /* A drain may have taken the post of an unlock that came after our look at
+                 * the lock: look again, and sleep only after a look that no drain followed
+                 * (the unlock posts after its exchange, so the look sees it). A flood of posts
+                 * costs a pause per round (waiter_settle()), not a spin. */
+                if (k > 0)
+                        continue;
                 if (k == 0)
                         k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
                 if (k == -ETIMEDOUT)
@@ -586,6 +600,7 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
 
         if (dl->now)
                 return -EAGAIN;
+        /* drained posts are accounted for by the re-check below, after our bit is set */
         k = waiter_settle(r->sem[role], wt, dl);
         if (k < 0)
                 return k;
