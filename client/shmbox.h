@@ -97,8 +97,26 @@ struct shmbox_info {
         uint32_t claimed, taken;
         uint32_t oldest_claimed_pid, oldest_taken_pid;
         uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
-        uint64_t reserved[3];
+        uint32_t corrupt; /* SHMBOX_INFO_CORRUPT_* (0: the mailbox validates) */
+        uint32_t reserved32;
+        uint64_t reserved[2];
 };
+
+/*
+ * What the daemon found impossible in a mailbox's shared memory (struct shmbox_info.corrupt),
+ * confirmed by reading it again, so never set on a healthy mailbox, however busy. Any attached
+ * process can write every byte of the segment; these are the writes that no protocol step
+ * makes. Counters derived from what failed are not computed (0): with POSITIONS or SEGMENT,
+ * queued, sent, claimed and taken; with COUNTERS, sent, received and recovered are what the
+ * segment holds, and at least one of them is wrong. The lock holder's pid is reported only for
+ * a token attached to this mailbox.
+ */
+#define SHMBOX_INFO_CORRUPT_POSITIONS 1u /* tail - head above slots, or tail past a slot never claimed */
+#define SHMBOX_INFO_CORRUPT_SLOT 2u      /* a slot word in a state or lap no position there can have */
+#define SHMBOX_INFO_CORRUPT_LENGTH 4u    /* a message length above slot_size */
+#define SHMBOX_INFO_CORRUPT_LOCK 8u      /* the lock held by a token of no attachment of this mailbox */
+#define SHMBOX_INFO_CORRUPT_COUNTERS 16u /* more received than sent, recovered and repairs allow */
+#define SHMBOX_INFO_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (truncated) */
 
 /* One entry of shmbox_list(). */
 struct shmbox_entry {

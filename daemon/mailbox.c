@@ -710,7 +710,7 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;
-        uint32_t oldest_claimed, oldest_taken;
+        uint32_t oldest_claimed, oldest_taken, lock_holder;
 } InfoCall;
 
 /* Milliseconds since @stamp (CLOCK_MONOTONIC_COARSE ns written by a peer: untrusted). */
@@ -728,25 +728,35 @@ static int info_cb(void *userdata) {
         RingCounts counts;
 
         ring_count(&c->m->ring, &counts);
+        c->i->corrupt = counts.corrupt;
+        c->i->received = counts.received;
+        c->i->recovered = counts.recovered;
+        c->i->repairs = counts.repairs;
+        c->lock_holder = counts.lock_holder;
+        /* nothing derived from positions that do not validate */
+        if (counts.corrupt & RING_CORRUPT_POSITIONS)
+                return 0;
         c->i->queued = counts.ready;
         c->i->claimed = counts.claimed;
         c->i->taken = counts.taken;
         c->i->sent = counts.sent;
-        c->i->repairs = counts.repairs;
         c->oldest_claimed = counts.oldest_claimed_token;
         c->oldest_taken = counts.oldest_taken_token;
         c->i->oldest_claimed_age_ms = counts.claimed ? age_ms(counts.oldest_claimed_stamp) : 0;
         c->i->oldest_taken_age_ms = counts.taken ? age_ms(counts.oldest_taken_stamp) : 0;
-        c->i->received = atomic_load(&c->m->ring.hdr->received);
-        c->i->recovered = atomic_load(&c->m->ring.hdr->recovered);
         return 0;
 }
 
 /*
  * mailbox_info() - what info and list report; the ring is read without its lock
  * @ret_claimed, @ret_taken: the tokens holding the oldest CLAIMED and TAKEN slots (0: none)
+ * @ret_holder: the token holding the lock (0: free, unreadable, or no attachment's)
+ *
+ * ret->corrupt says what does not validate (RING_CORRUPT_*: ring_count(), confirmed; SEGMENT
+ * for a segment shorter than its layout, or one that faults when read), and the counters
+ * derived from it are left 0.
  */
-void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken) {
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder) {
         WireInfo i = {
                 .slots = m->geo.slots,
                 .slot_size = m->geo.slot_size,
@@ -758,9 +768,14 @@ void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32
         };
         InfoCall c = { .m = m, .i = &i };
 
-        if (mailbox_check(m) >= 0)
-                (void)guard_call(info_cb, &c);
+        if (m->ring.hdr && (mailbox_check(m) < 0 || guard_call(info_cb, &c) < 0)) {
+                i = (WireInfo){ .slots = i.slots, .slot_size = i.slot_size, .mode = i.mode, .attached = i.attached,
+                                .uid = i.uid, .gid = i.gid, .generation = i.generation,
+                                .corrupt = RING_CORRUPT_SEGMENT };
+                c = (InfoCall){};
+        }
         *ret = i;
         *ret_claimed = c.oldest_claimed;
         *ret_taken = c.oldest_taken;
+        *ret_holder = i.corrupt & RING_CORRUPT_LOCK ? TOKEN_NONE : c.lock_holder;
 }

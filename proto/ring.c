@@ -1362,45 +1362,74 @@ void ring_mark_destroyed(Ring *r) {
         sem_post(r->sem[SEM_LOCK]);
 }
 
-/*
- * ring_count() - count slots per state between head and tail, without the lock (for info)
- */
-void ring_count(const Ring *r, RingCounts *ret) {
+/* One snapshot for ring_count(), with what it finds impossible. */
+static void count_once(const Ring *r, RingCounts *ret) {
+        const uint8_t *end = slots_end(r);
         RingCounts c = {};
-        uint64_t v = atomic_load(&r->hdr->lock);
+        uint64_t v = atomic_load(&r->hdr->lock), allowed;
+        uint32_t n;
+        Pos x;
 
         c.head = atomic_load(&r->hdr->head);
         c.tail = atomic_load(&r->hdr->tail);
         c.lock_holder = LOCK_TOKEN(v);
         c.lock_waiters = v & LOCK_W;
+        c.received = atomic_load(&r->hdr->received);
+        c.recovered = atomic_load(&r->hdr->recovered);
+        c.abandoned_total = atomic_load(&r->hdr->abandoned);
+        c.repairs = atomic_load(&r->hdr->repairs);
+        /* a holder always has an attachment entry (or is the daemon), and keeps it while it
+         * holds the lock: the daemon drops a repaired holder's entry under the lock itself */
+        if (c.lock_holder != TOKEN_NONE && !token_attached(r, c.lock_holder) &&
+            LOCK_TOKEN(atomic_load(&r->hdr->lock)) == c.lock_holder)
+                c.corrupt |= RING_CORRUPT_LOCK;
+        if (c.recovered > c.received) /* each redelivered message was taken, and counted, first */
+                c.corrupt |= RING_CORRUPT_COUNTERS;
         if (c.tail - c.head > r->geo.slots) {
                 c.bad = 1;
+                c.corrupt |= RING_CORRUPT_POSITIONS;
                 *ret = c;
                 return;
         }
-        c.abandoned_total = atomic_load(&r->hdr->abandoned);
-        c.repairs = atomic_load(&r->hdr->repairs);
-        /* the validated local count bounds the walk */
-        for (uint32_t i = 0, n = (uint32_t)(c.tail - c.head); i < n; i++) {
+        /* the whole ring, a walk of the private slot count: [head, tail) is counted, and every
+         * position there holds a word of its own lap (or one passed by head); [tail, head +
+         * slots) is not claimed yet */
+        n = (uint32_t)(c.tail - c.head);
+        x = ring_pos(r, c.head);
+        for (uint32_t i = 0; i < r->geo.slots; i++, pos_next(r, &x, end)) {
                 uint64_t p = c.head + i;
-                uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                unsigned st = slot_word_state(w);
 
+                if (i >= n) {
+                        /* a claim killed between its word and tail leaves its word CLAIMED at
+                         * tail, for the repair to roll forward: a state, not a scribble */
+                        if (!word_unclaimed(w, x.lap) && !(i == n && st == SLOT_CLAIMED && slot_word_lap(w) == x.lap))
+                                c.corrupt |= RING_CORRUPT_SLOT;
+                        continue;
+                }
                 if (is_passed(r, w, p)) { /* finished; head is being passed over it */
                         c.done++;
                         continue;
                 }
-                switch (slot_word_state(w)) {
+                if (word_unclaimed(w, x.lap)) /* claims write the word first, tail second */
+                        c.corrupt |= RING_CORRUPT_POSITIONS;
+                else if (!word_valid(w, x.lap))
+                        c.corrupt |= RING_CORRUPT_SLOT;
+                else if ((st == SLOT_READY || st == SLOT_TAKEN) && *(volatile uint32_t *)&x.s->len > r->geo.slot_size)
+                        c.corrupt |= RING_CORRUPT_LENGTH;
+                switch (st) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:
                         if (c.claimed++ == 0) {
                                 c.oldest_claimed_token = slot_word_token(w);
-                                c.oldest_claimed_stamp = ring_slot(r, p)->stamp;
+                                c.oldest_claimed_stamp = x.s->stamp;
                         }
                         break;
                 case SLOT_TAKEN:
                         if (c.taken++ == 0) {
                                 c.oldest_taken_token = slot_word_token(w);
-                                c.oldest_taken_stamp = ring_slot(r, p)->stamp;
+                                c.oldest_taken_stamp = x.s->stamp;
                         }
                         break;
                 case SLOT_DONE: c.done++; break;
@@ -1409,6 +1438,47 @@ void ring_count(const Ring *r, RingCounts *ret) {
                 }
         }
         /* every position below tail was claimed once: committed, abandoned, or still claimed */
+        if (c.abandoned_total > c.tail - c.claimed) {
+                c.corrupt |= RING_CORRUPT_COUNTERS; /* sent would be a number below zero */
+                *ret = c;
+                return;
+        }
         c.sent = c.tail - c.abandoned_total - c.claimed;
+        /* Each take is counted once, just before its CAS: takes of messages sent, takes of
+         * messages recovered, at most one count ahead of its CAS (under the lock), and one
+         * more per receiver killed between the two, whose repair took its lock and counted. */
+        if (!__builtin_add_overflow(c.sent, c.recovered, &allowed) &&
+            !__builtin_add_overflow(allowed, c.repairs + 1, &allowed) && c.received > allowed)
+                c.corrupt |= RING_CORRUPT_COUNTERS;
         *ret = c;
+}
+
+/*
+ * ring_count() - count slots per state between head and tail, and validate the ring, without
+ * the lock (for info)
+ *
+ * Receivers, senders and repairs change the ring under the count, so one snapshot may combine
+ * values that never coexisted (a head read before tail, both moved since). A corruption is
+ * reported only when a second snapshot agrees: same head, tail and lock word and the same
+ * findings. Positions only grow on a healthy ring, so a head and tail read equal twice did not
+ * move in between, and a pair read while they stood still is a pair that coexisted; slot words
+ * change under a still head and tail only by steps that keep them valid. A ring that keeps
+ * moving for RING_RECHECKS snapshots is alive: its findings are dropped (a peer that scribbles
+ * and repairs in a loop can hide; it can also stop, and be seen).
+ * @ret: filled; ret->corrupt holds RING_CORRUPT_* (never SEGMENT, which is the daemon's).
+ */
+void ring_count(const Ring *r, RingCounts *ret) {
+        RingCounts a, b;
+
+        count_once(r, &a);
+        for (unsigned i = 0; a.corrupt && i < RING_RECHECKS; i++) {
+                count_once(r, &b);
+                if (b.head == a.head && b.tail == a.tail && b.lock_holder == a.lock_holder && b.corrupt == a.corrupt) {
+                        *ret = b;
+                        return;
+                }
+                a = b;
+        }
+        a.corrupt = 0; /* clean, or never the same twice: a ring at work */
+        *ret = a;
 }
