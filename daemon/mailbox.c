@@ -676,6 +676,35 @@ static int repair_cb(void *userdata) {
         return ring_repair(&c->m->ring, c->token, c->idx, &c->rep);
 }
 
+static int fifo_due_cb(void *userdata) {
+        Mailbox *m = userdata;
+
+        return ring_fifo_due(&m->ring) ? 1 : 0;
+}
+
+/*
+ * Put a byte into the mailbox's FIFO, for the boxes that poll it (shmbox_fd): ring_repair()
+ * posts the semaphores, but the daemon keeps no FIFO open. Opened per signal, which is rare (a
+ * repair that gave something back): O_NONBLOCK, so neither the open (ENXIO when no box holds
+ * it open) nor the write (EAGAIN when full, and then it is readable anyway) ever blocks the
+ * event loop; O_NOFOLLOW and a check that it is a FIFO, so that whatever else may stand at its
+ * name is not written to.
+ */
+static void fifo_poke(const Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+        int fd;
+
+        if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) < 0)
+                return;
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return;
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+                (void)!write(fd, "", 1);
+        close(fd);
+}
+
 /*
  * mailbox_repair() - ring_repair() for the attachment @token at @idx, after a size check and
  * under the SIGBUS guard
@@ -690,7 +719,13 @@ int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret) {
         if (r < 0)
                 return r;
         r = guard_call(repair_cb, &c);
-        if (r >= 0 && ret)
+        if (r < 0)
+                return r;
+        /* a message given back (redelivered, or let through by an abandoned claim of its
+         * writer, the order rule): boxes that poll the FIFO learn it as sleepers do */
+        if ((c.rep.redelivered || c.rep.abandoned || c.rep.rolled || c.rep.held_lock) && guard_call(fifo_due_cb, m) > 0)
+                fifo_poke(m);
+        if (ret)
                 *ret = c.rep;
         return r;
 }

@@ -1319,6 +1319,19 @@ void ring_fifo_settle(Ring *r) {
 }
 
 /*
+ * ring_fifo_due() - for a process that keeps no FIFO open (the daemon, after a repair): whether
+ * a box polls and a message is takeable; if so, fifo_signaled is set and the caller writes the
+ * byte. It writes even if fifo_signaled was set already: a byte too many costs a poller one
+ * spurious wake-up (ring_fifo_settle() reads it), a byte too few a sleep to its timeout.
+ */
+bool ring_fifo_due(Ring *r) {
+        if (!mask_any(r->hdr->pollers) || !has_ready(r))
+                return false;
+        atomic_store(&r->hdr->fifo_signaled, 1);
+        return true;
+}
+
+/*
  * ring_poll() - start (or stop) watching the FIFO for attachment @idx
  */
 void ring_poll(Ring *r, unsigned idx, bool on) {

@@ -80,6 +80,7 @@ typedef struct RingRepair {
 int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
 void ring_wake_all(Ring *r);
 void ring_fifo_settle(Ring *r);
+bool ring_fifo_due(Ring *r);
 void ring_poll(Ring *r, unsigned idx, bool on);
 void ring_mark_destroyed(Ring *r);
 

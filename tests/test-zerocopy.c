@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/names.h"
 #include "tests/harness.h"
 
 static TestDaemon d;
@@ -289,6 +291,88 @@ START_TEST(test_the_event_fd_is_readable_while_messages_are_queued) {
 }
 END_TEST
 
+/* The peeker of test_a_poll_based_receiver_*: peek the oldest message, say so, hold it. */
+static void peeker_main(const void *arg, int wfd) {
+        shmbox_client *c;
+        shmbox *b;
+        const void *data;
+        ssize_t n;
+
+        (void)arg;
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "zc", &b) < 0)
+                _exit(1);
+        n = shmbox_peek(b, 1000, &data);
+        harness_child_report(wfd, n);
+        for (;;)
+                pause();
+}
+
+/* Defect 5b (issue 13): a message a repair put back as READY did not signal the FIFO (the
+ * daemon kept none open), so an event loop slept until its own timeout while it was queued. */
+START_TEST(test_a_poll_based_receiver_wakes_when_a_dead_peekers_message_is_redelivered) {
+        int fd = shmbox_fd(box);
+        HarnessChild peeker;
+        int64_t t0, delay;
+        char buf[16];
+        bool woke;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(shmbox_send(box, "held", 4, 0), 0);
+        peeker = harness_child_spawn(peeker_main, NULL);
+        ck_assert_int_eq(harness_child_read(&peeker, harness_ms(5000)), 4);
+        /* the event loop's turn: nothing takeable (the one message is peeked), the FIFO settled */
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+        ck_assert(!readable(fd, 0));
+
+        t0 = harness_now_us();
+        ck_assert_int_eq(kill(peeker.pid, SIGKILL), 0);
+        woke = readable(fd, harness_ms(2000));
+        delay = harness_now_us() - t0;
+        printf("fifo: a poll()-based receiver %s %lld us after the peeker's SIGKILL\n",
+               woke ? "woke" : "still asleep", (long long)delay);
+        fflush(stdout);
+        (void)waitpid(peeker.pid, NULL, 0);
+        close(peeker.fd);
+        ck_assert_msg(woke, "the redelivered message never made the FIFO readable");
+        ck_assert_msg(delay < harness_ms(200) * 1000LL, "the FIFO became readable only %lld us after the death",
+                      (long long)delay);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 4);
+        ck_assert(!readable(fd, 0));
+}
+END_TEST
+
+/* The daemon opens the FIFO by name to signal it; what a peer of the daemon's uid may put at
+ * that name instead is neither written to nor waited on. */
+START_TEST(test_a_fifo_replaced_by_a_regular_file_is_not_written_and_does_not_stall_the_daemon) {
+        char path[NAMES_OBJECT_MAX + 16];
+        struct shmbox_stat st;
+        struct shmbox_info info;
+        HarnessChild peeker;
+        struct stat fst;
+        int fd;
+
+        ck_assert_int_ge(shmbox_fd(box), 0);
+        ck_assert_int_eq(shmbox_stat(box, &st), 0);
+        ck_assert_int_ge(names_fifo(path, sizeof(path), d.prefix, "zc", st.generation), 0);
+        ck_assert_int_eq(unlink(path), 0);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(shmbox_send(box, "held", 4, 0), 0);
+        peeker = harness_child_spawn(peeker_main, NULL);
+        ck_assert_int_eq(harness_child_read(&peeker, harness_ms(5000)), 4);
+        ck_assert_int_eq(kill(peeker.pid, SIGKILL), 0);
+        (void)waitpid(peeker.pid, NULL, 0);
+        close(peeker.fd);
+        /* the repair ran (the message is back) and the daemon still answers */
+        ck_assert_int_eq(shmbox_recv(box, NULL, 0, harness_ms(2000)), 4);
+        ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+        ck_assert_int_eq(fstat(fd, &fst), 0);
+        ck_assert_int_eq(fst.st_size, 0);
+        close(fd);
+        ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
 static Suite *zerocopy_suite(void) {
         Suite *s = suite_create("zerocopy");
         TCase *tc = tcase_create("in place and in batches");
@@ -305,6 +389,8 @@ static Suite *zerocopy_suite(void) {
         tcase_add_test(tc, test_batches_move_what_fits_in_order);
         tcase_add_test(tc, test_the_spin_is_bounded_and_can_be_turned_off);
         tcase_add_test(tc, test_the_event_fd_is_readable_while_messages_are_queued);
+        tcase_add_test(tc, test_a_poll_based_receiver_wakes_when_a_dead_peekers_message_is_redelivered);
+        tcase_add_test(tc, test_a_fifo_replaced_by_a_regular_file_is_not_written_and_does_not_stall_the_daemon);
         suite_add_tcase(s, tc);
         return s;
 }
