@@ -202,6 +202,12 @@ ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t
  * poll, epoll or libevent. Owned by the box (do not close or read it); valid until detach.
  * Then receive with timeout 0 until -EAGAIN. A send makes a system call for it only while
  * some box polls the mailbox. Needs r (-EACCES).
+ * The readiness is a byte in a FIFO that every process with access to the mailbox can open
+ * and read. A byte read by such a peer is written again by the next send 5 ms or more after
+ * it, and by the daemon after a repair gives a message back; against a peer that reads it all
+ * the time, only the caller's own timeout helps. So: poll with a timeout, and receive with
+ * timeout 0 after every return of poll, readable or not. A message is then found at most that
+ * timeout after its send, whatever a peer does to the FIFO (examples/event-receiver.c: 100 ms).
  */
 int shmbox_fd(shmbox *box);
 

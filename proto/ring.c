@@ -383,12 +383,32 @@ static void wake(Ring *r, SemRole role) {
         wake_n(r, role, 1);
 }
 
+/* When the FIFO was last signalled, as fifo_signaled holds it: coarse milliseconds, odd, so
+ * never 0 (not signalled). */
+static uint32_t fifo_stamp(void) {
+        return (uint32_t)(stamp_now() / 1000000u) | 1u;
+}
+
 /* Put the FIFO's one byte in, if a box polls it and it is not there already: a send pays this
- * system call only when an event loop is watching. */
+ * system call only when an event loop is watching.
+ *
+ * Any process with access to the mailbox can open the FIFO and read the byte: fifo_signaled
+ * then says "there" while the FIFO is empty, and the pollers sleep. So "there" expires: a
+ * signal older than RING_FIFO_RESIGNAL_MS (the receivers had that long to settle it) is
+ * written again by the next send. A byte too many costs a poller a spurious wake-up; a
+ * scribbled fifo_signaled is at worst a stamp from the future, which has expired too. */
+#define RING_FIFO_RESIGNAL_MS 5u
+
 static void fifo_signal(Ring *r) {
+        uint32_t v, now;
+
         if (!r->has_fifo || !mask_any(r->hdr->pollers))
                 return;
-        if (atomic_exchange(&r->hdr->fifo_signaled, 1) == 0)
+        v = atomic_load(&r->hdr->fifo_signaled);
+        now = fifo_stamp();
+        if (v != 0 && now - v <= RING_FIFO_RESIGNAL_MS)
+                return;
+        if (atomic_compare_exchange_strong(&r->hdr->fifo_signaled, &v, now))
                 (void)!write(r->fifo_fd, "", 1);
 }
 
@@ -1327,7 +1347,7 @@ void ring_fifo_settle(Ring *r) {
 bool ring_fifo_due(Ring *r) {
         if (!mask_any(r->hdr->pollers) || !has_ready(r))
                 return false;
-        atomic_store(&r->hdr->fifo_signaled, 1);
+        atomic_store(&r->hdr->fifo_signaled, fifo_stamp());
         return true;
 }
 
