@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "proto/ring.h"
 #include "proto/util.h"
 
 atomic_uint client_fork_generation;
@@ -326,8 +327,17 @@ static void info_from_wire(struct shmbox_info *out, const WireInfo *in) {
                 .oldest_taken_pid = in->oldest_taken_pid,
                 .oldest_claimed_age_ms = in->oldest_claimed_age_ms,
                 .oldest_taken_age_ms = in->oldest_taken_age_ms,
+                .corrupt = in->corrupt,
         };
 }
+
+_Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS && SHMBOX_INFO_CORRUPT_SLOT == RING_CORRUPT_SLOT &&
+                       SHMBOX_INFO_CORRUPT_LENGTH == RING_CORRUPT_LENGTH &&
+                       SHMBOX_INFO_CORRUPT_LOCK == RING_CORRUPT_LOCK &&
+                       SHMBOX_INFO_CORRUPT_COUNTERS == RING_CORRUPT_COUNTERS &&
+                       SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT,
+               "the corruption bits pass from the daemon to the caller unchanged");
+_Static_assert(sizeof(struct shmbox_info) == 120, "struct shmbox_info keeps its size (fields from reserved words)");
 
 SHMBOX_PUBLIC int shmbox_info(shmbox_client *client, const char *name, struct shmbox_info *ret) {
         WireMsg req = { .type = WIRE_INFO }, reply;

@@ -99,8 +99,26 @@ struct shmbox_info {
         uint32_t claimed, taken;
         uint32_t oldest_claimed_pid, oldest_taken_pid;
         uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
-        uint64_t reserved[3];
+        uint32_t corrupt; /* SHMBOX_INFO_CORRUPT_* (0: the mailbox validates) */
+        uint32_t reserved32;
+        uint64_t reserved[2];
 };
+
+/*
+ * What the daemon found impossible in a mailbox's shared memory (struct shmbox_info.corrupt),
+ * confirmed by reading it again, so never set on a healthy mailbox, however busy. Any attached
+ * process can write every byte of the segment; these are the writes that no protocol step
+ * makes. Counters derived from what failed are not computed (0): with POSITIONS or SEGMENT,
+ * queued, sent, claimed and taken; with COUNTERS, sent, received and recovered are what the
+ * segment holds, and at least one of them is wrong. The lock holder's pid is reported only for
+ * a token attached to this mailbox.
+ */
+#define SHMBOX_INFO_CORRUPT_POSITIONS 1u /* tail - head above slots, or tail past a slot never claimed */
+#define SHMBOX_INFO_CORRUPT_SLOT 2u      /* a slot word in a state or lap no position there can have */
+#define SHMBOX_INFO_CORRUPT_LENGTH 4u    /* a message length above slot_size */
+#define SHMBOX_INFO_CORRUPT_LOCK 8u      /* the lock held by a token of no attachment of this mailbox */
+#define SHMBOX_INFO_CORRUPT_COUNTERS 16u /* more received than sent, recovered and repairs allow */
+#define SHMBOX_INFO_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (truncated) */
 
 /* One entry of shmbox_list(). */
 struct shmbox_entry {
@@ -189,6 +207,12 @@ ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t
  * poll, epoll or libevent. Owned by the box (do not close or read it); valid until detach.
  * Then receive with timeout 0 until -EAGAIN. A send makes a system call for it only while
  * some box polls the mailbox. Needs r (-EACCES).
+ * The readiness is a byte in a FIFO that every process with access to the mailbox can open
+ * and read. A byte read by such a peer is written again by the next send 5 ms or more after
+ * it, and by the daemon after a repair gives a message back; against a peer that reads it all
+ * the time, only the caller's own timeout helps. So: poll with a timeout, and receive with
+ * timeout 0 after every return of poll, readable or not. A message is then found at most that
+ * timeout after its send, whatever a peer does to the FIFO (examples/event-receiver.c: 100 ms).
  */
 int shmbox_fd(shmbox *box);
 

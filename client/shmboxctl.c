@@ -820,10 +820,24 @@ static void format_owner(char *buf, size_t size, uid_t uid, gid_t gid) {
         snprintf(buf, size, "%s:%s", pw ? pw->pw_name : u, gr ? gr->gr_name : g);
 }
 
+/* What each SHMBOX_INFO_CORRUPT_* bit means: its name in JSON, its sentence in text. */
+static const struct {
+        uint32_t bit;
+        const char *key, *text;
+} corruptions[] = {
+        { SHMBOX_INFO_CORRUPT_POSITIONS, "positions", "head and tail out of range (tail past slots never claimed)" },
+        { SHMBOX_INFO_CORRUPT_SLOT, "slot", "a slot word in a state or lap impossible at its position" },
+        { SHMBOX_INFO_CORRUPT_LENGTH, "length", "a message length above slot_size" },
+        { SHMBOX_INFO_CORRUPT_LOCK, "lock", "the lock held by a token of no attachment" },
+        { SHMBOX_INFO_CORRUPT_COUNTERS, "counters", "sent, received and recovered contradict each other" },
+        { SHMBOX_INFO_CORRUPT_SEGMENT, "segment", "the segment is shorter than its layout" },
+};
+
 /*
  * info_to_json() - a JSON object of @name and every field of @info by its C name: numbers,
  * except "mode", octal text ("0660"); "user" and "group" add the owner's names (null where the
- * system knows none) to the numeric uid and gid
+ * system knows none) to the numeric uid and gid; "corrupt": the names of the corruption bits
+ * (an empty array for a mailbox that validates)
  *
  * Return: a new object owned by the caller; NULL when out of memory.
  */
@@ -887,6 +901,22 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
         if ((gr && !v) || json_object_object_add(obj, "group", v) < 0) {
                 json_object_put(v);
                 return NULL;
+        }
+        v = json_object_new_array();
+        if (!v || json_object_object_add(obj, "corrupt", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++) {
+                json_object *s;
+
+                if (!(info->corrupt & corruptions[i].bit))
+                        continue;
+                s = json_object_new_string(corruptions[i].key);
+                if (!s || json_object_array_add(v, s) < 0) {
+                        json_object_put(s);
+                        return NULL;
+                }
         }
         v = obj;
         obj = NULL;
@@ -1026,6 +1056,7 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
         _cleanup_free_ char **operands = NULL;
         struct shmbox_info info;
+        bool unknown_ring, unknown_counters;
         const char *name;
         size_t n;
         int r;
@@ -1053,17 +1084,27 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
                 return print_json(obj) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         }
 
+        /* what the daemon could not validate comes first; the counters derived from it are
+         * not known, and are not printed (0 or a scribble would read as a fact) */
+        unknown_ring = info.corrupt & (SHMBOX_INFO_CORRUPT_POSITIONS | SHMBOX_INFO_CORRUPT_SEGMENT);
+        unknown_counters = unknown_ring || (info.corrupt & SHMBOX_INFO_CORRUPT_COUNTERS);
         printf("name: %s\n", name);
+        for (size_t i = 0; i < sizeof(corruptions) / sizeof(corruptions[0]); i++)
+                if (info.corrupt & corruptions[i].bit)
+                        printf("corrupt: %s\n", corruptions[i].text);
         printf("slots: %" PRIu32 "\n", info.slots);
         printf("slot_size: %" PRIu32 "\n", info.slot_size);
         printf("mode: %04" PRIo32 "\n", info.mode);
-        printf("queued: %" PRIu32 "\n", info.queued);
+        if (!unknown_ring)
+                printf("queued: %" PRIu32 "\n", info.queued);
         printf("attached: %" PRIu32 "\n", info.attached);
         print_id("uid", info.uid, getpwuid(info.uid) ? getpwuid(info.uid)->pw_name : NULL);
         print_id("gid", info.gid, getgrgid(info.gid) ? getgrgid(info.gid)->gr_name : NULL);
-        printf("sent: %" PRIu64 "\n", info.sent);
-        printf("received: %" PRIu64 "\n", info.received);
-        printf("recovered: %" PRIu64 "\n", info.recovered);
+        if (!unknown_counters) {
+                printf("sent: %" PRIu64 "\n", info.sent);
+                printf("received: %" PRIu64 "\n", info.received);
+                printf("recovered: %" PRIu64 "\n", info.recovered);
+        }
         printf("repairs: %" PRIu64 "\n", info.repairs);
         printf("orphaned: %" PRIu32 "\n", info.orphaned);
         /* what an operator needs when a mailbox seems stuck */

@@ -345,14 +345,25 @@ static int do_reattach(Conn *c, const WireMsg *req, WireMsg *reply) {
         return 0;
 }
 
+/* The pid behind @token if it is an attachment of @mb, else 0. Tokens come from shared memory,
+ * which any attached process writes: one of another mailbox's attachments must not name that
+ * process as this mailbox's culprit. */
+static uint32_t attachment_pid(Manager *m, const Mailbox *mb, uint32_t token) {
+        if (token < TOKEN_FIRST)
+                return 0;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if (mb->att[i] && mb->att[i]->token == token)
+                        return (uint32_t)session_token_pid(m, token);
+        return 0;
+}
+
 static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
         uint32_t holder, claimed, taken;
 
-        mailbox_info(mb, info, &claimed, &taken);
-        holder = mailbox_lock_holder(mb);
-        info->lock_holder_pid = holder >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, holder) : 0;
-        info->oldest_claimed_pid = claimed >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, claimed) : 0;
-        info->oldest_taken_pid = taken >= TOKEN_FIRST ? (uint32_t)session_token_pid(m, taken) : 0;
+        mailbox_info(mb, info, &claimed, &taken, &holder);
+        info->lock_holder_pid = attachment_pid(m, mb, holder);
+        info->oldest_claimed_pid = attachment_pid(m, mb, claimed);
+        info->oldest_taken_pid = attachment_pid(m, mb, taken);
         for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
                 Attachment *a = mb->att[i];
                 if (a && a->session && !a->session->conn)

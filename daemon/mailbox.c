@@ -676,6 +676,35 @@ static int repair_cb(void *userdata) {
         return ring_repair(&c->m->ring, c->token, c->idx, &c->rep);
 }
 
+static int fifo_due_cb(void *userdata) {
+        Mailbox *m = userdata;
+
+        return ring_fifo_due(&m->ring) ? 1 : 0;
+}
+
+/*
+ * Put a byte into the mailbox's FIFO, for the boxes that poll it (shmbox_fd): ring_repair()
+ * posts the semaphores, but the daemon keeps no FIFO open. Opened per signal, which is rare (a
+ * repair that gave something back): O_NONBLOCK, so neither the open (ENXIO when no box holds
+ * it open) nor the write (EAGAIN when full, and then it is readable anyway) ever blocks the
+ * event loop; O_NOFOLLOW and a check that it is a FIFO, so that whatever else may stand at its
+ * name is not written to.
+ */
+static void fifo_poke(const Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+        int fd;
+
+        if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) < 0)
+                return;
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return;
+        if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+                (void)!write(fd, "", 1);
+        close(fd);
+}
+
 /*
  * mailbox_repair() - ring_repair() for the attachment @token at @idx, after a size check and
  * under the SIGBUS guard
@@ -690,7 +719,13 @@ int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret) {
         if (r < 0)
                 return r;
         r = guard_call(repair_cb, &c);
-        if (r >= 0 && ret)
+        if (r < 0)
+                return r;
+        /* a message given back (redelivered, or let through by an abandoned claim of its
+         * writer, the order rule): boxes that poll the FIFO learn it as sleepers do */
+        if ((c.rep.redelivered || c.rep.abandoned || c.rep.rolled || c.rep.held_lock) && guard_call(fifo_due_cb, m) > 0)
+                fifo_poke(m);
+        if (ret)
                 *ret = c.rep;
         return r;
 }
@@ -710,7 +745,7 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;
-        uint32_t oldest_claimed, oldest_taken;
+        uint32_t oldest_claimed, oldest_taken, lock_holder;
 } InfoCall;
 
 /* Milliseconds since @stamp (CLOCK_MONOTONIC_COARSE ns written by a peer: untrusted). */
@@ -728,25 +763,35 @@ static int info_cb(void *userdata) {
         RingCounts counts;
 
         ring_count(&c->m->ring, &counts);
+        c->i->corrupt = counts.corrupt;
+        c->i->received = counts.received;
+        c->i->recovered = counts.recovered;
+        c->i->repairs = counts.repairs;
+        c->lock_holder = counts.lock_holder;
+        /* nothing derived from positions that do not validate */
+        if (counts.corrupt & RING_CORRUPT_POSITIONS)
+                return 0;
         c->i->queued = counts.ready;
         c->i->claimed = counts.claimed;
         c->i->taken = counts.taken;
         c->i->sent = counts.sent;
-        c->i->repairs = counts.repairs;
         c->oldest_claimed = counts.oldest_claimed_token;
         c->oldest_taken = counts.oldest_taken_token;
         c->i->oldest_claimed_age_ms = counts.claimed ? age_ms(counts.oldest_claimed_stamp) : 0;
         c->i->oldest_taken_age_ms = counts.taken ? age_ms(counts.oldest_taken_stamp) : 0;
-        c->i->received = atomic_load(&c->m->ring.hdr->received);
-        c->i->recovered = atomic_load(&c->m->ring.hdr->recovered);
         return 0;
 }
 
 /*
  * mailbox_info() - what info and list report; the ring is read without its lock
  * @ret_claimed, @ret_taken: the tokens holding the oldest CLAIMED and TAKEN slots (0: none)
+ * @ret_holder: the token holding the lock (0: free, unreadable, or no attachment's)
+ *
+ * ret->corrupt says what does not validate (RING_CORRUPT_*: ring_count(), confirmed; SEGMENT
+ * for a segment shorter than its layout, or one that faults when read), and the counters
+ * derived from it are left 0.
  */
-void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken) {
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder) {
         WireInfo i = {
                 .slots = m->geo.slots,
                 .slot_size = m->geo.slot_size,
@@ -758,9 +803,14 @@ void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32
         };
         InfoCall c = { .m = m, .i = &i };
 
-        if (mailbox_check(m) >= 0)
-                (void)guard_call(info_cb, &c);
+        if (m->ring.hdr && (mailbox_check(m) < 0 || guard_call(info_cb, &c) < 0)) {
+                i = (WireInfo){ .slots = i.slots, .slot_size = i.slot_size, .mode = i.mode, .attached = i.attached,
+                                .uid = i.uid, .gid = i.gid, .generation = i.generation,
+                                .corrupt = RING_CORRUPT_SEGMENT };
+                c = (InfoCall){};
+        }
         *ret = i;
         *ret_claimed = c.oldest_claimed;
         *ret_taken = c.oldest_taken;
+        *ret_holder = i.corrupt & RING_CORRUPT_LOCK ? TOKEN_NONE : c.lock_holder;
 }

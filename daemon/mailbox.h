@@ -68,4 +68,4 @@ uint32_t mailbox_att_token(const Mailbox *m, unsigned idx);
 uint32_t mailbox_lock_holder(const Mailbox *m);
 uint64_t mailbox_epoch(const Mailbox *m);
 int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret);
-void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken);
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder);

@@ -3,9 +3,12 @@
  * Usage: event-receiver [--socket PATH] NAME COUNT
  *
  * The box's file descriptor polls readable while messages are queued: the loop wakes, the
- * callback receives with timeout 0 until -EAGAIN, and the loop sleeps again. A timer shows the
- * same loop doing other work meanwhile. Copy it: it includes <shmbox.h> as an installed
- * application does, and builds with `cc app.c $(pkg-config --cflags --libs shmbox libevent_core)`.
+ * callback receives with timeout 0 until -EAGAIN, and the loop sleeps again. The event also
+ * has a timeout of 100 ms, after which the callback receives too: the wake-up is a byte in a
+ * FIFO that any process with access to the mailbox can read, and the timeout bounds how late
+ * a message is found if one does (shmbox(3), shmbox_fd). A timer shows the same loop doing
+ * other work meanwhile. Copy it: it includes <shmbox.h> as an installed application does, and
+ * builds with `cc app.c $(pkg-config --cflags --libs shmbox libevent_core)`.
  */
 #include <shmbox.h>
 
@@ -22,7 +25,7 @@ struct state {
         char buf[4096];
 };
 
-/* Readable: drain what is queued now, without blocking the loop. */
+/* Readable, or 100 ms without: drain what is queued now, without blocking the loop. */
 static void on_readable(evutil_socket_t fd, short what, void *arg) {
         struct state *s = arg;
 
@@ -55,7 +58,7 @@ int main(int argc, char **argv) {
         struct state s = { 0 };
         shmbox_client *client = NULL;
         struct event *readable = NULL, *tick = NULL;
-        struct timeval second = { 1, 0 };
+        struct timeval second = { 1, 0 }, bound = { 0, 100 * 1000 };
         int r, fd, status = EXIT_FAILURE;
 
         if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
@@ -83,7 +86,7 @@ int main(int argc, char **argv) {
         s.base = event_base_new();
         readable = event_new(s.base, fd, EV_READ | EV_PERSIST, on_readable, &s);
         tick = event_new(s.base, -1, EV_PERSIST, on_tick, &s);
-        if (!s.base || !readable || !tick || event_add(readable, NULL) < 0 || event_add(tick, &second) < 0)
+        if (!s.base || !readable || !tick || event_add(readable, &bound) < 0 || event_add(tick, &second) < 0)
                 goto out;
         event_base_dispatch(s.base);
         status = s.got == s.want ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -104,7 +104,9 @@ typedef struct MboxHeader {
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t space_sleepers[LAYOUT_ATT_WORDS];
 
         /* event loops: boxes that poll the mailbox's FIFO (shmbox_fd), and whether the FIFO
-         * holds its one byte (it is readable while messages are queued) */
+         * holds its one byte (it is readable while messages are queued): 0, or when it was
+         * written (CLOCK_MONOTONIC_COARSE ms, odd: never 0), for writing it again when a peer
+         * may have read it (ring.c: fifo_signal) */
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t pollers[LAYOUT_ATT_WORDS];
         _Atomic uint32_t fifo_signaled;
 

@@ -246,7 +246,12 @@ typedef struct RingWaiter {
 #define RING_PAUSE_MAX_NS (10 * 1000 * 1000L)
 
 /* Before a wait that follows a fruitless wake-up: drain stale posts and, past the free ones,
- * pause. -ETIMEDOUT past the deadline. */
+ * pause. A drained post may be a real one, given after the caller last looked: a caller that
+ * drained anything must look at the state again before it sleeps (ring_wait() sets its bit
+ * and re-checks after this; ring_lock() goes round again), and a post it took from another
+ * sleeper is passed on as a woken caller's is (wt->woken).
+ *
+ * Return: the number of posts drained; -ETIMEDOUT past the deadline. */
 static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
         struct timespec now, until;
         long ns;
@@ -256,8 +261,11 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
                 return 0;
         while (n < RING_DRAIN_MAX && sem_trywait(sem) == 0)
                 n++;
-        if (n == 0 || ++wt->stale <= RING_STALE_FREE)
+        if (n == 0)
                 return 0;
+        wt->woken = true;
+        if (++wt->stale <= RING_STALE_FREE)
+                return n;
         ns = MIN(RING_PAUSE_NS << MIN(wt->stale - RING_STALE_FREE - 1, 16u), RING_PAUSE_MAX_NS);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (!dl->forever && !ts_before(&now, &dl->at))
@@ -268,7 +276,7 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
                 until = dl->at;
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
                 ;
-        return 0;
+        return n;
 }
 
 /*
@@ -328,6 +336,12 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                         wt.wakes = 0;
                 }
                 k = waiter_settle(r->sem[SEM_LOCK], &wt, &lock_dl);
+                /* A drain may have taken the post of an unlock that came after our look at
+                 * the lock: look again, and sleep only after a look that no drain followed
+                 * (the unlock posts after its exchange, so the look sees it). A flood of posts
+                 * costs a pause per round (waiter_settle()), not a spin. */
+                if (k > 0)
+                        continue;
                 if (k == 0)
                         k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
                 if (k == -ETIMEDOUT)
@@ -369,12 +383,32 @@ static void wake(Ring *r, SemRole role) {
         wake_n(r, role, 1);
 }
 
+/* When the FIFO was last signalled, as fifo_signaled holds it: coarse milliseconds, odd, so
+ * never 0 (not signalled). */
+static uint32_t fifo_stamp(void) {
+        return (uint32_t)(stamp_now() / 1000000u) | 1u;
+}
+
 /* Put the FIFO's one byte in, if a box polls it and it is not there already: a send pays this
- * system call only when an event loop is watching. */
+ * system call only when an event loop is watching.
+ *
+ * Any process with access to the mailbox can open the FIFO and read the byte: fifo_signaled
+ * then says "there" while the FIFO is empty, and the pollers sleep. So "there" expires: a
+ * signal older than RING_FIFO_RESIGNAL_MS (the receivers had that long to settle it) is
+ * written again by the next send. A byte too many costs a poller a spurious wake-up; a
+ * scribbled fifo_signaled is at worst a stamp from the future, which has expired too. */
+#define RING_FIFO_RESIGNAL_MS 5u
+
 static void fifo_signal(Ring *r) {
+        uint32_t v, now;
+
         if (!r->has_fifo || !mask_any(r->hdr->pollers))
                 return;
-        if (atomic_exchange(&r->hdr->fifo_signaled, 1) == 0)
+        v = atomic_load(&r->hdr->fifo_signaled);
+        now = fifo_stamp();
+        if (v != 0 && now - v <= RING_FIFO_RESIGNAL_MS)
+                return;
+        if (atomic_compare_exchange_strong(&r->hdr->fifo_signaled, &v, now))
                 (void)!write(r->fifo_fd, "", 1);
 }
 
@@ -586,6 +620,7 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
 
         if (dl->now)
                 return -EAGAIN;
+        /* drained posts are accounted for by the re-check below, after our bit is set */
         k = waiter_settle(r->sem[role], wt, dl);
         if (k < 0)
                 return k;
@@ -1304,6 +1339,19 @@ void ring_fifo_settle(Ring *r) {
 }
 
 /*
+ * ring_fifo_due() - for a process that keeps no FIFO open (the daemon, after a repair): whether
+ * a box polls and a message is takeable; if so, fifo_signaled is set and the caller writes the
+ * byte. It writes even if fifo_signaled was set already: a byte too many costs a poller one
+ * spurious wake-up (ring_fifo_settle() reads it), a byte too few a sleep to its timeout.
+ */
+bool ring_fifo_due(Ring *r) {
+        if (!mask_any(r->hdr->pollers) || !has_ready(r))
+                return false;
+        atomic_store(&r->hdr->fifo_signaled, fifo_stamp());
+        return true;
+}
+
+/*
  * ring_poll() - start (or stop) watching the FIFO for attachment @idx
  */
 void ring_poll(Ring *r, unsigned idx, bool on) {
@@ -1347,45 +1395,74 @@ void ring_mark_destroyed(Ring *r) {
         sem_post(r->sem[SEM_LOCK]);
 }
 
-/*
- * ring_count() - count slots per state between head and tail, without the lock (for info)
- */
-void ring_count(const Ring *r, RingCounts *ret) {
+/* One snapshot for ring_count(), with what it finds impossible. */
+static void count_once(const Ring *r, RingCounts *ret) {
+        const uint8_t *end = slots_end(r);
         RingCounts c = {};
-        uint64_t v = atomic_load(&r->hdr->lock);
+        uint64_t v = atomic_load(&r->hdr->lock), allowed;
+        uint32_t n;
+        Pos x;
 
         c.head = atomic_load(&r->hdr->head);
         c.tail = atomic_load(&r->hdr->tail);
         c.lock_holder = LOCK_TOKEN(v);
         c.lock_waiters = v & LOCK_W;
+        c.received = atomic_load(&r->hdr->received);
+        c.recovered = atomic_load(&r->hdr->recovered);
+        c.abandoned_total = atomic_load(&r->hdr->abandoned);
+        c.repairs = atomic_load(&r->hdr->repairs);
+        /* a holder always has an attachment entry (or is the daemon), and keeps it while it
+         * holds the lock: the daemon drops a repaired holder's entry under the lock itself */
+        if (c.lock_holder != TOKEN_NONE && !token_attached(r, c.lock_holder) &&
+            LOCK_TOKEN(atomic_load(&r->hdr->lock)) == c.lock_holder)
+                c.corrupt |= RING_CORRUPT_LOCK;
+        if (c.recovered > c.received) /* each redelivered message was taken, and counted, first */
+                c.corrupt |= RING_CORRUPT_COUNTERS;
         if (c.tail - c.head > r->geo.slots) {
                 c.bad = 1;
+                c.corrupt |= RING_CORRUPT_POSITIONS;
                 *ret = c;
                 return;
         }
-        c.abandoned_total = atomic_load(&r->hdr->abandoned);
-        c.repairs = atomic_load(&r->hdr->repairs);
-        /* the validated local count bounds the walk */
-        for (uint32_t i = 0, n = (uint32_t)(c.tail - c.head); i < n; i++) {
+        /* the whole ring, a walk of the private slot count: [head, tail) is counted, and every
+         * position there holds a word of its own lap (or one passed by head); [tail, head +
+         * slots) is not claimed yet */
+        n = (uint32_t)(c.tail - c.head);
+        x = ring_pos(r, c.head);
+        for (uint32_t i = 0; i < r->geo.slots; i++, pos_next(r, &x, end)) {
                 uint64_t p = c.head + i;
-                uint64_t w = atomic_load_explicit(&ring_slot(r, p)->word, memory_order_relaxed);
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                unsigned st = slot_word_state(w);
 
+                if (i >= n) {
+                        /* a claim killed between its word and tail leaves its word CLAIMED at
+                         * tail, for the repair to roll forward: a state, not a scribble */
+                        if (!word_unclaimed(w, x.lap) && !(i == n && st == SLOT_CLAIMED && slot_word_lap(w) == x.lap))
+                                c.corrupt |= RING_CORRUPT_SLOT;
+                        continue;
+                }
                 if (is_passed(r, w, p)) { /* finished; head is being passed over it */
                         c.done++;
                         continue;
                 }
-                switch (slot_word_state(w)) {
+                if (word_unclaimed(w, x.lap)) /* claims write the word first, tail second */
+                        c.corrupt |= RING_CORRUPT_POSITIONS;
+                else if (!word_valid(w, x.lap))
+                        c.corrupt |= RING_CORRUPT_SLOT;
+                else if ((st == SLOT_READY || st == SLOT_TAKEN) && *(volatile uint32_t *)&x.s->len > r->geo.slot_size)
+                        c.corrupt |= RING_CORRUPT_LENGTH;
+                switch (st) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:
                         if (c.claimed++ == 0) {
                                 c.oldest_claimed_token = slot_word_token(w);
-                                c.oldest_claimed_stamp = ring_slot(r, p)->stamp;
+                                c.oldest_claimed_stamp = x.s->stamp;
                         }
                         break;
                 case SLOT_TAKEN:
                         if (c.taken++ == 0) {
                                 c.oldest_taken_token = slot_word_token(w);
-                                c.oldest_taken_stamp = ring_slot(r, p)->stamp;
+                                c.oldest_taken_stamp = x.s->stamp;
                         }
                         break;
                 case SLOT_DONE: c.done++; break;
@@ -1394,6 +1471,47 @@ void ring_count(const Ring *r, RingCounts *ret) {
                 }
         }
         /* every position below tail was claimed once: committed, abandoned, or still claimed */
+        if (c.abandoned_total > c.tail - c.claimed) {
+                c.corrupt |= RING_CORRUPT_COUNTERS; /* sent would be a number below zero */
+                *ret = c;
+                return;
+        }
         c.sent = c.tail - c.abandoned_total - c.claimed;
+        /* Each take is counted once, just before its CAS: takes of messages sent, takes of
+         * messages recovered, at most one count ahead of its CAS (under the lock), and one
+         * more per receiver killed between the two, whose repair took its lock and counted. */
+        if (!__builtin_add_overflow(c.sent, c.recovered, &allowed) &&
+            !__builtin_add_overflow(allowed, c.repairs + 1, &allowed) && c.received > allowed)
+                c.corrupt |= RING_CORRUPT_COUNTERS;
         *ret = c;
+}
+
+/*
+ * ring_count() - count slots per state between head and tail, and validate the ring, without
+ * the lock (for info)
+ *
+ * Receivers, senders and repairs change the ring under the count, so one snapshot may combine
+ * values that never coexisted (a head read before tail, both moved since). A corruption is
+ * reported only when a second snapshot agrees: same head, tail and lock word and the same
+ * findings. Positions only grow on a healthy ring, so a head and tail read equal twice did not
+ * move in between, and a pair read while they stood still is a pair that coexisted; slot words
+ * change under a still head and tail only by steps that keep them valid. A ring that keeps
+ * moving for RING_RECHECKS snapshots is alive: its findings are dropped (a peer that scribbles
+ * and repairs in a loop can hide; it can also stop, and be seen).
+ * @ret: filled; ret->corrupt holds RING_CORRUPT_* (never SEGMENT, which is the daemon's).
+ */
+void ring_count(const Ring *r, RingCounts *ret) {
+        RingCounts a, b;
+
+        count_once(r, &a);
+        for (unsigned i = 0; a.corrupt && i < RING_RECHECKS; i++) {
+                count_once(r, &b);
+                if (b.head == a.head && b.tail == a.tail && b.lock_holder == a.lock_holder && b.corrupt == a.corrupt) {
+                        *ret = b;
+                        return;
+                }
+                a = b;
+        }
+        a.corrupt = 0; /* clean, or never the same twice: a ring at work */
+        *ret = a;
 }

@@ -80,8 +80,18 @@ typedef struct RingRepair {
 int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
 void ring_wake_all(Ring *r);
 void ring_fifo_settle(Ring *r);
+bool ring_fifo_due(Ring *r);
 void ring_poll(Ring *r, unsigned idx, bool on);
 void ring_mark_destroyed(Ring *r);
+
+/* What ring_count() found impossible, confirmed by a second snapshot (the same values as
+ * SHMBOX_INFO_CORRUPT_* of client/shmbox.h, which the library checks). */
+#define RING_CORRUPT_POSITIONS 1u /* tail - head > slots, or tail past a slot not claimed */
+#define RING_CORRUPT_SLOT 2u      /* a slot word in a state or lap impossible at its position */
+#define RING_CORRUPT_LENGTH 4u    /* a READY or TAKEN slot's length above slot_size */
+#define RING_CORRUPT_LOCK 8u      /* the lock held by a token in no attachment entry */
+#define RING_CORRUPT_COUNTERS 16u /* received beyond what sent, recovered and repairs allow */
+#define RING_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (the daemon's check) */
 
 /* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */
 typedef struct RingCounts {
@@ -93,6 +103,8 @@ typedef struct RingCounts {
         uint32_t ready, claimed, taken, done, abandoned, bad;
         uint32_t lock_holder;
         bool lock_waiters;
+        uint64_t received, recovered; /* the header's counters, as read */
+        uint32_t corrupt;             /* RING_CORRUPT_* */
 } RingCounts;
 
 void ring_count(const Ring *r, RingCounts *ret);

@@ -141,6 +141,7 @@ static void put_info(Cursor *c, const WireInfo *i) {
         put_u32(c, i->oldest_taken_pid);
         put_u32(c, i->oldest_claimed_age_ms);
         put_u32(c, i->oldest_taken_age_ms);
+        put_u32(c, i->corrupt);
 }
 
 static void get_info(Cursor *c, WireInfo *i) {
@@ -164,6 +165,7 @@ static void get_info(Cursor *c, WireInfo *i) {
         i->oldest_taken_pid = get_u32(c);
         i->oldest_claimed_age_ms = get_u32(c);
         i->oldest_taken_age_ms = get_u32(c);
+        i->corrupt = get_u32(c);
 }
 
 /*

@@ -61,6 +61,7 @@ typedef struct WireInfo {
         uint64_t generation, repairs;
         uint32_t oldest_claimed_pid, oldest_taken_pid;
         uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
+        uint32_t corrupt; /* RING_CORRUPT_* */
 } WireInfo;
 
 /* One decoded message; which fields are meaningful depends on type (see wire.c). */

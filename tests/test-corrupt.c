@@ -7,6 +7,10 @@
  *   - the daemon stays up: info and list on it keep answering, a bystander mailbox on the same
  *     daemon still sends, receives and reports, and the daemon survives the repairs of the
  *     corrupt mailbox's users when they die or detach;
+ *   - info says what is corrupt (shmbox_info().corrupt, and `shmboxctl info` prints
+ *     "corrupt: <what>" and "corrupt": [...] in --json, without the counters derived from
+ *     it), names no process of another mailbox as the lock holder, and says nothing of a
+ *     healthy mailbox;
  *   - the corrupt mailbox can still be destroyed, and nothing of it stays in /dev/shm.
  * Each case prints one row: the corruption, what a user's send, receive and blocking receive
  * returned, and what a fresh attach returned.
@@ -99,6 +103,7 @@ static void assert_bystander_works(void) {
         ck_assert_int_eq(shmbox_send(bystander, "alive", 5, 0), 0);
         ck_assert_int_eq(shmbox_info(client, "bystander", &info), 0);
         ck_assert_uint_eq(info.queued, 1);
+        ck_assert_uint_eq(info.corrupt, 0); /* a healthy mailbox validates */
         ck_assert_int_eq(shmbox_recv(bystander, got, sizeof(got), 0), 5);
         ck_assert_mem_eq(got, "alive", 5);
 }
@@ -126,7 +131,9 @@ static void report(int wfd, int64_t v) {
                 _exit(3);
 }
 
-/* Child: attach, report, wait for "go", then send, receive, and receive blocking. */
+/* Child: attach, report, wait for "go", then send, receive, and receive blocking; on "G",
+ * receive blocking once more (where the third receive finds a message, and the fourth must
+ * find the corruption, not sleep for good). */
 static void user_main(int wfd, int gofd) {
         shmbox_client *c;
         shmbox *box;
@@ -144,6 +151,8 @@ static void user_main(int wfd, int gofd) {
         report(wfd, shmbox_send(box, MINE, strlen(MINE), 0));
         report(wfd, shmbox_recv(box, buf, sizeof(buf), 0));
         report(wfd, shmbox_recv(box, buf, sizeof(buf), -1));
+        if (byte == 'G')
+                report(wfd, shmbox_recv(box, buf, sizeof(buf), -1));
         for (;;)
                 pause();
 }
@@ -195,12 +204,15 @@ static int64_t user_result(User *u, int ms) {
         return WIFSIGNALED(u->status) && WTERMSIG(u->status) == SIGBUS ? OUT_SIGBUS : OUT_DIED;
 }
 
-/* Let the user go; its three results: send, recv (timeout 0), recv (forever). */
-static void user_run(User *u, int64_t ret[3]) {
-        ck_assert_int_eq(write(u->gofd, "g", 1), 1);
+/* Let the user go; its results: send, recv (timeout 0), recv (forever), and with @again recv
+ * (forever) once more. */
+static void user_run(User *u, bool again, int64_t ret[4]) {
+        ck_assert_int_eq(write(u->gofd, again ? "G" : "g", 1), 1);
         ret[0] = user_result(u, harness_ms(2000));
         ret[1] = ret[0] == OUT_SIGBUS || ret[0] == OUT_DIED ? ret[0] : user_result(u, harness_ms(2000));
         ret[2] = ret[1] == OUT_SIGBUS || ret[1] == OUT_DIED ? ret[1] : user_result(u, harness_ms(500));
+        if (again)
+                ret[3] = ret[2] == OUT_SIGBUS || ret[2] == OUT_DIED ? ret[2] : user_result(u, harness_ms(2000));
 }
 
 /* Kill and reap the user: its death makes the daemon repair its attachment on the corrupt ring. */
@@ -219,6 +231,10 @@ typedef enum Kind {
         HEAD,
         TAIL,
         LOCK,
+        LOCK_FOREIGN, /* the lock: the token of an attachment of another mailox (the bystander) */
+        TAIL_PLUS,    /* tail := tail + arg */
+        TAIL_FULL,    /* tail := head + slots */
+        RECEIVED,     /* the received counter: random */
         FLAGS_DESTROYED,
         FLAGS_UNKNOWN,
         ATT_TABLE,
@@ -237,42 +253,60 @@ typedef struct Case {
         Kind kind;
         uint64_t arg;                             /* the seed of random scribbles; the value for the others */
         int64_t send, recv, recv_forever, attach; /* what must come out */
+        uint32_t corrupt;                         /* what shmbox_info() must report (SHMBOX_INFO_CORRUPT_*) */
+        bool again;                               /* a second recv(-1), which must return again_ret */
+        int64_t again_ret;
 } Case;
+
+#define C_POS SHMBOX_INFO_CORRUPT_POSITIONS
+#define C_SLOT SHMBOX_INFO_CORRUPT_SLOT
+#define C_LEN SHMBOX_INFO_CORRUPT_LENGTH
+#define C_LOCK SHMBOX_INFO_CORRUPT_LOCK
+#define C_CNT SHMBOX_INFO_CORRUPT_COUNTERS
+#define C_SEG SHMBOX_INFO_CORRUPT_SEGMENT
 
 static const Case header_cases[] = {
         /* senders never read head while the slot at tail is free: they go by the slot words */
-        { "head: random (seed 1)", HEAD, 1, 0, -EBADMSG, -EBADMSG, 0 },
-        { "head: random (seed 2)", HEAD, 2, 0, -EBADMSG, -EBADMSG, 0 },
+        { "head: random (seed 1)", HEAD, 1, 0, -EBADMSG, -EBADMSG, 0, C_POS, false, 0 },
+        { "head: random (seed 2)", HEAD, 2, 0, -EBADMSG, -EBADMSG, 0, C_POS, false, 0 },
         /* receivers never read tail: they go by the slot words */
-        { "tail: random (seed 3)", TAIL, 3, -EBADMSG, 5, 7, 0 },
-        { "tail: random (seed 4)", TAIL, 4, -EBADMSG, 5, 7, 0 },
-        { "lock: random (seed 5)", LOCK, 5, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
-        { "lock: random (seed 6)", LOCK, 6, -EBADMSG, -EBADMSG, -EBADMSG, 0 },
+        { "tail: random (seed 3)", TAIL, 3, -EBADMSG, 5, 7, 0, C_POS, false, 0 },
+        { "tail: random (seed 4)", TAIL, 4, -EBADMSG, 5, 7, 0, C_POS, false, 0 },
+        /* issue 7: the tail forgeries that were waits without end; the receiver that would
+         * sleep finds the gap below tail */
+        { "tail: + 1", TAIL_PLUS, 1, 0, 5, 7, 0, C_POS, true, -EBADMSG },
+        { "tail: head + slots", TAIL_FULL, 0, -EAGAIN, 5, 7, 0, C_POS, true, -EBADMSG },
+        { "lock: random (seed 5)", LOCK, 5, -EBADMSG, -EBADMSG, -EBADMSG, 0, C_LOCK, false, 0 },
+        { "lock: random (seed 6)", LOCK, 6, -EBADMSG, -EBADMSG, -EBADMSG, 0, C_LOCK, false, 0 },
+        /* info named the process attached to the other mailbox as the holder */
+        { "lock: the bystander's token", LOCK_FOREIGN, 0, -EBADMSG, -EBADMSG, -EBADMSG, 0, C_LOCK, false, 0 },
+        /* issue 7: info printed this number and nothing else */
+        { "received: random (seed 12)", RECEIVED, 12, 0, 5, 7, 0, C_CNT, false, 0 },
         /* a peer can write what destroy writes: the users see a destroyed mailbox */
-        { "flags: random with DESTROYED (seed 7)", FLAGS_DESTROYED, 7, -EIDRM, -EIDRM, -EIDRM, 0 },
-        { "flags: random, DESTROYED clear (seed 8)", FLAGS_UNKNOWN, 8, 0, 5, 7, 0 },
+        { "flags: random with DESTROYED (seed 7)", FLAGS_DESTROYED, 7, -EIDRM, -EIDRM, -EIDRM, 0, 0, false, 0 },
+        { "flags: random, DESTROYED clear (seed 8)", FLAGS_UNKNOWN, 8, 0, 5, 7, 0, 0, false, 0 },
         /* a foreign token in one's entry is what a repaired attachment sees */
-        { "att table: random (seed 9)", ATT_TABLE, 9, -ESTALE, -ESTALE, -ESTALE, 0 },
+        { "att table: random (seed 9)", ATT_TABLE, 9, -ESTALE, -ESTALE, -ESTALE, 0, 0, false, 0 },
         /* an epoch change only makes each box re-register with the daemon */
-        { "epoch: random (seed 10)", EPOCH, 10, 0, 5, 7, 0 },
+        { "epoch: random (seed 10)", EPOCH, 10, 0, 5, 7, 0, 0, false, 0 },
         /* sleeper bits are hints: at most spurious posts */
-        { "sleeper masks: random (seed 11)", SLEEPERS, 11, 0, 5, 7, 0 },
+        { "sleeper masks: random (seed 11)", SLEEPERS, 11, 0, 5, 7, 0, 0, false, 0 },
 };
 
 static const Case slot_cases[] = {
-        { "slot 0: state 0x7f", SLOT_STATE, 0x7f, 0, -EBADMSG, -EBADMSG, 0 },
-        { "slot 0: state 6 (one past the last)", SLOT_STATE, _SLOT_STATE_MAX, 0, -EBADMSG, -EBADMSG, 0 },
-        { "slot 0: READY at the next lap", SLOT_LAP, 0, 0, -EBADMSG, -EBADMSG, 0 },
-        { "slot 0: len = slot_size + 1", SLOT_LEN, 64 + 1, 0, -EBADMSG, -EBADMSG, 0 },
-        { "slot 0: len = 0xffffffff", SLOT_LEN, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0 },
-        { "slot 2 (tail): READY", TAIL_STATE, SLOT_READY, -EBADMSG, 5, 7, 0 },
-        { "slot 2 (tail): state 0xff", TAIL_STATE, 0xff, -EBADMSG, 5, 7, 0 },
-        { "slot 2 (tail): FREE at the next lap", TAIL_LAP, 0, -EBADMSG, 5, 7, 0 },
+        { "slot 0: state 0x7f", SLOT_STATE, 0x7f, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
+        { "slot 0: state 6 (one past the last)", SLOT_STATE, _SLOT_STATE_MAX, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
+        { "slot 0: READY at the next lap", SLOT_LAP, 0, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
+        { "slot 0: len = slot_size + 1", SLOT_LEN, 64 + 1, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
+        { "slot 0: len = 0xffffffff", SLOT_LEN, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
+        { "slot 2 (tail): READY", TAIL_STATE, SLOT_READY, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
+        { "slot 2 (tail): state 0xff", TAIL_STATE, 0xff, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
+        { "slot 2 (tail): FREE at the next lap", TAIL_LAP, 0, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
 };
 
 static const Case truncation_cases[] = {
-        { "segment: ftruncate to 0", TRUNCATE, 0, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG },
-        { "segment: ftruncate to half", TRUNCATE, 1, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG },
+        { "segment: ftruncate to 0", TRUNCATE, 0, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG, C_SEG, false, 0 },
+        { "segment: ftruncate to half", TRUNCATE, 1, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG, C_SEG, false, 0 },
 };
 
 static int segment_open(void) {
@@ -314,6 +348,16 @@ static void corrupt(const Case *k, char *what, size_t size) {
         case HEAD: atomic_store(&h->head, v = random_next(&seed)); break;
         case TAIL: atomic_store(&h->tail, v = random_next(&seed)); break;
         case LOCK: atomic_store(&h->lock, v = random_next(&seed)); break;
+        case LOCK_FOREIGN: {
+                struct shmbox_stat st_by;
+
+                ck_assert_int_eq(shmbox_stat(bystander, &st_by), 0);
+                atomic_store(&h->lock, v = st_by.token);
+                break;
+        }
+        case TAIL_PLUS: atomic_store(&h->tail, v = atomic_load(&h->tail) + k->arg); break;
+        case TAIL_FULL: atomic_store(&h->tail, v = atomic_load(&h->head) + h->slots); break;
+        case RECEIVED: atomic_store(&h->received, v = random_next(&seed)); break;
         case FLAGS_DESTROYED:
                 atomic_store(&h->flags, (uint32_t)(v = (uint32_t)random_next(&seed) | HDR_DESTROYED));
                 break;
@@ -386,23 +430,85 @@ static bool matches(int64_t want, int64_t got) {
         return want == got;
 }
 
+/* The text and JSON of `shmboxctl info victim`, as one string (stdout of both runs). */
+static void ctl_info(char *out, size_t size) {
+        const char *ctl = getenv("SHMBOXCTL");
+        char cmd[512];
+        size_t n = 0;
+        FILE *f;
+
+        ck_assert_msg(ctl, "SHMBOXCTL is not set");
+        snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' info victim && '%s' --socket '%s' info --json victim", ctl,
+                 d.socket, ctl, d.socket);
+        f = popen(cmd, "re");
+        ck_assert_ptr_nonnull(f);
+        while (n + 1 < size && !feof(f) && !ferror(f))
+                n += fread(out + n, 1, size - 1 - n, f);
+        out[n] = '\0';
+        ck_assert_int_eq(pclose(f), 0);
+}
+
+/* The first character of the "corrupt" array of the JSON in @out: '"' a name, ']' empty; 0 if
+ * there is no such array. */
+static char json_corrupt_first(const char *out) {
+        const char *p = strstr(out, "\"corrupt\": [");
+
+        if (!p)
+                return 0;
+        p += strlen("\"corrupt\": [");
+        p += strspn(p, " \n\t");
+        return *p;
+}
+
+/* What info says of the victim now: the corruption bits @want, named by shmboxctl. */
+static void assert_info_corrupt(uint32_t want, const char *what) {
+        struct shmbox_info info;
+        char out[8192];
+
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        ck_assert_msg(info.corrupt == want, "%s: info.corrupt 0x%x, expected 0x%x", what, info.corrupt, want);
+        if (want & SHMBOX_INFO_CORRUPT_LOCK)
+                ck_assert_msg(info.lock_holder_pid == 0, "%s: info names pid %u as the lock holder", what,
+                              info.lock_holder_pid);
+        if (want & (SHMBOX_INFO_CORRUPT_POSITIONS | SHMBOX_INFO_CORRUPT_SEGMENT))
+                ck_assert(info.sent == 0 && info.queued == 0 && info.claimed == 0 && info.taken == 0);
+        ctl_info(out, sizeof(out));
+        for (const char *l = strstr(out, "\ncorrupt: "); l; l = strstr(l + 1, "\ncorrupt: "))
+                printf("  %s: shmboxctl info: %.*s\n", what, (int)strcspn(l + 1, "\n"), l + 1);
+        if (want) {
+                ck_assert_msg(strstr(out, "\ncorrupt: "), "%s: shmboxctl info says no \"corrupt:\":\n%s", what, out);
+                ck_assert_msg(json_corrupt_first(out) == '"', "%s: no \"corrupt\" in the JSON:\n%s", what, out);
+        } else {
+                ck_assert_msg(!strstr(out, "corrupt: "), "%s: shmboxctl info says corrupt:\n%s", what, out);
+                ck_assert_msg(json_corrupt_first(out) == ']', "%s: the JSON has no empty \"corrupt\":\n%s", what,
+                              out);
+        }
+        if (want & SHMBOX_INFO_CORRUPT_COUNTERS)
+                ck_assert_msg(!strstr(out, "\nreceived: "), "%s: shmboxctl prints a counter it knows is wrong:\n%s",
+                              what, out);
+}
+
 /* Corrupt the victim under an attached user; check that only the victim's users are hurt. */
 static void run_case(const Case *k) {
-        static const char *const ops[] = { "send", "recv", "recv(-1)", "attach" };
-        char obj[NAMES_OBJECT_MAX], what[64], b[4][24], e[24];
+        static const char *const ops[] = { "send", "recv", "recv(-1)", "attach", "recv(-1) again" };
+        char obj[NAMES_OBJECT_MAX], what[64], b[5][24], e[24];
         struct shmbox_info info;
         shmbox *fresh = NULL;
-        int64_t got[4], want[4] = { k->send, k->recv, k->recv_forever, k->attach };
+        int64_t got[5], want[5] = { k->send, k->recv, k->recv_forever, k->attach, k->again_ret };
+        int n = k->again ? 5 : 4;
         User u;
 
         assert_bystander_works();
+        assert_info_corrupt(0, "before the corruption");
         u = user_start();
         corrupt(k, what, sizeof(what));
-        user_run(&u, got);
+        user_run(&u, k->again, got);
+        if (k->again)
+                got[4] = got[3];
         got[3] = shmbox_attach(client, "victim", &fresh);
 
-        /* the daemon still answers for the corrupt mailbox and serves the bystander */
-        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        /* the daemon still answers for the corrupt mailbox, says so, and serves the bystander */
+        assert_info_corrupt(k->corrupt, k->what);
         assert_list_count(2);
         assert_bystander_works();
 
@@ -422,10 +528,12 @@ static void run_case(const Case *k) {
         assert_list_count(1);
         assert_bystander_works();
 
-        printf("corrupt: %-40s %-20s send %-9s recv %-9s recv(-1) %-9s attach %-8s daemon: serves\n", k->what, what,
-               outcome(got[0], b[0]), outcome(got[1], b[1]), outcome(got[2], b[2]), outcome(got[3], b[3]));
+        printf("corrupt: %-40s %-20s send %-9s recv %-9s recv(-1) %-9s attach %-8s%s%s info: 0x%x daemon: serves\n",
+               k->what, what, outcome(got[0], b[0]), outcome(got[1], b[1]), outcome(got[2], b[2]),
+               outcome(got[3], b[3]), k->again ? " recv(-1) again " : "", k->again ? outcome(got[4], b[4]) : "",
+               k->corrupt);
         fflush(stdout);
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < n; i++)
                 ck_assert_msg(matches(want[i], got[i]), "%s: %s gave %s, expected %s", k->what, ops[i],
                               outcome(got[i], b[i]), outcome(want[i], e));
 }

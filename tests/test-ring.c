@@ -210,6 +210,7 @@ static void assert_ring_quiet(void) {
         ck_assert_uint_eq(c.claimed, 0);
         ck_assert_uint_eq(c.taken, 0);
         ck_assert_uint_eq(c.bad, 0);
+        ck_assert_uint_eq(c.corrupt, 0);
         ck_assert_uint_le(c.tail - c.head, ring.geo.slots);
         for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++) {
                 ck_assert_uint_eq(atomic_load(&ring.hdr->items_sleepers[i]), 0);
@@ -893,6 +894,7 @@ static int mpmc_receiver(unsigned id) {
 
 START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_exactly_once) {
         pid_t pids[MPMC_SENDERS + MPMC_RECEIVERS];
+        uint64_t looks = 0;
         unsigned n = 0;
 
         for (unsigned i = 0; i < MPMC_SENDERS + MPMC_RECEIVERS; i++)
@@ -909,6 +911,16 @@ START_TEST(test_senders_and_receivers_in_four_processes_deliver_every_message_ex
                         _exit(mpmc_sender(i));
                 n++;
         }
+        /* info reads the ring while it moves: a healthy ring at work is never called corrupt
+         * (ring_count() confirms each finding with a second snapshot) */
+        for (int64_t until = now_ms() + PATIENCE_MS;
+             atomic_load(&shared->received_total) < MPMC_SENDERS * MPMC_PER_SENDER && now_ms() < until; looks++) {
+                RingCounts c = counts();
+
+                ck_assert_msg(c.corrupt == 0, "a healthy ring at work reported corruption 0x%x (head %llu tail %llu)",
+                              c.corrupt, (unsigned long long)c.head, (unsigned long long)c.tail);
+        }
+        printf("mpmc: %llu looks of info at a ring at work, none corrupt\n", (unsigned long long)looks);
         for (unsigned i = 0; i < n; i++)
                 child_expect_exit_ok(pids[i]);
         ck_assert_uint_eq(atomic_load(&shared->errors), 0);
@@ -2087,6 +2099,40 @@ START_TEST(test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_eba
 }
 END_TEST
 
+/* Issue 13 (test-explore config 0): a lock waiter woken for nothing drains stale posts before
+ * it sleeps again. Its holder unlocked and posted between its look at the lock and that
+ * drain: the drain took the real post, and the waiter slept a slice (1 s) beside a free lock.
+ * Driven by hand: one stale post wakes the child, which reads the same holder and stops; the
+ * holder then unlocks and posts, and the child is resumed into its drain. */
+START_TEST(test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_lock_at_once) {
+        int64_t t0, delay;
+        pid_t pid;
+
+        child_attach();
+        atomic_store(&ring.hdr->lock, TOK_A); /* held by a live attachment */
+        pid = child_fork();
+        if (pid == 0) {
+                if (setenv("SHMBOX_CRASH_AT", "lock_holder_read:2:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, send_str(TOK_CHILD, IDX_CHILD, "unlocked", PATIENCE_MS));
+                _exit(CHILD_OK);
+        }
+        child_wait_asleep(pid, someone_waits_for_the_lock, "asleep on the lock");
+        sem_post(ring.sem[SEM_LOCK]); /* a wake-up for nothing: the holder still holds it */
+        child_wait_stopped(pid);      /* it read the same holder again */
+        ck_assert_uint_eq(atomic_exchange(&ring.hdr->lock, 0), TOK_A | LOCK_W); /* ring_unlock() */
+        sem_post(ring.sem[SEM_LOCK]);
+        t0 = now_ms();
+        child_resume_expect_exit(pid, PATIENCE_MS);
+        delay = now_ms() - t0;
+        printf("lock: a waiter whose drain took the holder's post got the lock %lld ms after its resume\n",
+               (long long)delay);
+        ck_assert_int_eq((int)atomic_load(&shared->result), 0);
+        ck_assert_msg(delay < 300, "the waiter slept %lld ms beside a free lock", (long long)delay);
+        expect_recv(TOK_B, IDX_B, "unlocked");
+}
+END_TEST
+
 /* Loop test over crash_cases: a real SIGKILL at every point of send and recv. */
 START_TEST(test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication) {
         const CrashCase *cc = &crash_cases[_i];
@@ -2232,6 +2278,7 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
                 tcase_add_test(tc, test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg);
                 tcase_add_test(tc, test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg);
+                tcase_add_test(tc, test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_lock_at_once);
                 tcase_add_loop_test(
                         tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
                         (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));

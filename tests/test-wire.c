@@ -11,7 +11,7 @@
 #include "proto/wire.h"
 
 /* The encoded size of a WireInfo: 15 u32 and 5 u64 fields. */
-#define INFO_SIZE (15 * 4 + 5 * 8)
+#define INFO_SIZE (16 * 4 + 5 * 8)
 
 #define BUF_MAX (WIRE_HEADER_SIZE + WIRE_REPLY_MAX + 4096)
 
@@ -106,6 +106,7 @@ static WireInfo make_info(uint32_t seed) {
                 .oldest_taken_pid = 6000000 + seed,
                 .oldest_claimed_age_ms = seed + 8,
                 .oldest_taken_age_ms = seed + 9,
+                .corrupt = seed + 10,
         };
 }
 
@@ -130,6 +131,7 @@ static void assert_info_eq(const WireInfo *a, const WireInfo *b) {
         ck_assert_uint_eq(a->oldest_taken_pid, b->oldest_taken_pid);
         ck_assert_uint_eq(a->oldest_claimed_age_ms, b->oldest_claimed_age_ms);
         ck_assert_uint_eq(a->oldest_taken_age_ms, b->oldest_taken_age_ms);
+        ck_assert_uint_eq(a->corrupt, b->corrupt);
 }
 
 /* Every field of a decoded message, including those its type leaves zero. */

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/names.h"
 #include "tests/harness.h"
 
 static TestDaemon d;
@@ -289,6 +291,202 @@ START_TEST(test_the_event_fd_is_readable_while_messages_are_queued) {
 }
 END_TEST
 
+/* The peeker of test_a_poll_based_receiver_*: peek the oldest message, say so, hold it. */
+static void peeker_main(const void *arg, int wfd) {
+        shmbox_client *c;
+        shmbox *b;
+        const void *data;
+        ssize_t n;
+
+        (void)arg;
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "zc", &b) < 0)
+                _exit(1);
+        n = shmbox_peek(b, 1000, &data);
+        harness_child_report(wfd, n);
+        for (;;)
+                pause();
+}
+
+/* Defect 5b (issue 13): a message a repair put back as READY did not signal the FIFO (the
+ * daemon kept none open), so an event loop slept until its own timeout while it was queued. */
+START_TEST(test_a_poll_based_receiver_wakes_when_a_dead_peekers_message_is_redelivered) {
+        int fd = shmbox_fd(box);
+        HarnessChild peeker;
+        int64_t t0, delay;
+        char buf[16];
+        bool woke;
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(shmbox_send(box, "held", 4, 0), 0);
+        peeker = harness_child_spawn(peeker_main, NULL);
+        ck_assert_int_eq(harness_child_read(&peeker, harness_ms(5000)), 4);
+        /* the event loop's turn: nothing takeable (the one message is peeked), the FIFO settled */
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+        ck_assert(!readable(fd, 0));
+
+        t0 = harness_now_us();
+        ck_assert_int_eq(kill(peeker.pid, SIGKILL), 0);
+        woke = readable(fd, harness_ms(2000));
+        delay = harness_now_us() - t0;
+        printf("fifo: a poll()-based receiver %s %lld us after the peeker's SIGKILL\n",
+               woke ? "woke" : "still asleep", (long long)delay);
+        fflush(stdout);
+        (void)waitpid(peeker.pid, NULL, 0);
+        close(peeker.fd);
+        ck_assert_msg(woke, "the redelivered message never made the FIFO readable");
+        ck_assert_msg(delay < harness_ms(200) * 1000LL, "the FIFO became readable only %lld us after the death",
+                      (long long)delay);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 4);
+        ck_assert(!readable(fd, 0));
+}
+END_TEST
+
+/* The daemon opens the FIFO by name to signal it; what a peer of the daemon's uid may put at
+ * that name instead is neither written to nor waited on. */
+START_TEST(test_a_fifo_replaced_by_a_regular_file_is_not_written_and_does_not_stall_the_daemon) {
+        char path[NAMES_OBJECT_MAX + 16];
+        struct shmbox_stat st;
+        struct shmbox_info info;
+        HarnessChild peeker;
+        struct stat fst;
+        int fd;
+
+        ck_assert_int_ge(shmbox_fd(box), 0);
+        ck_assert_int_eq(shmbox_stat(box, &st), 0);
+        ck_assert_int_ge(names_fifo(path, sizeof(path), d.prefix, "zc", st.generation), 0);
+        ck_assert_int_eq(unlink(path), 0);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(shmbox_send(box, "held", 4, 0), 0);
+        peeker = harness_child_spawn(peeker_main, NULL);
+        ck_assert_int_eq(harness_child_read(&peeker, harness_ms(5000)), 4);
+        ck_assert_int_eq(kill(peeker.pid, SIGKILL), 0);
+        (void)waitpid(peeker.pid, NULL, 0);
+        close(peeker.fd);
+        /* the repair ran (the message is back) and the daemon still answers */
+        ck_assert_int_eq(shmbox_recv(box, NULL, 0, harness_ms(2000)), 4);
+        ck_assert_int_eq(shmbox_info(client, "zc", &info), 0);
+        ck_assert_int_eq(fstat(fd, &fst), 0);
+        ck_assert_int_eq(fst.st_size, 0);
+        close(fd);
+        ck_assert_int_eq(unlink(path), 0);
+}
+END_TEST
+
+/* The path of the mailbox's FIFO, which any process with access may open. */
+static void fifo_path(char *path, size_t size) {
+        struct shmbox_stat st;
+
+        ck_assert_int_eq(shmbox_stat(box, &st), 0);
+        ck_assert_int_ge(names_fifo(path, size, d.prefix, "zc", st.generation), 0);
+}
+
+/* Defect 5c (issue 13): a peer that read the FIFO's byte left it empty while fifo_signaled
+ * said "written", so no later send wrote it again: a poll() without timeout slept for good. */
+START_TEST(test_a_stolen_wake_up_byte_is_written_again_by_the_next_send) {
+        char path[NAMES_OBJECT_MAX + 16], byte, buf[16];
+        int fd = shmbox_fd(box), thief;
+        bool woke;
+
+        ck_assert_int_ge(fd, 0);
+        fifo_path(path, sizeof(path));
+        thief = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ck_assert_int_ge(thief, 0);
+        ck_assert_int_eq(shmbox_send(box, "1", 1, 0), 0);
+        ck_assert_int_eq(read(thief, &byte, 1), 1); /* the theft */
+        ck_assert(!readable(fd, 0));
+        usleep(10 * 1000); /* longer than the receivers have to settle a signal */
+        ck_assert_int_eq(shmbox_send(box, "2", 1, 0), 0);
+        woke = readable(fd, harness_ms(1000));
+        printf("fifo: after a stolen byte, the next send %s the FIFO readable\n", woke ? "made" : "did not make");
+        fflush(stdout);
+        ck_assert(woke);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), -EAGAIN);
+        close(thief);
+}
+END_TEST
+
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define THEFT_MSGS 40
+#define THEFT_POLL_MS 50 /* the receiver's poll timeout: the bound shmbox(3) states */
+
+/* A peer that reads every byte the FIFO ever holds. */
+static void thief_main(const void *arg, int wfd) {
+        const char *path = arg;
+        char buf[64];
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+        harness_child_report(wfd, fd >= 0 ? 0 : -errno);
+        for (;;)
+                if (read(fd, buf, sizeof(buf)) <= 0)
+                        usleep(20);
+}
+
+/* Sends THEFT_MSGS messages, each its send time, 0-20 ms apart. */
+static void timed_sender_main(const void *arg, int wfd) {
+        shmbox_client *c;
+        shmbox *b;
+        uint64_t seed = 7;
+
+        (void)arg;
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "zc", &b) < 0)
+                _exit(1);
+        harness_child_report(wfd, 0);
+        for (int i = 0; i < THEFT_MSGS; i++) {
+                int64_t t;
+
+                seed = seed * 6364136223846793005u + 1442695040888963407u;
+                usleep((useconds_t)((seed >> 33) % 20000));
+                t = harness_now_us();
+                if (shmbox_send(b, &t, sizeof(t), 1000) < 0)
+                        _exit(2);
+        }
+        _exit(0);
+}
+
+/* Defect 5c: with a peer reading the FIFO all the time, no wake-up byte can be relied on. A
+ * receiver that follows shmbox(3) — poll with a timeout, and receive with timeout 0 after every
+ * return of poll — gets every message within that timeout. */
+START_TEST(test_a_poll_based_receiver_gets_every_message_within_its_poll_timeout_despite_a_thief) {
+        char path[NAMES_OBJECT_MAX + 16];
+        HarnessChild thief, sender;
+        int fd = shmbox_fd(box), got = 0;
+        int64_t worst = 0, until;
+
+        ck_assert_int_ge(fd, 0);
+        fifo_path(path, sizeof(path));
+        thief = harness_child_spawn(thief_main, path);
+        ck_assert_int_eq(harness_child_read(&thief, harness_ms(5000)), 0);
+        sender = harness_child_spawn(timed_sender_main, NULL);
+        ck_assert_int_eq(harness_child_read(&sender, harness_ms(5000)), 0);
+        until = harness_now_us() + harness_ms(10000) * 1000LL;
+        while (got < THEFT_MSGS && harness_now_us() < until) {
+                int64_t t;
+                ssize_t n;
+
+                (void)readable(fd, THEFT_POLL_MS);
+                while ((n = shmbox_recv(box, &t, sizeof(t), 0)) == (ssize_t)sizeof(t)) {
+                        worst = MAX(worst, harness_now_us() - t);
+                        got++;
+                }
+                ck_assert_int_eq(n, -EAGAIN);
+        }
+        printf("fifo: a thief reading the FIFO; %d of %d messages, the latest %lld us after its send "
+               "(poll timeout %d ms)\n",
+               got, THEFT_MSGS, (long long)worst, THEFT_POLL_MS);
+        fflush(stdout);
+        kill(thief.pid, SIGKILL);
+        (void)waitpid(thief.pid, NULL, 0);
+        close(thief.fd);
+        ck_assert_int_eq(harness_wait_exit(sender.pid, harness_ms(5000)), 0);
+        close(sender.fd);
+        ck_assert_int_eq(got, THEFT_MSGS);
+        ck_assert_int_le(worst, (THEFT_POLL_MS + harness_ms(30)) * 1000LL);
+}
+END_TEST
+
 static Suite *zerocopy_suite(void) {
         Suite *s = suite_create("zerocopy");
         TCase *tc = tcase_create("in place and in batches");
@@ -305,6 +503,10 @@ static Suite *zerocopy_suite(void) {
         tcase_add_test(tc, test_batches_move_what_fits_in_order);
         tcase_add_test(tc, test_the_spin_is_bounded_and_can_be_turned_off);
         tcase_add_test(tc, test_the_event_fd_is_readable_while_messages_are_queued);
+        tcase_add_test(tc, test_a_poll_based_receiver_wakes_when_a_dead_peekers_message_is_redelivered);
+        tcase_add_test(tc, test_a_fifo_replaced_by_a_regular_file_is_not_written_and_does_not_stall_the_daemon);
+        tcase_add_test(tc, test_a_stolen_wake_up_byte_is_written_again_by_the_next_send);
+        tcase_add_test(tc, test_a_poll_based_receiver_gets_every_message_within_its_poll_timeout_despite_a_thief);
         suite_add_tcase(s, tc);
         return s;
 }
