@@ -707,6 +707,41 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
                 (void)guard_store_u32(&m->ring.hdr->att[idx], TOKEN_NONE);
 }
 
+static int pollers_cb(void *userdata) {
+        Mailbox *m = userdata;
+        uint64_t any = 0;
+
+        for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
+                any |= atomic_load(&m->ring.hdr->pollers[i]);
+        if (any)
+                atomic_store(&m->ring.hdr->fifo_signaled, 1);
+        return any != 0;
+}
+
+/*
+ * mailbox_signal_pollers() - put a byte in the mailbox's FIFO if an event loop polls it: after a
+ * repair put messages back as READY (no sender signals those) or let head pass a slot that held
+ * the later ones back
+ *
+ * fifo_signaled is set first, as a sender does, and the byte written whatever it said (a peer
+ * may have read the byte away while it stayed set): a byte too many costs a poller one spurious
+ * wake-up, which its settle after the receive empties. Opened for each call: repairs are rare,
+ * and the daemon keeps no descriptor per mailbox.
+ */
+void mailbox_signal_pollers(Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+        _cleanup_close_ int fd = -1;
+
+        if (mailbox_check(m) < 0 || guard_call(pollers_cb, m) <= 0)
+                return;
+        if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) < 0)
+                return;
+        /* no reader (ENXIO) is nobody polling; O_NONBLOCK: a full FIFO (EAGAIN) is readable already */
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                (void)!write(fd, "", 1);
+}
+
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;
