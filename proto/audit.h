@@ -18,8 +18,11 @@ typedef struct RingPeek {
 
 void ring_peek(const Ring *r, RingPeek *ret);
 
+/* Whether nothing moved between two looks. The lock's W bit is left out: a waiter that comes
+ * to a held lock sets it, which is no progress. */
 static inline bool ring_peek_same(const RingPeek *a, const RingPeek *b) {
-        return a->head == b->head && a->tail == b->tail && a->lock == b->lock && a->head_word == b->head_word;
+        return a->head == b->head && a->tail == b->tail && LOCK_TOKEN(a->lock) == LOCK_TOKEN(b->lock) &&
+               a->head_word == b->head_word;
 }
 
 /* Distinct tokens an audit collects from the slots at most; the others wait for the next one. */
