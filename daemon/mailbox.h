@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/audit.h"
 #include "proto/layout.h"
 #include "proto/names.h"
 #include "proto/ring.h"
@@ -35,7 +36,15 @@ typedef struct Mailbox {
         unsigned n_att;
         /* indexes whose attachment adoption has yet to sort out: never given to a new one */
         uint64_t adopt_reserved[LAYOUT_ATT_WORDS];
-        bool adopting; /* some are */
+        bool adopting; /* some are, or adoption is sorting the table out right now */
+
+        /* the audit of its shared state against the daemon's books (daemon/audit.c) */
+        int64_t audit_due_us;       /* the next look, CLOCK_MONOTONIC */
+        uint32_t audit_interval_ms; /* the last gap between two looks */
+        RingPeek audit_seen;        /* what the last look found */
+        bool audit_seen_valid;
+        int64_t audit_logged_us; /* the last line about its forgeries */
+        unsigned audit_unlogged; /* findings since, not logged */
 } Mailbox;
 
 int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,

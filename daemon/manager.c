@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/audit.h"
 #include "daemon/conn.h"
 #include "daemon/guard.h"
 #include "daemon/log.h"
@@ -174,6 +175,7 @@ void manager_add_mailbox(Manager *m, Mailbox *mb) {
         mb->next = *p;
         *p = mb;
         m->n_mailboxes++;
+        audit_schedule(m, mb);
 }
 
 static void unlink_from(Mailbox **list, Mailbox *mb) {
@@ -208,7 +210,11 @@ static bool release_try(Manager *m, Attachment *a) {
         RingRepair rep = {};
         int r;
 
-        /* a destroyed mailbox needs no repair: nobody can use it any more */
+        /* a destroyed mailbox needs no repair: nobody can use it any more. Else the audit
+         * first: a lock forged under a token of no session, also written into the attachment
+         * table, would keep this repair waiting for good (daemon/audit.c) */
+        if (!mb->destroyed)
+                (void)audit_mailbox(m, mb, NULL);
         r = mb->destroyed ? 0 : mailbox_repair(mb, a->token, a->idx, &rep);
         if (r == -EBUSY)
                 return false;
@@ -779,6 +785,8 @@ static bool adopt_attachments(Manager *m, Mailbox *mb) {
         bool done = true;
         RingRepair rep;
 
+        mb->adopting = true; /* the table is being sorted out: the audit leaves it alone */
+
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
         if (mailbox_lock_holder(mb) == TOKEN_DAEMON && mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
                 log_notice("%s: took over the lock of a daemon that died in a repair (%u step(s) rolled forward)",
@@ -1233,7 +1241,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m->size_timer || event_add(m->size_timer, &(struct timeval){ .tv_sec = SIZE_CHECK_S }) < 0)
                 return -ENOMEM;
         m->adopt_timer = evtimer_new(m->base, adopt_retry_cb, m);
-        if (!m->adopt_timer)
+        if (!m->adopt_timer || audit_start(m) < 0)
                 return -ENOMEM;
         r = adopt_mailboxes(m);
         if (r < 0)
@@ -1329,6 +1337,8 @@ Manager *manager_free(Manager *m) {
                 event_free(m->size_timer);
         if (m->adopt_timer)
                 event_free(m->adopt_timer);
+        if (m->audit_timer)
+                event_free(m->audit_timer);
         free(m->pending);
         free(m->adopt_recs);
         if (m->sig_term)

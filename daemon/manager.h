@@ -52,6 +52,9 @@ typedef struct Manager {
         unsigned n_sessions;
         Attachment *releases; /* attachments whose repair waits for a live lock holder */
         int64_t release_due_us; /* when release_timer fires (CLOCK_MONOTONIC), if pending */
+        struct event *audit_timer;                /* daemon/audit.c */
+        int64_t audit_due_us;                     /* when it fires, if pending */
+        char audit_cursor[NAMES_NAME_MAX + 1]; /* where the next tick starts (""): the budget ran out */
 
         unsigned accepted_this_turn; /* accepts since the listener last yielded */
         int reserve[2];              /* spare fds, given up to identify the last peer accepted */

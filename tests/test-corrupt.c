@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,6 +554,269 @@ START_TEST(test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox) {
 }
 END_TEST
 
+/* --- forgeries the daemon's books disprove (daemon/audit.c) ------------------------------------
+ *
+ * A token the daemon never issued to the victim, or issued to a session it has closed, has no
+ * live holder: the daemon's audit restores the attachment table, and repairs a lock or a slot
+ * held under such a token as a dead holder's. It audits a mailbox where someone waits and
+ * nothing moves at least once a second, and before every repair. */
+
+#define FORGED_TOKEN UINT32_C(0x7eadbeef)
+#define BOGUS_TOKEN UINT32_C(0x0bad0bad)
+#define AUDIT_WAIT_MS 3000 /* three times the longest gap between two audits of a stalled mailbox */
+
+static MboxHeader *victim_header(struct shmbox_stat *st) {
+        ck_assert_int_eq(shmbox_stat(victim, st), 0);
+        return (MboxHeader *)(uintptr_t)st->map_addr;
+}
+
+/* Child: attach the victim, report 0, then (arg non-NULL) report every message's length, each
+ * received with recv(-1): a sleeper, the waiter that makes the daemon look. */
+static void waiter_main(const void *arg, int wfd) {
+        shmbox_client *c;
+        shmbox *box;
+        char buf[64];
+        int r;
+
+        r = shmbox_connect(d.socket, &c);
+        if (r >= 0)
+                r = shmbox_attach(c, "victim", &box);
+        harness_child_report(wfd, r);
+        if (r < 0)
+                _exit(5);
+        while (arg) {
+                ssize_t n = shmbox_recv(box, buf, sizeof(buf), -1);
+
+                harness_child_report(wfd, n);
+                if (n < 0)
+                        _exit(6);
+        }
+        for (;;)
+                pause();
+}
+
+static HarnessChild waiter_start(bool receives) {
+        HarnessChild ch = harness_child_spawn(waiter_main, receives ? "" : NULL);
+
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(5000)), 0);
+        return ch;
+}
+
+static void waiter_stop(HarnessChild *ch) {
+        kill(ch->pid, SIGKILL);
+        ck_assert_int_ne(harness_wait_exit(ch->pid, harness_ms(5000)), -1);
+        close(ch->fd);
+}
+
+/* The victim's two queued messages, received by the test's own box. */
+static void drain_victim(void) {
+        char buf[64];
+
+        ck_assert_int_eq(shmbox_recv(victim, buf, sizeof(buf), 0), (ssize_t)strlen(FIRST));
+        ck_assert_int_eq(shmbox_recv(victim, buf, sizeof(buf), 0), (ssize_t)strlen(SECOND));
+}
+
+/* Whether the daemon's log holds @what. */
+static bool log_has(const char *what) {
+        static char buf[1 << 20];
+        FILE *f = fopen(d.log, "re");
+        size_t n;
+
+        if (!f)
+                return false;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        return strstr(buf, what) != NULL;
+}
+
+static void sleep_ms(int ms) {
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+START_TEST(test_an_attachment_entry_the_daemon_did_not_issue_is_restored_and_logged) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        HarnessChild w;
+        int64_t t0, waited = -1;
+
+        drain_victim();
+        w = waiter_start(true);
+        ck_assert(harness_wait_sleeping(w.pid, harness_ms(5000)));
+        t0 = harness_now_us();
+        atomic_store(&h->att[LAYOUT_ATT_MAX - 1], FORGED_TOKEN); /* a free entry */
+        atomic_store(&h->att[st.index], 0);                      /* the test's own */
+        while (harness_now_us() - t0 < (int64_t)harness_ms(AUDIT_WAIT_MS) * 1000) {
+                if (atomic_load(&h->att[LAYOUT_ATT_MAX - 1]) == 0 && atomic_load(&h->att[st.index]) == st.token) {
+                        waited = (harness_now_us() - t0) / 1000;
+                        break;
+                }
+                sleep_ms(5);
+        }
+        printf("corrupt: forged attachment entries restored by the daemon after %lld ms\n", (long long)waited);
+        ck_assert_msg(waited >= 0, "the forged entries are still there after %d ms", harness_ms(AUDIT_WAIT_MS));
+        ck_assert(log_has("2 attachment entries restored"));
+        ck_assert(log_has("written by one of: pid"));
+
+        /* the restored box works */
+        ck_assert_int_eq(shmbox_send(victim, MINE, strlen(MINE), 0), 0);
+        ck_assert_int_eq(harness_child_read(&w, harness_ms(2000)), (int64_t)strlen(MINE));
+        waiter_stop(&w);
+}
+END_TEST
+
+START_TEST(test_a_lock_held_under_a_token_of_no_session_is_released_and_logged) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        HarnessChild w;
+        uint64_t free_lock = 0;
+        int64_t t0;
+        int r;
+
+        drain_victim();
+        w = waiter_start(true);
+        ck_assert(harness_wait_sleeping(w.pid, harness_ms(5000)));
+        /* the forger writes its token into the table too: the users take it for a live holder */
+        atomic_store(&h->att[LAYOUT_ATT_MAX - 1], FORGED_TOKEN);
+        ck_assert(atomic_compare_exchange_strong(&h->lock, &free_lock, FORGED_TOKEN));
+        t0 = harness_now_us();
+        r = shmbox_send(victim, MINE, strlen(MINE), harness_ms(AUDIT_WAIT_MS));
+        printf("corrupt: a send behind a lock of no session went through after %lld ms\n",
+               (long long)((harness_now_us() - t0) / 1000));
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(harness_child_read(&w, harness_ms(2000)), (int64_t)strlen(MINE));
+        ck_assert_uint_eq(LOCK_TOKEN(atomic_load(&h->lock)), TOKEN_NONE);
+        ck_assert_uint_eq(atomic_load(&h->att[LAYOUT_ATT_MAX - 1]), 0);
+        ck_assert(log_has("repaired as a dead holder's: lock released"));
+        waiter_stop(&w);
+}
+END_TEST
+
+START_TEST(test_a_slot_claimed_under_a_token_of_no_session_is_abandoned_and_logged) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        HarnessChild w;
+        int64_t t0, waited = -1;
+
+        drain_victim();
+        w = waiter_start(true);
+        ck_assert(harness_wait_sleeping(w.pid, harness_ms(5000)));
+        /* slot 2, at tail: claimed as a sender does (word first, tail second) by nobody */
+        atomic_store(slot_word_at(h, 2), slot_word(SLOT_CLAIMED, 0, BOGUS_TOKEN));
+        atomic_store(&h->tail, 3);
+        t0 = harness_now_us();
+        while (harness_now_us() - t0 < (int64_t)harness_ms(AUDIT_WAIT_MS) * 1000) {
+                if (atomic_load(&h->head) == 3) {
+                        waited = (harness_now_us() - t0) / 1000;
+                        break;
+                }
+                sleep_ms(5);
+        }
+        printf("corrupt: a slot claimed by no session abandoned after %lld ms\n", (long long)waited);
+        ck_assert_msg(waited >= 0, "head still stops at the forged claim after %d ms", harness_ms(AUDIT_WAIT_MS));
+        ck_assert_uint_eq(atomic_load(&h->abandoned), 1);
+        ck_assert(log_has("1 claim(s) abandoned"));
+
+        ck_assert_int_eq(shmbox_send(victim, MINE, strlen(MINE), 0), 0);
+        ck_assert_int_eq(harness_child_read(&w, harness_ms(2000)), (int64_t)strlen(MINE));
+        waiter_stop(&w);
+}
+END_TEST
+
+START_TEST(test_a_message_taken_under_a_token_of_no_session_is_delivered_again_and_logged) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        _Atomic uint64_t *w0 = slot_word_at(h, 0);
+        uint64_t v = atomic_load(w0);
+        HarnessChild w;
+        int64_t t0, got;
+
+        /* FIRST (slot 0) taken by nobody: the receiver gets SECOND, then waits */
+        ck_assert_uint_eq(slot_word_state(v), SLOT_READY);
+        ck_assert(atomic_compare_exchange_strong(w0, &v, slot_word(SLOT_TAKEN, 0, BOGUS_TOKEN)));
+        w = waiter_start(true);
+        ck_assert_int_eq(harness_child_read(&w, harness_ms(2000)), (int64_t)strlen(SECOND));
+        t0 = harness_now_us();
+        got = harness_child_read(&w, harness_ms(AUDIT_WAIT_MS));
+        printf("corrupt: a message taken by no session delivered again after %lld ms\n",
+               (long long)((harness_now_us() - t0) / 1000));
+        ck_assert_int_eq(got, (int64_t)strlen(FIRST));
+        ck_assert_uint_eq(atomic_load(&h->recovered), 1);
+        ck_assert(log_has("1 message(s) redelivered"));
+        waiter_stop(&w);
+}
+END_TEST
+
+/* Nobody waits, so only the audit before the repair can see the forged lock: without it, the
+ * release of the dead attachment waits for that lock for good. */
+START_TEST(test_a_release_behind_a_lock_of_no_session_is_not_kept_waiting) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        struct shmbox_info info;
+        HarnessChild w = waiter_start(false);
+        uint64_t free_lock = 0;
+        int64_t t0, waited = -1;
+
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        ck_assert_uint_eq(info.attached, 2);
+        atomic_store(&h->att[LAYOUT_ATT_MAX - 1], FORGED_TOKEN);
+        ck_assert(atomic_compare_exchange_strong(&h->lock, &free_lock, FORGED_TOKEN));
+        t0 = harness_now_us();
+        waiter_stop(&w);
+        while (harness_now_us() - t0 < (int64_t)harness_ms(AUDIT_WAIT_MS) * 1000) {
+                ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+                if (info.attached == 1) {
+                        waited = (harness_now_us() - t0) / 1000;
+                        break;
+                }
+                sleep_ms(5);
+        }
+        printf("corrupt: a release behind a lock of no session done after %lld ms\n", (long long)waited);
+        ck_assert_msg(waited >= 0, "the dead attachment is still not released after %d ms", harness_ms(AUDIT_WAIT_MS));
+        ck_assert_uint_eq(LOCK_TOKEN(atomic_load(&h->lock)), TOKEN_NONE);
+        ck_assert(log_has("lock released"));
+}
+END_TEST
+
+/* An event loop on shmbox_fd() learns of a message a repair put back: the daemon signals the
+ * FIFO, as a sender does for a new one. _i 0: the taker is a token of no session (the audit's
+ * repair); 1: a client that dies (the release's repair). */
+START_TEST(test_a_message_put_back_by_a_repair_wakes_an_event_loop) {
+        struct shmbox_stat st;
+        MboxHeader *h = victim_header(&st);
+        _Atomic uint64_t *w0 = slot_word_at(h, 0);
+        uint64_t v = atomic_load(w0);
+        HarnessChild w = waiter_start(false);
+        uint32_t taker = BOGUS_TOKEN;
+        struct pollfd pfd = { .fd = shmbox_fd(victim), .events = POLLIN };
+        char buf[64];
+        int64_t t0;
+        int n;
+
+        ck_assert_int_ge(pfd.fd, 0);
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX && _i == 1; i++)
+                if (i != st.index && atomic_load(&h->att[i]) != 0)
+                        taker = atomic_load(&h->att[i]); /* the child's */
+        ck_assert(atomic_compare_exchange_strong(w0, &v, slot_word(SLOT_TAKEN, 0, taker)));
+        ck_assert_int_eq(shmbox_recv(victim, buf, sizeof(buf), 0), (ssize_t)strlen(SECOND));
+        ck_assert_int_eq(shmbox_recv(victim, buf, sizeof(buf), 0), -EAGAIN); /* the FIFO is settled empty */
+        ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+        t0 = harness_now_us();
+        if (_i == 1)
+                waiter_stop(&w);
+        n = poll(&pfd, 1, harness_ms(AUDIT_WAIT_MS));
+        printf("corrupt: an event loop woken %lld ms after a message taken by %s was put back\n",
+               (long long)((harness_now_us() - t0) / 1000), _i ? "a client that died" : "no session");
+        ck_assert_int_eq(n, 1);
+        ck_assert_int_eq(shmbox_recv(victim, buf, sizeof(buf), 0), (ssize_t)strlen(FIRST));
+        if (_i == 0)
+                waiter_stop(&w);
+}
+END_TEST
+
 static TCase *tcase_e2e(Suite *s, const char *name) {
         return harness_tcase(s, name, TIMEOUT_S, setup, teardown);
 }
@@ -570,6 +834,13 @@ static Suite *corrupt_suite(void) {
         tc = tcase_e2e(s, "truncated segment");
         tcase_add_loop_test(tc, test_a_truncated_segment_can_crash_only_the_users_of_its_mailbox, 0,
                             N(truncation_cases));
+        tc = tcase_e2e(s, "forgeries the daemon's books disprove");
+        tcase_add_test(tc, test_an_attachment_entry_the_daemon_did_not_issue_is_restored_and_logged);
+        tcase_add_test(tc, test_a_lock_held_under_a_token_of_no_session_is_released_and_logged);
+        tcase_add_test(tc, test_a_slot_claimed_under_a_token_of_no_session_is_abandoned_and_logged);
+        tcase_add_test(tc, test_a_message_taken_under_a_token_of_no_session_is_delivered_again_and_logged);
+        tcase_add_test(tc, test_a_release_behind_a_lock_of_no_session_is_not_kept_waiting);
+        tcase_add_loop_test(tc, test_a_message_put_back_by_a_repair_wakes_an_event_loop, 0, 2);
         return s;
 }
 
