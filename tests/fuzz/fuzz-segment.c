@@ -710,7 +710,7 @@ static void adopt_repairs(const Seg *s, Mailbox *mb) {
 static void op_adopt(Seg *s) {
         uint64_t size = s->ring.geo.total_size - (s->flags & FUZZ_SEG_F_SHORT ? LAYOUT_CACHE_LINE : 0);
         uint64_t generation = FUZZ_SEG_GENERATION + (s->flags & FUZZ_SEG_F_OTHER_GEN ? 1 : 0);
-        uint32_t claimed, taken;
+        uint32_t claimed, taken, holder;
         Mailbox *mb = NULL;
         WireInfo info;
         uint8_t *map;
@@ -728,7 +728,7 @@ static void op_adopt(Seg *s) {
         if (r == 0) {
                 FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
                 adopt_repairs(s, mb);
-                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken));
+                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken, &holder));
                 CALL_END();
                 FUZZ_ASSERT(info.slots == slots_of(s));
                 FUZZ_ASSERT((uint64_t)info.queued + info.claimed + info.taken <= slots_of(s));
