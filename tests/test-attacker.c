@@ -402,9 +402,11 @@ static void receiver_main(const void *arg) {
                                 victim_idle();
                                 continue;
                         }
-                        if (n == 0)
-                                continue; /* a timeout: an event loop trusts its fd */
-                        /* an event loop: take what is there, until -EAGAIN */
+                        /* an event loop as shmbox(3) says to write one (shmbox_fd): the FIFO is
+                         * a hint any peer of the mailbox can read away or forge, so a poll that
+                         * times out is followed by a receive too, and the poll timeout bounds
+                         * how late a message whose wake-up was stolen is found. Take what is
+                         * there, until -EAGAIN. */
                         while ((k = shmbox_recv(box, buf, sizeof(buf), 0)) >= 0)
                                 received(r, &expect, buf, k);
                         if (k == -EAGAIN)

@@ -476,6 +476,13 @@ static void assert_info_corrupt(uint32_t want, const char *what) {
         ctl_info(out, sizeof(out));
         for (const char *l = strstr(out, "\ncorrupt: "); l; l = strstr(l + 1, "\ncorrupt: "))
                 printf("  %s: shmboxctl info: %.*s\n", what, (int)strcspn(l + 1, "\n"), l + 1);
+        /* a lock under a token no session holds is released by the daemon's audit within
+         * ~100 ms (daemon/audit.c): shmboxctl, a second look, may come after that */
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        if (want && info.corrupt != want && (want & SHMBOX_INFO_CORRUPT_LOCK)) {
+                printf("  %s: repaired by the daemon's audit before shmboxctl looked\n", what);
+                return;
+        }
         if (want) {
                 ck_assert_msg(strstr(out, "\ncorrupt: "), "%s: shmboxctl info says no \"corrupt:\":\n%s", what, out);
                 ck_assert_msg(json_corrupt_first(out) == '"', "%s: no \"corrupt\" in the JSON:\n%s", what, out);
@@ -679,9 +686,11 @@ START_TEST(test_a_lock_held_under_a_token_of_no_session_is_released_and_logged) 
         drain_victim();
         w = waiter_start(true);
         ck_assert(harness_wait_sleeping(w.pid, harness_ms(5000)));
-        /* the forger writes its token into the table too: the users take it for a live holder */
-        atomic_store(&h->att[LAYOUT_ATT_MAX - 1], FORGED_TOKEN);
+        /* the forger writes its token into the table too: the users take it for a live holder.
+         * The lock first: an audit between the two writes then logs the lock's release first
+         * (the log holds one line per mailbox per second; an entry restored first would take it) */
         ck_assert(atomic_compare_exchange_strong(&h->lock, &free_lock, FORGED_TOKEN));
+        atomic_store(&h->att[LAYOUT_ATT_MAX - 1], FORGED_TOKEN);
         t0 = harness_now_us();
         r = shmbox_send(victim, MINE, strlen(MINE), harness_ms(AUDIT_WAIT_MS));
         printf("corrupt: a send behind a lock of no session went through after %lld ms\n",

@@ -725,7 +725,7 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         m = json_get(j, object, "group");
         ck_assert_ptr_nonnull(m);
         ck_assert_str_eq(m->value, own_group() ? own_group() : "null");
-        ck_assert_int_eq(json_count(j, object), 23); /* nothing else, nothing twice */
+        ck_assert_int_eq(json_count(j, object), 22); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                                                 \
         do {                                                                                                           \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
