@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridge.c — the benchmark's bridge group: through shmbox-bridge and NATS JetStream on
  * loopback, next to libnats alone on the same server, measured in the same run (issue 8).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bridge.h — the benchmark's bridge group: 64 B messages from a mailbox on one "host" through
  * shmbox-bridge, NATS JetStream and a second shmbox-bridge into a mailbox on another, next to
  * libnats alone on the same nats-server, in the same run. Built only with libnats. */

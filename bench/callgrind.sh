@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # callgrind.sh — instructions per shmbox send+recv pair, counted by valgrind's callgrind: a
 # figure that does not move with the machine's speed. Also per message with the zero-copy and
 # batch calls, and the naive ring's, for scale.

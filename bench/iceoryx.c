@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* iceoryx.c — the benchmark's iceoryx row: iceoryx 2.0's C binding, and the RouDi it needs.
  *
  * A channel is one publisher and one subscriber of the event "shmbox-bench/<prefix>/<channel>",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* iceoryx.h — the benchmark's iceoryx transport (iceoryx 2.0's C binding) and the RouDi daemon it
  * needs. Built as stubs that return -EOPNOTSUPP when configure found no C binding. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* message.c — fill and check the benchmark's test messages.
  *
  * A message of len bytes carries a head (sequence number, sender, length, a check word mixed

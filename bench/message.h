@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* message.h — the benchmark's test message: a sequence number and a cheap checksum that the
  * receiver verifies on every arrival, so no transport can win by skipping work. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* naive.c — a shared-memory ring with three named semaphores (lock, items, space) that copies
  * under its lock, as a row to compare shmbox against.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* naive.h — the baseline: a shared-memory ring guarded by three named semaphores, copying under
  * its lock. What a user writes first; the row shmbox is compared against. */
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """python-bench.py — the Python binding of shmbox against what a Python developer would pick
 otherwise, between two Python processes, in one run (issue 15).
 

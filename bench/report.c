@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* report.c — collect the benchmark's figures and print them as a table or as JSON.
  *
  * Each figure holds, per transport, the value of every repetition and a note (not run, limits,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* report.h — the benchmark's figures: the median of the repetitions of each, the table with
  * shmbox's ratio to each alternative, and the same as JSON. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmbox-bench.c — shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shm ring and
  * iceoryx (when built with its C binding), measured in one run.
  *

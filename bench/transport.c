@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* transport.c — the transports behind one interface, each the way a user would set it up.
  *
  * A Channel carries messages of one size in one direction. The driver creates it before it

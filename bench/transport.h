@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* transport.h — one interface over the transports the benchmark compares: shmbox, a pipe, a
  * Unix stream socket, a POSIX message queue, the naive ring and iceoryx. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* worker.c — run the worker processes of one measurement.
  *
  * run_workers() forks one process per Worker. Each resets the driver's signal handling, pins

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* worker.h — the benchmark's worker processes: one run of senders, receivers, pingers or idle
  * receivers, each in its own process, started together, results checked and returned. */
 #pragma once

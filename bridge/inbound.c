@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inbound.c — a durable JetStream consumer carried into a mailbox.
  *
  * The bridge pulls from a durable consumer (created if missing: explicit acks, max-ack-pending

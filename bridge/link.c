@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* link.c — shmbox-bridge's connection to NATS and the JetStream assets it needs.
  *
  * One connection serves every mailbox (libnats is thread-safe; each worker has its own JetStream

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* link.h — shmbox-bridge's connection to NATS: connect, reconnect forever, and the JetStream
  * assets (streams, durable consumers) the mailboxes need. */
 #pragma once

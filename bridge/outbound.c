@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* outbound.c — a mailbox carried to a JetStream subject.
  *
  * The bridge is the mailbox's only receiver. It takes each message in place (shmbox_peek),

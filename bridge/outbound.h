@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* outbound.h — a mailbox carried to a JetStream subject: peek, publish with an id, release on the ack. */
 #pragma once
 

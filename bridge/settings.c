@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* settings.c — read shmbox-bridge's configuration file (INI, parsed by inih) and check it whole.
  *
  * Sections: [nats] the connection, [bridge] this host, [stream NAME] a stream the bridge may

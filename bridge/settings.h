@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* settings.h — shmbox-bridge's configuration file: the NATS connection, streams and mailboxes.
  *
  * (Named settings, not config: "config.h" is autoconf's, and a quoted include looks beside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmbox-bridge.c — carries shmbox mailboxes to NATS JetStream and back, so that services on
  * several hosts exchange messages with the same guarantees as on one (shmbox-bridge(1)).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.c — the bridge's counters and its status file.
  *
  * The running bridge rewrites its status file twice a second (a temporary file renamed over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.h — what the running bridge counts, and the status file that `shmbox-bridge --status` reads. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.h — shmbox-bridge's small helpers: cleanup attributes, hand-off, clocks, bounded copies.
  *
  * The bridge is an ordinary client of libshmbox and sees only <shmbox.h>; these few macros are

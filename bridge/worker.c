@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* worker.c — what both directions share: the thread, sleeping until stopped, and attaching.
  *
  * Each bridged mailbox has its own thread and its own shmbox_client (the library wants one per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* worker.h — one bridged mailbox: a thread with its own shmbox connection, the outbound or
  * inbound loop, and its counters. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* box.c — libshmbox's data plane: attaching a mailbox, and send/receive through its mapping.
  *
  * Attach asks the daemon for an attachment (rights, token, index, generation), then maps the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.c — libshmbox's control plane: the connection to shmboxd and the requests over it.
  *
  * A control call is a blocking request/reply exchange on the client's Unix socket, bounded by

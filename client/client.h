@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* client.h — libshmbox internals: the connection, the attached box, and the control call. */
 #pragma once
 

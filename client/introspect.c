@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* introspect.c — libshmbox's introspection: what an attached box and its mapping hold right now.
  *
  * shmbox_stat() is for tools that explain shmbox (shmboxctl walkthrough) and for people who

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmbox.h — client library for shmboxd: named shared-memory mailboxes.
  *
  * A shmbox_client is one connection (one session) to the daemon, which creates, destroys and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shmboxctl.c — the command-line tool for shmboxd mailboxes, built only on <shmbox.h>.
  *
  * The command line: global options (--socket, --help, --version) come before the command; a

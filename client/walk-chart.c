@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-chart.c — the chart of `shmboxctl walkthrough --hierarchy --plot`: an SVG file written
  * by hand (no library), bandwidth against the ring's footprint on a log scale, the cache sizes
  * as dashed lines. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-chart.h — the chart of `shmboxctl walkthrough --hierarchy --plot`: bandwidth against the
  * ring's footprint as an SVG file, with the cache sizes marked. */
 #pragma once

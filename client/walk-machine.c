@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-machine.c — what the walkthrough learns about this machine: its caches (sysfs or sysconf), the
  * physical frames behind a mapping (/proc/self/pagemap), page faults and context switches
  * (rusage), and the state of a process (/proc/PID/stat). Each function reads what the kernel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-machine.h — what the walkthrough learns about this machine: its caches, the physical
  * frames behind a mapping (/proc/self/pagemap), page faults and context switches (rusage), and
  * the state of a process (/proc/PID/stat). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-util.c — the small helpers the walkthrough's files share (see walk-util.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

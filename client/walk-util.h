@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walk-util.h — the small helpers the walkthrough's files share: cleanup attributes, the error
  * line, the clock, byte counts for people, and building and reading json-c objects. */
 #pragma once

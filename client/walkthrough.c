@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walkthrough.c — `shmboxctl walkthrough`: one message from process to process, narrated live.
  *
  * The question shmbox began from: move data from one process to another through the memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* walkthrough.h — `shmboxctl walkthrough`: a message narrated on its way between two processes. */
 #pragma once
 

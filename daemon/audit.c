@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* audit.c — the daemon checks each mailbox's shared state against its own books.
  *
  * Any attached process can write every word of its mailbox, and some forgeries look exactly

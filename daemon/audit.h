@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* audit.h — the daemon checks each mailbox's shared state against its own books, and repairs
  * what names a token no session of that mailbox holds. */
 #pragma once

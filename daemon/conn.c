@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.c — one client connection: non-blocking framing over a libevent bufferevent, and the
  * dispatch of each control request to the registry (manager.c) and the session (session.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conn.h — one client connection: non-blocking framing over a libevent bufferevent and the
  * dispatch of control requests. */
 #pragma once

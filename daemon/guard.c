@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* guard.c — survive a peer truncating a mailbox while the daemon reads or writes it.
  *
  * POSIX shm objects cannot be sealed: any process that may open a mailbox can ftruncate() it,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* guard.h — the daemon survives a peer truncating a mailbox under it: accesses to a mapping go
  * through guard_call(), which turns a SIGBUS into -EBADMSG. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* journal.c — the daemon's private session journal (see journal.h).
  *
  * An append-only text file: "+ TOKEN IDX PID STARTTIME GENERATION NAME" when an attachment is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* journal.h — the daemon's private session journal: which process holds which attachment, so
  * that a restarted daemon can prove the death of sessions it never saw. */
 #pragma once

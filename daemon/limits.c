@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* limits.c — the daemon's limits and quotas: defaults, and the optional config file.
  *
  * The file (default /etc/shmbox/shmboxd.conf, read with inih; missing means defaults):

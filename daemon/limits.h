@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* limits.h — the daemon's limits and quotas: defaults, the optional config file, reload. */
 #pragma once
 

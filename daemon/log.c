@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c — the logging of shmboxd and shmbox-bridge: "<N>message" lines on stderr, which journald
  * files by priority. The "<N>" prefixes are for journald and for files and pipes that a
  * supervisor reads; on an interactive terminal they are noise, so they are left out when stderr

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h — the logging of shmboxd and shmbox-bridge (liblog.la): one line per decision, to stderr with
  * <N> priority prefixes. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mailbox.c — one mailbox as the daemon owns it: building, publishing, adopting and removing its
  * objects in /dev/shm, its access policy, and its attachment indexes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mailbox.h — one mailbox as the daemon owns it: its objects in /dev/shm, its policy, its slots
  * of attachment. */
 #pragma once

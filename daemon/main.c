@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c — shmboxd's command line: parse options, start the manager, run until SIGTERM/SIGINT. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.c — the daemon as a whole: start-up (instance lock, adoption, socket), the event
  * loop, the registry of mailboxes, creates in progress, repairs waiting for a lock, shutdown.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* manager.h — the daemon as a whole: the event loop, the listening socket, the registry of
  * mailboxes and sessions, start-up adoption and shutdown. */
 #pragma once

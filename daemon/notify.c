@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notify.c — shmboxd and systemd: socket activation, readiness, status, reload, stop, watchdog.
  *
  * The unit is Type=notify: systemd considers the daemon started when it sends READY=1, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notify.h — shmboxd and systemd: the socket passed by socket activation, readiness, status,
  * reload, stop and the watchdog ping (sd_notify). Without systemd every call does nothing. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.c — one client connection's identity and holdings, and the proof of its death.
  *
  * Credentials (SO_PEERCRED, SO_PEERGROUPS) are taken once, at accept, and never again: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.h — one client process's identity and holdings: credentials and pidfd taken at accept,
  * its attachments, and what happens when it hangs up or dies. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* state.c — the daemon's private policy state file (see state.h).
  *
  * One line per mailbox: "NAME GENERATION UID GID MODE" (generation in hex, mode in octal),

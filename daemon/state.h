@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* state.h — the daemon's private policy state: which mailboxes exist, their generation, owner,
  * group and mode. Kept in a file of the state directory, never in shared memory. */
 #pragma once

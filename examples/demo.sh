@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # demo.sh — the one command that shows shmbox on a fresh Debian 12 machine: installs missing
 # build dependencies (only those: tests/deps.sh's build set), builds in build-demo/ (or in the
 # source tree itself when someone configured it there, as README's "Building by hand" does:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* event-receiver.c — example: drive a mailbox from a libevent loop with shmbox_fd().
  *
  * Usage: event-receiver [--socket PATH] NAME COUNT

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* receiver.c — example: attach to a mailbox and receive COUNT messages, printing each.
  *
  * Usage: receiver [--socket PATH] NAME COUNT [TIMEOUT_MS]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sender.c — example: create a mailbox if needed, attach to it and send COUNT messages.
  *
  * Usage: sender [--socket PATH] NAME COUNT

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* audit.c — the reads of the daemon's audit of a ring (daemon/audit.c says what it does with
  * them). Like ring_count(), a walk of the validated local count of positions, never of a value
  * read again from shared memory; a word is a holding only at the lap of its position, so a slot

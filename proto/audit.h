@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* audit.h — what the daemon reads of a ring to check it against its own books: whether anyone
  * waits and whether anything moved (a cheap look), and who holds the lock, the attachment entries
  * and the slots (the audit). Read without the lock; nothing here writes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crash.c — named crash points for tests (see crash.h).
  *
  * The environment is read once, at the first pass of any point. The library has no other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crash.h — named crash points: with --enable-crash-points, SHMBOX_CRASH_AT=name[:n[:stop]]
  * makes the process SIGKILL itself at the n-th pass (default 1) of that point — or, with
  * ":stop", SIGSTOP itself there (a peer frozen mid-operation, for the diagnostics tests).

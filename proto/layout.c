@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout.c — computing, initialising and validating the mailbox segment's header. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layout.h — the mailbox segment in shared memory: header, slot words, and their validation.
  *
  * The segment is `header_size` bytes of header followed by `slots` slots of `slot_stride`

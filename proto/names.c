@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.c — the rules for prefixes and mailbox names, and the names of their objects in /dev/shm.
  *
  * A daemon's objects all begin with "<prefix>." in /dev/shm (semaphores with "sem.<prefix>."),

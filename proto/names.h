@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* names.h — the rules for prefixes and mailbox names, and the names of their objects in /dev/shm. */
 #pragma once
 

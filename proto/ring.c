@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ring.c — the mailbox ring and its lock: send, receive and repair on a mapped segment.
  *
  * This is doc/ring.md's protocol, with one deliberate change to its first plan (below). In short:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ring.h — the mailbox ring and its lock: send, receive and repair on a mapped segment. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* util.h — small helpers shared by every part of shmbox: cleanup attributes, hand-off, limits. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wire.c — encoding and decoding of control-protocol frames (see wire.h). Pure functions.
  *
  * Every read goes through a bounds-checked cursor; any shortfall, any trailing byte, any length

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wire.h — the control protocol between libshmbox and shmboxd: framing, messages, limits.
  *
  * A frame is a 16-byte header (all integers little-endian)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """setup.py — builds the extension shmbox._shmbox against an installed libshmbox.
 
 The compiler and linker flags come from `pkg-config shmbox` (set PKG_CONFIG_PATH for a

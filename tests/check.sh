@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # check.sh — the one command that tests shmbox on a fresh Debian 12 machine: installs missing
 # build dependencies, builds in build-check/ with warnings as errors and the crash points
 # compiled in, runs every suite (make -j2 check), prints each suite's Check summary and a

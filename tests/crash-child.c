@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crash-child.c — a peer process for the crash tests: attaches to a mailbox and sends, receives
  * or idles, reporting on stdout; run with SHMBOX_CRASH_AT=point to die at a crash point.
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # deps.sh — install the Debian packages shmbox needs, if any is missing. Sourced by
 # tests/check.sh and .ci/run (everything) and examples/demo.sh (the build set only); needs root
 # (or sudo) only when installing.

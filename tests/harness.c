@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.c — the end-to-end suites' own daemons, deadlines and cleanup (see harness.h). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.h — what the end-to-end suites share: their own shmboxd per test (temporary socket,
  * unique prefix, private state directory), scaled deadlines, and cleanup of /dev/shm.
  *

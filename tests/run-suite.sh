@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-suite.sh — automake LOG_COMPILER for the Check suites: gives each suite a unique object
 # prefix stem, runs it, then fails it if it left objects in /dev/shm or processes behind.
 # (tests/check.sh prints every suite's Check summary from the .log files at the end.)

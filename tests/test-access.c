@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end access control with real users: a root test forks children that drop to other
  * uids and gids and checks every allowed and refused combination — owner, group (primary and
  * supplementary), others; r only, w only, rw, none — on the socket (attach, send, recv) and on

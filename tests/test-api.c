@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-api.c — the public API as an application sees it: links only libshmbox (and the harness),
  * uses every symbol of <shmbox.h>, and checks argument validation, defaults and $SHMBOX_SOCKET.
  */

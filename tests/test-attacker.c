@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-attacker.c — a hostile *attached* client: it maps mailbox A read-write and attacks it
  * from inside, while honest processes keep working around it.
  *

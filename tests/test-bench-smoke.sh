@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # test-bench-smoke.sh — keeps bench/shmbox-bench from rotting: a --quick run of every figure
 # must finish with every message checked, valid JSON, and nothing left behind. Run by make
 # check through tests/run-suite.sh (which sets SHMBOXD and the object prefix). It asserts no

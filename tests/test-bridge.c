@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests of shmbox-bridge: two shmboxd standing for two hosts (their own sockets and
  * prefixes), a real nats-server with JetStream on a free loopback port (started and stopped by
  * each test, its store in a temporary directory), and a bridge per host: a sender attached on

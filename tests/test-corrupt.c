@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-corrupt.c — shared memory is untrusted input (doc/design.md, invariant 4): a peer scribbles
  * on an attached mailbox — random bytes over one header field at a time (fixed seeds), invalid
  * slot states, wrong laps, lengths past slot_size — or truncates its segment, and then:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end crash tests: a client killed with SIGKILL while attached — idle, blocked in recv,
  * blocked in send, or at each named point inside send and recv — never leaves its mailbox
  * unusable. The victim is tests/crash-child, killed for real (SHMBOX_CRASH_AT); the survivor

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests of shmboxctl: the real binary ($SHMBOXCTL), run as a subprocess against a
  * private shmboxd, checked by its exit status and its exact stdout and stderr.
  *

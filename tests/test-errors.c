@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-errors.c — every error of the API table, provoked end to end on a private shmboxd:
  * bad arguments, names that exist or do not, the daemon's caps, permissions (as uid 65534,
  * when run as root), connecting where no daemon is, a daemon that went away, corrupt shared

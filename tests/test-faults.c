@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end fault injection: the daemon's and the library's resource acquisitions fail on
  * purpose (SHMBOX_FAIL_AT, see proto/crash.h) with ENOSPC, EMFILE or ENOMEM. Every failure gives
  * the caller a clear error, no half-made mailbox becomes visible, nothing leaks in /dev/shm or in

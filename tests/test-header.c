@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-header.c — <shmbox.h> alone is enough for a program: this file includes nothing else
  * and is built with the public header's folder as its only include path, in strict C99, like
  * an application's code. It uses the header's types, the batch calls with a struct iovec

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-hostile.c — shmboxd against hostile clients on its socket: truncated frames, oversized
  * lengths, unknown types, a wrong magic or version, replies sent as requests, garbage, a client
  * that trickles one byte every 100 ms, 10,000 connects in a row and a storm of them, a client

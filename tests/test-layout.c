@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-layout.c — unit tests for proto/layout: geometry limits, header init and validation. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-lifecycle.c — end to end: create, attach, send, receive, detach, destroy on a private
  * shmboxd; message boundaries and order; timeouts; blocked peers woken by a message or by
  * destroy; the daemon going away and coming back; handles inherited across fork().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end limits and quotas: per-uid quotas (-EDQUOT) that keep one user from starving
  * another, global limits (-ENOSPC, -EMFILE, refused connections), the config file, and reload
  * by request and by SIGHUP — which keeps every existing mailbox, even one over a lowered limit.

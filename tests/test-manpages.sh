@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # test-manpages.sh — every public function of libshmbox (client/libshmbox.sym) is named and
 # declared in shmbox(3) and has its alias page doc/so/NAME.3 (`.so man3/shmbox.3`) in
 # Makefile.am's man list, so `man 3 NAME` works once installed; shmbox(3) has RETURN VALUE and

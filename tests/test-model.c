@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-model.c — model-based test of proto/ring: random operation sequences against a model.
  *
  * The model is what a mailbox promises, written the simplest way: a FIFO of byte strings with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-mpmc.c — many senders and many receivers on one mailbox, each in its own process: nothing
  * lost, nothing duplicated, no byte damaged, one sender's messages in order, and the daemon's
  * counters agree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-names.c — unit tests for proto/names: the rules for prefixes and names, object names. */
 #include "config.h"
 

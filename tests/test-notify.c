@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-notify.c — unit tests for daemon/notify: the socket systemd passes, and what the daemon
  * tells systemd (readiness, reload, stop, watchdog pings, status) on a $NOTIFY_SOCKET of the
  * test's own. tests/systemd/run.sh checks the same under a real systemd. */

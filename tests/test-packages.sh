@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # test-packages.sh — the Debian packages, tested as an operator gets them: builds `make dist`'s
 # tarball, builds the packages from it with `dpkg-buildpackage -us -uc -b` (a clean tree: only
 # what the tarball carries), runs lintian on them, boots a Debian 12 container with systemd as

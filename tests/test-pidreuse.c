@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-pidreuse.c — attachments belong to daemon-issued tokens, never to pids: a pid reused
  * while the daemon was away is judged by its start time, a socket hang-up of a live process
  * only orphans its session, a fork does not end the parent's session, and a late operation of

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # test-python.sh — the Python binding's pytest suite (python/tests/) against this build's
 # extension, libshmbox and shmboxd, with Debian's python3 (configure's PYTHON). Run by make
 # check through tests/run-suite.sh (which sets SHMBOXD and the object prefix); prints pytest's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests of the daemon's death: kill -9 of shmboxd with mailboxes holding messages and
  * clients blocked in send and recv, a client dying while the daemon is away, and the daemon
  * killed at each of its own crash points (half-way through create, destroy, repair and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-ring.c — unit tests for proto/ring: send, receive, blocking, corruption and repair, in one
  * process and across fork().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end torture: runs tests/torture ($SHMBOX_TORTURE) for 40 s — 3 senders and 3 receivers on
  * 2 mailboxes, a random client SIGKILLed every 200 ms, the daemon every 8 s — and asserts on its
  * summary line: nothing lost, unexpected, torn or duplicated, and enough traffic, kills and

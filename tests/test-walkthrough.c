@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests of `shmboxctl walkthrough`: the real binary ($SHMBOXCTL) narrates a real
  * exchange between two processes, against this test's shmboxd or a temporary one of its own.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-wire.c — unit tests for proto/wire: every message's round trip, the decoder's limits. */
 #include "config.h"
 

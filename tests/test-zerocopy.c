@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* End-to-end tests of zero-copy (reserve/commit/abort, peek/release), batches and the spin
  * setting: the same slot states and repair rules as send and recv — a reservation of a dead
  * writer is abandoned, a peek of a dead reader is delivered again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* torture.c — random-kill torture of shmbox: senders and receivers, separate processes that use
  * only <shmbox.h>, on the mailboxes of a private shmboxd; clients and the daemon are SIGKILLed at
  * random and restarted; at the end, a Jepsen-style account of every acknowledged message.

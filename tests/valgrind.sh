@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # valgrind.sh — runs one test program under valgrind memcheck: any memory error or leak fails it.
 # Usage (from a build directory): tests/valgrind.sh tests/test-ring [ARGS...]
 # `make check-valgrind` uses it as the LOG_COMPILER of the in-process suites. Check's fork mode

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """async_service.py — an asyncio service: answer every request of one mailbox in another.
 
 Usage: async_service.py [--socket PATH] [--count N] REQUESTS REPLIES

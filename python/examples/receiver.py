@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """receiver.py — attach to a mailbox and print COUNT messages, one a line.
 
 Usage: receiver.py [--socket PATH] [--timeout SECONDS] NAME [COUNT]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """sender.py — create a mailbox if needed, attach to it and send COUNT messages.
 
 Usage: sender.py [--socket PATH] NAME [COUNT]

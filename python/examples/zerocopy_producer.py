@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """zerocopy_producer.py — write records straight into a mailbox's slots, without a copy.
 
 Usage: zerocopy_producer.py [--socket PATH] [--size BYTES] NAME [COUNT]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """shmbox - named shared-memory mailboxes kept by shmboxd.
 
 SYNOPSIS

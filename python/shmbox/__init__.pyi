@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Type stubs of the shmbox package (the C extension shmbox._shmbox and the Python layer).
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* _shmbox.c — the CPython extension behind the shmbox package: Client, Mailbox and the
  * zero-copy views, over the public <shmbox.h> only.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """conftest.py — one private shmboxd for the session (tests/harness.c's way: its own socket,
 prefix and state), a client and fresh mailboxes per test; nothing may be left in /dev/shm."""
 import itertools

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """helpers.py — what the pytest suites share: deadlines, child processes, a private daemon."""
 import os
 import shutil

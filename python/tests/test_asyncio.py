@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """asyncio: recv_async, send_async and `async for`, on the mailbox's fd, with no thread."""
 import asyncio
 import threading

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The control plane: connect, create, destroy, chmod, list, info, attach, and their errors."""
 import errno
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The data plane: send, recv, recv_into, send_many, recv_many, timeouts and their errors."""
 import array
 import errno

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The package itself: its manual, its stubs, its version and its examples."""
 import ast
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Processes: Ctrl-C, fork(), a receiver killed holding a peeked view, and leaks."""
 import errno
 import gc

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Zero-copy: reserve() and peek() blocks, their views' lifetimes, and what ends them."""
 import struct
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checker.c — the promises every explored schedule must keep, judged from its delivery log.
  *
  * What ring.c promises (doc/survival.md, doc/ring.md), as checked here:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checker.h — what every explored schedule must satisfy: the delivery log of one run and its
  * judgement (tests/explore/checker.c). */
 #pragma once

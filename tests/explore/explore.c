@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* explore.c — tests/test-explore: a systematic exploration of the real proto/ring.c (issue 13).
  *
  * proto/ring.c is compiled a second time for this program with tests/explore/hooks.h forced in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hooks.h — forced in front of proto/ring.c (-include) in tests/test-explore's build of it: every
  * access of ring.c to shared memory becomes a scheduling point of the explorer.
  *

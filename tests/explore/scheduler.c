@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scheduler.c — coroutines, scheduling points, modelled semaphores and the DFS over choices.
  *
  * A run starts every actor on its own ucontext stack and lets exactly one run at a time. Each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scheduler.h — the deterministic scheduler of tests/test-explore: actors as coroutines, every
  * shared-memory access of proto/ring.c a scheduling point, DFS over the choices (see explore.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-header.c — fuzz target for the code that reads a mailbox from shared memory.
  *
  * Any attached process can write anything into a mailbox it may use (doc/design.md, invariant 4),

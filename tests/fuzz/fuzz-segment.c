@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-segment.c — fuzz target: every reader of a mailbox segment, on arbitrary images that
  * change while the reader runs.
  *

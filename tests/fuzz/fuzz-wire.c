@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-wire.c — fuzz target for the control protocol's framing and decoder (proto/wire).
  *
  * The daemon decodes whatever a client writes to its socket, and a client whatever comes back,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.h — what the fuzz targets, their replay main and the corpus generator share.
  *
  * A target is one LLVMFuzzerTestOneInput(). Under clang it is linked with libFuzzer (`make

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gen-corpus.c — writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/).
  *
  * Usage: gen-corpus DIR   (`make fuzz-corpus` runs it on $(srcdir)/tests/fuzz/corpus)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay-main.c — runs a fuzz target on saved inputs, without libFuzzer (any compiler).
  *
  * Usage: fuzz-X-replay [FILE|DIR]...

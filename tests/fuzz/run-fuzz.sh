@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-fuzz.sh — runs one libFuzzer target for a while (make fuzz calls it once per target).
 # Usage: run-fuzz.sh BINARY SEED_DIR SECONDS
 # New inputs go to tests/fuzz/<target>-corpus/ in the build tree (the committed seeds in

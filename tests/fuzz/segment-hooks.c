@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* segment-hooks.c — the step counter, the scheduled scribbles, the virtual clock and the
  * semaphore stubs that segment-hooks.h puts into the code fuzz-segment runs. */
 #include "tests/fuzz/segment-hooks.h"

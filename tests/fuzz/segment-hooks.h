@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* segment-hooks.h — forced include (-include) of the code fuzz-segment runs: every atomic access
  * to shared memory becomes a counted step, and nothing blocks.
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # run.sh — shmboxd under a real systemd: boots the host's systemd as PID 1 of a throw-away
 # container (systemd-nspawn, host /usr read-only, tmpfs root, the host's /dev/shm), installs the
 # built units with a drop-in (this build's binaries, a unique --prefix, WatchdogSec=3s) and
