@@ -11,7 +11,10 @@
 
 #include "client/shmbox.h"
 
+/* $(sysconfdir)/shmbox/bridge.conf: Makefile.am defines it from configure's sysconfdir */
+#ifndef SETTINGS_DEFAULT_PATH
 #define SETTINGS_DEFAULT_PATH "/etc/shmbox/bridge.conf"
+#endif
 #define SETTINGS_DEFAULT_STATUS "/run/shmbox-bridge/status"
 
 /* Hard limits on what a config file may ask for. */

@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* $(sysconfdir)/shmbox/shmboxd.conf: Makefile.am defines it from configure's sysconfdir */
+#ifndef CONFIG_DEFAULT_PATH
 #define CONFIG_DEFAULT_PATH "/etc/shmbox/shmboxd.conf"
+#endif
 
 typedef struct Limits {
         uint64_t max_mailbox_bytes;     /* one mailbox's segment */

@@ -18,7 +18,10 @@ struct event_base;
 struct evconnlistener;
 struct event;
 
+/* $(localstatedir)/lib/shmbox: Makefile.am defines it from configure's localstatedir */
+#ifndef MANAGER_DEFAULT_STATE_DIR
 #define MANAGER_DEFAULT_STATE_DIR "/var/lib/shmbox"
+#endif
 
 typedef struct ManagerConfig {
         const char *socket_path;
