@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "proto/psem.h"
 #include "proto/util.h"
 
 _Static_assert((int)SHMBOX_SEM_LOCK == (int)SEM_LOCK && (int)SHMBOX_SEM_ITEMS == (int)SEM_ITEMS &&
@@ -59,13 +60,14 @@ static uint32_t mask_count(_Atomic uint64_t *mask) {
  * @box: an attached box
  * @ret: receives the snapshot
  *
- * Reads the mapping and calls sem_getvalue() three times: no request to the daemon, no lock.
+ * Reads the mapping and psem_getvalue() three times: no system call, no request to the daemon,
+ * no lock.
  * The payload of the message at ring position p starts at
  * map_addr + header_size + (p % slots) * slot_stride + slot_head in this process.
  *
  * Return: 0; -EINVAL for a NULL argument; -ESTALE after fork(); -ENOTCONN once the box's
- *         client was disconnected; -EBADMSG if the ring's positions are corrupt; the negative
- *         errno of sem_getvalue(). @ret is untouched on failure.
+ *         client was disconnected; -EBADMSG if the ring's positions are corrupt. @ret is
+ *         untouched on failure.
  */
 SHMBOX_PUBLIC int shmbox_stat(const shmbox *box, struct shmbox_stat *ret) {
         const LayoutGeometry *geo;
@@ -125,8 +127,9 @@ SHMBOX_PUBLIC int shmbox_stat(const shmbox *box, struct shmbox_stat *ret) {
         for (int i = 0; i < _SEM_ROLE_MAX; i++) {
                 int v;
 
-                if (sem_getvalue(box->ring.sem[i], &v) < 0)
-                        return -errno_or(EINVAL);
+                r = psem_getvalue(box->ring.sem[i], &v);
+                if (r < 0)
+                        return r;
                 st.sem_value[i] = v;
         }
         r = stat_paths(box, &st);

@@ -277,7 +277,8 @@ enum {
  * - epoch (bumped by a daemon that adopts the mailbox after a restart), generation (unique
  *   per creation of the name), flags (SHMBOX_STAT_DESTROYED).
  * - This box: its attachment token and index, and rights (SHMBOX_STAT_RECV|SHMBOX_STAT_SEND).
- * - sem_value: sem_getvalue() of each semaphore (SHMBOX_SEM_*).
+ * - sem_value: the value of each semaphore (SHMBOX_SEM_*), as sem_getvalue() reads it but
+ *   clamped to 0..SEM_VALUE_MAX (the semaphores' memory is shared, so it may hold anything).
  * - segment, sem_path: the paths of the mailbox's objects in /dev/shm, from the prefix the
  *   client learned from the daemon when it connected.
  * The reserved words are 0; new fields take their place.
@@ -296,8 +297,8 @@ struct shmbox_stat {
         uint64_t reserved[8];
 };
 
-/* Fill *ret with a snapshot of box: no system call but sem_getvalue(), no request to the
- * daemon, no lock. Errors: -EINVAL, -ESTALE (after fork), -ENOTCONN (client disconnected),
+/* Fill *ret with a snapshot of box: no system call, no request to the daemon, no lock.
+ * Errors: -EINVAL, -ESTALE (after fork), -ENOTCONN (client disconnected),
  * -EBADMSG (corrupt positions). */
 int shmbox_stat(const shmbox *box, struct shmbox_stat *ret);
 

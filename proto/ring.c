@@ -32,9 +32,11 @@
  *   - no count can drift: a process killed between a semaphore step and a state change leaves
  *     nothing to fix but its own mask bit, which the daemon clears by attachment index;
  *   - glibc's sem_t keeps a waiter count that a SIGKILLed sleeper never decrements, after
- *     which every sem_post is a FUTEX_WAKE; since we call sem_post only when a live sleeper's
- *     bit is set, such a damaged semaphore costs nothing on the message path, and it never
- *     needs to be replaced.
+ *     which every post is a FUTEX_WAKE; since we post only when a live sleeper's bit is set,
+ *     such a damaged semaphore costs nothing on the message path, and it never needs to be
+ *     replaced. The operations are proto/psem.c's, not glibc's: the semaphores' memory is
+ *     untrusted too, and glibc aborts the process when a scribbled sem_t makes a futex call
+ *     fail (issue 13).
  *
  * Everything read from shared memory is untrusted: tail - head is checked against the slot
  * count, the length against slot_size, each slot word against the lap its position implies.
@@ -70,6 +72,7 @@
 #include <unistd.h>
 
 #include "proto/crash.h"
+#include "proto/psem.h"
 #include "proto/util.h"
 
 /* How long the lock may be waited for when the caller asked not to block (timeout 0): the
@@ -140,10 +143,10 @@ static int sem_sleep(sem_t *sem, const RingDeadline *dl, long slice_ns) {
         ts_add_ns(&until, slice_ns);
         if (!dl->forever && ts_before(&dl->at, &until))
                 until = dl->at;
-        rc = sem_clockwait(sem, CLOCK_MONOTONIC, &until);
-        if (rc < 0 && errno != ETIMEDOUT && errno != EINTR)
-                return -errno;
-        return rc < 0 && errno == ETIMEDOUT ? 1 : 0;
+        rc = psem_clockwait(sem, CLOCK_MONOTONIC, &until);
+        if (rc < 0 && rc != -ETIMEDOUT && rc != -EINTR)
+                return rc;
+        return rc == -ETIMEDOUT ? 1 : 0;
 }
 
 /* Whether @token holds an attachment of this mailbox: a lock holder always does (or is the
@@ -226,7 +229,7 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
  * A waiter's CPU must stay bounded whatever the semaphore holds: a peer can post it in a loop
  * or write SEM_VALUE_MAX into it, and every repair leaves a post nobody may take. A wake-up
  * that brings the caller back to wait found nothing, so the next wait first takes up to
- * RING_DRAIN_MAX stale posts (sem_trywait: no system call). Posters post only while fewer
+ * RING_DRAIN_MAX stale posts (psem_trywait: no system call). Posters post only while fewer
  * wake-ups are pending than sleepers, so a drain that finds posts again and again means
  * someone else is posting: past RING_STALE_FREE such drains in one call, each wait first
  * pauses, 100 us doubling to RING_PAUSE_MAX_NS, without the semaphore. A flood then costs one
@@ -260,7 +263,7 @@ static int waiter_settle(sem_t *sem, RingWaiter *wt, const RingDeadline *dl) {
 
         if (wt->wakes == 0)
                 return 0;
-        while (n < RING_DRAIN_MAX && sem_trywait(sem) == 0)
+        while (n < RING_DRAIN_MAX && psem_trywait(sem) == 0)
                 n++;
         if (n == 0)
                 return 0;
@@ -318,7 +321,7 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                 if (!(v & LOCK_W) && !atomic_compare_exchange_strong(lock, &v, v | LOCK_W))
                         continue;
                 if (destroyed(r)) {
-                        sem_post(r->sem[SEM_LOCK]); /* pass the wake-up on */
+                        psem_post(r->sem[SEM_LOCK]); /* pass the wake-up on */
                         return -EIDRM;
                 }
                 CRASH_POINT(lock_holder_read);
@@ -357,7 +360,7 @@ static int ring_unlock(Ring *r, uint32_t me) {
         uint64_t old = atomic_exchange(&r->hdr->lock, 0);
 
         if (old & LOCK_W)
-                sem_post(r->sem[SEM_LOCK]);
+                psem_post(r->sem[SEM_LOCK]);
         return LOCK_TOKEN(old) == me ? 0 : -EBADMSG;
 }
 
@@ -421,15 +424,15 @@ static void wake_n(Ring *r, SemRole role, unsigned n) {
         if (!mask_any(mask))
                 return;
         /* A sleeper clears its bit only once it runs again, so every poster until then sees it.
-         * Post only while fewer wake-ups are pending than asked for (sem_getvalue reads the
+         * Post only while fewer wake-ups are pending than asked for (psem_getvalue reads the
          * semaphore's memory, no system call): the count stays near zero instead of piling up,
          * which would turn every later wait into a spin. A woken waker that finds more work
          * does it before sleeping again, so one pending wake-up serves a burst. */
         n = MIN(n, mask_count(mask));
-        if (sem_getvalue(r->sem[role], &pending) < 0)
+        if (psem_getvalue(r->sem[role], &pending) < 0)
                 pending = 0;
         while (pending < (int)n) {
-                sem_post(r->sem[role]);
+                psem_post(r->sem[role]);
                 pending++;
         }
 }
@@ -653,7 +656,7 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
 /* Common entry checks: destroyed (pass the wake-up on), our attachment still ours. */
 static int ring_enter(Ring *r, uint32_t me, unsigned idx, SemRole role) {
         if (destroyed(r)) {
-                sem_post(r->sem[role]);
+                psem_post(r->sem[role]);
                 return -EIDRM;
         }
         if (idx >= LAYOUT_ATT_MAX || atomic_load_explicit(&r->hdr->att[idx], memory_order_relaxed) != me)
@@ -1378,12 +1381,12 @@ void ring_wake_all(Ring *r) {
 
         n = mask_count(r->hdr->items_sleepers) + 1;
         while (n--)
-                sem_post(r->sem[SEM_ITEMS]);
+                psem_post(r->sem[SEM_ITEMS]);
         n = mask_count(r->hdr->space_sleepers) + 1;
         while (n--)
-                sem_post(r->sem[SEM_SPACE]);
+                psem_post(r->sem[SEM_SPACE]);
         if (atomic_load(&r->hdr->lock) & LOCK_W)
-                sem_post(r->sem[SEM_LOCK]);
+                psem_post(r->sem[SEM_LOCK]);
 }
 
 /*
@@ -1393,7 +1396,7 @@ void ring_wake_all(Ring *r) {
 void ring_mark_destroyed(Ring *r) {
         atomic_fetch_or(&r->hdr->flags, HDR_DESTROYED);
         ring_wake_all(r);
-        sem_post(r->sem[SEM_LOCK]);
+        psem_post(r->sem[SEM_LOCK]);
 }
 
 /* One snapshot for ring_count(), with what it finds impossible. */

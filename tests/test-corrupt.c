@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -827,6 +828,53 @@ START_TEST(test_a_message_put_back_by_a_repair_wakes_an_event_loop) {
 }
 END_TEST
 
+/* Random bytes (seed: the loop index) over the items semaphore's file, every byte of the sem_t:
+ * its value, its waiter count and glibc's `private` field, from which glibc's sem_post() and
+ * sem_clockwait() build their futex call and abort the process when it fails (issue 13). */
+static void scribble_items_semaphore(const struct shmbox_stat *st, uint64_t seed) {
+        int fd = open(st->sem_path[SHMBOX_SEM_ITEMS], O_RDWR | O_CLOEXEC);
+        uint8_t *m;
+
+        ck_assert_int_ge(fd, 0);
+        m = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ck_assert_ptr_ne(m, MAP_FAILED);
+        for (size_t j = 0; j < sizeof(sem_t); j += 8)
+                atomic_store((_Atomic uint64_t *)(void *)(m + j), random_next(&seed));
+        munmap(m, sizeof(sem_t));
+        close(fd);
+}
+
+START_TEST(test_a_scribbled_semaphore_kills_neither_the_daemon_nor_a_sleeping_receiver) {
+        struct shmbox_stat st;
+        HarnessChild w;
+        shmbox *sender;
+        int status;
+
+        drain_victim();
+        ck_assert_int_eq(shmbox_stat(victim, &st), 0);
+        w = waiter_start(true); /* asleep in recv(-1) on the items semaphore */
+        ck_assert(harness_wait_sleeping(w.pid, harness_ms(5000)));
+        scribble_items_semaphore(&st, (uint64_t)_i + 1);
+        /* The sender leaves: the daemon repairs, and a repair posts every semaphore. */
+        shmbox_detach(victim);
+        victim = NULL;
+        sleep_ms(200);
+
+        /* The daemon answers, its other mailboxes untouched. */
+        assert_list_count(2);
+        assert_bystander_works();
+        /* The receiver did not die: it still receives what a new sender sends. */
+        ck_assert_int_eq(waitpid(w.pid, &status, WNOHANG), 0);
+        ck_assert_int_eq(shmbox_attach(client, "victim", &sender), 0);
+        ck_assert_int_eq(shmbox_send(sender, MINE, strlen(MINE), 0), 0);
+        ck_assert_int_eq(harness_child_read(&w, harness_ms(5000)), (int64_t)strlen(MINE));
+        ck_assert_int_eq(waitpid(w.pid, &status, WNOHANG), 0);
+        shmbox_detach(sender);
+        assert_list_count(2);
+        waiter_stop(&w);
+}
+END_TEST
+
 static TCase *tcase_e2e(Suite *s, const char *name) {
         return harness_tcase(s, name, TIMEOUT_S, setup, teardown);
 }
@@ -851,6 +899,9 @@ static Suite *corrupt_suite(void) {
         tcase_add_test(tc, test_a_message_taken_under_a_token_of_no_session_is_delivered_again_and_logged);
         tcase_add_test(tc, test_a_release_behind_a_lock_of_no_session_is_not_kept_waiting);
         tcase_add_loop_test(tc, test_a_message_put_back_by_a_repair_wakes_an_event_loop, 0, 2);
+
+        tc = tcase_e2e(s, "scribbled semaphores");
+        tcase_add_loop_test(tc, test_a_scribbled_semaphore_kills_neither_the_daemon_nor_a_sleeping_receiver, 0, 4);
         return s;
 }
 

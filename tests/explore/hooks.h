@@ -8,8 +8,9 @@
  * operation:
  *   - every C11 atomic operation: a scheduling point before it (the access it is about to do),
  *     and for a write, the old and new value reported to the explorer's observer;
- *   - sem_post/sem_wait/sem_trywait/sem_timedwait/sem_clockwait/sem_getvalue: the scheduler's
- *     modelled semaphores (a blocked waiter is not runnable until a post);
+ *   - sem_post/sem_wait/sem_trywait/sem_timedwait/sem_clockwait/sem_getvalue, and proto/psem.h's
+ *     psem_post/psem_trywait/psem_clockwait/psem_getvalue: the scheduler's modelled semaphores
+ *     (a blocked waiter is not runnable until a post);
  *   - clock_gettime: the virtual clock; sched_yield: a microsecond of it; the x86 pause of
  *     cpu_relax(): nothing (the load of the spin is the point);
  *   - memcpy/memmove: the copy boundary, a point before and after (and the holder check);
@@ -29,6 +30,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+#include "proto/psem.h" /* declared before the macros below rename its functions */
 #include <unistd.h>
 
 #include "tests/explore/scheduler.h"
@@ -152,6 +155,15 @@
 #define sem_timedwait(s, t) explore_sem_wait((s), (t), EXPLORE_HERE)
 #define sem_clockwait(s, c, t) explore_sem_wait((s), (t), EXPLORE_HERE)
 #define sem_getvalue(s, v) explore_sem_getvalue((s), (v))
+/* proto/psem.c's operations (what ring.c calls): the same models, in psem's convention of a
+ * negative errno. psem.c itself is not in this build. */
+static inline int explore_psem_result(int rc) {
+        return rc < 0 ? -(errno ? errno : EINVAL) : 0;
+}
+#define psem_post(s) explore_psem_result(explore_sem_post(s))
+#define psem_trywait(s) explore_psem_result(explore_sem_trywait(s))
+#define psem_clockwait(s, c, t) explore_psem_result(explore_sem_wait((s), (t), EXPLORE_HERE))
+#define psem_getvalue(s, v) explore_psem_result(explore_sem_getvalue((s), (v)))
 #define clock_gettime(c, t) explore_clock_gettime((c), (t))
 #define sched_yield() explore_sched_yield(EXPLORE_HERE)
 #define nanosleep(t, r) ((void)(t), (void)(r), explore_sched_yield(EXPLORE_HERE))

@@ -152,6 +152,26 @@ int segment_hook_sem_timedwait(sem_t *sem, const struct timespec *until) {
         return -1;
 }
 
+int segment_hook_psem_post(sem_t *sem) {
+        return segment_hook_sem_post(sem);
+}
+
+int segment_hook_psem_getvalue(sem_t *sem, int *ret) {
+        return segment_hook_sem_getvalue(sem, ret);
+}
+
+/* psem_trywait(): nothing to take, as for sem_trywait(). */
+int segment_hook_psem_trywait(sem_t *sem) {
+        (void)sem;
+        return -EAGAIN;
+}
+
+/* A timed wait nobody posts, as segment_hook_sem_timedwait(). */
+int segment_hook_psem_clockwait(sem_t *sem, const struct timespec *until) {
+        segment_hook_sem_timedwait(sem, until);
+        return -ETIMEDOUT;
+}
+
 /* Every clock the hooked code reads (the monotonic one for deadlines, the coarse one for
  * stamps) is the virtual one. */
 int segment_hook_clock_gettime(clockid_t clock, struct timespec *ret) {

@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "proto/psem.h" /* declared before the macros below rename its functions */
+
 #define SEGMENT_BUDGET(slots, sleeps) (64 * (uint64_t)(slots) + 1024 * (1 + (uint64_t)(sleeps)))
 
 /* A scheduled scribble, in call @call (0: the next reader to begin, 1: the one after it): just
@@ -64,6 +66,11 @@ int segment_hook_sem_post(sem_t *sem);
 int segment_hook_sem_getvalue(sem_t *sem, int *ret);
 int segment_hook_sem_wait(sem_t *sem);
 int segment_hook_sem_timedwait(sem_t *sem, const struct timespec *until);
+/* proto/psem.h's operations, stubbed the same way in psem's convention of a negative errno. */
+int segment_hook_psem_post(sem_t *sem);
+int segment_hook_psem_trywait(sem_t *sem);
+int segment_hook_psem_clockwait(sem_t *sem, const struct timespec *until);
+int segment_hook_psem_getvalue(sem_t *sem, int *ret);
 int segment_hook_clock_gettime(clockid_t clock, struct timespec *ret);
 
 /* The operations themselves, in each compiler's own builtins (gcc's <stdatomic.h> is built on
@@ -134,4 +141,8 @@ int segment_hook_clock_gettime(clockid_t clock, struct timespec *ret);
 #define sem_trywait(s) segment_hook_sem_wait(s)
 #define sem_timedwait(s, t) segment_hook_sem_timedwait(s, t)
 #define sem_clockwait(s, c, t) segment_hook_sem_timedwait(s, t)
+#define psem_post(s) segment_hook_psem_post(s)
+#define psem_trywait(s) segment_hook_psem_trywait(s)
+#define psem_clockwait(s, c, t) segment_hook_psem_clockwait(s, t)
+#define psem_getvalue(s, v) segment_hook_psem_getvalue(s, v)
 #define clock_gettime(c, t) segment_hook_clock_gettime(c, t)
