@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* psem.c — process-shared semaphore operations that never abort on scribbled memory.
  *
  * The protocol is glibc's for 64-bit atomics (nptl/sem_post.c, nptl/sem_waitcommon.c), so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* psem.h — process-shared semaphore operations that never abort on scribbled memory.
  *
  * Every mailbox semaphore is a file in /dev/shm that every attached process maps writable, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test-psem.c — unit tests for proto/psem: glibc's semaphore protocol, without glibc's aborts. */
 #include "config.h"
 
