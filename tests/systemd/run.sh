@@ -166,6 +166,10 @@ ExecReload=
 ExecReload=/opt/shmbox-test/shmboxctl reload
 Environment=LD_LIBRARY_PATH=/opt/shmbox-test
 WatchdogSec=3s
+# a test build's localstatedir (/usr/local/var) has the unit name ReadWritePaths= for it: this
+# daemon keeps its state in /var/lib/shmbox, as a distribution's build does
+ReadWritePaths=
+StateDirectory=shmbox
 $sanitizer_env
 EOF
 C systemctl daemon-reload
