@@ -45,14 +45,15 @@
  *     beside it when the two differ;
  *   - B is untouched: every message in order exactly once, no error, no stall;
  *   - no A victim uses more than CPU_MAX_PCT of a core over the window (utime + stime from
- *     /proc/PID/stat): the victims are paced, so this is the CPU they burn while blocked;
+ *     /proc/PID/stat): the victims are paced, so this is the CPU they burn while blocked —
+ *     except an event loop whose FIFO a peer floods with writes, which the kernel wakes per
+ *     write: CPU_FLOOD_MAX_PCT there (doc/security.md says why nothing can bound it lower);
  *   - every stall on A (no progress for STALL_MS: two timeouts in a row) is ended by an error,
  *     or the attack is a documented forgery of a live holder: the rows whose live_holder names
  *     the line of doc/survival.md that documents the wait (SURVIVAL_FROZEN);
  *   - an A victim dies only of SIGBUS, and only after a truncation (doc/design.md, invariant 4:
  *     shm objects cannot be sealed). The truncated semaphore files are counted as truncations,
  *     although doc/survival.md names only the segment.
- * Today's code fails several of these rows: the fixes land on other branches.
  *
  * What cannot be expressed: a "lap" header field (laps live only in the slot words, which the
  * slot forgeries cover); a *write-only* attacker (a shared mapping cannot be write-only, see
@@ -106,6 +107,9 @@
 #define STALL_MS 400      /* two timeouts in a row without progress: a stall */
 #define CTL_P99_MAX_MS 50
 #define CPU_MAX_PCT 10.0
+/* A peer writing the FIFO in a loop wakes a poller per write: its CPU follows the writer's
+ * (doc/security.md, "writing the FIFO of shmbox_fd in a loop"); the one row with this bound. */
+#define CPU_FLOOD_MAX_PCT 50.0
 #define CTL_SAMPLES 16384
 #define OTHER_UID 65534                   /* B's owner when we are root */
 #define BOGUS_TOKEN UINT32_C(0x0bad0bad)  /* nobody's token */
@@ -1386,7 +1390,7 @@ static void run_attack(const Attack *k) {
         if (!b_ok)
                 FAIL(" B disturbed;");
         for (int i = 0; i < 2; i++)
-                if (cpu_pct[i] >= CPU_MAX_PCT)
+                if (cpu_pct[i] >= (k->kind == K_FIFO_JUNK ? CPU_FLOOD_MAX_PCT : CPU_MAX_PCT))
                         FAIL(" A %s burns %.0f%% of a core;", i ? "receiver" : "sender", cpu_pct[i]);
         bool stalled = ongoing >= (int64_t)harness_ms(STALL_MS) * 1000 ||
                        sh->a.max_gap_us >= (int64_t)harness_ms(STALL_MS) * 1000;
