@@ -274,7 +274,7 @@ C groupadd team && for u in alice bob carol; do C useradd -M -G team "$u"; done 
 chk "alice (group team) creates a mailbox with --group team --mode 0660" \
         q U alice shmboxctl create teambox --group team --mode 0660
 chk "it belongs to alice and group team: $(C shmboxctl info teambox 2>&1 | grep -E '^(uid|gid|mode):' | tr '\n' ' ')" \
-        eval '[ "$(C shmboxctl info teambox | sed -n "s/^gid: //p")" = "$(C getent group team | cut -d: -f3)" ]'
+        eval '[ "$(C shmboxctl info teambox | sed -n "s/^gid: //p")" = "$(C getent group team | cut -d: -f3) (team)" ]'
 chk "bob (group team) sends to it" q U bob shmboxctl send teambox "hello from bob"
 chk "carol (group team) receives bob's message" \
         [ "$(U carol shmboxctl recv teambox --timeout 5000 2>&1)" = "hello from bob" ]
