@@ -2066,8 +2066,10 @@ START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_
         }
         atomic_store(&ring.hdr->tail, SLOTS);
         atomic_store(&ring.hdr->lock, 0);
-        sem_post(ring.sem[SEM_LOCK]);
+        /* take slot 0 first, then wake the child: woken before, a slow machine (valgrind) let
+         * it take the lock ahead of this take, which waits 10 ms at most (-EAGAIN) */
         ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* slot 0 */
+        sem_post(ring.sem[SEM_LOCK]);
         child_wait_stopped(pid); /* it read slot 0 TAKEN, under the lock */
         ck_assert_int_eq(ring_consume(&ring, TOK_B, payload, false), 0);
         atomic_store(&ring.hdr->head, 1); /* a passer's first CAS; its second is to come */
