@@ -168,7 +168,8 @@ static int client_open(shmbox_client *c) {
                 r = -ECONNREFUSED; /* accepted, then closed: not a daemon that serves us */
         if (r >= 0 && reply.status < 0)
                 r = reply.status;
-        if (r >= 0 && (reply.version < WIRE_VERSION || reply.version > hello.version || !names_prefix_valid(reply.name)))
+        if (r >= 0 &&
+            (reply.version < WIRE_VERSION || reply.version > hello.version || !names_prefix_valid(reply.name)))
                 r = -EPROTO;
         if (r < 0) {
                 c->fd = safe_close(c->fd);
@@ -332,7 +333,8 @@ static void info_from_wire(struct shmbox_info *out, const WireInfo *in) {
         };
 }
 
-_Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS && SHMBOX_INFO_CORRUPT_SLOT == RING_CORRUPT_SLOT &&
+_Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS &&
+                       SHMBOX_INFO_CORRUPT_SLOT == RING_CORRUPT_SLOT &&
                        SHMBOX_INFO_CORRUPT_LENGTH == RING_CORRUPT_LENGTH &&
                        SHMBOX_INFO_CORRUPT_LOCK == RING_CORRUPT_LOCK &&
                        SHMBOX_INFO_CORRUPT_COUNTERS == RING_CORRUPT_COUNTERS &&

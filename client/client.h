@@ -21,7 +21,7 @@ struct shmbox_client {
         unsigned fork_gen;     /* client_fork_generation when connected */
         char socket_path[108]; /* to connect again, lazily, once a daemon is back */
         char prefix[NAMES_PREFIX_MAX + 1];
-        struct shmbox *boxes; /* attached through this client */
+        struct shmbox *boxes;                 /* attached through this client */
         char last_error[WIRE_REASON_MAX + 1]; /* the daemon's reason for refusing the last request */
 };
 

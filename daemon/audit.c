@@ -161,8 +161,7 @@ static void repair_token(Mailbox *mb, uint32_t token, const RingAudit *a, AuditR
                 return;
         }
         if (r < 0) {
-                log_debug("mailbox %s: repair of token %u of no session impossible: %s", mb->name, token,
-                          strerror(-r));
+                log_debug("mailbox %s: repair of token %u of no session impossible: %s", mb->name, token, strerror(-r));
                 return;
         }
         rep->repaired++;

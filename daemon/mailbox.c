@@ -805,8 +805,13 @@ void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32
         InfoCall c = { .m = m, .i = &i };
 
         if (m->ring.hdr && (mailbox_check(m) < 0 || guard_call(info_cb, &c) < 0)) {
-                i = (WireInfo){ .slots = i.slots, .slot_size = i.slot_size, .mode = i.mode, .attached = i.attached,
-                                .uid = i.uid, .gid = i.gid, .generation = i.generation,
+                i = (WireInfo){ .slots = i.slots,
+                                .slot_size = i.slot_size,
+                                .mode = i.mode,
+                                .attached = i.attached,
+                                .uid = i.uid,
+                                .gid = i.gid,
+                                .generation = i.generation,
                                 .corrupt = RING_CORRUPT_SEGMENT };
                 c = (InfoCall){};
         }

@@ -62,7 +62,7 @@
 #define ACCEPT_RETRY_MS 100
 #define ADOPT_RETRY_MIN_MS 100   /* what start-up could not adopt: first retry, */
 #define ADOPT_RETRY_MAX_MS 30000 /* doubling up to this */
-#define SIZE_CHECK_S 1 /* how often every mailbox's file sizes are checked (manager_enforce_sizes) */
+#define SIZE_CHECK_S 1           /* how often every mailbox's file sizes are checked (manager_enforce_sizes) */
 #define ACCEPT_BATCH 16
 
 struct Build {
@@ -852,8 +852,7 @@ static bool adopt_attachments(Manager *m, Mailbox *mb) {
                                  ghost->unproven ? "could not be checked yet" : "still runs");
                         continue;
                 }
-                log_info("%s: attachment %u of pid %d is released: the process is gone", mb->name, token,
-                         (int)rec.pid);
+                log_info("%s: attachment %u of pid %d is released: the process is gone", mb->name, token, (int)rec.pid);
                 manager_release(m, a);
         }
         mb->adopting = !done;
@@ -868,7 +867,8 @@ static void adopt_recs_prune(Manager *m) {
         for (size_t i = 0; i < m->n_adopt_recs; i++) {
                 const JournalRecord *r = &m->adopt_recs[i];
                 Mailbox *mb = manager_find(m, r->name);
-                bool keep = mb && mb->geo.generation == r->generation && r->idx < LAYOUT_ATT_MAX && reserved(mb, r->idx);
+                bool keep =
+                        mb && mb->geo.generation == r->generation && r->idx < LAYOUT_ATT_MAX && reserved(mb, r->idx);
 
                 for (size_t j = 0; j < m->n_pending && !keep; j++)
                         keep = strcmp(m->pending[j].name, r->name) == 0 && m->pending[j].generation == r->generation;

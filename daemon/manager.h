@@ -54,10 +54,10 @@ typedef struct Manager {
         Build *builds; /* creates in progress */
         Session *sessions;
         unsigned n_sessions;
-        Attachment *releases; /* attachments whose repair waits for a live lock holder */
-        int64_t release_due_us; /* when release_timer fires (CLOCK_MONOTONIC), if pending */
-        struct event *audit_timer;                /* daemon/audit.c */
-        int64_t audit_due_us;                     /* when it fires, if pending */
+        Attachment *releases;                  /* attachments whose repair waits for a live lock holder */
+        int64_t release_due_us;                /* when release_timer fires (CLOCK_MONOTONIC), if pending */
+        struct event *audit_timer;             /* daemon/audit.c */
+        int64_t audit_due_us;                  /* when it fires, if pending */
         char audit_cursor[NAMES_NAME_MAX + 1]; /* where the next tick starts (""): the budget ran out */
 
         unsigned accepted_this_turn; /* accepts since the listener last yielded */
@@ -65,8 +65,8 @@ typedef struct Manager {
         unsigned refused;            /* connections refused since the last log line */
         time_t refused_logged;
 
-        uint32_t next_token; /* from the journal, never from shared memory */
-        bool token_wrapped;  /* next_token wrapped: each new token is checked against the books */
+        uint32_t next_token;       /* from the journal, never from shared memory */
+        bool token_wrapped;        /* next_token wrapped: each new token is checked against the books */
         JournalRecord *adopt_recs; /* journal records adoption has not sorted out yet */
         size_t n_adopt_recs;
         StateEntry *pending; /* mailboxes of the state file not adopted yet: retried */

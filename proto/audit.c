@@ -24,8 +24,7 @@ void ring_peek(const Ring *r, RingPeek *ret) {
         p.tail = atomic_load(&h->tail);
         p.head_word = atomic_load(&ring_slot(r, p.head)->word);
         for (unsigned i = 0; i < LAYOUT_ATT_WORDS; i++)
-                any |= atomic_load(&h->items_sleepers[i]) |
-                       atomic_load(&h->space_sleepers[i]) |
+                any |= atomic_load(&h->items_sleepers[i]) | atomic_load(&h->space_sleepers[i]) |
                        atomic_load(&h->pollers[i]);
         p.waiters = any != 0 || (p.lock & LOCK_W);
         *ret = p;

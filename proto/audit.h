@@ -31,12 +31,12 @@ static inline bool ring_peek_same(const RingPeek *a, const RingPeek *b) {
 
 /* Who holds what in a ring, as shared memory says. */
 typedef struct RingAudit {
-        uint32_t lock;                         /* the lock's holder (TOKEN_NONE: free) */
-        uint32_t att[LAYOUT_ATT_MAX];          /* the attachment table */
-        uint32_t holders[RING_AUDIT_HOLDERS];  /* tokens of CLAIMED and TAKEN words in [head, tail) */
+        uint32_t lock;                        /* the lock's holder (TOKEN_NONE: free) */
+        uint32_t att[LAYOUT_ATT_MAX];         /* the attachment table */
+        uint32_t holders[RING_AUDIT_HOLDERS]; /* tokens of CLAIMED and TAKEN words in [head, tail) */
         unsigned n_holders;
-        bool more;                             /* more distinct holders than fit */
-        bool bad;                              /* tail - head > slots: the slots were not read */
+        bool more; /* more distinct holders than fit */
+        bool bad;  /* tail - head > slots: the slots were not read */
 } RingAudit;
 
 void ring_audit_read(const Ring *r, RingAudit *ret);

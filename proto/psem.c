@@ -70,7 +70,7 @@ static int futex_wait_zero(sem_t *sem, clockid_t clock, const struct timespec *u
 /* The definitions' names are parenthesized so that a function-like macro of the same name
  * (tests/fuzz/segment-hooks.h, forced into every file of the fuzz-segment build) leaves them
  * alone. */
-int (psem_post)(sem_t *sem) {
+int(psem_post)(sem_t *sem) {
         _Atomic uint64_t *data = psem_data(sem);
         uint64_t d = atomic_load_explicit(data, memory_order_relaxed);
         int r = -EAGAIN, k;
@@ -95,21 +95,20 @@ int (psem_post)(sem_t *sem) {
         return r;
 }
 
-int (psem_trywait)(sem_t *sem) {
+int(psem_trywait)(sem_t *sem) {
         _Atomic uint64_t *data = psem_data(sem);
         uint64_t d = atomic_load_explicit(data, memory_order_relaxed);
 
         for (unsigned i = 0; i < PSEM_TRIES; i++) {
                 if (PSEM_VALUE(d) == 0)
                         return -EAGAIN;
-                if (atomic_compare_exchange_weak_explicit(data, &d, d - 1, memory_order_acquire,
-                                                          memory_order_relaxed))
+                if (atomic_compare_exchange_weak_explicit(data, &d, d - 1, memory_order_acquire, memory_order_relaxed))
                         return 0;
         }
         return -EAGAIN;
 }
 
-int (psem_clockwait)(sem_t *sem, clockid_t clock, const struct timespec *until) {
+int(psem_clockwait)(sem_t *sem, clockid_t clock, const struct timespec *until) {
         _Atomic uint64_t *data = psem_data(sem);
         uint64_t d;
         int r = -EINTR;
@@ -132,8 +131,7 @@ int (psem_clockwait)(sem_t *sem, clockid_t clock, const struct timespec *until) 
                         continue;
                 }
                 /* A unit and our place among the waiters, taken in one step. */
-                if (atomic_compare_exchange_weak_explicit(data, &d, d - 1 - PSEM_WAITER,
-                                                          memory_order_acquire,
+                if (atomic_compare_exchange_weak_explicit(data, &d, d - 1 - PSEM_WAITER, memory_order_acquire,
                                                           memory_order_relaxed))
                         return 0;
         }
@@ -143,7 +141,7 @@ int (psem_clockwait)(sem_t *sem, clockid_t clock, const struct timespec *until) 
         return r;
 }
 
-int (psem_getvalue)(sem_t *sem, int *ret) {
+int(psem_getvalue)(sem_t *sem, int *ret) {
         uint32_t v = PSEM_VALUE(atomic_load_explicit(psem_data(sem), memory_order_relaxed));
 
         *ret = v > SEM_VALUE_MAX ? SEM_VALUE_MAX : (int)v;

@@ -754,8 +754,7 @@ static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
                             slot_word_state(w) != SLOT_FREE)
                                 return 0;
                         if (q - head < r->geo.slots && word_passed_unfreed(w, x.lap))
-                                (void)atomic_compare_exchange_strong(&x.s->word, &w2,
-                                                                     slot_word(SLOT_FREE, x.lap, 0));
+                                (void)atomic_compare_exchange_strong(&x.s->word, &w2, slot_word(SLOT_FREE, x.lap, 0));
                         w2 = atomic_load(&x.s->word); /* freed by us or by its passer */
                         if (w2 == w && atomic_load(&r->hdr->head) == head)
                                 return -EBADMSG; /* impossible, and stable */

@@ -193,9 +193,10 @@ bool harness_shm_has_room(uint64_t need, const char *what) {
         avail = (uint64_t)sv.f_bavail * sv.f_frsize;
         if (avail >= need)
                 return true;
-        fprintf(stderr, "SKIP: %s: /dev/shm has %llu MiB free, this case needs %llu MiB (a container's default "
-                "is 64 MiB: run it with --shm-size=1g)\n", what, (unsigned long long)(avail >> 20),
-                (unsigned long long)((need + (1u << 20) - 1) >> 20));
+        fprintf(stderr,
+                "SKIP: %s: /dev/shm has %llu MiB free, this case needs %llu MiB (a container's default "
+                "is 64 MiB: run it with --shm-size=1g)\n",
+                what, (unsigned long long)(avail >> 20), (unsigned long long)((need + (1u << 20) - 1) >> 20));
         return false;
 }
 

@@ -298,7 +298,8 @@ static const Case header_cases[] = {
 
 static const Case slot_cases[] = {
         { "slot 0: state 0x7f", SLOT_STATE, 0x7f, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
-        { "slot 0: state 6 (one past the last)", SLOT_STATE, _SLOT_STATE_MAX, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
+        { "slot 0: state 6 (one past the last)", SLOT_STATE, _SLOT_STATE_MAX, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false,
+          0 },
         { "slot 0: READY at the next lap", SLOT_LAP, 0, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
         { "slot 0: len = slot_size + 1", SLOT_LEN, 64 + 1, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
         { "slot 0: len = 0xffffffff", SLOT_LEN, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
@@ -309,7 +310,8 @@ static const Case slot_cases[] = {
 
 static const Case truncation_cases[] = {
         { "segment: ftruncate to 0", TRUNCATE, 0, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG, C_SEG, false, 0 },
-        { "segment: ftruncate to half", TRUNCATE, 1, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG, C_SEG, false, 0 },
+        { "segment: ftruncate to half", TRUNCATE, 1, OUT_CRASH_OK, OUT_CRASH_OK, OUT_CRASH_OK, -EBADMSG, C_SEG, false,
+          0 },
 };
 
 static int segment_open(void) {
@@ -490,8 +492,7 @@ static void assert_info_corrupt(uint32_t want, const char *what) {
                 ck_assert_msg(json_corrupt_first(out) == '"', "%s: no \"corrupt\" in the JSON:\n%s", what, out);
         } else {
                 ck_assert_msg(!strstr(out, "corrupt: "), "%s: shmboxctl info says corrupt:\n%s", what, out);
-                ck_assert_msg(json_corrupt_first(out) == ']', "%s: the JSON has no empty \"corrupt\":\n%s", what,
-                              out);
+                ck_assert_msg(json_corrupt_first(out) == ']', "%s: the JSON has no empty \"corrupt\":\n%s", what, out);
         }
         if (want & SHMBOX_INFO_CORRUPT_COUNTERS)
                 ck_assert_msg(!strstr(out, "\nreceived: "), "%s: shmboxctl prints a counter it knows is wrong:\n%s",

@@ -1151,11 +1151,10 @@ START_TEST(test_recv_json_prints_each_message_as_an_object_with_text_or_base64) 
                 const char *key, *value;
                 unsigned length;
         } want[] = {
-                { "text", "hello", 5 },
-                { "text", "caf\xc3\xa9 \"q\"\n", 10 }, /* decoded by the parser */
-                { "base64", "/wEC", 3 },               /* not UTF-8 */
-                { "base64", "ww==", 1 },               /* a truncated sequence */
-                { "base64", "7aCA", 3 },               /* a surrogate is not UTF-8 */
+                { "text", "hello", 5 },  { "text", "caf\xc3\xa9 \"q\"\n", 10 }, /* decoded by the parser */
+                { "base64", "/wEC", 3 },                                        /* not UTF-8 */
+                { "base64", "ww==", 1 },                                        /* a truncated sequence */
+                { "base64", "7aCA", 3 },                                        /* a surrogate is not UTF-8 */
                 { "text", "", 0 },
         };
         const char *line;
@@ -1240,7 +1239,8 @@ END_TEST
 START_TEST(test_a_refusal_prints_the_daemons_reason) {
         assert_exit(ctl("create", "huge", "--slots", "65536", "--slot-size", "16777216"), 1);
         ck_assert_str_eq(ctl_out, "");
-        ck_assert_str_eq(ctl_err, "shmboxctl: huge: no space: 1099515826176 bytes, above max-mailbox-bytes 1073741824\n");
+        ck_assert_str_eq(ctl_err,
+                         "shmboxctl: huge: no space: 1099515826176 bytes, above max-mailbox-bytes 1073741824\n");
         /* without a reason, the library's message as before */
         assert_exit(ctl("destroy", "huge"), 1);
         ck_assert_str_eq(ctl_err, "shmboxctl: huge: no such mailbox\n");

@@ -479,7 +479,7 @@ static void open_socket_dir(const TestDaemon *d) {
 typedef struct NobodyArg {
         const char *socket;
         const char *name;
-        char op;         /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own;
+        char op; /* 'a' attach only; 'r' attach + send + recv; 'd' destroy + attach + create own;
                             'p' reload, create in group 0, chmod, each with whether its reason
                             contains want[i] */
         const char *want[3];
@@ -534,7 +534,7 @@ static void nobody_main(const void *varg, int wfd) {
                 const struct shmbox_config in_root = { .flags = SHMBOX_CONFIG_GID, .gid = 0 };
 
                 for (int i = 0; i < 3; i++) {
-                        r = i == 0 ? shmbox_reload(c)
+                        r = i == 0   ? shmbox_reload(c)
                             : i == 1 ? shmbox_create(c, "in-root", &in_root)
                                      : shmbox_chmod(c, a->name, 0666, SHMBOX_KEEP);
                         harness_child_report(wfd, r);
@@ -902,9 +902,8 @@ static void old_daemon_main(const void *arg, int wfd) {
                 k = recv(fd, buf, WIRE_HEADER_SIZE, MSG_WAITALL);
                 if (k != WIRE_HEADER_SIZE || wire_frame_size(buf, WIRE_HEADER_SIZE, false, &size) < 0)
                         return;
-                if (size > WIRE_HEADER_SIZE &&
-                    recv(fd, buf + WIRE_HEADER_SIZE, size - WIRE_HEADER_SIZE, MSG_WAITALL) !=
-                            (ssize_t)(size - WIRE_HEADER_SIZE))
+                if (size > WIRE_HEADER_SIZE && recv(fd, buf + WIRE_HEADER_SIZE, size - WIRE_HEADER_SIZE, MSG_WAITALL) !=
+                                                       (ssize_t)(size - WIRE_HEADER_SIZE))
                         return;
                 if (wire_decode(buf, size, &req) < 0)
                         return;

@@ -289,8 +289,8 @@ START_TEST(test_a_segment_grown_past_its_layout_is_cut_back_and_the_quota_holds)
         file_size(seg, &size, &alloc);
         printf("limits: a segment of %llu bytes grown to %llu (%llu MiB allocated); after the next create: %llu bytes, "
                "%llu allocated\n",
-               (unsigned long long)size0, (unsigned long long)GROWN_SIZE,
-               (unsigned long long)(GROWN_ALLOCATED >> 20), (unsigned long long)size, (unsigned long long)alloc);
+               (unsigned long long)size0, (unsigned long long)GROWN_SIZE, (unsigned long long)(GROWN_ALLOCATED >> 20),
+               (unsigned long long)size, (unsigned long long)alloc);
         ck_assert_msg(size == size0 && alloc <= alloc0, "the grown segment is still %llu bytes (%llu allocated)",
                       (unsigned long long)size, (unsigned long long)alloc);
         ck_assert(log_has("mailbox grow (owner uid 2001): segment grown to 549453824 bytes"));

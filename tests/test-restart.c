@@ -431,7 +431,8 @@ START_TEST(test_an_adoption_that_fails_repairs_no_live_process_and_is_retried) {
         snprintf(journal, sizeof(journal), "%s/%s.sessions", d.state_dir, d.prefix);
         snprintf(needle, sizeof(needle), " %d ", (int)peeker.pid);
         ck_assert_msg(file_has(state, "\npk "), "fault %s: the state file lost the mailbox", adopt_faults[_i]);
-        ck_assert_msg(file_has(journal, needle), "fault %s: the journal lost the peeker's attachment", adopt_faults[_i]);
+        ck_assert_msg(file_has(journal, needle), "fault %s: the journal lost the peeker's attachment",
+                      adopt_faults[_i]);
 
         /* adopted, if not at once then by a retry */
         deadline = harness_now_us() + harness_ms(3000) * 1000LL;

@@ -949,8 +949,7 @@ static int64_t cpu_used_us(void) {
         struct rusage ru;
 
         getrusage(RUSAGE_SELF, &ru);
-        return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec +
-               ru.ru_stime.tv_usec;
+        return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 /* The second pair of test attachments: two children at once. */
@@ -1266,7 +1265,7 @@ START_TEST(test_a_tail_forged_one_ahead_is_ebadmsg_for_a_receiver_about_to_sleep
         char buf[SLOT_SIZE];
 
         atomic_store(&ring.hdr->tail, 1);
-        ck_assert_int_eq(send_str(TOK_A, IDX_A, "hidden", 0), 0); /* lands at position 1 */
+        ck_assert_int_eq(send_str(TOK_A, IDX_A, "hidden", 0), 0);                /* lands at position 1 */
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), -EAGAIN); /* no wait, no check */
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 200), -EBADMSG);
 }
@@ -2278,7 +2277,8 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_sender_killed_half_way_through_its_copy_never_delivers_the_half_message);
                 tcase_add_test(tc, test_a_receiver_killed_half_way_through_its_copy_has_the_message_redelivered);
                 tcase_add_test(tc, test_a_daemon_killed_in_a_repair_leaves_a_lock_that_the_next_repair_takes_over);
-                tcase_add_test(tc, test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
+                tcase_add_test(tc,
+                               test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_walk_of_2_64_slots);
                 tcase_add_test(tc, test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg);
                 tcase_add_test(tc, test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg);
                 tcase_add_test(tc, test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_lock_at_once);

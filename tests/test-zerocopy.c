@@ -329,8 +329,8 @@ START_TEST(test_a_poll_based_receiver_wakes_when_a_dead_peekers_message_is_redel
         ck_assert_int_eq(kill(peeker.pid, SIGKILL), 0);
         woke = readable(fd, harness_ms(2000));
         delay = harness_now_us() - t0;
-        printf("fifo: a poll()-based receiver %s %lld us after the peeker's SIGKILL\n",
-               woke ? "woke" : "still asleep", (long long)delay);
+        printf("fifo: a poll()-based receiver %s %lld us after the peeker's SIGKILL\n", woke ? "woke" : "still asleep",
+               (long long)delay);
         fflush(stdout);
         (void)waitpid(peeker.pid, NULL, 0);
         close(peeker.fd);

@@ -53,13 +53,13 @@
 #define SHMBOX_PY_VERSION "unknown"
 #endif
 
-#define SLICE_MS 50              /* longest wait without looking at signals */
-#define SLICE_SHARED_MS 1        /* the slice while another thread waits for the client */
-#define GIL_HOLD_MAX 1024        /* recv(): copies into bytes up to this size keep the GIL */
-#define RECV_SCRATCH_MAX 4096    /* slot sizes up to this: recv() copies through a scratch buffer */
-#define RECV_MANY_MAX 64         /* the library's batch limit */
+#define SLICE_MS 50                                  /* longest wait without looking at signals */
+#define SLICE_SHARED_MS 1                            /* the slice while another thread waits for the client */
+#define GIL_HOLD_MAX 1024                            /* recv(): copies into bytes up to this size keep the GIL */
+#define RECV_SCRATCH_MAX 4096                        /* slot sizes up to this: recv() copies through a scratch buffer */
+#define RECV_MANY_MAX 64                             /* the library's batch limit */
 #define RECV_MANY_SCRATCH_MAX (RECV_MANY_MAX * 4096) /* recv_many()'s scratch buffer, at most */
-#define R_PYERR (-100000)        /* box_call(): a Python exception is set */
+#define R_PYERR (-100000)                            /* box_call(): a Python exception is set */
 
 /* The fork generation, bumped in every child (pthread_atfork), and every open client (for
  * _after_fork()): the globals of this file besides the types and exceptions, because fork()
@@ -68,8 +68,8 @@
 static volatile unsigned fork_generation;
 static struct ClientObject *all_clients;
 
-static PyObject *Error, *InvalidArgument, *Timeout, *WouldBlock, *PermissionDenied, *NotFound,
-        *Exists, *ConnectionRefused, *NotConnected, *Destroyed, *Stale, *MessageTooLong;
+static PyObject *Error, *InvalidArgument, *Timeout, *WouldBlock, *PermissionDenied, *NotFound, *Exists,
+        *ConnectionRefused, *NotConnected, *Destroyed, *Stale, *MessageTooLong;
 
 static PyTypeObject ClientType, MailboxType, ReservationType, PeekType;
 static PyTypeObject InfoType, EntryType;
@@ -186,15 +186,14 @@ static int wait_slice(const Wait *w) {
 
 /* Fill out[0..npos) from the positional arguments (the first @required ones must be there) and
  * out[npos] from "timeout", given positionally or by keyword. Missing ones stay NULL. */
-static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                      Py_ssize_t npos, Py_ssize_t required, PyObject **out) {
+static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, Py_ssize_t npos,
+                      Py_ssize_t required, PyObject **out) {
         Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
 
         for (Py_ssize_t i = 0; i <= npos; i++)
                 out[i] = NULL;
         if (nargs > npos + 1) {
-                PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname,
-                             npos + 1, nargs);
+                PyErr_Format(PyExc_TypeError, "%s() takes at most %zd arguments (%zd given)", fname, npos + 1, nargs);
                 return -1;
         }
         for (Py_ssize_t i = 0; i < nargs; i++)
@@ -225,14 +224,13 @@ static int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs
 typedef struct MailboxObject MailboxObject;
 
 typedef struct ClientObject {
-        PyObject_HEAD
-        shmbox_client *client;  /* NULL once closed */
-        PyThread_type_lock lock; /* one thread at a time in the library, per client */
-        atomic_int waiters;      /* threads waiting for lock */
-        atomic_uint handoffs;    /* bumped by each waiter that got it */
+        PyObject_HEAD shmbox_client *client; /* NULL once closed */
+        PyThread_type_lock lock;             /* one thread at a time in the library, per client */
+        atomic_int waiters;                  /* threads waiting for lock */
+        atomic_uint handoffs;                /* bumped by each waiter that got it */
         unsigned fork_gen;
-        PyObject *socket;        /* str, or None for the default */
-        MailboxObject *boxes;    /* attached through this client */
+        PyObject *socket;                 /* str, or None for the default */
+        MailboxObject *boxes;             /* attached through this client */
         struct ClientObject *next, *prev; /* in all_clients */
         PyObject *weakreflist;
 } ClientObject;
@@ -246,13 +244,10 @@ static int client_lock(ClientObject *c) {
                 return 0;
         atomic_fetch_add(&c->waiters, 1);
         for (;;) {
-                Py_BEGIN_ALLOW_THREADS
-                st = PyThread_acquire_lock_timed(c->lock, (PY_TIMEOUT_T)SLICE_MS * 1000, 0);
+                Py_BEGIN_ALLOW_THREADS st = PyThread_acquire_lock_timed(c->lock, (PY_TIMEOUT_T)SLICE_MS * 1000, 0);
                 if (st == PY_LOCK_ACQUIRED)
                         atomic_fetch_add(&c->handoffs, 1);
-                Py_END_ALLOW_THREADS
-                if (st == PY_LOCK_ACQUIRED)
-                        break;
+                Py_END_ALLOW_THREADS if (st == PY_LOCK_ACQUIRED) break;
                 if (PyErr_CheckSignals() < 0) {
                         atomic_fetch_sub(&c->waiters, 1);
                         return -1;
@@ -270,8 +265,8 @@ static void client_yield(ClientObject *c) {
 
         if (atomic_load(&c->waiters) == 0)
                 return;
-        Py_BEGIN_ALLOW_THREADS
-        for (int i = 0; i < 2000 && atomic_load(&c->handoffs) == seen && atomic_load(&c->waiters) > 0; i++)
+        Py_BEGIN_ALLOW_THREADS for (int i = 0;
+                                    i < 2000 && atomic_load(&c->handoffs) == seen && atomic_load(&c->waiters) > 0; i++)
                 sched_yield();
         Py_END_ALLOW_THREADS
 }
@@ -322,10 +317,8 @@ static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
                 Py_DECREF(self);
                 return PyErr_NoMemory();
         }
-        Py_BEGIN_ALLOW_THREADS
-        r = shmbox_connect(path, &self->client);
-        Py_END_ALLOW_THREADS
-        Py_XDECREF(bytes);
+        Py_BEGIN_ALLOW_THREADS r = shmbox_connect(path, &self->client);
+        Py_END_ALLOW_THREADS Py_XDECREF(bytes);
         if (r < 0) {
                 raise_errno(r, socket == Py_None ? NULL : socket);
                 Py_DECREF(self);
@@ -372,10 +365,10 @@ static int client_traverse(ClientObject *self, visitproc visit, void *arg) {
 static int mailbox_detach_check(ClientObject *c);
 
 PyDoc_STRVAR(client_close_doc,
-"close()\n--\n\n"
-"Detach every mailbox still attached through this client, then close the connection.\n"
-"Closing twice is allowed. Raises BufferError (and closes nothing) while a zero-copy view\n"
-"of one of its mailboxes is still in use.");
+             "close()\n--\n\n"
+             "Detach every mailbox still attached through this client, then close the connection.\n"
+             "Closing twice is allowed. Raises BufferError (and closes nothing) while a zero-copy view\n"
+             "of one of its mailboxes is still in use.");
 
 static PyObject *client_close(ClientObject *self, PyObject *unused) {
         if (!self->client)
@@ -439,26 +432,24 @@ static int u32_arg(PyObject *o, const char *what, uint32_t dflt, uint32_t *ret) 
 }
 
 /* Run a control call: the client's lock, the GIL released. */
-#define CLIENT_CALL(self, r, expr)                      \
-        do {                                            \
-                if (client_lock(self) < 0)              \
-                        return NULL;                    \
-                Py_BEGIN_ALLOW_THREADS                  \
-                r = (expr);                             \
-                Py_END_ALLOW_THREADS                    \
-                client_unlock(self);                    \
+#define CLIENT_CALL(self, r, expr)                                                                                     \
+        do {                                                                                                           \
+                if (client_lock(self) < 0)                                                                             \
+                        return NULL;                                                                                   \
+                Py_BEGIN_ALLOW_THREADS r = (expr);                                                                     \
+                Py_END_ALLOW_THREADS client_unlock(self);                                                              \
         } while (0)
 
 PyDoc_STRVAR(client_create_doc,
-"create(name, slots=0, slot_size=0, mode=0o600, group=None)\n--\n\n"
-"Create the mailbox name, owned by this process's user.\n\n"
-"slots and slot_size: its geometry (0: the defaults, 64 slots of 4096 bytes); a message\n"
-"holds at most slot_size bytes. mode: read and write bits only (mask 0o666): r may receive,\n"
-"w may send. group: a gid (int) or a group name for the mailbox's group (default: the\n"
-"caller's primary group); the caller must belong to it unless root.\n"
-"Raises FileExistsError (Exists), ValueError (InvalidArgument: name, geometry, mode),\n"
-"PermissionError (a group the caller is not in), shmbox.Error with ENOSPC or EDQUOT\n"
-"(the daemon's limits), NotConnected (no daemon).");
+             "create(name, slots=0, slot_size=0, mode=0o600, group=None)\n--\n\n"
+             "Create the mailbox name, owned by this process's user.\n\n"
+             "slots and slot_size: its geometry (0: the defaults, 64 slots of 4096 bytes); a message\n"
+             "holds at most slot_size bytes. mode: read and write bits only (mask 0o666): r may receive,\n"
+             "w may send. group: a gid (int) or a group name for the mailbox's group (default: the\n"
+             "caller's primary group); the caller must belong to it unless root.\n"
+             "Raises FileExistsError (Exists), ValueError (InvalidArgument: name, geometry, mode),\n"
+             "PermissionError (a group the caller is not in), shmbox.Error with ENOSPC or EDQUOT\n"
+             "(the daemon's limits), NotConnected (no daemon).");
 
 static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "slots", "slot_size", "mode", "group", NULL };
@@ -467,8 +458,7 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
         const char *n;
         int r;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOO:create", kwlist, &name, &slots, &slot_size,
-                                         &mode, &group))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOO:create", kwlist, &name, &slots, &slot_size, &mode, &group))
                 return NULL;
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
@@ -487,10 +477,10 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
 }
 
 PyDoc_STRVAR(client_destroy_doc,
-"destroy(name)\n--\n\n"
-"Destroy the mailbox name and the messages in it (its owner or root only). Its name goes at\n"
-"once; mailboxes still attached raise Destroyed from their next send or receive.\n"
-"Raises FileNotFoundError (NotFound), PermissionError (PermissionDenied), NotConnected.");
+             "destroy(name)\n--\n\n"
+             "Destroy the mailbox name and the messages in it (its owner or root only). Its name goes at\n"
+             "once; mailboxes still attached raise Destroyed from their next send or receive.\n"
+             "Raises FileNotFoundError (NotFound), PermissionError (PermissionDenied), NotConnected.");
 
 static PyObject *client_destroy(ClientObject *self, PyObject *name) {
         const char *n;
@@ -505,11 +495,11 @@ static PyObject *client_destroy(ClientObject *self, PyObject *name) {
 }
 
 PyDoc_STRVAR(client_chmod_doc,
-"chmod(name, mode=None, group=None)\n--\n\n"
-"Change the mode and/or the group (a gid) of the mailbox name; None keeps it. Its owner or\n"
-"root only, and the owner only to a group it belongs to. Mailboxes attached before keep\n"
-"their rights, like open files.\n"
-"Raises FileNotFoundError, PermissionError, ValueError (a mode with other than rw bits).");
+             "chmod(name, mode=None, group=None)\n--\n\n"
+             "Change the mode and/or the group (a gid) of the mailbox name; None keeps it. Its owner or\n"
+             "root only, and the owner only to a group it belongs to. Mailboxes attached before keep\n"
+             "their rights, like open files.\n"
+             "Raises FileNotFoundError, PermissionError, ValueError (a mode with other than rw bits).");
 
 static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "mode", "group", NULL };
@@ -531,9 +521,9 @@ static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds
 }
 
 PyDoc_STRVAR(client_reload_doc,
-"reload()\n--\n\n"
-"Ask the daemon to read its configuration file again (root or the daemon's user only).\n"
-"Raises PermissionError, ValueError (the file does not parse: the running limits stay).");
+             "reload()\n--\n\n"
+             "Ask the daemon to read its configuration file again (root or the daemon's user only).\n"
+             "Raises PermissionError, ValueError (the file does not parse: the running limits stay).");
 
 static PyObject *client_reload(ClientObject *self, PyObject *unused) {
         int r;
@@ -549,10 +539,25 @@ static PyObject *client_reload(ClientObject *self, PyObject *unused) {
 static PyObject *info_new(const struct shmbox_info *in) {
         PyObject *o = PyStructSequence_New(&InfoType);
         unsigned long long v[] = {
-                in->slots, in->slot_size, in->mode, in->queued, in->attached, in->uid, in->gid,
-                in->sent, in->received, in->recovered, in->repairs, in->lock_holder_pid, in->orphaned,
-                in->claimed, in->taken, in->oldest_claimed_pid, in->oldest_claimed_age_ms,
-                in->oldest_taken_pid, in->oldest_taken_age_ms,
+                in->slots,
+                in->slot_size,
+                in->mode,
+                in->queued,
+                in->attached,
+                in->uid,
+                in->gid,
+                in->sent,
+                in->received,
+                in->recovered,
+                in->repairs,
+                in->lock_holder_pid,
+                in->orphaned,
+                in->claimed,
+                in->taken,
+                in->oldest_claimed_pid,
+                in->oldest_claimed_age_ms,
+                in->oldest_taken_pid,
+                in->oldest_taken_age_ms,
         };
 
         if (!o)
@@ -570,10 +575,10 @@ static PyObject *info_new(const struct shmbox_info *in) {
 }
 
 PyDoc_STRVAR(client_info_doc,
-"info(name) -> Info\n--\n\n"
-"What the daemon knows of the mailbox name: its geometry, mode and owner, messages queued,\n"
-"sent, received and recovered, attachments, and who holds it right now (see Info).\n"
-"Raises FileNotFoundError (NotFound), NotConnected.");
+             "info(name) -> Info\n--\n\n"
+             "What the daemon knows of the mailbox name: its geometry, mode and owner, messages queued,\n"
+             "sent, received and recovered, attachments, and who holds it right now (see Info).\n"
+             "Raises FileNotFoundError (NotFound), NotConnected.");
 
 static PyObject *client_info(ClientObject *self, PyObject *name) {
         struct shmbox_info info;
@@ -588,9 +593,8 @@ static PyObject *client_info(ClientObject *self, PyObject *name) {
         return info_new(&info);
 }
 
-PyDoc_STRVAR(client_list_doc,
-"list() -> list[Entry]\n--\n\n"
-"Every mailbox of the daemon, as Entry(name, info) tuples.");
+PyDoc_STRVAR(client_list_doc, "list() -> list[Entry]\n--\n\n"
+                              "Every mailbox of the daemon, as Entry(name, info) tuples.");
 
 static PyObject *client_list(ClientObject *self, PyObject *unused) {
         struct shmbox_entry *entries = NULL;
@@ -660,16 +664,14 @@ static PyGetSetDef client_getset[] = {
         { NULL, NULL, NULL, NULL, NULL },
 };
 
-PyDoc_STRVAR(client_doc,
-"Client(socket=None)\n--\n\n"
-"A connection to shmboxd (one session): creates, destroys, lists and attaches mailboxes.\n"
-"socket: the daemon's socket path; None means $SHMBOX_SOCKET, else /run/shmbox/shmboxd.sock.\n"
-"Use shmbox.connect(); a context manager that closes the client on exit.\n"
-"Raises ConnectionRefusedError (ConnectionRefused) when no daemon listens there.");
+PyDoc_STRVAR(client_doc, "Client(socket=None)\n--\n\n"
+                         "A connection to shmboxd (one session): creates, destroys, lists and attaches mailboxes.\n"
+                         "socket: the daemon's socket path; None means $SHMBOX_SOCKET, else /run/shmbox/shmboxd.sock.\n"
+                         "Use shmbox.connect(); a context manager that closes the client on exit.\n"
+                         "Raises ConnectionRefusedError (ConnectionRefused) when no daemon listens there.");
 
 static PyTypeObject ClientType = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shmbox._shmbox.Client",
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shmbox._shmbox.Client",
         .tp_basicsize = sizeof(ClientObject),
         .tp_dealloc = (destructor)client_dealloc,
         .tp_repr = (reprfunc)client_repr,
@@ -688,32 +690,30 @@ static PyTypeObject ClientType = {
 typedef struct SlotObject SlotObject;
 
 struct MailboxObject {
-        PyObject_HEAD
-        shmbox *box;            /* NULL once detached */
-        ClientObject *client;   /* a strong reference: the client outlives its boxes */
+        PyObject_HEAD shmbox *box; /* NULL once detached */
+        ClientObject *client;      /* a strong reference: the client outlives its boxes */
         PyObject *name;
         MailboxObject *next, *prev; /* in client->boxes */
-        SlotObject *slots;      /* Slots in a block, or whose buffers are still exported */
+        SlotObject *slots;          /* Slots in a block, or whose buffers are still exported */
         size_t slot_size;
         uint32_t nslots;
         unsigned fork_gen;
-        char *scratch;          /* recv()'s buffer (slot_size bytes), recv_many()'s (64 of them) */
+        char *scratch; /* recv()'s buffer (slot_size bytes), recv_many()'s (64 of them) */
         size_t scratch_size;
         PyObject *weakreflist;
 };
 
 struct SlotObject {
-        PyObject_HEAD
-        MailboxObject *box;     /* a strong reference */
+        PyObject_HEAD MailboxObject *box; /* a strong reference */
         enum { SLOT_NEW, SLOT_ACTIVE, SLOT_DONE } state;
-        bool peek;              /* Peek, else Reservation */
-        bool linked;            /* in box->slots */
+        bool peek;   /* Peek, else Reservation */
+        bool linked; /* in box->slots */
         Wait wait;
-        void *data;             /* the slot's payload while ACTIVE */
-        size_t len;             /* the view's length */
-        size_t commit_len;      /* a reservation's message length at commit */
-        Py_ssize_t exports;     /* buffers exported and not released */
-        PyObject *view;         /* the memoryview handed out by __enter__ */
+        void *data;         /* the slot's payload while ACTIVE */
+        size_t len;         /* the view's length */
+        size_t commit_len;  /* a reservation's message length at commit */
+        Py_ssize_t exports; /* buffers exported and not released */
+        PyObject *view;     /* the memoryview handed out by __enter__ */
         SlotObject *next, *prev;
 };
 
@@ -776,7 +776,8 @@ static int box_detach_check(MailboxObject *b) {
                 if (!slot_end_view(s)) {
                         PyErr_Format(PyExc_BufferError,
                                      "mailbox %R: a zero-copy view (or a slice or buffer taken from one) "
-                                     "is still in use: release it before detaching", b->name);
+                                     "is still in use: release it before detaching",
+                                     b->name);
                         return -1;
                 }
         return 0;
@@ -845,10 +846,8 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                 Py_DECREF(self);
                 return NULL;
         }
-        Py_BEGIN_ALLOW_THREADS
-        r = shmbox_attach(client->client, n, &self->box);
-        Py_END_ALLOW_THREADS
-        if (r == 0) {
+        Py_BEGIN_ALLOW_THREADS r = shmbox_attach(client->client, n, &self->box);
+        Py_END_ALLOW_THREADS if (r == 0) {
                 self->slot_size = shmbox_slot_size(self->box);
                 self->nslots = shmbox_slots(self->box);
                 self->next = client->boxes;
@@ -881,10 +880,10 @@ static int mailbox_traverse(MailboxObject *self, visitproc visit, void *arg) {
 }
 
 PyDoc_STRVAR(mailbox_detach_doc,
-"detach()\n--\n\n"
-"Detach the mailbox (like close() of a file); detaching twice is allowed. A reserve()\n"
-"block still open is dropped and a peek() block's message goes back to the mailbox.\n"
-"Raises BufferError (and stays attached) while a zero-copy view is still in use.");
+             "detach()\n--\n\n"
+             "Detach the mailbox (like close() of a file); detaching twice is allowed. A reserve()\n"
+             "block still open is dropped and a peek() block's message goes back to the mailbox.\n"
+             "Raises BufferError (and stays attached) while a zero-copy view is still in use.");
 
 static PyObject *mailbox_detach(MailboxObject *self, PyObject *unused) {
         if (!self->box)
@@ -918,12 +917,12 @@ static PyObject *mailbox_exit(MailboxObject *self, PyObject *args) {
 typedef struct Call {
         enum { OP_SEND, OP_RECV, OP_SEND_MANY, OP_RECV_MANY, OP_RESERVE, OP_PEEK } op;
         const void *data;
-        size_t len;             /* send: length; reserve: length; recv: capacity */
+        size_t len; /* send: length; reserve: length; recv: capacity */
         void *buf;
         const struct iovec *iov;
         size_t n;
         size_t *lens;
-        void *slot;             /* reserve, peek: the slot */
+        void *slot; /* reserve, peek: the slot */
         /* Called on success with the GIL and the client's lock held, before the lock is let
          * go (another thread may reuse the scratch buffer after that); 0 or -1 (exception). */
         int (*finish)(MailboxObject *self, struct Call *c, ssize_t r);
@@ -977,11 +976,8 @@ static ssize_t box_call(MailboxObject *self, Call *c, const Wait *w) {
                         PyErr_SetString(PyExc_ValueError, "operation on a detached mailbox");
                         return R_PYERR;
                 }
-                Py_BEGIN_ALLOW_THREADS
-                r = call_once(self->box, c, ms);
-                Py_END_ALLOW_THREADS
-                if (r >= 0 && c->finish && c->finish(self, c, r) < 0)
-                        r = R_PYERR;
+                Py_BEGIN_ALLOW_THREADS r = call_once(self->box, c, ms);
+                Py_END_ALLOW_THREADS if (r >= 0 && c->finish && c->finish(self, c, r) < 0) r = R_PYERR;
                 client_unlock(self->client);
                 first = false;
                 if (r != -ETIMEDOUT && r != -EAGAIN)
@@ -1036,13 +1032,13 @@ static void put_data(Py_buffer *b) {
 }
 
 PyDoc_STRVAR(mailbox_send_doc,
-"send(data, timeout=None)\n--\n\n"
-"Send data (any bytes-like object: bytes, bytearray, memoryview, array, ...) as one message\n"
-"of at most slot_size bytes. If the mailbox is full, wait: timeout None waits as long as it\n"
-"takes, 0 never waits (WouldBlock, a BlockingIOError), a number of seconds waits at most\n"
-"that long (Timeout, a TimeoutError). Once send() returns, the message is committed: it will\n"
-"be delivered even if this process dies right after.\n"
-"Raises MessageTooLong (longer than slot_size), PermissionError (no w), Destroyed.");
+             "send(data, timeout=None)\n--\n\n"
+             "Send data (any bytes-like object: bytes, bytearray, memoryview, array, ...) as one message\n"
+             "of at most slot_size bytes. If the mailbox is full, wait: timeout None waits as long as it\n"
+             "takes, 0 never waits (WouldBlock, a BlockingIOError), a number of seconds waits at most\n"
+             "that long (Timeout, a TimeoutError). Once send() returns, the message is committed: it will\n"
+             "be delivered even if this process dies right after.\n"
+             "Raises MessageTooLong (longer than slot_size), PermissionError (no w), Destroyed.");
 
 static PyObject *mailbox_send(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[2];
@@ -1071,8 +1067,7 @@ static int finish_recv_bytes(MailboxObject *self, Call *c, ssize_t r) {
         if (r <= GIL_HOLD_MAX) {
                 memcpy(PyBytes_AS_STRING(c->result), c->buf, (size_t)r);
         } else {
-                Py_BEGIN_ALLOW_THREADS
-                memcpy(PyBytes_AS_STRING(c->result), c->buf, (size_t)r);
+                Py_BEGIN_ALLOW_THREADS memcpy(PyBytes_AS_STRING(c->result), c->buf, (size_t)r);
                 Py_END_ALLOW_THREADS
         }
         return 0;
@@ -1115,8 +1110,7 @@ static PyObject *box_recv_bytes(MailboxObject *self, const Wait *w) {
                 return NULL;
         }
         if (bytes) {
-                Py_BEGIN_ALLOW_THREADS
-                memcpy(PyBytes_AS_STRING(bytes), c.slot, (size_t)r);
+                Py_BEGIN_ALLOW_THREADS memcpy(PyBytes_AS_STRING(bytes), c.slot, (size_t)r);
                 k = shmbox_release(self->box, c.slot);
                 Py_END_ALLOW_THREADS
         } else {
@@ -1133,11 +1127,11 @@ static PyObject *box_recv_bytes(MailboxObject *self, const Wait *w) {
 }
 
 PyDoc_STRVAR(mailbox_recv_doc,
-"recv(timeout=None) -> bytes\n--\n\n"
-"Receive the oldest message. If the mailbox is empty, wait as timeout says (see send()):\n"
-"WouldBlock or Timeout when none came. Ctrl-C interrupts the wait; a message that was not\n"
-"returned stays in the mailbox.\n"
-"Raises PermissionError (no r), Destroyed.");
+             "recv(timeout=None) -> bytes\n--\n\n"
+             "Receive the oldest message. If the mailbox is empty, wait as timeout says (see send()):\n"
+             "WouldBlock or Timeout when none came. Ctrl-C interrupts the wait; a message that was not\n"
+             "returned stays in the mailbox.\n"
+             "Raises PermissionError (no r), Destroyed.");
 
 static PyObject *mailbox_recv(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[1];
@@ -1151,13 +1145,12 @@ static PyObject *mailbox_recv(MailboxObject *self, PyObject *const *args, Py_ssi
 }
 
 PyDoc_STRVAR(mailbox_recv_into_doc,
-"recv_into(buffer, timeout=None) -> int\n--\n\n"
-"Receive the oldest message into buffer (a writable bytes-like object) and return its length.\n"
-"A message longer than the buffer raises MessageTooLong and stays queued; a buffer of\n"
-"slot_size bytes holds any message. Waits as recv() does.");
+             "recv_into(buffer, timeout=None) -> int\n--\n\n"
+             "Receive the oldest message into buffer (a writable bytes-like object) and return its length.\n"
+             "A message longer than the buffer raises MessageTooLong and stays queued; a buffer of\n"
+             "slot_size bytes holds any message. Waits as recv() does.");
 
-static PyObject *mailbox_recv_into(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                   PyObject *kwnames) {
+static PyObject *mailbox_recv_into(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[2];
         Py_buffer buf;
         Call c = { .op = OP_RECV };
@@ -1186,14 +1179,13 @@ static PyObject *mailbox_recv_into(MailboxObject *self, PyObject *const *args, P
 }
 
 PyDoc_STRVAR(mailbox_send_many_doc,
-"send_many(messages, timeout=None) -> int\n--\n\n"
-"Send every message of the iterable messages (bytes-like objects), in order, in batches: one\n"
-"lock round and one wake-up per batch. Returns how many were sent: all of them, unless the\n"
-"timeout ran out after some were sent (when none was sent: WouldBlock or Timeout). Messages\n"
-"sent before an error or a Ctrl-C stay sent.");
+             "send_many(messages, timeout=None) -> int\n--\n\n"
+             "Send every message of the iterable messages (bytes-like objects), in order, in batches: one\n"
+             "lock round and one wake-up per batch. Returns how many were sent: all of them, unless the\n"
+             "timeout ran out after some were sent (when none was sent: WouldBlock or Timeout). Messages\n"
+             "sent before an error or a Ctrl-C stay sent.");
 
-static PyObject *mailbox_send_many(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                   PyObject *kwnames) {
+static PyObject *mailbox_send_many(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[2], *seq = NULL, *res = NULL;
         Py_buffer *bufs = NULL;
         struct iovec *iov = NULL;
@@ -1263,12 +1255,11 @@ static int finish_recv_many(MailboxObject *self, Call *c, ssize_t r) {
 }
 
 PyDoc_STRVAR(mailbox_recv_many_doc,
-"recv_many(n, timeout=None) -> list[bytes]\n--\n\n"
-"Receive up to n messages: wait for the first as recv() does, then take what is queued, in\n"
-"batches of up to 64 per lock round. Returns a list of 1 to n messages.");
+             "recv_many(n, timeout=None) -> list[bytes]\n--\n\n"
+             "Receive up to n messages: wait for the first as recv() does, then take what is queued, in\n"
+             "batches of up to 64 per lock round. Returns a list of 1 to n messages.");
 
-static PyObject *mailbox_recv_many(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                   PyObject *kwnames) {
+static PyObject *mailbox_recv_many(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         struct iovec iov[RECV_MANY_MAX];
         size_t lens[RECV_MANY_MAX];
         PyObject *a[2], *list;
@@ -1321,8 +1312,7 @@ static PyObject *mailbox_recv_many(MailboxObject *self, PyObject *const *args, P
         }
         while (PyList_GET_SIZE(list) < n) {
                 Py_ssize_t want = n - PyList_GET_SIZE(list);
-                Call c = { .op = OP_RECV_MANY, .iov = iov, .lens = lens, .finish = finish_recv_many,
-                           .result = list };
+                Call c = { .op = OP_RECV_MANY, .iov = iov, .lens = lens, .finish = finish_recv_many, .result = list };
                 ssize_t r;
 
                 c.n = want < RECV_MANY_MAX ? (size_t)want : RECV_MANY_MAX;
@@ -1338,10 +1328,10 @@ static PyObject *mailbox_recv_many(MailboxObject *self, PyObject *const *args, P
 }
 
 PyDoc_STRVAR(mailbox_fileno_doc,
-"fileno() -> int\n--\n\n"
-"A file descriptor that polls readable while messages are queued, for select, selectors and\n"
-"asyncio's add_reader(). Owned by the mailbox: do not close or read it. Then receive with\n"
-"timeout=0 until WouldBlock. Needs r (PermissionError).");
+             "fileno() -> int\n--\n\n"
+             "A file descriptor that polls readable while messages are queued, for select, selectors and\n"
+             "asyncio's add_reader(). Owned by the mailbox: do not close or read it. Then receive with\n"
+             "timeout=0 until WouldBlock. Needs r (PermissionError).");
 
 static PyObject *mailbox_fileno(MailboxObject *self, PyObject *unused) {
         int r;
@@ -1358,9 +1348,9 @@ static PyObject *mailbox_fileno(MailboxObject *self, PyObject *unused) {
 }
 
 PyDoc_STRVAR(mailbox_set_spin_doc,
-"set_spin(microseconds)\n--\n\n"
-"How long a send or receive that must wait polls the mailbox before it sleeps (default 10;\n"
-"0 sleeps at once and spends no CPU waiting; at most 1000000).");
+             "set_spin(microseconds)\n--\n\n"
+             "How long a send or receive that must wait polls the mailbox before it sleeps (default 10;\n"
+             "0 sleeps at once and spends no CPU waiting; at most 1000000).");
 
 static PyObject *mailbox_set_spin(MailboxObject *self, PyObject *arg) {
         unsigned long us = PyLong_AsUnsignedLong(arg);
@@ -1379,15 +1369,14 @@ static PyObject *mailbox_set_spin(MailboxObject *self, PyObject *arg) {
 static PyObject *slot_create(MailboxObject *self, bool peek, size_t len, const Wait *w);
 
 PyDoc_STRVAR(mailbox_reserve_doc,
-"reserve(n, timeout=None) -> Reservation\n--\n\n"
-"Zero-copy send: `with box.reserve(n) as buf:` claims a slot (waiting as send() does) and\n"
-"gives a writable memoryview of n bytes in the slot itself; fill it. The message (n bytes,\n"
-"or what Reservation.commit(length) says) is committed when the block ends, and aborted\n"
-"(never delivered) when it ends with an exception. buf raises ValueError once the block\n"
-"ended; a slice of it still alive at the end aborts the message and raises BufferError.");
+             "reserve(n, timeout=None) -> Reservation\n--\n\n"
+             "Zero-copy send: `with box.reserve(n) as buf:` claims a slot (waiting as send() does) and\n"
+             "gives a writable memoryview of n bytes in the slot itself; fill it. The message (n bytes,\n"
+             "or what Reservation.commit(length) says) is committed when the block ends, and aborted\n"
+             "(never delivered) when it ends with an exception. buf raises ValueError once the block\n"
+             "ended; a slice of it still alive at the end aborts the message and raises BufferError.");
 
-static PyObject *mailbox_reserve(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                 PyObject *kwnames) {
+static PyObject *mailbox_reserve(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[2];
         Py_ssize_t n;
         Wait w;
@@ -1409,12 +1398,12 @@ static PyObject *mailbox_reserve(MailboxObject *self, PyObject *const *args, Py_
 }
 
 PyDoc_STRVAR(mailbox_peek_doc,
-"peek(timeout=None) -> Peek\n--\n\n"
-"Zero-copy receive: `with box.peek() as view:` takes the oldest message (waiting as recv()\n"
-"does) and gives a read-only memoryview of it in the slot itself. The message is consumed\n"
-"when the block ends, also when it ends with an exception; copy what you keep\n"
-"(bytes(view[a:b])) inside the block. If this process dies inside the block, the message is\n"
-"delivered again to another receiver. view raises ValueError once the block ended.");
+             "peek(timeout=None) -> Peek\n--\n\n"
+             "Zero-copy receive: `with box.peek() as view:` takes the oldest message (waiting as recv()\n"
+             "does) and gives a read-only memoryview of it in the slot itself. The message is consumed\n"
+             "when the block ends, also when it ends with an exception; copy what you keep\n"
+             "(bytes(view[a:b])) inside the block. If this process dies inside the block, the message is\n"
+             "delivered again to another receiver. view raises ValueError once the block ended.");
 
 static PyObject *mailbox_peek(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
         PyObject *a[1];
@@ -1430,8 +1419,8 @@ static PyObject *mailbox_peek(MailboxObject *self, PyObject *const *args, Py_ssi
 static PyObject *mailbox_repr(MailboxObject *self) {
         if (!self->box)
                 return PyUnicode_FromFormat("<%s %R detached>", Py_TYPE(self)->tp_name, self->name);
-        return PyUnicode_FromFormat("<%s %R slots=%u slot_size=%zu>", Py_TYPE(self)->tp_name, self->name,
-                                    self->nslots, self->slot_size);
+        return PyUnicode_FromFormat("<%s %R slots=%u slot_size=%zu>", Py_TYPE(self)->tp_name, self->name, self->nslots,
+                                    self->slot_size);
 }
 
 static PyObject *mailbox_get_closed(MailboxObject *self, void *unused) {
@@ -1479,15 +1468,14 @@ static PyGetSetDef mailbox_getset[] = {
 };
 
 PyDoc_STRVAR(mailbox_doc,
-"Mailbox(client, name)\n--\n\n"
-"An attached mailbox, mapped into this process: send() and recv() go straight through shared\n"
-"memory. Use client.attach(name); a context manager that detaches on exit.\n"
-"Raises FileNotFoundError (NotFound), PermissionError (neither r nor w), shmbox.Error with\n"
-"EMFILE (too many attachments).");
+             "Mailbox(client, name)\n--\n\n"
+             "An attached mailbox, mapped into this process: send() and recv() go straight through shared\n"
+             "memory. Use client.attach(name); a context manager that detaches on exit.\n"
+             "Raises FileNotFoundError (NotFound), PermissionError (neither r nor w), shmbox.Error with\n"
+             "EMFILE (too many attachments).");
 
 static PyTypeObject MailboxType = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shmbox._shmbox.Mailbox",
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shmbox._shmbox.Mailbox",
         .tp_basicsize = sizeof(MailboxObject),
         .tp_dealloc = (destructor)mailbox_dealloc,
         .tp_repr = (reprfunc)mailbox_repr,
@@ -1560,10 +1548,8 @@ static void slot_dealloc(SlotObject *s) {
         if (s->state == SLOT_ACTIVE && s->box->box && s->box->fork_gen == fork_generation) {
                 /* a block never ended (__exit__ not called): abort, or consume the peek; no
                  * exception can be raised from here, so the lock is waited for plainly */
-                Py_BEGIN_ALLOW_THREADS
-                PyThread_acquire_lock(c->lock, WAIT_LOCK);
-                Py_END_ALLOW_THREADS
-                if (s->box->box) {
+                Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(c->lock, WAIT_LOCK);
+                Py_END_ALLOW_THREADS if (s->box->box) {
                         if (s->peek)
                                 shmbox_release(s->box->box, s->data);
                         else
@@ -1585,7 +1571,7 @@ static int slot_traverse(SlotObject *s, visitproc visit, void *arg) {
 static int slot_getbuffer(SlotObject *s, Py_buffer *view, int flags) {
         if (s->box->fork_gen != fork_generation) {
                 PyErr_SetString(PyExc_BufferError, "a zero-copy view inherited through fork(): "
-                                "the child has no such memory; attach again in the child");
+                                                   "the child has no such memory; attach again in the child");
                 return -1;
         }
         if (s->state != SLOT_ACTIVE) {
@@ -1667,7 +1653,8 @@ static PyObject *slot_exit(SlotObject *s, PyObject *args) {
         if (!clean) {
                 PyErr_Format(PyExc_BufferError,
                              "mailbox %R: a slice or buffer of the zero-copy view outlived its with "
-                             "block; %s", s->box->name,
+                             "block; %s",
+                             s->box->name,
                              s->peek ? "the message was consumed (copy with bytes() inside the block)"
                                      : "the message was aborted, not sent");
                 return NULL;
@@ -1678,8 +1665,8 @@ static PyObject *slot_exit(SlotObject *s, PyObject *args) {
 }
 
 PyDoc_STRVAR(reservation_commit_doc,
-"commit(length=None)\n--\n\n"
-"Commit the message now, with its first length bytes (default: all n), and end the view.");
+             "commit(length=None)\n--\n\n"
+             "Commit the message now, with its first length bytes (default: all n), and end the view.");
 
 static PyObject *reservation_commit(SlotObject *s, PyObject *const *args, Py_ssize_t nargs) {
         Py_ssize_t len = (Py_ssize_t)s->len;
@@ -1717,9 +1704,8 @@ static PyObject *reservation_commit(SlotObject *s, PyObject *const *args, Py_ssi
         Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(slot_abort_doc,
-"abort()\n--\n\n"
-"Reservation: drop the message (never delivered) and end the view.");
+PyDoc_STRVAR(slot_abort_doc, "abort()\n--\n\n"
+                             "Reservation: drop the message (never delivered) and end the view.");
 
 static PyObject *reservation_abort(SlotObject *s, PyObject *unused) {
         int r;
@@ -1772,14 +1758,14 @@ static PyMethodDef reservation_methods[] = {
 };
 
 static PyMethodDef peek_methods[] = {
-        { "__enter__", (PyCFunction)slot_enter, METH_NOARGS, "Take the oldest message; return a read-only memoryview." },
+        { "__enter__", (PyCFunction)slot_enter, METH_NOARGS,
+          "Take the oldest message; return a read-only memoryview." },
         { "__exit__", (PyCFunction)slot_exit, METH_VARARGS, "Consume the message and end the view." },
         { NULL, NULL, 0, NULL },
 };
 
 static PyTypeObject ReservationType = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shmbox._shmbox.Reservation",
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shmbox._shmbox.Reservation",
         .tp_basicsize = sizeof(SlotObject),
         .tp_dealloc = (destructor)slot_dealloc,
         .tp_repr = (reprfunc)slot_repr,
@@ -1793,8 +1779,7 @@ static PyTypeObject ReservationType = {
 };
 
 static PyTypeObject PeekType = {
-        PyVarObject_HEAD_INIT(NULL, 0)
-        .tp_name = "shmbox._shmbox.Peek",
+        PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shmbox._shmbox.Peek",
         .tp_basicsize = sizeof(SlotObject),
         .tp_dealloc = (destructor)slot_dealloc,
         .tp_repr = (reprfunc)slot_repr,
@@ -1833,7 +1818,10 @@ static PyStructSequence_Field info_fields[] = {
 };
 
 static PyStructSequence_Desc info_desc = {
-        "shmbox.Info", "What the daemon knows of a mailbox (Client.info()).", info_fields, 19,
+        "shmbox.Info",
+        "What the daemon knows of a mailbox (Client.info()).",
+        info_fields,
+        19,
 };
 
 static PyStructSequence_Field entry_fields[] = {
@@ -1843,15 +1831,17 @@ static PyStructSequence_Field entry_fields[] = {
 };
 
 static PyStructSequence_Desc entry_desc = {
-        "shmbox.Entry", "One mailbox of Client.list(): (name, info).", entry_fields, 2,
+        "shmbox.Entry",
+        "One mailbox of Client.list(): (name, info).",
+        entry_fields,
+        2,
 };
 
 /* --- the module --------------------------------------------------------------------------- */
 
-PyDoc_STRVAR(after_fork_doc,
-"_after_fork()\n--\n\n"
-"Called in a child after fork() (os.register_at_fork): end the memoryviews of zero-copy\n"
-"blocks that the parent had open, whose memory the child does not have.");
+PyDoc_STRVAR(after_fork_doc, "_after_fork()\n--\n\n"
+                             "Called in a child after fork() (os.register_at_fork): end the memoryviews of zero-copy\n"
+                             "blocks that the parent had open, whose memory the child does not have.");
 
 /* Every Slot is reachable from its box, every box from its client, every client from
  * all_clients. The slots stay ACTIVE: their __exit__ raises Stale, and no library call is made
@@ -1921,8 +1911,8 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
         static bool atfork_done;
         PyObject *mod;
 
-        if (PyType_Ready(&ClientType) < 0 || PyType_Ready(&MailboxType) < 0 ||
-            PyType_Ready(&ReservationType) < 0 || PyType_Ready(&PeekType) < 0)
+        if (PyType_Ready(&ClientType) < 0 || PyType_Ready(&MailboxType) < 0 || PyType_Ready(&ReservationType) < 0 ||
+            PyType_Ready(&PeekType) < 0)
                 return NULL;
         if (!InfoType.tp_name && PyStructSequence_InitType2(&InfoType, &info_desc) < 0)
                 return NULL;
@@ -1937,26 +1927,25 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
         if (!mod)
                 return NULL;
 
-#define EXC(var, name, doc, b1, b2)                                     \
-        do {                                                            \
-                var = add_exception(mod, name, doc, b1, b2);            \
-                if (!var)                                               \
-                        goto fail;                                      \
+#define EXC(var, name, doc, b1, b2)                                                                                    \
+        do {                                                                                                           \
+                var = add_exception(mod, name, doc, b1, b2);                                                           \
+                if (!var)                                                                                              \
+                        goto fail;                                                                                     \
         } while (0)
         EXC(Error, "Error",
             "An error of libshmbox: an OSError with errno and the library's message (strerror),\n"
             "and the mailbox's name (filename) when there is one.",
             PyExc_OSError, NULL);
-        EXC(InvalidArgument, "InvalidArgument", "EINVAL: an invalid name, geometry or mode; also a ValueError.",
-            Error, PyExc_ValueError);
+        EXC(InvalidArgument, "InvalidArgument", "EINVAL: an invalid name, geometry or mode; also a ValueError.", Error,
+            PyExc_ValueError);
         EXC(Timeout, "Timeout", "ETIMEDOUT: the timeout ran out; also a TimeoutError.", Error, PyExc_TimeoutError);
         EXC(WouldBlock, "WouldBlock", "EAGAIN: timeout=0 and the call would have to wait; also a BlockingIOError.",
             Error, PyExc_BlockingIOError);
         EXC(PermissionDenied, "PermissionDenied",
             "EACCES or EPERM: no r or w on the mailbox, not its owner; also a PermissionError.", Error,
             PyExc_PermissionError);
-        EXC(NotFound, "NotFound", "ENOENT: no such mailbox; also a FileNotFoundError.", Error,
-            PyExc_FileNotFoundError);
+        EXC(NotFound, "NotFound", "ENOENT: no such mailbox; also a FileNotFoundError.", Error, PyExc_FileNotFoundError);
         EXC(Exists, "Exists", "EEXIST: the mailbox exists already; also a FileExistsError.", Error,
             PyExc_FileExistsError);
         EXC(ConnectionRefused, "ConnectionRefused",

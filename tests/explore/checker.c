@@ -32,8 +32,9 @@ void delivery_log_add(DeliveryLog *log, EventKind kind, unsigned actor, uint32_t
 
 const char *event_kind_str(EventKind k) {
         static const char *const names[_EV_KIND_MAX] = {
-                [EV_COMMIT] = "commit", [EV_TAKE] = "take",     [EV_CONSUME] = "consume", [EV_REDELIVER] = "redeliver",
-                [EV_ABANDON] = "abandon", [EV_RETURN] = "return", [EV_SENT] = "sent",
+                [EV_COMMIT] = "commit",       [EV_TAKE] = "take",       [EV_CONSUME] = "consume",
+                [EV_REDELIVER] = "redeliver", [EV_ABANDON] = "abandon", [EV_RETURN] = "return",
+                [EV_SENT] = "sent",
         };
         return k < _EV_KIND_MAX ? names[k] : "?";
 }
@@ -119,8 +120,8 @@ bool checker_run(const DeliveryLog *log, const RunFinal *f, char *why, size_t le
                         break;
                 case EV_RETURN:
                         if (!m->consumed || m->consumer != (int)e->actor)
-                                FAIL("message %u.%u returned to actor %u, which did not consume it (consumer %d)", s,
-                                     q, e->actor, m->consumer);
+                                FAIL("message %u.%u returned to actor %u, which did not consume it (consumer %d)", s, q,
+                                     e->actor, m->consumer);
                         if (++m->returned > 1)
                                 FAIL("message %u.%u returned twice (duplicate delivery)", s, q);
                         break;
@@ -129,8 +130,7 @@ bool checker_run(const DeliveryLog *log, const RunFinal *f, char *why, size_t le
                                 FAIL("the send of message %u.%u returned success but it was never committed", s, q);
                         m->sent = true;
                         break;
-                default:
-                        FAIL("event %u of unknown kind %u", i, e->kind);
+                default: FAIL("event %u of unknown kind %u", i, e->kind);
                 }
         }
 

@@ -15,13 +15,13 @@
 #define CHECK_SEQS 64
 
 typedef enum EventKind {
-        EV_COMMIT,     /* a slot word went CLAIMED -> READY (the message's commit) */
-        EV_TAKE,       /* READY -> TAKEN by @actor */
-        EV_CONSUME,    /* TAKEN -> DONE by @actor */
-        EV_REDELIVER,  /* TAKEN -> READY by a repair */
-        EV_ABANDON,    /* CLAIMED -> ABANDONED (no message) */
-        EV_RETURN,     /* the receive call returned the message to @actor */
-        EV_SENT,       /* the send call returned success for the message to @actor */
+        EV_COMMIT,    /* a slot word went CLAIMED -> READY (the message's commit) */
+        EV_TAKE,      /* READY -> TAKEN by @actor */
+        EV_CONSUME,   /* TAKEN -> DONE by @actor */
+        EV_REDELIVER, /* TAKEN -> READY by a repair */
+        EV_ABANDON,   /* CLAIMED -> ABANDONED (no message) */
+        EV_RETURN,    /* the receive call returned the message to @actor */
+        EV_SENT,      /* the send call returned success for the message to @actor */
         _EV_KIND_MAX,
 } EventKind;
 

@@ -107,12 +107,18 @@ typedef struct Config {
         ActorSpec actors[4];
 } Config;
 
-#define S(n) { OP_SEND, n }
-#define SM(n) { OP_SEND_MANY, n }
-#define RES(n) { OP_RESERVE, n }
-#define R(n) { OP_RECV, n }
-#define RM(n) { OP_RECV_MANY, n }
-#define PK(n) { OP_PEEK, n }
+#define S(n)                                                                                                           \
+        { OP_SEND, n }
+#define SM(n)                                                                                                          \
+        { OP_SEND_MANY, n }
+#define RES(n)                                                                                                         \
+        { OP_RESERVE, n }
+#define R(n)                                                                                                           \
+        { OP_RECV, n }
+#define RM(n)                                                                                                          \
+        { OP_RECV_MANY, n }
+#define PK(n)                                                                                                          \
+        { OP_PEEK, n }
 
 /* make check: about 40 s on two cores once every configuration passes (each line prints its
  * time); a configuration stops at its first failure. */
@@ -120,48 +126,98 @@ static const Config check_configs[] = {
         { .name = "2 slots, 1 sender x3, 1 receiver x3", .slots = 2, .bound = 3, .actors = { S(3), R(3) } },
         { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .bound = 3, .actors = { S(1), S(1), R(2) } },
         { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .bound = 2, .actors = { S(2), R(1), R(1) } },
-        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver", .slots = 2, .prefill = 1, .bound = 2,
+        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver",
+          .slots = 2,
+          .prefill = 1,
+          .bound = 2,
           .actors = { S(1), S(1), R(2) } },
-        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .bound = 2,
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .bound = 2,
           .actors = { SM(4), RM(4) } },
-        { .name = "2 slots, zero-copy: 1 reserver x2, 1 peeker x2", .slots = 2, .bound = 3,
+        { .name = "2 slots, zero-copy: 1 reserver x2, 1 peeker x2",
+          .slots = 2,
+          .bound = 3,
           .actors = { RES(2), PK(2) } },
-        { .name = "2 slots, 1 sender x2, 1 receiver x2", .slots = 2, .kill = true, .bound = 1,
+        { .name = "2 slots, 1 sender x2, 1 receiver x2",
+          .slots = 2,
+          .kill = true,
+          .bound = 1,
           .actors = { S(2), R(2) } },
-        { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .kill = true, .bound = 1,
+        { .name = "2 slots, 2 senders, 1 receiver",
+          .slots = 2,
+          .kill = true,
+          .bound = 1,
           .actors = { S(1), S(1), R(2) } },
-        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .kill = true, .bound = 0,
+        { .name = "2 slots, 1 sender x2, 2 receivers",
+          .slots = 2,
+          .kill = true,
+          .bound = 0,
           .actors = { S(2), R(1), R(1) } },
-        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers", .slots = 8, .prefill = 8, .spin_ns = 1000,
-          .bound = 1, .actors = { S(1), R(1), R(1) } },
+        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers",
+          .slots = 8,
+          .prefill = 8,
+          .spin_ns = 1000,
+          .bound = 1,
+          .actors = { S(1), R(1), R(1) } },
 };
 
 /* make explore-deep: minutes to hours; each line prints its time. */
 static const Config deep_configs[] = {
         { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .bound = 3, .actors = { S(2), R(1), R(1) } },
-        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver", .slots = 2, .prefill = 1, .bound = 4,
+        { .name = "2 slots, 1 prefilled, 2 senders, 1 receiver",
+          .slots = 2,
+          .prefill = 1,
+          .bound = 4,
           .actors = { S(1), S(1), R(2) } },
-        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .bound = 3,
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .bound = 3,
           .actors = { SM(4), RM(4) } },
-        { .name = "2 slots, 1 sender x2, 1 receiver x2", .slots = 2, .kill = true, .bound = 2,
+        { .name = "2 slots, 1 sender x2, 1 receiver x2",
+          .slots = 2,
+          .kill = true,
+          .bound = 2,
           .actors = { S(2), R(2) } },
-        { .name = "2 slots, 2 senders, 1 receiver", .slots = 2, .kill = true, .bound = 2,
+        { .name = "2 slots, 2 senders, 1 receiver",
+          .slots = 2,
+          .kill = true,
+          .bound = 2,
           .actors = { S(1), S(1), R(2) } },
-        { .name = "2 slots, 1 sender x2, 2 receivers", .slots = 2, .kill = true, .bound = 1,
+        { .name = "2 slots, 1 sender x2, 2 receivers",
+          .slots = 2,
+          .kill = true,
+          .bound = 1,
           .actors = { S(2), R(1), R(1) } },
-        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4", .slots = 3, .kill = true, .bound = 1,
+        { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .kill = true,
+          .bound = 1,
           .actors = { SM(4), RM(4) } },
-        { .name = "2 slots, zero-copy: 1 reserver x2, 2 peekers", .slots = 2, .kill = true, .bound = 1,
+        { .name = "2 slots, zero-copy: 1 reserver x2, 2 peekers",
+          .slots = 2,
+          .kill = true,
+          .bound = 1,
           .actors = { RES(2), PK(1), PK(1) } },
-        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers", .slots = 8, .prefill = 8, .spin_ns = 1000,
-          .kill = true, .bound = 2, .actors = { S(1), R(1), R(1) } },
-        { .name = "3 slots, 2 senders x2, 2 receivers x2", .slots = 3, .bound = 2,
+        { .name = "8 slots, 8 prefilled, spin, 1 sender, 2 receivers",
+          .slots = 8,
+          .prefill = 8,
+          .spin_ns = 1000,
+          .kill = true,
+          .bound = 2,
+          .actors = { S(1), R(1), R(1) } },
+        { .name = "3 slots, 2 senders x2, 2 receivers x2",
+          .slots = 3,
+          .bound = 2,
           .actors = { S(2), S(2), R(2), R(2) } },
 };
 
 /* Self-tests: configurations the explorer must fail. */
 static const Config self_configs[] = {
-        { .name = "a copy into a slot not held", .slots = 2, .prefill = 1, .bound = 1,
+        { .name = "a copy into a slot not held",
+          .slots = 2,
+          .prefill = 1,
+          .bound = 1,
           .actors = { { OP_SCRIBBLE, 1 }, R(1) } },
 };
 
@@ -316,8 +372,8 @@ static bool wait_justified(void *userdata, Actor *a, char *why, size_t len) {
                         if (slot_word_state(word) == SLOT_READY && slot_word_lap(word) == ring_lap(&w->ring, p)) {
                                 uint32_t m = slot_msg(w, (unsigned)(p % w->geo.slots));
 
-                                snprintf(why, len, "message %u.%u is READY at position %llu", MSG_SENDER(m),
-                                         MSG_SEQ(m), (unsigned long long)p);
+                                snprintf(why, len, "message %u.%u is READY at position %llu", MSG_SENDER(m), MSG_SEQ(m),
+                                         (unsigned long long)p);
                                 return false;
                         }
                 }
@@ -332,7 +388,8 @@ static bool wait_justified(void *userdata, Actor *a, char *why, size_t len) {
                         uint64_t word = atomic_load(&ring_slot(&w->ring, head)->word);
                         unsigned st = slot_word_state(word);
 
-                        if ((st == SLOT_DONE || st == SLOT_ABANDONED) && slot_word_lap(word) == ring_lap(&w->ring, head)) {
+                        if ((st == SLOT_DONE || st == SLOT_ABANDONED) &&
+                            slot_word_lap(word) == ring_lap(&w->ring, head)) {
                                 snprintf(why, len, "the slot at head %llu is finished: head can pass it",
                                          (unsigned long long)head);
                                 return false;
@@ -345,9 +402,7 @@ static bool wait_justified(void *userdata, Actor *a, char *why, size_t len) {
                         return false;
                 }
                 return true;
-        default:
-                snprintf(why, len, "it waits on an unknown semaphore");
-                return false;
+        default: snprintf(why, len, "it waits on an unknown semaphore"); return false;
         }
 }
 
@@ -400,8 +455,7 @@ static void sender(Actor *a, World *w, const ActorSpec *sp) {
                         seq++;
                         break;
                 }
-                default:
-                        abort();
+                default: abort();
                 }
         }
 }
@@ -448,8 +502,7 @@ static void receiver(Actor *a, World *w, const ActorSpec *sp) {
                         got++;
                         break;
                 }
-                default:
-                        abort();
+                default: abort();
                 }
         }
 }
@@ -461,24 +514,19 @@ static void actor_main(Actor *a) {
         switch (sp->op) {
         case OP_SEND:
         case OP_SEND_MANY:
-        case OP_RESERVE:
-                sender(a, w, sp);
-                break;
+        case OP_RESERVE: sender(a, w, sp); break;
         case OP_RECV:
         case OP_RECV_MANY:
-        case OP_PEEK:
-                receiver(a, w, sp);
-                break;
+        case OP_PEEK: receiver(a, w, sp); break;
         case OP_SCRIBBLE: {
                 uint32_t junk = 0xbadu;
 
                 explore_call_begin(a, "scribble");
-                explore_memcpy((uint8_t *)slot_head(w, SCRIBBLE_SLOT) + LAYOUT_SLOT_HEAD, &junk, sizeof(junk), "scribble",
-                               __LINE__);
+                explore_memcpy((uint8_t *)slot_head(w, SCRIBBLE_SLOT) + LAYOUT_SLOT_HEAD, &junk, sizeof(junk),
+                               "scribble", __LINE__);
                 break;
         }
-        default:
-                abort();
+        default: abort();
         }
 }
 
@@ -561,8 +609,12 @@ static void world_done(World *w) {
 static void world_reset(World *w) {
         memset(w->map, 0, w->geo.total_size);
         layout_init(w->map, &w->geo);
-        w->ring = (Ring){ .hdr = (MboxHeader *)w->map, .base = w->map, .geo = w->geo, .spin_ns = w->cfg->spin_ns,
-                          .has_fifo = false, .fifo_fd = -1 };
+        w->ring = (Ring){ .hdr = (MboxHeader *)w->map,
+                          .base = w->map,
+                          .geo = w->geo,
+                          .spin_ns = w->cfg->spin_ns,
+                          .has_fifo = false,
+                          .fifo_fd = -1 };
         for (unsigned i = 0; i < _SEM_ROLE_MAX; i++)
                 w->ring.sem[i] = &w->sems[i];
         w->log = (DeliveryLog){ .n = 0 };
@@ -600,9 +652,8 @@ static bool final_check(World *w, char *why, size_t len) {
                 unsigned st = slot_word_state(word);
 
                 if (st == SLOT_CLAIMED || st == SLOT_TAKEN) {
-                        snprintf(why, len, "the run ends with position %llu %s by token %#x",
-                                 (unsigned long long)p, st == SLOT_CLAIMED ? "CLAIMED" : "TAKEN",
-                                 slot_word_token(word));
+                        snprintf(why, len, "the run ends with position %llu %s by token %#x", (unsigned long long)p,
+                                 st == SLOT_CLAIMED ? "CLAIMED" : "TAKEN", slot_word_token(word));
                         return false;
                 }
                 if (st == SLOT_READY)
@@ -820,26 +871,37 @@ static bool checker_self_test(void) {
                 bool good;
         } cases[] = {
                 { "a clean delivery",
-                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 1, MSG_ID(1, 0) },
-                    { EV_RETURN, 1, MSG_ID(1, 0) }, { EV_SENT, 0, MSG_ID(1, 0) } },
-                  5, true },
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) },
+                    { EV_TAKE, 1, MSG_ID(1, 0) },
+                    { EV_CONSUME, 1, MSG_ID(1, 0) },
+                    { EV_RETURN, 1, MSG_ID(1, 0) },
+                    { EV_SENT, 0, MSG_ID(1, 0) } },
+                  5,
+                  true },
                 { "a duplicate delivery",
-                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 1, MSG_ID(1, 0) },
-                    { EV_RETURN, 1, MSG_ID(1, 0) }, { EV_RETURN, 1, MSG_ID(1, 0) } },
-                  5, false },
-                { "a lost message",
-                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_SENT, 0, MSG_ID(1, 0) } },
-                  2, false },
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) },
+                    { EV_TAKE, 1, MSG_ID(1, 0) },
+                    { EV_CONSUME, 1, MSG_ID(1, 0) },
+                    { EV_RETURN, 1, MSG_ID(1, 0) },
+                    { EV_RETURN, 1, MSG_ID(1, 0) } },
+                  5,
+                  false },
+                { "a lost message", { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_SENT, 0, MSG_ID(1, 0) } }, 2, false },
                 { "messages out of order",
-                  { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_COMMIT, 0, MSG_ID(1, 1) }, { EV_TAKE, 2, MSG_ID(1, 1) },
+                  { { EV_COMMIT, 0, MSG_ID(1, 0) },
+                    { EV_COMMIT, 0, MSG_ID(1, 1) },
+                    { EV_TAKE, 2, MSG_ID(1, 1) },
                     { EV_TAKE, 2, MSG_ID(1, 0) } },
-                  4, false },
+                  4,
+                  false },
                 { "a take by two receivers",
                   { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_TAKE, 2, MSG_ID(1, 0) } },
-                  3, false },
+                  3,
+                  false },
                 { "a consume by a receiver not holding it",
                   { { EV_COMMIT, 0, MSG_ID(1, 0) }, { EV_TAKE, 1, MSG_ID(1, 0) }, { EV_CONSUME, 2, MSG_ID(1, 0) } },
-                  3, false },
+                  3,
+                  false },
                 { "a success without a commit", { { EV_SENT, 0, MSG_ID(1, 0) } }, 1, false },
         };
 
@@ -912,7 +974,9 @@ int main(int argc, char **argv) {
                 else if (strcmp(argv[i], "--replay") == 0 && i + 1 < argc)
                         replay_trail = argv[++i];
                 else {
-                        fprintf(stderr, "usage: %s [--deep] [--all] [--list] [--bound N] [--config N [--replay TRAIL]]\n", argv[0]);
+                        fprintf(stderr,
+                                "usage: %s [--deep] [--all] [--list] [--bound N] [--config N [--replay TRAIL]]\n",
+                                argv[0]);
                         return 2;
                 }
         }

@@ -102,7 +102,8 @@
         atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_seq_cst, memory_order_seq_cst)
 #define atomic_compare_exchange_weak(p, e, d)                                                                          \
         atomic_compare_exchange_strong_explicit((p), (e), (d), memory_order_seq_cst, memory_order_seq_cst)
-#define atomic_compare_exchange_weak_explicit(p, e, d, s, f) atomic_compare_exchange_strong_explicit((p), (e), (d), (s), (f))
+#define atomic_compare_exchange_weak_explicit(p, e, d, s, f)                                                           \
+        atomic_compare_exchange_strong_explicit((p), (e), (d), (s), (f))
 #define atomic_compare_exchange_strong_explicit(p, e, d, s, f)                                                         \
         __extension__({                                                                                                \
                 __auto_type _xc_p = (p);                                                                               \

@@ -253,8 +253,8 @@ void explore_point(ExploreKind kind, const volatile void *addr, const char *func
         if (kind == EXPLORE_LOAD && s->prev_actor == me && s->prev_kind == kind && s->prev_addr == addr &&
             s->prev_line == line && s->prev_func == func) {
                 if (++me->steps > s->step_bound)
-                        explore_fail("livelock: %s spun more than %u scheduling points in one %s (at %s:%d)",
-                                     me->name, s->step_bound, me->call ? me->call : "call", func, line);
+                        explore_fail("livelock: %s spun more than %u scheduling points in one %s (at %s:%d)", me->name,
+                                     s->step_bound, me->call ? me->call : "call", func, line);
                 return;
         }
         s->prev_actor = me;

@@ -49,8 +49,8 @@ struct Actor {
         void *userdata;
 
         ActorState state;
-        bool yielded;     /* after EXPLORE_YIELD: not chosen while another actor can run */
-        bool after_copy;  /* the last point was the end of a copy (the next copy start is the same point) */
+        bool yielded;    /* after EXPLORE_YIELD: not chosen while another actor can run */
+        bool after_copy; /* the last point was the end of a copy (the next copy start is the same point) */
         const sem_t *waiting_on;
         unsigned steps;   /* scheduling points in the current call */
         const char *call; /* the current call, for messages */
@@ -130,10 +130,10 @@ typedef struct Scheduler {
         int preemption_bound; /* -1: unbounded */
         unsigned preemptions;
         unsigned kills_left;
-        Actor *daemon;           /* activated by a kill; its target is killed_actor */
+        Actor *daemon; /* activated by a kill; its target is killed_actor */
         Actor *killed;
-        unsigned step_bound;     /* scheduling points per call before it is a livelock */
-        uint64_t now_ns;         /* the virtual clock */
+        unsigned step_bound; /* scheduling points per call before it is a livelock */
+        uint64_t now_ns;     /* the virtual clock */
 
         ExploreObserver obs;
 

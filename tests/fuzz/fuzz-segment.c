@@ -91,7 +91,10 @@ static uint32_t att_token(unsigned a) {
 static uint32_t seg_token(uint8_t sel) {
         switch (sel % 8) {
         case 0: return TOKEN_NONE;
-        case 1: case 2: case 3: case 4: return att_token(sel % 8 - 1);
+        case 1:
+        case 2:
+        case 3:
+        case 4: return att_token(sel % 8 - 1);
         case 5: return TOKEN_DAEMON;
         case 6: return DEAD_TOKEN;
         default: return 0xdeadbeefu;
@@ -132,7 +135,8 @@ static uint64_t make_word(const Seg *s, uint64_t pos, bool inside, uint8_t state
 
         if (state_sel < 0x80 && inside) {
                 switch (state_sel % 8) {
-                case 0: case 1: return slot_word(SLOT_READY, lap, token_sel & 8 ? token : 0);
+                case 0:
+                case 1: return slot_word(SLOT_READY, lap, token_sel & 8 ? token : 0);
                 case 2: return slot_word(SLOT_CLAIMED, lap, token);
                 case 3: return slot_word(SLOT_TAKEN, lap, token);
                 case 4: return slot_word(SLOT_DONE, lap, 0);
@@ -143,13 +147,16 @@ static uint64_t make_word(const Seg *s, uint64_t pos, bool inside, uint8_t state
         }
         if (state_sel < 0x80) {
                 switch (state_sel % 4) {
-                case 0: case 1: return slot_word(SLOT_FREE, lap, 0);
+                case 0:
+                case 1: return slot_word(SLOT_FREE, lap, 0);
                 case 2: return slot_word(state_sel & 4 ? SLOT_DONE : SLOT_ABANDONED, lap - 1, 0);
                 default: return slot_word(SLOT_READY, lap - 1, token); /* the ring is full */
                 }
         }
         switch (lap_sel % 8) {
-        case 0: case 1: case 2: break;
+        case 0:
+        case 1:
+        case 2: break;
         case 3: lap -= 1; break;
         case 4: lap += 1; break;
         case 5: lap += 2; break;
@@ -203,8 +210,12 @@ static void seg_make(Seg *s, FuzzInput *in) {
         atomic_store(&h->lock, seg_token(lock_sel) | (lock_sel & 8 ? LOCK_W : 0));
         s->consistent = tail - head <= slots && tail_sel < 0xf0;
         switch (lock_sel % 8) {
-        case 0: case 5: break; /* free, or the daemon's */
-        case 1: case 2: case 3: case 4: /* an attachment's, if it is in the table */
+        case 0:
+        case 5: break; /* free, or the daemon's */
+        case 1:
+        case 2:
+        case 3:
+        case 4: /* an attachment's, if it is in the table */
                 s->consistent &= (att_mask >> (lock_sel % 8 - 1)) & 1;
                 break;
         case 6: s->consistent &= (att_mask >> FUZZ_ATTS) & 1; break;
@@ -238,8 +249,8 @@ static void seg_make(Seg *s, FuzzInput *in) {
                 bool inside = pos - head < tail - head && tail - head <= slots;
 
                 atomic_store(&sh->word, make_word(s, pos, inside, state_sel, lap_sel, token_sel));
-                s->consistent &= state_sel < 0x80 && len_sel <= 250 &&
-                                 (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
+                s->consistent &=
+                        state_sel < 0x80 && len_sel <= 250 && (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
                 sh->len = len_sel <= 250 ? len_sel * slot_size / 250 : slot_size + (len_sel - 250) * 0x1000000u;
                 memset(ring_payload(&s->ring, i), 'a' + (int)i, slot_size);
         }
@@ -306,7 +317,8 @@ static unsigned seg_schedule(Seg *s, FuzzInput *in, uint8_t n_sel, SegmentMutati
                         /* a word of the mutable part, in the header or in a slot head */
                         uint64_t words = (s->ring.geo.total_size - offsetof(MboxHeader, lock)) / 8;
 
-                        m->offset = (uint32_t)(offsetof(MboxHeader, lock) + (((uint64_t)arg << 8 | target) % words) * 8);
+                        m->offset =
+                                (uint32_t)(offsetof(MboxHeader, lock) + (((uint64_t)arg << 8 | target) % words) * 8);
                         m->value = fuzz_uint(in, 8);
                         break;
                 }
@@ -722,8 +734,7 @@ static void op_adopt(Seg *s) {
         FUZZ_ASSERT(map != MAP_FAILED);
         segment_hook_retarget(map, size); /* the scribbles land in the daemon's segment now */
 
-        r = CALL("mailbox_adopt",
-                 mailbox_adopt(objects.prefix, ADOPT_NAME, generation, getuid(), getgid(), 0600, &mb));
+        r = CALL("mailbox_adopt", mailbox_adopt(objects.prefix, ADOPT_NAME, generation, getuid(), getgid(), 0600, &mb));
         CALL_END();
         FUZZ_ASSERT(r == 0 || r == -EBADMSG);
         if (r == 0) {

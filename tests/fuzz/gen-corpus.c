@@ -715,49 +715,110 @@ static void seg_write(const char *name, const SegSeed *s) {
 #define WHO_5MS 0x40
 #define WHO_1500MS 0x60
 /* slot selectors in the window (fuzz-segment.c: make_word()): state, lap, token, length */
-#define S_FREE { 0, 0, 0, 100 }
-#define S_READY { 0, 0, 0, 100 }
-#define S_READY_FROM(t) { 7, 0, (t), 200 }
-#define S_CLAIMED_BY(t) { 2, 0, (t), 50 }
-#define S_TAKEN_BY(t) { 3, 0, (t), 250 }
-#define S_DONE { 4, 0, 0, 10 }
-#define S_PASSED { 6, 0, 0, 0 }
-#define S_BAD_STATE { 0x86, 0, 0, 0 }
-#define S_BAD_LEN { 0, 0, 0, 255 }
+#define S_FREE                                                                                                         \
+        { 0, 0, 0, 100 }
+#define S_READY                                                                                                        \
+        { 0, 0, 0, 100 }
+#define S_READY_FROM(t)                                                                                                \
+        { 7, 0, (t), 200 }
+#define S_CLAIMED_BY(t)                                                                                                \
+        { 2, 0, (t), 50 }
+#define S_TAKEN_BY(t)                                                                                                  \
+        { 3, 0, (t), 250 }
+#define S_DONE                                                                                                         \
+        { 4, 0, 0, 10 }
+#define S_PASSED                                                                                                       \
+        { 6, 0, 0, 0 }
+#define S_BAD_STATE                                                                                                    \
+        { 0x86, 0, 0, 0 }
+#define S_BAD_LEN                                                                                                      \
+        { 0, 0, 0, 255 }
 #define T_ATT0 1
 #define T_DAEMON 5
 #define T_DEAD 6
 
 static void gen_segment(void) {
         const SegImage empty = { .slots = 4, .size = 32, .head = 8, .att_mask = 0x0f };
-        const SegImage two = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x0f,
+        const SegImage two = { .slots = 4,
+                               .size = 32,
+                               .head = 8,
+                               .tail_sel = 2,
+                               .att_mask = 0x0f,
                                .slot = { S_READY, S_READY_FROM(T_ATT0) } };
-        const SegImage dead = { .slots = 4, .size = 32, .head = 8, .tail_sel = 3, .att_mask = 0x1f,
+        const SegImage dead = { .slots = 4,
+                                .size = 32,
+                                .head = 8,
+                                .tail_sel = 3,
+                                .att_mask = 0x1f,
                                 .slot = { S_CLAIMED_BY(T_DEAD), S_TAKEN_BY(T_DEAD), S_READY } };
-        const SegImage passed = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x1f,
-                                  .slot = { S_PASSED, S_READY } };
-        const SegImage full = { .slots = 4, .size = 32, .head = 8, .tail_sel = 4, .att_mask = 0x0f,
+        const SegImage passed = {
+                .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x1f, .slot = { S_PASSED, S_READY }
+        };
+        const SegImage full = { .slots = 4,
+                                .size = 32,
+                                .head = 8,
+                                .tail_sel = 4,
+                                .att_mask = 0x0f,
                                 .slot = { S_READY, S_READY, S_READY, S_READY } };
-        const SegImage full_done = { .slots = 4, .size = 32, .head = 8, .tail_sel = 4, .att_mask = 0x0f,
+        const SegImage full_done = { .slots = 4,
+                                     .size = 32,
+                                     .head = 8,
+                                     .tail_sel = 4,
+                                     .att_mask = 0x0f,
                                      .slot = { S_DONE, S_READY, S_READY, S_READY } };
-        const SegImage lock_dead = { .slots = 4, .size = 32, .head = 8, .tail_sel = 1, .lock_sel = T_DEAD | 8,
-                                     .att_mask = 0x1f, .slot = { S_READY } };
-        const SegImage lock_live = { .slots = 4, .size = 32, .head = 8, .tail_sel = 1, .lock_sel = T_ATT0 | 8,
-                                     .att_mask = 0x0f, .slot = { S_READY } };
-        const SegImage lock_daemon = { .slots = 4, .size = 32, .head = 8, .tail_sel = 3, .lock_sel = T_DAEMON,
-                                       .att_mask = 0x1f, .slot = { S_CLAIMED_BY(T_DEAD), S_READY, S_DONE } };
-        const SegImage wrap = { .slots = 4, .size = 32, .head = UINT64_C(4) * LAP_MASK + 2, .tail_sel = 3,
-                                .att_mask = 0x0f, .slot = { S_FREE, S_FREE, S_READY, S_READY } };
-        const SegImage destroyed = { .slots = 4, .size = 32, .flags = FUZZ_SEG_F_DESTROYED, .head = 8, .tail_sel = 1,
-                                     .att_mask = 0x0f, .slot = { S_READY } };
-        const SegImage corrupt = { .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x0f,
-                                   .slot = { S_BAD_LEN, S_BAD_STATE } };
+        const SegImage lock_dead = { .slots = 4,
+                                     .size = 32,
+                                     .head = 8,
+                                     .tail_sel = 1,
+                                     .lock_sel = T_DEAD | 8,
+                                     .att_mask = 0x1f,
+                                     .slot = { S_READY } };
+        const SegImage lock_live = { .slots = 4,
+                                     .size = 32,
+                                     .head = 8,
+                                     .tail_sel = 1,
+                                     .lock_sel = T_ATT0 | 8,
+                                     .att_mask = 0x0f,
+                                     .slot = { S_READY } };
+        const SegImage lock_daemon = { .slots = 4,
+                                       .size = 32,
+                                       .head = 8,
+                                       .tail_sel = 3,
+                                       .lock_sel = T_DAEMON,
+                                       .att_mask = 0x1f,
+                                       .slot = { S_CLAIMED_BY(T_DEAD), S_READY, S_DONE } };
+        const SegImage wrap = { .slots = 4,
+                                .size = 32,
+                                .head = UINT64_C(4) * LAP_MASK + 2,
+                                .tail_sel = 3,
+                                .att_mask = 0x0f,
+                                .slot = { S_FREE, S_FREE, S_READY, S_READY } };
+        const SegImage destroyed = { .slots = 4,
+                                     .size = 32,
+                                     .flags = FUZZ_SEG_F_DESTROYED,
+                                     .head = 8,
+                                     .tail_sel = 1,
+                                     .att_mask = 0x0f,
+                                     .slot = { S_READY } };
+        const SegImage corrupt = {
+                .slots = 4, .size = 32, .head = 8, .tail_sel = 2, .att_mask = 0x0f, .slot = { S_BAD_LEN, S_BAD_STATE }
+        };
         const SegImage beyond = { .slots = 4, .size = 32, .head = 8, .tail_sel = 5, .att_mask = 0x0f };
         const SegImage behind = { .slots = 4, .size = 32, .head = 8, .tail_sel = 0xf0, .att_mask = 0x0f };
-        const SegImage polled = { .slots = 4, .size = 32, .flags = FUZZ_SEG_F_FIFO, .head = 8, .tail_sel = 1,
-                                  .att_mask = 0x0f, .sleepers = 0xff, .slot = { S_READY } };
+        const SegImage polled = { .slots = 4,
+                                  .size = 32,
+                                  .flags = FUZZ_SEG_F_FIFO,
+                                  .head = 8,
+                                  .tail_sel = 1,
+                                  .att_mask = 0x0f,
+                                  .sleepers = 0xff,
+                                  .slot = { S_READY } };
         const SegImage one = { .slots = 1, .size = 1, .head = 5, .att_mask = 0x0f };
-        const SegImage big = { .slots = 16, .size = 128, .head = 33, .tail_sel = 9, .att_mask = 0x1f,
+        const SegImage big = { .slots = 16,
+                               .size = 128,
+                               .head = 33,
+                               .tail_sel = 9,
+                               .att_mask = 0x1f,
                                .counters = 0x5a,
                                .slot = { S_READY, S_DONE, S_READY, S_CLAIMED_BY(T_ATT0), S_READY, S_TAKEN_BY(2),
                                          S_READY_FROM(T_ATT0), S_READY, S_READY } };

@@ -14,12 +14,12 @@ static struct {
         uint32_t slots;
         SegmentMutation mut[SEGMENT_MUTATIONS_MAX];
         unsigned n_mut;
-        unsigned fired;       /* scribbles applied during the current call */
-        uint64_t fired_total; /* ... and since setup */
-        uint64_t steps;   /* since setup, across calls */
-        uint32_t calls;   /* readers begun since setup; the current one is calls - 1 */
+        unsigned fired;                       /* scribbles applied during the current call */
+        uint64_t fired_total;                 /* ... and since setup */
+        uint64_t steps;                       /* since setup, across calls */
+        uint32_t calls;                       /* readers begun since setup; the current one is calls - 1 */
         uint32_t seen[SEGMENT_MUTATIONS_MAX]; /* accesses of the current call to each target */
-        const char *reader; /* NULL: no reader runs, nothing is counted */
+        const char *reader;                   /* NULL: no reader runs, nothing is counted */
         uint64_t call_steps, call_sleeps;
         struct timespec now; /* the virtual CLOCK_MONOTONIC */
 } hook;
@@ -110,7 +110,8 @@ void segment_hook_step(const volatile void *p) {
                 if (m->call + 1 != hook.calls)
                         continue;
                 if (m->nth == 0 ? m->step == hook.call_steps
-                                : off < hook.size && off >= m->offset && off < m->offset + m->size && ++hook.seen[i] == m->nth)
+                                : off < hook.size && off >= m->offset && off < m->offset + m->size &&
+                                          ++hook.seen[i] == m->nth)
                         apply(m);
         }
         if (hook.call_steps > SEGMENT_BUDGET(hook.slots, hook.call_sleeps)) {

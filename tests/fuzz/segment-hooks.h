@@ -79,8 +79,9 @@ int segment_hook_clock_gettime(clockid_t clock, struct timespec *ret);
 #define SEGMENT_LOAD(p, mo) __c11_atomic_load(p, mo)
 #define SEGMENT_STORE(p, v, mo) __c11_atomic_store(p, v, mo)
 #define SEGMENT_XCHG(p, v, mo) __c11_atomic_exchange(p, v, mo)
-#define SEGMENT_CAS(p, e, d, weak, s, f)                                                                              \
-        ((weak) ? __c11_atomic_compare_exchange_weak(p, e, d, s, f) : __c11_atomic_compare_exchange_strong(p, e, d, s, f))
+#define SEGMENT_CAS(p, e, d, weak, s, f)                                                                               \
+        ((weak) ? __c11_atomic_compare_exchange_weak(p, e, d, s, f)                                                    \
+                : __c11_atomic_compare_exchange_strong(p, e, d, s, f))
 #define SEGMENT_FETCH(op, p, v, mo) __c11_atomic_fetch_##op(p, v, mo)
 #else
 #define SEGMENT_LOAD(p, mo) __atomic_load_n(p, mo)
