@@ -35,6 +35,7 @@
  * during it: a scribble may legitimately undo them.
  *
  * An image is consistent when the protocol itself can leave it: tail within a ring of head,
+ * head below 2^63 (no real ring gets near the wrap of its 64-bit positions),
  * the lock free or held by an attachment of the table or by the daemon, every slot word one the
  * protocol writes for its position (and no "passed" word in [head, tail): today's passers move
  * head first), every length within slot_size. On a consistent image, and as long as no
@@ -208,7 +209,9 @@ static void seg_make(Seg *s, FuzzInput *in) {
         atomic_store(&h->head, head);
         atomic_store(&h->tail, tail);
         atomic_store(&h->lock, seg_token(lock_sel) | (lock_sel & 8 ? LOCK_W : 0));
-        s->consistent = tail - head <= slots && tail_sel < 0xf0;
+        /* positions never wrap: a real ring's stay far below 2^63 (292 years at a billion
+         * messages a second), and past 2^64 pos % slots would jump for most slot counts */
+        s->consistent = tail - head <= slots && tail_sel < 0xf0 && head < UINT64_C(1) << 63;
         switch (lock_sel % 8) {
         case 0:
         case 5: break; /* free, or the daemon's */
