@@ -201,12 +201,28 @@ static uint64_t seed_of(uint64_t fixed) {
 }
 
 /* utime + stime of @pid in seconds; -1 if it cannot be read. A zombie still has its figures. */
+/* The CPU time of @pid (single-threaded, as every victim is), in seconds: from the first field
+ * of /proc/PID/schedstat, which is in ns. utime + stime of /proc/PID/stat come in clock ticks
+ * of 10 ms, sampled: over the 700 ms window a step of 1.4%, and a run under load 11 read 14.3%
+ * (ten ticks) on three rows, one whose sender ended with EBADMSG after 2 ms. With the ns
+ * clock, 100 rows under load 10 read 0.5% typically and 2.8% at most. Ticks are the fallback. */
 static double cpu_seconds(pid_t pid) {
         char path[64], buf[1024], *p;
-        unsigned long long user, sys;
+        unsigned long long user, sys, ns;
         ssize_t n;
         int fd;
 
+        snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n > 0) {
+                        buf[n] = 0;
+                        if (sscanf(buf, "%llu", &ns) == 1)
+                                return (double)ns / 1e9;
+                }
+        }
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
