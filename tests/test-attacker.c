@@ -205,7 +205,7 @@ static uint64_t seed_of(uint64_t fixed) {
  * of /proc/PID/schedstat, which is in ns. utime + stime of /proc/PID/stat come in clock ticks
  * of 10 ms, sampled: over the 700 ms window a step of 1.4%, and a run under load 11 read 14.3%
  * (ten ticks) on three rows, one whose sender ended with EBADMSG after 2 ms. With the ns
- * clock, 100 rows under load 10 read 0.5% typically and 2.8% at most. Ticks are the fallback. */
+ * clock, 100 rows under load 12 read 0.5% typically and 2.8% at most. Ticks are the fallback. */
 static double cpu_seconds(pid_t pid) {
         char path[64], buf[1024], *p;
         unsigned long long user, sys, ns;
