@@ -1224,19 +1224,29 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
         if (dead == TOKEN_NONE || (dead == TOKEN_DAEMON) != (idx == LAYOUT_ATT_MAX) || idx > LAYOUT_ATT_MAX)
                 return -EINVAL;
 
-        /* 1. take the lock: from the dead holder, or free (W set, so unlock wakes a sleeper) */
+        /* 1. take the lock: from the dead holder, or free (W set, so unlock wakes a sleeper). A
+         * waiter may set W on the dead holder's word between our load and CAS: that is no
+         * reason to give up (a repair left waiting is logged apart from what it found with
+         * it), so the CAS is tried again while the token is still the dead one, a bounded
+         * number of times (a waiter sets W once per sleep) */
         v = atomic_load(lock);
-        if (LOCK_TOKEN(v) == dead) {
-                if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | (v & LOCK_W)))
+        for (k = 0; LOCK_TOKEN(v) == dead; k++) {
+                if (atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | (v & LOCK_W))) {
+                        rep.held_lock = true;
+                        break;
+                }
+                if (k == 3)
                         return -EBUSY;
-                rep.held_lock = true;
-        } else if (LOCK_TOKEN(v) == TOKEN_NONE) {
-                if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | LOCK_W))
+        }
+        if (!rep.held_lock) {
+                if (LOCK_TOKEN(v) == TOKEN_NONE) {
+                        if (!atomic_compare_exchange_strong(lock, &v, TOKEN_DAEMON | LOCK_W))
+                                return -EBUSY;
+                } else if (!token_attached(r, LOCK_TOKEN(v)))
+                        return -EBADMSG; /* held by no attachment: a scribble, no one to wait for */
+                else
                         return -EBUSY;
-        } else if (!token_attached(r, LOCK_TOKEN(v)))
-                return -EBADMSG; /* held by no attachment: a scribble, no one to wait for */
-        else
-                return -EBUSY;
+        }
         CRASH_POINT(daemon_repair_half);
 
         head = atomic_load(&r->hdr->head);
