@@ -129,6 +129,11 @@ static bool destroyed(const Ring *r) {
         return atomic_load_explicit(&r->hdr->flags, memory_order_acquire) & HDR_DESTROYED;
 }
 
+/* The first safety slice of @r's waits, in ns. */
+static inline long slice_ns(const Ring *r) {
+        return r->slice_ms ? (long)r->slice_ms * 1000000L : RING_SLICE_NS;
+}
+
 /* Sleep on @sem until posted, the deadline, or one slice. 0 on a wake-up, 1 when the slice ran
  * out, -ETIMEDOUT past the deadline. A signal does not cut the wait short: it is simply one
  * more wake-up. */
@@ -347,7 +352,7 @@ static int ring_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
                 if (k > 0)
                         continue;
                 if (k == 0)
-                        k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, RING_SLICE_NS);
+                        k = sem_sleep(r->sem[SEM_LOCK], &lock_dl, slice_ns(r));
                 if (k == -ETIMEDOUT)
                         return dl->now ? -EAGAIN : -ETIMEDOUT;
                 if (k < 0)
@@ -645,7 +650,7 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
                 CRASH_POINT(recv_before_sleep);
         else
                 CRASH_POINT(send_before_sleep);
-        k = sem_sleep(r->sem[role], dl, MIN(RING_SLICE_NS << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS));
+        k = sem_sleep(r->sem[role], dl, MAX(MIN(slice_ns(r) << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS), slice_ns(r)));
         atomic_fetch_and(&mask[idx / 64], ~bit);
         wt->quiet = k == 1 ? wt->quiet + 1 : 0;
         if (k == 0)

@@ -26,6 +26,10 @@ typedef struct Ring {
         uint32_t spin_ns; /* how long a waiter polls before it sleeps (0: sleep at once) */
         bool has_fifo;    /* fifo_fd is open (a client's box; never in the daemon) */
         int fifo_fd;      /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
+        /* the safety slice, in ms (0: RING_SLICE_NS, doubling to RING_SLICE_MAX_NS while idle).
+         * test-ring lengthens it to tell a wake-up from a slice that ran out by a margin no
+         * load or valgrind can close */
+        uint32_t slice_ms;
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u

@@ -460,6 +460,24 @@ HarnessChild harness_child_spawn(void (*fn)(const void *arg, int wfd), const voi
         return ch;
 }
 
+int64_t harness_run_delay_us(void) {
+        unsigned long long on_cpu, waited;
+        char buf[128];
+        ssize_t n;
+        int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -1;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = 0;
+        if (sscanf(buf, "%llu %llu", &on_cpu, &waited) != 2)
+                return -1;
+        return (int64_t)(waited / 1000);
+}
+
 void harness_child_report(int wfd, int64_t v) {
         if (write(wfd, &v, sizeof(v)) != (ssize_t)sizeof(v))
                 _exit(3);

@@ -97,6 +97,12 @@ int64_t harness_child_read(const HarnessChild *ch, int ms);
 /* In the test: wait for the child and assert it exited 0. */
 void harness_child_reap(HarnessChild *ch);
 
+/* How long the calling thread has waited for a CPU on a run queue, in us (the second field of
+ * /proc/thread-self/schedstat); -1 where the kernel does not say. What a latency bound allows
+ * on top of the protocol's own delay: on two cores shared with other suites, the scheduler
+ * alone can hold a process for tens of ms. */
+int64_t harness_run_delay_us(void);
+
 /* An end-to-end TCase: the sweeping unchecked fixture below, @setup/@teardown as a checked
  * fixture (both NULL: none), a timeout of @timeout_s scaled by harness_scale(); added to @s
  * unless @s is NULL. */

@@ -58,6 +58,11 @@
 
 /* How long anything may take on a loaded machine before the test gives up (not a measurement). */
 #define PATIENCE_MS 30000
+/* The wake-up tests: the ring's safety slice is made LONG_SLICE_MS, so a lost wake-up costs
+ * that long, and a wake-up counts as prompt below WOKEN_MS — far above any scheduling delay
+ * (load, valgrind), far below the slice. */
+#define LONG_SLICE_MS 25000u
+#define WOKEN_MS 8000
 
 #define MPMC_SENDERS 2
 #define MPMC_RECEIVERS 2
@@ -1003,6 +1008,7 @@ START_TEST(test_two_quick_sends_wake_two_idle_receivers_at_once) {
         pid_t pid[2];
         int64_t t0, last;
 
+        ring.slice_ms = LONG_SLICE_MS;
         pid[0] = child_pair_start(0, false);
         pid[1] = child_pair_start(1, false);
         child_wait_asleep(pid[0], both_sleep_for_items, "both asleep in recv");
@@ -1013,7 +1019,7 @@ START_TEST(test_two_quick_sends_wake_two_idle_receivers_at_once) {
         last = pair_expect_woken(pid, t0, "receiver");
         ck_assert_int_eq(atomic_load(&shared->res[0]), 3);
         ck_assert_int_eq(atomic_load(&shared->res[1]), 3);
-        ck_assert_msg(last < 300000, "the second receiver woke %lld us after the sends", (long long)last);
+        ck_assert_msg(last < WOKEN_MS * 1000LL, "the second receiver woke %lld us after the sends", (long long)last);
         assert_ring_quiet();
 }
 END_TEST
@@ -1023,6 +1029,7 @@ START_TEST(test_two_quick_receives_wake_two_senders_waiting_for_room_at_once) {
         int64_t t0, last;
 
         fill(SLOTS);
+        ring.slice_ms = LONG_SLICE_MS;
         pid[0] = child_pair_start(0, true);
         pid[1] = child_pair_start(1, true);
         child_wait_asleep(pid[0], both_sleep_for_space, "both asleep in send");
@@ -1033,7 +1040,7 @@ START_TEST(test_two_quick_receives_wake_two_senders_waiting_for_room_at_once) {
         last = pair_expect_woken(pid, t0, "sender");
         ck_assert_int_eq(atomic_load(&shared->res[0]), 0);
         ck_assert_int_eq(atomic_load(&shared->res[1]), 0);
-        ck_assert_msg(last < 300000, "the second sender woke %lld us after the receives", (long long)last);
+        ck_assert_msg(last < WOKEN_MS * 1000LL, "the second sender woke %lld us after the receives", (long long)last);
 }
 END_TEST
 
@@ -1047,13 +1054,14 @@ START_TEST(test_an_abort_that_unblocks_later_messages_wakes_a_sleeping_receiver)
 
         ck_assert_int_eq(ring_claim(&ring, TOK_A, IDX_A, 2, &d, &p), 2);
         ck_assert_int_eq(ring_commit(&ring, TOK_A, ring_payload(&ring, p + 1), 5, true), 0); /* held back */
+        ring.slice_ms = LONG_SLICE_MS;
         pid = child_asleep_in_recv();
         t0 = now_us();
         ck_assert_int_eq(ring_abort(&ring, TOK_A, ring_payload(&ring, p)), 0);
         child_expect_exit_ok(pid);
         printf("wake: a receiver woke %lld us after the abort\n", (long long)(now_us() - t0));
         ck_assert_int_eq(atomic_load(&shared->result), 5);
-        ck_assert_int_lt(now_us() - t0, 300000);
+        ck_assert_int_lt(now_us() - t0, WOKEN_MS * 1000LL);
 }
 END_TEST
 
@@ -2112,6 +2120,7 @@ START_TEST(test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_
 
         child_attach();
         atomic_store(&ring.hdr->lock, TOK_A); /* held by a live attachment */
+        ring.slice_ms = LONG_SLICE_MS;
         pid = child_fork();
         if (pid == 0) {
                 if (setenv("SHMBOX_CRASH_AT", "lock_holder_read:2:stop", 1) < 0)
@@ -2130,7 +2139,7 @@ START_TEST(test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_
         printf("lock: a waiter whose drain took the holder's post got the lock %lld ms after its resume\n",
                (long long)delay);
         ck_assert_int_eq((int)atomic_load(&shared->result), 0);
-        ck_assert_msg(delay < 300, "the waiter slept %lld ms beside a free lock", (long long)delay);
+        ck_assert_msg(delay < WOKEN_MS, "the waiter slept %lld ms beside a free lock", (long long)delay);
         expect_recv(TOK_B, IDX_B, "unlocked");
 }
 END_TEST
