@@ -342,11 +342,12 @@ static void top_header(const Top *top, size_t shown, char *line, size_t size) {
                 strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
         format_rate(rates ? in : -1, in_s, sizeof(in_s));
         format_rate(rates ? out : -1, out_s, sizeof(out_s));
+        /* under 80 columns with small numbers; the filter is on the help line when interactive */
         snprintf(line, size,
-                 "shmbox top %s  mailboxes %zu  queued %" PRIu64 "/%" PRIu64 "  in %s/s  out %s/s  repairs %" PRIu64
+                 "%s  mailboxes %zu  queued %" PRIu64 "/%" PRIu64 "  in %s/s  out %s/s  repairs %" PRIu64
                  "  corrupt %u%s%s",
-                 clock, shown, queued, slots, in_s, out_s, repairs, corrupt, top->filter[0] ? "  filter: " : "",
-                 top->filter);
+                 clock, shown, queued, slots, in_s, out_s, repairs, corrupt,
+                 top->filter[0] && top->batch ? "  filter: " : "", top->batch ? top->filter : "");
 }
 
 /*
@@ -385,7 +386,8 @@ static void top_render(const Top *top, Screen *s, unsigned width, unsigned heigh
                 else if (top->error)
                         snprintf(line, sizeof(line), "error: %s (retrying)   q: quit", shmbox_strerror(top->error));
                 else
-                        snprintf(line, sizeof(line), "sort: < > or n d i o a g p c, r: reverse   /: filter   q: quit");
+                        snprintf(line, sizeof(line), "%s%s%ssort: < > n d i o a g p c  r: reverse  /: filter  q: quit",
+                                 top->filter[0] ? "filter: " : "", top->filter, top->filter[0] ? "  " : "");
                 screen_line(s, line, width, interactive);
         }
 
