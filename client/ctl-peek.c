@@ -66,16 +66,30 @@ static bool peek_name_valid(const char *name) {
                strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
-/* Say on stderr what the cursor could not show since the last report. */
-static void peek_report(const char *name, const struct shmbox_cursor *c, uint64_t *missed, uint64_t *changed) {
-        if (c->missed > *missed)
+/* Say on stderr what the cursor could not show since the last report: at most once a second
+ * while following (@force: now, at the end), so that a busy mailbox does not flood stderr. */
+typedef struct PeekReport {
+        uint64_t missed, changed; /* as said so far */
+        time_t last;              /* CLOCK_MONOTONIC second of the last report, 0: none yet */
+} PeekReport;
+
+static void peek_report(const char *name, const struct shmbox_cursor *c, PeekReport *rep, bool force) {
+        struct timespec now;
+
+        if (c->missed == rep->missed && c->changed == rep->changed)
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!force && rep->last != 0 && now.tv_sec - rep->last < 1)
+                return;
+        rep->last = now.tv_sec;
+        if (c->missed > rep->missed)
                 ctl_log_error("%s: %" PRIu64 " positions passed by receivers before they could be shown", name,
-                              c->missed - *missed);
-        if (c->changed > *changed)
-                ctl_log_error("%s: %" PRIu64 " messages skipped: they changed while being read", name,
-                              c->changed - *changed);
-        *missed = c->missed;
-        *changed = c->changed;
+                              c->missed - rep->missed);
+        if (c->changed > rep->changed)
+                ctl_log_error("%s: %" PRIu64 " message(s) skipped: they changed while being read", name,
+                              c->changed - rep->changed);
+        rep->missed = c->missed;
+        rep->changed = c->changed;
 }
 
 static int peek_flush(void) {
@@ -95,7 +109,8 @@ static int peek_run(shmbox *box, const char *name, bool follow, bool json, bool 
         struct shmbox_cursor c = { .pos = SHMBOX_CURSOR_START };
         size_t cap = shmbox_slot_size(box);
         unsigned char *buf = malloc(cap > 0 ? cap : 1);
-        uint64_t missed = 0, changed = 0, start;
+        PeekReport rep = {};
+        uint64_t start;
         unsigned long printed = 0;
         struct shmbox_stat st;
         int status = EXIT_SUCCESS, r;
@@ -116,7 +131,7 @@ static int peek_run(shmbox *box, const char *name, bool follow, bool json, bool 
                 ssize_t len = shmbox_peek_at(box, &c, buf, cap, follow ? SHMBOX_PEEK_FOLLOW : 0);
 
                 if (len == -EAGAIN) {
-                        peek_report(name, &c, &missed, &changed);
+                        peek_report(name, &c, &rep, !follow);
                         if (peek_flush() < 0) {
                                 status = EXIT_FAILURE;
                                 break;
@@ -149,7 +164,7 @@ static int peek_run(shmbox *box, const char *name, bool follow, bool json, bool 
                 }
                 printed++;
                 if (follow) {
-                        peek_report(name, &c, &missed, &changed);
+                        peek_report(name, &c, &rep, false);
                         if (peek_flush() < 0) {
                                 status = EXIT_FAILURE;
                                 break;
@@ -158,7 +173,7 @@ static int peek_run(shmbox *box, const char *name, bool follow, bool json, bool 
                         break; /* a ring's worth: the snapshot ends even if senders go on */
         }
         if (status == EXIT_SUCCESS) {
-                peek_report(name, &c, &missed, &changed);
+                peek_report(name, &c, &rep, true);
                 if (peek_flush() < 0)
                         status = EXIT_FAILURE;
         }

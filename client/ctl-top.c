@@ -315,7 +315,7 @@ static void screen_line(Screen *s, const char *line, unsigned width, bool intera
 
 /* The first line: the time, the totals over the rows shown, the filter. */
 static void top_header(const Top *top, size_t shown, char *line, size_t size) {
-        uint64_t queued = 0, slots = 0, repairs = 0;
+        uint64_t queued = 0, repairs = 0;
         double in = 0, out = 0;
         unsigned corrupt = 0;
         bool rates = false;
@@ -329,7 +329,6 @@ static void top_header(const Top *top, size_t shown, char *line, size_t size) {
                 if (!r->shown)
                         continue;
                 queued += r->info.queued;
-                slots += r->info.slots;
                 repairs += r->info.repairs;
                 corrupt += r->info.corrupt != 0;
                 if (r->in_rate >= 0) {
@@ -344,10 +343,9 @@ static void top_header(const Top *top, size_t shown, char *line, size_t size) {
         format_rate(rates ? out : -1, out_s, sizeof(out_s));
         /* under 80 columns with small numbers; the filter is on the help line when interactive */
         snprintf(line, size,
-                 "%s  mailboxes %zu  queued %" PRIu64 "/%" PRIu64 "  in %s/s  out %s/s  repairs %" PRIu64
-                 "  corrupt %u%s%s",
-                 clock, shown, queued, slots, in_s, out_s, repairs, corrupt,
-                 top->filter[0] && top->batch ? "  filter: " : "", top->batch ? top->filter : "");
+                 "%s  mailboxes %zu  queued %" PRIu64 "  in/out %s/%s/s  repairs %" PRIu64 "  corrupt %u%s%s", clock,
+                 shown, queued, in_s, out_s, repairs, corrupt, top->filter[0] && top->batch ? "  filter: " : "",
+                 top->batch ? top->filter : "");
 }
 
 /*
