@@ -671,8 +671,10 @@ START_TEST(test_top_through_tmux_sorts_filters_and_quits_restoring_the_terminal)
 
         /* top in an 80x24 terminal; after it, the terminal's mode and a marker */
         ck_assert_int_eq(tmux("new-session -d -s top -x 80 -y 24 \"%s --socket %s top -d 0.5; "
-                              "stty -a | tr ' ' '\\\\n' | grep -x -- '-*icanon'; echo TOP-EXITED; sleep 60\"",
-                              bin, d.socket),
+                              "stty -a | tr ' ' '\\\\n' | grep -x -- '-*icanon'; echo TOP-EXITED; read x; "
+                              "%s --socket %s top -d 0.5; "
+                              "stty -a | tr ' ' '\\\\n' | grep -x -- '-*icanon'; echo TOP-AGAIN-EXITED; sleep 60\"",
+                              bin, d.socket, bin, d.socket),
                          0);
         s = wait_screen("NAME", NULL);
         ck_assert_ptr_nonnull(strstr(s, "  mailboxes 2  queued 10  in/out "));
@@ -720,6 +722,16 @@ START_TEST(test_top_through_tmux_sorts_filters_and_quits_restoring_the_terminal)
         ck_assert_int_eq(tmux("send-keys -t top q"), 0);
         s = wait_screen("TOP-EXITED", NULL);
         ck_assert_msg(strstr(s, "\nicanon\n") || strncmp(s, "icanon\n", 7) == 0, "screen:\n%s", s);
+        ck_assert_ptr_null(strstr(s, "-icanon"));
+        free(s);
+
+        /* again, ended by ^C (SIGINT) this time: the terminal is restored too */
+        ck_assert_int_eq(tmux("send-keys -t top Enter"), 0);
+        s = wait_screen("NAME", "TOP-EXITED");
+        free(s);
+        ck_assert_int_eq(tmux("send-keys -t top C-c"), 0);
+        s = wait_screen("TOP-AGAIN-EXITED", NULL);
+        ck_assert_msg(strstr(s, "\nicanon\nTOP-AGAIN-EXITED"), "screen:\n%s", s);
         ck_assert_ptr_null(strstr(s, "-icanon"));
         free(s);
 
