@@ -245,6 +245,36 @@ const char *shmbox_last_error(const shmbox_client *client);
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *shmbox_version(void);
 
+/*
+ * Peek: the messages of a mailbox read in place, without taking them (a viewer: shmboxctl
+ * peek). Needs the right to receive (-EACCES), like shmbox_recv(). No lock, no system call,
+ * nothing written to the mailbox: senders and receivers do not notice.
+ * The caller keeps a cursor, zero-filled, with pos = SHMBOX_CURSOR_START to begin at the
+ * oldest message. Each call copies the next message at or after cursor->pos into buf,
+ * returns its length and moves the cursor past it; -EAGAIN means nothing more for now (call
+ * again later: the cursor remembers where it stopped). Each copy is a snapshot: the slot is
+ * read again after the copy, and a message that changed meanwhile (taken, or its slot reused)
+ * is skipped and counted in cursor->changed. Positions that receivers finished before the
+ * cursor reached them are counted in cursor->missed.
+ * Flags: 0 shows the queued messages (committed, not taken). SHMBOX_PEEK_FOLLOW also shows
+ * messages being received or already consumed whose slot still holds them, and stops at a
+ * message still being written until it is committed: calling again after -EAGAIN then shows
+ * every message committed from the cursor on, in the order of their slots (so each sender's
+ * in its order), except those counted in missed.
+ * The reserved words must be 0 (-EINVAL). Errors: -EINVAL, -EACCES, -EMSGSIZE (cap shorter
+ * than the message; the cursor stays on it), -EIDRM, -ESTALE (after fork), -ENOTCONN,
+ * -EBADMSG (corrupt).
+ */
+#define SHMBOX_CURSOR_START UINT64_MAX
+#define SHMBOX_PEEK_FOLLOW 1u
+struct shmbox_cursor {
+        uint64_t pos;     /* the next ring position to look at */
+        uint64_t missed;  /* positions finished by receivers before the cursor got there */
+        uint64_t changed; /* messages that changed while they were copied: skipped */
+        uint64_t reserved[5];
+};
+ssize_t shmbox_peek_at(shmbox *box, struct shmbox_cursor *cursor, void *buf, size_t cap, unsigned flags);
+
 /* ---- introspection: what an attached box and its mapping hold right now ------------------ */
 
 #define SHMBOX_PATH_MAX 224 /* a path of a mailbox object in /dev/shm, with its NUL */

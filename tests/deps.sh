@@ -10,7 +10,7 @@
 shmbox_install_deps() {
         local build=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
                      libacl1-dev libinih-dev libsystemd-dev)
-        local tests=(procps strace
+        local tests=(procps strace tmux
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev

@@ -227,6 +227,7 @@ START_TEST(test_every_public_call_works_once) {
                 char o1[128], o2[128];
                 size_t lens[2];
                 struct shmbox_stat st;
+                struct shmbox_cursor cur = { .pos = SHMBOX_CURSOR_START };
                 const void *data;
                 void *slot;
 
@@ -239,6 +240,12 @@ START_TEST(test_every_public_call_works_once) {
                 ck_assert_mem_eq(data, "zc!", 3);
                 ck_assert_int_eq(shmbox_release(box, data), 0);
                 ck_assert_int_eq(shmbox_send_many(box, iov, 2, 0), 2);
+                /* a look that takes nothing: the receive below still gets both */
+                ck_assert_int_eq(shmbox_peek_at(box, &cur, o1, sizeof(o1), 0), 2);
+                ck_assert_mem_eq(o1, "b1", 2);
+                ck_assert_int_eq(shmbox_peek_at(box, &cur, o1, sizeof(o1), SHMBOX_PEEK_FOLLOW), 2);
+                ck_assert_mem_eq(o1, "b2", 2);
+                ck_assert_int_eq(shmbox_peek_at(box, &cur, o1, sizeof(o1), 0), -EAGAIN);
                 ck_assert_int_ge(shmbox_fd(box), 0);
                 out[0] = (struct iovec){ o1, sizeof(o1) };
                 out[1] = (struct iovec){ o2, sizeof(o2) };

@@ -11,7 +11,8 @@
  * sequence of readers on it:
  *
  *   ring_repair(); ring_count(); shmbox_stat() (client/introspect.c, on a box built here around
- *   the segment: it needs no daemon, only the mapping and the client's prefix); the receive and
+ *   the segment: it needs no daemon, only the mapping and the client's prefix) and after it the
+ *   viewer shmbox_peek_at() (client/peek.c, proto/ring-peek.c); the receive and
  *   claim scans: ring_send/recv/send_many/recv_many, ring_claim + commit/abort, ring_take +
  *   consume, ring_poll + ring_fifo_settle + ring_wake_all; and the daemon's adoption — the real
  *   mailbox_adopt() of daemon/mailbox.c on a real segment in /dev/shm (with its semaphores and
@@ -66,6 +67,7 @@
 #include "proto/layout.h"
 #include "proto/names.h"
 #include "proto/ring.h"
+#include "proto/wire.h"
 #include "proto/util.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/segment-hooks.h"
@@ -433,7 +435,49 @@ static void op_count(Seg *s) {
         FUZZ_ASSERT(sum == c.tail - c.head);
 }
 
-static void op_stat(Seg *s, unsigned a) {
+/* The viewer: shmbox_peek_at() (client/peek.c, proto/ring-peek.c) walks from a cursor that
+ * @arg places (the start, or a position near head or tail), with or without FOLLOW, into a
+ * buffer of exactly @arg's size; it writes nothing, so the segment is compared before and
+ * after when no scribble landed. A walk is at most slots + 2 calls that return a message. */
+static void op_peek_at(Seg *s, shmbox *box, uint8_t arg) {
+        size_t cap = size_from(arg, s->ring.geo.slot_size);
+        uint8_t *buf = malloc(cap ? cap : 1), *before = malloc(s->ring.geo.total_size);
+        unsigned flags = arg & 1 ? SHMBOX_PEEK_FOLLOW : 0;
+        struct shmbox_cursor cur = { .pos = SHMBOX_CURSOR_START };
+        uint64_t head = atomic_load_explicit(&s->ring.hdr->head, memory_order_relaxed);
+        bool quiet = true;
+
+        FUZZ_ASSERT(buf && before);
+        memcpy(before, s->map, s->ring.geo.total_size);
+        switch ((arg >> 1) & 3) {
+        case 1: cur.pos = head - 1; break;
+        case 2: cur.pos = head + (arg >> 3); break;
+        case 3: cur.pos = (uint64_t)arg << 56; break;
+        default: break;
+        }
+        box->rights = WIRE_RIGHT_R;
+        for (uint32_t i = 0; i < s->ring.geo.slots + 2; i++) {
+                uint64_t pos = cur.pos;
+                ssize_t r = CALL("shmbox_peek_at", shmbox_peek_at(box, &cur, buf, cap, flags));
+
+                quiet &= CALL_END() == 0;
+                FUZZ_ASSERT(r >= 0 || r == -EAGAIN || r == -EMSGSIZE || r == -EIDRM || r == -EBADMSG);
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+                if (r >= 0)
+                        FUZZ_ASSERT((size_t)r <= cap && (size_t)r <= s->ring.geo.slot_size);
+                if (r == -EMSGSIZE && pos != SHMBOX_CURSOR_START)
+                        FUZZ_ASSERT(cur.pos >= pos); /* never backwards */
+                if (r < 0)
+                        break;
+        }
+        if (quiet && segment_hook_fired() == 0) /* a reader only: not one byte changed */
+                FUZZ_ASSERT(memcmp(before, s->map, s->ring.geo.total_size) == 0);
+        box->rights = 0;
+        free(before);
+        free(buf);
+}
+
+static void op_stat(Seg *s, unsigned a, uint8_t arg) {
         shmbox_client client = { .fd = -1, .prefix = "fuzz" };
         shmbox box = {
                 .client = &client,
@@ -451,6 +495,7 @@ static void op_stat(Seg *s, unsigned a) {
         CALL_END();
         FUZZ_ASSERT(r == 0 || r == -EBADMSG);
         FUZZ_ASSERT_NOT_CORRUPT(s, r);
+        op_peek_at(s, &box, arg);
         if (r < 0)
                 return;
         FUZZ_ASSERT(st.tail - st.head <= slots_of(s));
@@ -776,7 +821,7 @@ static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
         switch (reader % _FUZZ_SEG_MAX) {
         case FUZZ_SEG_REPAIR: op_repair(s, a, arg); return;
         case FUZZ_SEG_COUNT: op_count(s); return;
-        case FUZZ_SEG_STAT: op_stat(s, a); return;
+        case FUZZ_SEG_STAT: op_stat(s, a, arg); return;
         case FUZZ_SEG_SEND: op_send(s, me, idx, who, arg); break;
         case FUZZ_SEG_RECV: op_recv(s, me, idx, who, arg); break;
         case FUZZ_SEG_SEND_MANY: op_send_many(s, me, idx, who, arg); break;

@@ -148,7 +148,7 @@ typedef enum FuzzSegMut {
 typedef enum FuzzSegReader {
         FUZZ_SEG_REPAIR,    /* ring_repair() */
         FUZZ_SEG_COUNT,     /* ring_count() */
-        FUZZ_SEG_STAT,      /* shmbox_stat() */
+        FUZZ_SEG_STAT,      /* shmbox_stat(), then shmbox_peek_at() */
         FUZZ_SEG_SEND,      /* ring_send() */
         FUZZ_SEG_RECV,      /* ring_recv(), or a peek */
         FUZZ_SEG_SEND_MANY, /* ring_send_many() */
