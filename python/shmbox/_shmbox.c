@@ -94,26 +94,55 @@ static PyObject *error_type(int err) {
         }
 }
 
+/* The daemon's reason for refusing a control call: shmbox_last_error(), copied while the
+ * client's lock is held (it is valid until the next call on the client). "" when none. */
+typedef struct Reason {
+        char text[256];
+} Reason;
+
 /* Raise the exception for the negative errno @err with the library's message (or @msg), and
- * @name (a str, or NULL) as the exception's filename. Returns NULL. */
-static PyObject *raise_errno_msg(int err, PyObject *name, const char *msg) {
-        PyObject *type = error_type(err), *exc;
+ * @name (a str, or NULL) as the exception's filename. When the daemon said why (@why not
+ * NULL nor ""), the message is the library's without its "(hint)", then ": " and the daemon's
+ * words, as shmboxctl prints it; the exception's reason attribute is those words ("" when
+ * none). Returns NULL. */
+static PyObject *raise_errno_why(int err, PyObject *name, const char *msg, const char *why) {
+        PyObject *type = error_type(err), *exc, *reason;
+        char text[512];
 
         if (!msg)
                 msg = shmbox_strerror(err);
+        if (!why)
+                why = "";
+        if (why[0]) {
+                const char *hint = strstr(msg, " (");
+
+                snprintf(text, sizeof(text), "%.*s: %s", hint ? (int)(hint - msg) : (int)strlen(msg), msg, why);
+                msg = text;
+        }
         if (name)
                 exc = PyObject_CallFunction(type, "isO", -err, msg, name);
         else
                 exc = PyObject_CallFunction(type, "is", -err, msg);
-        if (exc) {
-                PyErr_SetObject(type, exc);
+        if (!exc)
+                return NULL;
+        reason = PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace");
+        if (!reason || PyObject_SetAttrString(exc, "reason", reason) < 0) {
+                Py_XDECREF(reason);
                 Py_DECREF(exc);
+                return NULL;
         }
+        Py_DECREF(reason);
+        PyErr_SetObject(type, exc);
+        Py_DECREF(exc);
         return NULL;
 }
 
+static PyObject *raise_errno_msg(int err, PyObject *name, const char *msg) {
+        return raise_errno_why(err, name, msg, NULL);
+}
+
 static PyObject *raise_errno(int err, PyObject *name) {
-        return raise_errno_msg(err, name, NULL);
+        return raise_errno_why(err, name, NULL, NULL);
 }
 
 static PyObject *raise_forked(PyObject *name) {
@@ -431,13 +460,21 @@ static int u32_arg(PyObject *o, const char *what, uint32_t dflt, uint32_t *ret) 
         return 0;
 }
 
-/* Run a control call: the client's lock, the GIL released. */
-#define CLIENT_CALL(self, r, expr)                                                                                     \
+/* Keep the daemon's reason for the last control call of @c (with the client's lock held). */
+static void reason_keep(ClientObject *c, int r, Reason *why) {
+        why->text[0] = 0;
+        if (r < 0)
+                snprintf(why->text, sizeof(why->text), "%s", shmbox_last_error(c->client));
+}
+
+/* Run a control call: the client's lock, the GIL released; the daemon's reason into why. */
+#define CLIENT_CALL(self, r, why, expr)                                                                                \
         do {                                                                                                           \
                 if (client_lock(self) < 0)                                                                             \
                         return NULL;                                                                                   \
                 Py_BEGIN_ALLOW_THREADS r = (expr);                                                                     \
-                Py_END_ALLOW_THREADS client_unlock(self);                                                              \
+                Py_END_ALLOW_THREADS reason_keep(self, r, &why);                                                       \
+                client_unlock(self);                                                                                   \
         } while (0)
 
 PyDoc_STRVAR(client_create_doc,
@@ -456,6 +493,7 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
         PyObject *name, *slots = NULL, *slot_size = NULL, *mode = NULL, *group = Py_None;
         struct shmbox_config cfg = { 0 };
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOO:create", kwlist, &name, &slots, &slot_size, &mode, &group))
@@ -470,9 +508,9 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
                         return NULL;
                 cfg.flags |= SHMBOX_CONFIG_GID;
         }
-        CLIENT_CALL(self, r, shmbox_create(self->client, n, &cfg));
+        CLIENT_CALL(self, r, why, shmbox_create(self->client, n, &cfg));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -484,13 +522,14 @@ PyDoc_STRVAR(client_destroy_doc,
 
 static PyObject *client_destroy(ClientObject *self, PyObject *name) {
         const char *n;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_destroy(self->client, n));
+        CLIENT_CALL(self, r, why, shmbox_destroy(self->client, n));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -506,6 +545,7 @@ static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds
         PyObject *name, *mode = Py_None, *group = Py_None;
         uint32_t m, g;
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OO:chmod", kwlist, &name, &mode, &group))
@@ -514,9 +554,9 @@ static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds
                 return NULL;
         if (u32_arg(mode, "mode", SHMBOX_KEEP, &m) < 0 || u32_arg(group, "group", SHMBOX_KEEP, &g) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_chmod(self->client, n, m, g));
+        CLIENT_CALL(self, r, why, shmbox_chmod(self->client, n, m, g));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -526,13 +566,14 @@ PyDoc_STRVAR(client_reload_doc,
              "Raises PermissionError, ValueError (the file does not parse: the running limits stay).");
 
 static PyObject *client_reload(ClientObject *self, PyObject *unused) {
+        Reason why;
         int r;
 
         if (client_usable(self) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_reload(self->client));
+        CLIENT_CALL(self, r, why, shmbox_reload(self->client));
         if (r < 0)
-                return raise_errno(r, NULL);
+                return raise_errno_why(r, NULL, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -583,13 +624,14 @@ PyDoc_STRVAR(client_info_doc,
 static PyObject *client_info(ClientObject *self, PyObject *name) {
         struct shmbox_info info;
         const char *n;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_info(self->client, n, &info));
+        CLIENT_CALL(self, r, why, shmbox_info(self->client, n, &info));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         return info_new(&info);
 }
 
@@ -600,13 +642,14 @@ static PyObject *client_list(ClientObject *self, PyObject *unused) {
         struct shmbox_entry *entries = NULL;
         size_t count = 0;
         PyObject *list;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_list(self->client, &entries, &count));
+        CLIENT_CALL(self, r, why, shmbox_list(self->client, &entries, &count));
         if (r < 0)
-                return raise_errno(r, NULL);
+                return raise_errno_why(r, NULL, NULL, why.text);
         list = PyList_New((Py_ssize_t)count);
         for (size_t i = 0; list && i < count; i++) {
                 PyObject *e = PyStructSequence_New(&EntryType), *nm, *info;
@@ -828,6 +871,7 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         MailboxObject *self;
         PyObject *name;
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!U:Mailbox", kwlist, &ClientType, &client, &name))
@@ -847,7 +891,8 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                 return NULL;
         }
         Py_BEGIN_ALLOW_THREADS r = shmbox_attach(client->client, n, &self->box);
-        Py_END_ALLOW_THREADS if (r == 0) {
+        Py_END_ALLOW_THREADS reason_keep(client, r, &why);
+        if (r == 0) {
                 self->slot_size = shmbox_slot_size(self->box);
                 self->nslots = shmbox_slots(self->box);
                 self->next = client->boxes;
@@ -858,7 +903,7 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         client_unlock(client);
         if (r < 0) {
                 Py_DECREF(self);
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         }
         return (PyObject *)self;
 }
