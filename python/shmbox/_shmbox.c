@@ -2020,7 +2020,8 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
         } while (0)
         EXC(Error, "Error",
             "An error of libshmbox: an OSError with errno and the library's message (strerror),\n"
-            "and the mailbox's name (filename) when there is one.",
+            "and the mailbox's name (filename) when there is one. reason: the daemon's words when it\n"
+            "refused a control call (shmbox_last_error(); strerror carries them too), else \"\".",
             PyExc_OSError, NULL);
         EXC(InvalidArgument, "InvalidArgument", "EINVAL: an invalid name, geometry or mode; also a ValueError.", Error,
             PyExc_ValueError);
