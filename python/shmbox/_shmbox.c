@@ -1029,6 +1029,7 @@ static ssize_t box_call(MailboxObject *self, Call *c, const Wait *w) {
         /* the fast path: one attempt that never waits, the GIL held, the client's lock only if
          * no other thread has it (a detached box has no lock to take: the loop says so) */
         if (c->hold && self->box && pthread_mutex_trylock(&self->client->lock) == 0) {
+                /* (self->box cannot change meanwhile: detach needs the GIL and the lock) */
                 r = call_once(self->box, c, 0);
                 if (r >= 0 && c->finish && c->finish(self, c, r) < 0)
                         r = R_PYERR;
