@@ -21,6 +21,9 @@ What it measures, each side in its own process (forked by multiprocessing):
   right after), for the Python overhead per message: 1/rate(Python) - 1/rate(C).
 - round trip at 64 B (p50, p99): a pinger and a ponger, shmbox (two mailboxes) against a
   multiprocessing.Pipe (duplex).
+- threads at 64 B, in one process: the main thread sends, a second thread receives, on two
+  attachments of one mailbox, through one shared Client, then through a Client per thread
+  (a waiting call holds the client's lock in the library for its slice: see the README).
 Each figure is the median of --reps repetitions, the transports interleaved (rep 1 of every
 transport, then rep 2, ...): compare the ratios of one run, not figures of different runs.
 
@@ -452,6 +455,50 @@ def round_trip(kind, sock, n):
 
 # --- the C figures -------------------------------------------------------------------------------
 
+def threads(sock, duration):
+    """64 B msgs/s from the main thread to a receiving thread of this process, through one
+    shared Client and through a Client per thread."""
+    import threading
+    out = {}
+    with shmbox.connect(sock) as c:
+        c.create("threads", slots=64, slot_size=64)
+        try:
+            for kind in ("shared client", "client per thread"):
+                c2 = c if kind == "shared client" else shmbox.connect(sock)
+                tx, rx = c.attach("threads"), c2.attach("threads")
+                got = []
+
+                def receive():
+                    expect = 0
+                    while True:
+                        seq = HDR.unpack_from(rx.recv())[0]
+                        if seq != expect:
+                            got.append(expect if seq == END else -1)
+                            return
+                        expect += 1
+
+                th = threading.Thread(target=receive)
+                th.start()
+                t0 = time.perf_counter()
+                end, seq, payload = t0 + duration, 0, bytes(64 - HDR.size)
+                while time.perf_counter() < end:
+                    for _ in range(16):
+                        tx.send(HDR.pack(seq) + payload)
+                        seq += 1
+                tx.send(HDR.pack(END))
+                th.join()
+                out[kind] = seq / (time.perf_counter() - t0)
+                tx.detach()
+                rx.detach()
+                if c2 is not c:
+                    c2.close()
+                if got != [seq]:
+                    raise RuntimeError("threads, %s: sent %d, received %s" % (kind, seq, got))
+        finally:
+            c.destroy("threads")
+    return out
+
+
 def c_figures(c_bench, shmboxd, prefix, quick):
     """64 B and 64 KiB one-way msgs/s of shmbox and zerocopy in C (bench/shmbox-bench)."""
     if not c_bench or not os.access(c_bench, os.X_OK):
@@ -529,6 +576,7 @@ def main():
         transports.append(Zmq())
     rates = {}
     rtt = {}
+    thr = {}
     try:
         for rep in range(args.reps):
             for size in SIZES:
@@ -540,6 +588,8 @@ def main():
                     print("rep %d: %6d B %-9s %12.0f msgs/s" % (rep + 1, size, t.name, r), file=sys.stderr)
             for kind in ("shmbox", "mp.Pipe"):
                 rtt.setdefault(kind, []).append(round_trip(kind, sock, args.round_trips))
+            for kind, r in threads(sock, args.duration).items():
+                thr.setdefault(kind, []).append(r)
         c, c_note = c_figures(args.c_bench, args.shmboxd, prefix, args.quick)
     finally:
         daemon.terminate()
@@ -585,6 +635,10 @@ def main():
     for k in ("shmbox", "mp.Pipe"):
         print("%-18s %9.1f %8.1f" % (k, p50[k], p99[k]))
     print("  mp.Pipe/shmbox   %8.2fx %7.2fx" % (p50["mp.Pipe"] / p50["shmbox"], p99["mp.Pipe"] / p99["shmbox"]))
+    print()
+    print("64 B between two threads of one process: %s msgs/s through one shared client, %s msgs/s "
+          "with a client per thread" % tuple(fmt_rate(statistics.median(thr[k]))
+                                             for k in ("shared client", "client per thread")))
     print()
     goals = [("64 B shmbox >= 5x mp.Queue", med[(64, "shmbox")] / med[(64, "mp.Queue")], 5)]
     if have_zmq:

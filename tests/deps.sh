@@ -14,7 +14,8 @@ shmbox_install_deps() {
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev
-                     python3-dev python3-pytest python3-setuptools python3-zmq)
+                     python3-dev python3-pytest python3-setuptools python3-zmq
+                     python3-pip python3-venv python3-wheel)
         local pkgs=("${build[@]}") missing=() p
         [ "${1:-all}" = build ] || pkgs+=("${tests[@]}")
         for p in "${pkgs[@]}"; do
@@ -53,11 +54,12 @@ shmbox_fetch_nspawn() {
 }
 
 # shmbox_install_package_deps — what tests/test-packages.sh (tests/check.sh --packages) needs
-# besides the build dependencies: the Debian packaging tools, lintian, debootstrap (and bc). Only that
+# besides the build dependencies: the Debian packaging tools (dh-python and python3-all-dev for
+# python3-shmbox), lintian, debootstrap (and bc). Only that
 # part installs them, so the plain test command does not. debian/control's Build-Depends are
 # installed by the test itself (apt-get build-dep on the unpacked tarball).
 shmbox_install_package_deps() {
-        local pkgs=(build-essential debhelper dpkg-dev lintian debootstrap xz-utils bc)
+        local pkgs=(build-essential debhelper dpkg-dev dh-python python3-all-dev lintian debootstrap xz-utils bc)
         local missing=() p
         for p in "${pkgs[@]}"; do
                 dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

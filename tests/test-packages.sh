@@ -8,7 +8,8 @@
 # dependencies from the archive) and checks what the packages promise: the socket listens with
 # no manual step; users of one group share a mailbox made with --group; a restart keeps queued
 # messages; a program built with pkg-config against libshmbox-dev runs; the bash completion
-# works; `apt-get purge` leaves no unit, user, config, state or /dev/shm object behind.
+# works; the Python module (python3-shmbox) sends and receives through the installed library and
+# daemon; `apt-get purge` leaves no unit, user, config, state or /dev/shm object behind.
 #
 # Run by tests/check.sh --packages (so by .ci/run), or alone as root. Needs root, the network
 # to Debian's archive (build dependencies, debootstrap, the container's apt) and
@@ -28,7 +29,7 @@ root=${SHMBOX_PKGTEST_ROOT:-$cache/pkgtest-bookworm}
 # for the libshmbox-dev check; bump root_recipe when this changes (the cached root is remade)
 root_include=systemd,systemd-sysv,gcc,libc6-dev,pkgconf
 root_recipe="bookworm minbase $root_include v1"
-packages=(shmboxd shmbox-tools libshmbox0 libshmbox-dev shmbox-bridge)
+packages=(shmboxd shmbox-tools libshmbox0 libshmbox-dev shmbox-bridge python3-shmbox)
 
 T0=$(date +%s.%N)
 t() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
@@ -339,6 +340,35 @@ chk "gcc \$(pkg-config --cflags --libs shmbox) builds a client" \
 out=$(C /root/pkgconfig-test 2>&1)
 chk "it runs against the packaged library and daemon: '$out'" [ "$out" = "libshmbox $version: built with pkg-config" ]
 
+# ---- 10b. the Python module of python3-shmbox, with Debian's python3 --------------------------
+cat >"$R/root/python-test.py" <<'EOF'
+import shmbox
+
+with shmbox.connect() as client:
+    client.create("pytest", slots=4, slot_size=64)
+    try:
+        with client.attach("pytest") as box:
+            box.send(b"sent from Python")
+            with box.reserve(9) as buf:
+                buf[:] = b"zero-copy"
+            first = box.recv(timeout=1.0)
+            with box.peek(timeout=1.0) as view:
+                second = bytes(view)
+        try:
+            client.create("pytest")
+        except FileExistsError as e:
+            exists = e.errno == 17
+    finally:
+        client.destroy("pytest")
+print("shmbox %s, libshmbox %s: %s, %s, %s" % (shmbox.__version__, shmbox.library_version(),
+      first.decode(), second.decode(), exists))
+EOF
+chk "python3-shmbox installs the module for Debian's python3: $(C python3 -c 'import shmbox._shmbox as m; print(m.__file__)' 2>&1)" \
+        eval '[ "$(C python3 -c "import shmbox._shmbox as m; print(m.__file__)" 2>&1)" = "$(C dpkg -L python3-shmbox | grep "/_shmbox\.cpython-.*\.so$")" ]'
+out=$(C python3 /root/python-test.py 2>&1)
+chk "a Python send/recv through the packaged library and daemon: '$out'" \
+        [ "$out" = "shmbox $version, libshmbox $version: sent from Python, zero-copy, True" ]
+
 # ---- 11. the bash completion -----------------------------------------------------------------
 comp=/usr/share/bash-completion/completions/shmboxctl
 chk "the completion is installed where bash-completion looks ($comp)" test -f "$R$comp"
@@ -406,6 +436,9 @@ chk "the socket and /run/shmbox are gone" test ! -e "$R/run/shmbox"
 chk "users shmbox and shmbox-bridge are gone" eval '! q C getent passwd shmbox && ! q C getent passwd shmbox-bridge'
 chk "groups shmbox and shmbox-bridge are gone" eval '! q C getent group shmbox && ! q C getent group shmbox-bridge'
 chk "/etc/shmbox is gone" test ! -e "$R/etc/shmbox"
+chk "the Python module is gone (shmbox in dist-packages: $(C ls /usr/lib/python3/dist-packages 2>/dev/null | grep -i shmbox | tr '\n' ' '))" \
+        eval '! C ls /usr/lib/python3/dist-packages 2>/dev/null | grep -qi shmbox && ! C python3 -c "import shmbox" 2>/dev/null'
+
 chk "/var/lib/shmbox is gone" test ! -e "$R/var/lib/shmbox"
 chk "no sysusers.d or tmpfiles.d snippet left" \
         [ -z "$(C find /usr/lib/sysusers.d /usr/lib/tmpfiles.d /etc/sysusers.d /etc/tmpfiles.d -name 'shmbox*' 2>/dev/null)" ]

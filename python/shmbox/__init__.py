@@ -47,9 +47,10 @@ MAILBOX
 TIMEOUTS
     timeout=None waits as long as it takes; timeout=0 never waits (WouldBlock, which is a
     BlockingIOError); a number of seconds (float) waits at most that long (Timeout, which is
-    a TimeoutError). Waiting calls release the GIL and wake up every 50 ms to run signal
-    handlers: Ctrl-C raises KeyboardInterrupt, and a message that was not returned stays in
-    the mailbox.
+    a TimeoutError). A send or receive that need not wait, of at most 1024 bytes, runs with
+    the GIL held (releasing it would cost more than the call); a call that must wait, or
+    copies more, releases it and wakes up every 50 ms to run signal handlers: Ctrl-C raises
+    KeyboardInterrupt, and a message that was not returned stays in the mailbox.
 
 ZERO-COPY
     `with box.reserve(n) as buf:` gives a writable memoryview of n bytes inside the slot;
@@ -70,7 +71,11 @@ ASYNCIO
 ERRORS
     Every error of the library is a shmbox.Error (an OSError) with errno, the library's
     message as strerror and the mailbox's name as filename; where Python has a class for
-    the errno, the exception is one of those too:
+    the errno, the exception is one of those too. When the daemon said why it refused a
+    control call (create, destroy, chmod, reload, attach, info, list), strerror carries its
+    words as shmboxctl prints them, e.g. "no space: 1099515826176 bytes, above
+    max-mailbox-bytes 1073741824", and the exception's reason attribute holds them alone
+    (shmbox_last_error(); "" when it gave none):
 
         Timeout            ETIMEDOUT     TimeoutError
         WouldBlock         EAGAIN        BlockingIOError
@@ -89,8 +94,9 @@ ERRORS
 
 THREADS AND FORK
     A client and its mailboxes may be shared by threads: calls take turns on a lock per
-    client (a blocking call lets others in between its 50 ms slices). For parallel work,
-    connect once per thread. After fork(), every inherited Client, Mailbox and view raises
+    client (libshmbox's rule), and a call that waits holds it inside the library for a
+    slice (1 ms while another thread waits for it), so a thread blocked in recv() lets a
+    sender on the same client in about once per millisecond: connect once per thread. After fork(), every inherited Client, Mailbox and view raises
     Stale: connect and attach again in the child.
 
 SEE ALSO

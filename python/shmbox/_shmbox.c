@@ -14,10 +14,19 @@
  * thread blocked in recv() does not lock out a thread that sends on the same client; it
  * delays it by up to one slice (one client per thread is what is fast).
  *
- * Every library call runs without the GIL, also one that need not wait: on the machine this was
- * written on releasing it costs less than the noise of a send (see the README). The first
- * attempt has a timeout of 0, so a call that need not wait never reads the clock. Only the
- * copy of a received message of at most GIL_HOLD_MAX bytes into its bytes object keeps it.
+ * The GIL. The first attempt of a call has a timeout of 0 (so a call that need not wait never
+ * reads the clock), and when it copies at most GIL_HOLD_MAX bytes (send and recv of small
+ * messages and slots; reserve() and peek(), which copy nothing) it runs with the GIL held and
+ * takes the client's lock only if it is free (no wait): a send or receive that need not wait
+ * costs no GIL round trip, which was a third of a 64 B send+recv pair (perf, issue 15). Only
+ * if that attempt finds the mailbox full (or empty) and the call may wait, or the client is
+ * busy in another thread, does it go the way above: the GIL released, in slices. A timeout-0
+ * attempt can still sleep on the mailbox lock while another process holds it (at most 10 ms,
+ * proto/ring.c's RING_LOCK_NOWAIT_NS; a holder preempted inside its few-instruction critical
+ * section), with the GIL held then: other Python threads of this process wait that long, as
+ * they wait for any thread's 5 ms switch interval. Larger copies, batches and every waiting
+ * slice run without the GIL. The copy of a received message of at most GIL_HOLD_MAX bytes into
+ * its bytes object keeps it too.
  *
  * Zero-copy. reserve() and peek() return a Slot object (Reservation or Peek); its __enter__
  * claims the slot and hands out a memoryview of it, exported by the Slot itself. Its __exit__
@@ -55,7 +64,7 @@
 
 #define SLICE_MS 50                                  /* longest wait without looking at signals */
 #define SLICE_SHARED_MS 1                            /* the slice while another thread waits for the client */
-#define GIL_HOLD_MAX 1024                            /* recv(): copies into bytes up to this size keep the GIL */
+#define GIL_HOLD_MAX 1024                            /* copies up to this size keep the GIL */
 #define RECV_SCRATCH_MAX 4096                        /* slot sizes up to this: recv() copies through a scratch buffer */
 #define RECV_MANY_MAX 64                             /* the library's batch limit */
 #define RECV_MANY_SCRATCH_MAX (RECV_MANY_MAX * 4096) /* recv_many()'s scratch buffer, at most */
@@ -94,26 +103,55 @@ static PyObject *error_type(int err) {
         }
 }
 
+/* The daemon's reason for refusing a control call: shmbox_last_error(), copied while the
+ * client's lock is held (it is valid until the next call on the client). "" when none. */
+typedef struct Reason {
+        char text[256];
+} Reason;
+
 /* Raise the exception for the negative errno @err with the library's message (or @msg), and
- * @name (a str, or NULL) as the exception's filename. Returns NULL. */
-static PyObject *raise_errno_msg(int err, PyObject *name, const char *msg) {
-        PyObject *type = error_type(err), *exc;
+ * @name (a str, or NULL) as the exception's filename. When the daemon said why (@why not
+ * NULL nor ""), the message is the library's without its "(hint)", then ": " and the daemon's
+ * words, as shmboxctl prints it; the exception's reason attribute is those words ("" when
+ * none). Returns NULL. */
+static PyObject *raise_errno_why(int err, PyObject *name, const char *msg, const char *why) {
+        PyObject *type = error_type(err), *exc, *reason;
+        char text[512];
 
         if (!msg)
                 msg = shmbox_strerror(err);
+        if (!why)
+                why = "";
+        if (why[0]) {
+                const char *hint = strstr(msg, " (");
+
+                snprintf(text, sizeof(text), "%.*s: %s", hint ? (int)(hint - msg) : (int)strlen(msg), msg, why);
+                msg = text;
+        }
         if (name)
                 exc = PyObject_CallFunction(type, "isO", -err, msg, name);
         else
                 exc = PyObject_CallFunction(type, "is", -err, msg);
-        if (exc) {
-                PyErr_SetObject(type, exc);
+        if (!exc)
+                return NULL;
+        reason = PyUnicode_DecodeUTF8(why, (Py_ssize_t)strlen(why), "replace");
+        if (!reason || PyObject_SetAttrString(exc, "reason", reason) < 0) {
+                Py_XDECREF(reason);
                 Py_DECREF(exc);
+                return NULL;
         }
+        Py_DECREF(reason);
+        PyErr_SetObject(type, exc);
+        Py_DECREF(exc);
         return NULL;
 }
 
+static PyObject *raise_errno_msg(int err, PyObject *name, const char *msg) {
+        return raise_errno_why(err, name, msg, NULL);
+}
+
 static PyObject *raise_errno(int err, PyObject *name) {
-        return raise_errno_msg(err, name, NULL);
+        return raise_errno_why(err, name, NULL, NULL);
 }
 
 static PyObject *raise_forked(PyObject *name) {
@@ -225,9 +263,11 @@ typedef struct MailboxObject MailboxObject;
 
 typedef struct ClientObject {
         PyObject_HEAD shmbox_client *client; /* NULL once closed */
-        PyThread_type_lock lock;             /* one thread at a time in the library, per client */
-        atomic_int waiters;                  /* threads waiting for lock */
-        atomic_uint handoffs;                /* bumped by each waiter that got it */
+        pthread_mutex_t lock;                /* one thread at a time in the library, per client (not a
+                               * PyThread lock: its try-lock reads the clock, 8% of a send) */
+        bool lock_made;
+        atomic_int waiters;   /* threads waiting for lock */
+        atomic_uint handoffs; /* bumped by each waiter that got it */
         unsigned fork_gen;
         PyObject *socket;                 /* str, or None for the default */
         MailboxObject *boxes;             /* attached through this client */
@@ -238,16 +278,23 @@ typedef struct ClientObject {
 /* Take the client's lock; with the GIL held. Waits for another thread with the GIL released,
  * in slices, so Ctrl-C still works. Returns 0, or -1 with an exception set. */
 static int client_lock(ClientObject *c) {
-        PyLockStatus st;
+        struct timespec until;
+        int st;
 
-        if (PyThread_acquire_lock(c->lock, NOWAIT_LOCK))
+        if (pthread_mutex_trylock(&c->lock) == 0)
                 return 0;
         atomic_fetch_add(&c->waiters, 1);
         for (;;) {
-                Py_BEGIN_ALLOW_THREADS st = PyThread_acquire_lock_timed(c->lock, (PY_TIMEOUT_T)SLICE_MS * 1000, 0);
-                if (st == PY_LOCK_ACQUIRED)
+                Py_BEGIN_ALLOW_THREADS clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_nsec += SLICE_MS * 1000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000L;
+                }
+                st = pthread_mutex_clocklock(&c->lock, CLOCK_MONOTONIC, &until);
+                if (st == 0)
                         atomic_fetch_add(&c->handoffs, 1);
-                Py_END_ALLOW_THREADS if (st == PY_LOCK_ACQUIRED) break;
+                Py_END_ALLOW_THREADS if (st == 0) break;
                 if (PyErr_CheckSignals() < 0) {
                         atomic_fetch_sub(&c->waiters, 1);
                         return -1;
@@ -272,7 +319,7 @@ static void client_yield(ClientObject *c) {
 }
 
 static void client_unlock(ClientObject *c) {
-        PyThread_release_lock(c->lock);
+        pthread_mutex_unlock(&c->lock);
 }
 
 static int client_usable(ClientObject *c) {
@@ -311,12 +358,14 @@ static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         self->fork_gen = fork_generation;
         self->socket = socket;
         Py_INCREF(socket);
-        self->lock = PyThread_allocate_lock();
-        if (!self->lock) {
+        r = pthread_mutex_init(&self->lock, NULL);
+        if (r != 0) {
                 Py_XDECREF(bytes);
                 Py_DECREF(self);
-                return PyErr_NoMemory();
+                errno = r;
+                return PyErr_SetFromErrno(PyExc_OSError);
         }
+        self->lock_made = true;
         Py_BEGIN_ALLOW_THREADS r = shmbox_connect(path, &self->client);
         Py_END_ALLOW_THREADS Py_XDECREF(bytes);
         if (r < 0) {
@@ -351,8 +400,8 @@ static void client_dealloc(ClientObject *self) {
         if (self->weakreflist)
                 PyObject_ClearWeakRefs((PyObject *)self);
         client_close_now(self);
-        if (self->lock)
-                PyThread_free_lock(self->lock);
+        if (self->lock_made)
+                pthread_mutex_destroy(&self->lock);
         Py_CLEAR(self->socket);
         Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -431,13 +480,21 @@ static int u32_arg(PyObject *o, const char *what, uint32_t dflt, uint32_t *ret) 
         return 0;
 }
 
-/* Run a control call: the client's lock, the GIL released. */
-#define CLIENT_CALL(self, r, expr)                                                                                     \
+/* Keep the daemon's reason for the last control call of @c (with the client's lock held). */
+static void reason_keep(ClientObject *c, int r, Reason *why) {
+        why->text[0] = 0;
+        if (r < 0)
+                snprintf(why->text, sizeof(why->text), "%s", shmbox_last_error(c->client));
+}
+
+/* Run a control call: the client's lock, the GIL released; the daemon's reason into why. */
+#define CLIENT_CALL(self, r, why, expr)                                                                                \
         do {                                                                                                           \
                 if (client_lock(self) < 0)                                                                             \
                         return NULL;                                                                                   \
                 Py_BEGIN_ALLOW_THREADS r = (expr);                                                                     \
-                Py_END_ALLOW_THREADS client_unlock(self);                                                              \
+                Py_END_ALLOW_THREADS reason_keep(self, r, &why);                                                       \
+                client_unlock(self);                                                                                   \
         } while (0)
 
 PyDoc_STRVAR(client_create_doc,
@@ -456,6 +513,7 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
         PyObject *name, *slots = NULL, *slot_size = NULL, *mode = NULL, *group = Py_None;
         struct shmbox_config cfg = { 0 };
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOO:create", kwlist, &name, &slots, &slot_size, &mode, &group))
@@ -470,9 +528,9 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
                         return NULL;
                 cfg.flags |= SHMBOX_CONFIG_GID;
         }
-        CLIENT_CALL(self, r, shmbox_create(self->client, n, &cfg));
+        CLIENT_CALL(self, r, why, shmbox_create(self->client, n, &cfg));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -484,13 +542,14 @@ PyDoc_STRVAR(client_destroy_doc,
 
 static PyObject *client_destroy(ClientObject *self, PyObject *name) {
         const char *n;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_destroy(self->client, n));
+        CLIENT_CALL(self, r, why, shmbox_destroy(self->client, n));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -506,6 +565,7 @@ static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds
         PyObject *name, *mode = Py_None, *group = Py_None;
         uint32_t m, g;
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OO:chmod", kwlist, &name, &mode, &group))
@@ -514,9 +574,9 @@ static PyObject *client_chmod(ClientObject *self, PyObject *args, PyObject *kwds
                 return NULL;
         if (u32_arg(mode, "mode", SHMBOX_KEEP, &m) < 0 || u32_arg(group, "group", SHMBOX_KEEP, &g) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_chmod(self->client, n, m, g));
+        CLIENT_CALL(self, r, why, shmbox_chmod(self->client, n, m, g));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -526,13 +586,14 @@ PyDoc_STRVAR(client_reload_doc,
              "Raises PermissionError, ValueError (the file does not parse: the running limits stay).");
 
 static PyObject *client_reload(ClientObject *self, PyObject *unused) {
+        Reason why;
         int r;
 
         if (client_usable(self) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_reload(self->client));
+        CLIENT_CALL(self, r, why, shmbox_reload(self->client));
         if (r < 0)
-                return raise_errno(r, NULL);
+                return raise_errno_why(r, NULL, NULL, why.text);
         Py_RETURN_NONE;
 }
 
@@ -583,13 +644,14 @@ PyDoc_STRVAR(client_info_doc,
 static PyObject *client_info(ClientObject *self, PyObject *name) {
         struct shmbox_info info;
         const char *n;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_info(self->client, n, &info));
+        CLIENT_CALL(self, r, why, shmbox_info(self->client, n, &info));
         if (r < 0)
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         return info_new(&info);
 }
 
@@ -600,13 +662,14 @@ static PyObject *client_list(ClientObject *self, PyObject *unused) {
         struct shmbox_entry *entries = NULL;
         size_t count = 0;
         PyObject *list;
+        Reason why;
         int r;
 
         if (client_usable(self) < 0)
                 return NULL;
-        CLIENT_CALL(self, r, shmbox_list(self->client, &entries, &count));
+        CLIENT_CALL(self, r, why, shmbox_list(self->client, &entries, &count));
         if (r < 0)
-                return raise_errno(r, NULL);
+                return raise_errno_why(r, NULL, NULL, why.text);
         list = PyList_New((Py_ssize_t)count);
         for (size_t i = 0; list && i < count; i++) {
                 PyObject *e = PyStructSequence_New(&EntryType), *nm, *info;
@@ -828,6 +891,7 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         MailboxObject *self;
         PyObject *name;
         const char *n;
+        Reason why;
         int r;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!U:Mailbox", kwlist, &ClientType, &client, &name))
@@ -847,7 +911,8 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                 return NULL;
         }
         Py_BEGIN_ALLOW_THREADS r = shmbox_attach(client->client, n, &self->box);
-        Py_END_ALLOW_THREADS if (r == 0) {
+        Py_END_ALLOW_THREADS reason_keep(client, r, &why);
+        if (r == 0) {
                 self->slot_size = shmbox_slot_size(self->box);
                 self->nslots = shmbox_slots(self->box);
                 self->next = client->boxes;
@@ -858,7 +923,7 @@ static PyObject *mailbox_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         client_unlock(client);
         if (r < 0) {
                 Py_DECREF(self);
-                return raise_errno(r, name);
+                return raise_errno_why(r, name, NULL, why.text);
         }
         return (PyObject *)self;
 }
@@ -923,6 +988,7 @@ typedef struct Call {
         size_t n;
         size_t *lens;
         void *slot; /* reserve, peek: the slot */
+        bool hold;  /* copies at most GIL_HOLD_MAX bytes: the first attempt keeps the GIL */
         /* Called on success with the GIL and the client's lock held, before the lock is let
          * go (another thread may reuse the scratch buffer after that); 0 or -1 (exception). */
         int (*finish)(MailboxObject *self, struct Call *c, ssize_t r);
@@ -960,6 +1026,22 @@ static ssize_t box_call(MailboxObject *self, Call *c, const Wait *w) {
         bool first = true;
         ssize_t r;
 
+        /* the fast path: one attempt that never waits, the GIL held, the client's lock only if
+         * no other thread has it (a detached box has no lock to take: the loop says so) */
+        if (c->hold && self->box && pthread_mutex_trylock(&self->client->lock) == 0) {
+                /* (self->box cannot change meanwhile: detach needs the GIL and the lock) */
+                r = call_once(self->box, c, 0);
+                if (r >= 0 && c->finish && c->finish(self, c, r) < 0)
+                        r = R_PYERR;
+                client_unlock(self->client);
+                if (r != -ETIMEDOUT && r != -EAGAIN)
+                        return r;
+                if (w->mode == WAIT_NEVER)
+                        return -EAGAIN;
+                if (PyErr_CheckSignals() < 0)
+                        return R_PYERR;
+                first = false;
+        }
         for (;;) {
                 /* the first attempt never waits: no clock to read when there is no need */
                 int ms = first ? 0 : wait_slice(w);
@@ -1053,6 +1135,7 @@ static PyObject *mailbox_send(MailboxObject *self, PyObject *const *args, Py_ssi
                 return NULL;
         c.data = data.buf;
         c.len = (size_t)data.len;
+        c.hold = c.len <= GIL_HOLD_MAX;
         r = box_call(self, &c, &w);
         put_data(&data);
         if (r < 0)
@@ -1086,6 +1169,7 @@ static PyObject *box_recv_bytes(MailboxObject *self, const Wait *w) {
                         return NULL;
                 c.buf = self->scratch;
                 c.len = self->slot_size;
+                c.hold = self->slot_size <= GIL_HOLD_MAX;
                 r = box_call(self, &c, w);
                 if (r < 0)
                         return box_error(self, r);
@@ -1094,6 +1178,7 @@ static PyObject *box_recv_bytes(MailboxObject *self, const Wait *w) {
 
         c.op = OP_PEEK;
         c.finish = NULL;
+        c.hold = true; /* the peek copies nothing */
         r = box_call(self, &c, w);
         if (r < 0)
                 return box_error(self, r);
@@ -1171,6 +1256,7 @@ static PyObject *mailbox_recv_into(MailboxObject *self, PyObject *const *args, P
         }
         c.buf = buf.buf;
         c.len = (size_t)buf.len;
+        c.hold = c.len <= GIL_HOLD_MAX || self->slot_size <= GIL_HOLD_MAX;
         r = box_call(self, &c, &w);
         PyBuffer_Release(&buf);
         if (r < 0)
@@ -1548,14 +1634,14 @@ static void slot_dealloc(SlotObject *s) {
         if (s->state == SLOT_ACTIVE && s->box->box && s->box->fork_gen == fork_generation) {
                 /* a block never ended (__exit__ not called): abort, or consume the peek; no
                  * exception can be raised from here, so the lock is waited for plainly */
-                Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(c->lock, WAIT_LOCK);
+                Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&c->lock);
                 Py_END_ALLOW_THREADS if (s->box->box) {
                         if (s->peek)
                                 shmbox_release(s->box->box, s->data);
                         else
                                 shmbox_abort(s->box->box, s->data);
                 }
-                PyThread_release_lock(c->lock);
+                pthread_mutex_unlock(&c->lock);
         }
         slot_unlink(s);
         Py_CLEAR(s->box);
@@ -1599,7 +1685,7 @@ static PyBufferProcs slot_as_buffer = {
 
 static PyObject *slot_enter(SlotObject *s, PyObject *unused) {
         MailboxObject *b = s->box;
-        Call c = { .op = s->peek ? OP_PEEK : OP_RESERVE, .len = s->len };
+        Call c = { .op = s->peek ? OP_PEEK : OP_RESERVE, .len = s->len, .hold = true }; /* no copy */
         ssize_t r;
 
         if (s->state != SLOT_NEW) {
@@ -1935,7 +2021,8 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
         } while (0)
         EXC(Error, "Error",
             "An error of libshmbox: an OSError with errno and the library's message (strerror),\n"
-            "and the mailbox's name (filename) when there is one.",
+            "and the mailbox's name (filename) when there is one. reason: the daemon's words when it\n"
+            "refused a control call (shmbox_last_error(); strerror carries them too), else \"\".",
             PyExc_OSError, NULL);
         EXC(InvalidArgument, "InvalidArgument", "EINVAL: an invalid name, geometry or mode; also a ValueError.", Error,
             PyExc_ValueError);

@@ -97,6 +97,35 @@ def test_a_mailbox_above_the_size_cap_raises_error_with_enospc(client):
     assert type(ei.value) is shmbox.Error
 
 
+def test_a_refusal_carries_the_daemons_reason(client, unique_name):
+    """issue 15: shmbox.Error carries the library's message: shmbox_last_error() when the
+    daemon said why, as shmboxctl prints it, else shmbox_strerror()."""
+    why = "1099515826176 bytes, above max-mailbox-bytes 1073741824"
+    with pytest.raises(shmbox.Error) as ei:
+        client.create("huge", slots=65536, slot_size=16 * 1024 * 1024)
+    e = ei.value
+    assert e.errno == errno.ENOSPC and e.filename == "huge" and e.reason == why
+    assert shmbox.strerror(errno.ENOSPC).startswith("no space (")  # the hint it replaces
+    assert e.strerror == "no space: " + why
+    assert str(e) == "[Errno %d] no space: %s: 'huge'" % (errno.ENOSPC, why)
+    # the next refusal, with no reason given: the library's message whole, reason ""
+    with pytest.raises(FileNotFoundError) as ei:
+        client.info("huge")
+    assert ei.value.reason == "" and ei.value.strerror == shmbox.strerror(errno.ENOENT)
+    # refused in this process (an invalid name), or by the mailbox itself: no reason either
+    with pytest.raises(ValueError) as ei:
+        client.destroy(".bad")
+    assert ei.value.reason == "" and ei.value.strerror == shmbox.strerror(errno.EINVAL)
+    name = unique_name()
+    client.create(name, slot_size=8)
+    try:
+        with client.attach(name) as box, pytest.raises(shmbox.MessageTooLong) as ei:
+            box.send(b"123456789")
+        assert ei.value.reason == "" and ei.value.strerror == shmbox.strerror(errno.EMSGSIZE)
+    finally:
+        client.destroy(name)
+
+
 def test_chmod_changes_mode_and_keeps_what_is_none(client, unique_name):
     name = unique_name()
     client.create(name, mode=0o600)
