@@ -345,19 +345,20 @@ void report_print_table(const ReportInfo *info) {
                        "CPU time;\n"
                        "  %-9s no 4x4 row: iceoryx broadcasts, every subscriber gets every message, so 4 "
                        "receivers cannot share one stream.\n",
-                       "", "", "");
+                       "iceoryx", "", "");
         if (shown(TRANSPORT_ZMQ))
                 printf("  %-9s no 4x4 row: a PUSH socket deals its messages round-robin to the PULL sockets it "
                        "is connected to; no queue is\n"
                        "  %-9s shared by 4 receivers.\n",
-                       "", "");
+                       "zmq", "");
         if (shown(TRANSPORT_SPSC))
                 printf("  %-9s it polls: its one-way sides are pinned to the round trips' two CPUs; no same-CPU "
                        "round trip (a poller\n"
                        "  %-9s spins away the time slice its peer needs), no idle row (it would burn a CPU), no "
                        "4x4 (one producer, one\n"
-                       "  %-9s consumer). Its /spsc column is shmbox's distance to this machine's ceiling.\n",
-                       "", "", "");
+                       "  %-9s consumer). Its /spsc column is shmbox's distance to this machine's ceiling for "
+                       "small messages and round trips.\n",
+                       "spsc", "", "");
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                 if (info->missing[t])
                         printf("  %-9s %s\n", transport_name(t), info->missing[t]);
