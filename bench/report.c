@@ -4,7 +4,8 @@
  * Each figure holds, per transport, the value of every repetition and a note (not run, limits,
  * error, one CPU). report_finish() takes the medians and derives 4x4 / 1x1. The table has one
  * row per figure, one column per transport, and shmbox's ratio to each alternative (pipe, Unix
- * socket, mq, naive ring, iceoryx); where the zero-copy or batch calls of shmbox have a value, a
+ * socket, mq, naive ring, iceoryx, Boost's message_queue, ZeroMQ, and the polling SPSC ring that
+ * marks the limit); where the zero-copy or batch calls of shmbox have a value, a
  * sub-row gives their ratios too. Ratios within one run are what to compare: the machine's speed
  * changes between runs. The JSON also lists each repetition's value (in ascending order), so a
  * figure that flips between two modes shows as such.
@@ -59,8 +60,8 @@ static const unsigned table_rows[] = {
 };
 
 /* The columns shmbox is divided by, and the shmbox calls whose ratios are shown. */
-static const TransportId alternatives[] = { TRANSPORT_PIPE, TRANSPORT_UNIX, TRANSPORT_MQ, TRANSPORT_NAIVE,
-                                            TRANSPORT_ICEORYX };
+static const TransportId alternatives[] = { TRANSPORT_PIPE,    TRANSPORT_UNIX,  TRANSPORT_MQ,  TRANSPORT_NAIVE,
+                                            TRANSPORT_ICEORYX, TRANSPORT_BOOST, TRANSPORT_ZMQ, TRANSPORT_SPSC };
 static const TransportId ours[] = { TRANSPORT_SHMBOX, TRANSPORT_ZEROCOPY, TRANSPORT_BATCH };
 
 /* report_size_name() - "64 B", "1 KiB", ... for report_sizes[@i] */
@@ -281,8 +282,9 @@ void report_print_table(const ReportInfo *info) {
                         print_scale(info->scale, info->depth);
                 if (info->bridge)
                         print_bridge(info->bridge);
-                if (info->iceoryx_note)
-                        printf("%s: %s\n", transport_name(TRANSPORT_ICEORYX), info->iceoryx_note);
+                for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                        if (info->missing[t])
+                                printf("%s: %s\n", transport_name(t), info->missing[t]);
                 if (info->crash_points)
                         printf("This build has the crash points compiled in (--enable-crash-points): shmbox's "
                                "figures include their cost.\n");
@@ -343,13 +345,29 @@ void report_print_table(const ReportInfo *info) {
                        "CPU time;\n"
                        "  %-9s no 4x4 row: iceoryx broadcasts, every subscriber gets every message, so 4 "
                        "receivers cannot share one stream.\n",
-                       "", "", "");
-        if (info->iceoryx_note)
-                printf("  %-9s %s\n", transport_name(TRANSPORT_ICEORYX), info->iceoryx_note);
+                       "iceoryx", "", "");
+        if (shown(TRANSPORT_ZMQ))
+                printf("  %-9s no 4x4 row: a PUSH socket deals its messages round-robin to the PULL sockets it "
+                       "is connected to; no queue is\n"
+                       "  %-9s shared by 4 receivers.\n",
+                       "zmq", "");
+        if (shown(TRANSPORT_SPSC))
+                printf("  %-9s it polls: its one-way sides are pinned to the round trips' two CPUs; no same-CPU "
+                       "round trip (a poller\n"
+                       "  %-9s spins away the time slice its peer needs), no idle row (it would burn a CPU), no "
+                       "4x4 (one producer, one\n"
+                       "  %-9s consumer). Its /spsc column is shmbox's distance to this machine's ceiling for "
+                       "small messages and round trips.\n",
+                       "spsc", "", "");
+        for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
+                if (info->missing[t])
+                        printf("  %-9s %s\n", transport_name(t), info->missing[t]);
         printf("Channels hold %u messages, at most %u MiB of them (1 MiB: %u)%s; pipes and sockets their default "
                "buffers",
                info->depth, info->depth_bytes >> 20, MIN(info->depth, info->depth_bytes >> 20),
                shown(TRANSPORT_ICEORYX) ? " (iceoryx: the subscriber queue)" : "");
+        if (shown(TRANSPORT_ZMQ))
+                printf("; ZeroMQ: SNDHWM and RCVHWM of that many");
         if (shown(TRANSPORT_MQ)) {
                 printf("; POSIX mq");
                 for (unsigned i = 0; i < REPORT_SIZES; i++)
@@ -468,6 +486,11 @@ void report_print_json(const ReportInfo *info) {
                 printf("\"%s\",\n", info->iceoryx_note); /* our own text: nothing to escape */
         else
                 printf("null,\n");
+        printf("  \"missing\": {");
+        for (unsigned t = 0, n = 0; t < _TRANSPORT_MAX; t++)
+                if (info->missing[t]) /* our own texts: nothing to escape */
+                        printf("%s\"%s\": \"%s\"", n++ ? ", " : "", transport_name(t), info->missing[t]);
+        printf("},\n");
         printf("  \"mq_depth\": {");
         for (unsigned i = 0; i < REPORT_SIZES; i++)
                 printf("%s\"%zu\": %u", i ? ", " : "", report_sizes[i], info->mq_depth[i]);

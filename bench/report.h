@@ -44,9 +44,10 @@ typedef struct ReportInfo {
         const char *mq_limits;           /* how the mq limits were treated, in words */
         bool crash_points;               /* built with --enable-crash-points: they cost */
         unsigned failures;
-        const struct ReportScale *scale;   /* NULL: the scale group did not run */
-        const struct ReportBridge *bridge; /* NULL: the bridge group was not asked for */
-        const char *iceoryx_note;          /* why the iceoryx row is missing; NULL: it ran or was not asked for */
+        const struct ReportScale *scale;     /* NULL: the scale group did not run */
+        const struct ReportBridge *bridge;   /* NULL: the bridge group was not asked for */
+        const char *iceoryx_note;            /* why the iceoryx row is missing; NULL: it ran or was not asked for */
+        const char *missing[_TRANSPORT_MAX]; /* why a row is missing (iceoryx, boost, zmq); NULL: as above */
 } ReportInfo;
 
 /* The scale group: one daemon, N mailboxes, N attached client processes. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* shmbox-bench.c — shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shm ring and
- * iceoryx (when built with its C binding), measured in one run.
+/* shmbox-bench.c — shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shm ring,
+ * iceoryx (when built with its C binding), Boost.Interprocess's message_queue and ZeroMQ over
+ * ipc:// (when built with them), and a polling SPSC ring that marks the limit, in one run.
  *
  * What it measures (issue 6), each side of every exchange in its own process:
  * - one-way throughput at 64 B, 1 KiB, 64 KiB and 1 MiB: one sender sends for a fixed time,
@@ -42,6 +43,14 @@
  * names: the benchmark starts its own with mempools for its messages, or skips the row and says
  * why if a RouDi runs already, and stops it and removes its names and the workers' runtime files
  * (/tmp/<prefix>-iox-<pid>) at the end, also on SIGINT and SIGTERM.
+ *
+ * The peers of issue 17 (bench/boost-mq.cc, bench/zmqipc.c) are the queues a C or C++ team
+ * looks at first; each takes part wherever its model allows (ZeroMQ: no 4x4, since PUSH sockets
+ * deal round-robin to their PULLs and no queue is shared). The limit row (bench/spsc.c) is a
+ * ring that polls and never sleeps: the ceiling of moving messages between two CPUs, so it is
+ * in the one-way runs and the other-CPU round trips only (on one CPU a poller spins its time
+ * slice away; an idle poller burns a CPU; one producer and one consumer: no 4x4). A row that
+ * is not built is skipped, and the table and --json say why.
  *
  * Beside shmbox_send/shmbox_recv, two more columns show shmbox's other calls: zero-copy
  * (reserve/commit, peek/release: the sender fills the whole slot, the receiver checks it and
@@ -469,10 +478,11 @@ static unsigned mq_depth_used[REPORT_SIZES]; /* got: fewer where RLIMIT_MSGQUEUE
 static const char *mq_limits = "fs.mqueue sysctls as they are: not root";
 static int cpus[2] = { -1, -1 }; /* the CPUs round trips are pinned to */
 static unsigned failures;
-static bool iceoryx_up;             /* our RouDi runs: the iceoryx row is measured */
-static const char *iceoryx_note;    /* why the iceoryx row is missing, for the legend */
-static char iceoryx_why[200];       /* iceoryx_note's text when made at run time */
-static int64_t iceoryx_quiet_since; /* when the last iceoryx worker ended */
+static bool iceoryx_up;                     /* our RouDi runs: the iceoryx row is measured */
+static const char *iceoryx_note;            /* why the iceoryx row is missing, for the legend */
+static char iceoryx_why[200];               /* iceoryx_note's text when made at run time */
+static const char *missing[_TRANSPORT_MAX]; /* why a row asked for is not built (boost, zmq) */
+static int64_t iceoryx_quiet_since;         /* when the last iceoryx worker ended */
 
 static unsigned size_index(size_t size) {
         for (unsigned i = 0; i < REPORT_SIZES; i++)
@@ -541,10 +551,19 @@ static void measure_tput(unsigned si, TransportId t) {
         RunResult res;
         Run r = { .what = what, .n = 2, .size = size, .senders = 1, .duration_ns = (int64_t)arg_duration_ms * 1000000 };
 
+        /* The limit row polls: it is the ceiling of two CPUs passing lines, so its two sides are
+         * pinned to two CPUs (the round trips'), where the scheduler could put two spinners on one
+         * and make each wait out the other's time slice. The others block, and are not pinned. */
+        bool pin = t == TRANSPORT_SPSC;
+
+        if (pin && cpus[1] < 0) {
+                note_all(fs, ELEMENTSOF(fs), t, NOTE_ONE_CPU);
+                return;
+        }
         if (make_channels(t, 1, size, &ch, fs, ELEMENTSOF(fs)) < 0)
                 return;
-        r.w[0] = (Worker){ .role = ROLE_RECV, .in = ch, .cpu = -1 };
-        r.w[1] = (Worker){ .role = ROLE_SEND, .out = ch, .id = 0, .cpu = -1 };
+        r.w[0] = (Worker){ .role = ROLE_RECV, .in = ch, .cpu = pin ? cpus[1] : -1 };
+        r.w[1] = (Worker){ .role = ROLE_SEND, .out = ch, .id = 0, .cpu = pin ? cpus[0] : -1 };
         snprintf(what, sizeof(what), "%s, %s one-way", transport_name(t), report_size_name(si));
         if (run(&r, &res) == 0) {
                 const WorkerOut *rx = &res.out[0], *tx = &res.out[1];
@@ -634,6 +653,8 @@ static void measure_rtt(bool same_cpu, TransportId t) {
                 note_all(fs, 3, t, NOTE_ONE_CPU);
                 return;
         }
+        if (same_cpu && t == TRANSPORT_SPSC)
+                return; /* a poller on the CPU its peer needs spins its time slice away: not a figure */
         if (make_channels(t, 2, RTT_SIZE, ch, fs, 3) < 0)
                 return;
         /* ch[0] carries the pings, ch[1] the echoes */
@@ -1004,7 +1025,30 @@ static bool takes_part(TransportId t, unsigned group) {
                 return group == GROUP_TPUT;
         if (t == TRANSPORT_ICEORYX)
                 return iceoryx_up && group != GROUP_MPMC && group != GROUP_SCALE;
+        if (missing[t])
+                return false;
+        if (t == TRANSPORT_ZMQ)
+                return group != GROUP_MPMC;
+        if (t == TRANSPORT_SPSC)
+                return group == GROUP_TPUT || group == GROUP_RTT;
         return true;
+}
+
+/* The peers that may not be built (Boost, ZeroMQ): if one is asked for a group it would take
+ * part in, say loudly that its row is skipped and why (no failure: the build lacks it). */
+static void peers_check(void) {
+        static const TransportId peers[] = { TRANSPORT_BOOST, TRANSPORT_ZMQ };
+
+        for (unsigned i = 0; i < ELEMENTSOF(peers); i++) {
+                TransportId t = peers[i];
+                unsigned groups = GROUP_TPUT | GROUP_RTT | GROUP_IDLE | (t == TRANSPORT_ZMQ ? 0 : GROUP_MPMC);
+
+                if (!arg_transport[t] || !(arg_groups & groups))
+                        continue;
+                missing[t] = transport_not_built(t);
+                if (missing[t])
+                        fprintf(stderr, "shmbox-bench: %s row SKIPPED: %s\n", transport_name(t), missing[t]);
+        }
 }
 
 /* Start our RouDi if the iceoryx row is asked for; else say in iceoryx_note why it is missing. A
@@ -1258,16 +1302,18 @@ static int callgrind_main(void) {
 static void help(void) {
         printf("Usage: shmbox-bench [OPTION...]\n"
                "Measure shmbox against a pipe, a Unix stream socket, POSIX mq, a naive shared-memory\n"
-               "ring and iceoryx in one run, each side in its own process, and print each figure with\n"
-               "shmbox's ratio to each alternative. Starts its own shmboxd (and iox-roudi for iceoryx,\n"
-               "unless one runs already: then that row is skipped) and removes everything it made.\n\n"
+               "ring, iceoryx, Boost.Interprocess message_queue, ZeroMQ over ipc:// and a polling SPSC\n"
+               "ring (the limit: this machine's ceiling) in one run, each side in its own process, and\n"
+               "print each figure with shmbox's ratio to each alternative. Starts its own shmboxd (and\n"
+               "iox-roudi for iceoryx, unless one runs already: then that row is skipped) and removes\n"
+               "everything it made. A row whose library this build lacks is skipped, saying why.\n\n"
                "  --shmboxd PATH         the daemon to run (default: the build tree's shmboxd)\n"
                "  --json                 machine-readable output\n"
                "  --quick                a short run (1 repetition, short measurements, 1 s idle)\n"
                "  --only LIST            comma-separated transports (shmbox, zerocopy, batch, pipe,\n"
-               "                         unix, mq, naive, iceoryx) and/or groups (throughput, latency,\n"
-               "                         mpmc, idle, scale, bridge; --quick leaves scale and bridge\n"
-               "                         out unless named here)\n"
+               "                         unix, mq, naive, iceoryx, boost, zmq, spsc) and/or groups\n"
+               "                         (throughput, latency, mpmc, idle, scale, bridge; --quick\n"
+               "                         leaves scale and bridge out unless named here)\n"
                "  --shmbox-bridge PATH   the bridge group's bridge (default: the build tree's)\n"
                "  --nats-server PATH     the bridge group's server (default: from PATH, else /usr/sbin)\n"
                "  --bridge-messages N    messages per throughput run of the bridge group (default\n"
@@ -1638,9 +1684,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "shmbox-bench: connect: %s\n", shmbox_strerror(r));
                 failures++;
         } else {
-                env = (TransportEnv){
-                        .socket = daemon_socket, .prefix = arg_prefix, .client = client, .spin_us = arg_spin_us
-                };
+                env = (TransportEnv){ .socket = daemon_socket,
+                                      .prefix = arg_prefix,
+                                      .dir = undo.dir,
+                                      .client = client,
+                                      .spin_us = arg_spin_us };
+                peers_check();
                 iceoryx_start();
                 measure_all();
                 iceoryx_stop();
@@ -1673,6 +1722,9 @@ int main(int argc, char **argv) {
                 .scale = scale_ran ? &scale_result : NULL,
                 .bridge = bridge_ran ? &bridge_result : NULL,
                 .iceoryx_note = iceoryx_note,
+                .missing = { [TRANSPORT_ICEORYX] = iceoryx_note,
+                             [TRANSPORT_BOOST] = missing[TRANSPORT_BOOST],
+                             [TRANSPORT_ZMQ] = missing[TRANSPORT_ZMQ] },
 #ifdef SHMBOX_CRASH_POINTS
                 .crash_points = true,
 #endif

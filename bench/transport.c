@@ -10,6 +10,13 @@
  * iceoryx (bench/iceoryx.c) has nothing to create: a channel is a name, and each worker's end
  * is a publisher or a subscriber of it; its messages are loaned chunks (endpoint_loan() and
  * the rest), and endpoint_send/recv copy into and out of them.
+ *
+ * The peers of issue 17: Boost's message_queue (bench/boost-mq.cc) and the polling SPSC ring
+ * (bench/spsc.c) are named segments like the naive ring, created here and opened by name.
+ * ZeroMQ (bench/zmqipc.c) has nothing to create either: a channel is a socket file's path in
+ * the run's private directory, bound by the receiving end. A round-trip worker opens its two
+ * ends with endpoint_open_duplex(), which for ZeroMQ makes them one PAIR socket that carries
+ * both directions, as a ZeroMQ user would; the other transports get two ends as usual.
  */
 #include "config.h"
 
@@ -26,8 +33,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/boost-mq.h"
 #include "bench/iceoryx.h"
 #include "bench/naive.h"
+#include "bench/spsc.h"
+#include "bench/zmqipc.h"
 #include "proto/util.h"
 
 #define STRINGIFY_(x) #x
@@ -42,9 +52,11 @@ struct Channel {
         TransportId t;
         size_t size;
         unsigned depth;
-        char name[96]; /* shmbox: the mailbox; mq: "/<prefix>-mqK"; naive: "/<prefix>-naiveK";
-                        * iceoryx: the event, "chK-<size>-<serial>" */
-        int fd[2];     /* pipe, unix: [0] is read by the receiver, [1] written by the sender */
+        char name[128];  /* shmbox: the mailbox; mq: "/<prefix>-mqK"; naive: "/<prefix>-naiveK";
+                         * iceoryx: the event, "chK-<size>-<serial>"; boost: "<prefix>-boostK";
+                         * spsc: "/<prefix>-spscK"; zmq: the socket file, "<dir>/zmqK-<serial>" */
+        unsigned serial; /* zmq: the order of creation (endpoint_open_duplex() binds the first) */
+        int fd[2];       /* pipe, unix: [0] is read by the receiver, [1] written by the sender */
         shmbox_client *client;
 };
 
@@ -55,6 +67,10 @@ struct Endpoint {
         mqd_t mq;
         NaiveRing *naive;
         IceoryxEnd *iox;
+        BoostQueue *boost;
+        SpscRing *spsc;
+        ZmqEnd *zmq;
+        bool zmq_borrowed; /* the other end of a duplex pair owns the socket */
         shmbox_client *client;
         shmbox *box;
 };
@@ -73,6 +89,12 @@ static const struct {
         [TRANSPORT_NAIVE] = { "naive", "naive shm ring, 3 named semaphores, copy under lock" },
         [TRANSPORT_ICEORYX] = { "iceoryx", "iceoryx 2.0 C binding, own RouDi: loan a chunk, fill it (memset), "
                                            "publish; take, check and read all of it in place, release" },
+        [TRANSPORT_BOOST] = { "boost", "Boost.Interprocess message_queue: process-shared mutex and condition "
+                                       "variables, blocking send/receive (copy in, copy out)" },
+        [TRANSPORT_ZMQ] = { "zmq", "ZeroMQ (libzmq C API) over ipc://: PUSH/PULL, SNDHWM = RCVHWM = the depth; "
+                                   "round trips over one PAIR socket" },
+        [TRANSPORT_SPSC] = { "spsc", "the limit: a polling SPSC ring in shm, C11 atomics, head and tail on their "
+                                     "own lines, no lock, never sleeps (copy in, copy out)" },
 };
 
 /* transport_name() - the short name (--only, JSON) of @t */
@@ -93,14 +115,26 @@ int transport_from_name(const char *name) {
         return -ENOENT;
 }
 
+/* transport_not_built() - why @t is not in this build (for the legend), or NULL if it is */
+const char *transport_not_built(TransportId t) {
+        switch (t) {
+        case TRANSPORT_ICEORYX: return iceoryx_not_built();
+        case TRANSPORT_BOOST: return boost_mq_not_built();
+        case TRANSPORT_ZMQ: return zmqipc_not_built();
+        default: return NULL;
+        }
+}
+
 /*
  * channel_new() - create channel number @k of transport @t for messages of @msg_size bytes
- * @depth: messages the channel holds (shmbox slots, mq maxmsg, naive slots); pipes and sockets
- *         keep their default buffers, as an application would
+ * @depth: messages the channel holds (shmbox slots, mq maxmsg, naive, boost and spsc slots,
+ *         ZeroMQ's high-water marks); pipes and sockets keep their default buffers, as an
+ *         application would
  *
  * Return: 0 and @ret, freed (and its named objects removed) with channel_free(); -EDQUOT if the
  *         system's limits do not allow the channel (POSIX mq: msgsize_max, or not even one
- *         message within RLIMIT_MSGQUEUE); another negative errno.
+ *         message within RLIMIT_MSGQUEUE); -EOPNOTSUPP if @t is not in this build
+ *         (transport_not_built()); another negative errno.
  */
 int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_size, unsigned depth, Channel **ret) {
         Channel *c;
@@ -177,6 +211,29 @@ int channel_new(TransportId t, const TransportEnv *env, unsigned k, size_t msg_s
                         snprintf(c->name, sizeof(c->name), "ch%u-%zu-%u", k, msg_size, serial++);
                 break;
         }
+        case TRANSPORT_BOOST:
+                snprintf(c->name, sizeof(c->name), "%s-boost%u", env->prefix, k);
+                r = boost_mq_create(c->name, depth, msg_size);
+                break;
+        case TRANSPORT_SPSC:
+                snprintf(c->name, sizeof(c->name), "/%s-spsc%u", env->prefix, k);
+                r = spsc_create(c->name, depth, msg_size);
+                break;
+        case TRANSPORT_ZMQ: {
+                /* a new path each time: a worker killed in a failed run may leave its file */
+                static unsigned serial;
+
+                if (zmqipc_not_built())
+                        r = -EOPNOTSUPP;
+                else if (!env->dir)
+                        r = -EINVAL;
+                /* sun_path holds 108 bytes */
+                else if ((size_t)snprintf(c->name, sizeof(c->name), "%s/zmq%u-%u", env->dir, k, serial) >= 100)
+                        r = -ENAMETOOLONG;
+                else
+                        c->serial = serial++;
+                break;
+        }
         default: r = -EINVAL;
         }
         if (r < 0) {
@@ -217,6 +274,12 @@ Channel *channel_free(Channel *c) {
                         (void)mq_unlink(c->name);
                 else if (c->t == TRANSPORT_NAIVE)
                         naive_unlink(c->name);
+                else if (c->t == TRANSPORT_BOOST)
+                        boost_mq_unlink(c->name);
+                else if (c->t == TRANSPORT_SPSC)
+                        spsc_unlink(c->name);
+                else if (c->t == TRANSPORT_ZMQ)
+                        (void)unlink(c->name); /* normally gone with its binding socket */
         }
         free(c);
         return NULL;
@@ -225,7 +288,9 @@ Channel *channel_free(Channel *c) {
 /*
  * endpoint_open() - open the sending or the receiving end of @c in this (worker) process
  *
- * shmbox: a connection of its own to the daemon and an attachment; mq and naive: by name.
+ * shmbox: a connection of its own to the daemon and an attachment; mq, naive, boost and spsc:
+ * by name; zmq: a PULL socket that binds the channel's path, or a PUSH socket that connects to
+ * it (once connected: it may wait up to 20 s for the receiver to bind).
  *
  * Return: 0 and @ret, freed with endpoint_free(); a negative errno.
  */
@@ -261,6 +326,9 @@ int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoi
                 break;
         case TRANSPORT_NAIVE: r = naive_open(c->name, &e->naive); break;
         case TRANSPORT_ICEORYX: r = iceoryx_end_open(env->prefix, c->name, c->size, c->depth, sender, &e->iox); break;
+        case TRANSPORT_BOOST: r = boost_mq_open(c->name, &e->boost); break;
+        case TRANSPORT_SPSC: r = spsc_open(c->name, &e->spsc); break;
+        case TRANSPORT_ZMQ: r = zmqipc_open(c->name, sender ? ZMQIPC_PUSH : ZMQIPC_PULL, c->depth, &e->zmq); break;
         default: r = -EINVAL;
         }
         if (r < 0) {
@@ -268,6 +336,55 @@ int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoi
                 return r;
         }
         *ret = e;
+        return 0;
+}
+
+/*
+ * endpoint_open_duplex() - open the ends of a worker that receives on @in and sends on @out (a
+ * round trip's pinger or ponger)
+ *
+ * ZeroMQ: one PAIR socket carries both directions; the worker that receives on the channel made
+ * first binds its path, the other connects to it. The others: endpoint_open() on each.
+ *
+ * Return: 0, @ret_in and @ret_out, each freed with endpoint_free() (in any order); a negative
+ *         errno, and then neither is set.
+ */
+int endpoint_open_duplex(const Channel *in, const Channel *out, const TransportEnv *env, Endpoint **ret_in,
+                         Endpoint **ret_out) {
+        Endpoint *a = NULL, *b = NULL;
+        int r;
+
+        if (in->t != TRANSPORT_ZMQ || out->t != TRANSPORT_ZMQ) {
+                r = endpoint_open(in, env, false, &a);
+                if (r == 0)
+                        r = endpoint_open(out, env, true, &b);
+                if (r < 0) {
+                        endpoint_free(a);
+                        return r;
+                }
+                *ret_in = a;
+                *ret_out = b;
+                return 0;
+        }
+        a = calloc(1, sizeof(*a));
+        b = calloc(1, sizeof(*b));
+        if (!a || !b) {
+                free(a);
+                free(b);
+                return -ENOMEM;
+        }
+        *a = (Endpoint){ .t = in->t, .size = in->size, .fd = -1, .mq = (mqd_t)-1 };
+        *b = (Endpoint){ .t = out->t, .size = out->size, .fd = -1, .mq = (mqd_t)-1, .zmq_borrowed = true };
+        r = in->serial < out->serial ? zmqipc_open(in->name, ZMQIPC_PAIR_BIND, MIN(in->depth, out->depth), &a->zmq)
+                                     : zmqipc_open(out->name, ZMQIPC_PAIR_CONNECT, MIN(in->depth, out->depth), &a->zmq);
+        if (r < 0) {
+                free(a);
+                free(b);
+                return r;
+        }
+        b->zmq = a->zmq;
+        *ret_in = a;
+        *ret_out = b;
         return 0;
 }
 
@@ -283,6 +400,10 @@ Endpoint *endpoint_free(Endpoint *e) {
                 mq_close(e->mq);
         naive_close(e->naive);
         iceoryx_end_free(e->iox);
+        boost_mq_close(e->boost);
+        spsc_close(e->spsc);
+        if (!e->zmq_borrowed)
+                zmqipc_free(e->zmq);
         free(e);
         return NULL;
 }
@@ -358,6 +479,9 @@ int endpoint_send(Endpoint *e, const void *buf, size_t len) {
                 memcpy(chunk, buf, len);
                 return iceoryx_publish(e->iox, chunk);
         }
+        case TRANSPORT_BOOST: return boost_mq_send(e->boost, buf, len);
+        case TRANSPORT_SPSC: return spsc_send(e->spsc, buf, len);
+        case TRANSPORT_ZMQ: return zmqipc_send(e->zmq, buf, len);
         default: return -EINVAL;
         }
 }
@@ -419,6 +543,9 @@ ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms) {
                 iceoryx_release(e->iox, chunk);
                 return n;
         }
+        case TRANSPORT_BOOST: return boost_mq_recv(e->boost, buf, cap, timeout_ms);
+        case TRANSPORT_SPSC: return spsc_recv(e->spsc, buf, cap, timeout_ms);
+        case TRANSPORT_ZMQ: return zmqipc_recv(e->zmq, buf, cap, timeout_ms);
         default: return -EINVAL;
         }
 }

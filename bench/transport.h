@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* transport.h — one interface over the transports the benchmark compares: shmbox, a pipe, a
- * Unix stream socket, a POSIX message queue, the naive ring and iceoryx. */
+ * Unix stream socket, a POSIX message queue, the naive ring, iceoryx, Boost.Interprocess's
+ * message_queue, ZeroMQ over ipc:// and the polling ring that marks the limit. */
 #pragma once
 
 #include <stdbool.h>
@@ -18,6 +19,9 @@ typedef enum TransportId {
         TRANSPORT_MQ,
         TRANSPORT_NAIVE,
         TRANSPORT_ICEORYX, /* iceoryx 2.0, C binding: no 4x4 (a subscriber gets every message) */
+        TRANSPORT_BOOST,   /* boost::interprocess::message_queue */
+        TRANSPORT_ZMQ,     /* ZeroMQ ipc://: PUSH/PULL, PAIR for round trips; no 4x4 (no shared queue) */
+        TRANSPORT_SPSC,    /* the limit: a polling SPSC ring; 1 x 1 one-way and other-CPU round trips only */
         _TRANSPORT_MAX,
 } TransportId;
 
@@ -25,6 +29,7 @@ typedef enum TransportId {
 typedef struct TransportEnv {
         const char *socket;    /* shmboxd's socket: each worker connects on its own */
         const char *prefix;    /* every named object is "<prefix>-..." (shmboxd: "<prefix>.") */
+        const char *dir;       /* the run's private temporary directory (ZeroMQ's socket files) */
         shmbox_client *client; /* the driver's connection, for create and destroy */
         int spin_us;           /* shmbox_set_spin() on every shmbox end; -1: the default */
 } TransportEnv;
@@ -48,7 +53,10 @@ const char *channel_name(const Channel *c); /* shmbox: the mailbox's name */
 unsigned channel_depth(const Channel *c);
 Channel *channel_free(Channel *c);
 
+const char *transport_not_built(TransportId t);
 int endpoint_open(const Channel *c, const TransportEnv *env, bool sender, Endpoint **ret);
+int endpoint_open_duplex(const Channel *in, const Channel *out, const TransportEnv *env, Endpoint **ret_in,
+                         Endpoint **ret_out);
 Endpoint *endpoint_free(Endpoint *e);
 int endpoint_send(Endpoint *e, const void *buf, size_t len);
 ssize_t endpoint_recv(Endpoint *e, void *buf, size_t cap, int timeout_ms);

@@ -430,12 +430,16 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
                 if (sched_setaffinity(0, sizeof(set), &set) < 0)
                         fail(o, "sched_setaffinity", -errno);
         }
-        if (w->in) {
+        if (w->in && w->out) {
+                /* a round trip's two ends: one socket for ZeroMQ's PAIR */
+                r = endpoint_open_duplex(w->in, w->out, run->env, &in, &out);
+                if (r < 0)
+                        fail(o, "open the ends", r);
+        } else if (w->in) {
                 r = endpoint_open(w->in, run->env, false, &in);
                 if (r < 0)
                         fail(o, "open the receiving end", r);
-        }
-        if (w->out) {
+        } else if (w->out) {
                 r = endpoint_open(w->out, run->env, true, &out);
                 if (r < 0)
                         fail(o, "open the sending end", r);

@@ -6,7 +6,7 @@
 
 # shmbox_install_deps [build|all] — build: what configure and make need (the demo uses nothing
 # else); all (the default): also what the test suites, fuzzing, the bridge and the benchmark's
-# iceoryx row use.
+# iceoryx, Boost (header-only, with a C++ compiler) and ZeroMQ rows use.
 shmbox_install_deps() {
         local build=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
                      libacl1-dev libinih-dev libsystemd-dev)
@@ -14,6 +14,7 @@ shmbox_install_deps() {
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev
+                     g++ libboost-dev libzmq3-dev
                      python3-dev python3-pytest python3-setuptools python3-zmq
                      python3-pip python3-venv python3-wheel)
         local pkgs=("${build[@]}") missing=() p

@@ -4,12 +4,16 @@
 # must finish with every message checked, valid JSON, and nothing left behind. Run by make
 # check through tests/run-suite.sh (which sets SHMBOXD and the object prefix). It asserts no
 # figure and no duration: every run moves at least a few dozen messages however late the
-# machine schedules it (bench/worker.c), and deadlines are hang guards only.
+# machine schedules it (bench/worker.c), and deadlines are hang guards only. The bench runs with
+# TMPDIR in a directory of this test's own, which must be empty after each run (the daemon's
+# directory, ZeroMQ's socket files).
 set -u
 bench=${SHMBOX_BENCH:-$(dirname "${SHMBOXD:?SHMBOXD is not set (run through make check)}")/bench/shmbox-bench}
 prefix=${SHMBOX_TEST_PREFIX:-shmboxtbench$$}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmboxbs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/run" || exit 1
+export TMPDIR="$tmp/run"
 passed=0 failed=0
 # A RouDi (iceoryx's daemon) that runs already is someone else's: the bench then skips its
 # iceoryx row, and its names are not ours to check.
@@ -27,7 +31,8 @@ check() { # NAME COMMAND...: one check; the command's output is in $tmp/out
 
 nothing_left() {
         left=$(ls /dev/shm | grep -e "^$prefix[.-]" -e "^sem\.$prefix[.-]")
-        left="$left$(ls "${TMPDIR:-/tmp}" /tmp | grep -e "^$prefix[.-]")" # iceoryx runtimes' files
+        left="$left$(ls /tmp | grep -e "^$prefix[.-]")" # iceoryx runtimes' files
+        left="$left$(ls -A "$tmp/run")"                   # the bench's own temporary directory
         procs=$(pgrep -f -- "--prefix $prefix" 2>/dev/null)
         if [ -z "$roudi_before" ]; then
                 procs="$procs$(pgrep -x iox-roudi)"
@@ -60,6 +65,27 @@ if note is None:
 else:
     print("iceoryx row missing:", note, file=sys.stderr)
 assert v["mpmc_4x4_64_msgs_per_s"]["iceoryx"] is None
+# Boost and ZeroMQ: measured, or missing because this build lacks them (then said why)
+missing = d["missing"]
+for t, fids in (("boost", ("throughput_64_msgs_per_s", "throughput_1048576_mb_per_s", "rtt_64_same_cpu_p50_us",
+                            "mpmc_4x4_64_msgs_per_s", "idle_receiver_cpu_us")),
+                ("zmq", ("throughput_64_msgs_per_s", "throughput_1048576_mb_per_s", "rtt_64_same_cpu_p50_us",
+                          "idle_receiver_cpu_us"))):
+    if t in missing:
+        assert "not run" in missing[t], (t, missing[t])
+        print(t, "row missing:", missing[t], file=sys.stderr)
+        continue
+    for fid in fids:
+        assert v[fid][t] is not None, (fid, t)
+assert v["mpmc_4x4_64_msgs_per_s"]["zmq"] is None
+# the limit row: one-way and other-CPU round trips, on two CPUs; never same-CPU, 4x4 or idle
+if d["pinned_cpus"][1] >= 0:
+    for fid in ("throughput_64_msgs_per_s", "throughput_1048576_mb_per_s", "rtt_64_other_cpu_p50_us"):
+        assert v[fid]["spsc"] is not None, (fid, "spsc")
+for fid in ("rtt_64_same_cpu_p50_us", "mpmc_4x4_64_msgs_per_s", "idle_receiver_cpu_us"):
+    assert v[fid]["spsc"] is None, (fid, "spsc")
+for t in ("boost", "zmq", "spsc"):
+    assert "ratios" in d["figures"][0] and t in d["figures"][0]["ratios"]["shmbox"], t
 ' "$1" || return 1
         fi
 }
@@ -72,6 +98,30 @@ quick_json() {
 table() {
         "$bench" --quick --only shmbox,pipe,throughput --prefix "$prefix" | tee "$tmp/table" &&
                 grep -q '^64 B one-way, msgs/s' "$tmp/table" && grep -q '/pipe' "$tmp/table"
+}
+
+peers() { # the peers' columns, or the line that says why one is not built
+        "$bench" --quick --only shmbox,boost,zmq,spsc,throughput --sizes 64 --prefix "$prefix" >"$tmp/peers" \
+                2>"$tmp/peers.err" || { cat "$tmp/peers.err"; return 1; }
+        cat "$tmp/peers"
+        grep -q '^64 B one-way, msgs/s' "$tmp/peers" || return 1
+        for t in boost zmq spsc; do
+                grep -q "/$t" "$tmp/peers" || grep -q "^  $t  *not run: " "$tmp/peers" || { echo "no /$t"; return 1; }
+        done
+        nothing_left
+}
+
+interrupted() { # SIGINT in the middle of the peers' rows: exit 130, every object and file removed
+        "$bench" --only boost,zmq,spsc,throughput --reps 3 --duration 2000 --prefix "$prefix" \
+                >"$tmp/int" 2>&1 &
+        pid=$!
+        sleep 3
+        kill -INT $pid
+        wait $pid
+        rc=$?
+        cat "$tmp/int"
+        [ $rc -eq 130 ] || { echo "exit status $rc, not 130"; return 1; }
+        grep -q 'interrupted; cleaned up' "$tmp/int" && nothing_left
 }
 
 scale() { # the scale group, small: its rows, and its mailboxes all gone again
@@ -104,6 +154,12 @@ check "an unknown option is a usage error (2)" usage_error
 check "--quick --json measures every transport, checks every message" quick_json
 check "the quick run leaves nothing in /dev/shm and no daemon" nothing_left
 check "--only selects transports and groups; the table has ratios" table
+check "--only boost,zmq,spsc: their /X columns (or why not built), nothing left" peers
+for t in boost zmq; do # a row this build lacks is no failure, but says so where check.sh shows it
+        why=$(sed -n "s/^  $t  *\(not run: .*\)/\1/p" "$tmp/peers" 2>/dev/null)
+        [ -z "$why" ] || echo "SKIP: the bench's $t row: $why"
+done
+check "SIGINT during the peers' rows removes their objects and socket files" interrupted
 check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--only bridge without nats-server: skipped, saying why, exit 0" bridge_skips
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
