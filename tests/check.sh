@@ -165,6 +165,15 @@ if [ $opt_sanitizers = yes ]; then
                         SHMBOX_TEST_TIMEOUT_SCALE="${SHMBOX_TEST_TIMEOUT_SCALE:-2}" \
                         CK_TIMEOUT_MULTIPLIER="${CK_TIMEOUT_MULTIPLIER:-2}" make -j2 check ||
                         part_failed $before
+                # ASan warns once per process that uses swapcontext, whatever it finds:
+                # test-explore's fibers do, and announce every switch to it
+                # (tests/explore/scheduler.c); a file that holds that warning alone is no finding
+                for r in $(ls sanitizer-reports 2>/dev/null); do
+                        if ! grep -qv "WARNING: ASan doesn't fully support makecontext/swapcontext" "sanitizer-reports/$r"; then
+                                echo "== not a finding: build-asan/sanitizer-reports/$r holds only ASan's swapcontext warning"
+                                rm -f "sanitizer-reports/$r"
+                        fi
+                done
                 reports=$(ls sanitizer-reports 2>/dev/null)
                 for r in $reports; do
                         echo "== sanitizer report build-asan/sanitizer-reports/$r"
