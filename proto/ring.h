@@ -30,6 +30,7 @@ typedef struct Ring {
          * test-ring lengthens it to tell a wake-up from a slice that ran out by a margin no
          * load or valgrind can close */
         uint32_t slice_ms;
+        uint64_t wait_ns; /* the last claim or take: ns it waited for room or a message (0: none); for the probes */
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u
