@@ -242,8 +242,7 @@ static int judge(Manager *m, Mailbox *mb, const RingAudit *a, AuditReport *ret) 
                 rep.waiting++; /* more holders than one audit reads: look again soon */
 
         if (rep.entries || rep.repaired) {
-                SHMBOX_PROBE7(audit, mb->name, mb->uid, rep.entries, rep.repaired, rep.lock, rep.abandoned,
-                              rep.redelivered);
+                SHMBOX_PROBE6(audit, mb->name, mb->uid, rep.entries, rep.repaired, rep.abandoned, rep.redelivered);
                 audit_log(mb, &rep, first, first_token);
         }
         if (ret)

@@ -220,8 +220,7 @@ static bool release_try(Manager *m, Attachment *a) {
         r = mb->destroyed ? 0 : mailbox_repair(mb, a->token, a->idx, &rep);
         if (r == -EBUSY)
                 return false;
-        SHMBOX_PROBE8(repair, mb->name, a->token, a->pid, r < 0 ? r : rep.held_lock, rep.rolled, rep.abandoned,
-                      rep.redelivered, rep.head_advanced);
+        SHMBOX_PROBE6(repair, mb->name, a->token, a->pid, r < 0 ? r : rep.held_lock, rep.abandoned, rep.redelivered);
         if (r < 0)
                 log_event(LOG_WARNING,
                           &(LogFields){ r == -EBADMSG ? LOG_EVENT_CORRUPTION : LOG_EVENT_REPAIR, mb->name, a->uid,

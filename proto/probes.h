@@ -9,7 +9,8 @@
  * holds anyway: a probe whose argument had to be computed would need an _ENABLED semaphore,
  * and none here does. Every probe and its arguments: doc/tracing.md.
  *
- * Arguments are integers or pointers (up to 8 here): a mailbox name is a `const char *` that
+ * Arguments are integers or pointers, at most 6: bpftrace on x86_64 reads arg0 to arg5 only
+ * (tests/test-probes.sh checks it). A mailbox name is a `const char *` that
  * the tracer reads with str(), lengths and counts are unsigned, results are 0/length or a
  * negative errno, times are nanoseconds.
  */
@@ -26,8 +27,6 @@
 #define SHMBOX_PROBE4(name, a, b, c, d) STAP_PROBE4(shmbox, name, a, b, c, d)
 #define SHMBOX_PROBE5(name, a, b, c, d, e) STAP_PROBE5(shmbox, name, a, b, c, d, e)
 #define SHMBOX_PROBE6(name, a, b, c, d, e, f) STAP_PROBE6(shmbox, name, a, b, c, d, e, f)
-#define SHMBOX_PROBE7(name, a, b, c, d, e, f, g) STAP_PROBE7(shmbox, name, a, b, c, d, e, f, g)
-#define SHMBOX_PROBE8(name, a, b, c, d, e, f, g, h) STAP_PROBE8(shmbox, name, a, b, c, d, e, f, g, h)
 #else
 /* nothing: the arguments are only named, so that a variable kept for a probe is not unused */
 #define SHMBOX_PROBE_USE_(x) (void)sizeof(x)
@@ -38,6 +37,4 @@
 #define SHMBOX_PROBE4(name, a, b, c, d) (SHMBOX_PROBE3(name, a, b, c), SHMBOX_PROBE_USE_(d))
 #define SHMBOX_PROBE5(name, a, b, c, d, e) (SHMBOX_PROBE4(name, a, b, c, d), SHMBOX_PROBE_USE_(e))
 #define SHMBOX_PROBE6(name, a, b, c, d, e, f) (SHMBOX_PROBE5(name, a, b, c, d, e), SHMBOX_PROBE_USE_(f))
-#define SHMBOX_PROBE7(name, a, b, c, d, e, f, g) (SHMBOX_PROBE6(name, a, b, c, d, e, f), SHMBOX_PROBE_USE_(g))
-#define SHMBOX_PROBE8(name, a, b, c, d, e, f, g, h) (SHMBOX_PROBE7(name, a, b, c, d, e, f, g), SHMBOX_PROBE_USE_(h))
 #endif
