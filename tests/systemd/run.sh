@@ -263,6 +263,12 @@ chk "journalctl SHMBOX_MAILBOX=jr MESSAGE_ID=<repair>: the killed client's claim
 chk "the daemon's other lines go to the journal as entries too (SYSLOG_IDENTIFIER=shmboxd, PRIORITY=6)" \
         eval 'C journalctl -o export --no-pager SYSLOG_IDENTIFIER=shmboxd PRIORITY=6 | grep -aq "^MESSAGE=create jr by uid 0$"'
 [ -n "$refusal$repair" ] || t "journal of shmboxd: $(journal | tail -n 5)"
+# what an operator sees (the README's "Operating" shows this output)
+t "journalctl SHMBOX_MAILBOX=jr:"
+C journalctl --no-pager --no-hostname SHMBOX_MAILBOX=jr 2>&1 | sed 's/^/    /'
+t "journalctl -o verbose --output-fields=MESSAGE,MESSAGE_ID,SHMBOX_UID,SHMBOX_PID,SHMBOX_ERRNO SHMBOX_MAILBOX=jr:"
+C journalctl --no-pager -o verbose --output-fields=MESSAGE,MESSAGE_ID,SHMBOX_UID,SHMBOX_PID,SHMBOX_ERRNO \
+        SHMBOX_MAILBOX=jr 2>&1 | sed 's/^/    /'
 q ctl destroy jr
 
 
