@@ -816,7 +816,6 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
         int passed = 0;
         RingWaiter wt = {};
 
-        r->wait_ns = 0;
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
@@ -1061,7 +1060,6 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         int k;
         RingWaiter wt = {};
 
-        r->wait_ns = 0;
         for (;;) {
                 o = (OrderScan){ .n = 0 };
                 k = ring_enter(r, me, idx, SEM_ITEMS);
