@@ -45,7 +45,7 @@
 
 #include "bridge/util.h"
 #include "bridge/worker.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 #define FETCH_TIMEOUT_MS 500
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "bridge/util.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 /* Something a libnats thread may still be in after its worker is gone: see link_defer_free(). */
 struct LinkDeferred {

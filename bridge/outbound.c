@@ -44,7 +44,7 @@
 
 #include "bridge/util.h"
 #include "bridge/worker.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 typedef enum FlightState {
         FLIGHT_FREE,      /* no message in this slot is ours */

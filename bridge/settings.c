@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "bridge/util.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 typedef struct Parse {
         Settings *s;

@@ -3,7 +3,7 @@
  * several hosts exchange messages with the same guarantees as on one (shmbox-bridge(1)).
  *
  * An ordinary client of libshmbox: of shmbox it includes only <shmbox.h> (and the logging it
- * shares with shmboxd, daemon/log.h, built alone as liblog.la), and shmboxd neither knows nor
+ * shares with shmboxd, log/log.h, built alone as liblog.la), and shmboxd neither knows nor
  * cares that the receiver of an outbound mailbox, or the sender into an inbound one, forwards
  * to a network. The main thread reads the config file, opens one NATS connection, starts one
  * worker thread per mailbox (outbound.c, inbound.c), then waits for signals while it rewrites
@@ -30,7 +30,7 @@
 #include "bridge/util.h"
 #include "bridge/worker.h"
 #include "client/shmbox.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 static const char *arg_config = SETTINGS_DEFAULT_PATH;
 static const char *arg_status_file; /* --status-file: overrides the config file's */

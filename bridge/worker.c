@@ -16,7 +16,7 @@
 #include "bridge/inbound.h"
 #include "bridge/outbound.h"
 #include "bridge/util.h"
-#include "daemon/log.h"
+#include "log/log.h"
 
 /*
  * route_init() - the Route of mailbox @m of the settings @s: a copy, independent of @s

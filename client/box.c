@@ -22,6 +22,7 @@
 
 #include "client/client.h"
 #include "proto/crash.h"
+#include "proto/probes.h"
 #include "proto/util.h"
 
 /* Mailboxes up to this size are mapped with MAP_POPULATE at attach. */
@@ -188,6 +189,7 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
         if (box->next)
                 box->next->prev = box;
         client->boxes = box;
+        SHMBOX_PROBE3(attach, box->name, box->token, box->idx);
         *ret = box;
         return 0;
 }
@@ -195,6 +197,7 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
 SHMBOX_PUBLIC int shmbox_detach(shmbox *box) {
         if (!box)
                 return 0;
+        SHMBOX_PROBE2(detach, box->name, box->token);
         if (box->client && box->fork_gen == atomic_load(&client_fork_generation)) {
                 shmbox_client *c = box->client;
 
@@ -285,7 +288,16 @@ static inline int box_enter(shmbox *box, uint32_t right, int timeout_ms, RingDea
                 return r;
         box_check_epoch(box);
         ring_deadline_init(ret, timeout_ms);
+        box->ring.wait_ns = 0; /* for the probes: the ring's waits set it (proto/ring.c, ring_wait) */
         return 0;
+}
+
+/* A data-plane call's result, through the corrupt probe when the ring found the mailbox
+ * corrupt (-EBADMSG). */
+static inline ssize_t box_result(const shmbox *box, const char *call, ssize_t r) {
+        if (_unlikely_(r == -EBADMSG))
+                SHMBOX_PROBE2(corrupt, box->name, call);
+        return r;
 }
 
 SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int timeout_ms) {
@@ -297,7 +309,9 @@ SHMBOX_PUBLIC int shmbox_send(shmbox *box, const void *data, size_t len, int tim
         r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        return ring_send(&box->ring, box->token, box->idx, data, len, &dl);
+        r = ring_send(&box->ring, box->token, box->idx, data, len, &dl);
+        SHMBOX_PROBE4(send, box->name, len, r, box->ring.wait_ns);
+        return (int)box_result(box, "send", r);
 }
 
 /* After a receive on a box an event loop watches: keep the FIFO readable exactly while
@@ -310,6 +324,7 @@ static inline ssize_t box_settle(shmbox *box, ssize_t r) {
 
 SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeout_ms) {
         RingDeadline dl;
+        ssize_t k;
         int r;
 
         if (!box || (!buf && cap > 0))
@@ -317,7 +332,9 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
         r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        return box_settle(box, ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl));
+        k = box_settle(box, ring_recv(&box->ring, box->token, box->idx, buf, cap, &dl));
+        SHMBOX_PROBE4(recv, box->name, k, cap, box->ring.wait_ns);
+        return box_result(box, "recv", k);
 }
 
 SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
@@ -346,12 +363,15 @@ SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t
         r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        return ring_send_many(&box->ring, box->token, box->idx, msgs, n, &dl);
+        r = ring_send_many(&box->ring, box->token, box->idx, msgs, n, &dl);
+        SHMBOX_PROBE4(send_many, box->name, n, r, box->ring.wait_ns);
+        return (int)box_result(box, "send_many", r);
 }
 
 SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, size_t n, size_t *ret_lens,
                                        int timeout_ms) {
         RingDeadline dl;
+        ssize_t k;
         int r;
 
         if (!box || !bufs || !ret_lens || n == 0)
@@ -359,7 +379,9 @@ SHMBOX_PUBLIC ssize_t shmbox_recv_many(shmbox *box, const struct iovec *bufs, si
         r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
         if (r < 0)
                 return r;
-        return box_settle(box, ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl));
+        k = box_settle(box, ring_recv_many(&box->ring, box->token, box->idx, bufs, n, ret_lens, &dl));
+        SHMBOX_PROBE4(recv_many, box->name, n, k, box->ring.wait_ns);
+        return box_result(box, "recv_many", k);
 }
 
 static size_t box_held_words(const shmbox *box) {
@@ -438,8 +460,9 @@ SHMBOX_PUBLIC int shmbox_reserve(shmbox *box, size_t len, int timeout_ms, void *
         if (r < 0)
                 return r;
         r = ring_claim(&box->ring, box->token, box->idx, 1, &dl, &pos);
+        SHMBOX_PROBE4(reserve, box->name, len, r < 0 ? r : 0, box->ring.wait_ns);
         if (r < 0)
-                return r;
+                return (int)box_result(box, "reserve", r);
         box_hold(box, BOX_RESERVED, (uint32_t)(pos % box->ring.geo.slots), true);
         *ret_slot = ring_payload(&box->ring, pos);
         return 0;
@@ -458,6 +481,7 @@ SHMBOX_PUBLIC int shmbox_commit(shmbox *box, void *slot, size_t len) {
         if (r < 0)
                 return r;
         r = ring_commit(&box->ring, box->token, slot, len, true);
+        SHMBOX_PROBE3(commit, box->name, len, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_RESERVED, idx, false); /* committed, or abandoned by a repair */
         return r;
@@ -476,6 +500,7 @@ SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
         if (r < 0)
                 return r;
         r = ring_abort(&box->ring, box->token, slot);
+        SHMBOX_PROBE2(abort, box->name, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_RESERVED, idx, false);
         return r;
@@ -497,8 +522,9 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
         if (r < 0)
                 return r;
         k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
+        SHMBOX_PROBE3(peek, box->name, k < 0 ? k : (ssize_t)len, box->ring.wait_ns);
         if (k < 0)
-                return k;
+                return box_result(box, "peek", k);
         assert_se(box_slot_index(box, payload, &idx) == 0);
         box_hold(box, BOX_PEEKED, idx, true);
         *ret_data = payload;
@@ -518,6 +544,7 @@ SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
         if (r < 0)
                 return r;
         r = ring_consume(&box->ring, box->token, data, true);
+        SHMBOX_PROBE2(release, box->name, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_PEEKED, idx, false); /* consumed, or given to another reader */
         return r;

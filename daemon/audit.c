@@ -48,11 +48,12 @@
 #include <time.h>
 
 #include "daemon/guard.h"
-#include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
 #include "daemon/session.h"
+#include "log/log.h"
 #include "proto/audit.h"
+#include "proto/probes.h"
 #include "proto/util.h"
 
 #define AUDIT_TICK_MS 10     /* the closest two ticks come */
@@ -191,10 +192,11 @@ static void audit_log(Mailbox *mb, const AuditReport *rep, const uint32_t first[
                          rep->repaired, first_token, rep->lock ? "released" : "not held", rep->abandoned,
                          rep->redelivered);
         suspects(mb, who, sizeof(who));
-        log_warning("mailbox %s (owner uid %u): shared memory names tokens the daemon did not issue there:%s written "
-                    "by one of:%s%s",
-                    mb->name, (unsigned)mb->uid, what, who,
-                    mb->audit_unlogged ? " (more findings since the last report were not logged)" : "");
+        log_event(LOG_WARNING, &(LogFields){ LOG_EVENT_CORRUPTION, mb->name, mb->uid, 0, 0 },
+                  "mailbox %s (owner uid %u): shared memory names tokens the daemon did not issue there:%s written "
+                  "by one of:%s%s",
+                  mb->name, (unsigned)mb->uid, what, who,
+                  mb->audit_unlogged ? " (more findings since the last report were not logged)" : "");
         mb->audit_logged_us = now;
         mb->audit_unlogged = 0;
 }
@@ -239,8 +241,10 @@ static int judge(Manager *m, Mailbox *mb, const RingAudit *a, AuditReport *ret) 
         if (a->more)
                 rep.waiting++; /* more holders than one audit reads: look again soon */
 
-        if (rep.entries || rep.repaired)
+        if (rep.entries || rep.repaired) {
+                SHMBOX_PROBE6(audit, mb->name, mb->uid, rep.entries, rep.repaired, rep.abandoned, rep.redelivered);
                 audit_log(mb, &rep, first, first_token);
+        }
         if (ret)
                 *ret = rep;
         return (int)(rep.entries + rep.repaired);

@@ -26,10 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
+#include "log/log.h"
 #include "proto/crash.h"
+#include "proto/probes.h"
 #include "proto/util.h"
 #include "proto/wire.h"
 
@@ -79,17 +80,28 @@ static void conn_reason(Conn *c, const char *fmt, ...) {
 /*
  * conn_refuse() - refuse the request being served: log "refused @what by uid U: REASON" at
  * notice and keep REASON (@fmt) for the reply
+ * @mailbox: the mailbox it is about (NULL: none), for the journal's SHMBOX_MAILBOX=
+ *
+ * In the journal the line is a refusal event, or a quota event for a limit (-EDQUOT, -ENOSPC),
+ * with the requester's uid and pid (log/log.h).
  *
  * Return: @err, so that callers can `return conn_refuse(...)`.
  */
-static int conn_refuse(Conn *c, int err, const char *what, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int conn_refuse(Conn *c, int err, const char *what, const char *fmt, ...) {
+static int conn_refuse(Conn *c, int err, const char *mailbox, const char *what, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static int conn_refuse(Conn *c, int err, const char *mailbox, const char *what, const char *fmt, ...) {
+        const Session *s = c->session;
+        LogFields f = { .event = err == -EDQUOT || err == -ENOSPC ? LOG_EVENT_QUOTA : LOG_EVENT_REFUSAL,
+                        .mailbox = mailbox,
+                        .uid = s->cred.uid,
+                        .pid = s->cred.pid,
+                        .err = err };
         va_list ap;
 
         va_start(ap, fmt);
         vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
         va_end(ap);
-        log_notice("refused %s by uid %u: %s", what, (unsigned)c->session->cred.uid, c->reason);
+        log_event(LOG_NOTICE, &f, "refused %s by uid %u: %s", what, (unsigned)s->cred.uid, c->reason);
         return err;
 }
 
@@ -129,20 +141,20 @@ static int check_limits(Conn *c, const char *name, uid_t uid, uint64_t bytes) {
 
         snprintf(what, sizeof(what), "create of %s", name);
         if (bytes > l->max_mailbox_bytes)
-                return conn_refuse(c, -ENOSPC, what, "%llu bytes, above max-mailbox-bytes %llu",
+                return conn_refuse(c, -ENOSPC, name, what, "%llu bytes, above max-mailbox-bytes %llu",
                                    (unsigned long long)bytes, (unsigned long long)l->max_mailbox_bytes);
         if (uid != 0 && uid_count + 1 > l->max_mailboxes_per_uid)
-                return conn_refuse(c, -EDQUOT, what, "it has %u mailboxes, max-mailboxes-per-uid is %u", uid_count,
-                                   l->max_mailboxes_per_uid);
+                return conn_refuse(c, -EDQUOT, name, what, "it has %u mailboxes, max-mailboxes-per-uid is %u",
+                                   uid_count, l->max_mailboxes_per_uid);
         if (uid != 0 && uid_bytes + bytes > l->max_bytes_per_uid)
-                return conn_refuse(c, -EDQUOT, what, "%llu + %llu bytes, above max-bytes-per-uid %llu",
+                return conn_refuse(c, -EDQUOT, name, what, "%llu + %llu bytes, above max-bytes-per-uid %llu",
                                    (unsigned long long)uid_bytes, (unsigned long long)bytes,
                                    (unsigned long long)l->max_bytes_per_uid);
         if (total_count + 1 > l->max_mailboxes)
-                return conn_refuse(c, -ENOSPC, what, "%u mailboxes exist, max-mailboxes is %u", total_count,
+                return conn_refuse(c, -ENOSPC, name, what, "%u mailboxes exist, max-mailboxes is %u", total_count,
                                    l->max_mailboxes);
         if (total_bytes + bytes > l->max_total_bytes)
-                return conn_refuse(c, -ENOSPC, what, "%llu + %llu bytes, above max-total-bytes %llu",
+                return conn_refuse(c, -ENOSPC, name, what, "%llu + %llu bytes, above max-total-bytes %llu",
                                    (unsigned long long)total_bytes, (unsigned long long)bytes,
                                    (unsigned long long)l->max_total_bytes);
         return 0;
@@ -176,7 +188,7 @@ static int do_create(Conn *c, const WireMsg *req) {
                         char what[16 + NAMES_NAME_MAX];
 
                         snprintf(what, sizeof(what), "create of %s", req->name);
-                        return conn_refuse(c, -EPERM, what, "not a member of group %u", (unsigned)gid);
+                        return conn_refuse(c, -EPERM, req->name, what, "not a member of group %u", (unsigned)gid);
                 }
         }
         r = layout_geometry(slots, slot_size, 0, &geo);
@@ -222,12 +234,12 @@ static int do_chmod(Conn *c, const WireMsg *req) {
                 return -ENOENT;
         snprintf(what, sizeof(what), "chmod of %s", req->name);
         if (s->cred.uid != 0 && s->cred.uid != mb->uid)
-                return conn_refuse(c, -EPERM, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
+                return conn_refuse(c, -EPERM, req->name, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
         mode = req->mode == WIRE_KEEP ? mb->mode : req->mode;
         gid = req->gid == WIRE_KEEP ? mb->gid : (gid_t)req->gid;
         if (gid != mb->gid && s->cred.uid != 0 && !session_in_group(s, gid)) {
                 snprintf(what, sizeof(what), "chgrp of %s", req->name);
-                return conn_refuse(c, -EPERM, what, "not a member of group %u", (unsigned)gid);
+                return conn_refuse(c, -EPERM, req->name, what, "not a member of group %u", (unsigned)gid);
         }
         r = mailbox_set_policy(mb, mode, gid);
         if (r < 0)
@@ -242,7 +254,7 @@ static int do_reload(Conn *c) {
         Session *s = c->session;
 
         if (s->cred.uid != 0 && s->cred.uid != geteuid())
-                return conn_refuse(c, -EPERM, "reload", "only root or the daemon's user (uid %u) may reload",
+                return conn_refuse(c, -EPERM, NULL, "reload", "only root or the daemon's user (uid %u) may reload",
                                    (unsigned)geteuid());
         return manager_reload(c->manager, c->reason, sizeof(c->reason));
 }
@@ -260,7 +272,7 @@ static int do_destroy(Conn *c, const WireMsg *req) {
                 char what[16 + NAMES_NAME_MAX];
 
                 snprintf(what, sizeof(what), "destroy of %s", req->name);
-                return conn_refuse(c, -EPERM, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
+                return conn_refuse(c, -EPERM, req->name, what, "not the owner (uid %u) or root", (unsigned)mb->uid);
         }
         log_info("destroy %s by uid %u (pid %d), %u attached", req->name, (unsigned)s->cred.uid, (int)s->cred.pid,
                  mb->n_att);
@@ -285,14 +297,17 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
                 char what[16 + NAMES_NAME_MAX];
 
                 snprintf(what, sizeof(what), "attach of %s", req->name);
-                return conn_refuse(c, -EACCES, what, "no access: mode %04o, owner uid %u, group %u", mb->mode,
-                                   (unsigned)mb->uid, (unsigned)mb->gid);
+                return conn_refuse(c, -EACCES, req->name, what, "no access: mode %04o, owner uid %u, group %u",
+                                   mb->mode, (unsigned)mb->uid, (unsigned)mb->gid);
         }
         manager_enforce_sizes(c->manager, mb);
         r = mailbox_check(mb);
         if (r < 0) {
                 conn_reason(c, "the mailbox is damaged (%s): see the daemon's log", strerror(-r));
-                return log_errno(LOG_WARNING, r, "attach of %s refused: mailbox damaged", req->name);
+                SHMBOX_PROBE2(corrupt, req->name, "attach");
+                log_event(LOG_WARNING, &(LogFields){ LOG_EVENT_CORRUPTION, req->name, s->cred.uid, s->cred.pid, r },
+                          "attach of %s refused: mailbox damaged: %s", req->name, strerror(-r));
+                return r;
         }
         r = session_attach(s, mb, rights, &a);
         if (r == -EMFILE)
@@ -301,6 +316,7 @@ static int do_attach(Conn *c, const WireMsg *req, WireMsg *reply) {
         if (r < 0)
                 return r;
         log_debug("attach %s by pid %d: token %u index %u", req->name, (int)s->cred.pid, a->token, a->idx);
+        SHMBOX_PROBE5(session_attach, req->name, a->token, a->idx, s->cred.pid, s->cred.uid);
         reply->mode = rights;
         reply->token = a->token;
         reply->idx = a->idx;

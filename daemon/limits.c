@@ -36,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/log.h"
+#include "log/log.h"
 #include "proto/layout.h"
 
 void limits_default(Limits *ret) {

@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "daemon/guard.h"
-#include "daemon/log.h"
+#include "log/log.h"
 #include "proto/crash.h"
 #include "proto/util.h"
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/log.h"
 #include "daemon/manager.h"
+#include "log/log.h"
 #include "proto/crash.h"
 #include "proto/util.h"
 

@@ -43,10 +43,11 @@
 #include "daemon/audit.h"
 #include "daemon/conn.h"
 #include "daemon/guard.h"
-#include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/state.h"
+#include "log/log.h"
 #include "proto/crash.h"
+#include "proto/probes.h"
 #include "proto/util.h"
 
 /* Preallocation per loop iteration: about 2 ms of fallocate on tmpfs here, so a 256 MiB
@@ -219,13 +220,18 @@ static bool release_try(Manager *m, Attachment *a) {
         r = mb->destroyed ? 0 : mailbox_repair(mb, a->token, a->idx, &rep);
         if (r == -EBUSY)
                 return false;
+        SHMBOX_PROBE6(repair, mb->name, a->token, a->pid, r < 0 ? r : rep.held_lock, rep.abandoned, rep.redelivered);
         if (r < 0)
-                log_errno(LOG_WARNING, r, "repair of %s for token %u impossible", mb->name, a->token);
+                log_event(LOG_WARNING,
+                          &(LogFields){ r == -EBADMSG ? LOG_EVENT_CORRUPTION : LOG_EVENT_REPAIR, mb->name, a->uid,
+                                        a->pid, r },
+                          "repair of %s for token %u impossible: %s", mb->name, a->token, strerror(-r));
         else if (rep.held_lock || rep.rolled || rep.abandoned || rep.redelivered)
-                log_info("repaired %s after token %u: lock %s, %u step(s) rolled forward, %u claim(s) "
-                         "abandoned, %u message(s) redelivered, head passed %u slot(s)",
-                         mb->name, a->token, rep.held_lock ? "released" : "free", rep.rolled, rep.abandoned,
-                         rep.redelivered, rep.head_advanced);
+                log_event(LOG_INFO, &(LogFields){ LOG_EVENT_REPAIR, mb->name, a->uid, a->pid, 0 },
+                          "repaired %s after token %u (pid %d): lock %s, %u step(s) rolled forward, %u claim(s) "
+                          "abandoned, %u message(s) redelivered, head passed %u slot(s)",
+                          mb->name, a->token, (int)a->pid, rep.held_lock ? "released" : "free", rep.rolled,
+                          rep.abandoned, rep.redelivered, rep.head_advanced);
         (void)journal_remove(&m->journal, a->token);
         mailbox_att_free(mb, a->idx);
         free(a);
@@ -375,6 +381,7 @@ static void release_timer_cb(evutil_socket_t fd, short what, void *userdata) {
 void manager_release(Manager *m, Attachment *a) {
         int64_t now;
 
+        SHMBOX_PROBE4(session_detach, a->mailbox->name, a->token, a->pid, a->uid);
         a->session = NULL;
         if (release_try(m, a))
                 return;
@@ -407,15 +414,17 @@ static void enforce_size(Manager *m, Mailbox *mb) {
                         len += (size_t)snprintf(pids + len, sizeof(pids) - len, " %d", (int)a->session->cred.pid);
         }
         if (r & SIZE_SEGMENT_GROWN)
-                log_warning("mailbox %s (owner uid %u): segment grown to %llu bytes (%llu allocated) by a process "
-                            "with access, cut back to its %llu bytes; attached pids:%s",
-                            mb->name, (unsigned)mb->uid, (unsigned long long)found.size,
-                            (unsigned long long)found.allocated, (unsigned long long)mb->geo.total_size,
-                            pids[0] ? pids : " none");
+                log_event(LOG_WARNING, &(LogFields){ LOG_EVENT_CORRUPTION, mb->name, mb->uid, 0, 0 },
+                          "mailbox %s (owner uid %u): segment grown to %llu bytes (%llu allocated) by a process "
+                          "with access, cut back to its %llu bytes; attached pids:%s",
+                          mb->name, (unsigned)mb->uid, (unsigned long long)found.size,
+                          (unsigned long long)found.allocated, (unsigned long long)mb->geo.total_size,
+                          pids[0] ? pids : " none");
         if (r & SIZE_SEM_RESTORED)
-                log_warning("mailbox %s (owner uid %u): a semaphore file truncated or grown by a process with "
-                            "access, restored; attached pids:%s",
-                            mb->name, (unsigned)mb->uid, pids[0] ? pids : " none");
+                log_event(LOG_WARNING, &(LogFields){ LOG_EVENT_CORRUPTION, mb->name, mb->uid, 0, 0 },
+                          "mailbox %s (owner uid %u): a semaphore file truncated or grown by a process with "
+                          "access, restored; attached pids:%s",
+                          mb->name, (unsigned)mb->uid, pids[0] ? pids : " none");
 }
 
 /*
@@ -790,8 +799,9 @@ static bool adopt_attachments(Manager *m, Mailbox *mb) {
 
         /* an earlier daemon died inside a repair: take its lock over and finish the job */
         if (mailbox_lock_holder(mb) == TOKEN_DAEMON && mailbox_repair(mb, TOKEN_DAEMON, LAYOUT_ATT_MAX, &rep) == 0)
-                log_notice("%s: took over the lock of a daemon that died in a repair (%u step(s) rolled forward)",
-                           mb->name, rep.rolled);
+                log_event(LOG_NOTICE, &(LogFields){ LOG_EVENT_REPAIR, mb->name, (uid_t)-1, 0, 0 },
+                          "%s: took over the lock of a daemon that died in a repair (%u step(s) rolled forward)",
+                          mb->name, rep.rolled);
 
         for (unsigned idx = 0; idx < LAYOUT_ATT_MAX; idx++) {
                 uint32_t token = mailbox_att_token(mb, idx);

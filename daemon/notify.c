@@ -32,8 +32,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "daemon/log.h"
 #include "daemon/manager.h"
+#include "log/log.h"
 #include "proto/util.h"
 
 /* STATUS= is refreshed at least this often when no watchdog asks for a faster tick. */

@@ -24,9 +24,9 @@
 
 #include "daemon/conn.h"
 #include "daemon/journal.h"
-#include "daemon/log.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
+#include "log/log.h"
 #include "proto/crash.h"
 #include "proto/util.h"
 
@@ -310,6 +310,7 @@ Session *session_free(Session *s) {
 void session_add(Session *s, Attachment *a) {
         a->session = s;
         a->uid = s->cred.uid;
+        a->pid = s->cred.pid;
         a->next = s->atts;
         s->atts = a;
         s->n_atts++;

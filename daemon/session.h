@@ -23,6 +23,7 @@ typedef struct Attachment {
         uint32_t rights;
         unsigned idx;
         uid_t uid;         /* of the process that held it (-1: unknown): whose repairs wait */
+        pid_t pid;         /* of that process (0: unknown), for the log and the probes */
         uint32_t retry_us; /* in the release queue: the current backoff */
         int64_t due_us;    /* in the release queue: next attempt, CLOCK_MONOTONIC */
 } Attachment;

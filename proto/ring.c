@@ -73,6 +73,7 @@
 
 #include "proto/crash.h"
 #include "proto/psem.h"
+#include "proto/probes.h"
 #include "proto/util.h"
 
 /* How long the lock may be waited for when the caller asked not to block (timeout 0): the
@@ -247,6 +248,7 @@ typedef struct RingWaiter {
         unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
         unsigned stale; /* drains that found posts nobody gave for us */
         bool woken;     /* a post was taken: the caller passes it on if more work is left */
+        uint64_t since; /* CLOCK_MONOTONIC ns of the first wait (0: none yet), for Ring.wait_ns */
 } RingWaiter;
 
 #define RING_DRAIN_MAX 64
@@ -436,6 +438,7 @@ static void wake_n(Ring *r, SemRole role, unsigned n) {
         n = MIN(n, mask_count(mask));
         if (psem_getvalue(r->sem[role], &pending) < 0)
                 pending = 0;
+        SHMBOX_PROBE3(post, role, n, pending);
         while (pending < (int)n) {
                 psem_post(r->sem[role]);
                 pending++;
@@ -621,14 +624,13 @@ static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
  * net for a wake-up that a crash swallowed (the daemon's repair posts anyway), and each
  * wake-up of an idle waiter costs ~65 us of CPU on this VM type (schedstat), so an idle
  * receiver wakes 3 times in 10 s instead of 10. */
-static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
-                     RingWaiter *wt) {
+static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
+                          RingWaiter *wt) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
         uint64_t bit = UINT64_C(1) << (idx % 64);
+        long slice;
         int k;
 
-        if (dl->now)
-                return -EAGAIN;
         /* drained posts are accounted for by the re-check below, after our bit is set */
         k = waiter_settle(r->sem[role], wt, dl);
         if (k < 0)
@@ -650,12 +652,37 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
                 CRASH_POINT(recv_before_sleep);
         else
                 CRASH_POINT(send_before_sleep);
-        k = sem_sleep(r->sem[role], dl, MAX(MIN(slice_ns(r) << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS), slice_ns(r)));
+        slice = MAX(MIN(slice_ns(r) << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS), slice_ns(r));
+        SHMBOX_PROBE3(sleep, role, idx, slice);
+        k = sem_sleep(r->sem[role], dl, slice);
+        SHMBOX_PROBE3(wakeup, role, idx, k);
         atomic_fetch_and(&mask[idx / 64], ~bit);
         wt->quiet = k == 1 ? wt->quiet + 1 : 0;
         if (k == 0)
                 wt->woken = true;
         return k == 1 ? 0 : k;
+}
+
+static uint64_t mono_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ring_wait_once(), timed for the probes: the clock is read only here, where the call waits
+ * anyway (spins or sleeps), never on the path that finds room or a message at once. */
+static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
+                     RingWaiter *wt) {
+        int k;
+
+        if (dl->now)
+                return -EAGAIN;
+        if (wt->since == 0)
+                wt->since = mono_ns();
+        k = ring_wait_once(r, role, idx, ready, dl, wt);
+        r->wait_ns = mono_ns() - wt->since;
+        return k;
 }
 
 /* Common entry checks: destroyed (pass the wake-up on), our attachment still ours. */

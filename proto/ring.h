@@ -30,6 +30,9 @@ typedef struct Ring {
          * test-ring lengthens it to tell a wake-up from a slice that ran out by a margin no
          * load or valgrind can close */
         uint32_t slice_ms;
+        /* for the probes: ns the call waited for room or a message, set by its waits
+         * (ring_wait); the caller zeroes it before the call */
+        uint64_t wait_ns;
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u

@@ -9,8 +9,8 @@
 # iceoryx, Boost (header-only, with a C++ compiler) and ZeroMQ rows use.
 shmbox_install_deps() {
         local build=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
-                     libacl1-dev libinih-dev libsystemd-dev)
-        local tests=(procps strace tmux
+                     libacl1-dev libinih-dev libsystemd-dev systemtap-sdt-dev)
+        local tests=(procps strace tmux bpftrace binutils
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev

@@ -241,6 +241,36 @@ for i in $(seq 30); do [ "$(field q1 attached)" = 0 ] && break; sleep 0.1; done
 chk "a killed host client (pid 0) is seen dead through its pidfd: its attachment is released" \
         [ "$(field q1 attached)" = 0 ]
 
+# journald's fields (log/log.c, doc/logging.md): a refusal and a repair of mailbox jr, found by
+# `journalctl SHMBOX_MAILBOX=jr` with their fixed MESSAGE_IDs
+REFUSAL_ID=c837fbad66ac4eec9fce42e66c956b2a REPAIR_ID=9b6d9b4576b0458db92c6197688391f1
+q ctl create jr --mode 0600
+q C setpriv --reuid=65534 --regid=65534 --clear-groups \
+        env LD_LIBRARY_PATH=/opt/shmbox-test /opt/shmbox-test/shmboxctl send jr refused
+"$CHILD" "$SOCK" jr reserve >"$tmp/jr.out" 2>&1 &
+jr=$!
+for i in $(seq 50); do grep -q reserved "$tmp/jr.out" && break; sleep 0.1; done
+kill -KILL $jr; wait $jr 2>/dev/null
+jf() { C journalctl -o export --no-pager SHMBOX_MAILBOX=jr "MESSAGE_ID=$1" 2>/dev/null | grep -a '^[A-Z_]*='; }
+for i in $(seq 50); do [ -n "$(jf $REPAIR_ID)" ] && [ -n "$(jf $REFUSAL_ID)" ] && break; sleep 0.1; done
+refusal=$(jf $REFUSAL_ID) repair=$(jf $REPAIR_ID)
+chk "journalctl SHMBOX_MAILBOX=jr MESSAGE_ID=<refusal>: nobody's refused attach, SHMBOX_UID=65534, its SHMBOX_PID, SHMBOX_ERRNO=13, PRIORITY=5" \
+        eval 'has "$refusal" "^MESSAGE=refused attach of jr by uid 65534: no access" && has "$refusal" "^SHMBOX_UID=65534$" &&
+              has "$refusal" "^SHMBOX_PID=[1-9][0-9]*$" && has "$refusal" "^SHMBOX_ERRNO=13$" && has "$refusal" "^PRIORITY=5$"'
+chk "journalctl SHMBOX_MAILBOX=jr MESSAGE_ID=<repair>: the killed client's claim abandoned, SHMBOX_UID=0 (pid 0: no SHMBOX_PID)" \
+        eval 'has "$repair" "^MESSAGE=repaired jr after token [0-9]* (pid 0): lock free, 0 step(s) rolled forward, 1 claim(s) abandoned" &&
+              has "$repair" "^SHMBOX_UID=0$" && ! has "$repair" "^SHMBOX_PID="'
+chk "the daemon's other lines go to the journal as entries too (SYSLOG_IDENTIFIER=shmboxd, PRIORITY=6)" \
+        eval 'C journalctl -o export --no-pager SYSLOG_IDENTIFIER=shmboxd PRIORITY=6 | grep -aq "^MESSAGE=create jr by uid 0$"'
+[ -n "$refusal$repair" ] || t "journal of shmboxd: $(journal | tail -n 5)"
+# what an operator sees (the README's "Operating" shows this output)
+t "journalctl SHMBOX_MAILBOX=jr:"
+C journalctl --no-pager --no-hostname SHMBOX_MAILBOX=jr 2>&1 | sed 's/^/    /'
+t "journalctl -o verbose --output-fields=MESSAGE,MESSAGE_ID,SHMBOX_UID,SHMBOX_PID,SHMBOX_ERRNO SHMBOX_MAILBOX=jr:"
+C journalctl --no-pager -o verbose --output-fields=MESSAGE,MESSAGE_ID,SHMBOX_UID,SHMBOX_PID,SHMBOX_ERRNO \
+        SHMBOX_MAILBOX=jr 2>&1 | sed 's/^/    /'
+q ctl destroy jr
+
 
 # ---- 5. kill -9: restarted, everything kept -----------------------------------------------
 survives() { # WHAT: the mailboxes, the queued messages, the live client and its registration
