@@ -23,6 +23,7 @@
 #endif
 
 #include "client/shmbox.h"
+#include "client/ctl-metrics.h"
 #include "client/walkthrough.h"
 
 #include <ctype.h>
@@ -1172,6 +1173,24 @@ static int cmd_walkthrough(const Command *cmd, int argc, char **argv) {
         return walkthrough_run(&o);
 }
 
+static int cmd_metrics(const Command *cmd, int argc, char **argv) {
+        const char *output = NULL;
+        const Option options[] = {
+                { "output", &output, NULL },
+                {},
+        };
+        _cleanup_free_ char **operands = NULL;
+        size_t n;
+        int r;
+
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
+        if (r >= 0)
+                return r;
+        if (output && !output[0])
+                return exit_status(usage_error(cmd, "--output: empty file name"));
+        return ctl_metrics_run(arg_socket, output);
+}
+
 static const Command commands[] = {
         {
                 "create",
@@ -1283,6 +1302,22 @@ static const Command commands[] = {
                 "  --json      print one JSON object with the same keys\n"
                 "  -h, --help  show this help\n",
                 cmd_info,
+        },
+        {
+                "metrics",
+                "metrics [--output FILE]",
+                "Print the daemon's and every mailbox's figures in the Prometheus text\n"
+                "exposition format: sizes, queued messages, attachments, and the traffic\n"
+                "counters (messages and bytes sent and received, waits and time waited,\n"
+                "timeouts, full mailbox, repairs, redelivered and abandoned messages), labelled\n"
+                "mailbox and owner. A mailbox the caller has no right on is left out.\n"
+                "\n"
+                "Options:\n"
+                "  --output FILE  write FILE atomically (a temporary file, then rename), for\n"
+                "                 node exporter's textfile collector; if the daemon does not\n"
+                "                 answer, FILE says shmbox_up 0 (and the exit status is 1)\n"
+                "  -h, --help     show this help\n",
+                cmd_metrics,
         },
         {
                 "walkthrough",

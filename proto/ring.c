@@ -242,6 +242,9 @@ typedef struct RingWaiter {
         unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
         unsigned stale; /* drains that found posts nobody gave for us */
         bool woken;     /* a post was taken: the caller passes it on if more work is left */
+        bool blocked;   /* the call found nothing to do (full, or empty): its slow path */
+        bool waited;    /* ... and waited (spun or slept), since `since` */
+        struct timespec since;
 } RingWaiter;
 
 #define RING_DRAIN_MAX 64
@@ -622,8 +625,13 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
         uint64_t bit = UINT64_C(1) << (idx % 64);
         int k;
 
+        wt->blocked = true;
         if (dl->now)
                 return -EAGAIN;
+        if (!wt->waited) { /* the slow path's clock: for the counters' wait time */
+                wt->waited = true;
+                clock_gettime(CLOCK_MONOTONIC, &wt->since);
+        }
         /* drained posts are accounted for by the re-check below, after our bit is set */
         k = waiter_settle(r->sem[role], wt, dl);
         if (k < 0)
@@ -651,6 +659,62 @@ static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ri
         if (k == 0)
                 wt->woken = true;
         return k == 1 ? 0 : k;
+}
+
+/* The counters of the caller's own block (doc/ring.md, "Counters"): one writer, so a relaxed
+ * load and store, no read-modify-write and no line anybody else writes. */
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n) {
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline void count_sent(Ring *r, size_t len) {
+        if (r->mine) {
+                counter_add(&r->mine->sent, 1);
+                counter_add(&r->mine->sent_bytes, len);
+        }
+}
+
+static inline void count_received(Ring *r, size_t len) {
+        if (r->mine) {
+                counter_add(&r->mine->received, 1);
+                counter_add(&r->mine->received_bytes, len);
+        }
+}
+
+/* The slow path of a claim (SEM_SPACE) or take (SEM_ITEMS) that ended with @k: whether it found
+ * the ring full, waited and for how long, or gave up at its deadline. Never called by a call
+ * that found what it wanted at once. */
+static void count_slow(Ring *r, SemRole role, const RingWaiter *wt, long k) {
+        AttCounters *c = r->mine;
+        uint64_t ns = 0;
+
+        if (!c)
+                return;
+        if (wt->waited) {
+                struct timespec now;
+
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (ts_before(&wt->since, &now))
+                        ns = (uint64_t)(now.tv_sec - wt->since.tv_sec) * 1000000000u +
+                             (uint64_t)(now.tv_nsec - wt->since.tv_nsec);
+        }
+        if (role == SEM_SPACE) {
+                if (wt->blocked)
+                        counter_add(&c->full, 1);
+                if (wt->waited) {
+                        counter_add(&c->send_waits, 1);
+                        counter_add(&c->send_wait_ns, ns);
+                }
+                if (k == -ETIMEDOUT || k == -EAGAIN)
+                        counter_add(&c->send_timeouts, 1);
+        } else {
+                if (wt->waited) {
+                        counter_add(&c->recv_waits, 1);
+                        counter_add(&c->recv_wait_ns, ns);
+                }
+                if (k == -ETIMEDOUT || k == -EAGAIN)
+                        counter_add(&c->recv_timeouts, 1);
+        }
 }
 
 /* Common entry checks: destroyed (pass the wake-up on), our attachment still ours. */
@@ -775,21 +839,21 @@ static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
  * Return: the number claimed (1 to @want); -EAGAIN (never block) or -ETIMEDOUT while the ring
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
-int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
+                 RingWaiter *wt) {
         const uint8_t *end = slots_end(r);
         uint64_t p, stamp;
         Pos x;
         uint32_t n;
         int k;
         int passed = 0;
-        RingWaiter wt = {};
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
                 if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -823,7 +887,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                         /* filled since we looked: wait again — through ring_wait() even if the
                          * hint says room, so that a hint that keeps disagreeing costs pauses,
                          * not a spin on the lock */
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -837,7 +901,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                  * posts only while fewer are pending than sleepers it wakes): pass it on if
                  * room is left, or a second sleeper waits for its slice (issue 13). Only a
                  * call that slept pays this look. */
-                if (wt.woken && has_space(r))
+                if (wt->woken && has_space(r))
                         wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
@@ -845,6 +909,16 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                 *ret_pos = p;
                 return (int)n;
         }
+}
+
+int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+        RingWaiter wt = {};
+        int k = claim(r, me, idx, want, dl, ret_pos, &wt);
+
+        /* a claim that found room at once adds nothing here: its counts are the commit's */
+        if (_unlikely_(wt.blocked || k == -ETIMEDOUT || k == -EAGAIN))
+                count_slow(r, SEM_SPACE, &wt, k);
+        return k;
 }
 
 /*
@@ -891,7 +965,9 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool wake_
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
-        /* no counter here: sent is derived (ring_count), so no kill can make it drift */
+        /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
+         * drift; the attachment's own block counts it for metrics, after the commit */
+        count_sent(r, len);
         if (wake_now) {
                 wake(r, SEM_ITEMS);
                 fifo_signal(r);
@@ -1017,8 +1093,8 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
  *         message is longer than @cap (it stays queued); -EAGAIN, -ETIMEDOUT, -EIDRM,
  *         -ESTALE, -EBADMSG.
  */
-ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
-                  void **ret_payload, uint32_t *ret_len) {
+static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                    void **ret_payload, uint32_t *ret_len, RingWaiter *wt) {
         const uint8_t *end = slots_end(r);
         uint64_t head, w = 0, stamp;
         Pos x;
@@ -1026,7 +1102,6 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         uint32_t got = 0, len;
         OrderScan o;
         int k;
-        RingWaiter wt = {};
 
         for (;;) {
                 o = (OrderScan){ .n = 0 };
@@ -1034,7 +1109,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 if (k < 0)
                         return k;
                 if (!has_ready(r)) {
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1094,7 +1169,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 }
                 if (got == 0) { /* taken by another receiver since we looked: wait again */
                         ring_unlock(r, me);
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1102,7 +1177,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
-                if (wt.woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
+                if (wt->woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
                         wake(r, SEM_ITEMS);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < got; i++)
@@ -1110,6 +1185,16 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 CRASH_POINT(recv_taken);
                 return got;
         }
+}
+
+ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                  void **ret_payload, uint32_t *ret_len) {
+        RingWaiter wt = {};
+        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, &wt);
+
+        if (_unlikely_(wt.blocked || k == -ETIMEDOUT || k == -EAGAIN))
+                count_slow(r, SEM_ITEMS, &wt, (long)k);
+        return k;
 }
 
 /*
@@ -1120,7 +1205,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  *         (the caller must drop its copy).
  */
 /* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
-static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
+static int consume_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool finish) {
         uint64_t w = atomic_load(&s->word);
 
         if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
@@ -1128,6 +1213,7 @@ static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
                 return -ESTALE; /* repaired meanwhile: it was redelivered, drop our copy */
         CRASH_POINT(recv_consumed);
+        count_received(r, len);
         if (finish)
                 ring_finish(r);
         return 0;
@@ -1137,10 +1223,14 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
         uint64_t w;
         int k;
 
+        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
+        uint32_t len;
+
         k = ring_held(r, me, payload, SLOT_TAKEN, &w);
         if (k < 0)
                 return k;
-        return consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), finish);
+        len = *(volatile uint32_t *)&s->len; /* for the counters only: read once, bounded */
+        return consume_slot(r, me, s, MIN(len, r->geo.slot_size), finish);
 }
 
 /*
@@ -1164,7 +1254,7 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         memcpy(buf, payload, len / 2);
         CRASH_POINT(recv_half_copied);
         memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
-        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
+        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, true);
         return k < 0 ? k : (ssize_t)len;
 }
 
@@ -1192,7 +1282,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 return k;
         for (ssize_t i = 0; i < k; i++) {
                 memcpy(bufs[out].iov_base, payload[i], len[i]);
-                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0)
+                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), len[i], false) == 0)
                         ret_lens[out++] = len[i];
         }
         ring_finish(r);

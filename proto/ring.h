@@ -23,9 +23,11 @@ typedef struct Ring {
         uint8_t *base; /* the mapping */
         LayoutGeometry geo;
         sem_t *sem[_SEM_ROLE_MAX];
-        uint32_t spin_ns; /* how long a waiter polls before it sleeps (0: sleep at once) */
-        bool has_fifo;    /* fifo_fd is open (a client's box; never in the daemon) */
-        int fifo_fd;      /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
+        uint32_t spin_ns;  /* how long a waiter polls before it sleeps (0: sleep at once) */
+        AttCounters *mine; /* this attachment's counter block in the mapping (a client's box; NULL
+                            * in the daemon and the explorer: nothing is counted) */
+        bool has_fifo;     /* fifo_fd is open (a client's box; never in the daemon) */
+        int fifo_fd;       /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u

@@ -743,7 +743,7 @@ static void op_adopt(Seg *s) {
         if (r == 0) {
                 FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
                 adopt_repairs(s, mb);
-                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken, &holder));
+                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken, &holder, NULL));
                 CALL_END();
                 FUZZ_ASSERT(info.slots == slots_of(s));
                 FUZZ_ASSERT((uint64_t)info.queued + info.claimed + info.taken <= slots_of(s));
