@@ -14,7 +14,8 @@ shmbox_install_deps() {
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev
-                     python3-dev python3-pytest python3-setuptools python3-zmq)
+                     python3-dev python3-pytest python3-setuptools python3-zmq
+                     prometheus)
         local pkgs=("${build[@]}") missing=() p
         [ "${1:-all}" = build ] || pkgs+=("${tests[@]}")
         for p in "${pkgs[@]}"; do
