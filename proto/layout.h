@@ -82,6 +82,8 @@ typedef struct SlotHead {
  * index it adds the block to `retired` in the header first, so totals survive a detach.
  * Any attached process can write any block: the values are untrusted, summed with saturation
  * and never used for control flow (doc/ring.md, "Counters").
+ * The blocks are 128 bytes and 128-aligned so that no two share a cache line or an
+ * adjacent-line prefetch pair.
  */
 typedef struct AttCounters {
         /* the fast path: every send or receive that completes (ring.c: count_sent, count_received) */
