@@ -291,7 +291,7 @@ uint32_t shmbox_slots(const shmbox *box);
 const char *shmbox_strerror(int err);
 
 /* Why the daemon refused the last control call of client (create, destroy, chmod, reload,
- * attach, info, list), in its words, e.g. "1099515826176 bytes, above max-mailbox-bytes
+ * attach, info, list), in its words, e.g. "1099515858944 bytes, above max-mailbox-bytes
  * 1073741824" for -ENOSPC: the reason its log gives. "" when that call succeeded, failed in
  * this process, or the daemon gave no reason (daemons before protocol version 2 give none).
  * Never NULL ("" for a NULL client); valid until the next call on client. */

@@ -667,17 +667,22 @@ static inline void counter_add(_Atomic uint64_t *c, uint64_t n) {
         atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
-static inline void count_sent(Ring *r, size_t len) {
-        if (r->mine) {
-                counter_add(&r->mine->sent, 1);
-                counter_add(&r->mine->sent_bytes, len);
+/* @n messages of @bytes in all, once per call (a batch counts once) */
+static inline void count_sent(Ring *r, uint64_t n, uint64_t bytes) {
+        AttCounters *c = r->mine;
+
+        if (c) {
+                counter_add(&c->sent, n);
+                counter_add(&c->sent_bytes, bytes);
         }
 }
 
-static inline void count_received(Ring *r, size_t len) {
-        if (r->mine) {
-                counter_add(&r->mine->received, 1);
-                counter_add(&r->mine->received_bytes, len);
+static inline void count_received(Ring *r, uint64_t n, uint64_t bytes) {
+        AttCounters *c = r->mine;
+
+        if (c) {
+                counter_add(&c->received, n);
+                counter_add(&c->received_bytes, bytes);
         }
 }
 
@@ -916,7 +921,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
         int k = claim(r, me, idx, want, dl, ret_pos, &wt);
 
         /* a claim that found room at once adds nothing here: its counts are the commit's */
-        if (_unlikely_(wt.blocked || k == -ETIMEDOUT || k == -EAGAIN))
+        if (_unlikely_(wt.blocked))
                 count_slow(r, SEM_SPACE, &wt, k);
         return k;
 }
@@ -966,8 +971,7 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool wake_
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
         /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
-         * drift; the attachment's own block counts it for metrics, after the commit */
-        count_sent(r, len);
+         * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
                 wake(r, SEM_ITEMS);
                 fifo_signal(r);
@@ -984,7 +988,10 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
         k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
         if (k < 0)
                 return k;
-        return commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
+        k = commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
+        if (k == 0)
+                count_sent(r, 1, len);
+        return k;
 }
 
 /* Pass head over what is finished (no lock: advance_head()) and wake senders for the slots
@@ -1046,7 +1053,10 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         CRASH_POINT(send_half_copied);
         if (len > 0)
                 memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
-        return commit_slot(r, me, ring_slot(r, p), len, true);
+        k = commit_slot(r, me, ring_slot(r, p), len, true);
+        if (k == 0)
+                count_sent(r, 1, len);
+        return k;
 }
 
 /*
@@ -1057,7 +1067,7 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
  *         none was.
  */
 int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl) {
-        uint64_t p;
+        uint64_t p, bytes = 0;
         int k, done = 0;
 
         for (size_t i = 0; i < n; i++)
@@ -1072,10 +1082,14 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
 
                 memcpy(payload, msgs[i].iov_base, msgs[i].iov_len);
                 c = commit_slot(r, me, ring_slot(r, p + (uint64_t)i), msgs[i].iov_len, false);
-                if (c < 0)
+                if (c < 0) {
+                        count_sent(r, (uint64_t)done, bytes);
                         return done ? done : c;
+                }
                 done++;
+                bytes += msgs[i].iov_len;
         }
+        count_sent(r, (uint64_t)done, bytes);
         wake_n(r, SEM_ITEMS, (unsigned)done);
         fifo_signal(r);
         return done;
@@ -1192,7 +1206,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         RingWaiter wt = {};
         ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, &wt);
 
-        if (_unlikely_(wt.blocked || k == -ETIMEDOUT || k == -EAGAIN))
+        if (_unlikely_(wt.blocked))
                 count_slow(r, SEM_ITEMS, &wt, (long)k);
         return k;
 }
@@ -1205,7 +1219,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  *         (the caller must drop its copy).
  */
 /* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
-static int consume_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool finish) {
+static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
         uint64_t w = atomic_load(&s->word);
 
         if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
@@ -1213,7 +1227,6 @@ static int consume_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool fini
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
                 return -ESTALE; /* repaired meanwhile: it was redelivered, drop our copy */
         CRASH_POINT(recv_consumed);
-        count_received(r, len);
         if (finish)
                 ring_finish(r);
         return 0;
@@ -1230,7 +1243,10 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
         if (k < 0)
                 return k;
         len = *(volatile uint32_t *)&s->len; /* for the counters only: read once, bounded */
-        return consume_slot(r, me, s, MIN(len, r->geo.slot_size), finish);
+        k = consume_slot(r, me, s, finish);
+        if (k == 0)
+                count_received(r, 1, MIN(len, r->geo.slot_size));
+        return k;
 }
 
 /*
@@ -1254,8 +1270,11 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         memcpy(buf, payload, len / 2);
         CRASH_POINT(recv_half_copied);
         memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
-        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, true);
-        return k < 0 ? k : (ssize_t)len;
+        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
+        if (k < 0)
+                return k;
+        count_received(r, 1, len);
+        return len;
 }
 
 /*
@@ -1272,6 +1291,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         size_t cap = SIZE_MAX;
         ssize_t k;
         size_t out = 0;
+        uint64_t bytes = 0;
 
         n = MIN(n, (size_t)RING_BATCH_MAX);
         /* a batch holds messages while each fits its buffer: the smallest buffer bounds them */
@@ -1282,10 +1302,13 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 return k;
         for (ssize_t i = 0; i < k; i++) {
                 memcpy(bufs[out].iov_base, payload[i], len[i]);
-                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), len[i], false) == 0)
+                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
                         ret_lens[out++] = len[i];
+                        bytes += len[i];
+                }
         }
         ring_finish(r);
+        count_received(r, out, bytes);
         return out ? (ssize_t)out : -ESTALE;
 }
 

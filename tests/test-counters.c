@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -353,6 +354,64 @@ START_TEST(test_a_scribbled_counter_block_saturates_the_sums_and_harms_nothing) 
 }
 END_TEST
 
+/* As uid 2001 in a child: shmbox_stats() of "hidden" (0600, root's) and of "open" (0666), and
+ * how many mailboxes `shmboxctl metrics` shows; each reported through a pipe. */
+START_TEST(test_a_mailbox_without_rights_is_refused_and_left_out_of_the_metrics) {
+        struct shmbox_config hidden = { .slots = 4, .slot_size = 64, .mode = 0600 };
+        struct shmbox_config open_cfg = { .slots = 4, .slot_size = 64, .mode = 0666 };
+        const char *bin = getenv("SHMBOXCTL");
+        int fds[2], got[3], status;
+        pid_t pid;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: counters: stats of another user's mailbox: needs root (setuid to 2001)\n");
+                return;
+        }
+        ck_assert_msg(bin && *bin, "SHMBOXCTL is not set (run the suites through make check)");
+        ck_assert_int_eq(shmbox_create(client, "hidden", &hidden), 0);
+        ck_assert_int_eq(shmbox_create(client, "open", &open_cfg), 0);
+        ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                struct shmbox_stats *st = NULL;
+                shmbox_client *c;
+                char cmd[512];
+                FILE *f;
+
+                if (setgroups(0, NULL) < 0 || setgid(2001) < 0 || setuid(2001) < 0)
+                        _exit(126);
+                if (shmbox_connect(d.socket, &c) < 0)
+                        _exit(125);
+                got[0] = shmbox_stats(c, "hidden", &st);
+                got[1] = shmbox_stats(c, "open", &st);
+                free(st);
+                shmbox_disconnect(c);
+                snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' metrics | grep -c '^shmbox_mailbox_slots{'", bin,
+                         d.socket);
+                f = popen(cmd, "r");
+                got[2] = -1;
+                if (!f || fscanf(f, "%d", &got[2]) != 1)
+                        got[2] = -1;
+                if (f)
+                        pclose(f);
+                if (write(fds[1], got, sizeof(got)) != sizeof(got))
+                        _exit(124);
+                _exit(0);
+        }
+        close(fds[1]);
+        status = harness_wait_exit(pid, harness_ms(10000));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+        ck_assert_int_eq(read(fds[0], got, sizeof(got)), sizeof(got));
+        close(fds[0]);
+        ck_assert_int_eq(got[0], -EACCES);
+        ck_assert_int_eq(got[1], 0);
+        ck_assert_int_eq(got[2], 1); /* only "open" */
+        ck_assert_int_eq(shmbox_destroy(client, "hidden"), 0);
+        ck_assert_int_eq(shmbox_destroy(client, "open"), 0);
+}
+END_TEST
+
 static Suite *counters_suite(void) {
         Suite *s = suite_create("counters");
         TCase *tc = tcase_create("counters");
@@ -365,6 +424,7 @@ static Suite *counters_suite(void) {
         tcase_add_test(tc, test_metrics_show_the_known_traffic_in_the_prometheus_format);
         tcase_add_test(tc, test_metrics_of_an_unreachable_daemon_write_shmbox_up_0);
         tcase_add_test(tc, test_a_scribbled_counter_block_saturates_the_sums_and_harms_nothing);
+        tcase_add_test(tc, test_a_mailbox_without_rights_is_refused_and_left_out_of_the_metrics);
         suite_add_tcase(s, tc);
         return s;
 }
