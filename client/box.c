@@ -47,6 +47,7 @@ static void box_unmap(shmbox *box) {
                 munmap(box->ring.base, box->ring.geo.total_size);
         box->ring.base = NULL;
         box->ring.hdr = NULL;
+        box->ring.mine = NULL;
         if (box->ring.has_fifo)
                 close(box->ring.fifo_fd);
         box->ring.has_fifo = false;
@@ -121,6 +122,8 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
         if (box->ring.geo.slots != grant->slots || box->ring.geo.slot_size != grant->slot_size ||
             box->ring.geo.total_size != grant->size)
                 return -EBADMSG;
+        /* our counter block (idx < LAYOUT_ATT_MAX, checked by the caller) */
+        box->ring.mine = layout_counters(map, box->idx);
 
         for (int i = 0; i < _SEM_ROLE_MAX; i++) {
                 r = names_semaphore(path, sizeof(path), prefix, box->name, (SemRole)i, grant->generation);

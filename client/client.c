@@ -308,7 +308,7 @@ SHMBOX_PUBLIC int shmbox_reload(shmbox_client *client) {
         return r < 0 ? r : reply.status;
 }
 
-static void info_from_wire(struct shmbox_info *out, const WireInfo *in) {
+void client_info_from_wire(struct shmbox_info *out, const WireInfo *in) {
         *out = (struct shmbox_info){
                 .slots = in->slots,
                 .slot_size = in->slot_size,
@@ -354,7 +354,7 @@ SHMBOX_PUBLIC int shmbox_info(shmbox_client *client, const char *name, struct sh
                 return r;
         if (reply.status < 0)
                 return reply.status;
-        info_from_wire(ret, &reply.info);
+        client_info_from_wire(ret, &reply.info);
         return 0;
 }
 
@@ -385,7 +385,7 @@ SHMBOX_PUBLIC int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, 
                         return -EPROTO;
                 if (r == 0)
                         break;
-                info_from_wire(&entries[n].info, &info);
+                client_info_from_wire(&entries[n].info, &info);
                 n++;
         }
         *ret = TAKE_PTR(entries);

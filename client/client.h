@@ -49,4 +49,6 @@ struct shmbox {
 extern atomic_uint client_fork_generation;
 
 int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **ret_frame);
+/* struct shmbox_info from the wire's (client.c; also for shmbox_stats(), stats.c) */
+void client_info_from_wire(struct shmbox_info *out, const WireInfo *in);
 bool client_begin(shmbox_client *c);

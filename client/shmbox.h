@@ -121,6 +121,55 @@ struct shmbox_info {
 #define SHMBOX_INFO_CORRUPT_COUNTERS 16u /* more received than sent, recovered and repairs allow */
 #define SHMBOX_INFO_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (truncated) */
 
+/*
+ * Traffic counters (shmbox_stats()), per attachment and summed per mailbox. Counted by each
+ * attached process in its own block of the mailbox's shared memory (a few stores per message,
+ * no shared cache line), so they are what the processes wrote: any process with access can
+ * write nonsense there, and the sums saturate at UINT64_MAX. A call counts once however often
+ * it slept: waits are calls that found the mailbox full (sends) or empty (receives) and waited
+ * for it, spinning or asleep; *_wait_ns the time those calls spent waiting (CLOCK_MONOTONIC);
+ * timeouts are calls that ended at their deadline (-ETIMEDOUT, or -EAGAIN with timeout 0);
+ * full counts sends that found the mailbox full, whether they then waited or not.
+ * The reserved words are 0; new counters take their place.
+ */
+struct shmbox_counters {
+        uint64_t sent, sent_bytes;         /* messages committed (send, send_many, commit), bytes */
+        uint64_t received, received_bytes; /* messages consumed (recv, recv_many, release), bytes */
+        uint64_t send_waits, send_wait_ns;
+        uint64_t recv_waits, recv_wait_ns;
+        uint64_t send_timeouts, recv_timeouts;
+        uint64_t full;
+        uint64_t reserved[5];
+};
+
+/* One attached box (shmbox_stats()): the process (pid 0: its process hung up and the daemon
+ * is releasing it), its uid, its rights (SHMBOX_STAT_RECV|SHMBOX_STAT_SEND), its attachment
+ * index, and its counters since it attached. */
+struct shmbox_stats_row {
+        uint32_t pid, uid, rights, index;
+        struct shmbox_counters c;
+};
+
+/*
+ * A mailbox's traffic (shmbox_stats()), one malloc'ed block to free() with free():
+ * - size and row_size: sizeof(struct shmbox_stats) and of a row in the library that filled it
+ *   (later versions grow them from the reserved words; the rows start at rows[]);
+ * - info: as shmbox_info() returns it; abandoned: claims never committed (aborted
+ *   reservations, and claims of writers that died);
+ * - total: every attachment's counters, present and gone (the daemon folds a detached box's
+ *   counts into the mailbox's totals, in the segment, so they survive a daemon restart too);
+ * - rows: one per box attached now (n_rows, at most 256).
+ */
+struct shmbox_stats {
+        uint32_t size, row_size;
+        uint32_t n_rows, reserved32;
+        struct shmbox_info info;
+        uint64_t abandoned;
+        struct shmbox_counters total;
+        uint64_t reserved[8];
+        struct shmbox_stats_row rows[];
+};
+
 /* One entry of shmbox_list(). */
 struct shmbox_entry {
         char name[SHMBOX_NAME_MAX + 1];
@@ -225,6 +274,12 @@ int shmbox_set_spin(shmbox *box, unsigned spin_us);
 /* What the daemon knows of a mailbox. */
 int shmbox_info(shmbox_client *client, const char *name, struct shmbox_info *ret);
 
+/* A mailbox's traffic counters, in all and per attached box (struct shmbox_stats); *ret is
+ * malloc'ed, freed with free(). Needs r or w on the mailbox, or to own it (root and the
+ * daemon's user see all): -EACCES. Errors: -ENOENT, -EACCES, -ENOTCONN, -ENOMEM, -EPROTO (a
+ * daemon before 0.3 does not know the request: -EBADMSG from it). Since 0.3 (SHMBOX_0.3). */
+int shmbox_stats(shmbox_client *client, const char *name, struct shmbox_stats **ret);
+
 /* Every mailbox of the daemon; *ret is one malloc'ed array, freed with free(). */
 int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, size_t *ret_count);
 
@@ -236,7 +291,7 @@ uint32_t shmbox_slots(const shmbox *box);
 const char *shmbox_strerror(int err);
 
 /* Why the daemon refused the last control call of client (create, destroy, chmod, reload,
- * attach, info, list), in its words, e.g. "1099515826176 bytes, above max-mailbox-bytes
+ * attach, info, list), in its words, e.g. "1099515858944 bytes, above max-mailbox-bytes
  * 1073741824" for -ENOSPC: the reason its log gives. "" when that call succeeded, failed in
  * this process, or the daemon gave no reason (daemons before protocol version 2 give none).
  * Never NULL ("" for a NULL client); valid until the next call on client. */

@@ -26,6 +26,7 @@
 #include "client/ctl-print.h"
 #include "client/ctl-top.h"
 #include "client/shmbox.h"
+#include "client/ctl-metrics.h"
 #include "client/walkthrough.h"
 
 #include <ctype.h>
@@ -1068,6 +1069,24 @@ static int cmd_top(const Command *cmd, int argc, char **argv) {
         return ctl_top(arg_socket, argc, argv);
 }
 
+static int cmd_metrics(const Command *cmd, int argc, char **argv) {
+        const char *output = NULL;
+        const Option options[] = {
+                { "output", &output, NULL },
+                {},
+        };
+        _cleanup_free_ char **operands = NULL;
+        size_t n;
+        int r;
+
+        r = command_args(cmd, argc, argv, options, 0, &operands, &n, NULL);
+        if (r >= 0)
+                return r;
+        if (output && !output[0])
+                return exit_status(usage_error(cmd, "--output: empty file name"));
+        return ctl_metrics_run(arg_socket, output);
+}
+
 static const Command commands[] = {
         {
                 "create",
@@ -1182,6 +1201,22 @@ static const Command commands[] = {
                 cmd_info,
         },
         { "top", CTL_TOP_SYNOPSIS, CTL_TOP_HELP, cmd_top },
+        {
+                "metrics",
+                "metrics [--output FILE]",
+                "Print the daemon's and every mailbox's figures in the Prometheus text\n"
+                "exposition format: sizes, queued messages, attachments, and the traffic\n"
+                "counters (messages and bytes sent and received, waits and time waited,\n"
+                "timeouts, full mailbox, repairs, redelivered and abandoned messages), labelled\n"
+                "mailbox and owner. A mailbox the caller has no right on is left out.\n"
+                "\n"
+                "Options:\n"
+                "  --output FILE  write FILE atomically (a temporary file, then rename), for\n"
+                "                 node exporter's textfile collector; if the daemon does not\n"
+                "                 answer, FILE says shmbox_up 0 (and the exit status is 1)\n"
+                "  -h, --help     show this help\n",
+                cmd_metrics,
+        },
         {
                 "walkthrough",
                 "walkthrough [--size BYTES | --hierarchy [--quick] [--plot FILE.svg]] [--json | --quiet]",

@@ -374,10 +374,10 @@ static uint32_t attachment_pid(Manager *m, const Mailbox *mb, uint32_t token) {
         return 0;
 }
 
-static void fill_info(Manager *m, Mailbox *mb, WireInfo *info) {
+static void fill_info(Manager *m, Mailbox *mb, WireInfo *info, uint64_t *ret_abandoned) {
         uint32_t holder, claimed, taken;
 
-        mailbox_info(mb, info, &claimed, &taken, &holder);
+        mailbox_info(mb, info, &claimed, &taken, &holder, ret_abandoned);
         info->lock_holder_pid = attachment_pid(m, mb, holder);
         info->oldest_claimed_pid = attachment_pid(m, mb, claimed);
         info->oldest_taken_pid = attachment_pid(m, mb, taken);
@@ -396,11 +396,78 @@ static void do_list(Conn *c, const WireMsg *req) {
         for (Mailbox *mb = c->manager->mailboxes; mb; mb = mb->next) {
                 WireInfo info;
 
-                fill_info(c->manager, mb, &info);
+                fill_info(c->manager, mb, &info, NULL);
                 if (wire_list_add(&w, mb->name, &info) < 0)
                         break; /* capped: max-mailboxes is at most WIRE_LIST_MAX */
         }
         bufferevent_write(c->bev, buf, wire_list_end(&w));
+}
+
+/*
+ * STATS: a mailbox's traffic counters (doc/ring.md, "Counters"): the totals (the attachments
+ * gone, folded into the header's `retired` at their release, plus the present ones) and a row
+ * per present attachment with its process. Rows name processes and their traffic, so only
+ * those who could use the mailbox see them: root, the daemon's user, the owner, or a caller
+ * with r or w (else -EACCES; metrics skip such a mailbox).
+ */
+static int stats_fill(Conn *c, Mailbox *mb, WireMsg *reply, WireStatsRow *rows) {
+        const Session *s = c->session;
+        WireCounters k;
+        int r;
+
+        if (s->cred.uid != 0 && s->cred.uid != geteuid() && s->cred.uid != mb->uid &&
+            mailbox_rights(mb, s->cred.uid, s->cred.gid, s->groups, s->n_groups) == 0)
+                return -EACCES;
+        fill_info(c->manager, mb, &reply->stats.info, &reply->stats.abandoned);
+        if (reply->stats.info.corrupt & RING_CORRUPT_SEGMENT)
+                return 0; /* unreadable: no counts, the info says why */
+        r = mailbox_counters(mb, LAYOUT_ATT_MAX, &k);
+        if (r < 0)
+                return 0;
+        reply->stats.total = k;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
+                const Attachment *a = mb->att[i];
+                WireStatsRow *row = &rows[reply->n_rows];
+
+                if (!a || mailbox_counters(mb, i, &k) < 0)
+                        continue;
+                *row = (WireStatsRow){
+                        .pid = a->session ? (uint32_t)a->session->cred.pid : 0,
+                        .uid = (uint32_t)a->uid,
+                        .rights = a->rights,
+                        .idx = i,
+                        .c = k,
+                };
+                mailbox_counters_add(&reply->stats.total, &k);
+                reply->n_rows++;
+        }
+        return 0;
+}
+
+static void do_stats(Conn *c, const WireMsg *req) {
+        static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
+        static WireStatsRow rows[LAYOUT_ATT_MAX];
+        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .rows = rows };
+        Mailbox *mb;
+        int r;
+
+        if (!names_mailbox_valid(req->name)) {
+                conn_reply_status(c, req, -EINVAL);
+                return;
+        }
+        mb = manager_find(c->manager, req->name);
+        if (!mb) {
+                conn_reply_status(c, req, -ENOENT);
+                return;
+        }
+        r = stats_fill(c, mb, &reply, rows);
+        if (r < 0) {
+                conn_reply_status(c, req, r);
+                return;
+        }
+        r = wire_encode(buf, sizeof(buf), &reply);
+        assert_se(r > 0); /* 256 rows of 104 bytes fit WIRE_REPLY_MAX */
+        bufferevent_write(c->bev, buf, (size_t)r);
 }
 
 /* Serve one decoded request. Returns 1 if the reply is deferred. */
@@ -443,8 +510,9 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
                         r = -ENOENT;
                         break;
                 }
-                fill_info(c->manager, mb, &reply.info);
+                fill_info(c->manager, mb, &reply.info, NULL);
                 break;
+        case WIRE_STATS: do_stats(c, req); return 0;
         default: r = -EBADMSG; break;
         }
         if (r < 0) {

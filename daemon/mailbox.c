@@ -365,14 +365,14 @@ int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid
                 return -errno;
         if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
                 return -EPERM;
-        if ((uint64_t)st.st_size < LAYOUT_HEADER_SIZE)
+        if ((uint64_t)st.st_size < LAYOUT_HEADER_PAGE)
                 return -EBADMSG;
         {
-                void *map = mmap(NULL, LAYOUT_HEADER_SIZE, PROT_READ, MAP_SHARED, m->fd, 0);
+                void *map = mmap(NULL, LAYOUT_HEADER_PAGE, PROT_READ, MAP_SHARED, m->fd, 0);
                 if (map == MAP_FAILED)
                         return -errno;
                 r = layout_check(map, (uint64_t)st.st_size, &m->geo);
-                munmap(map, LAYOUT_HEADER_SIZE);
+                munmap(map, LAYOUT_HEADER_PAGE);
                 if (r < 0)
                         return r;
         }
@@ -629,6 +629,8 @@ int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
  * @token may use the ring (a stale value a peer wrote there is overwritten)
  */
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token) {
+        if (token != TOKEN_NONE)
+                mailbox_counters_clear(m, idx); /* a new attachment's counts start at 0 */
         (void)guard_store_u32(&m->ring.hdr->att[idx], token);
 }
 
@@ -739,14 +741,131 @@ void mailbox_att_free(Mailbox *m, unsigned idx) {
                 return;
         m->att[idx] = NULL;
         m->n_att--;
-        if (m->ring.hdr && mailbox_check(m) >= 0)
+        if (m->ring.hdr && mailbox_check(m) >= 0) {
+                mailbox_counters_retire(m, idx);
                 (void)guard_store_u32(&m->ring.hdr->att[idx], TOKEN_NONE);
+        }
+}
+
+/* The counters (doc/ring.md, "Counters"): values any attached process may have written, so
+ * summed with saturation and used for nothing but reporting. */
+static void counters_load(const AttCounters *b, WireCounters *ret) {
+#define LOAD(f) ret->f = atomic_load_explicit(&b->f, memory_order_relaxed);
+        LAYOUT_COUNTER_FIELDS(LOAD)
+#undef LOAD
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+        uint64_t s;
+
+        return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
+/*
+ * mailbox_counters_add() - @acc += @k, each field saturating at UINT64_MAX
+ */
+void mailbox_counters_add(WireCounters *acc, const WireCounters *k) {
+#define ADD(f) acc->f = sat_add(acc->f, k->f);
+        LAYOUT_COUNTER_FIELDS(ADD)
+#undef ADD
+}
+
+typedef struct CountersCall {
+        Mailbox *m;
+        unsigned idx;
+        WireCounters k;
+} CountersCall;
+
+static AttCounters *counters_block(Mailbox *m, unsigned idx) {
+        return idx == LAYOUT_ATT_MAX ? &m->ring.hdr->retired : layout_counters(m->ring.base, idx);
+}
+
+static int counters_read_cb(void *userdata) {
+        CountersCall *c = userdata;
+
+        counters_load(counters_block(c->m, c->idx), &c->k);
+        return 0;
+}
+
+static void counters_zero(AttCounters *b) {
+#define ZERO(f) atomic_store_explicit(&b->f, 0, memory_order_relaxed);
+        LAYOUT_COUNTER_FIELDS(ZERO)
+#undef ZERO
+}
+
+static int counters_clear_cb(void *userdata) {
+        CountersCall *c = userdata;
+
+        counters_zero(counters_block(c->m, c->idx));
+        return 0;
+}
+
+/* retired += block, then block = 0. A daemon killed between the two counts that attachment
+ * twice; one killed before the first loses it: statistics, not messages. */
+static int counters_retire_cb(void *userdata) {
+        CountersCall *c = userdata;
+        AttCounters *retired = &c->m->ring.hdr->retired;
+        WireCounters k, total;
+
+        counters_load(counters_block(c->m, c->idx), &k);
+        counters_load(retired, &total);
+        mailbox_counters_add(&total, &k);
+#define STORE(f) atomic_store_explicit(&retired->f, total.f, memory_order_relaxed);
+        LAYOUT_COUNTER_FIELDS(STORE)
+#undef STORE
+        counters_zero(counters_block(c->m, c->idx));
+        return 0;
+}
+
+/*
+ * mailbox_counters() - the counter block of attachment index @idx, or with @idx LAYOUT_ATT_MAX
+ * the counts of the attachments gone (the header's `retired`)
+ *
+ * Return: 0 and @ret; -EINVAL for another index; -EBADMSG if the segment is unreadable (a
+ *         truncation). @ret is untouched on failure.
+ */
+int mailbox_counters(Mailbox *m, unsigned idx, WireCounters *ret) {
+        CountersCall c = { .m = m, .idx = idx };
+        int r;
+
+        if (idx > LAYOUT_ATT_MAX || !m->ring.hdr)
+                return -EINVAL;
+        r = mailbox_check(m);
+        if (r < 0)
+                return r;
+        r = guard_call(counters_read_cb, &c);
+        if (r < 0)
+                return r;
+        *ret = c.k;
+        return 0;
+}
+
+/*
+ * mailbox_counters_clear() - zero the counter block of index @idx, about to be handed out
+ */
+void mailbox_counters_clear(Mailbox *m, unsigned idx) {
+        CountersCall c = { .m = m, .idx = idx };
+
+        if (idx < LAYOUT_ATT_MAX && m->ring.hdr && mailbox_check(m) >= 0)
+                (void)guard_call(counters_clear_cb, &c);
+}
+
+/*
+ * mailbox_counters_retire() - fold the counter block of index @idx, being released, into the
+ * header's totals of attachments gone, and zero it
+ */
+void mailbox_counters_retire(Mailbox *m, unsigned idx) {
+        CountersCall c = { .m = m, .idx = idx };
+
+        if (idx < LAYOUT_ATT_MAX && m->ring.hdr && mailbox_check(m) >= 0)
+                (void)guard_call(counters_retire_cb, &c);
 }
 
 typedef struct InfoCall {
         const Mailbox *m;
         WireInfo *i;
         uint32_t oldest_claimed, oldest_taken, lock_holder;
+        uint64_t abandoned;
 } InfoCall;
 
 /* Milliseconds since @stamp (CLOCK_MONOTONIC_COARSE ns written by a peer: untrusted). */
@@ -764,6 +883,7 @@ static int info_cb(void *userdata) {
         RingCounts counts;
 
         ring_count(&c->m->ring, &counts);
+        c->abandoned = counts.abandoned_total;
         c->i->corrupt = counts.corrupt;
         c->i->received = counts.received;
         c->i->recovered = counts.recovered;
@@ -787,12 +907,14 @@ static int info_cb(void *userdata) {
  * mailbox_info() - what info and list report; the ring is read without its lock
  * @ret_claimed, @ret_taken: the tokens holding the oldest CLAIMED and TAKEN slots (0: none)
  * @ret_holder: the token holding the lock (0: free, unreadable, or no attachment's)
+ * @ret_abandoned: if not NULL, the header's count of abandoned claims, as read
  *
  * ret->corrupt says what does not validate (RING_CORRUPT_*: ring_count(), confirmed; SEGMENT
  * for a segment shorter than its layout, or one that faults when read), and the counters
  * derived from it are left 0.
  */
-void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder) {
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder,
+                  uint64_t *ret_abandoned) {
         WireInfo i = {
                 .slots = m->geo.slots,
                 .slot_size = m->geo.slot_size,
@@ -819,4 +941,6 @@ void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32
         *ret_claimed = c.oldest_claimed;
         *ret_taken = c.oldest_taken;
         *ret_holder = i.corrupt & RING_CORRUPT_LOCK ? TOKEN_NONE : c.lock_holder;
+        if (ret_abandoned)
+                *ret_abandoned = c.abandoned;
 }

@@ -78,4 +78,9 @@ uint32_t mailbox_att_token(const Mailbox *m, unsigned idx);
 uint32_t mailbox_lock_holder(const Mailbox *m);
 uint64_t mailbox_epoch(const Mailbox *m);
 int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret);
-void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder);
+void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder,
+                  uint64_t *ret_abandoned);
+int mailbox_counters(Mailbox *m, unsigned idx, WireCounters *ret);
+void mailbox_counters_clear(Mailbox *m, unsigned idx);
+void mailbox_counters_retire(Mailbox *m, unsigned idx);
+void mailbox_counters_add(WireCounters *acc, const WireCounters *k);

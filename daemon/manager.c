@@ -913,6 +913,11 @@ static int adopt_one(Manager *m, const StateEntry *e, bool retry) {
         if (r < 0) {
                 if (r == -ENOENT)
                         log_errno(LOG_WARNING, r, "not adopting mailbox %s: its segment is gone", e->name);
+                else if (r == -EPROTO) /* NEWS, 0.3.0: a mailbox of shmbox 0.2 (layout 1) */
+                        log_full(retry ? LOG_DEBUG : LOG_WARNING,
+                                 "not adopting mailbox %s: made by a shmbox of another segment layout (not "
+                                 "version %u); kept as it is, for its own daemon: see NEWS, 0.3.0",
+                                 e->name, LAYOUT_VERSION);
                 else
                         log_errno(retry ? LOG_DEBUG : LOG_WARNING, r,
                                   "not adopting mailbox %s (kept as it is), nor dropping it: tried again later",

@@ -79,7 +79,8 @@ int layout_check(const void *map, uint64_t map_size, LayoutGeometry *ret) {
         MboxHeader copy;
         LayoutGeometry g;
 
-        if (map_size < LAYOUT_HEADER_SIZE)
+        /* the header page alone: a segment of another layout version is then -EPROTO */
+        if (map_size < LAYOUT_HEADER_PAGE)
                 return -EBADMSG;
         /* one snapshot of the immutable part; a peer writing meanwhile only makes it fail */
         memcpy(&copy, (const void *)map, offsetof(MboxHeader, lock));

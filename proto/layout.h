@@ -2,7 +2,8 @@
 /* layout.h — the mailbox segment in shared memory: header, slot words, and their validation.
  *
  * The segment is `header_size` bytes of header followed by `slots` slots of `slot_stride`
- * bytes; each slot is a 64-byte slot head (the slot word on its own cache line, the length)
+ * bytes. The header is the header page (MboxHeader) and, since layout version 2, the counter
+ * area: one AttCounters block per attachment index (doc/ring.md, "Counters"). Each slot is a 64-byte slot head (the slot word on its own cache line, the length)
  * and then the payload. Everything here is read by processes that do not trust each other:
  * layout_check() validates the immutable part once, and the ring (ring.c) validates every
  * mutable field it reads.
@@ -16,7 +17,7 @@
 #include <stdint.h>
 
 #define LAYOUT_MAGIC UINT64_C(0x31584f424d485300) /* "\0SHMBOX1" little-endian */
-#define LAYOUT_VERSION 1u
+#define LAYOUT_VERSION 2u /* 1: no counter area (shmbox 0.2); a v1 segment is refused (NEWS, 0.3.0) */
 #define LAYOUT_CACHE_LINE 64u
 #define LAYOUT_SLOT_HEAD 64u
 
@@ -72,6 +73,48 @@ typedef struct SlotHead {
 } SlotHead;
 
 /*
+ * The traffic counters of one attachment index (layout version 2): two cache lines of their
+ * own, in the counter area after the header page, written only by the process attached at
+ * that index, with relaxed loads and stores (one writer: no read-modify-write, no lock), and
+ * read by the daemon, which sums them for info and metrics. A send or receive that does not
+ * wait stores only to the first line of its own block; the wait fields change only on the
+ * slow path. The daemon zeroes a block when it hands its index out, and when it releases the
+ * index it adds the block to `retired` in the header first, so totals survive a detach.
+ * Any attached process can write any block: the values are untrusted, summed with saturation
+ * and never used for control flow (doc/ring.md, "Counters").
+ * The blocks are 128 bytes and 128-aligned so that no two share a cache line or an
+ * adjacent-line prefetch pair.
+ */
+typedef struct AttCounters {
+        /* the fast path: every send or receive that completes (ring.c: count_sent, count_received) */
+        alignas(2 * LAYOUT_CACHE_LINE) _Atomic uint64_t sent; /* committed messages */
+        _Atomic uint64_t sent_bytes;
+        _Atomic uint64_t received; /* consumed messages */
+        _Atomic uint64_t received_bytes;
+        /* the slow path only: calls that had to wait, and for how long (CLOCK_MONOTONIC ns) */
+        _Atomic uint64_t send_waits, send_wait_ns;
+        _Atomic uint64_t recv_waits, recv_wait_ns;
+        /* calls that ended at their deadline (-ETIMEDOUT, or -EAGAIN with timeout 0) */
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t send_timeouts;
+        _Atomic uint64_t recv_timeouts;
+        _Atomic uint64_t full; /* sends (calls) that found the ring full */
+        _Atomic uint64_t reserved[5];
+} AttCounters;
+
+#define ATT_COUNTERS_N 11u /* the fields above, in order, before `reserved` */
+/* X(field) for each counter, in the order of the block (the wire and the public API follow it) */
+#define LAYOUT_COUNTER_FIELDS(X)                                                                                       \
+        X(sent)                                                                                                        \
+        X(sent_bytes) X(received) X(received_bytes) X(send_waits) X(send_wait_ns) X(recv_waits) X(recv_wait_ns)        \
+                X(send_timeouts) X(recv_timeouts) X(full)
+#define LAYOUT_COUNTERS_OFFSET 4096u /* the counter area: right after the header page */
+#define LAYOUT_COUNTERS_SIZE (LAYOUT_ATT_MAX * (uint32_t)sizeof(AttCounters))
+
+_Static_assert(sizeof(AttCounters) == 2 * LAYOUT_CACHE_LINE, "a counter block is two cache lines");
+_Static_assert(offsetof(AttCounters, send_timeouts) == LAYOUT_CACHE_LINE, "layout v2: the slow line");
+_Static_assert(offsetof(AttCounters, reserved) == ATT_COUNTERS_N * 8, "ATT_COUNTERS_N fields");
+
+/*
  * The header. Groups that different parties write live on separate cache lines: the lock and
  * the statistics changed under it; tail; head; the rarely written control words; the sleeper
  * masks (written by sleepers, read by every poster); the attachment table (daemon-written).
@@ -113,6 +156,10 @@ typedef struct MboxHeader {
 
         /* the token of each attachment index, 0 when free: written by the daemon only */
         alignas(LAYOUT_CACHE_LINE) _Atomic uint32_t att[LAYOUT_ATT_MAX];
+
+        /* the counts of attachments gone: the daemon folds an attachment's block in here when
+         * it releases its index (written by the daemon only; untrusted like the rest) */
+        alignas(2 * LAYOUT_CACHE_LINE) AttCounters retired;
 } MboxHeader;
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
@@ -125,11 +172,20 @@ _Static_assert(offsetof(MboxHeader, items_sleepers) == 320, "layout v1: items sl
 _Static_assert(offsetof(MboxHeader, space_sleepers) == 384, "layout v1: space sleepers");
 _Static_assert(offsetof(MboxHeader, pollers) == 448, "layout v1: pollers");
 _Static_assert(offsetof(MboxHeader, att) == 512, "layout v1: attachment table");
-_Static_assert(sizeof(MboxHeader) == 512 + 4 * LAYOUT_ATT_MAX, "layout v1: header size");
+_Static_assert(offsetof(MboxHeader, retired) == 512 + 4 * LAYOUT_ATT_MAX, "layout v2: retired counters");
+_Static_assert(sizeof(MboxHeader) == 512 + 4 * LAYOUT_ATT_MAX + sizeof(AttCounters), "layout v2: header size");
 
-/* The slots start on a page of their own. */
-#define LAYOUT_HEADER_SIZE 4096u
-_Static_assert(sizeof(MboxHeader) <= LAYOUT_HEADER_SIZE, "header fits its page");
+/* The header page, then the counter area; the slots start on a page of their own. */
+#define LAYOUT_HEADER_PAGE 4096u
+#define LAYOUT_HEADER_SIZE (LAYOUT_COUNTERS_OFFSET + LAYOUT_COUNTERS_SIZE) /* 36864: slot 0 */
+_Static_assert(sizeof(MboxHeader) <= LAYOUT_HEADER_PAGE, "header fits its page");
+_Static_assert(LAYOUT_COUNTERS_OFFSET == LAYOUT_HEADER_PAGE, "counters follow the header page");
+_Static_assert(LAYOUT_HEADER_SIZE % 4096u == 0, "slots start on a page");
+
+/* The counter block of attachment index @idx (< LAYOUT_ATT_MAX) in the mapping @map. */
+static inline AttCounters *layout_counters(void *map, unsigned idx) {
+        return (AttCounters *)((uint8_t *)map + LAYOUT_COUNTERS_OFFSET) + idx;
+}
 
 /* Geometry limits (the daemon may set a lower cap on the product). */
 #define LAYOUT_SLOTS_MAX 65536u

@@ -248,7 +248,9 @@ typedef struct RingWaiter {
         unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
         unsigned stale; /* drains that found posts nobody gave for us */
         bool woken;     /* a post was taken: the caller passes it on if more work is left */
-        uint64_t since; /* CLOCK_MONOTONIC ns of the first wait (0: none yet), for Ring.wait_ns */
+        bool blocked;   /* the call found nothing to do (full, or empty): its slow path */
+        bool waited;    /* ... and waited (spun or slept), since `since` */
+        struct timespec since;
 } RingWaiter;
 
 #define RING_DRAIN_MAX 64
@@ -663,26 +665,89 @@ static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(con
         return k == 1 ? 0 : k;
 }
 
-static uint64_t mono_ns(void) {
-        struct timespec ts;
+/* ns from @since to now (0 if the clock went back) */
+static uint64_t ns_since(const struct timespec *since) {
+        struct timespec now;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!ts_before(since, &now))
+                return 0;
+        return (uint64_t)(now.tv_sec - since->tv_sec) * 1000000000u + (uint64_t)(now.tv_nsec - since->tv_nsec);
 }
 
-/* ring_wait_once(), timed for the probes: the clock is read only here, where the call waits
- * anyway (spins or sleeps), never on the path that finds room or a message at once. */
+/* ring_wait_once(), on the slow path only: the call found the ring full or empty (@wt->blocked,
+ * for the counters), gives up at once without a deadline, and otherwise reads the clock once
+ * when it first waits and after each wait: the wait time of the counters and the probes
+ * (Ring.wait_ns). A call that finds room or a message at once never comes here. */
 static int ring_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
                      RingWaiter *wt) {
         int k;
 
+        wt->blocked = true;
         if (dl->now)
                 return -EAGAIN;
-        if (wt->since == 0)
-                wt->since = mono_ns();
+        if (!wt->waited) {
+                wt->waited = true;
+                clock_gettime(CLOCK_MONOTONIC, &wt->since);
+        }
         k = ring_wait_once(r, role, idx, ready, dl, wt);
-        r->wait_ns = mono_ns() - wt->since;
+        r->wait_ns = ns_since(&wt->since);
         return k;
+}
+
+/* The counters of the caller's own block (doc/ring.md, "Counters"): one writer, so a relaxed
+ * load and store, no read-modify-write and no line anybody else writes. */
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n) {
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* @n messages of @bytes in all, once per call (a batch counts once) */
+static inline void count_sent(Ring *r, uint64_t n, uint64_t bytes) {
+        AttCounters *c = r->mine;
+
+        if (c) {
+                counter_add(&c->sent, n);
+                counter_add(&c->sent_bytes, bytes);
+        }
+}
+
+static inline void count_received(Ring *r, uint64_t n, uint64_t bytes) {
+        AttCounters *c = r->mine;
+
+        if (c) {
+                counter_add(&c->received, n);
+                counter_add(&c->received_bytes, bytes);
+        }
+}
+
+/* The slow path of a claim (SEM_SPACE) or take (SEM_ITEMS) that ended with @k: whether it found
+ * the ring full, waited and for how long, or gave up at its deadline. Never called by a call
+ * that found what it wanted at once. */
+static void count_slow(Ring *r, SemRole role, const RingWaiter *wt, long k) {
+        AttCounters *c = r->mine;
+        uint64_t ns = 0;
+
+        if (!c)
+                return;
+        if (wt->waited)
+                ns = ns_since(&wt->since);
+        if (role == SEM_SPACE) {
+                if (wt->blocked)
+                        counter_add(&c->full, 1);
+                if (wt->waited) {
+                        counter_add(&c->send_waits, 1);
+                        counter_add(&c->send_wait_ns, ns);
+                }
+                if (k == -ETIMEDOUT || k == -EAGAIN)
+                        counter_add(&c->send_timeouts, 1);
+        } else {
+                if (wt->waited) {
+                        counter_add(&c->recv_waits, 1);
+                        counter_add(&c->recv_wait_ns, ns);
+                }
+                if (k == -ETIMEDOUT || k == -EAGAIN)
+                        counter_add(&c->recv_timeouts, 1);
+        }
 }
 
 /* Common entry checks: destroyed (pass the wake-up on), our attachment still ours. */
@@ -807,21 +872,21 @@ static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
  * Return: the number claimed (1 to @want); -EAGAIN (never block) or -ETIMEDOUT while the ring
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
-int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
+                 RingWaiter *wt) {
         const uint8_t *end = slots_end(r);
         uint64_t p, stamp;
         Pos x;
         uint32_t n;
         int k;
         int passed = 0;
-        RingWaiter wt = {};
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
                 if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -855,7 +920,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                         /* filled since we looked: wait again — through ring_wait() even if the
                          * hint says room, so that a hint that keeps disagreeing costs pauses,
                          * not a spin on the lock */
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, &wt);
+                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -869,7 +934,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                  * posts only while fewer are pending than sleepers it wakes): pass it on if
                  * room is left, or a second sleeper waits for its slice (issue 13). Only a
                  * call that slept pays this look. */
-                if (wt.woken && has_space(r))
+                if (wt->woken && has_space(r))
                         wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
@@ -877,6 +942,16 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
                 *ret_pos = p;
                 return (int)n;
         }
+}
+
+int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
+        RingWaiter wt = {};
+        int k = claim(r, me, idx, want, dl, ret_pos, &wt);
+
+        /* a claim that found room at once adds nothing here: its counts are the commit's */
+        if (_unlikely_(wt.blocked))
+                count_slow(r, SEM_SPACE, &wt, k);
+        return k;
 }
 
 /*
@@ -923,7 +998,8 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool wake_
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
-        /* no counter here: sent is derived (ring_count), so no kill can make it drift */
+        /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
+         * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
                 wake(r, SEM_ITEMS);
                 fifo_signal(r);
@@ -940,7 +1016,10 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
         k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
         if (k < 0)
                 return k;
-        return commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
+        k = commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
+        if (k == 0)
+                count_sent(r, 1, len);
+        return k;
 }
 
 /* Pass head over what is finished (no lock: advance_head()) and wake senders for the slots
@@ -1002,7 +1081,10 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         CRASH_POINT(send_half_copied);
         if (len > 0)
                 memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
-        return commit_slot(r, me, ring_slot(r, p), len, true);
+        k = commit_slot(r, me, ring_slot(r, p), len, true);
+        if (k == 0)
+                count_sent(r, 1, len);
+        return k;
 }
 
 /*
@@ -1013,7 +1095,7 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
  *         none was.
  */
 int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl) {
-        uint64_t p;
+        uint64_t p, bytes = 0;
         int k, done = 0;
 
         for (size_t i = 0; i < n; i++)
@@ -1028,10 +1110,14 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
 
                 memcpy(payload, msgs[i].iov_base, msgs[i].iov_len);
                 c = commit_slot(r, me, ring_slot(r, p + (uint64_t)i), msgs[i].iov_len, false);
-                if (c < 0)
+                if (c < 0) {
+                        count_sent(r, (uint64_t)done, bytes);
                         return done ? done : c;
+                }
                 done++;
+                bytes += msgs[i].iov_len;
         }
+        count_sent(r, (uint64_t)done, bytes);
         wake_n(r, SEM_ITEMS, (unsigned)done);
         fifo_signal(r);
         return done;
@@ -1049,8 +1135,8 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
  *         message is longer than @cap (it stays queued); -EAGAIN, -ETIMEDOUT, -EIDRM,
  *         -ESTALE, -EBADMSG.
  */
-ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
-                  void **ret_payload, uint32_t *ret_len) {
+static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                    void **ret_payload, uint32_t *ret_len, RingWaiter *wt) {
         const uint8_t *end = slots_end(r);
         uint64_t head, w = 0, stamp;
         Pos x;
@@ -1058,7 +1144,6 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
         uint32_t got = 0, len;
         OrderScan o;
         int k;
-        RingWaiter wt = {};
 
         for (;;) {
                 o = (OrderScan){ .n = 0 };
@@ -1066,7 +1151,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 if (k < 0)
                         return k;
                 if (!has_ready(r)) {
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1126,7 +1211,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 }
                 if (got == 0) { /* taken by another receiver since we looked: wait again */
                         ring_unlock(r, me);
-                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, &wt);
+                        k = ring_wait(r, SEM_ITEMS, idx, has_ready, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1134,7 +1219,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 k = ring_unlock(r, me);
                 if (k < 0)
                         return k;
-                if (wt.woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
+                if (wt->woken && has_ready(r)) /* pass the wake-up on, as in ring_claim() */
                         wake(r, SEM_ITEMS);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < got; i++)
@@ -1142,6 +1227,16 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
                 CRASH_POINT(recv_taken);
                 return got;
         }
+}
+
+ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
+                  void **ret_payload, uint32_t *ret_len) {
+        RingWaiter wt = {};
+        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, &wt);
+
+        if (_unlikely_(wt.blocked))
+                count_slow(r, SEM_ITEMS, &wt, (long)k);
+        return k;
 }
 
 /*
@@ -1169,10 +1264,17 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
         uint64_t w;
         int k;
 
+        SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
+        uint32_t len;
+
         k = ring_held(r, me, payload, SLOT_TAKEN, &w);
         if (k < 0)
                 return k;
-        return consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), finish);
+        len = *(volatile uint32_t *)&s->len; /* for the counters only: read once, bounded */
+        k = consume_slot(r, me, s, finish);
+        if (k == 0)
+                count_received(r, 1, MIN(len, r->geo.slot_size));
+        return k;
 }
 
 /*
@@ -1197,7 +1299,10 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         CRASH_POINT(recv_half_copied);
         memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
         k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
-        return k < 0 ? k : (ssize_t)len;
+        if (k < 0)
+                return k;
+        count_received(r, 1, len);
+        return len;
 }
 
 /*
@@ -1214,6 +1319,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         size_t cap = SIZE_MAX;
         ssize_t k;
         size_t out = 0;
+        uint64_t bytes = 0;
 
         n = MIN(n, (size_t)RING_BATCH_MAX);
         /* a batch holds messages while each fits its buffer: the smallest buffer bounds them */
@@ -1224,10 +1330,13 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 return k;
         for (ssize_t i = 0; i < k; i++) {
                 memcpy(bufs[out].iov_base, payload[i], len[i]);
-                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0)
+                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
                         ret_lens[out++] = len[i];
+                        bytes += len[i];
+                }
         }
         ring_finish(r);
+        count_received(r, out, bytes);
         return out ? (ssize_t)out : -ESTALE;
 }
 

@@ -23,9 +23,11 @@ typedef struct Ring {
         uint8_t *base; /* the mapping */
         LayoutGeometry geo;
         sem_t *sem[_SEM_ROLE_MAX];
-        uint32_t spin_ns; /* how long a waiter polls before it sleeps (0: sleep at once) */
-        bool has_fifo;    /* fifo_fd is open (a client's box; never in the daemon) */
-        int fifo_fd;      /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
+        uint32_t spin_ns;  /* how long a waiter polls before it sleeps (0: sleep at once) */
+        AttCounters *mine; /* this attachment's counter block in the mapping (a client's box; NULL
+                            * in the daemon and the explorer: nothing is counted) */
+        bool has_fifo;     /* fifo_fd is open (a client's box; never in the daemon) */
+        int fifo_fd;       /* the mailbox's FIFO, O_RDWR|O_NONBLOCK */
         /* the safety slice, in ms (0: RING_SLICE_NS, doubling to RING_SLICE_MAX_NS while idle).
          * test-ring lengthens it to tell a wake-up from a slice that ran out by a margin no
          * load or valgrind can close */

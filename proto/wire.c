@@ -15,6 +15,9 @@
  *   REATTACH str name, u32 token, idx, u64 generation / as ATTACH
  *   CHMOD    str name, u32 mode, gid             / -
  *   RELOAD   -                                   / -
+ *   STATS    str name                          / info, u64 abandoned, counters (total),
+ *                                                u32 count, count x (u32 pid, uid, rights, idx,
+ *                                                counters); counters: 11 x u64 (WireCounters)
  * A reply with a status < 0 has no further body, or (protocol version 2, see wire.h) a reason:
  * a str of 1 to WIRE_REASON_MAX bytes, text for people, never parsed.
  */
@@ -24,6 +27,8 @@
 
 #include <errno.h>
 #include <string.h>
+
+#include "proto/layout.h"
 
 typedef struct Cursor {
         uint8_t *w;       /* writing: NULL when reading */
@@ -169,6 +174,34 @@ static void get_info(Cursor *c, WireInfo *i) {
         i->corrupt = get_u32(c);
 }
 
+static void put_counters(Cursor *c, const WireCounters *k) {
+#define PUT(f) put_u64(c, k->f);
+        LAYOUT_COUNTER_FIELDS(PUT)
+#undef PUT
+}
+
+static void get_counters(Cursor *c, WireCounters *k) {
+#define GET(f) k->f = get_u64(c);
+        LAYOUT_COUNTER_FIELDS(GET)
+#undef GET
+}
+
+static void put_row(Cursor *c, const WireStatsRow *r) {
+        put_u32(c, r->pid);
+        put_u32(c, r->uid);
+        put_u32(c, r->rights);
+        put_u32(c, r->idx);
+        put_counters(c, &r->c);
+}
+
+static void get_row(Cursor *c, WireStatsRow *r) {
+        r->pid = get_u32(c);
+        r->uid = get_u32(c);
+        r->rights = get_u32(c);
+        r->idx = get_u32(c);
+        get_counters(c, &r->c);
+}
+
 /*
  * wire_frame_size() - the total size of the frame whose header starts at @hdr
  * @avail: bytes available at @hdr; at least WIRE_HEADER_SIZE are needed
@@ -306,6 +339,26 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 else if (m.status == 0)
                         get_info(&c, &m.info);
                 break;
+        case WIRE_STATS:
+                if (!reply)
+                        get_str(&c, m.name);
+                else if (m.status == 0) {
+                        const uint8_t *start;
+                        WireStatsRow row;
+
+                        get_info(&c, &m.stats.info);
+                        m.stats.abandoned = get_u64(&c);
+                        get_counters(&c, &m.stats.total);
+                        m.list_count = get_u32(&c);
+                        if (m.list_count > WIRE_STATS_ROWS_MAX)
+                                return -EBADMSG;
+                        start = c.r + c.pos;
+                        for (uint32_t i = 0; i < m.list_count && !c.bad; i++)
+                                get_row(&c, &row);
+                        m.list = start;
+                        m.list_len = (size_t)(c.r + c.pos - start);
+                }
+                break;
         default: return -EBADMSG;
         }
         if (reply && m.status < 0 && !c.bad && c.pos < len) {
@@ -410,6 +463,20 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                 if (reply && m->status == 0)
                         put_u32(&c, 0);
                 break;
+        case WIRE_STATS:
+                if (!reply)
+                        put_str(&c, m->name);
+                else if (m->status == 0) {
+                        if (m->n_rows > WIRE_STATS_ROWS_MAX)
+                                return -EINVAL;
+                        put_info(&c, &m->stats.info);
+                        put_u64(&c, m->stats.abandoned);
+                        put_counters(&c, &m->stats.total);
+                        put_u32(&c, m->n_rows);
+                        for (uint32_t i = 0; i < m->n_rows; i++)
+                                put_row(&c, &m->rows[i]);
+                }
+                break;
         default: return -EINVAL;
         }
         if (reply && m->status < 0 && m->reason[0])
@@ -485,5 +552,24 @@ int wire_list_next(const uint8_t **pos, const uint8_t *end, char name[NAMES_NAME
         if (c.bad)
                 return -EBADMSG;
         *pos += c.pos;
+        return 1;
+}
+
+/*
+ * wire_stats_next() - read the row at *@pos of a decoded STATS reply and move past it
+ *
+ * Return: 1 and the row; 0 at @end; -EBADMSG (cannot happen on a reply wire_decode() accepted).
+ */
+int wire_stats_next(const uint8_t **pos, const uint8_t *end, WireStatsRow *ret) {
+        Cursor c = { .r = *pos, .cap = (size_t)(end - *pos) };
+        WireStatsRow row;
+
+        if (*pos >= end)
+                return 0;
+        get_row(&c, &row);
+        if (c.bad)
+                return -EBADMSG;
+        *pos += c.pos;
+        *ret = row;
         return 1;
 }

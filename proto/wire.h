@@ -31,6 +31,7 @@
 #define WIRE_REQUEST_MAX 1024u       /* largest request body the daemon accepts */
 #define WIRE_REPLY_MAX (256u * 1024) /* largest reply body a client accepts */
 #define WIRE_LIST_MAX 1024u          /* entries in one list reply */
+#define WIRE_STATS_ROWS_MAX 256u     /* rows of one stats reply: LAYOUT_ATT_MAX */
 #define WIRE_REPLY 0x8000u
 
 typedef enum WireType {
@@ -44,6 +45,7 @@ typedef enum WireType {
         WIRE_REATTACH = 8, /* a box of this process, granted by an earlier daemon */
         WIRE_CHMOD = 9,
         WIRE_RELOAD = 10, /* re-read the config file; answered when done */
+        WIRE_STATS = 11,  /* a mailbox's traffic counters, per attachment (shmbox 0.3) */
         _WIRE_TYPE_MAX,
 } WireType;
 
@@ -65,6 +67,26 @@ typedef struct WireInfo {
         uint32_t corrupt; /* RING_CORRUPT_* */
 } WireInfo;
 
+/* Traffic counters (proto/layout.h, AttCounters: the same fields in the same order). */
+typedef struct WireCounters {
+        uint64_t sent, sent_bytes, received, received_bytes;
+        uint64_t send_waits, send_wait_ns, recv_waits, recv_wait_ns;
+        uint64_t send_timeouts, recv_timeouts, full;
+} WireCounters;
+
+/* A STATS reply: the mailbox's info, its totals (attachments gone and present), and a row per
+ * attachment. */
+typedef struct WireStats {
+        WireInfo info;
+        uint64_t abandoned;
+        WireCounters total;
+} WireStats;
+
+typedef struct WireStatsRow {
+        uint32_t pid, uid, rights, idx;
+        WireCounters c;
+} WireStatsRow;
+
 /* One decoded message; which fields are meaningful depends on type (see wire.c). */
 typedef struct WireMsg {
         uint16_t type; /* with WIRE_REPLY for replies */
@@ -80,8 +102,12 @@ typedef struct WireMsg {
         uint32_t version;                 /* HELLO both ways */
         char reason[WIRE_REASON_MAX + 1]; /* replies with a status < 0: why, or "" */
         WireInfo info;                    /* INFO reply */
+        WireStats stats;                  /* STATS reply */
+        const WireStatsRow *rows;         /* STATS reply to encode: n_rows rows */
+        uint32_t n_rows;
 
-        /* LIST reply: entries stay in the decoded buffer; walk them with wire_list_next() */
+        /* LIST reply: entries stay in the decoded buffer; walk them with wire_list_next();
+         * STATS reply: its rows, the same way, with wire_stats_next() */
         uint32_t list_count;
         const uint8_t *list;
         size_t list_len;
@@ -102,3 +128,4 @@ int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial
 int wire_list_add(WireListWriter *w, const char *name, const WireInfo *info);
 size_t wire_list_end(WireListWriter *w);
 int wire_list_next(const uint8_t **pos, const uint8_t *end, char name[NAMES_NAME_MAX + 1], WireInfo *ret);
+int wire_stats_next(const uint8_t **pos, const uint8_t *end, WireStatsRow *ret);

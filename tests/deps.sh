@@ -16,7 +16,8 @@ shmbox_install_deps() {
                      iceoryx libiceoryx-binding-c-dev
                      g++ libboost-dev libzmq3-dev
                      python3-dev python3-pytest python3-setuptools python3-zmq
-                     python3-pip python3-venv python3-wheel)
+                     python3-pip python3-venv python3-wheel
+                     prometheus)
         local pkgs=("${build[@]}") missing=() p
         [ "${1:-all}" = build ] || pkgs+=("${tests[@]}")
         for p in "${pkgs[@]}"; do

@@ -221,13 +221,14 @@ START_TEST(test_every_public_call_works_once) {
         ck_assert_uint_eq(info.sent, 2);
         ck_assert_uint_eq(info.received, 2);
 
-        /* the calls added after the first five: zero-copy, batches, event fd, spin, stat */
+        /* the calls added after the first five: zero-copy, batches, event fd, spin, stat, stats */
         {
                 struct iovec iov[2] = { { (void *)"b1", 2 }, { (void *)"b2", 2 } }, out[2];
                 char o1[128], o2[128];
                 size_t lens[2];
                 struct shmbox_stat st;
                 struct shmbox_cursor cur = { .pos = SHMBOX_CURSOR_START };
+                struct shmbox_stats *stats;
                 const void *data;
                 void *slot;
 
@@ -258,6 +259,13 @@ START_TEST(test_every_public_call_works_once) {
                 ck_assert_int_eq(shmbox_info(c, "api.box_1", &info), 0);
                 ck_assert_uint_eq(info.mode, 0600);
                 ck_assert_uint_eq(info.sent, 5);
+                /* 0.3: the traffic counters; every message above was sent and received once */
+                ck_assert_int_eq(shmbox_stats(c, "api.box_1", &stats), 0);
+                ck_assert_uint_eq(stats->total.sent, 5);
+                ck_assert_uint_eq(stats->total.received, 5);
+                ck_assert_uint_eq(stats->n_rows, 1);
+                ck_assert_uint_eq(stats->rows[0].pid, (uint32_t)getpid());
+                free(stats);
                 ck_assert_int_eq(shmbox_reload(c), 0); /* root may; no config file: defaults */
         }
 

@@ -320,7 +320,7 @@ START_TEST(test_a_refusal_carries_the_daemons_reason_and_a_success_clears_it) {
         ck_assert_str_eq(shmbox_last_error(c), "");
         ck_assert_str_eq(shmbox_last_error(NULL), "");
         ck_assert_int_eq(shmbox_create(c, "huge", &huge), -ENOSPC);
-        ck_assert_str_eq(shmbox_last_error(c), "1099515826176 bytes, above max-mailbox-bytes 1073741824");
+        ck_assert_str_eq(shmbox_last_error(c), "1099515858944 bytes, above max-mailbox-bytes 1073741824");
         /* the next call, refused for no stated reason (a plain -ENOENT), says none */
         ck_assert_int_eq(shmbox_info(c, "huge", &info), -ENOENT);
         ck_assert_str_eq(shmbox_last_error(c), "");
@@ -873,7 +873,7 @@ START_TEST(test_a_version_1_client_gets_error_replies_with_the_status_alone) {
                         ck_assert_uint_eq(n, WIRE_HEADER_SIZE + 4);
                         ck_assert_str_eq(reply.reason, "");
                 } else
-                        ck_assert_str_eq(reply.reason, "1099515826176 bytes, above max-mailbox-bytes 1073741824");
+                        ck_assert_str_eq(reply.reason, "1099515858944 bytes, above max-mailbox-bytes 1073741824");
                 close(fd);
         }
         harness_daemon_done(&d);

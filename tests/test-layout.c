@@ -124,18 +124,19 @@ START_TEST(test_the_total_size_is_a_header_page_plus_slots_times_stride) {
 
         ck_assert_int_eq(layout_geometry(16, 4096, 42, &g), 0);
         ck_assert_uint_eq(g.header_size, LAYOUT_HEADER_SIZE);
-        ck_assert_uint_eq(g.header_size, 4096);
-        ck_assert_uint_eq(g.total_size, 4096 + 16 * 4160);
+        /* layout v2: the header page, then 256 counter blocks of 128 bytes */
+        ck_assert_uint_eq(g.header_size, 4096 + 256 * 128);
+        ck_assert_uint_eq(g.total_size, 4096 + 256 * 128 + 16 * 4160);
         ck_assert_uint_eq(g.generation, 42);
 
         ck_assert_int_eq(layout_geometry(1, 1, UINT64_MAX, &g), 0);
-        ck_assert_uint_eq(g.total_size, 4096 + 128);
+        ck_assert_uint_eq(g.total_size, 36864 + 128);
         ck_assert_uint_eq(g.generation, UINT64_MAX);
 }
 END_TEST
 
 START_TEST(test_the_header_fits_its_page_and_slot_heads_are_one_cache_line) {
-        ck_assert_uint_le(sizeof(MboxHeader), LAYOUT_HEADER_SIZE);
+        ck_assert_uint_le(sizeof(MboxHeader), LAYOUT_HEADER_PAGE);
         ck_assert_uint_eq(sizeof(SlotHead), LAYOUT_CACHE_LINE);
         ck_assert_uint_eq(offsetof(MboxHeader, lock) % LAYOUT_CACHE_LINE, 0);
         ck_assert_uint_eq(offsetof(MboxHeader, tail) % LAYOUT_CACHE_LINE, 0);
@@ -179,7 +180,7 @@ START_TEST(test_an_initialised_header_records_the_geometry_and_its_checksum) {
         ck_assert_uint_eq(hdr->slot_size, 100);
         ck_assert_uint_eq(hdr->slot_stride, 64 + 128);
         ck_assert_uint_eq(hdr->generation, UINT64_C(0x1122334455667788));
-        ck_assert_uint_eq(hdr->total_size, 4096 + 4 * 192);
+        ck_assert_uint_eq(hdr->total_size, 36864 + 4 * 192);
         ck_assert_uint_eq(hdr->checksum, layout_checksum(hdr));
         ck_assert_mem_eq(map, "\0SHMBOX1", 8);
 }
@@ -235,6 +236,39 @@ START_TEST(test_a_wrong_magic_is_eproto) {
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
         hdr->magic = 0;
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
+}
+END_TEST
+
+/* Each attachment index has its own counter block, two cache lines of their own between the
+ * header page and slot 0 (doc/ring.md, "Counters"); the daemon's retired totals live in the
+ * header page. */
+START_TEST(test_each_attachment_has_its_own_counter_lines_before_slot_0) {
+        uint8_t *base = map;
+
+        ck_assert_ptr_eq(layout_counters(map, 0), base + 4096);
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
+                uint8_t *b = (uint8_t *)layout_counters(map, i);
+
+                ck_assert_uint_eq((uintptr_t)(b - base) % 128, 0);
+                ck_assert_uint_ge((uintptr_t)(b - base), LAYOUT_HEADER_PAGE);
+                ck_assert_uint_le((uintptr_t)(b - base) + sizeof(AttCounters), geo.header_size);
+        }
+        ck_assert_ptr_eq((uint8_t *)layout_counters(map, LAYOUT_ATT_MAX), base + geo.header_size);
+        ck_assert_uint_lt(offsetof(MboxHeader, retired) + sizeof(AttCounters), LAYOUT_HEADER_PAGE + 1);
+        ck_assert_uint_eq(offsetof(MboxHeader, retired) % 128, 0);
+        /* a fresh segment counts nothing */
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                ck_assert_uint_eq(atomic_load(&layout_counters(map, i)->sent), 0);
+}
+END_TEST
+
+/* A segment of shmbox 0.2 (layout 1: no counter area) is refused, never misread: NEWS 0.3.0. */
+START_TEST(test_a_layout_1_segment_is_eproto) {
+        hdr->version = 1;
+        hdr->header_size = 4096;
+        hdr->total_size = 4096 + 4 * 192;
+        hdr->checksum = layout_checksum(hdr);
+        ck_assert_int_eq(check_fails(4096 + 4 * 192), -EPROTO);
 }
 END_TEST
 
@@ -381,6 +415,8 @@ static Suite *layout_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_a_wrong_magic_is_eproto);
         tcase_add_test(tc, test_a_wrong_version_is_eproto);
+        tcase_add_test(tc, test_a_layout_1_segment_is_eproto);
+        tcase_add_test(tc, test_each_attachment_has_its_own_counter_lines_before_slot_0);
         tcase_add_test(tc, test_any_flipped_bit_of_the_immutable_header_is_refused);
         tcase_add_test(tc, test_a_flipped_geometry_byte_is_ebadmsg_by_checksum);
         tcase_add_test(tc, test_a_changed_stride_with_a_recomputed_checksum_is_ebadmsg);

@@ -111,12 +111,13 @@ START_TEST(test_a_user_over_its_mailbox_quota_gets_edquot_and_others_are_not_sta
 END_TEST
 
 START_TEST(test_a_user_over_its_byte_quota_gets_edquot) {
-        /* each test mailbox is 4 KiB of header + 4 x 128 bytes = 4608 bytes */
-        start_with("[limits]\nmax-bytes-per-uid = 10000\n");
+        /* each test mailbox is 36 KiB of header (layout 2: the page and the counter area) + 4 x 128
+         * bytes = 37376 bytes: two fit in 80000, three do not */
+        start_with("[limits]\nmax-bytes-per-uid = 80000\n");
         ck_assert_int_eq(as_user(2001, OP_CREATE, "b1"), 0);
         ck_assert_int_eq(as_user(2001, OP_CREATE, "b2"), 0);
         ck_assert_int_eq(as_user(2001, OP_CREATE, "b3"), -EDQUOT);
-        ck_assert(log_has("above max-bytes-per-uid 10000"));
+        ck_assert(log_has("above max-bytes-per-uid 80000"));
         ck_assert_int_eq(as_user(2001, OP_DESTROY, "b1"), 0);
         ck_assert_int_eq(as_user(2001, OP_CREATE, "b3"), 0); /* freed bytes count again */
         ck_assert_int_eq(as_user(2001, OP_DESTROY, "b2"), 0);
@@ -276,7 +277,7 @@ START_TEST(test_a_segment_grown_past_its_layout_is_cut_back_and_the_quota_holds)
         DIR *dir;
         struct dirent *de;
 
-        start_with("[limits]\nmax-bytes-per-uid = 10000\n");
+        start_with("[limits]\nmax-bytes-per-uid = 80000\n");
         ck_assert_int_eq(as_user(2001, OP_CREATE, "grow"), 0);
         snprintf(seg, sizeof(seg), "/dev/shm/%s.grow", d.prefix);
         file_size(seg, &size0, &alloc0);

@@ -6,7 +6,7 @@
  * invariant 4). So the segment is input twice over: the image a reader starts on, and the
  * scribbles that land while it runs. This target builds a segment from the input (the
  * immutable part laid out by layout_init(), the mutable part — head, tail, lock, attachment
- * table, sleeper masks, counters, slot words and lengths — from selectors biased toward a
+ * table, sleeper masks, counters, traffic counter blocks, slot words and lengths — from selectors biased toward a
  * plausible ring, see segment_make()), schedules scribbles at chosen steps (fuzz.h), and runs a
  * sequence of readers on it:
  *
@@ -244,6 +244,16 @@ static void seg_make(Seg *s, FuzzInput *in) {
         atomic_store(&h->recovered, (counters >> 4) & 3);
         atomic_store(&h->repairs, counters >> 6);
         atomic_store(&h->epoch, counters);
+        /* the traffic counters (layout v2): each attachment's block and the retired totals,
+         * small or close to the wrap, which the readers must sum with saturation */
+        for (unsigned a = 0; a <= N_ATTS; a++) {
+                AttCounters *b = a < N_ATTS ? layout_counters(s->map, att_idx(a)) : &h->retired;
+                uint64_t base = counters & 0x80 ? UINT64_MAX - (counters & 0x3f) : counters & 0x3f;
+
+#define SEED(f) atomic_store(&b->f, base - a);
+                LAYOUT_COUNTER_FIELDS(SEED)
+#undef SEED
+        }
         if (s->flags & FUZZ_SEG_F_DESTROYED)
                 atomic_store(&h->flags, HDR_DESTROYED);
 
@@ -318,12 +328,26 @@ static unsigned seg_schedule(Seg *s, FuzzInput *in, uint8_t n_sel, SegmentMutati
                         m->size = 4;
                         m->value = seg_token(arg);
                         break;
-                default: {
-                        /* a word of the mutable part, in the header or in a slot head */
-                        uint64_t words = (s->ring.geo.total_size - offsetof(MboxHeader, lock)) / 8;
+                case FUZZ_SEG_MUT_COUNTER: {
+                        /* a word of the counter block of an attachment of the table, or of the
+                         * retired totals (target bit 7) */
+                        AttCounters *b =
+                                target & 0x80 ? &h->retired : layout_counters(s->map, att_idx(target % N_ATTS));
 
-                        m->offset =
-                                (uint32_t)(offsetof(MboxHeader, lock) + (((uint64_t)arg << 8 | target) % words) * 8);
+                        m->offset = (uint32_t)(offset_in(s, b) + (uint64_t)(arg % (sizeof(AttCounters) / 8)) * 8);
+                        m->value = fuzz_uint(in, 8);
+                        break;
+                }
+                default: {
+                        /* a word of the mutable part, in the header page or in a slot head (not in
+                         * the counter area between them, which would take most scribbles:
+                         * FUZZ_SEG_MUT_COUNTER aims there) */
+                        uint64_t head_words = (LAYOUT_HEADER_PAGE - offsetof(MboxHeader, lock)) / 8;
+                        uint64_t words = head_words + (s->ring.geo.total_size - s->ring.geo.header_size) / 8;
+                        uint64_t w = ((uint64_t)arg << 8 | target) % words;
+
+                        m->offset = (uint32_t)(w < head_words ? offsetof(MboxHeader, lock) + w * 8
+                                                              : s->ring.geo.header_size + (w - head_words) * 8);
                         m->value = fuzz_uint(in, 8);
                         break;
                 }
@@ -768,6 +792,36 @@ static void adopt_repairs(const Seg *s, Mailbox *mb) {
         }
 }
 
+/* What the daemon does with the counter blocks (daemon/mailbox.c): read each attachment's and
+ * the retired totals for stats, sum them with saturation, fold one into the totals at its
+ * release and zero it. Whatever the blocks hold, each read succeeds and nothing loops. */
+static void adopt_counters(Mailbox *mb) {
+        WireCounters total = {}, k;
+        uint64_t fired = segment_hook_fired();
+        int r;
+
+        for (unsigned a = 0; a <= N_ATTS; a++) {
+                unsigned idx = a < N_ATTS ? att_idx(a) : LAYOUT_ATT_MAX;
+
+                r = CALL("mailbox_counters", mailbox_counters(mb, idx, &k));
+                CALL_END();
+                FUZZ_ASSERT(r == 0);
+                mailbox_counters_add(&total, &k);
+                FUZZ_ASSERT(total.sent >= k.sent && total.recv_wait_ns >= k.recv_wait_ns);
+        }
+        segment_hook_begin("mailbox_counters_retire");
+        mailbox_counters_retire(mb, att_idx(0));
+        CALL_END();
+        r = CALL("mailbox_counters", mailbox_counters(mb, att_idx(0), &k));
+        CALL_END();
+        FUZZ_ASSERT(r == 0);
+        if (segment_hook_fired() == fired)
+                FUZZ_ASSERT(k.sent == 0 && k.full == 0 && k.recv_wait_ns == 0);
+        segment_hook_begin("mailbox_counters_clear");
+        mailbox_counters_clear(mb, att_idx(1));
+        CALL_END();
+}
+
 static void op_adopt(Seg *s) {
         uint64_t size = s->ring.geo.total_size - (s->flags & FUZZ_SEG_F_SHORT ? LAYOUT_CACHE_LINE : 0);
         uint64_t generation = FUZZ_SEG_GENERATION + (s->flags & FUZZ_SEG_F_OTHER_GEN ? 1 : 0);
@@ -788,8 +842,9 @@ static void op_adopt(Seg *s) {
         if (r == 0) {
                 FUZZ_ASSERT(size == s->ring.geo.total_size && generation == FUZZ_SEG_GENERATION);
                 adopt_repairs(s, mb);
-                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken, &holder));
+                CALL("mailbox_info", mailbox_info(mb, &info, &claimed, &taken, &holder, NULL));
                 CALL_END();
+                adopt_counters(mb);
                 FUZZ_ASSERT(info.slots == slots_of(s));
                 FUZZ_ASSERT((uint64_t)info.queued + info.claimed + info.taken <= slots_of(s));
                 mailbox_free(mb);
@@ -817,6 +872,8 @@ static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
                 me ^= 0x5a5a0000u; /* not the token of that index: -ESTALE */
         if (who & 16)
                 idx = LAYOUT_ATT_MAX + (who >> 6);
+        /* the caller's counter block, as a box has it (client/box.c): the ring counts there */
+        s->ring.mine = idx < LAYOUT_ATT_MAX ? layout_counters(s->map, idx) : NULL;
 
         switch (reader % _FUZZ_SEG_MAX) {
         case FUZZ_SEG_REPAIR: op_repair(s, a, arg); return;

@@ -112,12 +112,14 @@ typedef enum FuzzOpKind {
  *   u8   lock_sel       the lock word: a token (fuzz_seg_token()) and bit 3: the W bit
  *   u8   att_mask       bit a: attachment a (fuzz_att_idx[a]) is in the table; bit 4: the dead one
  *   u8   sleepers       bits 0-3: items sleepers a, 4-7: space sleepers a (also pollers for 4-7)
- *   u8   counters       the counters and the epoch, small
+ *   u8   counters       the counters and the epoch, small; bit 7: the traffic counter blocks
+ *                       of the attachments and the retired totals near UINT64_MAX (else small)
  *   per slot: u8 state_sel, lap_sel, token_sel, len_sel
  *   then up to FUZZ_SEG_CALLS_MAX calls, each
  *        u8 reader, who, arg   the reader (FuzzSegReader), as whom, and its argument
  *        u8 n_mut              n_mut % 4 scribbles while it runs, each u8 when, kind, target,
- *                              arg, and a u64 for FUZZ_SEG_MUT_RAW (fuzz-segment.c: seg_schedule())
+ *                              arg, and a u64 for FUZZ_SEG_MUT_RAW and FUZZ_SEG_MUT_COUNTER
+ *                              (fuzz-segment.c: seg_schedule())
  */
 #define FUZZ_SEG_SLOTS_MAX 16u
 #define FUZZ_SEG_SLOT_SIZE_MAX 128u
@@ -140,7 +142,8 @@ typedef enum FuzzSegMut {
         FUZZ_SEG_MUT_SLOT,           /* slot target % slots: a word from arg and target */
         FUZZ_SEG_MUT_LOCK,           /* lock := the token arg selects, bit 3: W */
         FUZZ_SEG_MUT_ATT,            /* an attachment entry (target % 5) := a token */
-        FUZZ_SEG_MUT_RAW,            /* 8 bytes at a word of the mutable part := the u64 */
+        FUZZ_SEG_MUT_RAW,            /* 8 bytes at a word of the mutable part := the u64 (not counters) */
+        FUZZ_SEG_MUT_COUNTER,        /* a word of a traffic counter block (layout v2) := the u64 */
         _FUZZ_SEG_MUT_MAX,
 } FuzzSegMut;
 
