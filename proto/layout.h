@@ -103,10 +103,12 @@ typedef struct AttCounters {
 
 #define ATT_COUNTERS_N 11u /* the fields above, in order, before `reserved` */
 /* X(field) for each counter, in the order of the block (the wire and the public API follow it) */
+/* clang-format off */
 #define LAYOUT_COUNTER_FIELDS(X)                                                                                       \
         X(sent)                                                                                                        \
         X(sent_bytes) X(received) X(received_bytes) X(send_waits) X(send_wait_ns) X(recv_waits) X(recv_wait_ns)        \
                 X(send_timeouts) X(recv_timeouts) X(full)
+/* clang-format on */
 #define LAYOUT_COUNTERS_OFFSET 4096u /* the counter area: right after the header page */
 #define LAYOUT_COUNTERS_SIZE (LAYOUT_ATT_MAX * (uint32_t)sizeof(AttCounters))
 

@@ -488,8 +488,7 @@ START_TEST(test_a_poll_based_receiver_gets_every_message_within_its_poll_timeout
         allowed = (THEFT_POLL_MS + harness_ms(30)) * 1000LL + MAX(delay1 - delay0, 0) + MAX(sender_delay, 0);
         printf("fifo: a thief reading the FIFO; %d of %d messages, the latest %lld us after its send "
                "(poll timeout %d ms; the receiver waited %lld us for a CPU, the sender %lld us)\n",
-               got, THEFT_MSGS, (long long)worst, THEFT_POLL_MS, (long long)(delay1 - delay0),
-               (long long)sender_delay);
+               got, THEFT_MSGS, (long long)worst, THEFT_POLL_MS, (long long)(delay1 - delay0), (long long)sender_delay);
         fflush(stdout);
         ck_assert_int_eq(got, THEFT_MSGS);
         ck_assert_int_le(worst, allowed);
