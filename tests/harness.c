@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
@@ -180,6 +181,35 @@ void harness_copy_binary(const char *from, const char *to) {
         close(in);
         ck_assert_int_eq(close(out), 0);
         ck_assert_int_eq(chmod(to, 0755), 0);
+}
+
+void harness_ctl_copy(const char *dir, char *bin, size_t size) {
+        const char *ctl = getenv("SHMBOXCTL");
+        char real[PATH_MAX - 64], lib[PATH_MAX], to[PATH_MAX], *slash;
+
+        ck_assert_msg(ctl && *ctl, "SHMBOXCTL is not set (run the suites through make check)");
+        snprintf(real, sizeof(real), "%s", ctl);
+        slash = strrchr(real, '/');
+        ck_assert_msg(slash, "SHMBOXCTL is not a path: %s", ctl);
+        *slash = 0;
+        snprintf(lib, sizeof(lib), "%s/.libs/libshmbox.so.0", real);
+        snprintf(to, sizeof(to), "%s/.libs/shmboxctl", real);
+        snprintf(bin, size, "%s/shmboxctl", dir);
+        if (access(bin, X_OK) == 0)
+                return; /* copied for an earlier call */
+        if (access(to, X_OK) == 0) {
+                harness_copy_binary(to, bin);
+                if (access(lib, R_OK) == 0) {
+                        snprintf(to, sizeof(to), "%s/libshmbox.so.0", dir);
+                        harness_copy_binary(lib, to);
+                }
+        } else
+                harness_copy_binary(ctl, bin);
+}
+
+void harness_ctl_env(const char *dir) {
+        if (setenv("LD_LIBRARY_PATH", dir, 1) < 0)
+                _exit(127);
 }
 
 bool harness_shm_has_room(uint64_t need, const char *what) {

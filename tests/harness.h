@@ -51,6 +51,15 @@ void harness_daemon_start(TestDaemon *d, const char *const *extra);
  * exec would fail with EACCES (exit 127). */
 void harness_copy_binary(const char *from, const char *to);
 
+/* shmboxctl for another user: $SHMBOXCTL is libtool's wrapper in a build tree that may sit
+ * under a private home, so the program itself (.libs/shmboxctl) and libshmbox.so.0 are copied
+ * into @dir (which that user can reach); the path of the copy is written to @bin. The child
+ * that execs it must set LD_LIBRARY_PATH to @dir (harness_ctl_env()). Where $SHMBOXCTL is no
+ * wrapper (an installed program), it is copied alone. */
+void harness_ctl_copy(const char *dir, char *bin, size_t size);
+/* In the child, before exec of harness_ctl_copy()'s copy: LD_LIBRARY_PATH=@dir. */
+void harness_ctl_env(const char *dir);
+
 /* Whether /dev/shm has @need bytes free. When it has not (a container's 64 MiB /dev/shm), says
  * so on stderr as "SKIP: @what: ..." — tests/check.sh shows every such line in its summary —
  * and returns false: the caller skips that case. */

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -81,10 +82,15 @@ static char *slurp(const char *path) {
 static pid_t spawn_ctl_as(uid_t uid, const char *out, const char *err, const char *const *args) {
         const char *bin = getenv("SHMBOXCTL");
         const char *argv[ARGS_MAX + 4];
+        char copy[PATH_MAX];
         pid_t parent = getpid(), pid;
         int n = 0;
 
         ck_assert_msg(bin && *bin, "SHMBOXCTL is not set (run the suites through make check)");
+        if (uid != 0) { /* the build tree may be out of that user's reach (a private home) */
+                harness_ctl_copy(d.dir, copy, sizeof(copy));
+                bin = copy;
+        }
         argv[n++] = bin;
         argv[n++] = "--socket";
         argv[n++] = d.socket;
@@ -109,6 +115,8 @@ static pid_t spawn_ctl_as(uid_t uid, const char *out, const char *err, const cha
                         _exit(127);
                 if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0))
                         _exit(126);
+                if (uid != 0)
+                        harness_ctl_env(d.dir);
                 execv(bin, (char **)argv);
                 _exit(127);
         }
