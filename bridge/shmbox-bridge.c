@@ -7,7 +7,7 @@
  * cares that the receiver of an outbound mailbox, or the sender into an inbound one, forwards
  * to a network. The main thread reads the config file, opens one NATS connection, starts one
  * worker thread per mailbox (outbound.c, inbound.c), then waits for signals while it rewrites
- * the status file twice a second. On SIGTERM/SIGINT the workers stop taking new messages, let
+ * the status file (and, with --metrics FILE, the figures for Prometheus) twice a second. On SIGTERM/SIGINT the workers stop taking new messages, let
  * the acks on their way arrive for up to 2 s, and detach; whatever was not acked is given back
  * (to the mailbox by the daemon, to the consumer by NATS) for the next run. On SIGHUP the
  * main thread reads the file again and stops, starts or restarts just the mailboxes that
@@ -33,7 +33,8 @@
 #include "log/log.h"
 
 static const char *arg_config = SETTINGS_DEFAULT_PATH;
-static const char *arg_status_file; /* --status-file: overrides the config file's */
+static const char *arg_status_file;  /* --status-file: overrides the config file's */
+static const char *arg_metrics_file; /* --metrics: the Prometheus text file, none by default */
 static bool arg_status;
 static int arg_log_level = -1;
 
@@ -47,6 +48,9 @@ static void help(void) {
                "                       connected, 1 not running, 3 running but not connected\n"
                "  --status-file PATH   where the status is written (default: the config file's\n"
                "                       status-file, else %s)\n"
+               "  --metrics FILE       also write the figures to FILE in the Prometheus text\n"
+               "                       format, twice a second (for node exporter's textfile\n"
+               "                       collector: a name ending in .prom)\n"
                "  --log-level LEVEL    err, warning, notice, info (default) or debug\n"
                "  -h, --help           show this help and exit\n"
                "  --version            show the version and exit\n",
@@ -55,10 +59,11 @@ static void help(void) {
 
 /* Return: 1 to run; 0 to exit 0 (help, version); -EINVAL after a usage error was printed. */
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CONFIG = 0x100, ARG_STATUS, ARG_STATUS_FILE, ARG_LOG_LEVEL, ARG_VERSION };
+        enum { ARG_CONFIG = 0x100, ARG_STATUS, ARG_STATUS_FILE, ARG_METRICS, ARG_LOG_LEVEL, ARG_VERSION };
         static const struct option options[] = { { "config", required_argument, NULL, ARG_CONFIG },
                                                  { "status", no_argument, NULL, ARG_STATUS },
                                                  { "status-file", required_argument, NULL, ARG_STATUS_FILE },
+                                                 { "metrics", required_argument, NULL, ARG_METRICS },
                                                  { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                                                  { "help", no_argument, NULL, 'h' },
                                                  { "version", no_argument, NULL, ARG_VERSION },
@@ -70,6 +75,13 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_CONFIG: arg_config = optarg; break;
                 case ARG_STATUS: arg_status = true; break;
                 case ARG_STATUS_FILE: arg_status_file = optarg; break;
+                case ARG_METRICS:
+                        if (!optarg[0] || strlen(optarg) > 400) {
+                                fprintf(stderr, "shmbox-bridge: --metrics: invalid path \"%s\"\n", optarg);
+                                return -EINVAL;
+                        }
+                        arg_metrics_file = optarg;
+                        break;
                 case ARG_LOG_LEVEL:
                         r = log_parse_level(optarg);
                         if (r < 0) {
@@ -116,7 +128,8 @@ typedef struct Bridge {
         size_t n;
         Link **retired; /* [n_retired]: connections a reload replaced, closed; freed at the end */
         size_t n_retired;
-        bool status_failed; /* logged once */
+        bool status_failed;  /* logged once */
+        bool metrics_failed; /* logged once */
 } Bridge;
 
 static void bridge_write_status(Bridge *b) {
@@ -132,6 +145,15 @@ static void bridge_write_status(Bridge *b) {
                 b->status_failed = true;
         } else if (r >= 0) {
                 b->status_failed = false;
+        }
+        if (!arg_metrics_file)
+                return;
+        r = metrics_write(arg_metrics_file, &sb, b->status, b->n);
+        if (r < 0 && !b->metrics_failed) {
+                log_errno(LOG_WARNING, r, "cannot write the metrics file %s", arg_metrics_file);
+                b->metrics_failed = true;
+        } else if (r >= 0) {
+                b->metrics_failed = false;
         }
 }
 
@@ -160,6 +182,8 @@ static void bridge_done(Bridge *b) {
         free(b->retired);
         if (b->settings)
                 unlink(b->settings->status_file);
+        if (arg_metrics_file)
+                unlink(arg_metrics_file); /* a stopped bridge exports nothing, rather than old figures */
         b->settings = settings_free(b->settings);
 }
 

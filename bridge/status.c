@@ -8,6 +8,13 @@
  * `shmbox-bridge --status` parses it with inih and prints it; it also says when the file is
  * stale (the pid is gone, or it was not rewritten for 5 seconds), which is how a killed bridge
  * shows. Scripts may read the file directly: keys are stable, values are one line.
+ *
+ * With --metrics FILE the same figures go, at the same moments and the same way (tmp +
+ * rename), to FILE in the Prometheus text exposition format (metrics_write()), for node
+ * exporter's textfile collector: names shmbox_bridge_*, HELP and TYPE lines, counters ending
+ * in _total, each mailbox labelled mailbox and direction. A clean stop removes it, as it
+ * removes the status file; a killed bridge leaves it, and
+ * shmbox_bridge_last_update_timestamp_seconds says how old it is.
  */
 #include "config.h"
 
@@ -69,14 +76,16 @@ static void put_line(FILE *f, const char *key, const char *value) {
 
 #define PUT_U64(f, key, v) fprintf(f, "%s = %" PRIu64 "\n", key, (uint64_t)(v))
 
+/* What write_atomically() writes: the file's text, into @f. */
+typedef void (*WriteFn)(FILE *f, const StatusBridge *b, const StatusMailbox *m, size_t n);
+
 /*
- * status_write() - write the status file @path for the bridge @b and its mailboxes @m[0..n)
- *
- * Written to "@path.tmp" and renamed, so that a reader sees the old or the new file whole.
+ * write_atomically() - write @path with @fn: into "@path.tmp", then renamed, so that a reader
+ * sees the old or the new file whole
  *
  * Return: 0; a negative errno from creating, writing or renaming the file.
  */
-int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n) {
+static int write_atomically(const char *path, WriteFn fn, const StatusBridge *b, const StatusMailbox *m, size_t n) {
         char tmp[512];
         FILE *f;
         int fd, r = 0;
@@ -93,6 +102,19 @@ int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m
                 unlink(tmp);
                 return r;
         }
+        fn(f, b, m, n);
+        if (fflush(f) != 0 || ferror(f))
+                r = -errno_or_eio();
+        if (fclose(f) != 0 && r == 0)
+                r = -errno_or_eio();
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                unlink(tmp);
+        return r;
+}
+
+static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, size_t n) {
         fprintf(f, "# shmbox-bridge status, rewritten twice a second; see shmbox-bridge(1)\n[bridge]\n");
         PUT_U64(f, "pid", getpid());
         PUT_U64(f, "written", time(NULL));
@@ -132,15 +154,136 @@ int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m
                 stats_last_error(st, err, sizeof(err));
                 put_line(f, "last-error", err);
         }
-        if (fflush(f) != 0 || ferror(f))
-                r = -errno_or_eio();
-        if (fclose(f) != 0 && r == 0)
-                r = -errno_or_eio();
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0)
-                unlink(tmp);
-        return r;
+}
+
+/* status_write() - write the status file @path for the bridge @b and its mailboxes @m[0..n).
+ * Return: 0; a negative errno. */
+int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n) {
+        return write_atomically(path, status_text, b, m, n);
+}
+
+/* ---- the same figures for Prometheus: --metrics FILE -------------------------------------- */
+
+/* A per-mailbox family: its name, help, type, which direction has it (-1: both), the value. */
+typedef struct MetricFamily {
+        const char *name, *help, *type;
+        int direction;
+        uint64_t (*value)(Stats *st);
+} MetricFamily;
+
+#define STATS_VALUE(field)                                                                                             \
+        static uint64_t value_##field(Stats *st) {                                                                     \
+                return atomic_load(&st->field);                                                                        \
+        }
+STATS_VALUE(in_flight)
+STATS_VALUE(published)
+STATS_VALUE(acked)
+STATS_VALUE(retried)
+STATS_VALUE(duplicates)
+STATS_VALUE(stale)
+STATS_VALUE(fetched)
+STATS_VALUE(committed)
+STATS_VALUE(redelivered)
+STATS_VALUE(rejected)
+STATS_VALUE(errors)
+static uint64_t value_attached(Stats *st) {
+        return atomic_load(&st->attached);
+}
+static uint64_t value_ready(Stats *st) {
+        return atomic_load(&st->ready);
+}
+
+static const MetricFamily metric_families[] = {
+        { "shmbox_bridge_mailbox_attached", "Whether the bridged mailbox is attached (1) or not (0).", "gauge", -1,
+          value_attached },
+        { "shmbox_bridge_mailbox_ready",
+          "Whether messages move: the mailbox is attached and its stream (and consumer) exist.", "gauge", -1,
+          value_ready },
+        { "shmbox_bridge_in_flight_messages",
+          "Messages taken and not yet done: peeked and not released (outbound), fetched and not committed and acked "
+          "(inbound).",
+          "gauge", -1, value_in_flight },
+        { "shmbox_bridge_published_messages_total", "Messages published to the stream the first time (outbound).",
+          "counter", DIRECTION_OUTBOUND, value_published },
+        { "shmbox_bridge_retried_messages_total",
+          "Messages published again after a failure or a timeout, with the same id (outbound).", "counter",
+          DIRECTION_OUTBOUND, value_retried },
+        { "shmbox_bridge_duplicate_messages_total",
+          "Publishes the stream acked as a duplicate of an id it already had (outbound).", "counter",
+          DIRECTION_OUTBOUND, value_duplicates },
+        { "shmbox_bridge_stale_messages_total",
+          "Releases the daemon refused because it gave the message to another reader meanwhile (outbound).", "counter",
+          DIRECTION_OUTBOUND, value_stale },
+        { "shmbox_bridge_fetched_messages_total", "Messages fetched from the stream's consumer (inbound).", "counter",
+          DIRECTION_INBOUND, value_fetched },
+        { "shmbox_bridge_committed_messages_total", "Messages sent into the mailbox (inbound).", "counter",
+          DIRECTION_INBOUND, value_committed },
+        { "shmbox_bridge_redelivered_messages_total", "Messages the stream delivered more than once (inbound).",
+          "counter", DIRECTION_INBOUND, value_redelivered },
+        { "shmbox_bridge_rejected_messages_total",
+          "Messages longer than the mailbox's slots, terminated on the stream (inbound).", "counter", DIRECTION_INBOUND,
+          value_rejected },
+        { "shmbox_bridge_acked_messages_total",
+          "Messages done: stored by the stream and released from the mailbox (outbound), committed to the mailbox "
+          "and acked to the stream (inbound).",
+          "counter", -1, value_acked },
+        { "shmbox_bridge_errors_total", "Errors met on the mailbox (its last one is in shmbox-bridge --status).",
+          "counter", -1, value_errors },
+};
+
+/* A label value, escaped as the exposition format wants: backslash, double quote, newline. */
+static void put_label(FILE *f, const char *v) {
+        for (; *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        fprintf(f, "\\%c", *v);
+                else if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+        }
+}
+
+static void metrics_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, size_t n) {
+        fprintf(f,
+                "# HELP shmbox_bridge_connected Whether the bridge is connected to NATS (1) or not (0).\n"
+                "# TYPE shmbox_bridge_connected gauge\n"
+                "shmbox_bridge_connected %d\n"
+                "# HELP shmbox_bridge_reconnects_total Times the NATS connection was lost and made again.\n"
+                "# TYPE shmbox_bridge_reconnects_total counter\n"
+                "shmbox_bridge_reconnects_total %" PRIu64 "\n"
+                "# HELP shmbox_bridge_mailboxes Mailboxes the bridge carries.\n"
+                "# TYPE shmbox_bridge_mailboxes gauge\n"
+                "shmbox_bridge_mailboxes %zu\n"
+                "# HELP shmbox_bridge_last_update_timestamp_seconds When the bridge last wrote these figures "
+                "(twice a second while it runs).\n"
+                "# TYPE shmbox_bridge_last_update_timestamp_seconds gauge\n"
+                "shmbox_bridge_last_update_timestamp_seconds %lld\n",
+                b->connected ? 1 : 0, b->reconnects, n, (long long)time(NULL));
+        for (size_t k = 0; k < sizeof(metric_families) / sizeof(metric_families[0]); k++) {
+                const MetricFamily *mf = &metric_families[k];
+                bool head = false;
+
+                for (size_t i = 0; i < n; i++) {
+                        const MailboxSettings *ms = m[i].settings;
+
+                        if (mf->direction >= 0 && (int)ms->direction != mf->direction)
+                                continue;
+                        if (!head) {
+                                fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", mf->name, mf->help, mf->name, mf->type);
+                                head = true;
+                        }
+                        fprintf(f, "%s{mailbox=\"", mf->name);
+                        put_label(f, ms->name);
+                        fprintf(f, "\",direction=\"%s\"} %" PRIu64 "\n", direction_to_string(ms->direction),
+                                mf->value(m[i].stats));
+                }
+        }
+}
+
+/* metrics_write() - write @path in the Prometheus text format for the bridge @b and its
+ * mailboxes @m[0..n), atomically. Return: 0; a negative errno. */
+int metrics_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n) {
+        return write_atomically(path, metrics_text, b, m, n);
 }
 
 /* ---- reading it back: shmbox-bridge --status -------------------------------------------- */

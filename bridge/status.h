@@ -57,3 +57,4 @@ typedef struct StatusBridge {
 
 int status_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n);
 int status_print(const char *path, FILE *out);
+int metrics_write(const char *path, const StatusBridge *b, const StatusMailbox *m, size_t n);

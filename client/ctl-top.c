@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* ctl-top.c — `shmboxctl top`: a refreshing view of every mailbox, like systemd-cgtop.
  *
- * Each refresh is one shmbox_list() (the daemon's figures, the public header only); rates are
- * the differences of sent and received between two refreshes over the time between them, so
- * the first refresh has none ('-'), and neither has a mailbox created again meanwhile (its
- * counters went back).
+ * Each refresh is one shmbox_list() (the daemon's figures, the public header only), then one
+ * shmbox_stats() per mailbox for its traffic counters (bytes, waits); where that fails (no
+ * right on the mailbox: -EACCES; a daemon before 0.3) those columns show '-'. Rates are the
+ * differences of the counters between two refreshes over the time between them, so the first
+ * refresh has none ('-'), and neither has a mailbox created again meanwhile (its counters went
+ * back). WAIT/s counts the send and receive calls that had to wait (spinning or asleep) per
+ * second. Sleepers (callers asleep now) are not shown: neither shmbox_info nor shmbox_stats
+ * exposes them.
  *
  * The columns are one table, top_columns[]: a title, a width, a sort key and name, a cell
- * printer and a sort value. A column for new figures (bytes per second, waits, from a counter
- * API to come) is one more entry and one more field in TopRow.
+ * printer and a sort value. A column for new figures is one more entry and one more field in
+ * TopRow. Ten columns and a name of 11 fit 80 columns.
  *
  * Interactive mode speaks plain ANSI (VT100) escapes to whatever terminal is there, so it works
  * over ssh and in tmux without ncurses: the alternate screen, the cursor hidden, each screen
@@ -48,8 +52,12 @@
 typedef struct TopRow {
         char name[SHMBOX_NAME_MAX + 1];
         struct shmbox_info info;
-        double in_rate, out_rate; /* messages per second; negative: not known yet */
-        bool shown;               /* passes the filter */
+        struct shmbox_counters total; /* from shmbox_stats() when has_stats */
+        bool has_stats;
+        double in_rate, out_rate;   /* messages per second; negative: not known yet */
+        double in_bytes, out_bytes; /* bytes per second; negative: not known */
+        double waits;               /* send and receive waits per second; negative: not known */
+        bool shown;                 /* passes the filter */
 } TopRow;
 
 typedef struct TopColumn {
@@ -61,16 +69,24 @@ typedef struct TopColumn {
         double (*value)(const TopRow *row); /* the sort value, largest first; NULL: by name */
 } TopColumn;
 
-/* "-" for an unknown rate; else a whole number, or k/M with one decimal above 9999. */
+/* "-" for an unknown rate; one decimal below 10 (but 0 for none: a wait in 2 s is 0.5, not
+ * 0), else a whole number, or k/M/G with one decimal above 9999: at most 6 characters below
+ * 1000G. */
 static void format_rate(double v, char *buf, size_t size) {
         if (v < 0)
                 snprintf(buf, size, "-");
+        else if (v == 0)
+                snprintf(buf, size, "0");
+        else if (v < 9.95)
+                snprintf(buf, size, "%.1f", v);
         else if (v < 9999.5)
                 snprintf(buf, size, "%.0f", v);
-        else if (v < 9999.5e3)
+        else if (v < 999.95e3)
                 snprintf(buf, size, "%.1fk", v / 1e3);
-        else
+        else if (v < 999.95e6)
                 snprintf(buf, size, "%.1fM", v / 1e6);
+        else
+                snprintf(buf, size, "%.1fG", v / 1e9);
 }
 
 static uint32_t row_age_ms(const TopRow *r) {
@@ -97,6 +113,24 @@ static void cell_out(const TopRow *r, char *buf, size_t size) {
 }
 static double value_out(const TopRow *r) {
         return r->out_rate;
+}
+static void cell_in_bytes(const TopRow *r, char *buf, size_t size) {
+        format_rate(r->in_bytes, buf, size);
+}
+static double value_in_bytes(const TopRow *r) {
+        return r->in_bytes;
+}
+static void cell_out_bytes(const TopRow *r, char *buf, size_t size) {
+        format_rate(r->out_bytes, buf, size);
+}
+static double value_out_bytes(const TopRow *r) {
+        return r->out_bytes;
+}
+static void cell_waits(const TopRow *r, char *buf, size_t size) {
+        format_rate(r->waits, buf, size);
+}
+static double value_waits(const TopRow *r) {
+        return r->waits;
 }
 static void cell_attached(const TopRow *r, char *buf, size_t size) {
         snprintf(buf, size, "%" PRIu32, r->info.attached);
@@ -138,12 +172,15 @@ static void cell_name(const TopRow *r, char *buf, size_t size) {
 static const TopColumn top_columns[] = {
         { "NAME", "name", 'n', 0, cell_name, NULL },
         { "DEPTH", "depth", 'd', 11, cell_depth, value_depth },
-        { "IN/s", "in", 'i', 7, cell_in, value_in },
-        { "OUT/s", "out", 'o', 7, cell_out, value_out },
+        { "IN/s", "in", 'i', 6, cell_in, value_in },
+        { "OUT/s", "out", 'o', 6, cell_out, value_out },
+        { "INB/s", "in-bytes", 'I', 6, cell_in_bytes, value_in_bytes },
+        { "OUTB/s", "out-bytes", 'O', 6, cell_out_bytes, value_out_bytes },
+        { "WAIT/s", "waits", 'w', 6, cell_waits, value_waits },
         { "ATT", "attached", 'a', 3, cell_attached, value_attached },
         { "OLDEST", "age", 'g', 6, cell_age, value_age },
-        { "REPAIRS", "repairs", 'p', 7, cell_repairs, value_repairs },
-        { "CORRUPT", "corrupt", 'c', 7, cell_corrupt, value_corrupt },
+        { "REP", "repairs", 'p', 4, cell_repairs, value_repairs },
+        { "CORR", "corrupt", 'c', 4, cell_corrupt, value_corrupt },
 };
 #define TOP_N_COLUMNS (sizeof(top_columns) / sizeof(top_columns[0]))
 
@@ -218,12 +255,21 @@ static size_t top_arrange(Top *top) {
         return shown;
 }
 
+/* The counters of @old and @row went forward (not a mailbox made again, not saturated back). */
+static bool counters_forward(const struct shmbox_counters *now, const struct shmbox_counters *old) {
+        return now->sent_bytes >= old->sent_bytes && now->received_bytes >= old->received_bytes &&
+               now->send_waits >= old->send_waits && now->recv_waits >= old->recv_waits;
+}
+
 /*
- * top_sample() - one refresh: list the mailboxes and compute the rates against the last list
+ * top_sample() - one refresh: list the mailboxes, read each one's counters, and compute the
+ * rates against the last refresh
  *
  * Return: 0; a negative errno (kept in top->error too; the last rows stay shown).
  */
 static int top_sample(Top *top) {
+        const uint32_t unknown =
+                SHMBOX_INFO_CORRUPT_POSITIONS | SHMBOX_INFO_CORRUPT_SEGMENT | SHMBOX_INFO_CORRUPT_COUNTERS;
         struct shmbox_entry *entries = NULL;
         TopRow *rows;
         size_t count;
@@ -231,7 +277,6 @@ static int top_sample(Top *top) {
         int r;
 
         r = shmbox_list(top->client, &entries, &count);
-        t = now_s();
         if (r < 0)
                 return top->error = r;
         top->error = 0;
@@ -241,18 +286,40 @@ static int top_sample(Top *top) {
                 return top->error = -ENOMEM;
         }
         for (size_t i = 0; i < count; i++) {
-                TopRow *row = &rows[i], *old;
-                const uint32_t unknown =
-                        SHMBOX_INFO_CORRUPT_POSITIONS | SHMBOX_INFO_CORRUPT_SEGMENT | SHMBOX_INFO_CORRUPT_COUNTERS;
+                TopRow *row = &rows[i];
+                struct shmbox_stats *st = NULL;
 
                 snprintf(row->name, sizeof(row->name), "%s", entries[i].name);
                 row->info = entries[i].info;
-                row->in_rate = row->out_rate = -1;
+                /* the library that filled it is ours: size checked all the same */
+                if (shmbox_stats(top->client, row->name, &st) == 0 && st->size >= sizeof(*st)) {
+                        row->info = st->info; /* the same moment as the counters */
+                        row->total = st->total;
+                        row->has_stats = true;
+                }
+                free(st);
+        }
+        t = now_s(); /* after the last look: the interval covers every mailbox's counters */
+        for (size_t i = 0; i < count; i++) {
+                TopRow *row = &rows[i], *old;
+
+                row->in_rate = row->out_rate = row->in_bytes = row->out_bytes = row->waits = -1;
                 old = top->prev ? bsearch(row, top->prev, top->n_prev, sizeof(*row), compare_names) : NULL;
-                if (old && t > top->t_prev && !(row->info.corrupt & unknown) && !(old->info.corrupt & unknown) &&
+                if (!old || !(t > top->t_prev))
+                        continue;
+                if (!(row->info.corrupt & unknown) && !(old->info.corrupt & unknown) &&
                     row->info.sent >= old->info.sent && row->info.received >= old->info.received) {
                         row->in_rate = (double)(row->info.sent - old->info.sent) / (t - top->t_prev);
                         row->out_rate = (double)(row->info.received - old->info.received) / (t - top->t_prev);
+                }
+                if (row->has_stats && old->has_stats && counters_forward(&row->total, &old->total)) {
+                        const struct shmbox_counters *a = &row->total, *b = &old->total;
+
+                        row->in_bytes = (double)(a->sent_bytes - b->sent_bytes) / (t - top->t_prev);
+                        row->out_bytes = (double)(a->received_bytes - b->received_bytes) / (t - top->t_prev);
+                        row->waits =
+                                ((double)(a->send_waits - b->send_waits) + (double)(a->recv_waits - b->recv_waits)) /
+                                (t - top->t_prev);
                 }
         }
         free(entries);
@@ -384,7 +451,8 @@ static void top_render(const Top *top, Screen *s, unsigned width, unsigned heigh
                 else if (top->error)
                         snprintf(line, sizeof(line), "error: %s (retrying)   q: quit", shmbox_strerror(top->error));
                 else
-                        snprintf(line, sizeof(line), "%s%s%ssort: < > n d i o a g p c  r: reverse  /: filter  q: quit",
+                        snprintf(line, sizeof(line),
+                                 "%s%s%ssort: < > n d i o I O w a g p c  r: reverse  /: filter  q: quit",
                                  top->filter[0] ? "filter: " : "", top->filter, top->filter[0] ? "  " : "");
                 screen_line(s, line, width, interactive);
         }
@@ -712,7 +780,8 @@ int ctl_top(const char *socket, int argc, char **argv) {
                                 }
                         if (!sorted)
                                 return top_usage_error("--sort: unknown column '%s' (name, depth, in, out, "
-                                                       "attached, age, repairs, corrupt)",
+                                                       "in-bytes, out-bytes, waits, attached, age, repairs, "
+                                                       "corrupt)",
                                                        optarg);
                         break;
                 case 'h':

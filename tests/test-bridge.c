@@ -67,6 +67,7 @@ typedef struct Bridge {
         char config[200];
         char log[200];
         char status[200];
+        char metrics[200];    /* --metrics FILE */
         char nats_extra[128]; /* more lines for [nats] */
         char routes[512];     /* more [mailbox] sections (the reload tests) */
 } Bridge;
@@ -275,6 +276,7 @@ static void bridge_init(Bridge *b, const char *host, const TestDaemon *d, const 
         snprintf(b->config, sizeof(b->config), "%s/bridge-%s.conf", tmpdir, host);
         snprintf(b->log, sizeof(b->log), "%s/bridge-%s.log", tmpdir, host);
         snprintf(b->status, sizeof(b->status), "%s/bridge-%s.status", tmpdir, host);
+        snprintf(b->metrics, sizeof(b->metrics), "%s/bridge-%s.prom", tmpdir, host);
 }
 
 /* The config file of @b; @stream_extra: more lines for the [stream] section, or "". */
@@ -295,11 +297,12 @@ static void bridge_configure(Bridge *b, const char *stream_extra) {
 
 static void bridge_start(Bridge *b) {
         const char *bin = getenv("SHMBOX_BRIDGE");
-        char *argv[] = { (char *)bin, "--config", b->config, "--log-level", "debug", NULL };
+        char *argv[] = { (char *)bin, "--config", b->config, "--log-level", "debug", "--metrics", b->metrics, NULL };
 
         ck_assert_msg(bin && *bin, "SHMBOX_BRIDGE is not set (run the suites through make check)");
         ck_assert_int_eq(b->pid, 0);
         unlink(b->status);
+        unlink(b->metrics);
         b->pid = spawn(b->log, argv);
 }
 
@@ -579,6 +582,44 @@ static unsigned traffic_finish(Traffic *t, const char *what, int deadline_ms) {
         return dups;
 }
 
+/* The whole metrics file of @b into @buf ("" if there is none). */
+static void metrics_text(const Bridge *b, char *buf, size_t size) {
+        FILE *f = fopen(b->metrics, "re");
+        size_t n = 0;
+
+        if (f) {
+                n = fread(buf, 1, size - 1, f);
+                fclose(f);
+        }
+        buf[n] = '\0';
+}
+
+/* Whether the metrics file of @b has the line @line. */
+static bool metrics_has(const Bridge *b, const char *line) {
+        char text[8192], want[256];
+
+        metrics_text(b, text, sizeof(text));
+        snprintf(want, sizeof(want), "\n%s\n", line);
+        return strstr(text, want) != NULL;
+}
+
+/* promtool check metrics on @b's metrics file, when promtool is installed (else SKIP, loudly). */
+static void metrics_promtool(const Bridge *b) {
+        char cmd[400], out[4096] = "";
+        int status;
+
+        if (system("command -v promtool >/dev/null 2>&1") != 0) {
+                printf("SKIP: promtool check metrics: promtool is not installed (Debian: apt-get install "
+                       "prometheus)\n");
+                fflush(stdout);
+                return;
+        }
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' 2>&1", b->metrics);
+        status = run_capture((char *[]){ "/bin/sh", "-c", cmd, NULL }, NULL, out, sizeof(out), harness_ms(10000));
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "promtool check metrics on %s: 0x%x\n%s",
+                      b->metrics, status, out);
+}
+
 /* ---- tests ------------------------------------------------------------------------------------- */
 
 START_TEST(test_a_sender_on_a_reaches_a_receiver_on_b) {
@@ -605,6 +646,41 @@ START_TEST(test_a_sender_on_a_reaches_a_receiver_on_b) {
                               strstr(out, "acked        2000"),
                       "--status printed:\n%s", out);
 
+        /* --metrics: the same figures for Prometheus, exact after the known traffic */
+        wait_for(metrics_has(&bridge_a,
+                             "shmbox_bridge_acked_messages_total{mailbox=\"orders\",direction=\"outbound\"} 2000") &&
+                         metrics_has(
+                                 &bridge_b,
+                                 "shmbox_bridge_acked_messages_total{mailbox=\"orders\",direction=\"inbound\"} 2000"),
+                 5000, "the metrics files do not show 2000 acks");
+        ck_assert(metrics_has(&bridge_a, "shmbox_bridge_connected 1"));
+        ck_assert(metrics_has(&bridge_a, "shmbox_bridge_mailboxes 1"));
+        ck_assert(metrics_has(&bridge_a, "# TYPE shmbox_bridge_published_messages_total counter"));
+        ck_assert(metrics_has(
+                &bridge_a, "shmbox_bridge_published_messages_total{mailbox=\"orders\",direction=\"outbound\"} 2000"));
+        ck_assert(metrics_has(&bridge_a,
+                              "shmbox_bridge_in_flight_messages{mailbox=\"orders\",direction=\"outbound\"} 0"));
+        ck_assert(metrics_has(&bridge_a, "shmbox_bridge_mailbox_ready{mailbox=\"orders\",direction=\"outbound\"} 1"));
+        ck_assert(metrics_has(&bridge_b,
+                              "shmbox_bridge_committed_messages_total{mailbox=\"orders\",direction=\"inbound\"} 2000"));
+        ck_assert(metrics_has(&bridge_b,
+                              "shmbox_bridge_redelivered_messages_total{mailbox=\"orders\",direction=\"inbound\"} 0"));
+        ck_assert(metrics_has(&bridge_b, "shmbox_bridge_errors_total{mailbox=\"orders\",direction=\"inbound\"} 0"));
+        {
+                char text[8192];
+
+                /* each direction has only its own figures */
+                metrics_text(&bridge_b, text, sizeof(text));
+                ck_assert_msg(!strstr(text, "shmbox_bridge_published_messages_total"), "%s", text);
+                metrics_text(&bridge_a, text, sizeof(text));
+                ck_assert_msg(!strstr(text, "shmbox_bridge_committed_messages_total"), "%s", text);
+        }
+        metrics_promtool(&bridge_a);
+        metrics_promtool(&bridge_b);
+        /* a clean stop removes the file: no old figures exported for a bridge that is gone */
+        bridge_stop(&bridge_b);
+        ck_assert_int_eq(access(bridge_b.metrics, F_OK), -1);
+
         /* a killed bridge leaves its last figures, and --status says it is gone */
         bridge_kill(&bridge_a);
         pid = fork();
@@ -617,6 +693,8 @@ START_TEST(test_a_sender_on_a_reaches_a_receiver_on_b) {
         }
         status = harness_wait_exit(pid, harness_ms(5000));
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "--status of a dead bridge: 0x%x", status);
+        /* ... and its metrics file, with the time it was written */
+        ck_assert(metrics_has(&bridge_a, "# TYPE shmbox_bridge_last_update_timestamp_seconds gauge"));
 }
 END_TEST
 

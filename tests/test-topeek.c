@@ -539,32 +539,49 @@ START_TEST(test_top_in_batch_mode_shows_depth_and_rates_filters_and_sorts) {
         }
         ck_assert_ptr_nonnull(strstr(out, "beta "));
         free(out);
+        /* between the two refreshes: 3 receives that wait on empty beta and time out, then
+         * 10 messages of 5 bytes into beta */
+        for (int i = 0; i < 3; i++) {
+                char buf[64];
+
+                ck_assert_int_eq(shmbox_recv(b, buf, sizeof(buf), 20), -ETIMEDOUT);
+        }
         for (int i = 0; i < 10; i++)
-                send_str(b, "b");
+                send_str(b, "bbbbb");
         status = harness_wait_exit(pid, harness_ms(10000));
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
         out = slurp(out_path);
 
+        /* the titles */
+        ck_assert_ptr_nonnull(
+                strstr(out, "\nNAME        DEPTH   IN/s  OUT/s  INB/s OUTB/s WAIT/s ATT OLDEST  REP CORR\n"));
         /* the first refresh: depth, no rates yet */
         ck_assert_ptr_nonnull(row_of(out, "alpha", line, sizeof(line)));
-        ck_assert_int_eq(fields(line, f, 16), 8);
+        ck_assert_int_eq(fields(line, f, 16), 11);
         ck_assert_str_eq(f[1], "5/16");
-        ck_assert_str_eq(f[2], "-");
-        ck_assert_str_eq(f[3], "-");
-        ck_assert_str_eq(f[4], "1"); /* attached: this test's box */
-        ck_assert_str_eq(f[7], "-");
-        /* the second: beta got 10 messages between the two */
+        for (int i = 2; i <= 6; i++)
+                ck_assert_msg(strcmp(f[i], "-") == 0, "column %d of alpha's first row: %s", i, f[i]);
+        ck_assert_str_eq(f[7], "1"); /* attached: this test's box */
+        ck_assert_str_eq(f[10], "-");
+        /* the second: beta got 10 messages, 50 bytes and 3 waits between the two, 2 s apart
+         * (or more, on a loaded machine: rates above 0, at most what a second would give) */
         second = strstr(out, "\n\n");
         ck_assert_ptr_nonnull(second);
         ck_assert_ptr_nonnull(strstr(second, "mailboxes 2  queued 15  in/out "));
         ck_assert_ptr_nonnull(row_of(second, "beta", line, sizeof(line)));
-        ck_assert_int_eq(fields(line, f, 16), 8);
+        ck_assert_int_eq(fields(line, f, 16), 11);
         ck_assert_str_eq(f[1], "10/32");
         ck_assert_msg(strcmp(f[2], "0") != 0 && strcmp(f[2], "-") != 0, "IN/s of beta: %s", f[2]);
         ck_assert_str_eq(f[3], "0");
+        ck_assert_msg(atof(f[4]) > 0 && atof(f[4]) <= 50, "INB/s of beta: %s", f[4]);
+        ck_assert_msg(atof(f[4]) >= atof(f[2]) * 4, "INB/s %s against IN/s %s of beta", f[4], f[2]);
+        ck_assert_str_eq(f[5], "0");
+        ck_assert_msg(strcmp(f[6], "0") != 0 && strcmp(f[6], "-") != 0, "WAIT/s of beta: %s", f[6]);
         ck_assert_ptr_nonnull(row_of(second, "alpha", line, sizeof(line)));
         fields(line, f, 16);
         ck_assert_str_eq(f[2], "0");
+        ck_assert_str_eq(f[4], "0");
+        ck_assert_str_eq(f[6], "0");
         free(out);
 
         /* sorted by name by default; by depth, largest first; reversed */
@@ -575,6 +592,8 @@ START_TEST(test_top_in_batch_mode_shows_depth_and_rates_filters_and_sorts) {
         assert_before(ctl_out, "beta", "alpha");
         ck_assert_int_eq(ctl("top", "-b", "-n", "1", "-s", "depth", "-r", NULL), 0);
         assert_before(ctl_out, "alpha", "beta");
+        ck_assert_int_eq(ctl("top", "-b", "-n", "1", "-s", "in-bytes", NULL), 0);
+        assert_before(ctl_out, "alpha", "beta"); /* no rates in one refresh: by name */
         /* the filter */
         ck_assert_int_eq(ctl("top", "-b", "-n", "1", "-f", "alp", NULL), 0);
         ck_assert_ptr_nonnull(strstr(ctl_out, "\nalpha "));
@@ -583,8 +602,9 @@ START_TEST(test_top_in_batch_mode_shows_depth_and_rates_filters_and_sorts) {
         ck_assert_ptr_nonnull(strstr(ctl_out, "filter: alp"));
         /* usage errors */
         ck_assert_int_eq(ctl("top", "-b", "--sort", "size", NULL), 2);
-        ck_assert_str_eq(ctl_err, "shmboxctl: top: --sort: unknown column 'size' (name, depth, in, out, attached, "
-                                  "age, repairs, corrupt) (see 'shmboxctl top --help')\n");
+        ck_assert_str_eq(ctl_err, "shmboxctl: top: --sort: unknown column 'size' (name, depth, in, out, in-bytes, "
+                                  "out-bytes, waits, attached, age, repairs, corrupt) (see 'shmboxctl top "
+                                  "--help')\n");
         ck_assert_int_eq(ctl("top", "-b", "-d", "0", NULL), 2);
         ck_assert_int_eq(ctl("top", "extra", NULL), 2);
         free_outputs();
