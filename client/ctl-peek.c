@@ -46,18 +46,6 @@ static void peek_on_signal(int sig) {
         peek_stop = 1;
 }
 
-static int peek_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int peek_usage_error(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("shmboxctl: peek: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputs(" (see 'shmboxctl peek --help')\n", stderr);
-        return CTL_EXIT_USAGE;
-}
-
 /* The rule of <shmbox.h> for a mailbox name, so that a bad one is a usage error. */
 static bool peek_name_valid(const char *name) {
         size_t len = strlen(name);
@@ -208,28 +196,29 @@ int ctl_peek(const char *socket, int argc, char **argv) {
                         errno = 0;
                         count = isdigit((unsigned char)optarg[0]) ? strtoul(optarg, &end, 10) : 0;
                         if (count < 1 || count > UINT_MAX || errno || *end)
-                                return peek_usage_error("--count: invalid value '%s' (expected 1 to 4294967295)",
-                                                        optarg);
+                                return ctl_usage_error("peek", "--count: invalid value '%s' (expected 1 to 4294967295)",
+                                                       optarg);
                         break;
                 case 'h':
                         printf("Usage: shmboxctl [--socket PATH] %s\n\n%s", CTL_PEEK_SYNOPSIS, CTL_PEEK_HELP);
                         return peek_flush() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-                case ':': return peek_usage_error("option '%s' needs a value", argv[optind - 2]);
-                default: return peek_usage_error("unknown option '%s'", argv[optind - 2]);
+                case ':': return ctl_usage_error("peek", "option '%s' needs a value", argv[optind - 2]);
+                default: return ctl_usage_error("peek", "unknown option '%s'", argv[optind - 2]);
                 }
         }
         optind--; /* back to indexes of argv */
         if (optind >= argc)
-                return peek_usage_error("missing NAME");
+                return ctl_usage_error("peek", "missing NAME");
         if (optind + 1 < argc)
-                return peek_usage_error("unexpected argument '%s'", argv[optind + 1]);
+                return ctl_usage_error("peek", "unexpected argument '%s'", argv[optind + 1]);
         name = argv[optind];
         if (!peek_name_valid(name))
-                return peek_usage_error("invalid mailbox name '%s' (1 to 64 of A-Z a-z 0-9 . _ -, not starting "
-                                        "with '.')",
-                                        name);
+                return ctl_usage_error("peek",
+                                       "invalid mailbox name '%s' (1 to 64 of A-Z a-z 0-9 . _ -, not starting "
+                                       "with '.')",
+                                       name);
         if (json && null)
-                return peek_usage_error("--json and --null exclude each other");
+                return ctl_usage_error("peek", "--json and --null exclude each other");
 
         r = shmbox_connect(socket, &client);
         if (r < 0) {

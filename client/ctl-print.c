@@ -37,6 +37,17 @@ void ctl_log_error(const char *fmt, ...) {
         fputc('\n', stderr);
 }
 
+int ctl_usage_error(const char *cmd, const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "shmboxctl: %s: ", cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (see 'shmboxctl %s --help')\n", cmd);
+        return CTL_EXIT_USAGE;
+}
+
 /*
  * ctl_write_escaped() - write a message as one line's worth of text, without the newline
  *

@@ -722,18 +722,6 @@ static int top_batch(Top *top) {
         return EXIT_SUCCESS;
 }
 
-static int top_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int top_usage_error(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("shmboxctl: top: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputs(" (see 'shmboxctl top --help')\n", stderr);
-        return CTL_EXIT_USAGE;
-}
-
 int ctl_top(const char *socket, int argc, char **argv) {
         static const struct option options[] = {
                 { "batch", no_argument, NULL, 'b' },       { "iterations", required_argument, NULL, 'n' },
@@ -756,19 +744,19 @@ int ctl_top(const char *socket, int argc, char **argv) {
                         errno = 0;
                         top.iterations = optarg[0] >= '0' && optarg[0] <= '9' ? strtoul(optarg, &end, 10) : 0;
                         if (top.iterations < 1 || top.iterations > 1000000000UL || errno || *end)
-                                return top_usage_error("--iterations: invalid value '%s' (expected 1 to 1000000000)",
-                                                       optarg);
+                                return ctl_usage_error(
+                                        "top", "--iterations: invalid value '%s' (expected 1 to 1000000000)", optarg);
                         break;
                 case 'd':
                         errno = 0;
                         top.delay = optarg[0] >= '0' && optarg[0] <= '9' ? strtod(optarg, &end) : -1;
                         if (errno || *end || !(top.delay >= 0.1 && top.delay <= 3600))
-                                return top_usage_error("--delay: invalid value '%s' (expected 0.1 to 3600 seconds)",
-                                                       optarg);
+                                return ctl_usage_error(
+                                        "top", "--delay: invalid value '%s' (expected 0.1 to 3600 seconds)", optarg);
                         break;
                 case 'f':
                         if (strlen(optarg) > TOP_FILTER_MAX)
-                                return top_usage_error("--filter: '%s' is longer than a mailbox name", optarg);
+                                return ctl_usage_error("top", "--filter: '%s' is longer than a mailbox name", optarg);
                         snprintf(top.filter, sizeof(top.filter), "%s", optarg);
                         break;
                 case 's':
@@ -779,7 +767,8 @@ int ctl_top(const char *socket, int argc, char **argv) {
                                         sorted = true;
                                 }
                         if (!sorted)
-                                return top_usage_error("--sort: unknown column '%s' (name, depth, in, out, "
+                                return ctl_usage_error("top",
+                                                       "--sort: unknown column '%s' (name, depth, in, out, "
                                                        "in-bytes, out-bytes, waits, attached, age, repairs, "
                                                        "corrupt)",
                                                        optarg);
@@ -787,12 +776,12 @@ int ctl_top(const char *socket, int argc, char **argv) {
                 case 'h':
                         printf("Usage: shmboxctl [--socket PATH] %s\n\n%s", CTL_TOP_SYNOPSIS, CTL_TOP_HELP);
                         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-                case ':': return top_usage_error("option '%s' needs a value", argv[optind - 2]);
-                default: return top_usage_error("unknown option '%s'", argv[optind - 2]);
+                case ':': return ctl_usage_error("top", "option '%s' needs a value", argv[optind - 2]);
+                default: return ctl_usage_error("top", "unknown option '%s'", argv[optind - 2]);
                 }
         }
         if (optind <= argc)
-                return top_usage_error("unexpected argument '%s'", argv[optind - 1]);
+                return ctl_usage_error("top", "unexpected argument '%s'", argv[optind - 1]);
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
                 top.batch = true;
 
