@@ -1095,8 +1095,8 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
  *         none was.
  */
 int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl) {
-        uint64_t p, bytes = 0;
-        int k, done = 0;
+        uint64_t p, bytes = 0, unshown = 0; /* bytes committed since the last wake-up */
+        int k, done = 0, woken = 0;         /* messages committed when it was made */
 
         for (size_t i = 0; i < n; i++)
                 if (msgs[i].iov_len > r->geo.slot_size)
@@ -1116,9 +1116,16 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                 }
                 done++;
                 bytes += msgs[i].iov_len;
+                unshown += msgs[i].iov_len;
+                if (unshown >= RING_BATCH_FLUSH_BYTES && done < k) { /* let a receiver start */
+                        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
+                        fifo_signal(r);
+                        woken = done;
+                        unshown = 0;
+                }
         }
         count_sent(r, (uint64_t)done, bytes);
-        wake_n(r, SEM_ITEMS, (unsigned)done);
+        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
         fifo_signal(r);
         return done;
 }
@@ -1319,7 +1326,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         size_t cap = SIZE_MAX;
         ssize_t k;
         size_t out = 0;
-        uint64_t bytes = 0;
+        uint64_t bytes = 0, unfinished = 0; /* bytes consumed since head was last passed */
 
         n = MIN(n, (size_t)RING_BATCH_MAX);
         /* a batch holds messages while each fits its buffer: the smallest buffer bounds them */
@@ -1333,6 +1340,11 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                 if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
                         ret_lens[out++] = len[i];
                         bytes += len[i];
+                }
+                unfinished += len[i];
+                if (unfinished >= RING_BATCH_FLUSH_BYTES && i + 1 < k) { /* let a sender reuse it */
+                        ring_finish(r);
+                        unfinished = 0;
                 }
         }
         ring_finish(r);

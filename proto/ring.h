@@ -60,6 +60,12 @@ static inline uint32_t ring_lap(const Ring *r, uint64_t pos) {
 
 /* Messages one batch call moves at most. */
 #define RING_BATCH_MAX 64
+/* Bytes a batch copies before it shows the other side what it has done so far: a batch sender
+ * wakes the receivers, a batch receiver passes head and wakes the senders. Small messages still
+ * get one wake-up a batch; large ones pipeline as single sends do, instead of one side copying
+ * the whole batch while the other waits for its end (32 x 1 MiB batches moved 0.4x the rate of
+ * single sends that way). */
+#define RING_BATCH_FLUSH_BYTES (32u * 1024u)
 
 struct iovec;
 

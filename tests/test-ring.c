@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -2047,6 +2048,113 @@ START_TEST(test_a_head_moved_past_tail_under_a_repair_is_ebadmsg_at_once_not_a_w
 }
 END_TEST
 
+/* Issue 17: a batch of large messages shows the other side its progress every
+ * RING_BATCH_FLUSH_BYTES, so the two sides copy at once instead of in turn (32 x 1 MiB batches
+ * moved 0.4x the rate of single sends). Checked mid-batch, deterministically: the child stops
+ * at its second commit (or consume), and a sleeper recorded in the mask must have been posted
+ * (and head passed) for the first message already. Before the change both waited for the end. */
+#define BIG_MSG (RING_BATCH_FLUSH_BYTES + 100u)
+
+static void big_ring(void) {
+        ring_unmake();
+        ring_make(SLOTS, BIG_MSG);
+}
+
+static void big_msg(uint8_t *buf, unsigned i) {
+        for (size_t k = 0; k < BIG_MSG; k++)
+                buf[k] = (uint8_t)(i * 31u + k % 251u);
+}
+
+START_TEST(test_a_batch_of_large_messages_wakes_a_sleeping_receiver_before_its_end) {
+        static uint8_t msgs[SLOTS][BIG_MSG], got[BIG_MSG];
+        struct iovec iov[SLOTS];
+        int sem;
+        pid_t pid;
+
+        big_ring();
+        for (unsigned i = 0; i < SLOTS; i++) {
+                big_msg(msgs[i], i);
+                iov[i] = (struct iovec){ msgs[i], BIG_MSG };
+        }
+        /* B is recorded asleep on items: a wake-up is a post of the items semaphore */
+        atomic_fetch_or(&ring.hdr->items_sleepers[IDX_B / 64], UINT64_C(1) << (IDX_B % 64));
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                RingDeadline d = deadline(0);
+
+                if (setenv("SHMBOX_CRASH_AT", "send_committed:2:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                atomic_store(&shared->result, ring_send_many(&ring, TOK_CHILD, IDX_CHILD, iov, SLOTS, &d));
+                _exit(CHILD_OK);
+        }
+        child_wait_stopped(pid);
+        ck_assert_int_eq(sem_getvalue(ring.sem[SEM_ITEMS], &sem), 0);
+        ck_assert_msg(sem == 1, "items posted %d time(s) when the second of %u messages of %u bytes was committed", sem,
+                      SLOTS, BIG_MSG);
+        child_resume_expect_exit(pid, 2000);
+        ck_assert_int_eq(atomic_load(&shared->result), SLOTS);
+        atomic_fetch_and(&ring.hdr->items_sleepers[IDX_B / 64], ~(UINT64_C(1) << (IDX_B % 64)));
+        for (unsigned i = 0; i < SLOTS; i++) {
+                ck_assert_int_eq(recv_into(TOK_B, IDX_B, got, sizeof(got), 0), (ssize_t)BIG_MSG);
+                ck_assert_mem_eq(got, msgs[i], BIG_MSG);
+        }
+}
+END_TEST
+
+START_TEST(test_a_batch_receive_of_large_messages_frees_slots_for_a_sleeping_sender_before_its_end) {
+        static uint8_t msgs[SLOTS][BIG_MSG], bufs[SLOTS][BIG_MSG];
+        struct iovec iov[SLOTS];
+        RingDeadline d0 = deadline(0);
+        int sem;
+        pid_t pid;
+
+        big_ring();
+        for (unsigned i = 0; i < SLOTS; i++) {
+                big_msg(msgs[i], i);
+                iov[i] = (struct iovec){ bufs[i], BIG_MSG };
+        }
+        /* filled by another child: a ring call here would read SHMBOX_CRASH_AT (unset) for
+         * this process and the child forked next */
+        pid = child_fork();
+        if (pid == 0) {
+                for (unsigned i = 0; i < SLOTS; i++)
+                        if (ring_send(&ring, TOK_A, IDX_A, msgs[i], BIG_MSG, &d0) < 0)
+                                _exit(CHILD_FAILED);
+                _exit(CHILD_OK);
+        }
+        child_expect_exit_ok(pid);
+        /* A is recorded asleep on space */
+        atomic_fetch_or(&ring.hdr->space_sleepers[IDX_A / 64], UINT64_C(1) << (IDX_A % 64));
+        child_attach();
+        pid = child_fork();
+        if (pid == 0) {
+                RingDeadline d = deadline(0);
+                size_t lens[SLOTS];
+                ssize_t k;
+
+                if (setenv("SHMBOX_CRASH_AT", "recv_consumed:2:stop", 1) < 0)
+                        _exit(CHILD_FAILED);
+                k = ring_recv_many(&ring, TOK_CHILD, IDX_CHILD, iov, SLOTS, lens, &d);
+                for (ssize_t i = 0; i < k; i++)
+                        if (lens[i] != BIG_MSG || memcmp(bufs[i], msgs[i], BIG_MSG) != 0)
+                                _exit(CHILD_FAILED);
+                atomic_store(&shared->result, k);
+                _exit(CHILD_OK);
+        }
+        child_wait_stopped(pid);
+        ck_assert_msg(head() == 1, "head at %llu when the second of %u messages was consumed",
+                      (unsigned long long)head(), SLOTS);
+        ck_assert_int_eq(sem_getvalue(ring.sem[SEM_SPACE], &sem), 0);
+        ck_assert_int_eq(sem, 1);
+        child_resume_expect_exit(pid, 2000);
+        ck_assert_int_eq(atomic_load(&shared->result), SLOTS);
+        ck_assert_uint_eq(head(), SLOTS);
+        atomic_fetch_and(&ring.hdr->space_sleepers[IDX_A / 64], ~(UINT64_C(1) << (IDX_A % 64)));
+        assert_ring_quiet();
+}
+END_TEST
+
 /* Issue 13: a sender on a full ring read the slot at tail TAKEN, then head moved by the
  * receiver's first passing CAS, then the word DONE (not yet freed by the second): a healthy
  * mailbox was reported corrupt. Driven by hand: the child waits for the lock while the ring
@@ -2291,6 +2399,9 @@ static Suite *ring_suite(void) {
                 tcase_add_test(tc, test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_told_ebadmsg);
                 tcase_add_test(tc, test_a_lock_waiter_whose_holder_is_repaired_meanwhile_is_not_told_ebadmsg);
                 tcase_add_test(tc, test_a_lock_waiter_whose_drain_takes_the_holders_post_takes_the_free_lock_at_once);
+                tcase_add_test(tc, test_a_batch_of_large_messages_wakes_a_sleeping_receiver_before_its_end);
+                tcase_add_test(tc,
+                               test_a_batch_receive_of_large_messages_frees_slots_for_a_sleeping_sender_before_its_end);
                 tcase_add_loop_test(
                         tc, test_a_process_killed_at_any_ring_crash_point_is_repaired_without_loss_or_duplication, 0,
                         (int)(sizeof(crash_cases) / sizeof(crash_cases[0])));
