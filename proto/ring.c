@@ -135,6 +135,11 @@ static inline long slice_ns(const Ring *r) {
         return r->slice_ms ? (long)r->slice_ms * 1000000L : RING_SLICE_NS;
 }
 
+/* The bytes after which a batch shows its progress (RING_BATCH_FLUSH_BYTES). */
+static inline uint64_t flush_bytes(const Ring *r) {
+        return r->batch_flush_bytes ? r->batch_flush_bytes : RING_BATCH_FLUSH_BYTES;
+}
+
 /* Sleep on @sem until posted, the deadline, or one slice. 0 on a wake-up, 1 when the slice ran
  * out, -ETIMEDOUT past the deadline. A signal does not cut the wait short: it is simply one
  * more wake-up. */
@@ -1117,7 +1122,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                 done++;
                 bytes += msgs[i].iov_len;
                 unshown += msgs[i].iov_len;
-                if (unshown >= RING_BATCH_FLUSH_BYTES && done < k) { /* let a receiver start */
+                if (unshown >= flush_bytes(r) && done < k) { /* let a receiver start */
                         wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
                         fifo_signal(r);
                         woken = done;
@@ -1342,7 +1347,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
                         bytes += len[i];
                 }
                 unfinished += len[i];
-                if (unfinished >= RING_BATCH_FLUSH_BYTES && i + 1 < k) { /* let a sender reuse it */
+                if (unfinished >= flush_bytes(r) && i + 1 < k) { /* let a sender reuse it */
                         ring_finish(r);
                         unfinished = 0;
                 }

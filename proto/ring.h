@@ -32,6 +32,9 @@ typedef struct Ring {
          * test-ring lengthens it to tell a wake-up from a slice that ran out by a margin no
          * load or valgrind can close */
         uint32_t slice_ms;
+        /* bytes a batch copies before it shows its progress (0: RING_BATCH_FLUSH_BYTES); the
+         * explorer makes it 1 so that its small messages take the large ones' path too */
+        uint32_t batch_flush_bytes;
         /* for the probes: ns the call waited for room or a message, set by its waits
          * (ring_wait); the caller zeroes it before the call */
         uint64_t wait_ns;

@@ -102,6 +102,7 @@ typedef struct Config {
         unsigned slots;
         unsigned prefill; /* messages committed before the actors start */
         uint32_t spin_ns; /* Ring.spin_ns: 0 sleeps at once */
+        uint32_t flush;   /* Ring.batch_flush_bytes: 1 shows a batch's progress per message */
         bool kill;        /* one kill, at any point of any actor */
         int bound;        /* preemption bound; -1 none (exhaustive) */
         ActorSpec actors[4];
@@ -135,6 +136,11 @@ static const Config check_configs[] = {
           .slots = 3,
           .bound = 2,
           .actors = { SM(4), RM(4) } },
+        { .name = "3 slots, batches of 2 flushed per message: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .flush = 1,
+          .bound = 2,
+          .actors = { SM(4), RM(4) } },
         { .name = "2 slots, zero-copy: 1 reserver x2, 1 peeker x2",
           .slots = 2,
           .bound = 3,
@@ -144,6 +150,12 @@ static const Config check_configs[] = {
           .kill = true,
           .bound = 1,
           .actors = { S(2), R(2) } },
+        { .name = "3 slots, batches of 2 flushed per message: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .flush = 1,
+          .kill = true,
+          .bound = 1,
+          .actors = { SM(4), RM(4) } },
         { .name = "2 slots, 2 senders, 1 receiver",
           .slots = 2,
           .kill = true,
@@ -191,6 +203,12 @@ static const Config deep_configs[] = {
           .actors = { S(2), R(1), R(1) } },
         { .name = "3 slots, batches of 2: 1 sender x4, 1 receiver x4",
           .slots = 3,
+          .kill = true,
+          .bound = 1,
+          .actors = { SM(4), RM(4) } },
+        { .name = "3 slots, batches of 2 flushed per message: 1 sender x4, 1 receiver x4",
+          .slots = 3,
+          .flush = 1,
           .kill = true,
           .bound = 1,
           .actors = { SM(4), RM(4) } },
@@ -613,6 +631,7 @@ static void world_reset(World *w) {
                           .base = w->map,
                           .geo = w->geo,
                           .spin_ns = w->cfg->spin_ns,
+                          .batch_flush_bytes = w->cfg->flush,
                           .has_fifo = false,
                           .fifo_fd = -1 };
         for (unsigned i = 0; i < _SEM_ROLE_MAX; i++)
