@@ -43,7 +43,7 @@ typedef struct Figure {
         char label[40];
         Unit unit;
         bool higher_better;
-        double rep[_TRANSPORT_MAX][REPS_MAX];
+        double rep[_TRANSPORT_MAX][REPS_MAX]; /* in the order measured: rep i of each pairs up */
         unsigned nrep[_TRANSPORT_MAX];
         Note note[_TRANSPORT_MAX];
         double value[_TRANSPORT_MAX]; /* the median; NAN if none */
@@ -150,8 +150,21 @@ double report_median(double *v, unsigned n) {
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* sorted_reps() - @t's repetitions of @fg, ascending, into @v; their number. A copy, because
+ * fg->rep keeps the order they were measured in: repetition i of every transport ran in the
+ * same stretch of time, which is what pairs them up for the spread of the ratios. */
+static unsigned sorted_reps(const Figure *fg, TransportId t, double v[REPS_MAX]) {
+        unsigned n = fg->nrep[t];
+
+        memcpy(v, fg->rep[t], n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_double);
+        return n;
+}
+
 /* report_finish() - the medians, and 4x4 / 1x1 from them */
 void report_finish(void) {
+        double v[REPS_MAX];
+
         for (unsigned f = 0; f < _FIG_MAX; f++)
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
                         Figure *fg = &figs[f];
@@ -159,7 +172,7 @@ void report_finish(void) {
 
                         if (n == 0 || fg->note[t] != NOTE_NONE)
                                 continue;
-                        fg->value[t] = report_median(fg->rep[t], n);
+                        fg->value[t] = report_median(v, sorted_reps(fg, t, v));
                 }
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
                 double a = figs[FIG_MPMC].value[t], b = figs[FIG_TPUT_MSGS].value[t];
@@ -511,10 +524,13 @@ void report_print_json(const ReportInfo *info) {
                 }
                 printf("},\n     \"reps\": {");
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++) {
+                        double v[REPS_MAX];
+                        unsigned n = sorted_reps(fg, t, v);
+
                         printf("%s\"%s\": [", t ? ", " : "", transport_name(t));
-                        for (unsigned i = 0; i < fg->nrep[t]; i++) {
+                        for (unsigned i = 0; i < n; i++) {
                                 printf("%s", i ? ", " : "");
-                                json_number(fg->rep[t][i]);
+                                json_number(v[i]);
                         }
                         printf("]");
                 }
