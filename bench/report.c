@@ -7,8 +7,11 @@
  * socket, mq, naive ring, iceoryx, Boost's message_queue, ZeroMQ, and the polling SPSC ring that
  * marks the limit); where the zero-copy or batch calls of shmbox have a value, a
  * sub-row gives their ratios too. Ratios within one run are what to compare: the machine's speed
- * changes between runs. The JSON also lists each repetition's value (in ascending order), so a
- * figure that flips between two modes shows as such.
+ * changes between runs. Under each figure with repetitions, a row gives the least and the
+ * greatest of shmbox's ratios repetition by repetition, as the transports ran interleaved, since
+ * the machine can change speed within a run too. The JSON also lists each repetition's value (in
+ * ascending order), so a figure that flips between two modes shows as such, and those least and
+ * greatest ratios (ratio_min, ratio_max).
  */
 #include "config.h"
 
@@ -25,7 +28,8 @@
 #include "proto/util.h"
 
 #define REPS_MAX 64
-#define MB 1e6 /* MB/s are 10^6 bytes per second */
+#define MB 1e6        /* MB/s are 10^6 bytes per second */
+#define RATIO_WIDTH 8 /* a /X column: "/iceoryx", "1.8-2.6x" */
 
 const size_t report_sizes[REPORT_SIZES] = { 64, 1024, 64 * 1024, 1024 * 1024 };
 
@@ -185,13 +189,39 @@ void report_finish(void) {
         }
 }
 
-static bool ratio(const Figure *fg, TransportId a, TransportId b, double *ret) {
-        double x = fg->value[a], y = fg->value[b];
-
+/* ratio_of() - @x / @y for figure @fg, if that says something */
+static bool ratio_of(const Figure *fg, double x, double y, double *ret) {
         /* below a microsecond of idle CPU a ratio says nothing */
         if (isnan(x) || isnan(y) || y <= 0 || (fg->unit == UNIT_CPU_US && (x < 1 || y < 1)))
                 return false;
         *ret = x / y;
+        return true;
+}
+
+/* ratio() - @a's median divided by @b's: the /X cells */
+static bool ratio(const Figure *fg, TransportId a, TransportId b, double *ret) {
+        return ratio_of(fg, fg->value[a], fg->value[b], ret);
+}
+
+/* ratio_spread() - the least and the greatest of @a's repetition i divided by @b's repetition i.
+ * The transports ran interleaved, so the i-th of each saw the same speed regime of the machine:
+ * these are the ratios a goal like "2x Boost" is about, and their range shows how far one run's
+ * ratio can be trusted. False if either side has a note (a repetition failed), their counts
+ * differ, or any pair has no ratio. */
+static bool ratio_spread(const Figure *fg, TransportId a, TransportId b, double *lo, double *hi) {
+        unsigned n = fg->nrep[a];
+        double r;
+
+        if (n == 0 || n != fg->nrep[b] || fg->note[a] != NOTE_NONE || fg->note[b] != NOTE_NONE)
+                return false;
+        *lo = INFINITY;
+        *hi = -INFINITY;
+        for (unsigned i = 0; i < n; i++) {
+                if (!ratio_of(fg, fg->rep[a][i], fg->rep[b][i], &r))
+                        return false;
+                *lo = MIN(*lo, r);
+                *hi = MAX(*hi, r);
+        }
         return true;
 }
 
@@ -268,7 +298,55 @@ static void print_ratios(const Figure *fg, TransportId mine) {
                         snprintf(buf, sizeof(buf), r >= 100 ? "%.0fx" : "%.2fx", r);
                 else
                         snprintf(buf, sizeof(buf), "-");
-                printf(" %7s", buf);
+                printf(" %*s", RATIO_WIDTH, buf);
+        }
+        printf("\n");
+}
+
+/* fmt_bound() - one end of a spread: hundredths below 1, tenths below 10, whole numbers above,
+ * rounded down for the low end and up for the high end, so that the range printed holds every
+ * repetition's ratio and a goal like "at least 2x" never looks met by rounding alone. */
+static void fmt_bound(char *buf, size_t size, double v, bool up) {
+        static const double scale[] = { 1, 10, 100 };
+        unsigned d = v < 1 ? 2 : v < 10 ? 1 : 0;
+
+        /* the nudge keeps 0.29 (0.28999...) from going down to 0.28, 0.3 (0.30...04) up to 0.31 */
+        v = up ? ceil(v * scale[d] - 1e-9) / scale[d] : floor(v * scale[d] + 1e-9) / scale[d];
+        snprintf(buf, size, "%.*f", (int)d, v);
+}
+
+/* fmt_spread() - "1.8-2.6x", ".45-.52x": ends below 1 go without their leading zero, always, so
+ * that a column reads alike and "0.45-0.52x" fits a ratio column. */
+static void fmt_spread(char *buf, size_t size, double lo, double hi) {
+        char a[16], b[16];
+
+        fmt_bound(a, sizeof(a), lo, false);
+        fmt_bound(b, sizeof(b), hi, true);
+        snprintf(buf, size, "%s-%sx", a + (a[0] == '0' && a[1] == '.'), b + (b[0] == '0' && b[1] == '.'));
+}
+
+/* print_spread() - the row "  /X, min-max of the reps" under @fg's: blank value columns, the
+ * spread of shmbox's ratio to each alternative in the /X columns. Nothing where no cell has two
+ * repetitions or more: the spread of one is its ratio, already in the row above. */
+static void print_spread(const Figure *fg, int columns) {
+        char buf[40];
+        bool any = false;
+        double lo, hi;
+
+        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++)
+                any |= shown(alternatives[a]) && fg->nrep[TRANSPORT_SHMBOX] > 1 &&
+                       ratio_spread(fg, TRANSPORT_SHMBOX, alternatives[a], &lo, &hi);
+        if (!any)
+                return;
+        printf("%-*s", 34 + 10 * columns, "  /X, min-max of the reps");
+        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++) {
+                if (!shown(alternatives[a]))
+                        continue;
+                if (ratio_spread(fg, TRANSPORT_SHMBOX, alternatives[a], &lo, &hi))
+                        fmt_spread(buf, sizeof(buf), lo, hi);
+                else
+                        snprintf(buf, sizeof(buf), "-");
+                printf(" %*s", RATIO_WIDTH, buf);
         }
         printf("\n");
 }
@@ -313,7 +391,7 @@ void report_print_table(const ReportInfo *info) {
         for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++)
                 if (shown(alternatives[a])) {
                         snprintf(buf, sizeof(buf), "/%s", transport_name(alternatives[a]));
-                        printf(" %7s", buf);
+                        printf(" %*s", RATIO_WIDTH, buf);
                 }
         printf("\n");
         for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++) {
@@ -338,6 +416,7 @@ void report_print_table(const ReportInfo *info) {
                 /* MB/s repeats the msgs/s ratios; 4x4 / 1x1 is a ratio already */
                 if (fg->unit == UNIT_MBS || fg->unit == UNIT_RATIO)
                         continue;
+                print_spread(fg, columns);
                 for (unsigned k = 1; k < ELEMENTSOF(ours); k++)
                         if (has_value(fg, ours[k])) {
                                 snprintf(buf, sizeof(buf), "  %s/X", transport_name(ours[k]));
@@ -348,6 +427,9 @@ void report_print_table(const ReportInfo *info) {
 
         printf("\n/X: shmbox's figure divided by X's; throughput above 1 and latency and CPU below 1 favour "
                "shmbox.\n");
+        printf("/X, min-max of the reps: the least and the greatest of shmbox's figure divided by X's from the same "
+               "repetition\n(the transports run interleaved), rounded outward (\".45\" is 0.45); none for MB/s (as "
+               "msgs/s) or for a figure\nmeasured once (--quick, idle).\n");
         for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                 if (shown(t))
                         printf("  %-9s %s\n", transport_name(t), transport_title(t));
@@ -479,6 +561,36 @@ static void json_number(double v) {
                 printf("%.6g", v);
 }
 
+enum { RATIO_MEDIAN, RATIO_MIN, RATIO_MAX };
+
+/* json_ratios() - "@key": {"shmbox": {"pipe": r, ...}, "zerocopy": {...}, "batch": {...}}, each
+ * r the ratio of the medians, or the least or greatest of the repetitions' (ratio_spread(); with
+ * one repetition both are its ratio), null where there is none */
+static void json_ratios(const Figure *fg, const char *key, int which) {
+        printf("\"%s\": {", key);
+        for (unsigned k = 0; k < ELEMENTSOF(ours); k++) {
+                printf("%s\"%s\": {", k ? ", " : "", transport_name(ours[k]));
+                for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++) {
+                        double r, lo, hi;
+                        bool ok;
+
+                        if (which == RATIO_MEDIAN) {
+                                ok = ratio(fg, ours[k], alternatives[a], &r);
+                        } else {
+                                ok = ratio_spread(fg, ours[k], alternatives[a], &lo, &hi);
+                                r = which == RATIO_MIN ? lo : hi;
+                        }
+                        printf("%s\"%s\": ", a ? ", " : "", transport_name(alternatives[a]));
+                        if (ok)
+                                json_number(r);
+                        else
+                                printf("null");
+                }
+                printf("}");
+        }
+        printf("}");
+}
+
 /* report_print_json() - every figure, the notes and the ratios, as one JSON object on stdout */
 void report_print_json(const ReportInfo *info) {
         static const char *const units[] = { "msgs/s", "MB/s", "us", "ns/msg", "us", "ratio" };
@@ -540,21 +652,13 @@ void report_print_json(const ReportInfo *info) {
                                 printf("%s\"%s\": \"%s\"", first ? "" : ", ", transport_name(t), notes[fg->note[t]]);
                                 first = false;
                         }
-                printf("},\n     \"ratios\": {");
-                for (unsigned k = 0; k < ELEMENTSOF(ours); k++) {
-                        printf("%s\"%s\": {", k ? ", " : "", transport_name(ours[k]));
-                        for (unsigned a = 0; a < ELEMENTSOF(alternatives); a++) {
-                                double r;
-
-                                printf("%s\"%s\": ", a ? ", " : "", transport_name(alternatives[a]));
-                                if (ratio(fg, ours[k], alternatives[a], &r))
-                                        json_number(r);
-                                else
-                                        printf("null");
-                        }
-                        printf("}");
-                }
-                printf("}}");
+                printf("},\n     ");
+                json_ratios(fg, "ratios", RATIO_MEDIAN);
+                printf(",\n     ");
+                json_ratios(fg, "ratio_min", RATIO_MIN);
+                printf(",\n     ");
+                json_ratios(fg, "ratio_max", RATIO_MAX);
+                printf("}");
         }
         printf("\n  ],\n");
         if (info->scale) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* report.h — the benchmark's figures: the median of the repetitions of each, the table with
- * shmbox's ratio to each alternative, and the same as JSON. */
+ * shmbox's ratio to each alternative and its range over the repetitions, and the same as JSON. */
 #pragma once
 
 #include <stdbool.h>
