@@ -32,7 +32,9 @@
  * The machine this was written on switches between speed regimes within seconds, so the
  * transports are interleaved (for each figure: rep 1 of every transport, then rep 2, ...),
  * each figure is the median of --reps repetitions, and the table gives shmbox's ratio to each
- * alternative: figures from different runs should not be compared, ratios within one can.
+ * alternative: figures from different runs should not be compared, ratios within one can. As
+ * the regime can change within a run too, a row under each figure gives the least and the
+ * greatest of the ratios repetition by repetition (rep i of shmbox over rep i of the other).
  *
  * It starts its own shmboxd (--shmboxd) on a temporary socket with a unique prefix and stops it
  * at the end; every object it made in /dev/shm and every queue is removed, also on SIGINT and
@@ -1321,7 +1323,8 @@ static void help(void) {
                "  --scale-mailboxes N    the scale group: N mailboxes, N attached client processes\n"
                "                         (default 1000, at most 1023)\n"
                "  --sizes LIST           one-way message sizes, of 64,1024,65536,1048576 (default all)\n"
-               "  --reps N               repetitions, the median is shown (default 5)\n"
+               "  --reps N               repetitions, the median is shown, and the ratios' least and\n"
+               "                         greatest over them (default 5)\n"
                "  --duration MS          per throughput and 4x4 measurement (default 300)\n"
                "  --rtt-duration MS      per latency measurement (default 500)\n"
                "  --idle-seconds S       how long the idle receivers wait (default 10)\n"
