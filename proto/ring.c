@@ -401,7 +401,6 @@ static unsigned mask_count(_Atomic uint64_t *mask) {
         return n;
 }
 
-
 /* When the FIFO was last signalled, as fifo_signaled holds it: coarse milliseconds, odd, so
  * never 0 (not signalled). */
 static uint32_t fifo_stamp(void) {

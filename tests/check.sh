@@ -87,7 +87,8 @@ show_failures() {
         local marker=$1 log
         for log in $(find tests -name '*.trs' -newer "$marker" -exec grep -lE '^:test-result: (FAIL|ERROR)' {} + |
                      sed 's/\.trs$/.log/'); do
-                echo "== $log"
+                echo "== $log: its failures, then its end"
+                grep -nE '(^|[] ])FAIL: |:[EF]:' "$log" | head -n 40
                 tail -n 60 "$log"
         done
 }
@@ -143,6 +144,14 @@ if [ $rc -eq 0 ] && [ $opt_distcheck = yes ]; then
                 rc=1
                 failed=$((failed + 1))
                 tail -n 60 make-distcheck.out
+                # a failed distcheck leaves its tree: show the log of each suite that failed
+                for log in $(find shmbox-*/_build -name '*.trs' \
+                             -exec grep -lE '^:test-result: (FAIL|ERROR)' {} + 2>/dev/null |
+                             sed 's/\.trs$/.log/'); do
+                        echo "== $log: its failures, then its end"
+                        grep -nE '(^|[] ])FAIL: |:[EF]:' "$log" | head -n 40
+                        tail -n 100 "$log"
+                done
                 echo "distcheck: failed"
         fi
         part_end "make distcheck"

@@ -179,7 +179,13 @@ chk "verify under the live manager, with the drop-in, prints nothing${out:+: $ou
 
 SOCK=$R/run/shmbox/shmboxd.sock
 ctl() { "$SHMBOXCTL" --socket "$SOCK" "$@"; }
-field() { ctl info "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
+# a failed `ctl info` says why on stderr (the log), not in the value it is compared by
+field() {
+        local out
+        out=$(ctl info "$1" 2>"$tmp/field.err") ||
+                t "ctl info $1 failed: $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
+        sed -n "s/^$2: //p" <<<"$out"
+}
 journal() { C journalctl -u shmboxd.service -o cat --no-pager 2>/dev/null; }
 state() { echo "$(P shmboxd.socket ActiveState)/$(P shmboxd.service ActiveState)"; }
 wait_pid_change() { # OLD: until a new MainPID runs
@@ -357,5 +363,8 @@ C systemctl stop shmboxd.socket shmboxd.service
 chk "stopping both units stops it: $(state), no daemon answers" \
         eval '[ "$(state)" = inactive/inactive ] && ! q ctl list'
 chk "no sanitizer report in the daemon's journal" eval '! journal | grep -q -e "Sanitizer" -e "runtime error:"'
-t "$(journal | grep -c .) journal lines of shmboxd"
+t "$(journal | grep -c .) journal lines of shmboxd; what systemd said of its processes:"
+C journalctl -u shmboxd.service --no-pager -o short-monotonic _PID=1 2>/dev/null |
+        grep -e 'Main process exited' -e 'atchdog' -e 'Failed' -e 'Scheduled restart' | sed 's/^/    /'
+
 exit 0
