@@ -181,9 +181,11 @@ SOCK=$R/run/shmbox/shmboxd.sock
 ctl() { "$SHMBOXCTL" --socket "$SOCK" "$@"; }
 # a failed `ctl info` says why on stderr (the log), not in the value it is compared by
 field() {
-        local out
-        out=$(ctl info "$1" 2>"$tmp/field.err") ||
-                t "ctl info $1 failed: $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
+        local out rc
+        out=$(ctl info "$1" 2>"$tmp/field.err")
+        rc=$?
+        [ $rc = 0 ] ||
+                t "ctl info $1 failed (exit $rc): $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
         sed -n "s/^$2: //p" <<<"$out"
 }
 journal() { C journalctl -u shmboxd.service -o cat --no-pager 2>/dev/null; }
@@ -366,5 +368,10 @@ chk "no sanitizer report in the daemon's journal" eval '! journal | grep -q -e "
 t "$(journal | grep -c .) journal lines of shmboxd; what systemd said of its processes:"
 C journalctl -u shmboxd.service --no-pager -o short-monotonic _PID=1 2>/dev/null |
         grep -e 'Main process exited' -e 'atchdog' -e 'Failed' -e 'Scheduled restart' | sed 's/^/    /'
+if [ $failed -gt 0 ]; then
+        t "a check failed: the daemon's journal (the last 150 lines), and the long-lived client's output:"
+        C journalctl -u shmboxd.service --no-pager -o short-monotonic 2>/dev/null | tail -n 150 | sed 's/^/    /'
+        sed 's/^/    cc: /' "$tmp/cc.out" | tail -n 20
+fi
 
 exit 0
