@@ -179,13 +179,20 @@ chk "verify under the live manager, with the drop-in, prints nothing${out:+: $ou
 
 SOCK=$R/run/shmbox/shmboxd.sock
 ctl() { "$SHMBOXCTL" --socket "$SOCK" "$@"; }
-# a failed `ctl info` says why on stderr (the log), not in the value it is compared by
+# A failed `ctl info` says why on stderr (the log), not in the value it is compared by, and is
+# tried twice more: a loaded run (1 in 8) saw info fail at once, twice within 0.5 s, right
+# after a restart while `ctl list` had just answered, and pass 5 s later. A control call may
+# fail while a daemon restarts (the README says so); what these checks are about is what the
+# mailboxes hold. The log keeps every failure.
 field() {
-        local out rc
-        out=$(ctl info "$1" 2>"$tmp/field.err")
-        rc=$?
-        [ $rc = 0 ] ||
-                t "ctl info $1 failed (exit $rc): $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
+        local out rc try
+        for try in 1 2 3; do
+                out=$(ctl info "$1" 2>"$tmp/field.err")
+                rc=$?
+                [ $rc = 0 ] && break
+                t "ctl info $1 failed (exit $rc, try $try): $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
+                sleep 0.3
+        done
         sed -n "s/^$2: //p" <<<"$out"
 }
 journal() { C journalctl -u shmboxd.service -o cat --no-pager 2>/dev/null; }
@@ -226,7 +233,10 @@ chk "and root receives it" [ "$(ctl recv shared --timeout 1000 2>/dev/null)" = h
 q ctl create live
 mkfifo "$tmp/cc.in"
 exec 7<>"$tmp/cc.in"
-"$CHILD" "$SOCK" live pingpong 1 <&7 >"$tmp/cc.out" 2>&1 &
+# made before the child starts: the background job opens it when it gets to run, which under
+# load came after the first ping_live read it ("integer expression expected", a failed check)
+: >"$tmp/cc.out"
+"$CHILD" "$SOCK" live pingpong 1 <&7 >>"$tmp/cc.out" 2>&1 &
 CC=$!
 ping_live() { # one send+recv of the long-lived client; true once it printed one more "done"
         local before=$(grep -c '^done' "$tmp/cc.out")
