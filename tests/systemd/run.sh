@@ -28,7 +28,7 @@ T0=$(date +%s.%N)
 t() { printf '[%6.2fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
 skipped=0
 skip() { echo "SKIP: tests/systemd/run.sh: $* — shmboxd was NOT tested under systemd"; skipped=1; exit 77; }
-passed=0 failed=0 known=0
+passed=0 failed=0 known=0 info_failed=0
 ok() { t "PASS: $*"; passed=$((passed + 1)); }
 ko() { t "FAIL: $*"; failed=$((failed + 1)); }
 chk() { local m=$1; shift; if "$@"; then ok "$m"; else ko "$m"; fi; }
@@ -190,6 +190,7 @@ field() {
                 out=$(ctl info "$1" 2>"$tmp/field.err")
                 rc=$?
                 [ $rc = 0 ] && break
+                info_failed=1
                 t "ctl info $1 failed (exit $rc, try $try): $(tr '\n' ' ' <"$tmp/field.err") (service $(state), MainPID $(P shmboxd.service MainPID), NRestarts $(P shmboxd.service NRestarts))" >&2
                 sleep 0.3
         done
@@ -378,8 +379,8 @@ chk "no sanitizer report in the daemon's journal" eval '! journal | grep -q -e "
 t "$(journal | grep -c .) journal lines of shmboxd; what systemd said of its processes:"
 C journalctl -u shmboxd.service --no-pager -o short-monotonic _PID=1 2>/dev/null |
         grep -e 'Main process exited' -e 'atchdog' -e 'Failed' -e 'Scheduled restart' | sed 's/^/    /'
-if [ $failed -gt 0 ]; then
-        t "a check failed: the daemon's journal (the last 150 lines), and the long-lived client's output:"
+if [ $failed -gt 0 ] || [ $info_failed = 1 ]; then
+        t "a check or a 'shmboxctl info' failed: the daemon's journal (the last 150 lines), and the long-lived client's output:"
         C journalctl -u shmboxd.service --no-pager -o short-monotonic 2>/dev/null | tail -n 150 | sed 's/^/    /'
         sed 's/^/    cc: /' "$tmp/cc.out" | tail -n 20
 fi
