@@ -1117,6 +1117,8 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
 int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl) {
         uint64_t p, bytes = 0, unshown = 0; /* bytes committed since the last wake-up */
         int k, done = 0, woken = 0;         /* messages committed when it was made */
+        const uint8_t *end = slots_end(r);
+        Pos x;
 
         for (size_t i = 0; i < n; i++)
                 if (msgs[i].iov_len > r->geo.slot_size)
@@ -1124,12 +1126,13 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
         k = ring_claim(r, me, idx, (uint32_t)MIN(n, (size_t)UINT32_MAX), dl, &p);
         if (k < 0)
                 return k;
-        for (int i = 0; i < k; i++) {
-                uint8_t *payload = ring_payload(r, p + (uint64_t)i);
+        /* the claimed run's slots, walked without a division per message (ring_pos()) */
+        x = ring_pos(r, p);
+        for (int i = 0; i < k; i++, pos_next(r, &x, end)) {
                 int c;
 
-                memcpy(payload, msgs[i].iov_base, msgs[i].iov_len);
-                c = commit_slot(r, me, ring_slot(r, p + (uint64_t)i), msgs[i].iov_len, false);
+                memcpy((uint8_t *)x.s + LAYOUT_SLOT_HEAD, msgs[i].iov_base, msgs[i].iov_len);
+                c = commit_slot(r, me, x.s, msgs[i].iov_len, false);
                 if (c < 0) {
                         count_sent(r, (uint64_t)done, bytes);
                         return done ? done : c;
