@@ -2055,14 +2055,24 @@ END_TEST
  * (and head passed) for the first message already. Before the change both waited for the end. */
 #define BIG_MSG (RING_BATCH_FLUSH_BYTES + 100u)
 
-static void big_ring(void) {
+/* A ring of SLOTS slots of BIG_MSG bytes, SLOTS distinct messages in @msgs and an iovec for
+ * each of the buffers @bufs (@msgs themselves to send them). */
+static void big_batch(uint8_t (*msgs)[BIG_MSG], uint8_t (*bufs)[BIG_MSG], struct iovec *iov) {
         ring_unmake();
         ring_make(SLOTS, BIG_MSG);
+        for (unsigned i = 0; i < SLOTS; i++) {
+                for (size_t k = 0; k < BIG_MSG; k++)
+                        msgs[i][k] = (uint8_t)(i * 31u + k % 251u);
+                iov[i] = (struct iovec){ bufs[i], BIG_MSG };
+        }
 }
 
-static void big_msg(uint8_t *buf, unsigned i) {
-        for (size_t k = 0; k < BIG_MSG; k++)
-                buf[k] = (uint8_t)(i * 31u + k % 251u);
+/* Record attachment @idx as asleep in @mask, or no longer. */
+static void mask_set(_Atomic uint64_t *mask, unsigned idx, bool on) {
+        if (on)
+                atomic_fetch_or(&mask[idx / 64], UINT64_C(1) << (idx % 64));
+        else
+                atomic_fetch_and(&mask[idx / 64], ~(UINT64_C(1) << (idx % 64)));
 }
 
 START_TEST(test_a_batch_of_large_messages_wakes_a_sleeping_receiver_before_its_end) {
@@ -2071,13 +2081,9 @@ START_TEST(test_a_batch_of_large_messages_wakes_a_sleeping_receiver_before_its_e
         int sem;
         pid_t pid;
 
-        big_ring();
-        for (unsigned i = 0; i < SLOTS; i++) {
-                big_msg(msgs[i], i);
-                iov[i] = (struct iovec){ msgs[i], BIG_MSG };
-        }
+        big_batch(msgs, msgs, iov);
         /* B is recorded asleep on items: a wake-up is a post of the items semaphore */
-        atomic_fetch_or(&ring.hdr->items_sleepers[IDX_B / 64], UINT64_C(1) << (IDX_B % 64));
+        mask_set(ring.hdr->items_sleepers, IDX_B, true);
         child_attach();
         pid = child_fork();
         if (pid == 0) {
@@ -2094,7 +2100,7 @@ START_TEST(test_a_batch_of_large_messages_wakes_a_sleeping_receiver_before_its_e
                       SLOTS, BIG_MSG);
         child_resume_expect_exit(pid, 2000);
         ck_assert_int_eq(atomic_load(&shared->result), SLOTS);
-        atomic_fetch_and(&ring.hdr->items_sleepers[IDX_B / 64], ~(UINT64_C(1) << (IDX_B % 64)));
+        mask_set(ring.hdr->items_sleepers, IDX_B, false);
         for (unsigned i = 0; i < SLOTS; i++) {
                 ck_assert_int_eq(recv_into(TOK_B, IDX_B, got, sizeof(got), 0), (ssize_t)BIG_MSG);
                 ck_assert_mem_eq(got, msgs[i], BIG_MSG);
@@ -2109,11 +2115,7 @@ START_TEST(test_a_batch_receive_of_large_messages_frees_slots_for_a_sleeping_sen
         int sem;
         pid_t pid;
 
-        big_ring();
-        for (unsigned i = 0; i < SLOTS; i++) {
-                big_msg(msgs[i], i);
-                iov[i] = (struct iovec){ bufs[i], BIG_MSG };
-        }
+        big_batch(msgs, bufs, iov);
         /* filled by another child: a ring call here would read SHMBOX_CRASH_AT (unset) for
          * this process and the child forked next */
         pid = child_fork();
@@ -2125,7 +2127,7 @@ START_TEST(test_a_batch_receive_of_large_messages_frees_slots_for_a_sleeping_sen
         }
         child_expect_exit_ok(pid);
         /* A is recorded asleep on space */
-        atomic_fetch_or(&ring.hdr->space_sleepers[IDX_A / 64], UINT64_C(1) << (IDX_A % 64));
+        mask_set(ring.hdr->space_sleepers, IDX_A, true);
         child_attach();
         pid = child_fork();
         if (pid == 0) {
@@ -2150,7 +2152,7 @@ START_TEST(test_a_batch_receive_of_large_messages_frees_slots_for_a_sleeping_sen
         child_resume_expect_exit(pid, 2000);
         ck_assert_int_eq(atomic_load(&shared->result), SLOTS);
         ck_assert_uint_eq(head(), SLOTS);
-        atomic_fetch_and(&ring.hdr->space_sleepers[IDX_A / 64], ~(UINT64_C(1) << (IDX_A % 64)));
+        mask_set(ring.hdr->space_sleepers, IDX_A, false);
         assert_ring_quiet();
 }
 END_TEST
