@@ -117,6 +117,29 @@ void ring_deadline_init(RingDeadline *d, int timeout_ms) {
         }
 }
 
+/* Copy a message into or out of a slot in pieces of RING_COPY_CHUNK bytes. glibc's memcpy()
+ * changes method at a size tied to the cache (on AMD, glibc 2.36: from rep movsb to another
+ * loop at the L2 size, 1 MiB on this EPYC guest), and the other ran 4x slower here: send_many
+ * of 1 MiB messages, one memcpy() each, moved 6.3 k msgs/s where ring_send(), two memcpy()s of
+ * 512 KiB, moved 24.6 k (the sender's CPU per message 124 against 39 us, memcpy() 76% of it).
+ * Pieces keep every copy below the L2 size of current x86 CPUs, whatever the slot size; a
+ * piece is large enough that the calls cost nothing (A/B of 3 runs against 512 KiB pieces:
+ * single sends +1%, batches +7%, both within the noise). */
+#define RING_COPY_CHUNK (256u * 1024u)
+
+static __attribute__((noinline)) void copy_pieces(uint8_t *d, const uint8_t *s, size_t len) {
+        for (; len > RING_COPY_CHUNK; d += RING_COPY_CHUNK, s += RING_COPY_CHUNK, len -= RING_COPY_CHUNK)
+                memcpy(d, s, RING_COPY_CHUNK);
+        memcpy(d, s, len);
+}
+
+static inline void copy_msg(void *dst, const void *src, size_t len) {
+        if (_likely_(len <= RING_COPY_CHUNK))
+                memcpy(dst, src, len);
+        else
+                copy_pieces(dst, src, len);
+}
+
 /* A timestamp for operators (how long has this slot been held?): the vDSO's coarse clock, a
  * few ns and no system call. */
 static inline uint64_t stamp_now(void) {
@@ -1097,10 +1120,10 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         payload = ring_payload(r, p);
         CRASH_POINT(send_claimed);
         if (len > 0) /* data may be NULL for an empty message */
-                memcpy(payload, data, len / 2);
+                copy_msg(payload, data, len / 2);
         CRASH_POINT(send_half_copied);
         if (len > 0)
-                memcpy(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
+                copy_msg(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
         k = commit_slot(r, me, ring_slot(r, p), len, true);
         if (k == 0)
                 count_sent(r, 1, len);
@@ -1131,7 +1154,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
         for (int i = 0; i < k; i++, pos_next(r, &x, end)) {
                 int c;
 
-                memcpy((uint8_t *)x.s + LAYOUT_SLOT_HEAD, msgs[i].iov_base, msgs[i].iov_len);
+                copy_msg((uint8_t *)x.s + LAYOUT_SLOT_HEAD, msgs[i].iov_base, msgs[i].iov_len);
                 c = commit_slot(r, me, x.s, msgs[i].iov_len, false);
                 if (c < 0) {
                         count_sent(r, (uint64_t)done, bytes);
@@ -1325,9 +1348,9 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         k = ring_take(r, me, idx, buf || cap ? 1 : 0, cap, dl, &payload, &len);
         if (k < 0 || (!buf && cap == 0))
                 return k;
-        memcpy(buf, payload, len / 2);
+        copy_msg(buf, payload, len / 2);
         CRASH_POINT(recv_half_copied);
-        memcpy((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
+        copy_msg((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
         k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
         if (k < 0)
                 return k;
@@ -1359,7 +1382,7 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         if (k < 0)
                 return k;
         for (ssize_t i = 0; i < k; i++) {
-                memcpy(bufs[out].iov_base, payload[i], len[i]);
+                copy_msg(bufs[out].iov_base, payload[i], len[i]);
                 if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
                         ret_lens[out++] = len[i];
                         bytes += len[i];

@@ -499,6 +499,35 @@ START_TEST(test_the_statistics_count_sent_and_received_messages) {
 }
 END_TEST
 
+/* Messages above RING_COPY_CHUNK are copied in pieces (copy_msg()): every byte arrives, through
+ * single and batch calls, with a length that is not a multiple of the piece. */
+START_TEST(test_a_message_larger_than_a_copy_piece_arrives_whole) {
+        enum { BIG = 3 * 256 * 1024 + 4097 };
+        static uint8_t in[2][BIG], out[2][BIG];
+        struct iovec iov_in[2] = { { in[0], BIG }, { in[1], BIG } }, iov_out[2] = { { out[0], BIG }, { out[1], BIG } };
+        RingDeadline d = deadline(0);
+        size_t lens[2];
+
+        ring_unmake();
+        ring_make(2, BIG);
+        for (size_t k = 0; k < BIG; k++) {
+                in[0][k] = (uint8_t)(k * 7u + k / 4096u);
+                in[1][k] = (uint8_t)(k * 13u + 1u + k / 65536u);
+        }
+        ck_assert_int_eq(ring_send(&ring, TOK_A, IDX_A, in[0], BIG, &d), 0);
+        ck_assert_int_eq(recv_into(TOK_B, IDX_B, out[0], BIG, 0), BIG);
+        ck_assert(memcmp(out[0], in[0], BIG) == 0);
+        memset(out, 0, sizeof(out));
+        ck_assert_int_eq(ring_send_many(&ring, TOK_A, IDX_A, iov_in, 2, &d), 2);
+        ck_assert_int_eq(ring_recv_many(&ring, TOK_B, IDX_B, iov_out, 2, lens, &d), 2);
+        ck_assert_uint_eq(lens[0], BIG);
+        ck_assert_uint_eq(lens[1], BIG);
+        ck_assert(memcmp(out[0], in[0], BIG) == 0);
+        ck_assert(memcmp(out[1], in[1], BIG) == 0);
+        assert_ring_quiet();
+}
+END_TEST
+
 START_TEST(test_the_ring_wraps_around_over_many_laps) {
         uint64_t sent = 0, received = 0;
         unsigned round = 0;
@@ -2302,6 +2331,7 @@ static Suite *ring_suite(void) {
         tcase_add_test(tc, test_recv_with_a_null_buffer_returns_the_length_without_taking_the_message);
         tcase_add_test(tc, test_the_statistics_count_sent_and_received_messages);
         tcase_add_test(tc, test_the_ring_wraps_around_over_many_laps);
+        tcase_add_test(tc, test_a_message_larger_than_a_copy_piece_arrives_whole);
         tcase_add_test(tc, test_the_24_bit_lap_wraps_to_zero_without_confusion);
         suite_add_tcase(s, tc);
 
