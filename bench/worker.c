@@ -191,8 +191,8 @@ static uint64_t touch(const void *data, size_t len) {
 }
 
 /* Zero-copy: the sender produces the whole message in its slot (a memset: writes only, where
- * the copy path reads a ready buffer and writes the slot), the receiver checks it and reads all
- * of it in place (where the copy path reads the slot and writes a buffer). */
+ * the copy path reads a ready buffer and writes the slot), the receiver reads all of it in
+ * place and checks it (where the copy path reads the slot and writes a buffer). */
 static void do_send_zerocopy(const Run *run, const Worker *w, Endpoint *e, WorkerOut *o) {
         int64_t deadline = shared->go_ns + run->duration_ns;
         shmbox *box = endpoint_box(e);
@@ -227,8 +227,14 @@ static void do_recv_zerocopy(const Run *run, Endpoint *e, WorkerOut *o) {
         do {
                 ssize_t n = shmbox_peek(box, -1, &data);
 
+                /* read all of it first, then check it: in the order of the copy path (memcpy,
+                 * then msg_check on the copy). Checking first made the receiver fetch a word of
+                 * each 4 KiB page from the sender's cache out of order before streaming through
+                 * the whole, and zero-copy at 64 KiB read 0.8x the copy path's rate for that
+                 * alone (A/B, same build: 296-309 k against 389-403 k msgs/s after) */
+                if (n > 0)
+                        o->sink ^= touch(data, (size_t)n);
                 end = accept(run, o, next, data, n);
-                o->sink ^= touch(data, (size_t)n);
                 r = shmbox_release(box, data);
                 if (r < 0)
                         fail(o, "release", r);
@@ -236,8 +242,8 @@ static void do_recv_zerocopy(const Run *run, Endpoint *e, WorkerOut *o) {
 }
 
 /* Loaned messages (iceoryx): the sender produces the whole message in a chunk it loaned (a
- * memset, as the zero-copy sender above) and publishes it; the receiver checks it in place
- * (msg_check: the head, a word on each 4 KiB page, the tail), reads all of it, as
+ * memset, as the zero-copy sender above) and publishes it; the receiver reads all of it in
+ * place, checks it (msg_check: the head, a word on each 4 KiB page, the tail), as
  * do_recv_zerocopy() does, and gives it back. Nothing is copied. */
 static void do_send_loaned(const Run *run, const Worker *w, Endpoint *e, WorkerOut *o) {
         int64_t deadline = shared->go_ns + run->duration_ns;
@@ -270,8 +276,9 @@ static void do_recv_loaned(const Run *run, Endpoint *e, WorkerOut *o) {
         do {
                 ssize_t n = endpoint_take(e, -1, &msg);
 
+                if (n > 0) /* all of it, then the check: as do_recv_zerocopy() */
+                        o->sink ^= touch(msg, (size_t)n);
                 end = accept(run, o, next, msg, n);
-                o->sink ^= touch(msg, (size_t)n);
                 endpoint_release(e, msg);
         } while (!end);
 }
