@@ -21,7 +21,7 @@ shmbox_install_deps() {
         local pkgs=("${build[@]}") missing=() p
         [ "${1:-all}" = build ] || pkgs+=("${tests[@]}")
         for p in "${pkgs[@]}"; do
-                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+                [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
         done
         [ ${#missing[@]} -eq 0 ] && return 0
         echo "== installing missing packages: ${missing[*]}"
@@ -64,7 +64,7 @@ shmbox_install_package_deps() {
         local pkgs=(build-essential debhelper dpkg-dev dh-python python3-all-dev lintian debootstrap xz-utils bc)
         local missing=() p
         for p in "${pkgs[@]}"; do
-                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+                [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
         done
         [ ${#missing[@]} -eq 0 ] && return 0
         echo "== installing missing packages: ${missing[*]}"

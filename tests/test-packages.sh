@@ -20,6 +20,10 @@
 # Where a prerequisite cannot be had it says why and exits 77 (skipped), never passing quietly.
 # Prints PASS/FAIL lines, a Check-like summary and "N passed, N failed".
 set -uo pipefail
+# `... | finds PATTERN`, not `... | grep -q`: grep -q leaves at the first match and, under
+# pipefail, the writer's SIGPIPE (141) fails the pipeline although the line is there (a CI run
+# failed so). grep -c reads to the end.
+finds() { local n; n=$(grep -c "$@"); [ "${n:-0}" -gt 0 ]; }
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 cache=/var/cache/shmbox-test
@@ -262,12 +266,12 @@ chk "the service waits for its first client ($(P shmboxd.service ActiveState))" 
 chk "the shmbox system user and group exist: $(C getent passwd shmbox)" eval 'q C getent passwd shmbox && q C getent group shmbox'
 chk "the state directory /var/lib/shmbox is the shmbox user's, mode 700 ($(C stat -c '%U %a' /var/lib/shmbox 2>&1))" \
         [ "$(C stat -c '%U %a' /var/lib/shmbox 2>/dev/null)" = "shmbox 700" ]
-chk "/etc/shmbox/shmboxd.conf is a conffile" eval 'C dpkg-query -W -f="\${Conffiles}" shmboxd | grep -q /etc/shmbox/shmboxd.conf'
+chk "/etc/shmbox/shmboxd.conf is a conffile" eval 'C dpkg-query -W -f="\${Conffiles}" shmboxd | finds /etc/shmbox/shmboxd.conf'
 chk "the first connection starts the daemon: shmboxctl list" q C shmboxctl list
 chk "shmboxd.service runs as user shmbox ($(P shmboxd.service ActiveState), '$(P shmboxd.service StatusText)')" \
         eval '[ "$(P shmboxd.service SubState)" = running ] && [ "$(C stat -c %U "/proc/$(P shmboxd.service MainPID)")" = shmbox ]'
 chk "it read the packaged config file without complaint" \
-        eval '! C journalctl -u shmboxd.service -o cat --no-pager | grep -qi "refused"'
+        eval '! C journalctl -u shmboxd.service -o cat --no-pager | finds -i "refused"'
 
 # ---- 8. users of one group share a mailbox -----------------------------------------------------
 U() { local u=$1; shift; C runuser -u "$u" -- "$@"; }
@@ -416,7 +420,7 @@ chk "the queued message is still there" \
 # ---- 14. apt-get purge: nothing left ------------------------------------------------------------
 q U bob shmboxctl send teambox "left queued at purge"
 chk "before the purge, the mailbox is in the container's /dev/shm: $(C ls /dev/shm | tr '\n' ' ')" \
-        eval 'C ls /dev/shm | grep -q "^shmbox\.teambox"'
+        eval 'C ls /dev/shm | finds "^shmbox\.teambox"'
 tp=$(date +%s)
 if C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${packages[@]}" >"$tmp/purge.out" 2>&1; then
         ok "apt-get purge ${packages[*]} ($(($(date +%s) - tp)) s)"
@@ -426,18 +430,18 @@ else
 fi
 grep -iE 'warning|error' "$tmp/purge.out" | sed 's/^/  | /'
 chk "no package left: $(C dpkg -l 'shmbox*' 'libshmbox*' 2>/dev/null | awk '/^[a-z][a-z] /{print $1, $2}' | tr '\n' ' ')" \
-        eval '! C dpkg -l "shmbox*" "libshmbox*" 2>/dev/null | grep -qE "^(ii|rc|iU|iF)"'
+        eval '! C dpkg -l "shmbox*" "libshmbox*" 2>/dev/null | finds -E "^(ii|rc|iU|iF)"'
 chk "no shmbox unit known to systemd: $(C systemctl list-unit-files --no-legend 'shmbox*' | tr '\n' ' ')" \
         [ -z "$(C systemctl list-unit-files --no-legend 'shmbox*')" ]
 chk "no shmbox unit file or enablement link left" \
         [ -z "$(C find /etc/systemd /lib/systemd /usr/lib/systemd -name 'shmbox*' 2>/dev/null)" ]
-chk "no shmboxd process" eval '! C sh -c "cat /proc/[0-9]*/comm 2>/dev/null" | grep -qx shmboxd'
+chk "no shmboxd process" eval '! C sh -c "cat /proc/[0-9]*/comm 2>/dev/null" | finds -x shmboxd'
 chk "the socket and /run/shmbox are gone" test ! -e "$R/run/shmbox"
 chk "users shmbox and shmbox-bridge are gone" eval '! q C getent passwd shmbox && ! q C getent passwd shmbox-bridge'
 chk "groups shmbox and shmbox-bridge are gone" eval '! q C getent group shmbox && ! q C getent group shmbox-bridge'
 chk "/etc/shmbox is gone" test ! -e "$R/etc/shmbox"
 chk "the Python module is gone (shmbox in dist-packages: $(C ls /usr/lib/python3/dist-packages 2>/dev/null | grep -i shmbox | tr '\n' ' '))" \
-        eval '! C ls /usr/lib/python3/dist-packages 2>/dev/null | grep -qi shmbox && ! C python3 -c "import shmbox" 2>/dev/null'
+        eval '! C ls /usr/lib/python3/dist-packages 2>/dev/null | finds -i shmbox && ! C python3 -c "import shmbox" 2>/dev/null'
 
 chk "/var/lib/shmbox is gone" test ! -e "$R/var/lib/shmbox"
 chk "no sysusers.d or tmpfiles.d snippet left" \
