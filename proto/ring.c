@@ -1149,21 +1149,29 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
         k = ring_claim(r, me, idx, (uint32_t)MIN(n, (size_t)UINT32_MAX), dl, &p);
         if (k < 0)
                 return k;
-        /* the claimed run's slots, walked without a division per message (ring_pos()) */
+        /* the claimed run's slots, walked without a division per message (ring_pos()); copied
+         * 32 KiB at a time, then committed: a commit's CAS waits for the copy's stores to
+         * drain, so once per run, not per message (doc/ring.md, "Batches") */
         x = ring_pos(r, p);
-        for (int i = 0; i < k; i++, pos_next(r, &x, end)) {
-                int c;
+        for (int i = 0; i < k;) {
+                Pos y = x;
+                int j = i;
 
-                copy_msg((uint8_t *)x.s + LAYOUT_SLOT_HEAD, msgs[i].iov_base, msgs[i].iov_len);
-                c = commit_slot(r, me, x.s, msgs[i].iov_len, false);
-                if (c < 0) {
-                        count_sent(r, (uint64_t)done, bytes);
-                        return done ? done : c;
+                for (; j < k && (j == i || unshown < flush_bytes(r)); j++, pos_next(r, &x, end)) {
+                        copy_msg((uint8_t *)x.s + LAYOUT_SLOT_HEAD, msgs[j].iov_base, msgs[j].iov_len);
+                        unshown += msgs[j].iov_len;
                 }
-                done++;
-                bytes += msgs[i].iov_len;
-                unshown += msgs[i].iov_len;
-                if (unshown >= flush_bytes(r) && done < k) { /* let a receiver start */
+                for (; i < j; i++, pos_next(r, &y, end)) {
+                        int c = commit_slot(r, me, y.s, msgs[i].iov_len, false);
+
+                        if (c < 0) {
+                                count_sent(r, (uint64_t)done, bytes);
+                                return done ? done : c;
+                        }
+                        done++;
+                        bytes += msgs[i].iov_len;
+                }
+                if (done < k) { /* let a receiver start */
                         wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
                         fifo_signal(r);
                         woken = done;
