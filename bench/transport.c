@@ -82,7 +82,7 @@ static const struct {
         [TRANSPORT_ZEROCOPY] = { "zerocopy", "shmbox_reserve/commit, shmbox_peek/release: the sender fills "
                                              "the slot (memset), the receiver reads all of it in place" },
         [TRANSPORT_BATCH] = { "batch", "shmbox_send_many/recv_many, " STRINGIFY(
-                                               TRANSPORT_BATCH_N) " messages a call (copy in, copy out)" },
+                                               TRANSPORT_BATCH_N) " messages a call, half the channel at most (1 MiB: 4), copy in, copy out" },
         [TRANSPORT_PIPE] = { "pipe", "pipe" },
         [TRANSPORT_UNIX] = { "unix", "Unix stream socket" },
         [TRANSPORT_MQ] = { "mq", "POSIX mq" },
@@ -258,6 +258,10 @@ TransportId channel_transport(const Channel *c) {
  * queue that had to fit RLIMIT_MSGQUEUE; 0 for pipes and sockets (their kernel buffers) */
 unsigned channel_depth(const Channel *c) {
         return c->t == TRANSPORT_PIPE || c->t == TRANSPORT_UNIX ? 0 : c->depth;
+}
+
+unsigned transport_batch_n(const Channel *c) {
+        return MAX(1u, MIN((unsigned)TRANSPORT_BATCH_N, channel_depth(c) / 2));
 }
 
 /* channel_free() - close the channel and remove its named objects; NULL is accepted.

@@ -283,28 +283,28 @@ static void do_recv_loaned(const Run *run, Endpoint *e, WorkerOut *o) {
         } while (!end);
 }
 
-/* Batches: TRANSPORT_BATCH_N messages a call, each a copy in and a copy out. */
-static void do_send_batch(const Run *run, const Worker *w, Endpoint *e, uint8_t *bufs, WorkerOut *o) {
+/* Batches: @n messages a call (transport_batch_n()), each a copy in and a copy out. */
+static void do_send_batch(const Run *run, const Worker *w, Endpoint *e, unsigned n, uint8_t *bufs, WorkerOut *o) {
         int64_t deadline = shared->go_ns + run->duration_ns;
         struct iovec iov[TRANSPORT_BATCH_N];
         shmbox *box = endpoint_box(e);
         uint64_t seq = 0;
         int r;
 
-        for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
+        for (unsigned i = 0; i < n; i++)
                 iov[i] = (struct iovec){ bufs + i * run->size, run->size };
         while (seq < RUN_MIN_MSGS || now_ns() < deadline) {
-                for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
+                for (unsigned i = 0; i < n; i++)
                         msg_fill(iov[i].iov_base, run->size, w->id, seq + i);
                 /* send_many commits as many as there is room for: send the rest again */
-                for (size_t done = 0; done < TRANSPORT_BATCH_N; done += (size_t)r) {
-                        r = shmbox_send_many(box, iov + done, TRANSPORT_BATCH_N - done, -1);
+                for (size_t done = 0; done < n; done += (size_t)r) {
+                        r = shmbox_send_many(box, iov + done, n - done, -1);
                         if (r < 0)
                                 fail(o, "send_many", r);
                         if (r == 0)
                                 fail(o, "send_many committed nothing", -EPROTO);
                 }
-                seq += TRANSPORT_BATCH_N;
+                seq += n;
         }
         o->msgs = seq;
         msg_fill(bufs, run->size, w->id, MSG_END);
@@ -313,17 +313,17 @@ static void do_send_batch(const Run *run, const Worker *w, Endpoint *e, uint8_t 
                 fail(o, "send end marker", r);
 }
 
-static void do_recv_batch(const Run *run, Endpoint *e, uint8_t *bufs, WorkerOut *o) {
+static void do_recv_batch(const Run *run, Endpoint *e, unsigned n, uint8_t *bufs, WorkerOut *o) {
         struct iovec iov[TRANSPORT_BATCH_N];
         size_t lens[TRANSPORT_BATCH_N];
         uint64_t next[SENDERS_MAX] = {};
         shmbox *box = endpoint_box(e);
         bool end = false;
 
-        for (unsigned i = 0; i < TRANSPORT_BATCH_N; i++)
+        for (unsigned i = 0; i < n; i++)
                 iov[i] = (struct iovec){ bufs + i * run->size, run->size };
         while (!end) {
-                ssize_t k = shmbox_recv_many(box, iov, TRANSPORT_BATCH_N, lens, -1);
+                ssize_t k = shmbox_recv_many(box, iov, n, lens, -1);
 
                 if (k <= 0)
                         fail(o, "recv_many", k < 0 ? (int)k : -EPROTO);
@@ -470,7 +470,7 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
                 else if (t == TRANSPORT_ICEORYX)
                         do_send_loaned(run, w, out, o);
                 else if (t == TRANSPORT_BATCH)
-                        do_send_batch(run, w, out, buf, o);
+                        do_send_batch(run, w, out, transport_batch_n(w->out), buf, o);
                 else
                         do_send(run, w, out, buf, o);
                 break;
@@ -480,7 +480,7 @@ static _Noreturn void worker_main(const Run *run, unsigned idx, int ready_fd, in
                 else if (t == TRANSPORT_ICEORYX)
                         do_recv_loaned(run, in, o);
                 else if (t == TRANSPORT_BATCH)
-                        do_recv_batch(run, in, buf, o);
+                        do_recv_batch(run, in, transport_batch_n(w->in), buf, o);
                 else
                         do_recv(run, in, buf, o);
                 break;
