@@ -82,7 +82,8 @@ static const struct {
         [TRANSPORT_ZEROCOPY] = { "zerocopy", "shmbox_reserve/commit, shmbox_peek/release: the sender fills "
                                              "the slot (memset), the receiver reads all of it in place" },
         [TRANSPORT_BATCH] = { "batch", "shmbox_send_many/recv_many, " STRINGIFY(
-                                               TRANSPORT_BATCH_N) " messages a call, half the channel at most (1 MiB: 4), copy in, copy out" },
+                                               TRANSPORT_BATCH_N) " messages a call, half the channel at most (1 MiB: "
+                                                                  "4), copy in, copy out" },
         [TRANSPORT_PIPE] = { "pipe", "pipe" },
         [TRANSPORT_UNIX] = { "unix", "Unix stream socket" },
         [TRANSPORT_MQ] = { "mq", "POSIX mq" },
