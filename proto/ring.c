@@ -66,6 +66,7 @@
 #include "proto/ring.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -638,28 +639,69 @@ static int ring_gap(const Ring *r) {
  * CPUs). Bounded, so an idle waiter soon sleeps and costs nothing.
  *
  * Every 16 polls it yields the CPU to a peer that shares it, since spinning cannot help that
- * one. Measured on this VM type (bench/shmbox-bench --only latency,shmbox): yielding every 128
+ * one. Measured on an Intel VM (bench/shmbox-bench --only latency,shmbox): yielding every 128
  * polls gave a same-CPU round trip of 10 us (the PAUSEs between take ~5 us), every 16 gives
  * 4-5 us with the other-CPU round trip unchanged at 0.6 us, every 8 or fewer made that one
  * bimodal (0.3 or 1.3 us); 64 B one-way throughput rose too, the peers sharing a CPU now and
- * then on a loaded machine. */
+ * then on a loaded machine.
+ *
+ * But a yield is a system call, and where those are dear (an AMD guest: sched_yield() 1.3 us,
+ * getppid() 1.05 us, 16 PAUSEs 0.3 us) a poller that yields every 16 polls spends 80% of its
+ * spin in the kernel and sees the answer late: other-CPU round trip 2.5-2.8 us; yielding every
+ * 256 polls, 1.45 us, but the same-CPU one 11 -> 21 us. So each thread learns what a bare
+ * system call costs it (the fastest of 3 getppid(), once), and a yield that returns within
+ * twice that and 1 us (nobody else ran) doubles the polls before the next one, up to 256; one
+ * that let another task run (same CPU: 10 us and more) brings them back to 16. The count
+ * carries over from one wait to the next: a round trip's wait is a yield or two long. */
+#define SPIN_YIELD_POLLS_MIN 16u
+#define SPIN_YIELD_POLLS_MAX 256u
+
+static inline long ts_diff_ns(const struct timespec *a, const struct timespec *b) {
+        return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
+
+/* The fastest of 3 bare system calls, in ns: what a yield costs when nobody else runs. */
+static long syscall_cost_ns(void) {
+        long best = LONG_MAX;
+
+        for (int i = 0; i < 3; i++) {
+                struct timespec a, b;
+
+                clock_gettime(CLOCK_MONOTONIC, &a);
+                (void)getppid();
+                clock_gettime(CLOCK_MONOTONIC, &b);
+                best = MIN(best, ts_diff_ns(&a, &b));
+        }
+        return best;
+}
+
 static bool spin_until(const Ring *r, bool (*ready)(const Ring *)) {
-        struct timespec start, now;
+        static _Thread_local long bare_ns = -1;                     /* a yield that ran nobody */
+        static _Thread_local unsigned polls = SPIN_YIELD_POLLS_MIN; /* between two yields */
+        struct timespec start, before, now;
+        unsigned n = 0;
 
         if (r->spin_ns == 0)
                 return false;
+        if (bare_ns < 0)
+                bare_ns = 2 * syscall_cost_ns() + 1000;
         clock_gettime(CLOCK_MONOTONIC, &start);
-        for (unsigned i = 1;; i++) {
+        for (;;) {
                 if (ready(r) || destroyed(r))
                         return true;
                 cpu_relax();
-                if (i % 16 == 0) {
-                        sched_yield(); /* a peer on our CPU runs now; else it returns at once */
-                        clock_gettime(CLOCK_MONOTONIC, &now);
-                        if ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) >=
-                            (long)r->spin_ns)
-                                return false;
-                }
+                if (++n < polls)
+                        continue;
+                n = 0;
+                clock_gettime(CLOCK_MONOTONIC, &before);
+                sched_yield(); /* a peer on our CPU runs now; else it returns at once */
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (ts_diff_ns(&before, &now) < bare_ns)
+                        polls = MIN(polls * 2, SPIN_YIELD_POLLS_MAX); /* nobody else ran */
+                else
+                        polls = SPIN_YIELD_POLLS_MIN;
+                if (ts_diff_ns(&start, &now) >= (long)r->spin_ns)
+                        return false;
         }
 }
 
