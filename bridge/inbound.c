@@ -7,22 +7,43 @@
  * point. So a message is acked only when it will be delivered locally, and a bridge that dies
  * before the ack gets it redelivered after the consumer's AckWait: at-least-once.
  *
- * Back-pressure: before each fetch the bridge reads the mailbox's free slots (shmbox_stat:
- * slots - (tail - head)) and asks for no more than that. Its only blocking call is that fetch,
- * bounded by 500 ms, and it never holds more messages than fit: with the mailbox full it does
- * not pull at all, and the messages wait in the stream. If local senders fill the mailbox
- * between the fetch and the send, the bridge waits in shmbox_send() and tells NATS the message
- * is in progress every third of the AckWait, so it is not redelivered meanwhile.
+ * Back-pressure: the bridge reads the mailbox's free slots (shmbox_stat: slots - (tail -
+ * head)) and never has more messages asked for than that. With the mailbox full it does not
+ * pull at all, and the messages wait in the stream. If local senders fill the mailbox between
+ * the pull and the send, the bridge waits in shmbox_send() and tells NATS the message is in
+ * progress every third of the AckWait, so it is not redelivered meanwhile.
  *
- * Stale pull requests: libnats (3.4) overruns its own array in natsSubscription_Fetch() when
- * the subscription already holds fewer messages than the batch asked for and more keep coming
- * (it waits for "batch - held" messages, counts "held" again, and stores past "batch"): heap
- * corruption, a crash or a hang. Messages nobody asked for come from pull requests of earlier
- * fetches — above all those libnats buffered while disconnected and sent all at once on the
- * reconnect. So the bridge never fetches while disconnected, binds a new subscription (a new
- * inbox) after each reconnect, and when the subscription still holds messages it fetches only
- * those, which libnats takes without sending a request. The messages left behind on the old
- * inbox are redelivered after the consumer's AckWait.
+ * Pull requests of its own: libnats (3.4) overruns its own array in natsSubscription_Fetch()
+ * when the subscription holds fewer messages than the batch asked for and more keep coming (it
+ * waits for "batch - held" messages, counts "held" again, and stores past "batch"): heap
+ * corruption, a crash or a hang, when the pull requests a frozen server queued are answered at
+ * once. So the bridge does not use libnats' pull subscriptions at all. It speaks the JetStream
+ * pull protocol itself on a plain subscription to an inbox of its own, "<inbox>.*": a pull
+ * request is a publish to $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> with the body
+ * {"batch":N,"expires":NANOS} and the reply subject "<inbox>.<id>". The server answers with
+ * messages (their reply subject $JS.ACK... acks them; their subject is the stream's, so a
+ * message does not say which request it answers) and with status messages on "<inbox>.<id>",
+ * which do: 404 (no messages), 408 (the request expired), 409 (consumer deleted, too many
+ * waiting requests...), 100 (heartbeat); and a 503 "no responders" when no server serves the
+ * consumer (an election, or the consumer is gone). The bridge
+ *
+ * - keeps at most PULLS_MAX requests outstanding, and their batches together never above the
+ *   mailbox's free slots; a message is counted against the oldest request that still expects
+ *   one (the sum is exact even if the server served them in another order);
+ * - takes each message on its own from the subscription, so there is no array to overrun: a
+ *   message nobody is counting on any more (its request expired here first; one buffered by
+ *   libnats before a reconnect) is still a valid delivery: it is committed if the mailbox has
+ *   room, else nak'ed (redelivered at once), never acked without being committed;
+ * - forgets a request on its 404/408/409, or PULL_GRACE_MS after its expiry without one; a
+ *   request that expired without a word from the server (a frozen server: a SIGSTOP, a
+ *   stalled disk) makes it check the server with a round trip (a PING, 250 ms at most) before it
+ *   sends another, so that a frozen server does not pile up requests answered all at once
+ *   when it resumes;
+ * - forgets its requests on a reconnect (the server that had them may be gone) and pulls again
+ *   at once, on the same subscription (libnats subscribes it again);
+ * - on "no responders", pulls again after 50 ms doubling to 400 ms, logging once per episode;
+ *   one that lasts PULL_ENSURE_AFTER_MS looks for the stream and the consumer again, which
+ *   creates them if they are gone (a JetStream request that waits LINK_API_WAIT_MS at most).
  *
  * What the bridge cannot do is drop duplicates: a message committed whose ack was lost (the
  * bridge died between send and ack, the connection dropped) is delivered again, and the
@@ -47,7 +68,20 @@
 #include "bridge/worker.h"
 #include "log/log.h"
 
-#define FETCH_TIMEOUT_MS 500
+#define PULL_EXPIRES_MS 500       /* a pull request's life at the server */
+#define PULL_GRACE_MS 250         /* then, unanswered, it is counted gone */
+#define PULLS_MAX 2               /* pull requests outstanding at most */
+#define PULL_BACKOFF_MIN_MS 50    /* after "no responders": the first pause, doubling */
+#define PULL_BACKOFF_MAX_MS 400   /* ... to this */
+#define PULL_ENSURE_AFTER_MS 2000 /* no responders for this long: look for the consumer */
+#define PULL_PING_MS 250          /* the round trip that checks a silent server */
+
+typedef struct Pull {
+        uint64_t id;      /* its reply subject is <inbox>.<id>; 0: this entry is free */
+        uint32_t left;    /* messages it may still bring */
+        int64_t sent;     /* monotonic µs */
+        int64_t deadline; /* monotonic µs: no answer by then, it is counted gone */
+} Pull;
 
 typedef struct Inbound {
         Worker *w;
@@ -55,8 +89,19 @@ typedef struct Inbound {
         shmbox *box;
         uint32_t slots;
         jsCtx *js;
-        natsSubscription *sub;
-        uint64_t sub_reconnects; /* the link's reconnects when sub was bound */
+        natsSubscription *sub; /* plain, to <inbox>.* */
+        char *inbox;           /* natsInbox */
+        char next_subject[SETTINGS_NAME_MAX * 2 + 64];
+        bool ensured;            /* the stream and the consumer were found (or made) */
+        uint64_t sub_reconnects; /* the link's reconnects when the pulls were sent */
+        Pull pulls[PULLS_MAX];
+        uint64_t next_id;
+        int64_t heard;       /* monotonic µs: the last message of any kind on the inbox */
+        bool suspect;        /* a request expired unanswered: check the server before the next */
+        int64_t pause_until; /* monotonic µs: no request before (no responders) */
+        int backoff_ms;      /* the next pause; 0: not in an episode of "no responders" */
+        int64_t episode;     /* monotonic µs: when the episode began */
+        int ensure_backoff_ms;
 } Inbound;
 
 static void inbound_detach(Inbound *in) {
@@ -81,20 +126,31 @@ static int inbound_attach(Inbound *in) {
                 return r;
         in->slots = st.slots;
         atomic_store(&w->stats.attached, true);
-        atomic_store(&w->stats.ready, in->sub != NULL);
+        atomic_store(&w->stats.ready, in->sub != NULL && in->ensured);
         log_info("mailbox %s attached (%u slots of %u bytes): inbound from %s, stream %s, consumer %s", m->name,
                  st.slots, st.slot_size, m->subject, m->stream, m->durable);
         return 0;
 }
 
-/* Create the stream and consumer if missing, and bind a pull subscription to the consumer. */
-static int inbound_subscribe(Inbound *in) {
+/* Answer the message @msg with @what ("+ACK", "-NAK", "+WPI", "+TERM") on its reply subject. */
+static natsStatus reply(Inbound *in, natsMsg *msg, const char *what) {
+        const char *to = natsMsg_GetReply(msg);
+
+        if (!to || !*to)
+                return NATS_ILLEGAL_STATE;
+        return natsConnection_PublishString(in->w->link->nc, to, what);
+}
+
+static void pulls_forget(Inbound *in) {
+        for (unsigned i = 0; i < PULLS_MAX; i++)
+                in->pulls[i].id = 0;
+}
+
+/* Make sure the stream and the consumer exist. */
+static int inbound_ensure(Inbound *in) {
         Worker *w = in->w;
         const MailboxSettings *m = w->mailbox;
         char err[STATUS_ERROR_MAX];
-        jsSubOptions so;
-        jsErrCode je = 0;
-        natsStatus s;
         int r;
 
         r = link_stream_ensure(in->js, m->stream, w->stream, err, sizeof(err));
@@ -107,27 +163,53 @@ static int inbound_subscribe(Inbound *in) {
                 stats_error(&w->stats, "consumer %s: %s", m->durable, err);
                 return r;
         }
-        /* bound to the consumer we made: destroying the subscription never deletes it */
-        jsSubOptions_Init(&so);
-        so.Stream = m->stream;
-        so.Consumer = m->durable;
-        in->sub_reconnects = atomic_load(&w->link->reconnects);
-        s = js_PullSubscribe(&in->sub, in->js, m->subject, m->durable, NULL, &so, &je);
-        if (s != NATS_OK) {
-                link_error_text(s, je, err, sizeof(err));
-                stats_error(&w->stats, "subscribe to consumer %s: %s", m->durable, err);
-                in->sub = NULL;
-                return -EAGAIN;
-        }
+        in->ensured = true;
         atomic_store(&w->stats.ready, true);
         return 0;
 }
 
+/* Subscribe to an inbox of our own, where the answers to our pull requests come. */
+static int inbound_subscribe(Inbound *in) {
+        Worker *w = in->w;
+        const MailboxSettings *m = w->mailbox;
+        char err[STATUS_ERROR_MAX], subject[128];
+        natsStatus s;
+
+        s = natsInbox_Create(&in->inbox);
+        if (s == NATS_OK) {
+                snprintf(subject, sizeof(subject), "%s.*", in->inbox);
+                s = natsConnection_SubscribeSync(&in->sub, w->link->nc, subject);
+        }
+        if (s != NATS_OK) {
+                link_error_text(s, 0, err, sizeof(err));
+                stats_error(&w->stats, "subscribe to an inbox: %s", err);
+                natsInbox_Destroy(in->inbox);
+                in->inbox = NULL;
+                in->sub = NULL;
+                return -EAGAIN;
+        }
+        snprintf(in->next_subject, sizeof(in->next_subject), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", m->stream, m->durable);
+        pulls_forget(in);
+        in->suspect = false;
+        in->sub_reconnects = atomic_load(&w->link->reconnects);
+        return 0;
+}
+
+/* Nak what the subscription still holds (for the next bridge, at once), and drop it. */
 static void inbound_unsubscribe(Inbound *in) {
-        /* the durable consumer stays: only our inbox goes, and what was on its way to it is
-         * redelivered after the consumer's AckWait */
+        natsMsg *msg = NULL;
+
+        while (in->sub && natsSubscription_NextMsg(&msg, in->sub, 0) == NATS_OK) {
+                if (natsMsg_GetDataLength(msg) > 0)
+                        reply(in, msg, "-NAK");
+                natsMsg_Destroy(msg);
+                msg = NULL;
+        }
         natsSubscription_Destroy(in->sub);
         in->sub = NULL;
+        natsInbox_Destroy(in->inbox);
+        in->inbox = NULL;
+        pulls_forget(in);
         atomic_store(&in->w->stats.ready, false);
 }
 
@@ -167,17 +249,17 @@ static int deliver(Inbound *in, natsMsg *msg) {
                 if (r == -EAGAIN || r == -ETIMEDOUT) {
                         /* local senders took the room we saw: wait, keeping NATS patient */
                         if (worker_stopping(w)) {
-                                natsMsg_Nak(msg, NULL);
+                                reply(in, msg, "-NAK");
                                 return 0;
                         }
                         if (now_usec() - last > progress_every) {
-                                natsMsg_InProgress(msg, NULL);
+                                reply(in, msg, "+WPI");
                                 last = now_usec();
                         }
                         continue;
                 }
                 if (r == -EMSGSIZE) {
-                        natsMsg_Term(msg, NULL);
+                        reply(in, msg, "+TERM");
                         atomic_fetch_add(&w->stats.rejected, 1);
                         stats_error(&w->stats, "a message of %zu bytes is longer than the mailbox's slots: terminated",
                                     len);
@@ -186,12 +268,12 @@ static int deliver(Inbound *in, natsMsg *msg) {
                                   w->mailbox->name, len, natsMsg_GetSubject(msg));
                         return 0;
                 }
-                natsMsg_Nak(msg, NULL);
+                reply(in, msg, "-NAK");
                 stats_error(&w->stats, "send: %s", shmbox_strerror(r));
                 return r;
         }
         atomic_fetch_add(&w->stats.committed, 1);
-        s = natsMsg_Ack(msg, NULL);
+        s = reply(in, msg, "+ACK");
         if (s == NATS_OK) {
                 atomic_fetch_add(&w->stats.acked, 1);
         } else {
@@ -204,6 +286,174 @@ static int deliver(Inbound *in, natsMsg *msg) {
         return 0;
 }
 
+/* Messages our outstanding requests may still bring. */
+static uint32_t pulls_credit(const Inbound *in, unsigned *live) {
+        uint32_t credit = 0;
+
+        *live = 0;
+        for (unsigned i = 0; i < PULLS_MAX; i++)
+                if (in->pulls[i].id) {
+                        credit += in->pulls[i].left;
+                        (*live)++;
+                }
+        return credit;
+}
+
+/* Count a message against the oldest request that expects one; false if none does. */
+static bool pulls_count_message(Inbound *in) {
+        Pull *oldest = NULL;
+
+        for (unsigned i = 0; i < PULLS_MAX; i++) {
+                Pull *p = &in->pulls[i];
+
+                if (p->id && p->left > 0 && (!oldest || p->id < oldest->id))
+                        oldest = p;
+        }
+        if (!oldest)
+                return false;
+        if (--oldest->left == 0)
+                oldest->id = 0; /* served in full: the server is done with it */
+        return true;
+}
+
+/* Forget the requests past their deadline; one that the server said nothing about since it was
+ * sent makes the server suspect. */
+static void pulls_expire(Inbound *in, int64_t now) {
+        for (unsigned i = 0; i < PULLS_MAX; i++) {
+                Pull *p = &in->pulls[i];
+
+                if (p->id && now > p->deadline) {
+                        if (in->heard < p->sent)
+                                in->suspect = true;
+                        p->id = 0;
+                }
+        }
+}
+
+/* Send a pull request for @batch messages. */
+static int pull_send(Inbound *in, uint32_t batch, int64_t now) {
+        char subject[160], body[96];
+        Pull *p = NULL;
+        natsStatus s;
+
+        for (unsigned i = 0; i < PULLS_MAX && !p; i++)
+                if (!in->pulls[i].id)
+                        p = &in->pulls[i];
+        if (!p)
+                return -EBUSY;
+        snprintf(subject, sizeof(subject), "%s.%" PRIu64, in->inbox, ++in->next_id);
+        snprintf(body, sizeof(body), "{\"batch\":%" PRIu32 ",\"expires\":%" PRId64 "}", batch,
+                 (int64_t)PULL_EXPIRES_MS * 1000000);
+        s = natsConnection_PublishRequestString(in->w->link->nc, in->next_subject, subject, body);
+        if (s != NATS_OK) {
+                char err[STATUS_ERROR_MAX];
+
+                link_error_text(s, 0, err, sizeof(err));
+                stats_error(&in->w->stats, "pull request: %s", err);
+                return -EAGAIN;
+        }
+        *p = (Pull){ .id = in->next_id,
+                     .left = batch,
+                     .sent = now,
+                     .deadline = now + (PULL_EXPIRES_MS + PULL_GRACE_MS) * 1000LL };
+        return 0;
+}
+
+/* The request whose status message came on @subject, or NULL. */
+static Pull *pull_of_status(Inbound *in, const char *subject) {
+        size_t n = strlen(in->inbox);
+        uint64_t id;
+        char *end;
+
+        if (!subject || strncmp(subject, in->inbox, n) != 0 || subject[n] != '.')
+                return NULL;
+        id = strtoull(subject + n + 1, &end, 10);
+        if (*end || id == 0)
+                return NULL;
+        for (unsigned i = 0; i < PULLS_MAX; i++)
+                if (in->pulls[i].id == id)
+                        return &in->pulls[i];
+        return NULL;
+}
+
+static void episode_end(Inbound *in) {
+        if (in->backoff_ms) {
+                log_info("mailbox %s: consumer %s answers again after %.1f s", in->w->mailbox->name,
+                         in->w->mailbox->durable, (double)(now_usec() - in->episode) / 1e6);
+                in->backoff_ms = 0;
+        }
+        in->pause_until = 0;
+}
+
+/* No server serves the consumer: pull again after a pause that grows; log once per episode. */
+static void episode_no_responders(Inbound *in, int64_t now) {
+        Worker *w = in->w;
+
+        pulls_forget(in);
+        if (!in->backoff_ms) {
+                in->episode = now;
+                in->backoff_ms = PULL_BACKOFF_MIN_MS;
+                log_warning("mailbox %s: no server serves consumer %s (an election, or it is gone); pulling again "
+                            "every %d-%d ms",
+                            w->mailbox->name, w->mailbox->durable, PULL_BACKOFF_MIN_MS, PULL_BACKOFF_MAX_MS);
+        } else {
+                in->backoff_ms = MIN(in->backoff_ms * 2, PULL_BACKOFF_MAX_MS);
+        }
+        stats_error(&w->stats, "pull request: no responders (will retry)");
+        in->pause_until = now + in->backoff_ms * 1000LL;
+        if (now - in->episode > PULL_ENSURE_AFTER_MS * 1000LL)
+                in->ensured = false; /* look for the stream and the consumer again */
+}
+
+/* One message from the inbox: a status, or a message to deliver. Negative: the box broke. */
+static int inbound_handle(Inbound *in, natsMsg *msg) {
+        Worker *w = in->w;
+        const char *status = NULL;
+        uint32_t room = 0;
+        int r;
+
+        in->heard = now_usec();
+        in->suspect = false;
+        if (natsMsg_GetDataLength(msg) == 0 && natsMsgHeader_Get(msg, "Status", &status) == NATS_OK && status) {
+                Pull *p = pull_of_status(in, natsMsg_GetSubject(msg));
+                const char *desc = NULL;
+
+                if (strncmp(status, "100", 3) == 0)
+                        return 0;
+                episode_end(in);
+                if (p)
+                        p->id = 0; /* 404, 408, 409: the server is done with that request */
+                if (strncmp(status, "409", 3) == 0) {
+                        natsMsgHeader_Get(msg, "Description", &desc);
+                        stats_error(&w->stats, "pull request: %s %s", status, desc ? desc : "");
+                        log_debug("mailbox %s: pull request refused: %s %s", w->mailbox->name, status,
+                                  desc ? desc : "");
+                        if (desc && strstr(desc, "Deleted"))
+                                in->ensured = false;
+                }
+                return 0;
+        }
+        episode_end(in);
+        atomic_fetch_add(&w->stats.fetched, 1);
+        if (!pulls_count_message(in)) {
+                /* nobody counts on it (its request expired here first, or it was sent before a
+                 * reconnect): commit it if it fits, else let NATS give it to a later request */
+                r = free_slots(in, &room);
+                if (r < 0 || room == 0) {
+                        reply(in, msg, "-NAK");
+                        if (r < 0) {
+                                stats_error(&w->stats, "stat: %s", shmbox_strerror(r));
+                                return r;
+                        }
+                        return 0;
+                }
+        }
+        atomic_store(&w->stats.in_flight, 1);
+        r = deliver(in, msg);
+        atomic_store(&w->stats.in_flight, 0);
+        return r;
+}
+
 static void *inbound_run(void *arg) {
         Worker *w = arg;
         Inbound *in = w->impl;
@@ -212,12 +462,11 @@ static void *inbound_run(void *arg) {
         int r;
 
         while (!worker_stopping(w)) {
-                natsMsgList list = {};
-                uint32_t room, batch;
-                int held = 0;
-                jsErrCode je = 0;
+                uint32_t room, credit, cap;
+                unsigned live;
+                natsMsg *msg = NULL;
+                int64_t now, wait_ms;
                 natsStatus s;
-                int64_t t0;
 
                 if (!in->box) {
                         if (inbound_attach(in) < 0)
@@ -225,74 +474,105 @@ static void *inbound_run(void *arg) {
                         continue;
                 }
                 if (!link_connected(w->link)) {
-                        /* a fetch now would only leave a pull request in libnats' reconnect
-                         * buffer, answered after the reconnect into a fetch that did not ask
-                         * for it (see the top of the file) */
+                        /* a request now would only wait in libnats' reconnect buffer */
                         worker_sleep(w, 100);
                         continue;
                 }
-                if (in->sub && atomic_load(&w->link->reconnects) != in->sub_reconnects) {
-                        log_debug("mailbox %s: reconnected; binding the consumer %s again", m->name, m->durable);
-                        inbound_unsubscribe(in);
-                }
                 if (!in->sub) {
                         if (inbound_subscribe(in) < 0)
-                                worker_sleep(w, 1000);
+                                worker_sleep(w, 200);
                         continue;
                 }
+                if (!in->ensured) {
+                        if (inbound_ensure(in) < 0) {
+                                /* not whole seconds: JetStream may be electing a leader */
+                                in->ensure_backoff_ms = MAX(in->ensure_backoff_ms, PULL_BACKOFF_MIN_MS);
+                                worker_sleep(w, in->ensure_backoff_ms);
+                                in->ensure_backoff_ms = MIN(in->ensure_backoff_ms * 2, PULL_BACKOFF_MAX_MS);
+                        } else {
+                                in->ensure_backoff_ms = 0;
+                        }
+                        continue;
+                }
+                now = now_usec();
+                if (atomic_load(&w->link->reconnects) != in->sub_reconnects) {
+                        /* the server that had our requests may be gone: pull again now; what
+                         * the old requests still bring is taken as it comes */
+                        log_debug("mailbox %s: reconnected; pulling again", m->name);
+                        in->sub_reconnects = atomic_load(&w->link->reconnects);
+                        pulls_forget(in);
+                        in->suspect = false;
+                        episode_end(in);
+                }
+                pulls_expire(in, now);
                 r = free_slots(in, &room);
                 if (r < 0) {
                         stats_error(&w->stats, "stat: %s", shmbox_strerror(r));
                         inbound_detach(in);
                         continue;
                 }
-                if (room == 0) {
-                        /* full: pull nothing, the messages wait in the stream. The library
-                         * has no wait for room without a message in hand, so look again after
-                         * 50 µs, doubling to 5 ms while it stays full: a receiver that keeps
-                         * up is followed closely, an absent one costs 200 wake-ups a second. */
-                        struct timespec ts = { 0, full_wait_us * 1000L };
+                credit = pulls_credit(in, &live);
+                cap = m->fetch_batch ? MIN(m->fetch_batch, in->slots) : in->slots;
+                /* ask for what fits beyond what is asked for already: a first request for any
+                 * room, a second one (pipelining) for at least half a batch */
+                if (room > credit && live < PULLS_MAX && now >= in->pause_until &&
+                    (live == 0 || room - credit >= (cap + 1) / 2)) {
+                        if (in->suspect) {
+                                /* a request expired unanswered: is the server alive? */
+                                s = natsConnection_FlushTimeout(w->link->nc, PULL_PING_MS);
+                                if (s == NATS_OK)
+                                        in->suspect = false;
+                                else
+                                        in->pause_until = now_usec() + PULL_PING_MS * 1000LL;
+                        }
+                        if (!in->suspect && pull_send(in, MIN(room - credit, cap), now) == 0)
+                                credit = pulls_credit(in, &live);
+                }
+                if (room == 0 && live == 0) {
+                        int held = 0;
 
-                        nanosleep(&ts, NULL);
-                        full_wait_us = MIN(full_wait_us * 2, 5000);
-                        continue;
+                        if (natsSubscription_GetPending(in->sub, &held, NULL) != NATS_OK || held == 0) {
+                                /* full: pull nothing, the messages wait in the stream. The
+                                 * library has no wait for room without a message in hand, so
+                                 * look again after 50 µs, doubling to 5 ms while it stays full:
+                                 * a receiver that keeps up is followed closely, an absent one
+                                 * costs 200 wake-ups a second. */
+                                struct timespec ts = { 0, full_wait_us * 1000L };
+
+                                nanosleep(&ts, NULL);
+                                full_wait_us = MIN(full_wait_us * 2, 5000);
+                                continue;
+                        }
+                        wait_ms = 0;
+                } else {
+                        full_wait_us = 50;
+                        /* wake up for the next message, or to look at the room again (a second
+                         * request), a deadline, the end of a pause, a stop */
+                        wait_ms = live < PULLS_MAX ? 20 : 100;
+                        if (in->pause_until > now)
+                                wait_ms = MIN(wait_ms, MAX(1, (in->pause_until - now) / 1000));
                 }
-                full_wait_us = 50;
-                batch = MIN(room, m->fetch_batch ? m->fetch_batch : in->slots);
-                if (natsSubscription_GetPending(in->sub, &held, NULL) == NATS_OK && held > 0) {
-                        /* late answers to an earlier pull request: take just those, so that
-                         * libnats sends no request and cannot overrun the batch */
-                        batch = MIN(batch, (uint32_t)held);
-                }
-                t0 = now_usec();
-                s = natsSubscription_Fetch(&list, in->sub, (int)batch, FETCH_TIMEOUT_MS, &je);
+                s = natsSubscription_NextMsg(&msg, in->sub, wait_ms);
                 if (s == NATS_TIMEOUT)
                         continue;
+                if (s == NATS_NO_RESPONDERS) {
+                        episode_no_responders(in, now_usec());
+                        continue;
+                }
                 if (s != NATS_OK) {
                         char err[STATUS_ERROR_MAX];
 
-                        link_error_text(s, je, err, sizeof(err));
-                        stats_error(&w->stats, "fetch: %s", err);
-                        if (s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED ||
-                            je == JSConsumerNotFoundErr)
+                        link_error_text(s, 0, err, sizeof(err));
+                        stats_error(&w->stats, "inbox: %s", err);
+                        if (s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED)
                                 inbound_unsubscribe(in);
-                        /* failing fast (disconnected): do not spin */
-                        if (now_usec() - t0 < 200000)
-                                worker_sleep(w, 200);
+                        else if (s == NATS_SLOW_CONSUMER)
+                                pulls_forget(in); /* messages were dropped: redelivered later */
+                        worker_sleep(w, 50);
                         continue;
                 }
-                atomic_fetch_add(&w->stats.fetched, (uint64_t)list.Count);
-                atomic_store(&w->stats.in_flight, (uint64_t)list.Count);
-                r = 0;
-                for (int i = 0; i < list.Count; i++) {
-                        if (r < 0 || worker_stopping(w)) {
-                                natsMsg_Nak(list.Msgs[i], NULL); /* for the next bridge, at once */
-                        } else {
-                                r = deliver(in, list.Msgs[i]);
-                        }
-                        atomic_fetch_sub(&w->stats.in_flight, 1);
-                }
-                natsMsgList_Destroy(&list);
+                r = inbound_handle(in, msg);
+                natsMsg_Destroy(msg);
                 if (r < 0) {
                         log_errno(LOG_WARNING, r, "mailbox %s: detached, attaching again", m->name);
                         inbound_detach(in);
@@ -300,8 +580,7 @@ static void *inbound_run(void *arg) {
                 }
         }
         /* the consumer stays (it is durable): only our subscription to it goes */
-        natsSubscription_Destroy(in->sub);
-        in->sub = NULL;
+        inbound_unsubscribe(in);
         if (in->box)
                 inbound_detach(in);
         jsCtx_Destroy(in->js);
@@ -315,6 +594,7 @@ static void inbound_free(void *impl) {
         if (!in)
                 return;
         natsSubscription_Destroy(in->sub);
+        natsInbox_Destroy(in->inbox);
         if (in->box)
                 inbound_detach(in);
         jsCtx_Destroy(in->js);

@@ -251,6 +251,10 @@ bool link_connected(Link *l) {
  * @on_ack, @closure: the handler of asynchronous publish acks (NULL for none); libnats calls it
  *                    from its own thread
  * @max_pending:      asynchronous publishes in flight at most
+ *
+ * Its JetStream API requests (stream and consumer info, creation) wait LINK_API_WAIT_MS at
+ * most, not libnats' 5 s: during an election a request goes unanswered, and the callers retry
+ * after a short back-off instead.
  * @ret:              the context, owned by the caller (jsCtx_Destroy())
  *
  * Return: 0; -ENOMEM.
@@ -259,6 +263,7 @@ int link_jetstream(Link *l, jsPubAckHandler on_ack, void *closure, int64_t max_p
         jsOptions o;
 
         jsOptions_Init(&o);
+        o.Wait = LINK_API_WAIT_MS;
         o.PublishAsync.AckHandler = on_ack;
         o.PublishAsync.AckHandlerClosure = closure;
         o.PublishAsync.MaxPending = max_pending;

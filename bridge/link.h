@@ -12,6 +12,9 @@
 #include "bridge/settings.h"
 #include "bridge/status.h"
 
+/* how long a JetStream API request (stream info, consumer info, creation) waits for its answer */
+#define LINK_API_WAIT_MS 1000
+
 typedef struct LinkDeferred LinkDeferred;
 
 typedef struct Link {
