@@ -11,8 +11,14 @@
  * - The bridge dies (kill -9): the daemon puts its taken slots back (TAKEN -> READY, at the
  *   same ring position); the next bridge peeks them again and publishes them with the same id.
  * - NATS does not ack in publish-timeout-ms, or refuses (stream full: max-msgs with
- *   discard=new; no responders while a server restarts): the same message is published again,
- *   same id, after a back-off of 50 ms doubling to 1 s. Meanwhile its slot stays taken; once
+ *   discard=new; no responders while a server restarts or JetStream elects a stream leader):
+ *   the same message is published again, same id, after a back-off of 50 ms doubling to
+ *   400 ms. The stream's duplicate window drops a copy it stored already, so a retry is cheap
+ *   and safe, and the bridge retries on short timeouts rather than waiting to learn why. It
+ *   looks for the stream again (creating it if the config file says how: it may have been
+ *   deleted) only once publishes have found no responders for STREAM_RECHECK_AFTER_MS, with a
+ *   JetStream request of LINK_API_WAIT_MS at most; an episode of failures is logged when it
+ *   begins and when it ends, not per retry. Meanwhile its slot stays taken; once
  *   max-in-flight slots are, the bridge stops peeking, the mailbox fills and the senders get
  *   -EAGAIN (or wait): back-pressure reaches them without any message dropped.
  * - A retransmission of a message the stream had stored (its ack was lost) carries the id it
@@ -75,6 +81,8 @@ typedef struct Outbound {
         Flight *flights; /* [slots] */
         uint64_t *retry; /* positions of FAILED flights waiting; the worker's */
         unsigned n_retry;
+        int64_t failing_since; /* monotonic µs: publishes have failed since, with no ack; 0: none */
+        unsigned failures;     /* in that episode */
 
         pthread_mutex_t lock; /* guards the flights' state, done[], id_prefix */
         pthread_cond_t cond;  /* signalled when done[] grows */
@@ -83,8 +91,11 @@ typedef struct Outbound {
         char id_prefix[SETTINGS_NAME_MAX + SHMBOX_NAME_MAX + 32]; /* "host.mailbox.generation." */
 } Outbound;
 
+#define STREAM_RECHECK_AFTER_MS 2000 /* publishes with no responders for this long: is the stream gone? */
+
+/* 50, 100, 200, 400, 400... ms */
 static int64_t backoff_usec(unsigned attempts) {
-        return MIN((int64_t)50000 << MIN(attempts, 5u), (int64_t)1000000);
+        return MIN((int64_t)25000 << MIN(attempts, 5u), (int64_t)400000);
 }
 
 /* libnats' thread: the stream acked (@pa) or refused / timed out (@pae) the message @msg.
@@ -118,9 +129,9 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
                         }
                         o->done[(o->done_head + o->done_n++) % o->slots] = pos;
                         pthread_cond_signal(&o->cond);
-                        /* no responders: the stream may have been deleted (or a server is
-                         * restarting): look for it again, which creates it if the config file
-                         * says how */
+                        /* no responders: a server is restarting, a leader is being elected,
+                         * or the stream was deleted: the worker looks for it again (which
+                         * creates it if the config file says how) if this goes on */
                         if (pae && pae->Err == NATS_NO_RESPONDERS)
                                 atomic_store(&o->stream_recheck, true);
                         if (pae)
@@ -200,6 +211,8 @@ static void outbound_detach(Outbound *o) {
         pthread_mutex_unlock(&o->lock);
         o->held = 0;
         o->n_retry = 0;
+        o->failing_since = 0;
+        o->failures = 0;
         atomic_store(&w->stats.in_flight, 0);
         /* the slots still taken go back to the mailbox: the next attach peeks them again */
         shmbox_detach(o->box);
@@ -286,10 +299,26 @@ static int outbound_complete(Outbound *o, bool republish) {
                         break;
                 if (state == FLIGHT_FAILED) {
                         o->retry[o->n_retry++] = f->pos;
+                        if (!o->failing_since) {
+                                char err[STATUS_ERROR_MAX];
+
+                                o->failing_since = now;
+                                stats_last_error(&w->stats, err, sizeof(err));
+                                log_warning("mailbox %s: a publish failed (%s); retrying with the same ids every "
+                                            "50-400 ms",
+                                            w->mailbox->name, err);
+                        }
+                        o->failures++;
                         continue;
                 }
                 if (state != FLIGHT_ACKED)
                         continue;
+                if (o->failing_since) {
+                        log_info("mailbox %s: the stream acks again after %.1f s (%u failed publish(es) retried)",
+                                 w->mailbox->name, (double)(now - o->failing_since) / 1e6, o->failures);
+                        o->failing_since = 0;
+                        o->failures = 0;
+                }
                 r = shmbox_release(o->box, f->data);
                 if (r == 0) {
                         atomic_fetch_add(&w->stats.acked, 1);
@@ -393,6 +422,7 @@ static void *outbound_run(void *arg) {
         Outbound *o = w->impl;
         const MailboxSettings *m = w->mailbox;
         char err[STATUS_ERROR_MAX];
+        unsigned ensure_attempts = 0;
         int r;
 
         while (!worker_stopping(w)) {
@@ -401,7 +431,8 @@ static void *outbound_run(void *arg) {
                                 worker_sleep(w, 1000);
                         continue;
                 }
-                if (atomic_exchange(&o->stream_recheck, false)) {
+                if (atomic_exchange(&o->stream_recheck, false) && o->failing_since &&
+                    now_usec() - o->failing_since > STREAM_RECHECK_AFTER_MS * 1000LL) {
                         o->stream_ready = false;
                         atomic_store(&w->stats.ready, false);
                 }
@@ -409,9 +440,11 @@ static void *outbound_run(void *arg) {
                         r = link_stream_ensure(o->js, m->stream, w->stream, err, sizeof(err));
                         if (r < 0) {
                                 stats_error(&w->stats, "stream %s: %s", m->stream, err);
-                                worker_sleep(w, 1000);
+                                /* not whole seconds: JetStream may be electing a leader */
+                                worker_sleep(w, (int)(backoff_usec(ensure_attempts++) / 1000));
                                 continue;
                         }
+                        ensure_attempts = 0;
                         o->stream_ready = true;
                         atomic_store(&w->stats.ready, true);
                 }

@@ -151,7 +151,7 @@ static MailboxSettings *mailbox_get(Parse *p, const char *name) {
                 return NULL;
         }
         MailboxSettings *m = &s->mailboxes[s->n_mailboxes++];
-        *m = (MailboxSettings){ .direction = (Direction)-1, .ack_wait_ms = 30000, .publish_timeout_ms = 5000 };
+        *m = (MailboxSettings){ .direction = (Direction)-1, .ack_wait_ms = 30000, .publish_timeout_ms = 1000 };
         strcpy_bounded(m->name, name);
         return m;
 }
