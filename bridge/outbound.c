@@ -81,6 +81,7 @@ typedef struct Outbound {
         Flight *flights; /* [slots] */
         uint64_t *retry; /* positions of FAILED flights waiting; the worker's */
         unsigned n_retry;
+        uint64_t reconnects;   /* the link's reconnects seen */
         int64_t failing_since; /* monotonic µs: publishes have failed since, with no ack; 0: none */
         unsigned failures;     /* in that episode */
 
@@ -256,6 +257,7 @@ static int outbound_attach(Outbound *o) {
                 o->retry = retry;
         }
         o->max_in_flight = m->max_in_flight ? MIN(m->max_in_flight, st.slots) : st.slots;
+        o->reconnects = atomic_load(&w->link->reconnects);
         pthread_mutex_lock(&o->lock);
         snprintf(o->id_prefix, sizeof(o->id_prefix), "%s.%s.%" PRIu64 ".", w->route.host, m->name, st.generation);
         pthread_mutex_unlock(&o->lock);
@@ -393,6 +395,31 @@ static int outbound_peek(Outbound *o, int timeout_ms) {
         return 0;
 }
 
+/* After a reconnect: what was published and not acked is published again now, same ids, rather
+ * than after publish-timeout-ms. The server that had those publishes may have died with them,
+ * or may have received them before JetStream was ready to store them; the copies it did store
+ * are dropped by their id. A late ack of the first attempt finds the flight published again and
+ * is taken as well as the second's. */
+static void outbound_republish_all(Outbound *o) {
+        int64_t now = now_usec();
+        unsigned n = 0;
+
+        pthread_mutex_lock(&o->lock);
+        for (uint32_t i = 0; o->flights && i < o->slots; i++) {
+                Flight *f = &o->flights[i];
+
+                if (f->state == FLIGHT_PUBLISHED) {
+                        f->state = FLIGHT_FAILED;
+                        f->retry_at = now;
+                        o->done[(o->done_head + o->done_n++) % o->slots] = f->pos;
+                        n++;
+                }
+        }
+        pthread_mutex_unlock(&o->lock);
+        if (n)
+                log_debug("mailbox %s: reconnected; publishing %u unacked message(s) again", o->w->mailbox->name, n);
+}
+
 static bool any_published(Outbound *o) {
         bool any = false;
 
@@ -447,6 +474,10 @@ static void *outbound_run(void *arg) {
                         ensure_attempts = 0;
                         o->stream_ready = true;
                         atomic_store(&w->stats.ready, true);
+                }
+                if (atomic_load(&w->link->reconnects) != o->reconnects) {
+                        o->reconnects = atomic_load(&w->link->reconnects);
+                        outbound_republish_all(o);
                 }
                 r = outbound_complete(o, true);
                 if (r >= 0) {
