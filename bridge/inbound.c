@@ -34,11 +34,12 @@
  *   message nobody is counting on any more (its request expired here first; one buffered by
  *   libnats before a reconnect) is still a valid delivery: it is committed if the mailbox has
  *   room, else nak'ed (redelivered at once), never acked without being committed;
- * - forgets a request on its 404/408/409, or PULL_GRACE_MS after its expiry without one; a
- *   request that expired without a word from the server (a frozen server: a SIGSTOP, a
- *   stalled disk) makes it check the server with a round trip (a PING, 250 ms at most) before it
- *   sends another, so that a frozen server does not pile up requests answered all at once
- *   when it resumes;
+ * - forgets a request on its 404/408/409, or PULL_GRACE_MS after its expiry without one; but
+ *   a request that expired without a word from the server since it was sent (a frozen server:
+ *   a SIGSTOP, a stalled disk) is kept, still counted, and the server is checked with a round
+ *   trip (a PING, 250 ms at most) before any other request is sent: a frozen server does not
+ *   pile up requests answered all at once when it resumes, and once it answers the PING the
+ *   kept requests get one more life to be answered;
  * - forgets its requests on a reconnect (the server that had them may be gone) and pulls again
  *   at once, on the same subscription (libnats subscribes it again);
  * - on "no responders", pulls again after 50 ms doubling to 400 ms, logging once per episode;
@@ -81,6 +82,7 @@ typedef struct Pull {
         uint32_t left;    /* messages it may still bring */
         int64_t sent;     /* monotonic µs */
         int64_t deadline; /* monotonic µs: no answer by then, it is counted gone */
+        bool extended;    /* its deadline was put off once, the server having said nothing */
 } Pull;
 
 typedef struct Inbound {
@@ -316,16 +318,39 @@ static bool pulls_count_message(Inbound *in) {
         return true;
 }
 
-/* Forget the requests past their deadline; one that the server said nothing about since it was
- * sent makes the server suspect. */
+/* Forget the requests past their deadline. One the server said nothing about since it was sent
+ * makes the server suspect, and is kept (its messages still counted on) until a PING says
+ * whether the server is alive: a frozen server answers it when it resumes. */
 static void pulls_expire(Inbound *in, int64_t now) {
         for (unsigned i = 0; i < PULLS_MAX; i++) {
                 Pull *p = &in->pulls[i];
 
                 if (p->id && now > p->deadline) {
-                        if (in->heard < p->sent)
+                        if (in->heard < p->sent && !p->extended)
                                 in->suspect = true;
-                        p->id = 0;
+                        else
+                                p->id = 0;
+                }
+        }
+}
+
+/* A suspect server: PING it (PULL_PING_MS at most). Alive, it has our requests in hand: they
+ * get one more life to be answered. Else wait before the next PING, sending no request. */
+static void pulls_check_server(Inbound *in) {
+        int64_t now;
+
+        if (natsConnection_FlushTimeout(in->w->link->nc, PULL_PING_MS) != NATS_OK) {
+                in->pause_until = now_usec() + PULL_PING_MS * 1000LL;
+                return;
+        }
+        in->suspect = false;
+        now = now_usec();
+        for (unsigned i = 0; i < PULLS_MAX; i++) {
+                Pull *p = &in->pulls[i];
+
+                if (p->id && now > p->deadline) {
+                        p->deadline = now + (PULL_EXPIRES_MS + PULL_GRACE_MS) * 1000LL;
+                        p->extended = true;
                 }
         }
 }
@@ -376,6 +401,42 @@ static Pull *pull_of_status(Inbound *in, const char *subject) {
         return NULL;
 }
 
+/* The server is done with @p, and says in @msg (a 408 does) how many messages it did not
+ * bring. Messages are counted against the oldest request, which the server need not have served
+ * first: what @p brought more (or less) than was counted against it was counted against the
+ * others, whose counts are put right, so that their sum stays exact. */
+static void pull_end(Inbound *in, Pull *p, natsMsg *msg, const char *status) {
+        const char *v = NULL;
+        int64_t pending = p->left, diff;
+
+        if (natsMsgHeader_Get(msg, "Nats-Pending-Messages", &v) == NATS_OK && v) {
+                char *end;
+                long long x = strtoll(v, &end, 10);
+
+                if (end != v && !*end && x >= 0 && x <= UINT32_MAX)
+                        pending = x;
+        }
+        log_debug("mailbox %s: pull request %" PRIu64 " ends: %s, %" PRId64 " not brought (counted %" PRIu32 ")",
+                  in->w->mailbox->name, p->id, status, pending, p->left);
+        diff = (int64_t)p->left - pending; /* > 0: the others were counted too many */
+        p->id = 0;
+        for (unsigned i = 0; i < PULLS_MAX && diff != 0; i++) {
+                Pull *o = &in->pulls[i];
+
+                if (!o->id)
+                        continue;
+                if (diff > 0) {
+                        o->left += (uint32_t)diff;
+                        diff = 0;
+                } else {
+                        int64_t take = MIN((int64_t)o->left, -diff);
+
+                        o->left -= (uint32_t)take;
+                        diff += take;
+                }
+        }
+}
+
 static void episode_end(Inbound *in) {
         if (in->backoff_ms) {
                 log_info("mailbox %s: consumer %s answers again after %.1f s", in->w->mailbox->name,
@@ -422,7 +483,7 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                         return 0;
                 episode_end(in);
                 if (p)
-                        p->id = 0; /* 404, 408, 409: the server is done with that request */
+                        pull_end(in, p, msg, status); /* 404, 408, 409: the server is done with it */
                 if (strncmp(status, "409", 3) == 0) {
                         natsMsgHeader_Get(msg, "Description", &desc);
                         stats_error(&w->stats, "pull request: %s %s", status, desc ? desc : "");
@@ -440,6 +501,8 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                  * reconnect): commit it if it fits, else let NATS give it to a later request */
                 r = free_slots(in, &room);
                 if (r < 0 || room == 0) {
+                        log_debug("mailbox %s: a message no request counts on, and no room for it: nak'ed",
+                                  w->mailbox->name);
                         reply(in, msg, "-NAK");
                         if (r < 0) {
                                 stats_error(&w->stats, "stat: %s", shmbox_strerror(r));
@@ -515,17 +578,14 @@ static void *inbound_run(void *arg) {
                 cap = m->fetch_batch ? MIN(m->fetch_batch, in->slots) : in->slots;
                 /* ask for what fits beyond what is asked for already: a first request for any
                  * room, a second one (pipelining) for at least half a batch */
-                if (room > credit && live < PULLS_MAX && now >= in->pause_until &&
+                if (in->suspect && now >= in->pause_until) {
+                        pulls_check_server(in);
+                        now = now_usec();
+                        credit = pulls_credit(in, &live);
+                }
+                if (!in->suspect && room > credit && live < PULLS_MAX && now >= in->pause_until &&
                     (live == 0 || room - credit >= (cap + 1) / 2)) {
-                        if (in->suspect) {
-                                /* a request expired unanswered: is the server alive? */
-                                s = natsConnection_FlushTimeout(w->link->nc, PULL_PING_MS);
-                                if (s == NATS_OK)
-                                        in->suspect = false;
-                                else
-                                        in->pause_until = now_usec() + PULL_PING_MS * 1000LL;
-                        }
-                        if (!in->suspect && pull_send(in, MIN(room - credit, cap), now) == 0)
+                        if (pull_send(in, MIN(room - credit, cap), now) == 0)
                                 credit = pulls_credit(in, &live);
                 }
                 if (room == 0 && live == 0) {

@@ -217,6 +217,7 @@ static void nats_start(void) {
 static void nats_signal_and_wait(int sig) {
         if (ns.pid <= 0)
                 return;
+        kill(ns.pid, SIGCONT); /* a test that failed while it was frozen */
         kill(ns.pid, sig);
         harness_wait_exit(ns.pid, harness_ms(10000));
         ns.pid = 0;
@@ -436,6 +437,7 @@ typedef struct Traffic {
         unsigned first; /* messages "seq N" for N in [first, first + count) */
         unsigned count;
         unsigned pace_us;    /* pause between sends */
+        unsigned rx_pace_us; /* pause after each receive */
         int send_timeout_ms; /* per shmbox_send(); -EAGAIN/-ETIMEDOUT are retried */
         bool no_receiver;    /* start only the sender */
         const char *mailbox; /* on both hosts; NULL: MAILBOX */
@@ -444,7 +446,8 @@ typedef struct Traffic {
         atomic_uint received;
         atomic_bool tx_done, stop_rx;
         int tx_error, rx_error;
-        uint16_t *seen; /* [count]: times each was received */
+        uint16_t *seen;                         /* [count]: times each was received */
+        _Atomic int64_t last_rx_us, max_gap_us; /* the longest time B received nothing, once started */
         pthread_t tx, rx;
         bool tx_started, tx_joined, rx_started;
 } Traffic;
@@ -502,7 +505,16 @@ static void *receiver_main(void *arg) {
                 buf[n] = 0;
                 if (sscanf(buf, "seq %u", &seq) == 1 && seq >= t->first && seq - t->first < t->count)
                         t->seen[seq - t->first]++;
+                {
+                        int64_t now = harness_now_us(), last = atomic_load(&t->last_rx_us);
+
+                        if (last && now - last > atomic_load(&t->max_gap_us))
+                                atomic_store(&t->max_gap_us, now - last);
+                        atomic_store(&t->last_rx_us, now);
+                }
                 atomic_fetch_add(&t->received, 1);
+                if (t->rx_pace_us)
+                        usleep(t->rx_pace_us);
         }
         t->rx_error = r;
         shmbox_detach(box);
@@ -830,6 +842,135 @@ START_TEST(test_restarting_or_cutting_nats_mid_stream_loses_nothing) {
                " retransmission(s) by id; duplicates at B %u, of which B's redeliveries %" PRIu64 "\n",
                status_u64(&bridge_a, "retried"), status_u64(&bridge_a, "duplicates"), dups,
                status_u64(&bridge_b, "redelivered"));
+}
+END_TEST
+
+/* Whether the bridge @b still runs (it did not crash). */
+static bool bridge_alive(const Bridge *b) {
+        int status;
+
+        return b->pid > 0 && waitpid(b->pid, &status, WNOHANG) == 0;
+}
+
+/*
+ * nats-server frozen (SIGSTOP) for 3 s, three times, while both bridges move messages: B's pull
+ * requests wait in the frozen server, which answers them all at once when it resumes — what
+ * made libnats 3.4's natsSubscription_Fetch() overrun its array (issue 18). B's consumer waits
+ * 30 s for an ack here, so that a redelivery cannot hide a message delivered twice: every
+ * message arrives exactly once, and neither bridge dies.
+ */
+START_TEST(test_freezing_nats_with_pull_requests_outstanding_delivers_each_message_once) {
+        Traffic t = { .count = 4000, .pace_us = 300 };
+        unsigned dups;
+
+        strcpy(bridge_b.routes, "ack-wait-ms = 30000\n"); /* overrides the 2000 above it */
+        bridges_start("AB", "");
+        traffic_start(&t);
+        for (unsigned i = 0; i < 3; i++) {
+                wait_for(atomic_load(&t.received) >= 300 + i * 900, 30000, "traffic did not go on before freeze %u", i);
+                ck_assert_int_eq(kill(ns.pid, SIGSTOP), 0);
+                msleep(3000);
+                ck_assert_int_eq(kill(ns.pid, SIGCONT), 0);
+                msleep(300);
+                check_or_logs(bridge_alive(&bridge_a) && bridge_alive(&bridge_b), "a bridge died in freeze %u", i);
+        }
+        dups = traffic_finish(&t, "nats-server frozen 3 times 3 s", 40000);
+        check_or_logs(bridge_alive(&bridge_a) && bridge_alive(&bridge_b), "a bridge died");
+        wait_for(status_u64(&bridge_b, "committed") >= 4000, 5000, "B's status does not count 4000 committed");
+        printf("bridge nats frozen: duplicates at B %u, B redelivered %" PRIu64 ", B fetched %" PRIu64 " for %" PRIu64
+               " committed; longest stall %.1f s (3 s frozen)\n",
+               dups, status_u64(&bridge_b, "redelivered"), status_u64(&bridge_b, "fetched"),
+               status_u64(&bridge_b, "committed"), (double)atomic_load(&t.max_gap_us) / 1e6);
+        fflush(stdout);
+        check_or_logs(dups == 0, "%u message(s) delivered twice", dups);
+}
+END_TEST
+
+/*
+ * The bridge never has more messages out than its mailbox has room for, even when nats-server
+ * is frozen while it pulls. B's consumer is made beforehand by "an operator", with a
+ * max-ack-pending of 1000 (the bridge never changes an existing consumer), so the server does
+ * not bound the bridge; 384 messages wait in the stream. B's mailbox is full; the server is
+ * frozen; a slow receiver empties the mailbox, and B pulls into the frozen server. When it
+ * resumes, it answers every request it queued: before B issued its own requests (libnats'
+ * fetch sent a new one every 500 ms, 6 in 3 s), 6 x 16 messages came at once — more than the
+ * mailbox holds, the burst that overran libnats' fetch array. Now B sends no request to a
+ * server that does not answer a PING, and at most 16 messages are out to it at any time.
+ */
+START_TEST(test_a_frozen_nats_does_not_pile_up_pull_requests) {
+        Traffic t = { .count = 400, .no_receiver = true, .rx_pace_us = 2000 };
+        jsConsumerConfig cc;
+        jsConsumerInfo *ci = NULL;
+        int64_t max_pending = 0;
+
+        bridge_configure(&bridge_a, "");
+        bridge_configure(&bridge_b, "");
+        bridge_start(&bridge_a);
+        wait_running(&bridge_a);
+        test_client();
+        jsConsumerConfig_Init(&cc);
+        cc.Durable = "hostB_" MAILBOX;
+        cc.FilterSubject = SUBJECT;
+        cc.AckPolicy = js_AckExplicit;
+        cc.AckWait = 30000LL * 1000000;
+        cc.MaxDeliver = -1;
+        cc.MaxAckPending = 1000;
+        ck_assert_int_eq(js_AddConsumer(&ci, test_js, STREAM, &cc, NULL, NULL), NATS_OK);
+        jsConsumerInfo_Destroy(ci);
+        bridge_start(&bridge_b);
+        wait_running(&bridge_b);
+
+        traffic_start(&t);
+        traffic_wait_sender(&t);
+        wait_for(status_u64(&bridge_b, "committed") == SLOTS, 10000, "B's mailbox did not fill");
+        ck_assert_int_eq(kill(ns.pid, SIGSTOP), 0);
+        traffic_start_receiver(&t);
+        msleep(3000);
+        ck_assert_int_eq(kill(ns.pid, SIGCONT), 0);
+        for (int64_t dl = harness_now_us() + 2000000; harness_now_us() < dl; msleep(10)) {
+                if (js_GetConsumerInfo(&ci, test_js, STREAM, "hostB_" MAILBOX, NULL, NULL) != NATS_OK)
+                        continue;
+                if (ci->NumAckPending > max_pending)
+                        max_pending = ci->NumAckPending;
+                jsConsumerInfo_Destroy(ci);
+        }
+        printf("bridge frozen while pulling: at most %" PRId64 " message(s) out to B after the server resumed (its "
+               "mailbox: %d slots)\n",
+               max_pending, SLOTS);
+        fflush(stdout);
+        check_or_logs(max_pending <= SLOTS, "%" PRId64 " messages out to B, more than its mailbox holds", max_pending);
+        check_or_logs(bridge_alive(&bridge_b), "bridge B died");
+        ck_assert_uint_eq(traffic_finish(&t, "frozen while pulling", 30000), 0);
+}
+END_TEST
+
+/*
+ * nats-server killed (kill -9) and started again at once on its store, under traffic: lost 0,
+ * and traffic resumes. The stall (the longest time B received nothing) and the time from the
+ * server listening again to B receiving again are printed, not checked (a noisy machine).
+ */
+START_TEST(test_a_nats_restart_mid_traffic_loses_nothing_and_resumes) {
+        Traffic t = { .count = 3000, .pace_us = 1000 };
+        int64_t down, up, resumed;
+        unsigned at_up, dups;
+
+        bridges_start("AB", "");
+        traffic_start(&t);
+        wait_for(atomic_load(&t.received) >= 500, 20000, "traffic did not start");
+        down = harness_now_us();
+        nats_signal_and_wait(SIGKILL);
+        nats_start();
+        up = harness_now_us();
+        at_up = atomic_load(&t.received);
+        wait_for(atomic_load(&t.received) >= at_up + 50, 30000, "traffic did not resume after nats-server's restart");
+        resumed = harness_now_us();
+        dups = traffic_finish(&t, "nats-server kill -9 and restart", 40000);
+        check_or_logs(bridge_alive(&bridge_a) && bridge_alive(&bridge_b), "a bridge died");
+        printf("bridge nats restart stall: longest time without a message at B %.2f s; the server was down %.2f s; "
+               "B received 50 more %.2f s after it listened again; duplicates %u; A retried %" PRIu64 "\n",
+               (double)atomic_load(&t.max_gap_us) / 1e6, (double)(up - down) / 1e6, (double)(resumed - up) / 1e6, dups,
+               status_u64(&bridge_a, "retried"));
+        fflush(stdout);
 }
 END_TEST
 
@@ -1272,6 +1413,13 @@ static Suite *bridge_suite(void) {
         tcase_add_test(tc, test_killing_the_bridges_mid_stream_loses_nothing);
         tcase_add_test(tc, test_killing_a_daemon_mid_stream_loses_nothing);
         tcase_add_test(tc, test_restarting_or_cutting_nats_mid_stream_loses_nothing);
+
+        tc = harness_tcase(s, "freezes", 90, setup, teardown);
+        tcase_add_test(tc, test_freezing_nats_with_pull_requests_outstanding_delivers_each_message_once);
+        tcase_add_test(tc, test_a_frozen_nats_does_not_pile_up_pull_requests);
+
+        tc = harness_tcase(s, "restart stall", 60, setup, teardown);
+        tcase_add_test(tc, test_a_nats_restart_mid_traffic_loses_nothing_and_resumes);
 
         tc = harness_tcase(s, "back-pressure", 60, setup, teardown);
         tcase_add_test(tc, test_a_full_mailbox_on_b_stops_the_consumer);
