@@ -98,12 +98,13 @@ typedef struct Inbound {
         uint64_t sub_reconnects; /* the link's reconnects when the pulls were sent */
         Pull pulls[PULLS_MAX];
         uint64_t next_id;
-        int64_t heard;       /* monotonic µs: the last message of any kind on the inbox */
-        bool suspect;        /* a request expired unanswered: check the server before the next */
-        int64_t pause_until; /* monotonic µs: no request before (no responders) */
-        int backoff_ms;      /* the next pause; 0: not in an episode of "no responders" */
-        int64_t episode;     /* monotonic µs: when the episode began */
-        int ensure_backoff_ms;
+        int64_t heard;         /* monotonic µs: the last message of any kind on the inbox */
+        bool suspect;          /* a request expired unanswered: check the server before the next */
+        int64_t pause_until;   /* monotonic µs: no request before (no responders) */
+        int backoff_ms;        /* the next pause; 0: not in an episode of "no responders" */
+        int64_t episode;       /* monotonic µs: when the episode began */
+        int ensure_backoff_ms; /* the next pause; 0: the last look succeeded */
+        int64_t ensure_since;  /* monotonic µs: the first look that failed */
 } Inbound;
 
 static void inbound_detach(Inbound *in) {
@@ -549,10 +550,20 @@ static void *inbound_run(void *arg) {
                 if (!in->ensured) {
                         if (inbound_ensure(in) < 0) {
                                 /* not whole seconds: JetStream may be electing a leader */
+                                if (!in->ensure_backoff_ms) {
+                                        char err[STATUS_ERROR_MAX];
+
+                                        in->ensure_since = now_usec();
+                                        stats_last_error(&w->stats, err, sizeof(err));
+                                        log_warning("mailbox %s: %s; trying again every %d-%d ms", m->name, err,
+                                                    PULL_BACKOFF_MIN_MS, PULL_BACKOFF_MAX_MS);
+                                }
                                 in->ensure_backoff_ms = MAX(in->ensure_backoff_ms, PULL_BACKOFF_MIN_MS);
                                 worker_sleep(w, in->ensure_backoff_ms);
                                 in->ensure_backoff_ms = MIN(in->ensure_backoff_ms * 2, PULL_BACKOFF_MAX_MS);
-                        } else {
+                        } else if (in->ensure_backoff_ms) {
+                                log_info("mailbox %s: stream %s and consumer %s found after %.1f s", m->name, m->stream,
+                                         m->durable, (double)(now_usec() - in->ensure_since) / 1e6);
                                 in->ensure_backoff_ms = 0;
                         }
                         continue;

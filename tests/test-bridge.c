@@ -967,9 +967,10 @@ START_TEST(test_a_nats_restart_mid_traffic_loses_nothing_and_resumes) {
         dups = traffic_finish(&t, "nats-server kill -9 and restart", 40000);
         check_or_logs(bridge_alive(&bridge_a) && bridge_alive(&bridge_b), "a bridge died");
         printf("bridge nats restart stall: longest time without a message at B %.2f s; the server was down %.2f s; "
-               "B received 50 more %.2f s after it listened again; duplicates %u; A retried %" PRIu64 "\n",
+               "B received 50 more %.2f s after it listened again; duplicates %u (B redelivered %" PRIu64
+               "); A retried %" PRIu64 "\n",
                (double)atomic_load(&t.max_gap_us) / 1e6, (double)(up - down) / 1e6, (double)(resumed - up) / 1e6, dups,
-               status_u64(&bridge_a, "retried"));
+               status_u64(&bridge_b, "redelivered"), status_u64(&bridge_a, "retried"));
         fflush(stdout);
 }
 END_TEST
