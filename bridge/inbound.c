@@ -587,13 +587,13 @@ static void *inbound_run(void *arg) {
                 }
                 credit = pulls_credit(in, &live);
                 cap = m->fetch_batch ? MIN(m->fetch_batch, in->slots) : in->slots;
-                /* ask for what fits beyond what is asked for already: a first request for any
-                 * room, a second one (pipelining) for at least half a batch */
                 if (in->suspect && now >= in->pause_until) {
                         pulls_check_server(in);
                         now = now_usec();
                         credit = pulls_credit(in, &live);
                 }
+                /* ask for what fits beyond what is asked for already: a first request for any
+                 * room, a second one (pipelining) for at least half a batch */
                 if (!in->suspect && room > credit && live < PULLS_MAX && now >= in->pause_until &&
                     (live == 0 || room - credit >= (cap + 1) / 2)) {
                         if (pull_send(in, MIN(room - credit, cap), now) == 0)
