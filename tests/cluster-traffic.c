@@ -10,8 +10,11 @@
  *   cluster-traffic recv SOCKET MAILBOX LOG STATUS
  *       receives until SIGTERM or SIGINT. LOG gets "N T" per message received (a duplicate
  *       too); STATUS is rewritten every 100 ms (written aside, then renamed) with one line
- *       "LOW RECEIVED DUPLICATES BAD LAST": every N < LOW has arrived, messages received,
- *       of which duplicates, payloads that were no "seq N", time of the last receipt (us).
+ *       "LOW RECEIVED DUPLICATES BAD LAST HIGH": every N < LOW has arrived, messages received,
+ *       of which duplicates, payloads that were no "seq N", time of the last receipt (us), the
+ *       highest N received;
+ *       then a line of the first 256 ranges "A-B" of numbers still missing below the highest
+ *       received (a message retried or redelivered may arrive after later ones).
  *
  * The logs are flushed every 100 ms and at exit, so a script reads them at most that stale.
  * Exit status 0 on a signal, 1 on a failure (said on stderr), 2 on a usage error.
@@ -129,6 +132,7 @@ static int do_send(const char *socket, const char *mailbox, const char *rate_s, 
 typedef struct Receipts {
         uint8_t *seen; /* [MAX_SEQ]: times each seq arrived, saturating at 255 */
         unsigned low;  /* every seq below has arrived */
+        unsigned high; /* the highest seq that has arrived */
         unsigned long long received, duplicates, bad;
         int64_t last_us;
 } Receipts;
@@ -142,7 +146,18 @@ static int write_status(const Receipts *rc, const char *status) {
         f = fopen(tmp, "we");
         if (!f)
                 return -errno;
-        fprintf(f, "%u %llu %llu %llu %lld\n", rc->low, rc->received, rc->duplicates, rc->bad, (long long)rc->last_us);
+        fprintf(f, "%u %llu %llu %llu %lld %u\n", rc->low, rc->received, rc->duplicates, rc->bad,
+                (long long)rc->last_us, rc->high);
+        for (unsigned s = rc->low, ranges = 0; s < rc->high && ranges < 256; ranges++) {
+                unsigned e = s;
+
+                while (e + 1 < rc->high && !rc->seen[e + 1])
+                        e++;
+                fprintf(f, "%s%u-%u", ranges ? " " : "", s, e);
+                for (s = e + 1; s < rc->high && rc->seen[s];)
+                        s++;
+        }
+        fputc('\n', f);
         if (fclose(f) != 0 || rename(tmp, status) < 0)
                 return -errno;
         return 0;
@@ -187,6 +202,8 @@ static int do_recv(const char *socket, const char *mailbox, const char *log, con
                                         rc.duplicates++;
                                 if (rc.seen[seq] < UINT8_MAX)
                                         rc.seen[seq]++;
+                                if (seq > rc.high)
+                                        rc.high = seq;
                                 while (rc.low < MAX_SEQ && rc.seen[rc.low])
                                         rc.low++;
                                 fprintf(f, "%u %lld\n", seq, (long long)rc.last_us);
