@@ -484,6 +484,14 @@ phase_end() {
         say "  drained${ph_note[nphases]:+ (${ph_note[nphases]# })}; A on $(bridge_node a), B on $(bridge_node b)"
 }
 
+# ", bridge A's server" or the like if a bridge is connected to node $1, for the fault's name.
+on_node() {
+        local who=
+        [ "$(bridge_node a)" = "$1" ] && who=A
+        [ "$(bridge_node b)" = "$1" ] && who="${who:+$who and }B"
+        [ -n "$who" ] && printf ", bridge %s's server" "$who"
+}
+
 kill9() {
         kill -KILL "${pid[$1]}" 2>/dev/null
         wait "${pid[$1]}" 2>/dev/null
@@ -498,7 +506,7 @@ sleep 3 # a baseline under load
 # 1. kill -9 the stream leader; it comes back 2 s after a new leader is elected
 leader=$(stream_leader)
 [ -n "$leader" ] || die "no stream leader"
-phase_begin "kill -9 the stream leader ($leader)"
+phase_begin "kill -9 the stream leader ($leader$(on_node "$leader"))"
 kill9 "$leader"
 fault_over "$leader"
 sleep 2
@@ -507,7 +515,7 @@ phase_end
 # 2. SIGSTOP the leader for 10 s (longer than an election: 4-9 s in 2.9), then SIGCONT
 wait_whole 30 || die "the cluster is not whole"
 leader=$(stream_leader)
-phase_begin "SIGSTOP the stream leader ($leader) 10 s, then SIGCONT"
+phase_begin "SIGSTOP the stream leader ($leader$(on_node "$leader")) 10 s, then SIGCONT"
 kill -STOP "${pid[$leader]}"
 stopped=$leader
 echo "$(now_us) SIGSTOP $leader" >>"$tmp/events.txt"
@@ -518,11 +526,15 @@ echo "$(now_us) SIGCONT $leader" >>"$tmp/events.txt"
 fault_over
 phase_end
 
-# 3. kill -9 a follower; back after 3 s
+# 3. kill -9 a follower, one no bridge is connected to if there is one; back after 3 s
 wait_whole 30 || die "the cluster is not whole"
 leader=$(stream_leader)
-for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
-phase_begin "kill -9 a follower ($follower)"
+follower=
+for n in n1 n2 n3; do
+        [ "$n" != "$leader" ] && [ "$n" != "$(bridge_node a)" ] && [ "$n" != "$(bridge_node b)" ] && follower=$n
+done
+[ -n "$follower" ] || for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
+phase_begin "kill -9 a follower ($follower$(on_node "$follower"))"
 kill9 "$follower"
 fault_over
 sleep 3
@@ -558,7 +570,7 @@ phase_end
 wait_whole 30 || die "the cluster is not whole"
 leader=$(stream_leader)
 for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
-phase_begin "kill -9 two servers ($leader, $follower): no quorum 5 s"
+phase_begin "kill -9 two servers ($leader$(on_node "$leader"), $follower$(on_node "$follower")): no quorum 5 s"
 kill9 "$leader"
 kill9 "$follower"
 sleep 5
