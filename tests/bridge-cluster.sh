@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --build) build=${2:?--build needs a directory}; shift 2 ;;
         --rate) rate=${2:?--rate needs a number}; shift 2 ;;
         --logs) logs_to=${2:?--logs needs a directory}; shift 2 ;;
-        -h | --help) sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--build DIR] [--rate N] [--logs DIR]" >&2; exit 2 ;;
         esac
 done
