@@ -492,6 +492,12 @@ on_node() {
         [ -n "$who" ] && printf ", bridge %s's server" "$who"
 }
 
+# sleep $1 s, interruptible: a signal's trap runs at once, not when a foreground sleep ends.
+nap() {
+        sleep "$1" &
+        wait "$!"
+}
+
 kill9() {
         kill -KILL "${pid[$1]}" 2>/dev/null
         wait "${pid[$1]}" 2>/dev/null
@@ -499,7 +505,7 @@ kill9() {
         echo "$(now_us) kill -9 $1" >>"$tmp/events.txt"
 }
 
-sleep 3 # a baseline under load
+nap 3 # a baseline under load
 [ "$(last_sent)" -gt 0 ] || die "the sender sent nothing"
 [ "$(recv_low)" -gt 1 ] || die "the receiver received nothing in 3 s"
 
@@ -509,7 +515,7 @@ leader=$(stream_leader)
 phase_begin "kill -9 the stream leader ($leader$(on_node "$leader"))"
 kill9 "$leader"
 fault_over "$leader"
-sleep 2
+nap 2
 phase_end
 
 # 2. SIGSTOP the leader for 10 s (longer than an election: 4-9 s in 2.9), then SIGCONT
@@ -519,7 +525,7 @@ phase_begin "SIGSTOP the stream leader ($leader$(on_node "$leader")) 10 s, then 
 kill -STOP "${pid[$leader]}"
 stopped=$leader
 echo "$(now_us) SIGSTOP $leader" >>"$tmp/events.txt"
-sleep 10
+nap 10
 kill -CONT "${pid[$leader]}"
 stopped=
 echo "$(now_us) SIGCONT $leader" >>"$tmp/events.txt"
@@ -537,7 +543,7 @@ done
 phase_begin "kill -9 a follower ($follower$(on_node "$follower"))"
 kill9 "$follower"
 fault_over
-sleep 3
+nap 3
 phase_end
 
 # 4. kill -9 the server each bridge is connected to (one fault per server); back after 2 s
@@ -551,7 +557,7 @@ for n in $(printf '%s\n' "$na" "$nb" | sort -u); do
         phase_begin "kill -9 the server of bridge $who ($n)"
         kill9 "$n"
         fault_over "$n"
-        sleep 2
+        nap 2
         phase_end
 done
 
@@ -573,7 +579,7 @@ for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
 phase_begin "kill -9 two servers ($leader$(on_node "$leader"), $follower$(on_node "$follower")): no quorum 5 s"
 kill9 "$leader"
 kill9 "$follower"
-sleep 5
+nap 5
 node_start "$leader"
 node_start "$follower"
 fault_over
@@ -581,7 +587,7 @@ phase_end
 
 # ---- the verdict --------------------------------------------------------------------------------
 
-sleep 1
+nap 1
 stop_proc sender TERM
 drain 30 || say "final drain: B still misses messages after 30 s"
 stop_proc receiver TERM
