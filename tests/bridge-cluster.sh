@@ -24,7 +24,7 @@
 # leader for a minute before a fault (the faults cannot go on), the sender or receiver fails,
 # or a bridge does not exit 0 on SIGTERM at the end. The last line: "N passed, N failed".
 #
-# make check runs it (about 80 s on 2 CPUs) with this build's programs, named by SHMBOXD,
+# make check runs it (60 to 90 s on 2 CPUs) with this build's programs, named by SHMBOXD,
 # SHMBOXCTL, SHMBOX_BRIDGE and SHMBOX_CLUSTER_TRAFFIC, and the delivery mode CLUSTER_DELIVERY; it
 # skips (exit 77, saying why) without nats-server, curl, jq or shmbox-bridge. By hand:
 #   tests/bridge-cluster.sh [--build DIR] [--rate N] [--delivery MODE] [--runs N] [--logs DIR]
