@@ -671,6 +671,7 @@ static void *inbound_run(void *arg) {
                                  * costs 200 wake-ups a second. */
                                 struct timespec ts = { 0, full_wait_us * 1000L };
 
+                                confirm_flush(in);
                                 nanosleep(&ts, NULL);
                                 full_wait_us = MIN(full_wait_us * 2, 5000);
                                 continue;
@@ -685,8 +686,10 @@ static void *inbound_run(void *arg) {
                                 wait_ms = MIN(wait_ms, MAX(1, (in->pause_until - now) / 1000));
                 }
                 s = natsSubscription_NextMsg(&msg, in->sub, wait_ms);
-                if (s == NATS_TIMEOUT)
+                if (s == NATS_TIMEOUT) {
+                        confirm_flush(in); /* nothing came: what was gathered goes now */
                         continue;
+                }
                 if (s == NATS_NO_RESPONDERS) {
                         episode_no_responders(in, now_usec());
                         continue;
