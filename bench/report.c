@@ -520,31 +520,45 @@ static double bridge_ratio(double a, double b) {
         return a > 0 && b > 0 ? a / b : NAN;
 }
 
-static void print_bridge(const ReportBridge *br) {
-        char a[32], b[32];
+/* The bridge group's cases, as the rows and --json name them (bench/bridge.c runs them). */
+static const char *const bridge_case_titles[_BRIDGE_CASE_MAX] = { "single server", "R3 cluster" };
+static const char *const bridge_case_keys[_BRIDGE_CASE_MAX] = { "single", "cluster_r3" };
 
+static void print_bridge_row(const char *title, const char *figure, Unit u, const double *v) {
+        char a[32], b[32], label[64];
+
+        snprintf(label, sizeof(label), "64 B %s, %s", title, figure);
+        fmt_value(a, sizeof(a), u, v[BRIDGE_SIDE_BRIDGE]);
+        fmt_value(b, sizeof(b), u, v[BRIDGE_SIDE_NATS]);
+        printf("%-34s %9s %9s %9.2f\n", label, a, b, bridge_ratio(v[BRIDGE_SIDE_BRIDGE], v[BRIDGE_SIDE_NATS]));
+}
+
+static void print_bridge(const ReportBridge *br) {
         if (br->skipped[0]) {
                 printf("bridge: SKIPPED: %s\n", br->skipped);
                 return;
         }
         printf("bridge: %u B messages from a mailbox on host A through shmbox-bridge, JetStream and shmbox-bridge "
-               "to a\nmailbox on host B (two shmboxd), next to libnats alone; one nats-server on loopback, file "
-               "store,\nwork-queue stream; mailboxes of %u slots; %u messages a run, latency over %u single "
-               "messages\n",
+               "to a\nmailbox on host B (two shmboxd), next to libnats alone; file store, work-queue streams; "
+               "mailboxes of\n%u slots; %u messages a run, latency over %u single messages. On one nats-server on "
+               "loopback,\nthen on a JetStream cluster of three on loopback, every stream at replicas = 3 (R3)\n",
                br->payload, br->slots, br->messages, br->pings);
         printf("%-34s %9s %9s %9s\n", "figure", "bridge", "libnats", "/libnats");
-        fmt_value(a, sizeof(a), UNIT_MSGS, br->bridge_msgs);
-        fmt_value(b, sizeof(b), UNIT_MSGS, br->nats_msgs);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end, msgs/s", a, b, bridge_ratio(br->bridge_msgs, br->nats_msgs));
-        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p50_us);
-        fmt_value(b, sizeof(b), UNIT_US, br->nats_p50_us);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p50", a, b,
-               bridge_ratio(br->bridge_p50_us, br->nats_p50_us));
-        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p99_us);
-        fmt_value(b, sizeof(b), UNIT_US, br->nats_p99_us);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p99", a, b,
-               bridge_ratio(br->bridge_p99_us, br->nats_p99_us));
+        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++) {
+                const ReportBridgeCase *bc = &br->cases[c];
+
+                if (!bc->ran) {
+                        printf("64 B %s: not measured\n", bridge_case_titles[c]);
+                        continue;
+                }
+                print_bridge_row(bridge_case_titles[c], "msgs/s", UNIT_MSGS, bc->msgs);
+                print_bridge_row(bridge_case_titles[c], "latency p50", UNIT_US, bc->p50_us);
+                print_bridge_row(bridge_case_titles[c], "latency p99", UNIT_US, bc->p99_us);
+        }
         printf("%-34s %9u\n", "left in /dev/shm after clean-up", br->left_in_shm);
+        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++)
+                if (br->cases[c].ran && br->cases[c].placement[0])
+                        printf("  %s: %s\n", bridge_case_titles[c], br->cases[c].placement);
         printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id, release on the stream's ack)\n"
                "           -> bridge B (fetch what fits, send, ack) -> shmbox_recv on B\n"
                "  libnats  js_PublishAsync with ids, %u unacked at most -> pull Fetch(%u) + Ack, same stream and\n"
@@ -552,6 +566,18 @@ static void print_bridge(const ReportBridge *br) {
                "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
                "favour the bridge.\n",
                br->slots, br->slots);
+}
+
+/* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
+ * a path). */
+static void json_string(const char *v) {
+        putchar('"');
+        for (const char *c = v; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        putchar('\\');
+                putchar((unsigned char)*c < 0x20 ? '?' : *c);
+        }
+        putchar('"');
 }
 
 static void json_number(double v) {
@@ -689,38 +715,48 @@ void report_print_json(const ReportInfo *info) {
 
                 printf("  \"bridge\": {\"skipped\": ");
                 if (br->skipped[0]) {
-                        putchar('"');
-                        for (const char *c = br->skipped; *c; c++) { /* it may name a path: escape */
-                                if (*c == '"' || *c == '\\')
-                                        putchar('\\');
-                                putchar((unsigned char)*c < 0x20 ? '?' : *c);
-                        }
-                        printf("\"},\n");
+                        json_string(br->skipped);
+                        printf("},\n");
                 } else {
-                        const struct {
-                                const char *key;
-                                double v;
-                        } f[] = {
-                                { "bridge_msgs_per_s", br->bridge_msgs },
-                                { "nats_msgs_per_s", br->nats_msgs },
-                                { "msgs_ratio", bridge_ratio(br->bridge_msgs, br->nats_msgs) },
-                                { "bridge_p50_us", br->bridge_p50_us },
-                                { "bridge_p99_us", br->bridge_p99_us },
-                                { "nats_p50_us", br->nats_p50_us },
-                                { "nats_p99_us", br->nats_p99_us },
-                                { "p50_ratio", bridge_ratio(br->bridge_p50_us, br->nats_p50_us) },
-                                { "p99_ratio", bridge_ratio(br->bridge_p99_us, br->nats_p99_us) },
-                        };
-
                         printf("null, \"payload_bytes\": %u, \"slots\": %u, \"messages\": %u, "
-                               "\"latency_messages\": %u,\n            ",
+                               "\"latency_messages\": %u,",
                                br->payload, br->slots, br->messages, br->pings);
-                        for (unsigned i = 0; i < ELEMENTSOF(f); i++) {
-                                printf(" \"%s\": ", f[i].key);
-                                json_number(f[i].v);
-                                putchar(',');
+                        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++) {
+                                const ReportBridgeCase *bc = &br->cases[c];
+                                const struct {
+                                        const char *key;
+                                        double v;
+                                } f[] = {
+                                        { "bridge_msgs_per_s", bc->msgs[BRIDGE_SIDE_BRIDGE] },
+                                        { "nats_msgs_per_s", bc->msgs[BRIDGE_SIDE_NATS] },
+                                        { "msgs_ratio",
+                                          bridge_ratio(bc->msgs[BRIDGE_SIDE_BRIDGE], bc->msgs[BRIDGE_SIDE_NATS]) },
+                                        { "bridge_p50_us", bc->p50_us[BRIDGE_SIDE_BRIDGE] },
+                                        { "bridge_p99_us", bc->p99_us[BRIDGE_SIDE_BRIDGE] },
+                                        { "nats_p50_us", bc->p50_us[BRIDGE_SIDE_NATS] },
+                                        { "nats_p99_us", bc->p99_us[BRIDGE_SIDE_NATS] },
+                                        { "p50_ratio",
+                                          bridge_ratio(bc->p50_us[BRIDGE_SIDE_BRIDGE], bc->p50_us[BRIDGE_SIDE_NATS]) },
+                                        { "p99_ratio",
+                                          bridge_ratio(bc->p99_us[BRIDGE_SIDE_BRIDGE], bc->p99_us[BRIDGE_SIDE_NATS]) },
+                                };
+
+                                printf("\n    \"%s\": ", bridge_case_keys[c]);
+                                if (!bc->ran) {
+                                        printf("null,");
+                                        continue;
+                                }
+                                printf("{\"nodes\": %u, \"replicas\": %u,", bc->nodes, bc->nodes);
+                                for (unsigned i = 0; i < ELEMENTSOF(f); i++) {
+                                        printf(" \"%s\": ", f[i].key);
+                                        json_number(f[i].v);
+                                        putchar(',');
+                                }
+                                printf(" \"placement\": ");
+                                json_string(bc->placement);
+                                printf("},");
                         }
-                        printf(" \"left_in_dev_shm\": %u},\n", br->left_in_shm);
+                        printf("\n    \"left_in_dev_shm\": %u},\n", br->left_in_shm);
                 }
         }
         printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
