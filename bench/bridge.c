@@ -33,7 +33,9 @@
  * - latency, one message at a time: send on A to receive on B; for libnats, js_Publish (it
  *   waits for the stream's ack), then a fetch of 1 and its ack. p50 and p99 of each run.
  * Every message is checked on arrival (message.c: length, checksum, run, sequence number) and
- * must arrive exactly once: a loss, a duplicate or a corrupt message fails the group.
+ * must arrive exactly once: a loss, a duplicate or a corrupt message fails the group. The
+ * mailboxes serve both cases, so a case ends only when bridge A has released every message
+ * from A's mailbox (the last ones may be acknowledged after B received them).
  *
  * Everything the group starts it stops: after each case its bridges (each must exit 0 on
  * SIGTERM) and servers, whose stores and files go with the case's directory; at the end host
@@ -939,6 +941,33 @@ out:
         return r < 0 ? -EIO : 0;
 }
 
+/* Wait until bridge A has released every message from A's mailbox. It releases a message once
+ * its publish is acknowledged, which may come after B received it; a message still held when
+ * the case stops would stay in the mailbox and be published again in the next case. Return: 0;
+ * -EIO (said). */
+static int mailbox_a_drained(Group *g) {
+        struct shmbox_info info = {};
+        int r;
+
+        for (int64_t deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;; msleep(10)) {
+                r = shmbox_info(g->a, MAILBOX, &info);
+                if (r < 0) {
+                        fprintf(stderr, "shmbox-bench: bridge: A's mailbox: %s\n", shmbox_strerror(r));
+                        return -EIO;
+                }
+                if (info.queued == 0)
+                        return 0;
+                if (now_ns() > deadline) {
+                        fprintf(stderr,
+                                "shmbox-bench: bridge: %s: A's mailbox still holds %u message(s) %d ms after B "
+                                "received the last\n",
+                                g->name, info.queued, RECV_TIMEOUT_MS);
+                        print_logs(g);
+                        return -EIO;
+                }
+        }
+}
+
 /* Stop what the case that runs started and remove its directory. Return: the failures. */
 static unsigned case_stop(Group *g) {
         unsigned failures = 0;
@@ -990,6 +1019,8 @@ static int case_run(Group *g, unsigned c, ReportBridgeCase *rep) {
                 r = streams_wait(g, rep->placement, sizeof(rep->placement));
         if (r == 0) {
                 r = measure(g, rep);
+                if (r == 0)
+                        r = mailbox_a_drained(g);
         } else {
                 /* -EIO: said, with the logs; anything else happened here */
                 fprintf(stderr, "shmbox-bench: bridge: %s: set-up failed%s%s\n", g->name, r == -EIO ? "" : ": ",
