@@ -3,29 +3,35 @@
  * loopback, next to libnats alone on the same servers, measured in the same run (issues 8, 18).
  *
  * The set-up is tests/test-bridge.c's. The benchmark's shmboxd stands for host A; the group
- * starts a second shmboxd for host B (its own socket, prefix "<prefix>-b") and makes a mailbox
- * of 256 slots on each, so a bridge keeps up to 256 publishes in flight and fetches up to 256
- * messages at once, as a deployment would. Then it measures two cases, one after the other,
- * each with servers and bridges of its own:
+ * starts a second shmboxd for host B (its own socket, prefix "<prefix>-b") and makes two
+ * mailboxes of 256 slots on each, one per delivery mode of the bridge (doc/bridge.md,
+ * "End-to-end delivery"): bridgebench-e2e with delivery = end-to-end (bridge A releases a
+ * message from A's mailbox when bridge B confirms it committed it into B's) and
+ * bridgebench-ack with delivery = stream-ack (A releases it on the stream's ack), written
+ * explicitly into both bridges' configs. With 256 slots a bridge keeps up to 256 messages in
+ * flight and fetches up to 256 at once, as a deployment would. Then it measures two cases, one
+ * after the other, each with servers and bridges of its own:
  * - single: one nats-server with JetStream;
  * - cluster: three nats-server (n1..n3) as a JetStream cluster, every stream at replicas = 3,
  *   every client (both bridges, libnats alone) given the three URLs. Which server a client
  *   connects to is libnats's random choice, and where the streams' and consumers' leaders go
- *   the cluster's: both move the figures, so the report gives them (the placement line).
+ *   the cluster's: both move the figures, so the report gives them (the placement line). The
+ *   two modes share one stream, so at least its leader is the same for both.
  * Each server listens on a loopback port it picks itself (-1: the port is read from the file
  * that ports_file_dir makes, so no other program can take it in between). A cluster's route
  * ports must be written into every server's config before any starts, so they are probed
  * (bound and let go); if one is taken before its server binds it, that server ends at start,
  * and the whole cluster is started again with other ports (START_ATTEMPTS in all). The stores
- * are below the benchmark's temporary directory. The bridges: A's mailbox outbound to the
- * subject of a work-queue stream with file storage, and that subject inbound into B's mailbox.
- * Measuring begins when both bridges run their mailbox and every stream and consumer has a
- * leader with its replicas current.
+ * are below the benchmark's temporary directory. The bridges: each of A's mailboxes outbound to
+ * its subject (shmbox.bench.e2e, .ack) of a work-queue stream with file storage, and that
+ * subject inbound into B's mailbox of the same name. Measuring begins when both bridges run
+ * both mailboxes and every stream and consumer has a leader with its replicas current.
  *
  * Each run of a case (--reps of them; within a run the sides take turns, so that a change of
  * the machine's speed hits all alike) measures, with 64 B messages:
- * - through the bridge: a thread sends N messages into A's mailbox while the driver receives
- *   them from B's; msgs/s is N over the time from the first send to the last receive;
+ * - through the bridges, end-to-end, then stream-ack: a thread sends N messages into A's
+ *   mailbox while the driver receives them from B's; msgs/s is N over the time from the first
+ *   send to the last receive;
  * - libnats alone on the same servers, the same way: a thread publishes N messages with
  *   js_PublishAsync, each with a Nats-Msg-Id (as the bridge publishes) and at most 256
  *   unacknowledged, into a stream with the same settings, while the driver pulls them from a
@@ -35,7 +41,7 @@
  * Every message is checked on arrival (message.c: length, checksum, run, sequence number) and
  * must arrive exactly once: a loss, a duplicate or a corrupt message fails the group. The
  * mailboxes serve both cases, so a case ends only when bridge A has released every message
- * from A's mailbox (the last ones may be acknowledged after B received them).
+ * from A's mailboxes (the last ones may be confirmed or acknowledged after B received them).
  *
  * Everything the group starts it stops: after each case its bridges (each must exit 0 on
  * SIGTERM) and servers, whose stores and files go with the case's directory; at the end host
@@ -72,10 +78,7 @@
 #include "bench/worker.h"
 #include "proto/util.h"
 
-#define MAILBOX "bridgebench"
-#define SUBJECT "shmbox.bench"
-#define STREAM "SHMBOXBENCH"
-#define DURABLE "hostB_" MAILBOX /* what bridge B names its consumer (bridge/settings.c) */
+#define STREAM "SHMBOXBENCH" /* both modes' subjects: shmbox.bench.> */
 #define NATS_SUBJECT "natsbench.msgs"
 #define NATS_STREAM "NATSBENCH"
 #define NATS_DURABLE "natsbench"
@@ -89,6 +92,19 @@
 #define START_TIMEOUT_NS (20 * NSEC)
 #define RECV_TIMEOUT_MS 10000 /* for one message, through the bridge or not */
 #define API_WAIT_MS 1000      /* for one JetStream API request while waiting for the cluster */
+
+/* The bridges' delivery modes, each with its mailbox (on A and on B) and subject, in the same
+ * bridges and stream; the sides of the comparison that go through the bridges. */
+enum { MODES = 2 };
+static const struct {
+        const char *delivery; /* [mailbox] delivery = (doc/bridge.md, "End-to-end delivery") */
+        const char *mailbox, *subject;
+        const char *durable; /* what bridge B names its consumer (bridge/settings.c) */
+        unsigned side;
+} modes[MODES] = {
+        { "end-to-end", "bridgebench-e2e", "shmbox.bench.e2e", "hostB_bridgebench-e2e", BRIDGE_SIDE_END_TO_END },
+        { "stream-ack", "bridgebench-ack", "shmbox.bench.ack", "hostB_bridgebench-ack", BRIDGE_SIDE_STREAM_ACK },
+};
 
 enum { PROC_NATS, PROC_DAEMON_B = PROC_NATS + NODES_MAX, PROC_BRIDGE_A, PROC_BRIDGE_B };
 _Static_assert(PROC_BRIDGE_B + 1 == BRIDGE_BENCH_PROCS, "bridge.h counts every process of the group");
@@ -110,8 +126,8 @@ typedef struct Group {
         const BridgeBenchEnv *env;
         char dir[200]; /* env->dir/bridge: everything of the group's below it */
         char socket_b[224], state_b[224], prefix_b[40];
-        shmbox_client *a, *b; /* the driver's connections to host A's and host B's daemon */
-        bool made_a, made_b;  /* the mailboxes exist */
+        shmbox_client *a, *b;              /* the driver's connections to host A's and host B's daemon */
+        bool made_a[MODES], made_b[MODES]; /* the mailboxes exist */
 
         /* the case that runs, from case_run() to case_stop() */
         const char *name; /* cases[].name */
@@ -402,7 +418,8 @@ static int daemon_b_start(Group *g) {
         return 0;
 }
 
-/* Bridge @k (0: A, outbound; 1: B, inbound): its config file, then the process. */
+/* Bridge @k (0: A, outbound; 1: B, inbound): its config file, then the process. Both carry
+ * a mailbox per delivery mode, written out explicitly in both (B confirms or not by it). */
 static int bridge_start(Group *g, unsigned k) {
         char *argv[] = { (char *)g->env->bridge, "--config", g->config[k], "--log-level", "notice", NULL };
         FILE *f = fopen(g->config[k], "we");
@@ -413,13 +430,32 @@ static int bridge_start(Group *g, unsigned k) {
                 "# written by shmbox-bench (bench/bridge.c)\n"
                 "[nats]\nurl = %s\nreconnect-wait-ms = 100\nconnect-timeout-ms = 1000\n\n"
                 "[bridge]\nhost = host%c\nsocket = %s\nstatus-file = %s\n\n"
-                "[stream " STREAM "]\nsubjects = " SUBJECT "\nstorage = file\nretention = workqueue\nreplicas = %u\n\n"
-                "[mailbox " MAILBOX "]\ndirection = %s\nsubject = " SUBJECT "\nstream = " STREAM "\n",
-                g->urls, k ? 'B' : 'A', k ? g->socket_b : g->env->socket_a, g->status[k], g->nodes,
-                k ? "inbound" : "outbound");
+                "[stream " STREAM "]\nsubjects = shmbox.bench.>\nstorage = file\nretention = workqueue\n"
+                "replicas = %u\n",
+                g->urls, k ? 'B' : 'A', k ? g->socket_b : g->env->socket_a, g->status[k], g->nodes);
+        for (unsigned m = 0; m < MODES; m++) {
+                fprintf(f, "\n[mailbox %s]\ndirection = %s\nsubject = %s\nstream = " STREAM "\ndelivery = %s\n",
+                        modes[m].mailbox, k ? "inbound" : "outbound", modes[m].subject, modes[m].delivery);
+        }
         if (fclose(f) != 0)
                 return -EIO;
         return spawn(g, PROC_BRIDGE_A + k, argv);
+}
+
+/* How many lines of the file @path are @line. */
+static unsigned file_count_line(const char *path, const char *line) {
+        char buf[512];
+        unsigned n = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return 0;
+        while (fgets(buf, sizeof(buf), f)) {
+                buf[strcspn(buf, "\n")] = '\0';
+                n += strcmp(buf, line) == 0;
+        }
+        fclose(f);
+        return n;
 }
 
 /* The value of "@key = " in the status file @path, into @buf; false if there is none. */
@@ -433,23 +469,24 @@ static bool status_value(const char *path, const char *key, char *buf, size_t si
                 return false;
         while (!found && fgets(line, sizeof(line), f))
                 if (strncmp(line, key, n) == 0 && strncmp(line + n, " = ", 3) == 0) {
-                        line[strcspn(line, "\n")] = '\0';
-                        snprintf(buf, size, "%s", line + n + 3);
+                        size_t len = strcspn(line + n + 3, "\n");
+
+                        len = MIN(len, size - 1);
+                        memcpy(buf, line + n + 3, len);
+                        buf[len] = '\0';
                         found = true;
                 }
         fclose(f);
         return found;
 }
 
-/* Wait until both bridges are connected and their mailbox runs (stream and consumer made).
- * Return: 0; -EIO (said, with the logs). */
+/* Wait until both bridges are connected and each of their mailboxes runs (stream and
+ * consumer made). Return: 0; -EIO (said, with the logs). */
 static int bridges_wait(Group *g) {
-        char v[64];
-
         for (unsigned k = 0; k < 2; k++)
                 for (int64_t deadline = now_ns() + START_TIMEOUT_NS;
-                     !status_value(g->status[k], "connected", v, sizeof(v)) || strcmp(v, "yes") != 0 ||
-                     !status_value(g->status[k], "state", v, sizeof(v)) || strcmp(v, "running") != 0;
+                     file_count_line(g->status[k], "connected = yes") != 1 ||
+                     file_count_line(g->status[k], "state = running") != MODES;
                      msleep(10))
                         if (!proc_alive(g, PROC_BRIDGE_A + k) || now_ns() > deadline) {
                                 fprintf(stderr, "shmbox-bench: bridge: %s did not come up\n",
@@ -626,12 +663,13 @@ static const char *node_of(const Group *g, const char *url) {
  * their replicas current; a cluster's placement in words into @buf: the server each client is
  * on, and the leaders. Return: 0; -EIO (said, with the logs). */
 static int streams_wait(Group *g, char *buf, size_t size) {
-        char leaders[2][40], server[2][128] = {}, nc[128] = "";
-        int r;
+        char leaders[MODES + 1][16], server[2][128] = {}, nc[128] = "";
+        int r = 0;
 
-        r = stream_wait(g, STREAM, DURABLE, leaders[0], sizeof(leaders[0]));
+        for (unsigned m = 0; r == 0 && m < MODES; m++)
+                r = stream_wait(g, STREAM, modes[m].durable, leaders[m], sizeof(leaders[m]));
         if (r == 0)
-                r = stream_wait(g, NATS_STREAM, NATS_DURABLE, leaders[1], sizeof(leaders[1]));
+                r = stream_wait(g, NATS_STREAM, NATS_DURABLE, leaders[MODES], sizeof(leaders[MODES]));
         if (r < 0) {
                 print_logs(g);
                 return -EIO;
@@ -641,10 +679,12 @@ static int streams_wait(Group *g, char *buf, size_t size) {
         for (unsigned k = 0; k < 2; k++)
                 status_value(g->status[k], "server", server[k], sizeof(server[k]));
         natsConnection_GetConnectedUrl(g->nc, nc, sizeof(nc));
+        _Static_assert(MODES == 2, "the placement names both modes");
         snprintf(buf, size,
                  "connected: bridge A to %s, bridge B to %s, libnats alone to %s; leaders (stream/consumer): "
-                 "the bridges' %s, libnats alone's %s",
-                 node_of(g, server[0]), node_of(g, server[1]), node_of(g, nc), leaders[0], leaders[1]);
+                 "%s %s, %s %s, libnats alone %s",
+                 node_of(g, server[0]), node_of(g, server[1]), node_of(g, nc), modes[0].delivery, leaders[0],
+                 modes[1].delivery, leaders[1], leaders[MODES]);
         return 0;
 }
 
@@ -886,30 +926,32 @@ static unsigned shm_objects_b(const Group *g, bool remove) {
  * after a failure (said). */
 static int measure(Group *g, ReportBridgeCase *rep) {
         const BridgeBenchEnv *env = g->env;
-        double m[_BRIDGE_SIDE_MAX][REPS_MAX], p50[_BRIDGE_SIDE_MAX][REPS_MAX], p99[_BRIDGE_SIDE_MAX][REPS_MAX];
+        double tput[_BRIDGE_SIDE_MAX][REPS_MAX], p50[_BRIDGE_SIDE_MAX][REPS_MAX], p99[_BRIDGE_SIDE_MAX][REPS_MAX];
         shmbox_client *txc = NULL;
-        shmbox *tx = NULL, *rx = NULL;
         unsigned runs = MIN(env->reps, (unsigned)REPS_MAX), done = 0;
-        Boxes boxes = {};
+        Boxes boxes[MODES] = {};
         const Side sides[_BRIDGE_SIDE_MAX] = {
-                [BRIDGE_SIDE_BRIDGE] = { "through the bridge", bridge_send, bridge_receive, &boxes },
+                [BRIDGE_SIDE_END_TO_END] = { "bridge end-to-end", bridge_send, bridge_receive, &boxes[0] },
+                [BRIDGE_SIDE_STREAM_ACK] = { "bridge stream-ack", bridge_send, bridge_receive, &boxes[1] },
                 [BRIDGE_SIDE_NATS] = { "libnats alone", nats_send, nats_receive, g },
         };
         double x;
         int r;
 
+        _Static_assert(MODES == 2 && BRIDGE_SIDE_END_TO_END == 0 && BRIDGE_SIDE_STREAM_ACK == 1,
+                       "the sides through the bridges are the modes, in order");
         /* the sender's own connection (one thread at a time uses it: the sender thread, or
          * the driver between runs) */
         r = shmbox_connect(env->socket_a, &txc);
-        if (r == 0)
-                r = shmbox_attach(txc, MAILBOX, &tx);
-        if (r == 0)
-                r = shmbox_attach(g->b, MAILBOX, &rx);
+        for (unsigned m = 0; r == 0 && m < MODES; m++) {
+                r = shmbox_attach(txc, modes[m].mailbox, &boxes[m].tx);
+                if (r == 0)
+                        r = shmbox_attach(g->b, modes[m].mailbox, &boxes[m].rx);
+        }
         if (r < 0) {
                 fprintf(stderr, "shmbox-bench: bridge: attach: %s\n", shmbox_strerror(r));
                 goto out;
         }
-        boxes = (Boxes){ .tx = tx, .rx = rx };
         /* warm-up, not timed: connections, the streams' first blocks, the consumers */
         for (unsigned k = 0; r == 0 && k < _BRIDGE_SIDE_MAX; k++)
                 r = measure_tput(&sides[k], 2 * REPS_MAX, WARMUP, &x);
@@ -917,7 +959,7 @@ static int measure(Group *g, ReportBridgeCase *rep) {
                 if (env->progress)
                         fprintf(stderr, "\r\033[Kbridge: %s, run %u/%u", g->name, i + 1, runs);
                 for (unsigned k = 0; r == 0 && k < _BRIDGE_SIDE_MAX; k++)
-                        r = measure_tput(&sides[k], i, env->messages, &m[k][i]);
+                        r = measure_tput(&sides[k], i, env->messages, &tput[k][i]);
                 for (unsigned k = 0; r == 0 && k < _BRIDGE_SIDE_MAX; k++)
                         r = measure_latency(&sides[k], REPS_MAX + i, env->pings, &p50[k][i], &p99[k][i]);
                 if (r == 0)
@@ -928,44 +970,52 @@ static int measure(Group *g, ReportBridgeCase *rep) {
         rep->ran = r == 0;
         rep->nodes = g->nodes;
         for (unsigned k = 0; k < _BRIDGE_SIDE_MAX; k++) {
-                rep->msgs[k] = report_median(m[k], done);
+                rep->msgs[k] = report_median(tput[k], done);
                 rep->p50_us[k] = report_median(p50[k], done);
                 rep->p99_us[k] = report_median(p99[k], done);
         }
 out:
-        shmbox_detach(rx);
-        shmbox_detach(tx);
+        for (unsigned m = 0; m < MODES; m++) {
+                shmbox_detach(boxes[m].rx);
+                shmbox_detach(boxes[m].tx);
+        }
         shmbox_disconnect(txc);
         if (r < 0)
                 print_logs(g);
         return r < 0 ? -EIO : 0;
 }
 
-/* Wait until bridge A has released every message from A's mailbox. It releases a message once
- * its publish is acknowledged, which may come after B received it; a message still held when
- * the case stops would stay in the mailbox and be published again in the next case. Return: 0;
- * -EIO (said). */
+/* Wait until bridge A has released every message from A's mailboxes. It releases a message
+ * once B confirmed it or the stream acknowledged it, which may come after B received it; a
+ * message still held when the case stops would stay in the mailbox and be published again in
+ * the next case. Return: 0; -EIO (said). */
 static int mailbox_a_drained(Group *g) {
         struct shmbox_info info = {};
+        int64_t deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;
         int r;
 
-        for (int64_t deadline = now_ns() + (int64_t)RECV_TIMEOUT_MS * 1000000;; msleep(10)) {
-                r = shmbox_info(g->a, MAILBOX, &info);
+        for (unsigned m = 0; m < MODES;) {
+                r = shmbox_info(g->a, modes[m].mailbox, &info);
                 if (r < 0) {
-                        fprintf(stderr, "shmbox-bench: bridge: A's mailbox: %s\n", shmbox_strerror(r));
+                        fprintf(stderr, "shmbox-bench: bridge: A's mailbox %s: %s\n", modes[m].mailbox,
+                                shmbox_strerror(r));
                         return -EIO;
                 }
-                if (info.queued == 0)
-                        return 0;
+                if (info.queued == 0) {
+                        m++;
+                        continue;
+                }
                 if (now_ns() > deadline) {
                         fprintf(stderr,
-                                "shmbox-bench: bridge: %s: A's mailbox still holds %u message(s) %d ms after B "
+                                "shmbox-bench: bridge: %s: A's mailbox %s still holds %u message(s) %d ms after B "
                                 "received the last\n",
-                                g->name, info.queued, RECV_TIMEOUT_MS);
+                                g->name, modes[m].mailbox, info.queued, RECV_TIMEOUT_MS);
                         print_logs(g);
                         return -EIO;
                 }
+                msleep(10);
         }
+        return 0;
 }
 
 /* Stop what the case that runs started and remove its directory. Return: the failures. */
@@ -1037,13 +1087,17 @@ static unsigned group_done(Group *g, ReportBridge *rep) {
         unsigned failures = 0;
         int r;
 
-        if (g->made_a && (r = shmbox_destroy(g->a, MAILBOX)) < 0) {
-                fprintf(stderr, "shmbox-bench: bridge: destroy A's mailbox: %s\n", shmbox_strerror(r));
-                failures++;
-        }
-        if (g->made_b && (r = shmbox_destroy(g->b, MAILBOX)) < 0) {
-                fprintf(stderr, "shmbox-bench: bridge: destroy B's mailbox: %s\n", shmbox_strerror(r));
-                failures++;
+        for (unsigned m = 0; m < MODES; m++) {
+                if (g->made_a[m] && (r = shmbox_destroy(g->a, modes[m].mailbox)) < 0) {
+                        fprintf(stderr, "shmbox-bench: bridge: destroy A's mailbox %s: %s\n", modes[m].mailbox,
+                                shmbox_strerror(r));
+                        failures++;
+                }
+                if (g->made_b[m] && (r = shmbox_destroy(g->b, modes[m].mailbox)) < 0) {
+                        fprintf(stderr, "shmbox-bench: bridge: destroy B's mailbox %s: %s\n", modes[m].mailbox,
+                                shmbox_strerror(r));
+                        failures++;
+                }
         }
         shmbox_disconnect(g->a);
         g->a = NULL;
@@ -1118,12 +1172,13 @@ int bridge_bench_run(const BridgeBenchEnv *env, ReportBridge *ret) {
                 struct shmbox_config cfg = { .slots = SLOTS, .slot_size = PAYLOAD };
 
                 r = shmbox_connect(env->socket_a, &g.a);
-                if (r == 0)
-                        r = shmbox_create(g.a, MAILBOX, &cfg);
-                g.made_a = r == 0;
-                if (r == 0)
-                        r = shmbox_create(g.b, MAILBOX, &cfg);
-                g.made_b = r == 0;
+                for (unsigned m = 0; r == 0 && m < MODES; m++) {
+                        r = shmbox_create(g.a, modes[m].mailbox, &cfg);
+                        g.made_a[m] = r == 0;
+                        if (r == 0)
+                                r = shmbox_create(g.b, modes[m].mailbox, &cfg);
+                        g.made_b[m] = r == 0;
+                }
                 if (r < 0)
                         fprintf(stderr, "shmbox-bench: bridge: the mailboxes: %s\n", shmbox_strerror(r));
         }

@@ -524,13 +524,23 @@ static double bridge_ratio(double a, double b) {
 static const char *const bridge_case_titles[_BRIDGE_CASE_MAX] = { "single server", "R3 cluster" };
 static const char *const bridge_case_keys[_BRIDGE_CASE_MAX] = { "single", "cluster_r3" };
 
-static void print_bridge_row(const char *title, const char *figure, Unit u, const double *v) {
-        char a[32], b[32], label[64];
+/* The sides through the bridges, as the rows and --json name them. */
+static const char *const bridge_side_titles[] = { "bridge end-to-end", "bridge stream-ack" };
+static const char *const bridge_side_keys[] = { "end_to_end", "stream_ack" };
+_Static_assert(BRIDGE_SIDE_END_TO_END == 0 && BRIDGE_SIDE_STREAM_ACK == 1 && BRIDGE_SIDE_NATS == 2,
+               "two sides through the bridges, then libnats alone");
 
-        snprintf(label, sizeof(label), "64 B %s, %s", title, figure);
-        fmt_value(a, sizeof(a), u, v[BRIDGE_SIDE_BRIDGE]);
+/* The heading "64 B <case>, <figure>", then a row per delivery mode: its figure, libnats
+ * alone's, the ratio. */
+static void print_bridge_rows(const char *title, const char *figure, Unit u, const double *v) {
+        char a[32], b[32];
+
+        printf("64 B %s, %s\n", title, figure);
         fmt_value(b, sizeof(b), u, v[BRIDGE_SIDE_NATS]);
-        printf("%-34s %9s %9s %9.2f\n", label, a, b, bridge_ratio(v[BRIDGE_SIDE_BRIDGE], v[BRIDGE_SIDE_NATS]));
+        for (unsigned k = 0; k < BRIDGE_SIDE_NATS; k++) {
+                fmt_value(a, sizeof(a), u, v[k]);
+                printf("  %-32s %9s %9s %9.2f\n", bridge_side_titles[k], a, b, bridge_ratio(v[k], v[BRIDGE_SIDE_NATS]));
+        }
 }
 
 static void print_bridge(const ReportBridge *br) {
@@ -551,16 +561,17 @@ static void print_bridge(const ReportBridge *br) {
                         printf("64 B %s: not measured\n", bridge_case_titles[c]);
                         continue;
                 }
-                print_bridge_row(bridge_case_titles[c], "msgs/s", UNIT_MSGS, bc->msgs);
-                print_bridge_row(bridge_case_titles[c], "latency p50", UNIT_US, bc->p50_us);
-                print_bridge_row(bridge_case_titles[c], "latency p99", UNIT_US, bc->p99_us);
+                print_bridge_rows(bridge_case_titles[c], "msgs/s", UNIT_MSGS, bc->msgs);
+                print_bridge_rows(bridge_case_titles[c], "latency p50", UNIT_US, bc->p50_us);
+                print_bridge_rows(bridge_case_titles[c], "latency p99", UNIT_US, bc->p99_us);
         }
         printf("%-34s %9u\n", "left in /dev/shm after clean-up", br->left_in_shm);
         for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++)
                 if (br->cases[c].ran && br->cases[c].placement[0])
                         printf("  %s: %s\n", bridge_case_titles[c], br->cases[c].placement);
-        printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id, release on the stream's ack)\n"
-               "           -> bridge B (fetch what fits, send, ack) -> shmbox_recv on B\n"
+        printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id) -> bridge B (fetch what fits,\n"
+               "           send, ack) -> shmbox_recv on B; bridge A releases the message from A's mailbox when\n"
+               "           B confirms it committed it (end-to-end) or on the stream's ack (stream-ack)\n"
                "  libnats  js_PublishAsync with ids, %u unacked at most -> pull Fetch(%u) + Ack, same stream and\n"
                "           consumer settings; latency: js_Publish (waits for the stream's ack), then Fetch(1)\n"
                "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
@@ -723,36 +734,34 @@ void report_print_json(const ReportInfo *info) {
                                br->payload, br->slots, br->messages, br->pings);
                         for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++) {
                                 const ReportBridgeCase *bc = &br->cases[c];
-                                const struct {
-                                        const char *key;
-                                        double v;
-                                } f[] = {
-                                        { "bridge_msgs_per_s", bc->msgs[BRIDGE_SIDE_BRIDGE] },
-                                        { "nats_msgs_per_s", bc->msgs[BRIDGE_SIDE_NATS] },
-                                        { "msgs_ratio",
-                                          bridge_ratio(bc->msgs[BRIDGE_SIDE_BRIDGE], bc->msgs[BRIDGE_SIDE_NATS]) },
-                                        { "bridge_p50_us", bc->p50_us[BRIDGE_SIDE_BRIDGE] },
-                                        { "bridge_p99_us", bc->p99_us[BRIDGE_SIDE_BRIDGE] },
-                                        { "nats_p50_us", bc->p50_us[BRIDGE_SIDE_NATS] },
-                                        { "nats_p99_us", bc->p99_us[BRIDGE_SIDE_NATS] },
-                                        { "p50_ratio",
-                                          bridge_ratio(bc->p50_us[BRIDGE_SIDE_BRIDGE], bc->p50_us[BRIDGE_SIDE_NATS]) },
-                                        { "p99_ratio",
-                                          bridge_ratio(bc->p99_us[BRIDGE_SIDE_BRIDGE], bc->p99_us[BRIDGE_SIDE_NATS]) },
-                                };
-
                                 printf("\n    \"%s\": ", bridge_case_keys[c]);
                                 if (!bc->ran) {
                                         printf("null,");
                                         continue;
                                 }
                                 printf("{\"nodes\": %u, \"replicas\": %u,", bc->nodes, bc->nodes);
-                                for (unsigned i = 0; i < ELEMENTSOF(f); i++) {
-                                        printf(" \"%s\": ", f[i].key);
-                                        json_number(f[i].v);
+                                for (unsigned k = 0; k < _BRIDGE_SIDE_MAX; k++) {
+                                        const char *side = k < BRIDGE_SIDE_NATS ? bridge_side_keys[k] : "nats";
+
+                                        printf("\n      \"%s_msgs_per_s\": ", side);
+                                        json_number(bc->msgs[k]);
+                                        printf(", \"%s_p50_us\": ", side);
+                                        json_number(bc->p50_us[k]);
+                                        printf(", \"%s_p99_us\": ", side);
+                                        json_number(bc->p99_us[k]);
+                                        putchar(',');
+                                        if (k == BRIDGE_SIDE_NATS)
+                                                continue;
+                                        /* the ratios to libnats alone, as in the table */
+                                        printf(" \"%s_msgs_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->msgs[k], bc->msgs[BRIDGE_SIDE_NATS]));
+                                        printf(", \"%s_p50_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->p50_us[k], bc->p50_us[BRIDGE_SIDE_NATS]));
+                                        printf(", \"%s_p99_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->p99_us[k], bc->p99_us[BRIDGE_SIDE_NATS]));
                                         putchar(',');
                                 }
-                                printf(" \"placement\": ");
+                                printf("\n      \"placement\": ");
                                 json_string(bc->placement);
                                 printf("},");
                         }

@@ -64,8 +64,10 @@ typedef struct ReportScale {
 /* The bridge group's cases: where the streams live (one nats-server, or three as a JetStream
  * cluster with every stream at replicas = 3) ... */
 enum { BRIDGE_CASE_SINGLE, BRIDGE_CASE_CLUSTER, _BRIDGE_CASE_MAX };
-/* ... and the sides compared in each: through the bridges, and libnats alone. */
-enum { BRIDGE_SIDE_BRIDGE, BRIDGE_SIDE_NATS, _BRIDGE_SIDE_MAX };
+/* ... and the sides compared in each: through the bridges, A releasing a message on B's
+ * confirmation (delivery = end-to-end) or on the stream's ack (delivery = stream-ack), and
+ * libnats alone. */
+enum { BRIDGE_SIDE_END_TO_END, BRIDGE_SIDE_STREAM_ACK, BRIDGE_SIDE_NATS, _BRIDGE_SIDE_MAX };
 
 /* One case of the bridge group, every figure the median of the runs. */
 typedef struct ReportBridgeCase {
