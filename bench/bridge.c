@@ -4,7 +4,7 @@
  *
  * The set-up is tests/test-bridge.c's. The benchmark's shmboxd stands for host A; the group
  * starts a second shmboxd for host B (its own socket, prefix "<prefix>-b") and makes two
- * mailboxes of 256 slots on each, one per delivery mode of the bridge (doc/bridge.md,
+ * mailboxes of 256 slots on each, one per delivery mode of the bridge (bridge/outbound.c,
  * "End-to-end delivery"): bridgebench-e2e with delivery = end-to-end (bridge A releases a
  * message from A's mailbox when bridge B confirms it committed it into B's) and
  * bridgebench-ack with delivery = stream-ack (A releases it on the stream's ack), written
@@ -48,6 +48,36 @@
  * B's daemon (it must exit 0) and the mailboxes; host B's objects left in /dev/shm are counted
  * (there must be none). Meanwhile the pids are in env->track, where the benchmark's
  * SIGINT/SIGTERM handler finds them; it sweeps the prefix and the directory.
+ *
+ * Measured with `b/bench/shmbox-bench --only bridge --reps 3` on the development machine (2
+ * vCPU, shared with other jobs: load average 1.9 when it began; nats-server 2.9.10, libnats
+ * 3.4.1, a build without the crash points), 33 s for the group:
+ *
+ *   figure                                bridge   libnats  /libnats
+ *   64 B single server, msgs/s
+ *     bridge end-to-end                   26.5 k    39.3 k      0.67
+ *     bridge stream-ack                   31.4 k    39.3 k      0.80
+ *   64 B single server, latency p50
+ *     bridge end-to-end                   991 us   1000 us      0.99
+ *     bridge stream-ack                   996 us   1000 us      1.00
+ *   64 B single server, latency p99
+ *     bridge end-to-end                  1555 us   1185 us      1.31
+ *     bridge stream-ack                  1907 us   1185 us      1.61
+ *   64 B R3 cluster, msgs/s
+ *     bridge end-to-end                   12.8 k    19.1 k      0.67
+ *     bridge stream-ack                   14.3 k    19.1 k      0.75
+ *   64 B R3 cluster, latency p50
+ *     bridge end-to-end                  1790 us   2077 us      0.86
+ *     bridge stream-ack                  1971 us   2077 us      0.95
+ *   64 B R3 cluster, latency p99
+ *     bridge end-to-end                  4939 us   6975 us      0.71
+ *     bridge stream-ack                  4777 us   6975 us      0.68
+ *     R3 cluster: connected: bridge A to n2, bridge B to n3, libnats alone to n2; leaders
+ *     (stream/consumer): end-to-end n2/n2, stream-ack n2/n1, libnats alone n1/n1
+ *
+ * Two more runs the same hour (in one, other jobs took the load average from 2.8 to 8) gave
+ * msgs/s ratios of 0.67 and 0.74 (single, end-to-end), 0.83 and 0.79 (single, stream-ack), 0.80
+ * and 0.56 (cluster, end-to-end), 0.80 and 0.77 (cluster, stream-ack); doc/bridge.md, "Figures".
  */
 #include "config.h"
 
@@ -97,7 +127,7 @@
  * bridges and stream; the sides of the comparison that go through the bridges. */
 enum { MODES = 2 };
 static const struct {
-        const char *delivery; /* [mailbox] delivery = (doc/bridge.md, "End-to-end delivery") */
+        const char *delivery; /* [mailbox] delivery = (bridge/outbound.c, "End-to-end delivery") */
         const char *mailbox, *subject;
         const char *durable; /* what bridge B names its consumer (bridge/settings.c) */
         unsigned side;
