@@ -16,42 +16,85 @@
 # duplicates delivered to B, the longest stall (longest gap between first receipts from the fault to
 # the drain), resume (from the end of the fault — the stream has a leader again once the fault's
 # action is over — to B receiving the first message sent after it), and how long A's sender was
-# blocked (its mailbox full). A fault passes with lost 0, no bridge crash, and traffic drained;
-# the times are measured, not judged. The last line: "N passed, N failed".
+# blocked (its mailbox full). A fault passes with lost 0, no bridge crash, and traffic drained
+# (within 30 s of the cluster being whole again: a cap, not a measure); the times are measured
+# and printed, never judged (machines are noisy), and so is the cluster's own state (a stream
+# without a leader, or a replica not current, for more than 30 s: "cluster: ..." in its line).
+# The run fails too when a message sent before the first fault is lost, the stream has no
+# leader for a minute before a fault (the faults cannot go on), the sender or receiver fails,
+# or a bridge does not exit 0 on SIGTERM at the end. The last line: "N passed, N failed".
 #
-# A measurement of today's bridge, run by hand (not by make check):
-#   tests/bridge-cluster.sh [--build DIR] [--rate N] [--logs DIR]
-#     --build DIR  the build tree with shmboxd, shmboxctl, shmbox-bridge, tests/cluster-traffic
-#                  (default: $SHMBOX_BUILD, else ./b, else .); make tests/cluster-traffic first
-#     --rate N     messages per second (default 1000)
-#     --logs DIR   copy every log (servers, bridges, daemons, traffic) to DIR before cleaning up
+# make check runs it (about 80 s on 2 CPUs) with this build's programs, named by SHMBOXD,
+# SHMBOXCTL, SHMBOX_BRIDGE and SHMBOX_CLUSTER_TRAFFIC, and the delivery mode CLUSTER_DELIVERY; it
+# skips (exit 77, saying why) without nats-server, curl, jq or shmbox-bridge. By hand:
+#   tests/bridge-cluster.sh [--build DIR] [--rate N] [--delivery MODE] [--runs N] [--logs DIR]
+#     --build DIR      the build tree with shmboxd, shmboxctl, shmbox-bridge, tests/cluster-traffic
+#                      (default: the variables above, else $SHMBOX_BUILD, else ./b, else .)
+#     --rate N         messages per second (default 1000)
+#     --delivery MODE  `delivery = MODE` in both bridges' [mailbox] sections: end-to-end or
+#                      stream-ack; none writes no delivery line (default: $CLUSTER_DELIVERY, else
+#                      end-to-end)
+#     --runs N         the whole sequence N times, a fresh cluster each time, up to the first run
+#                      that fails; each run's table, then a line per run and the sum of all
+#     --logs DIR       copy every log (servers, bridges, daemons, traffic) to DIR before cleaning
+#                      up (DIR/run-K with --runs)
+#     --inject WHAT    break the run on purpose, to see the checks fail: lose (a second receiver
+#                      takes messages from B's mailbox for 0.5 s after fault 1), kill-bridge (kill
+#                      -9 bridge A during fault 1), stall (SIGSTOP bridge B during fault 3, SIGCONT
+#                      once the drain gave up)
 # Environment: NATS_SERVER (default: nats-server from PATH, else /usr/sbin/nats-server),
-# ACK_WAIT_MS (the inbound consumer's ack wait, default 5000: redeliveries within a run).
-# Exit status: 0 all passed, 1 a fault failed, 2 a usage or set-up failure, 77 skipped.
-# Everything it starts is stopped and everything it made is removed on exit, interrupted or not.
+# ACK_WAIT_MS (the inbound consumer's ack wait, default 5000: redeliveries within a run),
+# SHMBOX_TEST_PREFIX (the stem of the daemons' prefixes; make check's tests/run-suite.sh sets it).
+# Exit status: 0 all passed, 1 a check failed, 2 a usage or set-up failure, 77 skipped.
+# Everything it starts is stopped and everything it made is removed on exit, interrupted or not;
+# every run has its own temporary directory, sockets, prefixes and ports.
 set -u
 
-build=${SHMBOX_BUILD:-}
+build=
 rate=1000
 logs_to=
+runs=1
+delivery=${CLUSTER_DELIVERY:-end-to-end}
+inject=
+usage="usage: $0 [--build DIR] [--rate N] [--delivery end-to-end|stream-ack|none] [--runs N] [--logs DIR] [--inject lose|kill-bridge|stall]"
 while [ $# -gt 0 ]; do
         case "$1" in
         --build) build=${2:?--build needs a directory}; shift 2 ;;
         --rate) rate=${2:?--rate needs a number}; shift 2 ;;
         --logs) logs_to=${2:?--logs needs a directory}; shift 2 ;;
+        --delivery) delivery=${2:?--delivery needs a mode}; shift 2 ;;
+        --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+        --inject) inject=${2:?--inject needs what to break}; shift 2 ;;
         -h | --help) sed -n '3,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [--build DIR] [--rate N] [--logs DIR]" >&2; exit 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
         esac
 done
-if [ -z "$build" ]; then
-        if [ -x b/shmboxd ]; then build=b; else build=.; fi
+case "$rate" in '' | *[!0-9]* | 0) echo "--rate: not a number above 0: $rate" >&2; exit 2 ;; esac
+case "$runs" in '' | *[!0-9]* | 0) echo "--runs: not a number above 0: $runs" >&2; exit 2 ;; esac
+case "$delivery" in end-to-end | stream-ack | none) ;; *)
+        echo "--delivery (or CLUSTER_DELIVERY): end-to-end, stream-ack or none, not '$delivery'" >&2; exit 2 ;;
+esac
+case "$inject" in '' | lose | kill-bridge | stall) ;; *) echo "$usage" >&2; exit 2 ;; esac
+if [ -n "$build" ]; then
+        build=$(cd "$build" && pwd) || exit 2
+        shmboxd=$build/shmboxd
+        shmboxctl=$build/shmboxctl
+        bridge=$build/shmbox-bridge
+        traffic=$build/tests/cluster-traffic
+else
+        dir=${SHMBOX_BUILD:-}
+        if [ -z "$dir" ]; then
+                if [ -x b/shmboxd ]; then dir=b; else dir=.; fi
+        fi
+        shmboxd=${SHMBOXD:-$dir/shmboxd}
+        shmboxctl=${SHMBOXCTL:-$dir/shmboxctl}
+        bridge=${SHMBOX_BRIDGE:-$dir/shmbox-bridge}
+        traffic=${SHMBOX_CLUSTER_TRAFFIC:-$dir/tests/cluster-traffic}
 fi
-build=$(cd "$build" && pwd) || exit 2
-case "$rate" in '' | *[!0-9]*) echo "--rate: not a number: $rate" >&2; exit 2 ;; esac
 ack_wait_ms=${ACK_WAIT_MS:-5000}
 
 skip() {
-        echo "SKIP: bridge-cluster: $*"
+        echo "SKIP: bridge-cluster: $* -- the three-node JetStream cluster test (issue 18) did NOT run"
         exit 77
 }
 
@@ -60,19 +103,57 @@ nats_server=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-serve
 for tool in curl jq; do
         command -v "$tool" >/dev/null || skip "no $tool (Debian: apt-get install $tool)"
 done
-shmboxd=$build/shmboxd
-shmboxctl=$build/shmboxctl
-bridge=$build/shmbox-bridge
-traffic=$build/tests/cluster-traffic
-[ -x "$bridge" ] || skip "no $bridge (configure found no libnats?)"
+[ -x "$bridge" ] || skip "no $bridge (configure found no libnats? Debian: apt-get install libnats-dev, configure again)"
 for f in "$shmboxd" "$shmboxctl" "$traffic"; do
-        [ -x "$f" ] || { echo "bridge-cluster: $f is missing (make -C $build all tests/cluster-traffic)" >&2; exit 2; }
+        [ -x "$f" ] || { echo "bridge-cluster: $f is missing (make all tests/cluster-traffic)" >&2; exit 2; }
 done
+
+# ---- --runs N: this script once per run, each a fresh cluster, up to the first that fails ------
+
+if [ "$runs" -gt 1 ]; then
+        results=$(mktemp -d "${TMPDIR:-/tmp}/bridge-cluster-runs.XXXXXX") || exit 2
+        child=
+        # a run in the background ignores SIGINT (no job control): it is sent SIGTERM, and its
+        # own trap stops what it started
+        trap 'trap "" INT TERM HUP; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"
+              rm -rf "$results"; echo "bridge-cluster: interrupted; cleaned up" >&2; exit 130' INT TERM HUP
+        trap 'rm -rf "$results"' EXIT
+        args=(--rate "$rate" --delivery "$delivery")
+        [ -n "$build" ] && args+=(--build "$build")
+        [ -n "$inject" ] && args+=(--inject "$inject")
+        total_passed=0 total_failed=0 status=0 lines=()
+        for ((k = 1; k <= runs; k++)); do
+                echo "==== run $k of $runs"
+                run_args=("${args[@]}")
+                [ -n "$logs_to" ] && run_args+=(--logs "$logs_to/run-$k")
+                rm -f "$results/result"
+                CLUSTER_RESULT=$results/result "$BASH" "$0" "${run_args[@]}" &
+                child=$!
+                wait "$child"
+                status=$?
+                child=
+                p=0 f=0 lost="?" secs="?"
+                [ -s "$results/result" ] && read -r p f lost secs <"$results/result"
+                total_passed=$((total_passed + p))
+                total_failed=$((total_failed + f))
+                lines+=("run $k: $p passed, $f failed, lost $lost, $secs s (exit status $status)")
+                echo
+                [ "$status" = 0 ] || break
+        done
+        echo "==== $((k > runs ? runs : k)) of $runs runs (delivery $delivery, $rate msgs/s)"
+        printf '%s\n' "${lines[@]}"
+        [ "$status" = 1 ] && [ "$total_failed" = 0 ] && total_failed=1
+        echo "$total_passed passed, $total_failed failed"
+        exit "$status"
+fi
+
+# ---- one run ------------------------------------------------------------------------------------
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bridge-cluster.XXXXXX") || exit 2
 chmod 755 "$tmp"
-prefix_a=shmclu_a_$$
-prefix_b=shmclu_b_$$
+stem=${SHMBOX_TEST_PREFIX:-shmclu}
+prefix_a=${stem}_a$$
+prefix_b=${stem}_b$$
 declare -A pid=()        # what runs: n1..n3, shmboxd_a, shmboxd_b, bridge_a, bridge_b, sender, receiver
 declare -A client_port=() cluster_port=() http_port=()
 used_ports=" "
@@ -97,9 +178,12 @@ alive() {
         [ -n "${pid[$1]:-}" ] && kill -0 "${pid[$1]}" 2>/dev/null
 }
 
-# Stop process $1 with signal $2 and wait for it (SIGKILL after 10 s); forget its pid.
+# Stop process $1 with signal $2 and wait for it (SIGKILL after 10 s); forget its pid. Its wait
+# status is left in $stop_status ("" if it was not running).
+stop_status=
 stop_proc() {
         local name=$1 sig=$2 p=${pid[$1]:-} i
+        stop_status=
         [ -n "$p" ] || return 0
         kill -CONT "$p" 2>/dev/null
         kill "-$sig" "$p" 2>/dev/null
@@ -109,13 +193,14 @@ stop_proc() {
         done
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
+        stop_status=$?
         pid[$name]=
 }
 
 cleanup() {
         local rc=$? name
         trap '' INT TERM HUP
-        for name in sampler sender receiver bridge_a bridge_b; do
+        for name in sampler thief sender receiver bridge_a bridge_b; do
                 stop_proc "$name" TERM
         done
         for name in n1 n2 n3; do
@@ -137,20 +222,46 @@ cleanup() {
 trap cleanup EXIT
 trap 'interrupted=yes; exit 130' INT TERM HUP
 
+# The end of every log, for a run that failed (make check keeps only what is printed).
+show_logs() {
+        local f
+        for f in "$tmp"/*.log "$tmp"/events.txt; do
+                [ -s "$f" ] || continue
+                case "$f" in
+                */nats-*.log)
+                        echo "---- ${f##*/} (last ${1:-30} warnings and errors)"
+                        grep -E '\[(WRN|ERR|FTL)\]' "$f" | grep -v -e 'Error trying to connect to route' \
+                                -e 'Waiting for routing to be established' | tail -n "${1:-30}" ;;
+                *)
+                        echo "---- ${f##*/} (last ${1:-30} lines)"
+                        tail -n "${1:-30}" "$f" ;;
+                esac
+        done
+        if [ -s "$tmp/status.txt" ]; then
+                echo "---- status.txt (last 10 lines)"
+                tail -n 10 "$tmp/status.txt"
+        fi
+}
+
 die() {
         say "SET-UP FAILED: $*"
-        for f in "$tmp"/*.log; do
-                echo "---- $f (last 30 lines)"
-                tail -n 30 "$f"
-        done
+        show_logs 30
         exit 2
 }
 
-# A free loopback port chosen at random (not one this run already took), into variable $1.
+# A free loopback port chosen at random (not one this run already took), into variable $1. It
+# is below the kernel's range of ephemeral ports when there is room, so that no outgoing
+# connection (of this test, or of another one running beside it) can hold it while a node is down.
+read -r eph_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || eph_low=0
+if [ "${eph_low:-0}" -gt 15000 ]; then
+        port_lo=10000 port_n=$((eph_low - 10000))
+else
+        port_lo=20000 port_n=40000
+fi
 free_port() {
         local p
         while :; do
-                p=$((20000 + RANDOM % 40000))
+                p=$((port_lo + (RANDOM * 32768 + RANDOM) % port_n))
                 case "$used_ports" in *" $p "*) continue ;; esac
                 if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
                         used_ports+="$p "
@@ -239,7 +350,23 @@ stream_whole() {
         [ "${c:-0}" -ge 2 ]
 }
 
-# Wait up to $1 s until the cluster is whole (stream_whole, node $2 healthy) with all three running.
+# What stream_whole sees, on one line: each node's stream leader, node $1's /healthz, the
+# replicas as the leader sees them.
+whole_state() {
+        local n l out=
+        for n in n1 n2 n3; do
+                alive "$n" || { out+="$n: down; "; continue; }
+                l=$(stream_leader_at "$n")
+                out+="$n: leader ${l:-none}; "
+        done
+        [ -n "${1:-}" ] && out+="$1 /healthz: $(curl -s -m 1 "http://127.0.0.1:${http_port[$1]}/healthz" 2>/dev/null); "
+        l=$(stream_leader_at n1)
+        [ -n "$l" ] && out+="replicas at $l: $(jsz "$l" | jq -c '[.account_details[]?.stream_detail[]? | select(.name == "CLUSTER") | .cluster.replicas[]? | {name, current, offline, active, lag}]' 2>/dev/null)"
+        echo "$out"
+}
+
+# Wait up to $1 s until the cluster is whole (stream_whole, node $2 healthy) with all three
+# running; if it is not, say what it looks like.
 wait_whole() {
         local deadline=$((SECONDS + $1))
         while [ $SECONDS -lt $deadline ]; do
@@ -248,6 +375,7 @@ wait_whole() {
                 fi
                 sleep 0.2
         done
+        say "  not whole after $1 s: $(whole_state "${2:-}")"
         return 1
 }
 
@@ -279,6 +407,8 @@ for h in a b; do
                 die "cannot create mailbox orders on host $h"
 done
 
+delivery_line=
+[ "$delivery" = none ] || delivery_line="delivery = $delivery"
 for h in a b; do
         if [ $h = a ]; then direction=outbound; else direction=inbound; fi
         cat >"$tmp/bridge-$h.conf" <<EOF
@@ -302,6 +432,7 @@ direction = $direction
 subject = shmbox.orders
 stream = CLUSTER
 ack-wait-ms = $ack_wait_ms
+$delivery_line
 EOF
 done
 
@@ -339,11 +470,14 @@ bridge_start a
 bridge_start b
 deadline=$((SECONDS + 30))
 until [ "$(bridge_status a state)" = running ] && [ "$(bridge_status b state)" = running ]; do
+        for h in a b; do
+                alive "bridge_$h" || { sleep 0.2; die "bridge $h exited at start (delivery: $delivery; its log below)"; }
+        done
         [ $SECONDS -lt $deadline ] || die "the bridges did not come up within 30 s"
         sleep 0.2
 done
 wait_whole 30 || die "stream CLUSTER has no leader with two current replicas within 30 s"
-say "bridges running (A on $(bridge_node a), B on $(bridge_node b)); stream leader $(stream_leader)"
+say "bridges running (A on $(bridge_node a), B on $(bridge_node b); delivery ${delivery}); stream leader $(stream_leader)"
 
 # A line per bridge twice a second: its status (counters, server, last error), for the record.
 (
@@ -429,8 +563,14 @@ drain() {
 # ---- the faults ---------------------------------------------------------------------------------
 
 nphases=0
-declare -a ph_name=() ph_t0=() ph_fs=() ph_fe=() ph_t1=() ph_note=()
+declare -a ph_name=() ph_t0=() ph_fs=() ph_fe=() ph_t1=() ph_note=() ph_info=()
 bridge_crashes=
+aborted=
+stalled=
+pending_info=
+# ph_note: what fails the fault (lost messages are counted at the end); ph_info: the cluster's
+# own state (no leader, not whole within 30 s), printed, not judged: it is the broker's, and a
+# time limit on it would be a timed assertion.
 
 # Begin a phase named $1: its window starts now, its fault at once.
 phase_begin() {
@@ -439,6 +579,8 @@ phase_begin() {
         ph_t0[nphases]=$(now_us)
         ph_fs[nphases]=${ph_t0[nphases]}
         ph_note[nphases]=
+        ph_info[nphases]=$pending_info
+        pending_info=
         say "fault $nphases: $1"
         echo "${ph_fs[nphases]} fault $nphases begins: $1" >>"$tmp/events.txt"
 }
@@ -458,30 +600,71 @@ fault_over() {
                 sleep 0.1
         done
         ph_fe[nphases]=$(now_us)
-        ph_note[nphases]+=" no-leader-within-30s"
+        ph_info[nphases]+=" no-leader-within-30s"
         say "  no stream leader within 30 s"
 }
 
+# If bridge $1 died: note it against the current phase, start it again.
+check_bridge() {
+        local st
+        alive "bridge_$1" && return 0
+        wait "${pid[bridge_$1]}"
+        st=$?
+        ph_note[nphases]+=" bridge-$1-died(status-$st)"
+        bridge_crashes+=" fault$nphases:$1:$st"
+        say "  bridge $1 died (wait status $st); starting it again"
+        bridge_start "$1"
+}
+
 # Restart what is down, wait for the cluster to be whole and the traffic to drain, check the
-# bridges; the phase's window ends then.
+# bridges and the traffic's own programs; the phase's window ends then.
 phase_end() {
-        local n b st
+        local n b
         for n in n1 n2 n3; do alive "$n" || node_start "$n"; done
-        wait_whole 30 || ph_note[nphases]+=" cluster-not-whole-after-30s"
+        wait_whole 30 || ph_info[nphases]+=" not-whole-after-30s"
         drain 30 || ph_note[nphases]+=" not-drained-after-30s"
-        for b in a b; do
-                if ! alive "bridge_$b"; then
-                        wait "${pid[bridge_$b]}"
-                        st=$?
-                        ph_note[nphases]+=" bridge-$b-died(status-$st)"
-                        bridge_crashes+=" fault$nphases:$b:$st"
-                        say "  bridge $b died (wait status $st); starting it again"
-                        bridge_start "$b"
+        if [ -n "$stalled" ]; then
+                kill -CONT "${pid[bridge_b]}"
+                stalled=
+                say "  inject stall: SIGCONT bridge B"
+        fi
+        for b in a b; do check_bridge "$b"; done
+        for n in sender receiver; do
+                if ! alive "$n"; then
+                        ph_note[nphases]+=" $n-died"
+                        aborted="the $n died during fault $nphases (traffic.log below)"
                 fi
         done
         ph_t1[nphases]=$(now_us)
-        echo "${ph_t1[nphases]} fault $nphases drained${ph_note[nphases]}" >>"$tmp/events.txt"
-        say "  drained${ph_note[nphases]:+ (${ph_note[nphases]# })}; A on $(bridge_node a), B on $(bridge_node b)"
+        echo "${ph_t1[nphases]} fault $nphases drained${ph_note[nphases]}${ph_info[nphases]}" >>"$tmp/events.txt"
+        say "  drained${ph_note[nphases]:+ (${ph_note[nphases]# })}${ph_info[nphases]:+ (cluster:${ph_info[nphases]})};" \
+                "A on $(bridge_node a), B on $(bridge_node b)"
+}
+
+# Before a fault: nothing ended the sequence, all three nodes run (one that exited by itself is
+# started again) and the cluster is whole. If it is not within 30 s, the fault goes on once the
+# stream has a leader (noted against it); with no leader within 30 s more the sequence ends.
+ready() {
+        local n deadline
+        [ -z "$aborted" ] || return 1
+        for n in n1 n2 n3; do
+                alive "$n" && continue
+                pending_info+=" $n-had-exited"
+                say "  $n exited by itself; starting it again"
+                node_start "$n"
+        done
+        wait_whole 30 && return 0
+        pending_info+=" not-whole-at-start"
+        deadline=$((SECONDS + 30))
+        until [ -n "$(stream_leader)" ]; do
+                if [ $SECONDS -ge $deadline ]; then
+                        aborted="the stream had no leader for 30 s before fault $((nphases + 1))"
+                        say "  $aborted"
+                        return 1
+                fi
+                sleep 0.2
+        done
+        say "  going on with the cluster not whole"
 }
 
 # ", bridge A's server" or the like if a bridge is connected to node $1, for the fault's name.
@@ -505,93 +688,137 @@ kill9() {
         echo "$(now_us) kill -9 $1" >>"$tmp/events.txt"
 }
 
-nap 3 # a baseline under load
+nap 2 # a baseline under load
 [ "$(last_sent)" -gt 0 ] || die "the sender sent nothing"
-[ "$(recv_low)" -gt 1 ] || die "the receiver received nothing in 3 s"
+[ "$(recv_low)" -gt 1 ] || die "the receiver received nothing in 2 s"
 
 # 1. kill -9 the stream leader; it comes back 2 s after a new leader is elected
-leader=$(stream_leader)
-[ -n "$leader" ] || die "no stream leader"
-phase_begin "kill -9 the stream leader ($leader$(on_node "$leader"))"
-kill9 "$leader"
-fault_over "$leader"
-nap 2
-phase_end
-
-# 2. SIGSTOP the leader for 10 s (longer than an election: 4-9 s in 2.9), then SIGCONT
-wait_whole 30 || die "the cluster is not whole"
-leader=$(stream_leader)
-phase_begin "SIGSTOP the stream leader ($leader$(on_node "$leader")) 10 s, then SIGCONT"
-kill -STOP "${pid[$leader]}"
-stopped=$leader
-echo "$(now_us) SIGSTOP $leader" >>"$tmp/events.txt"
-nap 10
-kill -CONT "${pid[$leader]}"
-stopped=
-echo "$(now_us) SIGCONT $leader" >>"$tmp/events.txt"
-fault_over
-phase_end
-
-# 3. kill -9 a follower, one no bridge is connected to if there is one; back after 3 s
-wait_whole 30 || die "the cluster is not whole"
-leader=$(stream_leader)
-follower=
-for n in n1 n2 n3; do
-        [ "$n" != "$leader" ] && [ "$n" != "$(bridge_node a)" ] && [ "$n" != "$(bridge_node b)" ] && follower=$n
-done
-[ -n "$follower" ] || for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
-phase_begin "kill -9 a follower ($follower$(on_node "$follower"))"
-kill9 "$follower"
-fault_over
-nap 3
-phase_end
-
-# 4. kill -9 the server each bridge is connected to (one fault per server); back after 2 s
-na=$(bridge_node a)
-nb=$(bridge_node b)
-for n in $(printf '%s\n' "$na" "$nb" | sort -u); do
-        [ -n "$n" ] || continue
-        who=
-        [ "$n" = "$na" ] && who="A"
-        [ "$n" = "$nb" ] && who="${who:+$who and }B"
-        phase_begin "kill -9 the server of bridge $who ($n)"
-        kill9 "$n"
-        fault_over "$n"
+if ready; then
+        leader=$(stream_leader)
+        phase_begin "kill -9 the stream leader ($leader$(on_node "$leader"))"
+        kill9 "$leader"
+        if [ "$inject" = kill-bridge ]; then
+                kill -KILL "${pid[bridge_a]}"
+                say "  inject kill-bridge: kill -9 bridge A"
+        fi
+        fault_over "$leader"
         nap 2
         phase_end
-done
+fi
+if [ "$inject" = lose ] && [ -z "$aborted" ]; then
+        "$traffic" recv "$tmp/b.sock" orders "$tmp/stolen.txt" "$tmp/stolen.status" 2>>"$tmp/traffic.log" &
+        pid[thief]=$!
+        nap 0.5
+        stop_proc thief TERM
+        say "  inject lose: a second receiver took $(wc -l <"$tmp/stolen.txt") messages from B's mailbox"
+fi
+
+# 2. SIGSTOP the leader for 10 s (longer than an election: 4-9 s in 2.9), then SIGCONT
+if ready; then
+        leader=$(stream_leader)
+        phase_begin "SIGSTOP the stream leader ($leader$(on_node "$leader")) 10 s, then SIGCONT"
+        kill -STOP "${pid[$leader]}"
+        stopped=$leader
+        echo "$(now_us) SIGSTOP $leader" >>"$tmp/events.txt"
+        nap 10
+        kill -CONT "${pid[$leader]}"
+        stopped=
+        echo "$(now_us) SIGCONT $leader" >>"$tmp/events.txt"
+        fault_over
+        phase_end
+fi
+
+# 3. kill -9 a follower, one no bridge is connected to if there is one; back after 3 s
+if ready; then
+        leader=$(stream_leader)
+        follower=
+        for n in n1 n2 n3; do
+                [ "$n" != "$leader" ] && [ "$n" != "$(bridge_node a)" ] && [ "$n" != "$(bridge_node b)" ] && follower=$n
+        done
+        [ -n "$follower" ] || for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
+        phase_begin "kill -9 a follower ($follower$(on_node "$follower"))"
+        kill9 "$follower"
+        if [ "$inject" = stall ]; then
+                kill -STOP "${pid[bridge_b]}"
+                stalled=yes
+                say "  inject stall: SIGSTOP bridge B"
+        fi
+        fault_over
+        nap 3
+        phase_end
+fi
+
+# 4. kill -9 the server each bridge is connected to (one fault per server); back after 2 s
+if ready; then
+        na=$(bridge_node a)
+        nb=$(bridge_node b)
+        first=yes
+        for n in $(printf '%s\n' "$na" "$nb" | sort -u); do
+                [ -n "$n" ] || continue
+                if [ $first = no ]; then ready || break; fi # the second: once the first is back
+                first=no
+                who=
+                [ "$n" = "$na" ] && who="A"
+                [ "$n" = "$nb" ] && who="${who:+$who and }B"
+                phase_begin "kill -9 the server of bridge $who ($n)"
+                kill9 "$n"
+                fault_over "$n"
+                nap 2
+                phase_end
+        done
+fi
 
 # 5. rolling restart: each node in turn SIGTERM, start again, wait until the cluster is whole
-phase_begin "rolling restart n1, n2, n3"
-for n in n1 n2 n3; do
-        stop_proc "$n" TERM
-        echo "$(now_us) stopped $n (SIGTERM)" >>"$tmp/events.txt"
-        node_start "$n"
-        wait_whole 30 "$n" || ph_note[nphases]+=" $n-not-whole-after-30s"
-done
-fault_over
-phase_end
+if ready; then
+        phase_begin "rolling restart n1, n2, n3"
+        for n in n1 n2 n3; do
+                stop_proc "$n" TERM
+                echo "$(now_us) stopped $n (SIGTERM)" >>"$tmp/events.txt"
+                node_start "$n"
+                wait_whole 30 "$n" || ph_info[nphases]+=" $n-not-whole-after-30s"
+        done
+        fault_over
+        phase_end
+fi
 
 # 6. two servers down at once (the leader and a follower): no quorum for 5 s, then both back
-wait_whole 30 || die "the cluster is not whole"
-leader=$(stream_leader)
-for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
-phase_begin "kill -9 two servers ($leader$(on_node "$leader"), $follower$(on_node "$follower")): no quorum 5 s"
-kill9 "$leader"
-kill9 "$follower"
-nap 5
-node_start "$leader"
-node_start "$follower"
-fault_over
-phase_end
+if ready; then
+        leader=$(stream_leader)
+        for n in n1 n2 n3; do [ "$n" != "$leader" ] && follower=$n && break; done
+        phase_begin "kill -9 two servers ($leader$(on_node "$leader"), $follower$(on_node "$follower")): no quorum 5 s"
+        kill9 "$leader"
+        kill9 "$follower"
+        nap 5
+        node_start "$leader"
+        node_start "$follower"
+        fault_over
+        phase_end
+fi
 
 # ---- the verdict --------------------------------------------------------------------------------
 
+# The end of the traffic, counted against the last phase: B gets everything, the sender and the
+# receiver stop cleanly, the bridges are alive and exit 0 on SIGTERM.
 nap 1
 stop_proc sender TERM
-drain 30 || say "final drain: B still misses messages after 30 s"
+[ "$stop_status" = 0 ] || ph_note[nphases]+=" sender-exit-status-${stop_status:-none}"
+drain 30 || { ph_note[nphases]+=" final-drain-not-done-after-30s"; say "final drain: B still misses messages after 30 s"; }
 stop_proc receiver TERM
+[ "$stop_status" = 0 ] || ph_note[nphases]+=" receiver-exit-status-${stop_status:-none}"
 echo "$(now_us) traffic stopped" >>"$tmp/events.txt"
+bad="?"
+[ -s "$tmp/receiver.status" ] && read -r _ _ _ bad _ <"$tmp/receiver.status"
+[ "$bad" = 0 ] || ph_note[nphases]+=" bad-payloads-$bad"
+bridge_lines=
+for b in a b; do
+        check_bridge "$b"
+        bridge_lines+="bridge ${b^^} status: $(bridge_status "$b" published)$(bridge_status "$b" fetched) published/fetched,"
+        bridge_lines+=" retried $(bridge_status "$b" retried), duplicates $(bridge_status "$b" duplicates),"
+        bridge_lines+=" redelivered $(bridge_status "$b" redelivered), reconnects $(bridge_status "$b" reconnects)"$'\n'
+        stop_proc "bridge_$b" TERM
+        [ "$stop_status" = 0 ] || ph_note[nphases]+=" bridge-$b-exit-status-$stop_status"
+done
+[ "$nphases" -gt 0 ] && [ -n "${ph_note[nphases]}" ] && say "  the end: ${ph_note[nphases]# }"
 
 phases=$tmp/phases.txt
 : >"$phases"
@@ -646,26 +873,36 @@ report=$(awk -v np="$nphases" '
 
 read -r _ sent_total recv_total recv_distinct <<<"$(echo "$report" | grep '^total ')"
 echo
-echo "sent (send() returned 0) $sent_total, received $recv_total ($recv_distinct distinct) at $rate msgs/s"
-passed=0 failed=0
+echo "sent (send() returned 0) $sent_total, received $recv_total ($recv_distinct distinct) at $rate msgs/s, delivery $delivery${inject:+, injected: $inject}"
+passed=0 failed=0 lost_total=0
 while read -r p lost dups stall resume blocked dur; do
         [ "$p" = total ] && continue
+        lost_total=$((lost_total + lost))
         if [ "$p" = 0 ]; then
-                [ "$lost" = 0 ] && [ "$dups" = 0 ] && continue
-                echo "before the first fault: lost $lost, duplicates $dups"
+                # before the first fault: nothing is to be lost there either
+                if [ "$lost" != 0 ]; then
+                        echo "before the first fault: lost $lost, duplicates $dups: FAIL"
+                        failed=$((failed + 1))
+                elif [ "$dups" != 0 ]; then
+                        echo "before the first fault: lost 0, duplicates $dups"
+                fi
                 continue
         fi
         verdict=PASS
         if [ "$lost" != 0 ] || [ -n "${ph_note[p]}" ]; then verdict=FAIL; fi
-        printf 'fault %d %s: lost %d, duplicates %d, longest stall %s s, resume %s s after the fault (fault %s s), sender blocked %s s%s: %s\n' \
+        printf 'fault %d %s: lost %d, duplicates %d, longest stall %s s, resume %s s after the fault (fault %s s), sender blocked %s s%s%s: %s\n' \
                 "$p" "${ph_name[p]}" "$lost" "$dups" "$stall" "$resume" "$dur" "$blocked" \
-                "${ph_note[p]:+ [${ph_note[p]# }]}" "$verdict"
+                "${ph_info[p]:+ (cluster:${ph_info[p]})}" "${ph_note[p]:+ [${ph_note[p]# }]}" "$verdict"
         if [ "$verdict" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done <<<"$report"
-for b in a b; do
-        echo "bridge ${b^^} status: $(bridge_status "$b" published)$(bridge_status "$b" fetched) published/fetched," \
-                "retried $(bridge_status "$b" retried), duplicates $(bridge_status "$b" duplicates)," \
-                "redelivered $(bridge_status "$b" redelivered), reconnects $(bridge_status "$b" reconnects)"
-done
+if [ -n "$aborted" ]; then
+        echo "the sequence ended after fault $nphases: $aborted: FAIL"
+        failed=$((failed + 1))
+fi
+printf '%s' "$bridge_lines"
+secs=$(elapsed)
+echo "the run took $secs s"
+[ "$failed" = 0 ] || show_logs 40
+[ -n "${CLUSTER_RESULT:-}" ] && echo "$passed $failed $lost_total ${secs%.*}" >"$CLUSTER_RESULT"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
