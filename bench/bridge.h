@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* bridge.h — the benchmark's bridge group: 64 B messages from a mailbox on one "host" through
  * shmbox-bridge, NATS JetStream and a second shmbox-bridge into a mailbox on another, next to
- * libnats alone on the same nats-server, in the same run. Built only with libnats. */
+ * libnats alone on the same nats-server, then on the same three-node cluster, in the same run.
+ * Built only with libnats. */
 #pragma once
 
 #include <stdbool.h>
@@ -10,9 +11,9 @@
 #include "bench/report.h"
 #include "client/shmbox.h"
 
-/* What the group runs beside the benchmark's own daemon: nats-server, host B's shmboxd and
- * the two bridges. */
-#define BRIDGE_BENCH_PROCS 4
+/* What the group runs beside the benchmark's own daemon: up to three nats-server, host B's
+ * shmboxd and the two bridges. */
+#define BRIDGE_BENCH_PROCS 6
 
 /* What the group needs from the benchmark. */
 typedef struct BridgeBenchEnv {

@@ -520,38 +520,75 @@ static double bridge_ratio(double a, double b) {
         return a > 0 && b > 0 ? a / b : NAN;
 }
 
-static void print_bridge(const ReportBridge *br) {
+/* The bridge group's cases, as the rows and --json name them (bench/bridge.c runs them). */
+static const char *const bridge_case_titles[_BRIDGE_CASE_MAX] = { "single server", "R3 cluster" };
+static const char *const bridge_case_keys[_BRIDGE_CASE_MAX] = { "single", "cluster_r3" };
+
+/* The sides through the bridges, as the rows and --json name them. */
+static const char *const bridge_side_titles[] = { "bridge end-to-end", "bridge stream-ack" };
+static const char *const bridge_side_keys[] = { "end_to_end", "stream_ack" };
+_Static_assert(BRIDGE_SIDE_END_TO_END == 0 && BRIDGE_SIDE_STREAM_ACK == 1 && BRIDGE_SIDE_NATS == 2,
+               "two sides through the bridges, then libnats alone");
+
+/* The heading "64 B <case>, <figure>", then a row per delivery mode: its figure, libnats
+ * alone's, the ratio. */
+static void print_bridge_rows(const char *title, const char *figure, Unit u, const double *v) {
         char a[32], b[32];
 
+        printf("64 B %s, %s\n", title, figure);
+        fmt_value(b, sizeof(b), u, v[BRIDGE_SIDE_NATS]);
+        for (unsigned k = 0; k < BRIDGE_SIDE_NATS; k++) {
+                fmt_value(a, sizeof(a), u, v[k]);
+                printf("  %-32s %9s %9s %9.2f\n", bridge_side_titles[k], a, b, bridge_ratio(v[k], v[BRIDGE_SIDE_NATS]));
+        }
+}
+
+static void print_bridge(const ReportBridge *br) {
         if (br->skipped[0]) {
                 printf("bridge: SKIPPED: %s\n", br->skipped);
                 return;
         }
         printf("bridge: %u B messages from a mailbox on host A through shmbox-bridge, JetStream and shmbox-bridge "
-               "to a\nmailbox on host B (two shmboxd), next to libnats alone; one nats-server on loopback, file "
-               "store,\nwork-queue stream; mailboxes of %u slots; %u messages a run, latency over %u single "
-               "messages\n",
+               "to a\nmailbox on host B (two shmboxd), next to libnats alone; file store, work-queue streams; "
+               "mailboxes of\n%u slots; %u messages a run, latency over %u single messages. On one nats-server on "
+               "loopback,\nthen on a JetStream cluster of three on loopback, every stream at replicas = 3 (R3)\n",
                br->payload, br->slots, br->messages, br->pings);
         printf("%-34s %9s %9s %9s\n", "figure", "bridge", "libnats", "/libnats");
-        fmt_value(a, sizeof(a), UNIT_MSGS, br->bridge_msgs);
-        fmt_value(b, sizeof(b), UNIT_MSGS, br->nats_msgs);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end, msgs/s", a, b, bridge_ratio(br->bridge_msgs, br->nats_msgs));
-        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p50_us);
-        fmt_value(b, sizeof(b), UNIT_US, br->nats_p50_us);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p50", a, b,
-               bridge_ratio(br->bridge_p50_us, br->nats_p50_us));
-        fmt_value(a, sizeof(a), UNIT_US, br->bridge_p99_us);
-        fmt_value(b, sizeof(b), UNIT_US, br->nats_p99_us);
-        printf("%-34s %9s %9s %9.2f\n", "64 B end to end latency p99", a, b,
-               bridge_ratio(br->bridge_p99_us, br->nats_p99_us));
+        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++) {
+                const ReportBridgeCase *bc = &br->cases[c];
+
+                if (!bc->ran) {
+                        printf("64 B %s: not measured\n", bridge_case_titles[c]);
+                        continue;
+                }
+                print_bridge_rows(bridge_case_titles[c], "msgs/s", UNIT_MSGS, bc->msgs);
+                print_bridge_rows(bridge_case_titles[c], "latency p50", UNIT_US, bc->p50_us);
+                print_bridge_rows(bridge_case_titles[c], "latency p99", UNIT_US, bc->p99_us);
+        }
         printf("%-34s %9u\n", "left in /dev/shm after clean-up", br->left_in_shm);
-        printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id, release on the stream's ack)\n"
-               "           -> bridge B (fetch what fits, send, ack) -> shmbox_recv on B\n"
+        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++)
+                if (br->cases[c].ran && br->cases[c].placement[0])
+                        printf("  %s: %s\n", bridge_case_titles[c], br->cases[c].placement);
+        printf("  bridge   shmbox_send on A -> bridge A (peek, publish with an id) -> bridge B (fetch what fits,\n"
+               "           send, ack) -> shmbox_recv on B; bridge A releases the message from A's mailbox when\n"
+               "           B confirms it committed it (end-to-end) or on the stream's ack (stream-ack)\n"
                "  libnats  js_PublishAsync with ids, %u unacked at most -> pull Fetch(%u) + Ack, same stream and\n"
                "           consumer settings; latency: js_Publish (waits for the stream's ack), then Fetch(1)\n"
                "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
                "favour the bridge.\n",
                br->slots, br->slots);
+}
+
+/* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
+ * a path). */
+static void json_string(const char *v) {
+        putchar('"');
+        for (const char *c = v; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                        putchar('\\');
+                putchar((unsigned char)*c < 0x20 ? '?' : *c);
+        }
+        putchar('"');
 }
 
 static void json_number(double v) {
@@ -689,38 +726,46 @@ void report_print_json(const ReportInfo *info) {
 
                 printf("  \"bridge\": {\"skipped\": ");
                 if (br->skipped[0]) {
-                        putchar('"');
-                        for (const char *c = br->skipped; *c; c++) { /* it may name a path: escape */
-                                if (*c == '"' || *c == '\\')
-                                        putchar('\\');
-                                putchar((unsigned char)*c < 0x20 ? '?' : *c);
-                        }
-                        printf("\"},\n");
+                        json_string(br->skipped);
+                        printf("},\n");
                 } else {
-                        const struct {
-                                const char *key;
-                                double v;
-                        } f[] = {
-                                { "bridge_msgs_per_s", br->bridge_msgs },
-                                { "nats_msgs_per_s", br->nats_msgs },
-                                { "msgs_ratio", bridge_ratio(br->bridge_msgs, br->nats_msgs) },
-                                { "bridge_p50_us", br->bridge_p50_us },
-                                { "bridge_p99_us", br->bridge_p99_us },
-                                { "nats_p50_us", br->nats_p50_us },
-                                { "nats_p99_us", br->nats_p99_us },
-                                { "p50_ratio", bridge_ratio(br->bridge_p50_us, br->nats_p50_us) },
-                                { "p99_ratio", bridge_ratio(br->bridge_p99_us, br->nats_p99_us) },
-                        };
-
                         printf("null, \"payload_bytes\": %u, \"slots\": %u, \"messages\": %u, "
-                               "\"latency_messages\": %u,\n            ",
+                               "\"latency_messages\": %u,",
                                br->payload, br->slots, br->messages, br->pings);
-                        for (unsigned i = 0; i < ELEMENTSOF(f); i++) {
-                                printf(" \"%s\": ", f[i].key);
-                                json_number(f[i].v);
-                                putchar(',');
+                        for (unsigned c = 0; c < _BRIDGE_CASE_MAX; c++) {
+                                const ReportBridgeCase *bc = &br->cases[c];
+                                printf("\n    \"%s\": ", bridge_case_keys[c]);
+                                if (!bc->ran) {
+                                        printf("null,");
+                                        continue;
+                                }
+                                printf("{\"nodes\": %u, \"replicas\": %u,", bc->nodes, bc->nodes);
+                                for (unsigned k = 0; k < _BRIDGE_SIDE_MAX; k++) {
+                                        const char *side = k < BRIDGE_SIDE_NATS ? bridge_side_keys[k] : "nats";
+
+                                        printf("\n      \"%s_msgs_per_s\": ", side);
+                                        json_number(bc->msgs[k]);
+                                        printf(", \"%s_p50_us\": ", side);
+                                        json_number(bc->p50_us[k]);
+                                        printf(", \"%s_p99_us\": ", side);
+                                        json_number(bc->p99_us[k]);
+                                        putchar(',');
+                                        if (k == BRIDGE_SIDE_NATS)
+                                                continue;
+                                        /* the ratios to libnats alone, as in the table */
+                                        printf(" \"%s_msgs_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->msgs[k], bc->msgs[BRIDGE_SIDE_NATS]));
+                                        printf(", \"%s_p50_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->p50_us[k], bc->p50_us[BRIDGE_SIDE_NATS]));
+                                        printf(", \"%s_p99_ratio\": ", side);
+                                        json_number(bridge_ratio(bc->p99_us[k], bc->p99_us[BRIDGE_SIDE_NATS]));
+                                        putchar(',');
+                                }
+                                printf("\n      \"placement\": ");
+                                json_string(bc->placement);
+                                printf("},");
                         }
-                        printf(" \"left_in_dev_shm\": %u},\n", br->left_in_shm);
+                        printf("\n    \"left_in_dev_shm\": %u},\n", br->left_in_shm);
                 }
         }
         printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");

@@ -61,15 +61,30 @@ typedef struct ReportScale {
         unsigned left_in_shm;           /* objects of the prefix left after clean-up */
 } ReportScale;
 
+/* The bridge group's cases: where the streams live (one nats-server, or three as a JetStream
+ * cluster with every stream at replicas = 3) ... */
+enum { BRIDGE_CASE_SINGLE, BRIDGE_CASE_CLUSTER, _BRIDGE_CASE_MAX };
+/* ... and the sides compared in each: through the bridges, A releasing a message on B's
+ * confirmation (delivery = end-to-end) or on the stream's ack (delivery = stream-ack), and
+ * libnats alone. */
+enum { BRIDGE_SIDE_END_TO_END, BRIDGE_SIDE_STREAM_ACK, BRIDGE_SIDE_NATS, _BRIDGE_SIDE_MAX };
+
+/* One case of the bridge group, every figure the median of the runs. */
+typedef struct ReportBridgeCase {
+        bool ran;                      /* measured (else: not asked for, or the group failed first) */
+        unsigned nodes;                /* nats-server processes; every stream's replicas */
+        char placement[240];           /* the cluster: which server each client is on, the leaders */
+        double msgs[_BRIDGE_SIDE_MAX]; /* msgs/s */
+        double p50_us[_BRIDGE_SIDE_MAX], p99_us[_BRIDGE_SIDE_MAX]; /* one message at a time */
+} ReportBridgeCase;
+
 /* The bridge group: 64 B messages from a mailbox on host A through shmbox-bridge, JetStream and
- * shmbox-bridge to a mailbox on host B, next to libnats alone on the same nats-server. */
+ * shmbox-bridge to a mailbox on host B, next to libnats alone on the same nats-server or cluster. */
 typedef struct ReportBridge {
         char skipped[240]; /* why it did not run ("": it ran); not a failure */
         unsigned messages, pings, slots, payload;
-        double bridge_msgs, nats_msgs;       /* msgs/s, median of the runs */
-        double bridge_p50_us, bridge_p99_us; /* one message at a time, send on A to receive on B */
-        double nats_p50_us, nats_p99_us;     /* js_Publish (waits for the stream's ack), then fetch 1 */
-        unsigned left_in_shm;                /* host B's objects left after clean-up */
+        ReportBridgeCase cases[_BRIDGE_CASE_MAX];
+        unsigned left_in_shm; /* host B's objects left after clean-up */
 } ReportBridge;
 
 const char *report_size_name(unsigned size_index);

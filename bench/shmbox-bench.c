@@ -18,10 +18,11 @@
  *   client), shmboxd's VmRSS/VmHWM before and with all attached, and 64 B one-way msgs/s on
  *   mailbox #0 meanwhile against a fresh single mailbox (measured before and after).
  * - bridge (bench/bridge.c, built with libnats): 64 B msgs/s and latency p50/p99 from a mailbox
- *   on host A through shmbox-bridge, JetStream (a nats-server on loopback) and shmbox-bridge to
- *   a mailbox on host B, next to libnats alone on the same server, with the ratio. Needs
- *   shmbox-bridge (--shmbox-bridge) and nats-server (--nats-server); without either it is
- *   skipped, saying why, and that is no failure. Like scale, not part of --quick unless named.
+ *   on host A through shmbox-bridge, JetStream and shmbox-bridge to a mailbox on host B, next to
+ *   libnats alone on the same servers, with the ratio: on one nats-server on loopback, then on a
+ *   three-node JetStream cluster on loopback with R3 streams. Needs shmbox-bridge
+ *   (--shmbox-bridge) and nats-server (--nats-server); without either it is skipped, saying
+ *   why, and that is no failure. Like scale, not part of --quick unless named.
  * Every message is checked on arrival (message.c: sequence number, sender, length, a check word
  * and a word on each 4 KiB page), and every sender's messages must arrive exactly once and in
  * order, so nothing can be optimised away or lost silently: a failed check fails the run.
@@ -1005,7 +1006,7 @@ static void measure_bridge(void) {
         };
 
         if (e.progress)
-                fprintf(stderr, "\r\033[Kbridge: starting nats-server, a second shmboxd and two bridges");
+                fprintf(stderr, "\r\033[Kbridge: starting a second shmboxd");
         if (bridge_bench_run(&e, &bridge_result) < 0)
                 failures++;
 #else

@@ -52,6 +52,15 @@
  * mailbox message is its payload only); receivers that must drop duplicates put their own id
  * in the payload. Counted as "redelivered" in the status.
  *
+ * End-to-end delivery (`delivery = end-to-end`, the default): once a message is committed and
+ * acked, its id (the Nats-Msg-Id header bridge A gave it) is confirmed to bridge A on
+ * CONFIRM_SUBJECT_PREFIX + the message's subject, ids one per line, in one publish for as many
+ * messages as were taken in a row (flushed when nothing more is waiting in the inbox, or the
+ * buffer is full): bridge A releases the message from its mailbox only then (outbound.c).
+ * Messages without the header (not published by a bridge) are not confirmed. A confirmation is
+ * core NATS and may be lost; bridge A finds out by itself (a stored message that the stream no
+ * longer has) and publishes it again: a duplicate here, never a loss.
+ *
  * A message longer than the mailbox's slots can never be delivered; it is terminated (the
  * stream keeps it under limits retention, a work queue drops it) and counted as "rejected",
  * with an error logged, rather than blocking the consumer forever.
@@ -76,6 +85,7 @@
 #define PULL_BACKOFF_MAX_MS 400   /* ... to this */
 #define PULL_ENSURE_AFTER_MS 2000 /* no responders for this long: look for the consumer */
 #define PULL_PING_MS 250          /* the round trip that checks a silent server */
+#define CONFIRM_BUF 4096          /* end-to-end: confirmations sent in one publish, in bytes at most */
 
 typedef struct Pull {
         uint64_t id;      /* its reply subject is <inbox>.<id>; 0: this entry is free */
@@ -105,6 +115,11 @@ typedef struct Inbound {
         int64_t episode;       /* monotonic µs: when the episode began */
         int ensure_backoff_ms; /* the next pause; 0: the last look succeeded */
         int64_t ensure_since;  /* monotonic µs: the first look that failed */
+        /* end-to-end: ids committed and not yet confirmed, to confirm_subject */
+        char confirm_subject[sizeof(CONFIRM_SUBJECT_PREFIX) + SETTINGS_SUBJECT_MAX];
+        char confirm_buf[CONFIRM_BUF];
+        size_t confirm_len;
+        unsigned confirm_n;
 } Inbound;
 
 static void inbound_detach(Inbound *in) {
@@ -156,7 +171,7 @@ static int inbound_ensure(Inbound *in) {
         char err[STATUS_ERROR_MAX];
         int r;
 
-        r = link_stream_ensure(in->js, m->stream, w->stream, err, sizeof(err));
+        r = link_stream_ensure(in->js, m->stream, w->stream, err, sizeof(err), NULL);
         if (r < 0) {
                 stats_error(&w->stats, "stream %s: %s", m->stream, err);
                 return r;
@@ -214,6 +229,51 @@ static void inbound_unsubscribe(Inbound *in) {
         in->inbox = NULL;
         pulls_forget(in);
         atomic_store(&in->w->stats.ready, false);
+}
+
+/* End-to-end: publish the confirmations gathered. One that cannot be sent is dropped: bridge A
+ * finds the message gone from the stream and publishes it again (a duplicate, not a loss). */
+static void confirm_flush(Inbound *in) {
+        Worker *w = in->w;
+        natsStatus s;
+
+        if (in->confirm_n == 0)
+                return;
+        s = natsConnection_Publish(w->link->nc, in->confirm_subject, in->confirm_buf, (int)in->confirm_len);
+        if (s == NATS_OK) {
+                atomic_fetch_add(&w->stats.confirmed, in->confirm_n);
+        } else {
+                char err[STATUS_ERROR_MAX];
+
+                link_error_text(s, 0, err, sizeof(err));
+                stats_error(&w->stats, "confirm %u message(s): %s (bridge A will publish them again)", in->confirm_n,
+                            err);
+        }
+        in->confirm_len = 0;
+        in->confirm_n = 0;
+}
+
+/* End-to-end: confirm @msg, committed, to bridge A (gathered; see confirm_flush()). */
+static void confirm_add(Inbound *in, natsMsg *msg) {
+        const char *id = NULL, *subject = natsMsg_GetSubject(msg);
+        size_t n;
+
+        if (in->w->mailbox->delivery != DELIVERY_END_TO_END || !subject ||
+            natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id || !*id)
+                return;
+        n = strlen(id);
+        if (n >= CONFIRM_BUF || memchr(id, '\n', n)) /* not an id a bridge gave */
+                return;
+        if (in->confirm_n && (in->confirm_len + n + 1 > CONFIRM_BUF ||
+                              strcmp(in->confirm_subject + strlen(CONFIRM_SUBJECT_PREFIX), subject) != 0))
+                confirm_flush(in);
+        if (in->confirm_n == 0 && snprintf(in->confirm_subject, sizeof(in->confirm_subject),
+                                           CONFIRM_SUBJECT_PREFIX "%s", subject) >= (int)sizeof(in->confirm_subject))
+                return;
+        memcpy(in->confirm_buf + in->confirm_len, id, n);
+        in->confirm_len += n;
+        in->confirm_buf[in->confirm_len++] = '\n';
+        in->confirm_n++;
 }
 
 /* Slots a send can claim now: neither queued nor being read or written. */
@@ -286,6 +346,7 @@ static int deliver(Inbound *in, natsMsg *msg) {
                 link_error_text(s, 0, err, sizeof(err));
                 stats_error(&w->stats, "ack: %s (the message will be delivered again)", err);
         }
+        confirm_add(in, msg);
         return 0;
 }
 
@@ -610,6 +671,7 @@ static void *inbound_run(void *arg) {
                                  * costs 200 wake-ups a second. */
                                 struct timespec ts = { 0, full_wait_us * 1000L };
 
+                                confirm_flush(in);
                                 nanosleep(&ts, NULL);
                                 full_wait_us = MIN(full_wait_us * 2, 5000);
                                 continue;
@@ -624,8 +686,10 @@ static void *inbound_run(void *arg) {
                                 wait_ms = MIN(wait_ms, MAX(1, (in->pause_until - now) / 1000));
                 }
                 s = natsSubscription_NextMsg(&msg, in->sub, wait_ms);
-                if (s == NATS_TIMEOUT)
+                if (s == NATS_TIMEOUT) {
+                        confirm_flush(in); /* nothing came: what was gathered goes now */
                         continue;
+                }
                 if (s == NATS_NO_RESPONDERS) {
                         episode_no_responders(in, now_usec());
                         continue;
@@ -644,6 +708,13 @@ static void *inbound_run(void *arg) {
                 }
                 r = inbound_handle(in, msg);
                 natsMsg_Destroy(msg);
+                if (in->confirm_n) {
+                        int held = 0;
+
+                        /* confirm once nothing more waits: one publish for a run of messages */
+                        if (natsSubscription_GetPending(in->sub, &held, NULL) != NATS_OK || held == 0)
+                                confirm_flush(in);
+                }
                 if (r < 0) {
                         log_errno(LOG_WARNING, r, "mailbox %s: detached, attaching again", m->name);
                         inbound_detach(in);
@@ -651,6 +722,7 @@ static void *inbound_run(void *arg) {
                 }
         }
         /* the consumer stays (it is durable): only our subscription to it goes */
+        confirm_flush(in);
         inbound_unsubscribe(in);
         if (in->box)
                 inbound_detach(in);

@@ -299,11 +299,14 @@ static void consumer_info_destroyp(jsConsumerInfo **ci) {
  * link_stream_ensure() - make sure the stream @name exists
  * @st:  its [stream] settings, or NULL: then it must exist already
  * @err: receives the reason of a failure
+ * @workqueue: if not NULL, whether the stream's retention is a work queue (what end-to-end
+ *             delivery's look for unconfirmed messages relies on: an acked message is gone)
  *
  * Return: 0 if it exists (or was just created); -ENOENT if it does not and @st is NULL;
  *         -EAGAIN if JetStream did not answer (not connected, no responders: try again).
  */
-int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, char *err, size_t err_size) {
+int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, char *err, size_t err_size,
+                       bool *workqueue) {
         _cleanup_(stream_info_destroyp) jsStreamInfo *si = NULL;
         const char *subjects[SETTINGS_SUBJECTS_MAX];
         jsStreamConfig sc;
@@ -311,8 +314,11 @@ int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, ch
         natsStatus s;
 
         s = js_GetStreamInfo(&si, js, name, NULL, &je);
-        if (s == NATS_OK)
+        if (s == NATS_OK) {
+                if (workqueue)
+                        *workqueue = si->Config && si->Config->Retention == js_WorkQueuePolicy;
                 return 0;
+        }
         if (s != NATS_NOT_FOUND && je != JSStreamNotFoundErr) {
                 link_error_text(s, je, err, err_size);
                 return -EAGAIN;
@@ -344,10 +350,15 @@ int link_stream_ensure(jsCtx *js, const char *name, const StreamSettings *st, ch
         si = NULL;
         je = 0;
         s = js_AddStream(&si, js, &sc, NULL, &je);
-        if (s == NATS_OK || je == JSStreamNameExistErr) {
-                if (s == NATS_OK)
-                        log_notice("created stream %s", name);
+        if (s == NATS_OK) {
+                log_notice("created stream %s", name);
+                if (workqueue)
+                        *workqueue = sc.Retention == js_WorkQueuePolicy;
                 return 0;
+        }
+        if (je == JSStreamNameExistErr) { /* made by another meanwhile: look at it next time */
+                snprintf(err, err_size, "stream %s was created meanwhile", name);
+                return -EAGAIN;
         }
         link_error_text(s, je, err, err_size);
         return -EAGAIN;

@@ -151,7 +151,11 @@ static MailboxSettings *mailbox_get(Parse *p, const char *name) {
                 return NULL;
         }
         MailboxSettings *m = &s->mailboxes[s->n_mailboxes++];
-        *m = (MailboxSettings){ .direction = (Direction)-1, .ack_wait_ms = 30000, .publish_timeout_ms = 1000 };
+        *m = (MailboxSettings){ .direction = (Direction)-1,
+                                .ack_wait_ms = 30000,
+                                .publish_timeout_ms = 1000,
+                                .delivery = DELIVERY_END_TO_END,
+                                .confirm_timeout_ms = 2000 };
         strcpy_bounded(m->name, name);
         return m;
 }
@@ -305,6 +309,21 @@ static int key_mailbox(Parse *p, MailboxSettings *m, const char *key, const char
                 if (parse_int64(v, 100, 600000, &x) < 0)
                         return parse_fail(p, "publish-timeout-ms: 100 to 600000");
                 m->publish_timeout_ms = x;
+                return 1;
+        }
+        if (streq(key, "delivery")) {
+                if (streq(v, "end-to-end"))
+                        m->delivery = DELIVERY_END_TO_END;
+                else if (streq(v, "stream-ack"))
+                        m->delivery = DELIVERY_STREAM_ACK;
+                else
+                        return parse_fail(p, "delivery: end-to-end or stream-ack");
+                return 1;
+        }
+        if (streq(key, "confirm-timeout-ms")) {
+                if (parse_int64(v, 100, 3600000, &x) < 0)
+                        return parse_fail(p, "confirm-timeout-ms: 100 to 3600000");
+                m->confirm_timeout_ms = x;
                 return 1;
         }
         return parse_fail(p, "unknown key \"%s\" in [mailbox %s]", key, m->name);
@@ -485,10 +504,16 @@ bool settings_mailbox_equal(const MailboxSettings *a, const MailboxSettings *b) 
         return streq(a->name, b->name) && a->direction == b->direction && streq(a->subject, b->subject) &&
                streq(a->stream, b->stream) && streq(a->durable, b->durable) && a->max_in_flight == b->max_in_flight &&
                a->fetch_batch == b->fetch_batch && a->ack_wait_ms == b->ack_wait_ms &&
-               a->publish_timeout_ms == b->publish_timeout_ms;
+               a->publish_timeout_ms == b->publish_timeout_ms && a->delivery == b->delivery &&
+               a->confirm_timeout_ms == b->confirm_timeout_ms;
 }
 
 /* direction_to_string() - "outbound" or "inbound". */
 const char *direction_to_string(Direction d) {
         return d == DIRECTION_INBOUND ? "inbound" : "outbound";
+}
+
+/* delivery_to_string() - "end-to-end" or "stream-ack". */
+const char *delivery_to_string(Delivery d) {
+        return d == DELIVERY_STREAM_ACK ? "stream-ack" : "end-to-end";
 }

@@ -30,6 +30,12 @@ typedef enum Direction {
         DIRECTION_INBOUND,  /* stream -> mailbox: the bridge is a sender into the mailbox */
 } Direction;
 
+/* [mailbox] delivery: when bridge A lets a message go (doc/bridge.md, "End-to-end delivery") */
+typedef enum Delivery {
+        DELIVERY_END_TO_END, /* when bridge B confirms it committed it into B's mailbox (the default) */
+        DELIVERY_STREAM_ACK, /* when the stream acknowledged storing it */
+} Delivery;
+
 typedef enum Retention {
         RETENTION_WORKQUEUE, /* a message goes once the consumer acked it (the default) */
         RETENTION_LIMITS,    /* kept until max-msgs/max-bytes/max-age */
@@ -60,6 +66,8 @@ typedef struct MailboxSettings {
         uint32_t fetch_batch;                /* inbound: messages per fetch at most (0: slots) */
         int64_t ack_wait_ms;                 /* inbound: the consumer's AckWait when created */
         int64_t publish_timeout_ms;          /* outbound: wait for the stream's ack, then retry */
+        Delivery delivery;                   /* outbound: when to release; inbound: confirm or not */
+        int64_t confirm_timeout_ms;          /* end-to-end: stored, unconfirmed this long: look for it */
 } MailboxSettings;
 
 typedef struct Settings {
@@ -91,3 +99,4 @@ bool settings_nats_equal(const Settings *a, const Settings *b);
 bool settings_stream_equal(const StreamSettings *a, const StreamSettings *b);
 bool settings_mailbox_equal(const MailboxSettings *a, const MailboxSettings *b);
 const char *direction_to_string(Direction d);
+const char *delivery_to_string(Delivery d);

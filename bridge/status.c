@@ -131,6 +131,7 @@ static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, 
                 put_line(f, "direction", direction_to_string(ms->direction));
                 put_line(f, "subject", ms->subject);
                 put_line(f, "stream", ms->stream);
+                put_line(f, "delivery", delivery_to_string(ms->delivery));
                 put_line(f, "state",
                          atomic_load(&st->ready)      ? "running"
                          : atomic_load(&st->attached) ? "waiting for the stream"
@@ -142,6 +143,8 @@ static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, 
                         PUT_U64(f, "retried", atomic_load(&st->retried));
                         PUT_U64(f, "duplicates", atomic_load(&st->duplicates));
                         PUT_U64(f, "stale", atomic_load(&st->stale));
+                        PUT_U64(f, "confirmed", atomic_load(&st->confirmed));
+                        PUT_U64(f, "resent", atomic_load(&st->resent));
                 } else {
                         put_line(f, "durable", ms->durable);
                         PUT_U64(f, "fetched", atomic_load(&st->fetched));
@@ -149,6 +152,7 @@ static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, 
                         PUT_U64(f, "acked", atomic_load(&st->acked));
                         PUT_U64(f, "redelivered", atomic_load(&st->redelivered));
                         PUT_U64(f, "rejected", atomic_load(&st->rejected));
+                        PUT_U64(f, "confirmed", atomic_load(&st->confirmed));
                 }
                 PUT_U64(f, "errors", atomic_load(&st->errors));
                 stats_last_error(st, err, sizeof(err));
@@ -186,6 +190,8 @@ STATS_VALUE(committed)
 STATS_VALUE(redelivered)
 STATS_VALUE(rejected)
 STATS_VALUE(errors)
+STATS_VALUE(confirmed)
+STATS_VALUE(resent)
 static uint64_t value_attached(Stats *st) {
         return atomic_load(&st->attached);
 }
@@ -224,9 +230,18 @@ static const MetricFamily metric_families[] = {
           "Messages longer than the mailbox's slots, terminated on the stream (inbound).", "counter", DIRECTION_INBOUND,
           value_rejected },
         { "shmbox_bridge_acked_messages_total",
-          "Messages done: stored by the stream and released from the mailbox (outbound), committed to the mailbox "
+          "Messages done: released from the mailbox once stored (stream-ack) or confirmed (end-to-end) (outbound), "
+          "committed to the mailbox "
           "and acked to the stream (inbound).",
           "counter", -1, value_acked },
+        { "shmbox_bridge_confirmed_messages_total",
+          "End-to-end delivery: messages released on the receiving bridge's confirmation (outbound), committed "
+          "messages confirmed to the sending bridge (inbound).",
+          "counter", -1, value_confirmed },
+        { "shmbox_bridge_resent_messages_total",
+          "End-to-end delivery: messages stored, never confirmed and no longer in the stream, published again under a "
+          "new id (outbound).",
+          "counter", DIRECTION_OUTBOUND, value_resent },
         { "shmbox_bridge_errors_total", "Errors met on the mailbox (its last one is in shmbox-bridge --status).",
           "counter", -1, value_errors },
 };

@@ -17,20 +17,25 @@
  * (acks), read by the main thread when it writes the status file: atomics, and a lock for the
  * last error's text.
  * - outbound: in_flight peeked and not yet released; published (first publish of a message);
- *   acked (the stream stored it and the slot was released); retried (published again after a
+ *   acked (the slot was released: stored, or confirmed in end-to-end delivery); retried (published again after a
  *   failure or a timeout, same id); duplicates (the stream's ack said it already had the id: a
  *   retransmission JetStream dropped); stale (release said the daemon had given the message to
- *   another reader meanwhile, so it will be published again with the same id).
+ *   another reader meanwhile, so it will be published again with the same id); confirmed
+ *   (end-to-end delivery: released on bridge B's confirmation that B's mailbox committed it);
+ *   resent (end-to-end: stored, unconfirmed, and no longer in the stream: published again
+ *   under a new id).
  * - inbound: in_flight fetched and not yet committed and acked; fetched; committed (sent into
  *   the mailbox); acked (acked to the stream after the commit); redelivered (the stream
  *   delivered it more than once: a duplicate unless the earlier delivery never committed);
- *   rejected (longer than the mailbox's slots: terminated, see the man page).
+ *   rejected (longer than the mailbox's slots: terminated, see the man page); confirmed
+ *   (end-to-end delivery: committed messages confirmed to bridge A).
  */
 typedef struct Stats {
         atomic_bool attached; /* the mailbox is attached */
         atomic_bool ready;    /* ... and the stream (and consumer) exist: messages move */
         _Atomic uint64_t in_flight, published, acked, retried, duplicates, stale;
         _Atomic uint64_t fetched, committed, redelivered, rejected;
+        _Atomic uint64_t confirmed, resent; /* end-to-end delivery */
         _Atomic uint64_t errors;
         pthread_mutex_t lock;
         char last_error[STATUS_ERROR_MAX];
