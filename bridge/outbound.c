@@ -120,6 +120,8 @@ typedef struct Outbound {
         uint64_t reconnects;   /* the link's reconnects seen */
         int64_t failing_since; /* monotonic µs: publishes have failed since, with no ack; 0: none */
         unsigned failures;     /* in that episode */
+        bool probe_out;        /* in that episode: the one retry allowed out is out */
+        uint64_t probe_pos;    /* ... the position it carries */
 
         pthread_mutex_t lock; /* guards the flights' state, queued, done[], id_prefix, end_to_end */
         pthread_cond_t cond;  /* signalled when done[] grows */
@@ -360,6 +362,7 @@ static void outbound_detach(Outbound *o) {
         o->n_retry = 0;
         o->failing_since = 0;
         o->failures = 0;
+        o->probe_out = false;
         o->resending_since = 0;
         o->resent = 0;
         atomic_store(&w->stats.in_flight, 0);
@@ -460,6 +463,7 @@ static void failing_end(Outbound *o, int64_t now) {
                          o->w->mailbox->name, (double)(now - o->failing_since) / 1e6, o->failures);
                 o->failing_since = 0;
                 o->failures = 0;
+                o->probe_out = false;
         }
 }
 
@@ -485,6 +489,8 @@ static int outbound_complete(Outbound *o, bool republish) {
                 pthread_mutex_unlock(&o->lock);
                 if (!f)
                         break;
+                if (o->probe_out && f->pos == o->probe_pos)
+                        o->probe_out = false; /* the probe has its answer */
                 if (state == FLIGHT_FAILED) {
                         if (!f->in_retry) {
                                 f->in_retry = true;
@@ -495,8 +501,8 @@ static int outbound_complete(Outbound *o, bool republish) {
 
                                 o->failing_since = now;
                                 stats_last_error(&w->stats, err, sizeof(err));
-                                log_warning("mailbox %s: a publish failed (%s); retrying with the same ids every "
-                                            "50-400 ms",
+                                log_warning("mailbox %s: a publish failed (%s); retrying with the same ids, one at a "
+                                            "time every 50-400 ms until the stream stores again",
                                             w->mailbox->name, err);
                         }
                         o->failures++;
@@ -530,7 +536,12 @@ static int outbound_complete(Outbound *o, bool republish) {
         }
 
         /* republish what is due, oldest position first; an entry whose flight was confirmed
-         * (or released and reused) meanwhile is dropped */
+         * (or released and reused) meanwhile is dropped. While publishes fail (an episode),
+         * one retry at a time probes the stream, and the rest follow once it stores again:
+         * JetStream 2.9's duplicate window catches a copy of an id it has applied, not one
+         * still in its pipeline, so a slow stream leader (an election, a replica catching up)
+         * stored every copy of a mailbox's worth of retries sent every 50-400 ms (up to 8,898
+         * duplicates in one fault of tests/bridge-cluster.sh before this). */
         if (o->n_retry > 1)
                 qsort(o->retry, o->n_retry, sizeof(uint64_t), cmp_u64);
         for (unsigned i = 0; i < o->n_retry;) {
@@ -546,13 +557,17 @@ static int outbound_complete(Outbound *o, bool republish) {
                         o->retry[i] = o->retry[--o->n_retry];
                         continue;
                 }
-                if (!republish || f->retry_at > now) {
+                if (!republish || f->retry_at > now || (o->failing_since && o->probe_out)) {
                         i++;
                         continue;
                 }
                 o->retry[i] = o->retry[--o->n_retry];
                 f->in_retry = false;
                 atomic_fetch_add(&w->stats.retried, 1);
+                if (o->failing_since) {
+                        o->probe_out = true;
+                        o->probe_pos = f->pos;
+                }
                 flight_publish(o, f);
         }
         atomic_store(&w->stats.in_flight, o->held);

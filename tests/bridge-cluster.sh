@@ -14,8 +14,9 @@
 #
 # Per fault: lost (send() returned 0 on A, never received on B, counted when the run ends),
 # duplicates delivered to B, the longest stall (longest gap between first receipts from the fault to
-# the drain), resume (from the end of the fault — the stream has a leader again once the fault's
-# action is over — to B receiving the first message sent after it), and how long A's sender was
+# the drain), resume (from the end of the fault — the stream and B's consumer have leaders again
+# once the fault's action is over; consumers elect leaders of their own — to B receiving the
+# first message sent after it), and how long A's sender was
 # blocked (its mailbox full). A fault passes with lost 0, no bridge crash, and traffic drained
 # (within 30 s of the cluster being whole again: a cap, not a measure); the times are measured
 # and printed, never judged (machines are noisy), and so is the cluster's own state (a stream
@@ -298,9 +299,9 @@ node_start() {
         echo "$(now_us) start $1 pid ${pid[$1]}" >>"$tmp/events.txt"
 }
 
-# jsz of node $1 with the stream's details ("" if it does not answer within 1 s).
+# jsz of node $1 with the stream's and its consumer's details ("" if it does not answer within 1 s).
 jsz() {
-        curl -s -m 1 "http://127.0.0.1:${http_port[$1]}/jsz?accounts=true&streams=true" 2>/dev/null
+        curl -s -m 1 "http://127.0.0.1:${http_port[$1]}/jsz?accounts=true&streams=true&consumers=true" 2>/dev/null
 }
 
 # The meta leader as node $1 sees it ("" if none).
@@ -313,14 +314,22 @@ stream_leader_at() {
         jsz "$1" | jq -r '[.account_details[]?.stream_detail[]? | select(.name == "CLUSTER") | .cluster.leader // empty][0] // empty' 2>/dev/null
 }
 
-# The stream's leader if two running nodes agree on it and it runs (not stopped), else "".
+# The leader of B's consumer (the stream's only one) as node $1 sees it ("" if none or unknown).
+# Consumers have leaders of their own: B pulls nothing while its consumer has none, whatever
+# the stream's leader does.
+consumer_leader_at() {
+        jsz "$1" | jq -r '[.account_details[]?.stream_detail[]? | select(.name == "CLUSTER") | .consumer_detail[]? | .cluster.leader // empty][0] // empty' 2>/dev/null
+}
+
+# The stream's leader (the consumer's with $1 = consumer_leader_at) if two running nodes agree
+# on it and it runs (not stopped), else "".
 stopped=
 stream_leader() {
-        local n l all=" "
+        local n l all=" " at=${1:-stream_leader_at}
         for n in n1 n2 n3; do
                 [ "$n" = "$stopped" ] && continue
                 alive "$n" || continue
-                l=$(stream_leader_at "$n")
+                l=$($at "$n")
                 [ -n "$l" ] && all+="$l "
         done
         for l in n1 n2 n3; do
@@ -585,23 +594,33 @@ phase_begin() {
         echo "${ph_fs[nphases]} fault $nphases begins: $1" >>"$tmp/events.txt"
 }
 
-# The fault's action is over: its end is when the stream has a leader again (other than $1 if
-# given), waited for up to 30 s.
+# The fault's action is over: its end is when the stream and B's consumer both have a leader
+# again (other than $1 if given), waited for up to 30 s. When the stream had one first, that
+# time is logged too (B can pull nothing before its consumer has a leader).
 fault_over() {
-        local deadline=$((SECONDS + 30)) l
+        local deadline=$((SECONDS + 30)) l c s_at=
         while [ $SECONDS -lt $deadline ]; do
                 l=$(stream_leader)
-                if [ -n "$l" ] && [ "$l" != "${1:-}" ]; then
+                c=$(stream_leader consumer_leader_at)
+                if [ -n "$l" ] && [ "$l" != "${1:-}" ] && [ -z "$s_at" ]; then
+                        s_at=$(now_us)
+                        echo "$s_at fault $nphases: stream leader $l" >>"$tmp/events.txt"
+                fi
+                if [ -n "$l" ] && [ "$l" != "${1:-}" ] && [ -n "$c" ] && [ "$c" != "${1:-}" ]; then
                         ph_fe[nphases]=$(now_us)
-                        say "  stream leader $l"
-                        echo "${ph_fe[nphases]} fault $nphases over: stream leader $l" >>"$tmp/events.txt"
+                        if [ $((ph_fe[nphases] - s_at)) -gt 500000 ]; then
+                                say "  stream leader $l; consumer leader $c $(((ph_fe[nphases] - s_at) / 100000 / 10)).$(((ph_fe[nphases] - s_at) / 100000 % 10)) s later"
+                        else
+                                say "  stream leader $l, consumer leader $c"
+                        fi
+                        echo "${ph_fe[nphases]} fault $nphases over: stream leader $l, consumer leader $c" >>"$tmp/events.txt"
                         return
                 fi
                 sleep 0.1
         done
         ph_fe[nphases]=$(now_us)
         ph_info[nphases]+=" no-leader-within-30s"
-        say "  no stream leader within 30 s"
+        say "  no stream and consumer leader within 30 s (stream: ${l:-none}, consumer: ${c:-none})"
 }
 
 # If bridge $1 died: note it against the current phase, start it again.
