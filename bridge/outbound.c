@@ -13,7 +13,8 @@
  * - NATS does not ack in publish-timeout-ms, or refuses (stream full: max-msgs with
  *   discard=new; no responders while a server restarts or JetStream elects a stream leader):
  *   the same message is published again, same id, after a back-off of 50 ms doubling to
- *   400 ms. The stream's duplicate window drops a copy it stored already, so a retry is cheap
+ *   400 ms — one message at a time while the failures last (see outbound_complete()), the
+ *   rest once the stream stores again. The stream's duplicate window drops a copy it stored already, so a retry is cheap
  *   and safe, and the bridge retries on short timeouts rather than waiting to learn why. It
  *   looks for the stream again (creating it if the config file says how: it may have been
  *   deleted) only once publishes have found no responders for STREAM_RECHECK_AFTER_MS, with a
