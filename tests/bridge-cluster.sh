@@ -17,8 +17,10 @@
 # the drain), resume (from the end of the fault — the stream and B's consumer have leaders again
 # once the fault's action is over; consumers elect leaders of their own — to B receiving the
 # first message sent after it), and how long A's sender was
-# blocked (its mailbox full). A fault passes with lost 0, no bridge crash, and traffic drained
-# (within 30 s of the cluster being whole again: a cap, not a measure); the times are measured
+# blocked (its mailbox full). A fault passes with lost 0 and no bridge crash; a drain slower
+# than 30 s after the cluster is whole again is noted (a JetStream consumer can stall longer
+# than that by itself) and the run goes on, and at its end B must have everything within 60 s
+# (else what is missing is lost and the run fails); the times are measured
 # and printed, never judged (machines are noisy), and so is the cluster's own state (a stream
 # without a leader, or a replica not current, for more than 30 s: "cluster: ..." in its line).
 # The run fails too when a message sent before the first fault is lost, the stream has no
@@ -572,7 +574,7 @@ drain() {
 # ---- the faults ---------------------------------------------------------------------------------
 
 nphases=0
-declare -a ph_name=() ph_t0=() ph_fs=() ph_fe=() ph_t1=() ph_note=() ph_info=()
+declare -a ph_name=() ph_t0=() ph_fs=() ph_fe=() ph_t1=() ph_note=() ph_info=() ph_slow=()
 bridge_crashes=
 aborted=
 stalled=
@@ -641,12 +643,13 @@ phase_end() {
         local n b
         for n in n1 n2 n3; do alive "$n" || node_start "$n"; done
         wait_whole 30 || ph_info[nphases]+=" not-whole-after-30s"
-        drain 30 || ph_note[nphases]+=" not-drained-after-30s"
-        if [ -n "$stalled" ]; then
-                kill -CONT "${pid[bridge_b]}"
-                stalled=
-                say "  inject stall: SIGCONT bridge B"
-        fi
+        # not drained within 30 s: noted, and the run goes on; the messages still missing must
+        # arrive by the final drain (else they are lost, and the run fails). A JetStream 2.9
+        # consumer whose new leader sits on a replica that is behind answers pull requests with
+        # nothing for 40 s and more while the stream holds the messages (seen once in 16 runs,
+        # after the bridges' server was killed): the cluster's stall, not the bridge's. An
+        # injected stall is kept to the end, so that the final drain fails.
+        drain 30 || ph_slow[nphases]=" not-drained-within-30s"
         for b in a b; do check_bridge "$b"; done
         for n in sender receiver; do
                 if ! alive "$n"; then
@@ -821,7 +824,7 @@ fi
 nap 1
 stop_proc sender TERM
 [ "$stop_status" = 0 ] || ph_note[nphases]+=" sender-exit-status-${stop_status:-none}"
-drain 30 || { ph_note[nphases]+=" final-drain-not-done-after-30s"; say "final drain: B still misses messages after 30 s"; }
+drain 60 || { ph_note[nphases]+=" final-drain-not-done-after-60s"; say "final drain: B still misses messages after 60 s"; }
 stop_proc receiver TERM
 [ "$stop_status" = 0 ] || ph_note[nphases]+=" receiver-exit-status-${stop_status:-none}"
 echo "$(now_us) traffic stopped" >>"$tmp/events.txt"
@@ -909,9 +912,9 @@ while read -r p lost dups stall resume blocked dur; do
         fi
         verdict=PASS
         if [ "$lost" != 0 ] || [ -n "${ph_note[p]}" ]; then verdict=FAIL; fi
-        printf 'fault %d %s: lost %d, duplicates %d, longest stall %s s, resume %s s after the fault (fault %s s), sender blocked %s s%s%s: %s\n' \
+        printf 'fault %d %s: lost %d, duplicates %d, longest stall %s s, resume %s s after the fault (fault %s s), sender blocked %s s%s%s%s: %s\n' \
                 "$p" "${ph_name[p]}" "$lost" "$dups" "$stall" "$resume" "$dur" "$blocked" \
-                "${ph_info[p]:+ (cluster:${ph_info[p]})}" "${ph_note[p]:+ [${ph_note[p]# }]}" "$verdict"
+                "${ph_info[p]:+ (cluster:${ph_info[p]})}" "${ph_slow[p]:+ (${ph_slow[p]# })}" "${ph_note[p]:+ [${ph_note[p]# }]}" "$verdict"
         if [ "$verdict" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done <<<"$report"
 if [ -n "$aborted" ]; then
