@@ -101,6 +101,12 @@ skip() {
         exit 77
 }
 
+# tests/check.sh's ASan pass sets this: the run is a minute and a half of three clusters'
+# worth of elections, and a JetStream consumer that stalls by itself (doc/bridge.md) fails it
+# now and then; the plain and distcheck passes run it, and tests/test-bridge runs the
+# bridges under ASan
+[ -z "${SHMBOX_CLUSTER_SKIP:-}" ] || skip "$SHMBOX_CLUSTER_SKIP"
+
 nats_server=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 [ -x "$nats_server" ] || skip "no nats-server (Debian: apt-get install nats-server)"
 for tool in curl jq; do
