@@ -19,7 +19,10 @@
  *   time, and the same input always takes the same path.
  *
  * The budget of one call is SEGMENT_BUDGET(slots, sleeps): proportional to the slot count, plus
- * a fixed part for the scans of the 256-entry attachment table and the sleeper masks, plus as
+ * a fixed part for the scans of the 256-entry attachment table and the sleeper masks (3072:
+ * ring_count() takes up to 1 + RING_RECHECKS = 9 snapshots while a scribble keeps changing
+ * under it, each with one scan of the table, ~270 steps; 1024 was too little, and CI's fuzzing
+ * trapped on a ring_count() of 1,089 steps on 1 slot: tests/fuzz/regress), plus as
  * much again for every sleep the call took (a sleep ends at the deadline at the latest, so only
  * a loop that never sleeps can run out of it). Exceeding it prints the reader and the count and
  * traps: under libFuzzer a crash with the input saved.
@@ -36,7 +39,7 @@
 
 #include "proto/psem.h" /* declared before the macros below rename its functions */
 
-#define SEGMENT_BUDGET(slots, sleeps) (64 * (uint64_t)(slots) + 1024 * (1 + (uint64_t)(sleeps)))
+#define SEGMENT_BUDGET(slots, sleeps) (64 * (uint64_t)(slots) + 3072 * (1 + (uint64_t)(sleeps)))
 
 /* A scheduled scribble, in call @call (0: the next reader to begin, 1: the one after it): just
  * before the @nth access of that call to the scribbled bytes themselves (a peer rewrote the
