@@ -86,6 +86,9 @@
 #define PULL_ENSURE_AFTER_MS 2000 /* no responders for this long: look for the consumer */
 #define PULL_PING_MS 250          /* the round trip that checks a silent server */
 #define CONFIRM_BUF 4096          /* end-to-end: confirmations sent in one publish, in bytes at most */
+#define STALL_AFTER_MS 2000       /* pulls answered empty this long, with room: ask the consumer why */
+#define STALL_IDLE_MAX_MS 30000   /* ... an idle one less and less often, down to this */
+#define STEPDOWN_EVERY_MS 8000    /* a stalled consumer's leader is asked to step down at most this often */
 
 typedef struct Pull {
         uint64_t id;      /* its reply subject is <inbox>.<id>; 0: this entry is free */
@@ -120,7 +123,16 @@ typedef struct Inbound {
         char confirm_buf[CONFIRM_BUF];
         size_t confirm_len;
         unsigned confirm_n;
+        /* a consumer that answers every pull with nothing while messages wait for it */
+        int64_t last_msg;      /* monotonic µs: the last message, or when the pulls began */
+        bool answered_empty;   /* since then, a pull ended with a 404 or 408: its leader is there */
+        int64_t stall_check;   /* monotonic µs: ask the consumer no earlier */
+        int stall_backoff_ms;  /* the next wait between two questions to an idle consumer */
+        int64_t last_stepdown; /* monotonic µs: the last stepdown asked for; 0: none */
+        int64_t stall_since;   /* monotonic µs: the stall logged (0: none now) */
 } Inbound;
+
+static void stall_end(Inbound *in, int64_t now);
 
 static void inbound_detach(Inbound *in) {
         Worker *w = in->w;
@@ -210,6 +222,7 @@ static int inbound_subscribe(Inbound *in) {
         pulls_forget(in);
         in->suspect = false;
         in->sub_reconnects = atomic_load(&w->link->reconnects);
+        stall_end(in, now_usec());
         return 0;
 }
 
@@ -528,6 +541,103 @@ static void episode_no_responders(Inbound *in, int64_t now) {
                 in->ensured = false; /* look for the stream and the consumer again */
 }
 
+static void consumer_info_destroyp(jsConsumerInfo **ci) {
+        jsConsumerInfo_Destroy(*ci);
+}
+
+/* Ask the consumer's leader to step down: another replica takes the consumer over. Its answer
+ * is JSON, {"success":true} or an error; logged either way. */
+static void consumer_stepdown(Inbound *in, int64_t now) {
+        const MailboxSettings *m = in->w->mailbox;
+        char subject[SETTINGS_NAME_MAX * 2 + 64];
+        natsMsg *reply = NULL;
+        natsStatus s;
+
+        in->last_stepdown = now;
+        atomic_fetch_add(&in->w->stats.stepdowns, 1);
+        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.LEADER.STEPDOWN.%s.%s", m->stream, m->durable);
+        s = natsConnection_RequestString(&reply, in->w->link->nc, subject, "", LINK_API_WAIT_MS);
+        if (s != NATS_OK) {
+                char err[STATUS_ERROR_MAX];
+
+                link_error_text(s, 0, err, sizeof(err));
+                log_warning("mailbox %s: asking consumer %s's leader to step down: %s", m->name, m->durable, err);
+        } else {
+                const char *d = natsMsg_GetData(reply);
+                int n = natsMsg_GetDataLength(reply);
+                bool ok = d && n > 0 && memmem(d, (size_t)n, "\"success\":true", 14);
+
+                if (ok)
+                        log_notice("mailbox %s: consumer %s's leader stepped down", m->name, m->durable);
+                else
+                        log_warning("mailbox %s: consumer %s's leader did not step down: %.*s", m->name, m->durable,
+                                    MIN(n, 200), d ? d : "");
+        }
+        natsMsg_Destroy(reply);
+}
+
+/* Pulls have been answered empty for STALL_AFTER_MS while the mailbox had room: ask the consumer
+ * (its info, LINK_API_WAIT_MS at most) whether messages wait for it. None: the stream is idle,
+ * ask again later, less often. Some, and the consumer below its max-ack-pending (so nothing
+ * holds it back): its leader is stalled — a JetStream 2.9 consumer whose leader changed
+ * sometimes answers every pull with nothing for minutes while the stream holds its messages —
+ * and is asked to step down, at most every STEPDOWN_EVERY_MS. */
+static void stall_check(Inbound *in, int64_t now) {
+        const MailboxSettings *m = in->w->mailbox;
+        _cleanup_(consumer_info_destroyp) jsConsumerInfo *ci = NULL;
+        jsErrCode je = 0;
+        natsStatus s;
+        int64_t max_ack;
+
+        s = js_GetConsumerInfo(&ci, in->js, m->stream, m->durable, NULL, &je);
+        now = now_usec();
+        if (s != NATS_OK || !ci) {
+                char err[STATUS_ERROR_MAX];
+
+                link_error_text(s, je, err, sizeof(err));
+                log_debug("mailbox %s: consumer %s's info: %s", m->name, m->durable, err);
+                in->stall_check = now + STALL_AFTER_MS * 1000LL;
+                return;
+        }
+        max_ack = ci->Config ? ci->Config->MaxAckPending : 0;
+        if (ci->NumPending == 0 || (max_ack > 0 && ci->NumAckPending >= max_ack)) {
+                /* nothing waits, or all that may be out is out (redelivered after the AckWait) */
+                if (in->stall_since)
+                        log_info("mailbox %s: consumer %s: %" PRIu64 " messages wait, %" PRId64 " await their ack",
+                                 m->name, m->durable, ci->NumPending, ci->NumAckPending);
+                in->stall_since = 0;
+                in->stall_backoff_ms = MIN(MAX(in->stall_backoff_ms * 2, STALL_AFTER_MS), STALL_IDLE_MAX_MS);
+                in->stall_check = now + in->stall_backoff_ms * 1000LL;
+                return;
+        }
+        if (!in->stall_since) {
+                in->stall_since = now;
+                log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
+                            " messages wait for it (delivered up to stream sequence %" PRIu64 ", ack floor %" PRIu64
+                            ", %" PRId64 " awaiting their ack, leader %s)",
+                            m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
+                            ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
+                            ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
+        }
+        stats_error(&in->w->stats, "consumer %s stalled: %" PRIu64 " messages wait, none comes", m->durable,
+                    ci->NumPending);
+        if (!in->last_stepdown || now - in->last_stepdown >= STEPDOWN_EVERY_MS * 1000LL)
+                consumer_stepdown(in, now);
+        in->stall_check = now + STALL_AFTER_MS * 1000LL;
+}
+
+/* A message came: the consumer is not stalled (any more). */
+static void stall_end(Inbound *in, int64_t now) {
+        if (in->stall_since)
+                log_info("mailbox %s: consumer %s brings messages again after %.1f s", in->w->mailbox->name,
+                         in->w->mailbox->durable, (double)(now - in->stall_since) / 1e6);
+        in->stall_since = 0;
+        in->last_msg = now;
+        in->answered_empty = false;
+        in->stall_backoff_ms = 0;
+        in->stall_check = 0;
+}
+
 /* One message from the inbox: a status, or a message to deliver. Negative: the box broke. */
 static int inbound_handle(Inbound *in, natsMsg *msg) {
         Worker *w = in->w;
@@ -546,6 +656,8 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                 episode_end(in);
                 if (p)
                         pull_end(in, p, msg, status); /* 404, 408, 409: the server is done with it */
+                if (strncmp(status, "404", 3) == 0 || strncmp(status, "408", 3) == 0)
+                        in->answered_empty = true;
                 if (strncmp(status, "409", 3) == 0) {
                         natsMsgHeader_Get(msg, "Description", &desc);
                         stats_error(&w->stats, "pull request: %s %s", status, desc ? desc : "");
@@ -557,6 +669,7 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                 return 0;
         }
         episode_end(in);
+        stall_end(in, in->heard);
         atomic_fetch_add(&w->stats.fetched, 1);
         if (!pulls_count_message(in)) {
                 /* nobody counts on it (its request expired here first, or it was sent before a
@@ -638,6 +751,7 @@ static void *inbound_run(void *arg) {
                         pulls_forget(in);
                         in->suspect = false;
                         episode_end(in);
+                        stall_end(in, now);
                 }
                 pulls_expire(in, now);
                 r = free_slots(in, &room);
@@ -659,6 +773,15 @@ static void *inbound_run(void *arg) {
                     (live == 0 || room - credit >= (cap + 1) / 2)) {
                         if (pull_send(in, MIN(room - credit, cap), now) == 0)
                                 credit = pulls_credit(in, &live);
+                }
+                if (room == 0) {
+                        /* full: nothing is asked for, so nothing coming is no stall */
+                        in->last_msg = now;
+                        in->answered_empty = false;
+                } else if (in->answered_empty && !in->suspect && !in->backoff_ms &&
+                           now - in->last_msg >= STALL_AFTER_MS * 1000LL && now >= in->stall_check) {
+                        stall_check(in, now);
+                        now = now_usec();
                 }
                 if (room == 0 && live == 0) {
                         int held = 0;

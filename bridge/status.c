@@ -153,6 +153,7 @@ static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, 
                         PUT_U64(f, "redelivered", atomic_load(&st->redelivered));
                         PUT_U64(f, "rejected", atomic_load(&st->rejected));
                         PUT_U64(f, "confirmed", atomic_load(&st->confirmed));
+                        PUT_U64(f, "stepdowns", atomic_load(&st->stepdowns));
                 }
                 PUT_U64(f, "errors", atomic_load(&st->errors));
                 stats_last_error(st, err, sizeof(err));
@@ -192,6 +193,7 @@ STATS_VALUE(rejected)
 STATS_VALUE(errors)
 STATS_VALUE(confirmed)
 STATS_VALUE(resent)
+STATS_VALUE(stepdowns)
 static uint64_t value_attached(Stats *st) {
         return atomic_load(&st->attached);
 }
@@ -242,6 +244,10 @@ static const MetricFamily metric_families[] = {
           "End-to-end delivery: messages stored, never confirmed and no longer in the stream, published again under a "
           "new id (outbound).",
           "counter", DIRECTION_OUTBOUND, value_resent },
+        { "shmbox_bridge_consumer_stepdowns_total",
+          "Times the consumer's leader was asked to step down: pulls came back empty while messages waited for it "
+          "(inbound).",
+          "counter", DIRECTION_INBOUND, value_stepdowns },
         { "shmbox_bridge_errors_total", "Errors met on the mailbox (its last one is in shmbox-bridge --status).",
           "counter", -1, value_errors },
 };

@@ -28,7 +28,8 @@
  *   the mailbox); acked (acked to the stream after the commit); redelivered (the stream
  *   delivered it more than once: a duplicate unless the earlier delivery never committed);
  *   rejected (longer than the mailbox's slots: terminated, see the man page); confirmed
- *   (end-to-end delivery: committed messages confirmed to bridge A).
+ *   (end-to-end delivery: committed messages confirmed to bridge A); stepdowns (the consumer's
+ *   leader was asked to step down: pulls came back empty while messages waited for it).
  */
 typedef struct Stats {
         atomic_bool attached; /* the mailbox is attached */
@@ -36,6 +37,7 @@ typedef struct Stats {
         _Atomic uint64_t in_flight, published, acked, retried, duplicates, stale;
         _Atomic uint64_t fetched, committed, redelivered, rejected;
         _Atomic uint64_t confirmed, resent; /* end-to-end delivery */
+        _Atomic uint64_t stepdowns;         /* inbound: a stalled consumer's leader asked to step down */
         _Atomic uint64_t errors;
         pthread_mutex_t lock;
         char last_error[STATUS_ERROR_MAX];

@@ -631,6 +631,24 @@ fault_over() {
         say "  no stream and consumer leader within 30 s (stream: ${l:-none}, consumer: ${c:-none})"
 }
 
+# A drain slower than 30 s: what each node says of the stream and B's consumer, kept in
+# stall-<fault>.txt and summed up in the log (the consumer's pending, ack-pending, delivered and
+# ack-floor stream sequences, its leader; the stream's first and last sequence).
+stall_dump() {
+        local n f="$tmp/stall-$nphases.txt"
+        for n in n1 n2 n3; do
+                echo "== $n" >>"$f"
+                jsz "$n" | jq -c '[.account_details[]?.stream_detail[]? | select(.name == "CLUSTER") |
+                        {state: .state, leader: .cluster.leader, consumers: [.consumer_detail[]? |
+                        {name, num_pending, num_ack_pending, num_redelivered, num_waiting,
+                         delivered, ack_floor, leader: .cluster.leader}]}]' >>"$f" 2>&1
+                say "  $n sees: $(jsz "$n" | jq -c '[.account_details[]?.stream_detail[]? | select(.name == "CLUSTER") |
+                        {msgs: .state.messages, first: .state.first_seq, last: .state.last_seq, leader: .cluster.leader,
+                         c: [.consumer_detail[]? | {p: .num_pending, ap: .num_ack_pending, w: .num_waiting,
+                         d: .delivered.stream_seq, af: .ack_floor.stream_seq, l: .cluster.leader}]}]' 2>/dev/null)"
+        done
+}
+
 # If bridge $1 died: note it against the current phase, start it again.
 check_bridge() {
         local st
@@ -655,7 +673,10 @@ phase_end() {
         # nothing for 40 s and more while the stream holds the messages (seen once in 16 runs,
         # after the bridges' server was killed): the cluster's stall, not the bridge's. An
         # injected stall is kept to the end, so that the final drain fails.
-        drain 30 || ph_slow[nphases]=" not-drained-within-30s"
+        if ! drain 30; then
+                ph_slow[nphases]=" not-drained-within-30s"
+                stall_dump
+        fi
         for b in a b; do check_bridge "$b"; done
         for n in sender receiver; do
                 if ! alive "$n"; then

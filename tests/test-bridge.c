@@ -57,6 +57,7 @@ typedef struct Nats {
         int port;
         char store[200];
         char log[200];
+        char conf[200]; /* a config file for it too (-c), or "" */
 } Nats;
 
 typedef struct Bridge {
@@ -202,7 +203,8 @@ static bool port_open(int port) {
 /* Start nats-server with JetStream on ns.port, its store in ns.store; wait until it listens. */
 static void nats_start(void) {
         char port[16];
-        char *argv[] = { (char *)nats_server_bin, "-a", "127.0.0.1", "-p", port, "-js", "-sd", ns.store, NULL };
+        char *argv[] = { (char *)nats_server_bin, "-a", "127.0.0.1", "-p", port, "-js", "-sd", ns.store,
+                         ns.conf[0] ? "-c" : NULL, ns.conf, NULL };
 
         snprintf(port, sizeof(port), "%d", ns.port);
         ns.pid = spawn(ns.log, argv);
@@ -1619,6 +1621,81 @@ START_TEST(test_the_benchmark_bridge_group_runs_short_and_leaves_nothing) {
 }
 END_TEST
 
+/*
+ * A consumer that answers every pull with nothing while messages wait for it (seen in JetStream
+ * 2.9 clusters after its leader changed, for minutes): bridge B asks it why, and asks its leader
+ * to step down. Made here with a subject mapping in nats-server: B's pull requests for its
+ * consumer go to a decoy consumer that has nothing, while B's own consumer holds every message
+ * sent. One server has no leader to change (it says so): the test checks that B finds out, asks
+ * at most every 8 s, logs it, counts it, and delivers nothing it did not get.
+ */
+START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_step_down) {
+        Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
+        jsConsumerConfig cc;
+        jsConsumerInfo *ci = NULL;
+        FILE *f;
+        int64_t t0;
+        uint64_t n;
+
+        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
+        f = fopen(ns.conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "mappings = {\n  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX
+                   "\": \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".decoy\"\n}\n");
+        ck_assert_int_eq(fclose(f), 0);
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+
+        bridges_start("A", "");
+        test_client();
+        jsConsumerConfig_Init(&cc);
+        cc.Durable = "decoy";
+        cc.FilterSubject = "shmbox.nobody";
+        cc.AckPolicy = js_AckExplicit;
+        ck_assert_int_eq(js_AddConsumer(&ci, test_js, STREAM, &cc, NULL, NULL), NATS_OK);
+        jsConsumerInfo_Destroy(ci);
+        bridge_configure(&bridge_b, "");
+        bridge_start(&bridge_b);
+        wait_running(&bridge_b);
+        traffic_start(&t);
+        traffic_wait_sender(&t);
+        t0 = harness_now_us();
+        wait_for(status_u64(&bridge_b, "stepdowns") >= 1, 15000, "B did not ask the stalled consumer's leader to step down");
+        wait_for(lines_with(bridge_b.log, "messages wait for it") >= 1, 5000, "B did not log the stall");
+        msleep(9000);
+        n = status_u64(&bridge_b, "stepdowns");
+        printf("bridge stalled consumer: %d waiting, B asked %" PRIu64 " stepdowns in %.1f s, committed %" PRIu64 "\n",
+               SLOTS, n, (double)(harness_now_us() - t0) / 1e6, status_u64(&bridge_b, "committed"));
+        fflush(stdout);
+        check_or_logs(n >= 2 && n <= 3, "stepdowns asked: %" PRIu64 " in about 12 s (one every 8 s)", n);
+        ck_assert_uint_eq(status_u64(&bridge_b, "committed"), 0);
+        ck_assert_uint_eq(lines_with(bridge_b.log, "messages wait for it"), 1); /* once per stall */
+
+        /* the mapping gone (nats-server restarted on its store without it), every message arrives */
+        ns.conf[0] = 0;
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        traffic_finish(&t, "stalled consumer, then healed", 30000);
+        wait_for(lines_with(bridge_b.log, "brings messages again") >= 1, 5000, "B did not log the stall's end");
+}
+END_TEST
+
+/* An idle consumer (nothing sent for 5 s), and a full mailbox on B (for 5 s): no stall. */
+START_TEST(test_an_idle_consumer_or_a_full_mailbox_is_no_stall) {
+        Traffic t = { .count = SLOTS + 8, .no_receiver = true, .send_timeout_ms = 100 };
+
+        bridges_start("AB", "");
+        msleep(5000);
+        traffic_start(&t);
+        wait_for(status_u64(&bridge_b, "committed") == SLOTS, 10000, "B's mailbox did not fill");
+        msleep(5000);
+        traffic_start_receiver(&t);
+        ck_assert_uint_eq(traffic_finish(&t, "idle, then full", 30000), 0);
+        ck_assert_uint_eq(status_u64(&bridge_b, "stepdowns"), 0);
+        ck_assert_uint_eq(lines_with(bridge_b.log, "messages wait for it"), 0);
+}
+END_TEST
+
 static Suite *bridge_suite(void) {
         Suite *s = suite_create("bridge");
         TCase *tc;
@@ -1649,6 +1726,10 @@ static Suite *bridge_suite(void) {
         tcase_add_test(tc, test_stream_ack_loses_what_the_stream_lost);
         tc = harness_tcase(s, "end-to-end confirmations", 60, setup, teardown);
         tcase_add_test(tc, test_end_to_end_ignores_confirmations_it_cannot_use);
+
+        tc = harness_tcase(s, "stalled consumer", 60, setup, teardown);
+        tcase_add_test(tc, test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_step_down);
+        tcase_add_test(tc, test_an_idle_consumer_or_a_full_mailbox_is_no_stall);
 
         tc = harness_tcase(s, "reload on SIGHUP", 60, setup, teardown);
         tcase_add_test(tc, test_sighup_starts_an_added_route_and_keeps_the_running_one);
