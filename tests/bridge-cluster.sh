@@ -863,7 +863,8 @@ for b in a b; do
         check_bridge "$b"
         bridge_lines+="bridge ${b^^} status: $(bridge_status "$b" published)$(bridge_status "$b" fetched) published/fetched,"
         bridge_lines+=" retried $(bridge_status "$b" retried), duplicates $(bridge_status "$b" duplicates),"
-        bridge_lines+=" redelivered $(bridge_status "$b" redelivered), reconnects $(bridge_status "$b" reconnects)"$'\n'
+        bridge_lines+=" redelivered $(bridge_status "$b" redelivered), resent $(bridge_status "$b" resent),"
+        bridge_lines+=" stepdowns $(bridge_status "$b" stepdowns), reconnects $(bridge_status "$b" reconnects)"$'\n'
         stop_proc "bridge_$b" TERM
         [ "$stop_status" = 0 ] || ph_note[nphases]+=" bridge-$b-exit-status-$stop_status"
 done
