@@ -1263,8 +1263,8 @@ static void bridge_add_second_route(Bridge *b) {
                  b->direction);
 }
 
-/* Lines of @path that contain @needle. */
-static unsigned lines_with(const char *path, const char *needle) {
+/* Lines of @path that contain @needle; printed too if @print. */
+static unsigned lines_with_print(const char *path, const char *needle, bool print) {
         char line[1024];
         unsigned n = 0;
         FILE *f = fopen(path, "re");
@@ -1272,9 +1272,17 @@ static unsigned lines_with(const char *path, const char *needle) {
         if (!f)
                 return 0;
         while (fgets(line, sizeof(line), f))
-                n += strstr(line, needle) != NULL;
+                if (strstr(line, needle)) {
+                        n++;
+                        if (print)
+                                printf("  %s", line);
+                }
         fclose(f);
         return n;
+}
+
+static unsigned lines_with(const char *path, const char *needle) {
+        return lines_with_print(path, needle, false);
 }
 
 /* SIGHUP @b and wait until its log has one more line with @outcome ("reloaded " or "refused"). */
@@ -1666,6 +1674,7 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         n = status_u64(&bridge_b, "stepdowns");
         printf("bridge stalled consumer: %d waiting, B asked %" PRIu64 " stepdowns in %.1f s, committed %" PRIu64 "\n",
                SLOTS, n, (double)(harness_now_us() - t0) / 1e6, status_u64(&bridge_b, "committed"));
+        lines_with_print(bridge_b.log, "step down", true);
         fflush(stdout);
         check_or_logs(n >= 2 && n <= 3, "stepdowns asked: %" PRIu64 " in about 12 s (one every 8 s)", n);
         ck_assert_uint_eq(status_u64(&bridge_b, "committed"), 0);
@@ -1677,6 +1686,7 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         nats_start();
         traffic_finish(&t, "stalled consumer, then healed", 30000);
         wait_for(lines_with(bridge_b.log, "brings messages again") >= 1, 5000, "B did not log the stall's end");
+        lines_with_print(bridge_b.log, "brings messages again", true);
 }
 END_TEST
 
