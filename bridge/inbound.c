@@ -41,7 +41,8 @@
  *   pile up requests answered all at once when it resumes, and once it answers the PING the
  *   kept requests get one more life to be answered;
  * - forgets its requests on a reconnect (the server that had them may be gone) and pulls again
- *   at once, on the same subscription (libnats subscribes it again);
+ *   at once, on the same subscription (libnats subscribes it again); and sends again its newest
+ *   acks and confirmations, which may have died with that server (replay_record());
  * - on "no responders", pulls again after 50 ms doubling to 400 ms, logging once per episode;
  *   one that lasts PULL_ENSURE_AFTER_MS looks for the stream and the consumer again, which
  *   creates them if they are gone (a JetStream request that waits LINK_API_WAIT_MS at most).
@@ -89,6 +90,11 @@
 #define STALL_AFTER_MS 2000       /* pulls answered empty this long, with room: ask the consumer why */
 #define STALL_IDLE_MAX_MS 30000   /* ... an idle one less and less often, down to this */
 #define STEPDOWN_EVERY_MS 8000    /* a stalled consumer's leader is asked to step down at most this often */
+#define STALL_STEPDOWNS_MAX 3     /* ... then, a work queue's, it is made again */
+#define RECREATE_EVERY_MS 30000   /* a consumer is made again at most this often */
+#define REPLAY_MAX 1024           /* acks (and confirmations) kept, the newest, to send again after a reconnect */
+#define REPLAY_ENTRY 256          /* bytes of one: reply subject, subject, id, each NUL-terminated */
+#define REPLAY_MS 20000           /* ... those made in the last 20 s */
 
 typedef struct Pull {
         uint64_t id;      /* its reply subject is <inbox>.<id>; 0: this entry is free */
@@ -97,6 +103,18 @@ typedef struct Pull {
         int64_t deadline; /* monotonic µs: no answer by then, it is counted gone */
         bool extended;    /* its deadline was put off once, the server having said nothing */
 } Pull;
+
+typedef enum StallKind {
+        STALL_NONE,
+        STALL_SILENT, /* messages pending, none comes */
+        STALL_BEHIND, /* nothing pending, yet the work queue holds messages for it */
+} StallKind;
+
+/* An ack sent (and the confirmation that followed): its time, then "reply\0subject\0id\0". */
+typedef struct Replay {
+        int64_t at; /* monotonic µs; 0: free */
+        char buf[REPLAY_ENTRY];
+} Replay;
 
 typedef struct Inbound {
         Worker *w;
@@ -130,6 +148,12 @@ typedef struct Inbound {
         int stall_backoff_ms;  /* the next wait between two questions to an idle consumer */
         int64_t last_stepdown; /* monotonic µs: the last stepdown asked for; 0: none */
         int64_t stall_since;   /* monotonic µs: the stall logged (0: none now) */
+        StallKind stall_kind;
+        unsigned stall_stepdowns; /* stepdowns asked in this stall */
+        int64_t last_recreate;    /* monotonic µs: the consumer last made again; 0: never */
+        /* the newest acks, sent again after a reconnect (see replay_record()) */
+        Replay *replay; /* [REPLAY_MAX], allocated at the first ack; NULL: none */
+        unsigned replay_next;
 } Inbound;
 
 static void stall_end(Inbound *in, int64_t now);
@@ -266,13 +290,12 @@ static void confirm_flush(Inbound *in) {
         in->confirm_n = 0;
 }
 
-/* End-to-end: confirm @msg, committed, to bridge A (gathered; see confirm_flush()). */
-static void confirm_add(Inbound *in, natsMsg *msg) {
-        const char *id = NULL, *subject = natsMsg_GetSubject(msg);
+/* End-to-end: confirm the message @id on @subject, committed, to bridge A (gathered; see
+ * confirm_flush()). */
+static void confirm_id(Inbound *in, const char *subject, const char *id) {
         size_t n;
 
-        if (in->w->mailbox->delivery != DELIVERY_END_TO_END || !subject ||
-            natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id || !*id)
+        if (in->w->mailbox->delivery != DELIVERY_END_TO_END || !subject || !id || !*id)
                 return;
         n = strlen(id);
         if (n >= CONFIRM_BUF || memchr(id, '\n', n)) /* not an id a bridge gave */
@@ -287,6 +310,72 @@ static void confirm_add(Inbound *in, natsMsg *msg) {
         in->confirm_len += n;
         in->confirm_buf[in->confirm_len++] = '\n';
         in->confirm_n++;
+}
+
+/* End-to-end: confirm @msg, committed, to bridge A. */
+static void confirm_add(Inbound *in, natsMsg *msg) {
+        const char *id = NULL;
+
+        if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK)
+                confirm_id(in, natsMsg_GetSubject(msg), id);
+}
+
+/*
+ * Acks and confirmations sent again after a reconnect. An ack (a publish to the message's
+ * $JS.ACK... reply subject) and the confirmation after it are fire-and-forget: those still in
+ * the socket, or in a server that died before passing them on, are lost with it. A lost ack
+ * brings the message again after the consumer's ack wait (a duplicate); a lost confirmation
+ * leaves the message held in bridge A's mailbox until A finds out by itself, and A's ring cannot
+ * move past its oldest held message: in a cluster run, one such message held A's senders for
+ * 16 s after a rolling restart (the consumer's redelivery came during the next fault). So the
+ * bridge keeps its REPLAY_MAX newest acks, and after a reconnect sends again those of the last
+ * REPLAY_MS, acks and confirmations both: an ack of a message acked already changes nothing, and
+ * bridge A ignores the confirmation of a message it does not hold.
+ */
+static void replay_record(Inbound *in, natsMsg *msg) {
+        const char *reply = natsMsg_GetReply(msg), *subject = natsMsg_GetSubject(msg), *id = NULL;
+        size_t a, b, c;
+        Replay *r;
+
+        if (!in->replay && !(in->replay = calloc(REPLAY_MAX, sizeof(Replay))))
+                return; /* no memory: nothing is sent again, A and the consumer find out by themselves */
+        if (!reply || !subject)
+                return;
+        if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id)
+                id = "";
+        a = strlen(reply);
+        b = strlen(subject);
+        c = strlen(id);
+        if (a + b + c + 3 > REPLAY_ENTRY)
+                return;
+        r = &in->replay[in->replay_next++ % REPLAY_MAX];
+        r->at = now_usec();
+        memcpy(r->buf, reply, a + 1);
+        memcpy(r->buf + a + 1, subject, b + 1);
+        memcpy(r->buf + a + b + 2, id, c + 1);
+}
+
+static void replay_send(Inbound *in, int64_t now) {
+        unsigned sent = 0;
+
+        for (unsigned i = 0; in->replay && i < REPLAY_MAX; i++) {
+                const Replay *r = &in->replay[(in->replay_next + i) % REPLAY_MAX]; /* oldest first */
+                const char *reply = r->buf, *subject, *id;
+
+                if (!r->at || now - r->at > REPLAY_MS * 1000LL)
+                        continue;
+                subject = reply + strlen(reply) + 1;
+                id = subject + strlen(subject) + 1;
+                if (natsConnection_PublishString(in->w->link->nc, reply, "+ACK") != NATS_OK)
+                        break;
+                confirm_id(in, subject, id);
+                sent++;
+        }
+        confirm_flush(in);
+        if (sent)
+                log_info("mailbox %s: reconnected: the last %u acks%s sent again (the server that had them may be gone)",
+                         in->w->mailbox->name, sent,
+                         in->w->mailbox->delivery == DELIVERY_END_TO_END ? " and confirmations" : "");
 }
 
 /* Slots a send can claim now: neither queued nor being read or written. */
@@ -359,6 +448,7 @@ static int deliver(Inbound *in, natsMsg *msg) {
                 link_error_text(s, 0, err, sizeof(err));
                 stats_error(&w->stats, "ack: %s (the message will be delivered again)", err);
         }
+        replay_record(in, msg);
         confirm_add(in, msg);
         return 0;
 }
@@ -576,18 +666,87 @@ static void consumer_stepdown(Inbound *in, int64_t now) {
         natsMsg_Destroy(reply);
 }
 
-/* Pulls have been answered empty for STALL_AFTER_MS while the mailbox had room: ask the consumer
- * (its info, LINK_API_WAIT_MS at most) whether messages wait for it. None: the stream is idle,
- * ask again later, less often. Some, and the consumer below its max-ack-pending (so nothing
- * holds it back): its leader is stalled — a JetStream 2.9 consumer whose leader changed
- * sometimes answers every pull with nothing for minutes while the stream holds its messages —
- * and is asked to step down, at most every STEPDOWN_EVERY_MS. */
+static void stream_info_destroyp(jsStreamInfo **si) {
+        jsStreamInfo_Destroy(*si);
+}
+
+/* The stream's messages on the route's subject (@n), and whether it is a work queue. */
+static int stream_count(Inbound *in, uint64_t *n, bool *workqueue) {
+        const MailboxSettings *m = in->w->mailbox;
+        _cleanup_(stream_info_destroyp) jsStreamInfo *si = NULL;
+        jsOptions o;
+        jsErrCode je = 0;
+
+        jsOptions_Init(&o);
+        o.Wait = LINK_API_WAIT_MS;
+        o.Stream.Info.SubjectsFilter = m->subject;
+        if (js_GetStreamInfo(&si, in->js, m->stream, &o, &je) != NATS_OK || !si)
+                return -EAGAIN;
+        *workqueue = si->Config && si->Config->Retention == js_WorkQueuePolicy;
+        *n = 0;
+        /* the list is libnats' own array of Count entries */
+        for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++)
+                *n += si->State.Subjects->List[i].Msgs;
+        return 0;
+}
+
+/* Delete the durable consumer; the next look for it (inbound_ensure()) makes it again, with
+ * the bridge's settings, delivering every message the work queue holds from its first. */
+static void consumer_recreate(Inbound *in, int64_t now, const char *why) {
+        const MailboxSettings *m = in->w->mailbox;
+        jsErrCode je = 0;
+        natsStatus s;
+
+        in->last_recreate = now;
+        atomic_fetch_add(&in->w->stats.recreated, 1);
+        s = js_DeleteConsumer(in->js, m->stream, m->durable, NULL, &je);
+        if (s != NATS_OK && s != NATS_NOT_FOUND && je != JSConsumerNotFoundErr) {
+                char err[STATUS_ERROR_MAX];
+
+                link_error_text(s, je, err, sizeof(err));
+                log_warning("mailbox %s: deleting consumer %s to make it again (%s): %s", m->name, m->durable, why,
+                            err);
+                return;
+        }
+        log_warning("mailbox %s: consumer %s deleted, to be made again (%s): the work queue's messages come from "
+                    "its first, some perhaps twice",
+                    m->name, m->durable, why);
+        pulls_forget(in);
+        in->ensured = false;
+        in->stall_kind = STALL_NONE; /* the stall goes on (stall_since) until a message comes */
+        in->stall_stepdowns = 0;
+        in->stall_check = now + STALL_AFTER_MS * 1000LL;
+}
+
+/*
+ * Pulls have been answered empty for STALL_AFTER_MS while the mailbox had room: ask the consumer
+ * (its info, LINK_API_WAIT_MS at most) whether messages wait for it. Two stalls of JetStream 2.9
+ * clusters are told apart from an idle stream (doc/bridge.md, "A consumer that brings nothing"):
+ *
+ * - STALL_SILENT: messages pending, the consumer below its max-ack-pending (so nothing holds it
+ *   back), and none comes: its leader is stuck. It is asked to step down, at most every
+ *   STEPDOWN_EVERY_MS; after STALL_STEPDOWNS_MAX of them the consumer is made again.
+ * - STALL_BEHIND: the consumer says nothing is pending, but the work queue holds more messages
+ *   on its subject than the consumer has pending or out: its delivered sequence is past them (a
+ *   stream leader came back with a shorter log, a stream state reset) and it will never
+ *   deliver them — until new messages' sequences pass its own, which in end-to-end delivery
+ *   never come, bridge A's window being full of these very messages. Seen again on the next
+ *   look (STALL_AFTER_MS later, nothing having come meanwhile), the consumer is made again:
+ *   a new one delivers the work queue from its first message. Only for a work queue, where a
+ *   message acked is gone (with other retentions acked messages stay, and the count says
+ *   nothing); at most every RECREATE_EVERY_MS.
+ *
+ * Nothing waits: the stream is idle; ask again later, less often.
+ */
 static void stall_check(Inbound *in, int64_t now) {
         const MailboxSettings *m = in->w->mailbox;
         _cleanup_(consumer_info_destroyp) jsConsumerInfo *ci = NULL;
         jsErrCode je = 0;
         natsStatus s;
         int64_t max_ack;
+        uint64_t in_stream = 0, out;
+        bool workqueue = false, may_recreate;
+        StallKind kind = STALL_NONE;
 
         s = js_GetConsumerInfo(&ci, in->js, m->stream, m->durable, NULL, &je);
         now = now_usec();
@@ -600,29 +759,66 @@ static void stall_check(Inbound *in, int64_t now) {
                 return;
         }
         max_ack = ci->Config ? ci->Config->MaxAckPending : 0;
-        if (ci->NumPending == 0 || (max_ack > 0 && ci->NumAckPending >= max_ack)) {
+        out = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0;
+        if (ci->NumPending > 0 && !(max_ack > 0 && ci->NumAckPending >= max_ack))
+                kind = STALL_SILENT;
+        else if (stream_count(in, &in_stream, &workqueue) == 0 && workqueue && in_stream > ci->NumPending + out)
+                kind = STALL_BEHIND;
+        now = now_usec();
+        if (kind == STALL_NONE) {
                 /* nothing waits, or all that may be out is out (redelivered after the AckWait) */
                 if (in->stall_since)
                         log_info("mailbox %s: consumer %s: %" PRIu64 " messages wait, %" PRId64 " await their ack",
                                  m->name, m->durable, ci->NumPending, ci->NumAckPending);
                 in->stall_since = 0;
+                in->stall_kind = STALL_NONE;
+                in->stall_stepdowns = 0;
                 in->stall_backoff_ms = MIN(MAX(in->stall_backoff_ms * 2, STALL_AFTER_MS), STALL_IDLE_MAX_MS);
                 in->stall_check = now + in->stall_backoff_ms * 1000LL;
                 return;
         }
-        if (!in->stall_since) {
+        may_recreate = !in->last_recreate || now - in->last_recreate >= RECREATE_EVERY_MS * 1000LL;
+        if (!in->stall_since)
                 in->stall_since = now;
-                log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
-                            " messages wait for it (delivered up to stream sequence %" PRIu64 ", ack floor %" PRIu64
-                            ", %" PRId64 " awaiting their ack, leader %s)",
-                            m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
-                            ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
-                            ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
+        if (in->stall_kind != kind) {
+                in->stall_kind = kind;
+                in->stall_stepdowns = 0;
+                if (kind == STALL_SILENT)
+                        log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
+                                    " messages wait for it (delivered up to stream sequence %" PRIu64
+                                    ", ack floor %" PRIu64 ", %" PRId64 " awaiting their ack, leader %s)",
+                                    m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
+                                    ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
+                                    ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
+                else
+                        log_warning("mailbox %s: the work queue holds %" PRIu64 " messages on %s, and consumer %s has "
+                                    "%" PRIu64 " pending and %" PRId64 " awaiting their ack (delivered up to stream "
+                                    "sequence %" PRIu64 ", leader %s): it is past the others",
+                                    m->name, in_stream, m->subject, m->durable, ci->NumPending, ci->NumAckPending,
+                                    ci->Delivered.Stream,
+                                    ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
+                if (kind == STALL_BEHIND) { /* make sure on the next look: a publish may have raced */
+                        in->stall_check = now + STALL_AFTER_MS * 1000LL;
+                        return;
+                }
+        }
+        if (kind == STALL_BEHIND) {
+                stats_error(&in->w->stats, "consumer %s is past %" PRIu64 " messages of the work queue", m->durable,
+                            in_stream - ci->NumPending - out);
+                if (may_recreate)
+                        consumer_recreate(in, now, "it is past messages the work queue holds");
+                in->stall_check = now + STALL_AFTER_MS * 1000LL;
+                return;
         }
         stats_error(&in->w->stats, "consumer %s stalled: %" PRIu64 " messages wait, none comes", m->durable,
                     ci->NumPending);
-        if (!in->last_stepdown || now - in->last_stepdown >= STEPDOWN_EVERY_MS * 1000LL)
+        if (in->stall_stepdowns >= STALL_STEPDOWNS_MAX && may_recreate &&
+            stream_count(in, &in_stream, &workqueue) == 0 && workqueue) {
+                consumer_recreate(in, now, "its leaders brought nothing");
+        } else if (!in->last_stepdown || now - in->last_stepdown >= STEPDOWN_EVERY_MS * 1000LL) {
                 consumer_stepdown(in, now);
+                in->stall_stepdowns++;
+        }
         in->stall_check = now + STALL_AFTER_MS * 1000LL;
 }
 
@@ -632,6 +828,8 @@ static void stall_end(Inbound *in, int64_t now) {
                 log_info("mailbox %s: consumer %s brings messages again after %.1f s", in->w->mailbox->name,
                          in->w->mailbox->durable, (double)(now - in->stall_since) / 1e6);
         in->stall_since = 0;
+        in->stall_kind = STALL_NONE;
+        in->stall_stepdowns = 0;
         in->last_msg = now;
         in->answered_empty = false;
         in->stall_backoff_ms = 0;
@@ -752,6 +950,7 @@ static void *inbound_run(void *arg) {
                         in->suspect = false;
                         episode_end(in);
                         stall_end(in, now);
+                        replay_send(in, now);
                 }
                 pulls_expire(in, now);
                 r = free_slots(in, &room);
@@ -864,6 +1063,7 @@ static void inbound_free(void *impl) {
         if (in->box)
                 inbound_detach(in);
         jsCtx_Destroy(in->js);
+        free(in->replay);
         free(in);
 }
 

@@ -154,6 +154,7 @@ static void status_text(FILE *f, const StatusBridge *b, const StatusMailbox *m, 
                         PUT_U64(f, "rejected", atomic_load(&st->rejected));
                         PUT_U64(f, "confirmed", atomic_load(&st->confirmed));
                         PUT_U64(f, "stepdowns", atomic_load(&st->stepdowns));
+                        PUT_U64(f, "recreated", atomic_load(&st->recreated));
                 }
                 PUT_U64(f, "errors", atomic_load(&st->errors));
                 stats_last_error(st, err, sizeof(err));
@@ -194,6 +195,7 @@ STATS_VALUE(errors)
 STATS_VALUE(confirmed)
 STATS_VALUE(resent)
 STATS_VALUE(stepdowns)
+STATS_VALUE(recreated)
 static uint64_t value_attached(Stats *st) {
         return atomic_load(&st->attached);
 }
@@ -248,6 +250,10 @@ static const MetricFamily metric_families[] = {
           "Times the consumer's leader was asked to step down: pulls came back empty while messages waited for it "
           "(inbound).",
           "counter", DIRECTION_INBOUND, value_stepdowns },
+        { "shmbox_bridge_consumer_recreations_total",
+          "Times the consumer was deleted and made again: it was past messages the work queue holds, or its leaders "
+          "brought nothing (inbound).",
+          "counter", DIRECTION_INBOUND, value_recreated },
         { "shmbox_bridge_errors_total", "Errors met on the mailbox (its last one is in shmbox-bridge --status).",
           "counter", -1, value_errors },
 };

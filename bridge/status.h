@@ -29,7 +29,9 @@
  *   delivered it more than once: a duplicate unless the earlier delivery never committed);
  *   rejected (longer than the mailbox's slots: terminated, see the man page); confirmed
  *   (end-to-end delivery: committed messages confirmed to bridge A); stepdowns (the consumer's
- *   leader was asked to step down: pulls came back empty while messages waited for it).
+ *   leader was asked to step down: pulls came back empty while messages waited for it);
+ *   recreated (the consumer was deleted and made again: it was past messages the work queue
+ *   holds, or its leaders brought nothing).
  */
 typedef struct Stats {
         atomic_bool attached; /* the mailbox is attached */
@@ -38,6 +40,7 @@ typedef struct Stats {
         _Atomic uint64_t fetched, committed, redelivered, rejected;
         _Atomic uint64_t confirmed, resent; /* end-to-end delivery */
         _Atomic uint64_t stepdowns;         /* inbound: a stalled consumer's leader asked to step down */
+        _Atomic uint64_t recreated;         /* inbound: a stalled consumer deleted and made again */
         _Atomic uint64_t errors;
         pthread_mutex_t lock;
         char last_error[STATUS_ERROR_MAX];

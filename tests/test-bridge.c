@@ -114,6 +114,28 @@ static void print_file(const char *what, const char *path) {
         fclose(f);
 }
 
+/* Lines of @path that contain @needle; printed too if @print. */
+static unsigned lines_with_print(const char *path, const char *needle, bool print) {
+        char line[1024];
+        unsigned n = 0;
+        FILE *f = fopen(path, "re");
+
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, needle)) {
+                        n++;
+                        if (print)
+                                printf("  %s", line);
+                }
+        fclose(f);
+        return n;
+}
+
+static unsigned lines_with(const char *path, const char *needle) {
+        return lines_with_print(path, needle, false);
+}
+
 static void print_logs(void) {
         print_file("bridge A log", bridge_a.log);
         print_file("bridge B log", bridge_b.log);
@@ -821,7 +843,7 @@ END_TEST
 
 START_TEST(test_restarting_or_cutting_nats_mid_stream_loses_nothing) {
         Traffic t = { .count = 3000, .pace_us = 500 };
-        unsigned dups;
+        unsigned dups, replays;
 
         bridges_start("AB", "");
         traffic_start(&t);
@@ -846,6 +868,10 @@ START_TEST(test_restarting_or_cutting_nats_mid_stream_loses_nothing) {
                " retransmission(s) by id; duplicates at B %u, of which B's redeliveries %" PRIu64 "\n",
                status_u64(&bridge_a, "retried"), status_u64(&bridge_a, "duplicates"), dups,
                status_u64(&bridge_b, "redelivered"));
+        /* after each reconnect B sent its newest acks and confirmations again (the server that
+         * had them may have died with them) */
+        replays = lines_with_print(bridge_b.log, "sent again", true);
+        check_or_logs(replays >= 2, "B sent its last acks again after %u of 2 reconnects", replays);
 }
 END_TEST
 
@@ -1263,27 +1289,6 @@ static void bridge_add_second_route(Bridge *b) {
                  b->direction);
 }
 
-/* Lines of @path that contain @needle; printed too if @print. */
-static unsigned lines_with_print(const char *path, const char *needle, bool print) {
-        char line[1024];
-        unsigned n = 0;
-        FILE *f = fopen(path, "re");
-
-        if (!f)
-                return 0;
-        while (fgets(line, sizeof(line), f))
-                if (strstr(line, needle)) {
-                        n++;
-                        if (print)
-                                printf("  %s", line);
-                }
-        fclose(f);
-        return n;
-}
-
-static unsigned lines_with(const char *path, const char *needle) {
-        return lines_with_print(path, needle, false);
-}
 
 /* SIGHUP @b and wait until its log has one more line with @outcome ("reloaded " or "refused"). */
 static void bridge_hup(Bridge *b, const char *outcome) {
@@ -1660,7 +1665,12 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         cc.Durable = "decoy";
         cc.FilterSubject = "shmbox.nobody";
         cc.AckPolicy = js_AckExplicit;
-        ck_assert_int_eq(js_AddConsumer(&ci, test_js, STREAM, &cc, NULL, NULL), NATS_OK);
+        {
+                jsErrCode je = 0;
+                natsStatus st = js_AddConsumer(&ci, test_js, STREAM, &cc, NULL, &je);
+
+                ck_assert_msg(st == NATS_OK, "consumer: %s (%d)", nats_GetLastError(NULL), (int)je);
+        }
         jsConsumerInfo_Destroy(ci);
         bridge_configure(&bridge_b, "");
         bridge_start(&bridge_b);
@@ -1679,6 +1689,11 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         check_or_logs(n >= 2 && n <= 3, "stepdowns asked: %" PRIu64 " in about 12 s (one every 8 s)", n);
         ck_assert_uint_eq(status_u64(&bridge_b, "committed"), 0);
         ck_assert_uint_eq(lines_with(bridge_b.log, "messages wait for it"), 1); /* once per stall */
+        ck_assert_uint_eq(status_u64(&bridge_b, "recreated"), 0);
+        /* three stepdowns that brought nothing: the consumer (of a work queue) is made again */
+        wait_for(status_u64(&bridge_b, "recreated") == 1, 20000, "B did not make the consumer again");
+        lines_with_print(bridge_b.log, "to be made again", true);
+        ck_assert_uint_ge(status_u64(&bridge_b, "stepdowns"), 3);
 
         /* the mapping gone (nats-server restarted on its store without it), every message arrives */
         ns.conf[0] = 0;
@@ -1687,6 +1702,42 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         traffic_finish(&t, "stalled consumer, then healed", 30000);
         wait_for(lines_with(bridge_b.log, "brings messages again") >= 1, 5000, "B did not log the stall's end");
         lines_with_print(bridge_b.log, "brings messages again", true);
+}
+END_TEST
+
+/*
+ * A consumer whose delivered sequence is past the messages the work queue holds: it says
+ * nothing is pending and will never deliver them. In a cluster, a stream leader came back with a
+ * shorter log while the consumer's state came from a replica that had more (tests/bridge-cluster
+ * .sh, a kill -9 of bridge A's server: 1,024 messages held at A for the rest of the run). Made
+ * here on one server the same way: the stream's store is put back, with the server stopped, to
+ * what it was before 100 messages went through, and the consumer's state is left as it is.
+ * Bridge B sees the work queue hold more on its subject than the consumer has pending or out,
+ * twice 2 s apart, and makes the consumer again: every message arrives.
+ */
+START_TEST(test_a_consumer_past_the_work_queues_messages_is_made_again) {
+        Traffic before = { .count = 100 }, after = { .first = 100, .count = SLOTS };
+        char msgs[512], saved[512], out[256];
+
+        bridges_start("AB", "");
+        snprintf(msgs, sizeof(msgs), "%s/jetstream/$G/streams/" STREAM "/msgs", ns.store);
+        snprintf(saved, sizeof(saved), "%s/msgs-before", tmpdir);
+        nats_signal_and_wait(SIGTERM);
+        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", msgs, saved, NULL }, NULL, out, sizeof(out), 10000), 0);
+        nats_start();
+        traffic_start(&before);
+        traffic_finish(&before, "consumer past the work queue: the first 100", 30000);
+        nats_signal_and_wait(SIGTERM);
+        rm_rf(msgs);
+        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", saved, msgs, NULL }, NULL, out, sizeof(out), 10000), 0);
+        nats_start();
+
+        traffic_start(&after);
+        traffic_finish(&after, "consumer past the work queue: 16 more", 30000);
+        lines_with_print(bridge_b.log, "it is past the others", true);
+        lines_with_print(bridge_b.log, "to be made again", true);
+        ck_assert_uint_eq(status_u64(&bridge_b, "recreated"), 1);
+        ck_assert_uint_eq(status_u64(&bridge_b, "stepdowns"), 0);
 }
 END_TEST
 
@@ -1702,7 +1753,9 @@ START_TEST(test_an_idle_consumer_or_a_full_mailbox_is_no_stall) {
         traffic_start_receiver(&t);
         ck_assert_uint_eq(traffic_finish(&t, "idle, then full", 30000), 0);
         ck_assert_uint_eq(status_u64(&bridge_b, "stepdowns"), 0);
+        ck_assert_uint_eq(status_u64(&bridge_b, "recreated"), 0);
         ck_assert_uint_eq(lines_with(bridge_b.log, "messages wait for it"), 0);
+        ck_assert_uint_eq(lines_with(bridge_b.log, "it is past the others"), 0);
 }
 END_TEST
 
@@ -1739,6 +1792,7 @@ static Suite *bridge_suite(void) {
 
         tc = harness_tcase(s, "stalled consumer", 60, setup, teardown);
         tcase_add_test(tc, test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_step_down);
+        tcase_add_test(tc, test_a_consumer_past_the_work_queues_messages_is_made_again);
         tcase_add_test(tc, test_an_idle_consumer_or_a_full_mailbox_is_no_stall);
 
         tc = harness_tcase(s, "reload on SIGHUP", 60, setup, teardown);
