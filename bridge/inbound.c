@@ -149,6 +149,7 @@ typedef struct Inbound {
         int64_t last_stepdown; /* monotonic µs: the last stepdown asked for; 0: none */
         int64_t stall_since;   /* monotonic µs: the stall logged (0: none now) */
         StallKind stall_kind;
+        uint64_t behind_count;    /* STALL_BEHIND: the work queue's count at the last look */
         unsigned stall_stepdowns; /* stepdowns asked in this stall */
         int64_t last_recreate;    /* monotonic µs: the consumer last made again; 0: never */
         /* the newest acks, sent again after a reconnect (see replay_record()) */
@@ -731,7 +732,8 @@ static void consumer_recreate(Inbound *in, int64_t now, const char *why) {
  *   stream leader came back with a shorter log, a stream state reset) and it will never
  *   deliver them — until new messages' sequences pass its own, which in end-to-end delivery
  *   never come, bridge A's window being full of these very messages. Seen again on the next
- *   look (STALL_AFTER_MS later, nothing having come meanwhile), the consumer is made again:
+ *   look (STALL_AFTER_MS later, nothing having come meanwhile, the count not lower: acked
+ *   messages leave a clustered queue seconds late after a leader change), the consumer is made again:
  *   a new one delivers the work queue from its first message. Only for a work queue, where a
  *   message acked is gone (with other retentions acked messages stay, and the count says
  *   nothing); at most every RECREATE_EVERY_MS.
@@ -780,35 +782,44 @@ static void stall_check(Inbound *in, int64_t now) {
         may_recreate = !in->last_recreate || now - in->last_recreate >= RECREATE_EVERY_MS * 1000LL;
         if (!in->stall_since)
                 in->stall_since = now;
-        if (in->stall_kind != kind) {
-                in->stall_kind = kind;
-                in->stall_stepdowns = 0;
-                if (kind == STALL_SILENT)
-                        log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
-                                    " messages wait for it (delivered up to stream sequence %" PRIu64
-                                    ", ack floor %" PRIu64 ", %" PRId64 " awaiting their ack, leader %s)",
-                                    m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
-                                    ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
-                                    ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
-                else
+        if (kind == STALL_BEHIND) {
+                /* Seen first, or the count went down since (acked messages whose removal from
+                 * the queue lagged, as it does for seconds after a leader change): look again.
+                 * The same count or more on the next look, nothing delivered in between: the
+                 * consumer is past them. */
+                if (in->stall_kind != STALL_BEHIND || in_stream < in->behind_count) {
+                        log_debug("mailbox %s: the work queue holds %" PRIu64 " messages on %s, consumer %s %" PRIu64
+                                  " pending and %" PRId64 " awaiting their ack: looking again",
+                                  m->name, in_stream, m->subject, m->durable, ci->NumPending, ci->NumAckPending);
+                        in->stall_kind = STALL_BEHIND;
+                        in->behind_count = in_stream;
+                        in->stall_check = now + STALL_AFTER_MS * 1000LL;
+                        return;
+                }
+                in->behind_count = in_stream;
+                stats_error(&in->w->stats, "consumer %s is past %" PRIu64 " messages of the work queue", m->durable,
+                            in_stream - ci->NumPending - out);
+                if (may_recreate) {
                         log_warning("mailbox %s: the work queue holds %" PRIu64 " messages on %s, and consumer %s has "
                                     "%" PRIu64 " pending and %" PRId64 " awaiting their ack (delivered up to stream "
                                     "sequence %" PRIu64 ", leader %s): it is past the others",
                                     m->name, in_stream, m->subject, m->durable, ci->NumPending, ci->NumAckPending,
                                     ci->Delivered.Stream,
                                     ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
-                if (kind == STALL_BEHIND) { /* make sure on the next look: a publish may have raced */
-                        in->stall_check = now + STALL_AFTER_MS * 1000LL;
-                        return;
-                }
-        }
-        if (kind == STALL_BEHIND) {
-                stats_error(&in->w->stats, "consumer %s is past %" PRIu64 " messages of the work queue", m->durable,
-                            in_stream - ci->NumPending - out);
-                if (may_recreate)
                         consumer_recreate(in, now, "it is past messages the work queue holds");
+                }
                 in->stall_check = now + STALL_AFTER_MS * 1000LL;
                 return;
+        }
+        if (in->stall_kind != STALL_SILENT) {
+                in->stall_kind = STALL_SILENT;
+                in->stall_stepdowns = 0;
+                log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
+                            " messages wait for it (delivered up to stream sequence %" PRIu64 ", ack floor %" PRIu64
+                            ", %" PRId64 " awaiting their ack, leader %s)",
+                            m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
+                            ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
+                            ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
         }
         stats_error(&in->w->stats, "consumer %s stalled: %" PRIu64 " messages wait, none comes", m->durable,
                     ci->NumPending);

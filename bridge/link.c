@@ -126,7 +126,7 @@ int link_new(const Settings *s, Link **ret) {
         if (ns == NATS_OK)
                 ns = natsOptions_SetReconnectWait(o, s->reconnect_wait_ms);
         if (ns == NATS_OK)
-                ns = natsOptions_SetPingInterval(o, 5000);
+                ns = natsOptions_SetPingInterval(o, s->ping_interval_ms);
         if (ns == NATS_OK)
                 ns = natsOptions_SetMaxPingsOut(o, 2);
         if (ns == NATS_OK)

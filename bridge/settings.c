@@ -189,6 +189,12 @@ static int key_nats(Parse *p, const char *key, const char *v) {
                 s->reconnect_wait_ms = x;
                 return 1;
         }
+        if (streq(key, "ping-interval-ms")) {
+                if (parse_int64(v, 100, 600000, &x) < 0)
+                        return parse_fail(p, "ping-interval-ms: 100 to 600000");
+                s->ping_interval_ms = x;
+                return 1;
+        }
         if (streq(key, "connect-timeout-ms")) {
                 if (parse_int64(v, 100, 60000, &x) < 0)
                         return parse_fail(p, "connect-timeout-ms: 100 to 60000");
@@ -370,6 +376,12 @@ static int settings_finish(Settings *s, char *err, size_t errsz) {
                 s->reconnect_wait_ms = 1000;
         if (s->connect_timeout_ms == 0)
                 s->connect_timeout_ms = 2000;
+        /* a server that stops answering (frozen, its host stalled) is left once two PINGs go
+         * unanswered: with a cluster, soon (another server serves the stream once it has a new
+         * leader: tests/bridge-cluster.sh, a frozen leader); with one server there is nowhere
+         * else to go, and leaving only loses what was in flight */
+        if (s->ping_interval_ms == 0)
+                s->ping_interval_ms = s->n_urls > 1 ? 1000 : 5000;
 
         for (unsigned i = 0; i < s->n_streams; i++)
                 if (s->streams[i].n_subjects == 0) {
@@ -481,7 +493,7 @@ bool settings_nats_equal(const Settings *a, const Settings *b) {
                         return false;
         return streq(a->creds, b->creds) && streq(a->user, b->user) && streq(a->password, b->password) &&
                streq(a->token, b->token) && streq(a->name, b->name) && a->reconnect_wait_ms == b->reconnect_wait_ms &&
-               a->connect_timeout_ms == b->connect_timeout_ms;
+               a->connect_timeout_ms == b->connect_timeout_ms && a->ping_interval_ms == b->ping_interval_ms;
 }
 
 /* settings_stream_equal() - whether two [stream] sections say the same; NULL (no section) equals

@@ -81,6 +81,7 @@ typedef struct Settings {
         char creds[256], user[128], password[128], token[256];
         char name[SETTINGS_NAME_MAX + 1]; /* the connection's name, seen by the server */
         int64_t reconnect_wait_ms;
+        int64_t ping_interval_ms; /* 0 (not set): 1000 with more than one URL, else 5000 */
         int64_t connect_timeout_ms;
         StreamSettings streams[SETTINGS_STREAMS_MAX];
         unsigned n_streams;
