@@ -92,6 +92,7 @@
 #define STEPDOWN_EVERY_MS 8000    /* a stalled consumer's leader is asked to step down at most this often */
 #define STALL_STEPDOWNS_MAX 3     /* ... then, a work queue's, it is made again */
 #define RECREATE_EVERY_MS 30000   /* a consumer is made again at most this often */
+#define LEADERLESS_AFTER_MS 10000 /* pulls unanswered this long, the server alive: is the consumer leaderless? */
 #define REPLAY_MAX 1024           /* acks (and confirmations) kept, the newest, to send again after a reconnect */
 #define REPLAY_ENTRY 256          /* bytes of one: reply subject, subject, id, each NUL-terminated */
 #define REPLAY_MS 20000           /* ... those made in the last 20 s */
@@ -130,6 +131,8 @@ typedef struct Inbound {
         Pull pulls[PULLS_MAX];
         uint64_t next_id;
         int64_t heard;         /* monotonic µs: the last message of any kind on the inbox */
+        int64_t unanswered;    /* monotonic µs: the first pull sent since (unanswered since then) */
+        int64_t leaderless_check; /* monotonic µs: no leaderless check before */
         bool suspect;          /* a request expired unanswered: check the server before the next */
         int64_t pause_until;   /* monotonic µs: no request before (no responders) */
         int backoff_ms;        /* the next pause; 0: not in an episode of "no responders" */
@@ -547,6 +550,8 @@ static int pull_send(Inbound *in, uint32_t batch, int64_t now) {
                      .left = batch,
                      .sent = now,
                      .deadline = now + (PULL_EXPIRES_MS + PULL_GRACE_MS) * 1000LL };
+        if (in->unanswered <= in->heard)
+                in->unanswered = now;
         return 0;
 }
 
@@ -833,6 +838,37 @@ static void stall_check(Inbound *in, int64_t now) {
         in->stall_check = now + STALL_AFTER_MS * 1000LL;
 }
 
+/*
+ * Pull requests unanswered for LEADERLESS_AFTER_MS — not a message, not a 408 — while the
+ * server answers PINGs: a consumer without a leader, which in JetStream 2.9 clusters lasted 30 s
+ * and more after a server was killed (tests/bridge-cluster.sh: 36 s). If the consumer does not
+ * answer for its info either while the stream does, and the stream is a work queue, the
+ * consumer is made again: a new one gets a leader of its own at once. At most every
+ * RECREATE_EVERY_MS; looked at every STALL_AFTER_MS.
+ */
+static void leaderless_check(Inbound *in, int64_t now) {
+        const MailboxSettings *m = in->w->mailbox;
+        _cleanup_(consumer_info_destroyp) jsConsumerInfo *ci = NULL;
+        jsErrCode je = 0;
+        uint64_t in_stream = 0;
+        bool workqueue = false;
+        natsStatus s;
+
+        in->leaderless_check = now + STALL_AFTER_MS * 1000LL;
+        if (in->last_recreate && now - in->last_recreate < RECREATE_EVERY_MS * 1000LL)
+                return;
+        s = js_GetConsumerInfo(&ci, in->js, m->stream, m->durable, NULL, &je);
+        if (s == NATS_OK || s == NATS_NOT_FOUND || je == JSConsumerNotFoundErr)
+                return; /* it answers (or is gone: inbound_ensure() makes it when a 409 says so) */
+        if (stream_count(in, &in_stream, &workqueue) < 0 || !workqueue)
+                return; /* the stream does not answer either: an election, wait */
+        log_warning("mailbox %s: consumer %s answered no pull request for %.1f s, nor a request for its info, while "
+                    "the stream answers: it has no leader",
+                    m->name, m->durable, (double)(now_usec() - in->unanswered) / 1e6);
+        consumer_recreate(in, now_usec(), "it has no leader");
+        in->unanswered = 0;
+}
+
 /* A message came: the consumer is not stalled (any more). */
 static void stall_end(Inbound *in, int64_t now) {
         if (in->stall_since)
@@ -961,6 +997,7 @@ static void *inbound_run(void *arg) {
                         in->suspect = false;
                         episode_end(in);
                         stall_end(in, now);
+                        in->unanswered = 0;
                         replay_send(in, now);
                 }
                 pulls_expire(in, now);
@@ -984,10 +1021,16 @@ static void *inbound_run(void *arg) {
                         if (pull_send(in, MIN(room - credit, cap), now) == 0)
                                 credit = pulls_credit(in, &live);
                 }
+                if (room > 0 && in->unanswered > in->heard && !in->backoff_ms &&
+                    now - in->unanswered >= LEADERLESS_AFTER_MS * 1000LL && now >= in->leaderless_check) {
+                        leaderless_check(in, now);
+                        now = now_usec();
+                }
                 if (room == 0) {
                         /* full: nothing is asked for, so nothing coming is no stall */
                         in->last_msg = now;
                         in->answered_empty = false;
+                        in->unanswered = 0;
                 } else if (in->answered_empty && !in->suspect && !in->backoff_ms &&
                            now - in->last_msg >= STALL_AFTER_MS * 1000LL && now >= in->stall_check) {
                         stall_check(in, now);

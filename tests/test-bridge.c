@@ -1755,6 +1755,48 @@ START_TEST(test_a_consumer_past_the_work_queues_messages_is_made_again) {
 }
 END_TEST
 
+/*
+ * A consumer without a leader (in a cluster: 30 s and more after a server was killed): B's pull
+ * requests and its requests for the consumer's info go unanswered while the stream answers.
+ * Made here with subject mappings that send both into a subject the test listens on and never
+ * answers. After 10 s of that, B deletes the consumer to make it again (a new one gets a leader
+ * at once); with the mappings gone, every message arrives.
+ */
+START_TEST(test_a_consumer_without_a_leader_is_made_again) {
+        Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
+        natsSubscription *hole = NULL;
+        FILE *f;
+
+        bridges_start("AB", "");
+        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
+        f = fopen(ns.conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "mappings = {\n"
+                   "  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n"
+                   "  \"$JS.API.CONSUMER.INFO." STREAM ".hostB_" MAILBOX "\": \"blackhole.info\"\n"
+                   "}\n");
+        ck_assert_int_eq(fclose(f), 0);
+        test_client_close();
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        test_client();
+        ck_assert_int_eq(natsConnection_SubscribeSync(&hole, test_nc, "blackhole.>"), NATS_OK);
+        ck_assert_int_eq(natsConnection_FlushTimeout(test_nc, 5000), NATS_OK);
+        traffic_start(&t);
+        wait_for(status_u64(&bridge_b, "recreated") >= 1, 30000, "B did not make the leaderless consumer again");
+        lines_with_print(bridge_b.log, "it has no leader", true);
+        ck_assert_uint_eq(status_u64(&bridge_b, "committed"), 0);
+        natsSubscription_Destroy(hole);
+
+        ns.conf[0] = 0;
+        test_client_close();
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        traffic_start_receiver(&t);
+        traffic_finish(&t, "leaderless consumer, then healed", 30000);
+}
+END_TEST
+
 /* An idle consumer (nothing sent for 5 s), and a full mailbox on B (for 5 s): no stall. */
 START_TEST(test_an_idle_consumer_or_a_full_mailbox_is_no_stall) {
         Traffic t = { .count = SLOTS + 8, .no_receiver = true, .send_timeout_ms = 100 };
@@ -1807,6 +1849,7 @@ static Suite *bridge_suite(void) {
         tc = harness_tcase(s, "stalled consumer", 60, setup, teardown);
         tcase_add_test(tc, test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_step_down);
         tcase_add_test(tc, test_a_consumer_past_the_work_queues_messages_is_made_again);
+        tcase_add_test(tc, test_a_consumer_without_a_leader_is_made_again);
         tcase_add_test(tc, test_an_idle_consumer_or_a_full_mailbox_is_no_stall);
 
         tc = harness_tcase(s, "reload on SIGHUP", 60, setup, teardown);
