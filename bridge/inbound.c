@@ -42,10 +42,15 @@
  *   kept requests get one more life to be answered;
  * - forgets its requests on a reconnect (the server that had them may be gone) and pulls again
  *   at once, on the same subscription (libnats subscribes it again); and sends again its newest
- *   acks and confirmations, which may have died with that server (replay_record());
+ *   acks and confirmations, which may have died with that server (ack-replay.c);
  * - on "no responders", pulls again after 50 ms doubling to 400 ms, logging once per episode;
  *   one that lasts PULL_ENSURE_AFTER_MS looks for the stream and the consumer again, which
  *   creates them if they are gone (a JetStream request that waits LINK_API_WAIT_MS at most).
+ *
+ * A consumer can bring nothing while messages wait for it (JetStream 2.9 clusters: its leader
+ * stuck, its delivered sequence past the work queue's messages, no leader at all):
+ * consumer-health.c watches what the inbox gets and says when the consumer was deleted to be
+ * made again; the bridge then forgets its pulls and looks for the consumer, which makes it.
  *
  * What the bridge cannot do is drop duplicates: a message committed whose ack was lost (the
  * bridge died between send and ack, the connection dropped) is delivered again, and the
@@ -75,6 +80,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/ack-replay.h"
+#include "bridge/consumer-health.h"
 #include "bridge/util.h"
 #include "bridge/worker.h"
 #include "log/log.h"
@@ -87,15 +94,6 @@
 #define PULL_ENSURE_AFTER_MS 2000 /* no responders for this long: look for the consumer */
 #define PULL_PING_MS 250          /* the round trip that checks a silent server */
 #define CONFIRM_BUF 4096          /* end-to-end: confirmations sent in one publish, in bytes at most */
-#define STALL_AFTER_MS 2000       /* pulls answered empty this long, with room: ask the consumer why */
-#define STALL_IDLE_MAX_MS 30000   /* ... an idle one less and less often, down to this */
-#define STEPDOWN_EVERY_MS 8000    /* a stalled consumer's leader is asked to step down at most this often */
-#define STALL_STEPDOWNS_MAX 3     /* ... then, a work queue's, it is made again */
-#define RECREATE_EVERY_MS 30000   /* a consumer is made again at most this often */
-#define LEADERLESS_AFTER_MS 10000 /* pulls unanswered this long, the server alive: is the consumer leaderless? */
-#define REPLAY_MAX 1024           /* acks (and confirmations) kept, the newest, to send again after a reconnect */
-#define REPLAY_ENTRY 256          /* bytes of one: reply subject, subject, id, each NUL-terminated */
-#define REPLAY_MS 20000           /* ... those made in the last 20 s */
 
 typedef struct Pull {
         uint64_t id;      /* its reply subject is <inbox>.<id>; 0: this entry is free */
@@ -104,18 +102,6 @@ typedef struct Pull {
         int64_t deadline; /* monotonic µs: no answer by then, it is counted gone */
         bool extended;    /* its deadline was put off once, the server having said nothing */
 } Pull;
-
-typedef enum StallKind {
-        STALL_NONE,
-        STALL_SILENT, /* messages pending, none comes */
-        STALL_BEHIND, /* nothing pending, yet the work queue holds messages for it */
-} StallKind;
-
-/* An ack sent (and the confirmation that followed): its time, then "reply\0subject\0id\0". */
-typedef struct Replay {
-        int64_t at; /* monotonic µs; 0: free */
-        char buf[REPLAY_ENTRY];
-} Replay;
 
 typedef struct Inbound {
         Worker *w;
@@ -131,8 +117,6 @@ typedef struct Inbound {
         Pull pulls[PULLS_MAX];
         uint64_t next_id;
         int64_t heard;         /* monotonic µs: the last message of any kind on the inbox */
-        int64_t unanswered;    /* monotonic µs: the first pull sent since (unanswered since then) */
-        int64_t leaderless_check; /* monotonic µs: no leaderless check before */
         bool suspect;          /* a request expired unanswered: check the server before the next */
         int64_t pause_until;   /* monotonic µs: no request before (no responders) */
         int backoff_ms;        /* the next pause; 0: not in an episode of "no responders" */
@@ -144,23 +128,9 @@ typedef struct Inbound {
         char confirm_buf[CONFIRM_BUF];
         size_t confirm_len;
         unsigned confirm_n;
-        /* a consumer that answers every pull with nothing while messages wait for it */
-        int64_t last_msg;      /* monotonic µs: the last message, or when the pulls began */
-        bool answered_empty;   /* since then, a pull ended with a 404 or 408: its leader is there */
-        int64_t stall_check;   /* monotonic µs: ask the consumer no earlier */
-        int stall_backoff_ms;  /* the next wait between two questions to an idle consumer */
-        int64_t last_stepdown; /* monotonic µs: the last stepdown asked for; 0: none */
-        int64_t stall_since;   /* monotonic µs: the stall logged (0: none now) */
-        StallKind stall_kind;
-        uint64_t behind_count;    /* STALL_BEHIND: the work queue's count at the last look */
-        unsigned stall_stepdowns; /* stepdowns asked in this stall */
-        int64_t last_recreate;    /* monotonic µs: the consumer last made again; 0: never */
-        /* the newest acks, sent again after a reconnect (see replay_record()) */
-        Replay *replay; /* [REPLAY_MAX], allocated at the first ack; NULL: none */
-        unsigned replay_next;
+        ConsumerHealth health; /* does the consumer bring what waits for it? (consumer-health.c) */
+        AckReplay replay;      /* the newest acks, sent again after a reconnect (ack-replay.c) */
 } Inbound;
-
-static void stall_end(Inbound *in, int64_t now);
 
 static void inbound_detach(Inbound *in) {
         Worker *w = in->w;
@@ -250,7 +220,7 @@ static int inbound_subscribe(Inbound *in) {
         pulls_forget(in);
         in->suspect = false;
         in->sub_reconnects = atomic_load(&w->link->reconnects);
-        stall_end(in, now_usec());
+        health_restart(&in->health, now_usec());
         return 0;
 }
 
@@ -324,62 +294,20 @@ static void confirm_add(Inbound *in, natsMsg *msg) {
                 confirm_id(in, natsMsg_GetSubject(msg), id);
 }
 
-/*
- * Acks and confirmations sent again after a reconnect. An ack (a publish to the message's
- * $JS.ACK... reply subject) and the confirmation after it are fire-and-forget: those still in
- * the socket, or in a server that died before passing them on, are lost with it. A lost ack
- * brings the message again after the consumer's ack wait (a duplicate); a lost confirmation
- * leaves the message held in bridge A's mailbox until A finds out by itself, and A's ring cannot
- * move past its oldest held message: in a cluster run, one such message held A's senders for
- * 16 s after a rolling restart (the consumer's redelivery came during the next fault). So the
- * bridge keeps its REPLAY_MAX newest acks, and after a reconnect sends again those of the last
- * REPLAY_MS, acks and confirmations both: an ack of a message acked already changes nothing, and
- * bridge A ignores the confirmation of a message it does not hold.
- */
-static void replay_record(Inbound *in, natsMsg *msg) {
-        const char *reply = natsMsg_GetReply(msg), *subject = natsMsg_GetSubject(msg), *id = NULL;
-        size_t a, b, c;
-        Replay *r;
-
-        if (!in->replay && !(in->replay = calloc(REPLAY_MAX, sizeof(Replay))))
-                return; /* no memory: nothing is sent again, A and the consumer find out by themselves */
-        if (!reply || !subject)
-                return;
-        if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id)
-                id = "";
-        a = strlen(reply);
-        b = strlen(subject);
-        c = strlen(id);
-        if (a + b + c + 3 > REPLAY_ENTRY)
-                return;
-        r = &in->replay[in->replay_next++ % REPLAY_MAX];
-        r->at = now_usec();
-        memcpy(r->buf, reply, a + 1);
-        memcpy(r->buf + a + 1, subject, b + 1);
-        memcpy(r->buf + a + b + 2, id, c + 1);
+static void confirm_again(void *closure, const char *subject, const char *id) {
+        confirm_id(closure, subject, id);
 }
 
+/* After a reconnect: the newest acks and confirmations again (ack-replay.c says why). */
 static void replay_send(Inbound *in, int64_t now) {
-        unsigned sent = 0;
+        unsigned sent = ack_replay_send(&in->replay, in->w->link->nc, now, confirm_again, in);
 
-        for (unsigned i = 0; in->replay && i < REPLAY_MAX; i++) {
-                const Replay *r = &in->replay[(in->replay_next + i) % REPLAY_MAX]; /* oldest first */
-                const char *reply = r->buf, *subject, *id;
-
-                if (!r->at || now - r->at > REPLAY_MS * 1000LL)
-                        continue;
-                subject = reply + strlen(reply) + 1;
-                id = subject + strlen(subject) + 1;
-                if (natsConnection_PublishString(in->w->link->nc, reply, "+ACK") != NATS_OK)
-                        break;
-                confirm_id(in, subject, id);
-                sent++;
-        }
         confirm_flush(in);
         if (sent)
-                log_info("mailbox %s: reconnected: the last %u acks%s sent again (the server that had them may be gone)",
-                         in->w->mailbox->name, sent,
-                         in->w->mailbox->delivery == DELIVERY_END_TO_END ? " and confirmations" : "");
+                log_info(
+                        "mailbox %s: reconnected: the last %u acks%s sent again (the server that had them may be gone)",
+                        in->w->mailbox->name, sent,
+                        in->w->mailbox->delivery == DELIVERY_END_TO_END ? " and confirmations" : "");
 }
 
 /* Slots a send can claim now: neither queued nor being read or written. */
@@ -452,7 +380,7 @@ static int deliver(Inbound *in, natsMsg *msg) {
                 link_error_text(s, 0, err, sizeof(err));
                 stats_error(&w->stats, "ack: %s (the message will be delivered again)", err);
         }
-        replay_record(in, msg);
+        ack_replay_record(&in->replay, msg, now_usec());
         confirm_add(in, msg);
         return 0;
 }
@@ -550,8 +478,7 @@ static int pull_send(Inbound *in, uint32_t batch, int64_t now) {
                      .left = batch,
                      .sent = now,
                      .deadline = now + (PULL_EXPIRES_MS + PULL_GRACE_MS) * 1000LL };
-        if (in->unanswered <= in->heard)
-                in->unanswered = now;
+        health_pull_sent(&in->health, now, in->heard);
         return 0;
 }
 
@@ -637,252 +564,6 @@ static void episode_no_responders(Inbound *in, int64_t now) {
                 in->ensured = false; /* look for the stream and the consumer again */
 }
 
-static void consumer_info_destroyp(jsConsumerInfo **ci) {
-        jsConsumerInfo_Destroy(*ci);
-}
-
-/* Ask the consumer's leader to step down: another replica takes the consumer over. Its answer
- * is JSON, {"success":true} or an error; logged either way. */
-static void consumer_stepdown(Inbound *in, int64_t now) {
-        const MailboxSettings *m = in->w->mailbox;
-        char subject[SETTINGS_NAME_MAX * 2 + 64];
-        natsMsg *reply = NULL;
-        natsStatus s;
-
-        in->last_stepdown = now;
-        atomic_fetch_add(&in->w->stats.stepdowns, 1);
-        snprintf(subject, sizeof(subject), "$JS.API.CONSUMER.LEADER.STEPDOWN.%s.%s", m->stream, m->durable);
-        s = natsConnection_RequestString(&reply, in->w->link->nc, subject, "", LINK_API_WAIT_MS);
-        if (s != NATS_OK) {
-                char err[STATUS_ERROR_MAX];
-
-                link_error_text(s, 0, err, sizeof(err));
-                log_warning("mailbox %s: asking consumer %s's leader to step down: %s", m->name, m->durable, err);
-        } else {
-                const char *d = natsMsg_GetData(reply);
-                int n = natsMsg_GetDataLength(reply);
-                bool ok = d && n > 0 && memmem(d, (size_t)n, "\"success\":true", 14);
-
-                if (ok)
-                        log_notice("mailbox %s: consumer %s's leader stepped down", m->name, m->durable);
-                else
-                        log_warning("mailbox %s: consumer %s's leader did not step down: %.*s", m->name, m->durable,
-                                    MIN(n, 200), d ? d : "");
-        }
-        natsMsg_Destroy(reply);
-}
-
-static void stream_info_destroyp(jsStreamInfo **si) {
-        jsStreamInfo_Destroy(*si);
-}
-
-/* The stream's messages on the route's subject (@n), and whether it is a work queue. */
-static int stream_count(Inbound *in, uint64_t *n, bool *workqueue) {
-        const MailboxSettings *m = in->w->mailbox;
-        _cleanup_(stream_info_destroyp) jsStreamInfo *si = NULL;
-        jsOptions o;
-        jsErrCode je = 0;
-
-        jsOptions_Init(&o);
-        o.Wait = LINK_API_WAIT_MS;
-        o.Stream.Info.SubjectsFilter = m->subject;
-        if (js_GetStreamInfo(&si, in->js, m->stream, &o, &je) != NATS_OK || !si)
-                return -EAGAIN;
-        *workqueue = si->Config && si->Config->Retention == js_WorkQueuePolicy;
-        *n = 0;
-        /* the list is libnats' own array of Count entries */
-        for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++)
-                *n += si->State.Subjects->List[i].Msgs;
-        return 0;
-}
-
-/* Delete the durable consumer; the next look for it (inbound_ensure()) makes it again, with
- * the bridge's settings, delivering every message the work queue holds from its first. */
-static void consumer_recreate(Inbound *in, int64_t now, const char *why) {
-        const MailboxSettings *m = in->w->mailbox;
-        jsErrCode je = 0;
-        natsStatus s;
-
-        in->last_recreate = now;
-        atomic_fetch_add(&in->w->stats.recreated, 1);
-        s = js_DeleteConsumer(in->js, m->stream, m->durable, NULL, &je);
-        if (s != NATS_OK && s != NATS_NOT_FOUND && je != JSConsumerNotFoundErr) {
-                char err[STATUS_ERROR_MAX];
-
-                link_error_text(s, je, err, sizeof(err));
-                log_warning("mailbox %s: deleting consumer %s to make it again (%s): %s", m->name, m->durable, why,
-                            err);
-                return;
-        }
-        log_warning("mailbox %s: consumer %s deleted, to be made again (%s): the work queue's messages come from "
-                    "its first, some perhaps twice",
-                    m->name, m->durable, why);
-        pulls_forget(in);
-        in->ensured = false;
-        in->stall_kind = STALL_NONE; /* the stall goes on (stall_since) until a message comes */
-        in->stall_stepdowns = 0;
-        in->stall_check = now + STALL_AFTER_MS * 1000LL;
-}
-
-/*
- * Pulls have been answered empty for STALL_AFTER_MS while the mailbox had room: ask the consumer
- * (its info, LINK_API_WAIT_MS at most) whether messages wait for it. Two stalls of JetStream 2.9
- * clusters are told apart from an idle stream (doc/bridge.md, "A consumer that brings nothing"):
- *
- * - STALL_SILENT: messages pending, the consumer below its max-ack-pending (so nothing holds it
- *   back), and none comes: its leader is stuck. It is asked to step down, at most every
- *   STEPDOWN_EVERY_MS; after STALL_STEPDOWNS_MAX of them the consumer is made again.
- * - STALL_BEHIND: the consumer says nothing is pending, but the work queue holds more messages
- *   on its subject than the consumer has pending or out: its delivered sequence is past them (a
- *   stream leader came back with a shorter log, a stream state reset) and it will never
- *   deliver them — until new messages' sequences pass its own, which in end-to-end delivery
- *   never come, bridge A's window being full of these very messages. Seen again on the next
- *   look (STALL_AFTER_MS later, nothing having come meanwhile, the count not lower: acked
- *   messages leave a clustered queue seconds late after a leader change), the consumer is made again:
- *   a new one delivers the work queue from its first message. Only for a work queue, where a
- *   message acked is gone (with other retentions acked messages stay, and the count says
- *   nothing); at most every RECREATE_EVERY_MS.
- *
- * Nothing waits: the stream is idle; ask again later, less often.
- */
-static void stall_check(Inbound *in, int64_t now) {
-        const MailboxSettings *m = in->w->mailbox;
-        _cleanup_(consumer_info_destroyp) jsConsumerInfo *ci = NULL;
-        jsErrCode je = 0;
-        natsStatus s;
-        int64_t max_ack;
-        uint64_t in_stream = 0, out;
-        bool workqueue = false, may_recreate;
-        StallKind kind = STALL_NONE;
-
-        s = js_GetConsumerInfo(&ci, in->js, m->stream, m->durable, NULL, &je);
-        now = now_usec();
-        if (s != NATS_OK || !ci) {
-                char err[STATUS_ERROR_MAX];
-
-                link_error_text(s, je, err, sizeof(err));
-                log_debug("mailbox %s: consumer %s's info: %s", m->name, m->durable, err);
-                in->stall_check = now + STALL_AFTER_MS * 1000LL;
-                return;
-        }
-        max_ack = ci->Config ? ci->Config->MaxAckPending : 0;
-        out = ci->NumAckPending > 0 ? (uint64_t)ci->NumAckPending : 0;
-        if (ci->NumPending > 0 && !(max_ack > 0 && ci->NumAckPending >= max_ack))
-                kind = STALL_SILENT;
-        else if (stream_count(in, &in_stream, &workqueue) == 0 && workqueue && in_stream > ci->NumPending + out)
-                kind = STALL_BEHIND;
-        now = now_usec();
-        if (kind == STALL_NONE) {
-                /* nothing waits, or all that may be out is out (redelivered after the AckWait) */
-                if (in->stall_since)
-                        log_info("mailbox %s: consumer %s: %" PRIu64 " messages wait, %" PRId64 " await their ack",
-                                 m->name, m->durable, ci->NumPending, ci->NumAckPending);
-                in->stall_since = 0;
-                in->stall_kind = STALL_NONE;
-                in->stall_stepdowns = 0;
-                in->stall_backoff_ms = MIN(MAX(in->stall_backoff_ms * 2, STALL_AFTER_MS), STALL_IDLE_MAX_MS);
-                in->stall_check = now + in->stall_backoff_ms * 1000LL;
-                return;
-        }
-        may_recreate = !in->last_recreate || now - in->last_recreate >= RECREATE_EVERY_MS * 1000LL;
-        if (!in->stall_since)
-                in->stall_since = now;
-        if (kind == STALL_BEHIND) {
-                /* Seen first, or the count went down since (acked messages whose removal from
-                 * the queue lagged, as it does for seconds after a leader change): look again.
-                 * The same count or more on the next look, nothing delivered in between: the
-                 * consumer is past them. */
-                if (in->stall_kind != STALL_BEHIND || in_stream < in->behind_count) {
-                        log_debug("mailbox %s: the work queue holds %" PRIu64 " messages on %s, consumer %s %" PRIu64
-                                  " pending and %" PRId64 " awaiting their ack: looking again",
-                                  m->name, in_stream, m->subject, m->durable, ci->NumPending, ci->NumAckPending);
-                        in->stall_kind = STALL_BEHIND;
-                        in->behind_count = in_stream;
-                        in->stall_check = now + STALL_AFTER_MS * 1000LL;
-                        return;
-                }
-                in->behind_count = in_stream;
-                stats_error(&in->w->stats, "consumer %s is past %" PRIu64 " messages of the work queue", m->durable,
-                            in_stream - ci->NumPending - out);
-                if (may_recreate) {
-                        log_warning("mailbox %s: the work queue holds %" PRIu64 " messages on %s, and consumer %s has "
-                                    "%" PRIu64 " pending and %" PRId64 " awaiting their ack (delivered up to stream "
-                                    "sequence %" PRIu64 ", leader %s): it is past the others",
-                                    m->name, in_stream, m->subject, m->durable, ci->NumPending, ci->NumAckPending,
-                                    ci->Delivered.Stream,
-                                    ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
-                        consumer_recreate(in, now, "it is past messages the work queue holds");
-                }
-                in->stall_check = now + STALL_AFTER_MS * 1000LL;
-                return;
-        }
-        if (in->stall_kind != STALL_SILENT) {
-                in->stall_kind = STALL_SILENT;
-                in->stall_stepdowns = 0;
-                log_warning("mailbox %s: consumer %s brought nothing for %.1f s while %" PRIu64
-                            " messages wait for it (delivered up to stream sequence %" PRIu64 ", ack floor %" PRIu64
-                            ", %" PRId64 " awaiting their ack, leader %s)",
-                            m->name, m->durable, (double)(now - in->last_msg) / 1e6, ci->NumPending,
-                            ci->Delivered.Stream, ci->AckFloor.Stream, ci->NumAckPending,
-                            ci->Cluster && ci->Cluster->Leader ? ci->Cluster->Leader : "unknown");
-        }
-        stats_error(&in->w->stats, "consumer %s stalled: %" PRIu64 " messages wait, none comes", m->durable,
-                    ci->NumPending);
-        if (in->stall_stepdowns >= STALL_STEPDOWNS_MAX && may_recreate &&
-            stream_count(in, &in_stream, &workqueue) == 0 && workqueue) {
-                consumer_recreate(in, now, "its leaders brought nothing");
-        } else if (!in->last_stepdown || now - in->last_stepdown >= STEPDOWN_EVERY_MS * 1000LL) {
-                consumer_stepdown(in, now);
-                in->stall_stepdowns++;
-        }
-        in->stall_check = now + STALL_AFTER_MS * 1000LL;
-}
-
-/*
- * Pull requests unanswered for LEADERLESS_AFTER_MS — not a message, not a 408 — while the
- * server answers PINGs: a consumer without a leader, which in JetStream 2.9 clusters lasted 30 s
- * and more after a server was killed (tests/bridge-cluster.sh: 36 s). If the consumer does not
- * answer for its info either while the stream does, and the stream is a work queue, the
- * consumer is made again: a new one gets a leader of its own at once. At most every
- * RECREATE_EVERY_MS; looked at every STALL_AFTER_MS.
- */
-static void leaderless_check(Inbound *in, int64_t now) {
-        const MailboxSettings *m = in->w->mailbox;
-        _cleanup_(consumer_info_destroyp) jsConsumerInfo *ci = NULL;
-        jsErrCode je = 0;
-        uint64_t in_stream = 0;
-        bool workqueue = false;
-        natsStatus s;
-
-        in->leaderless_check = now + STALL_AFTER_MS * 1000LL;
-        if (in->last_recreate && now - in->last_recreate < RECREATE_EVERY_MS * 1000LL)
-                return;
-        s = js_GetConsumerInfo(&ci, in->js, m->stream, m->durable, NULL, &je);
-        if (s == NATS_OK || s == NATS_NOT_FOUND || je == JSConsumerNotFoundErr)
-                return; /* it answers (or is gone: inbound_ensure() makes it when a 409 says so) */
-        if (stream_count(in, &in_stream, &workqueue) < 0 || !workqueue)
-                return; /* the stream does not answer either: an election, wait */
-        log_warning("mailbox %s: consumer %s answered no pull request for %.1f s, nor a request for its info, while "
-                    "the stream answers: it has no leader",
-                    m->name, m->durable, (double)(now_usec() - in->unanswered) / 1e6);
-        consumer_recreate(in, now_usec(), "it has no leader");
-        in->unanswered = 0;
-}
-
-/* A message came: the consumer is not stalled (any more). */
-static void stall_end(Inbound *in, int64_t now) {
-        if (in->stall_since)
-                log_info("mailbox %s: consumer %s brings messages again after %.1f s", in->w->mailbox->name,
-                         in->w->mailbox->durable, (double)(now - in->stall_since) / 1e6);
-        in->stall_since = 0;
-        in->stall_kind = STALL_NONE;
-        in->stall_stepdowns = 0;
-        in->last_msg = now;
-        in->answered_empty = false;
-        in->stall_backoff_ms = 0;
-        in->stall_check = 0;
-}
-
 /* One message from the inbox: a status, or a message to deliver. Negative: the box broke. */
 static int inbound_handle(Inbound *in, natsMsg *msg) {
         Worker *w = in->w;
@@ -902,7 +583,7 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                 if (p)
                         pull_end(in, p, msg, status); /* 404, 408, 409: the server is done with it */
                 if (strncmp(status, "404", 3) == 0 || strncmp(status, "408", 3) == 0)
-                        in->answered_empty = true;
+                        health_empty_answer(&in->health);
                 if (strncmp(status, "409", 3) == 0) {
                         natsMsgHeader_Get(msg, "Description", &desc);
                         stats_error(&w->stats, "pull request: %s %s", status, desc ? desc : "");
@@ -914,7 +595,7 @@ static int inbound_handle(Inbound *in, natsMsg *msg) {
                 return 0;
         }
         episode_end(in);
-        stall_end(in, in->heard);
+        health_message(&in->health, in->heard);
         atomic_fetch_add(&w->stats.fetched, 1);
         if (!pulls_count_message(in)) {
                 /* nobody counts on it (its request expired here first, or it was sent before a
@@ -996,8 +677,7 @@ static void *inbound_run(void *arg) {
                         pulls_forget(in);
                         in->suspect = false;
                         episode_end(in);
-                        stall_end(in, now);
-                        in->unanswered = 0;
+                        health_restart(&in->health, now);
                         replay_send(in, now);
                 }
                 pulls_expire(in, now);
@@ -1021,20 +701,17 @@ static void *inbound_run(void *arg) {
                         if (pull_send(in, MIN(room - credit, cap), now) == 0)
                                 credit = pulls_credit(in, &live);
                 }
-                if (room > 0 && in->unanswered > in->heard && !in->backoff_ms &&
-                    now - in->unanswered >= LEADERLESS_AFTER_MS * 1000LL && now >= in->leaderless_check) {
-                        leaderless_check(in, now);
-                        now = now_usec();
-                }
                 if (room == 0) {
-                        /* full: nothing is asked for, so nothing coming is no stall */
-                        in->last_msg = now;
-                        in->answered_empty = false;
-                        in->unanswered = 0;
-                } else if (in->answered_empty && !in->suspect && !in->backoff_ms &&
-                           now - in->last_msg >= STALL_AFTER_MS * 1000LL && now >= in->stall_check) {
-                        stall_check(in, now);
-                        now = now_usec();
+                        health_full(&in->health, now);
+                } else {
+                        bool deleted = health_check(&in->health, now, in->heard, in->suspect, in->backoff_ms != 0);
+
+                        now = now_usec(); /* a check waits for JetStream's answers */
+                        if (deleted) {
+                                pulls_forget(in); /* the consumer was deleted: look for it (which makes it) */
+                                in->ensured = false;
+                                continue;
+                        }
                 }
                 if (room == 0 && live == 0) {
                         int held = 0;
@@ -1117,7 +794,7 @@ static void inbound_free(void *impl) {
         if (in->box)
                 inbound_detach(in);
         jsCtx_Destroy(in->js);
-        free(in->replay);
+        ack_replay_free(&in->replay);
         free(in);
 }
 
@@ -1135,5 +812,8 @@ int inbound_new(Worker *w) {
         w->impl = in;
         w->run = inbound_run;
         w->free_impl = inbound_free;
-        return link_jetstream(w->link, NULL, NULL, 0, &in->js);
+        if (link_jetstream(w->link, NULL, NULL, 0, &in->js) < 0)
+                return -ENOMEM;
+        health_init(&in->health, in->js, w->link, w->mailbox, &w->stats);
+        return 0;
 }
