@@ -124,7 +124,7 @@ static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, u
                 r = read_all(c->fd, frame + sizeof(hdr), size - sizeof(hdr), deadline);
         }
         if (r >= 0)
-                r = wire_decode(frame, size, &reply);
+                r = wire_decode_proto(frame, size, c->version, &reply);
         if (r >= 0 && (reply.serial != m.serial || reply.type != (m.type | WIRE_REPLY)))
                 r = -EPROTO;
         if (r < 0) {
@@ -149,6 +149,7 @@ static int client_open(shmbox_client *c) {
         WireMsg hello = { .type = WIRE_HELLO, .version = WIRE_HELLO_VERSION }, reply;
         int r;
 
+        c->version = 0; /* HELLO decodes the same in every version */
         strcpy(sa.sun_path, c->socket_path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
@@ -176,6 +177,7 @@ static int client_open(shmbox_client *c) {
                 return r;
         }
         strcpy(c->prefix, reply.name);
+        c->version = reply.version;
         return 0;
 }
 
@@ -380,7 +382,7 @@ SHMBOX_PUBLIC int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, 
         for (;;) {
                 WireInfo info;
 
-                r = wire_list_next(&pos, reply.list + reply.list_len, entries[n].name, &info);
+                r = wire_list_next(&pos, reply.list + reply.list_len, reply.proto, entries[n].name, &info);
                 if (r < 0)
                         return -EPROTO;
                 if (r == 0)

@@ -51,7 +51,11 @@ static void conn_build_done(void *userdata, int status);
 
 static void conn_reply(Conn *c, const WireMsg *reply) {
         uint8_t buf[WIRE_HEADER_SIZE + 512];
-        int n = wire_encode(buf, sizeof(buf), reply);
+        WireMsg m = *reply;
+        int n;
+
+        m.proto = c->version; /* an info ends with flags and owner_pid from version 3 on */
+        n = wire_encode(buf, sizeof(buf), &m);
 
         assert_se(n > 0);
         bufferevent_write(c->bev, buf, (size_t)n);
@@ -392,7 +396,7 @@ static void do_list(Conn *c, const WireMsg *req) {
         static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
         WireListWriter w;
 
-        assert_se(wire_list_begin(&w, buf, sizeof(buf), req->serial) == 0);
+        assert_se(wire_list_begin(&w, buf, sizeof(buf), req->serial, c->version) == 0);
         for (Mailbox *mb = c->manager->mailboxes; mb; mb = mb->next) {
                 WireInfo info;
 
@@ -447,7 +451,7 @@ static int stats_fill(Conn *c, Mailbox *mb, WireMsg *reply, WireStatsRow *rows) 
 static void do_stats(Conn *c, const WireMsg *req) {
         static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
         static WireStatsRow rows[LAYOUT_ATT_MAX];
-        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .rows = rows };
+        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .rows = rows, .proto = c->version };
         Mailbox *mb;
         int r;
 
