@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ephemeral.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
 #include "log/log.h"
@@ -182,8 +183,13 @@ static int do_create(Conn *c, const WireMsg *req) {
                 conn_reason(c, "mode %04o has bits other than rw (0666)", req->mode);
                 return -EINVAL;
         }
-        if (req->flags & ~WIRE_CREATE_GID) {
-                conn_reason(c, "unknown flags 0x%x", req->flags & ~WIRE_CREATE_GID);
+        if (req->flags & ~WIRE_CREATE_FLAGS) {
+                conn_reason(c, "unknown flags 0x%x", req->flags & ~WIRE_CREATE_FLAGS);
+                return -EINVAL;
+        }
+        if ((req->flags & WIRE_CREATE_EPHEMERAL) && c->version < WIRE_HELLO_EPHEMERAL) {
+                conn_reason(c, "ephemeral mailboxes need protocol version %u (this connection speaks %u)",
+                            WIRE_HELLO_EPHEMERAL, c->version);
                 return -EINVAL;
         }
         if (req->flags & WIRE_CREATE_GID) {
@@ -210,6 +216,13 @@ static int do_create(Conn *c, const WireMsg *req) {
         if (r < 0) {
                 conn_reason(c, "the daemon could not create its objects in /dev/shm (%s)", strerror(-r));
                 return log_errno(LOG_ERR, r, "create of %s failed", req->name);
+        }
+        if (req->flags & WIRE_CREATE_EPHEMERAL) {
+                /* tied to this connection (daemon/ephemeral.c); a cancelled build takes it along */
+                mb->ephemeral = true;
+                mb->owner_pid = s->cred.pid;
+                mb->owner_starttime = s->starttime;
+                mb->owner_conn = c;
         }
         r = manager_build_start(m, mb, conn_build_done, c, &c->build);
         if (r < 0)
@@ -382,6 +395,10 @@ static void fill_info(Manager *m, Mailbox *mb, WireInfo *info, uint64_t *ret_aba
         uint32_t holder, claimed, taken;
 
         mailbox_info(mb, info, &claimed, &taken, &holder, ret_abandoned);
+        if (mb->ephemeral) {
+                info->flags |= WIRE_INFO_EPHEMERAL;
+                info->owner_pid = (uint32_t)MAX(mb->owner_pid, 0);
+        }
         info->lock_holder_pid = attachment_pid(m, mb, holder);
         info->oldest_claimed_pid = attachment_pid(m, mb, claimed);
         info->oldest_taken_pid = attachment_pid(m, mb, taken);
@@ -629,7 +646,8 @@ int conn_new(Manager *m, int fd, Conn **ret) {
 
 /*
  * conn_free() - close the connection; the session is hung up (freed, or orphaned while it holds
- * attachments)
+ * attachments), and the ephemeral mailboxes it created are destroyed, unless the daemon is
+ * stopping (manager_free(): they outlive it, daemon/ephemeral.c)
  *
  * Return: NULL.
  */
@@ -638,6 +656,8 @@ Conn *conn_free(Conn *c) {
                 return NULL;
         if (c->build)
                 manager_build_cancel(c->manager, c->build);
+        if (!c->manager->stopping)
+                ephemeral_conn_gone(c->manager, c);
         bufferevent_free(c->bev);
         if (c->session)
                 session_hangup(c->session);
