@@ -31,7 +31,7 @@
 #define WIRE_HELLO_VERSION 3u   /* the highest protocol version of HELLO */
 #define WIRE_HELLO_REASONS 2u   /* from this version on, an error reply may carry a reason */
 #define WIRE_HELLO_EPHEMERAL 3u /* from this version on: WIRE_CREATE_EPHEMERAL, info's flags and owner_pid */
-#define WIRE_REASON_MAX 200u  /* bytes of a reason */
+#define WIRE_REASON_MAX 200u    /* bytes of a reason */
 #define WIRE_HEADER_SIZE 16u
 #define WIRE_REQUEST_MAX 1024u       /* largest request body the daemon accepts */
 #define WIRE_REPLY_MAX (256u * 1024) /* largest reply body a client accepts */
@@ -101,7 +101,7 @@ typedef struct WireStatsRow {
 
 /* One decoded message; which fields are meaningful depends on type (see wire.c). */
 typedef struct WireMsg {
-        uint16_t type; /* with WIRE_REPLY for replies */
+        uint16_t type;  /* with WIRE_REPLY for replies */
         uint32_t proto; /* the version agreed in HELLO, for encoding a reply's info (< 3: without
                            flags and owner_pid); wire_decode_proto() sets it from its argument */
         uint32_t serial;

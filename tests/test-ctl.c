@@ -793,7 +793,7 @@ static int count_lines(const char *s) {
 /* ---- mailbox lifecycle ------------------------------------------------------------------- */
 
 START_TEST(test_create_info_list_destroy_round_trip) {
-        static const char *const header[] = { "NAME",  "SLOTS", "SLOT_SIZE", "MODE",     "QUEUED",
+        static const char *const header[] = { "NAME",     "SLOTS", "SLOT_SIZE", "MODE",     "QUEUED",
                                               "ATTACHED", "OWNER", "SENT",      "RECEIVED", "EPHEMERAL" };
         char words[12][80];
 
@@ -1299,8 +1299,9 @@ static const struct {
         { { "create", "box", "--mode", "0777" }, "--mode: invalid mode '0777'" },
         { { "create", "box", "--mode", "0" }, "--mode: invalid mode '0'" },
         { { "create", "box", "--mode", "8" }, "--mode: invalid mode '8'" },
-        { { "create", "box", "--ephemeral" }, "create: --ephemeral: an ephemeral mailbox is destroyed when the "
-                                              "connection that created it ends, and shmboxctl's ends when it exits" },
+        { { "create", "box", "--ephemeral" },
+          "create: --ephemeral: an ephemeral mailbox is destroyed when the "
+          "connection that created it ends, and shmboxctl's ends when it exits" },
         { { "create", "--ephemeral=1", "box" }, "option '--ephemeral' takes no value" },
 };
 

@@ -456,8 +456,8 @@ static Suite *ephemeral_suite(void) {
         tcase_add_test(tc, test_an_ephemeral_mailbox_goes_when_its_client_disconnects_and_a_blocked_peer_gets_eidrm);
         tcase_add_test(tc,
                        test_an_ephemeral_mailbox_of_a_process_killed_with_sigkill_goes_and_leaves_nothing_in_dev_shm);
-        tcase_add_test(tc,
-                       test_an_owner_may_destroy_its_ephemeral_mailbox_and_its_disconnect_spares_a_new_one_of_that_name);
+        tcase_add_test(
+                tc, test_an_owner_may_destroy_its_ephemeral_mailbox_and_its_disconnect_spares_a_new_one_of_that_name);
         tcase_add_test(tc, test_ephemeral_mailboxes_count_against_the_limits_until_they_go);
 
         tc = harness_tcase(s, "hostile input", 60, setup, teardown);
@@ -468,7 +468,8 @@ static Suite *ephemeral_suite(void) {
                             0, 2);
         tcase_add_test(tc, test_an_ephemeral_mailbox_whose_owner_died_while_the_daemon_was_away_goes_at_restart);
 #ifdef SHMBOX_CRASH_POINTS
-        tcase_add_loop_test(tc, test_a_restarted_daemon_that_cannot_judge_the_creator_keeps_the_mailbox_and_judges_it_later,
+        tcase_add_loop_test(tc,
+                            test_a_restarted_daemon_that_cannot_judge_the_creator_keeps_the_mailbox_and_judges_it_later,
                             0, (int)ELEMENTSOF(judge_faults));
 #else
         fprintf(stderr, "SKIP: test-ephemeral: the daemon that cannot judge a creator needs the fault points: "
