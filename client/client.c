@@ -124,7 +124,7 @@ static int client_exchange(shmbox_client *c, const WireMsg *req, WireMsg *ret, u
                 r = read_all(c->fd, frame + sizeof(hdr), size - sizeof(hdr), deadline);
         }
         if (r >= 0)
-                r = wire_decode(frame, size, &reply);
+                r = wire_decode_proto(frame, size, c->version, &reply);
         if (r >= 0 && (reply.serial != m.serial || reply.type != (m.type | WIRE_REPLY)))
                 r = -EPROTO;
         if (r < 0) {
@@ -149,6 +149,7 @@ static int client_open(shmbox_client *c) {
         WireMsg hello = { .type = WIRE_HELLO, .version = WIRE_HELLO_VERSION }, reply;
         int r;
 
+        c->version = 0; /* HELLO decodes the same in every version */
         strcpy(sa.sun_path, c->socket_path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
@@ -176,6 +177,7 @@ static int client_open(shmbox_client *c) {
                 return r;
         }
         strcpy(c->prefix, reply.name);
+        c->version = reply.version;
         return 0;
 }
 
@@ -261,7 +263,7 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const s
                 for (size_t i = 0; i < ELEMENTSOF(config->reserved); i++)
                         if (config->reserved[i] != 0)
                                 return -EINVAL;
-                if ((config->mode & ~0666u) || (config->flags & ~SHMBOX_CONFIG_GID))
+                if ((config->mode & ~0666u) || (config->flags & ~(SHMBOX_CONFIG_GID | SHMBOX_CONFIG_EPHEMERAL)))
                         return -EINVAL;
                 if (config->slots > SHMBOX_SLOTS_MAX || config->slot_size > SHMBOX_SLOT_SIZE_MAX)
                         return -EINVAL;
@@ -269,11 +271,18 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const s
                 req.slot_size = config->slot_size;
                 req.mode = config->mode;
                 req.flags = config->flags & SHMBOX_CONFIG_GID ? WIRE_CREATE_GID : 0;
+                if (config->flags & SHMBOX_CONFIG_EPHEMERAL)
+                        req.flags |= WIRE_CREATE_EPHEMERAL;
                 req.gid = config->gid;
         }
         strcpy(req.name, name);
         r = client_call(client, &req, &reply, NULL);
-        return r < 0 ? r : reply.status;
+        if (r < 0)
+                return r;
+        /* a daemon before protocol version 3 refuses the flag it does not know as -EINVAL */
+        if (reply.status == -EINVAL && (req.flags & WIRE_CREATE_EPHEMERAL) && client->version < WIRE_HELLO_EPHEMERAL)
+                return -EOPNOTSUPP;
+        return reply.status;
 }
 
 SHMBOX_PUBLIC int shmbox_destroy(shmbox_client *client, const char *name) {
@@ -330,6 +339,8 @@ void client_info_from_wire(struct shmbox_info *out, const WireInfo *in) {
                 .oldest_claimed_age_ms = in->oldest_claimed_age_ms,
                 .oldest_taken_age_ms = in->oldest_taken_age_ms,
                 .corrupt = in->corrupt,
+                .owner_pid = in->owner_pid,
+                .flags = in->flags & WIRE_INFO_EPHEMERAL ? SHMBOX_INFO_EPHEMERAL : 0,
         };
 }
 
@@ -341,6 +352,9 @@ _Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS &&
                        SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT,
                "the corruption bits pass from the daemon to the caller unchanged");
 _Static_assert(sizeof(struct shmbox_info) == 120, "struct shmbox_info keeps its size (fields from reserved words)");
+_Static_assert(offsetof(struct shmbox_info, owner_pid) == 100 && offsetof(struct shmbox_info, flags) == 104 &&
+                       offsetof(struct shmbox_info, reserved) == 112,
+               "owner_pid and flags sit where reserved32 and reserved[0] were (shmbox 0.3)");
 
 SHMBOX_PUBLIC int shmbox_info(shmbox_client *client, const char *name, struct shmbox_info *ret) {
         WireMsg req = { .type = WIRE_INFO }, reply;
@@ -380,7 +394,7 @@ SHMBOX_PUBLIC int shmbox_list(shmbox_client *client, struct shmbox_entry **ret, 
         for (;;) {
                 WireInfo info;
 
-                r = wire_list_next(&pos, reply.list + reply.list_len, entries[n].name, &info);
+                r = wire_list_next(&pos, reply.list + reply.list_len, reply.proto, entries[n].name, &info);
                 if (r < 0)
                         return -EPROTO;
                 if (r == 0)
@@ -419,6 +433,7 @@ SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         case -EDQUOT: return "quota exceeded";
         case -EMFILE: return "too many open files or attachments";
         case -ENAMETOOLONG: return "socket path too long";
+        case -EOPNOTSUPP: return "not supported by this daemon (an older protocol version)";
         default:
                 if (err < 0 && err > -4096) {
                         const char *s = strerrordesc_np(-err);

@@ -23,6 +23,7 @@ struct shmbox_client {
         char prefix[NAMES_PREFIX_MAX + 1];
         struct shmbox *boxes;                 /* attached through this client */
         char last_error[WIRE_REASON_MAX + 1]; /* the daemon's reason for refusing the last request */
+        uint32_t version;                     /* the protocol version agreed in HELLO (0: not connected) */
 };
 
 struct shmbox {

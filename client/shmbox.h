@@ -30,7 +30,8 @@
  *   shmbox_connect    -ECONNREFUSED (no daemon there), -ENAMETOOLONG, -EPROTO, -ENOMEM, -EMFILE
  *   shmbox_create     -EEXIST, -EINVAL (name, geometry, mode, flags, reserved words), -EPERM
  *                     (a group the caller is not in), -ENOSPC (size above the daemon's cap,
- *                     global limits, or /dev/shm full), -EDQUOT (the owner's quota), -ENOTCONN
+ *                     global limits, or /dev/shm full), -EDQUOT (the owner's quota), -ENOTCONN,
+ *                     -EOPNOTSUPP (SHMBOX_CONFIG_EPHEMERAL, and a daemon before protocol 3)
  *   shmbox_destroy    -ENOENT, -EPERM (not the owner or root), -ENOTCONN
  *   shmbox_chmod      -ENOENT, -EPERM, -EINVAL, -ENOTCONN
  *   shmbox_reload     -EPERM, -EINVAL (the config file does not parse), -ENOTCONN
@@ -74,8 +75,22 @@ typedef struct shmbox shmbox;               /* an attached mailbox */
  * be 0 (-EINVAL otherwise): new fields take their place. The daemon's limits apply (see
  * shmboxd(8)): a mailbox above max-mailbox-bytes or the global limits is -ENOSPC, above the
  * owner's quota -EDQUOT.
+ *
+ * With SHMBOX_CONFIG_EPHEMERAL in flags the mailbox is tied to this client's connection, like
+ * a D-Bus unique name or a NATS inbox: the daemon destroys it when that connection ends —
+ * shmbox_disconnect(), the process exiting or being killed, or the daemon dropping the
+ * connection — exactly as shmbox_destroy() would: its names leave /dev/shm, boxes attached
+ * anywhere get -EIDRM. The connection ends when every copy of its socket is closed: a child
+ * forked meanwhile holds one until it exits or execs. Anyone may attach it as the mode allows; the owner or root may destroy
+ * it earlier. It counts against the owner's quotas like any mailbox. shmbox_info() and
+ * shmbox_list() show it with SHMBOX_INFO_EPHEMERAL and the creator's pid. If the daemon
+ * restarts, the connection is gone but the process may not be: the mailbox then lives until
+ * the daemon proves the creating process dead (its pidfd), or until it is destroyed (a
+ * creator in another pid namespace cannot be watched: its mailbox stays until destroyed).
+ * Since shmbox 0.3 (protocol version 3): a daemon before it refuses it, -EOPNOTSUPP.
  */
 #define SHMBOX_CONFIG_GID 1u
+#define SHMBOX_CONFIG_EPHEMERAL 2u
 struct shmbox_config {
         uint32_t slots, slot_size, mode;
         uint32_t flags, gid;
@@ -91,6 +106,9 @@ struct shmbox_config {
  * the lock (0: free, or not known to this daemon); slots being written (claimed) and read
  * (taken) right now, with the pid holding the oldest of each and how long it has held it;
  * orphaned: attachments of processes that hung up their connection but still run.
+ * flags: SHMBOX_INFO_EPHEMERAL for an ephemeral mailbox (SHMBOX_CONFIG_EPHEMERAL), whose
+ * owner_pid is the pid of the process that created it (0: a process in another pid namespace);
+ * both 0 from a daemon before protocol version 3. Since shmbox 0.3, from reserved words.
  */
 struct shmbox_info {
         uint32_t slots, slot_size, mode, queued, attached, uid, gid;
@@ -100,10 +118,13 @@ struct shmbox_info {
         uint32_t claimed, taken;
         uint32_t oldest_claimed_pid, oldest_taken_pid;
         uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
-        uint32_t corrupt; /* SHMBOX_INFO_CORRUPT_* (0: the mailbox validates) */
+        uint32_t corrupt;   /* SHMBOX_INFO_CORRUPT_* (0: the mailbox validates) */
+        uint32_t owner_pid; /* of an ephemeral mailbox: its creator */
+        uint32_t flags;     /* SHMBOX_INFO_EPHEMERAL */
         uint32_t reserved32;
-        uint64_t reserved[2];
+        uint64_t reserved[1];
 };
+#define SHMBOX_INFO_EPHEMERAL 1u /* destroyed when its creator's connection ends */
 
 /*
  * What the daemon found impossible in a mailbox's shared memory (struct shmbox_info.corrupt),

@@ -381,11 +381,13 @@ static int parse_group(const Command *cmd, const char *s, uint32_t *ret) {
 
 static int cmd_create(const Command *cmd, int argc, char **argv) {
         const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *group_s = NULL, *name;
+        bool ephemeral = false;
         const Option options[] = {
                 { "slots", &slots_s, NULL },
                 { "slot-size", &slot_size_s, NULL },
                 { "mode", &mode_s, NULL },
                 { "group", &group_s, NULL },
+                { "ephemeral", NULL, &ephemeral },
                 {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
@@ -398,6 +400,15 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         r = command_args(cmd, argc, argv, options, 1, &operands, &n, &name);
         if (r >= 0)
                 return r;
+        /* An ephemeral mailbox lives as long as the connection that created it, and ours ends
+         * when this command returns: it would be destroyed before anyone could use it. Refused
+         * rather than done uselessly; programs create them with shmbox_create(). */
+        if (ephemeral)
+                return exit_status(usage_error(cmd,
+                                               "--ephemeral: an ephemeral mailbox is destroyed when the connection "
+                                               "that created it ends, and shmboxctl's ends when it exits; create it "
+                                               "from the program that uses it (shmbox_create() with "
+                                               "SHMBOX_CONFIG_EPHEMERAL)"));
 
         /* 0 in the config means "the default", so 0 is refused here rather than reinterpreted. */
         if (slots_s) {
@@ -754,6 +765,7 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 { "oldest_taken_pid", info->oldest_taken_pid },
                 { "oldest_claimed_age_ms", info->oldest_claimed_age_ms },
                 { "oldest_taken_age_ms", info->oldest_taken_age_ms },
+                { "owner_pid", info->owner_pid },
         };
         struct passwd *pw = getpwuid(info->uid);
         struct group *gr = getgrgid(info->gid);
@@ -788,6 +800,11 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
         }
         v = gr ? json_object_new_string(gr->gr_name) : NULL;
         if ((gr && !v) || json_object_object_add(obj, "group", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
+        v = json_object_new_boolean(!!(info->flags & SHMBOX_INFO_EPHEMERAL));
+        if (!v || json_object_object_add(obj, "ephemeral", v) < 0) {
                 json_object_put(v);
                 return NULL;
         }
@@ -831,13 +848,13 @@ static int compare_entries(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-#define LIST_COLUMNS 9
+#define LIST_COLUMNS 10
 #define LIST_CELL 80 /* a name (64), or an owner of two short names, or a number */
 
 /* The list as a table: a header line, then one line per mailbox, columns as wide as needed. */
 static int print_table(const struct shmbox_entry *entries, size_t n) {
         static const char *const header[LIST_COLUMNS] = {
-                "NAME", "SLOTS", "SLOT_SIZE", "MODE", "QUEUED", "ATTACHED", "OWNER", "SENT", "RECEIVED",
+                "NAME", "SLOTS", "SLOT_SIZE", "MODE", "QUEUED", "ATTACHED", "OWNER", "SENT", "RECEIVED", "EPHEMERAL",
         };
         _cleanup_free_ char(*cells)[LIST_COLUMNS][LIST_CELL] = NULL;
         size_t width[LIST_COLUMNS] = {};
@@ -862,6 +879,11 @@ static int print_table(const struct shmbox_entry *entries, size_t n) {
                 format_owner(row[6], LIST_CELL, info->uid, info->gid);
                 snprintf(row[7], LIST_CELL, "%" PRIu64, info->sent);
                 snprintf(row[8], LIST_CELL, "%" PRIu64, info->received);
+                /* an ephemeral mailbox: the pid of its creator, whose end destroys it */
+                if (info->flags & SHMBOX_INFO_EPHEMERAL)
+                        snprintf(row[9], LIST_CELL, "pid:%" PRIu32, info->owner_pid);
+                else
+                        snprintf(row[9], LIST_CELL, "-");
         }
 
         for (size_t i = 0; i <= n; i++)
@@ -996,6 +1018,8 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         }
         printf("repairs: %" PRIu64 "\n", info.repairs);
         printf("orphaned: %" PRIu32 "\n", info.orphaned);
+        if (info.flags & SHMBOX_INFO_EPHEMERAL)
+                printf("ephemeral: owner pid %" PRIu32 "\n", info.owner_pid);
         /* what an operator needs when a mailbox seems stuck */
         if (info.lock_holder_pid)
                 printf("lock_holder_pid: %" PRIu32 "\n", info.lock_holder_pid);
@@ -1101,6 +1125,9 @@ static const Command commands[] = {
                 "                     (default 0600; e.g. 0660 for the owner's group)\n"
                 "  --group GROUP      the mailbox's group, a name or a number (default: the\n"
                 "                     caller's primary group; the caller must belong to it)\n"
+                "  --ephemeral        refused, with an error: an ephemeral mailbox dies with\n"
+                "                     the connection that made it, and shmboxctl's ends when\n"
+                "                     it exits (programs use SHMBOX_CONFIG_EPHEMERAL)\n"
                 "  -h, --help         show this help\n",
                 cmd_create,
         },
@@ -1178,15 +1205,17 @@ static const Command commands[] = {
                 "list",
                 "list [--json]",
                 "List the mailboxes of the daemon, sorted by name: a table with a header line,\n"
-                "or a JSON array.\n"
+                "or a JSON array. EPHEMERAL is pid:N for an ephemeral mailbox, destroyed when\n"
+                "the connection of its creator, process N, ends; - for the others.\n"
                 "\n"
                 "Options:\n"
                 "  --json      print a JSON array of objects: name and every field of struct\n"
                 "              shmbox_info by its C name (slots, slot_size, queued, attached,\n"
                 "              uid, gid, sent, received, recovered, repairs, lock_holder_pid,\n"
                 "              orphaned, claimed, taken, oldest_claimed_pid, oldest_taken_pid,\n"
-                "              oldest_claimed_age_ms, oldest_taken_age_ms), numbers; mode in\n"
-                "              octal text (\"0660\"); user and group, the owner's names\n"
+                "              oldest_claimed_age_ms, oldest_taken_age_ms, owner_pid), numbers;\n"
+                "              mode in octal text (\"0660\"); user and group, the owner's names;\n"
+                "              ephemeral, true or false\n"
                 "  -h, --help  show this help\n",
                 cmd_list,
         },

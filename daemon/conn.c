@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ephemeral.h"
 #include "daemon/mailbox.h"
 #include "daemon/manager.h"
 #include "log/log.h"
@@ -51,7 +52,11 @@ static void conn_build_done(void *userdata, int status);
 
 static void conn_reply(Conn *c, const WireMsg *reply) {
         uint8_t buf[WIRE_HEADER_SIZE + 512];
-        int n = wire_encode(buf, sizeof(buf), reply);
+        WireMsg m = *reply;
+        int n;
+
+        m.proto = c->version; /* an info ends with flags and owner_pid from version 3 on */
+        n = wire_encode(buf, sizeof(buf), &m);
 
         assert_se(n > 0);
         bufferevent_write(c->bev, buf, (size_t)n);
@@ -178,8 +183,13 @@ static int do_create(Conn *c, const WireMsg *req) {
                 conn_reason(c, "mode %04o has bits other than rw (0666)", req->mode);
                 return -EINVAL;
         }
-        if (req->flags & ~WIRE_CREATE_GID) {
-                conn_reason(c, "unknown flags 0x%x", req->flags & ~WIRE_CREATE_GID);
+        if (req->flags & ~WIRE_CREATE_FLAGS) {
+                conn_reason(c, "unknown flags 0x%x", req->flags & ~WIRE_CREATE_FLAGS);
+                return -EINVAL;
+        }
+        if ((req->flags & WIRE_CREATE_EPHEMERAL) && c->version < WIRE_HELLO_EPHEMERAL) {
+                conn_reason(c, "ephemeral mailboxes need protocol version %u (this connection speaks %u)",
+                            WIRE_HELLO_EPHEMERAL, c->version);
                 return -EINVAL;
         }
         if (req->flags & WIRE_CREATE_GID) {
@@ -206,6 +216,13 @@ static int do_create(Conn *c, const WireMsg *req) {
         if (r < 0) {
                 conn_reason(c, "the daemon could not create its objects in /dev/shm (%s)", strerror(-r));
                 return log_errno(LOG_ERR, r, "create of %s failed", req->name);
+        }
+        if (req->flags & WIRE_CREATE_EPHEMERAL) {
+                /* tied to this connection (daemon/ephemeral.c); a cancelled build takes it along */
+                mb->ephemeral = true;
+                mb->owner_pid = s->cred.pid;
+                mb->owner_starttime = s->starttime;
+                mb->owner_conn = c;
         }
         r = manager_build_start(m, mb, conn_build_done, c, &c->build);
         if (r < 0)
@@ -378,6 +395,10 @@ static void fill_info(Manager *m, Mailbox *mb, WireInfo *info, uint64_t *ret_aba
         uint32_t holder, claimed, taken;
 
         mailbox_info(mb, info, &claimed, &taken, &holder, ret_abandoned);
+        if (mb->ephemeral) {
+                info->flags |= WIRE_INFO_EPHEMERAL;
+                info->owner_pid = (uint32_t)MAX(mb->owner_pid, 0);
+        }
         info->lock_holder_pid = attachment_pid(m, mb, holder);
         info->oldest_claimed_pid = attachment_pid(m, mb, claimed);
         info->oldest_taken_pid = attachment_pid(m, mb, taken);
@@ -392,7 +413,7 @@ static void do_list(Conn *c, const WireMsg *req) {
         static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
         WireListWriter w;
 
-        assert_se(wire_list_begin(&w, buf, sizeof(buf), req->serial) == 0);
+        assert_se(wire_list_begin(&w, buf, sizeof(buf), req->serial, c->version) == 0);
         for (Mailbox *mb = c->manager->mailboxes; mb; mb = mb->next) {
                 WireInfo info;
 
@@ -447,7 +468,7 @@ static int stats_fill(Conn *c, Mailbox *mb, WireMsg *reply, WireStatsRow *rows) 
 static void do_stats(Conn *c, const WireMsg *req) {
         static uint8_t buf[WIRE_HEADER_SIZE + WIRE_REPLY_MAX];
         static WireStatsRow rows[LAYOUT_ATT_MAX];
-        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .rows = rows };
+        WireMsg reply = { .type = req->type | WIRE_REPLY, .serial = req->serial, .rows = rows, .proto = c->version };
         Mailbox *mb;
         int r;
 
@@ -625,7 +646,8 @@ int conn_new(Manager *m, int fd, Conn **ret) {
 
 /*
  * conn_free() - close the connection; the session is hung up (freed, or orphaned while it holds
- * attachments)
+ * attachments), and the ephemeral mailboxes it created are destroyed, unless the daemon is
+ * stopping (manager_free(): they outlive it, daemon/ephemeral.c)
  *
  * Return: NULL.
  */
@@ -634,6 +656,8 @@ Conn *conn_free(Conn *c) {
                 return NULL;
         if (c->build)
                 manager_build_cancel(c->manager, c->build);
+        if (!c->manager->stopping)
+                ephemeral_conn_gone(c->manager, c);
         bufferevent_free(c->bev);
         if (c->session)
                 session_hangup(c->session);

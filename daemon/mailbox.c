@@ -140,6 +140,7 @@ static Mailbox *mailbox_alloc(const char *prefix, const char *name, uid_t uid, g
                 return NULL;
         m->fd = -1;
         m->ring.fifo_fd = -1;
+        m->owner_pidfd = -1;
         snprintf(m->prefix, sizeof(m->prefix), "%s", prefix);
         snprintf(m->name, sizeof(m->name), "%s", name);
         m->uid = uid;

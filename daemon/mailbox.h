@@ -14,6 +14,8 @@
 #include "proto/wire.h"
 
 typedef struct Attachment Attachment;
+struct Conn;
+struct event;
 
 typedef struct Mailbox {
         struct Mailbox *next; /* in the manager's registry, or its list of destroyed ones */
@@ -46,6 +48,16 @@ typedef struct Mailbox {
         bool audit_seen_valid;
         int64_t audit_logged_us; /* the last line about its forgeries */
         unsigned audit_unlogged; /* findings since, not logged */
+
+        /* an ephemeral mailbox (daemon/ephemeral.c): destroyed when its creator goes */
+        bool ephemeral;
+        pid_t owner_pid;           /* the creating process (0: in another pid namespace) */
+        uint64_t owner_starttime;  /* with owner_pid, names that process across daemon restarts */
+        struct Conn *owner_conn;   /* the creating connection; NULL once adopted after a restart */
+        int owner_pidfd;           /* after a restart: the creator's pidfd, watched (-1: none) */
+        struct event *owner_event; /* its watch in the event loop, freed by ephemeral_unwatch() */
+        bool owner_unproven;       /* after a restart: the creator could not be judged yet, retried */
+        bool owner_unwatchable;    /* after a restart: a creator of pid 0, which nothing can watch */
 } Mailbox;
 
 int mailbox_prepare(const char *prefix, const char *name, const LayoutGeometry *geo, uid_t uid, gid_t gid,

@@ -42,6 +42,7 @@
 
 #include "daemon/audit.h"
 #include "daemon/conn.h"
+#include "daemon/ephemeral.h"
 #include "daemon/guard.h"
 #include "daemon/notify.h"
 #include "daemon/state.h"
@@ -157,9 +158,13 @@ int manager_save_state(Manager *m) {
         for (size_t i = 0; i < m->n_pending; i++)
                 v[n++] = m->pending[i];
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next, n++) {
-                v[n] = (StateEntry){
-                        .generation = mb->geo.generation, .uid = mb->uid, .gid = mb->gid, .mode = mb->mode
-                };
+                v[n] = (StateEntry){ .generation = mb->geo.generation,
+                                     .uid = mb->uid,
+                                     .gid = mb->gid,
+                                     .mode = mb->mode,
+                                     .ephemeral = mb->ephemeral,
+                                     .owner_pid = mb->owner_pid,
+                                     .owner_starttime = mb->owner_starttime };
                 strcpy(v[n].name, mb->name);
         }
         r = state_save(m->state_path, v, n);
@@ -194,6 +199,8 @@ static void unlink_from(Mailbox **list, Mailbox *mb) {
  * last attachment is released, so repairs still find it
  */
 void manager_destroy_mailbox(Manager *m, Mailbox *mb) {
+        ephemeral_unwatch(mb); /* gone: nothing left for its creator's end to destroy */
+        mb->owner_conn = NULL;
         unlink_from(&m->mailboxes, mb);
         m->n_mailboxes--;
         mailbox_unlink(mb);
@@ -901,7 +908,7 @@ static bool adopt_unfinished(Manager *m) {
         for (Session *s = m->sessions; s; s = s->next)
                 if (s->unproven)
                         return true;
-        return false;
+        return ephemeral_unfinished(m);
 }
 
 /* Adopt the state file's mailbox @e. Returns 0, or the errno of mailbox_adopt() (logged). */
@@ -925,6 +932,9 @@ static int adopt_one(Manager *m, const StateEntry *e, bool retry) {
                 return r;
         }
         m->last_generation = MAX(m->last_generation, mb->geo.generation);
+        mb->ephemeral = e->ephemeral;
+        mb->owner_pid = e->owner_pid;
+        mb->owner_starttime = e->owner_starttime;
         manager_add_mailbox(m, mb);
         log_info("adopted mailbox %s (%u x %u bytes)%s", mb->name, mb->geo.slots, mb->geo.slot_size,
                  retry ? " on a retry" : "");
@@ -967,6 +977,7 @@ static void adopt_retry_cb(evutil_socket_t fd, short what, void *userdata) {
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
                 if (mb->adopting)
                         (void)adopt_attachments(m, mb);
+        ephemeral_adopt(m);
         for (Session *s = m->sessions, *next; s; s = next) {
                 int r;
 
@@ -1024,6 +1035,7 @@ static int adopt_mailboxes(Manager *m) {
         m->n_pending = k;
         for (Mailbox *mb = m->mailboxes; mb; mb = mb->next)
                 (void)adopt_attachments(m, mb);
+        ephemeral_adopt(m); /* after the attachments: a destroy finds them in the books */
         adopt_recs_prune(m);
         (void)manager_save_state(m);
         journal_compact_now(m);
@@ -1311,6 +1323,7 @@ int manager_run(Manager *m) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->stopping = true;
         while (m->sessions) {
                 Session *s = m->sessions;
 
@@ -1336,6 +1349,7 @@ Manager *manager_free(Manager *m) {
         while (m->mailboxes) {
                 Mailbox *mb = m->mailboxes;
                 m->mailboxes = mb->next;
+                ephemeral_unwatch(mb);
                 mailbox_free(mb);
         }
         while (m->destroyed) {

@@ -75,6 +75,7 @@ typedef struct Manager {
         uint32_t adopt_retry_ms;
         uint64_t last_generation;
         uint64_t next_session_id;
+        bool stopping; /* manager_free() runs: connections closing now end no ephemeral mailbox */
 } Manager;
 
 int manager_new(const ManagerConfig *config, Manager **ret);

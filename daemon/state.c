@@ -2,7 +2,10 @@
 /* state.c — the daemon's private policy state file (see state.h).
  *
  * One line per mailbox: "NAME GENERATION UID GID MODE" (generation in hex, mode in octal),
- * after a first line "shmboxd-state 1". It is replaced atomically (write a temporary file,
+ * after a first line "shmboxd-state 1"; an ephemeral mailbox's line goes on with
+ * " ephemeral PID STARTTIME", its creating process (daemon/ephemeral.c). A daemon without
+ * ephemeral mailboxes (before protocol version 3) skips such a line as invalid, and so does not
+ * adopt that mailbox. It is replaced atomically (write a temporary file,
  * fsync, rename) after every create and destroy, so a daemon killed at any instant leaves
  * either the old or the new state. Adoption at start-up trusts a segment in /dev/shm only if
  * this file names it with the same generation. Lines that do not parse are reported by the
@@ -61,10 +64,25 @@ int state_load(const char *path, StateEntry **ret, size_t *ret_count) {
                 char name[NAMES_NAME_MAX + 2];
                 unsigned long long gen;
                 unsigned uid, gid, mode;
-                int used = 0;
+                unsigned long long starttime = 0;
+                int used = 0, more = 0, pid = 0;
 
                 if (sscanf(line, "%65s %llx %u %u %o%n", name, &gen, &uid, &gid, &mode, &used) != 5 ||
-                    line[used] != '\n' || !names_mailbox_valid(name) || (mode & ~0666u) || n >= STATE_MAX_ENTRIES) {
+                    !names_mailbox_valid(name) || (mode & ~0666u) || n >= STATE_MAX_ENTRIES) {
+                        skipped++;
+                        continue;
+                }
+                if (strncmp(line + used, " ephemeral ", 11) == 0) {
+                        if (sscanf(line + used, " ephemeral %d %llu%n", &pid, &starttime, &more) != 2 || pid < 0) {
+                                skipped++;
+                                continue;
+                        }
+                        used += more;
+                        e.ephemeral = true;
+                        e.owner_pid = pid;
+                        e.owner_starttime = starttime;
+                }
+                if (line[used] != '\n') {
                         skipped++;
                         continue;
                 }
@@ -110,9 +128,13 @@ int state_save(const char *path, const StateEntry *entries, size_t count) {
                 return r;
         }
         fprintf(f, STATE_MAGIC "\n");
-        for (size_t i = 0; i < count; i++)
-                fprintf(f, "%s %016" PRIx64 " %u %u %03o\n", entries[i].name, entries[i].generation,
+        for (size_t i = 0; i < count; i++) {
+                fprintf(f, "%s %016" PRIx64 " %u %u %03o", entries[i].name, entries[i].generation,
                         (unsigned)entries[i].uid, (unsigned)entries[i].gid, entries[i].mode);
+                if (entries[i].ephemeral)
+                        fprintf(f, " ephemeral %d %" PRIu64, (int)entries[i].owner_pid, entries[i].owner_starttime);
+                fputc('\n', f);
+        }
         if (fflush(f) != 0 || fsync(fileno(f)) < 0)
                 r = -errno;
         if (r >= 0 && rename(tmp, path) < 0)

@@ -3,6 +3,7 @@
  * group and mode. Kept in a file of the state directory, never in shared memory. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -15,6 +16,10 @@ typedef struct StateEntry {
         uid_t uid;
         gid_t gid;
         uint32_t mode;
+        /* an ephemeral mailbox (daemon/ephemeral.c): its creating process */
+        bool ephemeral;
+        pid_t owner_pid;
+        uint64_t owner_starttime;
 } StateEntry;
 
 int state_load(const char *path, StateEntry **ret, size_t *ret_count);

@@ -52,7 +52,7 @@
         X(malloc_attach)      /* daemon: memory for an attachment */                               \
         X(malloc_mailbox)     /* daemon: memory for a mailbox (also adopting one at start-up) */   \
         X(malloc_adopt)       /* daemon start-up: memory for an attachment found in a mailbox */   \
-        X(pidfd_open)         /* daemon start-up: watching a process of the journal */             \
+        X(pidfd_open)         /* daemon start-up: watching a process of the journal, or the creator of an ephemeral mailbox */ \
         X(starttime)          /* daemon start-up: reading that process's start time */             \
         X(client_shm_open)    /* library: opening a segment at attach */                           \
         X(client_mmap)        /* library: mapping it */                                            \

@@ -20,6 +20,8 @@
  *                                                counters); counters: 11 x u64 (WireCounters)
  * A reply with a status < 0 has no further body, or (protocol version 2, see wire.h) a reason:
  * a str of 1 to WIRE_REASON_MAX bytes, text for people, never parsed.
+ * info: 7 x u32, 3 x u64, 4 x u32, 2 x u64, 5 x u32 (WireInfo's fields in order), and from
+ * protocol version 3 on (WIRE_HELLO_EPHEMERAL) u32 flags, owner_pid after them.
  */
 #include "config.h"
 
@@ -126,7 +128,7 @@ static void get_str(Cursor *c, char out[NAMES_NAME_MAX + 1]) {
         get_text(c, out, NAMES_NAME_MAX);
 }
 
-static void put_info(Cursor *c, const WireInfo *i) {
+static void put_info(Cursor *c, const WireInfo *i, uint32_t proto) {
         put_u32(c, i->slots);
         put_u32(c, i->slot_size);
         put_u32(c, i->mode);
@@ -148,9 +150,13 @@ static void put_info(Cursor *c, const WireInfo *i) {
         put_u32(c, i->oldest_claimed_age_ms);
         put_u32(c, i->oldest_taken_age_ms);
         put_u32(c, i->corrupt);
+        if (proto >= WIRE_HELLO_EPHEMERAL) {
+                put_u32(c, i->flags);
+                put_u32(c, i->owner_pid);
+        }
 }
 
-static void get_info(Cursor *c, WireInfo *i) {
+static void get_info(Cursor *c, WireInfo *i, uint32_t proto) {
         i->slots = get_u32(c);
         i->slot_size = get_u32(c);
         i->mode = get_u32(c);
@@ -172,6 +178,11 @@ static void get_info(Cursor *c, WireInfo *i) {
         i->oldest_claimed_age_ms = get_u32(c);
         i->oldest_taken_age_ms = get_u32(c);
         i->corrupt = get_u32(c);
+        i->flags = i->owner_pid = 0;
+        if (proto >= WIRE_HELLO_EPHEMERAL) {
+                i->flags = get_u32(c);
+                i->owner_pid = get_u32(c);
+        }
 }
 
 static void put_counters(Cursor *c, const WireCounters *k) {
@@ -230,15 +241,19 @@ int wire_frame_size(const uint8_t *hdr, size_t avail, bool reply, size_t *ret) {
 }
 
 /*
- * wire_decode() - decode the complete frame @frame of @len bytes
- * @ret: written on success only
+ * wire_decode_proto() - decode the complete frame @frame of @len bytes, received on a
+ * connection that agreed on protocol version @proto (0 before HELLO)
+ * @ret: written on success only; ret->proto is @proto
+ *
+ * Only replies that carry an info (INFO, LIST, STATS) depend on @proto: from version 3 on
+ * each info ends with flags and owner_pid. Requests decode the same in every version.
  *
  * Return: 0; -EPROTO (magic, version), -EMSGSIZE (length above limits), -EBADMSG (an unknown
  *         type, a body that does not parse exactly, a length field that disagrees with @len).
  */
-int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
+int wire_decode_proto(const uint8_t *frame, size_t len, uint32_t proto, WireMsg *ret) {
         Cursor c = { .r = frame, .cap = len };
-        WireMsg m = {};
+        WireMsg m = { .proto = proto };
         size_t size;
         bool reply;
         int r;
@@ -327,7 +342,7 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                         start = c.r + c.pos;
                         for (uint32_t i = 0; i < m.list_count && !c.bad; i++) {
                                 get_str(&c, name);
-                                get_info(&c, &info);
+                                get_info(&c, &info, proto);
                         }
                         m.list = start;
                         m.list_len = (size_t)(c.r + c.pos - start);
@@ -337,7 +352,7 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 if (!reply)
                         get_str(&c, m.name);
                 else if (m.status == 0)
-                        get_info(&c, &m.info);
+                        get_info(&c, &m.info, proto);
                 break;
         case WIRE_STATS:
                 if (!reply)
@@ -346,7 +361,7 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                         const uint8_t *start;
                         WireStatsRow row;
 
-                        get_info(&c, &m.stats.info);
+                        get_info(&c, &m.stats.info, proto);
                         m.stats.abandoned = get_u64(&c);
                         get_counters(&c, &m.stats.total);
                         m.list_count = get_u32(&c);
@@ -370,6 +385,14 @@ int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
                 return -EBADMSG;
         *ret = m;
         return 0;
+}
+
+/*
+ * wire_decode() - wire_decode_proto() for a connection below protocol version 3, where no
+ * frame depends on the version (the daemon decoding requests, tests speaking version 1 or 2)
+ */
+int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret) {
+        return wire_decode_proto(frame, len, WIRE_HELLO_REASONS, ret);
 }
 
 static void put_header(Cursor *c, uint16_t type, uint32_t serial) {
@@ -433,7 +456,7 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                 if (!reply)
                         put_str(&c, m->name);
                 else if (m->status == 0 && (m->type & ~WIRE_REPLY) == WIRE_INFO)
-                        put_info(&c, &m->info);
+                        put_info(&c, &m->info, m->proto);
                 break;
         case WIRE_ATTACH:
         case WIRE_REATTACH:
@@ -469,7 +492,7 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
                 else if (m->status == 0) {
                         if (m->n_rows > WIRE_STATS_ROWS_MAX)
                                 return -EINVAL;
-                        put_info(&c, &m->stats.info);
+                        put_info(&c, &m->stats.info, m->proto);
                         put_u64(&c, m->stats.abandoned);
                         put_counters(&c, &m->stats.total);
                         put_u32(&c, m->n_rows);
@@ -487,11 +510,12 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
 }
 
 /*
- * wire_list_begin() - start a successful LIST reply in @buf
+ * wire_list_begin() - start a successful LIST reply in @buf, for a connection that agreed on
+ * protocol version @proto
  *
  * Return: 0; -ENOBUFS if @buf cannot hold even an empty reply.
  */
-int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial) {
+int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial, uint32_t proto) {
         Cursor c = { .w = buf, .cap = cap };
 
         put_header(&c, WIRE_LIST | WIRE_REPLY, serial);
@@ -499,7 +523,7 @@ int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial
         put_u32(&c, 0); /* count, patched at the end */
         if (c.bad)
                 return -ENOBUFS;
-        *w = (WireListWriter){ .buf = buf, .cap = cap, .len = c.pos };
+        *w = (WireListWriter){ .buf = buf, .cap = cap, .len = c.pos, .proto = proto };
         return 0;
 }
 
@@ -515,7 +539,7 @@ int wire_list_add(WireListWriter *w, const char *name, const WireInfo *info) {
         if (w->count >= WIRE_LIST_MAX)
                 return -ENOBUFS;
         put_str(&c, name);
-        put_info(&c, info);
+        put_info(&c, info, w->proto);
         if (c.bad)
                 return -ENOBUFS;
         w->len = c.pos;
@@ -539,16 +563,18 @@ size_t wire_list_end(WireListWriter *w) {
 
 /*
  * wire_list_next() - read the entry at *@pos of a decoded LIST reply and move past it
+ * @proto: the version the reply was decoded for (its WireMsg.proto)
  *
  * Return: 1 and the entry; 0 at @end; -EBADMSG (cannot happen on a list wire_decode() accepted).
  */
-int wire_list_next(const uint8_t **pos, const uint8_t *end, char name[NAMES_NAME_MAX + 1], WireInfo *ret) {
+int wire_list_next(const uint8_t **pos, const uint8_t *end, uint32_t proto, char name[NAMES_NAME_MAX + 1],
+                   WireInfo *ret) {
         Cursor c = { .r = *pos, .cap = (size_t)(end - *pos) };
 
         if (*pos >= end)
                 return 0;
         get_str(&c, name);
-        get_info(&c, ret);
+        get_info(&c, ret, proto);
         if (c.bad)
                 return -EBADMSG;
         *pos += c.pos;

@@ -11,7 +11,11 @@
  * daemon answers with the lower of that and its own; a daemon of version 1 refuses any other
  * offer with -EPROTO (and keeps the connection), and the client then says hello again with 1.
  * Version 2 adds the reason of an error reply (WIRE_HELLO_REASONS); a daemon never sends one
- * to a version-1 client, whose decoder would refuse the bytes after the status.
+ * to a version-1 client, whose decoder would refuse the bytes after the status. Version 3
+ * (WIRE_HELLO_EPHEMERAL) adds ephemeral mailboxes: CREATE's flag WIRE_CREATE_EPHEMERAL, and two
+ * u32 at the end of every info (INFO, LIST, STATS replies), flags (WIRE_INFO_*) and owner_pid.
+ * The info's length depends on the version agreed, so replies are encoded and decoded for it
+ * (WireMsg.proto, wire_decode_proto()); an older peer gets and sends what it knows.
  * Encoding and decoding are pure functions (no I/O), so they can be unit-tested and fuzzed.
  */
 #pragma once
@@ -24,9 +28,10 @@
 
 #define WIRE_MAGIC 0x58424853u /* "SHBX" */
 #define WIRE_VERSION 1u
-#define WIRE_HELLO_VERSION 2u /* the highest protocol version of HELLO */
-#define WIRE_HELLO_REASONS 2u /* from this version on, an error reply may carry a reason */
-#define WIRE_REASON_MAX 200u  /* bytes of a reason */
+#define WIRE_HELLO_VERSION 3u   /* the highest protocol version of HELLO */
+#define WIRE_HELLO_REASONS 2u   /* from this version on, an error reply may carry a reason */
+#define WIRE_HELLO_EPHEMERAL 3u /* from this version on: WIRE_CREATE_EPHEMERAL, info's flags and owner_pid */
+#define WIRE_REASON_MAX 200u    /* bytes of a reason */
 #define WIRE_HEADER_SIZE 16u
 #define WIRE_REQUEST_MAX 1024u       /* largest request body the daemon accepts */
 #define WIRE_REPLY_MAX (256u * 1024) /* largest reply body a client accepts */
@@ -50,6 +55,8 @@ typedef enum WireType {
 } WireType;
 
 #define WIRE_CREATE_GID 1u
+#define WIRE_CREATE_EPHEMERAL 2u /* destroyed when the creating connection goes (version 3) */
+#define WIRE_CREATE_FLAGS (WIRE_CREATE_GID | WIRE_CREATE_EPHEMERAL)
 #define WIRE_KEEP UINT32_MAX /* CHMOD: leave mode or gid as it is */
 
 /* Rights of an attachment. */
@@ -65,7 +72,12 @@ typedef struct WireInfo {
         uint32_t oldest_claimed_pid, oldest_taken_pid;
         uint32_t oldest_claimed_age_ms, oldest_taken_age_ms;
         uint32_t corrupt; /* RING_CORRUPT_* */
+        /* version 3 on; 0 on a connection below it */
+        uint32_t flags;     /* WIRE_INFO_* */
+        uint32_t owner_pid; /* of an ephemeral mailbox's creator (0: in another pid namespace) */
 } WireInfo;
+
+#define WIRE_INFO_EPHEMERAL 1u
 
 /* Traffic counters (proto/layout.h, AttCounters: the same fields in the same order). */
 typedef struct WireCounters {
@@ -89,7 +101,9 @@ typedef struct WireStatsRow {
 
 /* One decoded message; which fields are meaningful depends on type (see wire.c). */
 typedef struct WireMsg {
-        uint16_t type; /* with WIRE_REPLY for replies */
+        uint16_t type;  /* with WIRE_REPLY for replies */
+        uint32_t proto; /* the version agreed in HELLO, for encoding a reply's info (< 3: without
+                           flags and owner_pid); wire_decode_proto() sets it from its argument */
         uint32_t serial;
         int32_t status; /* replies */
 
@@ -115,6 +129,7 @@ typedef struct WireMsg {
 
 int wire_frame_size(const uint8_t *hdr, size_t avail, bool reply, size_t *ret);
 int wire_decode(const uint8_t *frame, size_t len, WireMsg *ret);
+int wire_decode_proto(const uint8_t *frame, size_t len, uint32_t proto, WireMsg *ret);
 int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m);
 
 /* Building a LIST reply entry by entry. */
@@ -122,10 +137,12 @@ typedef struct WireListWriter {
         uint8_t *buf;
         size_t cap, len;
         uint32_t count;
+        uint32_t proto; /* as WireMsg.proto */
 } WireListWriter;
 
-int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial);
+int wire_list_begin(WireListWriter *w, uint8_t *buf, size_t cap, uint32_t serial, uint32_t proto);
 int wire_list_add(WireListWriter *w, const char *name, const WireInfo *info);
 size_t wire_list_end(WireListWriter *w);
-int wire_list_next(const uint8_t **pos, const uint8_t *end, char name[NAMES_NAME_MAX + 1], WireInfo *ret);
+int wire_list_next(const uint8_t **pos, const uint8_t *end, uint32_t proto, char name[NAMES_NAME_MAX + 1],
+                   WireInfo *ret);
 int wire_stats_next(const uint8_t **pos, const uint8_t *end, WireStatsRow *ret);

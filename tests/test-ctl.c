@@ -683,6 +683,7 @@ static const char *const info_keys[] = {
         "oldest_taken_pid",
         "oldest_claimed_age_ms",
         "oldest_taken_age_ms",
+        "owner_pid",
 };
 
 /* The user and group names of this process, or NULL where the system knows none. */
@@ -726,7 +727,11 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         m = json_get(j, object, "group");
         ck_assert_ptr_nonnull(m);
         ck_assert_str_eq(m->value, own_group() ? own_group() : "null");
-        ck_assert_int_eq(json_count(j, object), 22); /* nothing else, nothing twice */
+        m = json_get(j, object, "ephemeral");
+        ck_assert_ptr_nonnull(m);
+        ck_assert(!m->string);
+        ck_assert_str_eq(m->value, "false");
+        ck_assert_int_eq(json_count(j, object), 24); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                                                 \
         do {                                                                                                           \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
@@ -741,6 +746,7 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         KEY_IS("sent", sent);
         KEY_IS("received", received);
         KEY_IS("recovered", 0);
+        KEY_IS("owner_pid", 0);
 #undef KEY_IS
 }
 
@@ -764,15 +770,15 @@ static void assert_info_text(const char *name, unsigned slots, unsigned slot_siz
 /* The row of @name in the `list` table of ctl_out has exactly these columns. */
 static void assert_list_row(const char *name, const char *slots, const char *slot_size, const char *mode,
                             const char *queued, const char *sent, const char *received) {
-        const char *want[9] = { name, slots, slot_size, mode, queued, "0", NULL, sent, received };
+        const char *want[10] = { name, slots, slot_size, mode, queued, "0", NULL, sent, received, "-" };
         const char *line = find_line(name);
         char words[12][80], owner[80];
 
         own_owner(owner, sizeof(owner));
         want[6] = owner;
         ck_assert_msg(line, "no row for %s in:\n%s", name, ctl_out);
-        ck_assert_int_eq(split_words(line, words, 12), 9);
-        for (int i = 0; i < 9; i++)
+        ck_assert_int_eq(split_words(line, words, 12), 10);
+        for (int i = 0; i < 10; i++)
                 ck_assert_str_eq(words[i], want[i]);
 }
 
@@ -787,8 +793,8 @@ static int count_lines(const char *s) {
 /* ---- mailbox lifecycle ------------------------------------------------------------------- */
 
 START_TEST(test_create_info_list_destroy_round_trip) {
-        static const char *const header[] = { "NAME",     "SLOTS", "SLOT_SIZE", "MODE",    "QUEUED",
-                                              "ATTACHED", "OWNER", "SENT",      "RECEIVED" };
+        static const char *const header[] = { "NAME",     "SLOTS", "SLOT_SIZE", "MODE",     "QUEUED",
+                                              "ATTACHED", "OWNER", "SENT",      "RECEIVED", "EPHEMERAL" };
         char words[12][80];
 
         assert_exit(ctl("create", "orders", "--slots", "8", "--slot-size", "128", "--mode", "0640"), 0);
@@ -798,8 +804,8 @@ START_TEST(test_create_info_list_destroy_round_trip) {
         assert_exit(ctl("list"), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_int_eq(count_lines(ctl_out), 2);
-        ck_assert_int_eq(split_words(ctl_out, words, 12), 9);
-        for (int i = 0; i < 9; i++)
+        ck_assert_int_eq(split_words(ctl_out, words, 12), 10);
+        for (int i = 0; i < 10; i++)
                 ck_assert_str_eq(words[i], header[i]);
         assert_list_row("orders", "8", "128", "0640", "0", "0", "0");
 
@@ -1293,6 +1299,10 @@ static const struct {
         { { "create", "box", "--mode", "0777" }, "--mode: invalid mode '0777'" },
         { { "create", "box", "--mode", "0" }, "--mode: invalid mode '0'" },
         { { "create", "box", "--mode", "8" }, "--mode: invalid mode '8'" },
+        { { "create", "box", "--ephemeral" },
+          "create: --ephemeral: an ephemeral mailbox is destroyed when the "
+          "connection that created it ends, and shmboxctl's ends when it exits" },
+        { { "create", "--ephemeral=1", "box" }, "option '--ephemeral' takes no value" },
 };
 
 START_TEST(test_usage_errors_exit_2_with_one_line_on_stderr) {
@@ -1499,6 +1509,47 @@ static TCase *tcase_e2e(const char *name) {
         return harness_tcase(NULL, name, 60, setup, teardown);
 }
 
+/* An ephemeral mailbox made through the library: list shows pid:N in EPHEMERAL, info a line
+ * "ephemeral: owner pid N", JSON "ephemeral": true and "owner_pid"; gone with its connection. */
+START_TEST(test_list_and_info_show_an_ephemeral_mailbox_with_its_owner_pid) {
+        const struct shmbox_config cfg = { .flags = SHMBOX_CONFIG_EPHEMERAL };
+        shmbox_client *owner = harness_connect(&d);
+        char want[64], words[12][80];
+        const JsonMember *m;
+        const char *line;
+        Json j;
+
+        ck_assert_int_eq(shmbox_create(owner, "inbox", &cfg), 0);
+        assert_exit(ctl("list"), 0);
+        line = find_line("inbox");
+        ck_assert_msg(line, "no row for inbox in:\n%s", ctl_out);
+        ck_assert_int_eq(split_words(line, words, 12), 10);
+        snprintf(want, sizeof(want), "pid:%d", (int)getpid());
+        ck_assert_str_eq(words[9], want);
+
+        assert_exit(ctl("info", "inbox"), 0);
+        snprintf(want, sizeof(want), "\nephemeral: owner pid %d\n", (int)getpid());
+        ck_assert_msg(strstr(ctl_out, want), "no \"%s\" in:\n%s", want + 1, ctl_out);
+
+        assert_exit(ctl("info", "inbox", "--json"), 0);
+        json_parse(ctl_out, ctl_out_len, &j);
+        m = json_get(&j, 0, "ephemeral");
+        ck_assert_ptr_nonnull(m);
+        ck_assert_str_eq(m->value, "true");
+        snprintf(want, sizeof(want), "%d", (int)getpid());
+        ck_assert_str_eq(json_get(&j, 0, "owner_pid")->value, want);
+
+        shmbox_disconnect(owner);
+        for (int i = 0; i < 500; i++) {
+                assert_exit(ctl("list"), 0);
+                if (!find_line("inbox"))
+                        break;
+                usleep(10000);
+        }
+        ck_assert_ptr_null(find_line("inbox"));
+}
+END_TEST
+
 static Suite *ctl_suite(void) {
         Suite *s = suite_create("ctl");
         TCase *tc;
@@ -1508,6 +1559,7 @@ static Suite *ctl_suite(void) {
         tcase_add_test(tc, test_create_takes_defaults_and_options_in_any_position);
         tcase_add_test(tc, test_info_and_counters_follow_the_traffic);
         tcase_add_test(tc, test_list_json_is_an_array_sorted_by_name);
+        tcase_add_test(tc, test_list_and_info_show_an_ephemeral_mailbox_with_its_owner_pid);
         tcase_add_test(tc, test_creating_an_existing_mailbox_fails);
         tcase_add_test(tc, test_a_name_starting_with_dash_follows_double_dash);
         suite_add_tcase(s, tc);

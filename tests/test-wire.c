@@ -420,7 +420,7 @@ START_TEST(test_an_empty_list_reply_decodes_to_no_entries) {
         WireMsg got;
         size_t len;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 42), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 42, WIRE_HELLO_REASONS), 0);
         len = wire_list_end(&w);
         ck_assert_uint_eq(len, WIRE_HEADER_SIZE + 8);
         ck_assert_int_eq(decode_copy(buf, len, &got), 0);
@@ -432,7 +432,7 @@ START_TEST(test_an_empty_list_reply_decodes_to_no_entries) {
         /* decode from the caller's buffer: the list points into it */
         ck_assert_int_eq(wire_decode(buf, len, &got), 0);
         pos = got.list;
-        ck_assert_int_eq(wire_list_next(&pos, got.list + got.list_len, name, &info), 0);
+        ck_assert_int_eq(wire_list_next(&pos, got.list + got.list_len, WIRE_HELLO_REASONS, name, &info), 0);
 }
 END_TEST
 
@@ -449,7 +449,7 @@ START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order) {
         unsigned n = 0;
         int r;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 0x01020304), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 0x01020304, WIRE_HELLO_REASONS), 0);
         for (unsigned i = 0; i < 4; i++) {
                 want = make_info(i * 10);
                 ck_assert_int_eq(wire_list_add(&w, names[i], &want), 0);
@@ -466,7 +466,7 @@ START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order) {
 
         pos = got.list;
         end = got.list + got.list_len;
-        while ((r = wire_list_next(&pos, end, name, &info)) == 1) {
+        while ((r = wire_list_next(&pos, end, WIRE_HELLO_REASONS, name, &info)) == 1) {
                 ck_assert_uint_lt(n, 4);
                 ck_assert_str_eq(name, names[n]);
                 want = make_info(n * 10);
@@ -477,7 +477,7 @@ START_TEST(test_a_list_reply_built_entry_by_entry_is_walked_back_in_order) {
         ck_assert_uint_eq(n, 4);
         ck_assert_ptr_eq(pos, end);
         /* at the end it stays at the end */
-        ck_assert_int_eq(wire_list_next(&pos, end, name, &info), 0);
+        ck_assert_int_eq(wire_list_next(&pos, end, WIRE_HELLO_REASONS, name, &info), 0);
 }
 END_TEST
 
@@ -491,7 +491,7 @@ START_TEST(test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more) {
         size_t len, before;
         unsigned n = 0;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1, WIRE_HELLO_REASONS), 0);
         for (unsigned i = 0; i < WIRE_LIST_MAX; i++) {
                 snprintf(name, sizeof(name), "mailbox-%u", i);
                 ck_assert_int_eq(wire_list_add(&w, name, &info), 0);
@@ -507,7 +507,7 @@ START_TEST(test_a_list_reply_holds_wire_list_max_entries_and_refuses_one_more) {
         ck_assert_uint_eq(got.list_count, WIRE_LIST_MAX);
         pos = got.list;
         end = got.list + got.list_len;
-        while (wire_list_next(&pos, end, name, &info) == 1) {
+        while (wire_list_next(&pos, end, WIRE_HELLO_REASONS, name, &info) == 1) {
                 char want[NAMES_NAME_MAX + 1];
 
                 snprintf(want, sizeof(want), "mailbox-%u", n);
@@ -526,7 +526,7 @@ START_TEST(test_a_list_entry_that_does_not_fit_is_enobufs_and_leaves_the_reply_i
         size_t cap = WIRE_HEADER_SIZE + 8 + 2 + 5 + INFO_SIZE + 30; /* one "first" entry and change */
         size_t len;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, cap, 3), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, cap, 3, WIRE_HELLO_REASONS), 0);
         ck_assert_int_eq(wire_list_add(&w, "first", &info), 0);
         ck_assert_int_eq(wire_list_add(&w, "second", &info), -ENOBUFS);
         ck_assert_uint_eq(w.count, 1);
@@ -541,8 +541,8 @@ START_TEST(test_a_list_buffer_too_small_for_the_empty_reply_is_enobufs) {
         WireListWriter w;
 
         for (size_t cap = 0; cap < sizeof(buf); cap++)
-                ck_assert_int_eq(wire_list_begin(&w, buf, cap, 1), -ENOBUFS);
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1), 0);
+                ck_assert_int_eq(wire_list_begin(&w, buf, cap, 1, WIRE_HELLO_REASONS), -ENOBUFS);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1, WIRE_HELLO_REASONS), 0);
 }
 END_TEST
 
@@ -554,13 +554,13 @@ START_TEST(test_a_list_walk_over_a_truncated_entry_is_ebadmsg_and_does_not_move)
         const uint8_t *start, *pos;
         size_t len;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1, WIRE_HELLO_REASONS), 0);
         ck_assert_int_eq(wire_list_add(&w, "entry", &info), 0);
         len = wire_list_end(&w);
         start = buf + WIRE_HEADER_SIZE + 8;
         for (const uint8_t *end = start + 1; end < buf + len; end++) {
                 pos = start;
-                ck_assert_int_eq(wire_list_next(&pos, end, name, &info), -EBADMSG);
+                ck_assert_int_eq(wire_list_next(&pos, end, WIRE_HELLO_REASONS, name, &info), -EBADMSG);
                 ck_assert_ptr_eq(pos, start);
         }
 }
@@ -940,7 +940,7 @@ START_TEST(test_a_list_count_above_wire_list_max_is_ebadmsg) {
         size_t len;
 
         /* WIRE_LIST_MAX well-formed entries, then one more appended by hand */
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1, WIRE_HELLO_REASONS), 0);
         for (unsigned i = 0; i < WIRE_LIST_MAX; i++)
                 ck_assert_int_eq(wire_list_add(&w, "m", &info), 0);
         len = wire_list_end(&w);
@@ -965,7 +965,7 @@ START_TEST(test_a_list_count_above_the_entries_present_is_ebadmsg) {
         WireMsg m;
         size_t len;
 
-        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1), 0);
+        ck_assert_int_eq(wire_list_begin(&w, buf, sizeof(buf), 1, WIRE_HELLO_REASONS), 0);
         ck_assert_int_eq(wire_list_add(&w, "one", &info), 0);
         ck_assert_int_eq(wire_list_add(&w, "two", &info), 0);
         len = wire_list_end(&w);
@@ -1046,7 +1046,7 @@ START_TEST(test_random_frames_never_crash_the_decoder_and_are_rejected_cleanly) 
         size_t list_len;
 
         /* a list reply with entries joins the messages to mutate */
-        ck_assert_int_eq(wire_list_begin(&w, list, sizeof(list), 77), 0);
+        ck_assert_int_eq(wire_list_begin(&w, list, sizeof(list), 77, WIRE_HELLO_REASONS), 0);
         ck_assert_int_eq(wire_list_add(&w, "first", &list_info), 0);
         ck_assert_int_eq(wire_list_add(&w, "second", &list_info), 0);
         list_len = wire_list_end(&w);
@@ -1107,7 +1107,7 @@ START_TEST(test_random_frames_never_crash_the_decoder_and_are_rejected_cleanly) 
                         pos = m.list;
                         end = m.list + m.list_len;
                         ck_assert(pos >= buf + WIRE_HEADER_SIZE && end <= buf + len);
-                        while ((f = wire_list_next(&pos, end, name, &info)) == 1)
+                        while ((f = wire_list_next(&pos, end, WIRE_HELLO_REASONS, name, &info)) == 1)
                                 n++;
                         ck_assert_int_eq(f, 0);
                         ck_assert_uint_eq(n, m.list_count);
@@ -1127,6 +1127,63 @@ START_TEST(test_random_frames_never_crash_the_decoder_and_are_rejected_cleanly) 
 }
 END_TEST
 
+/* Version 3: an info ends with flags and owner_pid; a peer of version 2 neither sends nor
+ * expects them, and each decoder refuses the other's length (trailing or missing bytes). */
+START_TEST(test_an_info_carries_flags_and_owner_pid_from_version_3_on_only) {
+        uint8_t b3[512], b2[512], lb[4096];
+        WireMsg m = { .type = WIRE_INFO | WIRE_REPLY, .serial = 9, .info = make_info(3) }, got;
+        const uint8_t *pos, *end;
+        char name[NAMES_NAME_MAX + 1];
+        WireListWriter w;
+        WireInfo info;
+        int n3, n2;
+        size_t n;
+
+        m.info.flags = WIRE_INFO_EPHEMERAL;
+        m.info.owner_pid = 4242;
+        m.proto = 3;
+        n3 = wire_encode(b3, sizeof(b3), &m);
+        m.proto = 2;
+        n2 = wire_encode(b2, sizeof(b2), &m);
+        ck_assert_int_gt(n2, 0);
+        ck_assert_int_eq(n3, n2 + 8);
+        ck_assert_int_eq(wire_decode_proto(b3, (size_t)n3, 3, &got), 0);
+        ck_assert_uint_eq(got.proto, 3);
+        assert_info_eq(&got.info, &m.info);
+        ck_assert_uint_eq(got.info.flags, WIRE_INFO_EPHEMERAL);
+        ck_assert_uint_eq(got.info.owner_pid, 4242);
+        ck_assert_int_eq(wire_decode_proto(b2, (size_t)n2, 2, &got), 0);
+        ck_assert_uint_eq(got.info.flags, 0);
+        ck_assert_uint_eq(got.info.owner_pid, 0);
+        ck_assert_int_eq(wire_decode(b2, (size_t)n2, &got), 0); /* wire_decode() is version 2 */
+        ck_assert_int_eq(wire_decode_proto(b3, (size_t)n3, 2, &got), -EBADMSG);
+        ck_assert_int_eq(wire_decode(b3, (size_t)n3, &got), -EBADMSG);
+        ck_assert_int_eq(wire_decode_proto(b2, (size_t)n2, 3, &got), -EBADMSG);
+
+        /* a LIST reply the same way */
+        ck_assert_int_eq(wire_list_begin(&w, lb, sizeof(lb), 5, 3), 0);
+        ck_assert_int_eq(wire_list_add(&w, "inbox", &m.info), 0);
+        n = wire_list_end(&w);
+        ck_assert_int_eq(wire_decode_proto(lb, n, 2, &got), -EBADMSG);
+        ck_assert_int_eq(wire_decode_proto(lb, n, 3, &got), 0);
+        pos = got.list;
+        end = got.list + got.list_len;
+        ck_assert_int_eq(wire_list_next(&pos, end, got.proto, name, &info), 1);
+        ck_assert_str_eq(name, "inbox");
+        ck_assert_uint_eq(info.flags, WIRE_INFO_EPHEMERAL);
+        ck_assert_uint_eq(info.owner_pid, 4242);
+        ck_assert_int_eq(wire_list_next(&pos, end, got.proto, name, &info), 0);
+
+        /* CREATE's flags are a request field of every version: passed as they are, even unknown */
+        m = (WireMsg){ .type = WIRE_CREATE, .serial = 1, .flags = WIRE_CREATE_EPHEMERAL | 0x80 };
+        strcpy(m.name, "inbox");
+        n3 = wire_encode(b3, sizeof(b3), &m);
+        ck_assert_int_gt(n3, 0);
+        ck_assert_int_eq(wire_decode(b3, (size_t)n3, &got), 0);
+        ck_assert_uint_eq(got.flags, WIRE_CREATE_EPHEMERAL | 0x80);
+}
+END_TEST
+
 static Suite *wire_suite(void) {
         Suite *s = suite_create("wire");
         TCase *tc;
@@ -1137,6 +1194,10 @@ static Suite *wire_suite(void) {
         tcase_add_test(tc, test_the_encoded_size_of_each_message_is_what_the_format_says);
         tcase_add_test(tc, test_an_error_reply_carries_only_its_status);
         tcase_add_test(tc, test_an_error_reply_may_carry_a_reason_after_its_status);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("protocol version 3");
+        tcase_add_test(tc, test_an_info_carries_flags_and_owner_pid_from_version_3_on_only);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("list replies");

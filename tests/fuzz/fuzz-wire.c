@@ -8,6 +8,7 @@
  * too far is a sanitizer report. Whatever decodes must come back byte for byte: wire_encode()
  * for every message but a LIST reply with entries, which is walked with wire_list_next() and
  * rebuilt with the list writer. An encode into a buffer one byte short must fail cleanly.
+ * Each decode is done for protocol versions 2 and 3, whose replies differ in the info's length.
  */
 #include "config.h"
 
@@ -45,8 +46,8 @@ static void check_list(const uint8_t *frame, size_t len, const WireMsg *m) {
 
         FUZZ_ASSERT(buf);
         FUZZ_ASSERT(m->list >= frame && m->list_len <= len && m->list + m->list_len == frame + len);
-        FUZZ_ASSERT(wire_list_begin(&w, buf, len, m->serial) == 0);
-        while ((r = wire_list_next(&pos, end, name, &info)) == 1) {
+        FUZZ_ASSERT(wire_list_begin(&w, buf, len, m->serial, m->proto) == 0);
+        while ((r = wire_list_next(&pos, end, m->proto, name, &info)) == 1) {
                 FUZZ_ASSERT(strlen(name) <= NAMES_NAME_MAX);
                 FUZZ_ASSERT(wire_list_add(&w, name, &info) == 0);
                 n++;
@@ -68,7 +69,7 @@ static void check_reencode(const uint8_t *frame, size_t len, const WireMsg *m) {
         n = wire_encode(buf, len, m);
         FUZZ_ASSERT(n >= 0 && (size_t)n == len);
         FUZZ_ASSERT(memcmp(buf, frame, len) == 0);
-        FUZZ_ASSERT(wire_decode(buf, len, &again) == 0);
+        FUZZ_ASSERT(wire_decode_proto(buf, len, m->proto, &again) == 0);
         FUZZ_ASSERT(again.type == m->type && again.serial == m->serial && again.status == m->status);
         FUZZ_ASSERT(strcmp(again.name, m->name) == 0);
         free(buf);
@@ -79,8 +80,8 @@ static void check_reencode(const uint8_t *frame, size_t len, const WireMsg *m) {
         free(buf);
 }
 
-/* Decode an exact-size copy of @p; whatever decodes must round-trip. */
-static void check_decode(const uint8_t *p, size_t len) {
+/* Decode an exact-size copy of @p for protocol version @proto; whatever decodes must round-trip. */
+static void check_decode_proto(const uint8_t *p, size_t len, uint32_t proto) {
         uint8_t *frame = dup_exact(p, len);
         WireMsg m, untouched;
         size_t size;
@@ -88,7 +89,7 @@ static void check_decode(const uint8_t *p, size_t len) {
 
         memset(&m, 0xa5, sizeof(m));
         memset(&untouched, 0xa5, sizeof(untouched));
-        r = wire_decode(frame, len, &m);
+        r = wire_decode_proto(frame, len, proto, &m);
         FUZZ_ASSERT(r == 0 || r == -EPROTO || r == -EMSGSIZE || r == -EBADMSG);
         if (r < 0)
                 FUZZ_ASSERT(memcmp(&m, &untouched, sizeof(m)) == 0); /* ret: on success only */
@@ -99,6 +100,7 @@ static void check_decode(const uint8_t *p, size_t len) {
                 FUZZ_ASSERT(wire_frame_size(frame, len, reply, &size) == 0 && size == len);
                 FUZZ_ASSERT((m.type & ~WIRE_REPLY) >= WIRE_HELLO && (m.type & ~WIRE_REPLY) < _WIRE_TYPE_MAX);
                 FUZZ_ASSERT(!reply || m.status <= 0);
+                FUZZ_ASSERT(m.proto == proto);
                 FUZZ_ASSERT(memchr(m.name, 0, sizeof(m.name)) != NULL);
                 FUZZ_ASSERT(m.list_count <= WIRE_LIST_MAX);
                 if (is_list_with_entries(&m))
@@ -107,6 +109,11 @@ static void check_decode(const uint8_t *p, size_t len) {
                         check_reencode(frame, len, &m);
         }
         free(frame);
+}
+
+static void check_decode(const uint8_t *p, size_t len) {
+        check_decode_proto(p, len, WIRE_HELLO_REASONS);
+        check_decode_proto(p, len, WIRE_HELLO_EPHEMERAL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

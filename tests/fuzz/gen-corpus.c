@@ -102,7 +102,7 @@ static size_t list_frame(unsigned entries) {
         WireListWriter w;
         WireInfo info;
 
-        if (wire_list_begin(&w, frame, sizeof(frame), 77) < 0)
+        if (wire_list_begin(&w, frame, sizeof(frame), 77, WIRE_HELLO_REASONS) < 0)
                 die("wire_list_begin");
         for (unsigned i = 0; i < entries; i++) {
                 info = some_info(i);
