@@ -13,7 +13,10 @@
  * - its leader stuck (HEALTH_SILENT): asked to step down; after STALL_STEPDOWNS_MAX, made again;
  * - its delivered sequence past the work queue's messages (HEALTH_BEHIND): made again;
  * - no leader at all (pulls and its info unanswered for LEADERLESS_AFTER_MS while the stream
- *   answers): made again.
+ *   answers): made again;
+ * - gone (its info says so: deleted by someone, or by a delete of ours whose answer said it
+ *   failed — seen in a cluster run, "JetStream system temporarily unavailable", and the
+ *   consumer gone all the same): made.
  *
  * "Made again" is: the consumer deleted; health_check() returns true and the inbound bridge
  * forgets its pulls and looks for the consumer, which creates it with the bridge's settings
@@ -99,6 +102,16 @@ static int stream_count(ConsumerHealth *h, uint64_t *n, bool *workqueue) {
         return 0;
 }
 
+/* The consumer's info says it does not exist (deleted by someone, or by a delete this bridge
+ * asked for whose answer said otherwise): it is to be made again. */
+static bool consumer_gone(ConsumerHealth *h) {
+        log_warning("mailbox %s: consumer %s does not exist; making it again", h->m->name, h->m->durable);
+        h->stall = HEALTH_OK;
+        h->stall_stepdowns = 0;
+        h->unanswered = 0;
+        return true;
+}
+
 /* Delete the durable consumer; the next look for it (the inbound bridge's look for it) makes it again, with
  * the bridge's settings, delivering every message the work queue holds from its first. */
 static bool consumer_recreate(ConsumerHealth *h, int64_t now, const char *why) {
@@ -159,6 +172,8 @@ static bool stall_check(ConsumerHealth *h, int64_t now) {
 
         s = js_GetConsumerInfo(&ci, h->js, m->stream, m->durable, NULL, &je);
         now = now_usec();
+        if (s == NATS_NOT_FOUND || je == JSConsumerNotFoundErr)
+                return consumer_gone(h);
         if (s != NATS_OK || !ci) {
                 char err[STATUS_ERROR_MAX];
 
@@ -257,18 +272,22 @@ static bool leaderless_check(ConsumerHealth *h, int64_t now) {
         natsStatus s;
 
         h->leaderless_at = now + STALL_AFTER_MS * 1000LL;
+        s = js_GetConsumerInfo(&ci, h->js, m->stream, m->durable, NULL, &je);
+        if (s == NATS_NOT_FOUND || je == JSConsumerNotFoundErr)
+                return consumer_gone(h);
+        if (s == NATS_OK)
+                return false; /* it answers: not leaderless */
         if (h->last_recreate && now - h->last_recreate < RECREATE_EVERY_MS * 1000LL)
                 return false;
-        s = js_GetConsumerInfo(&ci, h->js, m->stream, m->durable, NULL, &je);
-        if (s == NATS_OK || s == NATS_NOT_FOUND || je == JSConsumerNotFoundErr)
-                return false; /* it answers (or is gone: the inbound bridge makes it when a 409 says so) */
         if (stream_count(h, &in_stream, &workqueue) < 0 || !workqueue)
                 return false; /* the stream does not answer either: an election, wait */
         log_warning("mailbox %s: consumer %s answered no pull request for %.1f s, nor a request for its info, while "
                     "the stream answers: it has no leader",
                     m->name, m->durable, (double)(now_usec() - h->unanswered) / 1e6);
+        if (!consumer_recreate(h, now_usec(), "it has no leader"))
+                return false; /* looked at again in STALL_AFTER_MS: a delete refused may be done all the same */
         h->unanswered = 0;
-        return consumer_recreate(h, now_usec(), "it has no leader");
+        return true;
 }
 
 /* health_message() - a message came at @now: the consumer is not stalled (any more) */

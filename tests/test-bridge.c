@@ -1797,6 +1797,48 @@ START_TEST(test_a_consumer_without_a_leader_is_made_again) {
 }
 END_TEST
 
+/*
+ * The consumer deleted behind B's back while B's pull requests go unanswered (no 409 comes to
+ * say so: in a cluster run, B's own delete was answered "JetStream system temporarily
+ * unavailable" and done all the same). B's pulls go into a subject nobody answers (a mapping);
+ * its look at the consumer finds it gone, and makes it; with the mapping gone, all arrive.
+ */
+START_TEST(test_a_consumer_deleted_while_pulls_go_unanswered_is_made_again) {
+        Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
+        natsSubscription *hole = NULL;
+        FILE *f;
+
+        bridges_start("AB", "");
+        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
+        f = fopen(ns.conf, "we");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "mappings = {\n"
+                   "  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n"
+                   "}\n");
+        ck_assert_int_eq(fclose(f), 0);
+        test_client_close();
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        test_client();
+        ck_assert_int_eq(natsConnection_SubscribeSync(&hole, test_nc, "blackhole.>"), NATS_OK);
+        ck_assert_int_eq(natsConnection_FlushTimeout(test_nc, 5000), NATS_OK);
+        ck_assert_int_eq(js_DeleteConsumer(test_js, STREAM, "hostB_" MAILBOX, NULL, NULL), NATS_OK);
+        traffic_start(&t);
+        wait_for(lines_with(bridge_b.log, "does not exist; making it again") >= 1, 30000,
+                 "B did not find its consumer gone");
+        wait_for(lines_with(bridge_b.log, "created durable consumer") >= 2, 10000, "B did not make its consumer");
+        lines_with_print(bridge_b.log, "does not exist", true);
+        natsSubscription_Destroy(hole);
+
+        ns.conf[0] = 0;
+        test_client_close();
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        traffic_start_receiver(&t);
+        traffic_finish(&t, "consumer deleted, pulls unanswered, then healed", 30000);
+}
+END_TEST
+
 /* An idle consumer (nothing sent for 5 s), and a full mailbox on B (for 5 s): no stall. */
 START_TEST(test_an_idle_consumer_or_a_full_mailbox_is_no_stall) {
         Traffic t = { .count = SLOTS + 8, .no_receiver = true, .send_timeout_ms = 100 };
@@ -1850,6 +1892,7 @@ static Suite *bridge_suite(void) {
         tcase_add_test(tc, test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_step_down);
         tcase_add_test(tc, test_a_consumer_past_the_work_queues_messages_is_made_again);
         tcase_add_test(tc, test_a_consumer_without_a_leader_is_made_again);
+        tcase_add_test(tc, test_a_consumer_deleted_while_pulls_go_unanswered_is_made_again);
         tcase_add_test(tc, test_an_idle_consumer_or_a_full_mailbox_is_no_stall);
 
         tc = harness_tcase(s, "reload on SIGHUP", 60, setup, teardown);
