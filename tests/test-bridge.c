@@ -1759,7 +1759,7 @@ END_TEST
  * A consumer without a leader (in a cluster: 30 s and more after a server was killed): B's pull
  * requests and its requests for the consumer's info go unanswered while the stream answers.
  * Made here with subject mappings that send both into a subject the test listens on and never
- * answers. After 10 s of that, B deletes the consumer to make it again (a new one gets a leader
+ * answers. After 15 s of that, B deletes the consumer to make it again (a new one gets a leader
  * at once); with the mappings gone, every message arrives.
  */
 START_TEST(test_a_consumer_without_a_leader_is_made_again) {
