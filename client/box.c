@@ -401,15 +401,18 @@ static int box_held_init(shmbox *box) {
         return 0;
 }
 
-/* The index of the slot whose payload starts at @payload. Return: 0; -EINVAL if none does. */
-static int box_slot_index(const shmbox *box, const void *payload, uint32_t *ret) {
+/* The index of the slot whose payload starts at @payload, or, with @hdr, whose message body
+ * may start there (behind a request header: up to SLOT_HDR_MAX bytes, a multiple of 8, in).
+ * Return: 0; -EINVAL if none does. */
+static int box_slot_index(const shmbox *box, const void *payload, bool hdr, uint32_t *ret) {
         const uint8_t *p = payload, *first = box->ring.base + box->ring.geo.header_size + LAYOUT_SLOT_HEAD;
-        uint64_t off;
+        uint64_t off, in;
 
         if (p < first || p >= first + (uint64_t)box->ring.geo.slots * box->ring.geo.slot_stride)
                 return -EINVAL;
         off = (uint64_t)(p - first);
-        if (off % box->ring.geo.slot_stride)
+        in = off % box->ring.geo.slot_stride;
+        if (in && (!hdr || in % 8 || in > SLOT_HDR_MAX))
                 return -EINVAL;
         *ret = (uint32_t)(off / box->ring.geo.slot_stride);
         return 0;
@@ -438,7 +441,7 @@ static int box_held(const shmbox *box, BoxHold kind, const void *payload, uint32
         uint32_t idx;
         int r;
 
-        r = box_slot_index(box, payload, &idx);
+        r = box_slot_index(box, payload, kind == BOX_PEEKED, &idx);
         if (r < 0)
                 return r;
         if (!box->held || !(*box_held_word(box, kind, idx) & (UINT64_C(1) << (idx % 64))))
@@ -512,7 +515,7 @@ SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
 SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_data) {
         RingDeadline dl;
         void *payload;
-        uint32_t len, idx;
+        uint32_t len, hdr, idx;
         ssize_t k;
         int r;
 
@@ -524,14 +527,14 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
         r = box_held_init(box);
         if (r < 0)
                 return r;
-        k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
-        SHMBOX_PROBE3(peek, box->name, k < 0 ? k : (ssize_t)len, box->ring.wait_ns);
+        k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len, &hdr));
+        SHMBOX_PROBE3(peek, box->name, k < 0 ? k : (ssize_t)(len - hdr), box->ring.wait_ns);
         if (k < 0)
                 return box_result(box, "peek", k);
-        assert_se(box_slot_index(box, payload, &idx) == 0);
+        assert_se(box_slot_index(box, payload, false, &idx) == 0);
         box_hold(box, BOX_PEEKED, idx, true);
-        *ret_data = payload;
-        return len;
+        *ret_data = (const uint8_t *)payload + hdr; /* the body: a request header is not shown */
+        return len - hdr;
 }
 
 SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
@@ -546,7 +549,7 @@ SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
         r = box_held(box, BOX_PEEKED, data, &idx);
         if (r < 0)
                 return r;
-        r = ring_consume(&box->ring, box->token, data, true);
+        r = ring_consume(&box->ring, box->token, ring_payload(&box->ring, idx), true);
         SHMBOX_PROBE2(release, box->name, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_PEEKED, idx, false); /* consumed, or given to another reader */
