@@ -223,6 +223,7 @@ SHMBOX_PUBLIC void shmbox_disconnect(shmbox_client *client) {
         if (!client)
                 return;
         forked = client->fork_gen != atomic_load(&client_fork_generation);
+        client_requests_free(client); /* detaches its reply boxes first, which it owns */
         while (client->boxes) {
                 shmbox *box = client->boxes;
 
@@ -569,4 +570,64 @@ SHMBOX_PUBLIC size_t shmbox_slot_size(const shmbox *box) {
 
 SHMBOX_PUBLIC uint32_t shmbox_slots(const shmbox *box) {
         return box && box->mapped ? box->ring.geo.slots : 0;
+}
+
+/*
+ * box_send_hdr() - send @data behind the request header @hdr (@hlen bytes), as shmbox_send()
+ *
+ * For client/request.c. Return: as shmbox_send(); -EINVAL for a bad @hlen.
+ */
+int box_send_hdr(shmbox *box, const void *hdr, size_t hlen, const void *data, size_t len, int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || (!data && len > 0))
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
+        if (r < 0)
+                return r;
+        r = ring_send_hdr(&box->ring, box->token, box->idx, hdr, hlen, data, len, &dl);
+        SHMBOX_PROBE4(send, box->name, len, r, box->ring.wait_ns);
+        return (int)box_result(box, "send", r);
+}
+
+/*
+ * box_recv_hdr() - receive the oldest message with its request header, if it has one
+ * @hdr: SLOT_HDR_MAX bytes for a private copy of the header; *@ret_hlen its length (0: none)
+ * @buf, @cap: where the body goes; at most @cap bytes of it are copied
+ * @take_cap: a body longer than this stays queued (-EMSGSIZE), as for shmbox_recv()
+ *
+ * For client/request.c. The header's length is validated by the ring (slot_meta_hdr()); its
+ * bytes are the caller's to validate (request_decode()).
+ *
+ * Return: the body's length, which may exceed @cap (then only @cap bytes were copied); the
+ *         errors of shmbox_recv().
+ */
+ssize_t box_recv_hdr(shmbox *box, uint8_t *hdr, uint32_t *ret_hlen, void *buf, size_t cap, size_t take_cap,
+                     int timeout_ms) {
+        RingDeadline dl;
+        void *payload;
+        uint32_t len, h;
+        ssize_t k;
+        int r;
+
+        if (!box || (!buf && cap > 0))
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
+        if (r < 0)
+                return r;
+        k = ring_take(&box->ring, box->token, box->idx, 1, take_cap, &dl, &payload, &len, &h);
+        if (k >= 0) {
+                memcpy(hdr, payload, h);
+                if (cap > 0)
+                        memcpy(buf, (const uint8_t *)payload + h, MIN((size_t)(len - h), cap));
+                k = ring_consume(&box->ring, box->token, payload, true);
+                if (k == 0)
+                        k = (ssize_t)(len - h);
+        }
+        k = box_settle(box, k);
+        SHMBOX_PROBE4(recv, box->name, k, cap, box->ring.wait_ns);
+        if (k >= 0)
+                *ret_hlen = h;
+        return box_result(box, "recv", k);
 }
