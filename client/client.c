@@ -433,6 +433,7 @@ SHMBOX_PUBLIC const char *shmbox_strerror(int err) {
         case -EDQUOT: return "quota exceeded";
         case -EMFILE: return "too many open files or attachments";
         case -ENAMETOOLONG: return "socket path too long";
+        case -EOPNOTSUPP: return "not supported by this daemon (an older protocol version)";
         default:
                 if (err < 0 && err > -4096) {
                         const char *s = strerrordesc_np(-err);

@@ -341,6 +341,78 @@ START_TEST(test_unknown_create_flags_and_an_ephemeral_flag_below_version_3_are_e
 }
 END_TEST
 
+/* A daemon of protocol version 2, played by a child: it answers HELLO with the lower version,
+ * refuses CREATE's unknown flags with -EINVAL and its reason (as those daemons do), and answers
+ * INFO with an info of version 2. */
+static void v2_daemon_main(const void *arg, int wfd) {
+        const char *path = arg;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+        uint8_t buf[WIRE_HEADER_SIZE + WIRE_REQUEST_MAX], out[WIRE_HEADER_SIZE + 512];
+
+        strcpy(sa.sun_path, path);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0)
+                return;
+        harness_child_report(wfd, 0);
+        fd = accept(lfd, NULL, NULL);
+        for (;;) {
+                WireMsg req, reply;
+                size_t size;
+                int n;
+
+                if (recv(fd, buf, WIRE_HEADER_SIZE, MSG_WAITALL) != WIRE_HEADER_SIZE ||
+                    wire_frame_size(buf, WIRE_HEADER_SIZE, false, &size) < 0)
+                        return;
+                if (size > WIRE_HEADER_SIZE && recv(fd, buf + WIRE_HEADER_SIZE, size - WIRE_HEADER_SIZE, MSG_WAITALL) !=
+                                                       (ssize_t)(size - WIRE_HEADER_SIZE))
+                        return;
+                if (wire_decode(buf, size, &req) < 0)
+                        return;
+                reply = (WireMsg){ .type = req.type | WIRE_REPLY, .serial = req.serial, .proto = 2 };
+                if (req.type == WIRE_HELLO) {
+                        harness_child_report(wfd, req.version);
+                        reply.version = req.version < 2 ? req.version : 2;
+                        strcpy(reply.name, "old");
+                } else if (req.type == WIRE_CREATE && (req.flags & ~WIRE_CREATE_GID)) {
+                        reply.status = -EINVAL;
+                        snprintf(reply.reason, sizeof(reply.reason), "unknown flags 0x%x",
+                                 req.flags & ~WIRE_CREATE_GID);
+                } else if (req.type == WIRE_INFO)
+                        reply.info = (WireInfo){ .slots = 4, .slot_size = 64, .mode = 0600 };
+                else
+                        reply.status = -EPERM;
+                n = wire_encode(out, sizeof(out), &reply);
+                if (n < 0 || write(fd, out, (size_t)n) != n)
+                        return;
+        }
+}
+
+START_TEST(test_the_flag_sent_to_a_daemon_of_version_2_is_eopnotsupp_and_its_infos_say_not_ephemeral) {
+        char dir[] = "/tmp/shmbox-v2.XXXXXX", path[64];
+        struct shmbox_info info;
+        shmbox_client *c = NULL;
+        HarnessChild ch;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/sock", dir);
+        ch = harness_child_spawn(v2_daemon_main, path);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), 0);
+        ck_assert_int_eq(shmbox_connect(path, &c), 0);
+        ck_assert_int_eq(harness_child_read(&ch, harness_ms(10000)), WIRE_HELLO_VERSION); /* offered */
+        ck_assert_int_eq(shmbox_create(c, "inbox", &ephemeral), -EOPNOTSUPP);
+        ck_assert_str_eq(shmbox_last_error(c), "unknown flags 0x2");
+        ck_assert_str_eq(shmbox_strerror(-EOPNOTSUPP), "not supported by this daemon (an older protocol version)");
+        ck_assert_int_eq(shmbox_info(c, "inbox", &info), 0); /* an info of version 2 decodes */
+        ck_assert_uint_eq(info.slots, 4);
+        ck_assert_uint_eq(info.flags, 0);
+        ck_assert_uint_eq(info.owner_pid, 0);
+        shmbox_disconnect(c);
+        harness_child_reap(&ch);
+        unlink(path);
+        rmdir(dir);
+}
+END_TEST
+
 /* ---- the daemon restarted ------------------------------------------------------------------ */
 
 /* 0: the daemon killed (SIGKILL), 1: stopped (SIGTERM). Neither ends the owner's mailbox. */
@@ -462,6 +534,7 @@ static Suite *ephemeral_suite(void) {
 
         tc = harness_tcase(s, "hostile input", 60, setup, teardown);
         tcase_add_test(tc, test_unknown_create_flags_and_an_ephemeral_flag_below_version_3_are_einval);
+        tcase_add_test(tc, test_the_flag_sent_to_a_daemon_of_version_2_is_eopnotsupp_and_its_infos_say_not_ephemeral);
 
         tc = harness_tcase(s, "the daemon restarted", 60, setup, teardown);
         tcase_add_loop_test(tc, test_after_a_daemon_restart_an_ephemeral_mailbox_lives_until_its_owner_process_is_gone,
