@@ -180,6 +180,7 @@ START_TEST(test_a_request_gets_its_reply_and_a_plain_receive_sees_the_body_only)
                 ck_assert_int_eq(shmbox_recv(box, buf, 4, 0), -EMSGSIZE); /* the body's length counts */
                 ck_assert_int_eq(shmbox_recv(box, buf, 5, 0), 5);
                 ck_assert_mem_eq(buf, "body2", 5);
+                shmbox_detach(b2);
                 shmbox_disconnect(c2);
         }
         /* the requesters' reply mailboxes go with their connections */
