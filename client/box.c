@@ -550,7 +550,11 @@ SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
         r = box_held(box, BOX_PEEKED, data, &idx);
         if (r < 0)
                 return r;
-        r = ring_consume(&box->ring, box->token, ring_payload(&box->ring, idx), true);
+        /* the slot's payload: @data may be the body behind a request header (shmbox_peek()) */
+        r = ring_consume(&box->ring, box->token,
+                         box->ring.base + box->ring.geo.header_size + (uint64_t)idx * box->ring.geo.slot_stride +
+                                 LAYOUT_SLOT_HEAD,
+                         true);
         SHMBOX_PROBE2(release, box->name, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_PEEKED, idx, false); /* consumed, or given to another reader */
