@@ -223,6 +223,7 @@ SHMBOX_PUBLIC void shmbox_disconnect(shmbox_client *client) {
         if (!client)
                 return;
         forked = client->fork_gen != atomic_load(&client_fork_generation);
+        client_requests_free(client); /* detaches its reply boxes first, which it owns */
         while (client->boxes) {
                 shmbox *box = client->boxes;
 
@@ -401,15 +402,18 @@ static int box_held_init(shmbox *box) {
         return 0;
 }
 
-/* The index of the slot whose payload starts at @payload. Return: 0; -EINVAL if none does. */
-static int box_slot_index(const shmbox *box, const void *payload, uint32_t *ret) {
+/* The index of the slot whose payload starts at @payload, or, with @hdr, whose message body
+ * may start there (behind a request header: up to SLOT_HDR_MAX bytes, a multiple of 8, in).
+ * Return: 0; -EINVAL if none does. */
+static int box_slot_index(const shmbox *box, const void *payload, bool hdr, uint32_t *ret) {
         const uint8_t *p = payload, *first = box->ring.base + box->ring.geo.header_size + LAYOUT_SLOT_HEAD;
-        uint64_t off;
+        uint64_t off, in;
 
         if (p < first || p >= first + (uint64_t)box->ring.geo.slots * box->ring.geo.slot_stride)
                 return -EINVAL;
         off = (uint64_t)(p - first);
-        if (off % box->ring.geo.slot_stride)
+        in = off % box->ring.geo.slot_stride;
+        if (in && (!hdr || in % 8 || in > SLOT_HDR_MAX))
                 return -EINVAL;
         *ret = (uint32_t)(off / box->ring.geo.slot_stride);
         return 0;
@@ -438,7 +442,7 @@ static int box_held(const shmbox *box, BoxHold kind, const void *payload, uint32
         uint32_t idx;
         int r;
 
-        r = box_slot_index(box, payload, &idx);
+        r = box_slot_index(box, payload, kind == BOX_PEEKED, &idx);
         if (r < 0)
                 return r;
         if (!box->held || !(*box_held_word(box, kind, idx) & (UINT64_C(1) << (idx % 64))))
@@ -512,7 +516,7 @@ SHMBOX_PUBLIC int shmbox_abort(shmbox *box, void *slot) {
 SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_data) {
         RingDeadline dl;
         void *payload;
-        uint32_t len, idx;
+        uint32_t len, hdr, idx;
         ssize_t k;
         int r;
 
@@ -524,14 +528,14 @@ SHMBOX_PUBLIC ssize_t shmbox_peek(shmbox *box, int timeout_ms, const void **ret_
         r = box_held_init(box);
         if (r < 0)
                 return r;
-        k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len));
-        SHMBOX_PROBE3(peek, box->name, k < 0 ? k : (ssize_t)len, box->ring.wait_ns);
+        k = box_settle(box, ring_take(&box->ring, box->token, box->idx, 1, SIZE_MAX, &dl, &payload, &len, &hdr));
+        SHMBOX_PROBE3(peek, box->name, k < 0 ? k : (ssize_t)(len - hdr), box->ring.wait_ns);
         if (k < 0)
                 return box_result(box, "peek", k);
-        assert_se(box_slot_index(box, payload, &idx) == 0);
+        assert_se(box_slot_index(box, payload, false, &idx) == 0);
         box_hold(box, BOX_PEEKED, idx, true);
-        *ret_data = payload;
-        return len;
+        *ret_data = (const uint8_t *)payload + hdr; /* the body: a request header is not shown */
+        return len - hdr;
 }
 
 SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
@@ -546,7 +550,11 @@ SHMBOX_PUBLIC int shmbox_release(shmbox *box, const void *data) {
         r = box_held(box, BOX_PEEKED, data, &idx);
         if (r < 0)
                 return r;
-        r = ring_consume(&box->ring, box->token, data, true);
+        /* the slot's payload: @data may be the body behind a request header (shmbox_peek()) */
+        r = ring_consume(&box->ring, box->token,
+                         box->ring.base + box->ring.geo.header_size + (uint64_t)idx * box->ring.geo.slot_stride +
+                                 LAYOUT_SLOT_HEAD,
+                         true);
         SHMBOX_PROBE2(release, box->name, r);
         if (r == 0 || r == -ESTALE)
                 box_hold(box, BOX_PEEKED, idx, false); /* consumed, or given to another reader */
@@ -566,4 +574,64 @@ SHMBOX_PUBLIC size_t shmbox_slot_size(const shmbox *box) {
 
 SHMBOX_PUBLIC uint32_t shmbox_slots(const shmbox *box) {
         return box && box->mapped ? box->ring.geo.slots : 0;
+}
+
+/*
+ * box_send_hdr() - send @data behind the request header @hdr (@hlen bytes), as shmbox_send()
+ *
+ * For client/request.c. Return: as shmbox_send(); -EINVAL for a bad @hlen.
+ */
+int box_send_hdr(shmbox *box, const void *hdr, size_t hlen, const void *data, size_t len, int timeout_ms) {
+        RingDeadline dl;
+        int r;
+
+        if (!box || (!data && len > 0))
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_W, timeout_ms, &dl);
+        if (r < 0)
+                return r;
+        r = ring_send_hdr(&box->ring, box->token, box->idx, hdr, hlen, data, len, &dl);
+        SHMBOX_PROBE4(send, box->name, len, r, box->ring.wait_ns);
+        return (int)box_result(box, "send", r);
+}
+
+/*
+ * box_recv_hdr() - receive the oldest message with its request header, if it has one
+ * @hdr: SLOT_HDR_MAX bytes for a private copy of the header; *@ret_hlen its length (0: none)
+ * @buf, @cap: where the body goes; at most @cap bytes of it are copied
+ * @take_cap: a body longer than this stays queued (-EMSGSIZE), as for shmbox_recv()
+ *
+ * For client/request.c. The header's length is validated by the ring (slot_meta_hdr()); its
+ * bytes are the caller's to validate (request_decode()).
+ *
+ * Return: the body's length, which may exceed @cap (then only @cap bytes were copied); the
+ *         errors of shmbox_recv().
+ */
+ssize_t box_recv_hdr(shmbox *box, uint8_t *hdr, uint32_t *ret_hlen, void *buf, size_t cap, size_t take_cap,
+                     int timeout_ms) {
+        RingDeadline dl;
+        void *payload;
+        uint32_t len, h;
+        ssize_t k;
+        int r;
+
+        if (!box || (!buf && cap > 0))
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_R, timeout_ms, &dl);
+        if (r < 0)
+                return r;
+        k = ring_take(&box->ring, box->token, box->idx, 1, take_cap, &dl, &payload, &len, &h);
+        if (k >= 0) {
+                memcpy(hdr, payload, h);
+                if (cap > 0)
+                        memcpy(buf, (const uint8_t *)payload + h, MIN((size_t)(len - h), cap));
+                k = ring_consume(&box->ring, box->token, payload, true);
+                if (k == 0)
+                        k = (ssize_t)(len - h);
+        }
+        k = box_settle(box, k);
+        SHMBOX_PROBE4(recv, box->name, k, cap, box->ring.wait_ns);
+        if (k >= 0)
+                *ret_hlen = h;
+        return box_result(box, "recv", k);
 }

@@ -24,6 +24,7 @@ struct shmbox_client {
         struct shmbox *boxes;                 /* attached through this client */
         char last_error[WIRE_REASON_MAX + 1]; /* the daemon's reason for refusing the last request */
         uint32_t version;                     /* the protocol version agreed in HELLO (0: not connected) */
+        struct ClientRequests *requests;      /* request/reply (request.c); NULL until first used */
 };
 
 struct shmbox {
@@ -53,3 +54,10 @@ int client_call(shmbox_client *c, const WireMsg *req, WireMsg *ret, uint8_t **re
 /* struct shmbox_info from the wire's (client.c; also for shmbox_stats(), stats.c) */
 void client_info_from_wire(struct shmbox_info *out, const WireInfo *in);
 bool client_begin(shmbox_client *c);
+
+/* request/reply (request.c): the data-plane steps it needs (box.c), and its state's destructor
+ * (shmbox_disconnect() calls it first: it detaches the boxes it holds) */
+int box_send_hdr(shmbox *box, const void *hdr, size_t hlen, const void *data, size_t len, int timeout_ms);
+ssize_t box_recv_hdr(shmbox *box, uint8_t *hdr, uint32_t *ret_hlen, void *buf, size_t cap, size_t take_cap,
+                     int timeout_ms);
+void client_requests_free(shmbox_client *c);

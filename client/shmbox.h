@@ -351,6 +351,61 @@ struct shmbox_cursor {
 };
 ssize_t shmbox_peek_at(shmbox *box, struct shmbox_cursor *cursor, void *buf, size_t cap, unsigned flags);
 
+/* ---- request/reply ------------------------------------------------------------------------ */
+
+/*
+ * Request/reply over mailboxes, as D-Bus method calls or NATS requests: a message may carry a
+ * correlation id and the name of a mailbox for the reply, in a header stored beside it in its
+ * slot (doc/ring.md, "Request headers"). Plain messages are unchanged, and a plain receive of
+ * a message that carries a header returns its body only: shmbox_recv(), shmbox_recv_many(),
+ * shmbox_peek() and shmbox_peek_at() never show the header.
+ *
+ * shmbox_request() sends req (len bytes, as shmbox_send()) on box with a reply-to of the
+ * calling client's own reply mailbox and a fresh correlation id, then waits for the reply
+ * with that id and copies its body into reply_buf; returns its length. The reply mailbox is
+ * made on the client's first request: an ephemeral mailbox (SHMBOX_CONFIG_EPHEMERAL) named
+ * "reply.PID.RANDOM", 16 slots of max(4096, slot_size of box), mode 0622 (servers of any user
+ * may reply; the correlation ids, which start at a random value, tell replies apart), destroyed
+ * by the daemon when the client's connection ends. A reply with another id (a late reply to an
+ * earlier request that timed out, or anything a peer wrote there) is discarded and counted
+ * (shmbox_request_discarded()). One request at a time per client, like every call. timeout_ms
+ * bounds the whole call, send and wait. The request is delivered like any message: if the
+ * server that took it dies before it consumed it, the daemon gives it to another server, whose
+ * reply then arrives with the same id; so the call returns a reply to this request, or
+ * -ETIMEDOUT, never a reply to another one.
+ * Errors: as shmbox_send() and shmbox_recv(); -ENOTCONN (box's client disconnected); -EMSGSIZE
+ * (len plus the header is above box's slot_size; or the reply's body is longer than cap: it is
+ * consumed and lost); the errors of shmbox_create()/shmbox_attach() for the reply mailbox on
+ * the first call; -EIDRM if the reply mailbox was destroyed meanwhile (made again by the next
+ * call).
+ *
+ * shmbox_recv_request() receives the oldest message of box like shmbox_recv() (the body into
+ * buf; -EMSGSIZE leaves it queued) and fills *ret_info: its correlation id and reply-to name,
+ * or reply_to "" for a message without one (a plain message, or a reply). A message whose
+ * header does not validate (lengths, reserved bytes, name rules) is consumed and dropped:
+ * -EBADMSG, and the next call goes on with the next message.
+ *
+ * shmbox_reply() sends data (len bytes) to the reply-to mailbox of info with info's correlation
+ * id, through client; it never blocks (-EAGAIN if that mailbox is full). The client keeps the
+ * last 8 reply mailboxes it replied to attached, so a steady requester costs no control call.
+ * Errors: -EDESTADDRREQ (info has no reply-to), -EINVAL, the errors of shmbox_attach()
+ * (-ENOENT: the requester is gone) and of shmbox_send() (-EIDRM: gone meanwhile; -EMSGSIZE:
+ * longer than the reply mailbox's slots).
+ * Since shmbox 0.3 (SHMBOX_0.3). The reserved words of shmbox_request_info are 0.
+ */
+struct shmbox_request_info {
+        uint64_t id;                        /* the correlation id */
+        char reply_to[SHMBOX_NAME_MAX + 1]; /* where the reply goes; "" for none */
+        uint8_t reserved8[7];
+        uint64_t reserved[2];
+};
+ssize_t shmbox_request(shmbox *box, const void *req, size_t len, void *reply_buf, size_t cap, int timeout_ms);
+ssize_t shmbox_recv_request(shmbox *box, void *buf, size_t cap, struct shmbox_request_info *ret_info, int timeout_ms);
+int shmbox_reply(shmbox_client *client, const struct shmbox_request_info *info, const void *data, size_t len);
+/* Replies shmbox_request() discarded on client's reply mailbox because their id was not the
+ * one awaited (0 for NULL). */
+uint64_t shmbox_request_discarded(const shmbox_client *client);
+
 /* ---- introspection: what an attached box and its mapping hold right now ------------------ */
 
 #define SHMBOX_PATH_MAX 224 /* a path of a mailbox object in /dev/shm, with its NUL */

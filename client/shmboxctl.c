@@ -31,16 +31,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
@@ -709,6 +714,232 @@ static int cmd_recv(const Command *cmd, int argc, char **argv) {
         return EXIT_SUCCESS;
 }
 
+/* The largest reply shmbox_request() can receive from @box: its reply mailbox's slot size
+ * (<shmbox.h>: the larger of 4096 and the slot size of the first mailbox it requested on). */
+static size_t reply_cap(const shmbox *box) {
+        size_t n = shmbox_slot_size(box);
+
+        return n > 4096 ? n : 4096;
+}
+
+static int cmd_request(const Command *cmd, int argc, char **argv) {
+        const char *timeout_s = NULL, *name;
+        bool null = false;
+        const Option options[] = {
+                { "timeout", &timeout_s, NULL },
+                { "null", NULL, &null },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_(shmbox_detachp) shmbox *box = NULL;
+        _cleanup_free_ char **operands = NULL;
+        _cleanup_free_ unsigned char *buf = NULL;
+        size_t n, cap;
+        ssize_t len;
+        int r, timeout;
+
+        r = command_args(cmd, argc, argv, options, 2, &operands, &n, &name);
+        if (r >= 0)
+                return r;
+        if (n < 2)
+                return exit_status(usage_error(cmd, "missing MESSAGE"));
+        r = parse_timeout(cmd, timeout_s, &timeout);
+        if (r < 0)
+                return exit_status(r);
+
+        r = connect_and_attach(name, &client, &box);
+        if (r < 0)
+                return EXIT_FAILURE;
+        cap = reply_cap(box);
+        buf = malloc(cap);
+        if (!buf) {
+                log_error("out of memory");
+                return EXIT_FAILURE;
+        }
+        len = shmbox_request(box, operands[1], strlen(operands[1]), buf, cap, timeout);
+        if (len == -ETIMEDOUT) {
+                log_error("%s: no reply within %d ms", name, timeout);
+                return EXIT_FAILURE;
+        }
+        if (len == -EAGAIN) {
+                log_error("%s: no reply", name);
+                return EXIT_FAILURE;
+        }
+        if (len < 0) {
+                log_refusal(client, name, (int)len);
+                return EXIT_FAILURE;
+        }
+        if (null) {
+                fwrite(buf, 1, (size_t)len, stdout);
+                fputc('\0', stdout);
+        } else {
+                ctl_write_escaped(stdout, buf, (size_t)len);
+                fputc('\n', stdout);
+        }
+        return EXIT_SUCCESS;
+}
+
+/*
+ * run_filter() - run @argv with @in on its stdin and collect its stdout
+ * @out, @cap: where stdout goes; *@ret_len its length, which may exceed @cap (the rest was read
+ *             and dropped)
+ *
+ * stdin and stdout are served together (poll), so a command that writes before it has read
+ * everything does not deadlock with us. stderr is ours.
+ *
+ * Return: the wait status; a negative errno if the command could not be run.
+ */
+static int run_filter(char **argv, const void *in, size_t in_len, unsigned char *out, size_t cap, size_t *ret_len) {
+        int to[2], from[2], status;
+        size_t done = 0, got = 0;
+        pid_t pid;
+
+        if (pipe2(to, O_CLOEXEC) < 0)
+                return -errno;
+        if (pipe2(from, O_CLOEXEC) < 0) {
+                int e = -errno;
+                close(to[0]);
+                close(to[1]);
+                return e;
+        }
+        pid = fork();
+        if (pid < 0) {
+                int e = -errno;
+                close(to[0]);
+                close(to[1]);
+                close(from[0]);
+                close(from[1]);
+                return e;
+        }
+        if (pid == 0) {
+                signal(SIGPIPE, SIG_DFL); /* ignored by serve, and an ignored signal stays so */
+                if (dup2(to[0], STDIN_FILENO) < 0 || dup2(from[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execvp(argv[0], argv);
+                fprintf(stderr, "shmboxctl: serve: cannot run %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(to[0]);
+        close(from[1]);
+        if (in_len == 0)
+                to[1] = (close(to[1]), -1);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = from[0], .events = POLLIN }, { .fd = to[1], .events = POLLOUT } };
+                unsigned char sink[4096];
+                ssize_t k;
+
+                if (poll(p, to[1] >= 0 ? 2 : 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (to[1] >= 0 && p[1].revents) {
+                        k = write(to[1], (const unsigned char *)in + done, in_len - done);
+                        if (k > 0)
+                                done += (size_t)k;
+                        if ((k < 0 && errno != EINTR && errno != EAGAIN) || done == in_len)
+                                to[1] = (close(to[1]), -1); /* all written, or it stopped reading */
+                }
+                if (p[0].revents) {
+                        if (got < cap)
+                                k = read(from[0], out + got, cap - got);
+                        else
+                                k = read(from[0], sink, sizeof(sink));
+                        if (k == 0 || (k < 0 && errno != EINTR))
+                                break;
+                        if (k > 0)
+                                got += (size_t)k;
+                }
+        }
+        if (to[1] >= 0)
+                close(to[1]);
+        close(from[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        *ret_len = got;
+        return status;
+}
+
+static int cmd_serve(const Command *cmd, int argc, char **argv) {
+        const char *count_s = NULL, *name;
+        const Option options[] = {
+                { "count", &count_s, NULL },
+                {},
+        };
+        _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
+        _cleanup_(shmbox_detachp) shmbox *box = NULL;
+        _cleanup_free_ char **operands = NULL;
+        _cleanup_free_ unsigned char *req = NULL, *rep = NULL;
+        unsigned long count = 0, served = 0;
+        unsigned bad = 0;
+        size_t n, cap, rep_cap = 16u * 1024 * 1024;
+        int r;
+
+        r = command_args(cmd, argc, argv, options, SIZE_MAX, &operands, &n, &name);
+        if (r >= 0)
+                return r;
+        if (n < 2)
+                return exit_status(usage_error(cmd, "missing COMMAND"));
+        if (count_s) {
+                r = parse_number(cmd, "count", count_s, 1, UINT_MAX, &count);
+                if (r < 0)
+                        return exit_status(r);
+        }
+
+        r = connect_and_attach(name, &client, &box);
+        if (r < 0)
+                return EXIT_FAILURE;
+        cap = shmbox_slot_size(box);
+        req = malloc(cap > 0 ? cap : 1);
+        rep = malloc(rep_cap); /* the largest slot: a reply mailbox's slots can be that large */
+        if (!req || !rep) {
+                log_error("out of memory");
+                return EXIT_FAILURE;
+        }
+        /* a command that does not read its stdin must not kill us with SIGPIPE */
+        signal(SIGPIPE, SIG_IGN);
+        while (count == 0 || served < count) {
+                struct shmbox_request_info info;
+                ssize_t len = shmbox_recv_request(box, req, cap, &info, -1);
+                size_t out_len = 0;
+                int status;
+
+                if (len == -EBADMSG && ++bad < 8) {
+                        log_error("%s: a request with a malformed header: dropped", name);
+                        continue;
+                }
+                if (len < 0) {
+                        log_error("%s: %s", name, shmbox_strerror((int)len));
+                        return EXIT_FAILURE;
+                }
+                bad = 0;
+                served++;
+                status = run_filter(operands + 1, req, (size_t)len, rep, rep_cap, &out_len);
+                if (status < 0) {
+                        log_error("%s: cannot run %s: %s", name, operands[1], strerror(-status));
+                        return EXIT_FAILURE;
+                }
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        log_error("%s: %s ended with %s %d; its output is the reply", name, operands[1],
+                                  WIFEXITED(status) ? "status" : "signal",
+                                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                if (!info.reply_to[0]) {
+                        log_error("%s: a message without reply-to: no reply sent", name);
+                        continue;
+                }
+                if (out_len > rep_cap) {
+                        log_error("%s: a reply of more than %zu bytes: not sent", name, rep_cap);
+                        continue;
+                }
+                r = shmbox_reply(client, &info, rep, out_len);
+                /* a requester that is gone, or full, or with slots too small: its loss, not ours */
+                if (r < 0)
+                        log_error("%s: reply to %s: %s", name, info.reply_to, shmbox_strerror(r));
+        }
+        return EXIT_SUCCESS;
+}
+
 /* "user:group" of @uid and @gid, by name where the system knows one, else by number. */
 static void format_owner(char *buf, size_t size, uid_t uid, gid_t gid) {
         struct passwd *pw = getpwuid(uid);
@@ -1199,6 +1430,38 @@ static const Command commands[] = {
                 "Exit status 0 if at least one message was received; 1 if none came before\n"
                 "the timeout.\n",
                 cmd_recv,
+        },
+        {
+                "request",
+                "request NAME MESSAGE [--timeout MS] [--null]",
+                "Send MESSAGE as a request and print the reply, as recv prints a message. The\n"
+                "reply comes to a reply mailbox of this process's own, made for it and gone\n"
+                "when the command ends (an ephemeral mailbox); a server answers with\n"
+                "shmbox_reply(), or 'shmboxctl serve'.\n"
+                "\n"
+                "Options (anywhere):\n"
+                "  --timeout MS  wait at most MS milliseconds for a free slot and the reply\n"
+                "                together (0: do not wait); default: as long as it takes\n"
+                "  --null        print the raw reply followed by a NUL byte\n"
+                "  -h, --help    show this help\n"
+                "\n"
+                "Exit status 0 if a reply came; 1 if none came before the timeout.\n",
+                cmd_request,
+        },
+        {
+                "serve",
+                "serve NAME [--count N] -- COMMAND [ARG...]",
+                "Answer the requests of a mailbox: run COMMAND (searched in PATH) for each\n"
+                "one, with the request on its stdin, and send its stdout as the reply (also\n"
+                "when it fails, which is said on stderr). Requests are taken one at a time;\n"
+                "run several serve commands for more. A message without a reply-to is given\n"
+                "to COMMAND too, and its output dropped. If serve dies before it has taken a\n"
+                "request whole, the request goes to another server.\n"
+                "\n"
+                "Options (before '--'):\n"
+                "  --count N   stop after N requests, 1 to 4294967295 (default: never)\n"
+                "  -h, --help  show this help\n",
+                cmd_serve,
         },
         { "peek", CTL_PEEK_SYNOPSIS, CTL_PEEK_HELP, cmd_peek },
         {

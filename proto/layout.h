@@ -67,10 +67,37 @@ static inline uint32_t slot_word_token(uint64_t w) {
 typedef struct SlotHead {
         _Atomic uint64_t word;
         uint32_t len; /* written by the sender before the commit CAS; untrusted */
-        uint32_t reserved0;
+        /* 0: a plain message; SLOT_META_HDR | n: the first n bytes of len are a request header
+         * (doc/ring.md, "Request headers"). Written with len; untrusted. It was reserved0, 0 in
+         * every segment before it: no layout version change */
+        uint32_t meta;
         uint64_t stamp; /* CLOCK_MONOTONIC_COARSE ns of the last claim or take: diagnostics only */
         uint8_t reserved[LAYOUT_SLOT_HEAD - 24];
 } SlotHead;
+
+/*
+ * The slot's meta word (SlotHead.meta): 0 for a plain message, else the kind in the high byte
+ * (SLOT_META_HDR: the payload starts with a request header, proto/request.h) and the header's
+ * length in bytes in the low 16 bits, a multiple of 8 from 8 to SLOT_HDR_MAX, at most len.
+ * Any other value is corrupt. The ring strips the header for plain receives; what the header
+ * says is proto/request.c's business, validated where it is used.
+ */
+#define SLOT_META_HDR 0x52000000u  /* 'R' in the kind byte */
+#define SLOT_META_KIND 0xff000000u /* the kind byte; the bits between it and the length are 0 */
+#define SLOT_META_LEN 0x0000ffffu
+#define SLOT_HDR_MAX 128u
+
+/* The header length that @meta declares for a message of @len stored bytes: 0 for a plain
+ * message, -1 for a meta word no sender writes (the caller reports -EBADMSG). */
+static inline int slot_meta_hdr(uint32_t meta, uint32_t len) {
+        uint32_t h = meta & SLOT_META_LEN;
+
+        if (__builtin_expect(meta == 0, 1))
+                return 0;
+        if ((meta & ~SLOT_META_LEN) != SLOT_META_HDR || h == 0 || h % 8 || h > SLOT_HDR_MAX || h > len)
+                return -1;
+        return (int)h;
+}
 
 /*
  * The traffic counters of one attachment index (layout version 2): two cache lines of their

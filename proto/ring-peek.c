@@ -67,7 +67,9 @@ static bool peek_unchanged(uint64_t w, uint64_t w2, uint32_t lap, unsigned flags
  *
  * Return: the message's length; -EAGAIN: nothing more now; -EMSGSIZE: the message at the
  *         cursor is longer than @cap (the cursor stays on it); -EIDRM: destroyed; -EBADMSG: a
- *         slot word in no state, or a length above slot_size that did not change.
+ *         slot word in no state, or a length above slot_size (or a meta word no sender
+ *         writes) that did not change. A message's request header is not copied: the
+ *         length is its body's (doc/ring.md, "Request headers").
  */
 ssize_t ring_peek_at(const Ring *r, RingCursor *c, unsigned flags, void *buf, size_t cap) {
         const uint32_t slots = r->geo.slots;
@@ -83,6 +85,7 @@ ssize_t ring_peek_at(const Ring *r, RingCursor *c, unsigned flags, void *buf, si
                 uint64_t p = c->pos, w, w2;
                 uint32_t lap = ring_lap(r, p), len;
                 SlotHead *s;
+                int hl;
 
                 if (p < head) {
                         c->missed += head - p;
@@ -121,7 +124,8 @@ ssize_t ring_peek_at(const Ring *r, RingCursor *c, unsigned flags, void *buf, si
                 }
 
                 len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
-                if (len > r->geo.slot_size) {
+                hl = slot_meta_hdr(*(volatile uint32_t *)&s->meta, len); /* a request header: not shown */
+                if (len > r->geo.slot_size || hl < 0) {
                         /* a sender writes the length before its commit: a stale word? */
                         if (atomic_load_explicit(&s->word, memory_order_acquire) == w)
                                 return -EBADMSG;
@@ -129,10 +133,11 @@ ssize_t ring_peek_at(const Ring *r, RingCursor *c, unsigned flags, void *buf, si
                         c->pos = p + 1;
                         continue;
                 }
+                len -= (uint32_t)hl;
                 if (len > cap)
                         return -EMSGSIZE;
                 if (len > 0)
-                        memcpy(buf, ring_payload(r, p), len);
+                        memcpy(buf, ring_payload(r, p) + hl, len);
                 atomic_thread_fence(memory_order_acquire); /* the copy before the second look */
                 w2 = atomic_load_explicit(&s->word, memory_order_relaxed);
                 c->pos = p + 1;

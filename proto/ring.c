@@ -1074,12 +1074,15 @@ int ring_held(const Ring *r, uint32_t me, const void *payload, unsigned state, u
  *         abandoned by a repair meanwhile.
  */
 /* ring_commit() for a slot we know is a slot (our own send paths): no pointer check. */
-static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, bool wake_now) {
+static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t meta, bool wake_now) {
         uint64_t w = atomic_load(&s->word);
 
         if (slot_word_state(w) != SLOT_CLAIMED || slot_word_token(w) != me)
                 return -ESTALE;
+        /* meta beside len, on the line the commit writes anyway: a plain message stores its 0
+         * over whatever an earlier message of this slot left (doc/ring.md, "Request headers") */
         s->len = (uint32_t)len;
+        s->meta = meta;
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
@@ -1101,7 +1104,7 @@ int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now) 
         k = ring_held(r, me, payload, SLOT_CLAIMED, &w);
         if (k < 0)
                 return k;
-        k = commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, wake_now);
+        k = commit_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), len, 0, wake_now);
         if (k == 0)
                 count_sent(r, 1, len);
         return k;
@@ -1166,7 +1169,40 @@ int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, 
         CRASH_POINT(send_half_copied);
         if (len > 0)
                 copy_msg(payload + len / 2, (const uint8_t *)data + len / 2, len - len / 2);
-        k = commit_slot(r, me, ring_slot(r, p), len, true);
+        k = commit_slot(r, me, ring_slot(r, p), len, 0, true);
+        if (k == 0)
+                count_sent(r, 1, len);
+        return k;
+}
+
+/*
+ * ring_send_hdr() - send @len bytes of @data behind a header of @hlen bytes, in one slot
+ * @hdr, @hlen: the header (a multiple of 8, at most SLOT_HDR_MAX; its meaning is the
+ *              caller's: proto/request.h), stored first and declared in the slot's meta word
+ *
+ * A plain receive gets @data only; ring_take() tells a zero-copy reader where it starts.
+ *
+ * Return: as ring_send(); -EMSGSIZE if @hlen + @len > slot_size; -EINVAL for a bad @hlen.
+ */
+int ring_send_hdr(Ring *r, uint32_t me, unsigned idx, const void *hdr, size_t hlen, const void *data, size_t len,
+                  const RingDeadline *dl) {
+        uint8_t *payload;
+        uint64_t p;
+        int k;
+
+        if (hlen == 0 || hlen % 8 || hlen > SLOT_HDR_MAX)
+                return -EINVAL;
+        if (len > r->geo.slot_size || hlen + len > r->geo.slot_size)
+                return -EMSGSIZE;
+        k = ring_claim(r, me, idx, 1, dl, &p);
+        if (k < 0)
+                return k;
+        payload = ring_payload(r, p);
+        CRASH_POINT(send_claimed);
+        memcpy(payload, hdr, hlen);
+        if (len > 0)
+                copy_msg(payload + hlen, data, len);
+        k = commit_slot(r, me, ring_slot(r, p), hlen + len, SLOT_META_HDR | (uint32_t)hlen, true);
         if (k == 0)
                 count_sent(r, 1, len);
         return k;
@@ -1204,7 +1240,7 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                         unshown += msgs[j].iov_len;
                 }
                 for (; i < j; i++, pos_next(r, &y, end)) {
-                        int c = commit_slot(r, me, y.s, msgs[i].iov_len, false);
+                        int c = commit_slot(r, me, y.s, msgs[i].iov_len, 0, false);
 
                         if (c < 0) {
                                 count_sent(r, (uint64_t)done, bytes);
@@ -1228,24 +1264,29 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
 
 /*
  * ring_take() - take up to @want of the oldest committed messages (READY -> TAKEN, our token)
- * @ret_payload, @ret_len: arrays of @want entries; filled for the messages taken
- * @cap: the caller's buffer size for the first message (SIZE_MAX: any size is fine)
+ * @ret_payload, @ret_len: arrays of @want entries; filled for the messages taken: the slot's
+ *                        payload and the bytes stored there (a header included)
+ * @ret_hdr: NULL, or an array of @want entries: the length of the request header each message
+ *           starts with (0: a plain message), validated against its length (slot_meta_hdr())
+ * @cap: the caller's buffer size for the first message's body, the bytes after its header
+ *       (SIZE_MAX: any size is fine)
  *
- * With @want 0, waits like a take and returns the length of the oldest message without
- * taking it.
+ * With @want 0, waits like a take and returns the length of the oldest message's body without
+ * taking it. A meta word no sender writes is -EBADMSG, as a length above slot_size.
  *
  * Return: the number taken (>= 1), or the length for @want 0; -EMSGSIZE if the oldest
  *         message is longer than @cap (it stays queued); -EAGAIN, -ETIMEDOUT, -EIDRM,
  *         -ESTALE, -EBADMSG.
  */
 static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
-                    void **ret_payload, uint32_t *ret_len, RingWaiter *wt) {
+                    void **ret_payload, uint32_t *ret_len, uint32_t *ret_hdr, RingWaiter *wt) {
         const uint8_t *end = slots_end(r);
         uint64_t head, w = 0, stamp;
         Pos x;
         SlotHead *s;
-        uint32_t got = 0, len;
+        uint32_t got = 0, len, meta;
         OrderScan o;
+        int h;
         int k;
 
         for (;;) {
@@ -1287,19 +1328,21 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
                                 continue;
                         }
                         len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
-                        if (len > r->geo.slot_size) {
+                        meta = *(volatile uint32_t *)&s->meta; /* the same line, also once */
+                        h = slot_meta_hdr(meta, len);
+                        if (len > r->geo.slot_size || h < 0) {
                                 ring_unlock(r, me);
                                 return got ? (ssize_t)got : -EBADMSG;
                         }
                         if (want == 0) {
                                 ring_unlock(r, me);
-                                return len;
+                                return len - (uint32_t)h;
                         }
-                        if (got == 0 && len > cap) {
+                        if (got == 0 && len - (uint32_t)h > cap) {
                                 ring_unlock(r, me);
                                 return -EMSGSIZE;
                         }
-                        if (got > 0 && len > cap)
+                        if (got > 0 && len - (uint32_t)h > cap)
                                 break; /* the batch ends before a message its buffer cannot hold */
                         /* counted before the take, so it never falls behind what was taken */
                         atomic_fetch_add_explicit(&r->hdr->received, 1, memory_order_relaxed);
@@ -1310,6 +1353,8 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
                         }
                         ret_payload[got] = (uint8_t *)s + LAYOUT_SLOT_HEAD;
                         ret_len[got] = len;
+                        if (ret_hdr)
+                                ret_hdr[got] = (uint32_t)h;
                         got++;
                 }
                 if (got == 0) { /* taken by another receiver since we looked: wait again */
@@ -1333,9 +1378,9 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
 }
 
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
-                  void **ret_payload, uint32_t *ret_len) {
+                  void **ret_payload, uint32_t *ret_len, uint32_t *ret_hdr) {
         RingWaiter wt = {};
-        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, &wt);
+        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt);
 
         if (_unlikely_(wt.blocked))
                 count_slow(r, SEM_ITEMS, &wt, (long)k);
@@ -1391,16 +1436,19 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
  *         ring for another receiver), -EBADMSG as for ring_send().
  */
 ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl) {
+        const uint8_t *data;
         void *payload;
-        uint32_t len;
+        uint32_t len, h;
         ssize_t k;
 
-        k = ring_take(r, me, idx, buf || cap ? 1 : 0, cap, dl, &payload, &len);
+        k = ring_take(r, me, idx, buf || cap ? 1 : 0, cap, dl, &payload, &len, &h);
         if (k < 0 || (!buf && cap == 0))
                 return k;
-        copy_msg(buf, payload, len / 2);
+        data = (const uint8_t *)payload + h; /* a request header is not part of the message */
+        len -= h;
+        copy_msg(buf, data, len / 2);
         CRASH_POINT(recv_half_copied);
-        copy_msg((uint8_t *)buf + len / 2, (const uint8_t *)payload + len / 2, len - len / 2);
+        copy_msg((uint8_t *)buf + len / 2, data + len / 2, len - len / 2);
         k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
         if (k < 0)
                 return k;
@@ -1418,7 +1466,7 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
 ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *bufs, size_t n, size_t *ret_lens,
                        const RingDeadline *dl) {
         void *payload[RING_BATCH_MAX];
-        uint32_t len[RING_BATCH_MAX];
+        uint32_t len[RING_BATCH_MAX], hdr[RING_BATCH_MAX];
         size_t cap = SIZE_MAX;
         ssize_t k;
         size_t out = 0;
@@ -1428,11 +1476,12 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         /* a batch holds messages while each fits its buffer: the smallest buffer bounds them */
         for (size_t i = 0; i < n; i++)
                 cap = MIN(cap, bufs[i].iov_len);
-        k = ring_take(r, me, idx, (uint32_t)n, cap, dl, payload, len);
+        k = ring_take(r, me, idx, (uint32_t)n, cap, dl, payload, len, hdr);
         if (k < 0)
                 return k;
         for (ssize_t i = 0; i < k; i++) {
-                copy_msg(bufs[out].iov_base, payload[i], len[i]);
+                len[i] -= hdr[i]; /* a request header is not part of the message */
+                copy_msg(bufs[out].iov_base, (uint8_t *)payload[i] + hdr[i], len[i]);
                 if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
                         ret_lens[out++] = len[i];
                         bytes += len[i];

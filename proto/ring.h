@@ -74,6 +74,8 @@ struct iovec;
 
 int ring_send(Ring *r, uint32_t me, unsigned idx, const void *data, size_t len, const RingDeadline *dl);
 ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, const RingDeadline *dl);
+int ring_send_hdr(Ring *r, uint32_t me, unsigned idx, const void *hdr, size_t hlen, const void *data, size_t len,
+                  const RingDeadline *dl);
 int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs, size_t n, const RingDeadline *dl);
 ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *bufs, size_t n, size_t *ret_lens,
                        const RingDeadline *dl);
@@ -83,7 +85,7 @@ int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDead
 int ring_commit(Ring *r, uint32_t me, void *payload, size_t len, bool wake_now);
 int ring_abort(Ring *r, uint32_t me, void *payload);
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
-                  void **ret_payload, uint32_t *ret_len);
+                  void **ret_payload, uint32_t *ret_len, uint32_t *ret_hdr);
 int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish);
 int ring_held(const Ring *r, uint32_t me, const void *payload, unsigned state, uint64_t *ret_word);
 

@@ -14,6 +14,9 @@
  *                                             killed (still holding the peeked message)
  *   crash-child SOCKET NAME pingpong COUNT    for each line on stdin: COUNT x (send, then receive
  *                                             it, never waiting), then print "done"
+ *   crash-child SOCKET NAME serve COUNT       answer COUNT requests (shmbox_recv_request), each
+ *                                             with "reply:" and the request's body, printing
+ *                                             "served ID"
  * Every mode first prints "attached" once the box is usable.
  */
 #include <stdio.h>
@@ -120,6 +123,22 @@ int main(int argc, char **argv) {
                 printf("sent %d\n", shmbox_send(box, "late", 4, 0));
                 for (;;)
                         pause();
+        } else if (strcmp(argv[3], "serve") == 0) {
+                char req[4096], rep[4096 + 8];
+                struct shmbox_request_info info;
+
+                for (long i = 0; i < count; i++) {
+                        ssize_t n = shmbox_recv_request(box, req, sizeof(req), &info, -1);
+
+                        if (n < 0)
+                                return fail("recv_request", (int)n);
+                        memcpy(rep, "reply:", 6);
+                        memcpy(rep + 6, req, (size_t)n);
+                        r = shmbox_reply(c, &info, rep, (size_t)n + 6);
+                        if (r < 0)
+                                return fail("reply", r);
+                        printf("served %llu\n", (unsigned long long)info.id);
+                }
         } else if (strcmp(argv[3], "idle") == 0) {
                 for (;;)
                         pause();

@@ -285,6 +285,51 @@ START_TEST(test_every_public_call_works_once) {
 }
 END_TEST
 
+/* 0.3: request/reply, in one process: a request that times out stays queued; its server
+ * replies to the requester's reply mailbox, where the next request finds a stale reply and
+ * discards it. */
+START_TEST(test_request_reply_calls_work_once) {
+        TestDaemon d;
+        shmbox_client *c, *c2;
+        shmbox *box, *box2;
+        struct shmbox_request_info ri;
+        char buf[64];
+
+        harness_daemon_start(&d, NULL);
+        c = harness_connect(&d);
+        c2 = harness_connect(&d);
+        ck_assert_int_eq(shmbox_create(c, "rr", NULL), 0);
+        ck_assert_int_eq(shmbox_attach(c, "rr", &box), 0);
+        ck_assert_int_eq(shmbox_attach(c2, "rr", &box2), 0);
+        ck_assert_int_eq(shmbox_request(box2, "q", 1, buf, sizeof(buf), 10), -ETIMEDOUT);
+        ck_assert_int_eq(shmbox_recv_request(box, buf, sizeof(buf), &ri, 0), 1);
+        ck_assert_mem_eq(buf, "q", 1);
+        ck_assert_int_eq(strncmp(ri.reply_to, "reply.", 6), 0);
+        ck_assert_int_eq(shmbox_reply(c, &ri, "late", 4), 0);
+        ck_assert_int_eq(shmbox_request(box2, "q", 1, buf, sizeof(buf), 10), -ETIMEDOUT);
+        ck_assert_uint_eq(shmbox_request_discarded(c2), 1);
+        ck_assert_uint_eq(shmbox_request_discarded(c), 0);
+        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), 1); /* the second request, plainly */
+        shmbox_detach(box2);
+        shmbox_disconnect(c2); /* its reply mailbox goes with the connection */
+        for (int i = 0;; i++) {
+                struct shmbox_entry *v = NULL;
+                size_t n = 0;
+
+                ck_assert_int_eq(shmbox_list(c, &v, &n), 0);
+                free(v);
+                if (n == 1)
+                        break;
+                ck_assert_msg(i < harness_ms(5000), "the reply mailbox outlived its connection");
+                usleep(1000);
+        }
+        shmbox_detach(box);
+        ck_assert_int_eq(shmbox_destroy(c, "rr"), 0);
+        shmbox_disconnect(c);
+        harness_daemon_done(&d);
+}
+END_TEST
+
 START_TEST(test_disconnect_leaves_boxes_that_detach_only_frees) {
         TestDaemon d;
         shmbox_client *c, *c2;
@@ -483,6 +528,7 @@ static Suite *api_suite(void) {
         tcase_set_timeout(tc, TIMEOUT_S * harness_scale());
         tcase_add_test(tc, test_every_public_call_works_once);
         tcase_add_test(tc, test_disconnect_leaves_boxes_that_detach_only_frees);
+        tcase_add_test(tc, test_request_reply_calls_work_once);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("traps");

@@ -1146,7 +1146,7 @@ START_TEST(test_a_sender_blocked_behind_a_held_oldest_slot_sleeps_instead_of_spi
                 snprintf(msg, sizeof(msg), "fill-%u", i);
                 ck_assert_int_eq(send_str(TOK_A, IDX_A, msg, 0), 0);
         }
-        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* held */
+        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len, NULL), 1); /* held */
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), 6);
         ck_assert_int_eq(recv_into(TOK_B, IDX_B, buf, sizeof(buf), 0), 6);
         ck_assert_uint_eq(head(), 0);
@@ -2214,7 +2214,7 @@ START_TEST(test_a_sender_that_reads_a_slot_before_its_receiver_passes_it_is_not_
         atomic_store(&ring.hdr->lock, 0);
         /* take slot 0 first, then wake the child: woken before, a slow machine (valgrind) let
          * it take the lock ahead of this take, which waits 10 ms at most (-EAGAIN) */
-        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len), 1); /* slot 0 */
+        ck_assert_int_eq(ring_take(&ring, TOK_B, IDX_B, 1, SIZE_MAX, &d, &payload, &len, NULL), 1); /* slot 0 */
         sem_post(ring.sem[SEM_LOCK]);
         child_wait_stopped(pid); /* it read slot 0 TAKEN, under the lock */
         ck_assert_int_eq(ring_consume(&ring, TOK_B, payload, false), 0);

@@ -510,7 +510,7 @@ static void receiver(Actor *a, World *w, const ActorSpec *sp) {
                         uint32_t len;
 
                         explore_call_begin(a, "ring_take");
-                        k = ring_take(&w->ring, a->token, a->idx, 1, SIZE_MAX, &forever, &payload, &len);
+                        k = ring_take(&w->ring, a->token, a->idx, 1, SIZE_MAX, &forever, &payload, &len, NULL);
                         must(a, k, "ring_take");
                         explore_memcpy(&m[0], payload, sizeof(m[0]), "app", __LINE__);
                         explore_call_begin(a, "ring_consume");

@@ -328,7 +328,7 @@ static void op_take(Segment *s, uint32_t me, unsigned idx, uint8_t arg) {
         if (want > FUZZ_HELD_MAX - s->n_held)
                 return;
         ring_deadline_init(&dl, 0);
-        r = ring_take(&s->ring, me, idx, want, cap, &dl, payload, len);
+        r = ring_take(&s->ring, me, idx, want, cap, &dl, payload, len, NULL);
         if (r < 0) {
                 FUZZ_ASSERT(is_one_of(r, io_errnos, ELEMENTSOF(io_errnos)));
                 return;

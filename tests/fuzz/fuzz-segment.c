@@ -663,7 +663,7 @@ static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
         ssize_t r;
 
         deadline_from(&dl, who);
-        r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len));
+        r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len, NULL));
         CALL_END();
         if (r < 0) {
                 FUZZ_ASSERT(IS_IO_ERRNO(r));
