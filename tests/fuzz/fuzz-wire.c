@@ -7,7 +7,8 @@
  * flipped. Every buffer handed to proto/ is an exact-size heap copy, so that a read one byte
  * too far is a sanitizer report. Whatever decodes must come back byte for byte: wire_encode()
  * for every message but a LIST reply with entries, which is walked with wire_list_next() and
- * rebuilt with the list writer. An encode into a buffer one byte short must fail cleanly.
+ * rebuilt with the list writer (a STATS reply's rows are walked with wire_stats_next() and
+ * encoded again as an array). An encode into a buffer one byte short must fail cleanly.
  * Each decode is done for protocol versions 2 and 3, whose replies differ in the info's length.
  */
 #include "config.h"
@@ -59,6 +60,29 @@ static void check_list(const uint8_t *frame, size_t len, const WireMsg *m) {
         free(buf);
 }
 
+/* A decoded STATS reply keeps its rows in the frame (list, list_count); encoding takes them as
+ * an array (rows, n_rows): walk them with wire_stats_next() into one, for check_reencode().
+ * Returns the array (to free), NULL if there are no rows. */
+static WireStatsRow *stats_rows(WireMsg *m) {
+        const uint8_t *pos, *end;
+        WireStatsRow *rows;
+        uint32_t n = 0;
+        int r;
+
+        if (m->type != (WIRE_STATS | WIRE_REPLY) || m->status != 0 || m->list_count == 0)
+                return NULL;
+        pos = m->list;
+        end = m->list + m->list_len;
+        rows = calloc(m->list_count, sizeof(*rows));
+        FUZZ_ASSERT(rows);
+        while (n < m->list_count && (r = wire_stats_next(&pos, end, &rows[n])) == 1)
+                n++;
+        FUZZ_ASSERT(n == m->list_count && pos == end);
+        m->rows = rows;
+        m->n_rows = n;
+        return rows;
+}
+
 /* Encode @m again: the same bytes as @frame, and a buffer one byte short is -ENOBUFS. */
 static void check_reencode(const uint8_t *frame, size_t len, const WireMsg *m) {
         uint8_t *buf = malloc(len);
@@ -103,10 +127,14 @@ static void check_decode_proto(const uint8_t *p, size_t len, uint32_t proto) {
                 FUZZ_ASSERT(m.proto == proto);
                 FUZZ_ASSERT(memchr(m.name, 0, sizeof(m.name)) != NULL);
                 FUZZ_ASSERT(m.list_count <= WIRE_LIST_MAX);
-                if (is_list_with_entries(&m))
+                if (is_list_with_entries(&m)) {
                         check_list(frame, len, &m);
-                else
+                } else {
+                        WireStatsRow *rows = stats_rows(&m);
+
                         check_reencode(frame, len, &m);
+                        free(rows);
+                }
         }
         free(frame);
 }
