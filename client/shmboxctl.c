@@ -388,12 +388,8 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
         const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *group_s = NULL, *name;
         bool ephemeral = false;
         const Option options[] = {
-                { "slots", &slots_s, NULL },
-                { "slot-size", &slot_size_s, NULL },
-                { "mode", &mode_s, NULL },
-                { "group", &group_s, NULL },
-                { "ephemeral", NULL, &ephemeral },
-                {},
+                { "slots", &slots_s, NULL }, { "slot-size", &slot_size_s, NULL }, { "mode", &mode_s, NULL },
+                { "group", &group_s, NULL }, { "ephemeral", NULL, &ephemeral },   {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
         _cleanup_free_ char **operands = NULL;

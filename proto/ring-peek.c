@@ -123,7 +123,7 @@ ssize_t ring_peek_at(const Ring *r, RingCursor *c, unsigned flags, void *buf, si
                 default: return -EBADMSG;
                 }
 
-                len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
+                len = *(volatile uint32_t *)&s->len;                     /* read once, use the copy */
                 hl = slot_meta_hdr(*(volatile uint32_t *)&s->meta, len); /* a request header: not shown */
                 if (len > r->geo.slot_size || hl < 0) {
                         /* a sender writes the length before its commit: a stale word? */

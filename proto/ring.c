@@ -1327,7 +1327,7 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
                                         break;
                                 continue;
                         }
-                        len = *(volatile uint32_t *)&s->len; /* read once, use the copy */
+                        len = *(volatile uint32_t *)&s->len;   /* read once, use the copy */
                         meta = *(volatile uint32_t *)&s->meta; /* the same line, also once */
                         h = slot_meta_hdr(meta, len);
                         if (len > r->geo.slot_size || h < 0) {

@@ -225,7 +225,7 @@ static bool port_open(int port) {
 /* Start nats-server with JetStream on ns.port, its store in ns.store; wait until it listens. */
 static void nats_start(void) {
         char port[16];
-        char *argv[] = { (char *)nats_server_bin, "-a", "127.0.0.1", "-p", port, "-js", "-sd", ns.store,
+        char *argv[] = { (char *)nats_server_bin,  "-a",    "127.0.0.1", "-p", port, "-js", "-sd", ns.store,
                          ns.conf[0] ? "-c" : NULL, ns.conf, NULL };
 
         snprintf(port, sizeof(port), "%d", ns.port);
@@ -1289,7 +1289,6 @@ static void bridge_add_second_route(Bridge *b) {
                  b->direction);
 }
 
-
 /* SIGHUP @b and wait until its log has one more line with @outcome ("reloaded " or "refused"). */
 static void bridge_hup(Bridge *b, const char *outcome) {
         unsigned before = lines_with(b->log, outcome);
@@ -1678,7 +1677,8 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         traffic_start(&t);
         traffic_wait_sender(&t);
         t0 = harness_now_us();
-        wait_for(status_u64(&bridge_b, "stepdowns") >= 1, 15000, "B did not ask the stalled consumer's leader to step down");
+        wait_for(status_u64(&bridge_b, "stepdowns") >= 1, 15000,
+                 "B did not ask the stalled consumer's leader to step down");
         wait_for(lines_with(bridge_b.log, "messages wait for it") >= 1, 5000, "B did not log the stall");
         msleep(9000);
         n = status_u64(&bridge_b, "stepdowns");
@@ -1723,7 +1723,8 @@ START_TEST(test_a_consumer_past_the_work_queues_messages_is_made_again) {
         snprintf(msgs, sizeof(msgs), "%s/jetstream/$G/streams/" STREAM "/msgs", ns.store);
         snprintf(saved, sizeof(saved), "%s/msgs-before", tmpdir);
         nats_signal_and_wait(SIGTERM);
-        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", msgs, saved, NULL }, NULL, out, sizeof(out), 10000), 0);
+        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", msgs, saved, NULL }, NULL, out, sizeof(out), 10000),
+                         0);
         nats_start();
         traffic_start(&before);
         traffic_finish(&before, "consumer past the work queue: the first 100", 30000);
@@ -1742,7 +1743,8 @@ START_TEST(test_a_consumer_past_the_work_queues_messages_is_made_again) {
         test_client_close();
         nats_signal_and_wait(SIGTERM);
         rm_rf(msgs);
-        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", saved, msgs, NULL }, NULL, out, sizeof(out), 10000), 0);
+        ck_assert_int_eq(run_capture((char *[]){ "/bin/cp", "-a", saved, msgs, NULL }, NULL, out, sizeof(out), 10000),
+                         0);
         nats_start();
 
         traffic_start(&after);
