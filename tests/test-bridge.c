@@ -1633,6 +1633,25 @@ START_TEST(test_the_benchmark_bridge_group_runs_short_and_leaves_nothing) {
 }
 END_TEST
 
+/* Restart nats-server on its store with @mappings as its config's subject mappings (lines of
+ * "from": "to"), or without a config if NULL; the test's client connects again. */
+static void nats_restart_mapped(const char *mappings) {
+        FILE *f;
+
+        test_client_close();
+        ns.conf[0] = 0;
+        if (mappings) {
+                snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
+                f = fopen(ns.conf, "we");
+                ck_assert_ptr_nonnull(f);
+                fprintf(f, "mappings = {\n%s}\n", mappings);
+                ck_assert_int_eq(fclose(f), 0);
+        }
+        nats_signal_and_wait(SIGTERM);
+        nats_start();
+        test_client();
+}
+
 /*
  * A consumer that answers every pull with nothing while messages wait for it (seen in JetStream
  * 2.9 clusters after its leader changed, for minutes): bridge B asks it why, and asks its leader
@@ -1645,21 +1664,12 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
         jsConsumerConfig cc;
         jsConsumerInfo *ci = NULL;
-        FILE *f;
         int64_t t0;
         uint64_t n;
 
-        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
-        f = fopen(ns.conf, "we");
-        ck_assert_ptr_nonnull(f);
-        fprintf(f, "mappings = {\n  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX
-                   "\": \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".decoy\"\n}\n");
-        ck_assert_int_eq(fclose(f), 0);
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
-
+        nats_restart_mapped("  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX
+                            "\": \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".decoy\"\n");
         bridges_start("A", "");
-        test_client();
         jsConsumerConfig_Init(&cc);
         cc.Durable = "decoy";
         cc.FilterSubject = "shmbox.nobody";
@@ -1696,9 +1706,7 @@ START_TEST(test_a_consumer_that_brings_nothing_while_messages_wait_is_asked_to_s
         ck_assert_uint_ge(status_u64(&bridge_b, "stepdowns"), 3);
 
         /* the mapping gone (nats-server restarted on its store without it), every message arrives */
-        ns.conf[0] = 0;
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
+        nats_restart_mapped(NULL);
         traffic_finish(&t, "stalled consumer, then healed", 30000);
         wait_for(lines_with(bridge_b.log, "brings messages again") >= 1, 5000, "B did not log the stall's end");
         lines_with_print(bridge_b.log, "brings messages again", true);
@@ -1767,21 +1775,10 @@ END_TEST
 START_TEST(test_a_consumer_without_a_leader_is_made_again) {
         Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
         natsSubscription *hole = NULL;
-        FILE *f;
 
         bridges_start("AB", "");
-        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
-        f = fopen(ns.conf, "we");
-        ck_assert_ptr_nonnull(f);
-        fprintf(f, "mappings = {\n"
-                   "  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n"
-                   "  \"$JS.API.CONSUMER.INFO." STREAM ".hostB_" MAILBOX "\": \"blackhole.info\"\n"
-                   "}\n");
-        ck_assert_int_eq(fclose(f), 0);
-        test_client_close();
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
-        test_client();
+        nats_restart_mapped("  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n"
+                            "  \"$JS.API.CONSUMER.INFO." STREAM ".hostB_" MAILBOX "\": \"blackhole.info\"\n");
         ck_assert_int_eq(natsConnection_SubscribeSync(&hole, test_nc, "blackhole.>"), NATS_OK);
         ck_assert_int_eq(natsConnection_FlushTimeout(test_nc, 5000), NATS_OK);
         traffic_start(&t);
@@ -1790,10 +1787,7 @@ START_TEST(test_a_consumer_without_a_leader_is_made_again) {
         ck_assert_uint_eq(status_u64(&bridge_b, "committed"), 0);
         natsSubscription_Destroy(hole);
 
-        ns.conf[0] = 0;
-        test_client_close();
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
+        nats_restart_mapped(NULL);
         traffic_start_receiver(&t);
         traffic_finish(&t, "leaderless consumer, then healed", 30000);
 }
@@ -1808,20 +1802,9 @@ END_TEST
 START_TEST(test_a_consumer_deleted_while_pulls_go_unanswered_is_made_again) {
         Traffic t = { .count = SLOTS, .no_receiver = true, .send_timeout_ms = 100 };
         natsSubscription *hole = NULL;
-        FILE *f;
 
         bridges_start("AB", "");
-        snprintf(ns.conf, sizeof(ns.conf), "%s/nats-server.conf", tmpdir);
-        f = fopen(ns.conf, "we");
-        ck_assert_ptr_nonnull(f);
-        fprintf(f, "mappings = {\n"
-                   "  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n"
-                   "}\n");
-        ck_assert_int_eq(fclose(f), 0);
-        test_client_close();
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
-        test_client();
+        nats_restart_mapped("  \"$JS.API.CONSUMER.MSG.NEXT." STREAM ".hostB_" MAILBOX "\": \"blackhole.next\"\n");
         ck_assert_int_eq(natsConnection_SubscribeSync(&hole, test_nc, "blackhole.>"), NATS_OK);
         ck_assert_int_eq(natsConnection_FlushTimeout(test_nc, 5000), NATS_OK);
         ck_assert_int_eq(js_DeleteConsumer(test_js, STREAM, "hostB_" MAILBOX, NULL, NULL), NATS_OK);
@@ -1832,10 +1815,7 @@ START_TEST(test_a_consumer_deleted_while_pulls_go_unanswered_is_made_again) {
         lines_with_print(bridge_b.log, "does not exist", true);
         natsSubscription_Destroy(hole);
 
-        ns.conf[0] = 0;
-        test_client_close();
-        nats_signal_and_wait(SIGTERM);
-        nats_start();
+        nats_restart_mapped(NULL);
         traffic_start_receiver(&t);
         traffic_finish(&t, "consumer deleted, pulls unanswered, then healed", 30000);
 }
