@@ -23,13 +23,15 @@ DESCRIPTION
     <shmbox.h>, with the asyncio calls written in Python.
 
 CLIENT  (connect(socket=None) -> Client; a context manager that closes it)
-    create(name, slots=0, slot_size=0, mode=0o600, group=None)
+    create(name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False)
     destroy(name)
     chmod(name, mode=None, group=None)
     list() -> list[Entry]                          Entry(name, info)
     info(name) -> Info                             queued, sent, received, recovered, ...
     reload()
     attach(name) -> Mailbox                        a context manager that detaches it
+    reply(info, data)                              answer a request (RequestInfo)
+    request_discarded                              replies discarded by request()
 
 MAILBOX
     send(data, timeout=None)
@@ -39,8 +41,11 @@ MAILBOX
     recv_many(n, timeout=None) -> list[bytes]
     with box.reserve(n) as buf: ...                zero-copy send: commit at the end
     with box.peek() as view: ...                   zero-copy receive: consume at the end
+    request(data, timeout=None) -> bytes           send a request, wait for its reply
+    recv_request(timeout=None) -> (bytes, RequestInfo)
     await send_async(data)
     await recv_async(timeout=None) -> bytes
+    await recv_request_async(timeout=None) -> (bytes, RequestInfo)
     async for msg in box: ...
     fileno(), set_spin(us), info(), detach(); name, slots, slot_size, closed
 
@@ -51,6 +56,23 @@ TIMEOUTS
     the GIL held (releasing it would cost more than the call); a call that must wait, or
     copies more, releases it and wakes up every 50 ms to run signal handlers: Ctrl-C raises
     KeyboardInterrupt, and a message that was not returned stays in the mailbox.
+
+EPHEMERAL MAILBOXES
+    create(name, ephemeral=True) ties the mailbox to the client's connection, like a D-Bus
+    unique name or a NATS inbox: the daemon destroys it when the connection ends (close(),
+    the process exiting or killed). info() and list() show it with INFO_EPHEMERAL in
+    Info.flags and the creator's pid in Info.owner_pid.
+
+REQUEST/REPLY
+    A client:  reply = box.request(b"question", timeout=1.0)
+    A server:  body, info = box.recv_request()
+               client.reply(info, b"answer")
+    request() sends the message with a correlation id and the name of the client's own
+    reply mailbox (ephemeral, made on its first request) and waits for the reply with that
+    id; late replies to earlier requests are discarded and counted (request_discarded).
+    request() is one library call: a sent request cannot be taken back, so it is not cut
+    into 50 ms slices, signal handlers (Ctrl-C) run only when it returns, and the client is
+    busy until then. Give it a timeout, and serve with another client than the requester's.
 
 ZERO-COPY
     `with box.reserve(n) as buf:` gives a writable memoryview of n bytes inside the slot;
@@ -119,6 +141,7 @@ from ._shmbox import (
     SLOTS_MAX,
     ConnectionRefused,
     Destroyed,
+    INFO_EPHEMERAL,
     Entry,
     Error,
     Exists,
@@ -129,6 +152,7 @@ from ._shmbox import (
     NotFound,
     Peek,
     PermissionDenied,
+    RequestInfo,
     Reservation,
     Stale,
     Timeout,
@@ -140,12 +164,12 @@ from ._shmbox import (
 __version__ = _shmbox.__version__
 
 __all__ = [
-    "connect", "Client", "Mailbox", "Reservation", "Peek", "Info", "Entry",
+    "connect", "Client", "Mailbox", "Reservation", "Peek", "Info", "Entry", "RequestInfo",
     "Error", "Timeout", "WouldBlock", "PermissionDenied", "NotFound", "Exists",
     "ConnectionRefused", "NotConnected", "InvalidArgument", "Destroyed", "Stale",
     "MessageTooLong", "library_version", "strerror",
     "DEFAULT_SOCKET", "DEFAULT_SLOTS", "DEFAULT_SLOT_SIZE", "DEFAULT_MODE",
-    "NAME_MAX", "SLOTS_MAX", "SLOT_SIZE_MAX",
+    "NAME_MAX", "SLOTS_MAX", "SLOT_SIZE_MAX", "INFO_EPHEMERAL",
 ]
 
 # A full mailbox has no file descriptor: send_async() polls, backing off between these.
@@ -165,9 +189,9 @@ def _gid(group):
 class Client(_shmbox.Client):
     __doc__ = _shmbox.Client.__doc__
 
-    def create(self, name, slots=0, slot_size=0, mode=0o600, group=None):
+    def create(self, name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False):
         # the C docstring, with group as a name or a gid
-        return super().create(name, slots, slot_size, mode, _gid(group))
+        return super().create(name, slots, slot_size, mode, _gid(group), ephemeral)
 
     create.__doc__ = _shmbox.Client.create.__doc__
 
@@ -218,20 +242,32 @@ class Mailbox(_shmbox.Mailbox):
         loop.add_reader(), no thread. timeout in seconds (None: as long as it takes) raises
         TimeoutError. Cancelling the await takes no message.
         """
+        return await self._recv_async(self.recv, timeout)
+
+    async def recv_request_async(self, timeout=None):
+        """recv_request_async(timeout=None) -> tuple[bytes, RequestInfo]
+
+        recv_request() without blocking the event loop, as recv_async() waits. Reply with
+        client.reply(info, data), which never waits.
+        """
+        return await self._recv_async(self.recv_request, timeout)
+
+    async def _recv_async(self, take, timeout):
         try:
-            return self.recv(timeout=0)
+            return take(timeout=0)
         except WouldBlock:
             pass
         if timeout is not None:
-            return await _asyncio.wait_for(self._recv_wait(), timeout)
-        return await self._recv_wait()
+            return await _asyncio.wait_for(self._recv_wait(take), timeout)
+        return await self._recv_wait(take)
 
-    async def _recv_wait(self):
+    async def _recv_wait(self, take):
         loop = _asyncio.get_running_loop()
         state = self.__dict__
         waiters = state.setdefault("_waiters", [])
         fut = loop.create_future()
-        waiters.append(fut)
+        waiter = (fut, take)
+        waiters.append(waiter)
         if len(waiters) == 1:
             loop.add_reader(self.fileno(), self._readable)
             # a message may have come between the first try and add_reader()
@@ -241,8 +277,8 @@ class Mailbox(_shmbox.Mailbox):
         try:
             return await fut
         finally:
-            if fut in waiters:
-                waiters.remove(fut)
+            if waiter in waiters:
+                waiters.remove(waiter)
             if not waiters:  # the last one out (the first of several finishing together)
                 tick = state.pop("_tick_handle", None)
                 if tick is not None:
@@ -259,12 +295,12 @@ class Mailbox(_shmbox.Mailbox):
         """The event loop's callback: hand queued messages to the waiters, oldest first."""
         waiters = self.__dict__.get("_waiters", [])
         while waiters:
-            fut = waiters[0]
+            fut, take = waiters[0]
             if fut.done():  # cancelled: it takes nothing
                 waiters.pop(0)
                 continue
             try:
-                msg = self.recv(timeout=0)
+                msg = take(timeout=0)
             except WouldBlock:
                 return
             except BaseException as e:  # noqa: B036 - handed to the awaiting task

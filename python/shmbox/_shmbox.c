@@ -81,7 +81,7 @@ static PyObject *Error, *InvalidArgument, *Timeout, *WouldBlock, *PermissionDeni
         *ConnectionRefused, *NotConnected, *Destroyed, *Stale, *MessageTooLong;
 
 static PyTypeObject ClientType, MailboxType, ReservationType, PeekType;
-static PyTypeObject InfoType, EntryType;
+static PyTypeObject InfoType, EntryType, RequestInfoType;
 
 /* --- errors ------------------------------------------------------------------------------- */
 
@@ -269,8 +269,11 @@ typedef struct ClientObject {
         atomic_int waiters;   /* threads waiting for lock */
         atomic_uint handoffs; /* bumped by each waiter that got it */
         unsigned fork_gen;
-        PyObject *socket;                 /* str, or None for the default */
-        MailboxObject *boxes;             /* attached through this client */
+        PyObject *socket;     /* str, or None for the default */
+        MailboxObject *boxes; /* attached through this client */
+        char *reply_buf;      /* request()'s buffer for the reply (reply_buf_size bytes) */
+        size_t reply_buf_size;
+        size_t reply_cap;                 /* the largest reply: max(4096, slot_size of every box requested on) */
         struct ClientObject *next, *prev; /* in all_clients */
         PyObject *weakreflist;
 } ClientObject;
@@ -402,6 +405,7 @@ static void client_dealloc(ClientObject *self) {
         client_close_now(self);
         if (self->lock_made)
                 pthread_mutex_destroy(&self->lock);
+        PyMem_Free(self->reply_buf);
         Py_CLEAR(self->socket);
         Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -498,25 +502,32 @@ static void reason_keep(ClientObject *c, int r, Reason *why) {
         } while (0)
 
 PyDoc_STRVAR(client_create_doc,
-             "create(name, slots=0, slot_size=0, mode=0o600, group=None)\n--\n\n"
+             "create(name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False)\n--\n\n"
              "Create the mailbox name, owned by this process's user.\n\n"
              "slots and slot_size: its geometry (0: the defaults, 64 slots of 4096 bytes); a message\n"
              "holds at most slot_size bytes. mode: read and write bits only (mask 0o666): r may receive,\n"
              "w may send. group: a gid (int) or a group name for the mailbox's group (default: the\n"
              "caller's primary group); the caller must belong to it unless root.\n"
+             "ephemeral=True ties the mailbox to this client's connection: the daemon destroys it when\n"
+             "the connection ends (close(), or the process exiting or killed), as destroy() would. A child\n"
+             "forked meanwhile keeps the connection open until it exits or execs. info() and list() show\n"
+             "it with INFO_EPHEMERAL in flags and the creator's pid in owner_pid.\n"
              "Raises FileExistsError (Exists), ValueError (InvalidArgument: name, geometry, mode),\n"
              "PermissionError (a group the caller is not in), shmbox.Error with ENOSPC or EDQUOT\n"
-             "(the daemon's limits), NotConnected (no daemon).");
+             "(the daemon's limits), or EOPNOTSUPP (ephemeral, from a daemon before shmbox 0.3),\n"
+             "NotConnected (no daemon).");
 
 static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = { "name", "slots", "slot_size", "mode", "group", NULL };
+        static char *kwlist[] = { "name", "slots", "slot_size", "mode", "group", "ephemeral", NULL };
         PyObject *name, *slots = NULL, *slot_size = NULL, *mode = NULL, *group = Py_None;
         struct shmbox_config cfg = { 0 };
+        int ephemeral = 0;
         const char *n;
         Reason why;
         int r;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOO:create", kwlist, &name, &slots, &slot_size, &mode, &group))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOOp:create", kwlist, &name, &slots, &slot_size, &mode, &group,
+                                         &ephemeral))
                 return NULL;
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
@@ -528,6 +539,8 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
                         return NULL;
                 cfg.flags |= SHMBOX_CONFIG_GID;
         }
+        if (ephemeral)
+                cfg.flags |= SHMBOX_CONFIG_EPHEMERAL;
         CLIENT_CALL(self, r, why, shmbox_create(self->client, n, &cfg));
         if (r < 0)
                 return raise_errno_why(r, name, NULL, why.text);
@@ -619,6 +632,8 @@ static PyObject *info_new(const struct shmbox_info *in) {
                 in->oldest_claimed_age_ms,
                 in->oldest_taken_pid,
                 in->oldest_taken_age_ms,
+                in->owner_pid,
+                in->flags,
         };
 
         if (!o)
@@ -694,6 +709,81 @@ static PyObject *client_list(ClientObject *self, PyObject *unused) {
         return list;
 }
 
+static int get_data(PyObject *obj, Py_buffer *ret);
+static void put_data(Py_buffer *b);
+
+PyDoc_STRVAR(client_reply_doc,
+             "reply(info, data)\n--\n\n"
+             "Send data (a bytes-like object) as the reply to the request that Mailbox.recv_request()\n"
+             "returned with info (a RequestInfo): to its reply mailbox, with its correlation id\n"
+             "(shmbox_reply()). Never waits: WouldBlock if the reply mailbox is full. The client keeps\n"
+             "the last 8 reply mailboxes it replied to attached.\n"
+             "Raises shmbox.Error with EDESTADDRREQ (info has no reply_to: not a request), TypeError\n"
+             "(info is not a RequestInfo), InvalidArgument (a reply_to that is no mailbox name),\n"
+             "NotFound (the requester is gone), Destroyed, MessageTooLong (longer than the reply\n"
+             "mailbox's slots), PermissionDenied, NotConnected.");
+
+static PyObject *client_reply(ClientObject *self, PyObject *const *args, Py_ssize_t nargs) {
+        struct shmbox_request_info info = { 0 };
+        PyObject *to;
+        const char *n;
+        Py_ssize_t n_len;
+        Py_buffer data;
+        int r;
+
+        if (nargs != 2) {
+                PyErr_Format(PyExc_TypeError, "reply() takes 2 arguments (%zd given)", nargs);
+                return NULL;
+        }
+        if (!PyObject_TypeCheck(args[0], &RequestInfoType)) {
+                PyErr_Format(PyExc_TypeError, "reply() needs the RequestInfo of recv_request(), not %.100s",
+                             Py_TYPE(args[0])->tp_name);
+                return NULL;
+        }
+        if (client_usable(self) < 0)
+                return NULL;
+        info.id = PyLong_AsUnsignedLongLong(PyStructSequence_GET_ITEM(args[0], 0));
+        if (info.id == (unsigned long long)-1 && PyErr_Occurred())
+                return NULL;
+        to = PyStructSequence_GET_ITEM(args[0], 1);
+        if (!PyUnicode_Check(to)) {
+                PyErr_Format(PyExc_TypeError, "RequestInfo.reply_to must be str, not %.100s", Py_TYPE(to)->tp_name);
+                return NULL;
+        }
+        n = PyUnicode_AsUTF8AndSize(to, &n_len);
+        if (!n)
+                return NULL;
+        if (n_len > SHMBOX_NAME_MAX || strlen(n) != (size_t)n_len)
+                return raise_errno(-EINVAL, to);
+        memcpy(info.reply_to, n, (size_t)n_len + 1);
+        if (get_data(args[1], &data) < 0)
+                return NULL;
+        if (client_lock(self) < 0) {
+                put_data(&data);
+                return NULL;
+        }
+        Py_BEGIN_ALLOW_THREADS r = shmbox_reply(self->client, &info, data.buf, (size_t)data.len);
+        Py_END_ALLOW_THREADS client_unlock(self);
+        put_data(&data);
+        if (r == -EDESTADDRREQ)
+                return raise_errno_msg(r, NULL, "no reply-to: the message was not a request");
+        if (r < 0)
+                return raise_errno(r, to);
+        Py_RETURN_NONE;
+}
+
+static PyObject *client_get_request_discarded(ClientObject *self, void *unused) {
+        uint64_t n;
+
+        if (client_usable(self) < 0)
+                return NULL;
+        if (client_lock(self) < 0)
+                return NULL;
+        n = shmbox_request_discarded(self->client);
+        client_unlock(self);
+        return PyLong_FromUnsignedLongLong(n);
+}
+
 static PyObject *client_repr(ClientObject *self) {
         return PyUnicode_FromFormat("<%s socket=%R%s>", Py_TYPE(self)->tp_name, self->socket,
                                     self->client ? "" : " closed");
@@ -710,6 +800,7 @@ static PyMethodDef client_methods[] = {
         { "reload", (PyCFunction)client_reload, METH_NOARGS, client_reload_doc },
         { "info", (PyCFunction)client_info, METH_O, client_info_doc },
         { "list", (PyCFunction)client_list, METH_NOARGS, client_list_doc },
+        { "reply", (PyCFunction)(void (*)(void))client_reply, METH_FASTCALL, client_reply_doc },
         { "close", (PyCFunction)client_close, METH_NOARGS, client_close_doc },
         { "__enter__", (PyCFunction)client_enter, METH_NOARGS, "Return the client itself." },
         { "__exit__", (PyCFunction)client_exit, METH_VARARGS, "close() the client." },
@@ -724,6 +815,11 @@ static PyMemberDef client_members[] = {
 
 static PyGetSetDef client_getset[] = {
         { "closed", (getter)client_get_closed, NULL, "True once close() was called.", NULL },
+        { "request_discarded", (getter)client_get_request_discarded, NULL,
+          "Replies that Mailbox.request() discarded on this client's reply mailbox because their\n"
+          "correlation id was not the one awaited (late replies to requests that timed out, or\n"
+          "anything a peer wrote there).",
+          NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -980,15 +1076,16 @@ static PyObject *mailbox_exit(MailboxObject *self, PyObject *args) {
 
 /* One library call of a data-plane operation, with the timeout of a slice. */
 typedef struct Call {
-        enum { OP_SEND, OP_RECV, OP_SEND_MANY, OP_RECV_MANY, OP_RESERVE, OP_PEEK } op;
+        enum { OP_SEND, OP_RECV, OP_SEND_MANY, OP_RECV_MANY, OP_RESERVE, OP_PEEK, OP_RECV_REQUEST } op;
         const void *data;
         size_t len; /* send: length; reserve: length; recv: capacity */
         void *buf;
         const struct iovec *iov;
         size_t n;
         size_t *lens;
-        void *slot; /* reserve, peek: the slot */
-        bool hold;  /* copies at most GIL_HOLD_MAX bytes: the first attempt keeps the GIL */
+        void *slot;                        /* reserve, peek: the slot */
+        struct shmbox_request_info *rinfo; /* recv_request: the request's id and reply-to */
+        bool hold;                         /* copies at most GIL_HOLD_MAX bytes: the first attempt keeps the GIL */
         /* Called on success with the GIL and the client's lock held, before the lock is let
          * go (another thread may reuse the scratch buffer after that); 0 or -1 (exception). */
         int (*finish)(MailboxObject *self, struct Call *c, ssize_t r);
@@ -1005,6 +1102,7 @@ static ssize_t call_once(shmbox *box, Call *c, int timeout_ms) {
         case OP_SEND_MANY: return shmbox_send_many(box, c->iov, c->n, timeout_ms);
         case OP_RECV_MANY: return shmbox_recv_many(box, c->iov, c->n, c->lens, timeout_ms);
         case OP_RESERVE: return shmbox_reserve(box, c->len, timeout_ms, &c->slot);
+        case OP_RECV_REQUEST: return shmbox_recv_request(box, c->buf, c->len, c->rinfo, timeout_ms);
         case OP_PEEK:
                 r = shmbox_peek(box, timeout_ms, &p);
                 if (r >= 0)
@@ -1413,6 +1511,167 @@ static PyObject *mailbox_recv_many(MailboxObject *self, PyObject *const *args, P
         return list;
 }
 
+/* The timeout in ms of one library call that cannot be sliced (request()): -1 forever, 0
+ * never; -2 when the deadline passed already. */
+static int wait_whole_ms(const Wait *w) {
+        double left_ms;
+
+        switch (w->mode) {
+        case WAIT_FOREVER: return -1;
+        case WAIT_NEVER: return 0;
+        default:
+                left_ms = ceil((w->deadline - now_s()) * 1000.0);
+                if (left_ms <= 0)
+                        return -2;
+                return left_ms >= (double)INT32_MAX ? INT32_MAX : (int)left_ms;
+        }
+}
+
+PyDoc_STRVAR(mailbox_request_doc,
+             "request(data, timeout=None) -> bytes\n--\n\n"
+             "Send data as a request and wait for its reply (shmbox_request()): the message carries a\n"
+             "fresh correlation id and the name of this client's reply mailbox, which the client makes on\n"
+             "its first request (an ephemeral mailbox \"reply.PID.RANDOM\" of 16 slots of max(4096,\n"
+             "slot_size) bytes, mode 0o622, gone when the client closes). A server takes it with\n"
+             "recv_request() and answers with Client.reply(); replies with another id (late replies to\n"
+             "requests that timed out) are discarded and counted in Client.request_discarded. Returns\n"
+             "the reply's body.\n"
+             "timeout bounds the whole call, send and wait, as for send(): Timeout when no reply came\n"
+             "(a reply arriving later is discarded by the next request); timeout=0 sends and raises\n"
+             "WouldBlock unless the reply is there at once, so it is of no use. Unlike send() and recv(),\n"
+             "the call is one library call, not slices: a request cannot be taken back once sent, so\n"
+             "Ctrl-C (any signal handler) runs only when the call returns, and the client stays busy for\n"
+             "the whole wait; give it a timeout, and serve requests from another client than the one\n"
+             "that makes them.\n"
+             "Raises MessageTooLong (data and the request header above slot_size; or a reply longer than\n"
+             "the reply mailbox's slots), PermissionError (no w), Destroyed (this mailbox, or the reply\n"
+             "mailbox: made again by the next call), the errors of create() and attach() on the first\n"
+             "call, NotConnected.");
+
+static PyObject *mailbox_request(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+        ClientObject *client = self->client;
+        PyObject *a[2], *res = NULL;
+        Py_buffer data;
+        size_t cap;
+        ssize_t r;
+        Wait w;
+        int ms;
+
+        if (parse_args("request", args, nargs, kwnames, 1, 1, a) < 0 || wait_parse(a[1], &w) < 0)
+                return NULL;
+        if (mailbox_usable(self) < 0 || get_data(a[0], &data) < 0)
+                return NULL;
+        if (client_lock(client) < 0)
+                goto out;
+        if (!self->box) { /* detached by another thread meanwhile */
+                PyErr_SetString(PyExc_ValueError, "operation on a detached mailbox");
+                goto unlock;
+        }
+        /* the reply mailbox's slots are max(4096, slot_size of the box of the request that made
+         * it): every box requested on counts, since that mailbox is made again after -EIDRM */
+        cap = self->slot_size > SHMBOX_DEFAULT_SLOT_SIZE ? self->slot_size : SHMBOX_DEFAULT_SLOT_SIZE;
+        if (cap > client->reply_cap)
+                client->reply_cap = cap;
+        cap = client->reply_cap;
+        if (client->reply_buf_size < cap) {
+                char *p = PyMem_Realloc(client->reply_buf, cap);
+
+                if (!p) {
+                        PyErr_NoMemory();
+                        goto unlock;
+                }
+                client->reply_buf = p;
+                client->reply_buf_size = cap;
+        }
+        ms = wait_whole_ms(&w);
+        if (ms == -2) {
+                r = -ETIMEDOUT;
+        } else {
+                Py_BEGIN_ALLOW_THREADS r =
+                        shmbox_request(self->box, data.buf, (size_t)data.len, client->reply_buf, cap, ms);
+                Py_END_ALLOW_THREADS
+        }
+        if (r < 0) {
+                box_error(self, r);
+                goto unlock;
+        }
+        res = PyBytes_FromStringAndSize(NULL, r);
+        if (res) {
+                if (r <= GIL_HOLD_MAX) {
+                        memcpy(PyBytes_AS_STRING(res), client->reply_buf, (size_t)r);
+                } else {
+                        Py_BEGIN_ALLOW_THREADS memcpy(PyBytes_AS_STRING(res), client->reply_buf, (size_t)r);
+                        Py_END_ALLOW_THREADS
+                }
+        }
+unlock:
+        client_unlock(client);
+out:
+        put_data(&data);
+        return res;
+}
+
+static PyObject *request_info_new(const struct shmbox_request_info *in) {
+        PyObject *o = PyStructSequence_New(&RequestInfoType), *id, *to;
+
+        if (!o)
+                return NULL;
+        id = PyLong_FromUnsignedLongLong(in->id);
+        to = PyUnicode_DecodeUTF8(in->reply_to, (Py_ssize_t)strnlen(in->reply_to, sizeof(in->reply_to)), "replace");
+        if (!id || !to) {
+                Py_XDECREF(id);
+                Py_XDECREF(to);
+                Py_DECREF(o);
+                return NULL;
+        }
+        PyStructSequence_SET_ITEM(o, 0, id);
+        PyStructSequence_SET_ITEM(o, 1, to);
+        return o;
+}
+
+PyDoc_STRVAR(mailbox_recv_request_doc,
+             "recv_request(timeout=None) -> tuple[bytes, RequestInfo]\n--\n\n"
+             "Receive the oldest message as recv() does (waiting, in slices, as recv() does) and return\n"
+             "its body and a RequestInfo(id, reply_to): the correlation id and the reply mailbox of a\n"
+             "request, for Client.reply(); reply_to is \"\" for a message that is no request (a plain\n"
+             "message, or a reply). A message whose request header does not validate is consumed and\n"
+             "dropped: shmbox.Error with EBADMSG, and the next call goes on with the next message.\n"
+             "Raises PermissionError (no r), Destroyed.");
+
+static PyObject *mailbox_recv_request(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+        struct shmbox_request_info info = { 0 };
+        Call c = { .op = OP_RECV_REQUEST, .finish = finish_recv_bytes, .rinfo = &info };
+        PyObject *a[1], *ri, *res;
+        Wait w;
+        ssize_t r;
+
+        if (parse_args("recv_request", args, nargs, kwnames, 0, 0, a) < 0 || wait_parse(a[0], &w) < 0)
+                return NULL;
+        if (mailbox_usable(self) < 0)
+                return NULL;
+        if (scratch_reserve(self, self->slot_size ? self->slot_size : 1) < 0)
+                return NULL;
+        c.buf = self->scratch;
+        c.len = self->slot_size;
+        c.hold = self->slot_size <= GIL_HOLD_MAX;
+        r = box_call(self, &c, &w);
+        if (r == -EBADMSG)
+                return raise_errno_msg(-EBADMSG, self->name,
+                                       "a request header that does not validate (the message was dropped), or "
+                                       "corrupt mailbox memory");
+        if (r < 0)
+                return box_error(self, r);
+        ri = request_info_new(&info);
+        if (!ri) {
+                Py_DECREF(c.result);
+                return NULL;
+        }
+        res = PyTuple_Pack(2, c.result, ri);
+        Py_DECREF(c.result);
+        Py_DECREF(ri);
+        return res;
+}
+
 PyDoc_STRVAR(mailbox_fileno_doc,
              "fileno() -> int\n--\n\n"
              "A file descriptor that polls readable while messages are queued, for select, selectors and\n"
@@ -1531,6 +1790,8 @@ static PyMethodDef mailbox_methods[] = {
         { "recv_many", FASTCALL_KW(mailbox_recv_many), mailbox_recv_many_doc },
         { "reserve", FASTCALL_KW(mailbox_reserve), mailbox_reserve_doc },
         { "peek", FASTCALL_KW(mailbox_peek), mailbox_peek_doc },
+        { "request", FASTCALL_KW(mailbox_request), mailbox_request_doc },
+        { "recv_request", FASTCALL_KW(mailbox_recv_request), mailbox_recv_request_doc },
         { "fileno", (PyCFunction)mailbox_fileno, METH_NOARGS, mailbox_fileno_doc },
         { "set_spin", (PyCFunction)mailbox_set_spin, METH_O, mailbox_set_spin_doc },
         { "detach", (PyCFunction)mailbox_detach, METH_NOARGS, mailbox_detach_doc },
@@ -1900,6 +2161,8 @@ static PyStructSequence_Field info_fields[] = {
         { "oldest_claimed_age_ms", "for how long it has held it" },
         { "oldest_taken_pid", "the process holding the oldest message being read" },
         { "oldest_taken_age_ms", "for how long it has held it" },
+        { "owner_pid", "of an ephemeral mailbox: the process that created it (0: another pid namespace)" },
+        { "flags", "INFO_EPHEMERAL: destroyed when its creator's connection ends" },
         { NULL, NULL },
 };
 
@@ -1907,7 +2170,7 @@ static PyStructSequence_Desc info_desc = {
         "shmbox.Info",
         "What the daemon knows of a mailbox (Client.info()).",
         info_fields,
-        19,
+        21,
 };
 
 static PyStructSequence_Field entry_fields[] = {
@@ -1920,6 +2183,19 @@ static PyStructSequence_Desc entry_desc = {
         "shmbox.Entry",
         "One mailbox of Client.list(): (name, info).",
         entry_fields,
+        2,
+};
+
+static PyStructSequence_Field request_info_fields[] = {
+        { "id", "the request's correlation id" },
+        { "reply_to", "the mailbox its reply goes to; \"\" for a message that is no request" },
+        { NULL, NULL },
+};
+
+static PyStructSequence_Desc request_info_desc = {
+        "shmbox.RequestInfo",
+        "Where the reply to a request goes (Mailbox.recv_request(), for Client.reply()): (id, reply_to).",
+        request_info_fields,
         2,
 };
 
@@ -2004,6 +2280,8 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
                 return NULL;
         if (!EntryType.tp_name && PyStructSequence_InitType2(&EntryType, &entry_desc) < 0)
                 return NULL;
+        if (!RequestInfoType.tp_name && PyStructSequence_InitType2(&RequestInfoType, &request_info_desc) < 0)
+                return NULL;
         if (!atfork_done) {
                 if (pthread_atfork(NULL, NULL, atfork_child) != 0)
                         return PyErr_NoMemory();
@@ -2058,12 +2336,14 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
         Py_INCREF(&PeekType);
         Py_INCREF(&InfoType);
         Py_INCREF(&EntryType);
+        Py_INCREF(&RequestInfoType);
         if (PyModule_AddObject(mod, "Client", (PyObject *)&ClientType) < 0 ||
             PyModule_AddObject(mod, "Mailbox", (PyObject *)&MailboxType) < 0 ||
             PyModule_AddObject(mod, "Reservation", (PyObject *)&ReservationType) < 0 ||
             PyModule_AddObject(mod, "Peek", (PyObject *)&PeekType) < 0 ||
             PyModule_AddObject(mod, "Info", (PyObject *)&InfoType) < 0 ||
-            PyModule_AddObject(mod, "Entry", (PyObject *)&EntryType) < 0)
+            PyModule_AddObject(mod, "Entry", (PyObject *)&EntryType) < 0 ||
+            PyModule_AddObject(mod, "RequestInfo", (PyObject *)&RequestInfoType) < 0)
                 goto fail;
         if (PyModule_AddStringConstant(mod, "__version__", SHMBOX_PY_VERSION) < 0 ||
             PyModule_AddStringConstant(mod, "DEFAULT_SOCKET", SHMBOX_DEFAULT_SOCKET) < 0 ||
@@ -2072,7 +2352,8 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
             PyModule_AddIntConstant(mod, "DEFAULT_SLOT_SIZE", SHMBOX_DEFAULT_SLOT_SIZE) < 0 ||
             PyModule_AddIntConstant(mod, "DEFAULT_MODE", SHMBOX_DEFAULT_MODE) < 0 ||
             PyModule_AddIntConstant(mod, "SLOTS_MAX", SHMBOX_SLOTS_MAX) < 0 ||
-            PyModule_AddIntConstant(mod, "SLOT_SIZE_MAX", SHMBOX_SLOT_SIZE_MAX) < 0)
+            PyModule_AddIntConstant(mod, "SLOT_SIZE_MAX", SHMBOX_SLOT_SIZE_MAX) < 0 ||
+            PyModule_AddIntConstant(mod, "INFO_EPHEMERAL", SHMBOX_INFO_EPHEMERAL) < 0)
                 goto fail;
         return mod;
 fail:
