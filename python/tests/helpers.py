@@ -138,6 +138,11 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        # and its pipes: left to the garbage collector they are a ResourceWarning, an error
+        # under -W error
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
 
 
 def rss_kib():

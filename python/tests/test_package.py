@@ -14,16 +14,18 @@ STUBS = os.path.join(os.path.dirname(shmbox.__file__), "__init__.pyi")
 
 def test_help_reads_like_the_man_page():
     text = pydoc.render_doc(shmbox, renderer=pydoc.plaintext)
-    for section in ("SYNOPSIS", "DESCRIPTION", "TIMEOUTS", "ZERO-COPY", "ASYNCIO", "ERRORS", "THREADS AND FORK"):
+    for section in ("SYNOPSIS", "DESCRIPTION", "TIMEOUTS", "EPHEMERAL MAILBOXES", "REQUEST/REPLY", "ZERO-COPY",
+                    "ASYNCIO", "ERRORS", "THREADS AND FORK"):
         assert section in text
     for name in ("send", "recv", "recv_into", "send_many", "recv_many", "reserve", "peek", "recv_async",
-                 "send_async", "fileno", "create", "destroy", "chmod", "list", "info", "attach"):
+                 "send_async", "fileno", "create", "destroy", "chmod", "list", "info", "attach", "ephemeral",
+                 "request", "recv_request", "recv_request_async", "reply", "request_discarded"):
         assert name in text
 
 
 def test_every_public_call_has_a_docstring():
     for obj in (shmbox.connect, shmbox.Client, shmbox.Mailbox, shmbox.Reservation, shmbox.Peek,
-                shmbox.Info, shmbox.Entry, shmbox.Error, shmbox.Timeout):
+                shmbox.Info, shmbox.Entry, shmbox.RequestInfo, shmbox.Error, shmbox.Timeout):
         assert obj.__doc__
     for cls in (shmbox.Client, shmbox.Mailbox):
         for name in dir(cls):
@@ -32,10 +34,12 @@ def test_every_public_call_has_a_docstring():
 
 
 def test_the_stubs_name_what_the_package_has():
-    tree = ast.parse(open(STUBS).read())
+    with open(STUBS) as f:
+        tree = ast.parse(f.read())
     names = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-    assert set(shmbox.__all__) - {"DEFAULT_SOCKET", "DEFAULT_SLOTS", "DEFAULT_SLOT_SIZE", "DEFAULT_MODE",
-                                  "NAME_MAX", "SLOTS_MAX", "SLOT_SIZE_MAX"} <= names
+    constants = {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign) and n.target.id != "__version__"}
+    assert set(shmbox.__all__) <= names | constants, set(shmbox.__all__) - names - constants
+    assert constants <= set(shmbox.__all__), constants - set(shmbox.__all__)
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name in ("Client", "Mailbox", "Reservation", "Peek"):
             for f in cls.body:
