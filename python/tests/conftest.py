@@ -28,6 +28,16 @@ def daemon():
 
 
 @pytest.fixture
+def own_daemon():
+    """A private shmboxd for this test alone (its own socket, prefix and state), stopped after
+    it; the test fails if anything of its prefix is left in /dev/shm."""
+    d = Daemon("ow").start()  # a short tag: the prefix keeps its counter within 32 characters
+    yield d
+    left = d.done()
+    assert not left, "left in /dev/shm: %s" % left
+
+
+@pytest.fixture
 def client(daemon):
     with shmbox.connect(daemon.socket) as c:
         yield c
