@@ -66,7 +66,7 @@ cp -R "$src/python" "$tmp/python"
 chk "pip install --no-build-isolation --no-index ./python (in the venv)" \
         "$tmp/venv/bin/python" -m pip install -q --no-build-isolation --no-index --no-cache-dir "$tmp/python"
 cat >"$tmp/try.py" <<'EOF'
-import os, sys
+import os, sys, threading
 sys.path.append(sys.argv[1])  # python/tests, for helpers.Daemon (after the venv's shmbox)
 import shmbox
 from helpers import Daemon
@@ -80,12 +80,27 @@ try:
         with client.attach("pip") as box:
             box.send(b"installed by pip")
             got = box.recv(timeout=5)
+            # request/reply and an ephemeral mailbox (shmbox 0.3), a server thread with a client
+            # of its own
+            with shmbox.connect(d.socket) as sc, sc.attach("pip") as sbox:
+                def serve():
+                    body, info = sbox.recv_request(timeout=5)
+                    sc.reply(info, body.upper())
+                t = threading.Thread(target=serve)
+                t.start()
+                reply = box.request(b"request", timeout=5)
+                t.join()
+                flags = sc.info("pip").flags
         client.destroy("pip")
+        client.create("pip-eph", ephemeral=True)
+        eph = client.info("pip-eph")
 finally:
     left = d.done()
 with open("/proc/self/maps") as f:
     libs = sorted({l.split()[-1] for l in f if "libshmbox" in l})
 assert got == b"installed by pip", got
+assert reply == b"REQUEST", reply
+assert flags == 0 and eph.flags == shmbox.INFO_EPHEMERAL and eph.owner_pid == os.getpid(), (flags, eph)
 assert not left, "left in /dev/shm: %s" % left
 assert libs and all(l.startswith(root) for l in libs), "libshmbox from %s, not %s" % (libs, root)
 print("shmbox %s from %s, %s" % (shmbox.__version__, shmbox.__file__, libs[0]))

@@ -35,8 +35,9 @@ fi
 
 out=$(mktemp "${TMPDIR:-/tmp}/shmboxpy.XXXXXX") || exit 1
 trap 'rm -f "$out"' EXIT
-# -p no:cacheprovider: no .pytest_cache in the source tree; -rs: say why a test skipped
-"$py" -m pytest -q -p no:cacheprovider -rs --color=no "$SHMBOX_PYTHON_TESTS" >"$out" 2>&1
+# -p no:cacheprovider: no .pytest_cache in the source tree; -rs: say why a test skipped; -W error:
+# a warning (an unclosed file or pipe, a thread that raised, a deprecation) fails its test
+"$py" -m pytest -q -p no:cacheprovider -rs -W error --color=no "$SHMBOX_PYTHON_TESTS" >"$out" 2>&1
 rc=$?
 cat "$out"
 
