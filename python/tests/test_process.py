@@ -4,6 +4,7 @@ import errno
 import gc
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -51,7 +52,8 @@ except KeyboardInterrupt:
 
 
 @pytest.mark.parametrize("call", ["box.recv(timeout=30)", "box.send(b'x', timeout=30)",
-                                  "box.peek(timeout=30).__enter__()", "box.recv_many(4)"])
+                                  "box.peek(timeout=30).__enter__()", "box.recv_many(4)",
+                                  "box.recv_request(timeout=30)"])
 def test_ctrl_c_interrupts_every_waiting_call(make_box, call):
     box = make_box(slots=1, slot_size=64)
     if "send" in call:
@@ -235,3 +237,54 @@ def test_memory_is_flat_over_connect_attach_detach(daemon, unique_name):
             _flat(loop, 20000)
         finally:
             c.destroy(name)
+
+
+def test_memory_is_flat_over_request_recv_request_and_reply(daemon, client, make_box):
+    """The request calls' paths, one thread: a request that gets no reply at once (timeout=0:
+    WouldBlock, its RequestInfo and the discarded late reply), recv_request() and reply()."""
+    box = make_box(slots=64, slot_size=256)
+    with shmbox.connect(daemon.socket) as sc, sc.attach(box.name) as sbox:
+        def loop(n):
+            for _ in range(n):
+                try:
+                    box.request(b"q", timeout=0)
+                except BlockingIOError:
+                    pass
+                body, info = sbox.recv_request(timeout=0)
+                sc.reply(info, body)
+                box.send(b"plain")
+                sbox.recv_request(timeout=0)
+
+        _flat(loop, 100000)
+    assert client.request_discarded >= 100000
+
+
+def test_memory_is_flat_over_request_round_trips(daemon, client, make_box):
+    box = make_box(slots=64, slot_size=256)
+    stop = threading.Event()
+    errors = []
+
+    def serve():
+        try:
+            with shmbox.connect(daemon.socket) as sc, sc.attach(box.name) as sbox:
+                while not stop.is_set():
+                    try:
+                        body, info = sbox.recv_request(timeout=0.05)
+                    except TimeoutError:
+                        continue
+                    sc.reply(info, body)
+        except BaseException as e:  # noqa: B036 - checked below
+            errors.append(e)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        def loop(n):
+            for i in range(n):
+                assert box.request(b"%d" % i, timeout=scaled(10)) == b"%d" % i
+
+        _flat(loop, 20000)
+    finally:
+        stop.set()
+        t.join()
+    assert not errors, errors
