@@ -5,6 +5,7 @@ import os
 import pydoc
 import subprocess
 import sys
+import time
 
 import shmbox
 from helpers import EXAMPLES, Child, scaled
@@ -103,6 +104,29 @@ def test_the_async_service_example(daemon, client, unique_name):
         svc.kill()
         client.destroy(req)
         client.destroy(rep)
+
+
+def test_the_rpc_example(daemon, client, unique_name):
+    """Two calls answered by the server, which made the mailbox ephemeral: it goes with it."""
+    name = unique_name()
+    svc = Child("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                os.path.join(EXAMPLES, "rpc.py"), "serve", name, "2")
+    try:
+        assert svc.line() == "rpc: serving %s" % name
+        assert client.info(name).flags == shmbox.INFO_EPHEMERAL
+        assert _example("rpc.py", "--timeout", "20", "call", name, "hello") == "olleh\n"
+        assert _example("rpc.py", "--timeout", "20", "call", name, "") == "\n"
+        assert svc.line() == "rpc: answered 2 request(s)"
+        assert svc.wait()[0] == 0
+    finally:
+        svc.kill()
+    deadline = time.monotonic() + scaled(10)
+    while name in {e.name for e in client.list()} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert name not in {e.name for e in client.list()}
+    p = subprocess.run([sys.executable, os.path.join(EXAMPLES, "rpc.py"), "--timeout", "0.1", "call", name, "x"],
+                       capture_output=True, text=True, timeout=scaled(20))
+    assert p.returncode == 1 and "no such mailbox" in p.stderr, p.stderr
 
 
 def test_the_zerocopy_producer_example(daemon, client, unique_name):
