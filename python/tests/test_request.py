@@ -368,3 +368,15 @@ def test_after_fork_request_and_reply_raise_stale(own_daemon, pair):
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_a_first_request_without_a_daemon_raises_not_connected(own_daemon):
+    """The first request makes the reply mailbox: a control call, which needs the daemon."""
+    with shmbox.connect(own_daemon.socket) as c:
+        c.create("svc", slots=4, slot_size=64)
+        with c.attach("svc") as box:
+            c.destroy("svc")  # its names go; the box stays mapped
+            own_daemon.stop()
+            with pytest.raises(ConnectionError) as ei:
+                box.request(b"x", timeout=scaled(10))
+            assert isinstance(ei.value, shmbox.NotConnected) and ei.value.errno == errno.ENOTCONN
