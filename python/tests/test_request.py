@@ -178,10 +178,24 @@ def test_a_request_without_a_server_times_out_and_its_late_reply_is_discarded(ow
         assert pair.request_discarded == 1  # the late reply to "first"
 
 
-def test_a_reply_with_a_wrong_id_is_discarded_and_the_request_times_out(own_daemon, pair):
-    def wrong(client, body, info):
-        client.reply(shmbox.RequestInfo((info.id + 1, info.reply_to)), b"not yours")
+def _wrong_id(client, body, info):
+    client.reply(shmbox.RequestInfo((info.id + 1, info.reply_to)), b"not yours")
 
+
+def _plain_message(client, body, info):
+    with client.attach(info.reply_to) as rb:
+        rb.send(b"no header at all")
+
+
+def _a_request(client, body, info):
+    with client.attach(info.reply_to) as rb, pytest.raises(shmbox.WouldBlock):
+        rb.request(b"a request, not a reply", timeout=0)
+
+
+@pytest.mark.parametrize("wrong", [_wrong_id, _plain_message, _a_request])
+def test_a_reply_of_the_wrong_shape_is_discarded_and_the_request_times_out(own_daemon, pair, wrong):
+    """A reply with another id, a plain message or a request (which carries a reply-to) in the
+    reply mailbox: none is the reply awaited."""
     server = Server(own_daemon.socket, "svc", wrong, count=2)
     try:
         with pair.attach("svc") as box:
@@ -199,7 +213,7 @@ def test_a_reply_with_a_wrong_id_is_discarded_and_the_request_times_out(own_daem
     # one's by the next request
     with pair.attach("svc") as box, pytest.raises(shmbox.WouldBlock):
         box.request(b"no server", timeout=0)
-    assert pair.request_discarded == 2
+    assert pair.request_discarded == 2, wrong.__name__
     with pair.attach("svc") as box:
         assert box.recv(timeout=0) == b"no server"  # a plain receive shows the body only
 
