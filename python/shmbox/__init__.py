@@ -55,7 +55,8 @@ TIMEOUTS
     a TimeoutError). A send or receive that need not wait, of at most 1024 bytes, runs with
     the GIL held (releasing it would cost more than the call); a call that must wait, or
     copies more, releases it and wakes up every 50 ms to run signal handlers: Ctrl-C raises
-    KeyboardInterrupt, and a message that was not returned stays in the mailbox.
+    KeyboardInterrupt, and a message that was not returned stays in the mailbox. (Not
+    request(): see REQUEST/REPLY.)
 
 EPHEMERAL MAILBOXES
     create(name, ephemeral=True) ties the mailbox to the client's connection, like a D-Bus
