@@ -112,7 +112,8 @@ ERRORS
         Stale              ESTALE        inherited through fork(), or repaired
         MessageTooLong     EMSGSIZE      longer than slot_size / than the buffer
 
-    Others (ENOSPC, EDQUOT, EMFILE, EPROTO, EBADMSG) are shmbox.Error with that errno.
+    Others (ENOSPC, EDQUOT, EMFILE, EPROTO, EBADMSG, EOPNOTSUPP, EDESTADDRREQ: a reply to a
+    message that was no request) are shmbox.Error with that errno.
     A closed client or a detached mailbox raises ValueError, like a closed file.
 
 THREADS AND FORK
