@@ -25,6 +25,10 @@
 #include "proto/probes.h"
 #include "proto/util.h"
 
+/* How long an attach to a broadcast mailbox waits for the lock to subscribe: held only for a
+ * few instructions, unless its holder is stopped. */
+#define BOX_SUBSCRIBE_TIMEOUT_MS 5000
+
 /* Mailboxes up to this size are mapped with MAP_POPULATE at attach. */
 #define BOX_POPULATE_MAX (UINT64_C(256) << 20)
 
@@ -181,6 +185,14 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
                 r = -EPROTO;
         else
                 r = box_map(box, client->prefix, &grant);
+        /* a broadcast mailbox: a box that may receive subscribes now, so that it gets every
+         * message committed from its attach on (proto/bcast.c) */
+        if (r == 0 && box->ring.geo.kind != LAYOUT_KIND_QUEUE && (box->rights & WIRE_RIGHT_R)) {
+                RingDeadline dl;
+
+                ring_deadline_init(&dl, BOX_SUBSCRIBE_TIMEOUT_MS);
+                r = ring_subscribe(&box->ring, box->token, box->idx, true, &dl);
+        }
         if (r < 0) {
                 box_unmap(box);
                 free(box);
@@ -351,11 +363,30 @@ SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
                 return r;
         if (!box->ring.has_fifo)
                 return -ENOTCONN;
+        /* one FIFO cannot say to each subscriber whether there is news for it */
+        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE)
+                return -EOPNOTSUPP;
         if (!box->polling) {
                 box->polling = true;
                 ring_poll(&box->ring, box->idx, true);
         }
         return box->ring.fifo_fd;
+}
+
+SHMBOX_PUBLIC int shmbox_subscribe(shmbox *box, int on) {
+        RingDeadline dl;
+        int r;
+
+        if (!box)
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_R, BOX_SUBSCRIBE_TIMEOUT_MS, &dl);
+        if (r < 0)
+                return r;
+        return (int)box_result(box, "subscribe", ring_subscribe(&box->ring, box->token, box->idx, on != 0, &dl));
+}
+
+SHMBOX_PUBLIC uint64_t shmbox_missed(const shmbox *box) {
+        return box ? box->ring.missed : 0;
 }
 
 SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms) {

@@ -201,7 +201,15 @@ static int do_create(Conn *c, const WireMsg *req) {
                         return conn_refuse(c, -EPERM, req->name, what, "not a member of group %u", (unsigned)gid);
                 }
         }
-        r = layout_geometry(slots, slot_size, 0, &geo);
+        if ((req->flags & WIRE_CREATE_OVERWRITE) && !(req->flags & WIRE_CREATE_BROADCAST)) {
+                conn_reason(c, "overwrite is a policy of broadcast mailboxes: it needs the broadcast flag");
+                return -EINVAL;
+        }
+        r = layout_geometry_kind(slots, slot_size,
+                                 !(req->flags & WIRE_CREATE_BROADCAST) ? LAYOUT_KIND_QUEUE
+                                 : req->flags & WIRE_CREATE_OVERWRITE  ? LAYOUT_KIND_OVERWRITE
+                                                                       : LAYOUT_KIND_BROADCAST,
+                                 0, &geo);
         if (r < 0) {
                 conn_reason(c, "%u slots of %u bytes: not a valid geometry", slots, slot_size);
                 return r;
@@ -395,6 +403,10 @@ static void fill_info(Manager *m, Mailbox *mb, WireInfo *info, uint64_t *ret_aba
         uint32_t holder, claimed, taken;
 
         mailbox_info(mb, info, &claimed, &taken, &holder, ret_abandoned);
+        if (mb->geo.kind != LAYOUT_KIND_QUEUE)
+                info->flags |= WIRE_INFO_BROADCAST;
+        if (mb->geo.kind == LAYOUT_KIND_OVERWRITE)
+                info->flags |= WIRE_INFO_OVERWRITE;
         if (mb->ephemeral) {
                 info->flags |= WIRE_INFO_EPHEMERAL;
                 info->owner_pid = (uint32_t)MAX(mb->owner_pid, 0);

@@ -632,6 +632,10 @@ int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token) {
         if (token != TOKEN_NONE)
                 mailbox_counters_clear(m, idx); /* a new attachment's counts start at 0 */
+        /* a broadcast subscription is the holder's to make (proto/bcast.c): one a peer or an
+         * earlier holder left at this index must not hold the senders back for the new one */
+        if (m->geo.kind != LAYOUT_KIND_QUEUE)
+                (void)guard_fetch_and_u64(&m->ring.hdr->subs[idx / 64], ~(UINT64_C(1) << (idx % 64)));
         (void)guard_store_u32(&m->ring.hdr->att[idx], token);
 }
 

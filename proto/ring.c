@@ -64,6 +64,7 @@
 #include "config.h"
 
 #include "proto/ring.h"
+#include "proto/ring-internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -272,15 +273,7 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
  * find the semaphore clean (a peer that was quicker, a lock holder that sends in a loop) never
  * pause: measured, pausing on those cut batched throughput to a hundredth.
  */
-typedef struct RingWaiter {
-        unsigned quiet; /* waits in a row whose slice ran out, nothing posted */
-        unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
-        unsigned stale; /* drains that found posts nobody gave for us */
-        bool woken;     /* a post was taken: the caller passes it on if more work is left */
-        bool blocked;   /* the call found nothing to do (full, or empty): its slow path */
-        bool waited;    /* ... and waited (spun or slept), since `since` */
-        struct timespec since;
-} RingWaiter;
+/* typedef struct RingWaiter: proto/ring-internal.h (proto/bcast.c waits too) */
 
 #define RING_DRAIN_MAX 64
 #define RING_STALE_FREE 4u
@@ -484,6 +477,12 @@ static void wake_sleepers(Ring *r, SemRole role, _Atomic uint64_t *mask, unsigne
                 psem_post(r->sem[role]);
                 pending++;
         }
+}
+
+/* How many receivers a change that gives @n messages wakes: @n in a queue, every sleeper in a
+ * broadcast mailbox (each subscriber reads every message). */
+static inline unsigned items_n(const Ring *r, unsigned n) {
+        return r->geo.kind ? LAYOUT_ATT_MAX : n;
 }
 
 /* Post @role's semaphore if anyone is recorded as sleeping on it (see the essay above). */
@@ -723,9 +722,9 @@ static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(con
         if (k < 0)
                 return k;
         wt->wakes++; /* counted now: a return of 0 below is a wake-up */
-        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
+        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE && !r->geo.kind ? has_space_ahead : ready))
                 return 0;
-        if (role == SEM_ITEMS) {
+        if (role == SEM_ITEMS && !r->geo.kind) { /* a broadcast subscriber never reads head */
                 k = ring_gap(r);
                 if (k < 0)
                         return k;
@@ -868,6 +867,9 @@ static inline uint64_t passed_word(const Ring *r, uint64_t p) {
 static int advance_head(Ring *r, bool recv) {
         int passed = 0;
 
+        if (r->geo.kind) /* a broadcast slot is never passed: a claim a lap later takes it over */
+                return 0;
+
         for (unsigned i = 0; i < r->geo.slots; i++) {
                 uint64_t head = atomic_load(&r->hdr->head);
                 Pos x = ring_pos(r, head);
@@ -965,13 +967,14 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
         uint32_t n;
         int k;
         int passed = 0;
+        bool (*space)(const Ring *) = r->geo.kind ? bcast_has_space : has_space;
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
-                if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
+                if (!space(r)) {
+                        k = ring_wait(r, SEM_SPACE, idx, space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -987,7 +990,10 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                 for (n = 0, k = 0; n < want; n++, pos_next(r, &x, end)) {
                         uint64_t expect = slot_word(SLOT_FREE, x.lap, 0);
 
-                        k = claimable(r, p + n, x, &passed);
+                        if (_unlikely_(r->geo.kind))
+                                k = bcast_claimable(r, p + n, x.s, x.lap, &expect);
+                        else
+                                k = claimable(r, p + n, x, &passed);
                         if (k <= 0)
                                 break;
                         if (!atomic_compare_exchange_strong(&x.s->word, &expect, slot_word(SLOT_CLAIMED, x.lap, me))) {
@@ -1005,7 +1011,7 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                         /* filled since we looked: wait again — through ring_wait() even if the
                          * hint says room, so that a hint that keeps disagreeing costs pauses,
                          * not a spin on the lock */
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
+                        k = ring_wait(r, SEM_SPACE, idx, space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1019,7 +1025,7 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                  * posts only while fewer are pending than sleepers it wakes): pass it on if
                  * room is left, or a second sleeper waits for its slice (issue 13). Only a
                  * call that slept pays this look. */
-                if (wt->woken && has_space(r))
+                if (wt->woken && space(r))
                         wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
@@ -1089,7 +1095,7 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
         /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
          * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
-                wake(r, SEM_ITEMS);
+                wake_n(r, SEM_ITEMS, items_n(r, 1));
                 fifo_signal(r);
         }
         return 0;
@@ -1139,7 +1145,7 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
         ring_finish(r);
         /* our later messages waited behind this claim (the order rule): they are takeable
          * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
-        wake(r, SEM_ITEMS);
+        wake_n(r, SEM_ITEMS, items_n(r, 1));
         fifo_signal(r);
         return 0;
 }
@@ -1250,14 +1256,14 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                         bytes += msgs[i].iov_len;
                 }
                 if (done < k) { /* let a receiver start */
-                        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
+                        wake_n(r, SEM_ITEMS, items_n(r, (unsigned)(done - woken)));
                         fifo_signal(r);
                         woken = done;
                         unshown = 0;
                 }
         }
         count_sent(r, (uint64_t)done, bytes);
-        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
+        wake_n(r, SEM_ITEMS, items_n(r, (unsigned)(done - woken)));
         fifo_signal(r);
         return done;
 }
@@ -1380,7 +1386,8 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
                   void **ret_payload, uint32_t *ret_len, uint32_t *ret_hdr) {
         RingWaiter wt = {};
-        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt);
+        ssize_t k = _unlikely_(r->geo.kind) ? bcast_take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt)
+                                            : take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt);
 
         if (_unlikely_(wt.blocked))
                 count_slow(r, SEM_ITEMS, &wt, (long)k);
@@ -1396,8 +1403,11 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  */
 /* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
 static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
-        uint64_t w = atomic_load(&s->word);
+        uint64_t w;
 
+        if (_unlikely_(r->geo.kind))
+                return bcast_consume(r, s);
+        w = atomic_load(&s->word);
         if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
                 return -ESTALE;
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
@@ -1415,6 +1425,15 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
         SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
         uint32_t len;
 
+        if (r->geo.kind) { /* a subscriber holds no slot: the take's record says what it read */
+                len = *(volatile uint32_t *)&s->len;
+                k = bcast_consume(r, s);
+                if (k == -EOVERFLOW)
+                        r->overflow_pending = false; /* said now */
+                if (k == 0)
+                        count_received(r, 1, MIN(len, r->geo.slot_size));
+                return k;
+        }
         k = ring_held(r, me, payload, SLOT_TAKEN, &w);
         if (k < 0)
                 return k;
@@ -1450,8 +1469,11 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         CRASH_POINT(recv_half_copied);
         copy_msg((uint8_t *)buf + len / 2, data + len / 2, len - len / 2);
         k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
-        if (k < 0)
+        if (k < 0) {
+                if (k == -EOVERFLOW)
+                        r->overflow_pending = false; /* said now */
                 return k;
+        }
         count_received(r, 1, len);
         return len;
 }
@@ -1494,6 +1516,10 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         }
         ring_finish(r);
         count_received(r, out, bytes);
+        if (out == 0 && r->overflow_pending) { /* a broadcast subscriber lost them all */
+                r->overflow_pending = false;
+                return -EOVERFLOW;
+        }
         return out ? (ssize_t)out : -ESTALE;
 }
 
@@ -1616,6 +1642,8 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 atomic_fetch_and(&r->hdr->items_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_fetch_and(&r->hdr->space_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_fetch_and(&r->hdr->pollers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
+                /* a broadcast subscriber: it holds nothing back any more */
+                atomic_fetch_and(&r->hdr->subs[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_compare_exchange_strong(&r->hdr->att[idx], &att, 0);
         }
 
@@ -1812,11 +1840,12 @@ static void count_once(const Ring *r, RingCounts *ret) {
  * @ret: filled; ret->corrupt holds RING_CORRUPT_* (never SEGMENT, which is the daemon's).
  */
 void ring_count(const Ring *r, RingCounts *ret) {
+        void (*once)(const Ring *, RingCounts *) = r->geo.kind ? bcast_count : count_once;
         RingCounts a, b;
 
-        count_once(r, &a);
+        once(r, &a);
         for (unsigned i = 0; a.corrupt && i < RING_RECHECKS; i++) {
-                count_once(r, &b);
+                once(r, &b);
                 if (b.head == a.head && b.tail == a.tail && b.lock_holder == a.lock_holder && b.corrupt == a.corrupt) {
                         *ret = b;
                         return;
@@ -1825,4 +1854,31 @@ void ring_count(const Ring *r, RingCounts *ret) {
         }
         a.corrupt = 0; /* clean, or never the same twice: a ring at work */
         *ret = a;
+}
+
+/* ---- for proto/bcast.c (proto/ring-internal.h): the queue's own steps, out of line --------- */
+
+int ring_i_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
+        return ring_lock(r, me, dl);
+}
+
+int ring_i_unlock(Ring *r, uint32_t me) {
+        return ring_unlock(r, me);
+}
+
+int ring_i_enter(Ring *r, uint32_t me, unsigned idx, SemRole role) {
+        return ring_enter(r, me, idx, role);
+}
+
+int ring_i_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
+                RingWaiter *wt) {
+        return ring_wait(r, role, idx, ready, dl, wt);
+}
+
+void ring_i_wake(Ring *r, SemRole role, unsigned n) {
+        wake_n(r, role, n);
+}
+
+bool ring_i_token_attached(const Ring *r, uint32_t token) {
+        return token_attached(r, token);
 }
