@@ -479,10 +479,11 @@ static void wake_sleepers(Ring *r, SemRole role, _Atomic uint64_t *mask, unsigne
         }
 }
 
-/* How many receivers a change that gives @n messages wakes: @n in a queue, every sleeper in a
- * broadcast mailbox (each subscriber reads every message). */
-static inline unsigned items_n(const Ring *r, unsigned n) {
-        return r->geo.kind ? LAYOUT_ATT_MAX : n;
+/* Wake the receivers for @n new messages: @n in a queue, every sleeper in a broadcast mailbox
+ * (each subscriber reads every message). The kind is looked at only when someone sleeps. */
+static inline void wake_items(Ring *r, unsigned n) {
+        if (_unlikely_(mask_any(r->hdr->items_sleepers)))
+                wake_sleepers(r, SEM_ITEMS, r->hdr->items_sleepers, r->geo.kind ? LAYOUT_ATT_MAX : n);
 }
 
 /* Post @role's semaphore if anyone is recorded as sleeping on it (see the essay above). */
@@ -959,21 +960,24 @@ static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
  * Return: the number claimed (1 to @want); -EAGAIN (never block) or -ETIMEDOUT while the ring
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
-static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
-                 RingWaiter *wt) {
+/* claim() for a queue (@bcast false) or a broadcast mailbox: inlined twice with a constant, so
+ * that the queue's copy is the queue's code alone. */
+static inline __attribute__((always_inline)) int claim_kind(Ring *r, uint32_t me, unsigned idx, uint32_t want,
+                                                            const RingDeadline *dl, uint64_t *ret_pos, RingWaiter *wt,
+                                                            const bool bcast) {
         const uint8_t *end = slots_end(r);
         uint64_t p, stamp;
         Pos x;
         uint32_t n;
         int k;
         int passed = 0;
-        bool (*space)(const Ring *) = r->geo.kind ? bcast_has_space : has_space;
+        bool (*space)(const Ring *) = bcast ? bcast_has_space : has_space;
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
-                if (!space(r)) {
+                if (!(bcast ? bcast_has_space(r) : has_space(r))) {
                         k = ring_wait(r, SEM_SPACE, idx, space, dl, wt);
                         if (k < 0)
                                 return k;
@@ -990,7 +994,7 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                 for (n = 0, k = 0; n < want; n++, pos_next(r, &x, end)) {
                         uint64_t expect = slot_word(SLOT_FREE, x.lap, 0);
 
-                        if (_unlikely_(r->geo.kind))
+                        if (bcast)
                                 k = bcast_claimable(r, p + n, x.s, x.lap, &expect);
                         else
                                 k = claimable(r, p + n, x, &passed);
@@ -1033,6 +1037,13 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                 *ret_pos = p;
                 return (int)n;
         }
+}
+
+static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
+                 RingWaiter *wt) {
+        if (_unlikely_(r->geo.kind))
+                return claim_kind(r, me, idx, want, dl, ret_pos, wt, true);
+        return claim_kind(r, me, idx, want, dl, ret_pos, wt, false);
 }
 
 int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
@@ -1095,7 +1106,7 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
         /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
          * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
-                wake_n(r, SEM_ITEMS, items_n(r, 1));
+                wake_items(r, 1);
                 fifo_signal(r);
         }
         return 0;
@@ -1145,7 +1156,7 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
         ring_finish(r);
         /* our later messages waited behind this claim (the order rule): they are takeable
          * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
-        wake_n(r, SEM_ITEMS, items_n(r, 1));
+        wake_items(r, 1);
         fifo_signal(r);
         return 0;
 }
@@ -1256,14 +1267,14 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                         bytes += msgs[i].iov_len;
                 }
                 if (done < k) { /* let a receiver start */
-                        wake_n(r, SEM_ITEMS, items_n(r, (unsigned)(done - woken)));
+                        wake_items(r, (unsigned)(done - woken));
                         fifo_signal(r);
                         woken = done;
                         unshown = 0;
                 }
         }
         count_sent(r, (uint64_t)done, bytes);
-        wake_n(r, SEM_ITEMS, items_n(r, (unsigned)(done - woken)));
+        wake_items(r, (unsigned)(done - woken));
         fifo_signal(r);
         return done;
 }
@@ -1402,12 +1413,9 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  *         (the caller must drop its copy).
  */
 /* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
-static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
-        uint64_t w;
+static inline int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
+        uint64_t w = atomic_load(&s->word);
 
-        if (_unlikely_(r->geo.kind))
-                return bcast_consume(r, s);
-        w = atomic_load(&s->word);
         if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
                 return -ESTALE;
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_DONE, slot_word_lap(w), 0)))
@@ -1468,7 +1476,10 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         copy_msg(buf, data, len / 2);
         CRASH_POINT(recv_half_copied);
         copy_msg((uint8_t *)buf + len / 2, data + len / 2, len - len / 2);
-        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
+        if (_unlikely_(r->geo.kind)) /* a subscriber's copy, validated (proto/bcast.c) */
+                k = bcast_consume(r, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD));
+        else
+                k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
         if (k < 0) {
                 if (k == -EOVERFLOW)
                         r->overflow_pending = false; /* said now */
@@ -1504,7 +1515,9 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         for (ssize_t i = 0; i < k; i++) {
                 len[i] -= hdr[i]; /* a request header is not part of the message */
                 copy_msg(bufs[out].iov_base, (uint8_t *)payload[i] + hdr[i], len[i]);
-                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
+                SlotHead *s = (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD);
+
+                if ((_unlikely_(r->geo.kind) ? bcast_consume(r, s) : consume_slot(r, me, s, false)) == 0) {
                         ret_lens[out++] = len[i];
                         bytes += len[i];
                 }
