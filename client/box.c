@@ -55,6 +55,9 @@ static void box_unmap(shmbox *box) {
         if (box->ring.has_fifo)
                 close(box->ring.fifo_fd);
         box->ring.has_fifo = false;
+        bcast_fifo_close(&box->ring);
+        free(box->ring.sub_fifo_base);
+        box->ring.sub_fifo_base = NULL;
         for (int i = 0; i < _SEM_ROLE_MAX; i++)
                 if (box->ring.sem[i]) {
                         sem_close(box->ring.sem[i]);
@@ -149,6 +152,16 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
         if (box->ring.fifo_fd < 0)
                 return errno == ENOENT ? -ENOENT : -errno;
         box->ring.has_fifo = true;
+        /* a broadcast mailbox: where the subscribers' own FIFOs are, for our commits to signal
+         * the ones that poll (proto/bcast.c) */
+        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE) {
+                r = names_sub_fifo_base(path, sizeof(path), prefix, box->name, grant->generation);
+                if (r < 0)
+                        return r;
+                box->ring.sub_fifo_base = strdup(path);
+                if (!box->ring.sub_fifo_base)
+                        return -ENOMEM;
+        }
         if (atomic_load(&box->ring.hdr->att[box->idx]) != box->token)
                 return -ESTALE;
         return 0;
@@ -353,6 +366,40 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
         return box_result(box, "recv", k);
 }
 
+/* A broadcast subscriber's own FIFO, made by the daemon for its index (WIRE_POLL), opened and
+ * put in place of the mailbox's FIFO: from now on the senders signal it, and the box settles
+ * it (proto/bcast.c). */
+static int box_sub_fifo(shmbox *box) {
+        WireMsg req = { .type = WIRE_POLL, .token = box->token }, reply;
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+        int fd, r;
+
+        if (!box->client)
+                return -ENOTCONN;
+        strcpy(req.name, box->name);
+        r = client_call(box->client, &req, &reply, NULL);
+        if (r < 0)
+                return r;
+        if (reply.status == -EBADMSG) /* a daemon before broadcast mailboxes: an unknown request */
+                return -EOPNOTSUPP;
+        if (reply.status < 0)
+                return reply.status;
+        r = names_sub_fifo(path, sizeof(path), box->client->prefix, box->name, box->ring.geo.generation, box->idx);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+                close(fd);
+                return -EBADMSG;
+        }
+        close(box->ring.fifo_fd);
+        box->ring.fifo_fd = fd;
+        return 0;
+}
+
 SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
         int r;
 
@@ -363,9 +410,13 @@ SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
                 return r;
         if (!box->ring.has_fifo)
                 return -ENOTCONN;
-        /* one FIFO cannot say to each subscriber whether there is news for it */
-        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE)
-                return -EOPNOTSUPP;
+        /* one FIFO cannot say to each subscriber whether there is news for it: a subscriber
+         * polls a FIFO of its own */
+        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE && !box->polling) {
+                r = box_sub_fifo(box);
+                if (r < 0)
+                        return r;
+        }
         if (!box->polling) {
                 box->polling = true;
                 ring_poll(&box->ring, box->idx, true);

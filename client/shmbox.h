@@ -98,8 +98,8 @@ typedef struct shmbox shmbox;               /* an attached mailbox */
  * with the other receivers. The calls are the same: shmbox_send() and its batches and
  * reservations; shmbox_recv(), shmbox_recv_many(), and shmbox_peek()/shmbox_release(), where the
  * message stays in the ring for the other subscribers (a peeked message is read-only, one at a
- * time: a second peek before the release shows the same message). shmbox_fd() is not
- * available (-EOPNOTSUPP): one FIFO cannot tell each subscriber its own news. A slot is free
+ * time: a second peek before the release shows the same message), and shmbox_fd(), which for a
+ * subscriber is a FIFO of its own, readable while it has messages to read. A slot is free
  * again once every subscriber has read it, so senders wait for the slowest subscriber
  * ("block"), unless SHMBOX_CONFIG_OVERWRITE is set too: then senders never wait for
  * subscribers, and a subscriber that fell a ring behind gets -EOVERFLOW once (shmbox_missed()

@@ -40,7 +40,12 @@
 #include "proto/ring-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "proto/crash.h"
 #include "proto/util.h"
@@ -485,4 +490,125 @@ void bcast_count(const Ring *r, RingCounts *ret) {
          * abandoned (a claim a lap later needed it), so the claimed ones are all counted */
         c.sent = c.tail - c.abandoned_total - MIN((uint64_t)c.claimed, c.tail - c.abandoned_total);
         *ret = c;
+}
+
+/* ---- shmbox_fd() of a subscriber: its own FIFO, signalled by the senders -----------------
+ *
+ * The mailbox's one FIFO says "messages are queued" to every poller of a queue; in a broadcast
+ * mailbox each subscriber has news of its own, so each polling subscriber has a FIFO of its own
+ * (names_sub_fifo(): made by the daemon on the box's first shmbox_fd(), kept until the mailbox
+ * is destroyed) and its line's fifo_signaled says whether it holds its byte. A commit (or an
+ * abort) signals every polling subscriber whose FIFO does not hold its byte: the sender opens
+ * that FIFO once (O_NONBLOCK) and keeps it open. The subscriber settles its FIFO after each
+ * receive, as a queue's poller does: emptied once nothing is left for it, signalled again if a
+ * message came meanwhile. Any process with access can read or write these FIFOs: a byte too
+ * many costs a spurious wake-up, one taken away is written again by the next commit after
+ * BCAST_FIFO_RESIGNAL_MS.
+ */
+#define BCAST_FIFO_RESIGNAL_MS 5u
+
+static uint32_t fifo_stamp(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u) | 1u;
+}
+
+/* The FIFO of subscriber @i, opened once by this box for writing; -1 if it cannot be (not made,
+ * or nobody holds it open). */
+static int sub_fd(Ring *r, unsigned i) {
+        char path[NAMES_OBJECT_MAX + 16];
+        int fd;
+
+        if ((r->sub_fd_open[i / 64] >> (i % 64)) & 1)
+                return r->sub_fd[i];
+        if (!r->sub_fifo_base || snprintf(path, sizeof(path), "%s%u", r->sub_fifo_base, i) >= (int)sizeof(path))
+                return -1;
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return -1;
+        r->sub_fd[i] = fd;
+        r->sub_fd_open[i / 64] |= UINT64_C(1) << (i % 64);
+        return fd;
+}
+
+/*
+ * bcast_fifo_signal() - after a commit or an abort, when some box polls: put its byte into the
+ * FIFO of every polling subscriber that does not have it (at most LAYOUT_ATT_MAX)
+ */
+void bcast_fifo_signal(Ring *r) {
+        uint32_t now = fifo_stamp();
+
+        for (unsigned wi = 0; wi < LAYOUT_ATT_WORDS; wi++) {
+                uint64_t bits = atomic_load(&r->hdr->pollers[wi]);
+
+                while (bits) {
+                        unsigned i = wi * 64 + (unsigned)__builtin_ctzll(bits);
+                        SubLine *l = layout_sub(r->base, i);
+                        uint32_t v;
+                        int fd;
+
+                        bits &= bits - 1;
+                        if (atomic_load_explicit(&r->hdr->att[i], memory_order_relaxed) == TOKEN_NONE)
+                                continue;
+                        v = atomic_load(&l->fifo_signaled);
+                        if (v != 0 && now - v <= BCAST_FIFO_RESIGNAL_MS)
+                                continue;
+                        if (!atomic_compare_exchange_strong(&l->fifo_signaled, &v, now))
+                                continue;
+                        fd = sub_fd(r, i);
+                        if (fd >= 0)
+                                (void)!write(fd, "", 1);
+                }
+        }
+}
+
+/* The subscriber's own FIFO (r->fifo_fd, which shmbox_fd() made its own): its byte, now. */
+static void self_signal(Ring *r) {
+        if (!r->sub || !r->has_fifo)
+                return;
+        atomic_store(&r->sub->fifo_signaled, fifo_stamp());
+        (void)!write(r->fifo_fd, "", 1);
+}
+
+/*
+ * bcast_fifo_settle() - after a polling subscriber received (or found nothing): empty its FIFO
+ * once nothing is left for it, and signal it again if a message came meanwhile
+ */
+void bcast_fifo_settle(Ring *r) {
+        char buf[256];
+
+        if (!r->sub || !r->has_fifo || bcast_has_item(r))
+                return;
+        atomic_store(&r->sub->fifo_signaled, 0);
+        /* bounded: anyone with access can write into it as fast as we read */
+        for (int i = 0; i < 16; i++)
+                if (read(r->fifo_fd, buf, sizeof(buf)) <= 0)
+                        break;
+        if (bcast_has_item(r))
+                self_signal(r);
+}
+
+/*
+ * bcast_poll() - start (or stop) signalling the FIFO of subscriber @idx
+ */
+void bcast_poll(Ring *r, unsigned idx, bool on) {
+        uint64_t bit = UINT64_C(1) << (idx % 64);
+
+        if (on) {
+                atomic_fetch_or(&r->hdr->pollers[idx / 64], bit);
+                if (r->subscribed && bcast_has_item(r))
+                        self_signal(r);
+        } else
+                atomic_fetch_and(&r->hdr->pollers[idx / 64], ~bit);
+}
+
+/*
+ * bcast_fifo_close() - close the subscribers' FIFOs this box opened to signal them
+ */
+void bcast_fifo_close(Ring *r) {
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if ((r->sub_fd_open[i / 64] >> (i % 64)) & 1)
+                        close(r->sub_fd[i]);
+        memset(r->sub_fd_open, 0, sizeof(r->sub_fd_open));
 }

@@ -248,7 +248,11 @@ static inline AttCounters *layout_counters(void *map, unsigned idx) {
 typedef struct SubLine {
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t pos;
         _Atomic uint64_t missed; /* messages it lost to overwriting (statistics) */
-        uint64_t reserved[6];
+        /* whether its FIFO holds its byte (shmbox_fd): 0, or when it was written, as the
+         * queue's MboxHeader.fifo_signaled (ring.c: fifo_signal) */
+        _Atomic uint32_t fifo_signaled;
+        uint32_t reserved32;
+        uint64_t reserved[4];
 } SubLine;
 _Static_assert(sizeof(SubLine) == LAYOUT_CACHE_LINE, "a subscriber line is one cache line");
 #define LAYOUT_SUBS_OFFSET LAYOUT_HEADER_SIZE

@@ -437,6 +437,10 @@ static uint32_t fifo_stamp(void) {
 static __attribute__((noinline)) void fifo_write(Ring *r) {
         uint32_t v, now;
 
+        if (r->geo.kind) { /* each polling subscriber has its own FIFO */
+                bcast_fifo_signal(r);
+                return;
+        }
         v = atomic_load(&r->hdr->fifo_signaled);
         now = fifo_stamp();
         if (v != 0 && now - v <= RING_FIFO_RESIGNAL_MS)
@@ -1678,6 +1682,10 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 void ring_fifo_settle(Ring *r) {
         char buf[256];
 
+        if (r->geo.kind) {
+                bcast_fifo_settle(r);
+                return;
+        }
         if (!r->has_fifo || has_ready(r))
                 return;
         atomic_store(&r->hdr->fifo_signaled, 0);
@@ -1697,6 +1705,8 @@ void ring_fifo_settle(Ring *r) {
  * spurious wake-up (ring_fifo_settle() reads it), a byte too few a sleep to its timeout.
  */
 bool ring_fifo_due(Ring *r) {
+        if (r->geo.kind) /* a subscriber's news is its own: the daemon pokes each, it costs a look */
+                return mask_any(r->hdr->pollers);
         if (!mask_any(r->hdr->pollers) || !has_ready(r))
                 return false;
         atomic_store(&r->hdr->fifo_signaled, fifo_stamp());
@@ -1711,6 +1721,10 @@ void ring_poll(Ring *r, unsigned idx, bool on) {
 
         if (idx >= LAYOUT_ATT_MAX)
                 return;
+        if (r->geo.kind) {
+                bcast_poll(r, idx, on);
+                return;
+        }
         if (on) {
                 atomic_fetch_or(&r->hdr->pollers[idx / 64], bit);
                 if (has_ready(r))

@@ -50,6 +50,12 @@ typedef struct Ring {
         uint32_t bc_n;                     /* the messages of its last take, for the consumes: */
         uint64_t bc_pos[RING_BATCH_MAX_];  /* their positions */
         uint64_t bc_word[RING_BATCH_MAX_]; /* and their slot words, as the take read them */
+        /* a client's box of a broadcast mailbox: the subscribers' FIFOs, for the senders'
+         * signals (shmbox_fd, proto/bcast.c): names_sub_fifo_base() (NULL: none), and the
+         * ones this box opened (sub_fd[i] is valid where sub_fd_open has bit i) */
+        char *sub_fifo_base;
+        uint64_t sub_fd_open[LAYOUT_ATT_WORDS];
+        int sub_fd[LAYOUT_ATT_MAX];
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u
@@ -112,8 +118,10 @@ typedef struct RingRepair {
 
 int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
 
-/* Broadcast mailboxes (proto/bcast.c): start or stop receiving every message. */
+/* Broadcast mailboxes (proto/bcast.c): start or stop receiving every message; close the
+ * subscribers' FIFOs a box opened to signal them. */
 int ring_subscribe(Ring *r, uint32_t me, unsigned idx, bool on, const RingDeadline *dl);
+void bcast_fifo_close(Ring *r);
 void ring_wake_all(Ring *r);
 void ring_fifo_settle(Ring *r);
 bool ring_fifo_due(Ring *r);

@@ -51,6 +51,7 @@ typedef enum WireType {
         WIRE_CHMOD = 9,
         WIRE_RELOAD = 10, /* re-read the config file; answered when done */
         WIRE_STATS = 11,  /* a mailbox's traffic counters, per attachment (shmbox 0.3) */
+        WIRE_POLL = 12,   /* a broadcast subscriber's own FIFO, for shmbox_fd(): name, token */
         _WIRE_TYPE_MAX,
 } WireType;
 

@@ -11,6 +11,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,7 +256,6 @@ START_TEST(test_kind_flags_and_errors) {
         q = attach("queue");
         ck_assert_int_eq(shmbox_subscribe(q, 0), -EOPNOTSUPP);
         b = attach("bc");
-        ck_assert_int_eq(shmbox_fd(b), -EOPNOTSUPP);
         /* queued: what the slowest subscriber has yet to read */
         ck_assert_int_eq(shmbox_send(b, "x", 1, 0), 0);
         ck_assert_int_eq(shmbox_info(client, "bc", &info), 0);
@@ -268,6 +268,59 @@ START_TEST(test_kind_flags_and_errors) {
         ck_assert_uint_eq(info.corrupt, 0);
         shmbox_detach(q);
         shmbox_detach(b);
+}
+END_TEST
+
+static bool readable(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* shmbox_fd() of a subscriber: its own FIFO, readable exactly while it has news of its own. */
+START_TEST(test_each_polling_subscriber_has_its_own_fd) {
+        shmbox *pub, *a, *b;
+        int fa, fb;
+
+        create("poll", 0);
+        pub = publisher("poll");
+        a = attach("poll");
+        b = attach("poll");
+        fa = shmbox_fd(a);
+        fb = shmbox_fd(b);
+        ck_assert_int_ge(fa, 0);
+        ck_assert_int_ge(fb, 0);
+        ck_assert_int_ne(fa, fb);
+        ck_assert_int_eq(shmbox_fd(a), fa); /* the same one again */
+        ck_assert(!readable(fa));
+        ck_assert(!readable(fb));
+        send_seq(pub, 1);
+        send_seq(pub, 2);
+        ck_assert(readable(fa));
+        ck_assert(readable(fb));
+        /* a reads both: its fd goes quiet, b's stays readable: b has not read */
+        ck_assert_uint_eq(recv_seq(a), 1);
+        ck_assert(readable(fa));
+        ck_assert_uint_eq(recv_seq(a), 2);
+        ck_assert(!readable(fa));
+        ck_assert(readable(fb));
+        ck_assert_int_eq(shmbox_recv(a, NULL, 0, 0), -EAGAIN);
+        ck_assert(!readable(fa));
+        ck_assert_uint_eq(recv_seq(b), 1);
+        ck_assert_uint_eq(recv_seq(b), 2);
+        ck_assert(!readable(fb));
+        /* the next message: both again */
+        send_seq(pub, 3);
+        ck_assert(readable(fa));
+        ck_assert(readable(fb));
+        ck_assert_uint_eq(recv_seq(b), 3);
+        ck_assert(!readable(fb));
+        ck_assert(readable(fa));
+        /* a box that cannot receive has no fd: the publisher does not subscribe */
+        ck_assert_int_eq(shmbox_recv(pub, NULL, 0, 0), -EPERM);
+        shmbox_detach(a);
+        shmbox_detach(b);
+        shmbox_detach(pub);
 }
 END_TEST
 
@@ -568,6 +621,7 @@ static Suite *bcast_suite(void) {
         tcase_add_test(tc, test_overwrite_never_waits_and_says_what_was_lost);
         tcase_add_test(tc, test_peek_is_a_shared_view_and_batches_work);
         tcase_add_test(tc, test_kind_flags_and_errors);
+        tcase_add_test(tc, test_each_polling_subscriber_has_its_own_fd);
         tc = harness_tcase(s, "crash", 60, setup, teardown);
         tcase_add_test(tc, test_a_killed_subscriber_holds_nothing_back);
 #ifdef SHMBOX_CRASH_POINTS
