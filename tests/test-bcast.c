@@ -429,6 +429,58 @@ START_TEST(test_a_sender_killed_mid_send_leaves_nothing_torn) {
 }
 END_TEST
 
+static const char *const recv_points[] = { "recv_taken", "recv_half_copied", "recv_consumed" };
+
+/* A subscriber (tests/crash-child recvwait) killed at a crash point of its receive, with the
+ * ring full of what it has not read: once the daemon repaired it, it holds nothing back. */
+START_TEST(test_a_subscriber_killed_mid_receive_holds_nothing_back) {
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        shmbox *pub, *sub;
+        char line[64], at[64];
+        FILE *out;
+        int in[2], outp[2], st;
+        uint64_t v = SLOTS;
+        pid_t pid;
+
+        ck_assert_msg(bin, "SHMBOX_CRASH_CHILD is not set");
+        create("subkill", 0);
+        pub = publisher("subkill");
+        sub = attach("subkill");
+        ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
+        snprintf(at, sizeof(at), "%s", recv_points[_i]);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                dup2(in[0], STDIN_FILENO);
+                dup2(outp[1], STDOUT_FILENO);
+                setenv("SHMBOX_CRASH_AT", at, 1);
+                execl(bin, bin, d.socket, "subkill", "recvwait", "1", (char *)NULL);
+                _exit(127);
+        }
+        close(in[0]);
+        close(outp[1]);
+        out = fdopen(outp[0], "r");
+        ck_assert_ptr_nonnull(out);
+        ck_assert_msg(fgets(line, sizeof(line), out) && strcmp(line, "attached\n") == 0, "crash child did not attach");
+        for (uint64_t i = 0; i < SLOTS; i++)
+                send_seq(pub, i);
+        for (uint64_t i = 0; i < SLOTS; i++)
+                ck_assert_uint_eq(recv_seq(sub), i);
+        ck_assert_int_eq(shmbox_send(pub, &v, sizeof(v), 0), -EAGAIN); /* the child holds the ring */
+        ck_assert_int_eq(write(in[1], "go\n", 3), 3);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "crash child not killed at %s (status 0x%x)", at, st);
+        close(in[1]);
+        fclose(out);
+        /* repaired: the sender goes on, the other subscriber gets the rest in order */
+        ck_assert_int_eq(shmbox_send(pub, &v, sizeof(v), harness_ms(10000)), 0);
+        ck_assert_uint_eq(recv_seq(sub), SLOTS);
+        shmbox_detach(sub);
+        shmbox_detach(pub);
+}
+END_TEST
+
 START_TEST(test_a_daemon_restart_keeps_the_positions) {
         shmbox *pub, *a, *b;
 
@@ -626,6 +678,8 @@ static Suite *bcast_suite(void) {
         tcase_add_test(tc, test_a_killed_subscriber_holds_nothing_back);
 #ifdef SHMBOX_CRASH_POINTS
         tcase_add_loop_test(tc, test_a_sender_killed_mid_send_leaves_nothing_torn, 0, (int)ELEMENTSOF(send_points));
+        tcase_add_loop_test(tc, test_a_subscriber_killed_mid_receive_holds_nothing_back, 0,
+                            (int)ELEMENTSOF(recv_points));
 #endif
         tcase_add_test(tc, test_a_daemon_restart_keeps_the_positions);
         tc = harness_tcase(s, "hostile", 30, setup, teardown);
