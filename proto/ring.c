@@ -1742,7 +1742,8 @@ static void count_once(const Ring *r, RingCounts *ret) {
         x = ring_pos(r, c.head);
         for (uint32_t i = 0; i < r->geo.slots; i++, pos_next(r, &x, end)) {
                 uint64_t p = c.head + i;
-                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                /* acquire: a READY word's len and meta, stored before its commit, are seen */
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_acquire);
                 unsigned st = slot_word_state(w);
 
                 if (i >= n) {
@@ -1760,8 +1761,17 @@ static void count_once(const Ring *r, RingCounts *ret) {
                         c.corrupt |= RING_CORRUPT_POSITIONS;
                 else if (!word_valid(w, x.lap))
                         c.corrupt |= RING_CORRUPT_SLOT;
-                else if ((st == SLOT_READY || st == SLOT_TAKEN) && *(volatile uint32_t *)&x.s->len > r->geo.slot_size)
-                        c.corrupt |= RING_CORRUPT_LENGTH;
+                else if (st == SLOT_READY || st == SLOT_TAKEN) {
+                        /* each read once, as ring_take() reads them: a committed word was
+                         * written after its len and meta, which stay until a claim a lap on */
+                        uint32_t len = *(volatile uint32_t *)&x.s->len;
+                        uint32_t meta = *(volatile uint32_t *)&x.s->meta;
+
+                        if (len > r->geo.slot_size)
+                                c.corrupt |= RING_CORRUPT_LENGTH;
+                        else if (slot_meta_hdr(meta, len) < 0)
+                                c.corrupt |= RING_CORRUPT_META;
+                }
                 switch (st) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:
