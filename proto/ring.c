@@ -1083,6 +1083,7 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
          * over whatever an earlier message of this slot left (doc/ring.md, "Request headers") */
         s->len = (uint32_t)len;
         s->meta = meta;
+        CRASH_POINT(send_meta_written);
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
@@ -1199,7 +1200,9 @@ int ring_send_hdr(Ring *r, uint32_t me, unsigned idx, const void *hdr, size_t hl
                 return k;
         payload = ring_payload(r, p);
         CRASH_POINT(send_claimed);
-        memcpy(payload, hdr, hlen);
+        memcpy(payload, hdr, hlen / 2);
+        CRASH_POINT(send_half_copied); /* here: half a header */
+        memcpy(payload + hlen / 2, (const uint8_t *)hdr + hlen / 2, hlen - hlen / 2);
         if (len > 0)
                 copy_msg(payload + hlen, data, len);
         k = commit_slot(r, me, ring_slot(r, p), hlen + len, SLOT_META_HDR | (uint32_t)hlen, true);
