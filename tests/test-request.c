@@ -427,28 +427,38 @@ typedef enum Fate {
         FATE_AGAIN,     /* the request was taken and not consumed: a second server gets it */
 } Fate;
 
+typedef enum Dies {
+        DIES_REQUESTER, /* the requester, sending its request */
+        DIES_SERVER,    /* the server, taking the request or sending its reply */
+        DIES_AT_REPLY,  /* the requester, taking its reply out of its reply mailbox */
+} Dies;
+
 typedef struct HdrCrash {
         const char *point;
-        bool server; /* the server dies (else the requester, sending its request) */
+        Dies dies;
         Fate fate;
 } HdrCrash;
 
 static const HdrCrash hdr_crashes[] = {
         /* a requester killed while it sends its request */
-        { "send_claimed", false, FATE_LOST },
-        { "send_half_copied", false, FATE_LOST }, /* half the header written */
-        { "send_meta_written", false, FATE_LOST },
-        { "send_committed", false, FATE_DELIVERED },
+        { "send_claimed", DIES_REQUESTER, FATE_LOST },
+        { "send_half_copied", DIES_REQUESTER, FATE_LOST }, /* half the header written */
+        { "send_meta_written", DIES_REQUESTER, FATE_LOST },
+        { "send_committed", DIES_REQUESTER, FATE_DELIVERED },
         /* a server killed while it takes a request */
-        { "recv_taken", true, FATE_AGAIN },
-        { "recv_half_copied", true, FATE_AGAIN }, /* the header copied out, the body not */
-        { "recv_consumed", true, FATE_LOST },
-        { "recv_head_half", true, FATE_LOST },
+        { "recv_taken", DIES_SERVER, FATE_AGAIN },
+        { "recv_half_copied", DIES_SERVER, FATE_AGAIN }, /* the header copied out, the body not */
+        { "recv_consumed", DIES_SERVER, FATE_LOST },
+        { "recv_head_half", DIES_SERVER, FATE_LOST },
         /* a server killed while it sends its reply (into the requester's reply mailbox) */
-        { "send_claimed", true, FATE_LOST },
-        { "send_half_copied", true, FATE_LOST },
-        { "send_meta_written", true, FATE_LOST },
-        { "send_committed", true, FATE_DELIVERED },
+        { "send_claimed", DIES_SERVER, FATE_LOST },
+        { "send_half_copied", DIES_SERVER, FATE_LOST },
+        { "send_meta_written", DIES_SERVER, FATE_LOST },
+        { "send_committed", DIES_SERVER, FATE_DELIVERED },
+        /* a requester killed while it takes its reply: its reply mailbox goes with it */
+        { "recv_taken", DIES_AT_REPLY, FATE_DELIVERED },
+        { "recv_half_copied", DIES_AT_REPLY, FATE_DELIVERED },
+        { "recv_consumed", DIES_AT_REPLY, FATE_DELIVERED },
 };
 
 /* Start tests/crash-child making @count requests on "svc", dying at @crash_at. */
@@ -501,7 +511,19 @@ START_TEST(test_a_process_killed_at_a_crash_point_of_a_request_leaves_no_torn_he
         int status;
 
         make_box("svc", 2, 256);
-        if (!k->server) {
+        if (k->dies == DIES_AT_REPLY) {
+                dead = requester_start("1", k->point, &out1);
+                s2 = server_start("svc", "1", NULL, &out2);
+                expect_killed(dead, "requester", k->point);
+                fclose(out1);
+                /* the server replied before the requester took the reply, and went on */
+                status = harness_wait_exit(s2, harness_ms(10000));
+                ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "server: 0x%x", status);
+                fclose(out2);
+                wait_attached("svc", 1);
+                /* the dead requester's reply mailbox, with the reply it held, is gone */
+                ck_assert_msg(wait_no_reply_boxes(5000), "the dead requester's reply mailbox stays");
+        } else if (k->dies == DIES_REQUESTER) {
                 dead = requester_start("1", k->point, &out1);
                 expect_killed(dead, "requester", k->point);
                 fclose(out1);
@@ -577,10 +599,11 @@ START_TEST(test_a_process_killed_at_a_crash_point_of_a_request_leaves_no_torn_he
         ck_assert_int_eq(shmbox_info(client, "svc", &info), 0);
         ck_assert_uint_eq(info.corrupt, 0);
         ck_assert_uint_eq(info.queued, 0);
-        printf("request crash: %-9s killed at %-18s %s\n", k->server ? "server" : "requester", k->point,
-               k->fate == FATE_LOST    ? "lost, never torn"
-               : k->fate == FATE_AGAIN ? "served again"
-                                       : "delivered whole");
+        printf("request crash: %-9s killed at %-18s %s\n", k->dies == DIES_SERVER ? "server" : "requester", k->point,
+               k->dies == DIES_AT_REPLY ? "its reply mailbox removed"
+               : k->fate == FATE_LOST   ? "lost, never torn"
+               : k->fate == FATE_AGAIN  ? "served again"
+                                        : "delivered whole");
         ck_assert_msg(wait_no_reply_boxes(5000), "a reply mailbox outlived its connection");
 #else
         fprintf(stderr, "SKIP: test-request: the kills at crash points need ./configure --enable-crash-points\n");
