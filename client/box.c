@@ -705,6 +705,7 @@ ssize_t box_recv_hdr(shmbox *box, uint8_t *hdr, uint32_t *ret_hlen, void *buf, s
         k = ring_take(&box->ring, box->token, box->idx, 1, take_cap, &dl, &payload, &len, &h);
         if (k >= 0) {
                 memcpy(hdr, payload, h);
+                CRASH_POINT(recv_half_copied); /* here: the header copied, the body not */
                 if (cap > 0)
                         memcpy(buf, (const uint8_t *)payload + h, MIN((size_t)(len - h), cap));
                 k = ring_consume(&box->ring, box->token, payload, true);

@@ -358,7 +358,8 @@ _Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS &&
                        SHMBOX_INFO_CORRUPT_LENGTH == RING_CORRUPT_LENGTH &&
                        SHMBOX_INFO_CORRUPT_LOCK == RING_CORRUPT_LOCK &&
                        SHMBOX_INFO_CORRUPT_COUNTERS == RING_CORRUPT_COUNTERS &&
-                       SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT,
+                       SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT &&
+                       SHMBOX_INFO_CORRUPT_META == RING_CORRUPT_META,
                "the corruption bits pass from the daemon to the caller unchanged");
 _Static_assert(sizeof(struct shmbox_info) == 120, "struct shmbox_info keeps its size (fields from reserved words)");
 _Static_assert(offsetof(struct shmbox_info, owner_pid) == 100 && offsetof(struct shmbox_info, flags) == 104 &&

@@ -162,6 +162,7 @@ struct shmbox_info {
 #define SHMBOX_INFO_CORRUPT_LOCK 8u      /* the lock held by a token of no attachment of this mailbox */
 #define SHMBOX_INFO_CORRUPT_COUNTERS 16u /* more received than sent, recovered and repairs allow */
 #define SHMBOX_INFO_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (truncated) */
+#define SHMBOX_INFO_CORRUPT_META 64u     /* a message's meta word (request header length) no sender writes */
 
 /*
  * Traffic counters (shmbox_stats()), per attachment and summed per mailbox. Counted by each

@@ -975,6 +975,7 @@ static const struct {
         { SHMBOX_INFO_CORRUPT_LOCK, "lock", "the lock held by a token of no attachment" },
         { SHMBOX_INFO_CORRUPT_COUNTERS, "counters", "sent, received and recovered contradict each other" },
         { SHMBOX_INFO_CORRUPT_SEGMENT, "segment", "the segment is shorter than its layout" },
+        { SHMBOX_INFO_CORRUPT_META, "meta", "a message's meta word (its request header's length) impossible" },
 };
 
 /*

@@ -453,7 +453,7 @@ void bcast_count(const Ring *r, RingCounts *ret) {
         for (uint32_t i = 0; i < n; i++) {
                 uint64_t p = c.head + i;
                 SlotHead *s = ring_slot(r, p);
-                uint64_t w = atomic_load_explicit(&s->word, memory_order_relaxed);
+                uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
                 unsigned st = slot_word_state(w);
 
                 if (slot_word_lap(w) != ring_lap(r, p)) {
@@ -463,11 +463,18 @@ void bcast_count(const Ring *r, RingCounts *ret) {
                         continue;
                 }
                 switch (st) {
-                case SLOT_READY:
+                case SLOT_READY: {
+                        /* each read once, as a take reads them (count_once() says why) */
+                        uint32_t len = *(volatile uint32_t *)&s->len;
+                        uint32_t meta = *(volatile uint32_t *)&s->meta;
+
                         c.ready++;
-                        if (*(volatile uint32_t *)&s->len > r->geo.slot_size)
+                        if (len > r->geo.slot_size)
                                 c.corrupt |= RING_CORRUPT_LENGTH;
+                        else if (slot_meta_hdr(meta, len) < 0)
+                                c.corrupt |= RING_CORRUPT_META;
                         break;
+                }
                 case SLOT_CLAIMED:
                         if (c.claimed++ == 0) {
                                 c.oldest_claimed_token = slot_word_token(w);

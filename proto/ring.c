@@ -1104,6 +1104,7 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
          * over whatever an earlier message of this slot left (doc/ring.md, "Request headers") */
         s->len = (uint32_t)len;
         s->meta = meta;
+        CRASH_POINT(send_meta_written);
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
@@ -1220,7 +1221,9 @@ int ring_send_hdr(Ring *r, uint32_t me, unsigned idx, const void *hdr, size_t hl
                 return k;
         payload = ring_payload(r, p);
         CRASH_POINT(send_claimed);
-        memcpy(payload, hdr, hlen);
+        memcpy(payload, hdr, hlen / 2);
+        CRASH_POINT(send_half_copied); /* here: half a header */
+        memcpy(payload + hlen / 2, (const uint8_t *)hdr + hlen / 2, hlen - hlen / 2);
         if (len > 0)
                 copy_msg(payload + hlen, data, len);
         k = commit_slot(r, me, ring_slot(r, p), hlen + len, SLOT_META_HDR | (uint32_t)hlen, true);
@@ -1797,7 +1800,8 @@ static void count_once(const Ring *r, RingCounts *ret) {
         x = ring_pos(r, c.head);
         for (uint32_t i = 0; i < r->geo.slots; i++, pos_next(r, &x, end)) {
                 uint64_t p = c.head + i;
-                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                /* acquire: a READY word's len and meta, stored before its commit, are seen */
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_acquire);
                 unsigned st = slot_word_state(w);
 
                 if (i >= n) {
@@ -1815,8 +1819,17 @@ static void count_once(const Ring *r, RingCounts *ret) {
                         c.corrupt |= RING_CORRUPT_POSITIONS;
                 else if (!word_valid(w, x.lap))
                         c.corrupt |= RING_CORRUPT_SLOT;
-                else if ((st == SLOT_READY || st == SLOT_TAKEN) && *(volatile uint32_t *)&x.s->len > r->geo.slot_size)
-                        c.corrupt |= RING_CORRUPT_LENGTH;
+                else if (st == SLOT_READY || st == SLOT_TAKEN) {
+                        /* each read once, as ring_take() reads them: a committed word was
+                         * written after its len and meta, which stay until a claim a lap on */
+                        uint32_t len = *(volatile uint32_t *)&x.s->len;
+                        uint32_t meta = *(volatile uint32_t *)&x.s->meta;
+
+                        if (len > r->geo.slot_size)
+                                c.corrupt |= RING_CORRUPT_LENGTH;
+                        else if (slot_meta_hdr(meta, len) < 0)
+                                c.corrupt |= RING_CORRUPT_META;
+                }
                 switch (st) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:

@@ -136,6 +136,7 @@ void ring_mark_destroyed(Ring *r);
 #define RING_CORRUPT_LOCK 8u      /* the lock held by a token in no attachment entry */
 #define RING_CORRUPT_COUNTERS 16u /* received beyond what sent, recovered and repairs allow */
 #define RING_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (the daemon's check) */
+#define RING_CORRUPT_META 64u     /* a READY or TAKEN slot's meta word no sender writes */
 
 /* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */
 typedef struct RingCounts {
