@@ -23,7 +23,8 @@ DESCRIPTION
     <shmbox.h>, with the asyncio calls written in Python.
 
 CLIENT  (connect(socket=None) -> Client; a context manager that closes it)
-    create(name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False)
+    create(name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False,
+           broadcast=False, overwrite=False)
     destroy(name)
     chmod(name, mode=None, group=None)
     list() -> list[Entry]                          Entry(name, info)
@@ -48,6 +49,7 @@ MAILBOX
     await recv_request_async(timeout=None) -> (bytes, RequestInfo)
     async for msg in box: ...
     fileno(), set_spin(us), info(), detach(); name, slots, slot_size, closed
+    subscribe(on=True), missed                     broadcast mailboxes
 
 TIMEOUTS
     timeout=None waits as long as it takes; timeout=0 never waits (WouldBlock, which is a
@@ -63,6 +65,12 @@ EPHEMERAL MAILBOXES
     unique name or a NATS inbox: the daemon destroys it when the connection ends (close(),
     the process exiting or killed). info() and list() show it with INFO_EPHEMERAL in
     Info.flags and the creator's pid in Info.owner_pid.
+
+BROADCAST MAILBOXES
+    create(name, broadcast=True) makes every box attached with r a subscriber that gets
+    every message sent after it attached; subscribe(False) for a box that only sends. With
+    overwrite=True senders never wait: a subscriber a ring behind gets Overrun (EOVERFLOW)
+    once, box.missed says how many messages it lost. A subscriber's fileno() is its own.
 
 REQUEST/REPLY
     A client:  reply = box.request(b"question", timeout=1.0)
@@ -111,6 +119,7 @@ ERRORS
         Destroyed          EIDRM         the mailbox was destroyed
         Stale              ESTALE        inherited through fork(), or repaired
         MessageTooLong     EMSGSIZE      longer than slot_size / than the buffer
+        Overrun            EOVERFLOW     a broadcast subscriber lost messages (missed)
 
     Others (ENOSPC, EDQUOT, EMFILE, EPROTO, EBADMSG, EOPNOTSUPP, EDESTADDRREQ: a reply to a
     message that was no request) are shmbox.Error with that errno.
@@ -143,7 +152,9 @@ from ._shmbox import (
     SLOTS_MAX,
     ConnectionRefused,
     Destroyed,
+    INFO_BROADCAST,
     INFO_EPHEMERAL,
+    INFO_OVERWRITE,
     Entry,
     Error,
     Exists,
@@ -152,6 +163,7 @@ from ._shmbox import (
     MessageTooLong,
     NotConnected,
     NotFound,
+    Overrun,
     Peek,
     PermissionDenied,
     RequestInfo,
@@ -169,9 +181,9 @@ __all__ = [
     "connect", "Client", "Mailbox", "Reservation", "Peek", "Info", "Entry", "RequestInfo",
     "Error", "Timeout", "WouldBlock", "PermissionDenied", "NotFound", "Exists",
     "ConnectionRefused", "NotConnected", "InvalidArgument", "Destroyed", "Stale",
-    "MessageTooLong", "library_version", "strerror",
+    "MessageTooLong", "Overrun", "library_version", "strerror",
     "DEFAULT_SOCKET", "DEFAULT_SLOTS", "DEFAULT_SLOT_SIZE", "DEFAULT_MODE",
-    "NAME_MAX", "SLOTS_MAX", "SLOT_SIZE_MAX", "INFO_EPHEMERAL",
+    "NAME_MAX", "SLOTS_MAX", "SLOT_SIZE_MAX", "INFO_EPHEMERAL", "INFO_BROADCAST", "INFO_OVERWRITE",
 ]
 
 # A full mailbox has no file descriptor: send_async() polls, backing off between these.
@@ -191,9 +203,10 @@ def _gid(group):
 class Client(_shmbox.Client):
     __doc__ = _shmbox.Client.__doc__
 
-    def create(self, name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False):
+    def create(self, name, slots=0, slot_size=0, mode=0o600, group=None, ephemeral=False, broadcast=False,
+               overwrite=False):
         # the C docstring, with group as a name or a gid
-        return super().create(name, slots, slot_size, mode, _gid(group), ephemeral)
+        return super().create(name, slots, slot_size, mode, _gid(group), ephemeral, broadcast, overwrite)
 
     create.__doc__ = _shmbox.Client.create.__doc__
 

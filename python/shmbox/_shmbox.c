@@ -78,7 +78,7 @@ static volatile unsigned fork_generation;
 static struct ClientObject *all_clients;
 
 static PyObject *Error, *InvalidArgument, *Timeout, *WouldBlock, *PermissionDenied, *NotFound, *Exists,
-        *ConnectionRefused, *NotConnected, *Destroyed, *Stale, *MessageTooLong;
+        *ConnectionRefused, *NotConnected, *Destroyed, *Stale, *MessageTooLong, *Overrun;
 
 static PyTypeObject ClientType, MailboxType, ReservationType, PeekType;
 static PyTypeObject InfoType, EntryType, RequestInfoType;
@@ -99,6 +99,7 @@ static PyObject *error_type(int err) {
         case -EIDRM: return Destroyed;
         case -ESTALE: return Stale;
         case -EMSGSIZE: return MessageTooLong;
+        case -EOVERFLOW: return Overrun;
         default: return Error;
         }
 }
@@ -512,22 +513,28 @@ PyDoc_STRVAR(client_create_doc,
              "the connection ends (close(), or the process exiting or killed), as destroy() would. A child\n"
              "forked meanwhile keeps the connection open until it exits or execs. info() and list() show\n"
              "it with INFO_EPHEMERAL in flags and the creator's pid in owner_pid.\n"
+             "broadcast=True makes a broadcast mailbox: every box attached with r subscribes and gets\n"
+             "every message sent after that (Mailbox.subscribe(False) for a box that only sends, or it\n"
+             "holds the senders back); each subscriber's fileno() is a FIFO of its own.\n"
+             "overwrite=True (with broadcast) lets senders overwrite what a slow subscriber has not\n"
+             "read: it then gets Overrun once, and Mailbox.missed says how many it lost.\n"
              "Raises FileExistsError (Exists), ValueError (InvalidArgument: name, geometry, mode),\n"
              "PermissionError (a group the caller is not in), shmbox.Error with ENOSPC or EDQUOT\n"
              "(the daemon's limits), or EOPNOTSUPP (ephemeral, from a daemon before shmbox 0.3),\n"
              "NotConnected (no daemon).");
 
 static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = { "name", "slots", "slot_size", "mode", "group", "ephemeral", NULL };
+        static char *kwlist[] = { "name",      "slots",     "slot_size", "mode", "group",
+                                  "ephemeral", "broadcast", "overwrite", NULL };
         PyObject *name, *slots = NULL, *slot_size = NULL, *mode = NULL, *group = Py_None;
         struct shmbox_config cfg = { 0 };
-        int ephemeral = 0;
+        int ephemeral = 0, broadcast = 0, overwrite = 0;
         const char *n;
         Reason why;
         int r;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOOp:create", kwlist, &name, &slots, &slot_size, &mode, &group,
-                                         &ephemeral))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "U|OOOOppp:create", kwlist, &name, &slots, &slot_size, &mode,
+                                         &group, &ephemeral, &broadcast, &overwrite))
                 return NULL;
         if (client_usable(self) < 0 || !(n = name_arg(name)))
                 return NULL;
@@ -541,6 +548,10 @@ static PyObject *client_create(ClientObject *self, PyObject *args, PyObject *kwd
         }
         if (ephemeral)
                 cfg.flags |= SHMBOX_CONFIG_EPHEMERAL;
+        if (broadcast)
+                cfg.flags |= SHMBOX_CONFIG_BROADCAST;
+        if (overwrite)
+                cfg.flags |= SHMBOX_CONFIG_OVERWRITE;
         CLIENT_CALL(self, r, why, shmbox_create(self->client, n, &cfg));
         if (r < 0)
                 return raise_errno_why(r, name, NULL, why.text);
@@ -1672,6 +1683,45 @@ static PyObject *mailbox_recv_request(MailboxObject *self, PyObject *const *args
         return res;
 }
 
+PyDoc_STRVAR(mailbox_subscribe_doc,
+             "subscribe(on=True)\n--\n\n"
+             "Broadcast mailboxes: stop (False) or start again (True) receiving; a box that subscribes\n"
+             "again starts at the next message. A box that only sends should unsubscribe, or senders\n"
+             "wait for it. A receive on a box that does not subscribe raises PermissionDenied (EPERM).\n"
+             "Raises shmbox.Error with EOPNOTSUPP (not a broadcast mailbox), PermissionDenied (no r).");
+
+static PyObject *mailbox_subscribe(MailboxObject *self, PyObject *const *args, Py_ssize_t nargs) {
+        int on = 1, r;
+
+        if (nargs > 1) {
+                PyErr_SetString(PyExc_TypeError, "subscribe() takes at most 1 argument");
+                return NULL;
+        }
+        if (nargs == 1 && (on = PyObject_IsTrue(args[0])) < 0)
+                return NULL;
+        if (mailbox_usable(self) < 0)
+                return NULL;
+        if (client_lock(self->client) < 0)
+                return NULL;
+        r = self->box ? shmbox_subscribe(self->box, on) : -ENOTCONN;
+        client_unlock(self->client);
+        if (r < 0)
+                return box_error(self, r);
+        Py_RETURN_NONE;
+}
+
+static PyObject *mailbox_get_missed(MailboxObject *self, void *unused) {
+        uint64_t n;
+
+        if (mailbox_usable(self) < 0)
+                return NULL;
+        if (client_lock(self->client) < 0)
+                return NULL;
+        n = self->box ? shmbox_missed(self->box) : 0;
+        client_unlock(self->client);
+        return PyLong_FromUnsignedLongLong(n);
+}
+
 PyDoc_STRVAR(mailbox_fileno_doc,
              "fileno() -> int\n--\n\n"
              "A file descriptor that polls readable while messages are queued, for select, selectors and\n"
@@ -1793,6 +1843,7 @@ static PyMethodDef mailbox_methods[] = {
         { "request", FASTCALL_KW(mailbox_request), mailbox_request_doc },
         { "recv_request", FASTCALL_KW(mailbox_recv_request), mailbox_recv_request_doc },
         { "fileno", (PyCFunction)mailbox_fileno, METH_NOARGS, mailbox_fileno_doc },
+        { "subscribe", (PyCFunction)(void (*)(void))mailbox_subscribe, METH_FASTCALL, mailbox_subscribe_doc },
         { "set_spin", (PyCFunction)mailbox_set_spin, METH_O, mailbox_set_spin_doc },
         { "detach", (PyCFunction)mailbox_detach, METH_NOARGS, mailbox_detach_doc },
         { "close", (PyCFunction)mailbox_detach, METH_NOARGS, "close()\n--\n\nThe same as detach()." },
@@ -1811,6 +1862,8 @@ static PyGetSetDef mailbox_getset[] = {
         { "closed", (getter)mailbox_get_closed, NULL, "True once detached.", NULL },
         { "slot_size", (getter)mailbox_get_slot_size, NULL, "The largest message, in bytes.", NULL },
         { "slots", (getter)mailbox_get_slots, NULL, "How many messages the mailbox holds.", NULL },
+        { "missed", (getter)mailbox_get_missed, NULL,
+          "Broadcast mailboxes: the messages this subscriber lost at its last Overrun (0 if none).", NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -2162,7 +2215,7 @@ static PyStructSequence_Field info_fields[] = {
         { "oldest_taken_pid", "the process holding the oldest message being read" },
         { "oldest_taken_age_ms", "for how long it has held it" },
         { "owner_pid", "of an ephemeral mailbox: the process that created it (0: another pid namespace)" },
-        { "flags", "INFO_EPHEMERAL: destroyed when its creator's connection ends" },
+        { "flags", "INFO_EPHEMERAL, INFO_BROADCAST, INFO_OVERWRITE" },
         { NULL, NULL },
 };
 
@@ -2328,6 +2381,10 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
             "EMSGSIZE: a message longer than slot_size, or a receive buffer shorter than the\n"
             "message (which stays queued).",
             Error, NULL);
+        EXC(Overrun, "Overrun",
+            "EOVERFLOW: a subscriber of a broadcast mailbox with overwrite fell a ring behind and lost\n"
+            "messages (Mailbox.missed says how many); the next receive goes on from the oldest one left.",
+            Error, NULL);
 #undef EXC
 
         Py_INCREF(&ClientType);
@@ -2353,7 +2410,9 @@ PyMODINIT_FUNC PyInit__shmbox(void) {
             PyModule_AddIntConstant(mod, "DEFAULT_MODE", SHMBOX_DEFAULT_MODE) < 0 ||
             PyModule_AddIntConstant(mod, "SLOTS_MAX", SHMBOX_SLOTS_MAX) < 0 ||
             PyModule_AddIntConstant(mod, "SLOT_SIZE_MAX", SHMBOX_SLOT_SIZE_MAX) < 0 ||
-            PyModule_AddIntConstant(mod, "INFO_EPHEMERAL", SHMBOX_INFO_EPHEMERAL) < 0)
+            PyModule_AddIntConstant(mod, "INFO_EPHEMERAL", SHMBOX_INFO_EPHEMERAL) < 0 ||
+            PyModule_AddIntConstant(mod, "INFO_BROADCAST", SHMBOX_INFO_BROADCAST) < 0 ||
+            PyModule_AddIntConstant(mod, "INFO_OVERWRITE", SHMBOX_INFO_OVERWRITE) < 0)
                 goto fail;
         return mod;
 fail:
