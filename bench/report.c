@@ -354,6 +354,7 @@ static void print_spread(const Figure *fg, int columns) {
 /* report_print_table() - the table, its legend and the run's settings, on stdout */
 static void print_scale(const ReportScale *sc, unsigned depth);
 static void print_bridge(const ReportBridge *br);
+static void print_rpc(const ReportRpc *rp);
 
 void report_print_table(const ReportInfo *info) {
         struct utsname u;
@@ -368,11 +369,13 @@ void report_print_table(const ReportInfo *info) {
         for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++)
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         rows |= figs[table_rows[i]].note[t] != NOTE_NOT_RUN;
-        if (!rows) { /* only the scale or bridge group ran */
+        if (!rows) { /* only the scale, bridge or rpc group ran */
                 if (info->scale)
                         print_scale(info->scale, info->depth);
                 if (info->bridge)
                         print_bridge(info->bridge);
+                if (info->rpc)
+                        print_rpc(info->rpc);
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         if (info->missing[t])
                                 printf("%s: %s\n", transport_name(t), info->missing[t]);
@@ -489,6 +492,10 @@ void report_print_table(const ReportInfo *info) {
                 printf("\n");
                 print_bridge(info->bridge);
         }
+        if (info->rpc) {
+                printf("\n");
+                print_rpc(info->rpc);
+        }
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
 }
 
@@ -577,6 +584,61 @@ static void print_bridge(const ReportBridge *br) {
                "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
                "favour the bridge.\n",
                br->slots, br->slots);
+}
+
+/* The rpc group's rows (bench/rpc.c), as the table and --json name them. */
+static const char *const rpc_titles[_RPC_MAX] = { "shmbox", "sd-bus", "zmq" };
+static const char *const rpc_keys[_RPC_MAX] = { "shmbox", "sdbus", "zmq" };
+
+static void print_rpc(const ReportRpc *rp) {
+        char a[32];
+
+        printf("rpc: request/reply round trip, one request at a time, client and server in their own processes "
+               "(server\non CPU %d, client on CPU %d; -1: not pinned); median of %u runs of %u ms each\n",
+               rp->cpus[0], rp->cpus[1], rp->reps, rp->duration_ms);
+        printf("%-34s", "figure");
+        for (unsigned w = 0; w < _RPC_MAX; w++)
+                if (rp->asked[w] && !rp->missing[w][0])
+                        printf(" %9s", rpc_titles[w]);
+        for (unsigned w = 1; w < _RPC_MAX; w++)
+                if (rp->asked[RPC_SHMBOX] && rp->asked[w] && !rp->missing[w][0])
+                        printf(" %9s", w == RPC_SDBUS ? "/sd-bus" : "/zmq");
+        printf("\n");
+        for (unsigned s = 0; s < RPC_SIZES; s++)
+                for (unsigned p = 0; p < 3; p++) {
+                        const double(*v)[RPC_SIZES] = p == 0 ? rp->p50_us : p == 1 ? rp->p99_us : rp->trips;
+                        char title[64];
+
+                        snprintf(title, sizeof(title), "%s round trip, %s", s == 0 ? "64 B" : "4 KiB",
+                                 p == 0   ? "p50"
+                                 : p == 1 ? "p99"
+                                          : "round trips a run");
+                        printf("%-34s", title);
+                        for (unsigned w = 0; w < _RPC_MAX; w++)
+                                if (rp->asked[w] && !rp->missing[w][0]) {
+                                        if (p < 2)
+                                                fmt_value(a, sizeof(a), UNIT_US, v[w][s]);
+                                        else
+                                                snprintf(a, sizeof(a), "%.0f", v[w][s]);
+                                        printf(" %9s", a);
+                                }
+                        for (unsigned w = 1; w < _RPC_MAX; w++)
+                                if (rp->asked[RPC_SHMBOX] && rp->asked[w] && !rp->missing[w][0]) {
+                                        if (p < 2 && v[RPC_SHMBOX][s] > 0 && v[w][s] > 0)
+                                                printf(" %9.2f", v[RPC_SHMBOX][s] / v[w][s]);
+                                        else
+                                                printf(" %9s", "-");
+                                }
+                        printf("\n");
+                }
+        for (unsigned w = 0; w < _RPC_MAX; w++)
+                if (rp->asked[w] && rp->missing[w][0])
+                        printf("  %-6s %s\n", rpc_titles[w], rp->missing[w]);
+        printf("  shmbox  shmbox_request() -> shmbox_recv_request() + shmbox_reply() (the client's reply mailbox)\n"
+               "  sd-bus  sd_bus_call() of a method with one \"ay\" argument -> a method return with the same bytes,\n"
+               "          client -> dbus-daemon -> server and back; a private dbus-daemon this run started\n"
+               "  zmq     ZeroMQ REQ -> REP over ipc://\n"
+               "/X: shmbox's latency divided by X's; below 1 favours shmbox.\n");
 }
 
 /* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
@@ -767,6 +829,35 @@ void report_print_json(const ReportInfo *info) {
                         }
                         printf("\n    \"left_in_dev_shm\": %u},\n", br->left_in_shm);
                 }
+        }
+        if (info->rpc) {
+                const ReportRpc *rp = info->rpc;
+
+                printf("  \"rpc\": {\"reps\": %u, \"duration_ms\": %u, \"cpus\": [%d, %d]", rp->reps, rp->duration_ms,
+                       rp->cpus[0], rp->cpus[1]);
+                for (unsigned w = 0; w < _RPC_MAX; w++) {
+                        if (!rp->asked[w])
+                                continue;
+                        printf(",\n    \"%s\": ", rpc_keys[w]);
+                        if (rp->missing[w][0]) {
+                                printf("{\"missing\": ");
+                                json_string(rp->missing[w]);
+                                printf("}");
+                                continue;
+                        }
+                        printf("{");
+                        for (unsigned s = 0; s < RPC_SIZES; s++) {
+                                printf("%s\"%zu\": {\"p50_us\": ", s ? ", " : "", rpc_sizes[s]);
+                                json_number(rp->p50_us[w][s]);
+                                printf(", \"p99_us\": ");
+                                json_number(rp->p99_us[w][s]);
+                                printf(", \"round_trips\": ");
+                                json_number(rp->trips[w][s]);
+                                printf("}");
+                        }
+                        printf("}");
+                }
+                printf("},\n");
         }
         printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
 }
