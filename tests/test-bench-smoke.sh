@@ -144,6 +144,35 @@ bridge_skips() { # the bridge group without nats-server (or libnats): skipped, s
         grep -q '^bridge: SKIPPED: ' "$tmp/bridge" && grep -q 'bridge group SKIPPED: ' "$tmp/bridge.err"
 }
 
+rpc() { # the rpc group: shmbox's row, sd-bus's and zmq's (or why not), then the same as JSON;
+        # its private dbus-daemon (its configuration lies in our TMPDIR) gone after each run
+        "$bench" --quick --only rpc --prefix "$prefix" >"$tmp/rpc" 2>"$tmp/rpc.err" || { cat "$tmp/rpc.err"; return 1; }
+        cat "$tmp/rpc"
+        grep -q '^64 B round trip, p50 ' "$tmp/rpc" && grep -q '^4 KiB round trip, p99 ' "$tmp/rpc" || return 1
+        for t in sd-bus zmq; do
+                grep -q "/$t" "$tmp/rpc" || grep -q "^  $t  *not run: " "$tmp/rpc" || { echo "no /$t"; return 1; }
+        done
+        ! pgrep -f -- "--config-file=$tmp/run/" || { echo "a dbus-daemon of the run is left"; return 1; }
+        nothing_left || return 1
+        "$bench" --quick --json --only rpc --prefix "$prefix" >"$tmp/rpc.json" || return 1
+        grep -q '"ok": true' "$tmp/rpc.json" || return 1
+        if command -v python3 >/dev/null 2>&1; then
+                python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["rpc"]
+for row in ("shmbox", "sdbus", "zmq"):
+    if "missing" in d[row]:
+        assert row != "shmbox" and "not run" in d[row]["missing"], (row, d[row])
+        print(row, "row missing:", d[row]["missing"], file=sys.stderr)
+        continue
+    for size in ("64", "4096"):
+        assert d[row][size]["p50_us"] is not None and d[row][size]["p99_us"] is not None, (row, size)
+' "$tmp/rpc.json" || return 1
+        fi
+        ! pgrep -f -- "--config-file=$tmp/run/" || { echo "a dbus-daemon of the run is left"; return 1; }
+        nothing_left
+}
+
 usage_error() {
         "$bench" --no-such-option
         [ $? -eq 2 ]
@@ -162,6 +191,7 @@ done
 check "SIGINT during the peers' rows removes their objects and socket files" interrupted
 check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--only bridge without nats-server: skipped, saying why, exit 0" bridge_skips
+check "--only rpc: shmbox_request, sd-bus (private bus), ZeroMQ REQ/REP rows or why not, nothing left" rpc
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
 check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
         "'$bench' --callgrind-pair 2000 --only zerocopy --prefix '$prefix' &&
