@@ -168,6 +168,13 @@ int zmqipc_open(const char *path, ZmqRole role, unsigned hwm, ZmqEnd **ret) {
                 r = zmq_bind(e->sock, endpoint) < 0 ? -errno : 0;
         else
                 r = connect_and_wait(e, endpoint);
+        if (r == 0 && role == ZMQIPC_SUB) {
+                /* a subscriber sends nothing that its close could lose: no wait for the other
+                 * side's close (the fan-out group saw a SUB's DISCONNECTED never come) */
+                (void)zmq_socket_monitor(e->sock, NULL, 0);
+                zmq_close(e->mon);
+                e->mon = NULL;
+        }
         if (r < 0) {
                 zmqipc_free(e);
                 return r;
