@@ -355,6 +355,7 @@ static void print_spread(const Figure *fg, int columns) {
 static void print_scale(const ReportScale *sc, unsigned depth);
 static void print_bridge(const ReportBridge *br);
 static void print_rpc(const ReportRpc *rp);
+static void print_fanout(const ReportFanout *fo);
 
 void report_print_table(const ReportInfo *info) {
         struct utsname u;
@@ -376,6 +377,8 @@ void report_print_table(const ReportInfo *info) {
                         print_bridge(info->bridge);
                 if (info->rpc)
                         print_rpc(info->rpc);
+                if (info->fanout)
+                        print_fanout(info->fanout);
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         if (info->missing[t])
                                 printf("%s: %s\n", transport_name(t), info->missing[t]);
@@ -495,6 +498,10 @@ void report_print_table(const ReportInfo *info) {
         if (info->rpc) {
                 printf("\n");
                 print_rpc(info->rpc);
+        }
+        if (info->fanout) {
+                printf("\n");
+                print_fanout(info->fanout);
         }
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
 }
@@ -625,7 +632,7 @@ static void print_rpc(const ReportRpc *rp) {
                         for (unsigned w = 1; w < _RPC_MAX; w++)
                                 if (rp->asked[RPC_SHMBOX] && rp->asked[w] && !rp->missing[w][0]) {
                                         if (p < 2 && v[RPC_SHMBOX][s] > 0 && v[w][s] > 0)
-                                                printf(" %9.2f", v[RPC_SHMBOX][s] / v[w][s]);
+                                                printf(" %9.3f", v[RPC_SHMBOX][s] / v[w][s]);
                                         else
                                                 printf(" %9s", "-");
                                 }
@@ -639,6 +646,73 @@ static void print_rpc(const ReportRpc *rp) {
                "          client -> dbus-daemon -> server and back; a private dbus-daemon this run started\n"
                "  zmq     ZeroMQ REQ -> REP over ipc://\n"
                "/X: shmbox's latency divided by X's; below 1 favours shmbox.\n");
+}
+
+/* The fan-out group's rows (bench/fanout.c), as the table and --json name them. */
+static const char *const fanout_titles[_FAN_MAX] = { "shmbox", "iceoryx", "zmq" };
+
+static const char *fanout_size_name(unsigned s) {
+        return s == 0 ? "64 B" : "64 KiB";
+}
+
+static void print_fanout(const ReportFanout *fo) {
+        static const char *const what[] = { "msgs/s per subscriber", "delivered", "latency p50", "latency p99" };
+        bool shown[_FAN_MAX];
+        char a[32];
+
+        printf("fanout: one publisher, N subscribers, each in its own process (not pinned); mailboxes and queues "
+               "of %u;\nmsgs/s: %u ms of sending, delivered msgs/s of each subscriber (mean over them); latency: "
+               "one message\nevery %u us for %u ms, send to arrival at each subscriber; median of %u runs\n",
+               fo->depth, fo->duration_ms, fo->gap_us, fo->latency_ms, fo->reps);
+        printf("%-40s", "figure");
+        for (unsigned w = 0; w < _FAN_MAX; w++) {
+                shown[w] = fo->asked[w] && !fo->missing[w][0];
+                if (shown[w])
+                        printf(" %9s", fanout_titles[w]);
+        }
+        for (unsigned w = 1; w < _FAN_MAX; w++)
+                if (shown[FAN_SHMBOX] && shown[w])
+                        printf(" %9s", w == FAN_ICEORYX ? "/iceoryx" : "/zmq");
+        printf("\n");
+        for (unsigned f = 0; f < ELEMENTSOF(what); f++)
+                for (unsigned s = 0; s < FANOUT_SIZES; s++)
+                        for (unsigned k = 0; k < FANOUT_NS; k++) {
+                                const double(*v)[FANOUT_SIZES][FANOUT_NS] = f == 0   ? fo->msgs
+                                                                            : f == 1 ? fo->delivered
+                                                                            : f == 2 ? fo->p50_us
+                                                                                     : fo->p99_us;
+                                char title[64];
+
+                                snprintf(title, sizeof(title), "%s x %u, %s", fanout_size_name(s), fanout_ns[k],
+                                         what[f]);
+                                printf("%-40s", title);
+                                for (unsigned w = 0; w < _FAN_MAX; w++) {
+                                        if (!shown[w])
+                                                continue;
+                                        if (f == 1)
+                                                snprintf(a, sizeof(a), isnan(v[w][s][k]) ? "-" : "%.4f", v[w][s][k]);
+                                        else
+                                                fmt_value(a, sizeof(a), f == 0 ? UNIT_MSGS : UNIT_US, v[w][s][k]);
+                                        printf(" %9s", a);
+                                }
+                                for (unsigned w = 1; w < _FAN_MAX; w++)
+                                        if (shown[FAN_SHMBOX] && shown[w]) {
+                                                if (f != 1 && v[FAN_SHMBOX][s][k] > 0 && v[w][s][k] > 0)
+                                                        printf(" %9.2f", v[FAN_SHMBOX][s][k] / v[w][s][k]);
+                                                else
+                                                        printf(" %9s", "-");
+                                        }
+                                printf("\n");
+                        }
+        for (unsigned w = 0; w < _FAN_MAX; w++)
+                if (fo->asked[w] && fo->missing[w][0])
+                        printf("  %-7s %s\n", fanout_titles[w], fo->missing[w]);
+        printf("  shmbox   a broadcast mailbox: shmbox_send (waits for the slowest subscriber) -> shmbox_recv in each\n"
+               "  iceoryx  loan, copy in, publish (a full queue blocks the publisher) -> take, copy out, release\n"
+               "  zmq      PUB -> SUB over ipc://, HWM %u: PUB drops what a subscriber's pipe cannot hold; "
+               "delivered:\n           the share of the sent messages a subscriber got (1: none lost)\n"
+               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n",
+               fo->depth);
 }
 
 /* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
@@ -855,6 +929,40 @@ void report_print_json(const ReportInfo *info) {
                                 json_number(rp->trips[w][s]);
                                 printf("}");
                         }
+                        printf("}");
+                }
+                printf("},\n");
+        }
+        if (info->fanout) {
+                const ReportFanout *fo = info->fanout;
+
+                printf("  \"fanout\": {\"reps\": %u, \"duration_ms\": %u, \"latency_ms\": %u, \"gap_us\": %u, "
+                       "\"depth\": %u",
+                       fo->reps, fo->duration_ms, fo->latency_ms, fo->gap_us, fo->depth);
+                for (unsigned w = 0; w < _FAN_MAX; w++) {
+                        if (!fo->asked[w])
+                                continue;
+                        printf(",\n    \"%s\": ", fanout_titles[w]);
+                        if (fo->missing[w][0]) {
+                                printf("{\"missing\": ");
+                                json_string(fo->missing[w]);
+                                printf("}");
+                                continue;
+                        }
+                        printf("{");
+                        for (unsigned s = 0; s < FANOUT_SIZES; s++)
+                                for (unsigned k = 0; k < FANOUT_NS; k++) {
+                                        printf("%s\"%zu_x%u\": {\"msgs_per_s_per_subscriber\": ",
+                                               s || k ? ",\n      " : "", fanout_sizes[s], fanout_ns[k]);
+                                        json_number(fo->msgs[w][s][k]);
+                                        printf(", \"delivered\": ");
+                                        json_number(fo->delivered[w][s][k]);
+                                        printf(", \"p50_us\": ");
+                                        json_number(fo->p50_us[w][s][k]);
+                                        printf(", \"p99_us\": ");
+                                        json_number(fo->p99_us[w][s][k]);
+                                        printf("}");
+                                }
                         printf("}");
                 }
                 printf("},\n");

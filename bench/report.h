@@ -47,6 +47,7 @@ typedef struct ReportInfo {
         const struct ReportScale *scale;     /* NULL: the scale group did not run */
         const struct ReportBridge *bridge;   /* NULL: the bridge group was not asked for */
         const struct ReportRpc *rpc;         /* NULL: the rpc group was not asked for */
+        const struct ReportFanout *fanout;   /* NULL: the fan-out group was not asked for */
         const char *iceoryx_note;            /* why the iceoryx row is missing; NULL: it ran or was not asked for */
         const char *missing[_TRANSPORT_MAX]; /* why a row is missing (iceoryx, boost, zmq); NULL: as above */
 } ReportInfo;
@@ -102,6 +103,24 @@ typedef struct ReportRpc {
         double p50_us[_RPC_MAX][RPC_SIZES], p99_us[_RPC_MAX][RPC_SIZES]; /* medians of the runs */
         double trips[_RPC_MAX][RPC_SIZES];                               /* timed round trips per run, median */
 } ReportRpc;
+
+/* The fan-out group (bench/fanout.c): one publisher, 1, 2 and 4 subscribers. */
+enum { FAN_SHMBOX, FAN_ICEORYX, FAN_ZMQ, _FAN_MAX };
+#define FANOUT_SIZES 2 /* 64 B, 64 KiB */
+#define FANOUT_NS 3    /* 1, 2, 4 subscribers */
+#define FANOUT_SUBS_MAX 4
+extern const size_t fanout_sizes[FANOUT_SIZES];
+extern const unsigned fanout_ns[FANOUT_NS];
+
+typedef struct ReportFanout {
+        bool asked[_FAN_MAX];        /* the rows asked for */
+        char missing[_FAN_MAX][300]; /* why an asked row did not run; "": it ran */
+        unsigned reps, duration_ms, latency_ms, gap_us, depth;
+        /* medians of the runs, [row][size][subscribers] */
+        double msgs[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];      /* msgs/s delivered, per subscriber (mean) */
+        double delivered[_FAN_MAX][FANOUT_SIZES][FANOUT_NS]; /* delivered / sent to each subscriber */
+        double p50_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS], p99_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];
+} ReportFanout;
 
 const char *report_size_name(unsigned size_index);
 void report_init(unsigned idle_s);

@@ -28,6 +28,11 @@
  *   with sd-bus through a private dbus-daemon that the group starts (--dbus-daemon) and stops,
  *   and ZeroMQ REQ/REP over ipc://. A row whose library or daemon is missing is skipped, saying
  *   why. Not part of --quick unless named.
+ * - fanout (bench/fanout.c, issue 19): one publisher, 1, 2 and 4 subscribers, 64 B and 64 KiB:
+ *   msgs/s delivered per subscriber, and the latency of paced messages, through a shmbox
+ *   broadcast mailbox (when client/shmbox.h has SHMBOX_CONFIG_BROADCAST), iceoryx
+ *   publish/subscribe (with the RouDi above) and ZeroMQ PUB/SUB over ipc:// (which drops what
+ *   does not fit its HWM: the share delivered is reported). Not part of --quick unless named.
  * Every message is checked on arrival (message.c: sequence number, sender, length, a check word
  * and a word on each 4 KiB page), and every sender's messages must arrive exactly once and in
  * order, so nothing can be optimised away or lost silently: a failed check fails the run.
@@ -97,6 +102,7 @@
 #include <unistd.h>
 
 #include "bench/bridge.h"
+#include "bench/fanout.h"
 #include "bench/iceoryx.h"
 #include "bench/message.h"
 #include "bench/naive.h"
@@ -131,10 +137,13 @@ enum {
         GROUP_SCALE = 1 << 4,
         GROUP_BRIDGE = 1 << 5,
         GROUP_RPC = 1 << 6,
-        GROUP_ALL = 0x7f,
+        GROUP_FANOUT = 1 << 7,
+        GROUP_ALL = 0xff,
 };
 
-static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle", "scale", "bridge", "rpc" };
+static const char *const group_names[] = {
+        "throughput", "latency", "mpmc", "idle", "scale", "bridge", "rpc", "fanout"
+};
 
 static const char *arg_shmboxd;
 static bool arg_json;
@@ -177,6 +186,8 @@ static struct {
         volatile pid_t bridge[BRIDGE_BENCH_PROCS];
         /* the rpc group's server, client and dbus-daemon */
         volatile pid_t rpc[RPC_BENCH_PROCS];
+        /* the fan-out group's publisher and subscribers */
+        volatile pid_t fanout[FANOUT_BENCH_PROCS];
         char dir[128];
         char prefix[33];
         bool mq_raised[2];
@@ -323,6 +334,11 @@ static void on_signal(int sig) {
                 if (undo.bridge[i] > 0) {
                         kill(undo.bridge[i], SIGKILL);
                         waitpid(undo.bridge[i], &status, 0);
+                }
+        for (unsigned i = 0; i < FANOUT_BENCH_PROCS; i++)
+                if (undo.fanout[i] > 0) {
+                        kill(undo.fanout[i], SIGKILL);
+                        waitpid(undo.fanout[i], &status, 0);
                 }
         for (unsigned i = 0; i < RPC_BENCH_PROCS; i++)
                 if (undo.rpc[i] > 0) {
@@ -1057,6 +1073,36 @@ static void measure_rpc(void) {
                 failures++;
 }
 
+/* --- the fan-out group: one publisher, 1, 2 and 4 subscribers (bench/fanout.c) ------------- */
+
+static ReportFanout fanout_result;
+static bool fanout_ran;
+
+static void measure_fanout(void) {
+        FanoutBenchEnv e = {
+                .socket = daemon_socket,
+                .prefix = arg_prefix,
+                .dir = undo.dir,
+                .want = { [FAN_SHMBOX] = arg_transport[TRANSPORT_SHMBOX],
+                          [FAN_ICEORYX] = arg_transport[TRANSPORT_ICEORYX],
+                          [FAN_ZMQ] = arg_transport[TRANSPORT_ZMQ] },
+                .iceoryx_no = iceoryx_up     ? NULL
+                              : iceoryx_note ? iceoryx_note
+                                             : "not run: no RouDi of this run",
+                .reps = arg_reps,
+                .duration_ms = arg_duration_ms,
+                .latency_ms = arg_rtt_ms,
+                .progress = !arg_json && isatty(STDERR_FILENO),
+                .track = undo.fanout,
+        };
+
+        fanout_ran = true;
+        if (fanout_bench_run(&e, &fanout_result) < 0)
+                failures++;
+        if (iceoryx_up)
+                iceoryx_quiet_since = now_ns();
+}
+
 /* Which transports take part in @group: the zero-copy calls in the one-way runs and 4x4, the
  * batch calls in the one-way runs only (a batch may hold another sender's end marker); iceoryx
  * where its RouDi runs, and not in 4x4 (each subscriber would get all 4 senders' messages). */
@@ -1103,7 +1149,7 @@ static void iceoryx_start(void) {
 
         if (!arg_transport[TRANSPORT_ICEORYX])
                 return;
-        if (!(arg_groups & (GROUP_TPUT | GROUP_RTT | GROUP_IDLE))) {
+        if (!(arg_groups & (GROUP_TPUT | GROUP_RTT | GROUP_IDLE | GROUP_FANOUT))) {
                 if (arg_groups & GROUP_MPMC)
                         iceoryx_note = "not run: no 4x4 for iceoryx (it broadcasts every message to every "
                                        "subscriber)";
@@ -1179,6 +1225,8 @@ static void measure_all(void) {
                 measure_bridge();
         if (arg_groups & GROUP_RPC)
                 measure_rpc();
+        if (arg_groups & GROUP_FANOUT)
+                measure_fanout();
         if (!arg_json && isatty(STDERR_FILENO))
                 fprintf(stderr, "\r\033[K");
 }
@@ -1358,8 +1406,9 @@ static void help(void) {
                "  --quick                a short run (1 repetition, short measurements, 1 s idle)\n"
                "  --only LIST            comma-separated transports (shmbox, zerocopy, batch, pipe,\n"
                "                         unix, mq, naive, iceoryx, boost, zmq, spsc, sdbus) and/or\n"
-               "                         groups (throughput, latency, mpmc, idle, scale, bridge, rpc;\n"
-               "                         --quick leaves scale, bridge and rpc out unless named here)\n"
+               "                         groups (throughput, latency, mpmc, idle, scale, bridge, rpc,\n"
+               "                         fanout; --quick leaves scale, bridge, rpc and fanout out\n"
+               "                         unless named here)\n"
                "  --dbus-daemon PATH     the rpc group's private bus (default: " DBUS_DAEMON_PATH ")\n"
                "  --shmbox-bridge PATH   the bridge group's bridge (default: the build tree's)\n"
                "  --nats-server PATH     the bridge group's server (default: from PATH, else /usr/sbin)\n"
@@ -1597,8 +1646,10 @@ static int parse_argv(int argc, char **argv) {
                 arg_sdbus = true;
         }
         if (!arg_groups)
-                /* scale, bridge and rpc are part of a full run; --quick skips them unless --only names them */
-                arg_groups = arg_quick ? GROUP_ALL & ~(GROUP_SCALE | GROUP_BRIDGE | GROUP_RPC) : GROUP_ALL;
+                /* scale, bridge, rpc and fanout are part of a full run; --quick skips them unless --only
+                 * names them */
+                arg_groups =
+                        arg_quick ? GROUP_ALL & ~(GROUP_SCALE | GROUP_BRIDGE | GROUP_RPC | GROUP_FANOUT) : GROUP_ALL;
         if (arg_quick) {
                 if (!reps_set)
                         arg_reps = 1;
@@ -1782,6 +1833,7 @@ int main(int argc, char **argv) {
                 .scale = scale_ran ? &scale_result : NULL,
                 .bridge = bridge_ran ? &bridge_result : NULL,
                 .rpc = rpc_ran ? &rpc_result : NULL,
+                .fanout = fanout_ran ? &fanout_result : NULL,
                 .iceoryx_note = iceoryx_note,
                 .missing = { [TRANSPORT_ICEORYX] = iceoryx_note,
                              [TRANSPORT_BOOST] = missing[TRANSPORT_BOOST],
