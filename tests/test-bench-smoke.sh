@@ -173,6 +173,28 @@ for row in ("shmbox", "sdbus", "zmq"):
         nothing_left
 }
 
+fanout() { # the fan-out group without iceoryx (RouDi's start costs seconds): shmbox's broadcast row
+        # and zmq's, or why not, every figure of a row that ran, nothing left
+        "$bench" --quick --only shmbox,zmq,fanout --prefix "$prefix" >"$tmp/fanout" 2>"$tmp/fanout.err" ||
+                { cat "$tmp/fanout.err"; return 1; }
+        cat "$tmp/fanout"
+        grep -q '^fanout: one publisher' "$tmp/fanout" || return 1
+        for t in shmbox zmq; do
+                grep -q "^  $t  *not run: " "$tmp/fanout" && continue
+                for row in '64 B x 1, msgs/s per subscriber' '64 KiB x 4, msgs/s per subscriber' \
+                        '64 B x 4, delivered' '64 B x 2, latency p50' '64 KiB x 4, latency p99'; do
+                        grep -q "^$row " "$tmp/fanout" || { echo "missing: $row"; return 1; }
+                done
+        done
+        # a lossless row delivers everything: shmbox's delivered column, when it ran, is all 1
+        if ! grep -q '^  shmbox  *not run: ' "$tmp/fanout"; then
+                awk '/^64 (B|KiB) x [0-9], delivered /{ if ($6 != "1.0000") bad = 1 } END { exit bad }' "$tmp/fanout" ||
+                        { echo "shmbox lost messages"; return 1; }
+        fi
+        ! grep -q -- '-nan\|(error)' "$tmp/fanout" || return 1
+        nothing_left
+}
+
 usage_error() {
         "$bench" --no-such-option
         [ $? -eq 2 ]
@@ -192,6 +214,7 @@ check "SIGINT during the peers' rows removes their objects and socket files" int
 check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--only bridge without nats-server: skipped, saying why, exit 0" bridge_skips
 check "--only rpc: shmbox_request, sd-bus (private bus), ZeroMQ REQ/REP rows or why not, nothing left" rpc
+check "--only shmbox,zmq,fanout: broadcast mailbox and PUB/SUB rows or why not, nothing left" fanout
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
 check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
         "'$bench' --callgrind-pair 2000 --only zerocopy --prefix '$prefix' &&
