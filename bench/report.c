@@ -707,12 +707,18 @@ static void print_fanout(const ReportFanout *fo) {
         for (unsigned w = 0; w < _FAN_MAX; w++)
                 if (fo->asked[w] && fo->missing[w][0])
                         printf("  %-7s %s\n", fanout_titles[w], fo->missing[w]);
-        printf("  shmbox   a broadcast mailbox: shmbox_send (waits for the slowest subscriber) -> shmbox_recv in each\n"
-               "  iceoryx  loan, copy in, publish (a full queue blocks the publisher) -> take, copy out, release\n"
-               "  zmq      PUB -> SUB over ipc://, HWM %u: PUB drops what a subscriber's pipe cannot hold; "
-               "delivered:\n           the share of the sent messages a subscriber got (1: none lost)\n"
-               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n",
-               fo->depth);
+        if (shown[FAN_SHMBOX])
+                printf("  shmbox   a broadcast mailbox: shmbox_send (waits for the slowest subscriber) -> shmbox_recv "
+                       "in "
+                       "each\n");
+        if (shown[FAN_ICEORYX])
+                printf("  iceoryx  loan, copy in, publish (a full queue blocks the publisher) -> take, copy out, "
+                       "release\n");
+        if (shown[FAN_ZMQ])
+                printf("  zmq      PUB -> SUB over ipc://, HWM %u: PUB drops what a subscriber's pipe cannot hold\n",
+                       fo->depth);
+        printf("delivered: the share of the sent messages a subscriber got (1: none lost)\n"
+               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n");
 }
 
 /* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
