@@ -640,12 +640,17 @@ static void print_rpc(const ReportRpc *rp) {
                 }
         for (unsigned w = 0; w < _RPC_MAX; w++)
                 if (rp->asked[w] && rp->missing[w][0])
-                        printf("  %-6s %s\n", rpc_titles[w], rp->missing[w]);
-        printf("  shmbox  shmbox_request() -> shmbox_recv_request() + shmbox_reply() (the client's reply mailbox)\n"
-               "  sd-bus  sd_bus_call() of a method with one \"ay\" argument -> a method return with the same bytes,\n"
-               "          client -> dbus-daemon -> server and back; a private dbus-daemon this run started\n"
-               "  zmq     ZeroMQ REQ -> REP over ipc://\n"
-               "/X: shmbox's latency divided by X's; below 1 favours shmbox.\n");
+                        printf("  %-7s %s\n", rpc_titles[w], rp->missing[w]);
+        if (rp->asked[RPC_SHMBOX] && !rp->missing[RPC_SHMBOX][0])
+                printf("  shmbox  shmbox_request() -> shmbox_recv_request() + shmbox_reply() (the client's reply "
+                       "mailbox)\n");
+        if (rp->asked[RPC_SDBUS] && !rp->missing[RPC_SDBUS][0])
+                printf("  sd-bus  sd_bus_call() of a method with one \"ay\" argument -> a method return with the same "
+                       "bytes,\n          client -> dbus-daemon -> server and back; a private dbus-daemon this run "
+                       "started\n");
+        if (rp->asked[RPC_ZMQ] && !rp->missing[RPC_ZMQ][0])
+                printf("  zmq     ZeroMQ REQ -> REP over ipc://\n");
+        printf("/X: shmbox's latency divided by X's; below 1 favours shmbox.\n");
 }
 
 /* The fan-out group's rows (bench/fanout.c), as the table and --json name them. */

@@ -173,6 +173,14 @@ for row in ("shmbox", "sdbus", "zmq"):
         nothing_left
 }
 
+rpc_skips() { # without dbus-daemon the sd-bus row is skipped, saying why, and that is no failure
+        "$bench" --quick --only rpc --dbus-daemon /nonexistent/dbus-daemon --prefix "$prefix" >"$tmp/rpc" \
+                2>"$tmp/rpc.err" || { cat "$tmp/rpc" "$tmp/rpc.err"; return 1; }
+        grep -q '^  sd-bus  *not run: no dbus-daemon at /nonexistent/dbus-daemon' "$tmp/rpc" &&
+                grep -q 'rpc sd-bus row SKIPPED: ' "$tmp/rpc.err" && grep -q '^64 B round trip, p50 ' "$tmp/rpc" &&
+                nothing_left
+}
+
 fanout() { # the fan-out group without iceoryx (RouDi's start costs seconds): shmbox's broadcast row
         # and zmq's, or why not, every figure of a row that ran, nothing left
         "$bench" --quick --only shmbox,zmq,fanout --prefix "$prefix" >"$tmp/fanout" 2>"$tmp/fanout.err" ||
@@ -214,6 +222,7 @@ check "SIGINT during the peers' rows removes their objects and socket files" int
 check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--only bridge without nats-server: skipped, saying why, exit 0" bridge_skips
 check "--only rpc: shmbox_request, sd-bus (private bus), ZeroMQ REQ/REP rows or why not, nothing left" rpc
+check "--only rpc without dbus-daemon: the sd-bus row skipped, saying why, exit 0" rpc_skips
 check "--only shmbox,zmq,fanout: broadcast mailbox and PUB/SUB rows or why not, nothing left" fanout
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
 check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
