@@ -33,6 +33,10 @@
  * just before the send; each subscriber, blocked in its receive, takes the difference on
  * arrival: p50 and p99 over all subscribers' messages. Nothing is pinned: a publisher and up
  * to four subscribers share the machine's CPUs.
+ * Subscribers receive with a deadline of IDLE_MS: a receive that returns a message only when its
+ * deadline is up was not woken when the message came (or it came in the last millisecond), and
+ * is counted ("late receives", the sum over the runs; seen with broadcast mailboxes while this
+ * group was written: the publisher, waiting for room, then waits for that subscriber too).
  * Every message is checked (bench/message.c) and, except ZeroMQ's, must arrive exactly once and
  * in order; the rows interleave run by run and each figure is the median of the runs.
  */
@@ -81,6 +85,7 @@ typedef struct SubOut {
         int failed;
         char err[160];
         uint64_t got, lost; /* measured messages received; missing sequence numbers (ZeroMQ only) */
+        uint64_t late;      /* receives that returned a message only at their IDLE_MS deadline */
         int64_t end_ns;     /* its end marker, or its last message */
         uint32_t nlat;
         uint32_t lat_ns[FANOUT_LAT_MAX];
@@ -318,8 +323,8 @@ static int subscriber(const Ctx *c, unsigned k, int ready) {
         while (r == 0) {
                 uint32_t sender;
                 uint64_t seq;
+                int64_t t0 = now_ns(), t;
                 ssize_t n = end_recv(&e, buf, IDLE_MS);
-                int64_t t;
 
                 if (n == -ETIMEDOUT) {
                         if (__atomic_load_n(&sh->done, __ATOMIC_ACQUIRE) && c->row == FAN_ZMQ) {
@@ -348,6 +353,10 @@ static int subscriber(const Ctx *c, unsigned k, int ready) {
                                 __atomic_store_n(&sh->hello[k], 1, __ATOMIC_RELEASE);
                         continue;
                 }
+                /* a message that was there before the deadline woke nobody: a lost wake-up, or a
+                 * message that came within the last millisecond of IDLE_MS */
+                if (t - t0 >= (int64_t)(IDLE_MS - 1) * 1000000)
+                        o->late++;
                 if (seq == MSG_END) {
                         if (expect != sh->sent && c->row != FAN_ZMQ) {
                                 r = -EBADMSG;
@@ -450,8 +459,10 @@ static int cmp_u32(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* One run; its figures in @msgs, @delivered (throughput) or @p50, @p99 (latency). */
-static int run_one(Ctx *c, shmbox_client *client, double *msgs, double *delivered, double *p50, double *p99) {
+/* One run; its figures in @msgs, @delivered (throughput) or @p50, @p99 (latency); its late
+ * receives added to @late. */
+static int run_one(Ctx *c, shmbox_client *client, double *msgs, double *delivered, double *p50, double *p99,
+                   unsigned *late) {
         const FanoutBenchEnv *env = c->env;
         Shared *sh = c->sh;
         pid_t pids[1 + FANOUT_SUBS_MAX] = { 0 };
@@ -514,6 +525,8 @@ static int run_one(Ctx *c, shmbox_client *client, double *msgs, double *delivere
                 fprintf(stderr, "\n");
                 return result;
         }
+        for (unsigned i = 0; i < c->nsubs; i++)
+                *late += (unsigned)sh->sub[i].late;
         if (!c->latency) {
                 double sum = 0, got = 0;
 
@@ -582,6 +595,7 @@ int fanout_bench_run(const FanoutBenchEnv *env, ReportFanout *ret) {
         ret->latency_ms = env->latency_ms;
         ret->gap_us = FANOUT_GAP_US;
         ret->depth = FANOUT_DEPTH;
+        ret->late_ms = IDLE_MS;
         for (unsigned w = 0; w < _FAN_MAX; w++) {
                 ret->asked[w] = on[w] = env->want[w];
                 for (unsigned s = 0; s < FANOUT_SIZES; s++)
@@ -639,7 +653,8 @@ int fanout_bench_run(const FanoutBenchEnv *env, ReportFanout *ret) {
                                                 c.latency = lat;
                                                 snprintf(c.event, sizeof(c.event), "fanout%u%u%u", lat, s, k);
                                                 if (run_one(&c, client, &v[0][w][s][k][i], &v[1][w][s][k][i],
-                                                            &v[2][w][s][k][i], &v[3][w][s][k][i]) < 0) {
+                                                            &v[2][w][s][k][i], &v[3][w][s][k][i],
+                                                            &ret->late[w][s][k]) < 0) {
                                                         result = -EIO;
                                                         continue;
                                                 }

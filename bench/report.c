@@ -661,7 +661,8 @@ static const char *fanout_size_name(unsigned s) {
 }
 
 static void print_fanout(const ReportFanout *fo) {
-        static const char *const what[] = { "msgs/s per subscriber", "delivered", "latency p50", "latency p99" };
+        static const char *const what[] = { "msgs/s per subscriber", "delivered", "latency p50", "latency p99",
+                                            "late receives" };
         bool shown[_FAN_MAX];
         char a[32];
 
@@ -686,6 +687,7 @@ static void print_fanout(const ReportFanout *fo) {
                                                                             : f == 1 ? fo->delivered
                                                                             : f == 2 ? fo->p50_us
                                                                                      : fo->p99_us;
+                                bool late = f == 4;
                                 char title[64];
 
                                 snprintf(title, sizeof(title), "%s x %u, %s", fanout_size_name(s), fanout_ns[k],
@@ -694,7 +696,9 @@ static void print_fanout(const ReportFanout *fo) {
                                 for (unsigned w = 0; w < _FAN_MAX; w++) {
                                         if (!shown[w])
                                                 continue;
-                                        if (f == 1)
+                                        if (late)
+                                                snprintf(a, sizeof(a), "%u", fo->late[w][s][k]);
+                                        else if (f == 1)
                                                 snprintf(a, sizeof(a), isnan(v[w][s][k]) ? "-" : "%.4f", v[w][s][k]);
                                         else
                                                 fmt_value(a, sizeof(a), f == 0 ? UNIT_MSGS : UNIT_US, v[w][s][k]);
@@ -702,7 +706,7 @@ static void print_fanout(const ReportFanout *fo) {
                                 }
                                 for (unsigned w = 1; w < _FAN_MAX; w++)
                                         if (shown[FAN_SHMBOX] && shown[w]) {
-                                                if (f != 1 && v[FAN_SHMBOX][s][k] > 0 && v[w][s][k] > 0)
+                                                if (f != 1 && !late && v[FAN_SHMBOX][s][k] > 0 && v[w][s][k] > 0)
                                                         printf(" %9.2f", v[FAN_SHMBOX][s][k] / v[w][s][k]);
                                                 else
                                                         printf(" %9s", "-");
@@ -723,7 +727,10 @@ static void print_fanout(const ReportFanout *fo) {
                 printf("  zmq      PUB -> SUB over ipc://, HWM %u: PUB drops what a subscriber's pipe cannot hold\n",
                        fo->depth);
         printf("delivered: the share of the sent messages a subscriber got (1: none lost)\n"
-               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n");
+               "late receives: receives (with a deadline of %u ms) that returned a message only when the deadline "
+               "was up:\n  not woken when it came (or it came in the deadline's last ms); the sum over all runs\n"
+               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n",
+               fo->late_ms);
 }
 
 /* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
@@ -972,7 +979,7 @@ void report_print_json(const ReportInfo *info) {
                                         json_number(fo->p50_us[w][s][k]);
                                         printf(", \"p99_us\": ");
                                         json_number(fo->p99_us[w][s][k]);
-                                        printf("}");
+                                        printf(", \"late_receives\": %u}", fo->late[w][s][k]);
                                 }
                         printf("}");
                 }

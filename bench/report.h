@@ -120,6 +120,8 @@ typedef struct ReportFanout {
         double msgs[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];      /* msgs/s delivered, per subscriber (mean) */
         double delivered[_FAN_MAX][FANOUT_SIZES][FANOUT_NS]; /* delivered / sent to each subscriber */
         double p50_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS], p99_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];
+        unsigned late[_FAN_MAX][FANOUT_SIZES][FANOUT_NS]; /* receives woken only by their deadline, sum of the runs */
+        unsigned late_ms;                                 /* that deadline */
 } ReportFanout;
 
 const char *report_size_name(unsigned size_index);
