@@ -34,9 +34,10 @@
  * arrival: p50 and p99 over all subscribers' messages. Nothing is pinned: a publisher and up
  * to four subscribers share the machine's CPUs.
  * Subscribers receive with a deadline of IDLE_MS: a receive that returns a message only when its
- * deadline is up was not woken when the message came (or it came in the last millisecond), and
- * is counted ("late receives", the sum over the runs; seen with broadcast mailboxes while this
- * group was written: the publisher, waiting for room, then waits for that subscriber too).
+ * deadline is up was not woken when the message came, or its process did not run for that long
+ * (a loaded machine), and is counted ("late receives", the sum over the runs; seen with broadcast
+ * mailboxes while this group was written, each ending 100-101 ms after the receive began, the
+ * publisher waiting for room as long).
  * Every message is checked (bench/message.c) and, except ZeroMQ's, must arrive exactly once and
  * in order; the rows interleave run by run and each figure is the median of the runs.
  */
@@ -353,8 +354,8 @@ static int subscriber(const Ctx *c, unsigned k, int ready) {
                                 __atomic_store_n(&sh->hello[k], 1, __ATOMIC_RELEASE);
                         continue;
                 }
-                /* a message that was there before the deadline woke nobody: a lost wake-up, or a
-                 * message that came within the last millisecond of IDLE_MS */
+                /* a message that was there before the deadline woke nobody: a lost wake-up, or this
+                 * process did not run for IDLE_MS */
                 if (t - t0 >= (int64_t)(IDLE_MS - 1) * 1000000)
                         o->late++;
                 if (seq == MSG_END) {

@@ -728,7 +728,8 @@ static void print_fanout(const ReportFanout *fo) {
                        fo->depth);
         printf("delivered: the share of the sent messages a subscriber got (1: none lost)\n"
                "late receives: receives (with a deadline of %u ms) that returned a message only when the deadline "
-               "was up:\n  not woken when it came (or it came in the deadline's last ms); the sum over all runs\n"
+               "was up:\n  not woken when it came, or not run for that long (a loaded machine); the sum over all "
+               "runs\n"
                "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n",
                fo->late_ms);
 }
