@@ -177,6 +177,28 @@ int worker_attach(Worker *w, uint32_t right, shmbox_client **ret_client, shmbox 
                 r = -EACCES;
                 goto fail;
         }
+        /* A broadcast mailbox (SHMBOX_CONFIG_BROADCAST): an inbound route only sends into it,
+         * and must not hold its senders back as a subscriber that never reads; an outbound
+         * route keeps a window of peeked messages, which a subscriber cannot (one in view) */
+        {
+                struct shmbox_info info;
+
+                what = "info";
+                r = shmbox_info(client, name, &info);
+                if (r < 0)
+                        goto fail;
+                if ((info.flags & SHMBOX_INFO_BROADCAST) && right == SHMBOX_STAT_RECV) {
+                        what = "attach (an outbound route cannot read a broadcast mailbox)";
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+                if ((info.flags & SHMBOX_INFO_BROADCAST) && (st.rights & SHMBOX_STAT_RECV)) {
+                        what = "unsubscribe";
+                        r = shmbox_subscribe(box, 0);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
         *ret_client = client;
         *ret_box = box;
         *ret_stat = st;

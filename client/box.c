@@ -25,6 +25,10 @@
 #include "proto/probes.h"
 #include "proto/util.h"
 
+/* How long an attach to a broadcast mailbox waits for the lock to subscribe: held only for a
+ * few instructions, unless its holder is stopped. */
+#define BOX_SUBSCRIBE_TIMEOUT_MS 5000
+
 /* Mailboxes up to this size are mapped with MAP_POPULATE at attach. */
 #define BOX_POPULATE_MAX (UINT64_C(256) << 20)
 
@@ -51,6 +55,9 @@ static void box_unmap(shmbox *box) {
         if (box->ring.has_fifo)
                 close(box->ring.fifo_fd);
         box->ring.has_fifo = false;
+        bcast_fifo_close(&box->ring);
+        free(box->ring.sub_fifo_base);
+        box->ring.sub_fifo_base = NULL;
         for (int i = 0; i < _SEM_ROLE_MAX; i++)
                 if (box->ring.sem[i]) {
                         sem_close(box->ring.sem[i]);
@@ -145,6 +152,16 @@ static int box_map(shmbox *box, const char *prefix, const WireMsg *grant) {
         if (box->ring.fifo_fd < 0)
                 return errno == ENOENT ? -ENOENT : -errno;
         box->ring.has_fifo = true;
+        /* a broadcast mailbox: where the subscribers' own FIFOs are, for our commits to signal
+         * the ones that poll (proto/bcast.c) */
+        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE) {
+                r = names_sub_fifo_base(path, sizeof(path), prefix, box->name, grant->generation);
+                if (r < 0)
+                        return r;
+                box->ring.sub_fifo_base = strdup(path);
+                if (!box->ring.sub_fifo_base)
+                        return -ENOMEM;
+        }
         if (atomic_load(&box->ring.hdr->att[box->idx]) != box->token)
                 return -ESTALE;
         return 0;
@@ -181,6 +198,14 @@ SHMBOX_PUBLIC int shmbox_attach(shmbox_client *client, const char *name, shmbox 
                 r = -EPROTO;
         else
                 r = box_map(box, client->prefix, &grant);
+        /* a broadcast mailbox: a box that may receive subscribes now, so that it gets every
+         * message committed from its attach on (proto/bcast.c) */
+        if (r == 0 && box->ring.geo.kind != LAYOUT_KIND_QUEUE && (box->rights & WIRE_RIGHT_R)) {
+                RingDeadline dl;
+
+                ring_deadline_init(&dl, BOX_SUBSCRIBE_TIMEOUT_MS);
+                r = ring_subscribe(&box->ring, box->token, box->idx, true, &dl);
+        }
         if (r < 0) {
                 box_unmap(box);
                 free(box);
@@ -341,6 +366,40 @@ SHMBOX_PUBLIC ssize_t shmbox_recv(shmbox *box, void *buf, size_t cap, int timeou
         return box_result(box, "recv", k);
 }
 
+/* A broadcast subscriber's own FIFO, made by the daemon for its index (WIRE_POLL), opened and
+ * put in place of the mailbox's FIFO: from now on the senders signal it, and the box settles
+ * it (proto/bcast.c). */
+static int box_sub_fifo(shmbox *box) {
+        WireMsg req = { .type = WIRE_POLL, .token = box->token }, reply;
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+        int fd, r;
+
+        if (!box->client)
+                return -ENOTCONN;
+        strcpy(req.name, box->name);
+        r = client_call(box->client, &req, &reply, NULL);
+        if (r < 0)
+                return r;
+        if (reply.status == -EBADMSG) /* a daemon before broadcast mailboxes: an unknown request */
+                return -EOPNOTSUPP;
+        if (reply.status < 0)
+                return reply.status;
+        r = names_sub_fifo(path, sizeof(path), box->client->prefix, box->name, box->ring.geo.generation, box->idx);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+                close(fd);
+                return -EBADMSG;
+        }
+        close(box->ring.fifo_fd);
+        box->ring.fifo_fd = fd;
+        return 0;
+}
+
 SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
         int r;
 
@@ -351,11 +410,34 @@ SHMBOX_PUBLIC int shmbox_fd(shmbox *box) {
                 return r;
         if (!box->ring.has_fifo)
                 return -ENOTCONN;
+        /* one FIFO cannot say to each subscriber whether there is news for it: a subscriber
+         * polls a FIFO of its own */
+        if (box->ring.geo.kind != LAYOUT_KIND_QUEUE && !box->polling) {
+                r = box_sub_fifo(box);
+                if (r < 0)
+                        return r;
+        }
         if (!box->polling) {
                 box->polling = true;
                 ring_poll(&box->ring, box->idx, true);
         }
         return box->ring.fifo_fd;
+}
+
+SHMBOX_PUBLIC int shmbox_subscribe(shmbox *box, int on) {
+        RingDeadline dl;
+        int r;
+
+        if (!box)
+                return -EINVAL;
+        r = box_enter(box, WIRE_RIGHT_R, BOX_SUBSCRIBE_TIMEOUT_MS, &dl);
+        if (r < 0)
+                return r;
+        return (int)box_result(box, "subscribe", ring_subscribe(&box->ring, box->token, box->idx, on != 0, &dl));
+}
+
+SHMBOX_PUBLIC uint64_t shmbox_missed(const shmbox *box) {
+        return box ? box->ring.missed : 0;
 }
 
 SHMBOX_PUBLIC int shmbox_send_many(shmbox *box, const struct iovec *msgs, size_t n, int timeout_ms) {
@@ -623,6 +705,7 @@ ssize_t box_recv_hdr(shmbox *box, uint8_t *hdr, uint32_t *ret_hlen, void *buf, s
         k = ring_take(&box->ring, box->token, box->idx, 1, take_cap, &dl, &payload, &len, &h);
         if (k >= 0) {
                 memcpy(hdr, payload, h);
+                CRASH_POINT(recv_half_copied); /* here: the header copied, the body not */
                 if (cap > 0)
                         memcpy(buf, (const uint8_t *)payload + h, MIN((size_t)(len - h), cap));
                 k = ring_consume(&box->ring, box->token, payload, true);

@@ -263,7 +263,10 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const s
                 for (size_t i = 0; i < ELEMENTSOF(config->reserved); i++)
                         if (config->reserved[i] != 0)
                                 return -EINVAL;
-                if ((config->mode & ~0666u) || (config->flags & ~(SHMBOX_CONFIG_GID | SHMBOX_CONFIG_EPHEMERAL)))
+                if ((config->mode & ~0666u) || (config->flags & ~(SHMBOX_CONFIG_GID | SHMBOX_CONFIG_EPHEMERAL |
+                                                                  SHMBOX_CONFIG_BROADCAST | SHMBOX_CONFIG_OVERWRITE)))
+                        return -EINVAL;
+                if ((config->flags & SHMBOX_CONFIG_OVERWRITE) && !(config->flags & SHMBOX_CONFIG_BROADCAST))
                         return -EINVAL;
                 if (config->slots > SHMBOX_SLOTS_MAX || config->slot_size > SHMBOX_SLOT_SIZE_MAX)
                         return -EINVAL;
@@ -273,6 +276,10 @@ SHMBOX_PUBLIC int shmbox_create(shmbox_client *client, const char *name, const s
                 req.flags = config->flags & SHMBOX_CONFIG_GID ? WIRE_CREATE_GID : 0;
                 if (config->flags & SHMBOX_CONFIG_EPHEMERAL)
                         req.flags |= WIRE_CREATE_EPHEMERAL;
+                if (config->flags & SHMBOX_CONFIG_BROADCAST)
+                        req.flags |= WIRE_CREATE_BROADCAST;
+                if (config->flags & SHMBOX_CONFIG_OVERWRITE)
+                        req.flags |= WIRE_CREATE_OVERWRITE;
                 req.gid = config->gid;
         }
         strcpy(req.name, name);
@@ -340,7 +347,9 @@ void client_info_from_wire(struct shmbox_info *out, const WireInfo *in) {
                 .oldest_taken_age_ms = in->oldest_taken_age_ms,
                 .corrupt = in->corrupt,
                 .owner_pid = in->owner_pid,
-                .flags = in->flags & WIRE_INFO_EPHEMERAL ? SHMBOX_INFO_EPHEMERAL : 0,
+                .flags = (in->flags & WIRE_INFO_EPHEMERAL ? SHMBOX_INFO_EPHEMERAL : 0) |
+                         (in->flags & WIRE_INFO_BROADCAST ? SHMBOX_INFO_BROADCAST : 0) |
+                         (in->flags & WIRE_INFO_OVERWRITE ? SHMBOX_INFO_OVERWRITE : 0),
         };
 }
 
@@ -349,7 +358,8 @@ _Static_assert(SHMBOX_INFO_CORRUPT_POSITIONS == RING_CORRUPT_POSITIONS &&
                        SHMBOX_INFO_CORRUPT_LENGTH == RING_CORRUPT_LENGTH &&
                        SHMBOX_INFO_CORRUPT_LOCK == RING_CORRUPT_LOCK &&
                        SHMBOX_INFO_CORRUPT_COUNTERS == RING_CORRUPT_COUNTERS &&
-                       SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT,
+                       SHMBOX_INFO_CORRUPT_SEGMENT == RING_CORRUPT_SEGMENT &&
+                       SHMBOX_INFO_CORRUPT_META == RING_CORRUPT_META,
                "the corruption bits pass from the daemon to the caller unchanged");
 _Static_assert(sizeof(struct shmbox_info) == 120, "struct shmbox_info keeps its size (fields from reserved words)");
 _Static_assert(offsetof(struct shmbox_info, owner_pid) == 100 && offsetof(struct shmbox_info, flags) == 104 &&

@@ -91,6 +91,25 @@ typedef struct shmbox shmbox;               /* an attached mailbox */
  */
 #define SHMBOX_CONFIG_GID 1u
 #define SHMBOX_CONFIG_EPHEMERAL 2u
+/*
+ * With SHMBOX_CONFIG_BROADCAST the mailbox is a broadcast mailbox: every box attached with the
+ * right to receive subscribes at attach, and gets every message committed after that — each
+ * once, in the order of the ring, which keeps each sender's order — instead of sharing them
+ * with the other receivers. The calls are the same: shmbox_send() and its batches and
+ * reservations; shmbox_recv(), shmbox_recv_many(), and shmbox_peek()/shmbox_release(), where the
+ * message stays in the ring for the other subscribers (a peeked message is read-only, one at a
+ * time: a second peek before the release shows the same message), and shmbox_fd(), which for a
+ * subscriber is a FIFO of its own, readable while it has messages to read. A slot is free
+ * again once every subscriber has read it, so senders wait for the slowest subscriber
+ * ("block"), unless SHMBOX_CONFIG_OVERWRITE is set too: then senders never wait for
+ * subscribers, and a subscriber that fell a ring behind gets -EOVERFLOW once (shmbox_missed()
+ * says how many messages it lost) and goes on from the oldest message still there. A box that
+ * only sends should call shmbox_subscribe(box, false), or it holds the senders back. At most
+ * 256 attachments per mailbox, subscribers included. A daemon or library without broadcast
+ * mailboxes refuses the flags (-EINVAL) and the segment (-EPROTO). doc/ring.md, "Broadcast mailboxes".
+ */
+#define SHMBOX_CONFIG_BROADCAST 4u
+#define SHMBOX_CONFIG_OVERWRITE 8u
 struct shmbox_config {
         uint32_t slots, slot_size, mode;
         uint32_t flags, gid;
@@ -125,6 +144,8 @@ struct shmbox_info {
         uint64_t reserved[1];
 };
 #define SHMBOX_INFO_EPHEMERAL 1u /* destroyed when its creator's connection ends */
+#define SHMBOX_INFO_BROADCAST 2u /* each message to every subscriber (SHMBOX_CONFIG_BROADCAST) */
+#define SHMBOX_INFO_OVERWRITE 4u /* ... and senders never wait for subscribers */
 
 /*
  * What the daemon found impossible in a mailbox's shared memory (struct shmbox_info.corrupt),
@@ -141,6 +162,7 @@ struct shmbox_info {
 #define SHMBOX_INFO_CORRUPT_LOCK 8u      /* the lock held by a token of no attachment of this mailbox */
 #define SHMBOX_INFO_CORRUPT_COUNTERS 16u /* more received than sent, recovered and repairs allow */
 #define SHMBOX_INFO_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (truncated) */
+#define SHMBOX_INFO_CORRUPT_META 64u     /* a message's meta word (request header length) no sender writes */
 
 /*
  * Traffic counters (shmbox_stats()), per attachment and summed per mailbox. Counted by each
@@ -291,6 +313,14 @@ int shmbox_fd(shmbox *box);
  * is running answers in about a microsecond, a wake-up from sleep costs tens. Default 10 us;
  * 0 sleeps at once (no CPU spent waiting). At most 1000000 (-EINVAL above). */
 int shmbox_set_spin(shmbox *box, unsigned spin_us);
+
+/* Broadcast mailboxes (SHMBOX_CONFIG_BROADCAST): stop (on false) or start again (on true)
+ * receiving. A box that subscribes again starts at the next message. Errors: -EOPNOTSUPP for a
+ * queue, -EACCES without the right to receive, -EINVAL, -ESTALE, -EIDRM. A receive on a box
+ * that does not subscribe is -EPERM. */
+int shmbox_subscribe(shmbox *box, int on);
+/* The messages a subscriber lost at its last -EOVERFLOW (0 if none; 0 for NULL). */
+uint64_t shmbox_missed(const shmbox *box);
 
 /* What the daemon knows of a mailbox. */
 int shmbox_info(shmbox_client *client, const char *name, struct shmbox_info *ret);

@@ -384,12 +384,22 @@ static int parse_group(const Command *cmd, const char *s, uint32_t *ret) {
         return 0;
 }
 
+/* A mailbox's kind, as list and info show it: queue, broadcast (senders wait for the slowest
+ * subscriber) or overwrite (a broadcast whose senders never wait). */
+static const char *kind_name(uint32_t flags) {
+        if (flags & SHMBOX_INFO_OVERWRITE)
+                return "overwrite";
+        return flags & SHMBOX_INFO_BROADCAST ? "broadcast" : "queue";
+}
+
 static int cmd_create(const Command *cmd, int argc, char **argv) {
         const char *slots_s = NULL, *slot_size_s = NULL, *mode_s = NULL, *group_s = NULL, *name;
-        bool ephemeral = false;
+        bool ephemeral = false, broadcast = false, overwrite = false;
         const Option options[] = {
-                { "slots", &slots_s, NULL }, { "slot-size", &slot_size_s, NULL }, { "mode", &mode_s, NULL },
-                { "group", &group_s, NULL }, { "ephemeral", NULL, &ephemeral },   {},
+                { "slots", &slots_s, NULL },       { "slot-size", &slot_size_s, NULL },
+                { "mode", &mode_s, NULL },         { "group", &group_s, NULL },
+                { "ephemeral", NULL, &ephemeral }, { "broadcast", NULL, &broadcast },
+                { "overwrite", NULL, &overwrite }, {},
         };
         _cleanup_(shmbox_disconnectp) shmbox_client *client = NULL;
         _cleanup_free_ char **operands = NULL;
@@ -410,6 +420,13 @@ static int cmd_create(const Command *cmd, int argc, char **argv) {
                                                "that created it ends, and shmboxctl's ends when it exits; create it "
                                                "from the program that uses it (shmbox_create() with "
                                                "SHMBOX_CONFIG_EPHEMERAL)"));
+
+        if (overwrite && !broadcast)
+                return exit_status(usage_error(cmd, "--overwrite is a policy of broadcast mailboxes: add --broadcast"));
+        if (broadcast)
+                config.flags |= SHMBOX_CONFIG_BROADCAST;
+        if (overwrite)
+                config.flags |= SHMBOX_CONFIG_OVERWRITE;
 
         /* 0 in the config means "the default", so 0 is refused here rather than reinterpreted. */
         if (slots_s) {
@@ -958,6 +975,7 @@ static const struct {
         { SHMBOX_INFO_CORRUPT_LOCK, "lock", "the lock held by a token of no attachment" },
         { SHMBOX_INFO_CORRUPT_COUNTERS, "counters", "sent, received and recovered contradict each other" },
         { SHMBOX_INFO_CORRUPT_SEGMENT, "segment", "the segment is shorter than its layout" },
+        { SHMBOX_INFO_CORRUPT_META, "meta", "a message's meta word (its request header's length) impossible" },
 };
 
 /*
@@ -1035,6 +1053,11 @@ static json_object *info_to_json(const char *name, const struct shmbox_info *inf
                 json_object_put(v);
                 return NULL;
         }
+        v = json_object_new_string(kind_name(info->flags));
+        if (!v || json_object_object_add(obj, "kind", v) < 0) {
+                json_object_put(v);
+                return NULL;
+        }
         v = json_object_new_array();
         if (!v || json_object_object_add(obj, "corrupt", v) < 0) {
                 json_object_put(v);
@@ -1075,13 +1098,14 @@ static int compare_entries(const void *a, const void *b) {
         return strcmp(x->name, y->name);
 }
 
-#define LIST_COLUMNS 10
+#define LIST_COLUMNS 11
 #define LIST_CELL 80 /* a name (64), or an owner of two short names, or a number */
 
 /* The list as a table: a header line, then one line per mailbox, columns as wide as needed. */
 static int print_table(const struct shmbox_entry *entries, size_t n) {
         static const char *const header[LIST_COLUMNS] = {
-                "NAME", "SLOTS", "SLOT_SIZE", "MODE", "QUEUED", "ATTACHED", "OWNER", "SENT", "RECEIVED", "EPHEMERAL",
+                "NAME",  "SLOTS", "SLOT_SIZE", "MODE",      "QUEUED", "ATTACHED",
+                "OWNER", "SENT",  "RECEIVED",  "EPHEMERAL", "KIND",
         };
         _cleanup_free_ char(*cells)[LIST_COLUMNS][LIST_CELL] = NULL;
         size_t width[LIST_COLUMNS] = {};
@@ -1111,6 +1135,7 @@ static int print_table(const struct shmbox_entry *entries, size_t n) {
                         snprintf(row[9], LIST_CELL, "pid:%" PRIu32, info->owner_pid);
                 else
                         snprintf(row[9], LIST_CELL, "-");
+                snprintf(row[10], LIST_CELL, "%s", kind_name(info->flags));
         }
 
         for (size_t i = 0; i <= n; i++)
@@ -1247,6 +1272,8 @@ static int cmd_info(const Command *cmd, int argc, char **argv) {
         printf("orphaned: %" PRIu32 "\n", info.orphaned);
         if (info.flags & SHMBOX_INFO_EPHEMERAL)
                 printf("ephemeral: owner pid %" PRIu32 "\n", info.owner_pid);
+        if (info.flags & SHMBOX_INFO_BROADCAST) /* a queue's lines are what they always were */
+                printf("kind: %s\n", kind_name(info.flags));
         /* what an operator needs when a mailbox seems stuck */
         if (info.lock_holder_pid)
                 printf("lock_holder_pid: %" PRIu32 "\n", info.lock_holder_pid);
@@ -1341,7 +1368,8 @@ static int cmd_metrics(const Command *cmd, int argc, char **argv) {
 static const Command commands[] = {
         {
                 "create",
-                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL] [--group GROUP]",
+                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL] [--group GROUP]\n"
+                "       [--broadcast [--overwrite]]",
                 "Create a mailbox owned by the caller: N slots of BYTES each, so it holds N\n"
                 "messages of at most BYTES bytes.\n"
                 "\n"
@@ -1352,6 +1380,12 @@ static const Command commands[] = {
                 "                     (default 0600; e.g. 0660 for the owner's group)\n"
                 "  --group GROUP      the mailbox's group, a name or a number (default: the\n"
                 "                     caller's primary group; the caller must belong to it)\n"
+                "  --broadcast        every receiver gets every message (each box attached\n"
+                "                     with the right to receive subscribes), instead of one\n"
+                "                     receiver each; senders wait for the slowest subscriber\n"
+                "  --overwrite        with --broadcast: senders never wait; a subscriber that\n"
+                "                     fell a ring behind gets -EOVERFLOW once, with the count\n"
+                "                     it missed, and goes on from the oldest message left\n"
                 "  --ephemeral        refused, with an error: an ephemeral mailbox dies with\n"
                 "                     the connection that made it, and shmboxctl's ends when\n"
                 "                     it exits (programs use SHMBOX_CONFIG_EPHEMERAL)\n"
@@ -1465,7 +1499,9 @@ static const Command commands[] = {
                 "list [--json]",
                 "List the mailboxes of the daemon, sorted by name: a table with a header line,\n"
                 "or a JSON array. EPHEMERAL is pid:N for an ephemeral mailbox, destroyed when\n"
-                "the connection of its creator, process N, ends; - for the others.\n"
+                "the connection of its creator, process N, ends; - for the others. KIND is\n"
+                "queue, broadcast (every subscriber gets every message; senders wait for the\n"
+                "slowest) or overwrite (a broadcast whose senders never wait).\n"
                 "\n"
                 "Options:\n"
                 "  --json      print a JSON array of objects: name and every field of struct\n"
@@ -1474,7 +1510,8 @@ static const Command commands[] = {
                 "              orphaned, claimed, taken, oldest_claimed_pid, oldest_taken_pid,\n"
                 "              oldest_claimed_age_ms, oldest_taken_age_ms, owner_pid), numbers;\n"
                 "              mode in octal text (\"0660\"); user and group, the owner's names;\n"
-                "              ephemeral, true or false\n"
+                "              ephemeral, true or false; kind, \"queue\", \"broadcast\" or\n"
+                "              \"overwrite\"\n"
                 "  -h, --help  show this help\n",
                 cmd_list,
         },

@@ -201,7 +201,15 @@ static int do_create(Conn *c, const WireMsg *req) {
                         return conn_refuse(c, -EPERM, req->name, what, "not a member of group %u", (unsigned)gid);
                 }
         }
-        r = layout_geometry(slots, slot_size, 0, &geo);
+        if ((req->flags & WIRE_CREATE_OVERWRITE) && !(req->flags & WIRE_CREATE_BROADCAST)) {
+                conn_reason(c, "overwrite is a policy of broadcast mailboxes: it needs the broadcast flag");
+                return -EINVAL;
+        }
+        r = layout_geometry_kind(slots, slot_size,
+                                 !(req->flags & WIRE_CREATE_BROADCAST) ? LAYOUT_KIND_QUEUE
+                                 : req->flags & WIRE_CREATE_OVERWRITE  ? LAYOUT_KIND_OVERWRITE
+                                                                       : LAYOUT_KIND_BROADCAST,
+                                 0, &geo);
         if (r < 0) {
                 conn_reason(c, "%u slots of %u bytes: not a valid geometry", slots, slot_size);
                 return r;
@@ -379,6 +387,36 @@ static int do_reattach(Conn *c, const WireMsg *req, WireMsg *reply) {
         return 0;
 }
 
+/* A broadcast subscriber's own FIFO, for shmbox_fd(): made for the index of this session's
+ * attachment @token if it is not there yet (daemon/mailbox.c, mailbox_sub_fifo()). */
+static int do_poll(Conn *c, const WireMsg *req) {
+        Mailbox *mb;
+        Attachment *a = NULL;
+        int r;
+
+        if (!names_mailbox_valid(req->name))
+                return -EINVAL;
+        mb = manager_find(c->manager, req->name);
+        if (!mb)
+                return -ENOENT;
+        if (mb->geo.kind == LAYOUT_KIND_QUEUE) {
+                conn_reason(c, "%s is a queue: its receivers poll the mailbox's FIFO", req->name);
+                return -EOPNOTSUPP;
+        }
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX && !a; i++)
+                if (mb->att[i] && mb->att[i]->token == req->token)
+                        a = mb->att[i];
+        if (!a || a->session != c->session)
+                return -ESTALE; /* not an attachment of this connection's process */
+        if (!(a->rights & WIRE_RIGHT_R))
+                return -EACCES;
+        r = mailbox_sub_fifo(mb, a->idx);
+        if (r < 0)
+                return log_errno(LOG_WARNING, r, "%s: the FIFO of subscriber index %u could not be made", mb->name,
+                                 a->idx);
+        return 0;
+}
+
 /* The pid behind @token if it is an attachment of @mb, else 0. Tokens come from shared memory,
  * which any attached process writes: one of another mailbox's attachments must not name that
  * process as this mailbox's culprit. */
@@ -395,6 +433,10 @@ static void fill_info(Manager *m, Mailbox *mb, WireInfo *info, uint64_t *ret_aba
         uint32_t holder, claimed, taken;
 
         mailbox_info(mb, info, &claimed, &taken, &holder, ret_abandoned);
+        if (mb->geo.kind != LAYOUT_KIND_QUEUE)
+                info->flags |= WIRE_INFO_BROADCAST;
+        if (mb->geo.kind == LAYOUT_KIND_OVERWRITE)
+                info->flags |= WIRE_INFO_OVERWRITE;
         if (mb->ephemeral) {
                 info->flags |= WIRE_INFO_EPHEMERAL;
                 info->owner_pid = (uint32_t)MAX(mb->owner_pid, 0);
@@ -520,6 +562,7 @@ static int conn_dispatch(Conn *c, const WireMsg *req) {
         case WIRE_CHMOD: r = do_chmod(c, req); break;
         case WIRE_RELOAD: r = do_reload(c); break;
         case WIRE_DETACH: r = session_detach(c->session, req->token); break;
+        case WIRE_POLL: r = do_poll(c, req); break;
         case WIRE_LIST: do_list(c, req); return 0;
         case WIRE_INFO:
                 if (!names_mailbox_valid(req->name)) {

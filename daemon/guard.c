@@ -115,3 +115,15 @@ int guard_store_u32(_Atomic uint32_t *p, uint32_t v) {
 
         return guard_call(store_u32, &a);
 }
+
+static int fetch_and_u64(void *userdata) {
+        Access *a = userdata;
+        atomic_fetch_and((_Atomic uint64_t *)a->p, a->v);
+        return 0;
+}
+
+int guard_fetch_and_u64(_Atomic uint64_t *p, uint64_t mask) {
+        Access a = { .p = (void *)p, .v = mask };
+
+        return guard_call(fetch_and_u64, &a);
+}

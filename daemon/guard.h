@@ -12,3 +12,4 @@ int guard_call(int (*fn)(void *userdata), void *userdata);
 int guard_load_u64(_Atomic uint64_t *p, uint64_t *ret);
 int guard_load_u32(_Atomic uint32_t *p, uint32_t *ret);
 int guard_store_u32(_Atomic uint32_t *p, uint32_t v);
+int guard_fetch_and_u64(_Atomic uint64_t *p, uint64_t mask);

@@ -130,7 +130,69 @@ static int mailbox_apply_acl(const Mailbox *m) {
                 return r;
         if (acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0)
                 return -errno;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++) {
+                if (!((m->sub_fifos[i / 64] >> (i % 64)) & 1))
+                        continue;
+                r = names_sub_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation, i);
+                if (r < 0)
+                        return r;
+                if (acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0 && errno != ENOENT)
+                        return -errno;
+        }
         return 0;
+}
+
+/*
+ * mailbox_sub_fifo() - make the FIFO of the subscriber at index @idx of a broadcast mailbox, if
+ * it does not exist yet, with the mailbox's ACL (shmbox_fd() of a subscriber: the mailbox's own
+ * FIFO cannot tell each subscriber whether there is news for it). It stays until the mailbox is
+ * destroyed, whoever holds the index: the senders keep it open.
+ *
+ * Return: 0; -EPERM if something else stands at its name; a negative errno.
+ */
+int mailbox_sub_fifo(Mailbox *m, unsigned idx) {
+        _cleanup_(acl_freep) acl_t acl = NULL;
+        char path[NAMES_OBJECT_MAX + 16];
+        struct stat st;
+        int r;
+
+        if (idx >= LAYOUT_ATT_MAX || m->geo.kind == LAYOUT_KIND_QUEUE)
+                return -EINVAL;
+        r = names_sub_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation, idx);
+        if (r < 0)
+                return r;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISFIFO(st.st_mode) || st.st_uid != geteuid())
+                        return -EPERM;
+                m->sub_fifos[idx / 64] |= UINT64_C(1) << (idx % 64);
+                return 0;
+        }
+        if (errno != ENOENT)
+                return -errno;
+        if (mkfifo(path, 0600) < 0)
+                return -errno;
+        r = mailbox_acl(m, &acl);
+        if (r >= 0 && acl_set_file(path, ACL_TYPE_ACCESS, acl) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void)unlink(path);
+                return r;
+        }
+        m->sub_fifos[idx / 64] |= UINT64_C(1) << (idx % 64);
+        return 0;
+}
+
+/* Remove the subscriber FIFOs of a broadcast mailbox (every index: a daemon before us may have
+ * made some; a name that is not there costs one failed unlink). */
+static void unlink_sub_fifos(Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+
+        if (m->geo.kind == LAYOUT_KIND_QUEUE)
+                return;
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if (names_sub_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation, i) >= 0)
+                        (void)unlink(path);
+        memset(m->sub_fifos, 0, sizeof(m->sub_fifos));
 }
 
 static Mailbox *mailbox_alloc(const char *prefix, const char *name, uid_t uid, gid_t gid, uint32_t mode) {
@@ -406,6 +468,15 @@ int mailbox_adopt(const char *prefix, const char *name, uint64_t generation, uid
                 } else if (!S_ISFIFO(fst.st_mode) || fst.st_uid != geteuid())
                         return -EPERM;
         }
+        /* the subscriber FIFOs an earlier daemon made: ours to poke, set the ACL of, remove */
+        for (unsigned i = 0; m->geo.kind != LAYOUT_KIND_QUEUE && i < LAYOUT_ATT_MAX; i++) {
+                char path[NAMES_OBJECT_MAX + 16];
+                struct stat fst;
+
+                if (names_sub_fifo(path, sizeof(path), prefix, name, generation, i) >= 0 && lstat(path, &fst) == 0 &&
+                    S_ISFIFO(fst.st_mode) && fst.st_uid == geteuid())
+                        m->sub_fifos[i / 64] |= UINT64_C(1) << (i % 64);
+        }
         m->published = true;
         m->preallocated = m->geo.total_size;
         /* the attachments in the header are the manager's to sort out, with the journal */
@@ -446,6 +517,7 @@ void mailbox_unlink(Mailbox *m) {
         CRASH_POINT(daemon_destroy_half);
         unlink_sems(m);
         unlink_fifo(m);
+        unlink_sub_fifos(m);
         if (m->ring.hdr && mailbox_check(m) >= 0)
                 (void)guard_call(mark_destroyed, m);
 }
@@ -632,6 +704,10 @@ int mailbox_att_alloc(Mailbox *m, Attachment *a, unsigned *ret_idx) {
 void mailbox_att_publish(Mailbox *m, unsigned idx, uint32_t token) {
         if (token != TOKEN_NONE)
                 mailbox_counters_clear(m, idx); /* a new attachment's counts start at 0 */
+        /* a broadcast subscription is the holder's to make (proto/bcast.c): one a peer or an
+         * earlier holder left at this index must not hold the senders back for the new one */
+        if (m->geo.kind != LAYOUT_KIND_QUEUE)
+                (void)guard_fetch_and_u64(&m->ring.hdr->subs[idx / 64], ~(UINT64_C(1) << (idx % 64)));
         (void)guard_store_u32(&m->ring.hdr->att[idx], token);
 }
 
@@ -694,19 +770,31 @@ static int fifo_due_cb(void *userdata) {
  * event loop; O_NOFOLLOW and a check that it is a FIFO, so that whatever else may stand at its
  * name is not written to.
  */
-static void fifo_poke(const Mailbox *m) {
-        char path[NAMES_OBJECT_MAX + 16];
+static void fifo_poke_path(const char *path) {
         struct stat st;
         int fd;
 
-        if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) < 0)
-                return;
         fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
                 return;
         if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
                 (void)!write(fd, "", 1);
         close(fd);
+}
+
+/* A broadcast mailbox: each subscriber FIFO (a spurious wake-up costs a look); else the one. */
+static void fifo_poke(const Mailbox *m) {
+        char path[NAMES_OBJECT_MAX + 16];
+
+        if (m->geo.kind == LAYOUT_KIND_QUEUE) {
+                if (names_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation) >= 0)
+                        fifo_poke_path(path);
+                return;
+        }
+        for (unsigned i = 0; i < LAYOUT_ATT_MAX; i++)
+                if (((m->sub_fifos[i / 64] >> (i % 64)) & 1) &&
+                    names_sub_fifo(path, sizeof(path), m->prefix, m->name, m->geo.generation, i) >= 0)
+                        fifo_poke_path(path);
 }
 
 /*

@@ -31,6 +31,9 @@ typedef struct Mailbox {
         bool sems_made; /* we created the semaphores: unlink them if never published */
         bool tmp_made;  /* the temporary segment name exists */
         bool fifo_made; /* we created the FIFO: unlink it if never published */
+        /* a broadcast mailbox: the indexes whose subscriber FIFO exists (names_sub_fifo()), made
+         * on request (mailbox_sub_fifo()), kept until destroyed; found again at adoption */
+        uint64_t sub_fifos[LAYOUT_ATT_WORDS];
         bool published; /* under its final name */
         bool destroyed; /* names removed; the object lives on while attachments remain */
         uint64_t preallocated;
@@ -89,6 +92,7 @@ void mailbox_att_free(Mailbox *m, unsigned idx);
 uint32_t mailbox_att_token(const Mailbox *m, unsigned idx);
 uint32_t mailbox_lock_holder(const Mailbox *m);
 uint64_t mailbox_epoch(const Mailbox *m);
+int mailbox_sub_fifo(Mailbox *m, unsigned idx);
 int mailbox_repair(Mailbox *m, uint32_t token, unsigned idx, RingRepair *ret);
 void mailbox_info(const Mailbox *m, WireInfo *ret, uint32_t *ret_claimed, uint32_t *ret_taken, uint32_t *ret_holder,
                   uint64_t *ret_abandoned);

@@ -14,7 +14,8 @@
         X(send_before_lock)   /* send: nothing taken yet */                                        \
         X(send_locked)        /* send: holding the lock, slot not claimed */                       \
         X(send_claimed)       /* send: slot CLAIMED, lock released, nothing copied */              \
-        X(send_half_copied)   /* send: half of the payload copied */                               \
+        X(send_half_copied)   /* send: half of the payload copied (a request: half its header) */  \
+        X(send_meta_written)  /* send: len and meta stored, the commit not yet made */             \
         X(send_committed)     /* send: READY, items not yet announced */                           \
         X(send_before_sleep)  /* send: counted as a sleeper, about to sleep for space */           \
         X(send_slot_judged)   /* send: under the lock, a slot to claim not free, head not read */  \

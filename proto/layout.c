@@ -14,9 +14,21 @@
  * Return: 0; -EINVAL if @slots or @slot_size is 0 or above LAYOUT_SLOTS_MAX / LAYOUT_SLOT_SIZE_MAX.
  */
 int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, LayoutGeometry *ret) {
+        return layout_geometry_kind(slots, slot_size, LAYOUT_KIND_QUEUE, generation, ret);
+}
+
+/*
+ * layout_geometry_kind() - layout_geometry() for a mailbox of @kind (LAYOUT_KIND_*): a
+ * broadcast mailbox has the subscriber area after the counter area
+ *
+ * Return: 0; -EINVAL as layout_geometry(), or for an unknown @kind.
+ */
+int layout_geometry_kind(uint32_t slots, uint32_t slot_size, uint32_t kind, uint64_t generation, LayoutGeometry *ret) {
+        uint32_t header = kind == LAYOUT_KIND_QUEUE ? LAYOUT_HEADER_SIZE : LAYOUT_HEADER_SIZE_BCAST;
         uint64_t stride;
 
-        if (slots < 1 || slots > LAYOUT_SLOTS_MAX || slot_size < 1 || slot_size > LAYOUT_SLOT_SIZE_MAX)
+        if (slots < 1 || slots > LAYOUT_SLOTS_MAX || slot_size < 1 || slot_size > LAYOUT_SLOT_SIZE_MAX ||
+            kind > LAYOUT_KIND_OVERWRITE)
                 return -EINVAL;
         stride =
                 LAYOUT_SLOT_HEAD + (((uint64_t)slot_size + LAYOUT_CACHE_LINE - 1) & ~(uint64_t)(LAYOUT_CACHE_LINE - 1));
@@ -24,23 +36,26 @@ int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, Lay
                 .slots = slots,
                 .slot_size = slot_size,
                 .slot_stride = (uint32_t)stride,
-                .header_size = LAYOUT_HEADER_SIZE,
+                .header_size = header,
                 .generation = generation,
-                .total_size = LAYOUT_HEADER_SIZE + stride * slots,
+                .total_size = header + stride * slots,
+                .kind = kind,
         };
         return 0;
 }
 
-/* FNV-1a over the immutable fields; detects accidents (a stray write), not attacks. */
+/* FNV-1a over the immutable fields; detects accidents (a stray write), not attacks. The kind
+ * counts from version 3 on, so that a version 2 header keeps the checksum it always had. */
 uint32_t layout_checksum(const MboxHeader *h) {
         const uint64_t words[] = {
-                h->magic,     h->version,     h->header_size, h->slots,
-                h->slot_size, h->slot_stride, h->generation,  h->total_size,
+                h->magic,       h->version,    h->header_size, h->slots, h->slot_size,
+                h->slot_stride, h->generation, h->total_size,  h->kind,
         };
         const unsigned char *p = (const unsigned char *)words;
+        size_t n = h->version == LAYOUT_VERSION_BCAST ? sizeof(words) : sizeof(words) - sizeof(words[0]);
         uint32_t x = 2166136261u;
 
-        for (size_t i = 0; i < sizeof(words); i++) {
+        for (size_t i = 0; i < n; i++) {
                 x ^= p[i];
                 x *= 16777619u;
         }
@@ -56,7 +71,8 @@ void layout_init(void *map, const LayoutGeometry *g) {
         MboxHeader *h = map;
 
         h->magic = LAYOUT_MAGIC;
-        h->version = LAYOUT_VERSION;
+        h->version = g->kind == LAYOUT_KIND_QUEUE ? LAYOUT_VERSION : LAYOUT_VERSION_BCAST;
+        h->kind = g->kind;
         h->header_size = g->header_size;
         h->slots = g->slots;
         h->slot_size = g->slot_size;
@@ -88,11 +104,16 @@ int layout_check(const void *map, uint64_t map_size, LayoutGeometry *ret) {
 
         if (copy.magic != LAYOUT_MAGIC)
                 return -EPROTO;
-        if (copy.version != LAYOUT_VERSION)
+        if (copy.version != LAYOUT_VERSION && copy.version != LAYOUT_VERSION_BCAST)
                 return -EPROTO;
         if (copy.checksum != layout_checksum(&copy))
                 return -EBADMSG;
-        if (layout_geometry(copy.slots, copy.slot_size, copy.generation, &g) < 0)
+        /* a queue is version 2 whatever its kind word holds; a version 3 segment says its kind */
+        if (copy.version == LAYOUT_VERSION)
+                copy.kind = LAYOUT_KIND_QUEUE;
+        else if (copy.kind == LAYOUT_KIND_QUEUE)
+                return -EBADMSG;
+        if (layout_geometry_kind(copy.slots, copy.slot_size, copy.kind, copy.generation, &g) < 0)
                 return -EBADMSG;
         if (g.slot_stride != copy.slot_stride || g.header_size != copy.header_size || g.total_size != copy.total_size ||
             g.total_size > map_size)

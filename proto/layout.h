@@ -18,6 +18,16 @@
 
 #define LAYOUT_MAGIC UINT64_C(0x31584f424d485300) /* "\0SHMBOX1" little-endian */
 #define LAYOUT_VERSION 2u /* 1: no counter area (shmbox 0.2); a v1 segment is refused (NEWS, 0.3.0) */
+/* A broadcast mailbox (LAYOUT_KIND_BROADCAST, _OVERWRITE): version 2 plus the kind word and
+ * the subscriber area. Its own version, so that a library that knows only queues refuses it
+ * (-EPROTO) instead of taking messages from a ring whose slots are never taken (doc/ring.md,
+ * "Broadcast mailboxes"). A queue stays version 2, byte for byte. */
+#define LAYOUT_VERSION_BCAST 3u
+
+/* The kind of a mailbox, immutable (MboxHeader.kind, version 3 only). */
+#define LAYOUT_KIND_QUEUE 0u     /* each message to one receiver */
+#define LAYOUT_KIND_BROADCAST 1u /* each message to every subscriber; senders wait for the slowest */
+#define LAYOUT_KIND_OVERWRITE 2u /* each message to every subscriber; senders never wait for them */
 #define LAYOUT_CACHE_LINE 64u
 #define LAYOUT_SLOT_HEAD 64u
 
@@ -159,6 +169,8 @@ typedef struct MboxHeader {
         uint32_t checksum;
         uint64_t generation; /* unique per creation of a name: the client checks it at attach */
         uint64_t total_size;
+        uint32_t kind; /* LAYOUT_KIND_*: 0 in version 2; covered by the checksum in version 3 */
+        uint32_t reserved_imm;
 
         alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t lock;
         _Atomic uint64_t abandoned; /* claims abandoned by repair: sent = tail - abandoned - CLAIMED */
@@ -189,6 +201,12 @@ typedef struct MboxHeader {
         /* the counts of attachments gone: the daemon folds an attachment's block in here when
          * it releases its index (written by the daemon only; untrusted like the rest) */
         alignas(2 * LAYOUT_CACHE_LINE) AttCounters retired;
+
+        /* broadcast mailboxes: one bit per attachment index that subscribes. Set by the
+         * subscriber under the lock (with its SubLine.pos), cleared by the subscriber at any
+         * time, and by the daemon when it hands an index out and when it repairs or releases
+         * it. 0 in a queue. Untrusted: a bit of an index with no attachment counts for nothing */
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t subs[LAYOUT_ATT_WORDS];
 } MboxHeader;
 
 _Static_assert(sizeof(_Atomic uint64_t) == 8, "64-bit atomics");
@@ -202,7 +220,10 @@ _Static_assert(offsetof(MboxHeader, space_sleepers) == 384, "layout v1: space sl
 _Static_assert(offsetof(MboxHeader, pollers) == 448, "layout v1: pollers");
 _Static_assert(offsetof(MboxHeader, att) == 512, "layout v1: attachment table");
 _Static_assert(offsetof(MboxHeader, retired) == 512 + 4 * LAYOUT_ATT_MAX, "layout v2: retired counters");
-_Static_assert(sizeof(MboxHeader) == 512 + 4 * LAYOUT_ATT_MAX + sizeof(AttCounters), "layout v2: header size");
+_Static_assert(offsetof(MboxHeader, kind) == 48, "layout v3: the kind, in the immutable line");
+_Static_assert(offsetof(MboxHeader, subs) == 512 + 4 * LAYOUT_ATT_MAX + sizeof(AttCounters), "layout v3: subscribers");
+_Static_assert(sizeof(MboxHeader) == 512 + 4 * LAYOUT_ATT_MAX + 2 * sizeof(AttCounters),
+               "layout v3: header size (subs, padded to the counters' alignment)");
 
 /* The header page, then the counter area; the slots start on a page of their own. */
 #define LAYOUT_HEADER_PAGE 4096u
@@ -216,6 +237,34 @@ static inline AttCounters *layout_counters(void *map, unsigned idx) {
         return (AttCounters *)((uint8_t *)map + LAYOUT_COUNTERS_OFFSET) + idx;
 }
 
+/*
+ * A subscriber's line in a broadcast mailbox (layout version 3): one cache line per attachment
+ * index, after the counter area. `pos` is the next position the subscriber at that index reads:
+ * it stores it (release) after it has copied everything below, and senders read it under the
+ * lock to know which slots every subscriber has passed (doc/ring.md, "Broadcast mailboxes").
+ * The subscriber keeps its own copy and never reads this one back; anyone else validates it
+ * (a value outside [head, tail] holds nothing back).
+ */
+typedef struct SubLine {
+        alignas(LAYOUT_CACHE_LINE) _Atomic uint64_t pos;
+        _Atomic uint64_t missed; /* messages it lost to overwriting (statistics) */
+        /* whether its FIFO holds its byte (shmbox_fd): 0, or when it was written, as the
+         * queue's MboxHeader.fifo_signaled (ring.c: fifo_signal) */
+        _Atomic uint32_t fifo_signaled;
+        uint32_t reserved32;
+        uint64_t reserved[4];
+} SubLine;
+_Static_assert(sizeof(SubLine) == LAYOUT_CACHE_LINE, "a subscriber line is one cache line");
+#define LAYOUT_SUBS_OFFSET LAYOUT_HEADER_SIZE
+#define LAYOUT_SUBS_SIZE (LAYOUT_ATT_MAX * (uint32_t)sizeof(SubLine))
+#define LAYOUT_HEADER_SIZE_BCAST (LAYOUT_SUBS_OFFSET + LAYOUT_SUBS_SIZE) /* 53248 */
+_Static_assert(LAYOUT_HEADER_SIZE_BCAST % 4096u == 0, "slots start on a page");
+
+/* The subscriber line of index @idx (< LAYOUT_ATT_MAX) in a broadcast mailbox's mapping. */
+static inline SubLine *layout_sub(void *map, unsigned idx) {
+        return (SubLine *)((uint8_t *)map + LAYOUT_SUBS_OFFSET) + idx;
+}
+
 /* Geometry limits (the daemon may set a lower cap on the product). */
 #define LAYOUT_SLOTS_MAX 65536u
 #define LAYOUT_SLOT_SIZE_MAX (16u * 1024 * 1024)
@@ -224,9 +273,11 @@ static inline AttCounters *layout_counters(void *map, unsigned idx) {
 typedef struct LayoutGeometry {
         uint32_t slots, slot_size, slot_stride, header_size;
         uint64_t generation, total_size;
+        uint32_t kind; /* LAYOUT_KIND_* */
 } LayoutGeometry;
 
 int layout_geometry(uint32_t slots, uint32_t slot_size, uint64_t generation, LayoutGeometry *ret);
+int layout_geometry_kind(uint32_t slots, uint32_t slot_size, uint32_t kind, uint64_t generation, LayoutGeometry *ret);
 void layout_init(void *map, const LayoutGeometry *g);
 int layout_check(const void *map, uint64_t map_size, LayoutGeometry *ret);
 uint32_t layout_checksum(const MboxHeader *h);

@@ -9,6 +9,7 @@
  *   <prefix>..tmp.NAME.<gen>            a segment being built, published with link() when done
  *   <prefix>..lock                      the instance's flock (one daemon per prefix)
  *   <prefix>..fifo.NAME.<gen>           the FIFO that event loops poll (shmbox_fd)
+ *   <prefix>..sfifo.NAME.<gen>.<idx>    a broadcast subscriber's own FIFO, per attachment index
  *
  * Mailbox names never start with '.', so "<prefix>.." names can never collide with a mailbox.
  * The semaphores carry the mailbox generation, so a client that raced a destroy + create of the
@@ -129,6 +130,31 @@ int names_fifo(char *buf, size_t size, const char *prefix, const char *name, uin
         if (!names_prefix_valid(prefix) || !names_mailbox_valid(name))
                 return -EINVAL;
         return format(buf, size, SHM_DIR "/%s..fifo.%s.%016llx", prefix, name, (unsigned long long)gen);
+}
+
+/*
+ * names_sub_fifo() - the path of the FIFO of attachment index @idx of a broadcast mailbox, which
+ * the subscriber there polls (shmbox_fd): made by the daemon on the first request for it, kept
+ * until the mailbox is destroyed
+ *
+ * Return: as names_segment(); -EINVAL for an index of no attachment.
+ */
+int names_sub_fifo(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen, unsigned idx) {
+        if (!names_prefix_valid(prefix) || !names_mailbox_valid(name) || idx >= 256)
+                return -EINVAL;
+        return format(buf, size, SHM_DIR "/%s..sfifo.%s.%016llx.%u", prefix, name, (unsigned long long)gen, idx);
+}
+
+/*
+ * names_sub_fifo_base() - names_sub_fifo() without the index: a sender appends the index of
+ * each subscriber it signals (proto/bcast.c)
+ *
+ * Return: as names_segment().
+ */
+int names_sub_fifo_base(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen) {
+        if (!names_prefix_valid(prefix) || !names_mailbox_valid(name))
+                return -EINVAL;
+        return format(buf, size, SHM_DIR "/%s..sfifo.%s.%016llx.", prefix, name, (unsigned long long)gen);
 }
 
 /*

@@ -30,4 +30,6 @@ int names_segment_tmp(char *buf, size_t size, const char *prefix, const char *na
 int names_semaphore(char *buf, size_t size, const char *prefix, const char *name, SemRole role, uint64_t gen);
 int names_lockfile(char *buf, size_t size, const char *prefix);
 int names_fifo(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen);
+int names_sub_fifo(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen, unsigned idx);
+int names_sub_fifo_base(char *buf, size_t size, const char *prefix, const char *name, uint64_t gen);
 const char *names_role_str(SemRole role);

@@ -64,6 +64,7 @@
 #include "config.h"
 
 #include "proto/ring.h"
+#include "proto/ring-internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -272,15 +273,7 @@ static inline bool word_passed(uint64_t w, uint32_t lap) {
  * find the semaphore clean (a peer that was quicker, a lock holder that sends in a loop) never
  * pause: measured, pausing on those cut batched throughput to a hundredth.
  */
-typedef struct RingWaiter {
-        unsigned quiet; /* waits in a row whose slice ran out, nothing posted */
-        unsigned wakes; /* waits that returned to the caller, who found nothing and came back */
-        unsigned stale; /* drains that found posts nobody gave for us */
-        bool woken;     /* a post was taken: the caller passes it on if more work is left */
-        bool blocked;   /* the call found nothing to do (full, or empty): its slow path */
-        bool waited;    /* ... and waited (spun or slept), since `since` */
-        struct timespec since;
-} RingWaiter;
+/* typedef struct RingWaiter: proto/ring-internal.h (proto/bcast.c waits too) */
 
 #define RING_DRAIN_MAX 64
 #define RING_STALE_FREE 4u
@@ -444,6 +437,10 @@ static uint32_t fifo_stamp(void) {
 static __attribute__((noinline)) void fifo_write(Ring *r) {
         uint32_t v, now;
 
+        if (r->geo.kind) { /* each polling subscriber has its own FIFO */
+                bcast_fifo_signal(r);
+                return;
+        }
         v = atomic_load(&r->hdr->fifo_signaled);
         now = fifo_stamp();
         if (v != 0 && now - v <= RING_FIFO_RESIGNAL_MS)
@@ -484,6 +481,13 @@ static void wake_sleepers(Ring *r, SemRole role, _Atomic uint64_t *mask, unsigne
                 psem_post(r->sem[role]);
                 pending++;
         }
+}
+
+/* Wake the receivers for @n new messages: @n in a queue, every sleeper in a broadcast mailbox
+ * (each subscriber reads every message). The kind is looked at only when someone sleeps. */
+static inline void wake_items(Ring *r, unsigned n) {
+        if (_unlikely_(mask_any(r->hdr->items_sleepers)))
+                wake_sleepers(r, SEM_ITEMS, r->hdr->items_sleepers, r->geo.kind ? LAYOUT_ATT_MAX : n);
 }
 
 /* Post @role's semaphore if anyone is recorded as sleeping on it (see the essay above). */
@@ -723,9 +727,9 @@ static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(con
         if (k < 0)
                 return k;
         wt->wakes++; /* counted now: a return of 0 below is a wake-up */
-        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE ? has_space_ahead : ready))
+        if (wt->quiet == 0 && spin_until(r, role == SEM_SPACE && !r->geo.kind ? has_space_ahead : ready))
                 return 0;
-        if (role == SEM_ITEMS) {
+        if (role == SEM_ITEMS && !r->geo.kind) { /* a broadcast subscriber never reads head */
                 k = ring_gap(r);
                 if (k < 0)
                         return k;
@@ -868,6 +872,9 @@ static inline uint64_t passed_word(const Ring *r, uint64_t p) {
 static int advance_head(Ring *r, bool recv) {
         int passed = 0;
 
+        if (r->geo.kind) /* a broadcast slot is never passed: a claim a lap later takes it over */
+                return 0;
+
         for (unsigned i = 0; i < r->geo.slots; i++) {
                 uint64_t head = atomic_load(&r->hdr->head);
                 Pos x = ring_pos(r, head);
@@ -957,21 +964,25 @@ static int claimable(Ring *r, uint64_t q, Pos x, int *passed) {
  * Return: the number claimed (1 to @want); -EAGAIN (never block) or -ETIMEDOUT while the ring
  *         stays full; -EIDRM; -ESTALE; -EBADMSG.
  */
-static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
-                 RingWaiter *wt) {
+/* claim() for a queue (@bcast false) or a broadcast mailbox: inlined twice with a constant, so
+ * that the queue's copy is the queue's code alone. */
+static inline __attribute__((always_inline)) int claim_kind(Ring *r, uint32_t me, unsigned idx, uint32_t want,
+                                                            const RingDeadline *dl, uint64_t *ret_pos, RingWaiter *wt,
+                                                            const bool bcast) {
         const uint8_t *end = slots_end(r);
         uint64_t p, stamp;
         Pos x;
         uint32_t n;
         int k;
         int passed = 0;
+        bool (*space)(const Ring *) = bcast ? bcast_has_space : has_space;
 
         for (;;) {
                 k = ring_enter(r, me, idx, SEM_SPACE);
                 if (k < 0)
                         return k;
-                if (!has_space(r)) {
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
+                if (!(bcast ? bcast_has_space(r) : has_space(r))) {
+                        k = ring_wait(r, SEM_SPACE, idx, space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -987,7 +998,10 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                 for (n = 0, k = 0; n < want; n++, pos_next(r, &x, end)) {
                         uint64_t expect = slot_word(SLOT_FREE, x.lap, 0);
 
-                        k = claimable(r, p + n, x, &passed);
+                        if (bcast)
+                                k = bcast_claimable(r, p + n, x.s, x.lap, &expect);
+                        else
+                                k = claimable(r, p + n, x, &passed);
                         if (k <= 0)
                                 break;
                         if (!atomic_compare_exchange_strong(&x.s->word, &expect, slot_word(SLOT_CLAIMED, x.lap, me))) {
@@ -1005,7 +1019,7 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                         /* filled since we looked: wait again — through ring_wait() even if the
                          * hint says room, so that a hint that keeps disagreeing costs pauses,
                          * not a spin on the lock */
-                        k = ring_wait(r, SEM_SPACE, idx, has_space, dl, wt);
+                        k = ring_wait(r, SEM_SPACE, idx, space, dl, wt);
                         if (k < 0)
                                 return k;
                         continue;
@@ -1019,7 +1033,7 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                  * posts only while fewer are pending than sleepers it wakes): pass it on if
                  * room is left, or a second sleeper waits for its slice (issue 13). Only a
                  * call that slept pays this look. */
-                if (wt->woken && has_space(r))
+                if (wt->woken && space(r))
                         wake(r, SEM_SPACE);
                 stamp = stamp_now();
                 for (uint32_t i = 0; i < n; i++)
@@ -1027,6 +1041,13 @@ static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDe
                 *ret_pos = p;
                 return (int)n;
         }
+}
+
+static int claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos,
+                 RingWaiter *wt) {
+        if (_unlikely_(r->geo.kind))
+                return claim_kind(r, me, idx, want, dl, ret_pos, wt, true);
+        return claim_kind(r, me, idx, want, dl, ret_pos, wt, false);
 }
 
 int ring_claim(Ring *r, uint32_t me, unsigned idx, uint32_t want, const RingDeadline *dl, uint64_t *ret_pos) {
@@ -1083,13 +1104,14 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
          * over whatever an earlier message of this slot left (doc/ring.md, "Request headers") */
         s->len = (uint32_t)len;
         s->meta = meta;
+        CRASH_POINT(send_meta_written);
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
         /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
          * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
-                wake(r, SEM_ITEMS);
+                wake_items(r, 1);
                 fifo_signal(r);
         }
         return 0;
@@ -1139,7 +1161,7 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
         ring_finish(r);
         /* our later messages waited behind this claim (the order rule): they are takeable
          * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
-        wake(r, SEM_ITEMS);
+        wake_items(r, 1);
         fifo_signal(r);
         return 0;
 }
@@ -1199,7 +1221,9 @@ int ring_send_hdr(Ring *r, uint32_t me, unsigned idx, const void *hdr, size_t hl
                 return k;
         payload = ring_payload(r, p);
         CRASH_POINT(send_claimed);
-        memcpy(payload, hdr, hlen);
+        memcpy(payload, hdr, hlen / 2);
+        CRASH_POINT(send_half_copied); /* here: half a header */
+        memcpy(payload + hlen / 2, (const uint8_t *)hdr + hlen / 2, hlen - hlen / 2);
         if (len > 0)
                 copy_msg(payload + hlen, data, len);
         k = commit_slot(r, me, ring_slot(r, p), hlen + len, SLOT_META_HDR | (uint32_t)hlen, true);
@@ -1250,14 +1274,14 @@ int ring_send_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *msgs,
                         bytes += msgs[i].iov_len;
                 }
                 if (done < k) { /* let a receiver start */
-                        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
+                        wake_items(r, (unsigned)(done - woken));
                         fifo_signal(r);
                         woken = done;
                         unshown = 0;
                 }
         }
         count_sent(r, (uint64_t)done, bytes);
-        wake_n(r, SEM_ITEMS, (unsigned)(done - woken));
+        wake_items(r, (unsigned)(done - woken));
         fifo_signal(r);
         return done;
 }
@@ -1380,7 +1404,8 @@ static ssize_t take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t ca
 ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap, const RingDeadline *dl,
                   void **ret_payload, uint32_t *ret_len, uint32_t *ret_hdr) {
         RingWaiter wt = {};
-        ssize_t k = take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt);
+        ssize_t k = _unlikely_(r->geo.kind) ? bcast_take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt)
+                                            : take(r, me, idx, want, cap, dl, ret_payload, ret_len, ret_hdr, &wt);
 
         if (_unlikely_(wt.blocked))
                 count_slow(r, SEM_ITEMS, &wt, (long)k);
@@ -1395,7 +1420,7 @@ ssize_t ring_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap,
  *         (the caller must drop its copy).
  */
 /* ring_consume() for a slot we know is a slot (our own receive paths): no pointer check. */
-static int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
+static inline int consume_slot(Ring *r, uint32_t me, SlotHead *s, bool finish) {
         uint64_t w = atomic_load(&s->word);
 
         if (slot_word_state(w) != SLOT_TAKEN || slot_word_token(w) != me)
@@ -1415,6 +1440,15 @@ int ring_consume(Ring *r, uint32_t me, const void *payload, bool finish) {
         SlotHead *s = (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD);
         uint32_t len;
 
+        if (r->geo.kind) { /* a subscriber holds no slot: the take's record says what it read */
+                len = *(volatile uint32_t *)&s->len;
+                k = bcast_consume(r, s);
+                if (k == -EOVERFLOW)
+                        r->overflow_pending = false; /* said now */
+                if (k == 0)
+                        count_received(r, 1, MIN(len, r->geo.slot_size));
+                return k;
+        }
         k = ring_held(r, me, payload, SLOT_TAKEN, &w);
         if (k < 0)
                 return k;
@@ -1449,9 +1483,15 @@ ssize_t ring_recv(Ring *r, uint32_t me, unsigned idx, void *buf, size_t cap, con
         copy_msg(buf, data, len / 2);
         CRASH_POINT(recv_half_copied);
         copy_msg((uint8_t *)buf + len / 2, data + len / 2, len - len / 2);
-        k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
-        if (k < 0)
+        if (_unlikely_(r->geo.kind)) /* a subscriber's copy, validated (proto/bcast.c) */
+                k = bcast_consume(r, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD));
+        else
+                k = consume_slot(r, me, (SlotHead *)((uint8_t *)payload - LAYOUT_SLOT_HEAD), true);
+        if (k < 0) {
+                if (k == -EOVERFLOW)
+                        r->overflow_pending = false; /* said now */
                 return k;
+        }
         count_received(r, 1, len);
         return len;
 }
@@ -1482,7 +1522,9 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         for (ssize_t i = 0; i < k; i++) {
                 len[i] -= hdr[i]; /* a request header is not part of the message */
                 copy_msg(bufs[out].iov_base, (uint8_t *)payload[i] + hdr[i], len[i]);
-                if (consume_slot(r, me, (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD), false) == 0) {
+                SlotHead *s = (SlotHead *)((uint8_t *)payload[i] - LAYOUT_SLOT_HEAD);
+
+                if ((_unlikely_(r->geo.kind) ? bcast_consume(r, s) : consume_slot(r, me, s, false)) == 0) {
                         ret_lens[out++] = len[i];
                         bytes += len[i];
                 }
@@ -1494,6 +1536,10 @@ ssize_t ring_recv_many(Ring *r, uint32_t me, unsigned idx, const struct iovec *b
         }
         ring_finish(r);
         count_received(r, out, bytes);
+        if (out == 0 && r->overflow_pending) { /* a broadcast subscriber lost them all */
+                r->overflow_pending = false;
+                return -EOVERFLOW;
+        }
         return out ? (ssize_t)out : -ESTALE;
 }
 
@@ -1616,6 +1662,8 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
                 atomic_fetch_and(&r->hdr->items_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_fetch_and(&r->hdr->space_sleepers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_fetch_and(&r->hdr->pollers[idx / 64], ~(UINT64_C(1) << (idx % 64)));
+                /* a broadcast subscriber: it holds nothing back any more */
+                atomic_fetch_and(&r->hdr->subs[idx / 64], ~(UINT64_C(1) << (idx % 64)));
                 atomic_compare_exchange_strong(&r->hdr->att[idx], &att, 0);
         }
 
@@ -1637,6 +1685,10 @@ int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret) {
 void ring_fifo_settle(Ring *r) {
         char buf[256];
 
+        if (r->geo.kind) {
+                bcast_fifo_settle(r);
+                return;
+        }
         if (!r->has_fifo || has_ready(r))
                 return;
         atomic_store(&r->hdr->fifo_signaled, 0);
@@ -1656,6 +1708,8 @@ void ring_fifo_settle(Ring *r) {
  * spurious wake-up (ring_fifo_settle() reads it), a byte too few a sleep to its timeout.
  */
 bool ring_fifo_due(Ring *r) {
+        if (r->geo.kind) /* a subscriber's news is its own: the daemon pokes each, it costs a look */
+                return mask_any(r->hdr->pollers);
         if (!mask_any(r->hdr->pollers) || !has_ready(r))
                 return false;
         atomic_store(&r->hdr->fifo_signaled, fifo_stamp());
@@ -1670,6 +1724,10 @@ void ring_poll(Ring *r, unsigned idx, bool on) {
 
         if (idx >= LAYOUT_ATT_MAX)
                 return;
+        if (r->geo.kind) {
+                bcast_poll(r, idx, on);
+                return;
+        }
         if (on) {
                 atomic_fetch_or(&r->hdr->pollers[idx / 64], bit);
                 if (has_ready(r))
@@ -1742,7 +1800,8 @@ static void count_once(const Ring *r, RingCounts *ret) {
         x = ring_pos(r, c.head);
         for (uint32_t i = 0; i < r->geo.slots; i++, pos_next(r, &x, end)) {
                 uint64_t p = c.head + i;
-                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_relaxed);
+                /* acquire: a READY word's len and meta, stored before its commit, are seen */
+                uint64_t w = atomic_load_explicit(&x.s->word, memory_order_acquire);
                 unsigned st = slot_word_state(w);
 
                 if (i >= n) {
@@ -1760,8 +1819,17 @@ static void count_once(const Ring *r, RingCounts *ret) {
                         c.corrupt |= RING_CORRUPT_POSITIONS;
                 else if (!word_valid(w, x.lap))
                         c.corrupt |= RING_CORRUPT_SLOT;
-                else if ((st == SLOT_READY || st == SLOT_TAKEN) && *(volatile uint32_t *)&x.s->len > r->geo.slot_size)
-                        c.corrupt |= RING_CORRUPT_LENGTH;
+                else if (st == SLOT_READY || st == SLOT_TAKEN) {
+                        /* each read once, as ring_take() reads them: a committed word was
+                         * written after its len and meta, which stay until a claim a lap on */
+                        uint32_t len = *(volatile uint32_t *)&x.s->len;
+                        uint32_t meta = *(volatile uint32_t *)&x.s->meta;
+
+                        if (len > r->geo.slot_size)
+                                c.corrupt |= RING_CORRUPT_LENGTH;
+                        else if (slot_meta_hdr(meta, len) < 0)
+                                c.corrupt |= RING_CORRUPT_META;
+                }
                 switch (st) {
                 case SLOT_READY: c.ready++; break;
                 case SLOT_CLAIMED:
@@ -1812,11 +1880,12 @@ static void count_once(const Ring *r, RingCounts *ret) {
  * @ret: filled; ret->corrupt holds RING_CORRUPT_* (never SEGMENT, which is the daemon's).
  */
 void ring_count(const Ring *r, RingCounts *ret) {
+        void (*once)(const Ring *, RingCounts *) = r->geo.kind ? bcast_count : count_once;
         RingCounts a, b;
 
-        count_once(r, &a);
+        once(r, &a);
         for (unsigned i = 0; a.corrupt && i < RING_RECHECKS; i++) {
-                count_once(r, &b);
+                once(r, &b);
                 if (b.head == a.head && b.tail == a.tail && b.lock_holder == a.lock_holder && b.corrupt == a.corrupt) {
                         *ret = b;
                         return;
@@ -1825,4 +1894,31 @@ void ring_count(const Ring *r, RingCounts *ret) {
         }
         a.corrupt = 0; /* clean, or never the same twice: a ring at work */
         *ret = a;
+}
+
+/* ---- for proto/bcast.c (proto/ring-internal.h): the queue's own steps, out of line --------- */
+
+int ring_i_lock(Ring *r, uint32_t me, const RingDeadline *dl) {
+        return ring_lock(r, me, dl);
+}
+
+int ring_i_unlock(Ring *r, uint32_t me) {
+        return ring_unlock(r, me);
+}
+
+int ring_i_enter(Ring *r, uint32_t me, unsigned idx, SemRole role) {
+        return ring_enter(r, me, idx, role);
+}
+
+int ring_i_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
+                RingWaiter *wt) {
+        return ring_wait(r, role, idx, ready, dl, wt);
+}
+
+void ring_i_wake(Ring *r, SemRole role, unsigned n) {
+        wake_n(r, role, n);
+}
+
+bool ring_i_token_attached(const Ring *r, uint32_t token) {
+        return token_attached(r, token);
 }

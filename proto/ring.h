@@ -17,6 +17,8 @@
 #define RING_SLICE_NS (1000 * 1000 * 1000L)
 #define RING_SLICE_MAX_NS (8 * RING_SLICE_NS)
 
+#define RING_BATCH_MAX_ 64 /* RING_BATCH_MAX, before Ring needs it */
+
 /* A view of one mapped mailbox. All geometry is the validated private copy. */
 typedef struct Ring {
         MboxHeader *hdr;
@@ -38,6 +40,22 @@ typedef struct Ring {
         /* for the probes: ns the call waited for room or a message, set by its waits
          * (ring_wait); the caller zeroes it before the call */
         uint64_t wait_ns;
+
+        /* a box of a broadcast mailbox (geo.kind != LAYOUT_KIND_QUEUE), proto/bcast.c: */
+        SubLine *sub;                      /* its line in the mapping, where it publishes its position */
+        bool subscribed;                   /* it receives (ring_subscribe()) */
+        bool overflow_pending;             /* it fell behind inside a batch: the next take says -EOVERFLOW */
+        uint64_t sub_pos;                  /* the next position it reads: its own copy, the one it trusts */
+        uint64_t missed;                   /* messages lost at its last -EOVERFLOW */
+        uint32_t bc_n;                     /* the messages of its last take, for the consumes: */
+        uint64_t bc_pos[RING_BATCH_MAX_];  /* their positions */
+        uint64_t bc_word[RING_BATCH_MAX_]; /* and their slot words, as the take read them */
+        /* a client's box of a broadcast mailbox: the subscribers' FIFOs, for the senders'
+         * signals (shmbox_fd, proto/bcast.c): names_sub_fifo_base() (NULL: none), and the
+         * ones this box opened (sub_fd[i] is valid where sub_fd_open has bit i) */
+        char *sub_fifo_base;
+        uint64_t sub_fd_open[LAYOUT_ATT_WORDS];
+        int sub_fd[LAYOUT_ATT_MAX];
 } Ring;
 
 #define RING_DEFAULT_SPIN_NS 10000u
@@ -62,7 +80,7 @@ static inline uint32_t ring_lap(const Ring *r, uint64_t pos) {
 }
 
 /* Messages one batch call moves at most. */
-#define RING_BATCH_MAX 64
+#define RING_BATCH_MAX RING_BATCH_MAX_
 /* Bytes a batch copies before it shows the other side what it has done so far: a batch sender
  * wakes the receivers, a batch receiver passes head and wakes the senders. Small messages still
  * get one wake-up a batch; large ones pipeline as single sends do, instead of one side copying
@@ -99,6 +117,11 @@ typedef struct RingRepair {
 } RingRepair;
 
 int ring_repair(Ring *r, uint32_t dead, unsigned idx, RingRepair *ret);
+
+/* Broadcast mailboxes (proto/bcast.c): start or stop receiving every message; close the
+ * subscribers' FIFOs a box opened to signal them. */
+int ring_subscribe(Ring *r, uint32_t me, unsigned idx, bool on, const RingDeadline *dl);
+void bcast_fifo_close(Ring *r);
 void ring_wake_all(Ring *r);
 void ring_fifo_settle(Ring *r);
 bool ring_fifo_due(Ring *r);
@@ -113,6 +136,7 @@ void ring_mark_destroyed(Ring *r);
 #define RING_CORRUPT_LOCK 8u      /* the lock held by a token in no attachment entry */
 #define RING_CORRUPT_COUNTERS 16u /* received beyond what sent, recovered and repairs allow */
 #define RING_CORRUPT_SEGMENT 32u  /* the segment is shorter than its layout (the daemon's check) */
+#define RING_CORRUPT_META 64u     /* a READY or TAKEN slot's meta word no sender writes */
 
 /* A consistent-enough snapshot for info: counts of slots per state in [head, tail). */
 typedef struct RingCounts {

@@ -330,6 +330,12 @@ int wire_decode_proto(const uint8_t *frame, size_t len, uint32_t proto, WireMsg 
                 if (!reply)
                         m.token = get_u32(&c);
                 break;
+        case WIRE_POLL:
+                if (!reply) {
+                        get_str(&c, m.name);
+                        m.token = get_u32(&c);
+                }
+                break;
         case WIRE_LIST:
                 if (reply && m.status == 0) {
                         const uint8_t *start;
@@ -481,6 +487,12 @@ int wire_encode(uint8_t *buf, size_t cap, const WireMsg *m) {
         case WIRE_DETACH:
                 if (!reply)
                         put_u32(&c, m->token);
+                break;
+        case WIRE_POLL:
+                if (!reply) {
+                        put_str(&c, m->name);
+                        put_u32(&c, m->token);
+                }
                 break;
         case WIRE_LIST:
                 if (reply && m->status == 0)

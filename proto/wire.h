@@ -51,12 +51,17 @@ typedef enum WireType {
         WIRE_CHMOD = 9,
         WIRE_RELOAD = 10, /* re-read the config file; answered when done */
         WIRE_STATS = 11,  /* a mailbox's traffic counters, per attachment (shmbox 0.3) */
+        WIRE_POLL = 12,   /* a broadcast subscriber's own FIFO, for shmbox_fd(): name, token */
         _WIRE_TYPE_MAX,
 } WireType;
 
 #define WIRE_CREATE_GID 1u
 #define WIRE_CREATE_EPHEMERAL 2u /* destroyed when the creating connection goes (version 3) */
-#define WIRE_CREATE_FLAGS (WIRE_CREATE_GID | WIRE_CREATE_EPHEMERAL)
+/* a broadcast mailbox (doc/ring.md, "Broadcast mailboxes"); OVERWRITE only with BROADCAST.
+ * A daemon before them answers -EINVAL, "unknown flags" */
+#define WIRE_CREATE_BROADCAST 4u
+#define WIRE_CREATE_OVERWRITE 8u
+#define WIRE_CREATE_FLAGS (WIRE_CREATE_GID | WIRE_CREATE_EPHEMERAL | WIRE_CREATE_BROADCAST | WIRE_CREATE_OVERWRITE)
 #define WIRE_KEEP UINT32_MAX /* CHMOD: leave mode or gid as it is */
 
 /* Rights of an attachment. */
@@ -78,6 +83,8 @@ typedef struct WireInfo {
 } WireInfo;
 
 #define WIRE_INFO_EPHEMERAL 1u
+#define WIRE_INFO_BROADCAST 2u /* each message to every subscriber */
+#define WIRE_INFO_OVERWRITE 4u /* ... and senders never wait for them */
 
 /* Traffic counters (proto/layout.h, AttCounters: the same fields in the same order). */
 typedef struct WireCounters {

@@ -17,6 +17,9 @@
  *   crash-child SOCKET NAME serve COUNT       answer COUNT requests (shmbox_recv_request), each
  *                                             with "reply:" and the request's body, printing
  *                                             "served ID"
+ *   crash-child SOCKET NAME request COUNT     make COUNT requests (shmbox_request, 20 s each) of
+ *                                             "work-<i>", printing "reply LEN BODY" or
+ *                                             "error ERRNO"
  * Every mode first prints "attached" once the box is usable.
  */
 #include <stdio.h>
@@ -138,6 +141,18 @@ int main(int argc, char **argv) {
                         if (r < 0)
                                 return fail("reply", r);
                         printf("served %llu\n", (unsigned long long)info.id);
+                }
+        } else if (strcmp(argv[3], "request") == 0) {
+                char req[32], rep[4096];
+
+                for (long i = 0; i < count; i++) {
+                        int n = snprintf(req, sizeof(req), "work-%ld", i);
+                        ssize_t k = shmbox_request(box, req, (size_t)n, rep, sizeof(rep), 20000);
+
+                        if (k < 0)
+                                printf("error %d\n", (int)-k);
+                        else
+                                printf("reply %zd %.*s\n", k, (int)k, rep);
                 }
         } else if (strcmp(argv[3], "idle") == 0) {
                 for (;;)

@@ -246,6 +246,7 @@ typedef enum Kind {
         SLOT_STATE, /* slot 0 (a queued message): state := arg, lap and token kept */
         SLOT_LAP,   /* slot 0: READY with the next lap */
         SLOT_LEN,   /* slot 0: len := arg */
+        SLOT_META,  /* slot 0: meta := arg (its message is "first", 5 bytes) */
         TAIL_STATE, /* slot 2 (the next to claim): state := arg at its lap */
         TAIL_LAP,   /* slot 2: FREE with the next lap */
         TRUNCATE,   /* the segment: size := total * arg / 2 */
@@ -267,6 +268,7 @@ typedef struct Case {
 #define C_LOCK SHMBOX_INFO_CORRUPT_LOCK
 #define C_CNT SHMBOX_INFO_CORRUPT_COUNTERS
 #define C_SEG SHMBOX_INFO_CORRUPT_SEGMENT
+#define C_META SHMBOX_INFO_CORRUPT_META
 
 static const Case header_cases[] = {
         /* senders never read head while the slot at tail is free: they go by the slot words */
@@ -303,6 +305,16 @@ static const Case slot_cases[] = {
         { "slot 0: READY at the next lap", SLOT_LAP, 0, 0, -EBADMSG, -EBADMSG, 0, C_SLOT, false, 0 },
         { "slot 0: len = slot_size + 1", SLOT_LEN, 64 + 1, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
         { "slot 0: len = 0xffffffff", SLOT_LEN, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0, C_LEN, false, 0 },
+        /* the meta word (doc/ring.md, "Request headers"): no sender writes these */
+        { "slot 0: meta 0xffffffff", SLOT_META, UINT32_MAX, 0, -EBADMSG, -EBADMSG, 0, C_META, false, 0 },
+        { "slot 0: meta another kind, n = 0", SLOT_META, 0x01000000, 0, -EBADMSG, -EBADMSG, 0, C_META, false, 0 },
+        { "slot 0: meta HDR | 0", SLOT_META, SLOT_META_HDR, 0, -EBADMSG, -EBADMSG, 0, C_META, false, 0 },
+        { "slot 0: meta HDR | 4 (not a multiple of 8)", SLOT_META, SLOT_META_HDR | 4, 0, -EBADMSG, -EBADMSG, 0, C_META,
+          false, 0 },
+        { "slot 0: meta HDR | 8 (above len 5)", SLOT_META, SLOT_META_HDR | 8, 0, -EBADMSG, -EBADMSG, 0, C_META, false,
+          0 },
+        { "slot 0: meta HDR | 0x10000 (a bit between)", SLOT_META, SLOT_META_HDR | 0x10000, 0, -EBADMSG, -EBADMSG, 0,
+          C_META, false, 0 },
         { "slot 2 (tail): READY", TAIL_STATE, SLOT_READY, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
         { "slot 2 (tail): state 0xff", TAIL_STATE, 0xff, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
         { "slot 2 (tail): FREE at the next lap", TAIL_LAP, 0, -EBADMSG, 5, 7, 0, C_SLOT, false, 0 },
@@ -391,6 +403,7 @@ static void corrupt(const Case *k, char *what, size_t size) {
                 atomic_store(w, v = slot_word(SLOT_READY, slot_word_lap(v) + 1, slot_word_token(v)));
                 break;
         case SLOT_LEN: ((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE))->len = (uint32_t)(v = k->arg); break;
+        case SLOT_META: ((SlotHead *)((uint8_t *)h + LAYOUT_HEADER_SIZE))->meta = (uint32_t)(v = k->arg); break;
         case TAIL_STATE:
                 w = slot_word_at(h, 2);
                 atomic_store(w, v = slot_word((unsigned)k->arg, 0, 0));
@@ -888,6 +901,101 @@ START_TEST(test_a_scribbled_semaphore_kills_neither_the_daemon_nor_a_sleeping_re
 }
 END_TEST
 
+/* --- a healthy mailbox with requests --------------------------------------------------------- */
+
+#define BUSY_ROUNDS 3000
+
+/* Child: serve every message of the victim (the two queued plain ones, then a plain one and a
+ * request per round), replying to the requests; report the number served. */
+static void busy_server_main(const void *arg, int wfd) {
+        struct shmbox_request_info info;
+        shmbox_client *c;
+        shmbox *box;
+        char buf[64], rep[64];
+
+        (void)arg;
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "victim", &box) < 0)
+                _exit(3);
+        harness_child_report(wfd, 0);
+        for (long i = 0; i < 2 + 2L * BUSY_ROUNDS; i++) {
+                ssize_t n = shmbox_recv_request(box, buf, sizeof(buf), &info, harness_ms(30000));
+
+                if (n < 0 || n > 32)
+                        _exit(4);
+                if (!info.reply_to[0])
+                        continue; /* a plain message */
+                rep[0] = 'r';
+                memcpy(rep + 1, buf, (size_t)n);
+                if (shmbox_reply(c, &info, rep, (size_t)n + 1) < 0)
+                        _exit(5);
+        }
+        harness_child_report(wfd, 2 + 2L * BUSY_ROUNDS);
+        shmbox_disconnect(c);
+}
+
+/* Child: per round a plain message, then a request, each of a length of its own, into the
+ * victim's 4 slots of 64 bytes: each slot holds a header (48 bytes) one time and none the
+ * next. Reports the rounds whose reply was right. */
+static void busy_requester_main(const void *arg, int wfd) {
+        shmbox_client *c;
+        shmbox *box;
+        char msg[32], rep[64];
+        int64_t good = 0;
+
+        (void)arg;
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "victim", &box) < 0)
+                _exit(3);
+        harness_child_report(wfd, 0);
+        for (int i = 0; i < BUSY_ROUNDS; i++) {
+                int n = snprintf(msg, sizeof(msg), "%d%.*s", i, i % 9, "xxxxxxxxx");
+                ssize_t k;
+
+                if (shmbox_send(box, msg, (size_t)n, harness_ms(30000)) < 0)
+                        _exit(4);
+                k = shmbox_request(box, msg, (size_t)n, rep, sizeof(rep), harness_ms(30000));
+                good += k == n + 1 && rep[0] == 'r' && memcmp(rep + 1, msg, (size_t)n) == 0;
+        }
+        harness_child_report(wfd, good);
+        harness_child_report(wfd, (int64_t)shmbox_request_discarded(c));
+        shmbox_disconnect(c);
+}
+
+/* A mailbox busy with requests and plain messages in the same slots never reports a bad meta
+ * word (nor anything else): len and meta change only while a slot is CLAIMED, and info looks at
+ * them only in READY and TAKEN slots, and confirms what it finds with a second snapshot. */
+START_TEST(test_a_busy_mailbox_with_requests_never_reports_corruption) {
+        HarnessChild srv = harness_child_spawn(busy_server_main, NULL);
+        HarnessChild rq;
+        struct shmbox_info info;
+        struct pollfd pfd;
+        unsigned looks = 0;
+        int64_t end;
+
+        ck_assert_int_eq(harness_child_read(&srv, harness_ms(5000)), 0);
+        rq = harness_child_spawn(busy_requester_main, NULL);
+        ck_assert_int_eq(harness_child_read(&rq, harness_ms(5000)), 0);
+        pfd = (struct pollfd){ .fd = rq.fd, .events = POLLIN };
+        end = harness_now_us() + harness_ms(60000) * 1000LL;
+        while (poll(&pfd, 1, 0) == 0) {
+                ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+                ck_assert_msg(info.corrupt == 0, "a healthy busy mailbox reported corrupt 0x%x after %u looks",
+                              info.corrupt, looks);
+                looks++;
+                ck_assert_msg(harness_now_us() < end, "the requester did not finish");
+        }
+        ck_assert_int_eq(harness_child_read(&rq, harness_ms(1000)), BUSY_ROUNDS);
+        ck_assert_int_eq(harness_child_read(&rq, harness_ms(1000)), 0);
+        harness_child_reap(&rq);
+        ck_assert_int_eq(harness_child_read(&srv, harness_ms(30000)), 2 + 2 * BUSY_ROUNDS);
+        harness_child_reap(&srv);
+        ck_assert_int_eq(shmbox_info(client, "victim", &info), 0);
+        ck_assert_uint_eq(info.corrupt, 0);
+        ck_assert_uint_eq(info.queued, 0);
+        printf("busy: %u looks of info during %d rounds of a plain message and a request: never corrupt\n", looks,
+               BUSY_ROUNDS);
+}
+END_TEST
+
 static TCase *tcase_e2e(Suite *s, const char *name) {
         return harness_tcase(s, name, TIMEOUT_S, setup, teardown);
 }
@@ -915,6 +1023,9 @@ static Suite *corrupt_suite(void) {
 
         tc = tcase_e2e(s, "scribbled semaphores");
         tcase_add_loop_test(tc, test_a_scribbled_semaphore_kills_neither_the_daemon_nor_a_sleeping_receiver, 0, 4);
+
+        tc = tcase_e2e(s, "healthy with requests");
+        tcase_add_test(tc, test_a_busy_mailbox_with_requests_never_reports_corruption);
         return s;
 }
 

@@ -222,8 +222,8 @@ static const struct {
         const char *point;
         bool delivered;
 } send_points[] = {
-        { "send_before_lock", false }, { "send_locked", false },   { "send_claimed", false },
-        { "send_half_copied", false }, { "send_committed", true },
+        { "send_before_lock", false }, { "send_locked", false },       { "send_claimed", false },
+        { "send_half_copied", false }, { "send_meta_written", false }, { "send_committed", true },
 };
 
 START_TEST(test_sender_killed_inside_send_never_delivers_a_torn_message) {

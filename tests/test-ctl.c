@@ -731,7 +731,11 @@ static void assert_json_mailbox(const Json *j, int object, const char *name, uns
         ck_assert_ptr_nonnull(m);
         ck_assert(!m->string);
         ck_assert_str_eq(m->value, "false");
-        ck_assert_int_eq(json_count(j, object), 24); /* nothing else, nothing twice */
+        m = json_get(j, object, "kind");
+        ck_assert_ptr_nonnull(m);
+        ck_assert(m->string);
+        ck_assert_str_eq(m->value, "queue");
+        ck_assert_int_eq(json_count(j, object), 25); /* nothing else, nothing twice */
 #define KEY_IS(key, v)                                                                                                 \
         do {                                                                                                           \
                 snprintf(want, sizeof(want), "%u", (unsigned)(v));                                                     \
@@ -770,15 +774,15 @@ static void assert_info_text(const char *name, unsigned slots, unsigned slot_siz
 /* The row of @name in the `list` table of ctl_out has exactly these columns. */
 static void assert_list_row(const char *name, const char *slots, const char *slot_size, const char *mode,
                             const char *queued, const char *sent, const char *received) {
-        const char *want[10] = { name, slots, slot_size, mode, queued, "0", NULL, sent, received, "-" };
+        const char *want[11] = { name, slots, slot_size, mode, queued, "0", NULL, sent, received, "-", "queue" };
         const char *line = find_line(name);
         char words[12][80], owner[80];
 
         own_owner(owner, sizeof(owner));
         want[6] = owner;
         ck_assert_msg(line, "no row for %s in:\n%s", name, ctl_out);
-        ck_assert_int_eq(split_words(line, words, 12), 10);
-        for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(split_words(line, words, 12), 11);
+        for (int i = 0; i < 11; i++)
                 ck_assert_str_eq(words[i], want[i]);
 }
 
@@ -793,8 +797,8 @@ static int count_lines(const char *s) {
 /* ---- mailbox lifecycle ------------------------------------------------------------------- */
 
 START_TEST(test_create_info_list_destroy_round_trip) {
-        static const char *const header[] = { "NAME",     "SLOTS", "SLOT_SIZE", "MODE",     "QUEUED",
-                                              "ATTACHED", "OWNER", "SENT",      "RECEIVED", "EPHEMERAL" };
+        static const char *const header[] = { "NAME",  "SLOTS", "SLOT_SIZE", "MODE",      "QUEUED", "ATTACHED",
+                                              "OWNER", "SENT",  "RECEIVED",  "EPHEMERAL", "KIND" };
         char words[12][80];
 
         assert_exit(ctl("create", "orders", "--slots", "8", "--slot-size", "128", "--mode", "0640"), 0);
@@ -804,8 +808,8 @@ START_TEST(test_create_info_list_destroy_round_trip) {
         assert_exit(ctl("list"), 0);
         ck_assert_str_eq(ctl_err, "");
         ck_assert_int_eq(count_lines(ctl_out), 2);
-        ck_assert_int_eq(split_words(ctl_out, words, 12), 10);
-        for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(split_words(ctl_out, words, 12), 11);
+        for (int i = 0; i < 11; i++)
                 ck_assert_str_eq(words[i], header[i]);
         assert_list_row("orders", "8", "128", "0640", "0", "0", "0");
 
@@ -1270,6 +1274,7 @@ static const struct {
         { { "list", "--socket", "x" }, "global options go before the command" },
         { { "list", "--json=yes" }, "option '--json' takes no value" },
         { { "create" }, "shmboxctl: create: missing NAME" },
+        { { "create", "b", "--overwrite" }, "--overwrite is a policy of broadcast mailboxes: add --broadcast" },
         { { "destroy" }, "shmboxctl: destroy: missing NAME" },
         { { "send", "--null" }, "shmboxctl: send: missing NAME" },
         { { "recv" }, "shmboxctl: recv: missing NAME" },
@@ -1505,6 +1510,47 @@ START_TEST(test_an_unwritable_stdout_fails_with_one_error_line) {
 }
 END_TEST
 
+/* A broadcast mailbox made with shmboxctl: KIND in list, "kind:" in info (not for a queue,
+ * whose lines stay as they were), "kind" in JSON; a subscriber receives what send sends. */
+START_TEST(test_create_broadcast_and_overwrite_show_their_kind) {
+        char words[12][80];
+        const char *line;
+        shmbox_client *client;
+        shmbox *sub = NULL;
+        char buf[16];
+        Json j;
+
+        assert_exit(ctl("create", "news", "--broadcast"), 0);
+        assert_silent();
+        assert_exit(ctl("create", "--overwrite", "ticks", "--broadcast", "--slots", "4"), 0);
+        assert_silent();
+        assert_exit(ctl("list"), 0);
+        line = find_line("news");
+        ck_assert_msg(line, "no row for news in:\n%s", ctl_out);
+        ck_assert_int_eq(split_words(line, words, 12), 11);
+        ck_assert_str_eq(words[10], "broadcast");
+        line = find_line("ticks");
+        ck_assert_msg(line, "no row for ticks in:\n%s", ctl_out);
+        ck_assert_int_eq(split_words(line, words, 12), 11);
+        ck_assert_str_eq(words[10], "overwrite");
+        assert_exit(ctl("info", "ticks"), 0);
+        ck_assert_msg(strstr(ctl_out, "\nkind: overwrite\n"), "no kind line in:\n%s", ctl_out);
+        assert_exit(ctl("info", "news", "--json"), 0);
+        json_parse(ctl_out, ctl_out_len, &j);
+        ck_assert_str_eq(json_get(&j, 0, "kind")->value, "broadcast");
+        /* a subscriber gets what shmboxctl sends */
+        client = harness_connect(&d);
+        ck_assert_int_eq(shmbox_attach(client, "news", &sub), 0);
+        assert_exit(ctl("send", "news", "hello"), 0);
+        ck_assert_int_eq(shmbox_recv(sub, buf, sizeof(buf), 0), 5);
+        ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+        shmbox_detach(sub);
+        shmbox_disconnect(client);
+        destroy("news");
+        destroy("ticks");
+}
+END_TEST
+
 static TCase *tcase_e2e(const char *name) {
         return harness_tcase(NULL, name, 60, setup, teardown);
 }
@@ -1523,7 +1569,7 @@ START_TEST(test_list_and_info_show_an_ephemeral_mailbox_with_its_owner_pid) {
         assert_exit(ctl("list"), 0);
         line = find_line("inbox");
         ck_assert_msg(line, "no row for inbox in:\n%s", ctl_out);
-        ck_assert_int_eq(split_words(line, words, 12), 10);
+        ck_assert_int_eq(split_words(line, words, 12), 11);
         snprintf(want, sizeof(want), "pid:%d", (int)getpid());
         ck_assert_str_eq(words[9], want);
 
@@ -1560,6 +1606,7 @@ static Suite *ctl_suite(void) {
         tcase_add_test(tc, test_info_and_counters_follow_the_traffic);
         tcase_add_test(tc, test_list_json_is_an_array_sorted_by_name);
         tcase_add_test(tc, test_list_and_info_show_an_ephemeral_mailbox_with_its_owner_pid);
+        tcase_add_test(tc, test_create_broadcast_and_overwrite_show_their_kind);
         tcase_add_test(tc, test_creating_an_existing_mailbox_fails);
         tcase_add_test(tc, test_a_name_starting_with_dash_follows_double_dash);
         suite_add_tcase(s, tc);

@@ -289,13 +289,14 @@ static int raw_hello(int fd, uint32_t version) {
 }
 
 START_TEST(test_unknown_create_flags_and_an_ephemeral_flag_below_version_3_are_einval) {
-        static const uint32_t bad[] = { 4, 8, 0x80000000u, UINT32_MAX, WIRE_CREATE_EPHEMERAL | 4 };
+        /* 4 and 8 are broadcast mailboxes' (tests/test-bcast.c) */
+        static const uint32_t bad[] = { 16, 32, 0x80000000u, UINT32_MAX, WIRE_CREATE_EPHEMERAL | 16 };
         struct shmbox_config cfg = ephemeral;
         WireMsg m = { .type = WIRE_CREATE, .serial = 2, .slots = 4, .slot_size = 64 }, reply;
         int fd3 = raw_connect(d.socket), fd2 = raw_connect(d.socket);
 
         /* the library refuses flags it does not know before anything is sent */
-        cfg.flags = SHMBOX_CONFIG_EPHEMERAL | 4;
+        cfg.flags = SHMBOX_CONFIG_EPHEMERAL | 16;
         ck_assert_int_eq(shmbox_create(client, "bad", &cfg), -EINVAL);
 
         ck_assert_int_eq(raw_hello(fd3, WIRE_HELLO_VERSION), 3);
@@ -307,6 +308,12 @@ START_TEST(test_unknown_create_flags_and_an_ephemeral_flag_below_version_3_are_e
                 ck_assert_msg(reply.status == -EINVAL, "flags 0x%x: %d", bad[i], reply.status);
                 ck_assert(strstr(reply.reason, "unknown flags"));
         }
+        /* overwrite without broadcast: a policy of nothing */
+        m.flags = WIRE_CREATE_OVERWRITE;
+        m.serial++;
+        raw_call(fd3, &m, 3, &reply);
+        ck_assert_int_eq(reply.status, -EINVAL);
+        ck_assert(strstr(reply.reason, "broadcast"));
         /* a connection of version 2 cannot know the flag: refused, the connection kept */
         ck_assert_int_eq(raw_hello(fd2, 2), 2);
         m.flags = WIRE_CREATE_EPHEMERAL;

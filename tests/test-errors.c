@@ -1154,7 +1154,7 @@ START_TEST(test_attach_to_another_layout_version_or_magic_is_eproto) {
         c = harness_connect(&d);
         ck_assert_int_eq(shmbox_create(c, "future", NULL), 0);
         h = header_map_rw(&d, "future");
-        h->version = LAYOUT_VERSION + 1;
+        h->version = LAYOUT_VERSION_BCAST + 1;
         h->checksum = layout_checksum(h); /* a consistent header of another version */
         ck_assert_int_eq(shmbox_attach(c, "future", &box), -EPROTO);
         ck_assert_ptr_null(box);

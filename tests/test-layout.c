@@ -272,8 +272,42 @@ START_TEST(test_a_layout_1_segment_is_eproto) {
 }
 END_TEST
 
+/* A broadcast mailbox: version 3, its kind in the checksum, the subscriber area after the
+ * counters; a version 3 header that says "queue" is no header any step writes. */
+START_TEST(test_a_broadcast_segment_has_its_kind_and_subscriber_area) {
+        LayoutGeometry b, g2;
+        void *m;
+
+        ck_assert_int_eq(layout_geometry_kind(4, 100, LAYOUT_KIND_OVERWRITE, 7, &b), 0);
+        ck_assert_int_eq(layout_geometry_kind(4, 100, LAYOUT_KIND_OVERWRITE + 1, 7, &b), -EINVAL);
+        ck_assert_int_eq(layout_geometry_kind(4, 100, LAYOUT_KIND_BROADCAST, 7, &b), 0);
+        ck_assert_uint_eq(b.header_size, LAYOUT_HEADER_SIZE + 256 * 64);
+        ck_assert_uint_eq(b.total_size, b.header_size + 4 * b.slot_stride);
+        m = calloc(1, b.total_size);
+        ck_assert_ptr_nonnull(m);
+        layout_init(m, &b);
+        ck_assert_uint_eq(((MboxHeader *)m)->version, LAYOUT_VERSION_BCAST);
+        ck_assert_int_eq(layout_check(m, b.total_size, &g2), 0);
+        ck_assert_uint_eq(g2.kind, LAYOUT_KIND_BROADCAST);
+        ck_assert_uint_eq(g2.header_size, b.header_size);
+        ((MboxHeader *)m)->kind = LAYOUT_KIND_OVERWRITE; /* a flipped kind: the checksum says no */
+        ck_assert_int_eq(layout_check(m, b.total_size, &g2), -EBADMSG);
+        ((MboxHeader *)m)->kind = LAYOUT_KIND_QUEUE;
+        ((MboxHeader *)m)->checksum = layout_checksum(m);
+        ck_assert_int_eq(layout_check(m, b.total_size, &g2), -EBADMSG);
+        ck_assert_int_eq(layout_check(m, b.total_size - 1, &g2), -EBADMSG);
+        free(m);
+        /* a queue's header is version 2 with the checksum it always had: the kind word is not in it */
+        ck_assert_uint_eq(hdr->version, LAYOUT_VERSION);
+        hdr->kind = 1;
+        ck_assert_int_eq(layout_check(map, geo.total_size, &g2), 0);
+        ck_assert_uint_eq(g2.kind, LAYOUT_KIND_QUEUE);
+        hdr->kind = 0;
+}
+END_TEST
+
 START_TEST(test_a_wrong_version_is_eproto) {
-        hdr->version = LAYOUT_VERSION + 1;
+        hdr->version = LAYOUT_VERSION_BCAST + 1;
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
         hdr->checksum = layout_checksum(hdr);
         ck_assert_int_eq(check_fails(geo.total_size), -EPROTO);
@@ -289,8 +323,13 @@ START_TEST(test_any_flipped_bit_of_the_immutable_header_is_refused) {
                 int expect = byte < offsetof(MboxHeader, header_size) ? -EPROTO : -EBADMSG;
 
                 for (unsigned bit = 0; bit < 8; bit++) {
+                        /* version 2 -> 3 is a known version: its checksum refuses it */
+                        bool known =
+                                byte == offsetof(MboxHeader, version) && (2u ^ (1u << bit)) == LAYOUT_VERSION_BCAST;
+
                         map[byte] ^= (uint8_t)(1u << bit);
-                        ck_assert_msg(check_fails(geo.total_size) == expect, "byte %zu bit %u", byte, bit);
+                        ck_assert_msg(check_fails(geo.total_size) == (known ? -EBADMSG : expect), "byte %zu bit %u",
+                                      byte, bit);
                         map[byte] ^= (uint8_t)(1u << bit);
                 }
         }
@@ -415,6 +454,7 @@ static Suite *layout_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_add_test(tc, test_a_wrong_magic_is_eproto);
         tcase_add_test(tc, test_a_wrong_version_is_eproto);
+        tcase_add_test(tc, test_a_broadcast_segment_has_its_kind_and_subscriber_area);
         tcase_add_test(tc, test_a_layout_1_segment_is_eproto);
         tcase_add_test(tc, test_each_attachment_has_its_own_counter_lines_before_slot_0);
         tcase_add_test(tc, test_any_flipped_bit_of_the_immutable_header_is_refused);

@@ -369,6 +369,248 @@ START_TEST(test_a_server_killed_after_taking_a_request_leaves_it_to_a_second_ser
 }
 END_TEST
 
+/* ---- real kills at the crash points, with headers ---------------------------------------- */
+
+#define LATER_REQUESTS 20 /* more than the reply mailbox's 16 slots: they pass a torn one */
+
+typedef struct SeqArg {
+        int first_timeout; /* of the first request ("work-0"); 0: no first request */
+        int more;          /* requests after it, each waiting up to 20 s */
+} SeqArg;
+
+/* Child: a first request with its own timeout, then more; reports the first's length and
+ * whether it was its reply, then how many of the others got exactly their reply, then the
+ * replies discarded (a torn one would be). */
+static void requester_seq(const void *p, int wfd) {
+        const SeqArg *a = p;
+        shmbox_client *c;
+        shmbox *b;
+        char req[32], rep[128], want[40];
+        int64_t good = 0;
+        ssize_t n;
+
+        if (shmbox_connect(d.socket, &c) < 0 || shmbox_attach(c, "svc", &b) < 0)
+                _exit(3);
+        if (a->first_timeout) {
+                n = shmbox_request(b, "work-0", 6, rep, sizeof(rep), a->first_timeout);
+                harness_child_report(wfd, n);
+                harness_child_report(wfd, n == 12 && memcmp(rep, "reply:work-0", 12) == 0);
+        }
+        for (int i = 1; i <= a->more; i++) {
+                int k = snprintf(req, sizeof(req), "work-%d", i);
+
+                snprintf(want, sizeof(want), "reply:%s", req);
+                n = shmbox_request(b, req, (size_t)k, rep, sizeof(rep), 20000);
+                good += n == k + 6 && memcmp(rep, want, (size_t)n) == 0;
+        }
+        harness_child_report(wfd, good);
+        harness_child_report(wfd, (int64_t)shmbox_request_discarded(c));
+        shmbox_disconnect(c);
+}
+
+/* Wait until the daemon has released (and so repaired) every attachment of @name but @n. */
+static void wait_attached(const char *name, uint32_t n) {
+        struct shmbox_info info;
+
+        for (int64_t end = harness_now_us() + harness_ms(10000) * 1000LL;;) {
+                ck_assert_int_eq(shmbox_info(client, name, &info), 0);
+                if (info.attached == n)
+                        return;
+                ck_assert_msg(harness_now_us() < end, "%s: %u attached, not %u", name, info.attached, n);
+                usleep(2000);
+        }
+}
+
+typedef enum Fate {
+        FATE_LOST,      /* the message (the request, or the server's reply) is never delivered */
+        FATE_DELIVERED, /* it was committed: delivered whole */
+        FATE_AGAIN,     /* the request was taken and not consumed: a second server gets it */
+} Fate;
+
+typedef enum Dies {
+        DIES_REQUESTER, /* the requester, sending its request */
+        DIES_SERVER,    /* the server, taking the request or sending its reply */
+        DIES_AT_REPLY,  /* the requester, taking its reply out of its reply mailbox */
+} Dies;
+
+typedef struct HdrCrash {
+        const char *point;
+        Dies dies;
+        Fate fate;
+} HdrCrash;
+
+static const HdrCrash hdr_crashes[] = {
+        /* a requester killed while it sends its request */
+        { "send_claimed", DIES_REQUESTER, FATE_LOST },
+        { "send_half_copied", DIES_REQUESTER, FATE_LOST }, /* half the header written */
+        { "send_meta_written", DIES_REQUESTER, FATE_LOST },
+        { "send_committed", DIES_REQUESTER, FATE_DELIVERED },
+        /* a server killed while it takes a request */
+        { "recv_taken", DIES_SERVER, FATE_AGAIN },
+        { "recv_half_copied", DIES_SERVER, FATE_AGAIN }, /* the header copied out, the body not */
+        { "recv_consumed", DIES_SERVER, FATE_LOST },
+        { "recv_head_half", DIES_SERVER, FATE_LOST },
+        /* a server killed while it sends its reply (into the requester's reply mailbox) */
+        { "send_claimed", DIES_SERVER, FATE_LOST },
+        { "send_half_copied", DIES_SERVER, FATE_LOST },
+        { "send_meta_written", DIES_SERVER, FATE_LOST },
+        { "send_committed", DIES_SERVER, FATE_DELIVERED },
+        /* a requester killed while it takes its reply: its reply mailbox goes with it */
+        { "recv_taken", DIES_AT_REPLY, FATE_DELIVERED },
+        { "recv_half_copied", DIES_AT_REPLY, FATE_DELIVERED },
+        { "recv_consumed", DIES_AT_REPLY, FATE_DELIVERED },
+};
+
+/* Start tests/crash-child making @count requests on "svc", dying at @crash_at. */
+static pid_t requester_start(const char *count, const char *crash_at, FILE **ret_out) {
+        const char *bin = getenv("SHMBOX_CRASH_CHILD");
+        char line[256];
+        int p[2];
+        pid_t pid;
+
+        ck_assert_msg(bin, "SHMBOX_CRASH_CHILD is not set");
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                setenv("SHMBOX_CRASH_AT", crash_at, 1);
+                execl(bin, bin, d.socket, "svc", "request", count, (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        *ret_out = fdopen(p[0], "r");
+        ck_assert_ptr_nonnull(*ret_out);
+        ck_assert_msg(fgets(line, sizeof(line), *ret_out) && strcmp(line, "attached\n") == 0,
+                      "crash child did not attach");
+        return pid;
+}
+
+static void expect_killed(pid_t pid, const char *who, const char *point) {
+        int status = harness_wait_exit(pid, harness_ms(10000));
+
+        ck_assert_msg(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "the %s was not killed at %s (status 0x%x)", who, point, status);
+}
+
+/*
+ * A requester or a server killed at each crash point of a send or receive of a message with a
+ * request header: the mailbox is repaired, the message is delivered whole or not at all (never
+ * a torn header: a reader would refuse it or take another id), and every later request and
+ * reply works, through the very slots the dead process held ("svc" has 2 slots, the reply
+ * mailbox 16, and more than that many messages pass through each).
+ */
+START_TEST(test_a_process_killed_at_a_crash_point_of_a_request_leaves_no_torn_header) {
+#ifdef SHMBOX_CRASH_POINTS
+        const HdrCrash *k = &hdr_crashes[_i];
+        struct shmbox_request_info ri;
+        struct shmbox_info info;
+        char buf[128], count[16];
+        FILE *out1, *out2;
+        pid_t dead, s2;
+        int status;
+
+        make_box("svc", 2, 256);
+        if (k->dies == DIES_AT_REPLY) {
+                dead = requester_start("1", k->point, &out1);
+                s2 = server_start("svc", "1", NULL, &out2);
+                expect_killed(dead, "requester", k->point);
+                fclose(out1);
+                /* the server replied before the requester took the reply, and went on */
+                status = harness_wait_exit(s2, harness_ms(10000));
+                ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "server: 0x%x", status);
+                fclose(out2);
+                wait_attached("svc", 1);
+                /* the dead requester's reply mailbox, with the reply it held, is gone */
+                ck_assert_msg(wait_no_reply_boxes(5000), "the dead requester's reply mailbox stays");
+        } else if (k->dies == DIES_REQUESTER) {
+                dead = requester_start("1", k->point, &out1);
+                expect_killed(dead, "requester", k->point);
+                fclose(out1);
+                wait_attached("svc", 1); /* repaired: only the test's box is left */
+                ck_assert_int_eq(shmbox_info(client, "svc", &info), 0);
+                ck_assert_uint_eq(info.corrupt, 0);
+                ck_assert_uint_eq(info.claimed, 0);
+                memset(&ri, 0, sizeof(ri));
+                if (k->fate == FATE_DELIVERED) {
+                        ck_assert_int_eq(shmbox_recv_request(box, buf, sizeof(buf), &ri, 0), 6);
+                        ck_assert_mem_eq(buf, "work-0", 6);
+                        ck_assert_msg(strncmp(ri.reply_to, "reply.", 6) == 0, "reply-to \"%s\"", ri.reply_to);
+                } else {
+                        ck_assert_int_eq(info.queued, 0);
+                }
+                ck_assert_int_eq(shmbox_recv_request(box, buf, sizeof(buf), &ri, 0), -EAGAIN);
+                /* plain messages of three lengths through both slots, twice: each comes out
+                 * whole (no stale header of the dead send strips its first bytes) */
+                for (int i = 0; i < 6; i++) {
+                        size_t len = 24 + 8 * (size_t)(i % 3);
+
+                        memset(buf, 'a' + i, len);
+                        ck_assert_int_eq(shmbox_send(box, buf, len, 0), 0);
+                        memset(buf, 0, sizeof(buf));
+                        ck_assert_int_eq(shmbox_recv(box, buf, sizeof(buf), 0), (ssize_t)len);
+                        for (size_t j = 0; j < len; j++)
+                                ck_assert_int_eq(buf[j], 'a' + i);
+                }
+        } else {
+                SeqArg a = { .first_timeout = k->fate == FATE_LOST ? 500 : 20000, .more = LATER_REQUESTS };
+                HarnessChild rq;
+
+                dead = server_start("svc", "1", k->point, &out1);
+                rq = harness_child_spawn(requester_seq, &a);
+                expect_killed(dead, "server", k->point);
+                fclose(out1);
+                /* the requester's box and the test's: the dead server's is repaired */
+                wait_attached("svc", 2);
+                snprintf(count, sizeof(count), "%d", LATER_REQUESTS + (k->fate == FATE_AGAIN));
+                s2 = server_start("svc", count, NULL, &out2);
+                if (k->fate == FATE_LOST) {
+                        ck_assert_int_eq(harness_child_read(&rq, harness_ms(20000)), -ETIMEDOUT);
+                        ck_assert_int_eq(harness_child_read(&rq, 1000), 0);
+                } else {
+                        ck_assert_int_eq(harness_child_read(&rq, harness_ms(20000)), 12);
+                        ck_assert_int_eq(harness_child_read(&rq, 1000), 1);
+                }
+                ck_assert_int_eq(harness_child_read(&rq, harness_ms(60000)), LATER_REQUESTS);
+                ck_assert_int_eq(harness_child_read(&rq, 1000), 0); /* nothing torn was discarded */
+                harness_child_reap(&rq);
+                status = harness_wait_exit(s2, harness_ms(10000));
+                ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                              "server 2 (it exits 1 on a request it refuses): 0x%x", status);
+                fclose(out2);
+                ck_assert_int_eq(shmbox_info(client, "svc", &info), 0);
+                ck_assert_uint_eq(info.recovered, k->fate == FATE_AGAIN);
+        }
+        /* later requests and replies through the same slots */
+        {
+                SeqArg a = { .first_timeout = 0, .more = LATER_REQUESTS };
+                HarnessChild rq;
+
+                snprintf(count, sizeof(count), "%d", LATER_REQUESTS);
+                s2 = server_start("svc", count, NULL, &out2);
+                rq = harness_child_spawn(requester_seq, &a);
+                ck_assert_int_eq(harness_child_read(&rq, harness_ms(60000)), LATER_REQUESTS);
+                ck_assert_int_eq(harness_child_read(&rq, 1000), 0);
+                harness_child_reap(&rq);
+                status = harness_wait_exit(s2, harness_ms(10000));
+                ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "server 3: 0x%x", status);
+                fclose(out2);
+        }
+        ck_assert_int_eq(shmbox_info(client, "svc", &info), 0);
+        ck_assert_uint_eq(info.corrupt, 0);
+        ck_assert_uint_eq(info.queued, 0);
+        printf("request crash: %-9s killed at %-18s %s\n", k->dies == DIES_SERVER ? "server" : "requester", k->point,
+               k->dies == DIES_AT_REPLY ? "its reply mailbox removed"
+               : k->fate == FATE_LOST   ? "lost, never torn"
+               : k->fate == FATE_AGAIN  ? "served again"
+                                        : "delivered whole");
+        ck_assert_msg(wait_no_reply_boxes(5000), "a reply mailbox outlived its connection");
+#else
+        fprintf(stderr, "SKIP: test-request: the kills at crash points need ./configure --enable-crash-points\n");
+#endif
+}
+END_TEST
+
 /* ---- hostile headers -------------------------------------------------------------------- */
 
 /* The slot head of the oldest message of @b (queued by a send just before, nobody receiving). */
@@ -595,6 +837,10 @@ static Suite *request_suite(void) {
 
         tc = harness_tcase(s, "a server dies", 120, setup, teardown);
         tcase_add_test(tc, test_a_server_killed_after_taking_a_request_leaves_it_to_a_second_server);
+
+        tc = harness_tcase(s, "kills at crash points", 120, setup, teardown);
+        tcase_add_loop_test(tc, test_a_process_killed_at_a_crash_point_of_a_request_leaves_no_torn_header, 0,
+                            (int)ELEMENTSOF(hdr_crashes));
 
         tc = harness_tcase(s, "hostile headers", 60, setup, teardown);
         tcase_add_loop_test(tc, test_hostile_request_headers_written_into_the_segment_are_rejected_without_harm, 0,

@@ -1831,6 +1831,7 @@ static const CrashCase crash_cases[] = {
         { "send_locked", SCRIPT_SEND, true, 0, 0, 0, LEFT_NOTHING, 0 },
         { "send_claimed", SCRIPT_SEND, false, 1, 0, 1, LEFT_NOTHING, 0 },
         { "send_half_copied", SCRIPT_SEND, false, 1, 0, 1, LEFT_NOTHING, 0 },
+        { "send_meta_written", SCRIPT_SEND, false, 1, 0, 1, LEFT_NOTHING, 0 },
         { "send_committed", SCRIPT_SEND, false, 0, 0, 0, LEFT_MESSAGE, 0 },
         { "send_before_sleep", SCRIPT_FILL_THEN_SEND, false, 0, 0, 0, LEFT_FILLS, 0 },
         { "recv_before_lock", SCRIPT_SEND_THEN_RECV, false, 0, 0, 0, LEFT_MESSAGE, 0 },

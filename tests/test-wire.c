@@ -180,6 +180,8 @@ static const WireMsg *msg_case(unsigned i) {
                 cases[n++] =
                         (WireMsg){ .type = WIRE_CHMOD, .serial = 21, .name = "orders", .mode = WIRE_KEEP, .gid = 77 };
                 cases[n++] = (WireMsg){ .type = WIRE_RELOAD, .serial = 22 };
+                cases[n++] = (WireMsg){ .type = WIRE_POLL, .serial = 23, .name = "ticks", .token = 0x0badf00du };
+                cases[n++] = (WireMsg){ .type = WIRE_POLL | WIRE_REPLY, .serial = 24 };
                 cases[n++] = (WireMsg){ .type = WIRE_CREATE,
                                         .serial = 0xffffffffu,
                                         .slots = 0xfffffffeu,
@@ -298,6 +300,8 @@ START_TEST(test_the_encoded_size_of_each_message_is_what_the_format_says) {
                 { WIRE_INFO | WIRE_REPLY, 4 + INFO_SIZE },
                 { WIRE_CHMOD, 2 + 6 + 8 },
                 { WIRE_RELOAD, 0 },
+                { WIRE_POLL, 2 + 5 + 4 },
+                { WIRE_POLL | WIRE_REPLY, 4 },
         };
         static uint8_t buf[BUF_MAX];
 

@@ -76,6 +76,7 @@
 Scheduler explore_sched;
 
 #define SLOT_SIZE 8u
+#define HDR_SLOT_SIZE 24u /* a 16-byte header and a 4-byte message */
 #define PREFILL_IDX 60u
 #define PREFILL_TOKEN (TOKEN_FIRST + 60u)
 #define SCRIBBLE_SLOT 0u
@@ -85,10 +86,12 @@ typedef enum Op {
         OP_NONE,
         OP_SEND,      /* ring_send, @count times */
         OP_SEND_MANY, /* ring_send_many in batches of 2 until @count are sent */
+        OP_SEND_HDR,  /* ring_send_hdr (8 B, 16 B header), ring_send, in turn: msg_hdr_len() */
         OP_RESERVE,   /* zero-copy: ring_claim, copy, ring_commit */
         OP_RECV,      /* ring_recv, @count times */
         OP_RECV_MANY, /* ring_recv_many of up to 2 until @count are received */
         OP_PEEK,      /* zero-copy: ring_take, copy out, ring_consume */
+        OP_RECV_HDR,  /* ring_take, header and body copied out, ring_consume (box_recv_hdr) */
         OP_SCRIBBLE,  /* self-test: copies into a slot it does not hold */
 } Op;
 
@@ -100,11 +103,12 @@ typedef struct ActorSpec {
 typedef struct Config {
         const char *name;
         unsigned slots;
-        unsigned prefill; /* messages committed before the actors start */
-        uint32_t spin_ns; /* Ring.spin_ns: 0 sleeps at once */
-        uint32_t flush;   /* Ring.batch_flush_bytes: 1 shows a batch's progress per message */
-        bool kill;        /* one kill, at any point of any actor */
-        int bound;        /* preemption bound; -1 none (exhaustive) */
+        unsigned prefill;   /* messages committed before the actors start */
+        uint32_t spin_ns;   /* Ring.spin_ns: 0 sleeps at once */
+        uint32_t flush;     /* Ring.batch_flush_bytes: 1 shows a batch's progress per message */
+        uint32_t slot_size; /* 0: SLOT_SIZE; the configurations with headers need room for one */
+        bool kill;          /* one kill, at any point of any actor */
+        int bound;          /* preemption bound; -1 none (exhaustive) */
         ActorSpec actors[4];
 } Config;
 
@@ -120,6 +124,10 @@ typedef struct Config {
         { OP_RECV_MANY, n }
 #define PK(n)                                                                                                          \
         { OP_PEEK, n }
+#define SH(n)                                                                                                          \
+        { OP_SEND_HDR, n }
+#define RH(n)                                                                                                          \
+        { OP_RECV_HDR, n }
 
 /* make check: about 40 s on two cores once every configuration passes (each line prints its
  * time); a configuration stops at its first failure. */
@@ -172,6 +180,25 @@ static const Config check_configs[] = {
           .spin_ns = 1000,
           .bound = 1,
           .actors = { S(1), R(1), R(1) } },
+        /* request headers (issue 19): each message's header and body are the ones its sender
+         * sent together; a plain receiver gets the body only */
+        { .name = "2 slots, headers: 1 sender x3 (8 B header, 16 B header, plain), 1 header receiver x3",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .bound = 2,
+          .actors = { SH(3), RH(3) } },
+        { .name = "2 slots, headers: 1 sender x2 (8 B, 16 B headers), 1 plain sender, 1 header receiver x2, "
+                  "1 plain receiver",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .bound = 1,
+          .actors = { SH(2), S(1), RH(2), R(1) } },
+        { .name = "2 slots, headers: 1 sender x3 (8 B header, 16 B header, plain), 1 header receiver x3",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .kill = true,
+          .bound = 1,
+          .actors = { SH(3), RH(3) } },
 };
 
 /* make explore-deep: minutes to hours; each line prints its time. */
@@ -228,6 +255,23 @@ static const Config deep_configs[] = {
           .slots = 3,
           .bound = 2,
           .actors = { S(2), S(2), R(2), R(2) } },
+        { .name = "2 slots, headers: 1 sender x3 (8 B header, 16 B header, plain), 1 header receiver x3",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .bound = 3,
+          .actors = { SH(3), RH(3) } },
+        { .name = "2 slots, headers: 1 sender x2 (8 B, 16 B headers), 1 plain sender, 1 header receiver x2, "
+                  "1 plain receiver",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .bound = 2,
+          .actors = { SH(2), S(1), RH(2), R(1) } },
+        { .name = "2 slots, headers: 1 sender x3 (8 B header, 16 B header, plain), 1 header receiver x3",
+          .slots = 2,
+          .slot_size = HDR_SLOT_SIZE,
+          .kill = true,
+          .bound = 2,
+          .actors = { SH(3), RH(3) } },
 };
 
 /* Self-tests: configurations the explorer must fail. */
@@ -290,11 +334,36 @@ static SlotHead *slot_head(const World *w, unsigned i) {
         return (SlotHead *)(slots_start(w) + (uint64_t)i * w->geo.slot_stride);
 }
 
+/* The message id in slot @i: the first 4 bytes of its body, after a request header if its
+ * meta word declares one (a meta word no sender writes: the payload's first bytes) */
 static uint32_t slot_msg(const World *w, unsigned i) {
+        SlotHead *s = slot_head(w, i);
+        int h = slot_meta_hdr(s->meta, s->len);
         uint32_t m;
 
-        memcpy(&m, (uint8_t *)slot_head(w, i) + LAYOUT_SLOT_HEAD, sizeof(m));
+        memcpy(&m, (uint8_t *)s + LAYOUT_SLOT_HEAD + (h > 0 ? h : 0), sizeof(m));
         return m;
+}
+
+/* The request header before message @m: a sender of OP_SEND_HDR puts 8 bytes before its 1st,
+ * 4th, ... message, 16 before its 2nd, 5th, ..., and none before its 3rd, 6th, ...: on 2 slots
+ * its 3rd message, plain, follows its 1st in the same slot, and neither a len nor a meta word
+ * of another send fits any message; other senders (and the prefill) put none. */
+static size_t msg_hdr_len(const World *w, uint32_t m) {
+        uint32_t sender = MSG_SENDER(m);
+
+        if (sender == 0 || sender > w->n_actors || w->cfg->actors[sender - 1].op != OP_SEND_HDR)
+                return 0;
+        return MSG_SEQ(m) % 3 == 0 ? 8 : MSG_SEQ(m) % 3 == 1 ? 16 : 0;
+}
+
+/* Its bytes: words that only @m's header has. */
+static void msg_hdr(uint32_t m, uint8_t hdr[16]) {
+        for (uint32_t i = 0; i < 4; i++) {
+                uint32_t v = m * 0x9e3779b1u + i + 1;
+
+                memcpy(hdr + 4 * i, &v, sizeof(v));
+        }
 }
 
 /* Observer: slot-word transitions are the delivery log. */
@@ -459,6 +528,24 @@ static void sender(Actor *a, World *w, const ActorSpec *sp) {
                         seq += (unsigned)k;
                         break;
                 }
+                case OP_SEND_HDR: {
+                        uint8_t hdr[16];
+                        size_t hl = msg_hdr_len(w, m[0]);
+
+                        msg_hdr(m[0], hdr);
+                        if (hl > 0) {
+                                explore_call_begin(a, "ring_send_hdr");
+                                k = ring_send_hdr(&w->ring, a->token, a->idx, hdr, hl, &m[0], sizeof(m[0]), &forever);
+                                must(a, k, "ring_send_hdr");
+                        } else {
+                                explore_call_begin(a, "ring_send");
+                                k = ring_send(&w->ring, a->token, a->idx, &m[0], sizeof(m[0]), &forever);
+                                must(a, k, "ring_send");
+                        }
+                        delivery_log_add(&w->log, EV_SENT, a->no, m[0]);
+                        seq++;
+                        break;
+                }
                 case OP_RESERVE: {
                         uint64_t p;
 
@@ -490,6 +577,8 @@ static void receiver(Actor *a, World *w, const ActorSpec *sp) {
                         explore_call_begin(a, "ring_recv");
                         k = ring_recv(&w->ring, a->token, a->idx, &m[0], sizeof(m[0]), &forever);
                         must(a, k, "ring_recv");
+                        if (k != sizeof(m[0])) /* every message is 4 bytes; a header is not part of it */
+                                explore_fail("%s: ring_recv returned %ld bytes, not a 4-byte message", a->name, k);
                         delivery_log_add(&w->log, EV_RETURN, a->no, m[0]);
                         got++;
                         break;
@@ -520,6 +609,35 @@ static void receiver(Actor *a, World *w, const ActorSpec *sp) {
                         got++;
                         break;
                 }
+                case OP_RECV_HDR: {
+                        uint8_t hdr[16], want[16];
+                        void *payload;
+                        uint32_t len, h;
+
+                        explore_call_begin(a, "ring_take");
+                        k = ring_take(&w->ring, a->token, a->idx, 1, SIZE_MAX, &forever, &payload, &len, &h);
+                        must(a, k, "ring_take");
+                        /* what box_recv_hdr() does: the header, then the body, then the consume */
+                        if (h > sizeof(hdr) || len - h != sizeof(m[0]))
+                                explore_fail("%s: ring_take gave a header of %u and a body of %u bytes", a->name, h,
+                                             len - h);
+                        if (h > 0)
+                                explore_memcpy(hdr, payload, h, "app", __LINE__);
+                        explore_memcpy(&m[0], (uint8_t *)payload + h, sizeof(m[0]), "app", __LINE__);
+                        explore_call_begin(a, "ring_consume");
+                        k = ring_consume(&w->ring, a->token, payload, true);
+                        must(a, k, "ring_consume");
+                        /* the header is the one sent with this body, whole */
+                        msg_hdr(m[0], want);
+                        if (h != msg_hdr_len(w, m[0]) || (h > 0 && memcmp(hdr, want, h) != 0))
+                                explore_fail("%s: message %u.%u came with a header of %u bytes%s, sent with %zu",
+                                             a->name, MSG_SENDER(m[0]), MSG_SEQ(m[0]), h,
+                                             h == msg_hdr_len(w, m[0]) ? " that is not its own" : "",
+                                             msg_hdr_len(w, m[0]));
+                        delivery_log_add(&w->log, EV_RETURN, a->no, m[0]);
+                        got++;
+                        break;
+                }
                 default: abort();
                 }
         }
@@ -532,10 +650,12 @@ static void actor_main(Actor *a) {
         switch (sp->op) {
         case OP_SEND:
         case OP_SEND_MANY:
+        case OP_SEND_HDR:
         case OP_RESERVE: sender(a, w, sp); break;
         case OP_RECV:
         case OP_RECV_MANY:
-        case OP_PEEK: receiver(a, w, sp); break;
+        case OP_PEEK:
+        case OP_RECV_HDR: receiver(a, w, sp); break;
         case OP_SCRIBBLE: {
                 uint32_t junk = 0xbadu;
 
@@ -581,7 +701,7 @@ static int world_init(World *w, const Config *cfg) {
         int k;
 
         *w = (World){ .cfg = cfg };
-        k = layout_geometry(cfg->slots, SLOT_SIZE, 1, &w->geo);
+        k = layout_geometry(cfg->slots, cfg->slot_size ? cfg->slot_size : SLOT_SIZE, 1, &w->geo);
         if (k < 0)
                 return k;
         w->map = aligned_alloc(4096, ALIGN_TO(w->geo.total_size, (uint64_t)4096)); /* a size of whole pages */

@@ -6,15 +6,16 @@
  * invariant 4). So the segment is input twice over: the image a reader starts on, and the
  * scribbles that land while it runs. This target builds a segment from the input (the
  * immutable part laid out by layout_init(), the mutable part — head, tail, lock, attachment
- * table, sleeper masks, counters, traffic counter blocks, slot words and lengths — from selectors biased toward a
+ * table, sleeper masks, counters, traffic counter blocks, slot words, lengths and meta words
+ * (a request header's length, doc/ring.md "Request headers") — from selectors biased toward a
  * plausible ring, see segment_make()), schedules scribbles at chosen steps (fuzz.h), and runs a
  * sequence of readers on it:
  *
  *   ring_repair(); ring_count(); shmbox_stat() (client/introspect.c, on a box built here around
  *   the segment: it needs no daemon, only the mapping and the client's prefix) and after it the
  *   viewer shmbox_peek_at() (client/peek.c, proto/ring-peek.c); the receive and
- *   claim scans: ring_send/recv/send_many/recv_many, ring_claim + commit/abort, ring_take +
- *   consume, ring_poll + ring_fifo_settle + ring_wake_all; and the daemon's adoption — the real
+ *   claim scans: ring_send/send_hdr/recv/send_many/recv_many, ring_claim + commit/abort,
+ *   ring_take + request_decode() of each header it declares + consume, ring_poll + ring_fifo_settle + ring_wake_all; and the daemon's adoption — the real
  *   mailbox_adopt() of daemon/mailbox.c on a real segment in /dev/shm (with its semaphores and
  *   FIFO, made and removed around the call under the prefix fzseg<pid>), then what the manager
  *   does with an adopted mailbox (manager.c: adopt_mailboxes(), adopt_attachments(), which
@@ -39,7 +40,8 @@
  * head below 2^63 (no real ring gets near the wrap of its 64-bit positions),
  * the lock free or held by an attachment of the table or by the daemon, every slot word one the
  * protocol writes for its position (and no "passed" word in [head, tail): today's passers move
- * head first), every length within slot_size. On a consistent image, and as long as no
+ * head first), every length within slot_size, every meta word one a sender writes for its
+ * length. On a consistent image, and as long as no
  * scribble landed, no reader may report corruption: -EBADMSG, or a slot counted as bad, is a
  * false alarm and a failure.
  *
@@ -66,6 +68,7 @@
 #include "daemon/mailbox.h"
 #include "proto/layout.h"
 #include "proto/names.h"
+#include "proto/request.h"
 #include "proto/ring.h"
 #include "proto/wire.h"
 #include "proto/util.h"
@@ -169,6 +172,33 @@ static uint64_t make_word(const Seg *s, uint64_t pos, bool inside, uint8_t state
         return slot_word(state_sel & 7, lap, token);
 }
 
+/*
+ * A slot's meta word (SlotHead.meta) from @sel, for a message of @len stored bytes: below 0xc0,
+ * 0 (a plain message); else one a sender writes, a request header of 8 to 128 bytes (cut to
+ * what @len holds; 0 when that is less than 8), or, for @sel & 0x30 == 0x30, one no sender
+ * writes (slot_meta_hdr() says which: the caller judges consistency by it).
+ */
+static uint32_t make_meta(uint8_t sel, uint32_t len) {
+        uint32_t n = 8 * (1 + sel % 16);
+
+        if (sel < 0xc0)
+                return 0;
+        if ((sel & 0x30) != 0x30) {
+                n = MIN(n, len & ~7u);
+                return n ? SLOT_META_HDR | n : 0;
+        }
+        switch (sel % 8) {
+        case 0: return UINT32_MAX;
+        case 1: return SLOT_META_HDR;                      /* a header of 0 bytes */
+        case 2: return SLOT_META_HDR | 12;                 /* not a multiple of 8 */
+        case 3: return SLOT_META_HDR | (SLOT_HDR_MAX + 8); /* too long */
+        case 4: return SLOT_META_HDR | ((len + 8) & ~7u);  /* longer than the message */
+        case 5: return 0x41000000u | 8;                    /* another kind */
+        case 6: return SLOT_META_HDR | 0x10000u | 8;       /* bits between kind and length */
+        default: return SLOT_META_HDR | n;                 /* fine if @len holds it */
+        }
+}
+
 static uint64_t offset_in(const Seg *s, const void *p) {
         return (uint64_t)((const uint8_t *)p - s->map);
 }
@@ -267,6 +297,10 @@ static void seg_make(Seg *s, FuzzInput *in) {
                 s->consistent &=
                         state_sel < 0x80 && len_sel <= 250 && (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
                 sh->len = len_sel <= 250 ? len_sel * slot_size / 250 : slot_size + (len_sel - 250) * 0x1000000u;
+                /* the meta word from the lap selector (which a consistent word does not use):
+                 * mostly 0, else a request header's length, or a word no sender writes */
+                sh->meta = make_meta(lap_sel, sh->len);
+                s->consistent &= slot_meta_hdr(sh->meta, sh->len) >= 0;
                 memset(ring_payload(&s->ring, i), 'a' + (int)i, slot_size);
         }
 }
@@ -313,6 +347,20 @@ static unsigned seg_schedule(Seg *s, FuzzInput *in, uint8_t n_sel, SegmentMutati
                 case FUZZ_SEG_MUT_SLOT: {
                         uint64_t pos = window_pos(s, head, target % slots_of(s));
 
+                        if (arg & 0x80) {
+                                /* its meta word (arg & 0x3f | 0xc0, as make_meta() reads it), at a
+                                 * step: it is no atomic, so no access to it counts */
+                                SlotHead *sh = ring_slot(&s->ring, pos);
+
+                                m->offset = (uint32_t)offset_in(s, &sh->meta);
+                                m->size = 4;
+                                m->value = make_meta(0xc0 | (arg & 0x3f), sh->len);
+                                if (m->nth) {
+                                        m->nth = 0;
+                                        m->step = 1 + when % 48;
+                                }
+                                break;
+                        }
                         /* the state and lap in arg, as make_word() reads them from 0x80 on */
                         m->offset = (uint32_t)offset_in(s, &ring_slot(&s->ring, pos)->word);
                         m->value = make_word(s, pos + (arg & 0x40 ? slots_of(s) : 0), true, 0x80 | (arg & 7),
@@ -451,6 +499,8 @@ static void op_count(Seg *s) {
         CALL_END();
         sum = (uint64_t)c.ready + c.claimed + c.taken + c.done + c.abandoned + c.bad;
         FUZZ_ASSERT(c.bad == 0 || may_be_corrupt(s));
+        /* every meta word of a consistent image is one a sender writes for its length */
+        FUZZ_ASSERT(!(c.corrupt & (RING_CORRUPT_META | RING_CORRUPT_LENGTH)) || may_be_corrupt(s));
         if (c.tail - c.head > slots_of(s)) {
                 FUZZ_ASSERT(c.bad == 1 && sum == 1);
                 return;
@@ -537,6 +587,25 @@ static void op_send(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
 
         memset(data, 'S', sizeof(data));
         deadline_from(&dl, who);
+        if (who & 0x80) {
+                /* with a request header: a real one (16 + a name of arg % 8 * 8 bytes) or, for
+                 * an odd arg, arg % 16 * 8 + 8 bytes of anything */
+                uint8_t hdr[SLOT_HDR_MAX];
+                char name[NAMES_NAME_MAX + 1];
+                size_t hlen;
+
+                memset(name, 'n', sizeof(name));
+                name[arg % 8 * 8] = '\0';
+                memset(hdr, 'H', sizeof(hdr));
+                hlen = arg & 1 ? (size_t)(8 + arg % 16 * 8) : request_encode(hdr, arg, name);
+                r = CALL("ring_send_hdr", ring_send_hdr(&s->ring, me, idx, hdr, hlen, data, len, &dl));
+                CALL_END();
+                FUZZ_ASSERT(r == 0 || IS_IO_ERRNO(r));
+                FUZZ_ASSERT_NOT_CORRUPT(s, r);
+                if (hlen + len > s->ring.geo.slot_size)
+                        FUZZ_ASSERT(r == -EMSGSIZE);
+                return;
+        }
         r = CALL("ring_send", ring_send(&s->ring, me, idx, data, len, &dl));
         CALL_END();
         FUZZ_ASSERT(r == 0 || IS_IO_ERRNO(r));
@@ -654,16 +723,17 @@ static void op_claim(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg
         }
 }
 
-/* Take up to three messages (or peek a length), then consume each. */
+/* Take up to three messages (or peek a length), then consume each; the request header of
+ * each, copied out as box_recv_hdr() does, goes through request_decode(). */
 static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
-        uint32_t want = arg % 4, len[3];
+        uint32_t want = arg % 4, len[3], hl[3];
         size_t cap = arg & 0x80 ? SIZE_MAX : size_from((uint8_t)(arg * 11), s->ring.geo.slot_size);
         void *payload[3];
         RingDeadline dl;
         ssize_t r;
 
         deadline_from(&dl, who);
-        r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len, NULL));
+        r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len, hl));
         CALL_END();
         if (r < 0) {
                 FUZZ_ASSERT(IS_IO_ERRNO(r));
@@ -675,12 +745,21 @@ static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
                 return;
         }
         FUZZ_ASSERT(r >= 1 && (uint32_t)r <= want);
-        FUZZ_ASSERT(len[0] <= cap);
+        FUZZ_ASSERT(hl[0] <= len[0] && len[0] - hl[0] <= cap); /* cap is the body's */
         for (ssize_t i = 0; i < r; i++) {
+                uint8_t hdr[SLOT_HDR_MAX];
+                Request q;
                 int k;
 
                 FUZZ_ASSERT(len[i] <= s->ring.geo.slot_size);
                 FUZZ_ASSERT(is_payload(s, payload[i]));
+                /* the ring validated the header's length against the length it read */
+                FUZZ_ASSERT(hl[i] <= len[i] && hl[i] <= SLOT_HDR_MAX && hl[i] % 8 == 0);
+                memcpy(hdr, payload[i], hl[i]);
+                k = request_decode(hdr, hl[i], &q);
+                FUZZ_ASSERT(k == 0 || k == -EBADMSG);
+                if (k == 0)
+                        FUZZ_ASSERT(strlen(q.reply_to) <= NAMES_NAME_MAX);
                 k = CALL("ring_consume", ring_consume(&s->ring, me, payload[i], i == r - 1 || (arg & 0x40)));
                 CALL_END();
                 FUZZ_ASSERT(k == 0 || k == -ESTALE);

@@ -114,7 +114,8 @@ typedef enum FuzzOpKind {
  *   u8   sleepers       bits 0-3: items sleepers a, 4-7: space sleepers a (also pollers for 4-7)
  *   u8   counters       the counters and the epoch, small; bit 7: the traffic counter blocks
  *                       of the attachments and the retired totals near UINT64_MAX (else small)
- *   per slot: u8 state_sel, lap_sel, token_sel, len_sel
+ *   per slot: u8 state_sel, lap_sel, token_sel, len_sel   (lap_sel also picks the slot's meta
+ *                       word: fuzz-segment.c, make_meta())
  *   then up to FUZZ_SEG_CALLS_MAX calls, each
  *        u8 reader, who, arg   the reader (FuzzSegReader), as whom, and its argument
  *        u8 n_mut              n_mut % 4 scribbles while it runs, each u8 when, kind, target,
@@ -139,7 +140,7 @@ typedef enum FuzzSegMut {
         FUZZ_SEG_MUT_TAIL_FROM_HEAD, /* tail := head + (int8)arg */
         FUZZ_SEG_MUT_HEAD_ADD,       /* head += (int8)arg */
         FUZZ_SEG_MUT_TAIL_ADD,       /* tail += (int8)arg */
-        FUZZ_SEG_MUT_SLOT,           /* slot target % slots: a word from arg and target */
+        FUZZ_SEG_MUT_SLOT,           /* slot target % slots: a word from arg and target; arg bit 7: its meta word */
         FUZZ_SEG_MUT_LOCK,           /* lock := the token arg selects, bit 3: W */
         FUZZ_SEG_MUT_ATT,            /* an attachment entry (target % 5) := a token */
         FUZZ_SEG_MUT_RAW,            /* 8 bytes at a word of the mutable part := the u64 (not counters) */
@@ -152,12 +153,12 @@ typedef enum FuzzSegReader {
         FUZZ_SEG_REPAIR,    /* ring_repair() */
         FUZZ_SEG_COUNT,     /* ring_count() */
         FUZZ_SEG_STAT,      /* shmbox_stat(), then shmbox_peek_at() */
-        FUZZ_SEG_SEND,      /* ring_send() */
+        FUZZ_SEG_SEND,      /* ring_send(); who bit 7: ring_send_hdr() */
         FUZZ_SEG_RECV,      /* ring_recv(), or a peek */
         FUZZ_SEG_SEND_MANY, /* ring_send_many() */
         FUZZ_SEG_RECV_MANY, /* ring_recv_many() */
         FUZZ_SEG_CLAIM,     /* ring_claim(), then ring_commit() or ring_abort() */
-        FUZZ_SEG_TAKE,      /* ring_take(), then ring_consume() */
+        FUZZ_SEG_TAKE,      /* ring_take(), request_decode() of each header, ring_consume() */
         FUZZ_SEG_POLL,      /* ring_poll(), ring_fifo_settle(), ring_wake_all() */
         FUZZ_SEG_ADOPT,     /* the daemon's adoption: mailbox_adopt() and what follows it */
         _FUZZ_SEG_MAX,
