@@ -354,6 +354,8 @@ static void print_spread(const Figure *fg, int columns) {
 /* report_print_table() - the table, its legend and the run's settings, on stdout */
 static void print_scale(const ReportScale *sc, unsigned depth);
 static void print_bridge(const ReportBridge *br);
+static void print_rpc(const ReportRpc *rp);
+static void print_fanout(const ReportFanout *fo);
 
 void report_print_table(const ReportInfo *info) {
         struct utsname u;
@@ -368,11 +370,15 @@ void report_print_table(const ReportInfo *info) {
         for (unsigned i = 0; i < ELEMENTSOF(table_rows); i++)
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         rows |= figs[table_rows[i]].note[t] != NOTE_NOT_RUN;
-        if (!rows) { /* only the scale or bridge group ran */
+        if (!rows) { /* only the scale, bridge or rpc group ran */
                 if (info->scale)
                         print_scale(info->scale, info->depth);
                 if (info->bridge)
                         print_bridge(info->bridge);
+                if (info->rpc)
+                        print_rpc(info->rpc);
+                if (info->fanout)
+                        print_fanout(info->fanout);
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         if (info->missing[t])
                                 printf("%s: %s\n", transport_name(t), info->missing[t]);
@@ -489,6 +495,14 @@ void report_print_table(const ReportInfo *info) {
                 printf("\n");
                 print_bridge(info->bridge);
         }
+        if (info->rpc) {
+                printf("\n");
+                print_rpc(info->rpc);
+        }
+        if (info->fanout) {
+                printf("\n");
+                print_fanout(info->fanout);
+        }
         printf("Compare figures only within one run: this machine's speed changes between runs.\n");
 }
 
@@ -577,6 +591,147 @@ static void print_bridge(const ReportBridge *br) {
                "/libnats: the bridge's figure divided by libnats alone's; msgs/s above 1 and latency below 1 "
                "favour the bridge.\n",
                br->slots, br->slots);
+}
+
+/* The rpc group's rows (bench/rpc.c), as the table and --json name them. */
+static const char *const rpc_titles[_RPC_MAX] = { "shmbox", "sd-bus", "zmq" };
+static const char *const rpc_keys[_RPC_MAX] = { "shmbox", "sdbus", "zmq" };
+
+static void print_rpc(const ReportRpc *rp) {
+        char a[32];
+
+        printf("rpc: request/reply round trip, one request at a time, client and server in their own processes "
+               "(server\non CPU %d, client on CPU %d; -1: not pinned); median of %u runs of %u ms each\n",
+               rp->cpus[0], rp->cpus[1], rp->reps, rp->duration_ms);
+        printf("%-34s", "figure");
+        for (unsigned w = 0; w < _RPC_MAX; w++)
+                if (rp->asked[w] && !rp->missing[w][0])
+                        printf(" %9s", rpc_titles[w]);
+        for (unsigned w = 1; w < _RPC_MAX; w++)
+                if (rp->asked[RPC_SHMBOX] && rp->asked[w] && !rp->missing[w][0])
+                        printf(" %9s", w == RPC_SDBUS ? "/sd-bus" : "/zmq");
+        printf("\n");
+        for (unsigned s = 0; s < RPC_SIZES; s++)
+                for (unsigned p = 0; p < 3; p++) {
+                        const double(*v)[RPC_SIZES] = p == 0 ? rp->p50_us : p == 1 ? rp->p99_us : rp->trips;
+                        char title[64];
+
+                        snprintf(title, sizeof(title), "%s round trip, %s", s == 0 ? "64 B" : "4 KiB",
+                                 p == 0   ? "p50"
+                                 : p == 1 ? "p99"
+                                          : "round trips a run");
+                        printf("%-34s", title);
+                        for (unsigned w = 0; w < _RPC_MAX; w++)
+                                if (rp->asked[w] && !rp->missing[w][0]) {
+                                        if (p < 2)
+                                                fmt_value(a, sizeof(a), UNIT_US, v[w][s]);
+                                        else
+                                                snprintf(a, sizeof(a), "%.0f", v[w][s]);
+                                        printf(" %9s", a);
+                                }
+                        for (unsigned w = 1; w < _RPC_MAX; w++)
+                                if (rp->asked[RPC_SHMBOX] && rp->asked[w] && !rp->missing[w][0]) {
+                                        if (p < 2 && v[RPC_SHMBOX][s] > 0 && v[w][s] > 0)
+                                                printf(" %9.3f", v[RPC_SHMBOX][s] / v[w][s]);
+                                        else
+                                                printf(" %9s", "-");
+                                }
+                        printf("\n");
+                }
+        for (unsigned w = 0; w < _RPC_MAX; w++)
+                if (rp->asked[w] && rp->missing[w][0])
+                        printf("  %-7s %s\n", rpc_titles[w], rp->missing[w]);
+        if (rp->asked[RPC_SHMBOX] && !rp->missing[RPC_SHMBOX][0])
+                printf("  shmbox  shmbox_request() -> shmbox_recv_request() + shmbox_reply() (the client's reply "
+                       "mailbox)\n");
+        if (rp->asked[RPC_SDBUS] && !rp->missing[RPC_SDBUS][0])
+                printf("  sd-bus  sd_bus_call() of a method with one \"ay\" argument -> a method return with the same "
+                       "bytes,\n          client -> dbus-daemon -> server and back; a private dbus-daemon this run "
+                       "started\n");
+        if (rp->asked[RPC_ZMQ] && !rp->missing[RPC_ZMQ][0])
+                printf("  zmq     ZeroMQ REQ -> REP over ipc://\n");
+        printf("/X: shmbox's latency divided by X's; below 1 favours shmbox.\n");
+}
+
+/* The fan-out group's rows (bench/fanout.c), as the table and --json name them. */
+static const char *const fanout_titles[_FAN_MAX] = { "shmbox", "iceoryx", "zmq" };
+
+static const char *fanout_size_name(unsigned s) {
+        return s == 0 ? "64 B" : "64 KiB";
+}
+
+static void print_fanout(const ReportFanout *fo) {
+        static const char *const what[] = { "msgs/s per subscriber", "delivered", "latency p50", "latency p99",
+                                            "late receives" };
+        bool shown[_FAN_MAX];
+        char a[32];
+
+        printf("fanout: one publisher, N subscribers, each in its own process (not pinned); mailboxes and queues "
+               "of %u;\nmsgs/s: %u ms of sending, delivered msgs/s of each subscriber (mean over them); latency: "
+               "one message\nevery %u us for %u ms, send to arrival at each subscriber; median of %u runs\n",
+               fo->depth, fo->duration_ms, fo->gap_us, fo->latency_ms, fo->reps);
+        printf("%-40s", "figure");
+        for (unsigned w = 0; w < _FAN_MAX; w++) {
+                shown[w] = fo->asked[w] && !fo->missing[w][0];
+                if (shown[w])
+                        printf(" %9s", fanout_titles[w]);
+        }
+        for (unsigned w = 1; w < _FAN_MAX; w++)
+                if (shown[FAN_SHMBOX] && shown[w])
+                        printf(" %9s", w == FAN_ICEORYX ? "/iceoryx" : "/zmq");
+        printf("\n");
+        for (unsigned f = 0; f < ELEMENTSOF(what); f++)
+                for (unsigned s = 0; s < FANOUT_SIZES; s++)
+                        for (unsigned k = 0; k < FANOUT_NS; k++) {
+                                const double(*v)[FANOUT_SIZES][FANOUT_NS] = f == 0   ? fo->msgs
+                                                                            : f == 1 ? fo->delivered
+                                                                            : f == 2 ? fo->p50_us
+                                                                                     : fo->p99_us;
+                                bool late = f == 4;
+                                char title[64];
+
+                                snprintf(title, sizeof(title), "%s x %u, %s", fanout_size_name(s), fanout_ns[k],
+                                         what[f]);
+                                printf("%-40s", title);
+                                for (unsigned w = 0; w < _FAN_MAX; w++) {
+                                        if (!shown[w])
+                                                continue;
+                                        if (late)
+                                                snprintf(a, sizeof(a), "%u", fo->late[w][s][k]);
+                                        else if (f == 1)
+                                                snprintf(a, sizeof(a), isnan(v[w][s][k]) ? "-" : "%.4f", v[w][s][k]);
+                                        else
+                                                fmt_value(a, sizeof(a), f == 0 ? UNIT_MSGS : UNIT_US, v[w][s][k]);
+                                        printf(" %9s", a);
+                                }
+                                for (unsigned w = 1; w < _FAN_MAX; w++)
+                                        if (shown[FAN_SHMBOX] && shown[w]) {
+                                                if (f != 1 && !late && v[FAN_SHMBOX][s][k] > 0 && v[w][s][k] > 0)
+                                                        printf(" %9.2f", v[FAN_SHMBOX][s][k] / v[w][s][k]);
+                                                else
+                                                        printf(" %9s", "-");
+                                        }
+                                printf("\n");
+                        }
+        for (unsigned w = 0; w < _FAN_MAX; w++)
+                if (fo->asked[w] && fo->missing[w][0])
+                        printf("  %-7s %s\n", fanout_titles[w], fo->missing[w]);
+        if (shown[FAN_SHMBOX])
+                printf("  shmbox   a broadcast mailbox: shmbox_send (waits for the slowest subscriber) -> shmbox_recv "
+                       "in "
+                       "each\n");
+        if (shown[FAN_ICEORYX])
+                printf("  iceoryx  loan, copy in, publish (a full queue blocks the publisher) -> take, copy out, "
+                       "release\n");
+        if (shown[FAN_ZMQ])
+                printf("  zmq      PUB -> SUB over ipc://, HWM %u: PUB drops what a subscriber's pipe cannot hold\n",
+                       fo->depth);
+        printf("delivered: the share of the sent messages a subscriber got (1: none lost)\n"
+               "late receives: receives (with a deadline of %u ms) that returned a message only when the deadline "
+               "was up:\n  not woken when it came, or not run for that long (a loaded machine); the sum over all "
+               "runs\n"
+               "/X: shmbox's figure divided by X's; msgs/s above 1 and latency below 1 favour shmbox.\n",
+               fo->late_ms);
 }
 
 /* @v as a JSON string: quotes and backslashes escaped, control characters as '?' (it may name
@@ -767,6 +922,69 @@ void report_print_json(const ReportInfo *info) {
                         }
                         printf("\n    \"left_in_dev_shm\": %u},\n", br->left_in_shm);
                 }
+        }
+        if (info->rpc) {
+                const ReportRpc *rp = info->rpc;
+
+                printf("  \"rpc\": {\"reps\": %u, \"duration_ms\": %u, \"cpus\": [%d, %d]", rp->reps, rp->duration_ms,
+                       rp->cpus[0], rp->cpus[1]);
+                for (unsigned w = 0; w < _RPC_MAX; w++) {
+                        if (!rp->asked[w])
+                                continue;
+                        printf(",\n    \"%s\": ", rpc_keys[w]);
+                        if (rp->missing[w][0]) {
+                                printf("{\"missing\": ");
+                                json_string(rp->missing[w]);
+                                printf("}");
+                                continue;
+                        }
+                        printf("{");
+                        for (unsigned s = 0; s < RPC_SIZES; s++) {
+                                printf("%s\"%zu\": {\"p50_us\": ", s ? ", " : "", rpc_sizes[s]);
+                                json_number(rp->p50_us[w][s]);
+                                printf(", \"p99_us\": ");
+                                json_number(rp->p99_us[w][s]);
+                                printf(", \"round_trips\": ");
+                                json_number(rp->trips[w][s]);
+                                printf("}");
+                        }
+                        printf("}");
+                }
+                printf("},\n");
+        }
+        if (info->fanout) {
+                const ReportFanout *fo = info->fanout;
+
+                printf("  \"fanout\": {\"reps\": %u, \"duration_ms\": %u, \"latency_ms\": %u, \"gap_us\": %u, "
+                       "\"depth\": %u",
+                       fo->reps, fo->duration_ms, fo->latency_ms, fo->gap_us, fo->depth);
+                for (unsigned w = 0; w < _FAN_MAX; w++) {
+                        if (!fo->asked[w])
+                                continue;
+                        printf(",\n    \"%s\": ", fanout_titles[w]);
+                        if (fo->missing[w][0]) {
+                                printf("{\"missing\": ");
+                                json_string(fo->missing[w]);
+                                printf("}");
+                                continue;
+                        }
+                        printf("{");
+                        for (unsigned s = 0; s < FANOUT_SIZES; s++)
+                                for (unsigned k = 0; k < FANOUT_NS; k++) {
+                                        printf("%s\"%zu_x%u\": {\"msgs_per_s_per_subscriber\": ",
+                                               s || k ? ",\n      " : "", fanout_sizes[s], fanout_ns[k]);
+                                        json_number(fo->msgs[w][s][k]);
+                                        printf(", \"delivered\": ");
+                                        json_number(fo->delivered[w][s][k]);
+                                        printf(", \"p50_us\": ");
+                                        json_number(fo->p50_us[w][s][k]);
+                                        printf(", \"p99_us\": ");
+                                        json_number(fo->p99_us[w][s][k]);
+                                        printf(", \"late_receives\": %u}", fo->late[w][s][k]);
+                                }
+                        printf("}");
+                }
+                printf("},\n");
         }
         printf("  \"failures\": %u,\n  \"ok\": %s\n}\n", info->failures, info->failures ? "false" : "true");
 }

@@ -46,6 +46,8 @@ typedef struct ReportInfo {
         unsigned failures;
         const struct ReportScale *scale;     /* NULL: the scale group did not run */
         const struct ReportBridge *bridge;   /* NULL: the bridge group was not asked for */
+        const struct ReportRpc *rpc;         /* NULL: the rpc group was not asked for */
+        const struct ReportFanout *fanout;   /* NULL: the fan-out group was not asked for */
         const char *iceoryx_note;            /* why the iceoryx row is missing; NULL: it ran or was not asked for */
         const char *missing[_TRANSPORT_MAX]; /* why a row is missing (iceoryx, boost, zmq); NULL: as above */
 } ReportInfo;
@@ -86,6 +88,41 @@ typedef struct ReportBridge {
         ReportBridgeCase cases[_BRIDGE_CASE_MAX];
         unsigned left_in_shm; /* host B's objects left after clean-up */
 } ReportBridge;
+
+/* The rpc group (bench/rpc.c): request/reply round trips, client and server in their own
+ * processes. */
+enum { RPC_SHMBOX, RPC_SDBUS, RPC_ZMQ, _RPC_MAX };
+#define RPC_SIZES 2 /* 64 B, 4 KiB */
+extern const size_t rpc_sizes[RPC_SIZES];
+
+typedef struct ReportRpc {
+        bool asked[_RPC_MAX];                                            /* the rows asked for */
+        char missing[_RPC_MAX][300];                                     /* why an asked row did not run; "": it ran */
+        unsigned reps, duration_ms;                                      /* per run */
+        int cpus[2];                                                     /* server, client; -1: not pinned */
+        double p50_us[_RPC_MAX][RPC_SIZES], p99_us[_RPC_MAX][RPC_SIZES]; /* medians of the runs */
+        double trips[_RPC_MAX][RPC_SIZES];                               /* timed round trips per run, median */
+} ReportRpc;
+
+/* The fan-out group (bench/fanout.c): one publisher, 1, 2 and 4 subscribers. */
+enum { FAN_SHMBOX, FAN_ICEORYX, FAN_ZMQ, _FAN_MAX };
+#define FANOUT_SIZES 2 /* 64 B, 64 KiB */
+#define FANOUT_NS 3    /* 1, 2, 4 subscribers */
+#define FANOUT_SUBS_MAX 4
+extern const size_t fanout_sizes[FANOUT_SIZES];
+extern const unsigned fanout_ns[FANOUT_NS];
+
+typedef struct ReportFanout {
+        bool asked[_FAN_MAX];        /* the rows asked for */
+        char missing[_FAN_MAX][300]; /* why an asked row did not run; "": it ran */
+        unsigned reps, duration_ms, latency_ms, gap_us, depth;
+        /* medians of the runs, [row][size][subscribers] */
+        double msgs[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];      /* msgs/s delivered, per subscriber (mean) */
+        double delivered[_FAN_MAX][FANOUT_SIZES][FANOUT_NS]; /* delivered / sent to each subscriber */
+        double p50_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS], p99_us[_FAN_MAX][FANOUT_SIZES][FANOUT_NS];
+        unsigned late[_FAN_MAX][FANOUT_SIZES][FANOUT_NS]; /* receives woken only by their deadline, sum of the runs */
+        unsigned late_ms;                                 /* that deadline */
+} ReportFanout;
 
 const char *report_size_name(unsigned size_index);
 void report_init(unsigned idle_s);

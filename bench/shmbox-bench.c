@@ -23,6 +23,16 @@
  *   three-node JetStream cluster on loopback with R3 streams. Needs shmbox-bridge
  *   (--shmbox-bridge) and nats-server (--nats-server); without either it is skipped, saying
  *   why, and that is no failure. Like scale, not part of --quick unless named.
+ * - rpc (bench/rpc.c, issue 19): request/reply round trip p50/p99 at 64 B and 4 KiB of
+ *   shmbox_request() (the server: shmbox_recv_request() + shmbox_reply()), a D-Bus method call
+ *   with sd-bus through a private dbus-daemon that the group starts (--dbus-daemon) and stops,
+ *   and ZeroMQ REQ/REP over ipc://. A row whose library or daemon is missing is skipped, saying
+ *   why. Not part of --quick unless named.
+ * - fanout (bench/fanout.c, issue 19): one publisher, 1, 2 and 4 subscribers, 64 B and 64 KiB:
+ *   msgs/s delivered per subscriber, and the latency of paced messages, through a shmbox
+ *   broadcast mailbox (when client/shmbox.h has SHMBOX_CONFIG_BROADCAST), iceoryx
+ *   publish/subscribe (with the RouDi above) and ZeroMQ PUB/SUB over ipc:// (which drops what
+ *   does not fit its HWM: the share delivered is reported). Not part of --quick unless named.
  * Every message is checked on arrival (message.c: sequence number, sender, length, a check word
  * and a word on each 4 KiB page), and every sender's messages must arrive exactly once and in
  * order, so nothing can be optimised away or lost silently: a failed check fails the run.
@@ -92,10 +102,12 @@
 #include <unistd.h>
 
 #include "bench/bridge.h"
+#include "bench/fanout.h"
 #include "bench/iceoryx.h"
 #include "bench/message.h"
 #include "bench/naive.h"
 #include "bench/report.h"
+#include "bench/rpc.h"
 #include "bench/transport.h"
 #include "bench/worker.h"
 #include "client/shmbox.h"
@@ -124,10 +136,14 @@ enum {
         GROUP_IDLE = 1 << 3,
         GROUP_SCALE = 1 << 4,
         GROUP_BRIDGE = 1 << 5,
-        GROUP_ALL = 0x3f,
+        GROUP_RPC = 1 << 6,
+        GROUP_FANOUT = 1 << 7,
+        GROUP_ALL = 0xff,
 };
 
-static const char *const group_names[] = { "throughput", "latency", "mpmc", "idle", "scale", "bridge" };
+static const char *const group_names[] = {
+        "throughput", "latency", "mpmc", "idle", "scale", "bridge", "rpc", "fanout"
+};
 
 static const char *arg_shmboxd;
 static bool arg_json;
@@ -141,6 +157,8 @@ static unsigned arg_scale_n = 1000; /* mailboxes and attached clients of the sca
  * messages per throughput run */
 static const char *arg_bridge, *arg_nats_server;
 static unsigned arg_bridge_n = 20000;
+static const char *arg_dbus_daemon = DBUS_DAEMON_PATH; /* the rpc group's private bus */
+static bool arg_sdbus;                                 /* --only named sdbus (the rpc group's row) */
 static char arg_prefix[33];
 static int arg_spin_us = -1;
 static int arg_cpu[2] = { -1, -1 };
@@ -166,6 +184,10 @@ static struct {
         volatile pid_t roudi;      /* iceoryx's RouDi, when we started it */
         /* the bridge group's nats-server, host B's shmboxd and two bridges */
         volatile pid_t bridge[BRIDGE_BENCH_PROCS];
+        /* the rpc group's server, client and dbus-daemon */
+        volatile pid_t rpc[RPC_BENCH_PROCS];
+        /* the fan-out group's publisher and subscribers */
+        volatile pid_t fanout[FANOUT_BENCH_PROCS];
         char dir[128];
         char prefix[33];
         bool mq_raised[2];
@@ -312,6 +334,16 @@ static void on_signal(int sig) {
                 if (undo.bridge[i] > 0) {
                         kill(undo.bridge[i], SIGKILL);
                         waitpid(undo.bridge[i], &status, 0);
+                }
+        for (unsigned i = 0; i < FANOUT_BENCH_PROCS; i++)
+                if (undo.fanout[i] > 0) {
+                        kill(undo.fanout[i], SIGKILL);
+                        waitpid(undo.fanout[i], &status, 0);
+                }
+        for (unsigned i = 0; i < RPC_BENCH_PROCS; i++)
+                if (undo.rpc[i] > 0) {
+                        kill(undo.rpc[i], SIGKILL);
+                        waitpid(undo.rpc[i], &status, 0);
                 }
         if (undo.daemon > 0) {
                 kill(undo.daemon, SIGKILL);
@@ -1016,6 +1048,61 @@ static void measure_bridge(void) {
 #endif
 }
 
+/* --- the rpc group: request/reply round trips (bench/rpc.c) ---------------------------------- */
+
+static ReportRpc rpc_result;
+static bool rpc_ran;
+
+static void measure_rpc(void) {
+        RpcBenchEnv e = {
+                .socket = daemon_socket,
+                .dir = undo.dir,
+                .dbus_daemon = arg_dbus_daemon,
+                .want = { [RPC_SHMBOX] = arg_transport[TRANSPORT_SHMBOX],
+                          [RPC_SDBUS] = arg_sdbus,
+                          [RPC_ZMQ] = arg_transport[TRANSPORT_ZMQ] },
+                .reps = arg_reps,
+                .duration_ms = arg_rtt_ms,
+                .cpus = { cpus[0], cpus[1] },
+                .progress = !arg_json && isatty(STDERR_FILENO),
+                .track = undo.rpc,
+        };
+
+        rpc_ran = true;
+        if (rpc_bench_run(&e, &rpc_result) < 0)
+                failures++;
+}
+
+/* --- the fan-out group: one publisher, 1, 2 and 4 subscribers (bench/fanout.c) ------------- */
+
+static ReportFanout fanout_result;
+static bool fanout_ran;
+
+static void measure_fanout(void) {
+        FanoutBenchEnv e = {
+                .socket = daemon_socket,
+                .prefix = arg_prefix,
+                .dir = undo.dir,
+                .want = { [FAN_SHMBOX] = arg_transport[TRANSPORT_SHMBOX],
+                          [FAN_ICEORYX] = arg_transport[TRANSPORT_ICEORYX],
+                          [FAN_ZMQ] = arg_transport[TRANSPORT_ZMQ] },
+                .iceoryx_no = iceoryx_up     ? NULL
+                              : iceoryx_note ? iceoryx_note
+                                             : "not run: no RouDi of this run",
+                .reps = arg_reps,
+                .duration_ms = arg_duration_ms,
+                .latency_ms = arg_rtt_ms,
+                .progress = !arg_json && isatty(STDERR_FILENO),
+                .track = undo.fanout,
+        };
+
+        fanout_ran = true;
+        if (fanout_bench_run(&e, &fanout_result) < 0)
+                failures++;
+        if (iceoryx_up)
+                iceoryx_quiet_since = now_ns();
+}
+
 /* Which transports take part in @group: the zero-copy calls in the one-way runs and 4x4, the
  * batch calls in the one-way runs only (a batch may hold another sender's end marker); iceoryx
  * where its RouDi runs, and not in 4x4 (each subscriber would get all 4 senders' messages). */
@@ -1062,7 +1149,7 @@ static void iceoryx_start(void) {
 
         if (!arg_transport[TRANSPORT_ICEORYX])
                 return;
-        if (!(arg_groups & (GROUP_TPUT | GROUP_RTT | GROUP_IDLE))) {
+        if (!(arg_groups & (GROUP_TPUT | GROUP_RTT | GROUP_IDLE | GROUP_FANOUT))) {
                 if (arg_groups & GROUP_MPMC)
                         iceoryx_note = "not run: no 4x4 for iceoryx (it broadcasts every message to every "
                                        "subscriber)";
@@ -1136,6 +1223,10 @@ static void measure_all(void) {
                 measure_scale();
         if (arg_groups & GROUP_BRIDGE)
                 measure_bridge();
+        if (arg_groups & GROUP_RPC)
+                measure_rpc();
+        if (arg_groups & GROUP_FANOUT)
+                measure_fanout();
         if (!arg_json && isatty(STDERR_FILENO))
                 fprintf(stderr, "\r\033[K");
 }
@@ -1314,9 +1405,11 @@ static void help(void) {
                "  --json                 machine-readable output\n"
                "  --quick                a short run (1 repetition, short measurements, 1 s idle)\n"
                "  --only LIST            comma-separated transports (shmbox, zerocopy, batch, pipe,\n"
-               "                         unix, mq, naive, iceoryx, boost, zmq, spsc) and/or groups\n"
-               "                         (throughput, latency, mpmc, idle, scale, bridge; --quick\n"
-               "                         leaves scale and bridge out unless named here)\n"
+               "                         unix, mq, naive, iceoryx, boost, zmq, spsc, sdbus) and/or\n"
+               "                         groups (throughput, latency, mpmc, idle, scale, bridge, rpc,\n"
+               "                         fanout; --quick leaves scale, bridge, rpc and fanout out\n"
+               "                         unless named here)\n"
+               "  --dbus-daemon PATH     the rpc group's private bus (default: " DBUS_DAEMON_PATH ")\n"
                "  --shmbox-bridge PATH   the bridge group's bridge (default: the build tree's)\n"
                "  --nats-server PATH     the bridge group's server (default: from PATH, else /usr/sbin)\n"
                "  --bridge-messages N    messages per throughput run of the bridge group (default\n"
@@ -1363,6 +1456,11 @@ static int parse_only(const char *list) {
                 int t = transport_from_name(tok);
                 bool found = false;
 
+                if (strcmp(tok, "sdbus") == 0) { /* the rpc group's D-Bus row: no transport of the others */
+                        arg_sdbus = true;
+                        any_t = true;
+                        continue;
+                }
                 if (t >= 0) {
                         arg_transport[t] = true;
                         any_t = true;
@@ -1376,9 +1474,11 @@ static int parse_only(const char *list) {
                 if (!found)
                         return -EINVAL;
         }
-        if (!any_t)
+        if (!any_t) {
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         arg_transport[t] = true;
+                arg_sdbus = true;
+        }
         return 0;
 }
 
@@ -1423,6 +1523,7 @@ static int parse_argv(int argc, char **argv) {
                 ARG_BRIDGE,
                 ARG_NATS_SERVER,
                 ARG_BRIDGE_N,
+                ARG_DBUS_DAEMON,
         };
         static const struct option options[] = { { "shmboxd", required_argument, NULL, ARG_SHMBOXD },
                                                  { "json", no_argument, NULL, ARG_JSON },
@@ -1441,6 +1542,7 @@ static int parse_argv(int argc, char **argv) {
                                                  { "shmbox-bridge", required_argument, NULL, ARG_BRIDGE },
                                                  { "nats-server", required_argument, NULL, ARG_NATS_SERVER },
                                                  { "bridge-messages", required_argument, NULL, ARG_BRIDGE_N },
+                                                 { "dbus-daemon", required_argument, NULL, ARG_DBUS_DAEMON },
                                                  { "help", no_argument, NULL, 'h' },
                                                  {} };
         bool reps_set = false, dur_set = false, rtt_set = false, idle_set = false, only_set = false;
@@ -1515,6 +1617,7 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_BRIDGE: arg_bridge = optarg; break;
                 case ARG_NATS_SERVER: arg_nats_server = optarg; break;
+                case ARG_DBUS_DAEMON: arg_dbus_daemon = optarg; break;
                 case ARG_BRIDGE_N:
                         if (parse_uint(optarg, 100, 10000000, &v) < 0)
                                 goto bad;
@@ -1537,12 +1640,16 @@ static int parse_argv(int argc, char **argv) {
                 fprintf(stderr, "shmbox-bench: unexpected argument \"%s\"; see --help\n", argv[optind]);
                 return -EINVAL;
         }
-        if (!only_set)
+        if (!only_set) {
                 for (unsigned t = 0; t < _TRANSPORT_MAX; t++)
                         arg_transport[t] = true;
+                arg_sdbus = true;
+        }
         if (!arg_groups)
-                /* scale and bridge are part of a full run; --quick skips them unless --only names them */
-                arg_groups = arg_quick ? GROUP_ALL & ~(GROUP_SCALE | GROUP_BRIDGE) : GROUP_ALL;
+                /* scale, bridge, rpc and fanout are part of a full run; --quick skips them unless --only
+                 * names them */
+                arg_groups =
+                        arg_quick ? GROUP_ALL & ~(GROUP_SCALE | GROUP_BRIDGE | GROUP_RPC | GROUP_FANOUT) : GROUP_ALL;
         if (arg_quick) {
                 if (!reps_set)
                         arg_reps = 1;
@@ -1725,6 +1832,8 @@ int main(int argc, char **argv) {
                 .failures = failures,
                 .scale = scale_ran ? &scale_result : NULL,
                 .bridge = bridge_ran ? &bridge_result : NULL,
+                .rpc = rpc_ran ? &rpc_result : NULL,
+                .fanout = fanout_ran ? &fanout_result : NULL,
                 .iceoryx_note = iceoryx_note,
                 .missing = { [TRANSPORT_ICEORYX] = iceoryx_note,
                              [TRANSPORT_BOOST] = missing[TRANSPORT_BOOST],

@@ -124,8 +124,9 @@ static int connect_and_wait(ZmqEnd *e, const char *endpoint) {
 
 /*
  * zmqipc_open() - open one end at the socket file @path in this (worker) process
- * @role: PULL and PAIR_BIND bind @path; PUSH and PAIR_CONNECT connect to it and return once
- *        the connection is up (at most CONNECT_MS after the other side has bound)
+ * @role: PULL, PAIR_BIND, REP and PUB bind @path; PUSH, PAIR_CONNECT, REQ and SUB (subscribed
+ *        to every message) connect to it and return once the connection is up (at most
+ *        CONNECT_MS after the other side has bound)
  * @hwm:  SNDHWM and RCVHWM, in messages
  *
  * Return: 0 and @ret, freed with zmqipc_free(); -ENAMETOOLONG; -ETIMEDOUT if no peer bound in
@@ -133,10 +134,9 @@ static int connect_and_wait(ZmqEnd *e, const char *endpoint) {
  */
 int zmqipc_open(const char *path, ZmqRole role, unsigned hwm, ZmqEnd **ret) {
         static const int types[] = {
-                [ZMQIPC_PUSH] = ZMQ_PUSH,
-                [ZMQIPC_PULL] = ZMQ_PULL,
-                [ZMQIPC_PAIR_BIND] = ZMQ_PAIR,
-                [ZMQIPC_PAIR_CONNECT] = ZMQ_PAIR,
+                [ZMQIPC_PUSH] = ZMQ_PUSH,         [ZMQIPC_PULL] = ZMQ_PULL, [ZMQIPC_PAIR_BIND] = ZMQ_PAIR,
+                [ZMQIPC_PAIR_CONNECT] = ZMQ_PAIR, [ZMQIPC_REP] = ZMQ_REP,   [ZMQIPC_REQ] = ZMQ_REQ,
+                [ZMQIPC_PUB] = ZMQ_PUB,           [ZMQIPC_SUB] = ZMQ_SUB,
         };
         int h = (int)hwm, linger = LINGER_MS, ivl = RECONNECT_IVL_MS, r = 0;
         char endpoint[160];
@@ -161,12 +161,20 @@ int zmqipc_open(const char *path, ZmqRole role, unsigned hwm, ZmqEnd **ret) {
         else if (zmq_setsockopt(e->sock, ZMQ_SNDHWM, &h, sizeof(h)) < 0 ||
                  zmq_setsockopt(e->sock, ZMQ_RCVHWM, &h, sizeof(h)) < 0 ||
                  zmq_setsockopt(e->sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-                 zmq_setsockopt(e->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0)
+                 zmq_setsockopt(e->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) < 0 ||
+                 (role == ZMQIPC_SUB && zmq_setsockopt(e->sock, ZMQ_SUBSCRIBE, "", 0) < 0))
                 r = -errno;
-        else if (role == ZMQIPC_PULL || role == ZMQIPC_PAIR_BIND)
+        else if (role == ZMQIPC_PULL || role == ZMQIPC_PAIR_BIND || role == ZMQIPC_REP || role == ZMQIPC_PUB)
                 r = zmq_bind(e->sock, endpoint) < 0 ? -errno : 0;
         else
                 r = connect_and_wait(e, endpoint);
+        if (r == 0 && role == ZMQIPC_SUB) {
+                /* a subscriber sends nothing that its close could lose: no wait for the other
+                 * side's close (the fan-out group saw a SUB's DISCONNECTED never come) */
+                (void)zmq_socket_monitor(e->sock, NULL, 0);
+                zmq_close(e->mon);
+                e->mon = NULL;
+        }
         if (r < 0) {
                 zmqipc_free(e);
                 return r;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* zmqipc.h — the benchmark's ZeroMQ row: libzmq's C API over ipc://, PUSH/PULL one way and PAIR
- * for round trips. Built as stubs that return -EOPNOTSUPP when configure found no libzmq. */
+ * for round trips; REQ/REP for the rpc group, PUB/SUB for the fan-out group. Built as stubs that return -EOPNOTSUPP when configure found no libzmq. */
 #pragma once
 
 #include <stddef.h>
@@ -13,6 +13,10 @@ typedef enum ZmqRole {
         ZMQIPC_PULL,         /* binds; receives */
         ZMQIPC_PAIR_BIND,    /* both ways, the side that binds */
         ZMQIPC_PAIR_CONNECT, /* both ways, the side that connects */
+        ZMQIPC_REP,          /* answers requests; binds */
+        ZMQIPC_REQ,          /* sends requests, receives replies; connects */
+        ZMQIPC_PUB,          /* publishes to every subscriber; binds */
+        ZMQIPC_SUB,          /* subscribes to everything; connects */
 } ZmqRole;
 
 const char *zmqipc_not_built(void);

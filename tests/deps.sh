@@ -6,7 +6,8 @@
 
 # shmbox_install_deps [build|all] — build: what configure and make need (the demo uses nothing
 # else); all (the default): also what the test suites, fuzzing, the bridge and the benchmark's
-# iceoryx, Boost (header-only, with a C++ compiler) and ZeroMQ rows use.
+# iceoryx, Boost (header-only, with a C++ compiler) and ZeroMQ rows and its rpc group's private
+# D-Bus (dbus-daemon) use.
 shmbox_install_deps() {
         local build=(autoconf automake libtool pkg-config make gcc libevent-dev check libjson-c-dev
                      libacl1-dev libinih-dev libsystemd-dev systemtap-sdt-dev)
@@ -14,7 +15,7 @@ shmbox_install_deps() {
                      valgrind clang-14 libclang-rt-14-dev
                      libnats-dev nats-server
                      iceoryx libiceoryx-binding-c-dev
-                     g++ libboost-dev libzmq3-dev
+                     g++ libboost-dev libzmq3-dev dbus-daemon
                      python3-dev python3-pytest python3-setuptools python3-zmq
                      python3-pip python3-venv python3-wheel
                      prometheus)

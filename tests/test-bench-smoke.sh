@@ -144,6 +144,65 @@ bridge_skips() { # the bridge group without nats-server (or libnats): skipped, s
         grep -q '^bridge: SKIPPED: ' "$tmp/bridge" && grep -q 'bridge group SKIPPED: ' "$tmp/bridge.err"
 }
 
+rpc() { # the rpc group: shmbox's row, sd-bus's and zmq's (or why not), then the same as JSON;
+        # its private dbus-daemon (its configuration lies in our TMPDIR) gone after each run
+        "$bench" --quick --only rpc --prefix "$prefix" >"$tmp/rpc" 2>"$tmp/rpc.err" || { cat "$tmp/rpc.err"; return 1; }
+        cat "$tmp/rpc"
+        grep -q '^64 B round trip, p50 ' "$tmp/rpc" && grep -q '^4 KiB round trip, p99 ' "$tmp/rpc" || return 1
+        for t in sd-bus zmq; do
+                grep -q "/$t" "$tmp/rpc" || grep -q "^  $t  *not run: " "$tmp/rpc" || { echo "no /$t"; return 1; }
+        done
+        ! pgrep -f -- "--config-file=$tmp/run/" || { echo "a dbus-daemon of the run is left"; return 1; }
+        nothing_left || return 1
+        "$bench" --quick --json --only rpc --prefix "$prefix" >"$tmp/rpc.json" || return 1
+        grep -q '"ok": true' "$tmp/rpc.json" || return 1
+        if command -v python3 >/dev/null 2>&1; then
+                python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["rpc"]
+for row in ("shmbox", "sdbus", "zmq"):
+    if "missing" in d[row]:
+        assert row != "shmbox" and "not run" in d[row]["missing"], (row, d[row])
+        print(row, "row missing:", d[row]["missing"], file=sys.stderr)
+        continue
+    for size in ("64", "4096"):
+        assert d[row][size]["p50_us"] is not None and d[row][size]["p99_us"] is not None, (row, size)
+' "$tmp/rpc.json" || return 1
+        fi
+        ! pgrep -f -- "--config-file=$tmp/run/" || { echo "a dbus-daemon of the run is left"; return 1; }
+        nothing_left
+}
+
+rpc_skips() { # without dbus-daemon the sd-bus row is skipped, saying why, and that is no failure
+        "$bench" --quick --only rpc --dbus-daemon /nonexistent/dbus-daemon --prefix "$prefix" >"$tmp/rpc" \
+                2>"$tmp/rpc.err" || { cat "$tmp/rpc" "$tmp/rpc.err"; return 1; }
+        grep -q '^  sd-bus  *not run: no dbus-daemon at /nonexistent/dbus-daemon' "$tmp/rpc" &&
+                grep -q 'rpc sd-bus row SKIPPED: ' "$tmp/rpc.err" && grep -q '^64 B round trip, p50 ' "$tmp/rpc" &&
+                nothing_left
+}
+
+fanout() { # the fan-out group without iceoryx (RouDi's start costs seconds): shmbox's broadcast row
+        # and zmq's, or why not, every figure of a row that ran, nothing left
+        "$bench" --quick --only shmbox,zmq,fanout --prefix "$prefix" >"$tmp/fanout" 2>"$tmp/fanout.err" ||
+                { cat "$tmp/fanout.err"; return 1; }
+        cat "$tmp/fanout"
+        grep -q '^fanout: one publisher' "$tmp/fanout" || return 1
+        for t in shmbox zmq; do
+                grep -q "^  $t  *not run: " "$tmp/fanout" && continue
+                for row in '64 B x 1, msgs/s per subscriber' '64 KiB x 4, msgs/s per subscriber' \
+                        '64 B x 4, delivered' '64 B x 2, latency p50' '64 KiB x 4, latency p99'; do
+                        grep -q "^$row " "$tmp/fanout" || { echo "missing: $row"; return 1; }
+                done
+        done
+        # a lossless row delivers everything: shmbox's delivered column, when it ran, is all 1
+        if ! grep -q '^  shmbox  *not run: ' "$tmp/fanout"; then
+                awk '/^64 (B|KiB) x [0-9], delivered /{ if ($6 != "1.0000") bad = 1 } END { exit bad }' "$tmp/fanout" ||
+                        { echo "shmbox lost messages"; return 1; }
+        fi
+        ! grep -q -- '-nan\|(error)' "$tmp/fanout" || return 1
+        nothing_left
+}
+
 usage_error() {
         "$bench" --no-such-option
         [ $? -eq 2 ]
@@ -162,6 +221,9 @@ done
 check "SIGINT during the peers' rows removes their objects and socket files" interrupted
 check "--only scale: 50 mailboxes, 50 attached clients, rows, nothing left" scale
 check "--only bridge without nats-server: skipped, saying why, exit 0" bridge_skips
+check "--only rpc: shmbox_request, sd-bus (private bus), ZeroMQ REQ/REP rows or why not, nothing left" rpc
+check "--only rpc without dbus-daemon: the sd-bus row skipped, saying why, exit 0" rpc_skips
+check "--only shmbox,zmq,fanout: broadcast mailbox and PUB/SUB rows or why not, nothing left" fanout
 check "--callgrind-pair runs send+recv pairs in one process" "$bench" --callgrind-pair 2000 --prefix "$prefix"
 check "--callgrind-pair runs zero-copy and batch pairs too" sh -c \
         "'$bench' --callgrind-pair 2000 --only zerocopy --prefix '$prefix' &&
