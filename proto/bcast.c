@@ -495,9 +495,16 @@ void bcast_count(const Ring *r, RingCounts *ret) {
                 unsigned st = slot_word_state(w);
 
                 if (slot_word_lap(w) != ring_lap(r, p)) {
-                        /* a later lap: overwritten under us (overwrite), or a scribble */
-                        if (r->geo.kind != LAYOUT_KIND_OVERWRITE)
+                        /* a later lap: overwritten under us (overwrite: gone, as a consumed
+                         * message is), or a scribble (a block ring, or the last lap's word at a
+                         * claimed position). Counted all the same: each position
+                         * between head and tail in one state (ring.h; fuzz-segment found one
+                         * counted in none) */
+                        if (r->geo.kind != LAYOUT_KIND_OVERWRITE || slot_word_lap(w) == lap_prev(ring_lap(r, p))) {
+                                c.bad++;
                                 c.corrupt |= RING_CORRUPT_SLOT;
+                        } else
+                                c.done++;
                         continue;
                 }
                 switch (st) {
