@@ -235,13 +235,18 @@ static uint64_t tail_for(const Ring *r, uint64_t c, uint64_t w) {
         return t;
 }
 
-/* A word @w of a later lap at @c: overwritten if tail agrees (more than a ring past @c), else
- * 0 (look again: the caller bounds how often). */
+/* A word @w of a later lap at @c: overwritten if tail agrees (more than a ring past @c);
+ * -EBADMSG if it does not and a second look at the word finds it the same (no claim writes
+ * a word a lap on with tail behind it, tail_for() allowing for the one in flight: a scribble,
+ * which bcast_has_item() would otherwise take for something to do again and again — an
+ * endless loop fuzz-segment found); else 0 (look again: the caller bounds how often). */
 static int lost(Ring *r, uint64_t c, uint64_t w) {
         uint64_t t = tail_for(r, c, w);
 
         if (t - c > r->geo.slots && t - c < BCAST_FAR)
                 return overflow(r, c, t);
+        if (atomic_load(&ring_slot(r, c)->word) == w)
+                return -EBADMSG;
         return 0;
 }
 
@@ -319,11 +324,12 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                                         continue;
                                 }
                                 k = lost(r, c, w);
-                                if (k < 0) {
+                                if (k == -EOVERFLOW) {
                                         r->overflow_pending = false;
                                         pass_on(r, wt);
-                                        return k;
                                 }
+                                if (k < 0)
+                                        return k;
                                 continue;
                         case AT_BAD:
                                 if (atomic_load(&s->word) != w)
