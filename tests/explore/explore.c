@@ -143,7 +143,7 @@ typedef struct Config {
 #define B LAYOUT_KIND_BROADCAST
 #define O LAYOUT_KIND_OVERWRITE
 
-/* make check: about 40 s on two cores once every configuration passes, and 15-20 s more for
+/* make check: about 40 s on two cores once every configuration passes, and about 10 s more for
  * the broadcast ones (each line prints its time); a configuration stops at its first failure. */
 static const Config check_configs[] = {
         { .name = "2 slots, 1 sender x3, 1 receiver x3", .slots = 2, .bound = 3, .actors = { S(3), R(3) } },
