@@ -222,14 +222,54 @@ static int overflow(Ring *r, uint64_t c, uint64_t t) {
         return -EOVERFLOW;
 }
 
-/* A word of a later lap at @c: overwritten if tail agrees (more than a ring past @c), else
- * 0 (look again: the caller bounds how often). */
-static int lost(Ring *r, uint64_t c) {
+/*
+ * Tail as a subscriber that found @w, a word of a later lap, at its position @c must judge it.
+ * A claim turns the slot word first and stores tail second, both under the lock: between the
+ * two the word of position c + slots is there while tail is still c + slots. The message at
+ * @c is overwritten all the same (the claimer copies into the slot next), so that word counts
+ * as the claim it is. Without this, a subscriber found "a lap on, yet tail does not agree":
+ * bcast_take() looked again and again (a spin on a sender that may be stopped or dead
+ * there, until the repair rolls tail forward), and bcast_consume() called it a scribble
+ * (-EBADMSG on a healthy ring). The explorer found both (doc/explore.md).
+ */
+static uint64_t tail_for(const Ring *r, uint64_t c, uint64_t w) {
         uint64_t t = atomic_load(&r->hdr->tail);
+
+        if (t - c == r->geo.slots && slot_word_lap(w) == ((ring_lap(r, c) + 1) & LAP_MASK))
+                t++;
+        return t;
+}
+
+/* A word @w of a later lap at @c: overwritten if tail agrees (more than a ring past @c);
+ * -EBADMSG if it does not and a second look at the word finds it the same (no claim writes
+ * a word a lap on with tail behind it, tail_for() allowing for the one in flight: a scribble,
+ * which bcast_has_item() would otherwise take for something to do again and again — an
+ * endless loop fuzz-segment found); else 0 (look again: the caller bounds how often). */
+static int lost(Ring *r, uint64_t c, uint64_t w) {
+        uint64_t t = tail_for(r, c, w);
 
         if (t - c > r->geo.slots && t - c < BCAST_FAR)
                 return overflow(r, c, t);
+        if (atomic_load(&ring_slot(r, c)->word) == w)
+                return -EBADMSG;
         return 0;
+}
+
+/*
+ * A post this call took (a wake-up, or one its drain took before a wait) may have been given
+ * for another sleeping subscriber: the poster counts sleepers, not who takes the post. Every
+ * subscriber reads every message, so what this one found is news to each sleeper: pass the
+ * wake-up on to all of them, as the queue's take() passes its on to one. (The explorer: two
+ * subscribers, a commit's one post drained by the subscriber that had just been woken,
+ * the other asleep beside a READY message until its slice ran out.) This does not close
+ * the general case: a subscriber that takes another's post and finds nothing of its own
+ * goes back to sleep with it, and a post passed on can be taken back by its passer's next
+ * sleep; every subscriber sharing one semaphore, only a wake-up per subscriber would
+ * (doc/explore.md, "Findings on broadcast mailboxes", D1).
+ */
+static void pass_on(Ring *r, RingWaiter *wt) {
+        if (wt->woken)
+                ring_i_wake(r, SEM_ITEMS, LAYOUT_ATT_MAX);
 }
 
 /*
@@ -275,6 +315,12 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                                 if (got == 0) {
                                         r->sub_pos = c;
                                         publish(r);
+                                        /* passing an abandoned position frees its slot as a
+                                         * consume does: a block sender may sleep on it (the
+                                         * explorer: a sender that aborted, then slept with
+                                         * room, woken by nobody) */
+                                        if (r->geo.kind == LAYOUT_KIND_BROADCAST)
+                                                ring_i_wake(r, SEM_SPACE, 1);
                                 }
                                 continue;
                         case AT_LOST:
@@ -282,11 +328,13 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                                         budget = 1;
                                         continue;
                                 }
-                                k = lost(r, c);
-                                if (k < 0) {
+                                k = lost(r, c, w);
+                                if (k == -EOVERFLOW) {
                                         r->overflow_pending = false;
-                                        return k;
+                                        pass_on(r, wt);
                                 }
+                                if (k < 0)
+                                        return k;
                                 continue;
                         case AT_BAD:
                                 if (atomic_load(&s->word) != w)
@@ -331,6 +379,7 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                 }
                 if (got > 0) {
                         r->bc_n = got;
+                        pass_on(r, wt);
                         CRASH_POINT(recv_taken);
                         return got;
                 }
@@ -365,7 +414,7 @@ int bcast_consume(Ring *r, const SlotHead *s) {
         atomic_thread_fence(memory_order_acquire);
         w = atomic_load(&((SlotHead *)s)->word);
         if (w != r->bc_word[i]) {
-                t = atomic_load(&r->hdr->tail);
+                t = tail_for(r, c, w);
                 if (t - c <= r->geo.slots || t - c >= BCAST_FAR)
                         return -EBADMSG; /* changed, yet not overwritten: a scribble */
                 return overflow(r, c, t);
@@ -457,9 +506,16 @@ void bcast_count(const Ring *r, RingCounts *ret) {
                 unsigned st = slot_word_state(w);
 
                 if (slot_word_lap(w) != ring_lap(r, p)) {
-                        /* a later lap: overwritten under us (overwrite), or a scribble */
-                        if (r->geo.kind != LAYOUT_KIND_OVERWRITE)
+                        /* a later lap: overwritten under us (overwrite: gone, as a consumed
+                         * message is), or a scribble (a block ring, or the last lap's word at a
+                         * claimed position). Counted all the same: each position
+                         * between head and tail in one state (ring.h; fuzz-segment found one
+                         * counted in none) */
+                        if (r->geo.kind != LAYOUT_KIND_OVERWRITE || slot_word_lap(w) == lap_prev(ring_lap(r, p))) {
+                                c.bad++;
                                 c.corrupt |= RING_CORRUPT_SLOT;
+                        } else
+                                c.done++;
                         continue;
                 }
                 switch (st) {

@@ -1108,6 +1108,12 @@ static int commit_slot(Ring *r, uint32_t me, SlotHead *s, size_t len, uint32_t m
         if (!atomic_compare_exchange_strong(&s->word, &w, slot_word(SLOT_READY, slot_word_lap(w), me)))
                 return -ESTALE; /* repaired meanwhile: our slot was abandoned */
         CRASH_POINT(send_committed);
+        /* a broadcast sender may sleep on this slot: bcast_claimable() says full while a sender
+         * of the last lap still writes it, and no consume frees it (overwrite; block with no
+         * subscriber): the commit is what frees it (the explorer: a second sender asleep
+         * beside a finished slot at tail, woken by nobody) */
+        if (_unlikely_(r->geo.kind))
+                wake_n(r, SEM_SPACE, 1);
         /* the header keeps no sent counter: it is derived (ring_count), so no kill can make it
          * drift; the callers count it in the attachment's own block, for metrics */
         if (wake_now) {
@@ -1159,6 +1165,8 @@ int ring_abort(Ring *r, uint32_t me, void *payload) {
                 return -ESTALE;
         atomic_fetch_add(&r->hdr->abandoned, 1);
         ring_finish(r);
+        if (_unlikely_(r->geo.kind)) /* as a commit does (commit_slot()) */
+                wake_n(r, SEM_SPACE, 1);
         /* our later messages waited behind this claim (the order rule): they are takeable
          * now, and a receiver asleep (or polling the FIFO) would otherwise wait a slice */
         wake_items(r, 1);

@@ -109,6 +109,9 @@ static uint32_t seg_token(uint8_t sel) {
 
 typedef struct Seg {
         Ring ring;
+        /* a broadcast mailbox: each attachment's own subscriber state (what its process keeps
+         * in its Ring: position, last take, losses), swapped into `ring` around its calls */
+        Ring own[N_ATTS];
         uint8_t *map;
         uint8_t immutable[offsetof(MboxHeader, lock)];
         uint8_t flags;
@@ -199,19 +202,102 @@ static uint32_t make_meta(uint8_t sel, uint32_t len) {
         }
 }
 
+/*
+ * A slot word of a broadcast mailbox (layout v3) from its selectors. Below 0x80, one the
+ * protocol writes for the slot's position in the window: inside [head, tail) a claimed,
+ * committed or abandoned one at its lap (nothing is ever taken or passed); at or after tail
+ * the word of the position a lap before, finished or still claimed (FREE in the first lap).
+ * From 0x80 on, as make_word() picks them.
+ */
+static uint64_t make_bcast_word(const Seg *s, uint64_t pos, bool inside, uint8_t state_sel, uint8_t lap_sel,
+                                uint8_t token_sel) {
+        uint32_t lap = ring_lap(&s->ring, pos);
+        uint32_t token = seg_token(token_sel);
+
+        if (state_sel >= 0x80)
+                return make_word(s, pos, inside, state_sel, lap_sel, token_sel);
+        if (inside) {
+                switch (state_sel % 4) {
+                case 0:
+                case 1: return slot_word(SLOT_READY, lap, token_sel & 8 ? token : 0);
+                case 2: return slot_word(SLOT_CLAIMED, lap, token);
+                default: return slot_word(SLOT_ABANDONED, lap, 0);
+                }
+        }
+        if (pos < slots_of(s))
+                return slot_word(SLOT_FREE, lap, 0);
+        switch (state_sel % 4) {
+        case 0:
+        case 1: return slot_word(SLOT_READY, lap - 1, token);
+        case 2: return slot_word(SLOT_ABANDONED, lap - 1, 0);
+        default: return slot_word(SLOT_CLAIMED, lap - 1, token); /* a sender of the last lap */
+        }
+}
+
+/*
+ * The subscribers of a broadcast mailbox, read after the slots (only for one: a queue's input
+ * reads no more than before): u8 subs_sel, bit a: attachment a subscribes (its bit in subs,
+ * its line, its own position); bit 5: the bit of an index nobody is attached at, too; then
+ * per subscriber u8 pos_sel: its position, from head - 1 to head + slots + 1, or from 0xf0 on
+ * a u64. A position outside [head, tail] makes the image inconsistent.
+ */
+static void seg_make_subs(Seg *s, FuzzInput *in, uint64_t head, uint64_t tail) {
+        MboxHeader *h = s->ring.hdr;
+        uint8_t subs_sel = fuzz_u8(in);
+
+        for (unsigned a = 0; a < N_ATTS; a++) {
+                unsigned idx = att_idx(a);
+                uint8_t pos_sel;
+                uint64_t p;
+
+                s->own[a] = s->ring;
+                if (!(subs_sel & (1u << a)))
+                        continue;
+                pos_sel = fuzz_u8(in);
+                p = pos_sel < 0xf0 ? head - 1 + pos_sel % (slots_of(s) + 3) : fuzz_uint(in, 8);
+                s->consistent &= p - head <= tail - head;
+                atomic_store(&layout_sub(s->map, idx)->pos, p);
+                atomic_fetch_or(&h->subs[idx / 64], UINT64_C(1) << (idx % 64));
+                s->own[a].sub = layout_sub(s->map, idx);
+                s->own[a].sub_pos = p;
+                s->own[a].subscribed = true;
+        }
+        if (subs_sel & 0x20) {
+                atomic_store(&layout_sub(s->map, 7)->pos, head);
+                atomic_fetch_or(&h->subs[0], UINT64_C(1) << 7);
+        }
+}
+
+/* A call of attachment @a on a broadcast mailbox runs with its own subscriber state. */
+static void own_swap(Ring *to, const Ring *from) {
+        to->sub = from->sub;
+        to->subscribed = from->subscribed;
+        to->overflow_pending = from->overflow_pending;
+        to->sub_pos = from->sub_pos;
+        to->missed = from->missed;
+        to->bc_n = from->bc_n;
+        memcpy(to->bc_pos, from->bc_pos, sizeof(to->bc_pos));
+        memcpy(to->bc_word, from->bc_word, sizeof(to->bc_word));
+}
+
 static uint64_t offset_in(const Seg *s, const void *p) {
         return (uint64_t)((const uint8_t *)p - s->map);
 }
 
 static void seg_make(Seg *s, FuzzInput *in) {
-        uint32_t slots = 1 + fuzz_u8(in) % FUZZ_SEG_SLOTS_MAX;
+        uint8_t slots_sel = fuzz_u8(in);
+        uint32_t slots = 1 + slots_sel % FUZZ_SEG_SLOTS_MAX;
+        uint32_t kind = (uint32_t)(slots_sel / FUZZ_SEG_SLOTS_MAX) % 3; /* LAYOUT_KIND_*: 0 in every older input */
         uint32_t slot_size = 1 + fuzz_u8(in) % FUZZ_SEG_SLOT_SIZE_MAX;
         uint8_t tail_sel, lock_sel, att_mask, sleepers, counters;
         uint64_t head, tail;
         LayoutGeometry g;
         MboxHeader *h;
 
-        FUZZ_ASSERT(layout_geometry(slots, slot_size, FUZZ_SEG_GENERATION, &g) == 0);
+        if (kind != LAYOUT_KIND_QUEUE)
+                FUZZ_ASSERT(layout_geometry_kind(slots, slot_size, kind, FUZZ_SEG_GENERATION, &g) == 0);
+        else
+                FUZZ_ASSERT(layout_geometry(slots, slot_size, FUZZ_SEG_GENERATION, &g) == 0);
         s->map = aligned_alloc(LAYOUT_CACHE_LINE, g.total_size); /* exact: ASan sees a stray access */
         FUZZ_ASSERT(s->map);
         memset(s->map, 0, g.total_size);
@@ -293,9 +379,14 @@ static void seg_make(Seg *s, FuzzInput *in) {
                 SlotHead *sh = ring_slot(&s->ring, pos);
                 bool inside = pos - head < tail - head && tail - head <= slots;
 
-                atomic_store(&sh->word, make_word(s, pos, inside, state_sel, lap_sel, token_sel));
-                s->consistent &=
-                        state_sel < 0x80 && len_sel <= 250 && (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
+                if (kind != LAYOUT_KIND_QUEUE) {
+                        atomic_store(&sh->word, make_bcast_word(s, pos, inside, state_sel, lap_sel, token_sel));
+                        s->consistent &= state_sel < 0x80 && len_sel <= 250;
+                } else {
+                        atomic_store(&sh->word, make_word(s, pos, inside, state_sel, lap_sel, token_sel));
+                        s->consistent &= state_sel < 0x80 && len_sel <= 250 &&
+                                         (inside ? state_sel % 8 != 6 : state_sel % 4 != 3);
+                }
                 sh->len = len_sel <= 250 ? len_sel * slot_size / 250 : slot_size + (len_sel - 250) * 0x1000000u;
                 /* the meta word from the lap selector (which a consistent word does not use):
                  * mostly 0, else a request header's length, or a word no sender writes */
@@ -303,6 +394,8 @@ static void seg_make(Seg *s, FuzzInput *in) {
                 s->consistent &= slot_meta_hdr(sh->meta, sh->len) >= 0;
                 memset(ring_payload(&s->ring, i), 'a' + (int)i, slot_size);
         }
+        if (kind != LAYOUT_KIND_QUEUE)
+                seg_make_subs(s, in, head, tail);
 }
 
 /* A scribble that writes the word at @from plus @delta into @field. */
@@ -378,7 +471,16 @@ static unsigned seg_schedule(Seg *s, FuzzInput *in, uint8_t n_sel, SegmentMutati
                         break;
                 case FUZZ_SEG_MUT_COUNTER: {
                         /* a word of the counter block of an attachment of the table, or of the
-                         * retired totals (target bit 7) */
+                         * retired totals (target bit 7); in a broadcast mailbox with target bit
+                         * 6, a subscriber's line: its position or its missed count */
+                        if (s->ring.geo.kind != LAYOUT_KIND_QUEUE && (target & 0x40)) {
+                                SubLine *l = layout_sub(s->map, att_idx(target % N_ATTS));
+
+                                m->offset = (uint32_t)offset_in(s, arg & 1 ? (void *)&l->missed : (void *)&l->pos);
+                                m->value =
+                                        arg & 2 ? fuzz_uint(in, 8) : head + (uint64_t)(int64_t)(int8_t)(arg & 0xfc) / 4;
+                                break;
+                        }
                         AttCounters *b =
                                 target & 0x80 ? &h->retired : layout_counters(s->map, att_idx(target % N_ATTS));
 
@@ -434,6 +536,9 @@ static bool may_be_corrupt(const Seg *s) {
 /* What send, receive, claim and take may return besides success (ring.h). */
 static const int io_errnos[] = { EMSGSIZE, EAGAIN, ETIMEDOUT, EIDRM, ESTALE, EBADMSG };
 #define IS_IO_ERRNO(r) is_one_of(r, io_errnos, ELEMENTSOF(io_errnos))
+/* ... and a broadcast subscriber's receive: it lost messages, or it does not subscribe */
+#define IS_RECV_ERRNO(s, r)                                                                                            \
+        (IS_IO_ERRNO(r) || ((s)->ring.geo.kind != LAYOUT_KIND_QUEUE && ((r) == -EOVERFLOW || (r) == -EPERM)))
 
 /* A length from @arg: 0, slot_size, slot_size + 1, or in between. */
 static size_t size_from(uint8_t arg, uint32_t slot_size) {
@@ -629,7 +734,7 @@ static void op_recv(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
                 FUZZ_ASSERT((size_t)r <= s->ring.geo.slot_size);
                 FUZZ_ASSERT(peek || (size_t)r <= cap);
         } else {
-                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT(IS_RECV_ERRNO(s, r));
                 FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
         free(buf);
@@ -676,7 +781,7 @@ static void op_recv_many(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t
                 for (ssize_t i = 0; i < r; i++)
                         FUZZ_ASSERT(lens[i] <= iov[i].iov_len && lens[i] <= s->ring.geo.slot_size);
         } else {
-                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT(IS_RECV_ERRNO(s, r));
                 FUZZ_ASSERT_NOT_CORRUPT(s, r);
         }
         for (size_t i = 0; i < n; i++)
@@ -736,7 +841,7 @@ static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
         r = CALL("ring_take", ring_take(&s->ring, me, idx, want, cap, &dl, payload, len, hl));
         CALL_END();
         if (r < 0) {
-                FUZZ_ASSERT(IS_IO_ERRNO(r));
+                FUZZ_ASSERT(IS_RECV_ERRNO(s, r));
                 FUZZ_ASSERT_NOT_CORRUPT(s, r);
                 return;
         }
@@ -762,11 +867,28 @@ static void op_take(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg)
                         FUZZ_ASSERT(strlen(q.reply_to) <= NAMES_NAME_MAX);
                 k = CALL("ring_consume", ring_consume(&s->ring, me, payload[i], i == r - 1 || (arg & 0x40)));
                 CALL_END();
-                FUZZ_ASSERT(k == 0 || k == -ESTALE);
+                /* a broadcast copy a sender overwrote (-EOVERFLOW), or a word that changed
+                 * without tail moving on (a scribble: -EBADMSG) */
+                FUZZ_ASSERT(k == 0 || k == -ESTALE ||
+                            (s->ring.geo.kind != LAYOUT_KIND_QUEUE && (k == -EOVERFLOW || k == -EBADMSG)));
+                FUZZ_ASSERT_NOT_CORRUPT(s, k);
         }
 }
 
-static void op_poll(Seg *s, unsigned idx, uint8_t arg) {
+static void op_poll(Seg *s, uint32_t me, unsigned idx, uint8_t who, uint8_t arg) {
+        if (s->ring.geo.kind != LAYOUT_KIND_QUEUE && (arg & 2)) {
+                /* a broadcast mailbox: subscribe (the lock, tail, the line and the bit) or stop */
+                RingDeadline dl;
+                int k;
+
+                deadline_from(&dl, who);
+                k = CALL("ring_subscribe", ring_subscribe(&s->ring, me, idx, !(arg & 4), &dl));
+                CALL_END();
+                FUZZ_ASSERT(k == 0 || k == -EAGAIN || k == -ETIMEDOUT || k == -EIDRM || k == -ESTALE || k == -EBADMSG);
+                FUZZ_ASSERT_NOT_CORRUPT(s, k);
+                if (k == 0 && !(arg & 4))
+                        FUZZ_ASSERT(s->ring.subscribed && s->ring.sub == layout_sub(s->map, idx));
+        }
         CALL("ring_poll", ring_poll(&s->ring, idx, arg & 1));
         CALL_END();
         CALL("ring_fifo_settle", ring_fifo_settle(&s->ring));
@@ -940,6 +1062,21 @@ static void op_adopt(Seg *s) {
 
 /* --- the input ----------------------------------------------------------------------------- */
 
+static void run_reader(Seg *s, unsigned a, uint32_t me, unsigned idx, uint8_t reader, uint8_t who, uint8_t arg);
+
+/* The readers that send or receive (the others repair, count, look or adopt). */
+static bool is_ring_call(uint8_t reader) {
+        switch (reader % _FUZZ_SEG_MAX) {
+        case FUZZ_SEG_SEND:
+        case FUZZ_SEG_RECV:
+        case FUZZ_SEG_SEND_MANY:
+        case FUZZ_SEG_RECV_MANY:
+        case FUZZ_SEG_CLAIM:
+        case FUZZ_SEG_TAKE: return true;
+        default: return false;
+        }
+}
+
 static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
         unsigned a = who % N_ATTS;
         unsigned idx = att_idx(a);
@@ -954,6 +1091,22 @@ static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
         /* the caller's counter block, as a box has it (client/box.c): the ring counts there */
         s->ring.mine = idx < LAYOUT_ATT_MAX ? layout_counters(s->map, idx) : NULL;
 
+        if (s->ring.geo.kind != LAYOUT_KIND_QUEUE)
+                own_swap(&s->ring, &s->own[a]);
+        run_reader(s, a, me, idx, reader, who, arg);
+        if (s->ring.geo.kind != LAYOUT_KIND_QUEUE)
+                own_swap(&s->own[a], &s->ring);
+        /* a send or receive that nobody disturbed leaves the lock as it found it (it may add
+         * the W bit to a lock it waited for) */
+        if (!is_ring_call(reader))
+                return;
+        lock_after = atomic_load(&s->ring.hdr->lock);
+        if (segment_hook_fired() == fired_before)
+                FUZZ_ASSERT(LOCK_TOKEN(lock_after) == LOCK_TOKEN(lock_before) &&
+                            (LOCK_TOKEN(lock_before) != TOKEN_NONE || lock_after == 0 || lock_after == lock_before));
+}
+
+static void run_reader(Seg *s, unsigned a, uint32_t me, unsigned idx, uint8_t reader, uint8_t who, uint8_t arg) {
         switch (reader % _FUZZ_SEG_MAX) {
         case FUZZ_SEG_REPAIR: op_repair(s, a, arg); return;
         case FUZZ_SEG_COUNT: op_count(s); return;
@@ -964,15 +1117,9 @@ static void run_call(Seg *s, uint8_t reader, uint8_t who, uint8_t arg) {
         case FUZZ_SEG_RECV_MANY: op_recv_many(s, me, idx, who, arg); break;
         case FUZZ_SEG_CLAIM: op_claim(s, me, idx, who, arg); break;
         case FUZZ_SEG_TAKE: op_take(s, me, idx, who, arg); break;
-        case FUZZ_SEG_POLL: op_poll(s, idx, arg); return;
+        case FUZZ_SEG_POLL: op_poll(s, me, idx, who, arg); return;
         default: op_adopt(s); return;
         }
-        /* a send or receive that nobody disturbed leaves the lock as it found it (it may add
-         * the W bit to a lock it waited for) */
-        lock_after = atomic_load(&s->ring.hdr->lock);
-        if (segment_hook_fired() == fired_before)
-                FUZZ_ASSERT(LOCK_TOKEN(lock_after) == LOCK_TOKEN(lock_before) &&
-                            (LOCK_TOKEN(lock_before) != TOKEN_NONE || lock_after == 0 || lock_after == lock_before));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -651,6 +651,9 @@ typedef struct SegImage {
         uint64_t head;
         uint8_t tail_sel, lock_sel, att_mask, sleepers, counters;
         uint8_t slot[FUZZ_SEG_SLOTS_MAX][4]; /* state_sel, lap_sel, token_sel, len_sel */
+        /* a broadcast mailbox (fuzz-segment.c: seg_make_subs()): its kind, which attachments
+         * subscribe (bit a), and each one's position selector */
+        uint8_t kind, subs_sel, sub_pos[FUZZ_ATTS + 1];
 } SegImage;
 
 static void seg_u8(SegSeed *s, uint8_t v) {
@@ -669,7 +672,7 @@ static void seg_u64(SegSeed *s, uint64_t v) {
 static SegSeed seg_start(const SegImage *im) {
         SegSeed s = { .n = 0 };
 
-        seg_u8(&s, (uint8_t)(im->slots - 1));
+        seg_u8(&s, (uint8_t)(im->slots - 1 + FUZZ_SEG_SLOTS_MAX * im->kind));
         seg_u8(&s, (uint8_t)(im->size - 1));
         seg_u8(&s, im->flags);
         seg_u64(&s, im->head);
@@ -681,6 +684,12 @@ static SegSeed seg_start(const SegImage *im) {
         for (unsigned i = 0; i < im->slots; i++)
                 for (unsigned k = 0; k < 4; k++)
                         seg_u8(&s, im->slot[i][k]);
+        if (im->kind) {
+                seg_u8(&s, im->subs_sel);
+                for (unsigned a = 0; a <= FUZZ_ATTS; a++)
+                        if (im->subs_sel & (1u << a))
+                                seg_u8(&s, im->sub_pos[a]);
+        }
         return s;
 }
 
@@ -822,7 +831,52 @@ static void gen_segment(void) {
                                .counters = 0x5a,
                                .slot = { S_READY, S_DONE, S_READY, S_CLAIMED_BY(T_ATT0), S_READY, S_TAKEN_BY(2),
                                          S_READY_FROM(T_ATT0), S_READY, S_READY } };
+        /* broadcast: slot selectors as make_bcast_word() reads them (inside: 0 READY, 2 CLAIMED,
+         * 3 ABANDONED; at or after tail: 0 READY a lap ago, 3 CLAIMED a lap ago); a subscriber's
+         * position selector p stands for head - 1 + p */
+        const SegImage bcast = { .slots = 4,
+                                 .size = 32,
+                                 .head = 8,
+                                 .tail_sel = 3,
+                                 .att_mask = 0x1f,
+                                 .kind = 1,
+                                 .slot = { S_READY, { 3, 0, 0, 0 }, S_READY, S_READY },
+                                 .subs_sel = 0x13,
+                                 .sub_pos = { 1, 3, 0, 0, 2 } };
+        const SegImage overwrite = { .slots = 2,
+                                     .size = 16,
+                                     .head = 7,
+                                     .tail_sel = 2,
+                                     .att_mask = 0x0f,
+                                     .kind = 2,
+                                     .slot = { S_READY, S_CLAIMED_BY(T_ATT0) },
+                                     .subs_sel = 0x23,
+                                     .sub_pos = { 1, 2 } };
         SegSeed s;
+
+        s = seg_start(&bcast);
+        seg_call(&s, FUZZ_SEG_RECV, 0, 200);
+        seg_call(&s, FUZZ_SEG_TAKE, 1, 2);
+        seg_call(&s, FUZZ_SEG_SEND, 2, 100);
+        seg_call(&s, FUZZ_SEG_REPAIR, WHO_DEAD, 0);
+        seg_call(&s, FUZZ_SEG_SEND_MANY, 2, 3);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("bcast-recv-send-repair", &s);
+
+        s = seg_start(&bcast);
+        seg_call(&s, FUZZ_SEG_POLL, 2, 2); /* subscribes */
+        seg_call(&s, FUZZ_SEG_CLAIM, 3, 1 | 0x10);
+        seg_call(&s, FUZZ_SEG_RECV_MANY, 0, 3);
+        seg_call(&s, FUZZ_SEG_STAT, 1, 0);
+        seg_write("bcast-subscribe-claim", &s);
+
+        s = seg_start(&overwrite);
+        seg_call(&s, FUZZ_SEG_TAKE, 0, 1);
+        seg_call(&s, FUZZ_SEG_SEND, 2, 10);
+        seg_call(&s, FUZZ_SEG_RECV, 1, 200);
+        seg_call(&s, FUZZ_SEG_REPAIR, 0, 2);
+        seg_call(&s, FUZZ_SEG_COUNT, 0, 0);
+        seg_write("overwrite-take-send", &s);
 
         s = seg_start(&empty);
         seg_call(&s, FUZZ_SEG_SEND, 0, 100);
