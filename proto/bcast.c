@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "proto/crash.h"
+#include "proto/psem.h"
 #include "proto/util.h"
 
 #define BCAST_RECHECKS 8u
@@ -256,20 +257,30 @@ static int lost(Ring *r, uint64_t c, uint64_t w) {
 }
 
 /*
- * A post this call took (a wake-up, or one its drain took before a wait) may have been given
- * for another sleeping subscriber: the poster counts sleepers, not who takes the post. Every
- * subscriber reads every message, so what this one found is news to each sleeper: pass the
- * wake-up on to all of them, as the queue's take() passes its on to one. (The explorer: two
- * subscribers, a commit's one post drained by the subscriber that had just been woken,
- * the other asleep beside a READY message until its slice ran out.) This does not close
- * the general case: a subscriber that takes another's post and finds nothing of its own
- * goes back to sleep with it, and a post passed on can be taken back by its passer's next
- * sleep; every subscriber sharing one semaphore, only a wake-up per subscriber would
- * (doc/explore.md, "Findings on broadcast mailboxes", D1).
+ * bcast_wake_subs() - wake every subscriber recorded as sleeping, each on its own semaphore
+ * (SubLine.wake), with at most one post pending for each: a post is never taken by a
+ * subscriber it was not given to, so none sleeps beside a message it has not read
+ * (doc/explore.md, D1). At most LAYOUT_ATT_MAX posts; the bits of indexes with no attachment
+ * are passed over.
  */
-static void pass_on(Ring *r, RingWaiter *wt) {
-        if (wt->woken)
-                ring_i_wake(r, SEM_ITEMS, LAYOUT_ATT_MAX);
+void bcast_wake_subs(Ring *r) {
+        for (unsigned wi = 0; wi < LAYOUT_ATT_WORDS; wi++) {
+                uint64_t bits = atomic_load(&r->hdr->items_sleepers[wi]);
+
+                while (bits) {
+                        unsigned i = wi * 64 + (unsigned)__builtin_ctzll(bits);
+                        sem_t *sem = &layout_sub(r->base, i)->wake;
+                        int pending;
+
+                        bits &= bits - 1;
+                        if (atomic_load_explicit(&r->hdr->att[i], memory_order_relaxed) == TOKEN_NONE)
+                                continue;
+                        if (psem_getvalue(sem, &pending) < 0)
+                                pending = 0;
+                        if (pending < 1)
+                                psem_post(sem);
+                }
+        }
 }
 
 /*
@@ -329,10 +340,8 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                                         continue;
                                 }
                                 k = lost(r, c, w);
-                                if (k == -EOVERFLOW) {
+                                if (k == -EOVERFLOW)
                                         r->overflow_pending = false;
-                                        pass_on(r, wt);
-                                }
                                 if (k < 0)
                                         return k;
                                 continue;
@@ -379,7 +388,6 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
                 }
                 if (got > 0) {
                         r->bc_n = got;
-                        pass_on(r, wt);
                         CRASH_POINT(recv_taken);
                         return got;
                 }

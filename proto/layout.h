@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <semaphore.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -252,8 +253,13 @@ typedef struct SubLine {
          * queue's MboxHeader.fifo_signaled (ring.c: fifo_signal) */
         _Atomic uint32_t fifo_signaled;
         uint32_t reserved32;
-        uint64_t reserved[4];
+        /* where this subscriber sleeps for messages: a wake-up channel of its own, never a
+         * count (proto/psem.h's operations on glibc's process-shared sem_t, zero-filled = 0).
+         * One semaphore shared by every subscriber let a subscriber with nothing to read take
+         * the post meant for another, who then slept beside a message (doc/explore.md, D1) */
+        sem_t wake;
 } SubLine;
+_Static_assert(sizeof(sem_t) == 32, "glibc's sem_t on a 64-bit machine (proto/psem.h)");
 _Static_assert(sizeof(SubLine) == LAYOUT_CACHE_LINE, "a subscriber line is one cache line");
 #define LAYOUT_SUBS_OFFSET LAYOUT_HEADER_SIZE
 #define LAYOUT_SUBS_SIZE (LAYOUT_ATT_MAX * (uint32_t)sizeof(SubLine))

@@ -41,5 +41,6 @@ ssize_t bcast_take(Ring *r, uint32_t me, unsigned idx, uint32_t want, size_t cap
 int bcast_consume(Ring *r, const SlotHead *s);
 void bcast_count(const Ring *r, RingCounts *ret);
 void bcast_fifo_signal(Ring *r);
+void bcast_wake_subs(Ring *r);
 void bcast_fifo_settle(Ring *r);
 void bcast_poll(Ring *r, unsigned idx, bool on);

@@ -486,8 +486,12 @@ static void wake_sleepers(Ring *r, SemRole role, _Atomic uint64_t *mask, unsigne
 /* Wake the receivers for @n new messages: @n in a queue, every sleeper in a broadcast mailbox
  * (each subscriber reads every message). The kind is looked at only when someone sleeps. */
 static inline void wake_items(Ring *r, unsigned n) {
-        if (_unlikely_(mask_any(r->hdr->items_sleepers)))
-                wake_sleepers(r, SEM_ITEMS, r->hdr->items_sleepers, r->geo.kind ? LAYOUT_ATT_MAX : n);
+        if (_unlikely_(mask_any(r->hdr->items_sleepers))) {
+                if (r->geo.kind)
+                        bcast_wake_subs(r);
+                else
+                        wake_sleepers(r, SEM_ITEMS, r->hdr->items_sleepers, n);
+        }
 }
 
 /* Post @role's semaphore if anyone is recorded as sleeping on it (see the essay above). */
@@ -719,11 +723,13 @@ static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(con
                           RingWaiter *wt) {
         _Atomic uint64_t *mask = role == SEM_ITEMS ? r->hdr->items_sleepers : r->hdr->space_sleepers;
         uint64_t bit = UINT64_C(1) << (idx % 64);
+        /* a broadcast subscriber sleeps on a semaphore of its own (SubLine.wake) */
+        sem_t *sem = role == SEM_ITEMS && r->sub ? &r->sub->wake : r->sem[role];
         long slice;
         int k;
 
         /* drained posts are accounted for by the re-check below, after our bit is set */
-        k = waiter_settle(r->sem[role], wt, dl);
+        k = waiter_settle(sem, wt, dl);
         if (k < 0)
                 return k;
         wt->wakes++; /* counted now: a return of 0 below is a wake-up */
@@ -745,7 +751,7 @@ static int ring_wait_once(Ring *r, SemRole role, unsigned idx, bool (*ready)(con
                 CRASH_POINT(send_before_sleep);
         slice = MAX(MIN(slice_ns(r) << MIN(wt->quiet, 8u), RING_SLICE_MAX_NS), slice_ns(r));
         SHMBOX_PROBE3(sleep, role, idx, slice);
-        k = sem_sleep(r->sem[role], dl, slice);
+        k = sem_sleep(sem, dl, slice);
         SHMBOX_PROBE3(wakeup, role, idx, k);
         atomic_fetch_and(&mask[idx / 64], ~bit);
         wt->quiet = k == 1 ? wt->quiet + 1 : 0;
@@ -1752,6 +1758,8 @@ void ring_poll(Ring *r, unsigned idx, bool on) {
 void ring_wake_all(Ring *r) {
         unsigned n;
 
+        if (r->geo.kind) /* the subscribers, each on its own */
+                bcast_wake_subs(r);
         n = mask_count(r->hdr->items_sleepers) + 1;
         while (n--)
                 psem_post(r->sem[SEM_ITEMS]);

@@ -229,7 +229,6 @@ static const Config check_configs[] = {
           .kind = B,
           .slots = 1,
           .bound = 2,
-          .known_late = "D1: one items semaphore for every subscriber",
           .actors = { S(2), SUB, SUB } },
         { .name = "block, 1 slot, 2 senders, 1 subscriber",
           .kind = B,
@@ -250,13 +249,11 @@ static const Config check_configs[] = {
           .kind = B,
           .slots = 1,
           .bound = 1,
-          .known_late = "D1: one items semaphore for every subscriber",
           .actors = { S(2), SUB, LATE(0) } },
         { .name = "block, 1 slot, 1 sender x2, 2 subscribers",
           .kind = B,
           .slots = 1,
           .kill = true,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 0,
           .actors = { S(2), SUB, SUB } },
         { .name = "block, 2 slots, 2 senders, 1 peeker",
@@ -294,7 +291,6 @@ static const Config check_configs[] = {
           .kind = O,
           .slots = 1,
           .kill = true,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 0,
           .actors = { S(2), SUB, SUBPK } },
 };
@@ -374,26 +370,22 @@ static const Config deep_configs[] = {
         { .name = "block, 1 slot, 1 sender x2, 2 subscribers",
           .kind = B,
           .slots = 1,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 3,
           .actors = { S(2), SUB, SUB } },
         { .name = "block, 1 slot, 1 sender x2, 1 subscriber, 1 subscribing",
           .kind = B,
           .slots = 1,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 2,
           .actors = { S(2), SUB, LATE(0) } },
         { .name = "block, 1 slot, 1 sender x2, 2 subscribers",
           .kind = B,
           .slots = 1,
           .kill = true,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 1,
           .actors = { S(2), SUB, SUB } },
         { .name = "block, 2 slots, 2 senders x2, 1 subscriber, 1 peeker",
           .kind = B,
           .slots = 2,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 1,
           .actors = { S(2), S(2), SUB, SUBPK } },
         { .name = "block, 1 slot, zero-copy: 1 aborter x2, 1 subscriber",
@@ -416,7 +408,6 @@ static const Config deep_configs[] = {
           .kind = O,
           .slots = 1,
           .kill = true,
-          .known_late = "D1: one items semaphore for every subscriber",
           .bound = 1,
           .actors = { S(2), SUB, SUBPK } },
         { .name = "overwrite, 1 slot, batches of 2: 1 sender x4, 1 subscriber",
@@ -795,6 +786,10 @@ static bool wait_justified(void *userdata, Actor *a, char *why, size_t len) {
         uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail), lock = atomic_load(&h->lock);
         unsigned role = scheduler_sem_index(&explore_sched, a->waiting_on);
 
+        /* a broadcast subscriber's own semaphore (SubLine.wake): it waits for items */
+        if (role != UINT32_MAX && role >= _SEM_ROLE_MAX)
+                role = SEM_ITEMS;
+
         if (w->cfg->kind != LAYOUT_KIND_QUEUE)
                 return bc_wait_justified(w, a, role, why, len);
         switch (role) {
@@ -1166,6 +1161,12 @@ static int world_init(World *w, const Config *cfg) {
         for (unsigned i = 0; i < _SEM_ROLE_MAX; i++)
                 s->sems[i] = &w->sems[i];
         s->n_sems = _SEM_ROLE_MAX;
+        /* a broadcast mailbox: each subscriber sleeps on its own (SubLine.wake), at the index
+         * of its actor */
+        for (unsigned i = 0; cfg->kind != LAYOUT_KIND_QUEUE && i < ELEMENTSOF(cfg->actors) &&
+                             cfg->actors[i].op != OP_NONE && s->n_sems < ELEMENTSOF(s->sems);
+             i++)
+                s->sems[s->n_sems++] = &layout_sub(w->map, i)->wake;
         for (unsigned i = 0; i < ELEMENTSOF(cfg->actors) && cfg->actors[i].op != OP_NONE; i++) {
                 char name[8];
                 bool snd = is_sender_op(cfg->actors[i].op);
@@ -1465,7 +1466,13 @@ static void addr_label(const World *w, const volatile void *addr, char *buf, siz
             p < w->map + LAYOUT_SUBS_OFFSET + LAYOUT_SUBS_SIZE) {
                 size_t off = (size_t)(p - (w->map + LAYOUT_SUBS_OFFSET));
 
-                snprintf(buf, len, " sub[%zu].%s", off / sizeof(SubLine), off % sizeof(SubLine) ? "missed" : "pos");
+                size_t f = off % sizeof(SubLine);
+
+                snprintf(buf, len, " sub[%zu].%s", off / sizeof(SubLine),
+                         f >= offsetof(SubLine, wake)            ? "wake"
+                         : f >= offsetof(SubLine, fifo_signaled) ? "fifo_signaled"
+                         : f >= offsetof(SubLine, missed)        ? "missed"
+                                                                 : "pos");
                 return;
         }
         if (p >= (const volatile uint8_t *)&h->att[0] && p < (const volatile uint8_t *)&h->att[LAYOUT_ATT_MAX]) {

@@ -120,8 +120,8 @@ typedef struct Scheduler {
         ucontext_t main_ctx;
 
         /* the semaphores ring.c uses, modelled: a count and who waits */
-        sem_t *sems[4];
-        int sem_value[4];
+        sem_t *sems[4 + EXPLORE_ACTORS_MAX]; /* the mailbox's, and each subscriber's own */
+        int sem_value[4 + EXPLORE_ACTORS_MAX];
         unsigned n_sems;
 
         /* the exploration */
