@@ -1368,8 +1368,7 @@ static int cmd_metrics(const Command *cmd, int argc, char **argv) {
 static const Command commands[] = {
         {
                 "create",
-                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL] [--group GROUP]\n"
-                "       [--broadcast [--overwrite]]",
+                "create NAME [--slots N] [--slot-size BYTES] [--mode OCTAL] [--group GROUP]",
                 "Create a mailbox owned by the caller: N slots of BYTES each, so it holds N\n"
                 "messages of at most BYTES bytes.\n"
                 "\n"
