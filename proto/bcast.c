@@ -483,21 +483,12 @@ int ring_subscribe(Ring *r, uint32_t me, unsigned idx, bool on, const RingDeadli
  * slowest subscriber's position (tail if none subscribes) to tail, per state
  */
 void bcast_count(const Ring *r, RingCounts *ret) {
-        RingCounts c = {};
-        uint64_t v = atomic_load(&r->hdr->lock), hint;
+        RingCounts c;
+        uint64_t hint;
         uint32_t n;
 
-        hint = atomic_load(&r->hdr->head);
-        c.tail = atomic_load(&r->hdr->tail);
-        c.lock_holder = LOCK_TOKEN(v);
-        c.lock_waiters = v & LOCK_W;
-        c.received = atomic_load(&r->hdr->received);
-        c.recovered = atomic_load(&r->hdr->recovered);
-        c.abandoned_total = atomic_load(&r->hdr->abandoned);
-        c.repairs = atomic_load(&r->hdr->repairs);
-        if (c.lock_holder != TOKEN_NONE && !ring_i_token_attached(r, c.lock_holder) &&
-            LOCK_TOKEN(atomic_load(&r->hdr->lock)) == c.lock_holder)
-                c.corrupt |= RING_CORRUPT_LOCK;
+        ring_i_count_header(r, &c);
+        hint = c.head; /* the claims' lower bound; the subscribers' lines say the rest */
         if (c.tail - hint > r->geo.slots) {
                 c.head = hint;
                 c.bad = 1;

@@ -31,7 +31,7 @@ int ring_i_enter(Ring *r, uint32_t me, unsigned idx, SemRole role);
 int ring_i_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *), const RingDeadline *dl,
                 RingWaiter *wt);
 void ring_i_wake(Ring *r, SemRole role, unsigned n);
-bool ring_i_token_attached(const Ring *r, uint32_t token);
+void ring_i_count_header(const Ring *r, RingCounts *ret);
 
 /* bcast.c, for ring.c: the broadcast side of the claim, the take, the consume and the count */
 bool bcast_has_space(const Ring *r);

@@ -1780,13 +1780,14 @@ void ring_mark_destroyed(Ring *r) {
         psem_post(r->sem[SEM_LOCK]);
 }
 
-/* One snapshot for ring_count(), with what it finds impossible. */
-static void count_once(const Ring *r, RingCounts *ret) {
-        const uint8_t *end = slots_end(r);
+/*
+ * ring_i_count_header() - the header's part of a snapshot for ring_count() (queues and
+ * broadcast mailboxes): head, tail, the lock word, the counters, and a lock held by a token of
+ * no attachment (RING_CORRUPT_LOCK); everything else of @ret 0
+ */
+void ring_i_count_header(const Ring *r, RingCounts *ret) {
         RingCounts c = {};
-        uint64_t v = atomic_load(&r->hdr->lock), allowed;
-        uint32_t n;
-        Pos x;
+        uint64_t v = atomic_load(&r->hdr->lock);
 
         c.head = atomic_load(&r->hdr->head);
         c.tail = atomic_load(&r->hdr->tail);
@@ -1801,6 +1802,18 @@ static void count_once(const Ring *r, RingCounts *ret) {
         if (c.lock_holder != TOKEN_NONE && !token_attached(r, c.lock_holder) &&
             LOCK_TOKEN(atomic_load(&r->hdr->lock)) == c.lock_holder)
                 c.corrupt |= RING_CORRUPT_LOCK;
+        *ret = c;
+}
+
+/* One snapshot for ring_count(), with what it finds impossible. */
+static void count_once(const Ring *r, RingCounts *ret) {
+        const uint8_t *end = slots_end(r);
+        RingCounts c;
+        uint64_t allowed;
+        uint32_t n;
+        Pos x;
+
+        ring_i_count_header(r, &c);
         if (c.recovered > c.received) /* each redelivered message was taken, and counted, first */
                 c.corrupt |= RING_CORRUPT_COUNTERS;
         if (c.tail - c.head > r->geo.slots) {
@@ -1933,8 +1946,4 @@ int ring_i_wait(Ring *r, SemRole role, unsigned idx, bool (*ready)(const Ring *)
 
 void ring_i_wake(Ring *r, SemRole role, unsigned n) {
         wake_n(r, role, n);
-}
-
-bool ring_i_token_attached(const Ring *r, uint32_t token) {
-        return token_attached(r, token);
 }
